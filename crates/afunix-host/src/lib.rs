@@ -1,0 +1,1 @@
+//! The host backend: scenario calls on the real Linux kernel.

@@ -1,0 +1,183 @@
+//! Numeric constants of the Linux x86_64 ABI that the socket layer uses.
+//!
+//! Values are those of the uapi headers (`include/uapi/linux/socket.h`,
+//! `include/uapi/asm-generic/socket.h`, `include/linux/socket.h`).
+
+/// Address families.
+pub const AF_UNSPEC: u16 = 0;
+/// `AF_UNIX` / `AF_LOCAL`.
+pub const AF_UNIX: u16 = 1;
+
+/// Socket types (`sock->type`).
+pub const SOCK_STREAM: i32 = 1;
+/// Datagram socket type.
+pub const SOCK_DGRAM: i32 = 2;
+/// Sequenced-packet socket type.
+pub const SOCK_SEQPACKET: i32 = 5;
+/// `SOCK_NONBLOCK` flag for `socket`, `socketpair`, `accept4` (= `O_NONBLOCK`).
+pub const SOCK_NONBLOCK: i32 = 0o4000;
+/// `SOCK_CLOEXEC` flag (= `O_CLOEXEC`).
+pub const SOCK_CLOEXEC: i32 = 0o2000000;
+/// Mask of the type bits in `socket()`'s type argument.
+pub const SOCK_TYPE_MASK: i32 = 0xf;
+
+/// `O_NONBLOCK` file status flag.
+pub const O_NONBLOCK: i32 = 0o4000;
+/// `O_CLOEXEC`.
+pub const O_CLOEXEC: i32 = 0o2000000;
+/// `FD_CLOEXEC`, as `F_GETFD` reports it.
+pub const FD_CLOEXEC: i32 = 1;
+
+/// `SOL_SOCKET` level.
+pub const SOL_SOCKET: i32 = 1;
+
+/// Socket options (`SOL_SOCKET`).
+pub const SO_TYPE: i32 = 3;
+/// `SO_ERROR`: read and clear `sk_err`.
+pub const SO_ERROR: i32 = 4;
+/// `SO_SNDBUF`.
+pub const SO_SNDBUF: i32 = 7;
+/// `SO_RCVBUF`.
+pub const SO_RCVBUF: i32 = 8;
+/// `SO_OOBINLINE`.
+pub const SO_OOBINLINE: i32 = 10;
+/// `SO_PASSCRED`.
+pub const SO_PASSCRED: i32 = 16;
+/// `SO_PEERCRED`.
+pub const SO_PEERCRED: i32 = 17;
+/// `SO_RCVLOWAT`.
+pub const SO_RCVLOWAT: i32 = 18;
+/// `SO_RCVTIMEO` (old, `struct timeval` of 16 bytes on x86_64).
+pub const SO_RCVTIMEO: i32 = 20;
+/// `SO_SNDTIMEO` (old, `struct timeval`).
+pub const SO_SNDTIMEO: i32 = 21;
+/// `SO_ATTACH_FILTER` (and `SO_GET_FILTER` on getsockopt).
+pub const SO_ATTACH_FILTER: i32 = 26;
+/// `SO_DETACH_FILTER`.
+pub const SO_DETACH_FILTER: i32 = 27;
+/// `SO_GET_FILTER` (same number as `SO_ATTACH_FILTER`).
+pub const SO_GET_FILTER: i32 = 26;
+/// `SO_ACCEPTCONN`.
+pub const SO_ACCEPTCONN: i32 = 30;
+/// `SO_PASSSEC`.
+pub const SO_PASSSEC: i32 = 34;
+/// `SO_PEEK_OFF`.
+pub const SO_PEEK_OFF: i32 = 42;
+/// `SO_PEERGROUPS`.
+pub const SO_PEERGROUPS: i32 = 59;
+/// `SO_PASSPIDFD` (6.5+).
+pub const SO_PASSPIDFD: i32 = 76;
+/// `SO_PEERPIDFD` (6.5+).
+pub const SO_PEERPIDFD: i32 = 77;
+/// `SO_PASSRIGHTS` (6.16+).
+pub const SO_PASSRIGHTS: i32 = 83;
+/// `SO_INQ` (6.17+, unix stream only).
+pub const SO_INQ: i32 = 84;
+
+/// Control message types at `SOL_SOCKET`.
+pub const SCM_RIGHTS: i32 = 1;
+/// `SCM_CREDENTIALS`.
+pub const SCM_CREDENTIALS: i32 = 2;
+/// `SCM_SECURITY`.
+pub const SCM_SECURITY: i32 = 3;
+/// `SCM_PIDFD`.
+pub const SCM_PIDFD: i32 = 4;
+/// `SCM_INQ` (= `SO_INQ`).
+pub const SCM_INQ: i32 = SO_INQ;
+
+/// `SCM_MAX_FD`: at most this many fds in one message (`include/net/scm.h`).
+pub const SCM_MAX_FD: usize = 253;
+
+/// `sendmsg`/`recvmsg` flags (`include/linux/socket.h`).
+pub const MSG_OOB: i32 = 0x1;
+/// `MSG_PEEK`.
+pub const MSG_PEEK: i32 = 0x2;
+/// `MSG_DONTROUTE`.
+pub const MSG_DONTROUTE: i32 = 0x4;
+/// `MSG_CTRUNC` (out).
+pub const MSG_CTRUNC: i32 = 0x8;
+/// `MSG_PROXY`.
+pub const MSG_PROXY: i32 = 0x10;
+/// `MSG_TRUNC`.
+pub const MSG_TRUNC: i32 = 0x20;
+/// `MSG_DONTWAIT`.
+pub const MSG_DONTWAIT: i32 = 0x40;
+/// `MSG_EOR`.
+pub const MSG_EOR: i32 = 0x80;
+/// `MSG_WAITALL`.
+pub const MSG_WAITALL: i32 = 0x100;
+/// `MSG_FIN`.
+pub const MSG_FIN: i32 = 0x200;
+/// `MSG_SYN`.
+pub const MSG_SYN: i32 = 0x400;
+/// `MSG_CONFIRM`.
+pub const MSG_CONFIRM: i32 = 0x800;
+/// `MSG_RST`.
+pub const MSG_RST: i32 = 0x1000;
+/// `MSG_ERRQUEUE`.
+pub const MSG_ERRQUEUE: i32 = 0x2000;
+/// `MSG_NOSIGNAL`.
+pub const MSG_NOSIGNAL: i32 = 0x4000;
+/// `MSG_MORE`.
+pub const MSG_MORE: i32 = 0x8000;
+/// `MSG_WAITFORONE`.
+pub const MSG_WAITFORONE: i32 = 0x10000;
+/// `MSG_CMSG_CLOEXEC`.
+pub const MSG_CMSG_CLOEXEC: i32 = 0x4000_0000;
+
+/// `shutdown` how.
+pub const SHUT_RD: i32 = 0;
+/// `SHUT_WR`.
+pub const SHUT_WR: i32 = 1;
+/// `SHUT_RDWR`.
+pub const SHUT_RDWR: i32 = 2;
+
+/// poll events (`include/uapi/asm-generic/poll.h`).
+pub const POLLIN: i16 = 0x1;
+/// `POLLPRI`.
+pub const POLLPRI: i16 = 0x2;
+/// `POLLOUT`.
+pub const POLLOUT: i16 = 0x4;
+/// `POLLERR`.
+pub const POLLERR: i16 = 0x8;
+/// `POLLHUP`.
+pub const POLLHUP: i16 = 0x10;
+/// `POLLNVAL`.
+pub const POLLNVAL: i16 = 0x20;
+/// `POLLRDNORM`.
+pub const POLLRDNORM: i16 = 0x40;
+/// `POLLRDBAND`.
+pub const POLLRDBAND: i16 = 0x80;
+/// `POLLWRNORM`.
+pub const POLLWRNORM: i16 = 0x100;
+/// `POLLWRBAND`.
+pub const POLLWRBAND: i16 = 0x200;
+/// `POLLRDHUP`.
+pub const POLLRDHUP: i16 = 0x2000;
+
+/// ioctl requests.
+pub const SIOCINQ: u64 = 0x541B;
+/// `SIOCOUTQ` (= `TIOCOUTQ`).
+pub const SIOCOUTQ: u64 = 0x5411;
+/// `SIOCATMARK`.
+pub const SIOCATMARK: u64 = 0x8905;
+
+/// `UNIX_PATH_MAX`: bytes of `sun_path`.
+pub const UNIX_PATH_MAX: usize = 108;
+/// `sizeof(struct sockaddr_un)`.
+pub const SOCKADDR_UN_SIZE: usize = 110;
+/// `sizeof(sa_family_t)`.
+pub const SA_FAMILY_SIZE: usize = 2;
+/// `sizeof(struct sockaddr_storage)`: the name buffer of `recvmsg`.
+pub const SOCKADDR_STORAGE_SIZE: usize = 128;
+
+/// Default `sk_sndbuf`/`sk_rcvbuf` (`net.core.wmem_default`).
+pub const SK_BUF_DEFAULT: i32 = 212_992;
+/// `net.core.wmem_max` / `rmem_max` on the reference machine.
+pub const SK_BUF_MAX: i32 = 4_194_304;
+/// Default `net.unix.max_dgram_qlen`.
+pub const MAX_DGRAM_QLEN_DEFAULT: u32 = 10;
+/// `net.core.somaxconn`.
+pub const SOMAXCONN: i32 = 4096;
+/// `UIO_MAXIOV`.
+pub const UIO_MAXIOV: usize = 1024;

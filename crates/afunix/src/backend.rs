@@ -1,0 +1,276 @@
+//! The calls of the scenario language as data, and the [`Backend`] trait
+//! that both the model and the host kernel implement.
+//!
+//! Arguments and results are at the level of the Linux ABI: fds are
+//! numbers, addresses are raw `sockaddr` bytes, control buffers are raw
+//! bytes in the x86_64 layout. Encoding arguments and decoding results
+//! (names, `@#1`, `rights=[...]`) is the scenario runner's job, shared by
+//! both backends, so a difference in a trace is a difference in behaviour.
+
+use crate::errno::Errno;
+use std::fmt;
+use std::time::Duration;
+
+/// A process of a scenario: its index in the order the runner created it.
+pub type ProcId = usize;
+
+/// Credentials and limits of a new process (`task A uid=.. gid=..`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct TaskSpec {
+    /// Real, effective and saved uid.
+    pub uid: u32,
+    /// Real, effective and saved gid.
+    pub gid: u32,
+    /// Supplementary groups.
+    pub groups: Vec<u32>,
+    /// RLIMIT_NOFILE, soft and hard.
+    pub nofile: u64,
+}
+
+impl Default for TaskSpec {
+    fn default() -> Self {
+        TaskSpec {
+            uid: 1000,
+            gid: 1000,
+            groups: vec![1000],
+            nofile: 1024,
+        }
+    }
+}
+
+/// One system call of a scenario process.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum Call {
+    /// `socket(AF_UNIX, ty, 0)`; `ty` may carry `SOCK_NONBLOCK|SOCK_CLOEXEC`.
+    Socket { ty: i32 },
+    /// `socketpair(AF_UNIX, ty, 0, sv)`.
+    Socketpair { ty: i32 },
+    /// `bind(fd, addr, addr.len())`.
+    Bind { fd: i32, addr: Vec<u8> },
+    /// `connect(fd, addr, addr.len())`.
+    Connect { fd: i32, addr: Vec<u8> },
+    /// `listen(fd, backlog)`.
+    Listen { fd: i32, backlog: i32 },
+    /// `accept4(fd, NULL, NULL, flags)`.
+    Accept { fd: i32, flags: i32 },
+    /// `sendmsg(fd, msg, flags)`: `name` is `msg_name` (None: NULL, 0);
+    /// `data` is the single iovec (None: no iovec at all); `control` is the
+    /// control buffer as written (empty: NULL, 0).
+    Sendmsg {
+        fd: i32,
+        name: Option<Vec<u8>>,
+        data: Option<Vec<u8>>,
+        control: Vec<u8>,
+        flags: i32,
+    },
+    /// `recvmsg(fd, msg, flags)` with a 128-byte name buffer, one iovec of
+    /// `len` bytes and a control buffer of `controllen` bytes (0: NULL).
+    Recvmsg {
+        fd: i32,
+        len: usize,
+        controllen: usize,
+        flags: i32,
+    },
+    /// `close(fd)`.
+    Close { fd: i32 },
+    /// `dup(fd)`.
+    Dup { fd: i32 },
+    /// `shutdown(fd, how)`.
+    Shutdown { fd: i32, how: i32 },
+    /// `setsockopt(fd, level, name, value, value.len())`. For
+    /// `SO_ATTACH_FILTER` the value is the `struct sock_filter` array; the
+    /// backend builds the `struct sock_fprog` that points to it.
+    Setsockopt {
+        fd: i32,
+        level: i32,
+        name: i32,
+        value: Vec<u8>,
+    },
+    /// `getsockopt(fd, level, name, buf, &optlen)` with a buffer of `optlen` bytes.
+    Getsockopt {
+        fd: i32,
+        level: i32,
+        name: i32,
+        optlen: usize,
+    },
+    /// `getsockname(fd)` with a 128-byte buffer.
+    Getsockname { fd: i32 },
+    /// `getpeername(fd)` with a 128-byte buffer.
+    Getpeername { fd: i32 },
+    /// `fcntl(fd, F_SETFL, O_NONBLOCK or 0)` (other status flags kept).
+    SetNonblock { fd: i32, on: bool },
+    /// `fcntl(fd, F_GETFD)`.
+    GetFd { fd: i32 },
+    /// `pipe2(fds, flags)`.
+    Pipe { flags: i32 },
+    /// `memfd_create` then `write(content)` then `lseek(0)`.
+    Memfd { content: Vec<u8> },
+    /// `read(fd, buf, len)`.
+    Read { fd: i32, len: usize },
+    /// `write(fd, data)`.
+    Write { fd: i32, data: Vec<u8> },
+    /// `poll([{fd, events}], 1, 0)`.
+    Poll { fd: i32, events: i16 },
+    /// `ioctl(fd, req, &int)`.
+    Ioctl { fd: i32, req: u64 },
+    /// The pid a pidfd refers to (`-1` once it exited).
+    Pidof { fd: i32 },
+    /// `exit`: close every fd, the process is reaped.
+    Exit,
+}
+
+impl Call {
+    /// The syscall's name, for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Call::Socket { .. } => "socket",
+            Call::Socketpair { .. } => "socketpair",
+            Call::Bind { .. } => "bind",
+            Call::Connect { .. } => "connect",
+            Call::Listen { .. } => "listen",
+            Call::Accept { .. } => "accept",
+            Call::Sendmsg { .. } => "sendmsg",
+            Call::Recvmsg { .. } => "recvmsg",
+            Call::Close { .. } => "close",
+            Call::Dup { .. } => "dup",
+            Call::Shutdown { .. } => "shutdown",
+            Call::Setsockopt { .. } => "setsockopt",
+            Call::Getsockopt { .. } => "getsockopt",
+            Call::Getsockname { .. } => "getsockname",
+            Call::Getpeername { .. } => "getpeername",
+            Call::SetNonblock { .. } => "fcntl",
+            Call::GetFd { .. } => "fcntl",
+            Call::Pipe { .. } => "pipe",
+            Call::Memfd { .. } => "memfd",
+            Call::Read { .. } => "read",
+            Call::Write { .. } => "write",
+            Call::Poll { .. } => "poll",
+            Call::Ioctl { .. } => "ioctl",
+            Call::Pidof { .. } => "pidof",
+            Call::Exit => "exit",
+        }
+    }
+}
+
+/// What a call gave back besides its return value.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum Out {
+    /// Nothing more.
+    #[default]
+    None,
+    /// `socketpair`, `pipe`: the two fds.
+    Pair([i32; 2]),
+    /// `recvmsg`: bytes received into the iovec, `msg_name` (its first
+    /// `msg_namelen` bytes), the control buffer (its first `msg_controllen`
+    /// bytes) and `msg_flags`.
+    Msg {
+        data: Vec<u8>,
+        name: Vec<u8>,
+        control: Vec<u8>,
+        flags: i32,
+    },
+    /// `read`: the bytes read.
+    Data(Vec<u8>),
+    /// `getsockopt`: the first `optlen` bytes of the buffer after the call.
+    Optval(Vec<u8>),
+    /// `getsockname`/`getpeername`: the first `addrlen` bytes (the kernel's
+    /// length, clamped to the buffer).
+    Addr(Vec<u8>),
+    /// `poll`: revents.
+    Revents(i16),
+    /// `ioctl`: the int written.
+    Int(i32),
+    /// `pidof`: the pid (`-1` once exited).
+    Pid(i32),
+}
+
+/// The result of one call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Reply {
+    /// The return value, or the errno.
+    pub ret: Result<i64, Errno>,
+    /// Extra results (only meaningful on success).
+    pub out: Out,
+    /// The call raised SIGPIPE.
+    pub sigpipe: bool,
+}
+
+impl Reply {
+    /// A successful return value with no extra result.
+    pub fn ok(ret: i64) -> Reply {
+        Reply {
+            ret: Ok(ret),
+            out: Out::None,
+            sigpipe: false,
+        }
+    }
+    /// A successful return value with an extra result.
+    pub fn with(ret: i64, out: Out) -> Reply {
+        Reply {
+            ret: Ok(ret),
+            out,
+            sigpipe: false,
+        }
+    }
+    /// A failed call.
+    pub fn err(e: Errno) -> Reply {
+        Reply {
+            ret: Err(e),
+            out: Out::None,
+            sigpipe: false,
+        }
+    }
+}
+
+/// A failure of the backend itself (not an errno of the emulated call):
+/// the scenario cannot go on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackendError(pub String);
+
+impl fmt::Display for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for BackendError {}
+
+/// The state of a started call after a wait.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// It returned.
+    Done(Reply),
+    /// It is still blocked in the kernel (or the model).
+    Blocked,
+}
+
+/// One private world (processes, names, sysctls) that runs scenario calls:
+/// the model (`--backend sim`) or the host kernel (`--backend host`).
+///
+/// Processes are numbered by the runner ([`ProcId`]) in creation order.
+/// Every call is *started* and then *waited for*, so the same code path
+/// serves foreground calls (start, then wait 1000 ms) and background calls
+/// (`&` then `wait MS`). A process with a call pending makes no other call.
+pub trait Backend {
+    /// Create process `id` with fds 0–2 on `/dev/null`.
+    fn task(&mut self, id: ProcId, spec: &TaskSpec) -> Result<(), BackendError>;
+    /// `fork`: process `child` gets a copy of `parent`'s fd table and credentials.
+    fn fork(&mut self, parent: ProcId, child: ProcId) -> Result<(), BackendError>;
+    /// The pid of a process, as the kernel (or model) reports it in
+    /// credentials; stays valid after the process exited.
+    fn pid(&self, id: ProcId) -> i32;
+    /// Start `call` in process `id`. Returns once the call has returned or
+    /// has entered the kernel (is blocked).
+    fn start(&mut self, id: ProcId, call: Call) -> Result<(), BackendError>;
+    /// Wait up to `timeout` for the pending call of `id`.
+    fn wait(&mut self, id: ProcId, timeout: Duration) -> Result<Progress, BackendError>;
+    /// `sysctl net.unix.max_dgram_qlen=n` for this world.
+    fn set_max_dgram_qlen(&mut self, n: u32) -> Result<(), BackendError>;
+    /// Run the in-flight garbage collector to completion.
+    fn gc(&mut self) -> Result<(), BackendError>;
+    /// The number of live unix sockets of this world (as `/proc/net/unix` lists).
+    fn stat(&mut self) -> Result<usize, BackendError>;
+}
