@@ -455,6 +455,51 @@ mod tests {
         assert_eq!(kernel_cmsgs(&buf).count(), 1);
     }
 
+    fn unhex(s: &str) -> Vec<u8> {
+        (0..s.len() / 2)
+            .filter_map(|i| s.get(2 * i..2 * i + 2))
+            .filter_map(|b| u8::from_str_radix(b, 16).ok())
+            .collect()
+    }
+
+    #[test]
+    fn scenario_09_vectors() {
+        // The control buffers of /work/shared/scenarios/09_cmsg_einval.scn.
+        // cmsg_len 12 < 16: EINVAL from the walk itself.
+        let b = unhex("0c000000000000000100000001000000");
+        assert_eq!(
+            kernel_cmsgs(&b).collect::<Vec<_>>(),
+            vec![Err(Errno::EINVAL)]
+        );
+        // Unknown SOL_SOCKET type 0x63: the walk is fine (the EINVAL is __scm_send's switch).
+        let b = unhex("140000000000000001000000630000000300000000000000");
+        let v: Vec<_> = kernel_cmsgs(&b).collect();
+        assert_eq!(v.len(), 1);
+        assert_eq!(
+            v[0].map(|c| (c.level, c.ty, c.ints())),
+            Ok((SOL_SOCKET, 0x63, vec![3]))
+        );
+        // cmsg_len 24 > 20 bytes of control: EINVAL.
+        let b = unhex("1800000000000000010000000100000003000000");
+        assert_eq!(
+            kernel_cmsgs(&b).collect::<Vec<_>>(),
+            vec![Err(Errno::EINVAL)]
+        );
+        // Level 0: well formed (the caller skips it).
+        let b = unhex("140000000000000000000000010000000300000000000000");
+        let v: Vec<_> = kernel_cmsgs(&b).collect();
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].map(|c| c.level), Ok(0));
+    }
+
+    #[test]
+    fn scenario_12_room() {
+        // space=rights:1 is CMSG_SPACE(4) = 24 bytes: room for 2 of 3 fds.
+        let w = ControlWriter::new(cmsg_space(4));
+        assert_eq!(w.rights_room(), 2);
+        assert_eq!(ControlWriter::new(0).rights_room(), 0);
+    }
+
     #[test]
     fn user_walk_stops_and_clamps() {
         // A put_cmsg-truncated cmsg: cmsg_len = 20 in a 20-byte buffer.
@@ -548,11 +593,17 @@ mod tests {
     proptest! {
         #[test]
         fn walks_never_panic(buf in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let mut errors = 0;
             for r in kernel_cmsgs(&buf) {
-                if let Ok(c) = r {
-                    prop_assert_eq!(c.data.len() as u64 + 16, c.cmsg_len);
+                match r {
+                    Ok(c) => prop_assert_eq!(c.data.len() as u64 + 16, c.cmsg_len),
+                    Err(e) => {
+                        prop_assert_eq!(e, Errno::EINVAL);
+                        errors += 1;
+                    }
                 }
             }
+            prop_assert!(errors <= 1, "the walk stops at the first bad header");
             for c in user_cmsgs(&buf) {
                 prop_assert!(c.cmsg_len >= 16);
             }

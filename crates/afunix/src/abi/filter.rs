@@ -820,6 +820,265 @@ mod tests {
         assert_eq!(filter_verdict(&drop, b"hello"), None);
     }
 
+    /// Observations on the host kernel (6.18.44, x86_64): each program was
+    /// attached with SO_ATTACH_FILTER to a dgram socketpair end, the payload
+    /// sent, and the received length (or the drop) recorded.
+    #[test]
+    fn host_observations() {
+        let ad = |o: u32| SKF_AD_OFF + o;
+        let ret_a = st(RET_A, 0);
+        let or60 = st(BPF_ALU | BPF_OR | BPF_K, 60);
+        let letters: Vec<u8> = (65u8..155).collect();
+        let mut nl = vec![5, 0, 1, 0, b'x', 0, 0, 0];
+        nl.extend_from_slice(&[16, 0, 0x02, 0x80, 8, 0, 7, 0]);
+        nl.extend_from_slice(b"abcd");
+        nl.extend_from_slice(&[b'z'; 200]);
+        type Case<'a> = (&'a str, Vec<SockFilter>, &'a [u8], Option<usize>);
+        let cases: Vec<Case> = vec![
+            (
+                "ifindex exits with A",
+                vec![
+                    st(BPF_LD | BPF_IMM, 77),
+                    st(0x20, ad(SKF_AD_IFINDEX)),
+                    st(RET_K, 5),
+                ],
+                &letters,
+                Some(77),
+            ),
+            (
+                "hatype exits with A",
+                vec![
+                    st(BPF_LD | BPF_IMM, 66),
+                    st(0x28, ad(SKF_AD_HATYPE)),
+                    st(RET_K, 5),
+                ],
+                &letters,
+                Some(66),
+            ),
+            (
+                "net_off reads payload",
+                vec![st(0x30, SKF_NET_OFF + 1), ret_a],
+                &letters,
+                Some(66),
+            ),
+            (
+                "ll_off drops",
+                vec![st(0x30, SKF_LL_OFF), st(RET_K, 100)],
+                &letters,
+                None,
+            ),
+            (
+                "below ll drops",
+                vec![st(0x30, 0x8000_0000), st(RET_K, 100)],
+                &letters,
+                None,
+            ),
+            (
+                "protocol 0",
+                vec![
+                    st(BPF_LD | BPF_IMM, 50),
+                    st(0x20, ad(SKF_AD_PROTOCOL)),
+                    or60,
+                    ret_a,
+                ],
+                &letters,
+                Some(60),
+            ),
+            (
+                "pkttype 0",
+                vec![st(0x20, ad(SKF_AD_PKTTYPE)), or60, ret_a],
+                &letters,
+                Some(60),
+            ),
+            (
+                "ldh pkttype 0",
+                vec![st(0x28, ad(SKF_AD_PKTTYPE)), or60, ret_a],
+                &letters,
+                Some(60),
+            ),
+            (
+                "pay_offset 0",
+                vec![st(0x20, ad(SKF_AD_PAY_OFFSET)), or60, ret_a],
+                &letters,
+                Some(60),
+            ),
+            (
+                "vlan present 0",
+                vec![st(0x20, ad(SKF_AD_VLAN_TAG_PRESENT)), or60, ret_a],
+                &letters,
+                Some(60),
+            ),
+            (
+                "vlan tpid 0",
+                vec![st(0x20, ad(SKF_AD_VLAN_TPID)), or60, ret_a],
+                &letters,
+                Some(60),
+            ),
+            (
+                "mark 0",
+                vec![st(0x20, ad(SKF_AD_MARK)), or60, ret_a],
+                &letters,
+                Some(60),
+            ),
+            (
+                "rxhash 0",
+                vec![st(0x20, ad(SKF_AD_RXHASH)), or60, ret_a],
+                &letters,
+                Some(60),
+            ),
+            (
+                "queue 0",
+                vec![st(0x20, ad(SKF_AD_QUEUE)), or60, ret_a],
+                &letters,
+                Some(60),
+            ),
+            (
+                "xor_x",
+                vec![
+                    st(BPF_LDX | BPF_IMM, 0x0f),
+                    st(BPF_LD | BPF_IMM, 0x30),
+                    st(0x20, ad(SKF_AD_ALU_XOR_X)),
+                    ret_a,
+                ],
+                &letters,
+                Some(63),
+            ),
+            (
+                "ind at ad offset drops",
+                vec![st(0x40, ad(4)), st(RET_K, 100)],
+                &letters,
+                None,
+            ),
+            (
+                "ind offset wraps",
+                vec![st(BPF_LDX | BPF_IMM, u32::MAX), st(0x50, 2), ret_a],
+                &letters,
+                Some(66),
+            ),
+            (
+                "div by X 0 drops",
+                vec![st(BPF_LD | BPF_IMM, 7), st(0x3c, 0), st(RET_K, 9)],
+                &letters,
+                None,
+            ),
+            (
+                "lsh by X masks 31",
+                vec![
+                    st(BPF_LD | BPF_IMM, 3),
+                    st(BPF_LDX | BPF_IMM, 33),
+                    st(0x6c, 0),
+                    ret_a,
+                ],
+                &letters,
+                Some(6),
+            ),
+            (
+                "msh out of bounds drops",
+                vec![st(0xb1, 100), st(RET_K, 50)],
+                &letters,
+                None,
+            ),
+            (
+                "jgt is unsigned",
+                vec![
+                    st(BPF_LD | BPF_IMM, 0x9000_0000),
+                    SockFilter::jump(0x25, 0x8000_0000, 0, 1),
+                    st(RET_K, 7),
+                    st(RET_K, 3),
+                ],
+                &letters,
+                Some(7),
+            ),
+            (
+                "nlattr",
+                vec![st(BPF_LDX | BPF_IMM, 2), st(0x20, ad(SKF_AD_NLATTR)), ret_a],
+                &nl,
+                Some(8),
+            ),
+            (
+                "nlattr from mid-attr",
+                vec![
+                    st(BPF_LDX | BPF_IMM, 2),
+                    st(BPF_LD | BPF_IMM, 4),
+                    st(0x20, ad(SKF_AD_NLATTR)),
+                    or60,
+                    ret_a,
+                ],
+                &nl,
+                Some(60),
+            ),
+            (
+                "nlattr_nest found",
+                vec![
+                    st(BPF_LDX | BPF_IMM, 7),
+                    st(BPF_LD | BPF_IMM, 8),
+                    st(0x20, ad(SKF_AD_NLATTR_NEST)),
+                    ret_a,
+                ],
+                &nl,
+                Some(12),
+            ),
+            (
+                "nlattr_nest missing",
+                vec![
+                    st(BPF_LDX | BPF_IMM, 9),
+                    st(BPF_LD | BPF_IMM, 8),
+                    st(0x20, ad(SKF_AD_NLATTR_NEST)),
+                    or60,
+                    ret_a,
+                ],
+                &nl,
+                Some(60),
+            ),
+            (
+                "nlattr_nest tiny attr",
+                vec![
+                    st(BPF_LDX | BPF_IMM, 7),
+                    st(0x20, ad(SKF_AD_NLATTR_NEST)),
+                    ret_a,
+                ],
+                &nl,
+                None,
+            ),
+            (
+                "ld len",
+                vec![st(BPF_LD | BPF_W | BPF_LEN, 0), ret_a],
+                &letters,
+                Some(90),
+            ),
+            (
+                "ret > len keeps all",
+                vec![st(RET_K, u32::MAX)],
+                &letters,
+                Some(90),
+            ),
+            ("empty payload kept", vec![st(RET_K, 5)], b"", Some(0)),
+        ];
+        for (name, insns, pkt, want) in cases {
+            let p = prog(&insns).unwrap_or_else(|e| panic!("{name}: rejected: {e:?}"));
+            assert_eq!(filter_verdict(&p, pkt), want, "{name}");
+        }
+        // Rejected by the host (EINVAL).
+        let rejected: Vec<(&str, Vec<SockFilter>)> = vec![
+            ("ad+64", vec![st(0x20, ad(64)), ret_a]),
+            ("ad+2", vec![st(0x20, ad(2)), ret_a]),
+            ("lsh k 32", vec![st(0x64, 32), ret_a]),
+            ("ja past end", vec![st(BPF_JMP | BPF_JA, 1), st(RET_K, 1)]),
+            ("ld h imm", vec![st(0x08, 1), ret_a]),
+            ("ldx w abs", vec![st(0x21, 1), ret_a]),
+            ("ld mem uninit", vec![st(0x60, 3), ret_a]),
+            ("st 16", vec![st(BPF_ST, 16), ret_a]),
+            (
+                "not ending in ret",
+                vec![st(RET_K, 1), st(BPF_LD | BPF_IMM, 1)],
+            ),
+            ("ret x", vec![st(0x0e, 0)]),
+        ];
+        for (name, insns) in rejected {
+            assert_eq!(prog(&insns), Err(Errno::EINVAL), "{name}");
+        }
+    }
+
     proptest! {
         #[test]
         fn parse_and_run_never_panic(
