@@ -1,1 +1,243 @@
-fn main() {}
+//! The `afunix` command: run scenarios on the model or the host kernel,
+//! check them against their recorded results, diff the two.
+
+use afunix_cli::check::{check, diff};
+use afunix_cli::{run_source, BackendKind, LoadError, Outcome};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const ABOUT: &str =
+    "Run AF_UNIX scenarios (.scn files) on the user-space model or on the real kernel.";
+
+const LONG_ABOUT: &str = "\
+Run AF_UNIX scenarios (.scn files) on the user-space model or on the real kernel.
+
+A scenario is a small text program, one system call by one process per line:
+
+    task A
+    A: socketpair dgram -> a b = 0 fds=[3,4]
+    A: sendmsg a data=\"hi\" = 2
+    A: recvmsg b = 2 data=\"hi\" flags=0
+
+(the language is described in SCENARIO.md). A BACKEND is the world that
+executes the calls:
+
+    sim   the afunix model, in memory (the default; runs anywhere)
+    host  the Linux kernel of this machine, in a private network namespace
+          and a temporary directory (needs root)
+
+Both print the same trace when the model is faithful to the kernel.
+
+Exit status: 0 success, 1 a check or diff found differences,
+2 a malformed scenario, a scenario error or a backend error.";
+
+#[derive(Parser)]
+#[command(name = "afunix", version, about = ABOUT, long_about = LONG_ABOUT)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Which {
+    /// The afunix model (in memory).
+    Sim,
+    /// The host kernel (needs root).
+    Host,
+}
+
+impl From<Which> for BackendKind {
+    fn from(w: Which) -> Self {
+        match w {
+            Which::Sim => BackendKind::Sim,
+            Which::Host => BackendKind::Host,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run scenarios and print their traces.
+    ///
+    /// Each line is echoed with its result (`LINE = RESULT FIELDS`); with
+    /// several files, a `==> FILE <==` header comes before each trace.
+    ///
+    /// Example: afunix run scenarios/01_dgram_rights_memfd.scn --explain
+    Run {
+        /// Scenario files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Where the calls run.
+        #[arg(long, value_enum, default_value = "sim")]
+        backend: Which,
+        /// After an errno result, print the kernel rule behind it as a
+        /// comment (model only): `... = EMSGSIZE  # len > sk_sndbuf - 32`.
+        #[arg(long)]
+        explain: bool,
+    },
+    /// Run scenarios and compare every `= ...` written in them with what
+    /// happened (only the fields written are compared).
+    ///
+    /// Prints each mismatch as `file:line: expected: ... / actual: ...`,
+    /// one `file: ok` or `file: FAILED` line per file, then `N passed, M
+    /// failed` (counting expectations). Exit 1 on any mismatch.
+    ///
+    /// Example: afunix check scenarios/*.scn --backend host
+    Check {
+        /// Scenario files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Where the calls run.
+        #[arg(long, value_enum, default_value = "sim")]
+        backend: Which,
+    },
+    /// Run scenarios on the model and on the host kernel and print each
+    /// line whose results differ. Needs root for the host backend.
+    ///
+    /// Example: sudo afunix diff scenarios/*.scn
+    Diff {
+        /// Scenario files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+/// Load, parse and run one file; print its errors. `None`: could not run.
+fn load(path: &PathBuf, kind: BackendKind) -> Option<Outcome> {
+    let name = path.display();
+    let src = match std::fs::read(path) {
+        Ok(b) => match String::from_utf8(b) {
+            Ok(s) => s,
+            Err(_) => {
+                eprintln!("{name}: not UTF-8 text");
+                return None;
+            }
+        },
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            return None;
+        }
+    };
+    match run_source(&src, kind) {
+        Ok(o) => Some(o),
+        Err(LoadError::Parse(errs)) => {
+            for e in errs {
+                eprintln!("{name}:{e}");
+            }
+            None
+        }
+        Err(LoadError::Backend(e)) => {
+            eprintln!("{name}: {e}");
+            None
+        }
+    }
+}
+
+fn cmd_run(files: &[PathBuf], kind: BackendKind, explain: bool) -> u8 {
+    let mut code = 0;
+    for (i, f) in files.iter().enumerate() {
+        if files.len() > 1 {
+            if i > 0 {
+                println!();
+            }
+            println!("==> {} <==", f.display());
+        }
+        let Some(o) = load(f, kind) else {
+            code = 2;
+            continue;
+        };
+        print!("{}", o.run.text(explain));
+        if let Some(e) = &o.run.error {
+            eprintln!("{}:{e}", f.display());
+            code = 2;
+        }
+    }
+    code
+}
+
+fn cmd_check(files: &[PathBuf], kind: BackendKind) -> u8 {
+    let (mut passed, mut failed) = (0usize, 0usize);
+    let mut code = 0;
+    for f in files {
+        let name = f.display();
+        let Some(o) = load(f, kind) else {
+            code = 2;
+            continue;
+        };
+        let rep = check(&o.scenario, &o.run);
+        for m in &rep.mismatches {
+            println!(
+                "{name}:{}: expected: {} / actual: {}",
+                m.lineno, m.expected, m.actual
+            );
+        }
+        if let Some(e) = &o.run.error {
+            println!("{name}:{e}");
+            code = 2;
+        }
+        let k = rep.mismatches.len();
+        passed += rep.expectations - k;
+        failed += k;
+        if rep.ok() && o.run.error.is_none() {
+            println!("{name}: ok ({} expectations)", rep.expectations);
+        } else {
+            println!("{name}: FAILED ({k} of {})", rep.expectations);
+            code = code.max(1);
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    code
+}
+
+fn cmd_diff(files: &[PathBuf]) -> u8 {
+    let mut code = 0;
+    let (mut lines, mut diverging_files) = (0usize, 0usize);
+    for f in files {
+        let name = f.display();
+        let Some(model) = load(f, BackendKind::Sim) else {
+            code = 2;
+            continue;
+        };
+        let Some(kernel) = load(f, BackendKind::Host) else {
+            code = 2;
+            continue;
+        };
+        let d = diff(&model.scenario, &model.run, &kernel.run);
+        for x in &d {
+            println!("{name}:{}: {}", x.lineno, x.echo);
+            println!("  model:  {}", x.model);
+            println!("  kernel: {}", x.kernel);
+        }
+        for (who, r) in [("model", &model.run), ("kernel", &kernel.run)] {
+            if let Some(e) = &r.error {
+                println!("{name}:{e} ({who})");
+                code = 2;
+            }
+        }
+        if !d.is_empty() {
+            diverging_files += 1;
+            lines += d.len();
+            code = code.max(1);
+        }
+    }
+    println!(
+        "{} files, {diverging_files} with divergences, {lines} diverging lines",
+        files.len()
+    );
+    code
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.cmd {
+        Cmd::Run {
+            files,
+            backend,
+            explain,
+        } => cmd_run(&files, backend.into(), explain),
+        Cmd::Check { files, backend } => cmd_check(&files, backend.into()),
+        Cmd::Diff { files } => cmd_diff(&files),
+    };
+    ExitCode::from(code)
+}

@@ -1,0 +1,84 @@
+//! Arguments to raw ABI bytes (addresses, control buffer sizes) and the
+//! option buffer sizes of getsockopt.
+
+use crate::scenario::{Opt, SpaceTerm};
+use afunix::abi::cmsg::cmsg_space;
+use afunix::abi::consts::*;
+use afunix::abi::sockaddr::UnixAddr;
+
+/// A pathname address: family + path + NUL (length `SUN_LEN + 1`).
+pub fn path_addr(p: &[u8]) -> Vec<u8> {
+    UnixAddr::Pathname(p.to_vec()).to_sockaddr()
+}
+
+/// An abstract address: family + NUL + name.
+pub fn abstract_addr(n: &[u8]) -> Vec<u8> {
+    UnixAddr::Abstract(n.to_vec()).to_sockaddr()
+}
+
+/// The family alone (`auto`): length 2.
+pub fn family_only(family: u16) -> Vec<u8> {
+    family.to_ne_bytes().to_vec()
+}
+
+/// The control buffer size of `space=` terms (saturating).
+pub fn space_bytes(terms: &[SpaceTerm]) -> usize {
+    terms.iter().fold(0usize, |acc, t| {
+        let n = match t {
+            SpaceTerm::Bytes(n) => *n,
+            SpaceTerm::Rights(k) => cmsg_space(k.saturating_mul(4)),
+            SpaceTerm::Creds => cmsg_space(12),
+            SpaceTerm::Pidfd | SpaceTerm::Inq => cmsg_space(4),
+        };
+        acc.saturating_add(n)
+    })
+}
+
+/// Largest classic BPF program (`BPF_MAXINSNS`).
+pub const BPF_MAXINSNS: usize = 4096;
+
+/// The getsockopt buffer for an option: large enough for every value.
+///
+/// `SO_GET_FILTER` is special (net/core/sock.c `sk_get_filter`): the kernel
+/// compares the optlen with the *instruction count*, copies `8 * count`
+/// bytes, and writes the count back into optlen. A buffer of
+/// `8 * BPF_MAXINSNS` bytes therefore holds any program, and the returned
+/// optlen (the length of `Out::Optval`) is the instruction count.
+pub fn getsockopt_len(opt: Opt) -> usize {
+    match opt {
+        Opt::Sndtimeo | Opt::Rcvtimeo => 16,
+        Opt::Peercred => 12,
+        Opt::Peergroups => 1024 * 4,
+        Opt::AttachFilter => 8 * BPF_MAXINSNS,
+        _ => 4,
+    }
+}
+
+/// The poll events the scenario asks for: in, pri, out, rdhup.
+pub const POLL_EVENTS: i16 = POLLIN | POLLPRI | POLLOUT | POLLRDHUP;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn space_matches_c() {
+        assert_eq!(space_bytes(&[SpaceTerm::Rights(1)]), 24);
+        assert_eq!(
+            space_bytes(&[SpaceTerm::Rights(2), SpaceTerm::Creds]),
+            24 + 32
+        );
+        assert_eq!(
+            space_bytes(&crate::scenario::default_space()),
+            1032 + 32 + 24 + 24
+        );
+        assert_eq!(space_bytes(&[SpaceTerm::Bytes(7)]), 7);
+    }
+
+    #[test]
+    fn addresses_are_sun_len_plus_nul() {
+        assert_eq!(path_addr(b"ab").len(), 2 + 2 + 1);
+        assert_eq!(abstract_addr(b"ab"), [1, 0, 0, b'a', b'b']);
+        assert_eq!(family_only(AF_UNIX), [1, 0]);
+    }
+}

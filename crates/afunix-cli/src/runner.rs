@@ -1,0 +1,712 @@
+//! Drive a [`Backend`] through a [`Scenario`]: resolve names, encode the
+//! calls, decode the replies into the trace.
+
+use crate::encode;
+use crate::scenario::*;
+use crate::trace::{self, AddrView, Rendered};
+use afunix::abi::cmsg::{user_cmsgs, CmsgBuilder};
+use afunix::abi::consts::*;
+use afunix::abi::timeval::Timeval;
+use afunix::abi::ucred::Ucred;
+use afunix::backend::{Backend, Call, Out, ProcId, Progress, Reply, TaskSpec};
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::time::Duration;
+
+/// How long a call written without `&` may block before it is `BLOCKED`.
+pub const CALL_TIMEOUT: Duration = Duration::from_millis(1000);
+
+/// One line of the trace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceLine {
+    /// The 1-based line number in the scenario.
+    pub lineno: usize,
+    /// The line as written (without comment and `= ...`).
+    pub echo: String,
+    /// The result; `None` for a background call just started.
+    pub result: Option<Rendered>,
+    /// The rule behind an errno result (`Errno::reason`), or `""`.
+    pub why: &'static str,
+}
+
+impl TraceLine {
+    /// The trace text of this line; with `explain`, the errno's rule as a
+    /// comment.
+    pub fn text(&self, explain: bool) -> String {
+        let mut s = self.echo.clone();
+        if let Some(r) = &self.result {
+            s.push_str(" = ");
+            s.push_str(&r.to_string());
+        }
+        if explain && !self.why.is_empty() {
+            s.push_str("  # ");
+            s.push_str(self.why);
+        }
+        s
+    }
+}
+
+/// What stopped a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunErrorKind {
+    /// The scenario is wrong (unknown name, call by an exited process...).
+    Scenario,
+    /// The backend failed.
+    Backend,
+}
+
+/// An error that stopped a run, at a line and column.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunError {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub col: usize,
+    /// What went wrong.
+    pub msg: String,
+    /// Scenario or backend.
+    pub kind: RunErrorKind,
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            RunErrorKind::Scenario => write!(f, "{}:{}: {}", self.line, self.col, self.msg),
+            RunErrorKind::Backend => {
+                write!(f, "{}:{}: backend error: {}", self.line, self.col, self.msg)
+            }
+        }
+    }
+}
+
+/// The outcome of a run: the trace so far and, if it stopped early, why.
+#[derive(Clone, Debug, Default)]
+pub struct Run {
+    /// The trace lines, in order.
+    pub lines: Vec<TraceLine>,
+    /// The error that stopped the run, if any.
+    pub error: Option<RunError>,
+}
+
+impl Run {
+    /// The whole trace as text, one line each.
+    pub fn text(&self, explain: bool) -> String {
+        let mut s = String::new();
+        for l in &self.lines {
+            s.push_str(&l.text(explain));
+            s.push('\n');
+        }
+        s
+    }
+}
+
+/// Options of a run.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// The wait of a call written without `&` (1000 ms).
+    pub call_timeout: Duration,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            call_timeout: CALL_TIMEOUT,
+        }
+    }
+}
+
+struct Pending {
+    op: Op,
+    binds: Vec<String>,
+}
+
+struct Proc {
+    name: String,
+    spec: TaskSpec,
+    names: HashMap<String, i32>,
+    exited: bool,
+    pending: Option<Pending>,
+}
+
+/// Run a scenario on a backend, to the end or to the first error.
+pub fn run(sc: &Scenario, backend: &mut dyn Backend, opts: &RunOptions) -> Run {
+    let mut r = Runner {
+        backend,
+        procs: Vec::new(),
+        by_name: HashMap::new(),
+        autobound: Vec::new(),
+        written: &sc.written_abstract,
+        opts,
+    };
+    let mut out = Run::default();
+    for line in &sc.lines {
+        match r.line(line) {
+            Ok(t) => out.lines.push(t),
+            Err(e) => {
+                out.error = Some(e);
+                break;
+            }
+        }
+    }
+    out
+}
+
+struct Runner<'a> {
+    backend: &'a mut dyn Backend,
+    procs: Vec<Proc>,
+    by_name: HashMap<String, ProcId>,
+    autobound: Vec<Vec<u8>>,
+    written: &'a HashSet<Vec<u8>>,
+    opts: &'a RunOptions,
+}
+
+type R<T> = Result<T, RunError>;
+
+fn scen(line: usize, col: usize, msg: impl Into<String>) -> RunError {
+    RunError {
+        line,
+        col,
+        msg: msg.into(),
+        kind: RunErrorKind::Scenario,
+    }
+}
+
+fn errno_text(e: afunix::Errno) -> String {
+    match e.name() {
+        Some(n) => n.to_string(),
+        None => e.raw().to_string(),
+    }
+}
+
+impl Runner<'_> {
+    fn line(&mut self, l: &Line) -> R<TraceLine> {
+        let ln = l.lineno;
+        let be = |e: afunix::backend::BackendError| RunError {
+            line: ln,
+            col: 1,
+            msg: e.0,
+            kind: RunErrorKind::Backend,
+        };
+        let mut why = "";
+        let result = match &l.kind {
+            LineKind::Directive(d) => Some(match d {
+                Directive::Task { name, spec } => {
+                    if self.by_name.contains_key(name) {
+                        return Err(scen(ln, 6, format!("process `{name}` already exists")));
+                    }
+                    let id = self.procs.len();
+                    self.backend.task(id, spec).map_err(be)?;
+                    self.add_proc(name, spec.clone(), HashMap::new());
+                    Rendered::plain("0")
+                }
+                Directive::Sysctl { max_dgram_qlen } => {
+                    self.backend
+                        .set_max_dgram_qlen(*max_dgram_qlen)
+                        .map_err(be)?;
+                    Rendered::plain("0")
+                }
+                Directive::Gc => {
+                    self.backend.gc().map_err(be)?;
+                    Rendered::plain("0")
+                }
+                Directive::Stat => {
+                    let n = self.backend.stat().map_err(be)?;
+                    Rendered {
+                        result: "0".into(),
+                        fields: vec![format!("sockets={n}")],
+                    }
+                }
+                Directive::Sleep { ms } => {
+                    std::thread::sleep(Duration::from_millis(*ms));
+                    Rendered::plain("0")
+                }
+            }),
+            LineKind::Call {
+                proc,
+                proc_col,
+                op,
+                binds,
+                background,
+            } => {
+                let id = *self
+                    .by_name
+                    .get(proc)
+                    .ok_or_else(|| scen(ln, *proc_col, format!("unknown process `{proc}`")))?;
+                if self.procs[id].exited {
+                    return Err(scen(ln, *proc_col, format!("process `{proc}` has exited")));
+                }
+                match op {
+                    Op::Wait { ms } => {
+                        let Some(p) = self.procs[id].pending.take() else {
+                            return Err(scen(
+                                ln,
+                                *proc_col,
+                                format!("process `{proc}` has no call to wait for"),
+                            ));
+                        };
+                        let t = ms.map(Duration::from_millis).unwrap_or(CALL_TIMEOUT);
+                        match self.backend.wait(id, t).map_err(be)? {
+                            Progress::Blocked => {
+                                self.procs[id].pending = Some(p);
+                                Some(Rendered::plain("BLOCKED"))
+                            }
+                            Progress::Done(reply) => {
+                                let binds = if binds.is_empty() { &p.binds } else { binds };
+                                let (r, w) = self.finish(id, &p.op, &reply, binds);
+                                why = w;
+                                Some(r)
+                            }
+                        }
+                    }
+                    _ => {
+                        if self.procs[id].pending.is_some() {
+                            return Err(scen(
+                                ln,
+                                *proc_col,
+                                format!("process `{proc}` has a call pending (`{proc}: wait` collects it)"),
+                            ));
+                        }
+                        if let Op::Fork { child, col } = op {
+                            if self.by_name.contains_key(child) {
+                                return Err(scen(
+                                    ln,
+                                    *col,
+                                    format!("process `{child}` already exists"),
+                                ));
+                            }
+                            let cid = self.procs.len();
+                            self.backend.fork(id, cid).map_err(be)?;
+                            let spec = self.procs[id].spec.clone();
+                            let names = self.procs[id].names.clone();
+                            self.add_proc(child, spec, names);
+                            Some(Rendered::plain("0"))
+                        } else {
+                            let call = self.encode(ln, id, op)?;
+                            self.backend.start(id, call).map_err(be)?;
+                            if *background {
+                                self.procs[id].pending = Some(Pending {
+                                    op: op.clone(),
+                                    binds: Vec::new(),
+                                });
+                                None
+                            } else {
+                                match self.backend.wait(id, self.opts.call_timeout).map_err(be)? {
+                                    Progress::Blocked => {
+                                        self.procs[id].pending = Some(Pending {
+                                            op: op.clone(),
+                                            binds: binds.clone(),
+                                        });
+                                        Some(Rendered::plain("BLOCKED"))
+                                    }
+                                    Progress::Done(reply) => {
+                                        let (r, w) = self.finish(id, op, &reply, binds);
+                                        why = w;
+                                        Some(r)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        Ok(TraceLine {
+            lineno: ln,
+            echo: l.echo.clone(),
+            result,
+            why,
+        })
+    }
+
+    fn add_proc(&mut self, name: &str, spec: TaskSpec, names: HashMap<String, i32>) {
+        self.by_name.insert(name.to_string(), self.procs.len());
+        self.procs.push(Proc {
+            name: name.to_string(),
+            spec,
+            names,
+            exited: false,
+            pending: None,
+        });
+    }
+
+    fn fd(&self, ln: usize, id: ProcId, a: &FdArg) -> R<i32> {
+        match &a.fd {
+            FdKind::Num(n) => Ok(*n),
+            FdKind::Name(n) => self.procs[id].names.get(n).copied().ok_or_else(|| {
+                scen(
+                    ln,
+                    a.col,
+                    format!(
+                        "`{n}` is not a name bound in process `{}`",
+                        self.procs[id].name
+                    ),
+                )
+            }),
+        }
+    }
+
+    fn addr(&self, ln: usize, a: &AddrArg) -> R<Vec<u8>> {
+        Ok(match &a.addr {
+            AddrKind::Path(p) => encode::path_addr(p),
+            AddrKind::Abstract(n) => encode::abstract_addr(n),
+            AddrKind::Auto => encode::family_only(AF_UNIX),
+            AddrKind::Unspec => encode::family_only(AF_UNSPEC),
+            AddrKind::Hex(b) => b.clone(),
+            AddrKind::Autobound(n) => {
+                let name = self
+                    .autobound
+                    .get(n - 1)
+                    .ok_or_else(|| scen(ln, a.col, format!("@#{n} has not been printed yet")))?;
+                encode::abstract_addr(name)
+            }
+        })
+    }
+
+    fn pid_of(&self, ln: usize, col: usize, p: &PidArg) -> R<i32> {
+        match p {
+            PidArg::Num(n) => Ok(*n),
+            PidArg::Name(n) => self
+                .by_name
+                .get(n)
+                .map(|id| self.backend.pid(*id))
+                .ok_or_else(|| scen(ln, col, format!("unknown process `{n}`"))),
+        }
+    }
+
+    /// Arguments to a raw [`Call`].
+    fn encode(&self, ln: usize, id: ProcId, op: &Op) -> R<Call> {
+        Ok(match op {
+            Op::Socket { ty } => Call::Socket { ty: *ty },
+            Op::Socketpair { ty } => Call::Socketpair { ty: *ty },
+            Op::Bind { fd, addr } => Call::Bind {
+                fd: self.fd(ln, id, fd)?,
+                addr: self.addr(ln, addr)?,
+            },
+            Op::Connect { fd, addr } => Call::Connect {
+                fd: self.fd(ln, id, fd)?,
+                addr: self.addr(ln, addr)?,
+            },
+            Op::Listen { fd, backlog } => Call::Listen {
+                fd: self.fd(ln, id, fd)?,
+                backlog: *backlog,
+            },
+            Op::Accept { fd, flags } => Call::Accept {
+                fd: self.fd(ln, id, fd)?,
+                flags: *flags,
+            },
+            Op::Sendmsg {
+                fd,
+                to,
+                data,
+                control,
+                flags,
+            } => {
+                let mut b = CmsgBuilder::new();
+                for piece in control {
+                    match piece {
+                        CtlPiece::Rights(fds) => {
+                            let fds = fds
+                                .iter()
+                                .map(|f| self.fd(ln, id, f))
+                                .collect::<R<Vec<i32>>>()?;
+                            b.rights(&fds);
+                        }
+                        CtlPiece::Creds(c, col) => {
+                            let u = match c {
+                                CredsArg::Own => Ucred {
+                                    pid: self.backend.pid(id),
+                                    uid: self.procs[id].spec.uid,
+                                    gid: self.procs[id].spec.gid,
+                                },
+                                CredsArg::Explicit { pid, uid, gid } => Ucred {
+                                    pid: self.pid_of(ln, *col, pid)?,
+                                    uid: *uid,
+                                    gid: *gid,
+                                },
+                            };
+                            b.creds(u);
+                        }
+                        CtlPiece::Raw(bytes) => {
+                            b.raw(bytes);
+                        }
+                    }
+                }
+                Call::Sendmsg {
+                    fd: self.fd(ln, id, fd)?,
+                    name: to.as_ref().map(|a| self.addr(ln, a)).transpose()?,
+                    data: data.clone(),
+                    control: b.finish(),
+                    flags: *flags,
+                }
+            }
+            Op::Recvmsg {
+                fd,
+                len,
+                space,
+                flags,
+            } => Call::Recvmsg {
+                fd: self.fd(ln, id, fd)?,
+                len: *len,
+                controllen: encode::space_bytes(space),
+                flags: *flags,
+            },
+            Op::Close { fd } => Call::Close {
+                fd: self.fd(ln, id, fd)?,
+            },
+            Op::Dup { fd } => Call::Dup {
+                fd: self.fd(ln, id, fd)?,
+            },
+            Op::Shutdown { fd, how } => Call::Shutdown {
+                fd: self.fd(ln, id, fd)?,
+                how: *how,
+            },
+            Op::Setsockopt { fd, opt, value } => Call::Setsockopt {
+                fd: self.fd(ln, id, fd)?,
+                level: SOL_SOCKET,
+                name: opt.number(),
+                value: value.clone(),
+            },
+            Op::Getsockopt { fd, opt } => Call::Getsockopt {
+                fd: self.fd(ln, id, fd)?,
+                level: SOL_SOCKET,
+                name: opt.number(),
+                optlen: encode::getsockopt_len(*opt),
+            },
+            Op::Getsockname { fd } => Call::Getsockname {
+                fd: self.fd(ln, id, fd)?,
+            },
+            Op::Getpeername { fd } => Call::Getpeername {
+                fd: self.fd(ln, id, fd)?,
+            },
+            Op::SetNonblock { fd, on } => Call::SetNonblock {
+                fd: self.fd(ln, id, fd)?,
+                on: *on,
+            },
+            Op::GetFd { fd } => Call::GetFd {
+                fd: self.fd(ln, id, fd)?,
+            },
+            Op::Pipe { flags } => Call::Pipe { flags: *flags },
+            Op::Memfd { content } => Call::Memfd {
+                content: content.clone(),
+            },
+            Op::Read { fd, len } => Call::Read {
+                fd: self.fd(ln, id, fd)?,
+                len: *len,
+            },
+            Op::Write { fd, data } => Call::Write {
+                fd: self.fd(ln, id, fd)?,
+                data: data.clone(),
+            },
+            Op::Poll { fd } => Call::Poll {
+                fd: self.fd(ln, id, fd)?,
+                events: encode::POLL_EVENTS,
+            },
+            Op::Ioctl { fd, req } => Call::Ioctl {
+                fd: self.fd(ln, id, fd)?,
+                req: *req,
+            },
+            Op::Pidof { fd } => Call::Pidof {
+                fd: self.fd(ln, id, fd)?,
+            },
+            Op::Exit => Call::Exit,
+            // Handled by the caller; never encoded.
+            Op::Fork { col, .. } => return Err(scen(ln, *col, "fork is not a backend call")),
+            Op::Wait { .. } => return Err(scen(ln, 1, "wait is not a backend call")),
+        })
+    }
+
+    /// A pid as printed: the name of the process that has or had it.
+    fn pid_text(&self, pid: i32) -> String {
+        if pid > 0 {
+            for (id, p) in self.procs.iter().enumerate() {
+                if self.backend.pid(id) == pid {
+                    return p.name.clone();
+                }
+            }
+        }
+        pid.to_string()
+    }
+
+    fn addr_text(&mut self, b: &[u8]) -> String {
+        match trace::view_addr(b) {
+            AddrView::Unnamed => "unnamed".into(),
+            AddrView::Path(p) => trace::fmt_string(&p),
+            AddrView::Raw(r) => trace::fmt_hex(&r),
+            AddrView::Abstract(n) => {
+                if b.len() == 8 && trace::looks_autobound(&n) && !self.written.contains(&n) {
+                    let i = match self.autobound.iter().position(|x| *x == n) {
+                        Some(i) => i,
+                        None => {
+                            self.autobound.push(n);
+                            self.autobound.len() - 1
+                        }
+                    };
+                    format!("@#{}", i + 1)
+                } else {
+                    trace::fmt_abstract(&n)
+                }
+            }
+        }
+    }
+
+    fn creds_text(&self, u: &Ucred) -> String {
+        format!("{},{},{}", self.pid_text(u.pid), u.uid, u.gid)
+    }
+
+    /// Decode a reply into the trace and bind names. Returns the rendered
+    /// result and the errno's rule.
+    fn finish(
+        &mut self,
+        id: ProcId,
+        op: &Op,
+        reply: &Reply,
+        binds: &[String],
+    ) -> (Rendered, &'static str) {
+        let ret = match reply.ret {
+            Ok(v) => v,
+            Err(e) => {
+                let mut r = Rendered::plain(errno_text(e));
+                if reply.sigpipe {
+                    r.fields.push("sigpipe".into());
+                }
+                return (r, e.reason());
+            }
+        };
+        let mut r = Rendered::plain(ret.to_string());
+        let mut fds: Vec<i32> = Vec::new();
+        match (op, &reply.out) {
+            (Op::Socket { .. } | Op::Accept { .. } | Op::Dup { .. } | Op::Memfd { .. }, _) => {
+                if let Ok(fd) = i32::try_from(ret) {
+                    fds.push(fd);
+                }
+            }
+            (Op::Socketpair { .. } | Op::Pipe { .. }, Out::Pair([a, b])) => {
+                r.fields.push(format!("fds=[{a},{b}]"));
+                fds.extend([*a, *b]);
+            }
+            (
+                Op::Recvmsg { .. },
+                Out::Msg {
+                    data,
+                    name,
+                    control,
+                    flags,
+                },
+            ) => {
+                r.fields.push(format!("data={}", trace::fmt_data(data)));
+                if !name.is_empty() {
+                    let a = self.addr_text(name);
+                    r.fields.push(format!("from={a}"));
+                }
+                let mut rights: Vec<i32> = Vec::new();
+                let mut creds = None;
+                let mut pidfd = None;
+                let mut inq = None;
+                let mut raw: Vec<u8> = Vec::new();
+                for c in user_cmsgs(control) {
+                    let int = (c.data.len() >= 4)
+                        .then(|| i32::from_ne_bytes([c.data[0], c.data[1], c.data[2], c.data[3]]));
+                    match (c.level, c.ty) {
+                        (SOL_SOCKET, SCM_RIGHTS) => rights.extend(
+                            c.data
+                                .chunks_exact(4)
+                                .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]])),
+                        ),
+                        (SOL_SOCKET, SCM_CREDENTIALS)
+                            if creds.is_none() && Ucred::parse(c.data).is_some() =>
+                        {
+                            creds = Ucred::parse(c.data)
+                        }
+                        (SOL_SOCKET, SCM_PIDFD) if pidfd.is_none() && int.is_some() => pidfd = int,
+                        (SOL_SOCKET, SCM_INQ) if inq.is_none() && int.is_some() => inq = int,
+                        _ => {
+                            raw.extend_from_slice(&c.cmsg_len.to_ne_bytes());
+                            raw.extend_from_slice(&c.level.to_ne_bytes());
+                            raw.extend_from_slice(&c.ty.to_ne_bytes());
+                            raw.extend_from_slice(c.data);
+                        }
+                    }
+                }
+                if !rights.is_empty() {
+                    let list: Vec<String> = rights.iter().map(|f| f.to_string()).collect();
+                    r.fields.push(format!("rights=[{}]", list.join(",")));
+                    fds.extend(&rights);
+                }
+                if let Some(u) = creds {
+                    r.fields.push(format!("creds={}", self.creds_text(&u)));
+                }
+                if let Some(p) = pidfd {
+                    r.fields.push(format!("pidfd={p}"));
+                    if p >= 0 {
+                        fds.push(p);
+                    }
+                }
+                if let Some(q) = inq {
+                    r.fields.push(format!("inq={q}"));
+                }
+                if !raw.is_empty() {
+                    r.fields.push(format!("cmsg={}", trace::fmt_hex(&raw)));
+                }
+                r.fields
+                    .push(format!("flags={}", trace::fmt_msg_flags(*flags)));
+            }
+            (Op::Read { .. }, Out::Data(d)) => {
+                r.fields.push(format!("data={}", trace::fmt_data(d)))
+            }
+            (Op::Getsockopt { opt, .. }, Out::Optval(v)) => {
+                let int = {
+                    let mut b = [0u8; 4];
+                    let n = v.len().min(4);
+                    b[..n].copy_from_slice(&v[..n]);
+                    i32::from_ne_bytes(b)
+                };
+                match opt {
+                    Opt::Sndtimeo | Opt::Rcvtimeo => match Timeval::parse(v) {
+                        Some(t) => r.fields.push(format!("value={}", t.as_millis())),
+                        None => r.fields.push(format!("value={}", trace::fmt_hex(v))),
+                    },
+                    Opt::Peercred => match Ucred::parse(v) {
+                        Some(u) => r.fields.push(format!("creds={}", self.creds_text(&u))),
+                        None => r.fields.push(format!("value={}", trace::fmt_hex(v))),
+                    },
+                    Opt::Peergroups => {
+                        let g: Vec<String> = v
+                            .chunks_exact(4)
+                            .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]).to_string())
+                            .collect();
+                        r.fields.push(format!("groups=[{}]", g.join(",")));
+                    }
+                    Opt::Peerpidfd => {
+                        r.fields.push(format!("fd={int}"));
+                        if int >= 0 {
+                            fds.push(int);
+                        }
+                    }
+                    Opt::AttachFilter => r.fields.push(format!("value={}", v.len())),
+                    _ => r.fields.push(format!("value={int}")),
+                }
+            }
+            (Op::Getsockname { .. } | Op::Getpeername { .. }, Out::Addr(a)) => {
+                let a = self.addr_text(a);
+                r.fields.push(format!("addr={a}"));
+            }
+            (Op::Poll { .. }, Out::Revents(e)) => {
+                r.fields.push(format!("revents={}", trace::fmt_revents(*e)))
+            }
+            (Op::Ioctl { .. }, Out::Int(v)) => r.fields.push(format!("value={v}")),
+            (Op::Pidof { .. }, Out::Pid(p)) => {
+                let t = self.pid_text(*p);
+                r.fields.push(format!("pid={t}"));
+            }
+            (Op::Exit, _) => self.procs[id].exited = true,
+            _ => {}
+        }
+        if reply.sigpipe {
+            r.fields.push("sigpipe".into());
+        }
+        for (name, fd) in binds.iter().zip(fds) {
+            self.procs[id].names.insert(name.clone(), fd);
+        }
+        (r, "")
+    }
+}

@@ -1,0 +1,419 @@
+//! Parser tests: every line form, values, and errors with line:col.
+
+use afunix::abi::consts::*;
+use afunix::backend::TaskSpec;
+use afunix_cli::scenario::*;
+use proptest::prelude::*;
+
+fn one(src: &str) -> Line {
+    let sc = parse(src).unwrap_or_else(|e| panic!("{src:?}: {e:?}"));
+    assert_eq!(sc.lines.len(), 1, "{src:?}");
+    sc.lines.into_iter().next().unwrap()
+}
+
+fn op(src: &str) -> Op {
+    match one(src).kind {
+        LineKind::Call { op, .. } => op,
+        k => panic!("not a call: {k:?}"),
+    }
+}
+
+fn fd(n: &str, col: usize) -> FdArg {
+    FdArg {
+        fd: FdKind::Name(n.into()),
+        col,
+    }
+}
+
+fn error(src: &str) -> (usize, usize, String) {
+    let e = parse(src).expect_err(src);
+    assert_eq!(e.len(), 1, "{src:?}: {e:?}");
+    (e[0].line, e[0].col, e[0].msg.clone())
+}
+
+#[test]
+fn directives() {
+    let l = one("task B uid=1001 gid=1002 nofile=16 = 0  # c");
+    assert_eq!(l.echo, "task B uid=1001 gid=1002 nofile=16");
+    assert_eq!(
+        l.expect,
+        Some(Expect {
+            result: "0".into(),
+            fields: vec![]
+        })
+    );
+    let LineKind::Directive(Directive::Task { name, spec }) = l.kind else {
+        panic!()
+    };
+    assert_eq!(name, "B");
+    assert_eq!(
+        spec,
+        TaskSpec {
+            uid: 1001,
+            gid: 1002,
+            groups: vec![1002],
+            nofile: 16
+        }
+    );
+    let LineKind::Directive(Directive::Task { spec, .. }) = one("task R uid=0 groups=[1,2,3]").kind
+    else {
+        panic!()
+    };
+    assert_eq!((spec.uid, spec.gid, spec.groups), (0, 1000, vec![1, 2, 3]));
+    assert!(matches!(
+        one("sysctl max_dgram_qlen=2").kind,
+        LineKind::Directive(Directive::Sysctl { max_dgram_qlen: 2 })
+    ));
+    assert!(matches!(one("gc").kind, LineKind::Directive(Directive::Gc)));
+    let l = one("stat = 0 sockets=3");
+    assert!(matches!(l.kind, LineKind::Directive(Directive::Stat)));
+    assert_eq!(l.expect.unwrap().fields, ["sockets=3"]);
+    assert!(matches!(
+        one("sleep 0x10").kind,
+        LineKind::Directive(Directive::Sleep { ms: 16 })
+    ));
+}
+
+#[test]
+fn comments_and_blank_lines() {
+    let sc = parse("# header\n\n   \ntask A # trailing\nA: bind s @#1 # c\nA: write w \"a # b\"\n")
+        .unwrap();
+    assert_eq!(sc.lines.len(), 3);
+    assert_eq!(sc.lines[0].lineno, 4);
+    assert_eq!(sc.lines[1].echo, "A: bind s @#1");
+    assert_eq!(sc.lines[2].echo, "A: write w \"a # b\"");
+    assert_eq!(
+        op("A: write w \"a # b\""),
+        Op::Write {
+            fd: fd("w", 10),
+            data: b"a # b".to_vec()
+        }
+    );
+    // `#` inside a token is not a comment.
+    assert_eq!(one("A: close a#b").echo, "A: close a#b");
+}
+
+#[test]
+fn calls_binds_background_results() {
+    let l = one("A: socketpair dgram nonblock cloexec -> a b = 0 fds=[3,4]");
+    assert_eq!(l.echo, "A: socketpair dgram nonblock cloexec -> a b");
+    let LineKind::Call {
+        proc,
+        op: the_op,
+        binds,
+        background,
+        ..
+    } = l.kind
+    else {
+        panic!()
+    };
+    assert_eq!(proc, "A");
+    assert_eq!(
+        the_op,
+        Op::Socketpair {
+            ty: SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC
+        }
+    );
+    assert_eq!(binds, ["a", "b"]);
+    assert!(!background);
+    let l = one("B: recvmsg s1 &");
+    assert_eq!(l.echo, "B: recvmsg s1 &");
+    assert!(matches!(
+        l.kind,
+        LineKind::Call {
+            background: true,
+            ..
+        }
+    ));
+    assert_eq!(op("B: wait"), Op::Wait { ms: None });
+    assert_eq!(op("B: wait 50"), Op::Wait { ms: Some(50) });
+    assert_eq!(
+        op("A: fork B"),
+        Op::Fork {
+            child: "B".into(),
+            col: 9
+        }
+    );
+    assert_eq!(op("A: exit"), Op::Exit);
+}
+
+#[test]
+fn every_call_form() {
+    assert_eq!(op("A: socket seqpacket"), Op::Socket { ty: SOCK_SEQPACKET });
+    assert_eq!(op("A: socket 99"), Op::Socket { ty: 99 });
+    assert_eq!(
+        op("A: bind s \"srv.sock\""),
+        Op::Bind {
+            fd: fd("s", 9),
+            addr: AddrArg {
+                addr: AddrKind::Path(b"srv.sock".to_vec()),
+                col: 11
+            }
+        }
+    );
+    let addr = |s: &str| match op(&format!("A: connect s {s}")) {
+        Op::Connect { addr, .. } => addr.addr,
+        o => panic!("{o:?}"),
+    };
+    assert_eq!(addr("@name"), AddrKind::Abstract(b"name".to_vec()));
+    assert_eq!(addr("@\"a b\\0\""), AddrKind::Abstract(b"a b\0".to_vec()));
+    assert_eq!(addr("@\"\""), AddrKind::Abstract(vec![]));
+    assert_eq!(addr("auto"), AddrKind::Auto);
+    assert_eq!(addr("unspec"), AddrKind::Unspec);
+    assert_eq!(addr("hex:0100ff"), AddrKind::Hex(vec![1, 0, 0xff]));
+    assert_eq!(addr("@#3"), AddrKind::Autobound(3));
+    assert_eq!(
+        op("A: listen l -1"),
+        Op::Listen {
+            fd: fd("l", 11),
+            backlog: -1
+        }
+    );
+    assert_eq!(
+        op("A: accept l nonblock"),
+        Op::Accept {
+            fd: fd("l", 11),
+            flags: SOCK_NONBLOCK
+        }
+    );
+    assert_eq!(
+        op("A: sendmsg a to=@x data=3 rights=[f,-1] creds=self cmsg=hex:00 creds=B,1,4294967295 flags=dontwait|nosignal|0x100000"),
+        Op::Sendmsg {
+            fd: fd("a", 12),
+            to: Some(AddrArg {
+                addr: AddrKind::Abstract(b"x".to_vec()),
+                col: 17
+            }),
+            data: Some(b"xxx".to_vec()),
+            control: vec![
+                CtlPiece::Rights(vec![
+                    fd("f", 35),
+                    FdArg {
+                        fd: FdKind::Num(-1),
+                        col: 37
+                    }
+                ]),
+                CtlPiece::Creds(CredsArg::Own, 47),
+                CtlPiece::Raw(vec![0]),
+                CtlPiece::Creds(
+                    CredsArg::Explicit {
+                        pid: PidArg::Name("B".into()),
+                        uid: 1,
+                        gid: u32::MAX
+                    },
+                    70
+                ),
+            ],
+            flags: MSG_DONTWAIT | MSG_NOSIGNAL | 0x100000,
+        }
+    );
+    assert_eq!(
+        op("A: sendmsg a"),
+        Op::Sendmsg {
+            fd: fd("a", 12),
+            to: None,
+            data: None,
+            control: vec![],
+            flags: 0
+        }
+    );
+    assert_eq!(
+        op("A: recvmsg b len=0 space=rights:2+creds+8 flags=peek|cmsg_cloexec"),
+        Op::Recvmsg {
+            fd: fd("b", 12),
+            len: 0,
+            space: vec![SpaceTerm::Rights(2), SpaceTerm::Creds, SpaceTerm::Bytes(8)],
+            flags: MSG_PEEK | MSG_CMSG_CLOEXEC
+        }
+    );
+    assert_eq!(
+        op("A: recvmsg b"),
+        Op::Recvmsg {
+            fd: fd("b", 12),
+            len: 1024,
+            space: default_space(),
+            flags: 0
+        }
+    );
+    assert_eq!(
+        op("A: shutdown s rdwr"),
+        Op::Shutdown {
+            fd: fd("s", 13),
+            how: SHUT_RDWR
+        }
+    );
+    assert_eq!(
+        op("A: setsockopt s sndbuf 5000"),
+        Op::Setsockopt {
+            fd: fd("s", 15),
+            opt: Opt::Sndbuf,
+            value: 5000i32.to_ne_bytes().to_vec()
+        }
+    );
+    let Op::Setsockopt { value, opt, .. } = op("A: setsockopt s rcvtimeo 1500") else {
+        panic!()
+    };
+    assert_eq!(opt, Opt::Rcvtimeo);
+    assert_eq!(value.len(), 16);
+    assert_eq!(&value[..8], &1i64.to_ne_bytes());
+    assert_eq!(&value[8..], &500_000i64.to_ne_bytes());
+    let Op::Setsockopt { value, .. } = op("A: setsockopt s attach_filter hex:") else {
+        panic!()
+    };
+    assert!(value.is_empty());
+    assert_eq!(
+        op("A: getsockopt s peergroups"),
+        Op::Getsockopt {
+            fd: fd("s", 15),
+            opt: Opt::Peergroups
+        }
+    );
+    assert_eq!(Opt::Inq.number(), SO_INQ);
+    assert_eq!(Opt::AttachFilter.number(), SO_GET_FILTER);
+    assert_eq!(op("A: getsockname s"), Op::Getsockname { fd: fd("s", 16) });
+    assert_eq!(op("A: getpeername s"), Op::Getpeername { fd: fd("s", 16) });
+    assert_eq!(
+        op("A: fcntl s block"),
+        Op::SetNonblock {
+            fd: fd("s", 10),
+            on: false
+        }
+    );
+    assert_eq!(op("A: fcntl s getfd"), Op::GetFd { fd: fd("s", 10) });
+    assert_eq!(
+        op("A: pipe cloexec"),
+        Op::Pipe {
+            flags: SOCK_CLOEXEC
+        }
+    );
+    assert_eq!(
+        op("A: memfd \"\\x41\\t\\\\\""),
+        Op::Memfd {
+            content: b"A\t\\".to_vec()
+        }
+    );
+    assert_eq!(
+        op("A: read f 0x10"),
+        Op::Read {
+            fd: fd("f", 9),
+            len: 16
+        }
+    );
+    assert_eq!(
+        op("A: write 4 2"),
+        Op::Write {
+            fd: FdArg {
+                fd: FdKind::Num(4),
+                col: 10
+            },
+            data: b"xx".to_vec()
+        }
+    );
+    assert_eq!(op("A: poll s"), Op::Poll { fd: fd("s", 9) });
+    assert_eq!(
+        op("A: ioctl s atmark"),
+        Op::Ioctl {
+            fd: fd("s", 10),
+            req: SIOCATMARK
+        }
+    );
+    assert_eq!(op("A: pidof p"), Op::Pidof { fd: fd("p", 10) });
+}
+
+#[test]
+fn errors_have_line_and_column() {
+    let cases: &[(&str, usize, &str)] = &[
+        ("A: frobnicate x", 4, "unknown call"),
+        ("A: socket raw", 11, "socket type"),
+        ("A: bind s /tmp/x", 11, "bad address"),
+        ("A: bind s \"/tmp/x\"", 11, "absolute path"),
+        ("A: bind s", 10, "needs 2"),
+        ("A: close s t", 12, "unexpected"),
+        ("A: sendmsg s flags=bogus", 20, "unknown flag"),
+        ("A: sendmsg s data=\"x", 19, "unterminated string"),
+        ("A: sendmsg s data=\"\\q\"", 20, "unknown escape"),
+        ("A: sendmsg s cmsg=hex:abc", 19, "even number"),
+        ("A: sendmsg s whatever", 14, "unexpected"),
+        ("A: setsockopt s attach_filter hex:0000", 31, "8 bytes"),
+        ("A: setsockopt s nosuch 1", 17, "unknown socket option"),
+        ("A: recvmsg s space=rights:x", 27, "integer"),
+        ("A: recvmsg s len=-1", 18, "out of range"),
+        ("A: recvmsg s &  = 1", 14, "background"),
+        ("A: recvmsg s & -> x", 14, "`&` must end"),
+        ("A: recvmsg s -> x &", 14, "wait"),
+        ("A: socket dgram ->", 17, "at least one name"),
+        ("A: socket dgram =", 17, "without a result"),
+        ("bogus line", 1, "expected a directive"),
+        ("1A: socket dgram", 1, "bad process name"),
+        ("task", 1, "process name"),
+        ("task A uid=x", 12, "integer"),
+        ("task A foo=1", 8, "unknown task option"),
+        ("sysctl other=1", 8, "unknown sysctl"),
+        ("gc now", 4, "unexpected"),
+        ("A: connect s @#0", 14, "autobound"),
+        ("A: connect s @a/b", 14, "abstract name"),
+        ("A: sendmsg s creds=1,2", 20, "PID,UID,GID"),
+        ("A: write s 99999999999", 12, "out of range"),
+        ("A: fcntl s dance", 12, "unknown fcntl"),
+        ("A:", 3, "missing call"),
+        ("= 0", 1, "without a call"),
+    ];
+    for (src, col, what) in cases {
+        let (line, c, msg) = error(src);
+        assert_eq!((line, c), (1, *col), "{src:?}: {msg}");
+        assert!(msg.contains(what), "{src:?}: {msg:?} lacks {what:?}");
+    }
+}
+
+#[test]
+fn one_error_per_bad_line() {
+    let e = parse("task A\nA: nope\nA: socket dgram\nA: bind\n").unwrap_err();
+    let lines: Vec<usize> = e.iter().map(|e| e.line).collect();
+    assert_eq!(lines, [2, 4]);
+    assert_eq!(e[0].to_string(), "2:4: unknown call `nope`");
+}
+
+#[test]
+fn shared_scenarios_parse_and_echo() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/scenarios");
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        eprintln!("{dir} does not exist; skipped");
+        return;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.extension().is_none_or(|x| x != "scn") {
+            continue;
+        }
+        let src = std::fs::read_to_string(&p).unwrap();
+        let sc = parse(&src).unwrap_or_else(|e| panic!("{}: {e:?}", p.display()));
+        for l in &sc.lines {
+            let raw = src.lines().nth(l.lineno - 1).unwrap();
+            // The echo plus " = " plus the expectation is the line itself.
+            let back = match &l.expect {
+                Some(x) => format!("{} = {x}", l.echo),
+                None => l.echo.clone(),
+            };
+            assert_eq!(back, raw, "{}:{}", p.display(), l.lineno);
+        }
+    }
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_text_never_panics(s in "\\PC*") {
+        let _ = parse(&s);
+    }
+
+    #[test]
+    fn call_like_text_never_panics(
+        words in proptest::collection::vec(
+            "(A:|task|->|=|&|@#[0-9]{0,3}|\"[a-z\\\\\"#]{0,4}\"?|hex:[0-9a-f]{0,5}|[a-z_]{1,8}=[-a-z0-9|:+\\[\\],\"]{0,10}|[a-z]{1,10}|-?[0-9]{1,12}|#)",
+            0..8,
+        )
+    ) {
+        let line = words.join(" ");
+        let _ = parse(&line);
+        let _ = parse(&format!("A: {line}"));
+    }
+}
