@@ -1207,12 +1207,14 @@ impl P<'_> {
                 }
                 AddrKind::Path(b)
             }
-            _ => return Err(self.e(
-                vc,
-                format!(
+            _ => {
+                return Err(self.e(
+                    vc,
+                    format!(
                     "bad address `{v}` (\"path\", @name, @\"bytes\", auto, unspec, hex:..., @#N)"
                 ),
-            )),
+                ))
+            }
         };
         Ok(AddrArg { addr, col: vc })
     }
