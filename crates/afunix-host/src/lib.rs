@@ -1,1 +1,567 @@
 //! The host backend: scenario calls on the real Linux kernel.
+//!
+//! [`HostBackend`] implements [`afunix::backend::Backend`] with one forked
+//! helper process per scenario process. A helper executes the raw system
+//! calls (through `libc`, so malformed control bytes reach the kernel as
+//! written) and answers over a private `SOCK_STREAM` channel.
+//!
+//! # The run's world
+//!
+//! - A **keeper** process unshares a fresh network namespace (with a user
+//!   namespace too when not root) and stays in it for the whole run: it
+//!   holds the namespace, writes `net.unix.max_dgram_qlen`, counts
+//!   `/proc/net/unix` and kicks the garbage collector. Every helper
+//!   `setns`es into its namespace after the fork, so abstract names,
+//!   `/proc/net/unix` and the sysctl are private to the run.
+//! - A fresh temporary directory (mode 0777) is every helper's working
+//!   directory; every helper has umask 022. It is removed on drop.
+//! - The channels are created by the backend in *its own* network namespace,
+//!   so they never show up in the run's `/proc/net/unix`.
+//!
+//! # A helper
+//!
+//! - Has exactly fds 0–2 open (on `/dev/null`) below its RLIMIT_NOFILE; its
+//!   channel sits at fd number `max(nofile, 3)`, above the limit (placed
+//!   there before the limit is lowered). Every inherited fd is closed.
+//! - Runs with the task's uid/gid/groups (real, effective and saved): uid 0
+//!   keeps every capability, another uid has none.
+//! - Catches SIGPIPE (reported in [`Reply::sigpipe`]); SIGURG is at its
+//!   default (ignored).
+//! - Has `PR_SET_PDEATHSIG(SIGKILL)` tied to the backend thread that created
+//!   it (set again after the credential change, which clears it).
+//!
+//! # fork
+//!
+//! A scenario `fork` really forks the parent's helper, with a raw
+//! `clone(CLONE_PARENT)`: the new helper shares the parent's open files and
+//! credentials, yet is the *backend's* child, so its parent-death signal
+//! and its reaping do not depend on the parent helper (which may exit
+//! first). Its channel: the backend creates a new socketpair and passes one
+//! end with SCM_RIGHTS. To make room for it in a process at its fd limit
+//! (e.g. nofile=5 with fds 0–4 open), the parent helper first raises its
+//! own *soft* RLIMIT_NOFILE to `C + 2` (C: its channel's fd number),
+//! receives the fd, parks it at `C + 1`, clones, and both processes lower
+//! the soft limit back to `nofile`. This needs no privilege (root in a
+//! container may lack CAP_SYS_RESOURCE, as on this project's machines),
+//! because the **hard** limit of a helper is `C + 2` rather than `nofile`.
+//! Nothing a scenario can do observes the hard limit: fd allocation,
+//! SCM_RIGHTS installation and the in-flight limit all use the soft limit.
+//!
+//! # Blocking calls
+//!
+//! A helper says "starting" right before a call enters the kernel; then
+//! [`Backend::start`] waits for the reply or until `/proc/<pid>/stat` shows
+//! the helper sleeping (`S`), i.e. blocked in the call.
+//!
+//! # Assumptions
+//!
+//! Helpers run Rust code after `fork` without `exec`. The backend forks with
+//! glibc's `fork` (malloc stays usable in the child) and the child touches no
+//! lock (no stdio). Use the backend from one thread: the parent-death
+//! signal is tied to the thread that created each helper, so if that thread
+//! exits while the backend lives, its helpers are killed. A process that
+//! forks while other threads may hold locks should serialize those forks.
+//!
+//! Without root the backend tries a user namespace mapping only uid/gid 0
+//! (to the caller's ids); tasks with other ids then fail with a clear
+//! [`BackendError`], and `fork` of a helper at its fd limit may fail.
+
+mod codec;
+mod helper;
+mod sys;
+
+use afunix::backend::{Backend, BackendError, Call, Out, ProcId, Progress, Reply, TaskSpec};
+use afunix::Errno;
+use codec::{Request, Response};
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// How long a helper may take to set up or to answer an administrative
+/// request before the backend gives up.
+const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long `gc` waits at most for the socket count to settle.
+const GC_MAX: Duration = Duration::from_secs(3);
+/// How long the count must stay unchanged for `gc` to call it settled.
+const GC_STABLE: Duration = Duration::from_millis(60);
+
+/// One helper: its pid and our end of its channel.
+struct Helper {
+    pid: i32,
+    chan: OwnedFd,
+}
+
+/// Where a process's call stands.
+enum State {
+    /// No call pending.
+    Idle,
+    /// The call is in the kernel (or its reply is on the way).
+    Running,
+    /// The call returned; the reply waits to be collected.
+    Done(Reply),
+}
+
+struct Proc {
+    pid: i32,
+    /// `None` once the process exited.
+    helper: Option<Helper>,
+    nofile: u64,
+    state: State,
+}
+
+/// The scenario calls on the host kernel: one helper process per scenario
+/// process, in a private network namespace and a private directory.
+///
+/// Dropping it kills and reaps every helper and removes the directory.
+pub struct HostBackend {
+    me: i32,
+    dir: PathBuf,
+    dir_c: CString,
+    keeper: Option<Helper>,
+    netns: OwnedFd,
+    userns: Option<OwnedFd>,
+    procs: Vec<Option<Proc>>,
+}
+
+fn berr(msg: impl Into<String>) -> BackendError {
+    BackendError(msg.into())
+}
+
+/// Read one response within `timeout`; `Ok(None)` on timeout.
+fn recv_within(chan: &OwnedFd, timeout: Duration) -> Result<Option<Response>, BackendError> {
+    if !sys::poll_in(chan, timeout).map_err(|e| berr(format!("poll on a helper channel: {e}")))? {
+        return Ok(None);
+    }
+    let (frame, _) = sys::recv_frame(chan.as_raw_fd())
+        .map_err(|e| berr(format!("helper channel: {e} (did the helper die?)")))?;
+    Response::decode(&frame)
+        .map(Some)
+        .ok_or_else(|| berr("malformed response from a helper"))
+}
+
+fn send(chan: &OwnedFd, req: &Request, pass: Option<&OwnedFd>) -> Result<(), BackendError> {
+    sys::send_frame(chan.as_raw_fd(), &req.encode(), pass.map(|f| f.as_raw_fd()))
+        .map_err(|e| berr(format!("sending to a helper: {e} (did the helper die?)")))
+}
+
+/// The helper's scheduler state letter from `/proc/<pid>/stat`.
+fn proc_state(pid: i32) -> Option<u8> {
+    let s = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    let close = s.iter().rposition(|&b| b == b')')?;
+    s.get(close + 1..)?.iter().copied().find(|b| *b != b' ')
+}
+
+/// `pidof`: the `Pid:` line of the helper's `/proc/<pid>/fdinfo/<fd>`.
+fn pidof(pid: i32, fd: i32) -> Reply {
+    if fd < 0 {
+        return Reply::err(Errno::EBADF);
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Reply::err(Errno::EBADF),
+        Err(e) => Reply::err(Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))),
+        Ok(s) => {
+            let pid = s
+                .lines()
+                .find_map(|l| l.strip_prefix("Pid:"))
+                .and_then(|v| v.trim().parse::<i32>().ok());
+            match pid {
+                Some(p) => Reply::with(0, Out::Pid(p)),
+                None => Reply::err(Errno::EINVAL),
+            }
+        }
+    }
+}
+
+fn make_dir() -> Result<PathBuf, BackendError> {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let base = std::env::temp_dir();
+    for _ in 0..100 {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let p = base.join(format!(
+            "afunix-host-{}-{}-{nanos:x}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        match std::fs::create_dir(&p) {
+            Ok(()) => {
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o777))
+                    .map_err(|e| berr(format!("chmod {}: {e}", p.display())))?;
+                return Ok(p);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(berr(format!("creating {}: {e}", p.display()))),
+        }
+    }
+    Err(berr("could not create a temporary directory"))
+}
+
+fn open_ns(pid: i32, which: &str) -> Result<OwnedFd, BackendError> {
+    std::fs::File::open(format!("/proc/{pid}/ns/{which}"))
+        .map(OwnedFd::from)
+        .map_err(|e| berr(format!("open /proc/{pid}/ns/{which}: {e}")))
+}
+
+impl HostBackend {
+    /// Create a run: a private network namespace (held by a keeper process)
+    /// and a private directory. Needs root, or unprivileged user namespaces
+    /// (then only uid/gid 0 inside it can be used).
+    pub fn new() -> Result<HostBackend, BackendError> {
+        // SAFETY: plain id queries.
+        let (euid, egid, me) = unsafe { (libc::geteuid(), libc::getegid(), libc::getpid()) };
+        let root = euid == 0;
+        let dir = make_dir()?;
+        let dir_c = CString::new(dir.as_os_str().as_bytes())
+            .map_err(|_| berr("temporary directory path has a NUL"))?;
+        // Until the backend exists, clean up by hand.
+        let cleanup = |dir: &Path, pid: Option<i32>| {
+            if let Some(p) = pid {
+                sys::kill_and_reap(p);
+            }
+            let _ = std::fs::remove_dir_all(dir);
+        };
+        let (mine, theirs) = match sys::channel_pair() {
+            Ok(p) => p,
+            Err(e) => {
+                cleanup(&dir, None);
+                return Err(berr(format!("socketpair: {e}")));
+            }
+        };
+        let flags = if root {
+            libc::CLONE_NEWNET
+        } else {
+            libc::CLONE_NEWUSER | libc::CLONE_NEWNET
+        };
+        let pid = fork_helper(helper::Setup {
+            backend_pid: me,
+            chan: theirs.as_raw_fd(),
+            ns: helper::Ns::Create { flags },
+            dir: &dir_c,
+            spec: None,
+            userns: !root,
+        });
+        drop(theirs);
+        let pid = match pid {
+            Ok(p) => p,
+            Err(e) => {
+                cleanup(&dir, None);
+                return Err(e);
+            }
+        };
+        let need = "the host backend needs root, or unprivileged user namespaces";
+        let setup = (|| -> Result<(OwnedFd, Option<OwnedFd>), BackendError> {
+            match recv_within(&mine, SETUP_TIMEOUT)? {
+                Some(Response::Unshared) => {}
+                Some(Response::Fail(m)) => return Err(berr(format!("{need}: {m}"))),
+                _ => return Err(berr("the namespace keeper did not start")),
+            }
+            if !root {
+                let w = |f: &str, s: String| {
+                    std::fs::write(format!("/proc/{pid}/{f}"), s)
+                        .map_err(|e| berr(format!("{need}: writing /proc/{pid}/{f}: {e}")))
+                };
+                w("setgroups", "deny".into())?;
+                w("uid_map", format!("0 {euid} 1\n"))?;
+                w("gid_map", format!("0 {egid} 1\n"))?;
+            }
+            send(&mine, &Request::Go, None)?;
+            match recv_within(&mine, SETUP_TIMEOUT)? {
+                Some(Response::Ready(_)) => {}
+                Some(Response::Fail(m)) => return Err(berr(format!("{need}: {m}"))),
+                _ => return Err(berr("the namespace keeper did not get ready")),
+            }
+            let net = open_ns(pid, "net")?;
+            let user = if root {
+                None
+            } else {
+                Some(open_ns(pid, "user")?)
+            };
+            Ok((net, user))
+        })();
+        match setup {
+            Ok((netns, userns)) => Ok(HostBackend {
+                me,
+                dir,
+                dir_c,
+                keeper: Some(Helper { pid, chan: mine }),
+                netns,
+                userns,
+                procs: Vec::new(),
+            }),
+            Err(e) => {
+                cleanup(&dir, Some(pid));
+                Err(e)
+            }
+        }
+    }
+
+    /// The run's directory (every helper's working directory).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn proc_mut(&mut self, id: ProcId) -> Result<&mut Proc, BackendError> {
+        self.procs
+            .get_mut(id)
+            .and_then(|p| p.as_mut())
+            .ok_or_else(|| berr(format!("no process {id}")))
+    }
+
+    fn slot(&mut self, id: ProcId) -> Result<&mut Option<Proc>, BackendError> {
+        if id > 1_000_000 {
+            return Err(berr(format!("process id {id} is too large")));
+        }
+        if self.procs.len() <= id {
+            self.procs.resize_with(id + 1, || None);
+        }
+        let s = &mut self.procs[id];
+        if s.is_some() {
+            return Err(berr(format!("process {id} exists already")));
+        }
+        Ok(s)
+    }
+
+    fn keeper_request(&mut self, req: Request) -> Result<i64, BackendError> {
+        let k = self
+            .keeper
+            .as_ref()
+            .ok_or_else(|| berr("no namespace keeper"))?;
+        send(&k.chan, &req, None)?;
+        match recv_within(&k.chan, SETUP_TIMEOUT)? {
+            Some(Response::Admin(v)) => Ok(v),
+            Some(Response::Fail(m)) => Err(berr(m)),
+            Some(_) => Err(berr("unexpected answer from the namespace keeper")),
+            None => Err(berr("the namespace keeper does not answer")),
+        }
+    }
+
+    /// Wait for a new helper's `Ready`.
+    fn await_ready(chan: &OwnedFd, pid: i32) -> Result<(), BackendError> {
+        match recv_within(chan, SETUP_TIMEOUT) {
+            Ok(Some(Response::Ready(_))) => Ok(()),
+            Ok(Some(Response::Fail(m))) => {
+                sys::reap(pid);
+                Err(berr(format!("helper setup failed: {m}")))
+            }
+            Ok(_) => {
+                sys::kill_and_reap(pid);
+                Err(berr("helper did not get ready"))
+            }
+            Err(e) => {
+                sys::kill_and_reap(pid);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Fork a helper from the backend process; returns its pid.
+fn fork_helper(setup: helper::Setup<'_>) -> Result<i32, BackendError> {
+    // SAFETY: after fork the child only runs `child_main`, which never
+    // returns and uses no lock another thread could hold (see the crate
+    // docs); glibc's fork keeps malloc usable in the child.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(berr(format!("fork: {}", std::io::Error::last_os_error())));
+    }
+    if pid == 0 {
+        helper::child_main(setup);
+    }
+    Ok(pid)
+}
+
+impl Backend for HostBackend {
+    fn task(&mut self, id: ProcId, spec: &TaskSpec) -> Result<(), BackendError> {
+        self.slot(id)?;
+        let (mine, theirs) = sys::channel_pair().map_err(|e| berr(format!("socketpair: {e}")))?;
+        let pid = fork_helper(helper::Setup {
+            backend_pid: self.me,
+            chan: theirs.as_raw_fd(),
+            ns: helper::Ns::Join {
+                user: self.userns.as_ref().map(|f| f.as_raw_fd()),
+                net: self.netns.as_raw_fd(),
+            },
+            dir: &self.dir_c,
+            spec: Some(spec),
+            userns: self.userns.is_some(),
+        })?;
+        drop(theirs);
+        Self::await_ready(&mine, pid)?;
+        *self.slot(id)? = Some(Proc {
+            pid,
+            helper: Some(Helper { pid, chan: mine }),
+            nofile: spec.nofile,
+            state: State::Idle,
+        });
+        Ok(())
+    }
+
+    fn fork(&mut self, parent: ProcId, child: ProcId) -> Result<(), BackendError> {
+        self.slot(child)?;
+        let p = self.proc_mut(parent)?;
+        if !matches!(p.state, State::Idle) {
+            return Err(berr(format!("process {parent} has a call pending")));
+        }
+        let nofile = p.nofile;
+        let h = p
+            .helper
+            .as_ref()
+            .ok_or_else(|| berr(format!("process {parent} has exited")))?;
+        let (mine, theirs) = sys::channel_pair().map_err(|e| berr(format!("socketpair: {e}")))?;
+        send(&h.chan, &Request::Fork, None)?;
+        match recv_within(&h.chan, SETUP_TIMEOUT)? {
+            Some(Response::SendFd) => {}
+            Some(Response::Fail(m)) => return Err(berr(format!("fork: {m}"))),
+            _ => return Err(berr("fork: no answer from the parent's helper")),
+        }
+        send(&h.chan, &Request::Go, Some(&theirs))?;
+        drop(theirs);
+        let pid = match recv_within(&h.chan, SETUP_TIMEOUT)? {
+            Some(Response::Forked(pid)) => pid,
+            Some(Response::Fail(m)) => return Err(berr(format!("fork: {m}"))),
+            _ => return Err(berr("fork: no answer from the parent's helper")),
+        };
+        Self::await_ready(&mine, pid)?;
+        *self.slot(child)? = Some(Proc {
+            pid,
+            helper: Some(Helper { pid, chan: mine }),
+            nofile,
+            state: State::Idle,
+        });
+        Ok(())
+    }
+
+    fn pid(&self, id: ProcId) -> i32 {
+        self.procs
+            .get(id)
+            .and_then(|p| p.as_ref())
+            .map(|p| p.pid)
+            .unwrap_or(0)
+    }
+
+    fn start(&mut self, id: ProcId, call: Call) -> Result<(), BackendError> {
+        let p = self.proc_mut(id)?;
+        if !matches!(p.state, State::Idle) {
+            return Err(berr(format!("process {id} has a call pending")));
+        }
+        let h = p
+            .helper
+            .as_ref()
+            .ok_or_else(|| berr(format!("process {id} has exited")))?;
+        match call {
+            Call::Pidof { fd } => {
+                p.state = State::Done(pidof(h.pid, fd));
+                return Ok(());
+            }
+            Call::Exit => {
+                send(&h.chan, &Request::Call(Call::Exit), None)?;
+                if let Some(h) = p.helper.take() {
+                    sys::reap(h.pid);
+                }
+                p.state = State::Done(Reply::ok(0));
+                return Ok(());
+            }
+            _ => {}
+        }
+        send(&h.chan, &Request::Call(call), None)?;
+        let deadline = Instant::now() + SETUP_TIMEOUT;
+        let mut started = false;
+        loop {
+            let wait = if started {
+                Duration::from_millis(1)
+            } else {
+                SETUP_TIMEOUT
+            };
+            match recv_within(&h.chan, wait)? {
+                Some(Response::Starting) => started = true,
+                Some(Response::Reply(r)) => {
+                    p.state = State::Done(r);
+                    return Ok(());
+                }
+                Some(Response::Fail(m)) => return Err(berr(m)),
+                Some(_) => return Err(berr("unexpected answer from a helper")),
+                None if !started => return Err(berr("the helper did not start the call")),
+                None => {
+                    if proc_state(h.pid) == Some(b'S') || Instant::now() >= deadline {
+                        p.state = State::Running;
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+
+    fn wait(&mut self, id: ProcId, timeout: Duration) -> Result<Progress, BackendError> {
+        let p = self.proc_mut(id)?;
+        match std::mem::replace(&mut p.state, State::Idle) {
+            State::Idle => Err(berr(format!("process {id} has no pending call"))),
+            State::Done(r) => Ok(Progress::Done(r)),
+            State::Running => {
+                p.state = State::Running;
+                let h = p
+                    .helper
+                    .as_ref()
+                    .ok_or_else(|| berr(format!("process {id} has exited")))?;
+                match recv_within(&h.chan, timeout)? {
+                    None => Ok(Progress::Blocked),
+                    Some(Response::Reply(r)) => {
+                        p.state = State::Idle;
+                        Ok(Progress::Done(r))
+                    }
+                    Some(Response::Fail(m)) => Err(berr(m)),
+                    Some(_) => Err(berr("unexpected answer from a helper")),
+                }
+            }
+        }
+    }
+
+    fn set_max_dgram_qlen(&mut self, n: u32) -> Result<(), BackendError> {
+        self.keeper_request(Request::SetQlen(n)).map(|_| ())
+    }
+
+    fn gc(&mut self) -> Result<(), BackendError> {
+        // Closing a unix socket while fds are in flight queues unix_gc on a
+        // workqueue; then wait until the socket count stops moving.
+        self.keeper_request(Request::GcKick)?;
+        let end = Instant::now() + GC_MAX;
+        let mut last = self.stat()?;
+        let mut since = Instant::now();
+        while Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(5));
+            let n = self.stat()?;
+            if n != last {
+                last = n;
+                since = Instant::now();
+            } else if since.elapsed() >= GC_STABLE {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn stat(&mut self) -> Result<usize, BackendError> {
+        let n = self.keeper_request(Request::Stat)?;
+        usize::try_from(n).map_err(|_| berr("bad socket count"))
+    }
+}
+
+impl Drop for HostBackend {
+    fn drop(&mut self) {
+        for p in self.procs.iter_mut().flatten() {
+            if let Some(h) = p.helper.take() {
+                sys::kill_and_reap(h.pid);
+            }
+        }
+        if let Some(k) = self.keeper.take() {
+            sys::kill_and_reap(k.pid);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -1,0 +1,809 @@
+//! The helper process: what runs in a forked child. It sets itself up
+//! (namespaces, directory, fds, credentials, limits, signals), then serves
+//! requests from its channel until told to exit or the backend goes away.
+//!
+//! Runs Rust after `fork` without `exec`. That is sound because the parent
+//! forks through glibc's `fork` (which keeps malloc usable in the child) and
+//! the child touches no lock another thread of the parent could hold
+//! (no stdio, no std locks); helpers themselves are single-threaded, so the
+//! raw `clone` they use for scenario forks is sound too.
+
+use crate::codec::{Request, Response};
+use crate::sys::{self, recv_frame, send_frame};
+use afunix::backend::{Call, Out, Reply, TaskSpec};
+use afunix::Errno;
+use std::ffi::CStr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set by the SIGPIPE handler; cleared before each call.
+static SIGPIPE: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_sigpipe(_sig: libc::c_int) {
+    SIGPIPE.store(true, Ordering::SeqCst);
+}
+
+/// How the helper gets into the run's namespaces.
+pub(crate) enum Ns {
+    /// The keeper: unshare new namespaces (`CLONE_NEWNET`, plus
+    /// `CLONE_NEWUSER` when not root), then wait for `Go`.
+    Create { flags: libc::c_int },
+    /// A scenario process: join the keeper's namespaces.
+    Join { user: Option<RawFd>, net: RawFd },
+}
+
+/// Everything a child needs, prepared before the fork (no allocation of
+/// paths after it).
+pub(crate) struct Setup<'a> {
+    /// The backend's pid: our parent, checked against `getppid`.
+    pub backend_pid: i32,
+    /// Our end of the channel (any number; moved up high).
+    pub chan: RawFd,
+    /// Namespaces.
+    pub ns: Ns,
+    /// The run's directory.
+    pub dir: &'a CStr,
+    /// Credentials and limits; `None` for the keeper (stays as it is).
+    pub spec: Option<&'a TaskSpec>,
+    /// Running inside a user namespace (no root on the host).
+    pub userns: bool,
+}
+
+/// A scenario helper's channel sits this far above `max(nofile, 3)`, out
+/// of the way of the fd numbers scenarios write (when the inherited hard
+/// limit allows; else right at `max(nofile, 3)`).
+const CHAN_OFFSET: u64 = 1000;
+
+/// Run the child and never return to the caller's code.
+pub(crate) fn child_main(setup: Setup<'_>) -> ! {
+    let chan = setup.chan;
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(setup)));
+    if let Err(_) | Ok(Err(_)) = &r {
+        let msg = match r {
+            Ok(Err(m)) => m,
+            _ => "helper panicked".to_string(),
+        };
+        let _ = send_frame(chan, &Response::Fail(msg).encode(), None);
+    }
+    // SAFETY: leaving the child without running the parent's destructors.
+    unsafe { libc::_exit(0) }
+}
+
+fn fail(what: &str) -> String {
+    format!("{what}: {}", std::io::Error::last_os_error())
+}
+
+fn pdeathsig(backend_pid: i32) -> Result<(), String> {
+    // SAFETY: prctl with integer arguments only.
+    if unsafe {
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    } < 0
+    {
+        return Err(fail("prctl(PR_SET_PDEATHSIG)"));
+    }
+    // The parent may have died before the prctl: then nobody would kill us.
+    // SAFETY: getppid cannot fail.
+    if unsafe { libc::getppid() } != backend_pid {
+        // SAFETY: leaving the orphaned child at once.
+        unsafe { libc::_exit(1) }
+    }
+    Ok(())
+}
+
+fn close_range(first: u32, last: u32) {
+    if first > last {
+        return;
+    }
+    // SAFETY: close_range only closes fds of this (single-threaded) process.
+    unsafe {
+        libc::syscall(libc::SYS_close_range, first, last, 0u32);
+    }
+}
+
+/// Set the soft RLIMIT_NOFILE to `n`, the hard one to `chan + 2` (room
+/// for a fork's channel at `chan + 1`, see the crate docs).
+fn set_nofile(n: u64, chan: RawFd) -> Result<(), String> {
+    let lim = libc::rlimit {
+        rlim_cur: n,
+        rlim_max: chan as u64 + 2,
+    };
+    // SAFETY: a valid rlimit struct.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } < 0 {
+        return Err(fail("setrlimit(RLIMIT_NOFILE)"));
+    }
+    Ok(())
+}
+
+fn run(s: Setup<'_>) -> Result<(), String> {
+    pdeathsig(s.backend_pid)?;
+    let mut chan = s.chan;
+    match s.ns {
+        Ns::Create { flags } => {
+            // SAFETY: unshare affects only this process.
+            if unsafe { libc::unshare(flags) } < 0 {
+                return Err(fail("unshare"));
+            }
+            send_frame(chan, &Response::Unshared.encode(), None).map_err(|e| e.to_string())?;
+            match recv_frame(chan) {
+                Ok((b, _)) if Request::decode(&b) == Some(Request::Go) => {}
+                _ => return Err("no go-ahead from the backend".into()),
+            }
+        }
+        Ns::Join { user, net } => {
+            if let Some(u) = user {
+                // SAFETY: setns on an fd we hold; single-threaded process.
+                if unsafe { libc::setns(u, libc::CLONE_NEWUSER) } < 0 {
+                    return Err(fail("setns(user)"));
+                }
+            }
+            // SAFETY: setns on an fd we hold.
+            if unsafe { libc::setns(net, libc::CLONE_NEWNET) } < 0 {
+                return Err(fail("setns(net)"));
+            }
+        }
+    }
+    // SAFETY: chdir to a NUL-terminated path; umask cannot fail.
+    unsafe {
+        if libc::chdir(s.dir.as_ptr()) < 0 {
+            return Err(fail("chdir"));
+        }
+        libc::umask(0o022);
+    }
+
+    // Move the channel up to its fixed number, above the future limit.
+    let nofile = s.spec.map(|t| t.nofile).unwrap_or(1024);
+    let mut cur = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: a valid rlimit to fill.
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut cur) };
+    let base = nofile.max(3);
+    let hi = if s.spec.is_some() && base.saturating_add(CHAN_OFFSET + 2) <= cur.rlim_max {
+        base + CHAN_OFFSET
+    } else {
+        base
+    };
+    let hi_fd = i32::try_from(hi).map_err(|_| format!("nofile {nofile} is too large"))?;
+    let need = hi + 2;
+    if cur.rlim_cur < need {
+        let lim = libc::rlimit {
+            rlim_cur: need,
+            rlim_max: cur.rlim_max.max(need),
+        };
+        // SAFETY: a valid rlimit struct.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } < 0 {
+            return Err(fail(&format!(
+                "cannot raise RLIMIT_NOFILE to {need} to place the channel above nofile={nofile}"
+            )));
+        }
+    }
+    if chan != hi_fd {
+        // SAFETY: dup2 onto a number we own in this single-threaded process.
+        if unsafe { libc::dup2(chan, hi_fd) } < 0 {
+            return Err(fail("dup2(channel)"));
+        }
+        chan = hi_fd;
+    }
+    close_range(0, (hi_fd - 1) as u32);
+    close_range(hi_fd as u32 + 1, u32::MAX);
+    // SAFETY: open a constant path; fds 0–2 are free, so it gets 0.
+    let null = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
+    if null != 0 {
+        return Err(fail("open(/dev/null)"));
+    }
+    // SAFETY: dup2 of fd 0 onto 1 and 2.
+    unsafe {
+        libc::dup2(0, 1);
+        libc::dup2(0, 2);
+    }
+
+    if let Some(spec) = s.spec {
+        let skip_groups = s.userns && spec.groups.iter().all(|g| *g == spec.gid);
+        if !skip_groups {
+            let groups: Vec<libc::gid_t> = spec.groups.clone();
+            // SAFETY: a valid array of `groups.len()` gids.
+            if unsafe { libc::setgroups(groups.len(), groups.as_ptr()) } < 0 {
+                return Err(fail(&format!("setgroups({:?})", spec.groups)));
+            }
+        }
+        // SAFETY: plain id-changing syscalls.
+        if unsafe { libc::setresgid(spec.gid, spec.gid, spec.gid) } < 0 {
+            return Err(fail(&format!("setresgid({})", spec.gid)));
+        }
+        // SAFETY: as above.
+        if unsafe { libc::setresuid(spec.uid, spec.uid, spec.uid) } < 0 {
+            let extra = if s.userns {
+                " (without root only uid 0 of the user namespace is mapped)"
+            } else {
+                ""
+            };
+            return Err(format!(
+                "{}{extra}",
+                fail(&format!("setresuid({})", spec.uid))
+            ));
+        }
+        set_nofile(nofile, chan)?;
+    }
+    // A credential change clears the parent-death signal: set it again.
+    pdeathsig(s.backend_pid)?;
+    install_signals()?;
+    // SAFETY: getpid cannot fail.
+    let me = unsafe { libc::getpid() };
+    send_frame(chan, &Response::Ready(me).encode(), None).map_err(|e| e.to_string())?;
+    serve(chan, s.backend_pid, s.spec.map(|t| t.nofile));
+    Ok(())
+}
+
+fn install_signals() -> Result<(), String> {
+    // SAFETY: sigaction with a handler that only stores an atomic; the
+    // structs are zero-initialized plain data.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_sigpipe as *const () as usize;
+        libc::sigemptyset(&mut sa.sa_mask);
+        if libc::sigaction(libc::SIGPIPE, &sa, std::ptr::null_mut()) < 0 {
+            return Err(fail("sigaction(SIGPIPE)"));
+        }
+        let mut dfl: libc::sigaction = std::mem::zeroed();
+        dfl.sa_sigaction = libc::SIG_DFL;
+        libc::sigaction(libc::SIGURG, &dfl, std::ptr::null_mut());
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    }
+    Ok(())
+}
+
+fn reply_to(chan: RawFd, r: &Response) {
+    if send_frame(chan, &r.encode(), None).is_err() {
+        // SAFETY: the backend is gone: leave.
+        unsafe { libc::_exit(0) }
+    }
+}
+
+fn serve(chan: RawFd, backend_pid: i32, nofile: Option<u64>) {
+    loop {
+        let (frame, passed) = match recv_frame(chan) {
+            Ok(f) => f,
+            // SAFETY: the backend is gone (or spoke garbage): leave.
+            Err(_) => unsafe { libc::_exit(0) },
+        };
+        match Request::decode(&frame) {
+            // SAFETY: `exit`: the kernel closes every fd.
+            Some(Request::Call(Call::Exit)) => unsafe { libc::_exit(0) },
+            Some(Request::Call(mut c)) => {
+                hide_channel(&mut c, chan);
+                SIGPIPE.store(false, Ordering::SeqCst);
+                let mut r = exec(&c, &mut || reply_to(chan, &Response::Starting));
+                r.sigpipe = SIGPIPE.swap(false, Ordering::SeqCst);
+                reply_to(chan, &Response::Reply(r));
+            }
+            Some(Request::Fork) => {
+                drop(passed);
+                let resp = do_fork(chan, backend_pid, nofile);
+                reply_to(chan, &resp);
+            }
+            Some(Request::SetQlen(n)) => reply_to(chan, &admin(set_qlen(n))),
+            Some(Request::GcKick) => reply_to(chan, &admin(gc_kick())),
+            Some(Request::Stat) => reply_to(chan, &admin(count_sockets())),
+            Some(Request::Go) => {}
+            None => reply_to(chan, &Response::Fail("malformed request".into())),
+        }
+    }
+}
+
+/// A call naming our channel (or the fork spare next to it) by its fd
+/// argument acts on a number that is surely closed instead, as it would
+/// in the scenario's process (which has no such fd).
+fn hide_channel(c: &mut Call, chan: RawFd) {
+    let fd = match c {
+        Call::Bind { fd, .. }
+        | Call::Connect { fd, .. }
+        | Call::Listen { fd, .. }
+        | Call::Accept { fd, .. }
+        | Call::Sendmsg { fd, .. }
+        | Call::Recvmsg { fd, .. }
+        | Call::Close { fd }
+        | Call::Dup { fd }
+        | Call::Shutdown { fd, .. }
+        | Call::Setsockopt { fd, .. }
+        | Call::Getsockopt { fd, .. }
+        | Call::Getsockname { fd }
+        | Call::Getpeername { fd }
+        | Call::SetNonblock { fd, .. }
+        | Call::GetFd { fd }
+        | Call::Read { fd, .. }
+        | Call::Write { fd, .. }
+        | Call::Poll { fd, .. }
+        | Call::Ioctl { fd, .. }
+        | Call::Pidof { fd } => fd,
+        Call::Socket { .. }
+        | Call::Socketpair { .. }
+        | Call::Pipe { .. }
+        | Call::Memfd { .. }
+        | Call::Exit => return,
+    };
+    if *fd == chan || *fd == chan + 1 {
+        *fd = chan + 2;
+    }
+}
+
+fn admin(r: Result<i64, String>) -> Response {
+    match r {
+        Ok(v) => Response::Admin(v),
+        Err(e) => Response::Fail(e),
+    }
+}
+
+fn set_qlen(n: u32) -> Result<i64, String> {
+    std::fs::write("/proc/sys/net/unix/max_dgram_qlen", format!("{n}\n"))
+        .map_err(|e| format!("write /proc/sys/net/unix/max_dgram_qlen: {e}"))?;
+    Ok(0)
+}
+
+fn gc_kick() -> Result<i64, String> {
+    // SAFETY: create a socket and close it at once.
+    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM, 0) };
+    if fd < 0 {
+        return Err(fail("socket"));
+    }
+    // SAFETY: closing the fd we just created.
+    unsafe { libc::close(fd) };
+    Ok(0)
+}
+
+fn count_sockets() -> Result<i64, String> {
+    let s = std::fs::read_to_string("/proc/self/net/unix")
+        .map_err(|e| format!("read /proc/self/net/unix: {e}"))?;
+    Ok(s.lines().count().saturating_sub(1) as i64)
+}
+
+/// `fork` for the scenario. We raise our soft RLIMIT_NOFILE to `chan + 2`
+/// so that the new helper's channel end can be installed, receive it, park
+/// it at `chan + 1`, clone with `CLONE_PARENT` (the new helper is the
+/// backend's child, so its parent-death signal and its reaping do not
+/// depend on us), and both sides lower the soft limit again.
+fn do_fork(chan: RawFd, backend_pid: i32, nofile: Option<u64>) -> Response {
+    let Some(nofile) = nofile else {
+        return Response::Fail("the keeper does not fork".into());
+    };
+    let restore = || set_nofile(nofile, chan);
+    if let Err(m) = set_nofile(chan as u64 + 2, chan) {
+        return Response::Fail(m);
+    }
+    reply_to(chan, &Response::SendFd);
+    let passed = match recv_frame(chan) {
+        Ok((b, Some(fd))) if Request::decode(&b) == Some(Request::Go) => fd,
+        Ok(_) => {
+            let _ = restore();
+            return Response::Fail("fork: no channel fd received".into());
+        }
+        Err(e) => {
+            let _ = restore();
+            return Response::Fail(format!("fork: receiving the channel: {e}"));
+        }
+    };
+    let spare = chan + 1;
+    if passed.as_raw_fd() != spare {
+        // SAFETY: dup2 onto a number above the scenario's limit that we own.
+        if unsafe { libc::dup2(passed.as_raw_fd(), spare) } < 0 {
+            let m = fail("fork: dup2");
+            let _ = restore();
+            return Response::Fail(m);
+        }
+        drop(passed);
+    } else {
+        // Already in place: keep it open (it is closed below by number).
+        let _ = std::os::fd::IntoRawFd::into_raw_fd(passed);
+    }
+    // SAFETY: raw clone without a new stack behaves as fork; this helper is
+    // single-threaded, so no lock can be held by another thread.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    if pid == 0 {
+        // The child: the spare becomes our channel, at the same number.
+        // SAFETY: fds of this single-threaded process.
+        unsafe {
+            libc::dup2(spare, chan);
+            libc::close(spare);
+        }
+        let setup = restore().and_then(|_| pdeathsig(backend_pid));
+        // SAFETY: getpid cannot fail.
+        let me = unsafe { libc::getpid() };
+        match setup {
+            Ok(()) => Response::Ready(me),
+            Err(e) => {
+                let _ = send_frame(chan, &Response::Fail(e).encode(), None);
+                // SAFETY: leave the failed child.
+                unsafe { libc::_exit(1) }
+            }
+        }
+    } else {
+        let err = if pid < 0 {
+            Some(fail("fork: clone"))
+        } else {
+            None
+        };
+        // SAFETY: closing our copy of the child's channel.
+        unsafe { libc::close(spare) };
+        let _ = restore();
+        match err {
+            Some(m) => Response::Fail(m),
+            None => Response::Forked(pid as i32),
+        }
+    }
+}
+
+fn last_errno() -> Errno {
+    Errno::from_raw(sys::errno())
+}
+
+fn ret(r: isize) -> Result<i64, Errno> {
+    if r < 0 {
+        Err(last_errno())
+    } else {
+        Ok(r as i64)
+    }
+}
+
+fn buffer(len: usize) -> Option<Vec<u8>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(len).ok()?;
+    v.resize(len, 0);
+    Some(v)
+}
+
+fn reply(r: Result<i64, Errno>, out: impl FnOnce(i64) -> Out) -> Reply {
+    match r {
+        Ok(v) => Reply::with(v, out(v)),
+        Err(e) => Reply::err(e),
+    }
+}
+
+fn plain(r: Result<i64, Errno>) -> Reply {
+    reply(r, |_| Out::None)
+}
+
+fn nonnull(b: &[u8]) -> *const libc::c_void {
+    b.as_ptr() as *const libc::c_void
+}
+
+/// Execute one scenario call; `starting` is called right before the call
+/// enters the kernel (buffers are ready by then).
+fn exec(call: &Call, starting: &mut dyn FnMut()) -> Reply {
+    let oom = || Reply::err(Errno::ENOMEM);
+    match call {
+        Call::Socket { ty } => {
+            starting();
+            // SAFETY: integer arguments only.
+            plain(ret(unsafe { libc::socket(libc::AF_UNIX, *ty, 0) } as isize))
+        }
+        Call::Socketpair { ty } => {
+            let mut sv = [-1i32; 2];
+            starting();
+            // SAFETY: `sv` has room for two ints.
+            let r =
+                ret(unsafe { libc::socketpair(libc::AF_UNIX, *ty, 0, sv.as_mut_ptr()) } as isize);
+            reply(r, |_| Out::Pair(sv))
+        }
+        Call::Bind { fd, addr } => {
+            starting();
+            // SAFETY: `addr` is readable for its length.
+            plain(ret(unsafe {
+                libc::bind(
+                    *fd,
+                    nonnull(addr) as *const libc::sockaddr,
+                    addr.len() as libc::socklen_t,
+                )
+            } as isize))
+        }
+        Call::Connect { fd, addr } => {
+            starting();
+            // SAFETY: `addr` is readable for its length.
+            plain(ret(unsafe {
+                libc::connect(
+                    *fd,
+                    nonnull(addr) as *const libc::sockaddr,
+                    addr.len() as libc::socklen_t,
+                )
+            } as isize))
+        }
+        Call::Listen { fd, backlog } => {
+            starting();
+            // SAFETY: integer arguments only.
+            plain(ret(unsafe { libc::listen(*fd, *backlog) } as isize))
+        }
+        Call::Accept { fd, flags } => {
+            starting();
+            // SAFETY: NULL address and length are allowed.
+            plain(ret(unsafe {
+                libc::accept4(*fd, std::ptr::null_mut(), std::ptr::null_mut(), *flags)
+            } as isize))
+        }
+        Call::Sendmsg {
+            fd,
+            name,
+            data,
+            control,
+            flags,
+        } => {
+            let mut iov = libc::iovec {
+                iov_base: std::ptr::null_mut(),
+                iov_len: 0,
+            };
+            // SAFETY: msghdr is plain old data; all-zero is a valid value.
+            let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+            if let Some(n) = name {
+                msg.msg_name = nonnull(n) as *mut libc::c_void;
+                msg.msg_namelen = n.len() as libc::socklen_t;
+            }
+            if let Some(d) = data {
+                iov.iov_base = nonnull(d) as *mut libc::c_void;
+                iov.iov_len = d.len();
+                msg.msg_iov = &mut iov;
+                msg.msg_iovlen = 1;
+            }
+            if !control.is_empty() {
+                msg.msg_control = nonnull(control) as *mut libc::c_void;
+                msg.msg_controllen = control.len();
+            }
+            starting();
+            // SAFETY: every pointer in `msg` refers to a live buffer of the
+            // stated length; the kernel only reads them.
+            plain(ret(unsafe { libc::sendmsg(*fd, &msg, *flags) }))
+        }
+        Call::Recvmsg {
+            fd,
+            len,
+            controllen,
+            flags,
+        } => {
+            let Some(mut data) = buffer(*len) else {
+                return oom();
+            };
+            let Some(mut control) = buffer(*controllen) else {
+                return oom();
+            };
+            let mut name = [0u8; 128];
+            let mut iov = libc::iovec {
+                iov_base: data.as_mut_ptr() as *mut libc::c_void,
+                iov_len: *len,
+            };
+            // SAFETY: msghdr is plain old data; all-zero is a valid value.
+            let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+            msg.msg_name = name.as_mut_ptr() as *mut libc::c_void;
+            msg.msg_namelen = name.len() as libc::socklen_t;
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            if *controllen > 0 {
+                msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
+                msg.msg_controllen = *controllen;
+            }
+            starting();
+            // SAFETY: every pointer in `msg` refers to a live, writable
+            // buffer of the stated length.
+            let r = ret(unsafe { libc::recvmsg(*fd, &mut msg, *flags) });
+            reply(r, |n| {
+                let n = usize::try_from(n).unwrap_or(0).min(*len);
+                data.truncate(n);
+                let nl = (msg.msg_namelen as usize).min(name.len());
+                let cl = msg.msg_controllen.min(*controllen);
+                control.truncate(cl);
+                Out::Msg {
+                    data,
+                    name: name[..nl].to_vec(),
+                    control,
+                    flags: msg.msg_flags,
+                }
+            })
+        }
+        Call::Close { fd } => {
+            starting();
+            // SAFETY: closes a scenario fd; the channel is above any number a
+            // scenario can name... unless it names it, which then just breaks
+            // this helper (the backend reports the lost channel).
+            plain(ret(unsafe { libc::close(*fd) } as isize))
+        }
+        Call::Dup { fd } => {
+            starting();
+            // SAFETY: integer arguments only.
+            plain(ret(unsafe { libc::dup(*fd) } as isize))
+        }
+        Call::Shutdown { fd, how } => {
+            starting();
+            // SAFETY: integer arguments only.
+            plain(ret(unsafe { libc::shutdown(*fd, *how) } as isize))
+        }
+        Call::Setsockopt {
+            fd,
+            level,
+            name,
+            value,
+        } => {
+            if *level == libc::SOL_SOCKET && *name == libc::SO_ATTACH_FILTER {
+                let prog = libc::sock_fprog {
+                    len: (value.len() / 8) as libc::c_ushort,
+                    filter: nonnull(value) as *mut libc::sock_filter,
+                };
+                starting();
+                // SAFETY: `prog` points to `len` 8-byte instructions inside `value`.
+                plain(ret(unsafe {
+                    libc::setsockopt(
+                        *fd,
+                        *level,
+                        *name,
+                        &prog as *const libc::sock_fprog as *const libc::c_void,
+                        std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
+                    )
+                } as isize))
+            } else {
+                starting();
+                // SAFETY: `value` is readable for its length.
+                plain(ret(unsafe {
+                    libc::setsockopt(
+                        *fd,
+                        *level,
+                        *name,
+                        nonnull(value),
+                        value.len() as libc::socklen_t,
+                    )
+                } as isize))
+            }
+        }
+        Call::Getsockopt {
+            fd,
+            level,
+            name,
+            optlen,
+        } => {
+            let Some(mut buf) = buffer(*optlen) else {
+                return oom();
+            };
+            let mut len = libc::socklen_t::try_from(*optlen).unwrap_or(libc::socklen_t::MAX);
+            starting();
+            // SAFETY: `buf` is writable for `len` bytes (len <= buf.len()).
+            let r = ret(unsafe {
+                libc::getsockopt(
+                    *fd,
+                    *level,
+                    *name,
+                    buf.as_mut_ptr() as *mut libc::c_void,
+                    &mut len,
+                )
+            } as isize);
+            reply(r, |_| {
+                buf.truncate((len as usize).min(*optlen));
+                Out::Optval(buf)
+            })
+        }
+        Call::Getsockname { fd } | Call::Getpeername { fd } => {
+            let mut buf = [0u8; 128];
+            let mut len = buf.len() as libc::socklen_t;
+            let peer = matches!(call, Call::Getpeername { .. });
+            starting();
+            let p = buf.as_mut_ptr() as *mut libc::sockaddr;
+            // SAFETY: `buf` is writable for `len` bytes.
+            let r = ret(unsafe {
+                if peer {
+                    libc::getpeername(*fd, p, &mut len)
+                } else {
+                    libc::getsockname(*fd, p, &mut len)
+                }
+            } as isize);
+            reply(r, |_| {
+                Out::Addr(buf[..(len as usize).min(buf.len())].to_vec())
+            })
+        }
+        Call::SetNonblock { fd, on } => {
+            starting();
+            // SAFETY: integer arguments only.
+            let fl = unsafe { libc::fcntl(*fd, libc::F_GETFL) };
+            if fl < 0 {
+                return Reply::err(last_errno());
+            }
+            let nf = if *on {
+                fl | libc::O_NONBLOCK
+            } else {
+                fl & !libc::O_NONBLOCK
+            };
+            // SAFETY: integer arguments only.
+            plain(ret(unsafe { libc::fcntl(*fd, libc::F_SETFL, nf) } as isize))
+        }
+        Call::GetFd { fd } => {
+            starting();
+            // SAFETY: integer arguments only.
+            plain(ret(unsafe { libc::fcntl(*fd, libc::F_GETFD) } as isize))
+        }
+        Call::Pipe { flags } => {
+            let mut fds = [-1i32; 2];
+            starting();
+            // SAFETY: `fds` has room for two ints.
+            let r = ret(unsafe { libc::pipe2(fds.as_mut_ptr(), *flags) } as isize);
+            reply(r, |_| Out::Pair(fds))
+        }
+        Call::Memfd { content } => {
+            starting();
+            memfd(content)
+        }
+        Call::Read { fd, len } => {
+            let Some(mut buf) = buffer(*len) else {
+                return oom();
+            };
+            starting();
+            // SAFETY: `buf` is writable for `len` bytes.
+            let r = ret(unsafe { libc::read(*fd, buf.as_mut_ptr() as *mut libc::c_void, *len) });
+            reply(r, |n| {
+                buf.truncate(usize::try_from(n).unwrap_or(0).min(*len));
+                Out::Data(buf)
+            })
+        }
+        Call::Write { fd, data } => {
+            starting();
+            // SAFETY: `data` is readable for its length.
+            plain(ret(unsafe { libc::write(*fd, nonnull(data), data.len()) }))
+        }
+        Call::Poll { fd, events } => {
+            let mut p = libc::pollfd {
+                fd: *fd,
+                events: *events,
+                revents: 0,
+            };
+            starting();
+            // SAFETY: one valid pollfd, timeout 0.
+            let r = ret(unsafe { libc::poll(&mut p, 1, 0) } as isize);
+            reply(r, |_| Out::Revents(p.revents))
+        }
+        Call::Ioctl { fd, req } => {
+            let mut v: libc::c_int = 0;
+            starting();
+            // SAFETY: the requests of the scenario language write one int.
+            let r = ret(unsafe { libc::ioctl(*fd, *req as libc::Ioctl, &mut v) } as isize);
+            reply(r, |_| Out::Int(v))
+        }
+        Call::Pidof { .. } | Call::Exit => {
+            starting();
+            // Handled by the backend (pidof) or the serve loop (exit).
+            Reply::err(Errno::EINVAL)
+        }
+    }
+}
+
+/// `memfd_create`, write the content, seek back to 0; returns the fd.
+fn memfd(content: &[u8]) -> Reply {
+    // SAFETY: a constant NUL-terminated name.
+    let fd = unsafe { libc::memfd_create(c"afunix".as_ptr(), 0) };
+    if fd < 0 {
+        return Reply::err(last_errno());
+    }
+    // SAFETY: the kernel just gave us this fd.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut off = 0;
+    while off < content.len() {
+        // SAFETY: `content[off..]` is readable for its length.
+        let n = unsafe { libc::write(fd, nonnull(&content[off..]), content.len() - off) };
+        if n <= 0 {
+            return Reply::err(if n < 0 { last_errno() } else { Errno::EIO });
+        }
+        off += n as usize;
+    }
+    // SAFETY: integer arguments only.
+    if unsafe { libc::lseek(fd, 0, libc::SEEK_SET) } < 0 {
+        return Reply::err(last_errno());
+    }
+    Reply::ok(i64::from(std::os::fd::IntoRawFd::into_raw_fd(owned)))
+}

@@ -1,0 +1,236 @@
+//! Small wrappers over the system calls the backend itself needs (not the
+//! scenario calls: those live in `helper.rs`). Each `unsafe` block is small
+//! and says why it is sound.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
+
+/// The calling thread's errno.
+pub(crate) fn errno() -> i32 {
+    io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
+}
+
+/// `-1` means failure with errno.
+pub(crate) fn check(r: libc::c_int) -> io::Result<libc::c_int> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
+/// A `SOCK_STREAM` unix socketpair, close-on-exec, in the caller's netns.
+pub(crate) fn channel_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut sv = [-1; 2];
+    // SAFETY: `sv` is a valid array of two ints for the kernel to fill.
+    check(unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+            sv.as_mut_ptr(),
+        )
+    })?;
+    // SAFETY: on success both fds are fresh and owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(sv[0]), OwnedFd::from_raw_fd(sv[1])) })
+}
+
+/// Send one frame (a `u32` length, then the payload), optionally passing
+/// one fd with SCM_RIGHTS on its first byte. Never raises SIGPIPE.
+pub(crate) fn send_frame(fd: RawFd, payload: &[u8], pass: Option<RawFd>) -> io::Result<()> {
+    let len = u32::try_from(payload.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "frame too large"))?;
+    let mut buf = Vec::with_capacity(4 + payload.len());
+    buf.extend_from_slice(&len.to_le_bytes());
+    buf.extend_from_slice(payload);
+    let mut off = 0;
+    let mut pass = pass;
+    // Room for one cmsghdr with one int (CMSG_SPACE(4) = 24 on x86_64).
+    let mut cbuf = [0u64; 3];
+    while off < buf.len() {
+        let mut iov = libc::iovec {
+            iov_base: buf[off..].as_ptr() as *mut libc::c_void,
+            iov_len: buf.len() - off,
+        };
+        // SAFETY: msghdr is plain old data; all-zero is a valid value.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        if let Some(p) = pass {
+            let bytes = p.to_ne_bytes();
+            let c = cbuf.as_mut_ptr() as *mut u8;
+            let hdr = libc::cmsghdr {
+                cmsg_len: 16 + 4,
+                cmsg_level: libc::SOL_SOCKET,
+                cmsg_type: libc::SCM_RIGHTS,
+            };
+            // SAFETY: `cbuf` is 24 bytes, 8-aligned: room for the 16-byte
+            // header and the 4-byte fd.
+            unsafe {
+                std::ptr::write(c as *mut libc::cmsghdr, hdr);
+                std::ptr::copy_nonoverlapping(bytes.as_ptr(), c.add(16), 4);
+            }
+            msg.msg_control = c as *mut libc::c_void;
+            msg.msg_controllen = 24;
+        }
+        // SAFETY: `msg` points to live buffers (`iov`, `buf`, `cbuf`).
+        let n = unsafe { libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        pass = None;
+        off += n as usize;
+    }
+    Ok(())
+}
+
+/// Read exactly `buf.len()` bytes; the first `recvmsg` may carry one fd.
+fn recv_exact(
+    fd: RawFd,
+    buf: &mut [u8],
+    mut got_fd: Option<&mut Option<OwnedFd>>,
+) -> io::Result<()> {
+    let mut off = 0;
+    while off < buf.len() {
+        let mut iov = libc::iovec {
+            iov_base: buf[off..].as_mut_ptr() as *mut libc::c_void,
+            iov_len: buf.len() - off,
+        };
+        let mut cbuf = [0u64; 4];
+        // SAFETY: msghdr is plain old data; all-zero is a valid value.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        if got_fd.is_some() {
+            msg.msg_control = cbuf.as_mut_ptr() as *mut libc::c_void;
+            msg.msg_controllen = std::mem::size_of_val(&cbuf);
+        }
+        // SAFETY: `msg` points to live buffers (`iov`, `buf`, `cbuf`).
+        let n = unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_CMSG_CLOEXEC) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the other end of the channel is gone",
+            ));
+        }
+        if let Some(slot) = got_fd.take() {
+            let clen = msg.msg_controllen.min(std::mem::size_of_val(&cbuf));
+            let c = cbuf.as_ptr() as *const u8;
+            if clen >= 20 {
+                // SAFETY: `clen` bytes of `cbuf` were written by the kernel;
+                // we read a header and one int inside them.
+                let (hdr, v) = unsafe {
+                    let hdr = std::ptr::read(c as *const libc::cmsghdr);
+                    let mut v = [0u8; 4];
+                    std::ptr::copy_nonoverlapping(c.add(16), v.as_mut_ptr(), 4);
+                    (hdr, i32::from_ne_bytes(v))
+                };
+                if hdr.cmsg_level == libc::SOL_SOCKET
+                    && hdr.cmsg_type == libc::SCM_RIGHTS
+                    && hdr.cmsg_len >= 20
+                    && v >= 0
+                {
+                    // SAFETY: the kernel just installed this fd for us.
+                    *slot = Some(unsafe { OwnedFd::from_raw_fd(v) });
+                }
+            }
+            if msg.msg_flags & libc::MSG_CTRUNC != 0 && slot.is_none() {
+                return Err(io::Error::other(
+                    "passed fd could not be installed (MSG_CTRUNC)",
+                ));
+            }
+        }
+        off += n as usize;
+    }
+    Ok(())
+}
+
+/// Largest frame accepted (a sanity bound, far above any scenario's data).
+const MAX_FRAME: usize = 1 << 30;
+
+/// Read one frame, and the fd passed with it if any.
+pub(crate) fn recv_frame(fd: RawFd) -> io::Result<(Vec<u8>, Option<OwnedFd>)> {
+    let mut hdr = [0u8; 4];
+    let mut passed = None;
+    recv_exact(fd, &mut hdr, Some(&mut passed))?;
+    let len = u32::from_le_bytes(hdr) as usize;
+    if len > MAX_FRAME {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "frame too large",
+        ));
+    }
+    let mut body = Vec::new();
+    body.try_reserve_exact(len)
+        .map_err(|_| io::Error::new(io::ErrorKind::OutOfMemory, "frame too large"))?;
+    body.resize(len, 0);
+    recv_exact(fd, &mut body, None)?;
+    Ok((body, passed))
+}
+
+/// Wait up to `timeout` for `fd` to be readable (or hung up).
+pub(crate) fn poll_in(fd: &OwnedFd, timeout: Duration) -> io::Result<bool> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let ms = i32::try_from(left.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);
+        let mut p = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        let r = unsafe { libc::poll(&mut p, 1, ms) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if r > 0 {
+            return Ok(true);
+        }
+        if Instant::now() >= deadline {
+            return Ok(false);
+        }
+    }
+}
+
+/// `kill(pid, SIGKILL)` then reap it (ignoring a pid that is already gone).
+pub(crate) fn kill_and_reap(pid: i32) {
+    if pid <= 0 {
+        return;
+    }
+    // SAFETY: plain syscalls on a pid that is our child.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+    }
+    reap(pid);
+}
+
+/// `waitpid(pid, 0)`, retrying on EINTR; ECHILD (already reaped) is fine.
+pub(crate) fn reap(pid: i32) {
+    loop {
+        let mut status = 0;
+        // SAFETY: `status` is a valid int to write to.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r >= 0 || errno() != libc::EINTR {
+            return;
+        }
+    }
+}
