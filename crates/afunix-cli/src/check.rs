@@ -152,4 +152,37 @@ mod tests {
         assert!(!meets(&exp("EPIPE", &["sigpipe"]), &act("EPIPE", &[])));
         assert!(meets(&exp("EPIPE", &[]), &act("EPIPE", &["sigpipe"])));
     }
+
+    #[test]
+    fn diff_reports_only_differing_lines() {
+        use crate::runner::{Run, TraceLine};
+        let sc = crate::scenario::parse("task A\nA: socket dgram\nA: close 3 = 0\nA: close 9\n")
+            .unwrap();
+        let line = |n: usize, r: &str| TraceLine {
+            lineno: n,
+            echo: String::new(),
+            result: Some(act(r, &[])),
+            why: "",
+        };
+        let model = Run {
+            lines: vec![line(1, "0"), line(2, "3"), line(3, "EBADF")],
+            error: None,
+        };
+        let kernel = Run {
+            lines: vec![line(1, "0"), line(2, "3"), line(3, "0"), line(4, "EBADF")],
+            error: None,
+        };
+        let d = diff(&sc, &model, &kernel);
+        let got: Vec<(usize, &str, &str)> = d
+            .iter()
+            .map(|x| (x.lineno, x.model.as_str(), x.kernel.as_str()))
+            .collect();
+        assert_eq!(got, [(3, "EBADF", "0"), (4, "(not run)", "EBADF")]);
+        assert_eq!(d[0].echo, "A: close 3");
+        // check counts the one expectation and reports its mismatch.
+        let rep = check(&sc, &model);
+        assert_eq!(rep.expectations, 1);
+        assert_eq!(rep.mismatches[0].actual, "EBADF");
+        assert!(check(&sc, &kernel).ok());
+    }
 }

@@ -7,6 +7,17 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// `println!` that ends the program quietly when stdout is closed (e.g.
+/// piped into `head`) instead of panicking.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout(), $($t)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
 const ABOUT: &str =
     "Run AF_UNIX scenarios (.scn files) on the user-space model or on the real kernel.";
 
@@ -139,15 +150,17 @@ fn cmd_run(files: &[PathBuf], kind: BackendKind, explain: bool) -> u8 {
     for (i, f) in files.iter().enumerate() {
         if files.len() > 1 {
             if i > 0 {
-                println!();
+                say!("");
             }
-            println!("==> {} <==", f.display());
+            say!("==> {} <==", f.display());
         }
         let Some(o) = load(f, kind) else {
             code = 2;
             continue;
         };
-        print!("{}", o.run.text(explain));
+        for l in &o.run.lines {
+            say!("{}", l.text(explain));
+        }
         if let Some(e) = &o.run.error {
             eprintln!("{}:{e}", f.display());
             code = 2;
@@ -167,26 +180,28 @@ fn cmd_check(files: &[PathBuf], kind: BackendKind) -> u8 {
         };
         let rep = check(&o.scenario, &o.run);
         for m in &rep.mismatches {
-            println!(
+            say!(
                 "{name}:{}: expected: {} / actual: {}",
-                m.lineno, m.expected, m.actual
+                m.lineno,
+                m.expected,
+                m.actual
             );
         }
         if let Some(e) = &o.run.error {
-            println!("{name}:{e}");
+            say!("{name}:{e}");
             code = 2;
         }
         let k = rep.mismatches.len();
         passed += rep.expectations - k;
         failed += k;
         if rep.ok() && o.run.error.is_none() {
-            println!("{name}: ok ({} expectations)", rep.expectations);
+            say!("{name}: ok ({} expectations)", rep.expectations);
         } else {
-            println!("{name}: FAILED ({k} of {})", rep.expectations);
+            say!("{name}: FAILED ({k} of {})", rep.expectations);
             code = code.max(1);
         }
     }
-    println!("{passed} passed, {failed} failed");
+    say!("{passed} passed, {failed} failed");
     code
 }
 
@@ -205,13 +220,13 @@ fn cmd_diff(files: &[PathBuf]) -> u8 {
         };
         let d = diff(&model.scenario, &model.run, &kernel.run);
         for x in &d {
-            println!("{name}:{}: {}", x.lineno, x.echo);
-            println!("  model:  {}", x.model);
-            println!("  kernel: {}", x.kernel);
+            say!("{name}:{}: {}", x.lineno, x.echo);
+            say!("  model:  {}", x.model);
+            say!("  kernel: {}", x.kernel);
         }
         for (who, r) in [("model", &model.run), ("kernel", &kernel.run)] {
             if let Some(e) = &r.error {
-                println!("{name}:{e} ({who})");
+                say!("{name}:{e} ({who})");
                 code = 2;
             }
         }
@@ -221,7 +236,7 @@ fn cmd_diff(files: &[PathBuf]) -> u8 {
             code = code.max(1);
         }
     }
-    println!(
+    say!(
         "{} files, {diverging_files} with divergences, {lines} diverging lines",
         files.len()
     );

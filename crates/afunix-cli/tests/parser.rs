@@ -417,3 +417,16 @@ proptest! {
         let _ = parse(&format!("A: {line}"));
     }
 }
+
+proptest! {
+    /// What the trace prints as a string parses back to the same bytes.
+    #[test]
+    fn printed_strings_parse_back(b in proptest::collection::vec(any::<u8>(), 0..80)) {
+        let s = afunix_cli::trace::fmt_string(&b);
+        prop_assert!(s.bytes().all(|c| (0x20..0x7f).contains(&c)));
+        prop_assert_eq!(parse_string(&s).map_err(|e| e.1), Ok(b.clone()));
+        // And as a memfd argument in a scenario line.
+        let sc = parse(&format!("A: memfd {s}")).map_err(|e| format!("{e:?}"));
+        prop_assert!(sc.is_ok(), "{:?}", sc.err());
+    }
+}
