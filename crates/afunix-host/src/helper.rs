@@ -14,7 +14,11 @@ use afunix::backend::{Call, Out, Reply, TaskSpec};
 use afunix::Errno;
 use std::ffi::CStr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+
+/// The channel's current fd number in this child (it moves during setup),
+/// for reporting a failure.
+static CHAN: AtomicI32 = AtomicI32::new(-1);
 
 /// Set by the SIGPIPE handler; cleared before each call.
 static SIGPIPE: AtomicBool = AtomicBool::new(false);
@@ -56,14 +60,18 @@ const CHAN_OFFSET: u64 = 1000;
 
 /// Run the child and never return to the caller's code.
 pub(crate) fn child_main(setup: Setup<'_>) -> ! {
-    let chan = setup.chan;
+    CHAN.store(setup.chan, Ordering::SeqCst);
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(setup)));
     if let Err(_) | Ok(Err(_)) = &r {
         let msg = match r {
             Ok(Err(m)) => m,
             _ => "helper panicked".to_string(),
         };
-        let _ = send_frame(chan, &Response::Fail(msg).encode(), None);
+        let _ = send_frame(
+            CHAN.load(Ordering::SeqCst),
+            &Response::Fail(msg).encode(),
+            None,
+        );
     }
     // SAFETY: leaving the child without running the parent's destructors.
     unsafe { libc::_exit(0) }
@@ -190,6 +198,7 @@ fn run(s: Setup<'_>) -> Result<(), String> {
             return Err(fail("dup2(channel)"));
         }
         chan = hi_fd;
+        CHAN.store(chan, Ordering::SeqCst);
     }
     close_range(0, (hi_fd - 1) as u32);
     close_range(hi_fd as u32 + 1, u32::MAX);
@@ -205,27 +214,33 @@ fn run(s: Setup<'_>) -> Result<(), String> {
     }
 
     if let Some(spec) = s.spec {
+        let why = if s.userns {
+            " (without root, only uid/gid 0 of the user namespace is mapped: run as root for other ids)"
+        } else {
+            ""
+        };
         let skip_groups = s.userns && spec.groups.iter().all(|g| *g == spec.gid);
         if !skip_groups {
             let groups: Vec<libc::gid_t> = spec.groups.clone();
             // SAFETY: a valid array of `groups.len()` gids.
             if unsafe { libc::setgroups(groups.len(), groups.as_ptr()) } < 0 {
-                return Err(fail(&format!("setgroups({:?})", spec.groups)));
+                return Err(format!(
+                    "{}{why}",
+                    fail(&format!("setgroups({:?})", spec.groups))
+                ));
             }
         }
         // SAFETY: plain id-changing syscalls.
         if unsafe { libc::setresgid(spec.gid, spec.gid, spec.gid) } < 0 {
-            return Err(fail(&format!("setresgid({})", spec.gid)));
+            return Err(format!(
+                "{}{why}",
+                fail(&format!("setresgid({})", spec.gid))
+            ));
         }
         // SAFETY: as above.
         if unsafe { libc::setresuid(spec.uid, spec.uid, spec.uid) } < 0 {
-            let extra = if s.userns {
-                " (without root only uid 0 of the user namespace is mapped)"
-            } else {
-                ""
-            };
             return Err(format!(
-                "{}{extra}",
+                "{}{why}",
                 fail(&format!("setresuid({})", spec.uid))
             ));
         }

@@ -596,3 +596,133 @@ fn no_leftover_children() {
     assert!(r.is_err());
     assert_eq!(children_of_me(), base, "after a panic");
 }
+
+/// Helpers die with the process that holds the backend even when it dies
+/// without running any destructor (as on Ctrl-C or SIGKILL): the test
+/// re-runs itself in a child process that sets up a run and aborts.
+#[test]
+fn helpers_die_with_the_backend_process() {
+    if std::env::var_os("AFUNIX_HOST_ABORT_CHILD").is_some() {
+        let mut b = HostBackend::new().unwrap();
+        b.task(0, &root()).unwrap();
+        b.task(1, &TaskSpec::default()).unwrap();
+        b.fork(1, 2).unwrap();
+        b.fork(2, 3).unwrap();
+        b.start(3, Call::Socketpair { ty: SOCK_DGRAM }).unwrap();
+        let _ = b.wait(3, T).unwrap();
+        b.start(3, recv(4, 0)).unwrap();
+        let me = std::process::id().to_string();
+        let kids: Vec<String> = std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                let s = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+                let rest = &s[s.rfind(')').map_or(0, |i| i + 1)..];
+                rest.split_whitespace().nth(1) == Some(me.as_str())
+            })
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        println!("HELPERS {}", kids.join(" "));
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        std::process::abort();
+    }
+    let _g = lock();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "helpers_die_with_the_backend_process",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env("AFUNIX_HOST_ABORT_CHILD", "1")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the child aborts");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .find_map(|l| l.split_once("HELPERS ").map(|(_, rest)| rest))
+        .expect("helper list");
+    let pids: Vec<i32> = line
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert_eq!(pids.len(), 5, "keeper + 4 helpers: {line}");
+    let gone = |pid: i32| match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(s) => {
+            s[s.rfind(')').map_or(0, |i| i + 1)..]
+                .split_whitespace()
+                .next()
+                == Some("Z")
+        }
+    };
+    let end = std::time::Instant::now() + Duration::from_secs(5);
+    while !pids.iter().all(|p| gone(*p)) && std::time::Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for p in pids {
+        assert!(gone(p), "helper {p} outlived its backend process");
+    }
+}
+
+/// A blocked accept completes once another process connects; meanwhile
+/// the other processes go on, and calls are fast.
+#[test]
+fn blocked_accept_and_call_latency() {
+    let _g = lock();
+    let mut b = HostBackend::new().unwrap();
+    b.task(0, &TaskSpec::default()).unwrap();
+    b.task(1, &TaskSpec::default()).unwrap();
+    assert_eq!(ok(call(&mut b, 0, Call::Socket { ty: SOCK_STREAM })).0, 3);
+    let addr = abstract_addr("srv");
+    assert_eq!(
+        ok(call(
+            &mut b,
+            0,
+            Call::Bind {
+                fd: 3,
+                addr: addr.clone()
+            }
+        ))
+        .0,
+        0
+    );
+    assert_eq!(ok(call(&mut b, 0, Call::Listen { fd: 3, backlog: 1 })).0, 0);
+    b.start(0, Call::Accept { fd: 3, flags: 0 }).unwrap();
+    assert_eq!(
+        b.wait(0, Duration::from_millis(20)).unwrap(),
+        Progress::Blocked
+    );
+    let t0 = std::time::Instant::now();
+    for _ in 0..200 {
+        assert_eq!(ok(call(&mut b, 1, Call::GetFd { fd: 0 })).0, 0);
+    }
+    let per_call = t0.elapsed() / 200;
+    eprintln!("host backend: {per_call:?} per call");
+    assert!(
+        per_call < Duration::from_millis(20),
+        "{per_call:?} per call"
+    );
+    assert_eq!(ok(call(&mut b, 1, Call::Socket { ty: SOCK_STREAM })).0, 3);
+    assert_eq!(
+        ok(call(
+            &mut b,
+            1,
+            Call::Connect {
+                fd: 3,
+                addr: addr.clone()
+            }
+        ))
+        .0,
+        0
+    );
+    let Progress::Done(r) = b.wait(0, T).unwrap() else {
+        panic!("accept still blocked")
+    };
+    assert_eq!(ok(r).0, 4);
+    let r = call(&mut b, 0, Call::Getpeername { fd: 4 });
+    assert_eq!(ok(r), (0, Out::Addr(vec![AF_UNIX, 0])));
+}
