@@ -622,6 +622,7 @@ fn helpers_die_with_the_backend_process() {
             })
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();
+        println!("DIR {}", b.dir().display());
         println!("HELPERS {}", kids.join(" "));
         use std::io::Write;
         let _ = std::io::stdout().flush();
@@ -650,6 +651,13 @@ fn helpers_die_with_the_backend_process() {
         .map(|p| p.parse().unwrap())
         .collect();
     assert_eq!(pids.len(), 5, "keeper + 4 helpers: {line}");
+    // An aborted process cannot remove its directory: do it for it.
+    if let Some(dir) = stdout
+        .lines()
+        .find_map(|l| l.split_once("DIR ").map(|(_, d)| d))
+    {
+        let _ = std::fs::remove_dir_all(dir);
+    }
     let gone = |pid: i32| match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Err(_) => true,
         Ok(s) => {
