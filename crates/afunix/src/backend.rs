@@ -39,7 +39,9 @@ impl Default for TaskSpec {
     }
 }
 
-/// One system call of a scenario process.
+/// One system call of a scenario process. Fields are the syscall's
+/// arguments, named as in its man page.
+#[allow(missing_docs)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Call {
@@ -155,6 +157,7 @@ impl Call {
 }
 
 /// What a call gave back besides its return value.
+#[allow(missing_docs)]
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Out {

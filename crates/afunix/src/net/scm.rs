@@ -1,0 +1,265 @@
+//! Ancillary data (`net/core/scm.c`, `include/net/scm.h`): parsing the
+//! sender's control buffer into a cookie of file references and
+//! credentials (`__scm_send`), and delivering both on receive
+//! (`scm_recv_unix`: credentials, `scm_detach_fds`, `SCM_PIDFD`).
+//!
+//! Ownership: the cookie holds one reference per passed file from the
+//! moment `scm_send` takes it; on any error they are all dropped
+//! (`scm_destroy`); on success they move into the queued message.
+
+use crate::abi::cmsg::{kernel_cmsgs, ControlWriter};
+use crate::abi::consts::*;
+use crate::abi::ucred::Ucred;
+use crate::errno::{Errno, SysResult};
+use crate::file::FileId;
+use crate::net::unix::SkbCred;
+use crate::process::{Capability, Pid};
+use crate::world::Kernel;
+
+/// Credentials a sender put in `SCM_CREDENTIALS` (`scm_cookie.creds` + pid).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScmCreds {
+    /// The pid claimed (checked to exist).
+    pub pid: Pid,
+    /// The uid claimed.
+    pub uid: u32,
+    /// The gid claimed.
+    pub gid: u32,
+}
+
+/// What `__scm_send` made of a control buffer (`struct scm_cookie`).
+#[derive(Debug, Default)]
+pub struct ScmCookie {
+    /// Passed files, each holding one reference (`scm_fp_list`).
+    pub fp: Vec<FileId>,
+    /// Explicit credentials; the last `SCM_CREDENTIALS` wins.
+    pub creds: Option<ScmCreds>,
+}
+
+/// `overflowuid`/`overflowgid`: what an invalid id reads as.
+pub const OVERFLOW_ID: u32 = 65534;
+/// `INVALID_UID`.
+const INVALID_ID: u32 = u32::MAX;
+
+impl Kernel {
+    /// `scm_send` / `__scm_send`: parse the control buffer of a `sendmsg`
+    /// by `pid`, in the kernel's order. Runs only when `msg_controllen > 0`.
+    pub(crate) fn scm_send(&mut self, pid: Pid, control: &[u8]) -> SysResult<ScmCookie> {
+        let mut cookie = ScmCookie::default();
+        if control.is_empty() {
+            return Ok(cookie);
+        }
+        match self.scm_parse(pid, control, &mut cookie) {
+            Ok(()) => Ok(cookie),
+            Err(e) => {
+                self.scm_destroy(cookie);
+                Err(e)
+            }
+        }
+    }
+
+    fn scm_parse(&mut self, pid: Pid, control: &[u8], cookie: &mut ScmCookie) -> SysResult<()> {
+        for cmsg in kernel_cmsgs(control) {
+            let cmsg = cmsg?;
+            if cmsg.level != SOL_SOCKET {
+                continue;
+            }
+            match cmsg.ty {
+                SCM_RIGHTS => self.scm_fp_copy(pid, cmsg.data, &mut cookie.fp)?,
+                SCM_CREDENTIALS => {
+                    if cmsg.cmsg_len != crate::abi::cmsg::cmsg_len(Ucred::SIZE) as u64 {
+                        return Err(Errno::EINVAL.why("__scm_send: SCM_CREDENTIALS cmsg_len != CMSG_LEN(sizeof(struct ucred))"));
+                    }
+                    let c = Ucred::parse(cmsg.data).ok_or(Errno::EINVAL)?;
+                    self.scm_check_creds(pid, &c)?;
+                    if !self.procs.contains_key(&c.pid) {
+                        return Err(Errno::ESRCH.why("__scm_send: find_get_pid: no such pid"));
+                    }
+                    cookie.creds = Some(ScmCreds {
+                        pid: c.pid,
+                        uid: c.uid,
+                        gid: c.gid,
+                    });
+                }
+                _ => return Err(Errno::EINVAL.why("__scm_send: unknown SOL_SOCKET cmsg type")),
+            }
+        }
+        Ok(())
+    }
+
+    // scm_fp_copy: take a reference to each file, in order.
+    fn scm_fp_copy(&mut self, pid: Pid, data: &[u8], fp: &mut Vec<FileId>) -> SysResult<()> {
+        let num = data.len() / 4;
+        if num == 0 {
+            return Ok(());
+        }
+        if num > SCM_MAX_FD {
+            return Err(
+                Errno::EINVAL.why("scm_fp_copy: more than SCM_MAX_FD (253) fds in one cmsg")
+            );
+        }
+        if fp.len() + num > SCM_MAX_FD {
+            return Err(
+                Errno::EINVAL.why("scm_fp_copy: more than SCM_MAX_FD (253) fds in one message")
+            );
+        }
+        for chunk in data.chunks_exact(4) {
+            let fd = i32::from_ne_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+            let f = self
+                .fd_file(pid, fd)
+                .map_err(|_| Errno::EBADF.why("scm_fp_copy: fget_raw: fd not open"))?;
+            self.fget(f);
+            fp.push(f);
+        }
+        Ok(())
+    }
+
+    // scm_check_creds
+    fn scm_check_creds(&self, pid: Pid, c: &Ucred) -> SysResult<()> {
+        if c.uid == INVALID_ID || c.gid == INVALID_ID {
+            return Err(Errno::EINVAL.why("scm_check_creds: uid/gid does not map (-1)"));
+        }
+        let cred = &self.proc(pid)?.cred;
+        let pid_ok = c.pid == pid || cred.capable(Capability::SysAdmin);
+        let uid_ok =
+            [cred.uid, cred.euid, cred.suid].contains(&c.uid) || cred.capable(Capability::SetUid);
+        let gid_ok =
+            [cred.gid, cred.egid, cred.sgid].contains(&c.gid) || cred.capable(Capability::SetGid);
+        if !pid_ok {
+            return Err(
+                Errno::EPERM.why("scm_check_creds: pid is not the sender's and no CAP_SYS_ADMIN")
+            );
+        }
+        if !uid_ok {
+            return Err(
+                Errno::EPERM.why("scm_check_creds: uid not among uid/euid/suid and no CAP_SETUID")
+            );
+        }
+        if !gid_ok {
+            return Err(
+                Errno::EPERM.why("scm_check_creds: gid not among gid/egid/sgid and no CAP_SETGID")
+            );
+        }
+        Ok(())
+    }
+
+    /// `scm_destroy`: drop every file reference the cookie holds.
+    pub(crate) fn scm_destroy(&mut self, cookie: ScmCookie) {
+        for f in cookie.fp {
+            self.fput(f);
+        }
+    }
+
+    /// `scm_recv_unix`: write credentials, install passed files, write
+    /// `SCM_PIDFD`, into a control buffer of `controllen` bytes. `fds` are
+    /// references the caller hands over (consumed or duplicated from the
+    /// message); whatever is not installed is dropped here.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn scm_recv_unix(
+        &mut self,
+        pid: Pid,
+        controllen: usize,
+        flags: i32,
+        passcred: bool,
+        passpidfd: bool,
+        cred: Option<SkbCred>,
+        fds: Vec<FileId>,
+        inq: Option<i32>,
+        msg_flags: &mut i32,
+    ) -> Vec<u8> {
+        if controllen == 0 {
+            if passcred || passpidfd || !fds.is_empty() {
+                *msg_flags |= MSG_CTRUNC;
+            }
+            for f in fds {
+                self.fput(f);
+            }
+            return Vec::new();
+        }
+        let mut w = ControlWriter::new(controllen);
+        let cred_pid = cred.and_then(|c| c.pid);
+        if passcred {
+            let (pid_v, uid, gid) = match cred {
+                Some(c) => (c.pid.unwrap_or(0), munge(c.uid), munge(c.gid)),
+                None => (0, OVERFLOW_ID, OVERFLOW_ID),
+            };
+            let u = Ucred {
+                pid: pid_v,
+                uid,
+                gid,
+            };
+            w.put(SOL_SOCKET, SCM_CREDENTIALS, &u.to_bytes());
+        }
+        if !fds.is_empty() {
+            self.scm_detach_fds(pid, &mut w, flags, fds);
+        }
+        if passpidfd {
+            self.scm_pidfd_recv(pid, &mut w, cred_pid);
+        }
+        if let Some(inq) = inq {
+            w.put(SOL_SOCKET, SCM_INQ, &inq.to_ne_bytes());
+        }
+        if w.ctrunc() {
+            *msg_flags |= MSG_CTRUNC;
+        }
+        w.into_bytes()
+    }
+
+    // scm_detach_fds: install as many as fit, stop at the first failure,
+    // drop the rest, MSG_CTRUNC if any was not installed.
+    fn scm_detach_fds(&mut self, pid: Pid, w: &mut ControlWriter, flags: i32, fds: Vec<FileId>) {
+        let count = fds.len();
+        let fdmax = w.rights_room().min(count);
+        let cloexec = flags & MSG_CMSG_CLOEXEC != 0;
+        let mut installed = Vec::new();
+        let mut rest = fds.into_iter();
+        for _ in 0..fdmax {
+            let Some(f) = rest.next() else { break };
+            if self.security.file_receive(pid).is_err() {
+                self.fput(f);
+                break;
+            }
+            match self.fd_install(pid, f, cloexec) {
+                Ok(fd) => installed.push(fd),
+                Err(_) => break, // fd_install dropped f
+            }
+        }
+        let leftover: Vec<FileId> = rest.collect();
+        if !installed.is_empty() {
+            w.put_rights(&installed);
+        }
+        if installed.len() < count || (count > 0 && fdmax == 0) {
+            w.set_ctrunc();
+        }
+        for f in leftover {
+            self.fput(f);
+        }
+    }
+
+    // scm_pidfd_recv
+    fn scm_pidfd_recv(&mut self, pid: Pid, w: &mut ControlWriter, sender: Option<Pid>) {
+        let Some(target) = sender else { return };
+        if w.remaining() < crate::abi::cmsg::cmsg_len(4) {
+            w.set_ctrunc();
+            return;
+        }
+        let v = if !self.procs.contains_key(&target) && !self.exited.contains(&target) {
+            -Errno::ESRCH.raw()
+        } else {
+            match self.pidfd_install(pid, target) {
+                Ok(fd) => fd,
+                Err(e) => -e.raw(),
+            }
+        };
+        w.put(SOL_SOCKET, SCM_PIDFD, &v.to_ne_bytes());
+    }
+}
+
+/// `from_kuid_munged`: an invalid id reads as the overflow id.
+fn munge(id: u32) -> u32 {
+    if id == INVALID_ID {
+        OVERFLOW_ID
+    } else {
+        id
+    }
+}
