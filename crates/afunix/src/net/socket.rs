@@ -109,11 +109,8 @@ impl Kernel {
             let sk = self.sock_mut(x);
             sk.peer = Some(y);
             sk.peercred = Some(pc.clone());
-            if t != SockType::Dgram {
-                sk.state = SockState::Established;
-            } else {
-                sk.state = SockState::Established;
-            }
+            // unix_socketpair: both ends are ESTABLISHED, whatever the type.
+            sk.state = SockState::Established;
         }
         let nb = ty & SOCK_NONBLOCK != 0;
         let cloexec = ty & SOCK_CLOEXEC != 0;
