@@ -1,18 +1,18 @@
 //! Open file descriptions (`struct file`): shared by every fd that refers
 //! to them (after `dup`, `fork`, or `SCM_RIGHTS`), with one offset and one
-//! set of status flags. Their lifetime is the explicit count `f_count`.
+//! set of status flags.
+//!
+//! Memory is managed by `Arc`; the *lifetime* of an open file is the
+//! explicit count `f_count` ([`File::count`]), raised by `fget` and
+//! dropped by `fput` exactly where the kernel does, so that the last
+//! `fput` releases what the file holds at a known point and the garbage
+//! collector can compare it with the number of in-flight copies.
 
-use crate::net::unix::SockId;
+use crate::net::unix::Sock;
 use crate::process::Pid;
 use std::collections::VecDeque;
-
-/// Index of an open file description in the world.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct FileId(pub usize);
-
-/// Index of a pipe buffer in the world.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct PipeId(pub usize);
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 
 /// What an open file is.
 #[derive(Debug)]
@@ -20,43 +20,95 @@ pub enum FileKind {
     /// `/dev/null`.
     Null,
     /// An in-memory file (`memfd_create`): its bytes and the shared offset.
-    Memfd {
-        /// The file's content.
-        data: Vec<u8>,
-        /// The file position (`f_pos`), shared by every fd of this description.
-        pos: usize,
-    },
+    Memfd(Mutex<Memfd>),
     /// The read end of a pipe.
-    PipeRead(PipeId),
+    PipeRead(Arc<Pipe>),
     /// The write end of a pipe.
-    PipeWrite(PipeId),
+    PipeWrite(Arc<Pipe>),
     /// A socket (`sock->file`).
-    Socket(SockId),
+    Socket(Arc<Sock>),
     /// A pidfd: refers to a process, which may have exited.
     Pidfd(Pid),
+}
+
+/// The content and offset of a memfd.
+#[derive(Debug, Default)]
+pub struct Memfd {
+    /// The file's bytes.
+    pub data: Vec<u8>,
+    /// `f_pos`, shared by every fd of this description.
+    pub pos: usize,
 }
 
 /// An open file description.
 #[derive(Debug)]
 pub struct File {
     /// `f_count`: fds, in-flight messages and kernel references holding it.
-    pub count: usize,
+    pub count: AtomicUsize,
     /// `O_NONBLOCK` in `f_flags`.
-    pub nonblock: bool,
+    pub nonblock: AtomicBool,
     /// What it is.
     pub kind: FileKind,
 }
 
-/// A pipe's buffer (`struct pipe_inode_info`).
+impl File {
+    /// A new open file with `f_count` 1.
+    pub fn new(kind: FileKind, nonblock: bool) -> Arc<File> {
+        Arc::new(File { count: AtomicUsize::new(1), nonblock: AtomicBool::new(nonblock), kind })
+    }
+
+    /// `f_count`.
+    pub fn count(&self) -> usize {
+        self.count.load(Ordering::SeqCst)
+    }
+
+    /// `O_NONBLOCK`.
+    pub fn is_nonblock(&self) -> bool {
+        self.nonblock.load(Ordering::Relaxed)
+    }
+
+    /// The socket, if this is one.
+    pub fn sock(&self) -> Option<&Arc<Sock>> {
+        match &self.kind {
+            FileKind::Socket(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// A short name of the kind, for messages.
+    pub fn kind_name(&self) -> &'static str {
+        match self.kind {
+            FileKind::Null => "null",
+            FileKind::Memfd(_) => "memfd",
+            FileKind::PipeRead(_) => "pipe-r",
+            FileKind::PipeWrite(_) => "pipe-w",
+            FileKind::Socket(_) => "socket",
+            FileKind::Pidfd(_) => "pidfd",
+        }
+    }
+}
+
+/// A pipe's buffer (`struct pipe_inode_info`) with its wait queue.
 #[derive(Debug, Default)]
 pub struct Pipe {
+    /// The state.
+    pub inner: Mutex<PipeInner>,
+    /// Readers and writers wait here.
+    pub wait: Condvar,
+}
+
+/// A pipe's state.
+#[derive(Debug, Default)]
+pub struct PipeInner {
     /// Bytes written and not yet read.
     pub buf: VecDeque<u8>,
     /// Open read ends.
     pub readers: usize,
     /// Open write ends.
     pub writers: usize,
+    /// Bumped at every change, for sleepers (no lost wake-ups).
+    pub seq: u64,
 }
 
-/// `PIPE_BUF * 16`: the default pipe capacity (16 pages).
+/// The default pipe capacity (16 pages).
 pub const PIPE_CAPACITY: usize = 65536;

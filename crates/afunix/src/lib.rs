@@ -23,7 +23,6 @@ pub mod net;
 pub mod process;
 pub mod security;
 pub mod sim;
-mod slab;
 pub mod world;
 
 pub use errno::{Errno, SysResult};

@@ -2,6 +2,8 @@
 //! (`task_struct`), and the fd table each one owns.
 
 use crate::fdtable::FdTable;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::Mutex;
 
 /// A process id in the model's pid namespace.
 pub type Pid = i32;
@@ -66,14 +68,14 @@ pub enum Capability {
 pub struct Process {
     /// Its pid.
     pub pid: Pid,
-    /// Its credentials.
+    /// Its credentials (fixed for its life: no setuid in the model).
     pub cred: Cred,
     /// RLIMIT_NOFILE (soft = hard).
     pub nofile: u64,
-    /// Its fd table.
-    pub fds: FdTable,
+    /// Its fd table (`files_struct`, with its own lock).
+    pub fds: Mutex<FdTable>,
     /// SIGPIPE raised and not yet collected.
-    pub sigpipe: bool,
-    /// SIGURG raised and not yet collected.
-    pub sigurg: bool,
+    pub sigpipe: AtomicBool,
+    /// How many of its calls sleep right now.
+    pub sleeping: AtomicUsize,
 }

@@ -1,30 +1,106 @@
 //! The world: one private namespace of processes, open files, unix sockets,
 //! abstract names, a directory for pathname sockets, and sysctls.
 //!
-//! All state lives in a [`Kernel`] behind one lock; a call that must wait
-//! (a blocking `recvmsg`, `accept`, a full peer) sleeps on the world's
-//! condition variable and re-runs its check when anything changes, as the
-//! kernel's wait queues re-run theirs after a wake-up.
+//! Locking follows the kernel's shape: every socket has its own lock
+//! (`unix_state_lock`), two sockets are locked in a fixed order
+//! (`unix_state_double_lock`), each process's fd table has its own lock,
+//! the name tables have theirs (`unix_table_lock`, `bsd_socket_locks`), and
+//! the garbage collector's graph has one that is taken only when files
+//! travel (`unix_gc_lock`). Nothing global is locked on the send/receive
+//! path of plain data. A call that must wait sleeps on the wait queue of
+//! the object it waits for and is woken, after the waker has released its
+//! locks, by the change it waits for.
 
 use crate::backend::TaskSpec;
 use crate::errno::{Errno, SysResult};
 use crate::fdtable::FdEntry;
-use crate::file::{File, FileId, FileKind, Pipe, PipeId, PIPE_CAPACITY};
-use crate::net::unix::{Sock, SockId, SockType};
+use crate::file::{File, FileKind, Memfd, Pipe, PipeInner, PIPE_CAPACITY};
+use crate::net::unix::gc::GcState;
+use crate::net::unix::stream::StreamProgress;
+use crate::net::unix::{Sock, SockType};
 use crate::process::{Cred, Pid, Process};
 use crate::security::{AllowAll, Security};
-use crate::slab::Slab;
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 use std::time::{Duration, Instant};
 
-/// The `why` of the internal "would block" result: a blocking call returns
-/// `EAGAIN` with this reason to ask the world to sleep and retry.
-pub(crate) const WOULD_BLOCK: &str = "would block: waiting";
+/// Lock a mutex, ignoring poisoning (a panicking thread cannot leave the
+/// model's state half-updated in a way the next call cannot handle).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
 
-/// `EAGAIN` meaning "sleep until something changes, then retry".
-pub(crate) fn would_block() -> Errno {
-    Errno::EAGAIN.why(WOULD_BLOCK)
+/// Why a call did not complete: an errno, or "sleep on this wait queue
+/// until it changes, then run again" (a blocking call).
+pub(crate) enum Fail {
+    /// The call fails with this errno.
+    Err(Errno),
+    /// The call must wait.
+    Block(Wait),
+}
+
+impl From<Errno> for Fail {
+    fn from(e: Errno) -> Fail {
+        Fail::Err(e)
+    }
+}
+
+/// Result of an operation that may block.
+pub(crate) type KResult<T> = Result<T, Fail>;
+
+/// A wait queue and the generation the caller saw while it held the
+/// queue's lock: the sleeper only sleeps if nothing changed since.
+pub(crate) enum Wait {
+    /// A socket's wait queue (`sk_sleep`, `peer_wait`).
+    Sock(Arc<Sock>, u64),
+    /// A pipe's wait queue.
+    Pipe(Arc<Pipe>, u64),
+}
+
+impl Wait {
+    /// Sleep until the queue's generation moves past the one seen, or `until`.
+    fn sleep(&self, until: Option<Instant>) {
+        match self {
+            Wait::Sock(s, seen) => {
+                let mut g = lock(&s.inner);
+                while g.seq == *seen {
+                    g = match until {
+                        None => s.wait.wait(g).unwrap_or_else(|p| p.into_inner()),
+                        Some(d) => {
+                            let now = Instant::now();
+                            if now >= d {
+                                return;
+                            }
+                            s.wait.wait_timeout(g, d - now).unwrap_or_else(|p| p.into_inner()).0
+                        }
+                    };
+                    if until.is_some_and(|d| Instant::now() >= d) {
+                        return;
+                    }
+                }
+            }
+            Wait::Pipe(p, seen) => {
+                let mut g = lock(&p.inner);
+                while g.seq == *seen {
+                    g = match until {
+                        None => p.wait.wait(g).unwrap_or_else(|e| e.into_inner()),
+                        Some(d) => {
+                            let now = Instant::now();
+                            if now >= d {
+                                return;
+                            }
+                            p.wait.wait_timeout(g, d - now).unwrap_or_else(|e| e.into_inner()).0
+                        }
+                    };
+                    if until.is_some_and(|d| Instant::now() >= d) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// A node of the world's directory (pathname sockets).
@@ -39,424 +115,437 @@ pub struct Inode {
     /// Owner gid.
     pub gid: u32,
     /// The socket bound to it while it lives (`unix_find_bsd` target).
-    pub sock: Option<SockId>,
+    pub sock: Option<Weak<Sock>>,
 }
 
-/// The state of one world. Only the model's modules touch it directly;
-/// users go through [`World`].
-pub struct Kernel {
-    pub(crate) procs: BTreeMap<Pid, Process>,
-    pub(crate) exited: BTreeSet<Pid>,
-    next_pid: Pid,
-    pub(crate) files: Slab<File>,
-    pub(crate) socks: Slab<Sock>,
-    pub(crate) pipes: Slab<Pipe>,
-    /// Abstract names, per socket type (the kernel's hash mixes in `sk_type`).
-    pub(crate) abstract_names: HashMap<(SockType, Vec<u8>), SockId>,
+/// The name tables: abstract names per socket type, and the directory.
+#[derive(Debug, Default)]
+pub(crate) struct Names {
+    /// Abstract names (the kernel's hash mixes in `sk_type`).
+    pub(crate) abstract_names: HashMap<(SockType, Vec<u8>), Weak<Sock>>,
     /// The scenario's directory: name → inode.
     pub(crate) dir: BTreeMap<Vec<u8>, Inode>,
-    /// `net.unix.max_dgram_qlen`.
-    pub(crate) max_dgram_qlen: u32,
+    /// The next autobind candidate.
     pub(crate) autobind_next: u32,
-    pub(crate) next_ino: u64,
-    pub(crate) next_skb: u64,
-    pub(crate) security: Box<dyn Security>,
-    /// Pids of processes whose current call sleeps (for the scenario
-    /// runner's "has entered the kernel").
-    pub(crate) sleeping: BTreeMap<Pid, usize>,
-    /// `gc_in_progress`.
-    pub(crate) gc_running: bool,
+}
+
+/// The state of one world, shared by every thread that calls into it.
+pub struct Kernel {
+    pub(crate) procs: RwLock<BTreeMap<Pid, Arc<Process>>>,
+    pub(crate) exited: Mutex<BTreeSet<Pid>>,
+    next_pid: AtomicI32,
+    pub(crate) names: Mutex<Names>,
+    /// `net.unix.max_dgram_qlen`.
+    pub(crate) max_dgram_qlen: AtomicU32,
+    pub(crate) next_ino: AtomicU64,
+    pub(crate) next_sock: AtomicU64,
+    pub(crate) next_skb: AtomicU64,
+    pub(crate) security: Box<dyn Security + Sync>,
+    /// Every socket ever created (for `stat`, the invariants, interrupts).
+    pub(crate) registry: Mutex<Vec<Weak<Sock>>>,
+    /// The in-flight graph (`unix_gc_lock`).
+    pub(crate) gc: Mutex<GcState>,
+    /// Open file descriptions alive.
+    pub(crate) files_live: AtomicUsize,
+    pub(crate) interrupted: AtomicBool,
+}
+
+thread_local! {
+    /// Files whose last reference was dropped while a release was running
+    /// on this thread (`__fput` is deferred, as the kernel defers it to
+    /// task work, so releases never nest and never run under a lock).
+    static DEFERRED_FPUT: RefCell<Option<Vec<Arc<File>>>> = const { RefCell::new(None) };
 }
 
 impl Kernel {
-    fn new() -> Kernel {
+    fn new(security: Box<dyn Security + Sync>) -> Kernel {
         Kernel {
-            procs: BTreeMap::new(),
-            exited: BTreeSet::new(),
-            next_pid: 100,
-            files: Slab::default(),
-            socks: Slab::default(),
-            pipes: Slab::default(),
-            abstract_names: HashMap::new(),
-            dir: BTreeMap::new(),
-            max_dgram_qlen: crate::abi::consts::MAX_DGRAM_QLEN_DEFAULT,
-            autobind_next: 0,
-            next_ino: 1000,
-            next_skb: 1,
-            security: Box::new(AllowAll),
-            sleeping: BTreeMap::new(),
-            gc_running: false,
+            procs: RwLock::new(BTreeMap::new()),
+            exited: Mutex::new(BTreeSet::new()),
+            next_pid: AtomicI32::new(100),
+            names: Mutex::new(Names::default()),
+            max_dgram_qlen: AtomicU32::new(crate::abi::consts::MAX_DGRAM_QLEN_DEFAULT),
+            next_ino: AtomicU64::new(1000),
+            next_sock: AtomicU64::new(1),
+            next_skb: AtomicU64::new(1),
+            security,
+            registry: Mutex::new(Vec::new()),
+            gc: Mutex::new(GcState::default()),
+            files_live: AtomicUsize::new(0),
+            interrupted: AtomicBool::new(false),
         }
     }
 
     // ---- processes ----------------------------------------------------
 
-    pub(crate) fn proc(&self, pid: Pid) -> SysResult<&Process> {
+    pub(crate) fn proc(&self, pid: Pid) -> SysResult<Arc<Process>> {
         self.procs
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
             .get(&pid)
+            .cloned()
             .ok_or(Errno::ESRCH.why("no such process"))
     }
 
-    pub(crate) fn proc_mut(&mut self, pid: Pid) -> SysResult<&mut Process> {
-        self.procs
-            .get_mut(&pid)
-            .ok_or(Errno::ESRCH.why("no such process"))
+    /// Whether `pid` is a live process.
+    pub(crate) fn pid_alive(&self, pid: Pid) -> bool {
+        self.procs.read().unwrap_or_else(|p| p.into_inner()).contains_key(&pid)
     }
 
-    fn spawn(&mut self, spec: &TaskSpec) -> Pid {
-        let pid = self.next_pid;
-        self.next_pid += 1;
-        let null = self.files.insert(File {
-            count: 0,
-            nonblock: false,
-            kind: FileKind::Null,
-        });
-        let mut p = Process {
+    fn spawn(&self, spec: &TaskSpec) -> Pid {
+        let pid = self.next_pid.fetch_add(1, Ordering::SeqCst);
+        let null = self.alloc_file(FileKind::Null, false);
+        let mut fds = crate::fdtable::FdTable::default();
+        for fd in 0..3 {
+            if (fd as u64) < spec.nofile {
+                self.fget(&null);
+                fds.install(fd, FdEntry { file: Arc::clone(&null), cloexec: false });
+            }
+        }
+        self.fput(null);
+        let p = Process {
             pid,
             cred: Cred::new(spec.uid, spec.gid, spec.groups.clone()),
             nofile: spec.nofile,
-            fds: Default::default(),
-            sigpipe: false,
-            sigurg: false,
+            fds: Mutex::new(fds),
+            sigpipe: AtomicBool::new(false),
+            sleeping: AtomicUsize::new(0),
         };
-        for fd in 0..3 {
-            if (fd as u64) < spec.nofile {
-                p.fds.install(
-                    fd,
-                    FdEntry {
-                        file: FileId(null),
-                        cloexec: false,
-                    },
-                );
-                if let Some(f) = self.files.get_mut(null) {
-                    f.count += 1;
-                }
-            }
-        }
-        if self.files.get(null).is_some_and(|f| f.count == 0) {
-            self.files.remove(null);
-        }
-        self.procs.insert(pid, p);
+        self.procs.write().unwrap_or_else(|p| p.into_inner()).insert(pid, Arc::new(p));
         pid
     }
 
-    fn fork(&mut self, parent: Pid) -> SysResult<Pid> {
-        let (cred, nofile, fds) = {
-            let p = self.proc(parent)?;
-            (p.cred.clone(), p.nofile, p.fds.clone())
-        };
-        let pid = self.next_pid;
-        self.next_pid += 1;
+    fn fork(&self, parent: Pid) -> SysResult<Pid> {
+        let p = self.proc(parent)?;
+        let fds = lock(&p.fds).clone();
         for (_, e) in fds.iter() {
-            self.fget(e.file);
+            self.fget(&e.file);
         }
-        self.procs.insert(
+        let pid = self.next_pid.fetch_add(1, Ordering::SeqCst);
+        let child = Process {
             pid,
-            Process {
-                pid,
-                cred,
-                nofile,
-                fds,
-                sigpipe: false,
-                sigurg: false,
-            },
-        );
+            cred: p.cred.clone(),
+            nofile: p.nofile,
+            fds: Mutex::new(fds),
+            sigpipe: AtomicBool::new(false),
+            sleeping: AtomicUsize::new(0),
+        };
+        self.procs.write().unwrap_or_else(|p| p.into_inner()).insert(pid, Arc::new(child));
         Ok(pid)
     }
 
-    fn exit(&mut self, pid: Pid) -> SysResult<()> {
-        let mut p = self
-            .procs
-            .remove(&pid)
-            .ok_or(Errno::ESRCH.why("no such process"))?;
-        for e in p.fds.drain() {
+    fn exit(&self, pid: Pid) -> SysResult<()> {
+        let p = self.procs.write().unwrap_or_else(|p| p.into_inner()).remove(&pid).ok_or(Errno::ESRCH.why("no such process"))?;
+        lock(&self.exited).insert(pid);
+        let entries = lock(&p.fds).drain();
+        for e in entries {
             self.fput(e.file);
         }
-        self.exited.insert(pid);
         Ok(())
     }
 
     // ---- files --------------------------------------------------------
 
+    /// A new open file with `f_count` 1 (the caller installs it or drops it).
+    pub(crate) fn alloc_file(&self, kind: FileKind, nonblock: bool) -> Arc<File> {
+        self.files_live.fetch_add(1, Ordering::SeqCst);
+        File::new(kind, nonblock)
+    }
+
     /// Take a reference to an open file (`get_file`).
-    pub(crate) fn fget(&mut self, f: FileId) {
-        if let Some(file) = self.files.get_mut(f.0) {
-            file.count += 1;
-        }
+    pub(crate) fn fget(&self, f: &Arc<File>) -> Arc<File> {
+        f.count.fetch_add(1, Ordering::SeqCst);
+        Arc::clone(f)
     }
 
-    /// Drop a reference to an open file (`fput`); the last one releases
-    /// what the file holds (`__fput`: `sock_close`, pipe ends).
-    pub(crate) fn fput(&mut self, f: FileId) {
-        let Some(file) = self.files.get_mut(f.0) else {
-            return;
-        };
-        file.count = file.count.saturating_sub(1);
-        if file.count > 0 {
+    /// Drop a reference to an open file (`fput`). The last one releases
+    /// what the file holds (`__fput`); releases that this triggers run
+    /// one after another, never nested. Call with no socket lock held.
+    pub(crate) fn fput(&self, f: Arc<File>) {
+        if f.count.fetch_sub(1, Ordering::SeqCst) != 1 {
             return;
         }
-        let Some(file) = self.files.remove(f.0) else {
-            return;
-        };
-        match file.kind {
-            FileKind::Socket(s) => self.unix_release_sock(s, false),
-            FileKind::PipeRead(p) => self.pipe_release(p, true),
-            FileKind::PipeWrite(p) => self.pipe_release(p, false),
-            FileKind::Null | FileKind::Memfd { .. } | FileKind::Pidfd(_) => {}
-        }
-    }
-
-    fn pipe_release(&mut self, p: PipeId, read_end: bool) {
-        let gone = match self.pipes.get_mut(p.0) {
-            Some(pipe) => {
-                if read_end {
-                    pipe.readers -= 1;
-                } else {
-                    pipe.writers -= 1;
-                }
-                pipe.readers == 0 && pipe.writers == 0
+        let nested = DEFERRED_FPUT.with(|d| match d.borrow_mut().as_mut() {
+            Some(list) => {
+                list.push(Arc::clone(&f));
+                true
             }
             None => false,
-        };
-        if gone {
-            self.pipes.remove(p.0);
+        });
+        if nested {
+            return;
+        }
+        DEFERRED_FPUT.with(|d| *d.borrow_mut() = Some(vec![f]));
+        loop {
+            let next = DEFERRED_FPUT.with(|d| d.borrow_mut().as_mut().and_then(Vec::pop));
+            match next {
+                Some(f) => self.__fput(f),
+                None => break,
+            }
+        }
+        DEFERRED_FPUT.with(|d| *d.borrow_mut() = None);
+    }
+
+    // __fput: what the last reference releases.
+    fn __fput(&self, f: Arc<File>) {
+        self.files_live.fetch_sub(1, Ordering::SeqCst);
+        match &f.kind {
+            FileKind::Socket(s) => self.unix_release_sock(s, false),
+            FileKind::PipeRead(p) | FileKind::PipeWrite(p) => {
+                let mut g = lock(&p.inner);
+                if matches!(f.kind, FileKind::PipeRead(_)) {
+                    g.readers = g.readers.saturating_sub(1);
+                } else {
+                    g.writers = g.writers.saturating_sub(1);
+                }
+                g.seq += 1;
+                p.wait.notify_all();
+            }
+            FileKind::Null | FileKind::Memfd(_) | FileKind::Pidfd(_) => {}
         }
     }
 
-    /// A new open file with one reference (the caller installs it or drops it).
-    pub(crate) fn alloc_file(&mut self, kind: FileKind, nonblock: bool) -> FileId {
-        FileId(self.files.insert(File {
-            count: 1,
-            nonblock,
-            kind,
-        }))
-    }
-
-    /// The open file behind `fd` of `pid` (`fdget`).
-    pub(crate) fn fd_file(&self, pid: Pid, fd: i32) -> SysResult<FileId> {
-        Ok(self.proc(pid)?.fds.get(fd)?.file)
-    }
-
-    pub(crate) fn file(&self, f: FileId) -> SysResult<&File> {
-        self.files
-            .get(f.0)
-            .ok_or(Errno::EBADF.why("file already released"))
+    /// The open file behind `fd` of `pid` (`fdget`), with a reference.
+    pub(crate) fn fdget(&self, pid: Pid, fd: i32) -> SysResult<Arc<File>> {
+        let p = self.proc(pid)?;
+        let t = lock(&p.fds);
+        let e = t.get(fd)?;
+        Ok(self.fget(&e.file))
     }
 
     /// Install `file` (whose reference the caller gives away) at the lowest
     /// free fd of `pid` (`get_unused_fd_flags` + `fd_install`). On failure
     /// the reference is dropped.
-    pub(crate) fn fd_install(&mut self, pid: Pid, file: FileId, cloexec: bool) -> SysResult<i32> {
-        let res = self.proc(pid).and_then(|p| p.fds.lowest_free(p.nofile));
-        match res {
+    pub(crate) fn fd_install(&self, pid: Pid, file: Arc<File>, cloexec: bool) -> SysResult<i32> {
+        let p = match self.proc(pid) {
+            Ok(p) => p,
+            Err(e) => {
+                self.fput(file);
+                return Err(e);
+            }
+        };
+        let mut t = lock(&p.fds);
+        match t.lowest_free(p.nofile) {
             Ok(fd) => {
-                if let Ok(p) = self.proc_mut(pid) {
-                    p.fds.install(fd, FdEntry { file, cloexec });
-                }
+                t.install(fd, FdEntry { file, cloexec });
                 Ok(fd)
             }
             Err(e) => {
+                drop(t);
                 self.fput(file);
                 Err(e)
             }
         }
     }
 
-    /// The fd number the next install would get, without installing.
-    pub(crate) fn fd_reserve(&self, pid: Pid) -> SysResult<i32> {
+    /// Whether `pid` has `n` free fds (checked before creating files).
+    pub(crate) fn fd_reserve(&self, pid: Pid, n: usize) -> SysResult<()> {
         let p = self.proc(pid)?;
-        p.fds.lowest_free(p.nofile)
+        let t = lock(&p.fds);
+        let mut from = 0usize;
+        for _ in 0..n {
+            from = t.lowest_free_from(from, p.nofile)? as usize + 1;
+        }
+        Ok(())
     }
 
-    fn close(&mut self, pid: Pid, fd: i32) -> SysResult<()> {
-        let e = self.proc_mut(pid)?.fds.remove(fd)?;
+    fn close(&self, pid: Pid, fd: i32) -> SysResult<()> {
+        let p = self.proc(pid)?;
+        let e = lock(&p.fds).remove(fd)?;
         self.fput(e.file);
         Ok(())
     }
 
-    fn dup(&mut self, pid: Pid, fd: i32) -> SysResult<i32> {
-        let f = self.fd_file(pid, fd)?;
-        self.fd_reserve(pid)?;
-        self.fget(f);
+    fn dup(&self, pid: Pid, fd: i32) -> SysResult<i32> {
+        let f = self.fdget(pid, fd)?;
         self.fd_install(pid, f, false)
     }
 
-    fn pipe2(&mut self, pid: Pid, flags: i32) -> SysResult<[i32; 2]> {
+    fn pipe2(&self, pid: Pid, flags: i32) -> SysResult<[i32; 2]> {
         use crate::abi::consts::{O_CLOEXEC, O_NONBLOCK};
         if flags & !(O_CLOEXEC | O_NONBLOCK) != 0 {
             return Err(Errno::EINVAL.why("pipe2: unknown flags"));
         }
-        let p = self.proc(pid)?;
-        let r = p.fds.lowest_free(p.nofile)?;
-        // The second fd must fit too, or neither is installed.
-        if (r as u64) + 1 >= p.nofile && p.fds.get(r + 1).is_err() {
-            let mut t = p.fds.clone();
-            t.install(
-                r,
-                FdEntry {
-                    file: FileId(usize::MAX),
-                    cloexec: false,
-                },
-            );
-            t.lowest_free(p.nofile)?;
-        }
-        let pipe = PipeId(self.pipes.insert(Pipe {
-            buf: Default::default(),
-            readers: 1,
-            writers: 1,
-        }));
+        self.fd_reserve(pid, 2)?;
+        let pipe = Arc::new(Pipe { inner: Mutex::new(PipeInner { readers: 1, writers: 1, ..Default::default() }), wait: Default::default() });
         let nb = flags & O_NONBLOCK != 0;
         let cloexec = flags & O_CLOEXEC != 0;
-        let rf = self.alloc_file(FileKind::PipeRead(pipe), nb);
+        let rf = self.alloc_file(FileKind::PipeRead(Arc::clone(&pipe)), nb);
         let wf = self.alloc_file(FileKind::PipeWrite(pipe), nb);
-        let r = self.fd_install(pid, rf, cloexec)?;
-        let w = self.fd_install(pid, wf, cloexec)?;
-        Ok([r, w])
+        let r = self.fd_install(pid, rf, cloexec);
+        let w = self.fd_install(pid, wf, cloexec);
+        Ok([r?, w?])
     }
 
-    fn memfd(&mut self, pid: Pid, content: &[u8]) -> SysResult<i32> {
-        self.fd_reserve(pid)?;
-        let f = self.alloc_file(
-            FileKind::Memfd {
-                data: content.to_vec(),
-                pos: 0,
-            },
-            false,
-        );
+    fn memfd(&self, pid: Pid, content: &[u8]) -> SysResult<i32> {
+        self.fd_reserve(pid, 1)?;
+        let f = self.alloc_file(FileKind::Memfd(Mutex::new(Memfd { data: content.to_vec(), pos: 0 })), false);
         self.fd_install(pid, f, false)
     }
 
-    fn read(&mut self, pid: Pid, fd: i32, len: usize) -> SysResult<Vec<u8>> {
-        let f = self.fd_file(pid, fd)?;
-        let nonblock = self.file(f)?.nonblock;
-        let kind = &mut self.files.get_mut(f.0).ok_or(Errno::EBADF)?.kind;
-        match kind {
+    fn read(&self, pid: Pid, fd: i32, len: usize, pr: &mut StreamProgress) -> KResult<Vec<u8>> {
+        let f = self.fdget(pid, fd)?;
+        let r = self.file_read(pid, &f, len, pr);
+        self.fput(f);
+        r
+    }
+
+    fn file_read(&self, pid: Pid, f: &Arc<File>, len: usize, pr: &mut StreamProgress) -> KResult<Vec<u8>> {
+        match &f.kind {
             FileKind::Null => Ok(Vec::new()),
-            FileKind::Memfd { data, pos } => {
-                let start = (*pos).min(data.len());
-                let end = start.saturating_add(len).min(data.len());
-                let out = data.get(start..end).unwrap_or_default().to_vec();
-                *pos = end.max(*pos);
+            FileKind::Memfd(m) => {
+                let mut m = lock(m);
+                let start = m.pos.min(m.data.len());
+                let end = start.saturating_add(len).min(m.data.len());
+                let out = m.data.get(start..end).unwrap_or_default().to_vec();
+                m.pos = m.pos.max(end);
                 Ok(out)
             }
             FileKind::PipeRead(p) => {
-                let p = *p;
-                let pipe = self.pipes.get_mut(p.0).ok_or(Errno::EBADF)?;
+                let mut g = lock(&p.inner);
                 if len == 0 {
                     return Ok(Vec::new());
                 }
-                if pipe.buf.is_empty() {
-                    if pipe.writers == 0 {
+                if g.buf.is_empty() {
+                    if g.writers == 0 {
                         return Ok(Vec::new());
                     }
-                    return Err(if nonblock {
-                        Errno::EAGAIN.why("pipe empty, O_NONBLOCK")
-                    } else {
-                        would_block()
-                    });
+                    if f.is_nonblock() {
+                        return Err(Errno::EAGAIN.why("pipe_read: empty, O_NONBLOCK").into());
+                    }
+                    return Err(Fail::Block(Wait::Pipe(Arc::clone(p), g.seq)));
                 }
-                let n = len.min(pipe.buf.len());
-                Ok(pipe.buf.drain(..n).collect())
+                let n = len.min(g.buf.len());
+                let out: Vec<u8> = g.buf.drain(..n).collect();
+                g.seq += 1;
+                p.wait.notify_all();
+                Ok(out)
             }
-            FileKind::PipeWrite(_) | FileKind::Pidfd(_) => {
-                Err(Errno::EBADF.why("file not open for reading"))
-            }
+            FileKind::PipeWrite(_) | FileKind::Pidfd(_) => Err(Errno::EBADF.why("file not open for reading").into()),
             FileKind::Socket(s) => {
-                let s = *s;
-                let r = self.sock_recvmsg(pid, s, f, len, 0, 0)?;
+                let r = self.sock_recvmsg(pid, s, f, len, 0, 0, pr)?;
                 Ok(r.data)
             }
         }
     }
 
-    fn write(&mut self, pid: Pid, fd: i32, bytes: &[u8]) -> SysResult<usize> {
-        let f = self.fd_file(pid, fd)?;
-        let nonblock = self.file(f)?.nonblock;
-        let kind = &mut self.files.get_mut(f.0).ok_or(Errno::EBADF)?.kind;
-        match kind {
+    fn write(&self, pid: Pid, fd: i32, bytes: &[u8], pr: &mut StreamProgress) -> KResult<usize> {
+        let f = self.fdget(pid, fd)?;
+        let r = self.file_write(pid, &f, bytes, pr);
+        self.fput(f);
+        r
+    }
+
+    fn file_write(&self, pid: Pid, f: &Arc<File>, bytes: &[u8], pr: &mut StreamProgress) -> KResult<usize> {
+        match &f.kind {
             FileKind::Null => Ok(bytes.len()),
-            FileKind::Memfd { data, pos } => {
-                let start = *pos;
+            FileKind::Memfd(m) => {
+                let mut m = lock(m);
+                let start = m.pos;
                 let end = start.checked_add(bytes.len()).ok_or(Errno::EFBIG)?;
-                if data.len() < end {
-                    data.resize(end, 0);
+                if m.data.len() < end {
+                    m.data.resize(end, 0);
                 }
-                if let Some(dst) = data.get_mut(start..end) {
+                if let Some(dst) = m.data.get_mut(start..end) {
                     dst.copy_from_slice(bytes);
                 }
-                *pos = end;
+                m.pos = end;
                 Ok(bytes.len())
             }
             FileKind::PipeWrite(p) => {
-                let p = *p;
-                let pipe = self.pipes.get_mut(p.0).ok_or(Errno::EBADF)?;
-                if pipe.readers == 0 {
-                    self.proc_mut(pid)?.sigpipe = true;
-                    return Err(Errno::EPIPE.why("pipe has no reader"));
+                let mut g = lock(&p.inner);
+                if g.readers == 0 {
+                    self.raise_sigpipe(pid);
+                    return Err(Errno::EPIPE.why("pipe_write: no reader").into());
                 }
-                let room = PIPE_CAPACITY.saturating_sub(pipe.buf.len());
+                let room = PIPE_CAPACITY.saturating_sub(g.buf.len());
                 if room == 0 && !bytes.is_empty() {
-                    return Err(if nonblock {
-                        Errno::EAGAIN.why("pipe full, O_NONBLOCK")
-                    } else {
-                        would_block()
-                    });
+                    if f.is_nonblock() {
+                        return Err(Errno::EAGAIN.why("pipe_write: full, O_NONBLOCK").into());
+                    }
+                    return Err(Fail::Block(Wait::Pipe(Arc::clone(p), g.seq)));
                 }
                 let n = room.min(bytes.len());
-                pipe.buf.extend(bytes.get(..n).unwrap_or_default());
+                g.buf.extend(bytes.get(..n).unwrap_or_default());
+                g.seq += 1;
+                p.wait.notify_all();
                 Ok(n)
             }
-            FileKind::PipeRead(_) | FileKind::Pidfd(_) => {
-                Err(Errno::EBADF.why("file not open for writing"))
-            }
+            FileKind::PipeRead(_) | FileKind::Pidfd(_) => Err(Errno::EBADF.why("file not open for writing").into()),
             FileKind::Socket(s) => {
-                let s = *s;
-                let msg = crate::net::socket::MsgHdr {
-                    name: None,
-                    iov: Some(bytes),
-                    control: &[],
-                };
-                self.sock_sendmsg(pid, s, f, &msg, 0)
+                let msg = crate::net::socket::MsgHdr { name: None, iov: Some(bytes), control: &[] };
+                self.sock_sendmsg(pid, s, f, &msg, 0, pr)
             }
         }
     }
 
-    fn set_nonblock(&mut self, pid: Pid, fd: i32, on: bool) -> SysResult<()> {
-        let f = self.fd_file(pid, fd)?;
-        if let Some(file) = self.files.get_mut(f.0) {
-            file.nonblock = on;
+    /// Drop what an unfinished stream call still holds.
+    pub(crate) fn progress_drop(&self, pr: &mut StreamProgress) {
+        if let Some(c) = pr.cookie.take() {
+            self.scm_destroy(c);
         }
+        for f in std::mem::take(&mut pr.fds) {
+            self.fput(f);
+        }
+    }
+
+    /// `send_sig(SIGPIPE, current)`.
+    pub(crate) fn raise_sigpipe(&self, pid: Pid) {
+        if let Ok(p) = self.proc(pid) {
+            p.sigpipe.store(true, Ordering::SeqCst);
+        }
+    }
+
+    fn set_nonblock(&self, pid: Pid, fd: i32, on: bool) -> SysResult<()> {
+        let f = self.fdget(pid, fd)?;
+        f.nonblock.store(on, Ordering::Relaxed);
+        self.fput(f);
         Ok(())
     }
 
     fn get_fd_flags(&self, pid: Pid, fd: i32) -> SysResult<i32> {
-        let e = self.proc(pid)?.fds.get(fd)?;
-        Ok(if e.cloexec {
-            crate::abi::consts::FD_CLOEXEC
-        } else {
-            0
-        })
+        let p = self.proc(pid)?;
+        let t = lock(&p.fds);
+        Ok(if t.get(fd)?.cloexec { crate::abi::consts::FD_CLOEXEC } else { 0 })
     }
 
     fn pidfd_pid(&self, pid: Pid, fd: i32) -> SysResult<i32> {
-        let f = self.fd_file(pid, fd)?;
-        match self.file(f)?.kind {
-            FileKind::Pidfd(p) => Ok(if self.procs.contains_key(&p) { p } else { -1 }),
+        let f = self.fdget(pid, fd)?;
+        let r = match f.kind {
+            FileKind::Pidfd(p) => Ok(if self.pid_alive(p) { p } else { -1 }),
             _ => Err(Errno::EINVAL.why("not a pidfd")),
-        }
+        };
+        self.fput(f);
+        r
     }
 
     /// A new pidfd for `target` (`pidfd_prepare`), installed in `pid` close-on-exec.
-    pub(crate) fn pidfd_install(&mut self, pid: Pid, target: Pid) -> SysResult<i32> {
-        self.fd_reserve(pid)?;
+    pub(crate) fn pidfd_install(&self, pid: Pid, target: Pid) -> SysResult<i32> {
+        self.fd_reserve(pid, 1)?;
         let f = self.alloc_file(FileKind::Pidfd(target), false);
         self.fd_install(pid, f, true)
+    }
+
+    /// Every socket still in memory.
+    pub(crate) fn all_socks(&self) -> Vec<Arc<Sock>> {
+        let mut reg = lock(&self.registry);
+        reg.retain(|w| w.strong_count() > 0);
+        reg.iter().filter_map(Weak::upgrade).collect()
+    }
+
+    /// Register a new socket.
+    pub(crate) fn register(&self, s: &Arc<Sock>) {
+        let mut reg = lock(&self.registry);
+        if reg.len() >= 64 && reg.len().is_power_of_two() {
+            reg.retain(|w| w.strong_count() > 0);
+        }
+        reg.push(Arc::downgrade(s));
     }
 
     /// The number of live unix sockets (`/proc/net/unix`): hashed sockets,
     /// including those alive only in flight and embryos, not released ones.
     pub(crate) fn live_sockets(&self) -> usize {
-        self.socks.iter().filter(|(_, s)| !s.dead).count()
+        self.all_socks().iter().filter(|s| !lock(&s.inner).dead).count()
     }
 }
 
@@ -489,9 +578,7 @@ impl Kernel {
 /// assert_eq!(w.read(b, g, 5).unwrap(), b"hello");
 /// ```
 pub struct World {
-    k: Mutex<Kernel>,
-    changed: Condvar,
-    interrupted: std::sync::atomic::AtomicBool,
+    k: Kernel,
 }
 
 impl Default for World {
@@ -516,332 +603,270 @@ pub struct RecvMsg {
 }
 
 impl World {
-    /// An empty world with sysctls at their defaults.
+    /// An empty world with sysctls at their defaults and no LSM.
     pub fn new() -> World {
-        World {
-            k: Mutex::new(Kernel::new()),
-            changed: Condvar::new(),
-            interrupted: Default::default(),
-        }
+        World::with_security(Box::new(AllowAll))
     }
 
-    fn lock(&self) -> MutexGuard<'_, Kernel> {
-        self.k.lock().unwrap_or_else(|p| p.into_inner())
+    /// An empty world whose LSM hook points ask `security`.
+    pub fn with_security(security: Box<dyn Security + Sync>) -> World {
+        World { k: Kernel::new(security) }
     }
 
-    /// Run `op` on the kernel state. A call that may block passes `timeout`
-    /// (`None`: forever); when `op` says it would block, the caller sleeps
-    /// until the world changes and `op` runs again.
-    fn sys<T>(
-        &self,
-        pid: Pid,
-        timeout: Option<Option<Duration>>,
-        mut op: impl FnMut(&mut Kernel) -> SysResult<T>,
-    ) -> SysResult<T> {
-        let mut k = self.lock();
-        let deadline = timeout.flatten().map(|t| Instant::now() + t);
+    /// Run a call that may sleep: `timeout` is `None` for a call that may
+    /// not (the operation then never asks to), `Some(None)` to sleep as
+    /// long as needed, `Some(Some(t))` to give up after `t` with `EAGAIN`.
+    fn blocking<T>(&self, pid: Pid, timeout: Option<Duration>, mut op: impl FnMut(&Kernel) -> KResult<T>) -> SysResult<T> {
+        let deadline = timeout.map(|t| Instant::now() + t);
         loop {
-            let r = op(&mut k);
-            match r {
-                Err(e)
-                    if e.reason() == WOULD_BLOCK
-                        && self.interrupted.load(std::sync::atomic::Ordering::SeqCst) =>
-                {
-                    return Err(Errno::EINTR.why("the world was torn down while the call slept"));
-                }
-                Err(e) if e == Errno::EAGAIN && e.reason() == WOULD_BLOCK && timeout.is_some() => {
-                    *k.sleeping.entry(pid).or_insert(0) += 1;
-                    let woke = match deadline {
-                        None => Some(self.changed.wait(k).unwrap_or_else(|p| p.into_inner())),
-                        Some(d) => {
-                            let now = Instant::now();
-                            if now >= d {
-                                None
-                            } else {
-                                let (g, _) = self
-                                    .changed
-                                    .wait_timeout(k, d - now)
-                                    .unwrap_or_else(|p| p.into_inner());
-                                Some(g)
-                            }
-                        }
-                    };
-                    match woke {
-                        Some(g) => k = g,
-                        None => k = self.lock(),
-                    }
-                    if let Some(n) = k.sleeping.get_mut(&pid) {
-                        *n -= 1;
-                        if *n == 0 {
-                            k.sleeping.remove(&pid);
-                        }
+            match op(&self.k) {
+                Ok(v) => return Ok(v),
+                Err(Fail::Err(e)) => return Err(e),
+                Err(Fail::Block(w)) => {
+                    if self.k.interrupted.load(Ordering::SeqCst) {
+                        return Err(Errno::EINTR.why("the world was torn down while the call slept"));
                     }
                     if deadline.is_some_and(|d| Instant::now() >= d) {
-                        // One last try, then the timeout's EAGAIN.
-                        let r = op(&mut k);
-                        self.changed.notify_all();
-                        return match r {
-                            Err(e) if e.reason() == WOULD_BLOCK => {
-                                Err(Errno::EAGAIN.why("timed out (SO_RCVTIMEO/SO_SNDTIMEO)"))
-                            }
-                            other => other,
-                        };
+                        return Err(Errno::EAGAIN.why("the timeout (SO_RCVTIMEO/SO_SNDTIMEO) expired"));
                     }
-                }
-                Err(e) if e.reason() == WOULD_BLOCK => {
-                    self.changed.notify_all();
-                    return Err(Errno::EAGAIN.why("would block (non-blocking)"));
-                }
-                other => {
-                    self.changed.notify_all();
-                    return other;
+                    let p = self.k.proc(pid).ok();
+                    if let Some(p) = &p {
+                        p.sleeping.fetch_add(1, Ordering::SeqCst);
+                    }
+                    w.sleep(deadline);
+                    if let Some(p) = &p {
+                        p.sleeping.fetch_sub(1, Ordering::SeqCst);
+                    }
                 }
             }
         }
     }
 
-    fn quick<T>(&self, op: impl FnOnce(&mut Kernel) -> SysResult<T>) -> SysResult<T> {
-        let mut k = self.lock();
-        let r = op(&mut k);
-        drop(k);
-        self.changed.notify_all();
-        r
-    }
-
     /// Interrupt every sleeping call (they return `EINTR`) and every later
     /// one that would sleep: used when a world is torn down.
     pub fn interrupt_all(&self) {
-        self.interrupted
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-        let _k = self.lock();
-        self.changed.notify_all();
-    }
-
-    /// Install a policy for the LSM hook points.
-    pub fn set_security(&self, s: Box<dyn Security>) {
-        self.lock().security = s;
+        self.k.interrupted.store(true, Ordering::SeqCst);
+        for s in self.k.all_socks() {
+            s.wake();
+        }
     }
 
     /// Create a process with fds 0–2 open on `/dev/null`.
     pub fn spawn(&self, spec: &TaskSpec) -> Pid {
-        self.lock().spawn(spec)
+        self.k.spawn(spec)
     }
 
     /// `fork()`: a copy of `parent`'s fd table (same open files) and credentials.
     pub fn fork(&self, parent: Pid) -> SysResult<Pid> {
-        self.quick(|k| k.fork(parent))
+        self.k.fork(parent)
     }
 
     /// `exit()`: close every fd; the process is reaped at once.
     pub fn exit(&self, pid: Pid) -> SysResult<()> {
-        self.quick(|k| k.exit(pid))
+        self.k.exit(pid)
     }
 
-    /// Whether `pid`'s current call sleeps in the model.
+    /// Whether a call of `pid` sleeps in the model right now.
     pub fn is_sleeping(&self, pid: Pid) -> bool {
-        self.lock().sleeping.contains_key(&pid)
+        self.k.proc(pid).is_ok_and(|p| p.sleeping.load(Ordering::SeqCst) > 0)
     }
 
     /// Collect (and clear) a SIGPIPE raised in `pid`.
     pub fn take_sigpipe(&self, pid: Pid) -> bool {
-        let mut k = self.lock();
-        k.procs
-            .get_mut(&pid)
-            .map(|p| std::mem::take(&mut p.sigpipe))
-            .unwrap_or(false)
+        self.k.proc(pid).is_ok_and(|p| p.sigpipe.swap(false, Ordering::SeqCst))
     }
 
     /// `close(fd)`.
     pub fn close(&self, pid: Pid, fd: i32) -> SysResult<()> {
-        self.quick(|k| k.close(pid, fd))
+        self.k.close(pid, fd)
     }
 
     /// `dup(fd)`.
     pub fn dup(&self, pid: Pid, fd: i32) -> SysResult<i32> {
-        self.quick(|k| k.dup(pid, fd))
+        self.k.dup(pid, fd)
     }
 
     /// `pipe2(flags)`: read end first.
     pub fn pipe2(&self, pid: Pid, flags: i32) -> SysResult<[i32; 2]> {
-        self.quick(|k| k.pipe2(pid, flags))
+        self.k.pipe2(pid, flags)
     }
 
     /// `memfd_create` + `write(content)` + `lseek(0)`.
     pub fn memfd(&self, pid: Pid, content: &[u8]) -> SysResult<i32> {
-        self.quick(|k| k.memfd(pid, content))
+        self.k.memfd(pid, content)
     }
 
     /// `read(fd, len)`.
     pub fn read(&self, pid: Pid, fd: i32, len: usize) -> SysResult<Vec<u8>> {
-        let t = self.lock().rcv_timeout(pid, fd, 0);
-        self.sys(pid, t, |k| k.read(pid, fd, len))
+        let t = self.k.timeout_of(pid, fd, 0, true);
+        let mut pr = StreamProgress::default();
+        let r = self.blocking(pid, t, |k| k.read(pid, fd, len, &mut pr));
+        match r {
+            Err(_) if !pr.out.is_empty() => Ok(std::mem::take(&mut pr.out)),
+            r => {
+                self.k.progress_drop(&mut pr);
+                r
+            }
+        }
     }
 
     /// `write(fd, bytes)`.
     pub fn write(&self, pid: Pid, fd: i32, bytes: &[u8]) -> SysResult<usize> {
-        let t = self.lock().snd_timeout(pid, fd, 0);
-        self.sys(pid, t, |k| k.write(pid, fd, bytes))
+        let t = self.k.timeout_of(pid, fd, 0, false);
+        let mut pr = StreamProgress::default();
+        let r = self.blocking(pid, t, |k| k.write(pid, fd, bytes, &mut pr));
+        self.k.progress_drop(&mut pr);
+        match r {
+            Err(_) if pr.sent > 0 => Ok(pr.sent),
+            r => r,
+        }
     }
 
     /// `fcntl(fd, F_SETFL, O_NONBLOCK or 0)`.
     pub fn set_nonblock(&self, pid: Pid, fd: i32, on: bool) -> SysResult<()> {
-        self.quick(|k| k.set_nonblock(pid, fd, on))
+        self.k.set_nonblock(pid, fd, on)
     }
 
     /// `fcntl(fd, F_GETFD)`.
     pub fn get_fd_flags(&self, pid: Pid, fd: i32) -> SysResult<i32> {
-        self.quick(|k| k.get_fd_flags(pid, fd))
+        self.k.get_fd_flags(pid, fd)
     }
 
     /// The pid a pidfd refers to, `-1` once that process exited.
     pub fn pidfd_pid(&self, pid: Pid, fd: i32) -> SysResult<i32> {
-        self.quick(|k| k.pidfd_pid(pid, fd))
+        self.k.pidfd_pid(pid, fd)
     }
 
     /// `sysctl net.unix.max_dgram_qlen`: applies to sockets created afterwards.
     pub fn set_max_dgram_qlen(&self, n: u32) {
-        self.lock().max_dgram_qlen = n;
+        self.k.max_dgram_qlen.store(n, Ordering::SeqCst);
     }
 
     /// Run the in-flight garbage collector to completion (`unix_gc`).
     pub fn gc(&self) {
-        self.quick(|k| {
-            k.unix_gc();
-            Ok(())
-        })
-        .ok();
+        self.k.unix_gc();
     }
 
     /// The number of live unix sockets, as `/proc/net/unix` lists them.
     pub fn stat(&self) -> usize {
-        self.lock().live_sockets()
+        self.k.live_sockets()
     }
 
-    /// Check the model's invariants; `Err` names the first one broken.
-    /// Every open file's count equals the references that exist to it (fd
-    /// table entries, in-flight messages, sockets' own files); every socket
-    /// is referenced; no released object is referenced.
+    /// Check the model's invariants; `Err` names the first one broken:
+    /// every open file's `f_count` equals the references that exist to it
+    /// (fd table entries and in-flight messages); the number of open files
+    /// found that way is the number alive; no released socket holds
+    /// messages; every live socket has a file or a listener.
     pub fn check_invariants(&self) -> Result<(), String> {
-        self.lock().check_invariants()
+        self.k.check_invariants()
     }
 
     /// The number of open file descriptions in the world.
     pub fn open_files(&self) -> usize {
-        self.lock().files.len()
+        self.k.files_live.load(Ordering::SeqCst)
     }
 
-    /// The number of socket objects in the world, released or not.
+    /// The number of socket objects still in memory, released or not.
     pub fn socket_objects(&self) -> usize {
-        self.lock().socks.len()
+        self.k.all_socks().len()
     }
 }
 
-// Socket calls: thin wrappers that pick the timeout, then run the call.
+// Socket calls: pick the timeout, then run the call.
 impl World {
     /// `socket(AF_UNIX, ty, 0)`.
     pub fn socket(&self, pid: Pid, ty: i32) -> SysResult<i32> {
-        self.quick(|k| k.sys_socket(pid, ty))
+        self.k.sys_socket(pid, ty)
     }
 
     /// `socketpair(AF_UNIX, ty, 0)`.
     pub fn socketpair(&self, pid: Pid, ty: i32) -> SysResult<[i32; 2]> {
-        self.quick(|k| k.sys_socketpair(pid, ty))
+        self.k.sys_socketpair(pid, ty)
     }
 
     /// `bind(fd, addr)`.
     pub fn bind(&self, pid: Pid, fd: i32, addr: &[u8]) -> SysResult<()> {
-        self.quick(|k| k.sys_bind(pid, fd, addr))
+        self.k.sys_bind(pid, fd, addr)
     }
 
     /// `connect(fd, addr)`.
     pub fn connect(&self, pid: Pid, fd: i32, addr: &[u8]) -> SysResult<()> {
-        let t = self.lock().snd_timeout(pid, fd, 0);
-        self.sys(pid, t, |k| k.sys_connect(pid, fd, addr))
+        let t = self.k.timeout_of(pid, fd, 0, false);
+        self.blocking(pid, t, |k| k.sys_connect(pid, fd, addr))
     }
 
     /// `listen(fd, backlog)`.
     pub fn listen(&self, pid: Pid, fd: i32, backlog: i32) -> SysResult<()> {
-        self.quick(|k| k.sys_listen(pid, fd, backlog))
+        self.k.sys_listen(pid, fd, backlog)
     }
 
     /// `accept4(fd, NULL, NULL, flags)`.
     pub fn accept4(&self, pid: Pid, fd: i32, flags: i32) -> SysResult<i32> {
-        let t = self.lock().rcv_timeout(pid, fd, 0);
-        self.sys(pid, t, |k| k.sys_accept4(pid, fd, flags))
+        let t = self.k.timeout_of(pid, fd, 0, true);
+        self.blocking(pid, t, |k| k.sys_accept4(pid, fd, flags))
     }
 
     /// `sendmsg(fd, msg, flags)`.
-    pub fn sendmsg(
-        &self,
-        pid: Pid,
-        fd: i32,
-        msg: &crate::net::socket::MsgHdr<'_>,
-        flags: i32,
-    ) -> SysResult<usize> {
-        let t = self.lock().snd_timeout(pid, fd, flags);
-        self.sys(pid, t, |k| k.sys_sendmsg(pid, fd, msg, flags))
+    pub fn sendmsg(&self, pid: Pid, fd: i32, msg: &crate::net::socket::MsgHdr<'_>, flags: i32) -> SysResult<usize> {
+        let t = self.k.timeout_of(pid, fd, flags, false);
+        let mut pr = StreamProgress::default();
+        let r = self.blocking(pid, t, |k| k.sys_sendmsg(pid, fd, msg, flags, &mut pr));
+        self.k.progress_drop(&mut pr);
+        match r {
+            // A stream send that queued something before it gave up says so.
+            Err(_) if pr.sent > 0 => Ok(pr.sent),
+            r => r,
+        }
     }
 
     /// `recvmsg(fd, msg, flags)` with one iovec of `len` bytes, a
     /// `controllen`-byte control buffer (0: NULL) and a 128-byte name buffer.
-    pub fn recvmsg(
-        &self,
-        pid: Pid,
-        fd: i32,
-        len: usize,
-        controllen: usize,
-        flags: i32,
-    ) -> SysResult<RecvMsg> {
-        let t = self.lock().rcv_timeout(pid, fd, flags);
-        self.sys(pid, t, |k| k.sys_recvmsg(pid, fd, len, controllen, flags))
+    pub fn recvmsg(&self, pid: Pid, fd: i32, len: usize, controllen: usize, flags: i32) -> SysResult<RecvMsg> {
+        let t = self.k.timeout_of(pid, fd, flags, true);
+        let mut pr = StreamProgress::default();
+        let r = self.blocking(pid, t, |k| k.sys_recvmsg(pid, fd, len, controllen, flags, &mut pr));
+        match r {
+            // A read that copied something before it gave up returns it.
+            Err(_) if !pr.out.is_empty() => self.k.recv_finish(pid, fd, controllen, flags, &mut pr),
+            r => {
+                self.k.progress_drop(&mut pr);
+                r
+            }
+        }
     }
 
     /// `shutdown(fd, how)`.
     pub fn shutdown(&self, pid: Pid, fd: i32, how: i32) -> SysResult<()> {
-        self.quick(|k| k.sys_shutdown(pid, fd, how))
+        self.k.sys_shutdown(pid, fd, how)
     }
 
     /// `setsockopt(fd, level, name, value)`.
-    pub fn setsockopt(
-        &self,
-        pid: Pid,
-        fd: i32,
-        level: i32,
-        name: i32,
-        value: &[u8],
-    ) -> SysResult<()> {
-        self.quick(|k| k.sys_setsockopt(pid, fd, level, name, value))
+    pub fn setsockopt(&self, pid: Pid, fd: i32, level: i32, name: i32, value: &[u8]) -> SysResult<()> {
+        self.k.sys_setsockopt(pid, fd, level, name, value)
     }
 
     /// `getsockopt(fd, level, name)` with an `optlen`-byte buffer: the bytes written.
-    pub fn getsockopt(
-        &self,
-        pid: Pid,
-        fd: i32,
-        level: i32,
-        name: i32,
-        optlen: usize,
-    ) -> SysResult<Vec<u8>> {
-        self.quick(|k| k.sys_getsockopt(pid, fd, level, name, optlen))
+    pub fn getsockopt(&self, pid: Pid, fd: i32, level: i32, name: i32, optlen: usize) -> SysResult<Vec<u8>> {
+        self.k.sys_getsockopt(pid, fd, level, name, optlen)
     }
 
     /// `getsockname(fd)`: the address bytes (`addrlen` of them).
     pub fn getsockname(&self, pid: Pid, fd: i32) -> SysResult<Vec<u8>> {
-        self.quick(|k| k.sys_getname(pid, fd, false))
+        self.k.sys_getname(pid, fd, false)
     }
 
     /// `getpeername(fd)`.
     pub fn getpeername(&self, pid: Pid, fd: i32) -> SysResult<Vec<u8>> {
-        self.quick(|k| k.sys_getname(pid, fd, true))
+        self.k.sys_getname(pid, fd, true)
     }
 
     /// `poll` of one fd with timeout 0: revents.
     pub fn poll(&self, pid: Pid, fd: i32, events: i16) -> SysResult<i16> {
-        self.quick(|k| Ok(k.sys_poll(pid, fd, events)))
+        Ok(self.k.sys_poll(pid, fd, events))
     }
 
     /// `ioctl(fd, req, &int)`: the int.
     pub fn ioctl(&self, pid: Pid, fd: i32, req: u64) -> SysResult<i32> {
-        self.quick(|k| k.sys_ioctl(pid, fd, req))
+        self.k.sys_ioctl(pid, fd, req)
     }
 }

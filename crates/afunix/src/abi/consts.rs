@@ -57,6 +57,10 @@ pub const SO_ATTACH_FILTER: i32 = 26;
 pub const SO_DETACH_FILTER: i32 = 27;
 /// `SO_GET_FILTER` (same number as `SO_ATTACH_FILTER`).
 pub const SO_GET_FILTER: i32 = 26;
+/// `SO_SNDBUFFORCE` (needs CAP_NET_ADMIN).
+pub const SO_SNDBUFFORCE: i32 = 32;
+/// `SO_RCVBUFFORCE` (needs CAP_NET_ADMIN).
+pub const SO_RCVBUFFORCE: i32 = 33;
 /// `SO_ACCEPTCONN`.
 pub const SO_ACCEPTCONN: i32 = 30;
 /// `SO_PASSSEC`.

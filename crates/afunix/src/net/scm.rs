@@ -11,7 +11,8 @@ use crate::abi::cmsg::{kernel_cmsgs, ControlWriter};
 use crate::abi::consts::*;
 use crate::abi::ucred::Ucred;
 use crate::errno::{Errno, SysResult};
-use crate::file::FileId;
+use crate::file::File;
+use std::sync::Arc;
 use crate::net::unix::SkbCred;
 use crate::process::{Capability, Pid};
 use crate::world::Kernel;
@@ -31,7 +32,7 @@ pub struct ScmCreds {
 #[derive(Debug, Default)]
 pub struct ScmCookie {
     /// Passed files, each holding one reference (`scm_fp_list`).
-    pub fp: Vec<FileId>,
+    pub fp: Vec<Arc<File>>,
     /// Explicit credentials; the last `SCM_CREDENTIALS` wins.
     pub creds: Option<ScmCreds>,
 }
@@ -44,7 +45,7 @@ const INVALID_ID: u32 = u32::MAX;
 impl Kernel {
     /// `scm_send` / `__scm_send`: parse the control buffer of a `sendmsg`
     /// by `pid`, in the kernel's order. Runs only when `msg_controllen > 0`.
-    pub(crate) fn scm_send(&mut self, pid: Pid, control: &[u8]) -> SysResult<ScmCookie> {
+    pub(crate) fn scm_send(&self, pid: Pid, control: &[u8]) -> SysResult<ScmCookie> {
         let mut cookie = ScmCookie::default();
         if control.is_empty() {
             return Ok(cookie);
@@ -58,7 +59,7 @@ impl Kernel {
         }
     }
 
-    fn scm_parse(&mut self, pid: Pid, control: &[u8], cookie: &mut ScmCookie) -> SysResult<()> {
+    fn scm_parse(&self, pid: Pid, control: &[u8], cookie: &mut ScmCookie) -> SysResult<()> {
         for cmsg in kernel_cmsgs(control) {
             let cmsg = cmsg?;
             if cmsg.level != SOL_SOCKET {
@@ -72,7 +73,7 @@ impl Kernel {
                     }
                     let c = Ucred::parse(cmsg.data).ok_or(Errno::EINVAL)?;
                     self.scm_check_creds(pid, &c)?;
-                    if !self.procs.contains_key(&c.pid) {
+                    if !self.pid_alive(c.pid) {
                         return Err(Errno::ESRCH.why("__scm_send: find_get_pid: no such pid"));
                     }
                     cookie.creds = Some(ScmCreds {
@@ -88,7 +89,7 @@ impl Kernel {
     }
 
     // scm_fp_copy: take a reference to each file, in order.
-    fn scm_fp_copy(&mut self, pid: Pid, data: &[u8], fp: &mut Vec<FileId>) -> SysResult<()> {
+    fn scm_fp_copy(&self, pid: Pid, data: &[u8], fp: &mut Vec<Arc<File>>) -> SysResult<()> {
         let num = data.len() / 4;
         if num == 0 {
             return Ok(());
@@ -105,10 +106,7 @@ impl Kernel {
         }
         for chunk in data.chunks_exact(4) {
             let fd = i32::from_ne_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
-            let f = self
-                .fd_file(pid, fd)
-                .map_err(|_| Errno::EBADF.why("scm_fp_copy: fget_raw: fd not open"))?;
-            self.fget(f);
+            let f = self.fdget(pid, fd).map_err(|_| Errno::EBADF.why("scm_fp_copy: fget_raw: fd not open"))?;
             fp.push(f);
         }
         Ok(())
@@ -119,7 +117,8 @@ impl Kernel {
         if c.uid == INVALID_ID || c.gid == INVALID_ID {
             return Err(Errno::EINVAL.why("scm_check_creds: uid/gid does not map (-1)"));
         }
-        let cred = &self.proc(pid)?.cred;
+        let p = self.proc(pid)?;
+        let cred = &p.cred;
         let pid_ok = c.pid == pid || cred.capable(Capability::SysAdmin);
         let uid_ok =
             [cred.uid, cred.euid, cred.suid].contains(&c.uid) || cred.capable(Capability::SetUid);
@@ -144,7 +143,7 @@ impl Kernel {
     }
 
     /// `scm_destroy`: drop every file reference the cookie holds.
-    pub(crate) fn scm_destroy(&mut self, cookie: ScmCookie) {
+    pub(crate) fn scm_destroy(&self, cookie: ScmCookie) {
         for f in cookie.fp {
             self.fput(f);
         }
@@ -156,14 +155,14 @@ impl Kernel {
     /// message); whatever is not installed is dropped here.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn scm_recv_unix(
-        &mut self,
+        &self,
         pid: Pid,
         controllen: usize,
         flags: i32,
         passcred: bool,
         passpidfd: bool,
         cred: Option<SkbCred>,
-        fds: Vec<FileId>,
+        fds: Vec<Arc<File>>,
         inq: Option<i32>,
         msg_flags: &mut i32,
     ) -> Vec<u8> {
@@ -207,7 +206,7 @@ impl Kernel {
 
     // scm_detach_fds: install as many as fit, stop at the first failure,
     // drop the rest, MSG_CTRUNC if any was not installed.
-    fn scm_detach_fds(&mut self, pid: Pid, w: &mut ControlWriter, flags: i32, fds: Vec<FileId>) {
+    fn scm_detach_fds(&self, pid: Pid, w: &mut ControlWriter, flags: i32, fds: Vec<Arc<File>>) {
         let count = fds.len();
         let fdmax = w.rights_room().min(count);
         let cloexec = flags & MSG_CMSG_CLOEXEC != 0;
@@ -224,7 +223,7 @@ impl Kernel {
                 Err(_) => break, // fd_install dropped f
             }
         }
-        let leftover: Vec<FileId> = rest.collect();
+        let leftover: Vec<Arc<File>> = rest.collect();
         if !installed.is_empty() {
             w.put_rights(&installed);
         }
@@ -237,13 +236,14 @@ impl Kernel {
     }
 
     // scm_pidfd_recv
-    fn scm_pidfd_recv(&mut self, pid: Pid, w: &mut ControlWriter, sender: Option<Pid>) {
+    fn scm_pidfd_recv(&self, pid: Pid, w: &mut ControlWriter, sender: Option<Pid>) {
         let Some(target) = sender else { return };
         if w.remaining() < crate::abi::cmsg::cmsg_len(4) {
             w.set_ctrunc();
             return;
         }
-        let v = if !self.procs.contains_key(&target) && !self.exited.contains(&target) {
+        let known = self.pid_alive(target) || crate::world::lock(&self.exited).contains(&target);
+        let v = if !known {
             -Errno::ESRCH.raw()
         } else {
             match self.pidfd_install(pid, target) {

@@ -1,377 +1,308 @@
 //! Datagram and seqpacket message paths (`unix_dgram_connect`,
 //! `unix_dgram_sendmsg`, `unix_seqpacket_sendmsg`, `__unix_dgram_recvmsg`,
 //! `unix_dgram_poll`), plus `unix_shutdown` shared by every type.
+//!
+//! Locking: the sender's state is read under its own lock, then the
+//! receiver is locked for the checks that decide delivery and for the
+//! enqueue (`unix_state_lock(other)`); both are locked together, in id
+//! order, only to dissolve an association. Wake-ups of another socket
+//! happen after our own lock is released.
 
-use super::{
-    skb_truesize, Skb, SkbCred, SockId, SockState, SockType, RCV_SHUTDOWN, SEND_SHUTDOWN,
-    SHUTDOWN_MASK,
-};
+use super::{double_lock, skb_truesize, Skb, SkbCred, Sock, SockInner, SockState, SockType, RCV_SHUTDOWN, SEND_SHUTDOWN, SHUTDOWN_MASK};
 use crate::abi::consts::*;
-use crate::abi::sockaddr::UnixAddr;
-use crate::errno::{Errno, SysResult};
+use crate::errno::Errno;
+use crate::file::File;
 use crate::net::scm::ScmCookie;
 use crate::net::socket::MsgHdr;
 use crate::process::{Capability, Pid};
-use crate::world::{would_block, Kernel, RecvMsg};
+use crate::world::{Fail, KResult, Kernel, RecvMsg, Wait};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// Whether `peer` (an `unix_peer` slot) points at `s`.
+pub(crate) fn is(peer: &Option<Arc<Sock>>, s: &Sock) -> bool {
+    peer.as_ref().is_some_and(|p| std::ptr::eq(Arc::as_ptr(p), s))
+}
+
+/// `unix_may_send`: `other` accepts from `sk` unless it is connected to a third socket.
+pub(crate) fn may_send(sk: &Sock, other: &SockInner) -> bool {
+    other.peer.is_none() || is(&other.peer, sk)
+}
+
+/// `unix_recvq_full_lockless`: strictly more queued than the backlog.
+pub(crate) fn recvq_full(g: &SockInner) -> bool {
+    g.recvq.len() > g.max_ack_backlog as usize
+}
 
 impl Kernel {
-    /// `unix_may_send`: `other` accepts from `sk` unless it is connected to a third socket.
-    pub(crate) fn unix_may_send(&self, sk: SockId, other: SockId) -> bool {
-        match self.sock(other).peer {
-            None => true,
-            Some(p) => p == sk,
-        }
-    }
-
-    /// `unix_recvq_full_lockless`: strictly more queued than the backlog.
-    pub(crate) fn unix_recvq_full(&self, s: SockId) -> bool {
-        let sk = self.sock(s);
-        sk.recvq.len() > sk.max_ack_backlog as usize
-    }
-
     // unix_dgram_disconnected: our queue is purged; a peer connected back
     // to us learns ECONNRESET (only when messages were lost).
-    fn unix_dgram_disconnected(&mut self, s: SockId, old: SockId) {
-        let skbs: Vec<Skb> = self.sock_mut(s).recvq.drain(..).collect();
-        if !skbs.is_empty() {
-            let o = self.sock(old);
-            if !o.dead && o.peer == Some(s) {
-                self.sock_mut(old).err = Some(
-                    Errno::ECONNRESET
-                        .why("unix_dgram_disconnected: the peer dropped us with messages queued"),
-                );
+    fn unix_dgram_disconnected(&self, s: &Arc<Sock>, old: &Arc<Sock>) {
+        let skbs: Vec<Skb> = {
+            let mut g = s.lock();
+            let v: Vec<Skb> = g.recvq.drain(..).collect();
+            s.wake_locked(&mut g);
+            v
+        };
+        if !std::ptr::eq(Arc::as_ptr(s), Arc::as_ptr(old)) {
+            let mut o = old.lock();
+            if !skbs.is_empty() && !o.dead && is(&o.peer, s) {
+                o.err = Some(Errno::ECONNRESET.why("unix_dgram_disconnected: the peer dropped us with messages queued"));
             }
+            if o.peer.is_none() {
+                o.state = SockState::Close;
+            }
+            old.wake_locked(&mut o);
         }
-        for skb in skbs {
-            self.skb_free(skb);
-        }
-        if self.sock(old).peer.is_none() {
-            self.sock_mut(old).state = SockState::Close;
-        }
+        self.skbs_free(s, skbs);
     }
 
     /// Autobind when `SO_PASSCRED`/`SO_PASSPIDFD` is set on an unbound socket.
-    fn maybe_autobind(&mut self, s: SockId) -> SysResult<()> {
-        let sk = self.sock(s);
-        if (sk.passcred || sk.passpidfd) && sk.addr.is_none() {
+    pub(crate) fn maybe_autobind(&self, s: &Arc<Sock>) -> Result<(), Errno> {
+        let need = s.lock().may_passcred() && s.addr.get().is_none();
+        if need {
             self.unix_autobind(s)?;
         }
         Ok(())
     }
 
     // unix_dgram_connect
-    pub(crate) fn unix_dgram_connect(&mut self, pid: Pid, s: SockId, raw: &[u8]) -> SysResult<()> {
+    pub(crate) fn unix_dgram_connect(&self, pid: Pid, s: &Arc<Sock>, raw: &[u8]) -> Result<(), Errno> {
         if raw.len() < SA_FAMILY_SIZE {
             return Err(Errno::EINVAL.why("unix_dgram_connect: addrlen < sizeof(sa_family_t)"));
         }
         if crate::abi::sockaddr::family(raw) == Some(AF_UNSPEC) {
             // Dissolve the association.
-            let old = self.sock_mut(s).peer.take();
-            self.sock_mut(s).state = SockState::Close;
+            let old = {
+                let mut g = s.lock();
+                g.state = SockState::Close;
+                g.peer.take()
+            };
             if let Some(old) = old {
-                self.unix_dgram_disconnected(s, old);
-                self.sock_put(old);
+                self.unix_dgram_disconnected(s, &old);
             }
             return Ok(());
         }
         let addr = crate::abi::sockaddr::parse_user_addr(raw)?;
         self.maybe_autobind(s)?;
         let other = self.unix_find_other(pid, &addr, SockType::Dgram)?;
-        if !self.unix_may_send(s, other) {
-            return Err(
-                Errno::EPERM.why("unix_may_send: the target is connected to another socket")
-            );
-        }
-        self.security.unix_may_send(pid)?;
-        let old = self.sock(s).peer;
-        self.sock_hold(other);
-        self.sock_mut(s).peer = Some(other);
-        self.sock_mut(s).state = SockState::Established;
-        self.sock_mut(other).state = SockState::Established;
-        if let Some(old) = old {
-            if old != other {
-                self.unix_dgram_disconnected(s, old);
+        let old = if Arc::ptr_eq(s, &other) {
+            let mut g = s.lock();
+            if !may_send(s, &g) {
+                return Err(Errno::EPERM.why("unix_may_send: the target is connected to another socket"));
             }
-            self.sock_put(old);
+            self.security.unix_may_send(pid)?;
+            g.state = SockState::Established;
+            g.peer.replace(Arc::clone(&other))
+        } else {
+            let (mut g, mut og) = double_lock(s, &other);
+            if !may_send(s, &og) {
+                return Err(Errno::EPERM.why("unix_may_send: the target is connected to another socket"));
+            }
+            self.security.unix_may_send(pid)?;
+            g.state = SockState::Established;
+            og.state = SockState::Established;
+            g.peer.replace(Arc::clone(&other))
+        };
+        if let Some(old) = old {
+            if !Arc::ptr_eq(&old, &other) {
+                self.unix_dgram_disconnected(s, &old);
+            }
         }
         Ok(())
     }
 
     // unix_seqpacket_sendmsg
-    pub(crate) fn unix_seqpacket_sendmsg(
-        &mut self,
-        pid: Pid,
-        s: SockId,
-        msg: &MsgHdr<'_>,
-        flags: i32,
-    ) -> SysResult<usize> {
-        if let Some(e) = self.sock_mut(s).take_err() {
-            return Err(e);
-        }
-        if self.sock(s).state != SockState::Established {
-            return Err(Errno::ENOTCONN.why("unix_seqpacket_sendmsg: not connected"));
+    pub(crate) fn unix_seqpacket_sendmsg(&self, pid: Pid, s: &Arc<Sock>, msg: &MsgHdr<'_>, flags: i32) -> KResult<usize> {
+        {
+            let mut g = s.lock();
+            if let Some(e) = g.take_err() {
+                return Err(e.into());
+            }
+            if g.state != SockState::Established {
+                return Err(Errno::ENOTCONN.why("unix_seqpacket_sendmsg: not connected").into());
+            }
         }
         let msg = MsgHdr { name: None, ..*msg };
         self.unix_dgram_sendmsg(pid, s, &msg, flags)
     }
 
     // unix_dgram_sendmsg: the scm cookie is destroyed on every error path.
-    pub(crate) fn unix_dgram_sendmsg(
-        &mut self,
-        pid: Pid,
-        s: SockId,
-        msg: &MsgHdr<'_>,
-        flags: i32,
-    ) -> SysResult<usize> {
-        let cookie = self.scm_send(pid, msg.control)?;
-        match self.unix_dgram_send_cookie(pid, s, msg, flags, cookie) {
-            Ok((n, None)) => Ok(n),
-            Ok((_, Some(_))) => unreachable!("a sent cookie is consumed"),
-            Err((e, cookie)) => {
-                self.scm_destroy(cookie);
-                Err(e)
-            }
+    pub(crate) fn unix_dgram_sendmsg(&self, pid: Pid, s: &Arc<Sock>, msg: &MsgHdr<'_>, flags: i32) -> KResult<usize> {
+        let mut cookie = Some(self.scm_send(pid, msg.control)?);
+        let r = self.dgram_send(pid, s, msg, flags, &mut cookie);
+        if let Some(c) = cookie.take() {
+            self.scm_destroy(c);
         }
+        r
     }
 
-    #[allow(clippy::type_complexity)]
-    fn unix_dgram_send_cookie(
-        &mut self,
-        pid: Pid,
-        s: SockId,
-        msg: &MsgHdr<'_>,
-        flags: i32,
-        cookie: ScmCookie,
-    ) -> Result<(usize, Option<ScmCookie>), (Errno, ScmCookie)> {
-        macro_rules! fail {
-            ($e:expr) => {
-                return Err(($e, cookie))
-            };
-        }
-        macro_rules! tri {
-            ($e:expr) => {
-                match $e {
-                    Ok(v) => v,
-                    Err(e) => return Err((e, cookie)),
-                }
-            };
-        }
-        let ty = self.sock(s).ty;
+    fn dgram_send(&self, pid: Pid, s: &Arc<Sock>, msg: &MsgHdr<'_>, flags: i32, cookie: &mut Option<ScmCookie>) -> KResult<usize> {
+        let has_fds = cookie.as_ref().is_some_and(|c| !c.fp.is_empty());
         if flags & MSG_OOB != 0 {
-            fail!(Errno::EOPNOTSUPP.why("unix_dgram_sendmsg: MSG_OOB on a datagram socket"));
+            return Err(Errno::EOPNOTSUPP.why("unix_dgram_sendmsg: MSG_OOB on a datagram socket").into());
         }
         let name = match msg.name {
-            Some(raw) => Some(tri!(crate::abi::sockaddr::parse_user_addr(raw))),
+            Some(raw) => Some(crate::abi::sockaddr::parse_user_addr(raw)?),
             None => None,
         };
-        tri!(self.maybe_autobind(s));
+        self.maybe_autobind(s)?;
         let len = msg.len();
-        if len as i64 > self.sock(s).sndbuf as i64 - 32 {
-            fail!(Errno::EMSGSIZE.why("unix_dgram_sendmsg: len > sk_sndbuf - 32"));
-        }
         let nonblock = flags & MSG_DONTWAIT != 0;
-        // sock_alloc_send_pskb
-        if let Some(e) = self.sock_mut(s).take_err() {
-            fail!(e);
-        }
-        if self.sock(s).shutdown & SEND_SHUTDOWN != 0 {
-            fail!(Errno::EPIPE.why("sock_alloc_send_pskb: this socket was shut down for writing"));
-        }
-        if self.sock(s).wmem >= self.sock(s).sndbuf.max(0) as usize {
-            fail!(if nonblock {
-                Errno::EAGAIN
-                    .why("sock_alloc_send_pskb: send buffer full (sk_wmem_alloc >= sk_sndbuf)")
-            } else {
-                would_block()
-            });
-        }
-        // unix_scm_to_skb → too_many_unix_fds
-        if !cookie.fp.is_empty() {
-            let p = tri!(self.proc(pid));
-            let (uid, nofile, privileged) = (
-                p.cred.uid,
-                p.nofile,
-                p.cred.capable(Capability::SysResource) || p.cred.capable(Capability::SysAdmin),
-            );
-            if self.unix_inflight_of(uid) as u64 > nofile && !privileged {
-                fail!(Errno::ETOOMANYREFS
-                    .why("too_many_unix_fds: the user has more fds in flight than RLIMIT_NOFILE"));
+        let (peer, sk_passcred) = {
+            let mut g = s.lock();
+            if len as i64 > g.sndbuf as i64 - 32 {
+                return Err(Errno::EMSGSIZE.why("unix_dgram_sendmsg: len > sk_sndbuf - 32").into());
             }
+            // sock_alloc_send_pskb
+            if let Some(e) = g.take_err() {
+                return Err(e.into());
+            }
+            if g.shutdown & SEND_SHUTDOWN != 0 {
+                return Err(Errno::EPIPE.why("sock_alloc_send_pskb: this socket was shut down for writing").into());
+            }
+            if s.wmem() >= g.sndbuf.max(0) as usize {
+                if nonblock {
+                    return Err(Errno::EAGAIN.why("sock_alloc_send_pskb: send buffer full (sk_wmem_alloc >= sk_sndbuf)").into());
+                }
+                return Err(Fail::Block(Wait::Sock(Arc::clone(s), g.seq)));
+            }
+            (g.peer.clone(), g.may_passcred())
+        };
+        if has_fds && self.too_many_unix_fds(pid) {
+            return Err(Errno::ETOOMANYREFS.why("too_many_unix_fds: the user has more fds in flight than RLIMIT_NOFILE").into());
         }
-        // The target.
         let other = match &name {
-            Some(addr) => tri!(self.unix_find_other(pid, addr, ty)),
-            None => match self.sock(s).peer {
-                Some(p) => p,
-                None => fail!(
-                    Errno::ENOTCONN.why("unix_dgram_sendmsg: no destination and not connected")
-                ),
-            },
+            Some(addr) => self.unix_find_other(pid, addr, s.ty)?,
+            None => peer.clone().ok_or(Errno::ENOTCONN.why("unix_dgram_sendmsg: no destination and not connected"))?,
         };
         let mut data = msg.data().to_vec();
         // sk_filter on the receiver: a drop is a silent success.
-        if let Some(prog) = &self.sock(other).filter {
-            match crate::abi::filter::filter_verdict(prog, &data) {
-                None => {
-                    self.scm_destroy(cookie);
-                    return Ok((len, None));
-                }
+        let filter = other.lock().filter.clone();
+        if let Some(prog) = filter {
+            match crate::abi::filter::filter_verdict(&prog, &data) {
+                None => return Ok(len),
                 Some(keep) => data.truncate(keep),
             }
         }
-        if !self.unix_may_send(s, other) {
-            fail!(Errno::EPERM.why("unix_may_send: the receiver is connected to another socket"));
+        let self_send = Arc::ptr_eq(s, &other);
+        let mut og = other.lock();
+        if !may_send(s, &og) {
+            return Err(Errno::EPERM.why("unix_may_send: the receiver is connected to another socket").into());
         }
-        if self.sock(other).dead {
-            if ty == SockType::Seqpacket {
-                fail!(Errno::EPIPE.why("unix_dgram_sendmsg: seqpacket peer is dead"));
+        if og.dead {
+            drop(og);
+            if s.ty == SockType::Seqpacket {
+                return Err(Errno::EPIPE.why("unix_dgram_sendmsg: the seqpacket peer is dead").into());
             }
-            if self.sock(s).peer == Some(other) {
-                self.sock_mut(s).peer = None;
-                self.sock_mut(s).state = SockState::Close;
-                self.unix_dgram_disconnected(s, other);
-                self.sock_put(other);
-                fail!(Errno::ECONNREFUSED.why(
-                    "unix_dgram_sendmsg: the connected peer was closed; association dissolved"
-                ));
+            if is(&peer, &other) {
+                let dissolved = {
+                    let (mut g, _og) = double_lock(s, &other);
+                    if is(&g.peer, &other) {
+                        g.peer = None;
+                        g.state = SockState::Close;
+                        true
+                    } else {
+                        false
+                    }
+                };
+                if dissolved {
+                    self.unix_dgram_disconnected(s, &other);
+                }
+                return Err(Errno::ECONNREFUSED.why("unix_dgram_sendmsg: the connected peer was closed; association dissolved").into());
             }
             if name.is_none() {
-                fail!(Errno::ECONNRESET.why("unix_dgram_sendmsg: peer dead"));
+                return Err(Errno::ECONNRESET.why("unix_dgram_sendmsg: the peer is dead").into());
             }
-            fail!(Errno::ECONNREFUSED.why("unix_find_other: the named socket was closed"));
+            return Err(Errno::ECONNREFUSED.why("unix_find_other: the named socket was closed").into());
         }
-        if self.sock(other).shutdown & RCV_SHUTDOWN != 0 {
-            fail!(Errno::EPIPE.why("unix_dgram_sendmsg: the receiver shut down reading"));
+        if og.shutdown & RCV_SHUTDOWN != 0 {
+            return Err(Errno::EPIPE.why("unix_dgram_sendmsg: the receiver shut down reading").into());
         }
-        if !cookie.fp.is_empty() && !self.sock(other).passrights {
-            fail!(Errno::EPERM
-                .why("unix_dgram_sendmsg: the receiver refuses SCM_RIGHTS (SO_PASSRIGHTS=0)"));
+        if has_fds && !og.passrights {
+            return Err(Errno::EPERM.why("unix_dgram_sendmsg: the receiver refuses SCM_RIGHTS (SO_PASSRIGHTS=0)").into());
         }
-        if ty == SockType::Dgram {
-            tri!(self.security.unix_may_send(pid));
+        if s.ty == SockType::Dgram {
+            self.security.unix_may_send(pid)?;
         }
-        if other != s && self.sock(other).peer != Some(s) && self.unix_recvq_full(other) {
-            fail!(if nonblock {
-                Errno::EAGAIN.why("unix_dgram_sendmsg: receiver queue full (> max_dgram_qlen)")
-            } else {
-                would_block()
-            });
+        if !self_send && !is(&og.peer, s) && recvq_full(&og) {
+            if nonblock {
+                return Err(Errno::EAGAIN.why("unix_dgram_sendmsg: receiver queue full (> max_dgram_qlen)").into());
+            }
+            return Err(Fail::Block(Wait::Sock(Arc::clone(&other), og.seq)));
         }
-        let cred = self.unix_skb_cred(pid, s, other, &cookie);
-        self.unix_queue_skb(pid, s, other, data, cookie, cred);
-        Ok((len, None))
+        let c = cookie.take().unwrap_or_default();
+        let cred = self.unix_skb_cred(pid, sk_passcred, &og, &c);
+        let skb = self.unix_new_skb(pid, s, data, c, cred);
+        self.unix_add_edges(&other, &og, &skb);
+        og.recvq.push_back(skb);
+        other.wake_locked(&mut og);
+        Ok(len)
     }
 
     /// `unix_scm_to_skb` + `unix_maybe_add_creds`: explicit credentials, or
     /// the sender's own when either side asks for them (or the receiver is
     /// an embryo with no socket yet).
-    pub(crate) fn unix_skb_cred(
-        &self,
-        pid: Pid,
-        s: SockId,
-        other: SockId,
-        cookie: &ScmCookie,
-    ) -> Option<SkbCred> {
+    pub(crate) fn unix_skb_cred(&self, pid: Pid, sk_passcred: bool, other: &SockInner, cookie: &ScmCookie) -> Option<SkbCred> {
         if let Some(c) = cookie.creds {
-            return Some(SkbCred {
-                pid: Some(c.pid),
-                uid: c.uid,
-                gid: c.gid,
-            });
+            return Some(SkbCred { pid: Some(c.pid), uid: c.uid, gid: c.gid });
         }
-        let sk = self.sock(s);
-        let o = self.sock(other);
-        if sk.passcred || sk.passpidfd || o.passcred || o.passpidfd || o.file.is_none() {
-            let cred = self.procs.get(&pid).map(|p| (p.cred.uid, p.cred.gid))?;
-            return Some(SkbCred {
-                pid: Some(pid),
-                uid: cred.0,
-                gid: cred.1,
-            });
+        if sk_passcred || other.may_passcred() || other.file.is_none() {
+            let p = self.proc(pid).ok()?;
+            return Some(SkbCred { pid: Some(pid), uid: p.cred.uid, gid: p.cred.gid });
         }
         None
     }
 
-    /// Queue a message on `other` (`scm_stat_add`, `skb_queue_tail`),
-    /// charging `s`'s wmem. The message takes the cookie's file references.
-    pub(crate) fn unix_queue_skb(
-        &mut self,
-        pid: Pid,
-        s: SockId,
-        other: SockId,
-        data: Vec<u8>,
-        cookie: ScmCookie,
-        cred: Option<SkbCred>,
-    ) -> u64 {
-        let skb = self.unix_new_skb(pid, s, data, cookie, cred);
-        let id = skb.id;
-        self.sock_mut(other).recvq.push_back(skb);
-        id
-    }
-
-    /// A message from `s`, charged to its wmem and holding a reference to it.
-    pub(crate) fn unix_new_skb(
-        &mut self,
-        pid: Pid,
-        s: SockId,
-        data: Vec<u8>,
-        cookie: ScmCookie,
-        cred: Option<SkbCred>,
-    ) -> Skb {
+    /// A message from `s`, charged to its wmem. It takes the cookie's files.
+    pub(crate) fn unix_new_skb(&self, pid: Pid, s: &Arc<Sock>, data: Vec<u8>, cookie: ScmCookie, cred: Option<SkbCred>) -> Skb {
         let truesize = skb_truesize(data.len());
-        self.sock_hold(s);
-        self.sock_mut(s).wmem += truesize;
-        let id = self.next_skb;
-        self.next_skb += 1;
-        let fp_user = self.procs.get(&pid).map_or(0, |p| p.cred.uid);
+        s.wmem.fetch_add(truesize, Ordering::SeqCst);
+        let fp_user = self.proc(pid).map_or(0, |p| p.cred.uid);
         Skb {
-            id,
+            id: self.next_skb.fetch_add(1, Ordering::SeqCst),
             data,
             consumed: 0,
             fds: cookie.fp,
             cred,
-            sender: s,
+            sender: Arc::clone(s),
             truesize,
             fp_user,
         }
     }
 
-    /// `user->unix_inflight`: fds sent by `uid` still queued anywhere.
-    fn unix_inflight_of(&self, uid: u32) -> usize {
-        self.socks
-            .iter()
-            .flat_map(|(_, sk)| sk.recvq.iter())
-            .filter(|b| b.fp_user == uid)
-            .map(|b| b.fds.len())
-            .sum()
+    /// A message left `receiver`'s queue to be read: its edges go, the
+    /// sender is uncharged (and woken); the files are the caller's. Call
+    /// with no socket lock held.
+    pub(crate) fn skb_consumed(&self, receiver: &Sock, mut skb: Skb) -> Vec<Arc<File>> {
+        self.unix_del_edges(receiver, &skb);
+        self.skb_uncharge(&skb);
+        std::mem::take(&mut skb.fds)
+    }
+
+    /// `too_many_unix_fds`.
+    pub(crate) fn too_many_unix_fds(&self, pid: Pid) -> bool {
+        let Ok(p) = self.proc(pid) else { return false };
+        let privileged = p.cred.capable(Capability::SysResource) || p.cred.capable(Capability::SysAdmin);
+        !privileged && self.user_inflight(p.cred.uid) as u64 > p.nofile
     }
 
     // __unix_dgram_recvmsg
-    pub(crate) fn unix_dgram_recvmsg(
-        &mut self,
-        pid: Pid,
-        s: SockId,
-        len: usize,
-        controllen: usize,
-        flags: i32,
-    ) -> SysResult<RecvMsg> {
+    pub(crate) fn unix_dgram_recvmsg(&self, pid: Pid, s: &Arc<Sock>, len: usize, controllen: usize, flags: i32) -> KResult<RecvMsg> {
         if flags & MSG_OOB != 0 {
-            return Err(Errno::EOPNOTSUPP.why("__unix_dgram_recvmsg: MSG_OOB on a datagram socket"));
+            return Err(Errno::EOPNOTSUPP.why("__unix_dgram_recvmsg: MSG_OOB on a datagram socket").into());
         }
         let peek = flags & MSG_PEEK != 0;
         let nonblock = flags & MSG_DONTWAIT != 0;
-        if let Some(e) = self.sock_mut(s).take_err() {
-            return Err(e);
+        let mut g = s.lock();
+        if let Some(e) = g.take_err() {
+            return Err(e.into());
         }
         // __skb_try_recv_datagram with the peek offset: find the message
         // holding byte `skip` of the queue.
-        let mut skip = if peek && self.sock(s).peek_off >= 0 {
-            self.sock(s).peek_off as usize
-        } else {
-            0
-        };
+        let mut skip = if peek && g.peek_off >= 0 { g.peek_off as usize } else { 0 };
         let mut index = None;
-        for (i, b) in self.sock(s).recvq.iter().enumerate() {
+        for (i, b) in g.recvq.iter().enumerate() {
             if skip >= b.data.len() && (!b.data.is_empty() || skip > 0) {
                 skip -= b.data.len();
                 continue;
@@ -380,30 +311,24 @@ impl Kernel {
             break;
         }
         let Some(index) = index else {
-            let sk = self.sock(s);
-            if sk.ty == SockType::Seqpacket && sk.shutdown & RCV_SHUTDOWN != 0 {
+            if s.ty == SockType::Seqpacket && g.shutdown & RCV_SHUTDOWN != 0 {
                 return Ok(RecvMsg::default());
             }
             if nonblock {
-                return Err(Errno::EAGAIN.why("__skb_try_recv_datagram: queue empty, non-blocking"));
+                return Err(Errno::EAGAIN.why("__skb_try_recv_datagram: queue empty, non-blocking").into());
             }
             // __skb_wait_for_more_packets
-            if sk.shutdown & RCV_SHUTDOWN != 0 {
+            if g.shutdown & RCV_SHUTDOWN != 0 {
                 return Ok(RecvMsg::default());
             }
-            if sk.ty.connection() && !matches!(sk.state, SockState::Established | SockState::Listen)
-            {
-                return Err(Errno::ENOTCONN.why("__skb_wait_for_more_packets: connection closed"));
+            if s.ty.connection() && !matches!(g.state, SockState::Established | SockState::Listen) {
+                return Err(Errno::ENOTCONN.why("__skb_wait_for_more_packets: connection closed").into());
             }
-            return Err(would_block());
+            return Err(Fail::Block(Wait::Sock(Arc::clone(s), g.seq)));
         };
-        let (skb_len, sender, cred) = {
-            let b = &self.sock(s).recvq[index];
-            (b.data.len(), b.sender, b.cred)
-        };
-        let name = match &self.sock(sender).addr {
-            Some(a) if !matches!(a, UnixAddr::Unnamed) => a.to_kernel_bytes(),
-            _ => Vec::new(),
+        let (skb_len, name, cred) = {
+            let b = &g.recvq[index];
+            (b.data.len(), b.sender.name().map(|a| a.to_kernel_bytes()).unwrap_or_default(), b.cred)
         };
         let avail = skb_len - skip;
         let mut msg_flags = 0;
@@ -413,85 +338,59 @@ impl Kernel {
             msg_flags |= MSG_TRUNC;
             len
         };
-        let data = self.sock(s).recvq[index].data[skip..skip + size].to_vec();
+        let data = g.recvq[index].data.get(skip..skip + size).unwrap_or_default().to_vec();
+        let (passcred, passpidfd) = (g.passcred, g.passpidfd);
         let fds = if peek {
-            let fds = self.sock(s).recvq[index].fds.clone();
-            for &f in &fds {
-                self.fget(f);
+            let fds: Vec<Arc<File>> = g.recvq[index].fds.iter().map(|f| self.fget(f)).collect();
+            if g.peek_off >= 0 {
+                g.peek_off = g.peek_off.saturating_add(size as i32);
             }
-            let sk = self.sock_mut(s);
-            if sk.peek_off >= 0 {
-                sk.peek_off = sk.peek_off.saturating_add(size as i32);
-            }
+            drop(g);
             fds
         } else {
-            let skb = self
-                .sock_mut(s)
-                .recvq
-                .remove(index)
-                .unwrap_or_else(|| unreachable!());
-            let sk = self.sock_mut(s);
-            if sk.peek_off >= 0 {
-                sk.peek_off = (sk.peek_off - skb_len as i32).max(0);
+            let skb = g.recvq.remove(index).unwrap_or_else(|| unreachable!("index found above"));
+            if g.peek_off >= 0 {
+                g.peek_off = (g.peek_off - skb_len as i32).max(0);
             }
-            let Skb {
-                fds,
-                sender,
-                truesize,
-                ..
-            } = skb;
-            self.skb_release_sender(sender, truesize);
-            fds
+            // Room in our queue: wake senders waiting for it (peer_wait).
+            s.wake_locked(&mut g);
+            drop(g);
+            self.skb_consumed(s, skb)
         };
         let ret = if flags & MSG_TRUNC != 0 { avail } else { size };
-        let (passcred, passpidfd) = (self.sock(s).passcred, self.sock(s).passpidfd);
-        let control = self.scm_recv_unix(
-            pid,
-            controllen,
-            flags,
-            passcred,
-            passpidfd,
-            cred,
-            fds,
-            None,
-            &mut msg_flags,
-        );
-        Ok(RecvMsg {
-            ret,
-            data,
-            name,
-            control,
-            flags: msg_flags,
-        })
+        let control = self.scm_recv_unix(pid, controllen, flags, passcred, passpidfd, cred, fds, None, &mut msg_flags);
+        Ok(RecvMsg { ret, data, name, control, flags: msg_flags })
     }
 
     // unix_dgram_poll
-    pub(crate) fn unix_dgram_poll(&self, s: SockId, events: i16) -> i16 {
-        let sk = self.sock(s);
+    pub(crate) fn unix_dgram_poll(&self, s: &Arc<Sock>, events: i16) -> i16 {
+        let g = s.lock();
         let mut mask = 0;
-        if sk.err.is_some() {
+        if g.err.is_some() {
             mask |= POLLERR;
         }
-        if sk.shutdown & RCV_SHUTDOWN != 0 {
+        if g.shutdown & RCV_SHUTDOWN != 0 {
             mask |= POLLRDHUP | POLLIN | POLLRDNORM;
         }
-        if sk.shutdown == SHUTDOWN_MASK {
+        if g.shutdown == SHUTDOWN_MASK {
             mask |= POLLHUP;
         }
-        if !sk.recvq.is_empty() || !sk.accept_q.is_empty() {
+        if !g.recvq.is_empty() || !g.accept_q.is_empty() {
             mask |= POLLIN | POLLRDNORM;
         }
-        if sk.ty == SockType::Seqpacket && sk.state == SockState::Close {
+        if s.ty == SockType::Seqpacket && g.state == SockState::Close {
             mask |= POLLHUP;
         }
         if events & (POLLWRBAND | POLLWRNORM | POLLOUT) == 0 {
             return mask;
         }
-        let mut writable = sk.writable();
+        let mut writable = s.writable(&g);
+        let peer = g.peer.clone();
+        drop(g);
         if writable {
-            if let Some(other) = sk.peer {
-                let o = self.sock(other);
-                if o.peer != Some(s) && !o.dead && self.unix_recvq_full(other) {
+            if let Some(other) = peer.filter(|o| !Arc::ptr_eq(o, s)) {
+                let og = other.lock();
+                if !is(&og.peer, s) && !og.dead && recvq_full(&og) {
                     writable = false;
                 }
             }
@@ -503,25 +402,28 @@ impl Kernel {
     }
 
     // unix_shutdown
-    pub(crate) fn unix_shutdown(&mut self, s: SockId, how: i32) -> SysResult<()> {
+    pub(crate) fn unix_shutdown(&self, s: &Arc<Sock>, how: i32) -> Result<(), Errno> {
         if !(SHUT_RD..=SHUT_RDWR).contains(&how) {
             return Err(Errno::EINVAL.why("unix_shutdown: how is not SHUT_RD/SHUT_WR/SHUT_RDWR"));
         }
         let mode = (how + 1) as u8;
-        let sk = self.sock_mut(s);
-        sk.shutdown |= mode;
-        let (ty, peer) = (sk.ty, sk.peer);
-        if let Some(other) = peer {
-            if ty.connection() {
-                let mut peer_mode = 0;
-                if mode & RCV_SHUTDOWN != 0 {
-                    peer_mode |= SEND_SHUTDOWN;
-                }
-                if mode & SEND_SHUTDOWN != 0 {
-                    peer_mode |= RCV_SHUTDOWN;
-                }
-                self.sock_mut(other).shutdown |= peer_mode;
+        let peer = {
+            let mut g = s.lock();
+            g.shutdown |= mode;
+            s.wake_locked(&mut g);
+            g.peer.clone()
+        };
+        if let Some(other) = peer.filter(|o| s.ty.connection() && !Arc::ptr_eq(o, s)) {
+            let mut peer_mode = 0;
+            if mode & RCV_SHUTDOWN != 0 {
+                peer_mode |= SEND_SHUTDOWN;
             }
+            if mode & SEND_SHUTDOWN != 0 {
+                peer_mode |= RCV_SHUTDOWN;
+            }
+            let mut og = other.lock();
+            og.shutdown |= peer_mode;
+            other.wake_locked(&mut og);
         }
         Ok(())
     }

@@ -1,232 +1,235 @@
-//! The in-flight garbage collector (`net/unix/garbage.c`): sockets whose
-//! only references are fds in flight inside each other's queues form dead
-//! strongly connected components; their queues are purged, which drops
-//! those references and releases the sockets.
+//! The in-flight garbage collector (`net/unix/garbage.c`).
 //!
-//! The kernel keeps the graph incrementally (`unix_add_edges`,
-//! `unix_del_edges`); the model derives the same graph from the queues
-//! each time it collects, which gives the same verdicts.
+//! Every socket whose file sits in a queued message is a vertex; each
+//! in-flight copy is an edge to the socket whose queue holds it (an
+//! embryo's edges lead to its listener). The graph is kept under its own
+//! lock (`unix_gc_lock`), touched only when files travel
+//! (`unix_add_edges` at enqueue, `unix_del_edges` when the message leaves).
+//! A strongly connected component is dead when no edge leaves it and every
+//! file's `f_count` equals its number of in-flight copies: only the cycle
+//! keeps it alive. Its queues are purged, which drops those references.
 
-use super::{Skb, SockId};
-use crate::file::{FileId, FileKind};
-use crate::world::Kernel;
-use std::collections::{BTreeMap, BTreeSet};
+use super::{Skb, Sock, SockInner};
+use crate::file::{File, FileKind};
+use crate::world::{lock, Kernel};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Weak};
 
 /// One in-flight socket (`struct unix_vertex`).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Vertex {
-    /// Receivers holding a copy of this socket (`unix_edge.successor`),
-    /// embryos resolved to their listener.
-    successors: Vec<SockId>,
+    sock: Weak<Sock>,
+    file: Weak<File>,
+    /// Receivers holding a copy (`unix_edge.successor`), by socket id.
+    succ: Vec<u64>,
+}
+
+/// The in-flight graph and counters.
+#[derive(Debug, Default)]
+pub struct GcState {
+    vertices: HashMap<u64, Vertex>,
+    /// Embryo id → listener id, until accept (`unix_update_edges`).
+    embryo_listener: HashMap<u64, u64>,
+    /// `user->unix_inflight`: fds in flight per sending uid.
+    user_inflight: HashMap<u32, usize>,
+    /// Files in flight, of any kind.
+    tot_inflight: usize,
 }
 
 impl Kernel {
-    /// The socket whose vertex an edge into `r` reaches: the listener of an
-    /// embryo not yet accepted (`unix_edge_successor`).
-    fn gc_successor(&self, r: SockId) -> SockId {
-        self.sock(r).listener.unwrap_or(r)
-    }
-
-    /// `unix_gc` / `__unix_gc`: find dead SCCs and purge them.
-    pub(crate) fn unix_gc(&mut self) {
-        if self.gc_running {
+    /// `unix_add_edges` (from `scm_stat_add`): a message carrying files is
+    /// queued on `receiver` (whose lock the caller holds).
+    pub(crate) fn unix_add_edges(&self, receiver: &Sock, _locked: &SockInner, skb: &Skb) {
+        if skb.fds.is_empty() {
             return;
         }
-        self.gc_running = true;
-        loop {
-            let hit = self.unix_gc_round();
-            if hit.is_empty() {
-                break;
-            }
-            for skb in hit {
-                self.skb_free(skb);
+        let mut gc = lock(&self.gc);
+        *gc.user_inflight.entry(skb.fp_user).or_default() += skb.fds.len();
+        gc.tot_inflight += skb.fds.len();
+        for f in &skb.fds {
+            if let FileKind::Socket(s) = &f.kind {
+                gc.vertices
+                    .entry(s.id)
+                    .or_insert_with(|| Vertex { sock: Arc::downgrade(s), file: Arc::downgrade(f), succ: Vec::new() })
+                    .succ
+                    .push(receiver.id);
             }
         }
-        self.gc_running = false;
     }
 
-    fn unix_gc_round(&mut self) -> Vec<Skb> {
-        // Build the graph: vertices are sockets whose file is in flight.
-        let mut vertices: BTreeMap<SockId, Vertex> = BTreeMap::new();
-        let mut file_of: BTreeMap<SockId, FileId> = BTreeMap::new();
-        for (ri, r) in self.socks.iter() {
-            for skb in &r.recvq {
-                for &f in &skb.fds {
-                    if let Some(FileKind::Socket(s)) = self.files.get(f.0).map(|x| &x.kind) {
-                        let succ = self.gc_successor(SockId(ri));
-                        vertices.entry(*s).or_default().successors.push(succ);
-                        file_of.insert(*s, f);
+    /// `unix_del_edges`: a message carrying files left `receiver`'s queue.
+    pub(crate) fn unix_del_edges(&self, receiver: &Sock, skb: &Skb) {
+        if skb.fds.is_empty() {
+            return;
+        }
+        let mut gc = lock(&self.gc);
+        if let Some(n) = gc.user_inflight.get_mut(&skb.fp_user) {
+            *n = n.saturating_sub(skb.fds.len());
+        }
+        gc.tot_inflight = gc.tot_inflight.saturating_sub(skb.fds.len());
+        for f in &skb.fds {
+            if let FileKind::Socket(s) = &f.kind {
+                let empty = match gc.vertices.get_mut(&s.id) {
+                    Some(v) => {
+                        if let Some(i) = v.succ.iter().position(|&r| r == receiver.id) {
+                            v.succ.swap_remove(i);
+                        }
+                        v.succ.is_empty()
                     }
+                    None => false,
+                };
+                if empty {
+                    gc.vertices.remove(&s.id);
                 }
             }
         }
-        if vertices.is_empty() {
+    }
+
+    /// An embryo's edges lead to its listener until it is accepted.
+    pub(crate) fn gc_note_embryo(&self, embryo: &Sock, listener: &Sock) {
+        lock(&self.gc).embryo_listener.insert(embryo.id, listener.id);
+    }
+
+    /// `unix_update_edges`: the embryo was accepted (or dropped).
+    pub(crate) fn gc_forget_embryo(&self, embryo: &Sock) {
+        lock(&self.gc).embryo_listener.remove(&embryo.id);
+    }
+
+    /// `user->unix_inflight`.
+    pub(crate) fn user_inflight(&self, uid: u32) -> usize {
+        lock(&self.gc).user_inflight.get(&uid).copied().unwrap_or(0)
+    }
+
+    /// Files in flight (`unix_tot_inflight`, counting every kind).
+    pub(crate) fn unix_tot_inflight(&self) -> usize {
+        lock(&self.gc).tot_inflight
+    }
+
+    /// `unix_gc` / `__unix_gc`: find dead SCCs and purge them, until none is left.
+    pub(crate) fn unix_gc(&self) {
+        loop {
+            let dead = self.dead_vertices();
+            if dead.is_empty() {
+                return;
+            }
+            let mut hit: Vec<(Arc<Sock>, Vec<Skb>)> = Vec::new();
+            for s in dead {
+                let (skbs, embryos) = {
+                    let mut g = s.lock();
+                    g.oob_skb = None;
+                    (g.recvq.drain(..).collect::<Vec<_>>(), g.accept_q.iter().cloned().collect::<Vec<_>>())
+                };
+                for e in embryos {
+                    let skbs = {
+                        let mut g = e.lock();
+                        g.oob_skb = None;
+                        g.recvq.drain(..).collect::<Vec<_>>()
+                    };
+                    hit.push((e, skbs));
+                }
+                hit.push((s, skbs));
+            }
+            if hit.iter().all(|(_, v)| v.is_empty()) {
+                return;
+            }
+            for (s, skbs) in hit {
+                self.skbs_free(&s, skbs);
+            }
+        }
+    }
+
+    /// The sockets of every dead SCC (`unix_walk_scc`, `unix_scc_dead`).
+    fn dead_vertices(&self) -> Vec<Arc<Sock>> {
+        let gc = lock(&self.gc);
+        if gc.vertices.is_empty() {
             return Vec::new();
         }
-        let sccs = tarjan(&vertices);
-        let mut hit = Vec::new();
-        for scc in sccs {
-            let members: BTreeSet<SockId> = scc.iter().copied().collect();
+        let resolve = |r: u64| gc.embryo_listener.get(&r).copied().unwrap_or(r);
+        let graph: BTreeMap<u64, Vec<u64>> = gc.vertices.iter().map(|(&v, x)| (v, x.succ.iter().map(|&r| resolve(r)).collect())).collect();
+        let mut out = Vec::new();
+        for scc in tarjan(&graph) {
+            let members: BTreeSet<u64> = scc.iter().copied().collect();
             let dead = scc.iter().all(|v| {
-                let vx = &vertices[v];
-                let out_degree = vx.successors.len();
-                let count = file_of
-                    .get(v)
-                    .and_then(|f| self.files.get(f.0))
-                    .map_or(0, |f| f.count);
-                vx.successors.iter().all(|s| members.contains(s)) && count == out_degree
+                let succ = &graph[v];
+                let count = gc.vertices.get(v).and_then(|x| x.file.upgrade()).map_or(0, |f| f.count());
+                succ.iter().all(|s| members.contains(s)) && count == succ.len()
             });
-            if !dead {
-                continue;
-            }
-            for v in scc {
-                let embryos: Vec<SockId> = self.sock(v).accept_q.iter().copied().collect();
-                for q in std::iter::once(v).chain(embryos) {
-                    let sk = self.sock_mut(q);
-                    hit.extend(sk.recvq.drain(..));
-                    sk.oob_skb = None;
-                }
+            if dead {
+                out.extend(scc.iter().filter_map(|v| gc.vertices.get(v).and_then(|x| x.sock.upgrade())));
             }
         }
-        hit
+        out
     }
 
     /// The model's invariants (see [`crate::World::check_invariants`]).
     pub(crate) fn check_invariants(&self) -> Result<(), String> {
-        let mut refs: BTreeMap<usize, usize> = BTreeMap::new();
-        for p in self.procs.values() {
-            for (_, e) in p.fds.iter() {
-                *refs.entry(e.file.0).or_default() += 1;
+        let mut refs: HashMap<*const File, (Arc<File>, usize)> = HashMap::new();
+        let procs: Vec<_> = self.procs.read().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
+        for p in procs {
+            for (_, e) in lock(&p.fds).iter() {
+                refs.entry(Arc::as_ptr(&e.file)).or_insert_with(|| (Arc::clone(&e.file), 0)).1 += 1;
             }
         }
-        let mut sock_refs: BTreeMap<usize, usize> = BTreeMap::new();
-        for (si, sk) in self.socks.iter() {
-            if !sk.dead {
-                *sock_refs.entry(si).or_default() += 1;
+        for s in self.all_socks() {
+            let g = s.lock();
+            if g.dead && !g.recvq.is_empty() {
+                return Err(format!("released socket {} still has queued messages", s.id));
             }
-            if let Some(p) = sk.peer {
-                *sock_refs.entry(p.0).or_default() += 1;
+            if !g.dead && g.file.is_none() && g.listener.is_none() {
+                return Err(format!("live socket {} has neither a file nor a listener", s.id));
             }
-            for skb in &sk.recvq {
-                *sock_refs.entry(skb.sender.0).or_default() += 1;
+            if !g.dead && g.file.as_ref().is_some_and(|f| f.strong_count() == 0) {
+                return Err(format!("live socket {} lost its file", s.id));
+            }
+            for skb in &g.recvq {
                 for f in &skb.fds {
-                    *refs.entry(f.0).or_default() += 1;
-                }
-            }
-            if sk.dead && !sk.recvq.is_empty() {
-                return Err(format!("released socket {si} still has queued messages"));
-            }
-            if !sk.dead && sk.file.is_none() && sk.listener.is_none() {
-                return Err(format!(
-                    "live socket {si} has neither a file nor a listener"
-                ));
-            }
-        }
-        for (fi, f) in self.files.iter() {
-            let want = refs.get(&fi).copied().unwrap_or(0);
-            if f.count != want {
-                return Err(format!(
-                    "file {fi} ({:?}) has f_count {} but {} references exist",
-                    kind_name(&f.kind),
-                    f.count,
-                    want
-                ));
-            }
-            if f.count == 0 {
-                return Err(format!("file {fi} is alive with no reference"));
-            }
-            if let FileKind::Socket(s) = f.kind {
-                match self.socks.get(s.0) {
-                    Some(sk) if sk.file == Some(FileId(fi)) => {}
-                    _ => {
-                        return Err(format!(
-                            "file {fi} points to socket {} which does not point back",
-                            s.0
-                        ))
-                    }
+                    refs.entry(Arc::as_ptr(f)).or_insert_with(|| (Arc::clone(f), 0)).1 += 1;
                 }
             }
         }
-        for fi in refs.keys() {
-            if self.files.get(*fi).is_none() {
-                return Err(format!("a reference to released file {fi} remains"));
+        for (f, n) in refs.values() {
+            if f.count() != *n {
+                return Err(format!("a {} file has f_count {} but {} references exist", f.kind_name(), f.count(), n));
             }
         }
-        for (si, sk) in self.socks.iter() {
-            let want = sock_refs.get(&si).copied().unwrap_or(0);
-            if sk.refs != want {
-                return Err(format!(
-                    "socket {si} has {} references counted but {} exist",
-                    sk.refs, want
-                ));
-            }
-        }
-        for si in sock_refs.keys() {
-            if self.socks.get(*si).is_none() {
-                return Err(format!("a reference to freed socket {si} remains"));
-            }
+        let live = self.files_live.load(std::sync::atomic::Ordering::SeqCst);
+        if refs.len() != live {
+            return Err(format!("{live} open files are alive but {} are reachable from fd tables and queues", refs.len()));
         }
         Ok(())
     }
 }
 
-fn kind_name(k: &FileKind) -> &'static str {
-    match k {
-        FileKind::Null => "null",
-        FileKind::Memfd { .. } => "memfd",
-        FileKind::PipeRead(_) => "pipe-r",
-        FileKind::PipeWrite(_) => "pipe-w",
-        FileKind::Socket(_) => "socket",
-        FileKind::Pidfd(_) => "pidfd",
-    }
-}
-
-/// Tarjan's strongly connected components over the in-flight graph
-/// (`unix_walk_scc`), iteratively so that deep graphs cannot overflow the stack.
-fn tarjan(vertices: &BTreeMap<SockId, Vertex>) -> Vec<Vec<SockId>> {
+/// Tarjan's strongly connected components, iteratively so that deep graphs
+/// cannot overflow the stack. Edges to non-vertices are ignored.
+fn tarjan(graph: &BTreeMap<u64, Vec<u64>>) -> Vec<Vec<u64>> {
     #[derive(Clone, Copy)]
     struct St {
         index: usize,
         low: usize,
         on_stack: bool,
     }
-    let mut st: BTreeMap<SockId, St> = BTreeMap::new();
-    let mut stack: Vec<SockId> = Vec::new();
+    let mut st: HashMap<u64, St> = HashMap::new();
+    let mut stack: Vec<u64> = Vec::new();
     let mut out = Vec::new();
     let mut next = 0usize;
-    for &root in vertices.keys() {
+    for &root in graph.keys() {
         if st.contains_key(&root) {
             continue;
         }
-        // (vertex, next successor position)
-        let mut work: Vec<(SockId, usize)> = vec![(root, 0)];
-        st.insert(
-            root,
-            St {
-                index: next,
-                low: next,
-                on_stack: true,
-            },
-        );
+        let mut work: Vec<(u64, usize)> = vec![(root, 0)];
+        st.insert(root, St { index: next, low: next, on_stack: true });
         next += 1;
         stack.push(root);
         while let Some(&mut (v, ref mut pos)) = work.last_mut() {
-            let succs = &vertices[&v].successors;
-            if let Some(&w) = succs.get(*pos) {
+            if let Some(&w) = graph[&v].get(*pos) {
                 *pos += 1;
-                if !vertices.contains_key(&w) {
+                if !graph.contains_key(&w) {
                     continue;
                 }
                 match st.get(&w).copied() {
                     None => {
-                        st.insert(
-                            w,
-                            St {
-                                index: next,
-                                low: next,
-                                on_stack: true,
-                            },
-                        );
+                        st.insert(w, St { index: next, low: next, on_stack: true });
                         next += 1;
                         stack.push(w);
                         work.push((w, 0));
@@ -263,4 +266,24 @@ fn tarjan(vertices: &BTreeMap<SockId, Vertex>) -> Vec<Vec<SockId>> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tarjan;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn sccs_of_the_selftest_topologies() {
+        // scm_rights.c cross_edge: 0→1, 1→2, 2→0, 1→3, 3→2 — one SCC of four.
+        let g: BTreeMap<u64, Vec<u64>> = [(0, vec![1]), (1, vec![2, 3]), (2, vec![0]), (3, vec![2])].into_iter().collect();
+        let sccs = tarjan(&g);
+        assert_eq!(sccs.len(), 1);
+        assert_eq!(sccs[0].len(), 4);
+        // mixed_lowpoint: 0→1, 1→2, 2→1, 1→0 plus a tail 3→0 — {0,1,2} and {3}.
+        let g: BTreeMap<u64, Vec<u64>> = [(0, vec![1]), (1, vec![2, 0]), (2, vec![1]), (3, vec![0])].into_iter().collect();
+        let mut sizes: Vec<usize> = tarjan(&g).iter().map(Vec::len).collect();
+        sizes.sort();
+        assert_eq!(sizes, vec![1, 3]);
+    }
 }

@@ -1,5 +1,6 @@
-//! Unix sockets (`net/unix/af_unix.c`): the socket object, its queue of
-//! messages, creation and release, and the address space.
+//! Unix sockets (`net/unix/af_unix.c`): the socket object with its own
+//! lock and wait queue, its queue of messages, creation and release, and
+//! the address space.
 
 pub mod addr;
 pub mod dgram;
@@ -9,15 +10,13 @@ pub mod stream;
 use crate::abi::filter::Program;
 use crate::abi::sockaddr::UnixAddr;
 use crate::errno::Errno;
-use crate::file::FileId;
+use crate::file::File;
 use crate::process::Pid;
-use crate::world::Kernel;
+use crate::world::{lock, Kernel};
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Duration;
-
-/// Index of a socket in the world.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct SockId(pub usize);
 
 /// `sk_type`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -31,16 +30,14 @@ pub enum SockType {
 }
 
 impl SockType {
-    /// From the type bits of `socket()`'s argument; `ESOCKTNOSUPPORT` otherwise
-    /// (`unix_create`).
+    /// From the type bits of `socket()`'s argument; `ESOCKTNOSUPPORT`
+    /// otherwise (`unix_create`; `SOCK_RAW` quietly becomes `SOCK_DGRAM`).
     pub fn from_raw(ty: i32) -> Result<SockType, Errno> {
         use crate::abi::consts::*;
         match ty {
             SOCK_STREAM => Ok(SockType::Stream),
-            SOCK_DGRAM => Ok(SockType::Dgram),
+            SOCK_DGRAM | 3 => Ok(SockType::Dgram),
             SOCK_SEQPACKET => Ok(SockType::Seqpacket),
-            // SOCK_RAW is quietly turned into SOCK_DGRAM by unix_create.
-            3 => Ok(SockType::Dgram),
             _ => Err(Errno::ESOCKTNOSUPPORT.why("unix_create: type not stream/dgram/seqpacket")),
         }
     }
@@ -104,9 +101,10 @@ pub struct PeerCred {
 
 /// One queued message (`struct sk_buff` with its `unix_skb_parms`).
 ///
-/// Ownership: the message holds one reference to every file in `fds`
-/// (`scm_fp_list`) and one reference to its sending socket; both are
-/// dropped when the message is consumed or purged, never earlier.
+/// Ownership: the message holds one `f_count` reference to every file in
+/// `fds` (`scm_fp_list`); it is dropped when the message is consumed
+/// (the receiver installs or drops the files) or purged, never earlier.
+/// `sender` keeps the sending socket's memory (for its address and wmem).
 #[derive(Debug)]
 pub struct Skb {
     /// Unique id (to recognise the OOB skb).
@@ -116,11 +114,11 @@ pub struct Skb {
     /// Bytes of a stream skb already read (`UNIXCB(skb).consumed`).
     pub consumed: usize,
     /// Passed files, in order.
-    pub fds: Vec<FileId>,
+    pub fds: Vec<Arc<File>>,
     /// Credentials attached at send time.
     pub cred: Option<SkbCred>,
-    /// The sending socket (`skb->sk`), for `msg_name` and wmem accounting.
-    pub sender: SockId,
+    /// The sending socket (`skb->sk`).
+    pub sender: Arc<Sock>,
     /// Bytes charged to the sender's `sk_wmem_alloc`.
     pub truesize: usize,
     /// The uid of the user who sent the fds (`fpl->user`).
@@ -137,16 +135,33 @@ impl Skb {
 /// A unix socket (`struct unix_sock` with its `struct sock`).
 #[derive(Debug)]
 pub struct Sock {
+    /// A unique number; also the lock order of `unix_state_double_lock`.
+    pub id: u64,
     /// `sk_type`.
     pub ty: SockType,
+    /// Inode number (`sock_i_ino`).
+    pub ino: u64,
+    /// The bound address (`u->addr`): set once, never changed.
+    pub addr: OnceLock<UnixAddr>,
+    /// `sk_wmem_alloc`: truesize of this socket's messages still queued.
+    pub wmem: AtomicUsize,
+    /// Everything else, under the socket's lock (`unix_state_lock`).
+    pub inner: Mutex<SockInner>,
+    /// The socket's wait queue: readers, accepters, connectors and
+    /// writers waiting for room in this socket's queue (`peer_wait`) or
+    /// in its own send buffer sleep here.
+    pub wait: Condvar,
+}
+
+/// The locked part of a socket.
+#[derive(Debug)]
+pub struct SockInner {
     /// `sk_state`.
     pub state: SockState,
-    /// The file of its `struct socket`; `None` for an embryo not yet accepted.
-    pub file: Option<FileId>,
-    /// The bound address (`u->addr`).
-    pub addr: Option<UnixAddr>,
-    /// `unix_peer(sk)`: holds a reference to the peer.
-    pub peer: Option<SockId>,
+    /// Its file while it has a `struct socket` (`None` for an embryo).
+    pub file: Option<Weak<File>>,
+    /// `unix_peer(sk)`.
+    pub peer: Option<Arc<Sock>>,
     /// `sk_shutdown`.
     pub shutdown: u8,
     /// `SOCK_DEAD`: released (unhashed, orphaned).
@@ -156,15 +171,13 @@ pub struct Sock {
     /// `sk_receive_queue`.
     pub recvq: VecDeque<Skb>,
     /// For a listener: embryos waiting for `accept`, oldest first.
-    pub accept_q: VecDeque<SockId>,
+    pub accept_q: VecDeque<Arc<Sock>>,
     /// For an embryo: its listener.
-    pub listener: Option<SockId>,
+    pub listener: Option<Weak<Sock>>,
     /// `sk_sndbuf`.
     pub sndbuf: i32,
     /// `sk_rcvbuf`.
     pub rcvbuf: i32,
-    /// `sk_wmem_alloc`: truesize of this socket's messages still queued.
-    pub wmem: usize,
     /// `SO_PASSCRED`.
     pub passcred: bool,
     /// `SO_PASSPIDFD`.
@@ -184,25 +197,21 @@ pub struct Sock {
     /// `sk_peer_cred`/`sk_peer_pid`.
     pub peercred: Option<PeerCred>,
     /// `sk_filter`.
-    pub filter: Option<Program>,
+    pub filter: Option<Arc<Program>>,
     /// `SO_RCVTIMEO` (`None`: wait forever).
     pub rcvtimeo: Option<Duration>,
     /// `SO_SNDTIMEO`.
     pub sndtimeo: Option<Duration>,
     /// `u->oob_skb`: the id of the skb holding the current OOB byte.
     pub oob_skb: Option<u64>,
-    /// `u->inq_len`: unread stream bytes.
-    pub inq_len: usize,
-    /// Inode number (`sock_i_ino`).
-    pub ino: u64,
-    /// `sk_refcnt`.
-    pub refs: usize,
+    /// Wait-queue generation: bumped at every wake-up.
+    pub seq: u64,
 }
 
-/// The smallest `sk_sndbuf` (`SOCK_MIN_SNDBUF`): 2 * (2048 + 256 + 320).
-pub const SOCK_MIN_SNDBUF: i32 = 2 * (2048 + 256 + 320);
-/// The smallest `sk_rcvbuf` (`SOCK_MIN_RCVBUF`): 2048 + 256 + 320.
-pub const SOCK_MIN_RCVBUF: i32 = 2048 + 256 + 320;
+/// The smallest `sk_sndbuf` (`SOCK_MIN_SNDBUF`, measured on 6.18: 4608).
+pub const SOCK_MIN_SNDBUF: i32 = 4608;
+/// The smallest `sk_rcvbuf` (`SOCK_MIN_RCVBUF`, measured on 6.18: 2304).
+pub const SOCK_MIN_RCVBUF: i32 = 2304;
 
 /// `skb->truesize` of a message with `len` bytes of payload, as the
 /// kernel's allocator rounds it (`SKB_TRUESIZE` of the kmalloc'd head).
@@ -212,208 +221,176 @@ pub fn skb_truesize(len: usize) -> usize {
     let head = len.saturating_add(63) & !63;
     let want = head.saturating_add(SHINFO);
     let alloc = if want <= 8192 {
-        [32usize, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192]
-            .into_iter()
-            .find(|&s| s >= want)
-            .unwrap_or(8192)
+        [32usize, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192].into_iter().find(|&s| s >= want).unwrap_or(8192)
     } else {
         want.checked_next_power_of_two().unwrap_or(usize::MAX)
     };
     alloc.saturating_add(SKB)
 }
 
+impl Sock {
+    /// The socket's lock (`unix_state_lock`).
+    pub fn lock(&self) -> MutexGuard<'_, SockInner> {
+        lock(&self.inner)
+    }
+
+    /// Wake every sleeper of this socket. Call with its lock NOT held.
+    pub fn wake(&self) {
+        let mut g = self.lock();
+        g.seq = g.seq.wrapping_add(1);
+        self.wait.notify_all();
+    }
+
+    /// Wake every sleeper, with the lock held by the caller.
+    pub fn wake_locked(&self, g: &mut SockInner) {
+        g.seq = g.seq.wrapping_add(1);
+        self.wait.notify_all();
+    }
+
+    /// `sk_wmem_alloc` as `SIOCOUTQ` reports it.
+    pub fn wmem(&self) -> usize {
+        self.wmem.load(Ordering::SeqCst)
+    }
+
+    /// `unix_writable`: less than a quarter of the send buffer in use (the
+    /// kernel's `sk_wmem_alloc` starts at 1).
+    pub fn writable(&self, g: &SockInner) -> bool {
+        g.state != SockState::Listen && self.wmem().saturating_add(1).saturating_mul(4) <= g.sndbuf.max(0) as usize
+    }
+
+    /// The bound address, if any.
+    pub fn name(&self) -> Option<&UnixAddr> {
+        self.addr.get()
+    }
+}
+
+impl SockInner {
+    /// `sock_error`: take the pending error.
+    pub fn take_err(&mut self) -> Option<Errno> {
+        self.err.take()
+    }
+
+    /// Whether SO_PASSCRED or SO_PASSPIDFD is set (`unix_may_passcred`).
+    pub fn may_passcred(&self) -> bool {
+        self.passcred || self.passpidfd
+    }
+}
+
+/// `unix_state_double_lock`: two sockets locked in id order.
+pub fn double_lock<'a>(a: &'a Sock, b: &'a Sock) -> (MutexGuard<'a, SockInner>, MutexGuard<'a, SockInner>) {
+    if a.id < b.id {
+        let ga = a.lock();
+        let gb = b.lock();
+        (ga, gb)
+    } else {
+        let gb = b.lock();
+        let ga = a.lock();
+        (ga, gb)
+    }
+}
+
 impl Kernel {
-    pub(crate) fn sock(&self, s: SockId) -> &Sock {
-        // Sockets referenced by id are alive by construction (they hold a
-        // reference); a missing one is a model bug, reported loudly in
-        // debug builds and as a dead placeholder otherwise.
-        match self.socks.get(s.0) {
-            Some(sk) => sk,
-            None => {
-                debug_assert!(false, "dangling socket {s:?}");
-                &DEAD_PLACEHOLDER
+    /// `unix_create1`: a new socket object.
+    pub(crate) fn unix_create1(&self, ty: SockType) -> Arc<Sock> {
+        use crate::abi::consts::SK_BUF_DEFAULT;
+        let s = Arc::new(Sock {
+            id: self.next_sock.fetch_add(1, Ordering::SeqCst),
+            ty,
+            ino: self.next_ino.fetch_add(1, Ordering::SeqCst),
+            addr: OnceLock::new(),
+            wmem: AtomicUsize::new(0),
+            inner: Mutex::new(SockInner {
+                state: SockState::Close,
+                file: None,
+                peer: None,
+                shutdown: 0,
+                dead: false,
+                err: None,
+                recvq: VecDeque::new(),
+                accept_q: VecDeque::new(),
+                listener: None,
+                sndbuf: SK_BUF_DEFAULT,
+                rcvbuf: SK_BUF_DEFAULT,
+                passcred: false,
+                passpidfd: false,
+                passrights: true,
+                oobinline: false,
+                recv_inq: false,
+                peek_off: -1,
+                rcvlowat: 1,
+                max_ack_backlog: self.max_dgram_qlen.load(Ordering::SeqCst),
+                peercred: None,
+                filter: None,
+                rcvtimeo: None,
+                sndtimeo: None,
+                oob_skb: None,
+                seq: 0,
+            }),
+            wait: Condvar::new(),
+        });
+        self.register(&s);
+        s
+    }
+
+    /// Drop messages that left a queue: their files, their charge on the
+    /// sender's wmem (`kfree_skb` → `unix_destruct_scm`, `sock_wfree`),
+    /// their edges in the in-flight graph. Call with no socket lock held.
+    pub(crate) fn skbs_free(&self, receiver: &Sock, skbs: Vec<Skb>) {
+        for skb in skbs {
+            self.unix_del_edges(receiver, &skb);
+            self.skb_uncharge(&skb);
+            for f in skb.fds {
+                self.fput(f);
             }
         }
     }
 
-    pub(crate) fn sock_mut(&mut self, s: SockId) -> &mut Sock {
-        if self.socks.get(s.0).is_none() {
-            debug_assert!(false, "dangling socket {s:?}");
-            let id = self.socks.insert(Sock::new(SockType::Dgram, 0, 0, 0));
-            return self.socks.get_mut(id).unwrap_or_else(|| unreachable!());
-        }
-        self.socks.get_mut(s.0).unwrap_or_else(|| unreachable!())
-    }
-
-    /// `sock_hold`.
-    pub(crate) fn sock_hold(&mut self, s: SockId) {
-        if let Some(sk) = self.socks.get_mut(s.0) {
-            sk.refs += 1;
-        }
-    }
-
-    /// `sock_put`: the last reference frees the socket object.
-    pub(crate) fn sock_put(&mut self, s: SockId) {
-        let free = match self.socks.get_mut(s.0) {
-            Some(sk) => {
-                sk.refs = sk.refs.saturating_sub(1);
-                sk.refs == 0
-            }
-            None => false,
-        };
-        if free {
-            self.socks.remove(s.0);
-        }
-    }
-
-    /// `unix_create1`: a new socket object with one reference (its owner's).
-    pub(crate) fn unix_create1(&mut self, ty: SockType) -> SockId {
-        let ino = self.next_ino;
-        self.next_ino += 1;
-        let qlen = self.max_dgram_qlen;
-        SockId(self.socks.insert(Sock::new(ty, ino, qlen, 1)))
-    }
-
-    /// Drop a message: release its files and its hold on the sender,
-    /// uncharge the sender's wmem (`kfree_skb` → `unix_destruct_scm`, `sock_wfree`).
-    pub(crate) fn skb_free(&mut self, skb: Skb) {
-        for f in skb.fds {
-            self.fput(f);
-        }
-        self.skb_release_sender(skb.sender, skb.truesize);
-    }
-
-    /// The sender's share of a message that is gone: wmem and the reference.
-    pub(crate) fn skb_release_sender(&mut self, sender: SockId, truesize: usize) {
-        if let Some(sk) = self.socks.get_mut(sender.0) {
-            sk.wmem = sk.wmem.saturating_sub(truesize);
-        }
-        self.sock_put(sender);
+    /// Uncharge the sender's wmem for a message that left a queue, and wake
+    /// the sender if that made room (`sock_wfree` → `sk_write_space`).
+    pub(crate) fn skb_uncharge(&self, skb: &Skb) {
+        skb.sender.wmem.fetch_sub(skb.truesize, Ordering::SeqCst);
+        skb.sender.wake();
     }
 
     /// `unix_release_sock`: the socket's file is gone (or a listener drops
     /// an embryo, `embrion`). Unhash, orphan, tell the peer, purge the queue.
-    pub(crate) fn unix_release_sock(&mut self, s: SockId, embrion: bool) {
-        let (ty, peer, addr, skbs, embryos, was_embryo_or_unread) = {
-            let sk = self.sock_mut(s);
-            if sk.dead {
+    pub(crate) fn unix_release_sock(&self, s: &Arc<Sock>, embrion: bool) {
+        let (peer, skbs, embryos, unread) = {
+            let mut g = s.lock();
+            if g.dead {
                 return;
             }
-            sk.dead = true;
-            sk.state = SockState::Close;
-            sk.shutdown = SHUTDOWN_MASK;
-            sk.file = None;
-            let peer = sk.peer.take();
-            let skbs: Vec<Skb> = sk.recvq.drain(..).collect();
-            let embryos: Vec<SockId> = sk.accept_q.drain(..).collect();
+            g.dead = true;
+            g.state = SockState::Close;
+            g.shutdown = SHUTDOWN_MASK;
+            g.file = None;
+            g.oob_skb = None;
+            let peer = g.peer.take();
+            let skbs: Vec<Skb> = g.recvq.drain(..).collect();
+            let embryos: Vec<Arc<Sock>> = g.accept_q.drain(..).collect();
             // Unread data in our queue (or having been an embryo) resets the peer.
-            let unread = skbs.iter().any(|b| b.unread() > 0) || embrion;
-            sk.oob_skb = None;
-            sk.inq_len = 0;
-            (sk.ty, peer, sk.addr.clone(), skbs, embryos, unread)
+            let unread = !skbs.is_empty() || embrion;
+            s.wake_locked(&mut g);
+            (peer, skbs, embryos, unread)
         };
-        // Unhash: an abstract name is free again at once.
-        if let Some(crate::abi::sockaddr::UnixAddr::Abstract(name)) = &addr {
-            if self.abstract_names.get(&(ty, name.clone())) == Some(&s) {
-                self.abstract_names.remove(&(ty, name.clone()));
-            }
-        }
-        for inode in self.dir.values_mut() {
-            if inode.sock == Some(s) {
-                inode.sock = None;
-            }
-        }
-        if let Some(p) = peer {
-            if ty.connection() {
-                let other = self.sock_mut(p);
-                if !other.dead {
-                    other.shutdown = SHUTDOWN_MASK;
-                    if was_embryo_or_unread {
-                        other.err = Some(
-                            Errno::ECONNRESET
-                                .why("peer closed with unread data (unix_release_sock)"),
-                        );
-                    }
+        self.unhash(s);
+        if let Some(p) = &peer {
+            let mut o = p.lock();
+            if s.ty.connection() && !o.dead {
+                o.shutdown = SHUTDOWN_MASK;
+                if unread {
+                    o.err = Some(Errno::ECONNRESET.why("unix_release_sock: the peer closed with unread data"));
                 }
             }
-            self.sock_put(p);
+            p.wake_locked(&mut o);
         }
-        for skb in skbs {
-            self.skb_free(skb);
-        }
+        self.skbs_free(s, skbs);
         for e in embryos {
-            self.unix_release_sock(e, true);
+            self.gc_forget_embryo(&e);
+            self.unix_release_sock(&e, true);
         }
-        // The reference the file (or the listener's queue) held.
-        self.sock_put(s);
-        // unix_gc is kicked when anything is in flight.
         if self.unix_tot_inflight() > 0 {
             self.unix_gc();
         }
-    }
-
-    /// `unix_tot_inflight`: whether any unix socket is in flight (any
-    /// queued message carries files).
-    pub(crate) fn unix_tot_inflight(&self) -> usize {
-        self.socks
-            .iter()
-            .flat_map(|(_, sk)| sk.recvq.iter())
-            .map(|b| b.fds.len())
-            .sum()
-    }
-}
-
-static DEAD_PLACEHOLDER: std::sync::LazyLock<Sock> = std::sync::LazyLock::new(|| {
-    let mut s = Sock::new(SockType::Dgram, 0, 0, 0);
-    s.dead = true;
-    s
-});
-
-impl Sock {
-    fn new(ty: SockType, ino: u64, max_dgram_qlen: u32, refs: usize) -> Sock {
-        use crate::abi::consts::SK_BUF_DEFAULT;
-        Sock {
-            ty,
-            state: SockState::Close,
-            file: None,
-            addr: None,
-            peer: None,
-            shutdown: 0,
-            dead: false,
-            err: None,
-            recvq: VecDeque::new(),
-            accept_q: VecDeque::new(),
-            listener: None,
-            sndbuf: SK_BUF_DEFAULT,
-            rcvbuf: SK_BUF_DEFAULT,
-            wmem: 0,
-            passcred: false,
-            passpidfd: false,
-            passrights: true,
-            oobinline: false,
-            recv_inq: false,
-            peek_off: -1,
-            rcvlowat: 1,
-            max_ack_backlog: max_dgram_qlen,
-            peercred: None,
-            filter: None,
-            rcvtimeo: None,
-            sndtimeo: None,
-            oob_skb: None,
-            inq_len: 0,
-            ino,
-            refs,
-        }
-    }
-
-    /// `unix_writable`: less than a quarter of the send buffer in use.
-    pub fn writable(&self) -> bool {
-        self.state != SockState::Listen
-            && self.wmem.saturating_add(1).saturating_mul(4) <= self.sndbuf.max(0) as usize
-    }
-
-    /// `sock_error`: take the pending error.
-    pub fn take_err(&mut self) -> Option<Errno> {
-        self.err.take()
     }
 }

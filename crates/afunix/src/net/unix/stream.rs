@@ -2,280 +2,257 @@
 //! `unix_accept` (stream and seqpacket), and the stream byte path
 //! (`unix_stream_sendmsg`, `unix_stream_read_generic`, `MSG_OOB`,
 //! `unix_poll`, `SIOCATMARK`).
+//!
+//! A stream send or a `MSG_WAITALL` read may sleep part-way; what it has
+//! done so far lives in a [`StreamProgress`] that survives the sleep, so
+//! the call resumes where it stopped, as the kernel's loop does.
 
-use super::{
-    PeerCred, SkbCred, SockId, SockState, SockType, RCV_SHUTDOWN, SEND_SHUTDOWN, SHUTDOWN_MASK,
-};
+use super::{double_lock, PeerCred, SkbCred, Sock, SockInner, SockState, RCV_SHUTDOWN, SEND_SHUTDOWN, SHUTDOWN_MASK};
 use crate::abi::consts::*;
-use crate::abi::sockaddr::UnixAddr;
-use crate::errno::{Errno, SysResult};
-use crate::file::FileId;
+use crate::errno::Errno;
+use crate::file::File;
 use crate::net::scm::ScmCookie;
 use crate::net::socket::MsgHdr;
-use crate::process::{Capability, Pid};
-use crate::world::{would_block, Kernel, RecvMsg};
+use crate::process::Pid;
+use crate::world::{Fail, KResult, Kernel, RecvMsg, Wait};
+use std::sync::Arc;
 
 /// `SKB_MAX_HEAD(0) + UNIX_SKB_FRAGS_SZ`: the largest stream skb.
 const STREAM_SKB_MAX: usize = (4096 - 320) + 32768;
 
+/// What a stream call has done before it slept.
+#[derive(Debug, Default)]
+pub struct StreamProgress {
+    /// Send: bytes queued so far.
+    pub sent: usize,
+    /// Send: the cookie (files not yet attached to a message).
+    pub cookie: Option<ScmCookie>,
+    /// Send: the cookie was taken (`scm_send` ran).
+    pub started: bool,
+    /// Receive: bytes copied so far.
+    pub out: Vec<u8>,
+    /// Receive: `msg_name` of the first message read.
+    pub name: Option<Vec<u8>>,
+    /// Receive: latched credentials (when SO_PASSCRED/SO_PASSPIDFD).
+    pub creds: Option<Option<SkbCred>>,
+    /// Receive: files collected (each with a reference).
+    pub fds: Vec<Arc<File>>,
+}
+
 impl Kernel {
-    fn peercred_of(&self, pid: Pid) -> SysResult<PeerCred> {
-        let c = &self.proc(pid)?.cred;
-        Ok(PeerCred {
-            pid,
-            uid: c.euid,
-            gid: c.egid,
-            groups: c.groups.clone(),
-        })
+    fn peercred_of(&self, pid: Pid) -> Result<PeerCred, Errno> {
+        let p = self.proc(pid)?;
+        Ok(PeerCred { pid, uid: p.cred.euid, gid: p.cred.egid, groups: p.cred.groups.clone() })
     }
 
     // unix_listen
-    pub(crate) fn unix_listen(&mut self, pid: Pid, s: SockId, backlog: i32) -> SysResult<()> {
-        let sk = self.sock(s);
-        if !sk.ty.connection() {
-            return Err(
-                Errno::EOPNOTSUPP.why("unix_listen: only stream and seqpacket sockets listen")
-            );
+    pub(crate) fn unix_listen(&self, pid: Pid, s: &Arc<Sock>, backlog: i32) -> Result<(), Errno> {
+        if !s.ty.connection() {
+            return Err(Errno::EOPNOTSUPP.why("unix_listen: only stream and seqpacket sockets listen"));
         }
-        if sk.addr.is_none() {
+        if s.addr.get().is_none() {
             return Err(Errno::EINVAL.why("unix_listen: socket not bound"));
         }
-        if !matches!(sk.state, SockState::Close | SockState::Listen) {
+        let pc = self.peercred_of(pid)?;
+        let mut g = s.lock();
+        if !matches!(g.state, SockState::Close | SockState::Listen) {
             return Err(Errno::EINVAL.why("unix_listen: socket is connected"));
         }
-        let pc = self.peercred_of(pid)?;
-        let sk = self.sock_mut(s);
-        sk.max_ack_backlog = backlog.max(0) as u32;
-        sk.state = SockState::Listen;
-        sk.peercred = Some(pc);
+        g.max_ack_backlog = backlog.max(0) as u32;
+        g.state = SockState::Listen;
+        g.peercred = Some(pc);
+        // A larger backlog lets waiting connectors in.
+        s.wake_locked(&mut g);
         Ok(())
     }
 
     // unix_stream_connect
-    pub(crate) fn unix_stream_connect(
-        &mut self,
-        pid: Pid,
-        s: SockId,
-        raw: &[u8],
-        nonblock: bool,
-    ) -> SysResult<()> {
+    pub(crate) fn unix_stream_connect(&self, pid: Pid, s: &Arc<Sock>, raw: &[u8], nonblock: bool) -> KResult<()> {
         let addr = crate::abi::sockaddr::parse_user_addr(raw)?;
-        {
-            let sk = self.sock(s);
-            if (sk.passcred || sk.passpidfd) && sk.addr.is_none() {
-                self.unix_autobind(s)?;
+        self.maybe_autobind(s)?;
+        let other = self.unix_find_other(pid, &addr, s.ty)?;
+        let connector = self.peercred_of(pid)?;
+        let listener_checks = |og: &SockInner| -> KResult<()> {
+            if og.state != SockState::Listen || og.shutdown & RCV_SHUTDOWN != 0 {
+                return Err(Errno::ECONNREFUSED.why("unix_stream_connect: the target is not listening").into());
             }
-        }
-        let ty = self.sock(s).ty;
-        let other = self.unix_find_other(pid, &addr, ty)?;
-        let o = self.sock(other);
-        if o.state != SockState::Listen || o.shutdown & RCV_SHUTDOWN != 0 {
-            return Err(Errno::ECONNREFUSED.why("unix_stream_connect: the target is not listening"));
-        }
-        if o.accept_q.len() > o.max_ack_backlog as usize {
-            return Err(if nonblock {
-                Errno::EAGAIN.why("unix_stream_connect: listener backlog full, non-blocking")
-            } else {
-                would_block()
-            });
-        }
-        match self.sock(s).state {
-            SockState::Close => {}
-            SockState::Established => {
-                return Err(Errno::EISCONN.why("unix_stream_connect: already connected"))
+            if og.accept_q.len() > og.max_ack_backlog as usize {
+                if nonblock {
+                    return Err(Errno::EAGAIN.why("unix_stream_connect: the listener's backlog is full, non-blocking").into());
+                }
+                return Err(Fail::Block(Wait::Sock(Arc::clone(&other), og.seq)));
             }
-            SockState::Listen => {
-                return Err(Errno::EINVAL.why("unix_stream_connect: socket is listening"))
+            Ok(())
+        };
+        let own_checks = |g: &SockInner| -> KResult<()> {
+            match g.state {
+                SockState::Close => Ok(()),
+                SockState::Established => Err(Errno::EISCONN.why("unix_stream_connect: already connected").into()),
+                SockState::Listen => Err(Errno::EINVAL.why("unix_stream_connect: the socket is listening").into()),
             }
+        };
+        if Arc::ptr_eq(s, &other) {
+            let g = s.lock();
+            listener_checks(&g)?;
+            own_checks(&g)?;
+            return Err(Errno::EINVAL.why("unix_stream_connect: the socket is listening").into());
         }
+        let (mut g, mut og) = double_lock(s, &other);
+        listener_checks(&og)?;
+        own_checks(&g)?;
         self.security.unix_stream_connect(pid)?;
         // The embryo: the server's end, queued on the listener until accept.
-        let newsk = self.unix_create1(ty);
-        let connector = self.peercred_of(pid)?;
-        let (laddr, lpasscred, lpasspidfd, lpassrights, lpc) = {
-            let o = self.sock(other);
-            (
-                o.addr.clone(),
-                o.passcred,
-                o.passpidfd,
-                o.passrights,
-                o.peercred.clone(),
-            )
-        };
-        self.sock_hold(s);
+        let newsk = self.unix_create1(s.ty);
         {
-            let n = self.sock_mut(newsk);
+            let mut n = newsk.lock();
             n.state = SockState::Established;
-            n.peer = Some(s);
+            n.peer = Some(Arc::clone(s));
             n.peercred = Some(connector);
-            n.addr = laddr;
-            n.passcred = lpasscred;
-            n.passpidfd = lpasspidfd;
-            n.passrights = lpassrights;
-            n.listener = Some(other);
+            n.passcred = og.passcred;
+            n.passpidfd = og.passpidfd;
+            n.passrights = og.passrights;
+            n.listener = Some(Arc::downgrade(&other));
         }
-        self.sock_hold(newsk);
-        {
-            let sk = self.sock_mut(s);
-            sk.peer = Some(newsk);
-            sk.state = SockState::Established;
-            sk.peercred = lpc;
+        if let Some(a) = other.name() {
+            let _ = newsk.addr.set(a.clone());
         }
-        self.sock_mut(other).accept_q.push_back(newsk);
+        g.peer = Some(Arc::clone(&newsk));
+        g.state = SockState::Established;
+        g.peercred = og.peercred.clone();
+        self.gc_note_embryo(&newsk, &other);
+        og.accept_q.push_back(newsk);
+        other.wake_locked(&mut og);
         Ok(())
     }
 
     // unix_accept
-    pub(crate) fn unix_accept(&mut self, s: SockId, nonblock: bool) -> SysResult<SockId> {
-        let sk = self.sock(s);
-        if !sk.ty.connection() {
-            return Err(Errno::EOPNOTSUPP.why("accept on a datagram socket"));
+    pub(crate) fn unix_accept(&self, s: &Arc<Sock>, nonblock: bool) -> KResult<Arc<Sock>> {
+        if !s.ty.connection() {
+            return Err(Errno::EOPNOTSUPP.why("accept on a datagram socket").into());
         }
-        if sk.state != SockState::Listen {
-            return Err(Errno::EINVAL.why("unix_accept: socket is not listening"));
+        let mut g = s.lock();
+        if g.state != SockState::Listen {
+            return Err(Errno::EINVAL.why("unix_accept: the socket is not listening").into());
         }
-        if sk.accept_q.is_empty() {
-            if let Some(e) = self.sock_mut(s).take_err() {
-                return Err(e);
+        let Some(new) = g.accept_q.pop_front() else {
+            if let Some(e) = g.take_err() {
+                return Err(e.into());
             }
-            if self.sock(s).shutdown & RCV_SHUTDOWN != 0 {
-                return Err(Errno::EINVAL.why("unix_accept: listener shut down for reading"));
+            if g.shutdown & RCV_SHUTDOWN != 0 {
+                return Err(Errno::EINVAL.why("unix_accept: the listener was shut down for reading").into());
             }
-            return Err(if nonblock {
-                Errno::EAGAIN.why("unix_accept: no pending connection, non-blocking")
-            } else {
-                would_block()
-            });
-        }
-        let new = self
-            .sock_mut(s)
-            .accept_q
-            .pop_front()
-            .unwrap_or_else(|| unreachable!());
-        self.sock_mut(new).listener = None;
+            if nonblock {
+                return Err(Errno::EAGAIN.why("unix_accept: no pending connection, non-blocking").into());
+            }
+            return Err(Fail::Block(Wait::Sock(Arc::clone(s), g.seq)));
+        };
+        // Room in the backlog: wake connectors.
+        s.wake_locked(&mut g);
+        drop(g);
+        new.lock().listener = None;
+        self.gc_forget_embryo(&new);
         Ok(new)
     }
 
     // unix_stream_sendmsg: the cookie's files ride on the first skb.
-    pub(crate) fn unix_stream_sendmsg(
-        &mut self,
-        pid: Pid,
-        s: SockId,
-        msg: &MsgHdr<'_>,
-        flags: i32,
-    ) -> SysResult<usize> {
-        let mut cookie = self.scm_send(pid, msg.control)?;
+    pub(crate) fn unix_stream_sendmsg(&self, pid: Pid, s: &Arc<Sock>, msg: &MsgHdr<'_>, flags: i32, pr: &mut StreamProgress) -> KResult<usize> {
+        if !pr.started {
+            pr.cookie = Some(self.scm_send(pid, msg.control)?);
+            pr.started = true;
+        }
+        let r = self.stream_send(pid, s, msg, flags, pr);
+        if !matches!(r, Err(Fail::Block(_))) {
+            if let Some(c) = pr.cookie.take() {
+                self.scm_destroy(c);
+            }
+        }
+        r
+    }
+
+    fn stream_send(&self, pid: Pid, s: &Arc<Sock>, msg: &MsgHdr<'_>, flags: i32, pr: &mut StreamProgress) -> KResult<usize> {
         let data = msg.data();
-        let mut len = data.len();
         let oob = flags & MSG_OOB != 0;
-        let fail = |k: &mut Kernel, cookie: ScmCookie, e: Errno| -> SysResult<usize> {
-            k.scm_destroy(cookie);
-            Err(e)
-        };
+        let mut len = data.len();
         if oob {
             if len == 0 {
-                return fail(
-                    self,
-                    cookie,
-                    Errno::EOPNOTSUPP.why("unix_stream_sendmsg: MSG_OOB with no data"),
-                );
+                return Err(Errno::EOPNOTSUPP.why("unix_stream_sendmsg: MSG_OOB with no data").into());
             }
             len -= 1;
         }
-        if msg.name.is_some() {
-            return if self.sock(s).state == SockState::Established {
-                fail(
-                    self,
-                    cookie,
-                    Errno::EISCONN
-                        .why("unix_stream_sendmsg: destination given on a connected stream"),
-                )
-            } else {
-                fail(
-                    self,
-                    cookie,
-                    Errno::EOPNOTSUPP
-                        .why("unix_stream_sendmsg: destination given on a stream socket"),
-                )
-            };
-        }
-        let Some(other) = self.sock(s).peer else {
-            return fail(
-                self,
-                cookie,
-                Errno::ENOTCONN.why("unix_stream_sendmsg: not connected"),
-            );
-        };
         let nosignal = flags & MSG_NOSIGNAL != 0;
-        if self.sock(s).shutdown & SEND_SHUTDOWN != 0 {
-            if !nosignal {
-                self.proc_mut(pid)?.sigpipe = true;
-            }
-            return fail(
-                self,
-                cookie,
-                Errno::EPIPE.why("unix_stream_sendmsg: shut down for writing (or the peer closed)"),
-            );
-        }
         let nonblock = flags & MSG_DONTWAIT != 0;
-        let mut sent = 0usize;
-        let mut first = true;
-        let mut err: Option<Errno> = None;
-        while sent < len || (first && len == 0 && !oob) {
-            let sndbuf = self.sock(s).sndbuf.max(0) as usize;
-            let size = (len - sent)
-                .min((sndbuf / 2).saturating_sub(64))
-                .min(STREAM_SKB_MAX);
-            if let Some(e) = self.sock_mut(s).take_err() {
-                err = Some(e);
-                break;
-            }
-            if self.sock(s).shutdown & SEND_SHUTDOWN != 0 {
-                err = Some(Errno::EPIPE.why("sock_alloc_send_pskb: shut down for writing"));
-                break;
-            }
-            if self.sock(s).wmem >= sndbuf {
-                err = Some(if nonblock || sent > 0 {
-                    Errno::EAGAIN.why("sock_alloc_send_pskb: send buffer full")
+        let (other, sk_passcred) = {
+            let g = s.lock();
+            if msg.name.is_some() {
+                return Err(if g.state == SockState::Established {
+                    Errno::EISCONN.why("unix_stream_sendmsg: a destination on a connected stream")
                 } else {
-                    would_block()
-                });
-                break;
+                    Errno::EOPNOTSUPP.why("unix_stream_sendmsg: a destination on a stream socket")
+                }
+                .into());
             }
-            let fds_here = first && !cookie.fp.is_empty();
+            let Some(other) = g.peer.clone() else {
+                return Err(Errno::ENOTCONN.why("unix_stream_sendmsg: not connected").into());
+            };
+            if pr.sent == 0 && g.shutdown & SEND_SHUTDOWN != 0 {
+                drop(g);
+                if !nosignal {
+                    self.raise_sigpipe(pid);
+                }
+                return Err(Errno::EPIPE.why("unix_stream_sendmsg: shut down for writing (or the peer closed)").into());
+            }
+            (other, g.may_passcred())
+        };
+        let mut err: Option<Errno> = None;
+        let mut first = pr.sent == 0;
+        while pr.sent < len || (first && len == 0 && !oob) {
+            {
+                let mut g = s.lock();
+                let sndbuf = g.sndbuf.max(0) as usize;
+                if let Some(e) = g.take_err() {
+                    err = Some(e);
+                    break;
+                }
+                if g.shutdown & SEND_SHUTDOWN != 0 {
+                    err = Some(Errno::EPIPE.why("sock_alloc_send_pskb: shut down for writing"));
+                    break;
+                }
+                if s.wmem() >= sndbuf {
+                    if nonblock {
+                        err = Some(Errno::EAGAIN.why("sock_alloc_send_pskb: the send buffer is full"));
+                        break;
+                    }
+                    return Err(Fail::Block(Wait::Sock(Arc::clone(s), g.seq)));
+                }
+            }
+            let sndbuf = s.lock().sndbuf.max(0) as usize;
+            let size = (len - pr.sent).min((sndbuf / 2).saturating_sub(64)).min(STREAM_SKB_MAX);
+            let fds_here = pr.cookie.as_ref().is_some_and(|c| !c.fp.is_empty());
             if fds_here && self.too_many_unix_fds(pid) {
                 err = Some(Errno::ETOOMANYREFS.why("too_many_unix_fds"));
                 break;
             }
-            let o = self.sock(other);
-            if o.dead || o.shutdown & RCV_SHUTDOWN != 0 {
-                if sent == 0 && !nosignal {
-                    self.proc_mut(pid)?.sigpipe = true;
+            let mut og = other.lock();
+            if og.dead || og.shutdown & RCV_SHUTDOWN != 0 {
+                drop(og);
+                if pr.sent == 0 && !nosignal {
+                    self.raise_sigpipe(pid);
                 }
-                err = Some(
-                    Errno::EPIPE.why("unix_stream_sendmsg: the peer is gone or shut down reading"),
-                );
+                err = Some(Errno::EPIPE.why("unix_stream_sendmsg: the peer is gone or shut down reading"));
                 break;
             }
-            if fds_here && !o.passrights {
-                err =
-                    Some(Errno::EPERM.why(
-                        "unix_stream_sendmsg: the receiver refuses SCM_RIGHTS (SO_PASSRIGHTS=0)",
-                    ));
+            if fds_here && !og.passrights {
+                err = Some(Errno::EPERM.why("unix_stream_sendmsg: the receiver refuses SCM_RIGHTS (SO_PASSRIGHTS=0)"));
                 break;
             }
-            let part = ScmCookie {
-                fp: if fds_here {
-                    std::mem::take(&mut cookie.fp)
-                } else {
-                    Vec::new()
-                },
-                creds: cookie.creds,
-            };
-            let cred = self.unix_skb_cred(pid, s, other, &part);
-            let chunk = data.get(sent..sent + size).unwrap_or_default().to_vec();
-            self.unix_queue_skb(pid, s, other, chunk, part, cred);
-            sent += size;
+            let part = self.cookie_part(pr, fds_here);
+            let cred = self.unix_skb_cred(pid, sk_passcred, &og, &part);
+            let chunk = data.get(pr.sent..pr.sent + size).unwrap_or_default().to_vec();
+            let skb = self.unix_new_skb(pid, s, chunk, part, cred);
+            self.unix_add_edges(&other, &og, &skb);
+            og.recvq.push_back(skb);
+            other.wake_locked(&mut og);
+            pr.sent += size;
             first = false;
             if len == 0 {
                 break;
@@ -283,401 +260,302 @@ impl Kernel {
         }
         if err.is_none() && oob {
             // queue_oob
-            let o = self.sock(other);
-            if o.dead || o.shutdown & RCV_SHUTDOWN != 0 {
+            let mut og = other.lock();
+            if og.dead || og.shutdown & RCV_SHUTDOWN != 0 {
                 err = Some(Errno::EPIPE.why("queue_oob: the peer is gone or shut down reading"));
-            } else if !cookie.fp.is_empty() && !o.passrights {
+            } else if pr.cookie.as_ref().is_some_and(|c| !c.fp.is_empty()) && !og.passrights {
                 err = Some(Errno::EPERM.why("queue_oob: the receiver refuses SCM_RIGHTS"));
             } else {
-                let part = ScmCookie {
-                    fp: std::mem::take(&mut cookie.fp),
-                    creds: cookie.creds,
-                };
-                let cred = self.unix_skb_cred(pid, s, other, &part);
+                let part = self.cookie_part(pr, true);
+                let cred = self.unix_skb_cred(pid, sk_passcred, &og, &part);
                 let byte = data.get(len..len + 1).unwrap_or_default().to_vec();
-                let id = self.unix_queue_skb(pid, s, other, byte, part, cred);
-                self.sock_mut(other).oob_skb = Some(id);
-                sent += 1;
+                let skb = self.unix_new_skb(pid, s, byte, part, cred);
+                self.unix_add_edges(&other, &og, &skb);
+                og.oob_skb = Some(skb.id);
+                og.recvq.push_back(skb);
+                other.wake_locked(&mut og);
+                pr.sent += 1;
             }
         }
-        self.scm_destroy(cookie);
         match err {
-            Some(e) if sent == 0 => Err(e),
-            _ => Ok(sent),
+            Some(e) if pr.sent == 0 => Err(e.into()),
+            _ => Ok(pr.sent),
         }
     }
 
-    fn too_many_unix_fds(&self, pid: Pid) -> bool {
-        let Ok(p) = self.proc(pid) else { return false };
-        let privileged =
-            p.cred.capable(Capability::SysResource) || p.cred.capable(Capability::SysAdmin);
-        let uid = p.cred.uid;
-        let inflight: usize = self
-            .socks
-            .iter()
-            .flat_map(|(_, sk)| sk.recvq.iter())
-            .filter(|b| b.fp_user == uid)
-            .map(|b| b.fds.len())
-            .sum();
-        inflight as u64 > p.nofile && !privileged
+    /// The part of the cookie the next skb carries: the files ride once.
+    fn cookie_part(&self, pr: &mut StreamProgress, with_fds: bool) -> ScmCookie {
+        let creds = pr.cookie.as_ref().and_then(|c| c.creds);
+        let fp = if with_fds { pr.cookie.as_mut().map(|c| std::mem::take(&mut c.fp)).unwrap_or_default() } else { Vec::new() };
+        ScmCookie { fp, creds }
     }
 
     // unix_stream_read_generic (recvmsg flavour)
-    pub(crate) fn unix_stream_recvmsg(
-        &mut self,
-        pid: Pid,
-        s: SockId,
-        len: usize,
-        controllen: usize,
-        flags: i32,
-    ) -> SysResult<RecvMsg> {
-        if self.sock(s).state != SockState::Established {
-            return Err(Errno::EINVAL.why("unix_stream_read_generic: socket not connected"));
+    pub(crate) fn unix_stream_recvmsg(&self, pid: Pid, s: &Arc<Sock>, len: usize, controllen: usize, flags: i32, pr: &mut StreamProgress) -> KResult<RecvMsg> {
+        if s.lock().state != SockState::Established {
+            return Err(Errno::EINVAL.why("unix_stream_read_generic: the socket is not connected").into());
         }
         if flags & MSG_OOB != 0 {
-            return self.unix_stream_recv_urg(pid, s, len, controllen, flags);
+            return Ok(self.unix_stream_recv_urg(pid, s, len, controllen, flags)?);
         }
         let peek = flags & MSG_PEEK != 0;
         let nonblock = flags & MSG_DONTWAIT != 0;
-        let target = if flags & MSG_WAITALL != 0 {
-            len
-        } else {
-            (self.sock(s).rcvlowat.max(1) as usize).min(len)
-        };
-        let mut skip = if peek {
-            self.sock(s).peek_off.max(0) as usize
-        } else {
-            0
-        };
-        let mut copied = 0usize;
-        let mut size = len;
-        let mut out = Vec::new();
-        let mut name: Option<Vec<u8>> = None;
-        let mut creds: Option<Option<SkbCred>> = None; // latched when SO_PASSCRED/PASSPIDFD
-        let mut fds: Vec<FileId> = Vec::new();
-        let may_passcred = self.sock(s).passcred || self.sock(s).passpidfd;
+        let mut g = s.lock();
+        let target = if flags & MSG_WAITALL != 0 { len } else { (g.rcvlowat.max(1) as usize).min(len) };
+        let mut skip = if peek { g.peek_off.max(0) as usize + pr.out.len() } else { 0 };
+        let may_passcred = g.may_passcred();
+        let mut consumed = Vec::new();
         let mut err: Option<Errno> = None;
         'outer: loop {
-            if self.sock(s).dead {
-                err = Some(Errno::ECONNRESET.why("unix_stream_read_generic: socket dead"));
+            if g.dead {
+                err = Some(Errno::ECONNRESET.why("unix_stream_read_generic: the socket is dead"));
                 break;
             }
             let mut idx = 0usize;
             loop {
-                // manage_oob
-                let mut have = self.sock(s).recvq.get(idx).is_some();
+                let copied = pr.out.len();
+                let mut have = g.recvq.get(idx).is_some();
                 if have {
-                    match self.manage_oob(s, idx, peek, copied) {
+                    match manage_oob(&mut g, idx, peek, copied, &mut consumed) {
                         Some(i) => idx = i,
-                        None => {
-                            if copied > 0 {
-                                break 'outer;
-                            }
-                            have = false;
-                        }
+                        None if copied > 0 => break 'outer,
+                        None => have = false,
                     }
-                    if have && self.sock(s).recvq.get(idx).is_none() {
-                        have = false;
-                    }
+                    have = have && g.recvq.get(idx).is_some();
                 }
                 if !have {
                     if copied >= target {
                         break 'outer;
                     }
-                    if let Some(e) = self.sock_mut(s).take_err() {
+                    if let Some(e) = g.take_err() {
                         err = Some(e);
                         break 'outer;
                     }
-                    if self.sock(s).shutdown & RCV_SHUTDOWN != 0 {
+                    if g.shutdown & RCV_SHUTDOWN != 0 {
                         break 'outer;
                     }
                     if nonblock {
-                        err = Some(
-                            Errno::EAGAIN.why("unix_stream_read_generic: no data, non-blocking"),
-                        );
+                        err = Some(Errno::EAGAIN.why("unix_stream_read_generic: no data, non-blocking"));
                         break 'outer;
                     }
-                    if copied > 0 {
-                        // The model does not sleep part-way through a read.
-                        break 'outer;
-                    }
-                    return Err(would_block());
+                    let wait = Wait::Sock(Arc::clone(s), g.seq);
+                    drop(g);
+                    self.stream_consumed(s, consumed);
+                    return Err(Fail::Block(wait));
                 }
                 // Skip the peek offset.
-                let mut found = true;
-                while let Some(b) = self.sock(s).recvq.get(idx) {
+                while let Some(b) = g.recvq.get(idx) {
                     if skip < b.unread() {
                         break;
                     }
                     skip -= b.unread();
                     idx += 1;
-                    if self.sock(s).recvq.get(idx).is_none() {
-                        found = false;
-                        break;
-                    }
                 }
-                if !found {
-                    continue; // `goto again` with no skb
-                }
-                let (cred, sender, unread) = {
-                    let b = &self.sock(s).recvq[idx];
-                    (b.cred, b.sender, b.unread())
-                };
-                match creds {
+                let Some(b) = g.recvq.get(idx) else { continue };
+                let (cred, unread) = (b.cred, b.unread());
+                match pr.creds {
                     Some(c) if c != cred => break 'outer,
                     Some(_) => {}
-                    None if may_passcred => creds = Some(cred),
+                    None if may_passcred => pr.creds = Some(cred),
                     None => {}
                 }
-                if name.is_none() {
-                    name = Some(match &self.sock(sender).addr {
-                        Some(a) if !matches!(a, UnixAddr::Unnamed) => a.to_kernel_bytes(),
-                        _ => Vec::new(),
-                    });
+                if pr.name.is_none() {
+                    pr.name = Some(b.sender.name().map(|a| a.to_kernel_bytes()).unwrap_or_default());
                 }
-                let chunk = (unread - skip).min(size);
-                {
-                    let b = &self.sock(s).recvq[idx];
-                    let start = b.consumed + skip;
-                    out.extend_from_slice(b.data.get(start..start + chunk).unwrap_or_default());
-                }
-                copied += chunk;
-                size -= chunk;
+                let chunk = (unread - skip).min(len - copied);
+                let start = b.consumed + skip;
+                pr.out.extend_from_slice(b.data.get(start..start + chunk).unwrap_or_default());
+                let size_left = len - pr.out.len();
                 if !peek {
-                    let sk = self.sock_mut(s);
-                    let b = &mut sk.recvq[idx];
+                    let b = &mut g.recvq[idx];
                     b.consumed += chunk;
                     let had_fds = !b.fds.is_empty();
                     if had_fds {
-                        fds = std::mem::take(&mut b.fds);
+                        pr.fds = std::mem::take(&mut b.fds);
                     }
                     let rest = b.unread();
-                    if sk.peek_off >= 0 {
-                        sk.peek_off = (sk.peek_off - chunk as i32).max(0);
+                    if g.peek_off >= 0 {
+                        g.peek_off = (g.peek_off - chunk as i32).max(0);
                     }
                     if rest > 0 {
                         break 'outer;
                     }
-                    if let Some(skb) = sk.recvq.remove(idx) {
-                        if sk.oob_skb == Some(skb.id) {
-                            sk.oob_skb = None;
+                    if let Some(skb) = g.recvq.remove(idx) {
+                        if g.oob_skb == Some(skb.id) {
+                            g.oob_skb = None;
                         }
-                        self.skb_free(skb);
+                        consumed.push(skb);
                     }
-                    if had_fds {
-                        break 'outer;
-                    }
-                    if size == 0 {
+                    if had_fds || size_left == 0 {
                         break 'outer;
                     }
                     continue 'outer;
-                } else {
-                    let b_fds = self.sock(s).recvq[idx].fds.clone();
-                    let sk = self.sock_mut(s);
-                    if sk.peek_off >= 0 {
-                        sk.peek_off = sk.peek_off.saturating_add(chunk as i32);
-                    }
-                    if !b_fds.is_empty() {
-                        for &f in &b_fds {
-                            self.fget(f);
-                        }
-                        fds = b_fds;
-                        break 'outer;
-                    }
-                    skip = 0;
-                    idx += 1;
-                    if self.sock(s).recvq.get(idx).is_none() || size == 0 {
-                        break 'outer;
-                    }
+                }
+                let b_fds: Vec<Arc<File>> = g.recvq[idx].fds.iter().map(|f| self.fget(f)).collect();
+                if g.peek_off >= 0 {
+                    g.peek_off = g.peek_off.saturating_add(chunk as i32);
+                }
+                if !b_fds.is_empty() {
+                    pr.fds = b_fds;
+                    break 'outer;
+                }
+                skip = 0;
+                idx += 1;
+                if g.recvq.get(idx).is_none() || size_left == 0 {
+                    break 'outer;
                 }
             }
         }
-        if copied == 0 {
+        let (passcred, passpidfd, recv_inq) = (g.passcred, g.passpidfd, g.recv_inq);
+        if !consumed.is_empty() {
+            s.wake_locked(&mut g);
+        }
+        drop(g);
+        self.stream_consumed(s, consumed);
+        if pr.out.is_empty() {
             if let Some(e) = err {
-                for f in fds {
+                for f in std::mem::take(&mut pr.fds) {
                     self.fput(f);
                 }
-                return Err(e);
+                return Err(e.into());
             }
         }
+        let inq = recv_inq.then(|| self.stream_inq(s).min(i32::MAX as usize) as i32);
+        Ok(self.stream_recv_finish(pid, s, controllen, flags, pr, passcred, passpidfd, inq))
+    }
+
+    /// Messages a read used up: uncharge their senders and drop them.
+    fn stream_consumed(&self, s: &Sock, skbs: Vec<super::Skb>) {
+        for skb in skbs {
+            let fds = self.skb_consumed(s, skb);
+            for f in fds {
+                self.fput(f);
+            }
+        }
+    }
+
+    /// The result of a stream read from what it collected (also used when
+    /// a `MSG_WAITALL` read that already copied something times out).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn stream_recv_finish(&self, pid: Pid, _s: &Sock, controllen: usize, flags: i32, pr: &mut StreamProgress, passcred: bool, passpidfd: bool, inq: Option<i32>) -> RecvMsg {
         let mut msg_flags = 0;
-        let (passcred, passpidfd) = (self.sock(s).passcred, self.sock(s).passpidfd);
-        let cred = creds.flatten();
-        let inq = self
-            .sock(s)
-            .recv_inq
-            .then(|| self.stream_inq(s).min(i32::MAX as usize) as i32);
-        let control = self.scm_recv_unix(
-            pid,
-            controllen,
-            flags,
-            passcred,
-            passpidfd,
-            cred,
-            fds,
-            inq,
-            &mut msg_flags,
-        );
-        Ok(RecvMsg {
-            ret: copied,
-            data: out,
-            name: name.unwrap_or_default(),
-            control,
-            flags: msg_flags,
-        })
+        let cred = pr.creds.flatten();
+        let fds = std::mem::take(&mut pr.fds);
+        let control = self.scm_recv_unix(pid, controllen, flags, passcred, passpidfd, cred, fds, inq, &mut msg_flags);
+        let data = std::mem::take(&mut pr.out);
+        RecvMsg { ret: data.len(), data, name: pr.name.take().unwrap_or_default(), control, flags: msg_flags }
     }
 
     /// Unread stream bytes (`u->inq_len`, what `SIOCINQ` reports).
-    pub(crate) fn stream_inq(&self, s: SockId) -> usize {
-        self.sock(s).recvq.iter().map(|b| b.unread()).sum()
-    }
-
-    /// `manage_oob`: what a normal read does at the OOB mark. Returns the
-    /// index of the skb to read from, or `None` to stop (or, with nothing
-    /// copied, to treat the queue as empty).
-    fn manage_oob(
-        &mut self,
-        s: SockId,
-        mut idx: usize,
-        peek: bool,
-        copied: usize,
-    ) -> Option<usize> {
-        let oob = self.sock(s).oob_skb;
-        let inline = self.sock(s).oobinline;
-        let (id, unread) = {
-            let b = self.sock(s).recvq.get(idx)?;
-            (b.id, b.unread())
-        };
-        let mut cur = Some(id);
-        if unread == 0 {
-            if copied > 0 && (oob.is_none() || Some(id) == oob) {
-                return None;
-            } else if peek {
-                idx += 1;
-            } else if let Some(skb) = self.sock_mut(s).recvq.remove(idx) {
-                if self.sock(s).oob_skb == Some(skb.id) {
-                    self.sock_mut(s).oob_skb = None;
-                }
-                self.skb_free(skb);
-            }
-            cur = self.sock(s).recvq.get(idx).map(|b| b.id);
-            cur?;
-        }
-        if cur != oob || oob.is_none() {
-            return Some(idx);
-        }
-        if copied > 0 {
-            return None;
-        }
-        if !peek {
-            self.sock_mut(s).oob_skb = None;
-            if !inline {
-                if let Some(skb) = self.sock_mut(s).recvq.remove(idx) {
-                    self.skb_free(skb);
-                }
-                return self.sock(s).recvq.get(idx).map(|_| idx);
-            }
-            Some(idx)
-        } else if !inline {
-            let next = idx + 1;
-            self.sock(s).recvq.get(next).map(|_| next)
-        } else {
-            Some(idx)
-        }
+    pub(crate) fn stream_inq(&self, s: &Sock) -> usize {
+        s.lock().recvq.iter().map(|b| b.unread()).sum()
     }
 
     // unix_stream_recv_urg
-    fn unix_stream_recv_urg(
-        &mut self,
-        pid: Pid,
-        s: SockId,
-        len: usize,
-        controllen: usize,
-        flags: i32,
-    ) -> SysResult<RecvMsg> {
-        let sk = self.sock(s);
-        let Some(oob) = sk.oob_skb.filter(|_| !sk.oobinline) else {
-            return Err(
-                Errno::EINVAL.why("unix_stream_recv_urg: no OOB byte pending (or SO_OOBINLINE)")
-            );
+    fn unix_stream_recv_urg(&self, pid: Pid, s: &Arc<Sock>, len: usize, controllen: usize, flags: i32) -> Result<RecvMsg, Errno> {
+        let mut g = s.lock();
+        let Some(oob) = g.oob_skb.filter(|_| !g.oobinline) else {
+            return Err(Errno::EINVAL.why("unix_stream_recv_urg: no OOB byte pending (or SO_OOBINLINE)"));
         };
-        let Some(idx) = sk.recvq.iter().position(|b| b.id == oob) else {
-            return Err(Errno::EINVAL.why("unix_stream_recv_urg: OOB byte gone"));
+        let Some(idx) = g.recvq.iter().position(|b| b.id == oob) else {
+            return Err(Errno::EINVAL.why("unix_stream_recv_urg: the OOB byte is gone"));
         };
         let peek = flags & MSG_PEEK != 0;
-        let byte = sk.recvq[idx].data.last().copied();
-        let data: Vec<u8> = if len == 0 {
-            Vec::new()
-        } else {
-            byte.into_iter().collect()
-        };
+        let byte = g.recvq[idx].data.last().copied();
+        let data: Vec<u8> = if len == 0 { Vec::new() } else { byte.into_iter().collect() };
         if !peek {
-            let sk = self.sock_mut(s);
-            sk.oob_skb = None;
+            g.oob_skb = None;
             if len > 0 {
-                sk.recvq[idx].consumed += 1;
+                g.recvq[idx].consumed += 1;
             }
         }
+        drop(g);
         let mut msg_flags = MSG_OOB;
-        let control = self.scm_recv_unix(
-            pid,
-            controllen,
-            flags,
-            false,
-            false,
-            None,
-            Vec::new(),
-            None,
-            &mut msg_flags,
-        );
-        Ok(RecvMsg {
-            ret: data.len(),
-            data,
-            name: Vec::new(),
-            control,
-            flags: msg_flags,
-        })
+        let control = self.scm_recv_unix(pid, controllen, flags, false, false, None, Vec::new(), None, &mut msg_flags);
+        Ok(RecvMsg { ret: data.len(), data, name: Vec::new(), control, flags: msg_flags })
     }
 
     /// `SIOCATMARK`.
-    pub(crate) fn unix_atmark(&self, s: SockId) -> bool {
-        let sk = self.sock(s);
-        let Some(head) = sk.recvq.front() else {
-            return false;
-        };
-        let next = sk.recvq.get(1).map(|b| b.id);
-        Some(head.id) == sk.oob_skb
-            || (head.unread() == 0 && (sk.oob_skb.is_none() || next == sk.oob_skb))
+    pub(crate) fn unix_atmark(&self, s: &Sock) -> bool {
+        let g = s.lock();
+        let Some(head) = g.recvq.front() else { return false };
+        let next = g.recvq.get(1).map(|b| b.id);
+        Some(head.id) == g.oob_skb || (head.unread() == 0 && (g.oob_skb.is_none() || next == g.oob_skb))
     }
 
     // unix_poll
-    pub(crate) fn unix_poll(&self, s: SockId, _events: i16) -> i16 {
-        let sk = self.sock(s);
+    pub(crate) fn unix_poll(&self, s: &Sock, _events: i16) -> i16 {
+        let g = s.lock();
         let mut mask = 0;
-        if sk.err.is_some() {
+        if g.err.is_some() {
             mask |= POLLERR;
         }
-        if sk.shutdown == SHUTDOWN_MASK {
+        if g.shutdown == SHUTDOWN_MASK {
             mask |= POLLHUP;
         }
-        if sk.shutdown & RCV_SHUTDOWN != 0 {
+        if g.shutdown & RCV_SHUTDOWN != 0 {
             mask |= POLLRDHUP | POLLIN | POLLRDNORM;
         }
-        if !sk.recvq.is_empty() || !sk.accept_q.is_empty() {
+        if !g.recvq.is_empty() || !g.accept_q.is_empty() {
             mask |= POLLIN | POLLRDNORM;
         }
-        if sk.oob_skb.is_some() {
+        if g.oob_skb.is_some() {
             mask |= POLLPRI;
         }
-        if sk.ty.connection() && sk.state == SockState::Close {
+        if s.ty.connection() && g.state == SockState::Close {
             mask |= POLLHUP;
         }
-        if sk.writable() {
+        if s.writable(&g) {
             mask |= POLLOUT | POLLWRNORM | POLLWRBAND;
         }
         mask
     }
 }
 
-#[allow(dead_code)]
-fn _assert_types(_: SockType) {}
+/// `manage_oob`: what a normal read does at the OOB mark. Returns the
+/// index of the skb to read from, or `None` to stop (or, with nothing
+/// copied, to treat the queue as empty). Dropped skbs go to `dropped`.
+fn manage_oob(g: &mut SockInner, mut idx: usize, peek: bool, copied: usize, dropped: &mut Vec<super::Skb>) -> Option<usize> {
+    let oob = g.oob_skb;
+    let (id, unread) = {
+        let b = g.recvq.get(idx)?;
+        (b.id, b.unread())
+    };
+    let mut cur = Some(id);
+    if unread == 0 {
+        if copied > 0 && (oob.is_none() || Some(id) == oob) {
+            return None;
+        } else if peek {
+            idx += 1;
+        } else if let Some(skb) = g.recvq.remove(idx) {
+            if g.oob_skb == Some(skb.id) {
+                g.oob_skb = None;
+            }
+            dropped.push(skb);
+        }
+        cur = g.recvq.get(idx).map(|b| b.id);
+        cur?;
+    }
+    if oob.is_none() || cur != oob {
+        return Some(idx);
+    }
+    if copied > 0 {
+        return None;
+    }
+    if !peek {
+        g.oob_skb = None;
+        if !g.oobinline {
+            if let Some(skb) = g.recvq.remove(idx) {
+                dropped.push(skb);
+            }
+            return g.recvq.get(idx).map(|_| idx);
+        }
+        Some(idx)
+    } else if !g.oobinline {
+        let next = idx + 1;
+        g.recvq.get(next).map(|_| next)
+    } else {
+        Some(idx)
+    }
+}
+
