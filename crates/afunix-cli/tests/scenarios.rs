@@ -1,5 +1,5 @@
-//! Every `.scn` under `<workspace>/tests/scenarios/` and
-//! `<workspace>/../shared/scenarios/` is checked:
+//! Every `.scn` under `<workspace>/tests/scenarios/`,
+//! `<workspace>/../shared/scenarios/` and `<workspace>/examples/` is checked:
 //! - on the model: it must pass, unless it is listed in
 //!   `tests/known-divergences.txt`, in which case it must FAIL (so the list
 //!   cannot hide a fixed divergence);
@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 const WORKSPACE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-const DIRS: &[&str] = &["tests/scenarios", "../shared/scenarios"];
+const DIRS: &[&str] = &["tests/scenarios", "../shared/scenarios", "examples"];
 
 /// (path relative to the workspace, text) of every scenario.
 fn scenarios() -> Vec<(String, String)> {
