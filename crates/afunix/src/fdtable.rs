@@ -37,7 +37,9 @@ impl FdTable {
 
     /// The lowest free fd at or above `from`, below `limit`.
     pub fn lowest_free_from(&self, from: usize, limit: u64) -> SysResult<i32> {
-        let free = (from..).find(|&i| self.slots.get(i).is_none_or(Option::is_none)).unwrap_or(usize::MAX);
+        let free = (from..)
+            .find(|&i| self.slots.get(i).is_none_or(Option::is_none))
+            .unwrap_or(usize::MAX);
         if (free as u64) >= limit || free > i32::MAX as usize {
             return Err(Errno::EMFILE.why("no free fd below RLIMIT_NOFILE"));
         }
@@ -61,7 +63,9 @@ impl FdTable {
             .ok()
             .and_then(|i| self.slots.get_mut(i))
             .ok_or(Errno::EBADF.why("fd is not open in this process"))?;
-        let entry = slot.take().ok_or(Errno::EBADF.why("fd is not open in this process"))?;
+        let entry = slot
+            .take()
+            .ok_or(Errno::EBADF.why("fd is not open in this process"))?;
         while matches!(self.slots.last(), Some(None)) {
             self.slots.pop();
         }
@@ -81,7 +85,10 @@ impl FdTable {
 
     /// Every open fd with its entry, in increasing order.
     pub fn iter(&self) -> impl Iterator<Item = (i32, &FdEntry)> + '_ {
-        self.slots.iter().enumerate().filter_map(|(i, s)| s.as_ref().map(|e| (i as i32, e)))
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|e| (i as i32, e)))
     }
 
     /// Remove every entry, returning them.
@@ -100,7 +107,13 @@ mod tests {
         let mut t = FdTable::default();
         for fd in 0..3 {
             assert_eq!(t.lowest_free(4).unwrap(), fd);
-            t.install(fd, FdEntry { file: File::new(FileKind::Null, false), cloexec: false });
+            t.install(
+                fd,
+                FdEntry {
+                    file: File::new(FileKind::Null, false),
+                    cloexec: false,
+                },
+            );
         }
         assert_eq!(t.lowest_free(4).unwrap(), 3);
         assert_eq!(t.lowest_free(3).unwrap_err(), Errno::EMFILE);

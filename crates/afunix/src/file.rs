@@ -54,7 +54,11 @@ pub struct File {
 impl File {
     /// A new open file with `f_count` 1.
     pub fn new(kind: FileKind, nonblock: bool) -> Arc<File> {
-        Arc::new(File { count: AtomicUsize::new(1), nonblock: AtomicBool::new(nonblock), kind })
+        Arc::new(File {
+            count: AtomicUsize::new(1),
+            nonblock: AtomicBool::new(nonblock),
+            kind,
+        })
     }
 
     /// `f_count`.

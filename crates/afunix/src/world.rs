@@ -53,8 +53,10 @@ pub(crate) type KResult<T> = Result<T, Fail>;
 /// A wait queue and the generation the caller saw while it held the
 /// queue's lock: the sleeper only sleeps if nothing changed since.
 pub(crate) enum Wait {
-    /// A socket's wait queue (`sk_sleep`, `peer_wait`).
+    /// A socket's own wait queue (`sk_sleep`).
     Sock(Arc<Sock>, u64),
+    /// A socket's `peer_wait`.
+    Peer(Arc<Sock>, u64),
     /// A pipe's wait queue.
     Pipe(Arc<Pipe>, u64),
 }
@@ -73,7 +75,31 @@ impl Wait {
                             if now >= d {
                                 return;
                             }
-                            s.wait.wait_timeout(g, d - now).unwrap_or_else(|p| p.into_inner()).0
+                            s.wait
+                                .wait_timeout(g, d - now)
+                                .unwrap_or_else(|p| p.into_inner())
+                                .0
+                        }
+                    };
+                    if until.is_some_and(|d| Instant::now() >= d) {
+                        return;
+                    }
+                }
+            }
+            Wait::Peer(s, seen) => {
+                let mut g = lock(&s.inner);
+                while g.peer_seq == *seen {
+                    g = match until {
+                        None => s.peer_wait.wait(g).unwrap_or_else(|p| p.into_inner()),
+                        Some(d) => {
+                            let now = Instant::now();
+                            if now >= d {
+                                return;
+                            }
+                            s.peer_wait
+                                .wait_timeout(g, d - now)
+                                .unwrap_or_else(|p| p.into_inner())
+                                .0
                         }
                     };
                     if until.is_some_and(|d| Instant::now() >= d) {
@@ -91,7 +117,10 @@ impl Wait {
                             if now >= d {
                                 return;
                             }
-                            p.wait.wait_timeout(g, d - now).unwrap_or_else(|e| e.into_inner()).0
+                            p.wait
+                                .wait_timeout(g, d - now)
+                                .unwrap_or_else(|e| e.into_inner())
+                                .0
                         }
                     };
                     if until.is_some_and(|d| Instant::now() >= d) {
@@ -189,7 +218,10 @@ impl Kernel {
 
     /// Whether `pid` is a live process.
     pub(crate) fn pid_alive(&self, pid: Pid) -> bool {
-        self.procs.read().unwrap_or_else(|p| p.into_inner()).contains_key(&pid)
+        self.procs
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(&pid)
     }
 
     fn spawn(&self, spec: &TaskSpec) -> Pid {
@@ -199,7 +231,13 @@ impl Kernel {
         for fd in 0..3 {
             if (fd as u64) < spec.nofile {
                 self.fget(&null);
-                fds.install(fd, FdEntry { file: Arc::clone(&null), cloexec: false });
+                fds.install(
+                    fd,
+                    FdEntry {
+                        file: Arc::clone(&null),
+                        cloexec: false,
+                    },
+                );
             }
         }
         self.fput(null);
@@ -211,7 +249,10 @@ impl Kernel {
             sigpipe: AtomicBool::new(false),
             sleeping: AtomicUsize::new(0),
         };
-        self.procs.write().unwrap_or_else(|p| p.into_inner()).insert(pid, Arc::new(p));
+        self.procs
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(pid, Arc::new(p));
         pid
     }
 
@@ -230,12 +271,20 @@ impl Kernel {
             sigpipe: AtomicBool::new(false),
             sleeping: AtomicUsize::new(0),
         };
-        self.procs.write().unwrap_or_else(|p| p.into_inner()).insert(pid, Arc::new(child));
+        self.procs
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(pid, Arc::new(child));
         Ok(pid)
     }
 
     fn exit(&self, pid: Pid) -> SysResult<()> {
-        let p = self.procs.write().unwrap_or_else(|p| p.into_inner()).remove(&pid).ok_or(Errno::ESRCH.why("no such process"))?;
+        let p = self
+            .procs
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&pid)
+            .ok_or(Errno::ESRCH.why("no such process"))?;
         lock(&self.exited).insert(pid);
         let entries = lock(&p.fds).drain();
         for e in entries {
@@ -367,7 +416,14 @@ impl Kernel {
             return Err(Errno::EINVAL.why("pipe2: unknown flags"));
         }
         self.fd_reserve(pid, 2)?;
-        let pipe = Arc::new(Pipe { inner: Mutex::new(PipeInner { readers: 1, writers: 1, ..Default::default() }), wait: Default::default() });
+        let pipe = Arc::new(Pipe {
+            inner: Mutex::new(PipeInner {
+                readers: 1,
+                writers: 1,
+                ..Default::default()
+            }),
+            wait: Default::default(),
+        });
         let nb = flags & O_NONBLOCK != 0;
         let cloexec = flags & O_CLOEXEC != 0;
         let rf = self.alloc_file(FileKind::PipeRead(Arc::clone(&pipe)), nb);
@@ -379,7 +435,13 @@ impl Kernel {
 
     fn memfd(&self, pid: Pid, content: &[u8]) -> SysResult<i32> {
         self.fd_reserve(pid, 1)?;
-        let f = self.alloc_file(FileKind::Memfd(Mutex::new(Memfd { data: content.to_vec(), pos: 0 })), false);
+        let f = self.alloc_file(
+            FileKind::Memfd(Mutex::new(Memfd {
+                data: content.to_vec(),
+                pos: 0,
+            })),
+            false,
+        );
         self.fd_install(pid, f, false)
     }
 
@@ -390,7 +452,13 @@ impl Kernel {
         r
     }
 
-    fn file_read(&self, pid: Pid, f: &Arc<File>, len: usize, pr: &mut StreamProgress) -> KResult<Vec<u8>> {
+    fn file_read(
+        &self,
+        pid: Pid,
+        f: &Arc<File>,
+        len: usize,
+        pr: &mut StreamProgress,
+    ) -> KResult<Vec<u8>> {
         match &f.kind {
             FileKind::Null => Ok(Vec::new()),
             FileKind::Memfd(m) => {
@@ -421,7 +489,9 @@ impl Kernel {
                 p.wait.notify_all();
                 Ok(out)
             }
-            FileKind::PipeWrite(_) | FileKind::Pidfd(_) => Err(Errno::EBADF.why("file not open for reading").into()),
+            FileKind::PipeWrite(_) | FileKind::Pidfd(_) => {
+                Err(Errno::EBADF.why("file not open for reading").into())
+            }
             FileKind::Socket(s) => {
                 let r = self.sock_recvmsg(pid, s, f, len, 0, 0, pr)?;
                 Ok(r.data)
@@ -436,7 +506,13 @@ impl Kernel {
         r
     }
 
-    fn file_write(&self, pid: Pid, f: &Arc<File>, bytes: &[u8], pr: &mut StreamProgress) -> KResult<usize> {
+    fn file_write(
+        &self,
+        pid: Pid,
+        f: &Arc<File>,
+        bytes: &[u8],
+        pr: &mut StreamProgress,
+    ) -> KResult<usize> {
         match &f.kind {
             FileKind::Null => Ok(bytes.len()),
             FileKind::Memfd(m) => {
@@ -471,9 +547,15 @@ impl Kernel {
                 p.wait.notify_all();
                 Ok(n)
             }
-            FileKind::PipeRead(_) | FileKind::Pidfd(_) => Err(Errno::EBADF.why("file not open for writing").into()),
+            FileKind::PipeRead(_) | FileKind::Pidfd(_) => {
+                Err(Errno::EBADF.why("file not open for writing").into())
+            }
             FileKind::Socket(s) => {
-                let msg = crate::net::socket::MsgHdr { name: None, iov: Some(bytes), control: &[] };
+                let msg = crate::net::socket::MsgHdr {
+                    name: None,
+                    iov: Some(bytes),
+                    control: &[],
+                };
                 self.sock_sendmsg(pid, s, f, &msg, 0, pr)
             }
         }
@@ -506,7 +588,11 @@ impl Kernel {
     fn get_fd_flags(&self, pid: Pid, fd: i32) -> SysResult<i32> {
         let p = self.proc(pid)?;
         let t = lock(&p.fds);
-        Ok(if t.get(fd)?.cloexec { crate::abi::consts::FD_CLOEXEC } else { 0 })
+        Ok(if t.get(fd)?.cloexec {
+            crate::abi::consts::FD_CLOEXEC
+        } else {
+            0
+        })
     }
 
     fn pidfd_pid(&self, pid: Pid, fd: i32) -> SysResult<i32> {
@@ -545,7 +631,10 @@ impl Kernel {
     /// The number of live unix sockets (`/proc/net/unix`): hashed sockets,
     /// including those alive only in flight and embryos, not released ones.
     pub(crate) fn live_sockets(&self) -> usize {
-        self.all_socks().iter().filter(|s| !lock(&s.inner).dead).count()
+        self.all_socks()
+            .iter()
+            .filter(|s| !lock(&s.inner).dead)
+            .count()
     }
 }
 
@@ -610,13 +699,20 @@ impl World {
 
     /// An empty world whose LSM hook points ask `security`.
     pub fn with_security(security: Box<dyn Security + Sync>) -> World {
-        World { k: Kernel::new(security) }
+        World {
+            k: Kernel::new(security),
+        }
     }
 
     /// Run a call that may sleep: `timeout` is `None` for a call that may
     /// not (the operation then never asks to), `Some(None)` to sleep as
     /// long as needed, `Some(Some(t))` to give up after `t` with `EAGAIN`.
-    fn blocking<T>(&self, pid: Pid, timeout: Option<Duration>, mut op: impl FnMut(&Kernel) -> KResult<T>) -> SysResult<T> {
+    fn blocking<T>(
+        &self,
+        pid: Pid,
+        timeout: Option<Duration>,
+        mut op: impl FnMut(&Kernel) -> KResult<T>,
+    ) -> SysResult<T> {
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
             match op(&self.k) {
@@ -624,10 +720,14 @@ impl World {
                 Err(Fail::Err(e)) => return Err(e),
                 Err(Fail::Block(w)) => {
                     if self.k.interrupted.load(Ordering::SeqCst) {
-                        return Err(Errno::EINTR.why("the world was torn down while the call slept"));
+                        return Err(
+                            Errno::EINTR.why("the world was torn down while the call slept")
+                        );
                     }
                     if deadline.is_some_and(|d| Instant::now() >= d) {
-                        return Err(Errno::EAGAIN.why("the timeout (SO_RCVTIMEO/SO_SNDTIMEO) expired"));
+                        return Err(
+                            Errno::EAGAIN.why("the timeout (SO_RCVTIMEO/SO_SNDTIMEO) expired")
+                        );
                     }
                     let p = self.k.proc(pid).ok();
                     if let Some(p) = &p {
@@ -647,7 +747,9 @@ impl World {
     pub fn interrupt_all(&self) {
         self.k.interrupted.store(true, Ordering::SeqCst);
         for s in self.k.all_socks() {
-            s.wake();
+            let mut g = s.lock();
+            s.wake_locked(&mut g);
+            s.wake_peers_locked(&mut g);
         }
     }
 
@@ -668,12 +770,16 @@ impl World {
 
     /// Whether a call of `pid` sleeps in the model right now.
     pub fn is_sleeping(&self, pid: Pid) -> bool {
-        self.k.proc(pid).is_ok_and(|p| p.sleeping.load(Ordering::SeqCst) > 0)
+        self.k
+            .proc(pid)
+            .is_ok_and(|p| p.sleeping.load(Ordering::SeqCst) > 0)
     }
 
     /// Collect (and clear) a SIGPIPE raised in `pid`.
     pub fn take_sigpipe(&self, pid: Pid) -> bool {
-        self.k.proc(pid).is_ok_and(|p| p.sigpipe.swap(false, Ordering::SeqCst))
+        self.k
+            .proc(pid)
+            .is_ok_and(|p| p.sigpipe.swap(false, Ordering::SeqCst))
     }
 
     /// `close(fd)`.
@@ -807,7 +913,13 @@ impl World {
     }
 
     /// `sendmsg(fd, msg, flags)`.
-    pub fn sendmsg(&self, pid: Pid, fd: i32, msg: &crate::net::socket::MsgHdr<'_>, flags: i32) -> SysResult<usize> {
+    pub fn sendmsg(
+        &self,
+        pid: Pid,
+        fd: i32,
+        msg: &crate::net::socket::MsgHdr<'_>,
+        flags: i32,
+    ) -> SysResult<usize> {
         let t = self.k.timeout_of(pid, fd, flags, false);
         let mut pr = StreamProgress::default();
         let r = self.blocking(pid, t, |k| k.sys_sendmsg(pid, fd, msg, flags, &mut pr));
@@ -821,10 +933,19 @@ impl World {
 
     /// `recvmsg(fd, msg, flags)` with one iovec of `len` bytes, a
     /// `controllen`-byte control buffer (0: NULL) and a 128-byte name buffer.
-    pub fn recvmsg(&self, pid: Pid, fd: i32, len: usize, controllen: usize, flags: i32) -> SysResult<RecvMsg> {
+    pub fn recvmsg(
+        &self,
+        pid: Pid,
+        fd: i32,
+        len: usize,
+        controllen: usize,
+        flags: i32,
+    ) -> SysResult<RecvMsg> {
         let t = self.k.timeout_of(pid, fd, flags, true);
         let mut pr = StreamProgress::default();
-        let r = self.blocking(pid, t, |k| k.sys_recvmsg(pid, fd, len, controllen, flags, &mut pr));
+        let r = self.blocking(pid, t, |k| {
+            k.sys_recvmsg(pid, fd, len, controllen, flags, &mut pr)
+        });
         match r {
             // A read that copied something before it gave up returns it.
             Err(_) if !pr.out.is_empty() => self.k.recv_finish(pid, fd, controllen, flags, &mut pr),
@@ -841,12 +962,26 @@ impl World {
     }
 
     /// `setsockopt(fd, level, name, value)`.
-    pub fn setsockopt(&self, pid: Pid, fd: i32, level: i32, name: i32, value: &[u8]) -> SysResult<()> {
+    pub fn setsockopt(
+        &self,
+        pid: Pid,
+        fd: i32,
+        level: i32,
+        name: i32,
+        value: &[u8],
+    ) -> SysResult<()> {
         self.k.sys_setsockopt(pid, fd, level, name, value)
     }
 
     /// `getsockopt(fd, level, name)` with an `optlen`-byte buffer: the bytes written.
-    pub fn getsockopt(&self, pid: Pid, fd: i32, level: i32, name: i32, optlen: usize) -> SysResult<Vec<u8>> {
+    pub fn getsockopt(
+        &self,
+        pid: Pid,
+        fd: i32,
+        level: i32,
+        name: i32,
+        optlen: usize,
+    ) -> SysResult<Vec<u8>> {
         self.k.sys_getsockopt(pid, fd, level, name, optlen)
     }
 

@@ -12,10 +12,10 @@ use crate::abi::consts::*;
 use crate::abi::ucred::Ucred;
 use crate::errno::{Errno, SysResult};
 use crate::file::File;
-use std::sync::Arc;
 use crate::net::unix::SkbCred;
 use crate::process::{Capability, Pid};
 use crate::world::Kernel;
+use std::sync::Arc;
 
 /// Credentials a sender put in `SCM_CREDENTIALS` (`scm_cookie.creds` + pid).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,7 +106,9 @@ impl Kernel {
         }
         for chunk in data.chunks_exact(4) {
             let fd = i32::from_ne_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
-            let f = self.fdget(pid, fd).map_err(|_| Errno::EBADF.why("scm_fp_copy: fget_raw: fd not open"))?;
+            let f = self
+                .fdget(pid, fd)
+                .map_err(|_| Errno::EBADF.why("scm_fp_copy: fget_raw: fd not open"))?;
             fp.push(f);
         }
         Ok(())
@@ -167,7 +169,7 @@ impl Kernel {
         msg_flags: &mut i32,
     ) -> Vec<u8> {
         if controllen == 0 {
-            if passcred || passpidfd || !fds.is_empty() {
+            if passcred || passpidfd || !fds.is_empty() || inq.is_some() {
                 *msg_flags |= MSG_CTRUNC;
             }
             for f in fds {

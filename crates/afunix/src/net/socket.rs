@@ -7,7 +7,9 @@ use crate::abi::timeval::{sock_get_timeout, sock_set_timeout};
 use crate::errno::{Errno, SysResult};
 use crate::file::{File, FileKind};
 use crate::net::unix::stream::StreamProgress;
-use crate::net::unix::{double_lock, PeerCred, Sock, SockState, SockType, SOCK_MIN_RCVBUF, SOCK_MIN_SNDBUF};
+use crate::net::unix::{
+    double_lock, PeerCred, Sock, SockState, SockType, SOCK_MIN_RCVBUF, SOCK_MIN_SNDBUF,
+};
 use crate::process::{Capability, Pid};
 use crate::world::{lock, KResult, Kernel, RecvMsg};
 use std::sync::Arc;
@@ -40,24 +42,39 @@ impl<'a> MsgHdr<'a> {
 }
 
 fn int_opt(v: &[u8]) -> SysResult<i32> {
-    let b: [u8; 4] = v.get(..4).and_then(|b| b.try_into().ok()).ok_or(Errno::EINVAL.why("optlen < sizeof(int)"))?;
+    let b: [u8; 4] = v
+        .get(..4)
+        .and_then(|b| b.try_into().ok())
+        .ok_or(Errno::EINVAL.why("optlen < sizeof(int)"))?;
     Ok(i32::from_ne_bytes(b))
 }
 
 impl Kernel {
     /// `sockfd_lookup`: run `op` on the socket behind an fd (`EBADF`,
     /// `ENOTSOCK`), holding a reference to its file meanwhile.
-    pub(crate) fn with_sock<T>(&self, pid: Pid, fd: i32, op: impl FnOnce(&Arc<Sock>, &Arc<File>) -> KResult<T>) -> KResult<T> {
+    pub(crate) fn with_sock<T>(
+        &self,
+        pid: Pid,
+        fd: i32,
+        op: impl FnOnce(&Arc<Sock>, &Arc<File>) -> KResult<T>,
+    ) -> KResult<T> {
         let f = self.fdget(pid, fd)?;
         let r = match &f.kind {
             FileKind::Socket(s) => op(s, &f),
-            _ => Err(Errno::ENOTSOCK.why("sockfd_lookup: fd is not a socket").into()),
+            _ => Err(Errno::ENOTSOCK
+                .why("sockfd_lookup: fd is not a socket")
+                .into()),
         };
         self.fput(f);
         r
     }
 
-    fn with_sock_nb<T>(&self, pid: Pid, fd: i32, op: impl FnOnce(&Arc<Sock>, &Arc<File>) -> SysResult<T>) -> SysResult<T> {
+    fn with_sock_nb<T>(
+        &self,
+        pid: Pid,
+        fd: i32,
+        op: impl FnOnce(&Arc<Sock>, &Arc<File>) -> SysResult<T>,
+    ) -> SysResult<T> {
         match self.with_sock(pid, fd, |s, f| op(s, f).map_err(Into::into)) {
             Ok(v) => Ok(v),
             Err(crate::world::Fail::Err(e)) => Err(e),
@@ -94,7 +111,12 @@ impl Kernel {
         let a = self.unix_create1(t);
         let b = self.unix_create1(t);
         let p = self.proc(pid)?;
-        let pc = PeerCred { pid, uid: p.cred.euid, gid: p.cred.egid, groups: p.cred.groups.clone() };
+        let pc = PeerCred {
+            pid,
+            uid: p.cred.euid,
+            gid: p.cred.egid,
+            groups: p.cred.groups.clone(),
+        };
         {
             let (mut ga, mut gb) = double_lock(&a, &b);
             ga.peer = Some(Arc::clone(&b));
@@ -117,7 +139,9 @@ impl Kernel {
     pub(crate) fn sys_bind(&self, pid: Pid, fd: i32, addr: &[u8]) -> SysResult<()> {
         self.with_sock_nb(pid, fd, |s, _| {
             if addr.len() > SOCKADDR_STORAGE_SIZE {
-                return Err(Errno::EINVAL.why("move_addr_to_kernel: addrlen > sizeof(sockaddr_storage)"));
+                return Err(
+                    Errno::EINVAL.why("move_addr_to_kernel: addrlen > sizeof(sockaddr_storage)")
+                );
             }
             self.unix_bind(pid, s, addr)
         })
@@ -126,7 +150,9 @@ impl Kernel {
     pub(crate) fn sys_connect(&self, pid: Pid, fd: i32, addr: &[u8]) -> KResult<()> {
         self.with_sock(pid, fd, |s, f| {
             if addr.len() > SOCKADDR_STORAGE_SIZE {
-                return Err(Errno::EINVAL.why("move_addr_to_kernel: addrlen > sizeof(sockaddr_storage)").into());
+                return Err(Errno::EINVAL
+                    .why("move_addr_to_kernel: addrlen > sizeof(sockaddr_storage)")
+                    .into());
             }
             match s.ty {
                 SockType::Dgram => Ok(self.unix_dgram_connect(pid, s, addr)?),
@@ -138,7 +164,11 @@ impl Kernel {
     pub(crate) fn sys_listen(&self, pid: Pid, fd: i32, backlog: i32) -> SysResult<()> {
         self.with_sock_nb(pid, fd, |s, _| {
             // __sys_listen clamps to somaxconn (as unsigned).
-            let backlog = if (backlog as u32) > SOMAXCONN as u32 { SOMAXCONN } else { backlog };
+            let backlog = if (backlog as u32) > SOMAXCONN as u32 {
+                SOMAXCONN
+            } else {
+                backlog
+            };
             self.unix_listen(pid, s, backlog)
         })
     }
@@ -156,10 +186,19 @@ impl Kernel {
     }
 
     // __sys_sendmsg → ____sys_sendmsg
-    pub(crate) fn sys_sendmsg(&self, pid: Pid, fd: i32, msg: &MsgHdr<'_>, flags: i32, pr: &mut StreamProgress) -> KResult<usize> {
+    pub(crate) fn sys_sendmsg(
+        &self,
+        pid: Pid,
+        fd: i32,
+        msg: &MsgHdr<'_>,
+        flags: i32,
+        pr: &mut StreamProgress,
+    ) -> KResult<usize> {
         self.with_sock(pid, fd, |s, f| {
             if msg.control.len() > i32::MAX as usize {
-                return Err(Errno::ENOBUFS.why("____sys_sendmsg: msg_controllen > INT_MAX").into());
+                return Err(Errno::ENOBUFS
+                    .why("____sys_sendmsg: msg_controllen > INT_MAX")
+                    .into());
             }
             self.sock_sendmsg(pid, s, f, msg, flags, pr)
         })
@@ -167,7 +206,15 @@ impl Kernel {
 
     /// `sock_sendmsg` (also reached from `write`): `O_NONBLOCK` becomes
     /// `MSG_DONTWAIT`, the policy hook, then the protocol.
-    pub(crate) fn sock_sendmsg(&self, pid: Pid, s: &Arc<Sock>, f: &Arc<File>, msg: &MsgHdr<'_>, mut flags: i32, pr: &mut StreamProgress) -> KResult<usize> {
+    pub(crate) fn sock_sendmsg(
+        &self,
+        pid: Pid,
+        s: &Arc<Sock>,
+        f: &Arc<File>,
+        msg: &MsgHdr<'_>,
+        mut flags: i32,
+        pr: &mut StreamProgress,
+    ) -> KResult<usize> {
         if f.is_nonblock() {
             flags |= MSG_DONTWAIT;
         }
@@ -188,13 +235,30 @@ impl Kernel {
         }
     }
 
-    pub(crate) fn sys_recvmsg(&self, pid: Pid, fd: i32, len: usize, controllen: usize, flags: i32, pr: &mut StreamProgress) -> KResult<RecvMsg> {
-        self.with_sock(pid, fd, |s, f| self.sock_recvmsg(pid, s, f, len, controllen, flags, pr))
+    pub(crate) fn sys_recvmsg(
+        &self,
+        pid: Pid,
+        fd: i32,
+        len: usize,
+        controllen: usize,
+        flags: i32,
+        pr: &mut StreamProgress,
+    ) -> KResult<RecvMsg> {
+        self.with_sock(pid, fd, |s, f| {
+            self.sock_recvmsg(pid, s, f, len, controllen, flags, pr)
+        })
     }
 
     /// A stream read that copied something and then timed out (or was
     /// interrupted) returns what it has.
-    pub(crate) fn recv_finish(&self, pid: Pid, fd: i32, controllen: usize, flags: i32, pr: &mut StreamProgress) -> SysResult<RecvMsg> {
+    pub(crate) fn recv_finish(
+        &self,
+        pid: Pid,
+        fd: i32,
+        controllen: usize,
+        flags: i32,
+        pr: &mut StreamProgress,
+    ) -> SysResult<RecvMsg> {
         self.with_sock_nb(pid, fd, |s, _| {
             let (passcred, passpidfd, recv_inq) = {
                 let g = s.lock();
@@ -207,7 +271,16 @@ impl Kernel {
 
     /// `____sys_recvmsg` + `sock_recvmsg` (also reached from `read`).
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn sock_recvmsg(&self, pid: Pid, s: &Arc<Sock>, f: &Arc<File>, len: usize, controllen: usize, mut flags: i32, pr: &mut StreamProgress) -> KResult<RecvMsg> {
+    pub(crate) fn sock_recvmsg(
+        &self,
+        pid: Pid,
+        s: &Arc<Sock>,
+        f: &Arc<File>,
+        len: usize,
+        controllen: usize,
+        mut flags: i32,
+        pr: &mut StreamProgress,
+    ) -> KResult<RecvMsg> {
         if f.is_nonblock() {
             flags |= MSG_DONTWAIT;
         }
@@ -217,7 +290,9 @@ impl Kernel {
             SockType::Dgram => self.unix_dgram_recvmsg(pid, s, len, controllen, flags)?,
             SockType::Seqpacket => {
                 if s.lock().state != SockState::Established {
-                    return Err(Errno::ENOTCONN.why("unix_seqpacket_recvmsg: not connected").into());
+                    return Err(Errno::ENOTCONN
+                        .why("unix_seqpacket_recvmsg: not connected")
+                        .into());
                 }
                 self.unix_dgram_recvmsg(pid, s, len, controllen, flags)?
             }
@@ -233,11 +308,25 @@ impl Kernel {
     }
 
     // __sys_setsockopt → sock_setsockopt / unix_setsockopt
-    pub(crate) fn sys_setsockopt(&self, pid: Pid, fd: i32, level: i32, name: i32, v: &[u8]) -> SysResult<()> {
+    pub(crate) fn sys_setsockopt(
+        &self,
+        pid: Pid,
+        fd: i32,
+        level: i32,
+        name: i32,
+        v: &[u8],
+    ) -> SysResult<()> {
         self.with_sock_nb(pid, fd, |s, _| self.sock_setsockopt(pid, s, level, name, v))
     }
 
-    fn sock_setsockopt(&self, pid: Pid, s: &Arc<Sock>, level: i32, name: i32, v: &[u8]) -> SysResult<()> {
+    fn sock_setsockopt(
+        &self,
+        pid: Pid,
+        s: &Arc<Sock>,
+        level: i32,
+        name: i32,
+        v: &[u8],
+    ) -> SysResult<()> {
         if level != SOL_SOCKET {
             return Err(Errno::EOPNOTSUPP.why("unix sockets have no options outside SOL_SOCKET"));
         }
@@ -295,7 +384,11 @@ impl Kernel {
                     return Err(Errno::EPERM.why("SO_SNDBUFFORCE needs CAP_NET_ADMIN"));
                 }
                 // sk_setsockopt: min(val, wmem_max) as unsigned, doubled, floored.
-                let v = if name == SO_SNDBUFFORCE { val.max(0) as u32 } else { (val as u32).min(SK_BUF_MAX as u32) };
+                let v = if name == SO_SNDBUFFORCE {
+                    val.max(0) as u32
+                } else {
+                    (val as u32).min(SK_BUF_MAX as u32)
+                };
                 let v = v.min(i32::MAX as u32 / 2) as i32;
                 g.sndbuf = v.saturating_mul(2).max(SOCK_MIN_SNDBUF);
                 drop(g);
@@ -305,7 +398,11 @@ impl Kernel {
                 if name == SO_RCVBUFFORCE && !p.cred.capable(Capability::NetAdmin) {
                     return Err(Errno::EPERM.why("SO_RCVBUFFORCE needs CAP_NET_ADMIN"));
                 }
-                let v = if name == SO_RCVBUFFORCE { val.max(0) as u32 } else { (val as u32).min(SK_BUF_MAX as u32) };
+                let v = if name == SO_RCVBUFFORCE {
+                    val.max(0) as u32
+                } else {
+                    (val as u32).min(SK_BUF_MAX as u32)
+                };
                 let v = v.min(i32::MAX as u32 / 2) as i32;
                 g.rcvbuf = v.saturating_mul(2).max(SOCK_MIN_RCVBUF);
             }
@@ -318,11 +415,27 @@ impl Kernel {
     }
 
     // sk_getsockopt (and unix_getsockopt for SO_INQ)
-    pub(crate) fn sys_getsockopt(&self, pid: Pid, fd: i32, level: i32, name: i32, optlen: usize) -> SysResult<Vec<u8>> {
-        self.with_sock_nb(pid, fd, |s, _| self.sock_getsockopt(pid, s, level, name, optlen))
+    pub(crate) fn sys_getsockopt(
+        &self,
+        pid: Pid,
+        fd: i32,
+        level: i32,
+        name: i32,
+        optlen: usize,
+    ) -> SysResult<Vec<u8>> {
+        self.with_sock_nb(pid, fd, |s, _| {
+            self.sock_getsockopt(pid, s, level, name, optlen)
+        })
     }
 
-    fn sock_getsockopt(&self, pid: Pid, s: &Arc<Sock>, level: i32, name: i32, optlen: usize) -> SysResult<Vec<u8>> {
+    fn sock_getsockopt(
+        &self,
+        pid: Pid,
+        s: &Arc<Sock>,
+        level: i32,
+        name: i32,
+        optlen: usize,
+    ) -> SysResult<Vec<u8>> {
         if level != SOL_SOCKET {
             return Err(Errno::EOPNOTSUPP.why("unix sockets have no options outside SOL_SOCKET"));
         }
@@ -341,20 +454,26 @@ impl Kernel {
             SO_PEEK_OFF => int(g.peek_off),
             SO_RCVLOWAT => int(g.rcvlowat),
             SO_ACCEPTCONN => int((g.state == SockState::Listen) as i32),
-            SO_INQ => {
-                if s.ty != SockType::Stream {
-                    return Err(Errno::ENOPROTOOPT.why("SO_INQ is for stream sockets only"));
-                }
-                int(g.recv_inq as i32)
-            }
             SO_RCVTIMEO | SO_SNDTIMEO => {
-                let t = if name == SO_RCVTIMEO { g.rcvtimeo } else { g.sndtimeo };
+                let t = if name == SO_RCVTIMEO {
+                    g.rcvtimeo
+                } else {
+                    g.sndtimeo
+                };
                 cut(&sock_get_timeout(t).to_bytes())
             }
             SO_PEERCRED => {
                 let u = match &g.peercred {
-                    Some(p) => crate::abi::ucred::Ucred { pid: p.pid, uid: p.uid, gid: p.gid },
-                    None => crate::abi::ucred::Ucred { pid: 0, uid: u32::MAX, gid: u32::MAX },
+                    Some(p) => crate::abi::ucred::Ucred {
+                        pid: p.pid,
+                        uid: p.uid,
+                        gid: p.gid,
+                    },
+                    None => crate::abi::ucred::Ucred {
+                        pid: 0,
+                        uid: u32::MAX,
+                        gid: u32::MAX,
+                    },
                 };
                 cut(&u.to_bytes())
             }
@@ -387,9 +506,15 @@ impl Kernel {
                 Some(prog) => {
                     let n = prog.len();
                     if optlen != 0 && optlen < n {
-                        return Err(Errno::EINVAL.why("sk_get_filter: buffer shorter than the program"));
+                        return Err(
+                            Errno::EINVAL.why("sk_get_filter: buffer shorter than the program")
+                        );
                     }
-                    let mut b = if optlen == 0 { Vec::new() } else { prog.to_bytes() };
+                    let mut b = if optlen == 0 {
+                        Vec::new()
+                    } else {
+                        prog.to_bytes()
+                    };
                     b.resize(n, 0);
                     b
                 }
@@ -403,18 +528,26 @@ impl Kernel {
     pub(crate) fn sys_getname(&self, pid: Pid, fd: i32, peer: bool) -> SysResult<Vec<u8>> {
         self.with_sock_nb(pid, fd, |s, _| {
             let target = if peer {
-                s.lock().peer.clone().ok_or(Errno::ENOTCONN.why("unix_getname: no peer"))?
+                s.lock()
+                    .peer
+                    .clone()
+                    .ok_or(Errno::ENOTCONN.why("unix_getname: no peer"))?
             } else {
                 Arc::clone(s)
             };
-            let addr = target.name().cloned().unwrap_or(crate::abi::sockaddr::UnixAddr::Unnamed);
+            let addr = target
+                .name()
+                .cloned()
+                .unwrap_or(crate::abi::sockaddr::UnixAddr::Unnamed);
             Ok(addr.to_kernel_bytes())
         })
     }
 
     // do_poll: one fd, timeout 0.
     pub(crate) fn sys_poll(&self, pid: Pid, fd: i32, events: i16) -> i16 {
-        let Ok(f) = self.fdget(pid, fd) else { return POLLNVAL };
+        let Ok(f) = self.fdget(pid, fd) else {
+            return POLLNVAL;
+        };
         let mask = match &f.kind {
             FileKind::Null | FileKind::Memfd(_) => POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM,
             FileKind::Pidfd(p) => {
@@ -464,7 +597,9 @@ impl Kernel {
                 let m = lock(m);
                 Ok(m.data.len().saturating_sub(m.pos).min(i32::MAX as usize) as i32)
             }
-            FileKind::PipeRead(p) | FileKind::PipeWrite(p) if req == SIOCINQ => Ok(lock(&p.inner).buf.len() as i32),
+            FileKind::PipeRead(p) | FileKind::PipeWrite(p) if req == SIOCINQ => {
+                Ok(lock(&p.inner).buf.len() as i32)
+            }
             _ => Err(Errno::ENOTTY.why("ioctl not supported by this file")),
         };
         self.fput(f);
@@ -481,7 +616,7 @@ impl Kernel {
                     return Err(Errno::EINVAL.why("unix_inq_len: listening socket"));
                 }
                 let n: usize = match s.ty {
-                    SockType::Stream => g.recvq.iter().map(|b| b.unread()).sum(),
+                    SockType::Stream => s.stream_inq(&g),
                     SockType::Seqpacket => g.recvq.iter().map(|b| b.data.len()).sum(),
                     SockType::Dgram => g.recvq.front().map_or(0, |b| b.data.len()),
                 };

@@ -25,7 +25,11 @@ impl Kernel {
             names.autobind_next = names.autobind_next.wrapping_add(1);
             let name = format!("{n:05x}").into_bytes();
             let key = (s.ty, name.clone());
-            if names.abstract_names.get(&key).is_some_and(|w| w.strong_count() > 0) {
+            if names
+                .abstract_names
+                .get(&key)
+                .is_some_and(|w| w.strong_count() > 0)
+            {
                 continue;
             }
             names.abstract_names.insert(key, Arc::downgrade(s));
@@ -56,7 +60,16 @@ impl Kernel {
                 if s.addr.get().is_some() {
                     return Err(Errno::EINVAL.why("unix_bind_bsd: socket already bound"));
                 }
-                names.dir.insert(name, Inode { ino: s.ino, mode: 0o777 & !UMASK, uid: cred.euid, gid: cred.egid, sock: Some(Arc::downgrade(s)) });
+                names.dir.insert(
+                    name,
+                    Inode {
+                        ino: s.ino,
+                        mode: 0o777 & !UMASK,
+                        uid: cred.euid,
+                        gid: cred.egid,
+                        sock: Some(Arc::downgrade(s)),
+                    },
+                );
                 let _ = s.addr.set(UnixAddr::Pathname(path));
                 Ok(())
             }
@@ -65,8 +78,13 @@ impl Kernel {
                     return Err(Errno::EINVAL.why("unix_bind_abstract: socket already bound"));
                 }
                 let key = (s.ty, name.clone());
-                if names.abstract_names.get(&key).is_some_and(|w| w.strong_count() > 0) {
-                    return Err(Errno::EADDRINUSE.why("unix_bind_abstract: name in use by a socket of this type"));
+                if names
+                    .abstract_names
+                    .get(&key)
+                    .is_some_and(|w| w.strong_count() > 0)
+                {
+                    return Err(Errno::EADDRINUSE
+                        .why("unix_bind_abstract: name in use by a socket of this type"));
                 }
                 names.abstract_names.insert(key, Arc::downgrade(s));
                 let _ = s.addr.set(UnixAddr::Abstract(name));
@@ -84,13 +102,21 @@ impl Kernel {
         match addr {
             UnixAddr::Abstract(name) => {
                 let key = (s.ty, name.clone());
-                if names.abstract_names.get(&key).is_some_and(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(s))) {
+                if names
+                    .abstract_names
+                    .get(&key)
+                    .is_some_and(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(s)))
+                {
                     names.abstract_names.remove(&key);
                 }
             }
             UnixAddr::Pathname(_) => {
                 for inode in names.dir.values_mut() {
-                    if inode.sock.as_ref().is_some_and(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(s))) {
+                    if inode
+                        .sock
+                        .as_ref()
+                        .is_some_and(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(s)))
+                    {
                         inode.sock = None;
                     }
                 }
@@ -101,7 +127,12 @@ impl Kernel {
 
     /// `unix_find_other`: the socket an address names, for a sender or
     /// connector of type `ty`.
-    pub(crate) fn unix_find_other(&self, pid: Pid, addr: &UnixAddr, ty: SockType) -> SysResult<Arc<Sock>> {
+    pub(crate) fn unix_find_other(
+        &self,
+        pid: Pid,
+        addr: &UnixAddr,
+        ty: SockType,
+    ) -> SysResult<Arc<Sock>> {
         let names = lock(&self.names);
         match addr {
             UnixAddr::Pathname(path) => {
@@ -112,16 +143,29 @@ impl Kernel {
                 .abstract_names
                 .get(&(ty, name.clone()))
                 .and_then(std::sync::Weak::upgrade)
-                .ok_or(Errno::ECONNREFUSED.why("unix_find_abstract: no socket of this type has the name")),
+                .ok_or(
+                    Errno::ECONNREFUSED
+                        .why("unix_find_abstract: no socket of this type has the name"),
+                ),
             UnixAddr::Unnamed => Err(Errno::EINVAL.why("unix_validate_addr: no name")),
         }
     }
 }
 
 // unix_find_bsd: path lookup, MAY_WRITE, then the socket bound to the inode.
-fn find_bsd(names: &Names, path: &[u8], ty: SockType, euid: u32, egid: u32, groups: &[u32]) -> SysResult<Arc<Sock>> {
+fn find_bsd(
+    names: &Names,
+    path: &[u8],
+    ty: SockType,
+    euid: u32,
+    egid: u32,
+    groups: &[u32],
+) -> SysResult<Arc<Sock>> {
     let name = dir_entry_name(path)?;
-    let inode = names.dir.get(&name).ok_or(Errno::ENOENT.why("unix_find_bsd: no such file"))?;
+    let inode = names
+        .dir
+        .get(&name)
+        .ok_or(Errno::ENOENT.why("unix_find_bsd: no such file"))?;
     let bits = if euid == inode.uid {
         inode.mode >> 6
     } else if egid == inode.gid || groups.contains(&inode.gid) {

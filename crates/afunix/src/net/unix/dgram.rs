@@ -8,7 +8,10 @@
 //! order, only to dissolve an association. Wake-ups of another socket
 //! happen after our own lock is released.
 
-use super::{double_lock, skb_truesize, Skb, SkbCred, Sock, SockInner, SockState, SockType, RCV_SHUTDOWN, SEND_SHUTDOWN, SHUTDOWN_MASK};
+use super::{
+    double_lock, skb_truesize, Skb, SkbCred, Sock, SockInner, SockState, SockType, RCV_SHUTDOWN,
+    SEND_SHUTDOWN, SHUTDOWN_MASK,
+};
 use crate::abi::consts::*;
 use crate::errno::Errno;
 use crate::file::File;
@@ -21,7 +24,8 @@ use std::sync::Arc;
 
 /// Whether `peer` (an `unix_peer` slot) points at `s`.
 pub(crate) fn is(peer: &Option<Arc<Sock>>, s: &Sock) -> bool {
-    peer.as_ref().is_some_and(|p| std::ptr::eq(Arc::as_ptr(p), s))
+    peer.as_ref()
+        .is_some_and(|p| std::ptr::eq(Arc::as_ptr(p), s))
 }
 
 /// `unix_may_send`: `other` accepts from `sk` unless it is connected to a third socket.
@@ -41,13 +45,18 @@ impl Kernel {
         let skbs: Vec<Skb> = {
             let mut g = s.lock();
             let v: Vec<Skb> = g.recvq.drain(..).collect();
-            s.wake_locked(&mut g);
+            if !v.is_empty() {
+                s.wake_peers_locked(&mut g);
+            }
             v
         };
         if !std::ptr::eq(Arc::as_ptr(s), Arc::as_ptr(old)) {
             let mut o = old.lock();
             if !skbs.is_empty() && !o.dead && is(&o.peer, s) {
-                o.err = Some(Errno::ECONNRESET.why("unix_dgram_disconnected: the peer dropped us with messages queued"));
+                o.err = Some(
+                    Errno::ECONNRESET
+                        .why("unix_dgram_disconnected: the peer dropped us with messages queued"),
+                );
             }
             if o.peer.is_none() {
                 o.state = SockState::Close;
@@ -67,7 +76,12 @@ impl Kernel {
     }
 
     // unix_dgram_connect
-    pub(crate) fn unix_dgram_connect(&self, pid: Pid, s: &Arc<Sock>, raw: &[u8]) -> Result<(), Errno> {
+    pub(crate) fn unix_dgram_connect(
+        &self,
+        pid: Pid,
+        s: &Arc<Sock>,
+        raw: &[u8],
+    ) -> Result<(), Errno> {
         if raw.len() < SA_FAMILY_SIZE {
             return Err(Errno::EINVAL.why("unix_dgram_connect: addrlen < sizeof(sa_family_t)"));
         }
@@ -86,24 +100,27 @@ impl Kernel {
         let addr = crate::abi::sockaddr::parse_user_addr(raw)?;
         self.maybe_autobind(s)?;
         let other = self.unix_find_other(pid, &addr, SockType::Dgram)?;
-        let old = if Arc::ptr_eq(s, &other) {
-            let mut g = s.lock();
-            if !may_send(s, &g) {
-                return Err(Errno::EPERM.why("unix_may_send: the target is connected to another socket"));
-            }
-            self.security.unix_may_send(pid)?;
-            g.state = SockState::Established;
-            g.peer.replace(Arc::clone(&other))
-        } else {
-            let (mut g, mut og) = double_lock(s, &other);
-            if !may_send(s, &og) {
-                return Err(Errno::EPERM.why("unix_may_send: the target is connected to another socket"));
-            }
-            self.security.unix_may_send(pid)?;
-            g.state = SockState::Established;
-            og.state = SockState::Established;
-            g.peer.replace(Arc::clone(&other))
-        };
+        let old =
+            if Arc::ptr_eq(s, &other) {
+                let mut g = s.lock();
+                if !may_send(s, &g) {
+                    return Err(Errno::EPERM
+                        .why("unix_may_send: the target is connected to another socket"));
+                }
+                self.security.unix_may_send(pid)?;
+                g.state = SockState::Established;
+                g.peer.replace(Arc::clone(&other))
+            } else {
+                let (mut g, mut og) = double_lock(s, &other);
+                if !may_send(s, &og) {
+                    return Err(Errno::EPERM
+                        .why("unix_may_send: the target is connected to another socket"));
+                }
+                self.security.unix_may_send(pid)?;
+                g.state = SockState::Established;
+                og.state = SockState::Established;
+                g.peer.replace(Arc::clone(&other))
+            };
         if let Some(old) = old {
             if !Arc::ptr_eq(&old, &other) {
                 self.unix_dgram_disconnected(s, &old);
@@ -113,14 +130,22 @@ impl Kernel {
     }
 
     // unix_seqpacket_sendmsg
-    pub(crate) fn unix_seqpacket_sendmsg(&self, pid: Pid, s: &Arc<Sock>, msg: &MsgHdr<'_>, flags: i32) -> KResult<usize> {
+    pub(crate) fn unix_seqpacket_sendmsg(
+        &self,
+        pid: Pid,
+        s: &Arc<Sock>,
+        msg: &MsgHdr<'_>,
+        flags: i32,
+    ) -> KResult<usize> {
         {
             let mut g = s.lock();
             if let Some(e) = g.take_err() {
                 return Err(e.into());
             }
             if g.state != SockState::Established {
-                return Err(Errno::ENOTCONN.why("unix_seqpacket_sendmsg: not connected").into());
+                return Err(Errno::ENOTCONN
+                    .why("unix_seqpacket_sendmsg: not connected")
+                    .into());
             }
         }
         let msg = MsgHdr { name: None, ..*msg };
@@ -128,7 +153,13 @@ impl Kernel {
     }
 
     // unix_dgram_sendmsg: the scm cookie is destroyed on every error path.
-    pub(crate) fn unix_dgram_sendmsg(&self, pid: Pid, s: &Arc<Sock>, msg: &MsgHdr<'_>, flags: i32) -> KResult<usize> {
+    pub(crate) fn unix_dgram_sendmsg(
+        &self,
+        pid: Pid,
+        s: &Arc<Sock>,
+        msg: &MsgHdr<'_>,
+        flags: i32,
+    ) -> KResult<usize> {
         let mut cookie = Some(self.scm_send(pid, msg.control)?);
         let r = self.dgram_send(pid, s, msg, flags, &mut cookie);
         if let Some(c) = cookie.take() {
@@ -137,10 +168,19 @@ impl Kernel {
         r
     }
 
-    fn dgram_send(&self, pid: Pid, s: &Arc<Sock>, msg: &MsgHdr<'_>, flags: i32, cookie: &mut Option<ScmCookie>) -> KResult<usize> {
+    fn dgram_send(
+        &self,
+        pid: Pid,
+        s: &Arc<Sock>,
+        msg: &MsgHdr<'_>,
+        flags: i32,
+        cookie: &mut Option<ScmCookie>,
+    ) -> KResult<usize> {
         let has_fds = cookie.as_ref().is_some_and(|c| !c.fp.is_empty());
         if flags & MSG_OOB != 0 {
-            return Err(Errno::EOPNOTSUPP.why("unix_dgram_sendmsg: MSG_OOB on a datagram socket").into());
+            return Err(Errno::EOPNOTSUPP
+                .why("unix_dgram_sendmsg: MSG_OOB on a datagram socket")
+                .into());
         }
         let name = match msg.name {
             Some(raw) => Some(crate::abi::sockaddr::parse_user_addr(raw)?),
@@ -152,29 +192,39 @@ impl Kernel {
         let (peer, sk_passcred) = {
             let mut g = s.lock();
             if len as i64 > g.sndbuf as i64 - 32 {
-                return Err(Errno::EMSGSIZE.why("unix_dgram_sendmsg: len > sk_sndbuf - 32").into());
+                return Err(Errno::EMSGSIZE
+                    .why("unix_dgram_sendmsg: len > sk_sndbuf - 32")
+                    .into());
             }
             // sock_alloc_send_pskb
             if let Some(e) = g.take_err() {
                 return Err(e.into());
             }
             if g.shutdown & SEND_SHUTDOWN != 0 {
-                return Err(Errno::EPIPE.why("sock_alloc_send_pskb: this socket was shut down for writing").into());
+                return Err(Errno::EPIPE
+                    .why("sock_alloc_send_pskb: this socket was shut down for writing")
+                    .into());
             }
             if s.wmem() >= g.sndbuf.max(0) as usize {
                 if nonblock {
-                    return Err(Errno::EAGAIN.why("sock_alloc_send_pskb: send buffer full (sk_wmem_alloc >= sk_sndbuf)").into());
+                    return Err(Errno::EAGAIN
+                        .why("sock_alloc_send_pskb: send buffer full (sk_wmem_alloc >= sk_sndbuf)")
+                        .into());
                 }
                 return Err(Fail::Block(Wait::Sock(Arc::clone(s), g.seq)));
             }
             (g.peer.clone(), g.may_passcred())
         };
         if has_fds && self.too_many_unix_fds(pid) {
-            return Err(Errno::ETOOMANYREFS.why("too_many_unix_fds: the user has more fds in flight than RLIMIT_NOFILE").into());
+            return Err(Errno::ETOOMANYREFS
+                .why("too_many_unix_fds: the user has more fds in flight than RLIMIT_NOFILE")
+                .into());
         }
         let other = match &name {
             Some(addr) => self.unix_find_other(pid, addr, s.ty)?,
-            None => peer.clone().ok_or(Errno::ENOTCONN.why("unix_dgram_sendmsg: no destination and not connected"))?,
+            None => peer.clone().ok_or(
+                Errno::ENOTCONN.why("unix_dgram_sendmsg: no destination and not connected"),
+            )?,
         };
         let mut data = msg.data().to_vec();
         // sk_filter on the receiver: a drop is a silent success.
@@ -188,12 +238,16 @@ impl Kernel {
         let self_send = Arc::ptr_eq(s, &other);
         let mut og = other.lock();
         if !may_send(s, &og) {
-            return Err(Errno::EPERM.why("unix_may_send: the receiver is connected to another socket").into());
+            return Err(Errno::EPERM
+                .why("unix_may_send: the receiver is connected to another socket")
+                .into());
         }
         if og.dead {
             drop(og);
             if s.ty == SockType::Seqpacket {
-                return Err(Errno::EPIPE.why("unix_dgram_sendmsg: the seqpacket peer is dead").into());
+                return Err(Errno::EPIPE
+                    .why("unix_dgram_sendmsg: the seqpacket peer is dead")
+                    .into());
             }
             if is(&peer, &other) {
                 let dissolved = {
@@ -209,27 +263,40 @@ impl Kernel {
                 if dissolved {
                     self.unix_dgram_disconnected(s, &other);
                 }
-                return Err(Errno::ECONNREFUSED.why("unix_dgram_sendmsg: the connected peer was closed; association dissolved").into());
+                return Err(Errno::ECONNREFUSED
+                    .why("unix_dgram_sendmsg: the connected peer was closed; association dissolved")
+                    .into());
             }
             if name.is_none() {
-                return Err(Errno::ECONNRESET.why("unix_dgram_sendmsg: the peer is dead").into());
+                return Err(Errno::ECONNRESET
+                    .why("unix_dgram_sendmsg: the peer is dead")
+                    .into());
             }
-            return Err(Errno::ECONNREFUSED.why("unix_find_other: the named socket was closed").into());
+            return Err(Errno::ECONNREFUSED
+                .why("unix_find_other: the named socket was closed")
+                .into());
         }
         if og.shutdown & RCV_SHUTDOWN != 0 {
-            return Err(Errno::EPIPE.why("unix_dgram_sendmsg: the receiver shut down reading").into());
+            return Err(Errno::EPIPE
+                .why("unix_dgram_sendmsg: the receiver shut down reading")
+                .into());
         }
         if has_fds && !og.passrights {
-            return Err(Errno::EPERM.why("unix_dgram_sendmsg: the receiver refuses SCM_RIGHTS (SO_PASSRIGHTS=0)").into());
+            return Err(Errno::EPERM
+                .why("unix_dgram_sendmsg: the receiver refuses SCM_RIGHTS (SO_PASSRIGHTS=0)")
+                .into());
         }
         if s.ty == SockType::Dgram {
             self.security.unix_may_send(pid)?;
         }
         if !self_send && !is(&og.peer, s) && recvq_full(&og) {
             if nonblock {
-                return Err(Errno::EAGAIN.why("unix_dgram_sendmsg: receiver queue full (> max_dgram_qlen)").into());
+                return Err(Errno::EAGAIN
+                    .why("unix_dgram_sendmsg: receiver queue full (> max_dgram_qlen)")
+                    .into());
             }
-            return Err(Fail::Block(Wait::Sock(Arc::clone(&other), og.seq)));
+            // unix_wait_for_peer: sleep on the receiver's peer_wait.
+            return Err(Fail::Block(Wait::Peer(Arc::clone(&other), og.peer_seq)));
         }
         let c = cookie.take().unwrap_or_default();
         let cred = self.unix_skb_cred(pid, sk_passcred, &og, &c);
@@ -243,20 +310,45 @@ impl Kernel {
     /// `unix_scm_to_skb` + `unix_maybe_add_creds`: explicit credentials, or
     /// the sender's own when either side asks for them (or the receiver is
     /// an embryo with no socket yet).
-    pub(crate) fn unix_skb_cred(&self, pid: Pid, sk_passcred: bool, other: &SockInner, cookie: &ScmCookie) -> Option<SkbCred> {
+    pub(crate) fn unix_skb_cred(
+        &self,
+        pid: Pid,
+        sk_passcred: bool,
+        other: &SockInner,
+        cookie: &ScmCookie,
+    ) -> Option<SkbCred> {
         if let Some(c) = cookie.creds {
-            return Some(SkbCred { pid: Some(c.pid), uid: c.uid, gid: c.gid });
+            return Some(SkbCred {
+                pid: Some(c.pid),
+                uid: c.uid,
+                gid: c.gid,
+            });
         }
         if sk_passcred || other.may_passcred() || other.file.is_none() {
             let p = self.proc(pid).ok()?;
-            return Some(SkbCred { pid: Some(pid), uid: p.cred.uid, gid: p.cred.gid });
+            return Some(SkbCred {
+                pid: Some(pid),
+                uid: p.cred.uid,
+                gid: p.cred.gid,
+            });
         }
         None
     }
 
     /// A message from `s`, charged to its wmem. It takes the cookie's files.
-    pub(crate) fn unix_new_skb(&self, pid: Pid, s: &Arc<Sock>, data: Vec<u8>, cookie: ScmCookie, cred: Option<SkbCred>) -> Skb {
-        let truesize = skb_truesize(data.len());
+    pub(crate) fn unix_new_skb(
+        &self,
+        pid: Pid,
+        s: &Arc<Sock>,
+        data: Vec<u8>,
+        cookie: ScmCookie,
+        cred: Option<SkbCred>,
+    ) -> Skb {
+        let truesize = if s.ty == SockType::Stream {
+            super::stream_skb_truesize(data.len())
+        } else {
+            skb_truesize(data.len())
+        };
         s.wmem.fetch_add(truesize, Ordering::SeqCst);
         let fp_user = self.proc(pid).map_or(0, |p| p.cred.uid);
         Skb {
@@ -283,14 +375,24 @@ impl Kernel {
     /// `too_many_unix_fds`.
     pub(crate) fn too_many_unix_fds(&self, pid: Pid) -> bool {
         let Ok(p) = self.proc(pid) else { return false };
-        let privileged = p.cred.capable(Capability::SysResource) || p.cred.capable(Capability::SysAdmin);
+        let privileged =
+            p.cred.capable(Capability::SysResource) || p.cred.capable(Capability::SysAdmin);
         !privileged && self.user_inflight(p.cred.uid) as u64 > p.nofile
     }
 
     // __unix_dgram_recvmsg
-    pub(crate) fn unix_dgram_recvmsg(&self, pid: Pid, s: &Arc<Sock>, len: usize, controllen: usize, flags: i32) -> KResult<RecvMsg> {
+    pub(crate) fn unix_dgram_recvmsg(
+        &self,
+        pid: Pid,
+        s: &Arc<Sock>,
+        len: usize,
+        controllen: usize,
+        flags: i32,
+    ) -> KResult<RecvMsg> {
         if flags & MSG_OOB != 0 {
-            return Err(Errno::EOPNOTSUPP.why("__unix_dgram_recvmsg: MSG_OOB on a datagram socket").into());
+            return Err(Errno::EOPNOTSUPP
+                .why("__unix_dgram_recvmsg: MSG_OOB on a datagram socket")
+                .into());
         }
         let peek = flags & MSG_PEEK != 0;
         let nonblock = flags & MSG_DONTWAIT != 0;
@@ -300,7 +402,11 @@ impl Kernel {
         }
         // __skb_try_recv_datagram with the peek offset: find the message
         // holding byte `skip` of the queue.
-        let mut skip = if peek && g.peek_off >= 0 { g.peek_off as usize } else { 0 };
+        let mut skip = if peek && g.peek_off >= 0 {
+            g.peek_off as usize
+        } else {
+            0
+        };
         let mut index = None;
         for (i, b) in g.recvq.iter().enumerate() {
             if skip >= b.data.len() && (!b.data.is_empty() || skip > 0) {
@@ -315,20 +421,31 @@ impl Kernel {
                 return Ok(RecvMsg::default());
             }
             if nonblock {
-                return Err(Errno::EAGAIN.why("__skb_try_recv_datagram: queue empty, non-blocking").into());
+                return Err(Errno::EAGAIN
+                    .why("__skb_try_recv_datagram: queue empty, non-blocking")
+                    .into());
             }
             // __skb_wait_for_more_packets
             if g.shutdown & RCV_SHUTDOWN != 0 {
                 return Ok(RecvMsg::default());
             }
             if s.ty.connection() && !matches!(g.state, SockState::Established | SockState::Listen) {
-                return Err(Errno::ENOTCONN.why("__skb_wait_for_more_packets: connection closed").into());
+                return Err(Errno::ENOTCONN
+                    .why("__skb_wait_for_more_packets: connection closed")
+                    .into());
             }
             return Err(Fail::Block(Wait::Sock(Arc::clone(s), g.seq)));
         };
         let (skb_len, name, cred) = {
             let b = &g.recvq[index];
-            (b.data.len(), b.sender.name().map(|a| a.to_kernel_bytes()).unwrap_or_default(), b.cred)
+            (
+                b.data.len(),
+                b.sender
+                    .name()
+                    .map(|a| a.to_kernel_bytes())
+                    .unwrap_or_default(),
+                b.cred,
+            )
         };
         let avail = skb_len - skip;
         let mut msg_flags = 0;
@@ -338,7 +455,11 @@ impl Kernel {
             msg_flags |= MSG_TRUNC;
             len
         };
-        let data = g.recvq[index].data.get(skip..skip + size).unwrap_or_default().to_vec();
+        let data = g.recvq[index]
+            .data
+            .get(skip..skip + size)
+            .unwrap_or_default()
+            .to_vec();
         let (passcred, passpidfd) = (g.passcred, g.passpidfd);
         let fds = if peek {
             let fds: Vec<Arc<File>> = g.recvq[index].fds.iter().map(|f| self.fget(f)).collect();
@@ -348,18 +469,37 @@ impl Kernel {
             drop(g);
             fds
         } else {
-            let skb = g.recvq.remove(index).unwrap_or_else(|| unreachable!("index found above"));
+            let skb = g
+                .recvq
+                .remove(index)
+                .unwrap_or_else(|| unreachable!("index found above"));
             if g.peek_off >= 0 {
                 g.peek_off = (g.peek_off - skb_len as i32).max(0);
             }
             // Room in our queue: wake senders waiting for it (peer_wait).
-            s.wake_locked(&mut g);
+            s.wake_peers_locked(&mut g);
             drop(g);
             self.skb_consumed(s, skb)
         };
         let ret = if flags & MSG_TRUNC != 0 { avail } else { size };
-        let control = self.scm_recv_unix(pid, controllen, flags, passcred, passpidfd, cred, fds, None, &mut msg_flags);
-        Ok(RecvMsg { ret, data, name, control, flags: msg_flags })
+        let control = self.scm_recv_unix(
+            pid,
+            controllen,
+            flags,
+            passcred,
+            passpidfd,
+            cred,
+            fds,
+            None,
+            &mut msg_flags,
+        );
+        Ok(RecvMsg {
+            ret,
+            data,
+            name,
+            control,
+            flags: msg_flags,
+        })
     }
 
     // unix_dgram_poll

@@ -50,7 +50,11 @@ impl Kernel {
             if let FileKind::Socket(s) = &f.kind {
                 gc.vertices
                     .entry(s.id)
-                    .or_insert_with(|| Vertex { sock: Arc::downgrade(s), file: Arc::downgrade(f), succ: Vec::new() })
+                    .or_insert_with(|| Vertex {
+                        sock: Arc::downgrade(s),
+                        file: Arc::downgrade(f),
+                        succ: Vec::new(),
+                    })
                     .succ
                     .push(receiver.id);
             }
@@ -87,7 +91,9 @@ impl Kernel {
 
     /// An embryo's edges lead to its listener until it is accepted.
     pub(crate) fn gc_note_embryo(&self, embryo: &Sock, listener: &Sock) {
-        lock(&self.gc).embryo_listener.insert(embryo.id, listener.id);
+        lock(&self.gc)
+            .embryo_listener
+            .insert(embryo.id, listener.id);
     }
 
     /// `unix_update_edges`: the embryo was accepted (or dropped).
@@ -117,7 +123,10 @@ impl Kernel {
                 let (skbs, embryos) = {
                     let mut g = s.lock();
                     g.oob_skb = None;
-                    (g.recvq.drain(..).collect::<Vec<_>>(), g.accept_q.iter().cloned().collect::<Vec<_>>())
+                    (
+                        g.recvq.drain(..).collect::<Vec<_>>(),
+                        g.accept_q.iter().cloned().collect::<Vec<_>>(),
+                    )
                 };
                 for e in embryos {
                     let skbs = {
@@ -145,17 +154,28 @@ impl Kernel {
             return Vec::new();
         }
         let resolve = |r: u64| gc.embryo_listener.get(&r).copied().unwrap_or(r);
-        let graph: BTreeMap<u64, Vec<u64>> = gc.vertices.iter().map(|(&v, x)| (v, x.succ.iter().map(|&r| resolve(r)).collect())).collect();
+        let graph: BTreeMap<u64, Vec<u64>> = gc
+            .vertices
+            .iter()
+            .map(|(&v, x)| (v, x.succ.iter().map(|&r| resolve(r)).collect()))
+            .collect();
         let mut out = Vec::new();
         for scc in tarjan(&graph) {
             let members: BTreeSet<u64> = scc.iter().copied().collect();
             let dead = scc.iter().all(|v| {
                 let succ = &graph[v];
-                let count = gc.vertices.get(v).and_then(|x| x.file.upgrade()).map_or(0, |f| f.count());
+                let count = gc
+                    .vertices
+                    .get(v)
+                    .and_then(|x| x.file.upgrade())
+                    .map_or(0, |f| f.count());
                 succ.iter().all(|s| members.contains(s)) && count == succ.len()
             });
             if dead {
-                out.extend(scc.iter().filter_map(|v| gc.vertices.get(v).and_then(|x| x.sock.upgrade())));
+                out.extend(
+                    scc.iter()
+                        .filter_map(|v| gc.vertices.get(v).and_then(|x| x.sock.upgrade())),
+                );
             }
         }
         out
@@ -164,37 +184,61 @@ impl Kernel {
     /// The model's invariants (see [`crate::World::check_invariants`]).
     pub(crate) fn check_invariants(&self) -> Result<(), String> {
         let mut refs: HashMap<*const File, (Arc<File>, usize)> = HashMap::new();
-        let procs: Vec<_> = self.procs.read().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
+        let procs: Vec<_> = self
+            .procs
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
         for p in procs {
             for (_, e) in lock(&p.fds).iter() {
-                refs.entry(Arc::as_ptr(&e.file)).or_insert_with(|| (Arc::clone(&e.file), 0)).1 += 1;
+                refs.entry(Arc::as_ptr(&e.file))
+                    .or_insert_with(|| (Arc::clone(&e.file), 0))
+                    .1 += 1;
             }
         }
         for s in self.all_socks() {
             let g = s.lock();
             if g.dead && !g.recvq.is_empty() {
-                return Err(format!("released socket {} still has queued messages", s.id));
+                return Err(format!(
+                    "released socket {} still has queued messages",
+                    s.id
+                ));
             }
             if !g.dead && g.file.is_none() && g.listener.is_none() {
-                return Err(format!("live socket {} has neither a file nor a listener", s.id));
+                return Err(format!(
+                    "live socket {} has neither a file nor a listener",
+                    s.id
+                ));
             }
             if !g.dead && g.file.as_ref().is_some_and(|f| f.strong_count() == 0) {
                 return Err(format!("live socket {} lost its file", s.id));
             }
             for skb in &g.recvq {
                 for f in &skb.fds {
-                    refs.entry(Arc::as_ptr(f)).or_insert_with(|| (Arc::clone(f), 0)).1 += 1;
+                    refs.entry(Arc::as_ptr(f))
+                        .or_insert_with(|| (Arc::clone(f), 0))
+                        .1 += 1;
                 }
             }
         }
         for (f, n) in refs.values() {
             if f.count() != *n {
-                return Err(format!("a {} file has f_count {} but {} references exist", f.kind_name(), f.count(), n));
+                return Err(format!(
+                    "a {} file has f_count {} but {} references exist",
+                    f.kind_name(),
+                    f.count(),
+                    n
+                ));
             }
         }
         let live = self.files_live.load(std::sync::atomic::Ordering::SeqCst);
         if refs.len() != live {
-            return Err(format!("{live} open files are alive but {} are reachable from fd tables and queues", refs.len()));
+            return Err(format!(
+                "{live} open files are alive but {} are reachable from fd tables and queues",
+                refs.len()
+            ));
         }
         Ok(())
     }
@@ -218,7 +262,14 @@ fn tarjan(graph: &BTreeMap<u64, Vec<u64>>) -> Vec<Vec<u64>> {
             continue;
         }
         let mut work: Vec<(u64, usize)> = vec![(root, 0)];
-        st.insert(root, St { index: next, low: next, on_stack: true });
+        st.insert(
+            root,
+            St {
+                index: next,
+                low: next,
+                on_stack: true,
+            },
+        );
         next += 1;
         stack.push(root);
         while let Some(&mut (v, ref mut pos)) = work.last_mut() {
@@ -229,7 +280,14 @@ fn tarjan(graph: &BTreeMap<u64, Vec<u64>>) -> Vec<Vec<u64>> {
                 }
                 match st.get(&w).copied() {
                     None => {
-                        st.insert(w, St { index: next, low: next, on_stack: true });
+                        st.insert(
+                            w,
+                            St {
+                                index: next,
+                                low: next,
+                                on_stack: true,
+                            },
+                        );
                         next += 1;
                         stack.push(w);
                         work.push((w, 0));
@@ -276,12 +334,18 @@ mod tests {
     #[test]
     fn sccs_of_the_selftest_topologies() {
         // scm_rights.c cross_edge: 0→1, 1→2, 2→0, 1→3, 3→2 — one SCC of four.
-        let g: BTreeMap<u64, Vec<u64>> = [(0, vec![1]), (1, vec![2, 3]), (2, vec![0]), (3, vec![2])].into_iter().collect();
+        let g: BTreeMap<u64, Vec<u64>> =
+            [(0, vec![1]), (1, vec![2, 3]), (2, vec![0]), (3, vec![2])]
+                .into_iter()
+                .collect();
         let sccs = tarjan(&g);
         assert_eq!(sccs.len(), 1);
         assert_eq!(sccs[0].len(), 4);
         // mixed_lowpoint: 0→1, 1→2, 2→1, 1→0 plus a tail 3→0 — {0,1,2} and {3}.
-        let g: BTreeMap<u64, Vec<u64>> = [(0, vec![1]), (1, vec![2, 0]), (2, vec![1]), (3, vec![0])].into_iter().collect();
+        let g: BTreeMap<u64, Vec<u64>> =
+            [(0, vec![1]), (1, vec![2, 0]), (2, vec![1]), (3, vec![0])]
+                .into_iter()
+                .collect();
         let mut sizes: Vec<usize> = tarjan(&g).iter().map(Vec::len).collect();
         sizes.sort();
         assert_eq!(sizes, vec![1, 3]);

@@ -147,10 +147,12 @@ pub struct Sock {
     pub wmem: AtomicUsize,
     /// Everything else, under the socket's lock (`unix_state_lock`).
     pub inner: Mutex<SockInner>,
-    /// The socket's wait queue: readers, accepters, connectors and
-    /// writers waiting for room in this socket's queue (`peer_wait`) or
-    /// in its own send buffer sleep here.
+    /// The socket's own wait queue (`sk_wq`): readers, accepters, and
+    /// writers waiting for room in their own send buffer sleep here.
     pub wait: Condvar,
+    /// `u->peer_wait`: senders waiting for room in this socket's queue and
+    /// connectors waiting for room in its backlog sleep here.
+    pub peer_wait: Condvar,
 }
 
 /// The locked part of a socket.
@@ -204,8 +206,14 @@ pub struct SockInner {
     pub sndtimeo: Option<Duration>,
     /// `u->oob_skb`: the id of the skb holding the current OOB byte.
     pub oob_skb: Option<u64>,
-    /// Wait-queue generation: bumped at every wake-up.
+    /// Generation of `wait`: bumped at every wake-up.
     pub seq: u64,
+    /// Generation of `peer_wait`.
+    pub peer_seq: u64,
+    /// Stream `u->inq_len` drift: OOB bytes dropped by a normal read are
+    /// never taken off the kernel's count (`manage_oob`), so they stay in
+    /// what `SIOCINQ` and `SCM_INQ` report.
+    pub inq_leak: usize,
 }
 
 /// The smallest `sk_sndbuf` (`SOCK_MIN_SNDBUF`, measured on 6.18: 4608).
@@ -213,19 +221,51 @@ pub const SOCK_MIN_SNDBUF: i32 = 4608;
 /// The smallest `sk_rcvbuf` (`SOCK_MIN_RCVBUF`, measured on 6.18: 2304).
 pub const SOCK_MIN_RCVBUF: i32 = 2304;
 
-/// `skb->truesize` of a message with `len` bytes of payload, as the
-/// kernel's allocator rounds it (`SKB_TRUESIZE` of the kmalloc'd head).
-pub fn skb_truesize(len: usize) -> usize {
-    const SHINFO: usize = 320; // SKB_DATA_ALIGN(sizeof(struct skb_shared_info))
+const PAGE_SIZE: usize = 4096;
+/// `SKB_DATA_ALIGN(sizeof(struct skb_shared_info))`.
+const SHINFO: usize = 320;
+/// `SKB_MAX_ALLOC`: the largest linear part of a datagram skb (16384 - 320).
+const SKB_MAX_ALLOC: usize = 16384 - SHINFO;
+/// `MAX_SKB_FRAGS * PAGE_SIZE`.
+const MAX_FRAGS_BYTES: usize = 17 * PAGE_SIZE;
+
+fn page_align(n: usize) -> usize {
+    n.saturating_add(PAGE_SIZE - 1) & !(PAGE_SIZE - 1)
+}
+
+/// `skb->truesize` of an skb with a `head`-byte linear part and `paged`
+/// bytes in page fragments: the `sk_buff` (256), the kmalloc bucket of the
+/// aligned head plus `skb_shared_info`, and whole pages for the fragments.
+pub fn skb_truesize_split(head: usize, paged: usize) -> usize {
     const SKB: usize = 256; // SKB_DATA_ALIGN(sizeof(struct sk_buff))
-    let head = len.saturating_add(63) & !63;
-    let want = head.saturating_add(SHINFO);
+    let want = (head.saturating_add(63) & !63).saturating_add(SHINFO);
     let alloc = if want <= 8192 {
-        [32usize, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192].into_iter().find(|&s| s >= want).unwrap_or(8192)
+        [32usize, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192]
+            .into_iter()
+            .find(|&s| s >= want)
+            .unwrap_or(8192)
     } else {
         want.checked_next_power_of_two().unwrap_or(usize::MAX)
     };
-    alloc.saturating_add(SKB)
+    SKB.saturating_add(alloc).saturating_add(page_align(paged))
+}
+
+/// `skb->truesize` of a datagram of `len` bytes (`unix_dgram_sendmsg`:
+/// beyond `SKB_MAX_ALLOC` the rest goes to pages, up to `MAX_SKB_FRAGS`).
+pub fn skb_truesize(len: usize) -> usize {
+    if len <= SKB_MAX_ALLOC {
+        return skb_truesize_split(len, 0);
+    }
+    let paged = page_align((len - SKB_MAX_ALLOC).min(MAX_FRAGS_BYTES));
+    skb_truesize_split(len - paged.min(len), paged)
+}
+
+/// `skb->truesize` of a stream chunk of `size` bytes (`unix_stream_sendmsg`:
+/// the part beyond `SKB_MAX_HEAD(0)` = 3776 goes to pages).
+pub fn stream_skb_truesize(size: usize) -> usize {
+    const SKB_MAX_HEAD: usize = PAGE_SIZE - SHINFO;
+    let paged = size.min(page_align(size.saturating_sub(SKB_MAX_HEAD)));
+    skb_truesize_split(size - paged, paged)
 }
 
 impl Sock {
@@ -247,6 +287,17 @@ impl Sock {
         self.wait.notify_all();
     }
 
+    /// Wake the sleepers of `peer_wait` (lock held by the caller).
+    pub fn wake_peers_locked(&self, g: &mut SockInner) {
+        g.peer_seq = g.peer_seq.wrapping_add(1);
+        self.peer_wait.notify_all();
+    }
+
+    /// Unread stream bytes as the kernel counts them (`u->inq_len`).
+    pub fn stream_inq(&self, g: &SockInner) -> usize {
+        g.recvq.iter().map(Skb::unread).sum::<usize>() + g.inq_leak
+    }
+
     /// `sk_wmem_alloc` as `SIOCOUTQ` reports it.
     pub fn wmem(&self) -> usize {
         self.wmem.load(Ordering::SeqCst)
@@ -255,7 +306,8 @@ impl Sock {
     /// `unix_writable`: less than a quarter of the send buffer in use (the
     /// kernel's `sk_wmem_alloc` starts at 1).
     pub fn writable(&self, g: &SockInner) -> bool {
-        g.state != SockState::Listen && self.wmem().saturating_add(1).saturating_mul(4) <= g.sndbuf.max(0) as usize
+        g.state != SockState::Listen
+            && self.wmem().saturating_add(1).saturating_mul(4) <= g.sndbuf.max(0) as usize
     }
 
     /// The bound address, if any.
@@ -277,7 +329,10 @@ impl SockInner {
 }
 
 /// `unix_state_double_lock`: two sockets locked in id order.
-pub fn double_lock<'a>(a: &'a Sock, b: &'a Sock) -> (MutexGuard<'a, SockInner>, MutexGuard<'a, SockInner>) {
+pub fn double_lock<'a>(
+    a: &'a Sock,
+    b: &'a Sock,
+) -> (MutexGuard<'a, SockInner>, MutexGuard<'a, SockInner>) {
     if a.id < b.id {
         let ga = a.lock();
         let gb = b.lock();
@@ -325,8 +380,11 @@ impl Kernel {
                 sndtimeo: None,
                 oob_skb: None,
                 seq: 0,
+                peer_seq: 0,
+                inq_leak: 0,
             }),
             wait: Condvar::new(),
+            peer_wait: Condvar::new(),
         });
         self.register(&s);
         s
@@ -368,9 +426,15 @@ impl Kernel {
             let peer = g.peer.take();
             let skbs: Vec<Skb> = g.recvq.drain(..).collect();
             let embryos: Vec<Arc<Sock>> = g.accept_q.drain(..).collect();
-            // Unread data in our queue (or having been an embryo) resets the peer.
-            let unread = !skbs.is_empty() || embrion;
+            // A message left in our queue (past one leading, fully read OOB
+            // leftover), or having been an embryo, resets the peer.
+            let first_real = match skbs.first() {
+                Some(b) if b.unread() == 0 => skbs.get(1),
+                other => other,
+            };
+            let unread = first_real.is_some() || embrion;
             s.wake_locked(&mut g);
+            s.wake_peers_locked(&mut g);
             (peer, skbs, embryos, unread)
         };
         self.unhash(s);
@@ -379,7 +443,10 @@ impl Kernel {
             if s.ty.connection() && !o.dead {
                 o.shutdown = SHUTDOWN_MASK;
                 if unread {
-                    o.err = Some(Errno::ECONNRESET.why("unix_release_sock: the peer closed with unread data"));
+                    o.err = Some(
+                        Errno::ECONNRESET
+                            .why("unix_release_sock: the peer closed with unread data"),
+                    );
                 }
             }
             p.wake_locked(&mut o);

@@ -7,7 +7,10 @@
 //! done so far lives in a [`StreamProgress`] that survives the sleep, so
 //! the call resumes where it stopped, as the kernel's loop does.
 
-use super::{double_lock, PeerCred, SkbCred, Sock, SockInner, SockState, RCV_SHUTDOWN, SEND_SHUTDOWN, SHUTDOWN_MASK};
+use super::{
+    double_lock, PeerCred, SkbCred, Sock, SockInner, SockState, RCV_SHUTDOWN, SEND_SHUTDOWN,
+    SHUTDOWN_MASK,
+};
 use crate::abi::consts::*;
 use crate::errno::Errno;
 use crate::file::File;
@@ -29,6 +32,9 @@ pub struct StreamProgress {
     pub cookie: Option<ScmCookie>,
     /// Send: the cookie was taken (`scm_send` ran).
     pub started: bool,
+    /// Send: the checks before the loop passed; a resumed send goes on in
+    /// the loop (where the kernel slept), not from the top.
+    pub looping: bool,
     /// Receive: bytes copied so far.
     pub out: Vec<u8>,
     /// Receive: `msg_name` of the first message read.
@@ -42,13 +48,20 @@ pub struct StreamProgress {
 impl Kernel {
     fn peercred_of(&self, pid: Pid) -> Result<PeerCred, Errno> {
         let p = self.proc(pid)?;
-        Ok(PeerCred { pid, uid: p.cred.euid, gid: p.cred.egid, groups: p.cred.groups.clone() })
+        Ok(PeerCred {
+            pid,
+            uid: p.cred.euid,
+            gid: p.cred.egid,
+            groups: p.cred.groups.clone(),
+        })
     }
 
     // unix_listen
     pub(crate) fn unix_listen(&self, pid: Pid, s: &Arc<Sock>, backlog: i32) -> Result<(), Errno> {
         if !s.ty.connection() {
-            return Err(Errno::EOPNOTSUPP.why("unix_listen: only stream and seqpacket sockets listen"));
+            return Err(
+                Errno::EOPNOTSUPP.why("unix_listen: only stream and seqpacket sockets listen")
+            );
         }
         if s.addr.get().is_none() {
             return Err(Errno::EINVAL.why("unix_listen: socket not bound"));
@@ -62,40 +75,57 @@ impl Kernel {
         g.state = SockState::Listen;
         g.peercred = Some(pc);
         // A larger backlog lets waiting connectors in.
-        s.wake_locked(&mut g);
+        s.wake_peers_locked(&mut g);
         Ok(())
     }
 
     // unix_stream_connect
-    pub(crate) fn unix_stream_connect(&self, pid: Pid, s: &Arc<Sock>, raw: &[u8], nonblock: bool) -> KResult<()> {
+    pub(crate) fn unix_stream_connect(
+        &self,
+        pid: Pid,
+        s: &Arc<Sock>,
+        raw: &[u8],
+        nonblock: bool,
+    ) -> KResult<()> {
         let addr = crate::abi::sockaddr::parse_user_addr(raw)?;
         self.maybe_autobind(s)?;
         let other = self.unix_find_other(pid, &addr, s.ty)?;
         let connector = self.peercred_of(pid)?;
         let listener_checks = |og: &SockInner| -> KResult<()> {
             if og.state != SockState::Listen || og.shutdown & RCV_SHUTDOWN != 0 {
-                return Err(Errno::ECONNREFUSED.why("unix_stream_connect: the target is not listening").into());
+                return Err(Errno::ECONNREFUSED
+                    .why("unix_stream_connect: the target is not listening")
+                    .into());
             }
             if og.accept_q.len() > og.max_ack_backlog as usize {
                 if nonblock {
-                    return Err(Errno::EAGAIN.why("unix_stream_connect: the listener's backlog is full, non-blocking").into());
+                    return Err(Errno::EAGAIN
+                        .why("unix_stream_connect: the listener's backlog is full, non-blocking")
+                        .into());
                 }
-                return Err(Fail::Block(Wait::Sock(Arc::clone(&other), og.seq)));
+                // unix_wait_for_peer: sleep on the listener's peer_wait.
+                return Err(Fail::Block(Wait::Peer(Arc::clone(&other), og.peer_seq)));
             }
             Ok(())
         };
         let own_checks = |g: &SockInner| -> KResult<()> {
             match g.state {
                 SockState::Close => Ok(()),
-                SockState::Established => Err(Errno::EISCONN.why("unix_stream_connect: already connected").into()),
-                SockState::Listen => Err(Errno::EINVAL.why("unix_stream_connect: the socket is listening").into()),
+                SockState::Established => Err(Errno::EISCONN
+                    .why("unix_stream_connect: already connected")
+                    .into()),
+                SockState::Listen => Err(Errno::EINVAL
+                    .why("unix_stream_connect: the socket is listening")
+                    .into()),
             }
         };
         if Arc::ptr_eq(s, &other) {
             let g = s.lock();
             listener_checks(&g)?;
             own_checks(&g)?;
-            return Err(Errno::EINVAL.why("unix_stream_connect: the socket is listening").into());
+            return Err(Errno::EINVAL
+                .why("unix_stream_connect: the socket is listening")
+                .into());
         }
         let (mut g, mut og) = double_lock(s, &other);
         listener_checks(&og)?;
@@ -132,22 +162,30 @@ impl Kernel {
         }
         let mut g = s.lock();
         if g.state != SockState::Listen {
-            return Err(Errno::EINVAL.why("unix_accept: the socket is not listening").into());
+            return Err(Errno::EINVAL
+                .why("unix_accept: the socket is not listening")
+                .into());
         }
         let Some(new) = g.accept_q.pop_front() else {
+            // skb_recv_datagram: the error, then EAGAIN without waiting;
+            // only a wait notices the shutdown (and accept says EINVAL).
             if let Some(e) = g.take_err() {
                 return Err(e.into());
             }
-            if g.shutdown & RCV_SHUTDOWN != 0 {
-                return Err(Errno::EINVAL.why("unix_accept: the listener was shut down for reading").into());
-            }
             if nonblock {
-                return Err(Errno::EAGAIN.why("unix_accept: no pending connection, non-blocking").into());
+                return Err(Errno::EAGAIN
+                    .why("unix_accept: no pending connection, non-blocking")
+                    .into());
+            }
+            if g.shutdown & RCV_SHUTDOWN != 0 {
+                return Err(Errno::EINVAL
+                    .why("unix_accept: the listener was shut down for reading")
+                    .into());
             }
             return Err(Fail::Block(Wait::Sock(Arc::clone(s), g.seq)));
         };
         // Room in the backlog: wake connectors.
-        s.wake_locked(&mut g);
+        s.wake_peers_locked(&mut g);
         drop(g);
         new.lock().listener = None;
         self.gc_forget_embryo(&new);
@@ -155,7 +193,14 @@ impl Kernel {
     }
 
     // unix_stream_sendmsg: the cookie's files ride on the first skb.
-    pub(crate) fn unix_stream_sendmsg(&self, pid: Pid, s: &Arc<Sock>, msg: &MsgHdr<'_>, flags: i32, pr: &mut StreamProgress) -> KResult<usize> {
+    pub(crate) fn unix_stream_sendmsg(
+        &self,
+        pid: Pid,
+        s: &Arc<Sock>,
+        msg: &MsgHdr<'_>,
+        flags: i32,
+        pr: &mut StreamProgress,
+    ) -> KResult<usize> {
         if !pr.started {
             pr.cookie = Some(self.scm_send(pid, msg.control)?);
             pr.started = true;
@@ -169,13 +214,22 @@ impl Kernel {
         r
     }
 
-    fn stream_send(&self, pid: Pid, s: &Arc<Sock>, msg: &MsgHdr<'_>, flags: i32, pr: &mut StreamProgress) -> KResult<usize> {
+    fn stream_send(
+        &self,
+        pid: Pid,
+        s: &Arc<Sock>,
+        msg: &MsgHdr<'_>,
+        flags: i32,
+        pr: &mut StreamProgress,
+    ) -> KResult<usize> {
         let data = msg.data();
         let oob = flags & MSG_OOB != 0;
         let mut len = data.len();
         if oob {
             if len == 0 {
-                return Err(Errno::EOPNOTSUPP.why("unix_stream_sendmsg: MSG_OOB with no data").into());
+                return Err(Errno::EOPNOTSUPP
+                    .why("unix_stream_sendmsg: MSG_OOB with no data")
+                    .into());
             }
             len -= 1;
         }
@@ -192,17 +246,22 @@ impl Kernel {
                 .into());
             }
             let Some(other) = g.peer.clone() else {
-                return Err(Errno::ENOTCONN.why("unix_stream_sendmsg: not connected").into());
+                return Err(Errno::ENOTCONN
+                    .why("unix_stream_sendmsg: not connected")
+                    .into());
             };
-            if pr.sent == 0 && g.shutdown & SEND_SHUTDOWN != 0 {
+            if !pr.looping && g.shutdown & SEND_SHUTDOWN != 0 {
                 drop(g);
                 if !nosignal {
                     self.raise_sigpipe(pid);
                 }
-                return Err(Errno::EPIPE.why("unix_stream_sendmsg: shut down for writing (or the peer closed)").into());
+                return Err(Errno::EPIPE
+                    .why("unix_stream_sendmsg: shut down for writing (or the peer closed)")
+                    .into());
             }
             (other, g.may_passcred())
         };
+        pr.looping = true;
         let mut err: Option<Errno> = None;
         let mut first = pr.sent == 0;
         while pr.sent < len || (first && len == 0 && !oob) {
@@ -219,14 +278,25 @@ impl Kernel {
                 }
                 if s.wmem() >= sndbuf {
                     if nonblock {
-                        err = Some(Errno::EAGAIN.why("sock_alloc_send_pskb: the send buffer is full"));
+                        err = Some(
+                            Errno::EAGAIN.why("sock_alloc_send_pskb: the send buffer is full"),
+                        );
                         break;
                     }
                     return Err(Fail::Block(Wait::Sock(Arc::clone(s), g.seq)));
                 }
             }
             let sndbuf = s.lock().sndbuf.max(0) as usize;
-            let size = (len - pr.sent).min((sndbuf / 2).saturating_sub(64)).min(STREAM_SKB_MAX);
+            let size = (len - pr.sent)
+                .min((sndbuf / 2).saturating_sub(64))
+                .min(STREAM_SKB_MAX);
+            if size == 0 && len > 0 {
+                err = Some(
+                    Errno::EAGAIN
+                        .why("unix_stream_sendmsg: the send buffer is too small for any data"),
+                );
+                break;
+            }
             let fds_here = pr.cookie.as_ref().is_some_and(|c| !c.fp.is_empty());
             if fds_here && self.too_many_unix_fds(pid) {
                 err = Some(Errno::ETOOMANYREFS.why("too_many_unix_fds"));
@@ -238,16 +308,24 @@ impl Kernel {
                 if pr.sent == 0 && !nosignal {
                     self.raise_sigpipe(pid);
                 }
-                err = Some(Errno::EPIPE.why("unix_stream_sendmsg: the peer is gone or shut down reading"));
+                err = Some(
+                    Errno::EPIPE.why("unix_stream_sendmsg: the peer is gone or shut down reading"),
+                );
                 break;
             }
             if fds_here && !og.passrights {
-                err = Some(Errno::EPERM.why("unix_stream_sendmsg: the receiver refuses SCM_RIGHTS (SO_PASSRIGHTS=0)"));
+                err =
+                    Some(Errno::EPERM.why(
+                        "unix_stream_sendmsg: the receiver refuses SCM_RIGHTS (SO_PASSRIGHTS=0)",
+                    ));
                 break;
             }
             let part = self.cookie_part(pr, fds_here);
             let cred = self.unix_skb_cred(pid, sk_passcred, &og, &part);
-            let chunk = data.get(pr.sent..pr.sent + size).unwrap_or_default().to_vec();
+            let chunk = data
+                .get(pr.sent..pr.sent + size)
+                .unwrap_or_default()
+                .to_vec();
             let skb = self.unix_new_skb(pid, s, chunk, part, cred);
             self.unix_add_edges(&other, &og, &skb);
             og.recvq.push_back(skb);
@@ -271,9 +349,19 @@ impl Kernel {
                 let byte = data.get(len..len + 1).unwrap_or_default().to_vec();
                 let skb = self.unix_new_skb(pid, s, byte, part, cred);
                 self.unix_add_edges(&other, &og, &skb);
+                // The empty leftover of a previous, already read OOB byte goes.
+                let stale = if og.recvq.back().is_some_and(|b| b.unread() == 0) {
+                    og.recvq.pop_back()
+                } else {
+                    None
+                };
                 og.oob_skb = Some(skb.id);
                 og.recvq.push_back(skb);
                 other.wake_locked(&mut og);
+                drop(og);
+                if let Some(stale) = stale {
+                    self.skbs_free(&other, vec![stale]);
+                }
                 pr.sent += 1;
             }
         }
@@ -286,14 +374,31 @@ impl Kernel {
     /// The part of the cookie the next skb carries: the files ride once.
     fn cookie_part(&self, pr: &mut StreamProgress, with_fds: bool) -> ScmCookie {
         let creds = pr.cookie.as_ref().and_then(|c| c.creds);
-        let fp = if with_fds { pr.cookie.as_mut().map(|c| std::mem::take(&mut c.fp)).unwrap_or_default() } else { Vec::new() };
+        let fp = if with_fds {
+            pr.cookie
+                .as_mut()
+                .map(|c| std::mem::take(&mut c.fp))
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
         ScmCookie { fp, creds }
     }
 
     // unix_stream_read_generic (recvmsg flavour)
-    pub(crate) fn unix_stream_recvmsg(&self, pid: Pid, s: &Arc<Sock>, len: usize, controllen: usize, flags: i32, pr: &mut StreamProgress) -> KResult<RecvMsg> {
+    pub(crate) fn unix_stream_recvmsg(
+        &self,
+        pid: Pid,
+        s: &Arc<Sock>,
+        len: usize,
+        controllen: usize,
+        flags: i32,
+        pr: &mut StreamProgress,
+    ) -> KResult<RecvMsg> {
         if s.lock().state != SockState::Established {
-            return Err(Errno::EINVAL.why("unix_stream_read_generic: the socket is not connected").into());
+            return Err(Errno::EINVAL
+                .why("unix_stream_read_generic: the socket is not connected")
+                .into());
         }
         if flags & MSG_OOB != 0 {
             return Ok(self.unix_stream_recv_urg(pid, s, len, controllen, flags)?);
@@ -301,8 +406,16 @@ impl Kernel {
         let peek = flags & MSG_PEEK != 0;
         let nonblock = flags & MSG_DONTWAIT != 0;
         let mut g = s.lock();
-        let target = if flags & MSG_WAITALL != 0 { len } else { (g.rcvlowat.max(1) as usize).min(len) };
-        let mut skip = if peek { g.peek_off.max(0) as usize + pr.out.len() } else { 0 };
+        let target = if flags & MSG_WAITALL != 0 {
+            len
+        } else {
+            (g.rcvlowat.max(1) as usize).min(len)
+        };
+        let mut skip = if peek {
+            g.peek_off.max(0) as usize + pr.out.len()
+        } else {
+            0
+        };
         let may_passcred = g.may_passcred();
         let mut consumed = Vec::new();
         let mut err: Option<Errno> = None;
@@ -335,7 +448,9 @@ impl Kernel {
                         break 'outer;
                     }
                     if nonblock {
-                        err = Some(Errno::EAGAIN.why("unix_stream_read_generic: no data, non-blocking"));
+                        err = Some(
+                            Errno::EAGAIN.why("unix_stream_read_generic: no data, non-blocking"),
+                        );
                         break 'outer;
                     }
                     let wait = Wait::Sock(Arc::clone(s), g.seq);
@@ -360,11 +475,17 @@ impl Kernel {
                     None => {}
                 }
                 if pr.name.is_none() {
-                    pr.name = Some(b.sender.name().map(|a| a.to_kernel_bytes()).unwrap_or_default());
+                    pr.name = Some(
+                        b.sender
+                            .name()
+                            .map(|a| a.to_kernel_bytes())
+                            .unwrap_or_default(),
+                    );
                 }
                 let chunk = (unread - skip).min(len - copied);
                 let start = b.consumed + skip;
-                pr.out.extend_from_slice(b.data.get(start..start + chunk).unwrap_or_default());
+                pr.out
+                    .extend_from_slice(b.data.get(start..start + chunk).unwrap_or_default());
                 let size_left = len - pr.out.len();
                 if !peek {
                     let b = &mut g.recvq[idx];
@@ -437,32 +558,71 @@ impl Kernel {
     /// The result of a stream read from what it collected (also used when
     /// a `MSG_WAITALL` read that already copied something times out).
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn stream_recv_finish(&self, pid: Pid, _s: &Sock, controllen: usize, flags: i32, pr: &mut StreamProgress, passcred: bool, passpidfd: bool, inq: Option<i32>) -> RecvMsg {
+    pub(crate) fn stream_recv_finish(
+        &self,
+        pid: Pid,
+        _s: &Sock,
+        controllen: usize,
+        flags: i32,
+        pr: &mut StreamProgress,
+        passcred: bool,
+        passpidfd: bool,
+        inq: Option<i32>,
+    ) -> RecvMsg {
         let mut msg_flags = 0;
         let cred = pr.creds.flatten();
         let fds = std::mem::take(&mut pr.fds);
-        let control = self.scm_recv_unix(pid, controllen, flags, passcred, passpidfd, cred, fds, inq, &mut msg_flags);
+        let control = self.scm_recv_unix(
+            pid,
+            controllen,
+            flags,
+            passcred,
+            passpidfd,
+            cred,
+            fds,
+            inq,
+            &mut msg_flags,
+        );
         let data = std::mem::take(&mut pr.out);
-        RecvMsg { ret: data.len(), data, name: pr.name.take().unwrap_or_default(), control, flags: msg_flags }
+        RecvMsg {
+            ret: data.len(),
+            data,
+            name: pr.name.take().unwrap_or_default(),
+            control,
+            flags: msg_flags,
+        }
     }
 
     /// Unread stream bytes (`u->inq_len`, what `SIOCINQ` reports).
     pub(crate) fn stream_inq(&self, s: &Sock) -> usize {
-        s.lock().recvq.iter().map(|b| b.unread()).sum()
+        s.stream_inq(&s.lock())
     }
 
     // unix_stream_recv_urg
-    fn unix_stream_recv_urg(&self, pid: Pid, s: &Arc<Sock>, len: usize, controllen: usize, flags: i32) -> Result<RecvMsg, Errno> {
+    fn unix_stream_recv_urg(
+        &self,
+        pid: Pid,
+        s: &Arc<Sock>,
+        len: usize,
+        controllen: usize,
+        flags: i32,
+    ) -> Result<RecvMsg, Errno> {
         let mut g = s.lock();
         let Some(oob) = g.oob_skb.filter(|_| !g.oobinline) else {
-            return Err(Errno::EINVAL.why("unix_stream_recv_urg: no OOB byte pending (or SO_OOBINLINE)"));
+            return Err(
+                Errno::EINVAL.why("unix_stream_recv_urg: no OOB byte pending (or SO_OOBINLINE)")
+            );
         };
         let Some(idx) = g.recvq.iter().position(|b| b.id == oob) else {
             return Err(Errno::EINVAL.why("unix_stream_recv_urg: the OOB byte is gone"));
         };
         let peek = flags & MSG_PEEK != 0;
         let byte = g.recvq[idx].data.last().copied();
-        let data: Vec<u8> = if len == 0 { Vec::new() } else { byte.into_iter().collect() };
+        let data: Vec<u8> = if len == 0 {
+            Vec::new()
+        } else {
+            byte.into_iter().collect()
+        };
         if !peek {
             g.oob_skb = None;
             if len > 0 {
@@ -471,16 +631,35 @@ impl Kernel {
         }
         drop(g);
         let mut msg_flags = MSG_OOB;
-        let control = self.scm_recv_unix(pid, controllen, flags, false, false, None, Vec::new(), None, &mut msg_flags);
-        Ok(RecvMsg { ret: data.len(), data, name: Vec::new(), control, flags: msg_flags })
+        let control = self.scm_recv_unix(
+            pid,
+            controllen,
+            flags,
+            false,
+            false,
+            None,
+            Vec::new(),
+            None,
+            &mut msg_flags,
+        );
+        Ok(RecvMsg {
+            ret: data.len(),
+            data,
+            name: Vec::new(),
+            control,
+            flags: msg_flags,
+        })
     }
 
     /// `SIOCATMARK`.
     pub(crate) fn unix_atmark(&self, s: &Sock) -> bool {
         let g = s.lock();
-        let Some(head) = g.recvq.front() else { return false };
+        let Some(head) = g.recvq.front() else {
+            return false;
+        };
         let next = g.recvq.get(1).map(|b| b.id);
-        Some(head.id) == g.oob_skb || (head.unread() == 0 && (g.oob_skb.is_none() || next == g.oob_skb))
+        Some(head.id) == g.oob_skb
+            || (head.unread() == 0 && (g.oob_skb.is_none() || next == g.oob_skb))
     }
 
     // unix_poll
@@ -515,7 +694,13 @@ impl Kernel {
 /// `manage_oob`: what a normal read does at the OOB mark. Returns the
 /// index of the skb to read from, or `None` to stop (or, with nothing
 /// copied, to treat the queue as empty). Dropped skbs go to `dropped`.
-fn manage_oob(g: &mut SockInner, mut idx: usize, peek: bool, copied: usize, dropped: &mut Vec<super::Skb>) -> Option<usize> {
+fn manage_oob(
+    g: &mut SockInner,
+    mut idx: usize,
+    peek: bool,
+    copied: usize,
+    dropped: &mut Vec<super::Skb>,
+) -> Option<usize> {
     let oob = g.oob_skb;
     let (id, unread) = {
         let b = g.recvq.get(idx)?;
@@ -546,6 +731,8 @@ fn manage_oob(g: &mut SockInner, mut idx: usize, peek: bool, copied: usize, drop
         g.oob_skb = None;
         if !g.oobinline {
             if let Some(skb) = g.recvq.remove(idx) {
+                // The kernel never takes a dropped OOB byte off inq_len.
+                g.inq_leak += skb.unread();
                 dropped.push(skb);
             }
             return g.recvq.get(idx).map(|_| idx);
@@ -558,4 +745,3 @@ fn manage_oob(g: &mut SockInner, mut idx: usize, peek: bool, copied: usize, drop
         Some(idx)
     }
 }
-
