@@ -63,15 +63,21 @@ impl Kernel {
 
     /// `unix_del_edges`: a message carrying files left `receiver`'s queue.
     pub(crate) fn unix_del_edges(&self, receiver: &Sock, skb: &Skb) {
-        if skb.fds.is_empty() {
+        self.unix_del_edges_fds(receiver, skb.fp_user, &skb.fds);
+    }
+
+    /// `unix_del_edges` for files detached from a message that stays queued
+    /// (a stream read that took its files with part of its bytes).
+    pub(crate) fn unix_del_edges_fds(&self, receiver: &Sock, fp_user: u32, fds: &[Arc<File>]) {
+        if fds.is_empty() {
             return;
         }
         let mut gc = lock(&self.gc);
-        if let Some(n) = gc.user_inflight.get_mut(&skb.fp_user) {
-            *n = n.saturating_sub(skb.fds.len());
+        if let Some(n) = gc.user_inflight.get_mut(&fp_user) {
+            *n = n.saturating_sub(fds.len());
         }
-        gc.tot_inflight = gc.tot_inflight.saturating_sub(skb.fds.len());
-        for f in &skb.fds {
+        gc.tot_inflight = gc.tot_inflight.saturating_sub(fds.len());
+        for f in fds {
             if let FileKind::Socket(s) = &f.kind {
                 let empty = match gc.vertices.get_mut(&s.id) {
                     Some(v) => {

@@ -406,11 +406,13 @@ impl Kernel {
         let peek = flags & MSG_PEEK != 0;
         let nonblock = flags & MSG_DONTWAIT != 0;
         let mut g = s.lock();
+        // sock_rcvlowat: never 0 (`v ?: 1`).
         let target = if flags & MSG_WAITALL != 0 {
             len
         } else {
             (g.rcvlowat.max(1) as usize).min(len)
-        };
+        }
+        .max(1);
         let mut skip = if peek {
             g.peek_off.max(0) as usize + pr.out.len()
         } else {
@@ -492,7 +494,10 @@ impl Kernel {
                     b.consumed += chunk;
                     let had_fds = !b.fds.is_empty();
                     if had_fds {
+                        // unix_detach_fds → scm_stat_del → unix_del_edges.
                         pr.fds = std::mem::take(&mut b.fds);
+                        let user = b.fp_user;
+                        self.unix_del_edges_fds(s, user, &pr.fds);
                     }
                     let rest = b.unread();
                     if g.peek_off >= 0 {
