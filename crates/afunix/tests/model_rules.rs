@@ -680,7 +680,6 @@ fn gc_collects_cycles_after_exit() {
 // takes no in-flight reference; the socket passed earlier and received back
 // must be collectable like any other.
 #[test]
-#[ignore = "model bug: a socket once passed and received, then named in a zero-length stream sendmsg, is never freed (stat 1 after exit + gc, kernel 0); issue #2"]
 fn zero_length_stream_send_of_a_once_passed_socket_leaks() {
     let w = World::new();
     let a = w.spawn(&task(1000, 1024));
@@ -695,7 +694,6 @@ fn zero_length_stream_send_of_a_once_passed_socket_leaks() {
 // unix_stream_read_generic: target = sock_rcvlowat(..., size 0) = 1, the
 // queue is empty and timeo is 0 → -EAGAIN, even for a zero-length read.
 #[test]
-#[ignore = "model diverges: recvmsg with len 0 on an empty connected stream socket returns 0, kernel EAGAIN; issue #2"]
 fn zero_length_receive_on_empty_stream_is_eagain() {
     let w = World::new();
     let a = w.spawn(&task(1000, 1024));
