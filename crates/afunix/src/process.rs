@@ -78,4 +78,70 @@ pub struct Process {
     pub sigpipe: AtomicBool,
     /// How many of its calls sleep right now.
     pub sleeping: AtomicUsize,
+    /// Not yet exited.
+    pub alive: AtomicBool,
+}
+
+/// The world's processes. Pids are handed out in order, and a lookup reads
+/// an append-only table without taking any lock (the kernel finds
+/// `current` for free; a model call finds its caller here).
+pub(crate) struct ProcTable {
+    base: Pid,
+    next: std::sync::atomic::AtomicUsize,
+    segs: [std::sync::OnceLock<Box<[std::sync::OnceLock<Process>]>>; SEGS],
+}
+
+/// Segment `k` holds `SEG0 << k` processes.
+const SEG0: usize = 64;
+const SEGS: usize = 24;
+
+fn locate(i: usize) -> Option<(usize, usize)> {
+    let k = (i / SEG0 + 1).ilog2() as usize;
+    let start = SEG0 * ((1usize << k) - 1);
+    (k < SEGS).then(|| (k, i - start))
+}
+
+impl ProcTable {
+    pub(crate) fn new(base: Pid) -> ProcTable {
+        ProcTable {
+            base,
+            next: Default::default(),
+            segs: std::array::from_fn(|_| std::sync::OnceLock::new()),
+        }
+    }
+
+    /// Add a process built for the next pid; `None` when the table is full.
+    pub(crate) fn insert(&self, make: impl FnOnce(Pid) -> Process) -> Option<Pid> {
+        let i = self.next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let (k, off) = locate(i)?;
+        let pid = self.base.checked_add(i32::try_from(i).ok()?)?;
+        let seg = self.segs[k].get_or_init(|| {
+            (0..(SEG0 << k))
+                .map(|_| std::sync::OnceLock::new())
+                .collect()
+        });
+        seg.get(off)?.set(make(pid)).ok()?;
+        Some(pid)
+    }
+
+    /// The process with this pid, alive or exited.
+    pub(crate) fn get_any(&self, pid: Pid) -> Option<&Process> {
+        let i = usize::try_from(pid.checked_sub(self.base)?).ok()?;
+        let (k, off) = locate(i)?;
+        self.segs[k].get()?.get(off)?.get()
+    }
+
+    /// The live process with this pid.
+    pub(crate) fn get(&self, pid: Pid) -> Option<&Process> {
+        self.get_any(pid)
+            .filter(|p| p.alive.load(std::sync::atomic::Ordering::SeqCst))
+    }
+
+    /// Every live process.
+    pub(crate) fn all(&self) -> Vec<&Process> {
+        let n = self.next.load(std::sync::atomic::Ordering::SeqCst);
+        (0..n)
+            .filter_map(|i| self.get(self.base + i as Pid))
+            .collect()
+    }
 }

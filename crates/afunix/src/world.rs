@@ -18,12 +18,12 @@ use crate::file::{File, FileKind, Memfd, Pipe, PipeInner, PIPE_CAPACITY};
 use crate::net::unix::gc::GcState;
 use crate::net::unix::stream::StreamProgress;
 use crate::net::unix::{Sock, SockType};
-use crate::process::{Cred, Pid, Process};
+use crate::process::{Cred, Pid, ProcTable, Process};
 use crate::security::{AllowAll, Security};
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 /// Lock a mutex, ignoring poisoning (a panicking thread cannot leave the
@@ -160,15 +160,12 @@ pub(crate) struct Names {
 
 /// The state of one world, shared by every thread that calls into it.
 pub struct Kernel {
-    pub(crate) procs: RwLock<BTreeMap<Pid, Arc<Process>>>,
-    pub(crate) exited: Mutex<BTreeSet<Pid>>,
-    next_pid: AtomicI32,
+    pub(crate) procs: ProcTable,
     pub(crate) names: Mutex<Names>,
     /// `net.unix.max_dgram_qlen`.
     pub(crate) max_dgram_qlen: AtomicU32,
     pub(crate) next_ino: AtomicU64,
     pub(crate) next_sock: AtomicU64,
-    pub(crate) next_skb: AtomicU64,
     pub(crate) security: Box<dyn Security + Sync>,
     /// Every socket ever created (for `stat`, the invariants, interrupts).
     pub(crate) registry: Mutex<Vec<Weak<Sock>>>,
@@ -189,14 +186,11 @@ thread_local! {
 impl Kernel {
     fn new(security: Box<dyn Security + Sync>) -> Kernel {
         Kernel {
-            procs: RwLock::new(BTreeMap::new()),
-            exited: Mutex::new(BTreeSet::new()),
-            next_pid: AtomicI32::new(100),
+            procs: ProcTable::new(100),
             names: Mutex::new(Names::default()),
             max_dgram_qlen: AtomicU32::new(crate::abi::consts::MAX_DGRAM_QLEN_DEFAULT),
             next_ino: AtomicU64::new(1000),
             next_sock: AtomicU64::new(1),
-            next_skb: AtomicU64::new(1),
             security,
             registry: Mutex::new(Vec::new()),
             gc: Mutex::new(GcState::default()),
@@ -207,85 +201,87 @@ impl Kernel {
 
     // ---- processes ----------------------------------------------------
 
-    pub(crate) fn proc(&self, pid: Pid) -> SysResult<Arc<Process>> {
+    pub(crate) fn proc(&self, pid: Pid) -> SysResult<&Process> {
         self.procs
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&pid)
-            .cloned()
+            .get(pid)
             .ok_or(Errno::ESRCH.why("no such process"))
     }
 
     /// Whether `pid` is a live process.
     pub(crate) fn pid_alive(&self, pid: Pid) -> bool {
-        self.procs
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains_key(&pid)
+        self.procs.get(pid).is_some()
+    }
+
+    /// Whether `pid` ever existed in this world (a pidfd can outlive it).
+    pub(crate) fn pid_known(&self, pid: Pid) -> bool {
+        self.procs.get_any(pid).is_some()
+    }
+
+    fn new_process(pid: Pid, cred: Cred, nofile: u64, fds: crate::fdtable::FdTable) -> Process {
+        Process {
+            pid,
+            cred,
+            nofile,
+            fds: Mutex::new(fds),
+            sigpipe: AtomicBool::new(false),
+            sleeping: AtomicUsize::new(0),
+            alive: AtomicBool::new(true),
+        }
     }
 
     fn spawn(&self, spec: &TaskSpec) -> Pid {
-        let pid = self.next_pid.fetch_add(1, Ordering::SeqCst);
         let null = self.alloc_file(FileKind::Null, false);
         let mut fds = crate::fdtable::FdTable::default();
         for fd in 0..3 {
             if (fd as u64) < spec.nofile {
-                self.fget(&null);
                 fds.install(
                     fd,
                     FdEntry {
-                        file: Arc::clone(&null),
+                        file: self.fget(&null),
                         cloexec: false,
                     },
                 );
             }
         }
         self.fput(null);
-        let p = Process {
-            pid,
-            cred: Cred::new(spec.uid, spec.gid, spec.groups.clone()),
-            nofile: spec.nofile,
-            fds: Mutex::new(fds),
-            sigpipe: AtomicBool::new(false),
-            sleeping: AtomicUsize::new(0),
-        };
-        self.procs
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(pid, Arc::new(p));
-        pid
+        let cred = Cred::new(spec.uid, spec.gid, spec.groups.clone());
+        let mut fds = Some(fds);
+        let pid = self.procs.insert(|pid| {
+            Self::new_process(pid, cred, spec.nofile, fds.take().unwrap_or_default())
+        });
+        // A full table (2^30 processes) leaves the files unowned: drop them.
+        for e in fds.map(|mut t| t.drain()).unwrap_or_default() {
+            self.fput(e.file);
+        }
+        pid.unwrap_or(-1)
     }
 
     fn fork(&self, parent: Pid) -> SysResult<Pid> {
         let p = self.proc(parent)?;
         let fds = lock(&p.fds).clone();
         for (_, e) in fds.iter() {
-            self.fget(&e.file);
+            e.file.count.fetch_add(1, Ordering::SeqCst);
         }
-        let pid = self.next_pid.fetch_add(1, Ordering::SeqCst);
-        let child = Process {
-            pid,
-            cred: p.cred.clone(),
-            nofile: p.nofile,
-            fds: Mutex::new(fds),
-            sigpipe: AtomicBool::new(false),
-            sleeping: AtomicUsize::new(0),
-        };
-        self.procs
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(pid, Arc::new(child));
-        Ok(pid)
+        let mut fds = Some(fds);
+        let pid = self.procs.insert(|pid| {
+            Self::new_process(
+                pid,
+                p.cred.clone(),
+                p.nofile,
+                fds.take().unwrap_or_default(),
+            )
+        });
+        for e in fds.map(|mut t| t.drain()).unwrap_or_default() {
+            self.fput(e.file);
+        }
+        pid.ok_or(Errno::EAGAIN.why("fork: the world's process table is full"))
     }
 
     fn exit(&self, pid: Pid) -> SysResult<()> {
-        let p = self
-            .procs
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&pid)
-            .ok_or(Errno::ESRCH.why("no such process"))?;
-        lock(&self.exited).insert(pid);
+        let p = self.proc(pid)?;
+        if !p.alive.swap(false, Ordering::SeqCst) {
+            return Err(Errno::ESRCH.why("no such process"));
+        }
         let entries = lock(&p.fds).drain();
         for e in entries {
             self.fput(e.file);
@@ -920,10 +916,24 @@ impl World {
         msg: &crate::net::socket::MsgHdr<'_>,
         flags: i32,
     ) -> SysResult<usize> {
-        let t = self.k.timeout_of(pid, fd, flags, false);
+        // fdget once: the file is held across any sleep, as the kernel holds it.
+        let f = self.k.fdget(pid, fd)?;
+        let Some(s) = f.sock().cloned() else {
+            self.k.fput(f);
+            return Err(Errno::ENOTSOCK.why("sockfd_lookup: fd is not a socket"));
+        };
+        let t = s.lock().sndtimeo;
         let mut pr = StreamProgress::default();
-        let r = self.blocking(pid, t, |k| k.sys_sendmsg(pid, fd, msg, flags, &mut pr));
+        let r = self.blocking(pid, t, |k| {
+            if msg.control.len() > i32::MAX as usize {
+                return Err(Errno::ENOBUFS
+                    .why("____sys_sendmsg: msg_controllen > INT_MAX")
+                    .into());
+            }
+            k.sock_sendmsg(pid, &s, &f, msg, flags, &mut pr)
+        });
         self.k.progress_drop(&mut pr);
+        self.k.fput(f);
         match r {
             // A stream send that queued something before it gave up says so.
             Err(_) if pr.sent > 0 => Ok(pr.sent),
@@ -941,11 +951,17 @@ impl World {
         controllen: usize,
         flags: i32,
     ) -> SysResult<RecvMsg> {
-        let t = self.k.timeout_of(pid, fd, flags, true);
+        let f = self.k.fdget(pid, fd)?;
+        let Some(s) = f.sock().cloned() else {
+            self.k.fput(f);
+            return Err(Errno::ENOTSOCK.why("sockfd_lookup: fd is not a socket"));
+        };
+        let t = s.lock().rcvtimeo;
         let mut pr = StreamProgress::default();
         let r = self.blocking(pid, t, |k| {
-            k.sys_recvmsg(pid, fd, len, controllen, flags, &mut pr)
+            k.sock_recvmsg(pid, &s, &f, len, controllen, flags, &mut pr)
         });
+        self.k.fput(f);
         match r {
             // A read that copied something before it gave up returns it.
             Err(_) if !pr.out.is_empty() => self.k.recv_finish(pid, fd, controllen, flags, &mut pr),

@@ -244,7 +244,7 @@ impl Kernel {
             w.set_ctrunc();
             return;
         }
-        let known = self.pid_alive(target) || crate::world::lock(&self.exited).contains(&target);
+        let known = self.pid_known(target);
         let v = if !known {
             -Errno::ESRCH.raw()
         } else {

@@ -185,25 +185,6 @@ impl Kernel {
         })
     }
 
-    // __sys_sendmsg → ____sys_sendmsg
-    pub(crate) fn sys_sendmsg(
-        &self,
-        pid: Pid,
-        fd: i32,
-        msg: &MsgHdr<'_>,
-        flags: i32,
-        pr: &mut StreamProgress,
-    ) -> KResult<usize> {
-        self.with_sock(pid, fd, |s, f| {
-            if msg.control.len() > i32::MAX as usize {
-                return Err(Errno::ENOBUFS
-                    .why("____sys_sendmsg: msg_controllen > INT_MAX")
-                    .into());
-            }
-            self.sock_sendmsg(pid, s, f, msg, flags, pr)
-        })
-    }
-
     /// `sock_sendmsg` (also reached from `write`): `O_NONBLOCK` becomes
     /// `MSG_DONTWAIT`, the policy hook, then the protocol.
     pub(crate) fn sock_sendmsg(
@@ -233,20 +214,6 @@ impl Kernel {
             SockType::Seqpacket => self.unix_seqpacket_sendmsg(pid, s, &msg, flags),
             SockType::Stream => self.unix_stream_sendmsg(pid, s, &msg, flags, pr),
         }
-    }
-
-    pub(crate) fn sys_recvmsg(
-        &self,
-        pid: Pid,
-        fd: i32,
-        len: usize,
-        controllen: usize,
-        flags: i32,
-        pr: &mut StreamProgress,
-    ) -> KResult<RecvMsg> {
-        self.with_sock(pid, fd, |s, f| {
-            self.sock_recvmsg(pid, s, f, len, controllen, flags, pr)
-        })
     }
 
     /// A stream read that copied something and then timed out (or was
@@ -495,7 +462,7 @@ impl Kernel {
                     return Err(Errno::ENODATA.why("SO_PEERPIDFD: no peer pid"));
                 };
                 drop(g);
-                if !self.pid_alive(p) && !lock(&self.exited).contains(&p) {
+                if !self.pid_known(p) {
                     return Err(Errno::ESRCH.why("SO_PEERPIDFD: no such process"));
                 }
                 return Ok(self.pidfd_install(pid, p)?.to_ne_bytes().to_vec());

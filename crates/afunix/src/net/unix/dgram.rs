@@ -300,7 +300,7 @@ impl Kernel {
         }
         let c = cookie.take().unwrap_or_default();
         let cred = self.unix_skb_cred(pid, sk_passcred, &og, &c);
-        let skb = self.unix_new_skb(pid, s, data, c, cred);
+        let skb = self.unix_new_skb(pid, s, data, c, cred, &mut og);
         self.unix_add_edges(&other, &og, &skb);
         og.recvq.push_back(skb);
         other.wake_locked(&mut og);
@@ -343,6 +343,7 @@ impl Kernel {
         data: Vec<u8>,
         cookie: ScmCookie,
         cred: Option<SkbCred>,
+        receiver: &mut SockInner,
     ) -> Skb {
         let truesize = if s.ty == SockType::Stream {
             super::stream_skb_truesize(data.len())
@@ -350,9 +351,15 @@ impl Kernel {
             skb_truesize(data.len())
         };
         s.wmem.fetch_add(truesize, Ordering::SeqCst);
-        let fp_user = self.proc(pid).map_or(0, |p| p.cred.uid);
+        let fp_user = if cookie.fp.is_empty() {
+            0
+        } else {
+            self.proc(pid).map_or(0, |p| p.cred.uid)
+        };
+        let id = receiver.next_skb;
+        receiver.next_skb += 1;
         Skb {
-            id: self.next_skb.fetch_add(1, Ordering::SeqCst),
+            id,
             data,
             consumed: 0,
             fds: cookie.fp,

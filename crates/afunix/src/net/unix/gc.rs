@@ -190,13 +190,7 @@ impl Kernel {
     /// The model's invariants (see [`crate::World::check_invariants`]).
     pub(crate) fn check_invariants(&self) -> Result<(), String> {
         let mut refs: HashMap<*const File, (Arc<File>, usize)> = HashMap::new();
-        let procs: Vec<_> = self
-            .procs
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .values()
-            .cloned()
-            .collect();
+        let procs = self.procs.all();
         for p in procs {
             for (_, e) in lock(&p.fds).iter() {
                 refs.entry(Arc::as_ptr(&e.file))

@@ -208,6 +208,9 @@ pub struct SockInner {
     pub oob_skb: Option<u64>,
     /// Generation of `wait`: bumped at every wake-up.
     pub seq: u64,
+    /// The id the next message queued here gets (ids are compared only
+    /// within one queue, to recognise the OOB message).
+    pub next_skb: u64,
     /// Generation of `peer_wait`.
     pub peer_seq: u64,
     /// Stream `u->inq_len` drift: OOB bytes dropped by a normal read are
@@ -380,6 +383,7 @@ impl Kernel {
                 sndtimeo: None,
                 oob_skb: None,
                 seq: 0,
+                next_skb: 1,
                 peer_seq: 0,
                 inq_leak: 0,
             }),

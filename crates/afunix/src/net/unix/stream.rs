@@ -326,7 +326,7 @@ impl Kernel {
                 .get(pr.sent..pr.sent + size)
                 .unwrap_or_default()
                 .to_vec();
-            let skb = self.unix_new_skb(pid, s, chunk, part, cred);
+            let skb = self.unix_new_skb(pid, s, chunk, part, cred, &mut og);
             self.unix_add_edges(&other, &og, &skb);
             og.recvq.push_back(skb);
             other.wake_locked(&mut og);
@@ -347,7 +347,7 @@ impl Kernel {
                 let part = self.cookie_part(pr, true);
                 let cred = self.unix_skb_cred(pid, sk_passcred, &og, &part);
                 let byte = data.get(len..len + 1).unwrap_or_default().to_vec();
-                let skb = self.unix_new_skb(pid, s, byte, part, cred);
+                let skb = self.unix_new_skb(pid, s, byte, part, cred, &mut og);
                 self.unix_add_edges(&other, &og, &skb);
                 // The empty leftover of a previous, already read OOB byte goes.
                 let stale = if og.recvq.back().is_some_and(|b| b.unread() == 0) {
