@@ -7,6 +7,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod bench;
+
 /// `println!` that ends the program quietly when stdout is closed (e.g.
 /// piped into `head`) instead of panicking.
 macro_rules! say {
@@ -111,6 +113,20 @@ enum Cmd {
         /// Scenario files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+    /// Measure how the model's send/receive path scales from one thread to
+    /// two (each thread sends to itself over its own socketpair), next to
+    /// the host kernel doing the same work; prints a table. Build with
+    /// --release for meaningful figures.
+    ///
+    /// Example: afunix bench --secs 2 --size 64
+    Bench {
+        /// Seconds per measurement (12 measurements in all).
+        #[arg(long, default_value_t = 2.0)]
+        secs: f64,
+        /// Bytes per message (1 to 32768).
+        #[arg(long, default_value_t = 64)]
+        size: usize,
     },
 }
 
@@ -253,6 +269,15 @@ fn main() -> ExitCode {
         } => cmd_run(&files, backend.into(), explain),
         Cmd::Check { files, backend } => cmd_check(&files, backend.into()),
         Cmd::Diff { files } => cmd_diff(&files),
+        Cmd::Bench { secs, size } => {
+            match bench::run(bench::BenchOpts { secs, size }, &mut |l| say!("{l}")) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("afunix bench: {e}");
+                    2
+                }
+            }
+        }
     };
     ExitCode::from(code)
 }

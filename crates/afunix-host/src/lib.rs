@@ -66,6 +66,7 @@
 //! (to the caller's ids); tasks with other ids then fail with a clear
 //! [`BackendError`], and `fork` of a helper at its fd limit may fail.
 
+pub mod bench;
 mod codec;
 mod helper;
 mod sys;

@@ -1,0 +1,412 @@
+//! `afunix bench`: how the model's send/receive path scales with threads,
+//! next to the host kernel doing the same work in the same run.
+//!
+//! The workload is a ping to oneself: send a message on one end of a
+//! socketpair, receive it on the other end, again and again. With two
+//! threads, each drives its own socketpair; the one-thread baseline drives
+//! the same two socketpairs alternately, so it does the same work with the
+//! same objects. Each figure is the sum over threads of messages / seconds
+//! (one message = one `sendmsg` + one `recvmsg`).
+//!
+//! The model runs twice: both threads in **one process** (they share the
+//! process's fd table lock, as threads of one sandboxed program would) and
+//! in **two processes** (nothing of theirs is shared but the world's own
+//! tables). The kernel runs in this process (threads of one process).
+
+use afunix::abi::consts::{SOCK_DGRAM, SOCK_STREAM};
+use afunix::backend::TaskSpec;
+use afunix::net::socket::MsgHdr;
+use afunix::World;
+use afunix_host::bench::BenchPair;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+/// The benchmark's settings.
+#[derive(Clone, Copy, Debug)]
+pub struct BenchOpts {
+    /// Seconds per measurement.
+    pub secs: f64,
+    /// Bytes per message.
+    pub size: usize,
+}
+
+/// The largest message the benchmark sends: one message always fits in a
+/// socket's default buffers, so the sender never waits for itself.
+pub const MAX_SIZE: usize = 32768;
+
+/// How many round trips each pair makes before the clock starts.
+const WARMUP: usize = 2000;
+
+/// One socketpair a thread drives: send on one end, receive on the other.
+trait Pair: Send {
+    /// One message there and back into the receive buffer; `Err` says what
+    /// went wrong (a benchmark that fails stops, it does not guess).
+    fn round_trip(&mut self) -> Result<(), String>;
+}
+
+/// A socketpair of the model.
+struct ModelPair {
+    w: Arc<World>,
+    pid: i32,
+    fds: [i32; 2],
+    msg: Vec<u8>,
+}
+
+impl ModelPair {
+    fn new(w: &Arc<World>, pid: i32, ty: i32, size: usize) -> Result<ModelPair, String> {
+        let fds = w
+            .socketpair(pid, ty)
+            .map_err(|e| format!("model socketpair: {e:?}"))?;
+        Ok(ModelPair {
+            w: Arc::clone(w),
+            pid,
+            fds,
+            msg: vec![0x5a; size],
+        })
+    }
+}
+
+impl Pair for ModelPair {
+    fn round_trip(&mut self) -> Result<(), String> {
+        let n = self.msg.len();
+        let m = MsgHdr {
+            name: None,
+            iov: Some(&self.msg),
+            control: &[],
+        };
+        match self.w.sendmsg(self.pid, self.fds[0], &m, 0) {
+            Ok(k) if k == n => {}
+            r => return Err(format!("model sendmsg: {r:?}, expected Ok({n})")),
+        }
+        match self.w.recvmsg(self.pid, self.fds[1], n, 0, 0) {
+            Ok(r) if r.ret == n => Ok(()),
+            r => Err(format!(
+                "model recvmsg: {:?}, expected {n} bytes",
+                r.map(|r| r.ret)
+            )),
+        }
+    }
+}
+
+/// A socketpair of the host kernel.
+struct KernelPair {
+    p: BenchPair,
+    msg: Vec<u8>,
+    buf: Vec<u8>,
+}
+
+impl Pair for KernelPair {
+    fn round_trip(&mut self) -> Result<(), String> {
+        let n = self.msg.len();
+        match self.p.send(0, &self.msg) {
+            Ok(k) if k == n => {}
+            r => return Err(format!("kernel sendmsg: {r:?}, expected Ok({n})")),
+        }
+        match self.p.recv(1, &mut self.buf) {
+            Ok(k) if k == n => Ok(()),
+            r => Err(format!("kernel recvmsg: {r:?}, expected Ok({n})")),
+        }
+    }
+}
+
+/// CPU time this process has used (user + system), from `/proc/self/stat`
+/// (in `USER_HZ` = 100 ticks a second on Linux); `None` where unreadable.
+fn cpu_time() -> Option<Duration> {
+    let s = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = s.get(s.rfind(')')? + 1..)?;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // Fields 14 and 15 of stat(5); `rest` starts at field 3.
+    let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// A measurement: messages per second, and how many CPUs were busy on
+/// average meanwhile (below the thread count: the threads did not get
+/// their CPUs, e.g. other work ran on the machine, or they slept on a lock).
+#[derive(Clone, Copy)]
+struct Figure {
+    rate: f64,
+    busy: Option<f64>,
+}
+
+/// Run each group of pairs on its own thread for `secs`.
+fn measure(groups: Vec<Vec<Box<dyn Pair>>>, secs: f64) -> Result<Figure, String> {
+    let stop = AtomicBool::new(false);
+    let start = Barrier::new(groups.len() + 1);
+    let results = std::thread::scope(|sc| {
+        let handles: Vec<_> = groups
+            .into_iter()
+            .map(|mut pairs| {
+                let (stop, start) = (&stop, &start);
+                sc.spawn(move || -> Result<(u64, Duration), String> {
+                    let mut warm = Ok(());
+                    'w: for _ in 0..WARMUP {
+                        for p in pairs.iter_mut() {
+                            warm = p.round_trip();
+                            if warm.is_err() {
+                                break 'w;
+                            }
+                        }
+                    }
+                    start.wait();
+                    warm?;
+                    let t0 = Instant::now();
+                    let mut n = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        for p in pairs.iter_mut() {
+                            p.round_trip()?;
+                        }
+                        n += pairs.len() as u64;
+                    }
+                    Ok((n, t0.elapsed()))
+                })
+            })
+            .collect();
+        start.wait();
+        let (c0, t0) = (cpu_time(), Instant::now());
+        std::thread::sleep(Duration::from_secs_f64(secs));
+        stop.store(true, Ordering::Relaxed);
+        let r = handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("a benchmark thread panicked".into()))
+            })
+            .collect::<Vec<_>>();
+        let busy = match (c0, cpu_time()) {
+            (Some(a), Some(b)) => {
+                Some(b.saturating_sub(a).as_secs_f64() / t0.elapsed().as_secs_f64())
+            }
+            _ => None,
+        };
+        (r, busy)
+    });
+    let (results, busy) = results;
+    let mut rate = 0.0;
+    for r in results {
+        let (n, d) = r?;
+        rate += n as f64 / d.as_secs_f64().max(1e-9);
+    }
+    Ok(Figure { rate, busy })
+}
+
+/// Where the benchmark runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Setup {
+    /// The model, both pairs in one process.
+    ModelOneProc,
+    /// The model, each pair in its own process.
+    ModelTwoProcs,
+    /// The host kernel, this process.
+    Kernel,
+}
+
+impl Setup {
+    fn label(self) -> &'static str {
+        match self {
+            Setup::ModelOneProc => "model, 1 process",
+            Setup::ModelTwoProcs => "model, 2 processes",
+            Setup::Kernel => "kernel (host)",
+        }
+    }
+}
+
+/// Two fresh socketpairs of type `ty` in a fresh world (or the kernel).
+fn make_pairs(setup: Setup, ty: i32, size: usize) -> Result<[Box<dyn Pair>; 2], String> {
+    let pair = |w: &Arc<World>, pid| -> Result<Box<dyn Pair>, String> {
+        Ok(Box::new(ModelPair::new(w, pid, ty, size)?))
+    };
+    match setup {
+        Setup::ModelOneProc => {
+            let w = Arc::new(World::new());
+            let pid = w.spawn(&TaskSpec::default());
+            Ok([pair(&w, pid)?, pair(&w, pid)?])
+        }
+        Setup::ModelTwoProcs => {
+            let w = Arc::new(World::new());
+            let a = w.spawn(&TaskSpec::default());
+            let b = w.spawn(&TaskSpec::default());
+            Ok([pair(&w, a)?, pair(&w, b)?])
+        }
+        Setup::Kernel => {
+            let k = || -> Result<Box<dyn Pair>, String> {
+                let p = BenchPair::new(ty).map_err(|e| format!("host socketpair: {e}"))?;
+                Ok(Box::new(KernelPair {
+                    p,
+                    msg: vec![0x5a; size],
+                    buf: vec![0; size],
+                }))
+            };
+            Ok([k()?, k()?])
+        }
+    }
+}
+
+/// One row of the table: messages/s with one thread and with two.
+struct Row {
+    ty: &'static str,
+    setup: Setup,
+    one: Figure,
+    two: Figure,
+}
+
+/// One and two threads for one setup and socket type.
+fn row(setup: Setup, ty: i32, name: &'static str, o: BenchOpts) -> Result<Row, String> {
+    let [a, b] = make_pairs(setup, ty, o.size)?;
+    let one = measure(vec![vec![a, b]], o.secs)?;
+    let [a, b] = make_pairs(setup, ty, o.size)?;
+    let two = measure(vec![vec![a], vec![b]], o.secs)?;
+    Ok(Row {
+        ty: name,
+        setup,
+        one,
+        two,
+    })
+}
+
+/// `1234567` as `1.23M`.
+fn rate(r: f64) -> String {
+    if r >= 1e6 {
+        format!("{:.2}M", r / 1e6)
+    } else if r >= 1e3 {
+        format!("{:.1}k", r / 1e3)
+    } else {
+        format!("{r:.0}")
+    }
+}
+
+/// Run the benchmark and print its table; `Err` if a measurement failed.
+pub fn run(o: BenchOpts, out: &mut dyn FnMut(&str)) -> Result<(), String> {
+    if !(o.secs > 0.0 && o.secs.is_finite()) {
+        return Err("--secs must be a positive number".into());
+    }
+    if o.size == 0 || o.size > MAX_SIZE {
+        return Err(format!("--size must be between 1 and {MAX_SIZE}"));
+    }
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let build = if cfg!(debug_assertions) {
+        "DEBUG build: figures are meaningless, build with --release"
+    } else {
+        "release build"
+    };
+    out(&format!(
+        "afunix bench: {}-byte messages, {} s per measurement, {cpus} CPUs, {build}",
+        o.size, o.secs
+    ));
+    out("each message: sendmsg on one end of a socketpair, recvmsg on the other (same thread);");
+    out("1 thread: drives 2 socketpairs alternately; 2 threads: one socketpair each.");
+    out("");
+    let mut rows = Vec::new();
+    for (ty, name) in [(SOCK_DGRAM, "dgram"), (SOCK_STREAM, "stream")] {
+        for setup in [Setup::ModelOneProc, Setup::ModelTwoProcs, Setup::Kernel] {
+            match row(setup, ty, name, o) {
+                Ok(r) => rows.push(r),
+                Err(e) if setup == Setup::Kernel => {
+                    out(&format!("{name}: kernel measurement unavailable: {e}"));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    let head = |c: [&str; 8]| {
+        format!(
+            "{:<7} {:<19} {:>10} {:>11} {:>6}   {:>12} {:>12}   {}",
+            c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]
+        )
+    };
+    out(&head([
+        "type",
+        "world",
+        "1 thread",
+        "2 threads",
+        "2t/1t",
+        "model/kernel",
+        "model/kernel",
+        "CPUs busy",
+    ]));
+    out(&head([
+        "",
+        "",
+        "msg/s",
+        "msg/s",
+        "",
+        "1 thread",
+        "2 threads",
+        "1t / 2t",
+    ]));
+    let busy = |f: Figure| f.busy.map_or("?".into(), |b| format!("{b:.2}"));
+    for r in &rows {
+        let kernel = rows
+            .iter()
+            .find(|k| k.ty == r.ty && k.setup == Setup::Kernel);
+        let (vs1, vs2) = match kernel {
+            Some(k) if r.setup != Setup::Kernel => (
+                format!("{:.2}x", r.one.rate / k.one.rate),
+                format!("{:.2}x", r.two.rate / k.two.rate),
+            ),
+            _ => ("-".into(), "-".into()),
+        };
+        out(&format!(
+            "{:<7} {:<19} {:>10} {:>11} {:>5.2}x   {:>12} {:>12}   {} / {}",
+            r.ty,
+            r.setup.label(),
+            rate(r.one.rate),
+            rate(r.two.rate),
+            r.two.rate / r.one.rate,
+            vs1,
+            vs2,
+            busy(r.one),
+            busy(r.two),
+        ));
+    }
+    out("");
+    out("2t/1t: two-thread over one-thread throughput (the issue's target for the model: >= 1.6x on two cores).");
+    out("CPUs busy: process CPU time / wall time during the 1-thread / 2-thread run; a 2-thread");
+    out("figure well below 2 means the threads did not run in parallel (lock sleeps, or a busy machine).");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_run_prints_a_table() {
+        let mut lines = Vec::new();
+        run(
+            BenchOpts {
+                secs: 0.05,
+                size: 16,
+            },
+            &mut |l| lines.push(l.to_string()),
+        )
+        .unwrap();
+        let text = lines.join("\n");
+        assert!(text.contains("model, 1 process"), "{text}");
+        assert!(text.contains("model, 2 processes"), "{text}");
+        assert!(text.contains("stream"), "{text}");
+    }
+
+    #[test]
+    fn bad_options_are_refused() {
+        let mut sink = |_: &str| {};
+        assert!(run(
+            BenchOpts {
+                secs: 0.0,
+                size: 64
+            },
+            &mut sink
+        )
+        .is_err());
+        assert!(run(BenchOpts { secs: 1.0, size: 0 }, &mut sink).is_err());
+        assert!(run(
+            BenchOpts {
+                secs: 1.0,
+                size: MAX_SIZE + 1
+            },
+            &mut sink
+        )
+        .is_err());
+    }
+}
