@@ -258,10 +258,15 @@ impl Kernel {
 
     fn fork(&self, parent: Pid) -> SysResult<Pid> {
         let p = self.proc(parent)?;
-        let fds = lock(&p.fds).clone();
-        for (_, e) in fds.iter() {
-            e.file.count.fetch_add(1, Ordering::SeqCst);
-        }
+        // dup_fd: the references are taken under the table's lock, so a
+        // concurrent close cannot release a file the child is inheriting.
+        let fds = {
+            let t = lock(&p.fds);
+            for (_, e) in t.iter() {
+                e.file.count.fetch_add(1, Ordering::SeqCst);
+            }
+            t.clone()
+        };
         let mut fds = Some(fds);
         let pid = self.procs.insert(|pid| {
             Self::new_process(
@@ -370,6 +375,13 @@ impl Kernel {
             }
         };
         let mut t = lock(&p.fds);
+        // An exiting process has drained its table (after clearing `alive`):
+        // nothing may be installed behind its back.
+        if !p.alive.load(Ordering::SeqCst) {
+            drop(t);
+            self.fput(file);
+            return Err(Errno::ESRCH.why("the process exited"));
+        }
         match t.lowest_free(p.nofile) {
             Ok(fd) => {
                 t.install(fd, FdEntry { file, cloexec });
@@ -381,6 +393,46 @@ impl Kernel {
                 Err(e)
             }
         }
+    }
+
+    /// Install two files at the two lowest free fds, both or neither (the
+    /// fds of `pipe2` and `socketpair`), under one hold of the table's lock.
+    pub(crate) fn fd_install_pair(
+        &self,
+        pid: Pid,
+        a: Arc<File>,
+        b: Arc<File>,
+        cloexec: bool,
+    ) -> SysResult<[i32; 2]> {
+        let r = (|| {
+            let p = self.proc(pid)?;
+            let mut t = lock(&p.fds);
+            if !p.alive.load(Ordering::SeqCst) {
+                return Err(Errno::ESRCH.why("the process exited"));
+            }
+            let x = t.lowest_free(p.nofile)?;
+            let y = t.lowest_free_from(x as usize + 1, p.nofile)?;
+            t.install(
+                x,
+                FdEntry {
+                    file: Arc::clone(&a),
+                    cloexec,
+                },
+            );
+            t.install(
+                y,
+                FdEntry {
+                    file: Arc::clone(&b),
+                    cloexec,
+                },
+            );
+            Ok([x, y])
+        })();
+        if r.is_err() {
+            self.fput(a);
+            self.fput(b);
+        }
+        r
     }
 
     /// Whether `pid` has `n` free fds (checked before creating files).
@@ -424,9 +476,7 @@ impl Kernel {
         let cloexec = flags & O_CLOEXEC != 0;
         let rf = self.alloc_file(FileKind::PipeRead(Arc::clone(&pipe)), nb);
         let wf = self.alloc_file(FileKind::PipeWrite(pipe), nb);
-        let r = self.fd_install(pid, rf, cloexec);
-        let w = self.fd_install(pid, wf, cloexec);
-        Ok([r?, w?])
+        self.fd_install_pair(pid, rf, wf, cloexec)
     }
 
     fn memfd(&self, pid: Pid, content: &[u8]) -> SysResult<i32> {

@@ -131,9 +131,7 @@ impl Kernel {
         let cloexec = ty & SOCK_CLOEXEC != 0;
         let fa = self.sock_alloc_file(&a, nb);
         let fb = self.sock_alloc_file(&b, nb);
-        let x = self.fd_install(pid, fa, cloexec);
-        let y = self.fd_install(pid, fb, cloexec);
-        Ok([x?, y?])
+        self.fd_install_pair(pid, fa, fb, cloexec)
     }
 
     pub(crate) fn sys_bind(&self, pid: Pid, fd: i32, addr: &[u8]) -> SysResult<()> {
