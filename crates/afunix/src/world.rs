@@ -65,70 +65,36 @@ impl Wait {
     /// Sleep until the queue's generation moves past the one seen, or `until`.
     fn sleep(&self, until: Option<Instant>) {
         match self {
-            Wait::Sock(s, seen) => {
-                let mut g = lock(&s.inner);
-                while g.seq == *seen {
-                    g = match until {
-                        None => s.wait.wait(g).unwrap_or_else(|p| p.into_inner()),
-                        Some(d) => {
-                            let now = Instant::now();
-                            if now >= d {
-                                return;
-                            }
-                            s.wait
-                                .wait_timeout(g, d - now)
-                                .unwrap_or_else(|p| p.into_inner())
-                                .0
-                        }
-                    };
-                    if until.is_some_and(|d| Instant::now() >= d) {
-                        return;
-                    }
-                }
-            }
-            Wait::Peer(s, seen) => {
-                let mut g = lock(&s.inner);
-                while g.peer_seq == *seen {
-                    g = match until {
-                        None => s.peer_wait.wait(g).unwrap_or_else(|p| p.into_inner()),
-                        Some(d) => {
-                            let now = Instant::now();
-                            if now >= d {
-                                return;
-                            }
-                            s.peer_wait
-                                .wait_timeout(g, d - now)
-                                .unwrap_or_else(|p| p.into_inner())
-                                .0
-                        }
-                    };
-                    if until.is_some_and(|d| Instant::now() >= d) {
-                        return;
-                    }
-                }
-            }
-            Wait::Pipe(p, seen) => {
-                let mut g = lock(&p.inner);
-                while g.seq == *seen {
-                    g = match until {
-                        None => p.wait.wait(g).unwrap_or_else(|e| e.into_inner()),
-                        Some(d) => {
-                            let now = Instant::now();
-                            if now >= d {
-                                return;
-                            }
-                            p.wait
-                                .wait_timeout(g, d - now)
-                                .unwrap_or_else(|e| e.into_inner())
-                                .0
-                        }
-                    };
-                    if until.is_some_and(|d| Instant::now() >= d) {
-                        return;
-                    }
-                }
-            }
+            Wait::Sock(s, seen) => sleep_on(&s.inner, &s.wait, *seen, |g| g.seq, until),
+            Wait::Peer(s, seen) => sleep_on(&s.inner, &s.peer_wait, *seen, |g| g.peer_seq, until),
+            Wait::Pipe(p, seen) => sleep_on(&p.inner, &p.wait, *seen, |g| g.seq, until),
         }
+    }
+}
+
+/// Sleep on `cv` (paired with `m`) while the generation `gen` reads is
+/// still `seen`: a wake-up issued after the caller looked cannot be lost.
+fn sleep_on<T>(
+    m: &Mutex<T>,
+    cv: &std::sync::Condvar,
+    seen: u64,
+    gen: impl Fn(&T) -> u64,
+    until: Option<Instant>,
+) {
+    let mut g = lock(m);
+    while gen(&g) == seen {
+        g = match until {
+            None => cv.wait(g).unwrap_or_else(|p| p.into_inner()),
+            Some(d) => {
+                let now = Instant::now();
+                if now >= d {
+                    return;
+                }
+                cv.wait_timeout(g, d - now)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0
+            }
+        };
     }
 }
 
