@@ -136,3 +136,42 @@ fn host_kernel_passes_every_scenario() {
     }
     assert!(problems.is_empty(), "\n{}", problems.join("\n"));
 }
+
+/// `afunix diff` over every scenario: the model's and the kernel's whole
+/// traces (every field, written in the file or not) must be identical,
+/// except for the scenarios listed as known divergences.
+#[cfg(feature = "sim")]
+#[test]
+fn model_and_kernel_traces_are_identical() {
+    if !is_root() {
+        eprintln!("diff skipped: not running as root (the host backend needs a private network namespace)");
+        return;
+    }
+    if cfg!(not(feature = "host")) {
+        eprintln!("diff skipped: afunix-cli built without the `host` feature");
+        return;
+    }
+    let known = known_divergences();
+    let mut problems = Vec::new();
+    for (path, text) in scenarios() {
+        if known.contains(&path) {
+            continue;
+        }
+        let runs = run_source(&text, BackendKind::Sim)
+            .and_then(|m| run_source(&text, BackendKind::Host).map(|k| (m, k)));
+        let (m, k) = match runs {
+            Ok(pair) => pair,
+            Err(e) => {
+                problems.push(format!("{path}: {e:?}"));
+                continue;
+            }
+        };
+        for d in afunix_cli::check::diff(&m.scenario, &m.run, &k.run) {
+            problems.push(format!(
+                "{path}:{}: {}\n  model:  {}\n  kernel: {}",
+                d.lineno, d.echo, d.model, d.kernel
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "\n{}", problems.join("\n"));
+}
