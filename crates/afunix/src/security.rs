@@ -1,6 +1,6 @@
 //! The LSM hook points of the socket layer (`security/security.c`), as a
 //! trait whose default allows everything. A sandbox or a test installs its
-//! own policy with [`crate::World::set_security`] to make a call fail the
+//! own policy with [`crate::World::with_security`] to make a call fail the
 //! way an LSM would.
 
 use crate::errno::SysResult;

@@ -716,9 +716,11 @@ impl World {
         }
     }
 
-    /// Run a call that may sleep: `timeout` is `None` for a call that may
-    /// not (the operation then never asks to), `Some(None)` to sleep as
-    /// long as needed, `Some(Some(t))` to give up after `t` with `EAGAIN`.
+    /// Run a call that may sleep. Whether it may sleep at all is the
+    /// operation's own decision (`MSG_DONTWAIT`, `O_NONBLOCK`: it then
+    /// answers `EAGAIN` itself); `timeout` bounds the sleeping in all
+    /// (`SO_RCVTIMEO`/`SO_SNDTIMEO`; `None`: as long as needed), after
+    /// which the call gives up with `EAGAIN`.
     fn blocking<T>(
         &self,
         pid: Pid,
