@@ -12,6 +12,7 @@
 
 pub mod check;
 pub mod encode;
+pub mod fuzz;
 pub mod runner;
 pub mod scenario;
 pub mod trace;

@@ -128,6 +128,33 @@ enum Cmd {
         #[arg(long, default_value_t = 64)]
         size: usize,
     },
+    /// Differential fuzzing: generate random valid scenarios, run each on
+    /// the model and on the host kernel, and compare the whole traces. A
+    /// divergence (that the kernel repeats on a second run) is minimized
+    /// and written to --out as divergence-SEED-N.scn. Needs root.
+    ///
+    /// Exit status: 0 no divergence, 1 a divergence was found, 2 an error
+    /// (e.g. the host backend is unavailable).
+    ///
+    /// Example: sudo afunix fuzz --seed 1 --count 2000 --calls 40 --keep-going
+    Fuzz {
+        /// The seed (printed; the same seed gives the same scenarios).
+        /// Default: from the clock.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// How many scenarios to generate.
+        #[arg(long, default_value_t = 1000)]
+        count: u64,
+        /// Random calls per scenario.
+        #[arg(long, default_value_t = 30)]
+        calls: usize,
+        /// Where to write the minimized divergences.
+        #[arg(long, default_value = "fuzz-findings")]
+        out: PathBuf,
+        /// Go on after a divergence (each kind is minimized and written once).
+        #[arg(long)]
+        keep_going: bool,
+    },
 }
 
 /// Load, parse and run one file; print its errors. `None`: could not run.
@@ -274,6 +301,35 @@ fn main() -> ExitCode {
                 Ok(()) => 0,
                 Err(e) => {
                     eprintln!("afunix bench: {e}");
+                    2
+                }
+            }
+        }
+        Cmd::Fuzz {
+            seed,
+            count,
+            calls,
+            out,
+            keep_going,
+        } => {
+            let seed = seed.unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos() as u64 % 1_000_000_000)
+                    .unwrap_or(1)
+            });
+            let opts = afunix_cli::fuzz::FuzzOpts {
+                seed,
+                count,
+                calls,
+                out,
+                keep_going,
+            };
+            match afunix_cli::fuzz::run(&opts, &mut |l| say!("{l}")) {
+                Ok(s) if s.divergences > 0 => 1,
+                Ok(_) => 0,
+                Err(e) => {
+                    eprintln!("afunix fuzz: {e}");
                     2
                 }
             }

@@ -1,0 +1,1308 @@
+//! `afunix fuzz`: differential fuzzing of the model against the kernel.
+//!
+//! A small deterministic PRNG ([`Rng`]) drives a generator ([`generate`])
+//! that writes random but valid scenarios in the scenario language, so
+//! every finding is directly a reproducible `.scn` file. Each scenario is
+//! first *repaired* on the model ([`repair`]: lines that are scenario
+//! errors, such as a name that was never bound because the call that binds
+//! it failed, are dropped), then run on the model and on the host kernel
+//! and the whole traces are compared with [`check::diff`]. A divergence
+//! counts only when the kernel gives the same trace on a second run (the
+//! kernel itself must be deterministic on that scenario). It is then
+//! minimized ([`minimize`]: delta debugging over lines, then over tokens
+//! and numbers) and written to the findings directory.
+//!
+//! The generator never blocks on purpose: every send and receive carries
+//! `dontwait`, and `read`, `write`, `accept` and `connect` are only made on
+//! files it knows to be non-blocking (it writes `fcntl FD nonblock` first
+//! when it does not know). It leaves out what is legitimately
+//! nondeterministic between the two backends: `sleep`, background calls
+//! and `wait`, timeouts, `stat` without a `gc` just before it, and pids
+//! given as numbers (other than ones no process can have).
+
+use crate::check::{self, Divergence};
+use crate::runner::{self, Run, RunErrorKind, RunOptions};
+use crate::scenario::{self, Scenario};
+use crate::{new_backend, BackendKind};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// How long a call may block in a fuzz run before it is `BLOCKED` (the
+/// generator avoids blocking calls; this only bounds its mistakes).
+pub const FUZZ_CALL_TIMEOUT: Duration = Duration::from_millis(200);
+
+/// splitmix64: a small, fast, deterministic PRNG.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator seeded with `seed`.
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n` (`0` when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        if n == 0 {
+            0
+        } else {
+            (self.next_u64() % n as u64) as usize
+        }
+    }
+
+    /// True with probability `pct` percent.
+    pub fn chance(&mut self, pct: u32) -> bool {
+        self.below(100) < pct as usize
+    }
+
+    /// One element of a non-empty slice.
+    pub fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
+        &xs[self.below(xs.len())]
+    }
+}
+
+/// The seed of scenario `n` of a run seeded with `seed`.
+pub fn scenario_seed(seed: u64, n: u64) -> u64 {
+    Rng::new(seed ^ n.wrapping_mul(0xd134_2543_de82_ef95)).next_u64()
+}
+
+// ---------------------------------------------------------------------
+// The generator.
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Stream,
+    Dgram,
+    Seqpacket,
+    PipeR,
+    PipeW,
+    Memfd,
+    /// Received, or a pidfd: what it is depends on what happened.
+    Unknown,
+}
+
+impl Kind {
+    fn socket(self) -> bool {
+        matches!(self, Kind::Stream | Kind::Dgram | Kind::Seqpacket)
+    }
+}
+
+#[derive(Clone, Debug)]
+struct NameInfo {
+    name: String,
+    kind: Kind,
+    /// Index into `Gen::nonblock`: the open file description.
+    file: usize,
+    /// Not closed (as far as the generator knows).
+    live: bool,
+    /// Bound by a call that may well bind nothing (recvmsg, getsockopt):
+    /// used less often.
+    maybe: bool,
+}
+
+#[derive(Clone, Debug)]
+struct ProcState {
+    name: String,
+    uid: u32,
+    alive: bool,
+    names: Vec<NameInfo>,
+}
+
+struct Gen {
+    rng: Rng,
+    lines: Vec<String>,
+    procs: Vec<ProcState>,
+    /// Per open file description: known to be O_NONBLOCK.
+    nonblock: Vec<bool>,
+    counter: usize,
+    /// The socket type most sockets of this scenario get.
+    main_type: &'static str,
+    /// Process names not yet used (for `fork`).
+    spare: Vec<String>,
+}
+
+const TYPES: &[&str] = &["stream", "dgram", "seqpacket"];
+const PROC_NAMES: &[&str] = &["A", "B", "C", "D"];
+
+/// Classic BPF programs for `attach_filter` (valid and not).
+const FILTERS: &[&str] = &[
+    // ld len; jgt #3 ? drop : accept
+    "hex:80000000000000002500000103000000060000000000000006000000ffffffff",
+    // ret #0 (drop everything)
+    "hex:0600000000000000",
+    // ret #1 (trim to one byte)
+    "hex:0600000001000000",
+    // ret #0xffffffff (accept everything)
+    "hex:06000000ffffffff",
+    // empty program
+    "hex:",
+    // ld #0 with no ret: invalid
+    "hex:0000000000000000",
+];
+
+const ADDRS: &[&str] = &["@a", "@b", "\"p1\"", "\"p2\""];
+
+const JUNK_ADDRS: &[&str] = &[
+    "hex:01",
+    "hex:0100",
+    "hex:0200",
+    "hex:010000",
+    "hex:0100616263",
+    "hex:01000061",
+    "hex:0a00000000000000",
+    "@\"\"",
+    "@#1",
+    "@#2",
+];
+
+fn esc_str(s: &str) -> String {
+    format!("\"{s}\"")
+}
+
+impl Gen {
+    fn new(seed: u64) -> Gen {
+        let mut rng = Rng::new(seed);
+        let main_type = *rng.pick(TYPES);
+        Gen {
+            rng,
+            lines: Vec::new(),
+            procs: Vec::new(),
+            nonblock: Vec::new(),
+            counter: 0,
+            main_type,
+            spare: Vec::new(),
+        }
+    }
+
+    fn fresh(&mut self, prefix: &str) -> String {
+        self.counter += 1;
+        format!("{prefix}{}", self.counter)
+    }
+
+    fn new_file(&mut self, nonblock: bool) -> usize {
+        self.nonblock.push(nonblock);
+        self.nonblock.len() - 1
+    }
+
+    fn bind_name(&mut self, p: usize, name: &str, kind: Kind, file: usize, maybe: bool) {
+        self.procs[p].names.push(NameInfo {
+            name: name.to_string(),
+            kind,
+            file,
+            live: true,
+            maybe,
+        });
+    }
+
+    fn sock_type(&mut self) -> &'static str {
+        if self.rng.chance(65) {
+            self.main_type
+        } else {
+            TYPES[self.rng.below(TYPES.len())]
+        }
+    }
+
+    fn kind_of(ty: &str) -> Kind {
+        match ty {
+            "stream" => Kind::Stream,
+            "dgram" => Kind::Dgram,
+            _ => Kind::Seqpacket,
+        }
+    }
+
+    fn alive(&self) -> Vec<usize> {
+        (0..self.procs.len())
+            .filter(|&i| self.procs[i].alive)
+            .collect()
+    }
+
+    /// A name of process `p` (index into its names) matching `want`,
+    /// preferring live and certain ones.
+    fn pick_name(&mut self, p: usize, want: &dyn Fn(&NameInfo) -> bool) -> Option<usize> {
+        let names = &self.procs[p].names;
+        let good: Vec<usize> = (0..names.len())
+            .filter(|&i| names[i].live && want(&names[i]))
+            .collect();
+        let sure: Vec<usize> = good.iter().copied().filter(|&i| !names[i].maybe).collect();
+        if !sure.is_empty() && self.rng.chance(85) {
+            return Some(*self.rng.pick(&sure));
+        }
+        if !good.is_empty() {
+            return Some(*self.rng.pick(&good));
+        }
+        let live: Vec<usize> = (0..names.len()).filter(|&i| names[i].live).collect();
+        if !live.is_empty() {
+            return Some(*self.rng.pick(&live));
+        }
+        None
+    }
+
+    /// An fd argument for a call that cannot block: mostly a live name
+    /// matching `want`, sometimes a closed one or a bad number.
+    fn fd_arg(&mut self, p: usize, want: &dyn Fn(&NameInfo) -> bool) -> String {
+        let r = self.rng.below(100);
+        if r < 4 {
+            return self.rng.pick(&["-1", "999", "0", "2"]).to_string();
+        }
+        if r < 10 {
+            let dead: Vec<String> = self.procs[p]
+                .names
+                .iter()
+                .filter(|n| !n.live)
+                .map(|n| n.name.clone())
+                .collect();
+            if !dead.is_empty() {
+                return self.rng.pick(&dead).clone();
+            }
+        }
+        match self.pick_name(p, want) {
+            Some(i) => self.procs[p].names[i].name.clone(),
+            None => self.rng.pick(&["3", "4", "-1"]).to_string(),
+        }
+    }
+
+    /// A live name for a call that could block: `fcntl nonblock` is
+    /// written first when its file is not known to be non-blocking.
+    fn nb_name(&mut self, p: usize, want: &dyn Fn(&NameInfo) -> bool) -> Option<String> {
+        let i = self.pick_name(p, want)?;
+        let n = self.procs[p].names[i].clone();
+        if n.kind != Kind::Memfd && !self.nonblock[n.file] {
+            let pn = self.procs[p].name.clone();
+            self.lines.push(format!("{pn}: fcntl {} nonblock", n.name));
+            self.nonblock[n.file] = true;
+        }
+        Some(n.name)
+    }
+
+    fn addr(&mut self, bind: bool) -> String {
+        let r = self.rng.below(100);
+        if r < 80 {
+            self.rng.pick(ADDRS).to_string()
+        } else if r < 88 {
+            if bind { "auto" } else { "unspec" }.to_string()
+        } else if r < 92 {
+            if bind { "unspec" } else { "auto" }.to_string()
+        } else {
+            self.rng.pick(JUNK_ADDRS).to_string()
+        }
+    }
+
+    fn data(&mut self) -> String {
+        let r = self.rng.below(100);
+        if r < 60 {
+            let s = *self
+                .rng
+                .pick(&["a", "hi", "xyz", "hello", "ab\\x00c", "0123456789"]);
+            format!("data={}", esc_str(s))
+        } else if r < 72 {
+            "data=\"\"".to_string()
+        } else if r < 92 {
+            let n = *self
+                .rng
+                .pick(&[1usize, 2, 7, 64, 100, 1000, 4096, 70000, 220000]);
+            format!("data={n}")
+        } else {
+            String::new()
+        }
+    }
+
+    fn creds(&mut self, p: usize) -> String {
+        let r = self.rng.below(100);
+        if r < 45 {
+            return "creds=self".to_string();
+        }
+        let procs: Vec<String> = self.procs.iter().map(|q| q.name.clone()).collect();
+        let pid = if r < 85 {
+            self.rng.pick(&procs).clone()
+        } else {
+            // Numbers no process of the world can have (or 0).
+            self.rng.pick(&["0", "-1", "4194304"]).to_string()
+        };
+        let own = self.procs[p].uid;
+        let uids = [own, 0, 1000, 1001, 4294967295];
+        let uid = *self.rng.pick(&uids);
+        let gid = *self.rng.pick(&uids);
+        format!("creds={pid},{uid},{gid}")
+    }
+
+    fn junk_cmsg(&mut self) -> String {
+        let r = self.rng.below(6);
+        let mut b: Vec<u8> = Vec::new();
+        match r {
+            0 => {
+                let n = self.rng.below(20);
+                for _ in 0..n {
+                    b.push(self.rng.next_u64() as u8);
+                }
+            }
+            1 => {
+                // A header that is too short.
+                b.extend_from_slice(&12u64.to_le_bytes());
+                b.extend_from_slice(&1i32.to_le_bytes());
+                b.extend_from_slice(&1i32.to_le_bytes());
+            }
+            _ => {
+                let level = *self.rng.pick(&[1i32, 0, 6, 0xffff]);
+                let ty = *self.rng.pick(&[1i32, 2, 3, 4, 99]);
+                let dlen = *self.rng.pick(&[0usize, 4, 8, 12]);
+                let len = if self.rng.chance(20) {
+                    16 + dlen + 100
+                } else {
+                    16 + dlen
+                };
+                b.extend_from_slice(&(len as u64).to_le_bytes());
+                b.extend_from_slice(&level.to_le_bytes());
+                b.extend_from_slice(&ty.to_le_bytes());
+                for _ in 0..dlen {
+                    b.push(*self.rng.pick(&[0u8, 3, 4, 0xff]));
+                }
+                while !b.len().is_multiple_of(8) {
+                    b.push(0);
+                }
+            }
+        }
+        let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+        format!("cmsg=hex:{hex}")
+    }
+
+    fn rights(&mut self, p: usize) -> String {
+        if self.rng.chance(3) {
+            // More than SCM_MAX_FD (253) in one message.
+            let n = self.fd_arg(p, &|_| true);
+            let v = vec![n; 254];
+            return format!("rights=[{}]", v.join(","));
+        }
+        let k = 1 + self.rng.below(3);
+        let mut v = Vec::new();
+        for _ in 0..k {
+            let x = if self.rng.chance(8) {
+                self.rng.pick(&["-1", "999"]).to_string()
+            } else {
+                self.fd_arg(p, &|_| true)
+            };
+            v.push(x);
+        }
+        format!("rights=[{}]", v.join(","))
+    }
+
+    fn flags(&mut self, base: &str, extra: &[&str], pct: u32) -> String {
+        let mut f = vec![base.to_string()];
+        for e in extra {
+            if self.rng.chance(pct) {
+                f.push(e.to_string());
+            }
+        }
+        f.join("|")
+    }
+
+    fn recv_binds(&mut self, p: usize) -> String {
+        let k = self.rng.below(3);
+        let mut names = Vec::new();
+        for _ in 0..k {
+            let n = self.fresh("r");
+            let file = self.new_file(false);
+            self.bind_name(p, &n, Kind::Unknown, file, true);
+            names.push(n);
+        }
+        if names.is_empty() {
+            String::new()
+        } else {
+            format!(" -> {}", names.join(" "))
+        }
+    }
+
+    fn is_sock(n: &NameInfo) -> bool {
+        n.kind.socket() || n.kind == Kind::Unknown
+    }
+
+    /// One random call (or a few lines) by process `p`.
+    fn call(&mut self, p: usize) {
+        let pn = self.procs[p].name.clone();
+        let w = self.rng.below(1000);
+        let line: String = match w {
+            // socket
+            0..=79 => {
+                let ty = self.sock_type();
+                let nb = self.rng.chance(80);
+                let ce = self.rng.chance(15);
+                let n = self.fresh("s");
+                let file = self.new_file(nb);
+                self.bind_name(p, &n, Self::kind_of(ty), file, false);
+                format!(
+                    "{pn}: socket {ty}{}{} -> {n}",
+                    if nb { " nonblock" } else { "" },
+                    if ce { " cloexec" } else { "" }
+                )
+            }
+            // socketpair
+            80..=139 => {
+                let ty = self.sock_type();
+                let nb = self.rng.chance(80);
+                let (a, b) = (self.fresh("s"), self.fresh("s"));
+                let (fa, fb) = (self.new_file(nb), self.new_file(nb));
+                let k = Self::kind_of(ty);
+                self.bind_name(p, &a, k, fa, false);
+                self.bind_name(p, &b, k, fb, false);
+                format!(
+                    "{pn}: socketpair {ty}{} -> {a} {b}",
+                    if nb { " nonblock" } else { "" }
+                )
+            }
+            // bind
+            140..=199 => {
+                let fd = self.fd_arg(p, &Self::is_sock);
+                let a = self.addr(true);
+                format!("{pn}: bind {fd} {a}")
+            }
+            // connect
+            200..=269 => {
+                let Some(fd) = self.nb_name(p, &Self::is_sock) else {
+                    return;
+                };
+                let a = self.addr(false);
+                format!("{pn}: connect {fd} {a}")
+            }
+            // listen
+            270..=309 => {
+                let fd = self.fd_arg(p, &Self::is_sock);
+                let b = *self.rng.pick(&[0, 1, 2, 5, -1]);
+                format!("{pn}: listen {fd} {b}")
+            }
+            // accept
+            310..=359 => {
+                let Some(fd) = self.nb_name(p, &Self::is_sock) else {
+                    return;
+                };
+                let nb = self.rng.chance(80);
+                let ce = self.rng.chance(15);
+                let n = self.fresh("s");
+                let file = self.new_file(nb);
+                let k = self.procs[p]
+                    .names
+                    .iter()
+                    .find(|x| x.name == fd)
+                    .map(|x| x.kind)
+                    .unwrap_or(Kind::Unknown);
+                self.bind_name(p, &n, k, file, true);
+                format!(
+                    "{pn}: accept {fd}{}{} -> {n}",
+                    if nb { " nonblock" } else { "" },
+                    if ce { " cloexec" } else { "" }
+                )
+            }
+            // sendmsg
+            360..=539 => {
+                let fd = self.fd_arg(p, &Self::is_sock);
+                let mut s = format!("{pn}: sendmsg {fd}");
+                if self.rng.chance(20) {
+                    let a = self.addr(false);
+                    s.push_str(&format!(" to={a}"));
+                }
+                let d = self.data();
+                if !d.is_empty() {
+                    s.push(' ');
+                    s.push_str(&d);
+                }
+                let pieces = if self.rng.chance(40) {
+                    1 + self.rng.below(2)
+                } else {
+                    0
+                };
+                for _ in 0..pieces {
+                    let r = self.rng.below(100);
+                    let piece = if r < 55 {
+                        self.rights(p)
+                    } else if r < 90 {
+                        self.creds(p)
+                    } else {
+                        self.junk_cmsg()
+                    };
+                    s.push(' ');
+                    s.push_str(&piece);
+                }
+                let f = self.flags("dontwait", &["nosignal", "oob", "eor", "more"], 12);
+                s.push_str(&format!(" flags={f}"));
+                s
+            }
+            // recvmsg
+            540..=689 => {
+                let fd = self.fd_arg(p, &Self::is_sock);
+                let mut s = format!("{pn}: recvmsg {fd}");
+                if self.rng.chance(35) {
+                    let l = *self.rng.pick(&[0usize, 1, 2, 3, 5, 100, 5000, 300000]);
+                    s.push_str(&format!(" len={l}"));
+                }
+                if self.rng.chance(25) {
+                    let sp = *self.rng.pick(&[
+                        "0",
+                        "rights:1",
+                        "creds",
+                        "pidfd",
+                        "inq",
+                        "rights:2+creds",
+                        "16",
+                        "20",
+                        "24",
+                        "rights:1+inq",
+                    ]);
+                    s.push_str(&format!(" space={sp}"));
+                }
+                let f = self.flags(
+                    "dontwait",
+                    &["peek", "trunc", "waitall", "cmsg_cloexec", "oob"],
+                    10,
+                );
+                s.push_str(&format!(" flags={f}"));
+                let b = self.recv_binds(p);
+                s.push_str(&b);
+                s
+            }
+            // close
+            690..=749 => {
+                let i = self.pick_name(p, &|_| true);
+                match i {
+                    Some(i) if self.rng.chance(90) => {
+                        self.procs[p].names[i].live = false;
+                        format!("{pn}: close {}", self.procs[p].names[i].name)
+                    }
+                    _ => {
+                        let fd = self.fd_arg(p, &|_| true);
+                        format!("{pn}: close {fd}")
+                    }
+                }
+            }
+            // dup
+            750..=769 => {
+                let Some(i) = self.pick_name(p, &|_| true) else {
+                    return;
+                };
+                let src = self.procs[p].names[i].clone();
+                let n = self.fresh("d");
+                self.bind_name(p, &n, src.kind, src.file, true);
+                format!("{pn}: dup {} -> {n}", src.name)
+            }
+            // shutdown
+            770..=799 => {
+                let fd = self.fd_arg(p, &Self::is_sock);
+                let how = *self.rng.pick(&["rd", "wr", "rdwr"]);
+                format!("{pn}: shutdown {fd} {how}")
+            }
+            // setsockopt
+            800..=849 => {
+                let fd = self.fd_arg(p, &Self::is_sock);
+                let r = self.rng.below(10);
+                let (opt, val) = match r {
+                    0 => ("passcred", self.rng.pick(&["0", "1"]).to_string()),
+                    1 => {
+                        let o = *self.rng.pick(&["sndbuf", "rcvbuf"]);
+                        let v = *self.rng.pick(&["0", "1", "1024", "4608", "65536", "-1"]);
+                        (o, v.to_string())
+                    }
+                    2 => (
+                        "peek_off",
+                        self.rng.pick(&["-1", "0", "1", "3", "100"]).to_string(),
+                    ),
+                    3 => ("oobinline", self.rng.pick(&["0", "1"]).to_string()),
+                    4 => ("passpidfd", self.rng.pick(&["0", "1"]).to_string()),
+                    5 => ("passrights", self.rng.pick(&["0", "1"]).to_string()),
+                    6 => ("inq", self.rng.pick(&["0", "1", "2"]).to_string()),
+                    7 | 8 => ("attach_filter", self.rng.pick(FILTERS).to_string()),
+                    _ => ("detach_filter", "0".to_string()),
+                };
+                format!("{pn}: setsockopt {fd} {opt} {val}")
+            }
+            // getsockopt
+            850..=889 => {
+                let fd = self.fd_arg(p, &Self::is_sock);
+                let opt = *self.rng.pick(&[
+                    "passcred",
+                    "sndbuf",
+                    "rcvbuf",
+                    "peek_off",
+                    "oobinline",
+                    "passpidfd",
+                    "passrights",
+                    "inq",
+                    "attach_filter",
+                    "type",
+                    "acceptconn",
+                    "error",
+                    "peercred",
+                    "peergroups",
+                    "peerpidfd",
+                ]);
+                if opt == "peerpidfd" {
+                    let n = self.fresh("q");
+                    let file = self.new_file(false);
+                    self.bind_name(p, &n, Kind::Unknown, file, true);
+                    format!("{pn}: getsockopt {fd} {opt} -> {n}")
+                } else {
+                    format!("{pn}: getsockopt {fd} {opt}")
+                }
+            }
+            // getsockname / getpeername
+            890..=909 => {
+                let fd = self.fd_arg(p, &Self::is_sock);
+                let c = *self.rng.pick(&["getsockname", "getpeername"]);
+                format!("{pn}: {c} {fd}")
+            }
+            // fcntl
+            910..=924 => {
+                let Some(i) = self.pick_name(p, &|_| true) else {
+                    return;
+                };
+                let n = self.procs[p].names[i].clone();
+                let r = self.rng.below(10);
+                let what = if r < 4 {
+                    self.nonblock[n.file] = true;
+                    "nonblock"
+                } else if r < 6 {
+                    self.nonblock[n.file] = false;
+                    "block"
+                } else {
+                    "getfd"
+                };
+                format!("{pn}: fcntl {} {what}", n.name)
+            }
+            // pipe
+            925..=934 => {
+                let (r, w) = (self.fresh("pr"), self.fresh("pw"));
+                let (fr, fw) = (self.new_file(true), self.new_file(true));
+                self.bind_name(p, &r, Kind::PipeR, fr, false);
+                self.bind_name(p, &w, Kind::PipeW, fw, false);
+                format!("{pn}: pipe nonblock -> {r} {w}")
+            }
+            // memfd
+            935..=944 => {
+                let n = self.fresh("m");
+                let file = self.new_file(false);
+                self.bind_name(p, &n, Kind::Memfd, file, false);
+                let c = *self.rng.pick(&["hello", "", "x"]);
+                format!("{pn}: memfd {} -> {n}", esc_str(c))
+            }
+            // read
+            945..=954 => {
+                let Some(fd) = self.nb_name(p, &|n| {
+                    matches!(n.kind, Kind::PipeR | Kind::Memfd) || n.kind.socket()
+                }) else {
+                    return;
+                };
+                let n = *self.rng.pick(&[0usize, 1, 3, 100]);
+                format!("{pn}: read {fd} {n}")
+            }
+            // write
+            955..=964 => {
+                let Some(fd) = self.nb_name(p, &|n| {
+                    matches!(n.kind, Kind::PipeW | Kind::Memfd) || n.kind.socket()
+                }) else {
+                    return;
+                };
+                let d = if self.rng.chance(70) {
+                    esc_str(["a", "hi", "hello"][self.rng.below(3)])
+                } else {
+                    self.rng.pick(&["0", "10", "5000", "70000"]).to_string()
+                };
+                format!("{pn}: write {fd} {d}")
+            }
+            // poll
+            965..=979 => {
+                let fd = self.fd_arg(p, &|_| true);
+                format!("{pn}: poll {fd}")
+            }
+            // ioctl
+            980..=989 => {
+                let fd = self.fd_arg(p, &Self::is_sock);
+                let r = *self.rng.pick(&["inq", "outq", "atmark"]);
+                format!("{pn}: ioctl {fd} {r}")
+            }
+            // gc (and stat, always right after a gc)
+            990..=994 => {
+                self.lines.push("gc".to_string());
+                if self.rng.chance(60) {
+                    "stat".to_string()
+                } else {
+                    return;
+                }
+            }
+            // fork
+            995..=997 => {
+                if self.spare.is_empty() {
+                    return;
+                }
+                let child = self.spare.remove(0);
+                let mut st = self.procs[p].clone();
+                st.name = child.clone();
+                self.procs.push(st);
+                format!("{pn}: fork {child}")
+            }
+            // exit
+            _ => {
+                if self.alive().len() < 2 {
+                    return;
+                }
+                self.procs[p].alive = false;
+                format!("{pn}: exit")
+            }
+        };
+        self.lines.push(line);
+    }
+}
+
+/// A random scenario of `calls` calls (and a few more lines: tasks,
+/// `fcntl` before calls that could block, `gc` before `stat`), as text.
+pub fn generate(seed: u64, calls: usize) -> String {
+    let mut g = Gen::new(seed);
+    if g.rng.chance(12) {
+        let q = *g.rng.pick(&[0, 1, 2, 3, 10]);
+        g.lines.push(format!("sysctl max_dgram_qlen={q}"));
+    }
+    let nproc = 2 + g.rng.below(3);
+    // The first process is always a task; each other one is a task
+    // written now, or a fork made later.
+    let mut tasks = 1;
+    for (i, name) in PROC_NAMES.iter().enumerate().take(nproc).skip(1) {
+        if g.rng.chance(70) && tasks == i {
+            tasks += 1;
+        } else {
+            g.spare.push(name.to_string());
+        }
+    }
+    for name in PROC_NAMES.iter().take(tasks) {
+        let uid = *g.rng.pick(&[0u32, 1000, 1000, 1001]);
+        let mut line = format!("task {name}");
+        if uid != 1000 {
+            line.push_str(&format!(" uid={uid} gid={uid}"));
+        }
+        if g.rng.chance(8) {
+            line.push_str(" groups=[1000,1001,5]");
+        }
+        if g.rng.chance(12) {
+            let n = 4 + g.rng.below(5);
+            line.push_str(&format!(" nofile={n}"));
+        }
+        g.lines.push(line);
+        g.procs.push(ProcState {
+            name: name.to_string(),
+            uid,
+            alive: true,
+            names: Vec::new(),
+        });
+    }
+    for _ in 0..calls {
+        let alive = g.alive();
+        if alive.is_empty() {
+            break;
+        }
+        // Forks come early so that the children have something to do.
+        if !g.spare.is_empty() && g.rng.chance(8) {
+            let p = *g.rng.pick(&alive);
+            let child = g.spare.remove(0);
+            let mut st = g.procs[p].clone();
+            st.name = child.clone();
+            g.lines.push(format!("{}: fork {child}", g.procs[p].name));
+            g.procs.push(st);
+            continue;
+        }
+        let p = *g.rng.pick(&alive);
+        g.call(p);
+    }
+    let mut s = g.lines.join("\n");
+    s.push('\n');
+    s
+}
+
+// ---------------------------------------------------------------------
+// Running, repairing, comparing.
+
+/// Parse `text` and run it on a fresh backend with the fuzz call timeout.
+pub fn run_text(text: &str, kind: BackendKind) -> Result<(Scenario, Run), String> {
+    let sc = scenario::parse(text).map_err(|e| {
+        e.iter()
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+            .join("; ")
+    })?;
+    let mut b = new_backend(kind)?;
+    let run = runner::run(
+        &sc,
+        b.as_mut(),
+        &RunOptions {
+            call_timeout: FUZZ_CALL_TIMEOUT,
+        },
+    );
+    Ok((sc, run))
+}
+
+fn lines_of(text: &str) -> Vec<String> {
+    text.lines().map(str::to_string).collect()
+}
+
+fn text_of(lines: &[String]) -> String {
+    let mut s = lines.join("\n");
+    s.push('\n');
+    s
+}
+
+/// Drop the lines of `text` that do not parse or that are scenario errors
+/// on the model (a name never bound, a call by an exited process, ...),
+/// until the model runs it to the end. Returns the repaired text and its
+/// model run, or `None` when that does not converge.
+pub fn repair(text: &str) -> Option<(String, Scenario, Run)> {
+    let mut lines = lines_of(text);
+    for _ in 0..200 {
+        let t = text_of(&lines);
+        if let Err(errs) = scenario::parse(&t) {
+            let mut bad: Vec<usize> = errs.iter().map(|e| e.line).collect();
+            bad.sort_unstable();
+            bad.dedup();
+            for l in bad.into_iter().rev() {
+                if l >= 1 && l <= lines.len() {
+                    lines.remove(l - 1);
+                }
+            }
+            continue;
+        }
+        let (sc, run) = run_text(&t, BackendKind::Sim).ok()?;
+        match &run.error {
+            None => return Some((t, sc, run)),
+            Some(e) if e.kind == RunErrorKind::Scenario => {
+                if e.line >= 1 && e.line <= lines.len() {
+                    lines.remove(e.line - 1);
+                } else {
+                    return None;
+                }
+            }
+            Some(_) => return None,
+        }
+    }
+    None
+}
+
+/// What a divergence looks like, to recognize it again while minimizing
+/// and to report each kind once: the call, the first word of both
+/// results and the fields that differ.
+pub fn signature(d: &Divergence) -> String {
+    let op = d
+        .echo
+        .split_whitespace()
+        .find(|w| !w.ends_with(':'))
+        .unwrap_or("")
+        .to_string();
+    let first = |s: &str| s.split_whitespace().next().unwrap_or("").to_string();
+    let fields =
+        |s: &str| -> Vec<String> { s.split_whitespace().skip(1).map(String::from).collect() };
+    let (mf, kf) = (fields(&d.model), fields(&d.kernel));
+    let key = |f: &String| f.split('=').next().unwrap_or("").to_string();
+    let mut keys: Vec<String> = mf
+        .iter()
+        .filter(|f| !kf.contains(f))
+        .chain(kf.iter().filter(|f| !mf.contains(f)))
+        .map(key)
+        .collect();
+    keys.sort();
+    keys.dedup();
+    format!(
+        "{op}: {} / {} [{}]",
+        first(&d.model),
+        first(&d.kernel),
+        keys.join(",")
+    )
+}
+
+fn has_blocked(r: &Run) -> bool {
+    r.lines
+        .iter()
+        .any(|l| l.result.as_ref().is_some_and(|x| x.result == "BLOCKED"))
+}
+
+/// The result of running one scenario on both backends.
+#[derive(Debug)]
+pub enum Verdict {
+    /// Same traces.
+    Same,
+    /// A divergence the kernel repeats.
+    Diverges(Vec<Divergence>),
+    /// The traces differ, but the kernel does not repeat its own trace:
+    /// the first line where its two runs differ.
+    HostUnstable(String),
+    /// The scenario could not be compared (a backend error).
+    Error(String),
+}
+
+/// Run `text` (already repaired) on the host, compare with the model run,
+/// and re-run the host when they differ.
+pub fn judge(text: &str, sc: &Scenario, model: &Run) -> Verdict {
+    let kernel = match run_text(text, BackendKind::Host) {
+        Ok((_, r)) => r,
+        Err(e) => return Verdict::Error(e),
+    };
+    if let Some(e) = &kernel.error {
+        if e.kind == RunErrorKind::Backend {
+            return Verdict::Error(e.to_string());
+        }
+    }
+    let d = check::diff(sc, model, &kernel);
+    if d.is_empty() {
+        return Verdict::Same;
+    }
+    let again = match run_text(text, BackendKind::Host) {
+        Ok((_, r)) => r,
+        Err(e) => return Verdict::Error(e),
+    };
+    let (t1, t2) = (kernel.text(false), again.text(false));
+    if t1 != t2 {
+        let first = t1
+            .lines()
+            .zip(t2.lines())
+            .find(|(a, b)| a != b)
+            .map(|(a, b)| format!("{a}  /  {b}"))
+            .unwrap_or_else(|| "(lengths differ)".into());
+        return Verdict::HostUnstable(first);
+    }
+    Verdict::Diverges(d)
+}
+
+/// Whether `text` runs on both backends and diverges with `sig` (and the
+/// kernel repeats itself).
+pub fn diverges_like(text: &str, sig: &str, allow_blocked: bool) -> bool {
+    let Ok((sc, model)) = run_text(text, BackendKind::Sim) else {
+        return false;
+    };
+    if model.error.is_some() || (!allow_blocked && has_blocked(&model)) {
+        return false;
+    }
+    let Ok((_, kernel)) = run_text(text, BackendKind::Host) else {
+        return false;
+    };
+    if kernel.error.is_some() || (!allow_blocked && has_blocked(&kernel)) {
+        return false;
+    }
+    let d = check::diff(&sc, &model, &kernel);
+    d.first().is_some_and(|x| signature(x) == sig)
+}
+
+// ---------------------------------------------------------------------
+// Minimization.
+
+fn is_int(s: &str) -> bool {
+    let s = s.strip_prefix('-').unwrap_or(s);
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Smaller integers to try instead of `s`.
+fn smaller_ints(s: &str) -> Vec<String> {
+    let Ok(n) = s.parse::<i64>() else {
+        return Vec::new();
+    };
+    let mut v = Vec::new();
+    for c in [0, 1, n / 2, n - 1] {
+        if c.abs() < n.abs() && c >= 0 {
+            v.push(c.to_string());
+        }
+    }
+    v.dedup();
+    v
+}
+
+/// Simpler versions of one value (`a|b|c`, `[x,y]`, an integer, a string).
+fn simpler_values(v: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if is_int(v) {
+        out.extend(smaller_ints(v));
+    } else if let Some(inner) = v.strip_prefix('[').and_then(|x| x.strip_suffix(']')) {
+        let items: Vec<&str> = if inner.is_empty() {
+            Vec::new()
+        } else {
+            inner.split(',').collect()
+        };
+        if items.len() > 8 {
+            out.push(format!("[{}]", items[..items.len() / 2].join(",")));
+        }
+        for i in 0..items.len() {
+            if items.len() > 1 {
+                let mut it = items.clone();
+                it.remove(i);
+                out.push(format!("[{}]", it.join(",")));
+            }
+        }
+    } else if v.starts_with('"') && v.ends_with('"') && v.len() > 2 {
+        out.push("\"\"".into());
+        if v.len() > 3 && !v[1..].starts_with('\\') {
+            out.push(format!("\"{}\"", &v[1..2]));
+        }
+    } else if v.contains('|') {
+        let parts: Vec<&str> = v.split('|').collect();
+        for i in 0..parts.len() {
+            if parts[i] == "dontwait" {
+                continue;
+            }
+            let mut p = parts.clone();
+            p.remove(i);
+            out.push(p.join("|"));
+        }
+    } else if v.contains(',') && !v.starts_with("hex:") {
+        // creds=PID,UID,GID
+        let parts: Vec<&str> = v.split(',').collect();
+        for i in 0..parts.len() {
+            for s in smaller_ints(parts[i]) {
+                let mut p: Vec<String> = parts.iter().map(|x| x.to_string()).collect();
+                p[i] = s;
+                out.push(p.join(","));
+            }
+        }
+    }
+    out
+}
+
+/// Simpler versions of one line, one change each.
+pub fn simpler_lines(line: &str) -> Vec<String> {
+    let toks: Vec<&str> = line.split(' ').collect();
+    let mut out = Vec::new();
+    // Calls start with `NAME:` and the call word; directives with one word.
+    let fixed = if toks.first().is_some_and(|t| t.ends_with(':')) {
+        2
+    } else {
+        1
+    };
+    let arrow = toks.iter().position(|t| *t == "->").unwrap_or(toks.len());
+    let with = |i: usize, t: Option<String>| -> String {
+        let mut v: Vec<String> = toks.iter().map(|x| x.to_string()).collect();
+        match t {
+            Some(t) => v[i] = t,
+            None => {
+                v.remove(i);
+            }
+        }
+        v.join(" ")
+    };
+    for (i, &t) in toks.iter().enumerate().take(arrow).skip(fixed) {
+        if t == "nonblock" || t == "dontwait" {
+            continue;
+        }
+        if let Some((k, v)) = t.split_once('=') {
+            if !(k == "flags" && v.contains("dontwait")) {
+                out.push(with(i, None));
+            } else if v != "dontwait" {
+                out.push(with(i, Some("flags=dontwait".into())));
+            }
+            for s in simpler_values(v) {
+                out.push(with(i, Some(format!("{k}={s}"))));
+            }
+        } else if t == "cloexec" {
+            out.push(with(i, None));
+        } else {
+            for s in simpler_values(t) {
+                out.push(with(i, Some(s)));
+            }
+        }
+    }
+    out
+}
+
+/// Delta debugging: the smallest list of lines (by dropping lines, then
+/// simplifying tokens) for which `pred` still holds. `pred` must hold for
+/// `lines` itself.
+pub fn minimize(lines: &[String], pred: &mut dyn FnMut(&[String]) -> bool) -> Vec<String> {
+    let mut cur: Vec<String> = lines.to_vec();
+    for _round in 0..4 {
+        let before = cur.clone();
+        // Drop chunks of lines, halving the chunk size.
+        let mut chunk = (cur.len() / 2).max(1);
+        loop {
+            let mut i = 0;
+            let mut changed = false;
+            while i < cur.len() {
+                let end = (i + chunk).min(cur.len());
+                let mut cand = cur.clone();
+                cand.drain(i..end);
+                if !cand.is_empty() && pred(&cand) {
+                    cur = cand;
+                    changed = true;
+                } else {
+                    i += chunk;
+                }
+            }
+            if chunk == 1 && !changed {
+                break;
+            }
+            if !changed {
+                chunk = (chunk / 2).max(1);
+            }
+        }
+        // Simplify each line, one change at a time.
+        let mut i = 0;
+        while i < cur.len() {
+            let mut progressed = false;
+            for c in simpler_lines(&cur[i]) {
+                let mut cand = cur.clone();
+                cand[i] = c;
+                if pred(&cand) {
+                    cur = cand;
+                    progressed = true;
+                    break;
+                }
+            }
+            if !progressed {
+                i += 1;
+            }
+        }
+        if cur == before {
+            break;
+        }
+    }
+    cur
+}
+
+// ---------------------------------------------------------------------
+// The command.
+
+/// The settings of `afunix fuzz`.
+#[derive(Clone, Debug)]
+pub struct FuzzOpts {
+    /// The seed of the whole run.
+    pub seed: u64,
+    /// How many scenarios.
+    pub count: u64,
+    /// Calls per scenario.
+    pub calls: usize,
+    /// Where findings are written.
+    pub out: PathBuf,
+    /// Go on after a divergence.
+    pub keep_going: bool,
+}
+
+/// What a fuzz run did.
+#[derive(Clone, Debug, Default)]
+pub struct Summary {
+    /// Scenarios compared.
+    pub scenarios: u64,
+    /// Divergences found (scenarios that diverged, repeatably).
+    pub divergences: u64,
+    /// Distinct kinds of divergence (by [`signature`]).
+    pub kinds: u64,
+    /// Scenarios whose kernel trace was not repeatable.
+    pub host_unstable: u64,
+    /// Scenarios the generator produced that could not be repaired.
+    pub skipped: u64,
+    /// Files written.
+    pub files: Vec<PathBuf>,
+}
+
+/// The header and body of a findings file.
+pub fn finding_text(seed: u64, n: u64, text: &str, d: &Divergence) -> String {
+    format!(
+        "# afunix fuzz --seed {seed}: scenario {n} (scenario seed {}), minimized\n\
+         # diverges at line {}: {}\n#   model:  {}\n#   kernel: {}\n{text}",
+        scenario_seed(seed, n),
+        d.lineno,
+        d.echo,
+        d.model,
+        d.kernel
+    )
+}
+
+/// Run the fuzzer; `out` gets every line to print. `Err`: the fuzzer
+/// could not run at all (no host backend).
+pub fn run(opts: &FuzzOpts, out: &mut dyn FnMut(&str)) -> Result<Summary, String> {
+    if let Err(e) = new_backend(BackendKind::Host) {
+        return Err(format!(
+            "{e}\nfuzzing compares the model with the kernel: the host backend needs root"
+        ));
+    }
+    out(&format!(
+        "afunix fuzz --seed {} --count {} --calls {}",
+        opts.seed, opts.count, opts.calls
+    ));
+    let mut sum = Summary::default();
+    let mut seen: HashMap<String, PathBuf> = HashMap::new();
+    let start = Instant::now();
+    let mut last = Instant::now();
+    for n in 0..opts.count {
+        if last.elapsed() >= Duration::from_secs(5) {
+            last = Instant::now();
+            let rate = sum.scenarios as f64 / start.elapsed().as_secs_f64();
+            out(&format!(
+                "  {} scenarios, {} divergences ({} kinds), {rate:.1} scenarios/s",
+                sum.scenarios, sum.divergences, sum.kinds
+            ));
+        }
+        let text = generate(scenario_seed(opts.seed, n), opts.calls);
+        let Some((text, sc, model)) = repair(&text) else {
+            sum.skipped += 1;
+            continue;
+        };
+        sum.scenarios += 1;
+        let d = match judge(&text, &sc, &model) {
+            Verdict::Same => continue,
+            Verdict::Error(e) => return Err(format!("scenario {n}: {e}")),
+            Verdict::HostUnstable(l) => {
+                sum.host_unstable += 1;
+                out(&format!(
+                    "  scenario {n}: the kernel does not repeat itself: {l}"
+                ));
+                continue;
+            }
+            Verdict::Diverges(d) => d,
+        };
+        sum.divergences += 1;
+        let sig = signature(&d[0]);
+        if let Some(f) = seen.get(&sig) {
+            out(&format!(
+                "  scenario {n}: diverges like {} ({sig})",
+                f.display()
+            ));
+            if !opts.keep_going {
+                break;
+            }
+            continue;
+        }
+        sum.kinds += 1;
+        out(&format!("scenario {n} diverges: {sig}; minimizing"));
+        let blocked = has_blocked(&model);
+        let mut pred = |ls: &[String]| diverges_like(&text_of(ls), &sig, blocked);
+        let small = minimize(&lines_of(&text), &mut pred);
+        let small_text = text_of(&small);
+        // The minimized scenario's own divergence, for the header.
+        let first = match run_text(&small_text, BackendKind::Sim)
+            .and_then(|(sc, m)| run_text(&small_text, BackendKind::Host).map(|(_, k)| (sc, m, k)))
+        {
+            Ok((sc, m, k)) => check::diff(&sc, &m, &k).into_iter().next(),
+            Err(_) => None,
+        }
+        .unwrap_or_else(|| d[0].clone());
+        let body = finding_text(opts.seed, n, &small_text, &first);
+        std::fs::create_dir_all(&opts.out).map_err(|e| format!("{}: {e}", opts.out.display()))?;
+        let path = opts.out.join(format!("divergence-{}-{n}.scn", opts.seed));
+        std::fs::write(&path, &body).map_err(|e| format!("{}: {e}", path.display()))?;
+        out(&format!("==> {} <==", path.display()));
+        for l in body.lines() {
+            out(l);
+        }
+        seen.insert(sig, path.clone());
+        sum.files.push(path);
+        if !opts.keep_going {
+            break;
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    out(&format!(
+        "{} scenarios, {} divergences ({} kinds, {} host-unstable, {} skipped; {:.1} scenarios/s)",
+        sum.scenarios,
+        sum.divergences,
+        sum.kinds,
+        sum.host_unstable,
+        sum.skipped,
+        sum.scenarios as f64 / secs.max(1e-9)
+    ));
+    Ok(sum)
+}
