@@ -48,4 +48,5 @@ pub mod sim;
 pub mod world;
 
 pub use errno::{Errno, SysResult};
+pub use net::unix::gc::GcWalk;
 pub use world::{RecvMsg, World};

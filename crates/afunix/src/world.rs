@@ -15,7 +15,7 @@ use crate::backend::TaskSpec;
 use crate::errno::{Errno, SysResult};
 use crate::fdtable::FdEntry;
 use crate::file::{File, FileKind, Memfd, Pipe, PipeInner, PIPE_CAPACITY};
-use crate::net::unix::gc::GcState;
+use crate::net::unix::gc::{GcState, GcWalk};
 use crate::net::unix::stream::StreamProgress;
 use crate::net::unix::{Sock, SockType};
 use crate::process::{Cred, Pid, ProcTable, Process};
@@ -714,6 +714,14 @@ impl World {
         World {
             k: Kernel::new(security),
         }
+    }
+
+    /// An empty world whose garbage collector walks as `walk` says (the
+    /// default, [`GcWalk::Linux618`], leaks where Linux 6.18 leaks).
+    pub fn with_gc_walk(walk: GcWalk) -> World {
+        let w = World::new();
+        lock(&w.k.gc).walk = walk;
+        w
     }
 
     /// Run a call that may sleep. Whether it may sleep at all is the

@@ -374,7 +374,7 @@ impl Kernel {
     /// sender is uncharged (and woken); the files are the caller's. Call
     /// with no socket lock held.
     pub(crate) fn skb_consumed(&self, receiver: &Sock, mut skb: Skb) -> Vec<Arc<File>> {
-        self.unix_del_edges(receiver, &skb);
+        self.unix_del_edges(receiver, &skb, false);
         self.skb_uncharge(&skb);
         std::mem::take(&mut skb.fds)
     }

@@ -1,39 +1,366 @@
-//! The in-flight garbage collector (`net/unix/garbage.c`).
+//! The in-flight garbage collector (`net/unix/garbage.c`, the graph
+//! collector of Linux 6.10+).
 //!
 //! Every socket whose file sits in a queued message is a vertex; each
 //! in-flight copy is an edge to the socket whose queue holds it (an
-//! embryo's edges lead to its listener). The graph is kept under its own
-//! lock (`unix_gc_lock`), touched only when files travel
-//! (`unix_add_edges` at enqueue, `unix_del_edges` when the message leaves).
-//! A strongly connected component is dead when no edge leaves it and every
-//! file's `f_count` equals its number of in-flight copies: only the cycle
-//! keeps it alive. Its queues are purged, which drops those references.
+//! embryo's edges lead to its listener: `unix_edge_successor`). The graph
+//! is kept under its own lock (`unix_gc_lock`), touched only when files
+//! travel (`unix_add_edges` at enqueue, `unix_del_edges` when the message
+//! leaves).
+//!
+//! The model walks the graph exactly as the kernel does, because the
+//! kernel's walk is observable: vertices in the order they first went in
+//! flight, edges in the order they were added, the kernel's index and
+//! `scc_index` bookkeeping (which on some edge orders leaves one strongly
+//! connected component with two `scc_index` values, so that it is never
+//! found dead: the `mixed_lowpoint` case of the selftests, a leak on
+//! 6.18), the grouping a full walk leaves behind and the fast walk reuses
+//! while no edge changed, and the flags that let a run skip the walk.
 
 use super::{Skb, Sock, SockInner};
 use crate::file::{File, FileKind};
 use crate::world::{lock, Kernel};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Weak};
+
+/// How the collector groups a strongly connected component it finalises.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum GcWalk {
+    /// As Linux 6.18 does: each vertex keeps the `scc_index` it had when
+    /// the walk left it, so on some edge orders one component carries two
+    /// values and is never found dead (the `mixed_lowpoint` leak).
+    #[default]
+    Linux618,
+    /// Every vertex of a finalised component gets its root's `scc_index`,
+    /// so every garbage cycle is collected (a kernel with the fix).
+    Fixed,
+}
+
+/// `UNIX_VERTEX_INDEX_MARK1`, `_MARK2`, `_START`.
+const MARK1: u64 = 0;
+const MARK2: u64 = 1;
+const INDEX_START: u64 = 2;
+
+/// One in-flight copy of a socket (`struct unix_edge`).
+#[derive(Debug, Clone, Copy)]
+struct Edge {
+    /// The socket whose queue holds the copy (`edge->successor`).
+    succ: u64,
+    /// The message carrying it: (receiver id, message id).
+    skb: (u64, u64),
+}
 
 /// One in-flight socket (`struct unix_vertex`).
 #[derive(Debug)]
 struct Vertex {
     sock: Weak<Sock>,
     file: Weak<File>,
-    /// Receivers holding a copy (`unix_edge.successor`), by socket id.
-    succ: Vec<u64>,
+    /// `vertex->edges`, in the order they were added.
+    edges: Vec<Edge>,
+    index: u64,
+    scc_index: u64,
+    /// The vertices of its SCC from the last full walk (`scc_entry`
+    /// ring), in DFS push order; a new vertex is alone.
+    group: u64,
 }
 
 /// The in-flight graph and counters.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct GcState {
     vertices: HashMap<u64, Vertex>,
+    /// `unix_unvisited_vertices`, in list order.
+    unvisited: Vec<u64>,
+    /// SCC groups (rings) by id.
+    groups: HashMap<u64, Vec<u64>>,
+    next_group: u64,
     /// Embryo id → listener id, until accept (`unix_update_edges`).
     embryo_listener: HashMap<u64, u64>,
-    /// `user->unix_inflight`: fds in flight per sending uid.
+    /// `user->unix_inflight`: fds in flight per sending uid (every kind).
     user_inflight: HashMap<u32, usize>,
-    /// Files in flight, of any kind.
+    /// `unix_tot_inflight`: unix sockets in flight.
     tot_inflight: usize,
+    unvisited_index: u64,
+    grouped_index: u64,
+    /// A fresh `scc_index` for new vertices (`unix_vertex_max_scc_index`).
+    max_scc_index: u64,
+    /// `unix_graph_state != NOT_CYCLIC`.
+    maybe_cyclic: bool,
+    /// `unix_graph_state == CYCLIC`: the groups are up to date.
+    grouped: bool,
+    /// Which walk.
+    pub(crate) walk: GcWalk,
+}
+
+impl Default for GcState {
+    fn default() -> Self {
+        GcState {
+            vertices: HashMap::new(),
+            unvisited: Vec::new(),
+            groups: HashMap::new(),
+            next_group: 0,
+            embryo_listener: HashMap::new(),
+            user_inflight: HashMap::new(),
+            tot_inflight: 0,
+            unvisited_index: MARK1,
+            grouped_index: MARK2,
+            max_scc_index: 1 << 40,
+            maybe_cyclic: false,
+            grouped: false,
+            walk: GcWalk::default(),
+        }
+    }
+}
+
+impl GcState {
+    /// `unix_edge_successor`: the vertex an edge leads to, if the
+    /// receiver (or an embryo's listener) is itself in flight.
+    fn successor(&self, e: &Edge) -> Option<u64> {
+        let r = self.embryo_listener.get(&e.succ).copied().unwrap_or(e.succ);
+        self.vertices.contains_key(&r).then_some(r)
+    }
+
+    /// `unix_update_graph`: an edge into an in-flight socket changed.
+    fn update_graph(&mut self, succ: Option<u64>) {
+        if succ.is_some() {
+            self.maybe_cyclic = true;
+            self.grouped = false;
+        }
+    }
+
+    // unix_add_edge
+    fn add_edge(&mut self, pred: &Arc<Sock>, file: &Arc<File>, e: Edge) {
+        if !self.vertices.contains_key(&pred.id) {
+            self.max_scc_index += 1;
+            let group = self.next_group;
+            self.next_group += 1;
+            self.groups.insert(group, vec![pred.id]);
+            self.vertices.insert(
+                pred.id,
+                Vertex {
+                    sock: Arc::downgrade(pred),
+                    file: Arc::downgrade(file),
+                    edges: Vec::new(),
+                    index: self.unvisited_index,
+                    scc_index: self.max_scc_index,
+                    group,
+                },
+            );
+            self.unvisited.push(pred.id);
+        }
+        if let Some(v) = self.vertices.get_mut(&pred.id) {
+            v.edges.push(e);
+        }
+        let succ = self.successor(&e);
+        self.update_graph(succ);
+    }
+
+    // unix_del_edge
+    fn del_edge(&mut self, pred: u64, skb: (u64, u64), dead: bool) {
+        let Some(v) = self.vertices.get(&pred) else {
+            return;
+        };
+        let Some(pos) = v.edges.iter().position(|e| e.skb == skb) else {
+            return;
+        };
+        let e = v.edges[pos];
+        if !dead {
+            let succ = self.successor(&e);
+            self.update_graph(succ);
+        }
+        let Some(v) = self.vertices.get_mut(&pred) else {
+            return;
+        };
+        v.edges.remove(pos);
+        if v.edges.is_empty() {
+            let group = v.group;
+            self.vertices.remove(&pred);
+            self.unvisited.retain(|&x| x != pred);
+            if let Some(g) = self.groups.get_mut(&group) {
+                g.retain(|&x| x != pred);
+                if g.is_empty() {
+                    self.groups.remove(&group);
+                }
+            }
+        }
+    }
+
+    // unix_vertex_dead
+    fn vertex_dead(&self, v: u64) -> bool {
+        let Some(vx) = self.vertices.get(&v) else {
+            return false;
+        };
+        for e in &vx.edges {
+            let Some(n) = self.successor(e) else {
+                return false;
+            };
+            if self.vertices.get(&n).map(|x| x.scc_index) != Some(vx.scc_index) {
+                return false;
+            }
+        }
+        let count = vx.file.upgrade().map_or(0, |f| f.count());
+        count == vx.edges.len()
+    }
+
+    // unix_scc_cyclic
+    fn scc_cyclic(&self, scc: &[u64]) -> bool {
+        match scc {
+            [v] => self
+                .vertices
+                .get(v)
+                .is_some_and(|x| x.edges.iter().any(|e| self.successor(e) == Some(*v))),
+            _ => true,
+        }
+    }
+
+    /// Finalise one SCC (push order, root first): mark it visited, decide
+    /// whether it is dead. Returns its sockets when it is.
+    fn finalise(&mut self, scc: &[u64], visited: &mut Vec<u64>, marks: bool) -> Option<Vec<u64>> {
+        let mut dead = true;
+        for &v in scc {
+            self.unvisited.retain(|&x| x != v);
+            visited.push(v);
+            if marks {
+                let gi = self.grouped_index;
+                if let Some(x) = self.vertices.get_mut(&v) {
+                    x.index = gi;
+                }
+            }
+            if dead {
+                dead = self.vertex_dead(v);
+            }
+        }
+        if dead {
+            return Some(scc.to_vec());
+        }
+        if !self.maybe_cyclic {
+            self.maybe_cyclic = self.scc_cyclic(scc);
+        }
+        None
+    }
+
+    // __unix_walk_scc: Tarjan's walk with the kernel's bookkeeping.
+    fn walk_scc(
+        &mut self,
+        root: u64,
+        last_index: &mut u64,
+        visited: &mut Vec<u64>,
+        hit: &mut Vec<Vec<u64>>,
+    ) {
+        let mut vstack: Vec<u64> = Vec::new();
+        // (predecessor, position of the edge taken) for backtracking.
+        let mut estack: Vec<(u64, usize)> = Vec::new();
+        let mut v = root;
+        'next_vertex: loop {
+            vstack.push(v);
+            if let Some(x) = self.vertices.get_mut(&v) {
+                x.index = *last_index;
+                x.scc_index = *last_index;
+            }
+            *last_index += 1;
+            let mut i = 0usize;
+            loop {
+                while let Some(e) = self.vertices.get(&v).and_then(|x| x.edges.get(i)).copied() {
+                    if let Some(n) = self.successor(&e) {
+                        let (n_index, n_scc) = self
+                            .vertices
+                            .get(&n)
+                            .map_or((0, 0), |x| (x.index, x.scc_index));
+                        if n_index == self.unvisited_index {
+                            estack.push((v, i));
+                            v = n;
+                            continue 'next_vertex;
+                        } else if n_index != self.grouped_index {
+                            // A back or cross edge to a vertex on the stack.
+                            if let Some(x) = self.vertices.get_mut(&v) {
+                                x.scc_index = x.scc_index.min(n_scc);
+                            }
+                        }
+                    }
+                    i += 1;
+                }
+                let (index, scc_index) = self
+                    .vertices
+                    .get(&v)
+                    .map_or((0, 0), |x| (x.index, x.scc_index));
+                if index == scc_index {
+                    let at = vstack.iter().rposition(|&x| x == v).unwrap_or(0);
+                    let scc: Vec<u64> = vstack.split_off(at);
+                    let group = self.next_group;
+                    self.next_group += 1;
+                    for &x in &scc {
+                        if let Some(vx) = self.vertices.get_mut(&x) {
+                            let old = std::mem::replace(&mut vx.group, group);
+                            if let Some(g) = self.groups.get_mut(&old) {
+                                g.retain(|&y| y != x);
+                                if g.is_empty() {
+                                    self.groups.remove(&old);
+                                }
+                            }
+                        }
+                    }
+                    self.groups.insert(group, scc.clone());
+                    if self.walk == GcWalk::Fixed {
+                        for &x in &scc {
+                            if let Some(vx) = self.vertices.get_mut(&x) {
+                                vx.scc_index = scc_index;
+                            }
+                        }
+                    }
+                    if let Some(d) = self.finalise(&scc, visited, true) {
+                        hit.push(d);
+                    }
+                }
+                // Backtrack: the edge to the current vertex, its ancestor.
+                let Some((pred, pos)) = estack.pop() else {
+                    return;
+                };
+                let child_scc = self.vertices.get(&v).map_or(u64::MAX, |x| x.scc_index);
+                v = pred;
+                if let Some(x) = self.vertices.get_mut(&v) {
+                    x.scc_index = x.scc_index.min(child_scc);
+                }
+                i = pos + 1;
+            }
+        }
+    }
+
+    // unix_walk_scc
+    fn walk_full(&mut self) -> Vec<Vec<u64>> {
+        let mut last_index = INDEX_START;
+        let mut visited = Vec::new();
+        let mut hit = Vec::new();
+        self.maybe_cyclic = false;
+        while let Some(&root) = self.unvisited.first() {
+            self.walk_scc(root, &mut last_index, &mut visited, &mut hit);
+        }
+        self.unvisited = visited;
+        std::mem::swap(&mut self.unvisited_index, &mut self.grouped_index);
+        self.grouped = true;
+        hit
+    }
+
+    // unix_walk_scc_fast: the groups of the last full walk, as they are.
+    fn walk_fast(&mut self) -> Vec<Vec<u64>> {
+        let mut visited = Vec::new();
+        let mut hit = Vec::new();
+        self.maybe_cyclic = false;
+        while let Some(&v) = self.unvisited.first() {
+            let ring = self
+                .vertices
+                .get(&v)
+                .and_then(|x| self.groups.get(&x.group))
+                .cloned()
+                .unwrap_or_else(|| vec![v]);
+            let at = ring.iter().position(|&x| x == v).unwrap_or(0);
+            let mut scc: Vec<u64> = ring[at..].to_vec();
+            scc.extend_from_slice(&ring[..at]);
+            if let Some(d) = self.finalise(&scc, &mut visited, false) {
+                hit.push(d);
+            }
+        }
+        self.unvisited = visited;
+        hit
+    }
 }
 
 impl Kernel {
@@ -45,30 +372,38 @@ impl Kernel {
         }
         let mut gc = lock(&self.gc);
         *gc.user_inflight.entry(skb.fp_user).or_default() += skb.fds.len();
-        gc.tot_inflight += skb.fds.len();
         for f in &skb.fds {
             if let FileKind::Socket(s) = &f.kind {
-                gc.vertices
-                    .entry(s.id)
-                    .or_insert_with(|| Vertex {
-                        sock: Arc::downgrade(s),
-                        file: Arc::downgrade(f),
-                        succ: Vec::new(),
-                    })
-                    .succ
-                    .push(receiver.id);
+                gc.tot_inflight += 1;
+                gc.add_edge(
+                    s,
+                    f,
+                    Edge {
+                        succ: receiver.id,
+                        skb: (receiver.id, skb.id),
+                    },
+                );
             }
         }
     }
 
-    /// `unix_del_edges`: a message carrying files left `receiver`'s queue.
-    pub(crate) fn unix_del_edges(&self, receiver: &Sock, skb: &Skb) {
-        self.unix_del_edges_fds(receiver, skb.fp_user, &skb.fds);
+    /// `unix_del_edges`: a message carrying files left `receiver`'s queue
+    /// (`dead`: purged by the collector, which changes no graph state).
+    pub(crate) fn unix_del_edges(&self, receiver: &Sock, skb: &Skb, dead: bool) {
+        self.unix_del_edges_fds(receiver, skb.id, skb.fp_user, &skb.fds, dead);
     }
 
-    /// `unix_del_edges` for files detached from a message that stays queued
-    /// (a stream read that took its files with part of its bytes).
-    pub(crate) fn unix_del_edges_fds(&self, receiver: &Sock, fp_user: u32, fds: &[Arc<File>]) {
+    /// `unix_del_edges` for the files of message `skb_id` of `receiver`,
+    /// also when they leave a message that stays queued (a stream read
+    /// that took them with part of its bytes: `unix_detach_fds`).
+    pub(crate) fn unix_del_edges_fds(
+        &self,
+        receiver: &Sock,
+        skb_id: u64,
+        fp_user: u32,
+        fds: &[Arc<File>],
+        dead: bool,
+    ) {
         if fds.is_empty() {
             return;
         }
@@ -76,21 +411,10 @@ impl Kernel {
         if let Some(n) = gc.user_inflight.get_mut(&fp_user) {
             *n = n.saturating_sub(fds.len());
         }
-        gc.tot_inflight = gc.tot_inflight.saturating_sub(fds.len());
         for f in fds {
             if let FileKind::Socket(s) = &f.kind {
-                let empty = match gc.vertices.get_mut(&s.id) {
-                    Some(v) => {
-                        if let Some(i) = v.succ.iter().position(|&r| r == receiver.id) {
-                            v.succ.swap_remove(i);
-                        }
-                        v.succ.is_empty()
-                    }
-                    None => false,
-                };
-                if empty {
-                    gc.vertices.remove(&s.id);
-                }
+                gc.tot_inflight = gc.tot_inflight.saturating_sub(1);
+                gc.del_edge(s.id, (receiver.id, skb_id), dead);
             }
         }
     }
@@ -102,9 +426,21 @@ impl Kernel {
             .insert(embryo.id, listener.id);
     }
 
-    /// `unix_update_edges`: the embryo was accepted (or dropped).
+    /// `unix_update_edges`: the embryo was accepted (or dropped). If files
+    /// are queued on it, their edges now lead elsewhere.
     pub(crate) fn gc_forget_embryo(&self, embryo: &Sock) {
-        lock(&self.gc).embryo_listener.remove(&embryo.id);
+        let mut gc = lock(&self.gc);
+        let Some(listener) = gc.embryo_listener.remove(&embryo.id) else {
+            return;
+        };
+        let has_fds = gc
+            .vertices
+            .values()
+            .any(|v| v.edges.iter().any(|e| e.succ == embryo.id));
+        if has_fds {
+            let l = gc.vertices.contains_key(&listener).then_some(listener);
+            gc.update_graph(l);
+        }
     }
 
     /// `user->unix_inflight`.
@@ -112,28 +448,54 @@ impl Kernel {
         lock(&self.gc).user_inflight.get(&uid).copied().unwrap_or(0)
     }
 
-    /// Files in flight (`unix_tot_inflight`, counting every kind).
+    /// `unix_tot_inflight`: unix sockets in flight.
     pub(crate) fn unix_tot_inflight(&self) -> usize {
         lock(&self.gc).tot_inflight
     }
 
-    /// `unix_gc` / `__unix_gc`: find dead SCCs and purge them, until none is left.
+    /// `unix_gc` → `__unix_gc`: walk the graph (fully, or over the last
+    /// grouping while no edge changed), purge the queues of dead SCCs.
     pub(crate) fn unix_gc(&self) {
-        loop {
-            let dead = self.dead_vertices();
-            if dead.is_empty() {
+        let dead: Vec<Arc<Sock>> = {
+            let mut gc = lock(&self.gc);
+            if !gc.maybe_cyclic {
                 return;
             }
-            let mut hit: Vec<(Arc<Sock>, Vec<Skb>)> = Vec::new();
-            for s in dead {
-                let (skbs, embryos) = {
-                    let mut g = s.lock();
-                    g.oob_skb = None;
-                    (
-                        g.recvq.drain(..).collect::<Vec<_>>(),
-                        g.accept_q.iter().cloned().collect::<Vec<_>>(),
-                    )
+            let hit = if gc.grouped {
+                gc.walk_fast()
+            } else {
+                gc.walk_full()
+            };
+            hit.into_iter()
+                .flatten()
+                .filter_map(|v| gc.vertices.get(&v).and_then(|x| x.sock.upgrade()))
+                .collect()
+        };
+        // unix_collect_skb: splice the queues (a listener's: its embryos').
+        let mut hit: Vec<(Arc<Sock>, Vec<Skb>)> = Vec::new();
+        let mut seen = HashSet::new();
+        for s in dead {
+            if !seen.insert(s.id) {
+                continue;
+            }
+            let (skbs, embryos, listening) = {
+                let mut g = s.lock();
+                let listening = g.state == super::SockState::Listen;
+                let skbs: Vec<Skb> = if listening {
+                    Vec::new()
+                } else {
+                    g.recvq.drain(..).collect()
                 };
+                if !listening {
+                    g.oob_skb = None;
+                }
+                (
+                    skbs,
+                    g.accept_q.iter().cloned().collect::<Vec<_>>(),
+                    listening,
+                )
+            };
+            if listening {
                 for e in embryos {
                     let skbs = {
                         let mut g = e.lock();
@@ -142,49 +504,19 @@ impl Kernel {
                     };
                     hit.push((e, skbs));
                 }
-                hit.push((s, skbs));
             }
-            if hit.iter().all(|(_, v)| v.is_empty()) {
-                return;
-            }
-            for (s, skbs) in hit {
-                self.skbs_free(&s, skbs);
+            hit.push((s, skbs));
+        }
+        // __skb_queue_purge with fpl->dead set.
+        for (s, skbs) in hit {
+            for skb in skbs {
+                self.unix_del_edges(&s, &skb, true);
+                self.skb_uncharge(&skb);
+                for f in skb.fds {
+                    self.fput(f);
+                }
             }
         }
-    }
-
-    /// The sockets of every dead SCC (`unix_walk_scc`, `unix_scc_dead`).
-    fn dead_vertices(&self) -> Vec<Arc<Sock>> {
-        let gc = lock(&self.gc);
-        if gc.vertices.is_empty() {
-            return Vec::new();
-        }
-        let resolve = |r: u64| gc.embryo_listener.get(&r).copied().unwrap_or(r);
-        let graph: BTreeMap<u64, Vec<u64>> = gc
-            .vertices
-            .iter()
-            .map(|(&v, x)| (v, x.succ.iter().map(|&r| resolve(r)).collect()))
-            .collect();
-        let mut out = Vec::new();
-        for scc in tarjan(&graph) {
-            let members: BTreeSet<u64> = scc.iter().copied().collect();
-            let dead = scc.iter().all(|v| {
-                let succ = &graph[v];
-                let count = gc
-                    .vertices
-                    .get(v)
-                    .and_then(|x| x.file.upgrade())
-                    .map_or(0, |f| f.count());
-                succ.iter().all(|s| members.contains(s)) && count == succ.len()
-            });
-            if dead {
-                out.extend(
-                    scc.iter()
-                        .filter_map(|v| gc.vertices.get(v).and_then(|x| x.sock.upgrade())),
-                );
-            }
-        }
-        out
     }
 
     /// The model's invariants (see [`crate::World::check_invariants`]).
@@ -241,113 +573,5 @@ impl Kernel {
             ));
         }
         Ok(())
-    }
-}
-
-/// Tarjan's strongly connected components, iteratively so that deep graphs
-/// cannot overflow the stack. Edges to non-vertices are ignored.
-fn tarjan(graph: &BTreeMap<u64, Vec<u64>>) -> Vec<Vec<u64>> {
-    #[derive(Clone, Copy)]
-    struct St {
-        index: usize,
-        low: usize,
-        on_stack: bool,
-    }
-    let mut st: HashMap<u64, St> = HashMap::new();
-    let mut stack: Vec<u64> = Vec::new();
-    let mut out = Vec::new();
-    let mut next = 0usize;
-    for &root in graph.keys() {
-        if st.contains_key(&root) {
-            continue;
-        }
-        let mut work: Vec<(u64, usize)> = vec![(root, 0)];
-        st.insert(
-            root,
-            St {
-                index: next,
-                low: next,
-                on_stack: true,
-            },
-        );
-        next += 1;
-        stack.push(root);
-        while let Some(&mut (v, ref mut pos)) = work.last_mut() {
-            if let Some(&w) = graph[&v].get(*pos) {
-                *pos += 1;
-                if !graph.contains_key(&w) {
-                    continue;
-                }
-                match st.get(&w).copied() {
-                    None => {
-                        st.insert(
-                            w,
-                            St {
-                                index: next,
-                                low: next,
-                                on_stack: true,
-                            },
-                        );
-                        next += 1;
-                        stack.push(w);
-                        work.push((w, 0));
-                    }
-                    Some(ws) if ws.on_stack => {
-                        if let Some(vs) = st.get_mut(&v) {
-                            vs.low = vs.low.min(ws.index);
-                        }
-                    }
-                    Some(_) => {}
-                }
-            } else {
-                work.pop();
-                let vs = st[&v];
-                if let Some(&(parent, _)) = work.last() {
-                    if let Some(ps) = st.get_mut(&parent) {
-                        ps.low = ps.low.min(vs.low);
-                    }
-                }
-                if vs.low == vs.index {
-                    let mut scc = Vec::new();
-                    while let Some(w) = stack.pop() {
-                        if let Some(ws) = st.get_mut(&w) {
-                            ws.on_stack = false;
-                        }
-                        scc.push(w);
-                        if w == v {
-                            break;
-                        }
-                    }
-                    out.push(scc);
-                }
-            }
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::tarjan;
-    use std::collections::BTreeMap;
-
-    #[test]
-    fn sccs_of_the_selftest_topologies() {
-        // scm_rights.c cross_edge: 0→1, 1→2, 2→0, 1→3, 3→2 — one SCC of four.
-        let g: BTreeMap<u64, Vec<u64>> =
-            [(0, vec![1]), (1, vec![2, 3]), (2, vec![0]), (3, vec![2])]
-                .into_iter()
-                .collect();
-        let sccs = tarjan(&g);
-        assert_eq!(sccs.len(), 1);
-        assert_eq!(sccs[0].len(), 4);
-        // mixed_lowpoint: 0→1, 1→2, 2→1, 1→0 plus a tail 3→0 — {0,1,2} and {3}.
-        let g: BTreeMap<u64, Vec<u64>> =
-            [(0, vec![1]), (1, vec![2, 0]), (2, vec![1]), (3, vec![0])]
-                .into_iter()
-                .collect();
-        let mut sizes: Vec<usize> = tarjan(&g).iter().map(Vec::len).collect();
-        sizes.sort();
-        assert_eq!(sizes, vec![1, 3]);
     }
 }

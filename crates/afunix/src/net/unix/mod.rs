@@ -399,7 +399,7 @@ impl Kernel {
     /// their edges in the in-flight graph. Call with no socket lock held.
     pub(crate) fn skbs_free(&self, receiver: &Sock, skbs: Vec<Skb>) {
         for skb in skbs {
-            self.unix_del_edges(receiver, &skb);
+            self.unix_del_edges(receiver, &skb, false);
             self.skb_uncharge(&skb);
             for f in skb.fds {
                 self.fput(f);
@@ -457,8 +457,8 @@ impl Kernel {
         }
         self.skbs_free(s, skbs);
         for e in embryos {
-            self.gc_forget_embryo(&e);
             self.unix_release_sock(&e, true);
+            self.gc_forget_embryo(&e);
         }
         if self.unix_tot_inflight() > 0 {
             self.unix_gc();

@@ -496,8 +496,8 @@ impl Kernel {
                     if had_fds {
                         // unix_detach_fds → scm_stat_del → unix_del_edges.
                         pr.fds = std::mem::take(&mut b.fds);
-                        let user = b.fp_user;
-                        self.unix_del_edges_fds(s, user, &pr.fds);
+                        let (id, user) = (b.id, b.fp_user);
+                        self.unix_del_edges_fds(s, id, user, &pr.fds, false);
                     }
                     let rest = b.unread();
                     if g.peek_off >= 0 {
