@@ -972,8 +972,31 @@ pub fn judge(text: &str, sc: &Scenario, model: &Run) -> Verdict {
     Verdict::Diverges(d)
 }
 
-/// Whether `text` runs on both backends and diverges with `sig` (and the
-/// kernel repeats itself).
+/// `text` with a `gc` after every line that may release a socket (a
+/// `close`, an `exit`, a `recvmsg` or `sendmsg` that may drop passed fds),
+/// from the first `rights=` on. Once a socket may be in flight, releasing
+/// a socket makes the kernel queue its garbage collector
+/// (`unix_release_sock` -> `unix_schedule_gc`), which runs
+/// asynchronously: what the next calls see depends on whether it has run
+/// yet, while the model collects at once. After a `gc` both agree.
+pub fn settled(text: &str) -> String {
+    let mut out = Vec::new();
+    let mut inflight = false;
+    for l in text.lines() {
+        out.push(l.to_string());
+        inflight |= l.contains("rights=");
+        let releases = [": close ", ": exit", ": recvmsg ", ": sendmsg "]
+            .iter()
+            .any(|k| l.contains(k) || l.ends_with(k.trim_end()));
+        if inflight && releases {
+            out.push("gc".to_string());
+        }
+    }
+    text_of(&out)
+}
+
+/// Whether `text` runs on both backends and diverges with `sig` on some
+/// line.
 pub fn diverges_like(text: &str, sig: &str, allow_blocked: bool) -> bool {
     let Ok((sc, model)) = run_text(text, BackendKind::Sim) else {
         return false;
@@ -988,7 +1011,7 @@ pub fn diverges_like(text: &str, sig: &str, allow_blocked: bool) -> bool {
         return false;
     }
     let d = check::diff(&sc, &model, &kernel);
-    d.first().is_some_and(|x| signature(x) == sig)
+    d.iter().any(|x| signature(x) == sig)
 }
 
 // ---------------------------------------------------------------------
@@ -1113,6 +1136,16 @@ pub fn simpler_lines(line: &str) -> Vec<String> {
 /// simplifying tokens) for which `pred` still holds. `pred` must hold for
 /// `lines` itself.
 pub fn minimize(lines: &[String], pred: &mut dyn FnMut(&[String]) -> bool) -> Vec<String> {
+    minimize_keeping(lines, &|_| false, pred)
+}
+
+/// [`minimize`], never dropping a line for which `keep` holds (`gc` lines
+/// when a divergence could otherwise be the collector's timing).
+pub fn minimize_keeping(
+    lines: &[String],
+    keep: &dyn Fn(&str) -> bool,
+    pred: &mut dyn FnMut(&[String]) -> bool,
+) -> Vec<String> {
     let mut cur: Vec<String> = lines.to_vec();
     for _round in 0..4 {
         let before = cur.clone();
@@ -1123,9 +1156,13 @@ pub fn minimize(lines: &[String], pred: &mut dyn FnMut(&[String]) -> bool) -> Ve
             let mut changed = false;
             while i < cur.len() {
                 let end = (i + chunk).min(cur.len());
-                let mut cand = cur.clone();
-                cand.drain(i..end);
-                if !cand.is_empty() && pred(&cand) {
+                let cand: Vec<String> = cur
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, l)| !(i..end).contains(j) || keep(l))
+                    .map(|(_, l)| l.clone())
+                    .collect();
+                if !cand.is_empty() && cand.len() < cur.len() && pred(&cand) {
                     cur = cand;
                     changed = true;
                 } else {
@@ -1163,6 +1200,35 @@ pub fn minimize(lines: &[String], pred: &mut dyn FnMut(&[String]) -> bool) -> Ve
     cur
 }
 
+/// After [`minimize`]: drop the lines after `last` (1-based: the
+/// diverging line), and the `gc` lines before any `rights=` (no socket can
+/// be in flight there), when `pred` still holds without them.
+pub fn tidy(lines: &[String], last: usize, pred: &mut dyn FnMut(&[String]) -> bool) -> Vec<String> {
+    let mut cur: Vec<String> = lines.to_vec();
+    if last >= 1 && last < cur.len() {
+        let cand = cur[..last].to_vec();
+        if pred(&cand) {
+            cur = cand;
+        }
+    }
+    // Two `gc` in a row are one.
+    cur.dedup_by(|a, b| a.as_str() == "gc" && b.as_str() == "gc");
+    let first_rights = cur
+        .iter()
+        .position(|l| l.contains("rights="))
+        .unwrap_or(cur.len());
+    let cand: Vec<String> = cur
+        .iter()
+        .enumerate()
+        .filter(|(i, l)| !(*i < first_rights && l.as_str() == "gc"))
+        .map(|(_, l)| l.clone())
+        .collect();
+    if cand.len() < cur.len() && pred(&cand) {
+        cur = cand;
+    }
+    cur
+}
+
 // ---------------------------------------------------------------------
 // The command.
 
@@ -1192,6 +1258,9 @@ pub struct Summary {
     pub kinds: u64,
     /// Scenarios whose kernel trace was not repeatable.
     pub host_unstable: u64,
+    /// Scenarios that diverged only until the kernel's garbage collector
+    /// had run (see [`settled`]).
+    pub gc_timing: u64,
     /// Scenarios the generator produced that could not be repaired.
     pub skipped: u64,
     /// Files written.
@@ -1242,7 +1311,7 @@ pub fn run(opts: &FuzzOpts, out: &mut dyn FnMut(&str)) -> Result<Summary, String
             continue;
         };
         sum.scenarios += 1;
-        let d = match judge(&text, &sc, &model) {
+        let mut d = match judge(&text, &sc, &model) {
             Verdict::Same => continue,
             Verdict::Error(e) => return Err(format!("scenario {n}: {e}")),
             Verdict::HostUnstable(l) => {
@@ -1254,8 +1323,42 @@ pub fn run(opts: &FuzzOpts, out: &mut dyn FnMut(&str)) -> Result<Summary, String
             }
             Verdict::Diverges(d) => d,
         };
+        // A divergence that goes away once the kernel's collector has
+        // settled after each release is the collector's timing.
+        let text = if text.contains("rights=") {
+            let st = settled(&text);
+            let still = run_text(&st, BackendKind::Sim).ok().and_then(|(sc, m)| {
+                (m.error.is_none()).then_some(())?;
+                match judge(&st, &sc, &m) {
+                    Verdict::Diverges(d2) => Some((st.clone(), d2)),
+                    _ => None,
+                }
+            });
+            match still {
+                Some((st, d2)) => {
+                    d = d2;
+                    st
+                }
+                None => {
+                    sum.gc_timing += 1;
+                    continue;
+                }
+            }
+        } else {
+            text
+        };
+        let model = match run_text(&text, BackendKind::Sim) {
+            Ok((_, m)) => m,
+            Err(e) => return Err(e),
+        };
         sum.divergences += 1;
-        let sig = signature(&d[0]);
+        // The first line whose kind of divergence is new, if any: a known
+        // divergence early in a scenario must not hide a new one later.
+        let sig = d
+            .iter()
+            .map(signature)
+            .find(|s| !seen.contains_key(s))
+            .unwrap_or_else(|| signature(&d[0]));
         if let Some(f) = seen.get(&sig) {
             out(&format!(
                 "  scenario {n}: diverges like {} ({sig})",
@@ -1270,13 +1373,36 @@ pub fn run(opts: &FuzzOpts, out: &mut dyn FnMut(&str)) -> Result<Summary, String
         out(&format!("scenario {n} diverges: {sig}; minimizing"));
         let blocked = has_blocked(&model);
         let mut pred = |ls: &[String]| diverges_like(&text_of(ls), &sig, blocked);
-        let small = minimize(&lines_of(&text), &mut pred);
+        // Fast: any line may go. Then the result, with a `gc` after each
+        // release, must still diverge alike; else the fast path followed
+        // the collector's timing and the slow one keeps every `gc`.
+        let mut small = minimize(&lines_of(&text), &mut pred);
+        if text.contains("rights=") {
+            let st = settled(&text_of(&small));
+            if diverges_like(&st, &sig, blocked) {
+                small = lines_of(&st);
+            } else {
+                small = minimize_keeping(&lines_of(&text), &|l| l == "gc", &mut pred);
+            }
+        }
+        let last = match run_text(&text_of(&small), BackendKind::Sim).and_then(|(sc, m)| {
+            run_text(&text_of(&small), BackendKind::Host).map(|(_, k)| (sc, m, k))
+        }) {
+            Ok((sc, m, k)) => check::diff(&sc, &m, &k)
+                .iter()
+                .find(|x| signature(x) == sig)
+                .map_or(0, |x| x.lineno),
+            Err(_) => 0,
+        };
+        let small = tidy(&small, last, &mut pred);
         let small_text = text_of(&small);
         // The minimized scenario's own divergence, for the header.
         let first = match run_text(&small_text, BackendKind::Sim)
             .and_then(|(sc, m)| run_text(&small_text, BackendKind::Host).map(|(_, k)| (sc, m, k)))
         {
-            Ok((sc, m, k)) => check::diff(&sc, &m, &k).into_iter().next(),
+            Ok((sc, m, k)) => check::diff(&sc, &m, &k)
+                .into_iter()
+                .find(|x| signature(x) == sig),
             Err(_) => None,
         }
         .unwrap_or_else(|| d[0].clone());
@@ -1296,11 +1422,12 @@ pub fn run(opts: &FuzzOpts, out: &mut dyn FnMut(&str)) -> Result<Summary, String
     }
     let secs = start.elapsed().as_secs_f64();
     out(&format!(
-        "{} scenarios, {} divergences ({} kinds, {} host-unstable, {} skipped; {:.1} scenarios/s)",
+        "{} scenarios, {} divergences ({} kinds, {} host-unstable, {} gc-timing, {} skipped; {:.1} scenarios/s)",
         sum.scenarios,
         sum.divergences,
         sum.kinds,
         sum.host_unstable,
+        sum.gc_timing,
         sum.skipped,
         sum.scenarios as f64 / secs.max(1e-9)
     ));
