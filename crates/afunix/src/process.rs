@@ -29,7 +29,9 @@ pub struct Cred {
 
 impl Cred {
     /// Credentials with every id set to `uid`/`gid`.
-    pub fn new(uid: u32, gid: u32, groups: Vec<u32>) -> Cred {
+    pub fn new(uid: u32, gid: u32, mut groups: Vec<u32>) -> Cred {
+        // setgroups: the kernel keeps the list sorted (groups_sort).
+        groups.sort_unstable();
         Cred {
             uid,
             euid: uid,

@@ -501,9 +501,11 @@ impl Kernel {
                 p.wait.notify_all();
                 Ok(out)
             }
-            FileKind::PipeWrite(_) | FileKind::Pidfd(_) => {
-                Err(Errno::EBADF.why("file not open for reading").into())
-            }
+            FileKind::PipeWrite(_) => Err(Errno::EBADF.why("file not open for reading").into()),
+            // A pidfd is opened read-write but has no read operation.
+            FileKind::Pidfd(_) => Err(Errno::EINVAL.why("vfs_read: a pidfd cannot be read").into()),
+            // sock_read_iter: a zero-length read never reaches the protocol.
+            FileKind::Socket(_) if len == 0 => Ok(Vec::new()),
             FileKind::Socket(s) => {
                 let r = self.sock_recvmsg(pid, s, f, len, 0, 0, pr)?;
                 Ok(r.data)
@@ -559,9 +561,10 @@ impl Kernel {
                 p.wait.notify_all();
                 Ok(n)
             }
-            FileKind::PipeRead(_) | FileKind::Pidfd(_) => {
-                Err(Errno::EBADF.why("file not open for writing").into())
-            }
+            FileKind::PipeRead(_) => Err(Errno::EBADF.why("file not open for writing").into()),
+            FileKind::Pidfd(_) => Err(Errno::EINVAL
+                .why("vfs_write: a pidfd cannot be written")
+                .into()),
             FileKind::Socket(s) => {
                 let msg = crate::net::socket::MsgHdr {
                     name: None,

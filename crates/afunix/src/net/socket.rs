@@ -175,12 +175,20 @@ impl Kernel {
         if flags & !(SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
             return Err(Errno::EINVAL.why("__sys_accept4: unknown flags").into());
         }
-        self.with_sock(pid, fd, |s, f| {
+        // __sys_accept4_file: the new fd is reserved before the listening
+        // file is known to be a socket (EBADF, then EMFILE, then ENOTSOCK).
+        let f = self.fdget(pid, fd)?;
+        let r = (|| {
             self.fd_reserve(pid, 1)?;
+            let s = f
+                .sock()
+                .ok_or(Errno::ENOTSOCK.why("do_accept: fd is not a socket"))?;
             let new = self.unix_accept(s, f.is_nonblock())?;
             let nf = self.sock_alloc_file(&new, flags & SOCK_NONBLOCK != 0);
             Ok(self.fd_install(pid, nf, flags & SOCK_CLOEXEC != 0)?)
-        })
+        })();
+        self.fput(f);
+        r
     }
 
     /// `sock_sendmsg` (also reached from `write`): `O_NONBLOCK` becomes
@@ -510,16 +518,21 @@ impl Kernel {
 
     // do_poll: one fd, timeout 0.
     pub(crate) fn sys_poll(&self, pid: Pid, fd: i32, events: i16) -> i16 {
+        // do_pollfd: a negative fd switches the entry off.
+        if fd < 0 {
+            return 0;
+        }
         let Ok(f) = self.fdget(pid, fd) else {
             return POLLNVAL;
         };
         let mask = match &f.kind {
             FileKind::Null | FileKind::Memfd(_) => POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM,
+            // pidfd_poll: readable once the process is gone; reaped at once here.
             FileKind::Pidfd(p) => {
                 if self.pid_alive(*p) {
                     0
                 } else {
-                    POLLIN | POLLRDNORM
+                    POLLIN | POLLRDNORM | POLLHUP
                 }
             }
             FileKind::PipeRead(p) => {
@@ -586,6 +599,10 @@ impl Kernel {
                     SockType::Dgram => g.recvq.front().map_or(0, |b| b.data.len()),
                 };
                 Ok(n.min(i32::MAX as usize) as i32)
+            }
+            SIOCATMARK if s.ty != SockType::Stream => {
+                Err(Errno::EOPNOTSUPP
+                    .why("unix_ioctl: SIOCATMARK on a socket that has no OOB mark"))
             }
             SIOCATMARK => Ok(self.unix_atmark(s) as i32),
             _ => Err(Errno::ENOTTY.why("unix_ioctl: unknown request (ENOIOCTLCMD)")),

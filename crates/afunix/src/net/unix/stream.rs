@@ -263,8 +263,7 @@ impl Kernel {
         };
         pr.looping = true;
         let mut err: Option<Errno> = None;
-        let mut first = pr.sent == 0;
-        while pr.sent < len || (first && len == 0 && !oob) {
+        while pr.sent < len {
             {
                 let mut g = s.lock();
                 let sndbuf = g.sndbuf.max(0) as usize;
@@ -331,10 +330,6 @@ impl Kernel {
             og.recvq.push_back(skb);
             other.wake_locked(&mut og);
             pr.sent += size;
-            first = false;
-            if len == 0 {
-                break;
-            }
         }
         if err.is_none() && oob {
             // queue_oob
