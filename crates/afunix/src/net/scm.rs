@@ -37,6 +37,17 @@ pub struct ScmCookie {
     pub creds: Option<ScmCreds>,
 }
 
+/// The credentials a receive reports: those of the message it read
+/// (attached at send time, or not), or, for a read that took no message
+/// (a stream EOF), the read's own zeroed cookie.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecvCred {
+    /// No message was read: `{0, 0, 0}`.
+    NoMessage,
+    /// The message's credentials (`None`: none attached, `{0, -1, -1}`).
+    Message(Option<SkbCred>),
+}
+
 /// `overflowuid`/`overflowgid`: what an invalid id reads as.
 pub const OVERFLOW_ID: u32 = 65534;
 /// `INVALID_UID`.
@@ -163,7 +174,7 @@ impl Kernel {
         flags: i32,
         passcred: bool,
         passpidfd: bool,
-        cred: Option<SkbCred>,
+        cred: RecvCred,
         fds: Vec<Arc<File>>,
         inq: Option<i32>,
         msg_flags: &mut i32,
@@ -178,11 +189,15 @@ impl Kernel {
             return Vec::new();
         }
         let mut w = ControlWriter::new(controllen);
-        let cred_pid = cred.and_then(|c| c.pid);
+        let cred_pid = match cred {
+            RecvCred::Message(Some(c)) => c.pid,
+            _ => None,
+        };
         if passcred {
             let (pid_v, uid, gid) = match cred {
-                Some(c) => (c.pid.unwrap_or(0), munge(c.uid), munge(c.gid)),
-                None => (0, OVERFLOW_ID, OVERFLOW_ID),
+                RecvCred::Message(Some(c)) => (c.pid.unwrap_or(0), munge(c.uid), munge(c.gid)),
+                RecvCred::Message(None) => (0, OVERFLOW_ID, OVERFLOW_ID),
+                RecvCred::NoMessage => (0, 0, 0),
             };
             let u = Ucred {
                 pid: pid_v,

@@ -15,7 +15,7 @@ use super::{
 use crate::abi::consts::*;
 use crate::errno::Errno;
 use crate::file::File;
-use crate::net::scm::ScmCookie;
+use crate::net::scm::{RecvCred, ScmCookie};
 use crate::net::socket::MsgHdr;
 use crate::process::{Capability, Pid};
 use crate::world::{Fail, KResult, Kernel, RecvMsg, Wait};
@@ -495,7 +495,7 @@ impl Kernel {
             flags,
             passcred,
             passpidfd,
-            cred,
+            RecvCred::Message(cred),
             fds,
             None,
             &mut msg_flags,

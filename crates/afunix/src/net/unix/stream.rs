@@ -14,7 +14,7 @@ use super::{
 use crate::abi::consts::*;
 use crate::errno::Errno;
 use crate::file::File;
-use crate::net::scm::ScmCookie;
+use crate::net::scm::{RecvCred, ScmCookie};
 use crate::net::socket::MsgHdr;
 use crate::process::Pid;
 use crate::world::{Fail, KResult, Kernel, RecvMsg, Wait};
@@ -570,7 +570,10 @@ impl Kernel {
         inq: Option<i32>,
     ) -> RecvMsg {
         let mut msg_flags = 0;
-        let cred = pr.creds.flatten();
+        let cred = match pr.creds {
+            None => RecvCred::NoMessage,
+            Some(c) => RecvCred::Message(c),
+        };
         let fds = std::mem::take(&mut pr.fds);
         let control = self.scm_recv_unix(
             pid,
@@ -637,7 +640,7 @@ impl Kernel {
             flags,
             false,
             false,
-            None,
+            RecvCred::NoMessage,
             Vec::new(),
             None,
             &mut msg_flags,
