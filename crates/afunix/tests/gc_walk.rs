@@ -1,7 +1,15 @@
 //! The collector's walk: by default exactly Linux 6.18's, including the
-//! component it never frees (`mixed_lowpoint` in the kernel's selftests;
-//! recorded on the host in tests/scenarios/gc_scm_rights_mixed_lowpoint.scn),
+//! component it never frees (`mixed_lowpoint` in the kernel's selftests),
 //! and, as an option, the walk of a kernel with the fix.
+//!
+//! The expected numbers were observed on Linux 6.18.44: with the edges
+//! added in this order and no walk before the fourth, the kernel keeps the
+//! three in-flight sockets for good (also with a C reproducer in a fresh
+//! network namespace). That run is not a scenario file because it is not
+//! deterministic on a machine where `unix_tot_inflight` is already
+//! non-zero: any unix close anywhere may then start a walk between the
+//! sends, and a walk after each send frees everything (see
+//! tests/scenarios/gc_scm_rights_mixed_lowpoint.scn).
 
 use afunix::abi::cmsg::CmsgBuilder;
 use afunix::abi::consts::SOCK_DGRAM;
