@@ -4,7 +4,7 @@
 //!
 //! The expected numbers were observed on Linux 6.18.44: with the edges
 //! added in this order and no walk before the fourth, the kernel keeps the
-//! three in-flight sockets for good (also with a C reproducer in a fresh
+//! three in-flight sockets for good (also with a reproducer outside afunix, in a fresh
 //! network namespace). That run is not a scenario file because it is not
 //! deterministic on a machine where `unix_tot_inflight` is already
 //! non-zero: any unix close anywhere may then start a walk between the
