@@ -254,11 +254,13 @@ impl Kernel {
 
     // scm_pidfd_recv
     fn scm_pidfd_recv(&self, pid: Pid, w: &mut ControlWriter, sender: Option<Pid>) {
-        let Some(target) = sender else { return };
+        // The room is checked before the pid: no room is MSG_CTRUNC even
+        // when there is no pid to report.
         if w.remaining() < crate::abi::cmsg::cmsg_len(4) {
             w.set_ctrunc();
             return;
         }
+        let Some(target) = sender else { return };
         let known = self.pid_known(target);
         let v = if !known {
             -Errno::ESRCH.raw()
