@@ -522,7 +522,10 @@ impl Kernel {
                 }
                 skip = 0;
                 idx += 1;
-                if g.recvq.get(idx).is_none() || size_left == 0 {
+                // A peek goes on to the next message even with the buffer
+                // full (`goto again`): a zero-byte chunk of it still brings
+                // its fds.
+                if g.recvq.get(idx).is_none() {
                     break 'outer;
                 }
             }
