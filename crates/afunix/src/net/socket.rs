@@ -233,12 +233,7 @@ impl Kernel {
         pr: &mut StreamProgress,
     ) -> SysResult<RecvMsg> {
         self.with_sock_nb(pid, fd, |s, _| {
-            let (passcred, passpidfd, recv_inq) = {
-                let g = s.lock();
-                (g.passcred, g.passpidfd, g.recv_inq)
-            };
-            let inq = recv_inq.then(|| self.stream_inq(s).min(i32::MAX as usize) as i32);
-            Ok(self.stream_recv_finish(pid, s, controllen, flags, pr, passcred, passpidfd, inq))
+            Ok(self.stream_recv_finish(pid, s, controllen, flags, pr))
         })
     }
 

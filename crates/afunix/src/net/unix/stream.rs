@@ -530,7 +530,6 @@ impl Kernel {
                 }
             }
         }
-        let (passcred, passpidfd, recv_inq) = (g.passcred, g.passpidfd, g.recv_inq);
         if !consumed.is_empty() {
             s.wake_locked(&mut g);
         }
@@ -544,8 +543,7 @@ impl Kernel {
                 return Err(e.into());
             }
         }
-        let inq = recv_inq.then(|| self.stream_inq(s).min(i32::MAX as usize) as i32);
-        Ok(self.stream_recv_finish(pid, s, controllen, flags, pr, passcred, passpidfd, inq))
+        Ok(self.stream_recv_finish(pid, s, controllen, flags, pr))
     }
 
     /// Messages a read used up: uncharge their senders and drop them.
@@ -560,18 +558,21 @@ impl Kernel {
 
     /// The result of a stream read from what it collected (also used when
     /// a `MSG_WAITALL` read that already copied something times out).
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn stream_recv_finish(
         &self,
         pid: Pid,
-        _s: &Sock,
+        s: &Sock,
         controllen: usize,
         flags: i32,
         pr: &mut StreamProgress,
-        passcred: bool,
-        passpidfd: bool,
-        inq: Option<i32>,
     ) -> RecvMsg {
+        let (passcred, passpidfd, inq) = {
+            let g = s.lock();
+            let inq = g
+                .recv_inq
+                .then(|| s.stream_inq(&g).min(i32::MAX as usize) as i32);
+            (g.passcred, g.passpidfd, inq)
+        };
         let mut msg_flags = 0;
         let cred = match pr.creds {
             None => RecvCred::NoMessage,
@@ -597,11 +598,6 @@ impl Kernel {
             control,
             flags: msg_flags,
         }
-    }
-
-    /// Unread stream bytes (`u->inq_len`, what `SIOCINQ` reports).
-    pub(crate) fn stream_inq(&self, s: &Sock) -> usize {
-        s.stream_inq(&s.lock())
     }
 
     // unix_stream_recv_urg
