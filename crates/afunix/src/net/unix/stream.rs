@@ -657,7 +657,9 @@ impl Kernel {
     pub(crate) fn unix_atmark(&self, s: &Sock) -> bool {
         let g = s.lock();
         let Some(head) = g.recvq.front() else {
-            return false;
+            // A listener's queue holds one empty skb per pending embryo:
+            // a zero-length head with no OOB byte reads as the mark.
+            return !g.accept_q.is_empty() && g.oob_skb.is_none();
         };
         let next = g.recvq.get(1).map(|b| b.id);
         Some(head.id) == g.oob_skb
