@@ -828,6 +828,41 @@ pub fn generate(seed: u64, calls: usize) -> String {
 
 /// Parse `text` and run it on a fresh backend with the fuzz call timeout.
 pub fn run_text(text: &str, kind: BackendKind) -> Result<(Scenario, Run), String> {
+    if kind != BackendKind::Host {
+        return run_text_here(text, kind);
+    }
+    // A host run goes on a thread of its own (the backend and its helpers
+    // live and die with it), so that a run that hangs in the kernel or in
+    // the backend becomes a finding instead of a fuzzer that never ends.
+    let owned = text.to_string();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("afunix-fuzz-host".into())
+        .spawn(move || {
+            let _ = tx.send(run_text_here(&owned, BackendKind::Host));
+        })
+        .map_err(|e| format!("cannot start the host run: {e}"))?;
+    match rx.recv_timeout(HOST_RUN_LIMIT) {
+        Ok(r) => r,
+        Err(_) => {
+            let path =
+                std::env::temp_dir().join(format!("afunix-fuzz-hang-{}.scn", std::process::id()));
+            let _ = std::fs::write(&path, text);
+            eprintln!(
+                "afunix fuzz: a host run did not finish within {} s (a hang in the kernel or the host backend); the scenario is in {}",
+                HOST_RUN_LIMIT.as_secs(),
+                path.display()
+            );
+            // Exiting ends the run's thread, and with it every helper (PR_SET_PDEATHSIG).
+            std::process::exit(2);
+        }
+    }
+}
+
+/// The longest one host run of a generated scenario may take.
+const HOST_RUN_LIMIT: Duration = Duration::from_secs(60);
+
+fn run_text_here(text: &str, kind: BackendKind) -> Result<(Scenario, Run), String> {
     let sc = scenario::parse(text).map_err(|e| {
         e.iter()
             .map(|x| x.to_string())
