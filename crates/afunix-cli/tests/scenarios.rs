@@ -3,7 +3,9 @@
 //! - on the model: it must pass, unless it is listed in
 //!   `tests/known-divergences.txt`, in which case it must FAIL (so the list
 //!   cannot hide a fixed divergence);
-//! - on the host kernel, when running as root: every scenario must pass.
+//! - on the host kernel, when running as root: every scenario must pass,
+//!   and the model's whole trace must be identical to the kernel's
+//!   (`afunix diff`) unless the scenario is a listed known divergence.
 
 use afunix_cli::check::check;
 use afunix_cli::{run_source, BackendKind};
@@ -118,8 +120,12 @@ fn model_passes_every_scenario_but_the_known_divergences() {
     let _ = (known_divergences(), scenarios());
 }
 
+/// As root, every scenario runs once on the host kernel: it must pass its
+/// written expectations (listed or not), and, unless it is a listed known
+/// divergence, the model's whole trace (every field, written or not) must
+/// be identical to the kernel's (`afunix diff`).
 #[test]
-fn host_kernel_passes_every_scenario() {
+fn host_kernel_passes_every_scenario_and_the_model_matches_it() {
     if !is_root() {
         eprintln!("host part skipped: not running as root (the host backend needs a private network namespace)");
         return;
@@ -128,50 +134,65 @@ fn host_kernel_passes_every_scenario() {
         eprintln!("host part skipped: afunix-cli built without the `host` feature");
         return;
     }
-    let mut problems = Vec::new();
-    for (path, text) in scenarios() {
-        if let Err(why) = check_one(&text, BackendKind::Host) {
-            problems.push(format!("{path}: FAILED on the host kernel: {why}"));
-        }
-    }
+    let known = known_divergences();
+    let all = scenarios();
+    // Host runs mostly wait (IPC, timers): a few threads share them, each
+    // thread owning the backends (and helper processes) it creates.
+    let threads = 4;
+    let problems: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let (all, known) = (&all, &known);
+                scope.spawn(move || {
+                    all.iter()
+                        .skip(t)
+                        .step_by(threads)
+                        .flat_map(|(path, text)| host_and_diff(path, text, known.contains(path)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| vec!["a host test thread panicked".into()])
+            })
+            .collect()
+    });
     assert!(problems.is_empty(), "\n{}", problems.join("\n"));
 }
 
-/// `afunix diff` over every scenario: the model's and the kernel's whole
-/// traces (every field, written in the file or not) must be identical,
-/// except for the scenarios listed as known divergences.
-#[cfg(feature = "sim")]
-#[test]
-fn model_and_kernel_traces_are_identical() {
-    if !is_root() {
-        eprintln!("diff skipped: not running as root (the host backend needs a private network namespace)");
-        return;
-    }
-    if cfg!(not(feature = "host")) {
-        eprintln!("diff skipped: afunix-cli built without the `host` feature");
-        return;
-    }
-    let known = known_divergences();
+/// One scenario on the host kernel (its expectations), then, unless it is a
+/// known divergence, the model's trace against the kernel's.
+fn host_and_diff(path: &str, text: &str, known: bool) -> Vec<String> {
     let mut problems = Vec::new();
-    for (path, text) in scenarios() {
-        if known.contains(&path) {
-            continue;
-        }
-        let runs = run_source(&text, BackendKind::Sim)
-            .and_then(|m| run_source(&text, BackendKind::Host).map(|k| (m, k)));
-        let (m, k) = match runs {
-            Ok(pair) => pair,
-            Err(e) => {
-                problems.push(format!("{path}: {e:?}"));
-                continue;
+    let kernel = match run_source(text, BackendKind::Host) {
+        Ok(k) => k,
+        Err(e) => return vec![format!("{path}: {e:?}")],
+    };
+    let rep = check(&kernel.scenario, &kernel.run);
+    for m in &rep.mismatches {
+        problems.push(format!(
+            "{path}:{}: FAILED on the host kernel: expected: {} / actual: {}",
+            m.lineno, m.expected, m.actual
+        ));
+    }
+    if let Some(e) = &kernel.run.error {
+        problems.push(format!("{path}: on the host kernel: {e}"));
+    }
+    if cfg!(feature = "sim") && !known {
+        match run_source(text, BackendKind::Sim) {
+            Ok(model) => {
+                for d in afunix_cli::check::diff(&model.scenario, &model.run, &kernel.run) {
+                    problems.push(format!(
+                        "{path}:{}: {}\n  model:  {}\n  kernel: {}",
+                        d.lineno, d.echo, d.model, d.kernel
+                    ));
+                }
             }
-        };
-        for d in afunix_cli::check::diff(&m.scenario, &m.run, &k.run) {
-            problems.push(format!(
-                "{path}:{}: {}\n  model:  {}\n  kernel: {}",
-                d.lineno, d.echo, d.model, d.kernel
-            ));
+            Err(e) => problems.push(format!("{path}: on the model: {e:?}")),
         }
     }
-    assert!(problems.is_empty(), "\n{}", problems.join("\n"));
+    problems
 }
