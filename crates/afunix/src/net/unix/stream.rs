@@ -286,16 +286,9 @@ impl Kernel {
                 }
             }
             let sndbuf = s.lock().sndbuf.max(0) as usize;
-            let size = (len - pr.sent)
-                .min((sndbuf / 2).saturating_sub(64))
-                .min(STREAM_SKB_MAX);
-            if size == 0 && len > 0 {
-                err = Some(
-                    Errno::EAGAIN
-                        .why("unix_stream_sendmsg: the send buffer is too small for any data"),
-                );
-                break;
-            }
+            // sndbuf is at least SOCK_MIN_SNDBUF, so a chunk is never empty.
+            let size =
+                (len - pr.sent).min((sndbuf / 2).saturating_sub(64).clamp(1, STREAM_SKB_MAX));
             let fds_here = pr.cookie.as_ref().is_some_and(|c| !c.fp.is_empty());
             if fds_here && self.too_many_unix_fds(pid) {
                 err = Some(Errno::ETOOMANYREFS.why("too_many_unix_fds"));
