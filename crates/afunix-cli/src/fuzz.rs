@@ -21,6 +21,17 @@
 //! given as numbers (other than ones no process can have), and recvmsg
 //! control buffers of 17 to 27 bytes (a cut SCM_CREDENTIALS prints as raw
 //! bytes with the sender's pid number: found nondeterministic on the host).
+//!
+//! With `--blocking` ([`generate_mode`]) the generator also makes calls
+//! that block: a send, receive, accept, connect, read or write on a
+//! blocking file without `dontwait` goes in the background (`P: CALL &`),
+//! and `P: wait 300` collects it before `P`'s next call. Outcomes must not
+//! depend on timing, so [`prepare_blocking`] puts a `wait 300` for every
+//! pending call (on the model) right after each line that may wake it,
+//! before anything else happens: a woken call has returned or blocked
+//! again by then, and a call still blocked prints BLOCKED on both
+//! backends. There are still no timeouts and no `sleep`; the model runs
+//! these waits at 50 ms (its woken calls return within microseconds).
 
 use crate::check::{self, Divergence};
 use crate::runner::{self, Run, RunErrorKind, RunOptions};
@@ -29,6 +40,15 @@ use crate::{new_backend, BackendKind};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+
+/// The `wait` of `afunix fuzz --blocking` (ms): generous, so that a
+/// woken call has always returned by then.
+pub const BLOCKING_WAIT_MS: u64 = 300;
+
+/// The `wait` of those scenarios on the model, whose woken calls return
+/// within microseconds (the traces are compared line by line, so the
+/// text of the `wait` lines need not match).
+const MODEL_WAIT_MS: u64 = 50;
 
 /// How long a call may block in a fuzz run before it is `BLOCKED` (the
 /// generator avoids blocking calls; this only bounds its mistakes).
@@ -131,6 +151,17 @@ struct Gen {
     main_type: &'static str,
     /// Process names not yet used (for `fork`).
     spare: Vec<String>,
+    /// `--blocking`: calls that may block are made on blocking files,
+    /// in the background (`&`).
+    blocking: bool,
+    /// Processes with a background call not yet collected (as far as the
+    /// generator knows), with the names its `wait` binds.
+    pend: HashMap<usize, String>,
+    /// Files that background calls wait on, and their other ends: other
+    /// processes' calls prefer them (to wake the calls).
+    focus: Vec<usize>,
+    /// The other end of a socketpair or pipe file.
+    partner: HashMap<usize, usize>,
 }
 
 const TYPES: &[&str] = &["stream", "dgram", "seqpacket"];
@@ -172,7 +203,7 @@ fn esc_str(s: &str) -> String {
 }
 
 impl Gen {
-    fn new(seed: u64) -> Gen {
+    fn new(seed: u64, blocking: bool) -> Gen {
         let mut rng = Rng::new(seed);
         let main_type = *rng.pick(TYPES);
         Gen {
@@ -183,6 +214,73 @@ impl Gen {
             counter: 0,
             main_type,
             spare: Vec::new(),
+            blocking,
+            pend: HashMap::new(),
+            focus: Vec::new(),
+            partner: HashMap::new(),
+        }
+    }
+
+    /// Whether a call of `p` on the fd argument `fd` could block: any fd
+    /// not known to be a live non-blocking file (a closed name's number
+    /// may have been reused, a number may be anything but 0 to 2).
+    fn may_block(&self, p: usize, fd: &str) -> bool {
+        if let Some(n) = self.procs[p]
+            .names
+            .iter()
+            .rev()
+            .find(|n| n.name == fd && n.live)
+        {
+            return n.kind != Kind::Memfd && !self.nonblock[n.file];
+        }
+        !matches!(fd, "-1" | "999" | "0" | "1" | "2")
+    }
+
+    /// `--blocking`: send/receive flags without `dontwait` (for a call
+    /// that may block), `None` for the usual `dontwait` ones.
+    fn blocking_flags(&mut self, extra: &[&str], pct: u32) -> Option<String> {
+        if !self.blocking || !self.rng.chance(55) {
+            return None;
+        }
+        let f: Vec<&str> = extra
+            .iter()
+            .copied()
+            .filter(|_| self.rng.chance(pct))
+            .collect();
+        Some(if f.is_empty() {
+            String::new()
+        } else {
+            format!(" flags={}", f.join("|"))
+        })
+    }
+
+    /// `line` by `p` on `fd`, binding `binds` (` -> a b` or empty): in
+    /// the background when it may block (the names go on its `wait`).
+    fn maybe_bg(&mut self, p: usize, fd: &str, line: String, binds: String) -> String {
+        if self.blocking && self.may_block(p, fd) {
+            self.pend.insert(p, binds);
+            if let Some(n) = self.procs[p].names.iter().rev().find(|n| n.name == fd) {
+                let f = n.file;
+                self.focus.push(f);
+                if let Some(&o) = self.partner.get(&f) {
+                    self.focus.push(o);
+                }
+                let k = self.focus.len();
+                if k > 6 {
+                    self.focus.drain(..k - 6);
+                }
+            }
+            format!("{line} &")
+        } else {
+            format!("{line}{binds}")
+        }
+    }
+
+    /// The `wait` line collecting `p`'s background call, if it has one.
+    fn collect(&mut self, p: usize) {
+        if let Some(b) = self.pend.remove(&p) {
+            let pn = &self.procs[p].name;
+            self.lines.push(format!("{pn}: wait {BLOCKING_WAIT_MS}{b}"));
         }
     }
 
@@ -232,9 +330,20 @@ impl Gen {
     /// preferring live and certain ones.
     fn pick_name(&mut self, p: usize, want: &dyn Fn(&NameInfo) -> bool) -> Option<usize> {
         let names = &self.procs[p].names;
-        let good: Vec<usize> = (0..names.len())
+        let mut good: Vec<usize> = (0..names.len())
             .filter(|&i| names[i].live && want(&names[i]))
             .collect();
+        if self.blocking && !self.focus.is_empty() && self.rng.chance(50) {
+            // Mostly the files a background call waits on.
+            let f: Vec<usize> = good
+                .iter()
+                .copied()
+                .filter(|&i| self.focus.contains(&names[i].file))
+                .collect();
+            if !f.is_empty() {
+                good = f;
+            }
+        }
         let sure: Vec<usize> = good.iter().copied().filter(|&i| !names[i].maybe).collect();
         if !sure.is_empty() && self.rng.chance(85) {
             return Some(*self.rng.pick(&sure));
@@ -309,9 +418,13 @@ impl Gen {
         } else if r < 72 {
             "data=\"\"".to_string()
         } else if r < 92 {
-            let n = *self
-                .rng
-                .pick(&[1usize, 2, 7, 64, 100, 1000, 4096, 70000, 220000]);
+            let n = if self.blocking && self.rng.chance(25) {
+                300000
+            } else {
+                *self
+                    .rng
+                    .pick(&[1usize, 2, 7, 64, 100, 1000, 4096, 70000, 220000])
+            };
             format!("data={n}")
         } else {
             String::new()
@@ -435,7 +548,7 @@ impl Gen {
             // socket
             0..=79 => {
                 let ty = self.sock_type();
-                let nb = self.rng.chance(80);
+                let nb = self.rng.chance(if self.blocking { 35 } else { 80 });
                 let ce = self.rng.chance(15);
                 let n = self.fresh("s");
                 let file = self.new_file(nb);
@@ -449,9 +562,11 @@ impl Gen {
             // socketpair
             80..=139 => {
                 let ty = self.sock_type();
-                let nb = self.rng.chance(80);
+                let nb = self.rng.chance(if self.blocking { 35 } else { 80 });
                 let (a, b) = (self.fresh("s"), self.fresh("s"));
                 let (fa, fb) = (self.new_file(nb), self.new_file(nb));
+                self.partner.insert(fa, fb);
+                self.partner.insert(fb, fa);
                 let k = Self::kind_of(ty);
                 self.bind_name(p, &a, k, fa, false);
                 self.bind_name(p, &b, k, fb, false);
@@ -468,21 +583,25 @@ impl Gen {
             }
             // connect
             200..=269 => {
-                let Some(fd) = self.nb_name(p, &Self::is_sock) else {
+                let Some(fd) = self.blocking_name(p, &Self::is_sock) else {
                     return;
                 };
                 let a = self.addr(false);
-                format!("{pn}: connect {fd} {a}")
+                self.maybe_bg(p, &fd, format!("{pn}: connect {fd} {a}"), String::new())
             }
             // listen
             270..=309 => {
                 let fd = self.fd_arg(p, &Self::is_sock);
-                let b = *self.rng.pick(&[0, 1, 2, 5, -1]);
+                let b = if self.blocking && self.rng.chance(40) {
+                    0
+                } else {
+                    *self.rng.pick(&[0, 1, 2, 5, -1])
+                };
                 format!("{pn}: listen {fd} {b}")
             }
             // accept
             310..=359 => {
-                let Some(fd) = self.nb_name(p, &Self::is_sock) else {
+                let Some(fd) = self.blocking_name(p, &Self::is_sock) else {
                     return;
                 };
                 let nb = self.rng.chance(80);
@@ -496,11 +615,12 @@ impl Gen {
                     .map(|x| x.kind)
                     .unwrap_or(Kind::Unknown);
                 self.bind_name(p, &n, k, file, true);
-                format!(
-                    "{pn}: accept {fd}{}{} -> {n}",
+                let line = format!(
+                    "{pn}: accept {fd}{}{}",
                     if nb { " nonblock" } else { "" },
                     if ce { " cloexec" } else { "" }
-                )
+                );
+                self.maybe_bg(p, &fd, line, format!(" -> {n}"))
             }
             // sendmsg
             360..=539 => {
@@ -532,7 +652,13 @@ impl Gen {
                     s.push(' ');
                     s.push_str(&piece);
                 }
-                let f = self.flags("dontwait", &["nosignal", "oob", "eor", "more"], 12);
+                let extra = ["nosignal", "oob", "eor", "more"];
+                if let Some(f) = self.blocking_flags(&extra, 12) {
+                    s.push_str(&f);
+                    let l = self.maybe_bg(p, &fd, s, String::new());
+                    return self.push_call(l);
+                }
+                let f = self.flags("dontwait", &extra, 12);
                 s.push_str(&format!(" flags={f}"));
                 s
             }
@@ -559,11 +685,14 @@ impl Gen {
                     ]);
                     s.push_str(&format!(" space={sp}"));
                 }
-                let f = self.flags(
-                    "dontwait",
-                    &["peek", "trunc", "waitall", "cmsg_cloexec", "oob"],
-                    10,
-                );
+                let extra = ["peek", "trunc", "waitall", "cmsg_cloexec", "oob"];
+                if let Some(f) = self.blocking_flags(&extra, 12) {
+                    s.push_str(&f);
+                    let b = self.recv_binds(p);
+                    let l = self.maybe_bg(p, &fd, s, b);
+                    return self.push_call(l);
+                }
+                let f = self.flags("dontwait", &extra, 10);
                 s.push_str(&format!(" flags={f}"));
                 let b = self.recv_binds(p);
                 s.push_str(&b);
@@ -679,10 +808,13 @@ impl Gen {
             // pipe
             925..=934 => {
                 let (r, w) = (self.fresh("pr"), self.fresh("pw"));
-                let (fr, fw) = (self.new_file(true), self.new_file(true));
+                let nb = !self.blocking || self.rng.chance(40);
+                let (fr, fw) = (self.new_file(nb), self.new_file(nb));
+                self.partner.insert(fr, fw);
+                self.partner.insert(fw, fr);
                 self.bind_name(p, &r, Kind::PipeR, fr, false);
                 self.bind_name(p, &w, Kind::PipeW, fw, false);
-                format!("{pn}: pipe nonblock -> {r} {w}")
+                format!("{pn}: pipe{} -> {r} {w}", if nb { " nonblock" } else { "" })
             }
             // memfd
             935..=944 => {
@@ -694,27 +826,33 @@ impl Gen {
             }
             // read
             945..=954 => {
-                let Some(fd) = self.nb_name(p, &|n| {
+                let Some(fd) = self.blocking_name(p, &|n| {
                     matches!(n.kind, Kind::PipeR | Kind::Memfd) || n.kind.socket()
                 }) else {
                     return;
                 };
-                let n = *self.rng.pick(&[0usize, 1, 3, 100]);
-                format!("{pn}: read {fd} {n}")
+                let n = if self.blocking && self.rng.chance(30) {
+                    *self.rng.pick(&[5000usize, 70000, 300000])
+                } else {
+                    *self.rng.pick(&[0usize, 1, 3, 100])
+                };
+                self.maybe_bg(p, &fd, format!("{pn}: read {fd} {n}"), String::new())
             }
             // write
             955..=964 => {
-                let Some(fd) = self.nb_name(p, &|n| {
+                let Some(fd) = self.blocking_name(p, &|n| {
                     matches!(n.kind, Kind::PipeW | Kind::Memfd) || n.kind.socket()
                 }) else {
                     return;
                 };
                 let d = if self.rng.chance(70) {
                     esc_str(["a", "hi", "hello"][self.rng.below(3)])
+                } else if self.blocking && self.rng.chance(30) {
+                    "300000".to_string()
                 } else {
                     self.rng.pick(&["0", "10", "5000", "70000"]).to_string()
                 };
-                format!("{pn}: write {fd} {d}")
+                self.maybe_bg(p, &fd, format!("{pn}: write {fd} {d}"), String::new())
             }
             // poll
             965..=979 => {
@@ -756,15 +894,103 @@ impl Gen {
                 format!("{pn}: exit")
             }
         };
+        self.push_call(line);
+    }
+
+    /// `--blocking`: the first process makes a few blocking objects (a
+    /// socketpair, a pipe, a listener with a small backlog, a small send
+    /// buffer), then the forks share them; calls prefer them.
+    fn blocking_prelude(&mut self) {
+        let p = 0;
+        let pn = self.procs[p].name.clone();
+        let k = 1 + self.rng.below(2);
+        for _ in 0..k {
+            let before = self.nonblock.len();
+            let r = self.rng.below(100);
+            if r < 60 {
+                let ty = self.sock_type();
+                let (a, b) = (self.fresh("s"), self.fresh("s"));
+                let (fa, fb) = (self.new_file(false), self.new_file(false));
+                self.partner.insert(fa, fb);
+                self.partner.insert(fb, fa);
+                let kd = Self::kind_of(ty);
+                self.bind_name(p, &a, kd, fa, false);
+                self.bind_name(p, &b, kd, fb, false);
+                self.lines.push(format!("{pn}: socketpair {ty} -> {a} {b}"));
+                if self.rng.chance(35) {
+                    let v = *self.rng.pick(&["0", "1", "1024", "4608"]);
+                    let x = if self.rng.chance(50) { &a } else { &b };
+                    self.lines.push(format!("{pn}: setsockopt {x} sndbuf {v}"));
+                }
+            } else if r < 80 {
+                let (r, w) = (self.fresh("pr"), self.fresh("pw"));
+                let (fr, fw) = (self.new_file(false), self.new_file(false));
+                self.partner.insert(fr, fw);
+                self.partner.insert(fw, fr);
+                self.bind_name(p, &r, Kind::PipeR, fr, false);
+                self.bind_name(p, &w, Kind::PipeW, fw, false);
+                self.lines.push(format!("{pn}: pipe -> {r} {w}"));
+            } else {
+                let ty = if self.main_type == "dgram" {
+                    "stream"
+                } else {
+                    self.main_type
+                };
+                let l = self.fresh("s");
+                let f = self.new_file(false);
+                self.bind_name(p, &l, Self::kind_of(ty), f, false);
+                let a = *self.rng.pick(&["@a", "\"p1\""]);
+                let b = *self.rng.pick(&[0, 0, 1]);
+                self.lines.push(format!("{pn}: socket {ty} -> {l}"));
+                self.lines.push(format!("{pn}: bind {l} {a}"));
+                self.lines.push(format!("{pn}: listen {l} {b}"));
+            }
+            self.focus.extend(before..self.nonblock.len());
+        }
+        while !self.spare.is_empty() && self.rng.chance(80) {
+            let child = self.spare.remove(0);
+            let mut st = self.procs[p].clone();
+            st.name = child.clone();
+            self.lines.push(format!("{pn}: fork {child}"));
+            self.procs.push(st);
+        }
+    }
+
+    fn push_call(&mut self, line: String) {
         self.lines.push(line);
+    }
+
+    /// A live name for a call that could block: with `--blocking`, often
+    /// as it is (the call then goes in the background); else made
+    /// non-blocking first, as [`Gen::nb_name`].
+    fn blocking_name(&mut self, p: usize, want: &dyn Fn(&NameInfo) -> bool) -> Option<String> {
+        if self.blocking && self.rng.chance(60) {
+            let i = self.pick_name(p, want)?;
+            return Some(self.procs[p].names[i].name.clone());
+        }
+        self.nb_name(p, want)
     }
 }
 
 /// A random scenario of `calls` calls (and a few more lines: tasks,
 /// `fcntl` before calls that could block, `gc` before `stat`), as text.
 pub fn generate(seed: u64, calls: usize) -> String {
-    let mut g = Gen::new(seed);
-    if g.rng.chance(12) {
+    generate_mode(seed, calls, false)
+}
+
+/// [`generate`], or with `blocking` a scenario for `afunix fuzz
+/// --blocking`: calls that may block are made on blocking files in the
+/// background (`P: CALL &`), collected by `P: wait 300` before `P`'s next
+/// call and at the end. (The `wait` lines that make the scenario
+/// independent of timing are added by [`prepare_blocking`].)
+pub fn generate_mode(seed: u64, calls: usize, blocking: bool) -> String {
+    let mut g = Gen::new(seed, blocking);
+    if blocking {
+        if g.rng.chance(35) {
+            let q = *g.rng.pick(&[0, 1, 2, 3]);
+            g.lines.push(format!("sysctl max_dgram_qlen={q}"));
+        }
+    } else if g.rng.chance(12) {
         let q = *g.rng.pick(&[0, 1, 2, 3, 10]);
         g.lines.push(format!("sysctl max_dgram_qlen={q}"));
     }
@@ -773,7 +999,7 @@ pub fn generate(seed: u64, calls: usize) -> String {
     // written now, or a fork made later.
     let mut tasks = 1;
     for (i, name) in PROC_NAMES.iter().enumerate().take(nproc).skip(1) {
-        if g.rng.chance(70) && tasks == i {
+        if g.rng.chance(if blocking { 25 } else { 70 }) && tasks == i {
             tasks += 1;
         } else {
             g.spare.push(name.to_string());
@@ -800,14 +1026,18 @@ pub fn generate(seed: u64, calls: usize) -> String {
             names: Vec::new(),
         });
     }
+    if blocking {
+        g.blocking_prelude();
+    }
     for _ in 0..calls {
         let alive = g.alive();
         if alive.is_empty() {
             break;
         }
         // Forks come early so that the children have something to do.
-        if !g.spare.is_empty() && g.rng.chance(8) {
+        if !g.spare.is_empty() && g.rng.chance(if blocking { 15 } else { 8 }) {
             let p = *g.rng.pick(&alive);
+            g.collect(p);
             let child = g.spare.remove(0);
             let mut st = g.procs[p].clone();
             st.name = child.clone();
@@ -816,7 +1046,13 @@ pub fn generate(seed: u64, calls: usize) -> String {
             continue;
         }
         let p = *g.rng.pick(&alive);
+        g.collect(p);
         g.call(p);
+    }
+    let mut left: Vec<usize> = g.pend.keys().copied().collect();
+    left.sort_unstable();
+    for p in left {
+        g.collect(p);
     }
     let mut s = g.lines.join("\n");
     s.push('\n');
@@ -863,21 +1099,194 @@ pub fn run_text(text: &str, kind: BackendKind) -> Result<(Scenario, Run), String
 const HOST_RUN_LIMIT: Duration = Duration::from_secs(60);
 
 fn run_text_here(text: &str, kind: BackendKind) -> Result<(Scenario, Run), String> {
-    let sc = scenario::parse(text).map_err(|e| {
-        e.iter()
-            .map(|x| x.to_string())
-            .collect::<Vec<_>>()
-            .join("; ")
-    })?;
+    let parse = |t: &str| {
+        scenario::parse(t).map_err(|e| {
+            e.iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    };
+    let sc = parse(text)?;
+    // The model runs the generous waits of `--blocking` short.
+    let fast = if kind == BackendKind::Sim {
+        model_waits(text)
+    } else {
+        None
+    };
+    let fast_sc = match &fast {
+        Some(t) => Some(parse(t)?),
+        None => None,
+    };
     let mut b = new_backend(kind)?;
     let run = runner::run(
-        &sc,
+        fast_sc.as_ref().unwrap_or(&sc),
         b.as_mut(),
         &RunOptions {
             call_timeout: FUZZ_CALL_TIMEOUT,
         },
     );
     Ok((sc, run))
+}
+
+/// `text` with each `wait 300` cut to `wait 50`, when it has one.
+fn model_waits(text: &str) -> Option<String> {
+    let from = format!(": wait {BLOCKING_WAIT_MS}");
+    if !text.contains(&from) {
+        return None;
+    }
+    let to = format!(": wait {MODEL_WAIT_MS}");
+    let out: Vec<String> = text
+        .lines()
+        .map(|l| match l.split_once(&from) {
+            Some((a, b)) if b.is_empty() || b.starts_with(' ') => format!("{a}{to}{b}"),
+            _ => l.to_string(),
+        })
+        .collect();
+    Some(text_of(&out))
+}
+
+/// The process and the call (or directive) word of a line.
+fn proc_and_word(line: &str) -> (&str, &str) {
+    let mut it = line.split_whitespace();
+    let first = it.next().unwrap_or("");
+    match first.strip_suffix(':') {
+        Some(p) => (p, it.next().unwrap_or("")),
+        None => ("", first),
+    }
+}
+
+/// Whether a line may wake a blocked call (of another process): anything
+/// but calls that only create files or look at them.
+fn may_wake(line: &str) -> bool {
+    let (p, w) = proc_and_word(line);
+    if p.is_empty() {
+        return w == "gc";
+    }
+    !matches!(
+        w,
+        "socket"
+            | "socketpair"
+            | "pipe"
+            | "memfd"
+            | "bind"
+            | "getsockopt"
+            | "getsockname"
+            | "getpeername"
+            | "fcntl"
+            | "poll"
+            | "ioctl"
+            | "dup"
+            | "fork"
+            | "pidof"
+            | "wait"
+    )
+}
+
+/// At most this many `BLOCKED` results in a `--blocking` scenario (each
+/// costs a whole wait): the scenario is cut after the last one.
+const MAX_BLOCKED: usize = 4;
+
+fn is_blocked(l: &runner::TraceLine) -> bool {
+    l.result.as_ref().is_some_and(|x| x.result == "BLOCKED")
+}
+
+/// Make a `--blocking` scenario independent of timing: after every line
+/// that may wake a blocked call, each process whose call is pending (on
+/// the model) gets a `wait 300` at once, before any other line, so that
+/// a woken call has returned (or blocked again) before anything else
+/// happens; a wait that finds it still blocked prints BLOCKED on both
+/// backends. Repairs as [`repair`] does, and cuts the scenario after its
+/// [`MAX_BLOCKED`]-th BLOCKED. Returns the text, and its model run.
+pub fn prepare_blocking(text: &str) -> Option<(String, Scenario, Run)> {
+    let mut t = text.to_string();
+    for _ in 0..16 {
+        let (rt, sc, run) = repair(&t)?;
+        let lines = lines_of(&rt);
+        if run.lines.len() != lines.len() {
+            return None;
+        }
+        let mut pending: Vec<String> = Vec::new();
+        let mut ins: Vec<(usize, String)> = Vec::new();
+        // A wait that follows a BLOCKED wait of the same process with
+        // nothing that could wake it in between is BLOCKED again: dropped.
+        let mut drop: Vec<usize> = Vec::new();
+        let mut last_wake = 0usize;
+        let mut last_blocked: HashMap<String, usize> = HashMap::new();
+        for (i, tl) in run.lines.iter().enumerate() {
+            let line = &lines[i];
+            let (p, w) = proc_and_word(line);
+            let blocked = is_blocked(tl);
+            if w == "wait" && !p.is_empty() {
+                if blocked && last_blocked.get(p).is_some_and(|&j| j > last_wake) {
+                    drop.push(i);
+                    continue;
+                }
+                pending.retain(|q| q != p);
+                if blocked {
+                    pending.push(p.to_string());
+                    last_blocked.insert(p.to_string(), i);
+                }
+                continue;
+            }
+            if may_wake(line) {
+                last_wake = i + 1;
+                let mut have: Vec<&str> = Vec::new();
+                for l in &lines[i + 1..] {
+                    let (q, w) = proc_and_word(l);
+                    if w == "wait" && !q.is_empty() {
+                        have.push(q);
+                    } else if !(q.is_empty() && (w == "gc" || w == "stat")) {
+                        break;
+                    }
+                }
+                for q in &pending {
+                    if q == p || have.contains(&q.as_str()) {
+                        continue;
+                    }
+                    // The names its own `wait` binds, if it has one later.
+                    let pre = format!("{q}: wait ");
+                    let binds = lines[i + 1..]
+                        .iter()
+                        .find(|l| l.starts_with(&pre))
+                        .and_then(|l| l.find(" -> ").map(|k| l[k..].to_string()))
+                        .unwrap_or_default();
+                    ins.push((i, format!("{q}: wait {BLOCKING_WAIT_MS}{binds}")));
+                }
+            }
+            if (line.ends_with(" &") || blocked) && !p.is_empty() {
+                pending.retain(|q| q != p);
+                pending.push(p.to_string());
+            }
+        }
+        if ins.is_empty() && drop.is_empty() {
+            let cut = run
+                .lines
+                .iter()
+                .filter(|l| is_blocked(l))
+                .nth(MAX_BLOCKED - 1)
+                .map(|l| l.lineno);
+            return match cut {
+                Some(c) if c < lines.len() => {
+                    let t2 = text_of(&lines[..c]);
+                    let sc2 = scenario::parse(&t2).ok()?;
+                    let mut run2 = run.clone();
+                    run2.lines.truncate(c);
+                    Some((t2, sc2, run2))
+                }
+                _ => Some((rt, sc, run)),
+            };
+        }
+        let mut out = Vec::new();
+        for (i, l) in lines.iter().enumerate() {
+            if !drop.contains(&i) {
+                out.push(l.clone());
+            }
+            out.extend(ins.iter().filter(|(j, _)| *j == i).map(|(_, w)| w.clone()));
+        }
+        t = text_of(&out);
+    }
+    None
 }
 
 fn lines_of(text: &str) -> Vec<String> {
@@ -1126,6 +1535,10 @@ fn simpler_values(v: &str) -> Vec<String> {
 
 /// Simpler versions of one line, one change each.
 pub fn simpler_lines(line: &str) -> Vec<String> {
+    // A `wait` keeps its generous time.
+    if proc_and_word(line).1 == "wait" {
+        return Vec::new();
+    }
     let toks: Vec<&str> = line.split(' ').collect();
     let mut out = Vec::new();
     // Calls start with `NAME:` and the call word; directives with one word.
@@ -1282,6 +1695,8 @@ pub struct FuzzOpts {
     pub out: PathBuf,
     /// Go on after a divergence.
     pub keep_going: bool,
+    /// Also generate calls that block (see [`generate_mode`]).
+    pub blocking: bool,
 }
 
 /// What a fuzz run did.
@@ -1326,9 +1741,22 @@ pub fn run(opts: &FuzzOpts, out: &mut dyn FnMut(&str)) -> Result<Summary, String
         ));
     }
     out(&format!(
-        "afunix fuzz --seed {} --count {} --calls {}",
-        opts.seed, opts.count, opts.calls
+        "afunix fuzz --seed {} --count {} --calls {}{}",
+        opts.seed,
+        opts.count,
+        opts.calls,
+        if opts.blocking { " --blocking" } else { "" }
     ));
+    let blocking = opts.blocking;
+    // Repair a generated or changed scenario (with `--blocking`, also
+    // make it independent of timing).
+    let prep = |t: &str| {
+        if blocking {
+            prepare_blocking(t)
+        } else {
+            repair(t)
+        }
+    };
     let mut sum = Summary::default();
     let mut seen: HashMap<String, PathBuf> = HashMap::new();
     let start = Instant::now();
@@ -1342,8 +1770,8 @@ pub fn run(opts: &FuzzOpts, out: &mut dyn FnMut(&str)) -> Result<Summary, String
                 sum.scenarios, sum.divergences, sum.kinds
             ));
         }
-        let text = generate(scenario_seed(opts.seed, n), opts.calls);
-        let Some((text, sc, model)) = repair(&text) else {
+        let text = generate_mode(scenario_seed(opts.seed, n), opts.calls, blocking);
+        let Some((text, sc, model)) = prep(&text) else {
             sum.skipped += 1;
             continue;
         };
@@ -1364,6 +1792,11 @@ pub fn run(opts: &FuzzOpts, out: &mut dyn FnMut(&str)) -> Result<Summary, String
         // settled after each release is the collector's timing.
         let text = if text.contains("rights=") {
             let st = settled(&text);
+            let st = if blocking {
+                prep(&st).map(|x| x.0).unwrap_or(st)
+            } else {
+                st
+            };
             let still = run_text(&st, BackendKind::Sim).ok().and_then(|(sc, m)| {
                 (m.error.is_none()).then_some(())?;
                 match judge(&st, &sc, &m) {
@@ -1408,18 +1841,35 @@ pub fn run(opts: &FuzzOpts, out: &mut dyn FnMut(&str)) -> Result<Summary, String
         }
         sum.kinds += 1;
         out(&format!("scenario {n} diverges: {sig}; minimizing"));
-        let blocked = has_blocked(&model);
-        let mut pred = |ls: &[String]| diverges_like(&text_of(ls), &sig, blocked);
+        let blocked = blocking || has_blocked(&model);
+        let mut pred = |ls: &[String]| {
+            if blocking {
+                // Every candidate gets its settling waits first.
+                prep(&text_of(ls)).is_some_and(|(t, _, _)| diverges_like(&t, &sig, true))
+            } else {
+                diverges_like(&text_of(ls), &sig, blocked)
+            }
+        };
         // Fast: any line may go. Then the result, with a `gc` after each
         // release, must still diverge alike; else the fast path followed
         // the collector's timing and the slow one keeps every `gc`.
         let mut small = minimize(&lines_of(&text), &mut pred);
         if text.contains("rights=") {
             let st = settled(&text_of(&small));
+            let st = if blocking {
+                prep(&st).map(|x| x.0).unwrap_or(st)
+            } else {
+                st
+            };
             if diverges_like(&st, &sig, blocked) {
                 small = lines_of(&st);
             } else {
                 small = minimize_keeping(&lines_of(&text), &|l| l == "gc", &mut pred);
+            }
+        }
+        if blocking {
+            if let Some((t, _, _)) = prep(&text_of(&small)) {
+                small = lines_of(&t);
             }
         }
         let last = match run_text(&text_of(&small), BackendKind::Sim).and_then(|(sc, m)| {
@@ -1431,7 +1881,12 @@ pub fn run(opts: &FuzzOpts, out: &mut dyn FnMut(&str)) -> Result<Summary, String
                 .map_or(0, |x| x.lineno),
             Err(_) => 0,
         };
-        let small = tidy(&small, last, &mut pred);
+        let mut small = tidy(&small, last, &mut pred);
+        if blocking {
+            if let Some((t, _, _)) = prep(&text_of(&small)) {
+                small = lines_of(&t);
+            }
+        }
         let small_text = text_of(&small);
         // The minimized scenario's own divergence, for the header.
         let first = match run_text(&small_text, BackendKind::Sim)

@@ -154,6 +154,11 @@ enum Cmd {
         /// Go on after a divergence (each kind is minimized and written once).
         #[arg(long)]
         keep_going: bool,
+        /// Also generate blocking calls: background calls (`&`) on
+        /// blocking files, collected by `wait 300` only after the calls
+        /// that may wake them (outcomes that do not depend on timing).
+        #[arg(long)]
+        blocking: bool,
     },
 }
 
@@ -311,6 +316,7 @@ fn main() -> ExitCode {
             calls,
             out,
             keep_going,
+            blocking,
         } => {
             let seed = seed.unwrap_or_else(|| {
                 std::time::SystemTime::now()
@@ -324,6 +330,7 @@ fn main() -> ExitCode {
                 calls,
                 out,
                 keep_going,
+                blocking,
             };
             match afunix_cli::fuzz::run(&opts, &mut |l| say!("{l}")) {
                 Ok(s) if s.divergences > 0 => 1,

@@ -1,6 +1,8 @@
 //! The fuzzer's generator and minimizer, without the host kernel.
 
-use afunix_cli::fuzz::{generate, minimize, repair, scenario_seed, simpler_lines, Rng};
+use afunix_cli::fuzz::{
+    generate, generate_mode, minimize, prepare_blocking, repair, scenario_seed, simpler_lines, Rng,
+};
 use afunix_cli::runner::RunErrorKind;
 use afunix_cli::{run_source, scenario, BackendKind};
 
@@ -111,4 +113,41 @@ fn simpler_lines_keep_dontwait_and_nonblock() {
     let v = simpler_lines("A: socket stream nonblock cloexec -> s1");
     assert!(v.iter().all(|l| l.contains("nonblock")));
     assert!(v.contains(&"A: socket stream nonblock -> s1".to_string()));
+}
+
+/// `--blocking`: the generated scenarios have background calls, and once
+/// prepared (repaired, with the settling waits) they run on the model to
+/// the end; every `wait` is a generous `wait 300`, and there are no
+/// timeouts or sleeps.
+#[test]
+fn blocking_scenarios_parse_and_run_on_the_model() {
+    let mut bg = 0usize;
+    let mut prepared = 0usize;
+    for n in 0..12 {
+        let text = generate_mode(scenario_seed(4242, n), 25, true);
+        scenario::parse(&text)
+            .unwrap_or_else(|e| panic!("scenario {n} does not parse: {e:?}\n{text}"));
+        for banned in ["sleep", "sndtimeo", "rcvtimeo"] {
+            assert!(!text.contains(banned), "scenario {n} has `{banned}`");
+        }
+        let Some((fixed, _, run)) = prepare_blocking(&text) else {
+            continue;
+        };
+        prepared += 1;
+        assert!(
+            run.error.is_none(),
+            "scenario {n}: {:?}\n{fixed}",
+            run.error
+        );
+        bg += fixed.lines().filter(|l| l.ends_with(" &")).count();
+        for l in fixed.lines().filter(|l| l.contains(": wait")) {
+            assert!(l.contains(": wait 300"), "scenario {n}: {l}");
+        }
+        let o = run_source(&fixed, BackendKind::Sim).expect("runs");
+        if let Some(e) = &o.run.error {
+            assert_ne!(e.kind, RunErrorKind::Scenario, "scenario {n}: {e}\n{fixed}");
+        }
+    }
+    assert!(prepared >= 9, "only {prepared} of 12 prepared");
+    assert!(bg >= 6, "only {bg} background calls");
 }
