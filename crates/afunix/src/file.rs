@@ -104,8 +104,8 @@ pub struct Pipe {
 /// A pipe's state.
 #[derive(Debug, Default)]
 pub struct PipeInner {
-    /// Bytes written and not yet read.
-    pub buf: VecDeque<u8>,
+    /// Page buffers holding bytes written and not yet read (`pipe->bufs`).
+    pub bufs: VecDeque<Vec<u8>>,
     /// Open read ends.
     pub readers: usize,
     /// Open write ends.
@@ -114,5 +114,22 @@ pub struct PipeInner {
     pub seq: u64,
 }
 
-/// The default pipe capacity (16 pages).
-pub const PIPE_CAPACITY: usize = 65536;
+/// The size of one pipe buffer (a page).
+pub const PIPE_PAGE: usize = 4096;
+/// `pipe->max_usage`: 16 buffers by default.
+pub const PIPE_BUFFERS: usize = 16;
+
+impl PipeInner {
+    /// Bytes waiting to be read (`FIONREAD`).
+    pub fn len(&self) -> usize {
+        self.bufs.iter().map(Vec::len).sum()
+    }
+    /// `pipe_empty`.
+    pub fn is_empty(&self) -> bool {
+        self.bufs.is_empty()
+    }
+    /// `pipe_full`: every buffer slot is taken.
+    pub fn is_full(&self) -> bool {
+        self.bufs.len() >= PIPE_BUFFERS
+    }
+}

@@ -14,7 +14,7 @@
 use crate::backend::TaskSpec;
 use crate::errno::{Errno, SysResult};
 use crate::fdtable::FdEntry;
-use crate::file::{File, FileKind, Memfd, Pipe, PipeInner, PIPE_CAPACITY};
+use crate::file::{File, FileKind, Memfd, Pipe, PipeInner, PIPE_PAGE};
 use crate::net::unix::gc::{GcState, GcWalk};
 use crate::net::unix::stream::StreamProgress;
 use crate::net::unix::{Sock, SockType};
@@ -486,7 +486,7 @@ impl Kernel {
                 if len == 0 {
                     return Ok(Vec::new());
                 }
-                if g.buf.is_empty() {
+                if g.is_empty() {
                     if g.writers == 0 {
                         return Ok(Vec::new());
                     }
@@ -495,8 +495,18 @@ impl Kernel {
                     }
                     return Err(Fail::Block(Wait::Pipe(Arc::clone(p), g.seq)));
                 }
-                let n = len.min(g.buf.len());
-                let out: Vec<u8> = g.buf.drain(..n).collect();
+                // pipe_read: drain buffers in order while there is room.
+                let mut out = Vec::new();
+                while out.len() < len {
+                    let Some(front) = g.bufs.front_mut() else {
+                        break;
+                    };
+                    let n = (len - out.len()).min(front.len());
+                    out.extend(front.drain(..n));
+                    if front.is_empty() {
+                        g.bufs.pop_front();
+                    }
+                }
                 g.seq += 1;
                 p.wait.notify_all();
                 Ok(out)
@@ -544,25 +554,7 @@ impl Kernel {
             }
             // pipe_write: a zero-length write returns before anything is checked.
             FileKind::PipeWrite(_) if bytes.is_empty() => Ok(0),
-            FileKind::PipeWrite(p) => {
-                let mut g = lock(&p.inner);
-                if g.readers == 0 {
-                    self.raise_sigpipe(pid);
-                    return Err(Errno::EPIPE.why("pipe_write: no reader").into());
-                }
-                let room = PIPE_CAPACITY.saturating_sub(g.buf.len());
-                if room == 0 && !bytes.is_empty() {
-                    if f.is_nonblock() {
-                        return Err(Errno::EAGAIN.why("pipe_write: full, O_NONBLOCK").into());
-                    }
-                    return Err(Fail::Block(Wait::Pipe(Arc::clone(p), g.seq)));
-                }
-                let n = room.min(bytes.len());
-                g.buf.extend(bytes.get(..n).unwrap_or_default());
-                g.seq += 1;
-                p.wait.notify_all();
-                Ok(n)
-            }
+            FileKind::PipeWrite(p) => self.pipe_write(pid, f, p, bytes, pr),
             FileKind::PipeRead(_) => Err(Errno::EBADF.why("file not open for writing").into()),
             FileKind::Pidfd(_) => Err(Errno::EINVAL
                 .why("vfs_write: a pidfd cannot be written")
@@ -586,6 +578,75 @@ impl Kernel {
         for f in std::mem::take(&mut pr.fds) {
             self.fput(f);
         }
+    }
+
+    // pipe_write: the head of the data merges into the last page when it
+    // fits, the rest goes page by page; a blocking write loops until all is
+    // written, re-reading O_NONBLOCK on every round (`pr.sent` carries what
+    // was written across sleeps).
+    fn pipe_write(
+        &self,
+        pid: Pid,
+        f: &File,
+        p: &Arc<Pipe>,
+        bytes: &[u8],
+        pr: &mut StreamProgress,
+    ) -> KResult<usize> {
+        let total = bytes.len();
+        let mut g = lock(&p.inner);
+        let mut ret = pr.sent;
+        if ret == 0 {
+            if g.readers == 0 {
+                drop(g);
+                self.raise_sigpipe(pid);
+                return Err(Errno::EPIPE.why("pipe_write: no reader").into());
+            }
+            let chars = total & (PIPE_PAGE - 1);
+            if chars > 0 {
+                if let Some(last) = g.bufs.back_mut().filter(|b| b.len() + chars <= PIPE_PAGE) {
+                    last.extend_from_slice(bytes.get(..chars).unwrap_or_default());
+                    ret = chars;
+                }
+            }
+        }
+        loop {
+            if ret == total {
+                break;
+            }
+            if g.readers == 0 {
+                drop(g);
+                self.raise_sigpipe(pid);
+                pr.sent = 0;
+                if ret == 0 {
+                    return Err(Errno::EPIPE
+                        .why("pipe_write: the last reader went away")
+                        .into());
+                }
+                return Ok(ret);
+            }
+            if !g.is_full() {
+                let n = (total - ret).min(PIPE_PAGE);
+                let page = bytes.get(ret..ret + n).unwrap_or_default().to_vec();
+                g.bufs.push_back(page);
+                ret += n;
+                continue;
+            }
+            if f.is_nonblock() {
+                if ret == 0 {
+                    return Err(Errno::EAGAIN.why("pipe_write: full, O_NONBLOCK").into());
+                }
+                break;
+            }
+            // Wake the readers, then sleep for room.
+            g.seq += 1;
+            p.wait.notify_all();
+            pr.sent = ret;
+            return Err(Fail::Block(Wait::Pipe(Arc::clone(p), g.seq)));
+        }
+        g.seq += 1;
+        p.wait.notify_all();
+        pr.sent = 0;
+        Ok(ret)
     }
 
     /// `send_sig(SIGPIPE, current)`.
@@ -925,7 +986,8 @@ impl World {
     /// `connect(fd, addr)`.
     pub fn connect(&self, pid: Pid, fd: i32, addr: &[u8]) -> SysResult<()> {
         let t = self.k.timeout_of(pid, fd, 0, false);
-        self.blocking(pid, t, |k| k.sys_connect(pid, fd, addr))
+        let mut nonblock = None;
+        self.blocking(pid, t, |k| k.sys_connect(pid, fd, addr, &mut nonblock))
     }
 
     /// `listen(fd, backlog)`.
@@ -936,7 +998,8 @@ impl World {
     /// `accept4(fd, NULL, NULL, flags)`.
     pub fn accept4(&self, pid: Pid, fd: i32, flags: i32) -> SysResult<i32> {
         let t = self.k.timeout_of(pid, fd, 0, true);
-        self.blocking(pid, t, |k| k.sys_accept4(pid, fd, flags))
+        let mut nonblock = None;
+        self.blocking(pid, t, |k| k.sys_accept4(pid, fd, flags, &mut nonblock))
     }
 
     /// `sendmsg(fd, msg, flags)`.

@@ -145,7 +145,14 @@ impl Kernel {
         })
     }
 
-    pub(crate) fn sys_connect(&self, pid: Pid, fd: i32, addr: &[u8]) -> KResult<()> {
+    /// `nonblock` keeps `O_NONBLOCK` as the call found it at entry.
+    pub(crate) fn sys_connect(
+        &self,
+        pid: Pid,
+        fd: i32,
+        addr: &[u8],
+        nonblock: &mut Option<bool>,
+    ) -> KResult<()> {
         self.with_sock(pid, fd, |s, f| {
             if addr.len() > SOCKADDR_STORAGE_SIZE {
                 return Err(Errno::EINVAL
@@ -154,7 +161,12 @@ impl Kernel {
             }
             match s.ty {
                 SockType::Dgram => Ok(self.unix_dgram_connect(pid, s, addr)?),
-                _ => self.unix_stream_connect(pid, s, addr, f.is_nonblock()),
+                _ => self.unix_stream_connect(
+                    pid,
+                    s,
+                    addr,
+                    *nonblock.get_or_insert_with(|| f.is_nonblock()),
+                ),
             }
         })
     }
@@ -171,7 +183,14 @@ impl Kernel {
         })
     }
 
-    pub(crate) fn sys_accept4(&self, pid: Pid, fd: i32, flags: i32) -> KResult<i32> {
+    /// `nonblock` keeps `O_NONBLOCK` as the call found it at entry.
+    pub(crate) fn sys_accept4(
+        &self,
+        pid: Pid,
+        fd: i32,
+        flags: i32,
+        nonblock: &mut Option<bool>,
+    ) -> KResult<i32> {
         if flags & !(SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
             return Err(Errno::EINVAL.why("__sys_accept4: unknown flags").into());
         }
@@ -183,7 +202,7 @@ impl Kernel {
             let s = f
                 .sock()
                 .ok_or(Errno::ENOTSOCK.why("do_accept: fd is not a socket"))?;
-            let new = self.unix_accept(s, f.is_nonblock())?;
+            let new = self.unix_accept(s, *nonblock.get_or_insert_with(|| f.is_nonblock()))?;
             let nf = self.sock_alloc_file(&new, flags & SOCK_NONBLOCK != 0);
             Ok(self.fd_install(pid, nf, flags & SOCK_CLOEXEC != 0)?)
         })();
@@ -202,7 +221,7 @@ impl Kernel {
         mut flags: i32,
         pr: &mut StreamProgress,
     ) -> KResult<usize> {
-        if f.is_nonblock() {
+        if *pr.nonblock.get_or_insert_with(|| f.is_nonblock()) {
             flags |= MSG_DONTWAIT;
         }
         let mut msg = *msg;
@@ -249,7 +268,7 @@ impl Kernel {
         mut flags: i32,
         pr: &mut StreamProgress,
     ) -> KResult<RecvMsg> {
-        if f.is_nonblock() {
+        if *pr.nonblock.get_or_insert_with(|| f.is_nonblock()) {
             flags |= MSG_DONTWAIT;
         }
         self.security.socket_recvmsg(pid, len)?;
@@ -533,7 +552,7 @@ impl Kernel {
             FileKind::PipeRead(p) => {
                 let g = lock(&p.inner);
                 let mut m = 0;
-                if !g.buf.is_empty() {
+                if !g.is_empty() {
                     m |= POLLIN | POLLRDNORM;
                 }
                 if g.writers == 0 {
@@ -544,7 +563,7 @@ impl Kernel {
             FileKind::PipeWrite(p) => {
                 let g = lock(&p.inner);
                 let mut m = 0;
-                if g.buf.len() < crate::file::PIPE_CAPACITY {
+                if !g.is_full() {
                     m |= POLLOUT | POLLWRNORM;
                 }
                 if g.readers == 0 {
@@ -571,7 +590,7 @@ impl Kernel {
                 Ok(m.data.len().saturating_sub(m.pos).min(i32::MAX as usize) as i32)
             }
             FileKind::PipeRead(p) | FileKind::PipeWrite(p) if req == SIOCINQ => {
-                Ok(lock(&p.inner).buf.len() as i32)
+                Ok(lock(&p.inner).len() as i32)
             }
             _ => Err(Errno::ENOTTY.why("ioctl not supported by this file")),
         };

@@ -23,9 +23,13 @@ use std::sync::Arc;
 /// `SKB_MAX_HEAD(0) + UNIX_SKB_FRAGS_SZ`: the largest stream skb.
 const STREAM_SKB_MAX: usize = (4096 - 320) + 32768;
 
-/// What a stream call has done before it slept.
+/// What a socket call has done, and found, before it slept.
 #[derive(Debug, Default)]
 pub struct StreamProgress {
+    /// `O_NONBLOCK` as the call found it at entry: the kernel turns it into
+    /// `MSG_DONTWAIT` (or a zero timeout) once, so an `fcntl` while the
+    /// call sleeps does not change how it waits.
+    pub nonblock: Option<bool>,
     /// Send: bytes queued so far.
     pub sent: usize,
     /// Send: the cookie (files not yet attached to a message).
