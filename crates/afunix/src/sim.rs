@@ -13,11 +13,17 @@ use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// A started call: still running on its thread, or already returned.
+enum Pending {
+    Running(Receiver<Reply>),
+    Done(Reply),
+}
+
 /// The model behind the [`Backend`] trait.
 pub struct SimBackend {
     world: Arc<World>,
     pids: HashMap<ProcId, Pid>,
-    pending: HashMap<ProcId, Receiver<Reply>>,
+    pending: HashMap<ProcId, Pending>,
 }
 
 impl Default for SimBackend {
@@ -196,43 +202,37 @@ impl Backend for SimBackend {
                 let _ = tx.send(reply);
             })
             .map_err(|e| BackendError(format!("cannot start a thread: {e}")))?;
-        self.pending.insert(id, rx);
         // Return once the call has returned or sleeps in the model.
         let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if self.world.is_sleeping(pid) {
-                return Ok(());
-            }
-            if let Some(rx) = self.pending.get(&id) {
-                match rx.recv_timeout(Duration::from_micros(200)) {
-                    Ok(reply) => {
-                        let (tx2, rx2) = channel();
-                        let _ = tx2.send(reply);
-                        self.pending.insert(id, rx2);
-                        return Ok(());
-                    }
-                    Err(RecvTimeoutError::Timeout) => {}
-                    Err(RecvTimeoutError::Disconnected) => {
-                        return Err(BackendError("model call thread died".into()))
-                    }
+        while Instant::now() < deadline && !self.world.is_sleeping(pid) {
+            match rx.recv_timeout(Duration::from_micros(200)) {
+                Ok(reply) => {
+                    self.pending.insert(id, Pending::Done(reply));
+                    return Ok(());
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(BackendError("model call thread died".into()))
                 }
             }
         }
+        self.pending.insert(id, Pending::Running(rx));
         Ok(())
     }
 
     fn wait(&mut self, id: ProcId, timeout: Duration) -> Result<Progress, BackendError> {
-        let Some(rx) = self.pending.get(&id) else {
-            return Err(BackendError(format!("process {id} has no call pending")));
+        let rx = match self.pending.remove(&id) {
+            None => return Err(BackendError(format!("process {id} has no call pending"))),
+            Some(Pending::Done(reply)) => return Ok(Progress::Done(reply)),
+            Some(Pending::Running(rx)) => rx,
         };
         match rx.recv_timeout(timeout) {
-            Ok(reply) => {
-                self.pending.remove(&id);
-                Ok(Progress::Done(reply))
+            Ok(reply) => Ok(Progress::Done(reply)),
+            Err(RecvTimeoutError::Timeout) => {
+                self.pending.insert(id, Pending::Running(rx));
+                Ok(Progress::Blocked)
             }
-            Err(RecvTimeoutError::Timeout) => Ok(Progress::Blocked),
             Err(RecvTimeoutError::Disconnected) => {
-                self.pending.remove(&id);
                 Err(BackendError("model call thread died".into()))
             }
         }

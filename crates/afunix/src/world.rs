@@ -892,7 +892,7 @@ impl World {
 
     /// `read(fd, len)`.
     pub fn read(&self, pid: Pid, fd: i32, len: usize) -> SysResult<Vec<u8>> {
-        let t = self.k.timeout_of(pid, fd, 0, true);
+        let t = self.k.timeout_of(pid, fd, true);
         let mut pr = StreamProgress::default();
         let r = self.blocking(pid, t, |k| k.read(pid, fd, len, &mut pr));
         match r {
@@ -906,7 +906,7 @@ impl World {
 
     /// `write(fd, bytes)`.
     pub fn write(&self, pid: Pid, fd: i32, bytes: &[u8]) -> SysResult<usize> {
-        let t = self.k.timeout_of(pid, fd, 0, false);
+        let t = self.k.timeout_of(pid, fd, false);
         let mut pr = StreamProgress::default();
         let r = self.blocking(pid, t, |k| k.write(pid, fd, bytes, &mut pr));
         self.k.progress_drop(&mut pr);
@@ -985,7 +985,7 @@ impl World {
 
     /// `connect(fd, addr)`.
     pub fn connect(&self, pid: Pid, fd: i32, addr: &[u8]) -> SysResult<()> {
-        let t = self.k.timeout_of(pid, fd, 0, false);
+        let t = self.k.timeout_of(pid, fd, false);
         let mut nonblock = None;
         self.blocking(pid, t, |k| k.sys_connect(pid, fd, addr, &mut nonblock))
     }
@@ -997,7 +997,7 @@ impl World {
 
     /// `accept4(fd, NULL, NULL, flags)`.
     pub fn accept4(&self, pid: Pid, fd: i32, flags: i32) -> SysResult<i32> {
-        let t = self.k.timeout_of(pid, fd, 0, true);
+        let t = self.k.timeout_of(pid, fd, true);
         let mut nonblock = None;
         self.blocking(pid, t, |k| k.sys_accept4(pid, fd, flags, &mut nonblock))
     }

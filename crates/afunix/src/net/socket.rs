@@ -626,7 +626,7 @@ impl Kernel {
     /// How long a call on `fd` may sleep: `SO_RCVTIMEO`/`SO_SNDTIMEO` of a
     /// socket (`None`: as long as needed). Whether it may sleep at all
     /// (`MSG_DONTWAIT`, `O_NONBLOCK`) is the operation's own decision.
-    pub(crate) fn timeout_of(&self, pid: Pid, fd: i32, _flags: i32, rcv: bool) -> Option<Duration> {
+    pub(crate) fn timeout_of(&self, pid: Pid, fd: i32, rcv: bool) -> Option<Duration> {
         let f = self.fdget(pid, fd).ok()?;
         let t = match &f.kind {
             FileKind::Socket(s) => {
