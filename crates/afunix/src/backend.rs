@@ -26,6 +26,10 @@ pub struct TaskSpec {
     pub groups: Vec<u32>,
     /// RLIMIT_NOFILE, soft and hard.
     pub nofile: u64,
+    /// The file mode creation mask (`umask`).
+    pub umask: u32,
+    /// The network namespace, by label (`netns=N`; 0 is the default one).
+    pub netns: u32,
 }
 
 impl Default for TaskSpec {
@@ -35,6 +39,8 @@ impl Default for TaskSpec {
             gid: 1000,
             groups: vec![1000],
             nofile: 1024,
+            umask: 0o022,
+            netns: 0,
         }
     }
 }
@@ -45,10 +51,10 @@ impl Default for TaskSpec {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Call {
-    /// `socket(AF_UNIX, ty, 0)`; `ty` may carry `SOCK_NONBLOCK|SOCK_CLOEXEC`.
-    Socket { ty: i32 },
-    /// `socketpair(AF_UNIX, ty, 0, sv)`.
-    Socketpair { ty: i32 },
+    /// `socket(AF_UNIX, ty, protocol)`; `ty` may carry `SOCK_NONBLOCK|SOCK_CLOEXEC`.
+    Socket { ty: i32, protocol: i32 },
+    /// `socketpair(AF_UNIX, ty, protocol, sv)`.
+    Socketpair { ty: i32, protocol: i32 },
     /// `bind(fd, addr, addr.len())`.
     Bind { fd: i32, addr: Vec<u8> },
     /// `connect(fd, addr, addr.len())`.
@@ -58,27 +64,31 @@ pub enum Call {
     /// `accept4(fd, NULL, NULL, flags)`.
     Accept { fd: i32, flags: i32 },
     /// `sendmsg(fd, msg, flags)`: `name` is `msg_name` (None: NULL, 0);
-    /// `data` is the single iovec (None: no iovec at all); `control` is the
+    /// `iov` the iovecs in order (empty: `msg_iovlen` 0); `control` is the
     /// control buffer as written (empty: NULL, 0).
     Sendmsg {
         fd: i32,
-        name: Option<Vec<u8>>,
-        data: Option<Vec<u8>>,
+        name: Option<SendBuf>,
+        iov: Vec<SendBuf>,
         control: Vec<u8>,
         flags: i32,
     },
-    /// `recvmsg(fd, msg, flags)` with a 128-byte name buffer, one iovec of
-    /// `len` bytes and a control buffer of `controllen` bytes (0: NULL).
+    /// `recvmsg(fd, msg, flags)` with a 128-byte name buffer passed with
+    /// `msg_namelen = namelen`, the iovecs `iov` and a control buffer
+    /// (`RecvBuf::Len(0)` and `RecvBuf::Null(_)`: `msg_control` NULL).
     Recvmsg {
         fd: i32,
-        len: usize,
-        controllen: usize,
+        iov: Vec<RecvBuf>,
+        namelen: u32,
+        control: RecvBuf,
         flags: i32,
     },
     /// `close(fd)`.
     Close { fd: i32 },
     /// `dup(fd)`.
     Dup { fd: i32 },
+    /// `dup2(fd, newfd)`.
+    Dup2 { fd: i32, newfd: i32 },
     /// `shutdown(fd, how)`.
     Shutdown { fd: i32, how: i32 },
     /// `setsockopt(fd, level, name, value, value.len())`. For
@@ -90,21 +100,24 @@ pub enum Call {
         name: i32,
         value: Vec<u8>,
     },
-    /// `getsockopt(fd, level, name, buf, &optlen)` with a buffer of `optlen` bytes.
+    /// `getsockopt(fd, level, name, buf, &optlen)` with a buffer of
+    /// `max(optlen, 0)` bytes.
     Getsockopt {
         fd: i32,
         level: i32,
         name: i32,
-        optlen: usize,
+        optlen: i32,
     },
-    /// `getsockname(fd)` with a 128-byte buffer.
-    Getsockname { fd: i32 },
-    /// `getpeername(fd)` with a 128-byte buffer.
-    Getpeername { fd: i32 },
+    /// `getsockname(fd, buf, &len)` with a 128-byte buffer and `len` passed.
+    Getsockname { fd: i32, len: i32 },
+    /// `getpeername(fd, buf, &len)`, as getsockname.
+    Getpeername { fd: i32, len: i32 },
     /// `fcntl(fd, F_SETFL, O_NONBLOCK or 0)` (other status flags kept).
     SetNonblock { fd: i32, on: bool },
     /// `fcntl(fd, F_GETFD)`.
     GetFd { fd: i32 },
+    /// `fcntl(fd, F_SETOWN, getpid())`.
+    SetOwn { fd: i32 },
     /// `pipe2(fds, flags)`.
     Pipe { flags: i32 },
     /// `memfd_create` then `write(content)` then `lseek(0)`.
@@ -113,14 +126,85 @@ pub enum Call {
     Read { fd: i32, len: usize },
     /// `write(fd, data)`.
     Write { fd: i32, data: Vec<u8> },
-    /// `poll([{fd, events}], 1, 0)`.
-    Poll { fd: i32, events: i16 },
+    /// `poll(fds, n, timeout)`, every fd asking for `events`.
+    Poll {
+        fds: Vec<i32>,
+        events: i16,
+        timeout: i32,
+    },
+    /// `open(path, flags, mode)`, relative to the world's directory.
+    Open { path: Vec<u8>, flags: i32, mode: u32 },
+    /// `mkdir(path, mode)`.
+    Mkdir { path: Vec<u8>, mode: u32 },
+    /// `unlink(path)`.
+    Unlink { path: Vec<u8> },
+    /// `chmod(path, mode)`.
+    Chmod { path: Vec<u8>, mode: u32 },
+    /// `rename(old, new)`.
+    Rename { old: Vec<u8>, new: Vec<u8> },
     /// `ioctl(fd, req, &int)`.
     Ioctl { fd: i32, req: u64 },
     /// The pid a pidfd refers to (`-1` once it exited).
     Pidof { fd: i32 },
+    /// Whether SIGURG was delivered since the last `Sigurg` (consumes it).
+    Sigurg,
+    /// `execve`: close every close-on-exec fd, keep the rest.
+    Exec,
     /// `exit`: close every fd, the process is reaped.
     Exit,
+}
+
+/// A user buffer that the kernel reads: bytes, or a NULL pointer with a
+/// length (`null:N`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum SendBuf {
+    /// A buffer holding these bytes.
+    Bytes(Vec<u8>),
+    /// A NULL base with this length.
+    Null(usize),
+}
+
+impl SendBuf {
+    /// The length passed with the buffer.
+    pub fn len(&self) -> usize {
+        match self {
+            SendBuf::Bytes(b) => b.len(),
+            SendBuf::Null(n) => *n,
+        }
+    }
+    /// Whether the length is 0.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A user buffer that the kernel writes: N writable bytes, or a NULL
+/// pointer with a length (`null:N`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum RecvBuf {
+    /// A writable buffer of this many bytes.
+    Len(usize),
+    /// A NULL base with this length.
+    Null(usize),
+}
+
+impl RecvBuf {
+    /// The length passed with the buffer.
+    pub fn len(&self) -> usize {
+        match self {
+            RecvBuf::Len(n) | RecvBuf::Null(n) => *n,
+        }
+    }
+    /// Whether the length is 0.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Whether the pointer is NULL.
+    pub fn is_null(&self) -> bool {
+        matches!(self, RecvBuf::Null(_))
+    }
 }
 
 impl Call {
@@ -137,6 +221,7 @@ impl Call {
             Call::Recvmsg { .. } => "recvmsg",
             Call::Close { .. } => "close",
             Call::Dup { .. } => "dup",
+            Call::Dup2 { .. } => "dup2",
             Call::Shutdown { .. } => "shutdown",
             Call::Setsockopt { .. } => "setsockopt",
             Call::Getsockopt { .. } => "getsockopt",
@@ -144,11 +229,19 @@ impl Call {
             Call::Getpeername { .. } => "getpeername",
             Call::SetNonblock { .. } => "fcntl",
             Call::GetFd { .. } => "fcntl",
+            Call::SetOwn { .. } => "fcntl",
             Call::Pipe { .. } => "pipe",
             Call::Memfd { .. } => "memfd",
             Call::Read { .. } => "read",
             Call::Write { .. } => "write",
             Call::Poll { .. } => "poll",
+            Call::Open { .. } => "open",
+            Call::Mkdir { .. } => "mkdir",
+            Call::Unlink { .. } => "unlink",
+            Call::Chmod { .. } => "chmod",
+            Call::Rename { .. } => "rename",
+            Call::Sigurg => "sigurg",
+            Call::Exec => "exec",
             Call::Ioctl { .. } => "ioctl",
             Call::Pidof { .. } => "pidof",
             Call::Exit => "exit",
@@ -166,24 +259,29 @@ pub enum Out {
     None,
     /// `socketpair`, `pipe`: the two fds.
     Pair([i32; 2]),
-    /// `recvmsg`: bytes received into the iovec, `msg_name` (its first
-    /// `msg_namelen` bytes), the control buffer (its first `msg_controllen`
-    /// bytes) and `msg_flags`.
+    /// `recvmsg`: bytes received into the iovecs (in order), the name
+    /// bytes copied (`min(passed, returned msg_namelen)` of them), the
+    /// returned `msg_namelen`, the control bytes written, the returned
+    /// `msg_controllen`, and `msg_flags`.
     Msg {
         data: Vec<u8>,
         name: Vec<u8>,
+        namelen: u32,
         control: Vec<u8>,
+        controllen: usize,
         flags: i32,
     },
     /// `read`: the bytes read.
     Data(Vec<u8>),
-    /// `getsockopt`: the first `optlen` bytes of the buffer after the call.
-    Optval(Vec<u8>),
-    /// `getsockname`/`getpeername`: the first `addrlen` bytes (the kernel's
-    /// length, clamped to the buffer).
-    Addr(Vec<u8>),
-    /// `poll`: revents.
-    Revents(i16),
+    /// `getsockopt`: the returned optlen and the first `min(returned,
+    /// passed)` bytes of the buffer. Also on failure when the kernel
+    /// changed optlen (`SO_PEERGROUPS`' `ERANGE`).
+    Optval { optlen: i32, value: Vec<u8> },
+    /// `getsockname`/`getpeername`: the bytes copied (`min(passed,
+    /// returned)`) and the returned length.
+    Addr { addr: Vec<u8>, len: i32 },
+    /// `poll`: the revents of each fd, in order.
+    Revents(Vec<i16>),
     /// `ioctl`: the int written.
     Int(i32),
     /// `pidof`: the pid (`-1` once exited).
@@ -270,10 +368,14 @@ pub trait Backend {
     fn start(&mut self, id: ProcId, call: Call) -> Result<(), BackendError>;
     /// Wait up to `timeout` for the pending call of `id`.
     fn wait(&mut self, id: ProcId, timeout: Duration) -> Result<Progress, BackendError>;
-    /// `sysctl net.unix.max_dgram_qlen=n` for this world.
-    fn set_max_dgram_qlen(&mut self, n: u32) -> Result<(), BackendError>;
+    /// `sysctl net.unix.max_dgram_qlen=n` in network namespace `netns`
+    /// (a label, as in [`TaskSpec::netns`]): `Ok(Err(errno))` when the
+    /// kernel refuses the value (outside a C int: `EINVAL`).
+    fn set_max_dgram_qlen(&mut self, netns: u32, n: i64)
+        -> Result<Result<(), Errno>, BackendError>;
     /// Run the in-flight garbage collector to completion.
     fn gc(&mut self) -> Result<(), BackendError>;
-    /// The number of live unix sockets of this world (as `/proc/net/unix` lists).
+    /// The number of live unix sockets of this world (as `/proc/net/unix`
+    /// lists), summed over its network namespaces.
     fn stat(&mut self) -> Result<usize, BackendError>;
 }

@@ -47,6 +47,8 @@ pub struct File {
     pub count: AtomicUsize,
     /// `O_NONBLOCK` in `f_flags`.
     pub nonblock: AtomicBool,
+    /// `f_owner`: the pid that gets SIGURG (`F_SETOWN`; 0: none).
+    pub owner: std::sync::atomic::AtomicI32,
     /// What it is.
     pub kind: FileKind,
 }
@@ -57,6 +59,7 @@ impl File {
         Arc::new(File {
             count: AtomicUsize::new(1),
             nonblock: AtomicBool::new(nonblock),
+            owner: std::sync::atomic::AtomicI32::new(0),
             kind,
         })
     }

@@ -45,6 +45,7 @@ pub mod net;
 pub mod process;
 pub mod security;
 pub mod sim;
+pub mod vfs;
 pub mod world;
 
 pub use errno::{Errno, SysResult};

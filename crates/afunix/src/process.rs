@@ -82,7 +82,17 @@ pub struct Process {
     pub sleeping: AtomicUsize,
     /// Not yet exited.
     pub alive: AtomicBool,
+    /// The file mode creation mask.
+    pub umask: u32,
+    /// The network namespace (a label).
+    pub netns: u32,
+    /// SIGURG delivered and not yet collected.
+    pub sigurg: AtomicBool,
 }
+
+/// The pid of init, the machine's first process: it exists in every world
+/// (uid 0) but is never a scenario process.
+pub const INIT_PID: Pid = 1;
 
 /// The world's processes. Pids are handed out in order, and a lookup reads
 /// an append-only table without taking any lock (the kernel finds

@@ -3,9 +3,11 @@
 //! model stays blocked while the scenario goes on, exactly as a blocked
 //! helper process does on the host.
 
-use crate::backend::{Backend, BackendError, Call, Out, ProcId, Progress, Reply, TaskSpec};
+use crate::backend::{
+    Backend, BackendError, Call, Out, ProcId, Progress, Reply, SendBuf, TaskSpec,
+};
 use crate::errno::Errno;
-use crate::net::socket::MsgHdr;
+use crate::net::socket::{RecvArgs, SendHdr};
 use crate::process::Pid;
 use crate::world::World;
 use std::collections::HashMap;
@@ -69,8 +71,8 @@ pub fn execute(w: &World, pid: Pid, call: &Call) -> Reply {
         Err(e) => Reply::err(e),
     };
     let mut reply = match call {
-        Call::Socket { ty } => r(w.socket(pid, *ty).map(i64::from)),
-        Call::Socketpair { ty } => match w.socketpair(pid, *ty) {
+        Call::Socket { ty, protocol } => r(w.socket_with_protocol(pid, *ty, *protocol).map(i64::from)),
+        Call::Socketpair { ty, protocol } => match w.socketpair_with_protocol(pid, *ty, *protocol) {
             Ok(p) => Reply::with(0, Out::Pair(p)),
             Err(e) => Reply::err(e),
         },
@@ -81,36 +83,59 @@ pub fn execute(w: &World, pid: Pid, call: &Call) -> Reply {
         Call::Sendmsg {
             fd,
             name,
-            data,
+            iov,
             control,
             flags,
         } => {
-            let msg = MsgHdr {
-                name: name.as_deref(),
-                iov: data.as_deref(),
+            // __copy_msghdr: a NULL msg_name has no length.
+            let name = match name {
+                Some(SendBuf::Bytes(b)) => Some(b.as_slice()),
+                Some(SendBuf::Null(_)) | None => None,
+            };
+            let msg = SendHdr {
+                name,
+                iov,
                 control,
             };
-            r(w.sendmsg(pid, *fd, &msg, *flags).map(|n| n as i64))
+            r(w.sendmsg_iov(pid, *fd, &msg, *flags).map(|n| n as i64))
         }
         Call::Recvmsg {
             fd,
-            len,
-            controllen,
+            iov,
+            namelen,
+            control,
             flags,
-        } => match w.recvmsg(pid, *fd, *len, *controllen, *flags) {
-            Ok(m) => Reply::with(
-                m.ret as i64,
-                Out::Msg {
-                    data: m.data,
-                    name: m.name,
-                    control: m.control,
-                    flags: m.flags,
-                },
-            ),
-            Err(e) => Reply::err(e),
-        },
+        } => {
+            let args = RecvArgs {
+                iov,
+                namelen: *namelen,
+                controllen: if control.is_null() { 0 } else { control.len() },
+                flags: *flags,
+            };
+            match w.recvmsg_with(pid, *fd, &args) {
+                Ok(m) => {
+                    let full = m.name.len();
+                    let mut name = m.name;
+                    name.truncate((*namelen as usize).min(full));
+                    let controllen = m.control.len();
+                    Reply::with(
+                        m.ret as i64,
+                        Out::Msg {
+                            data: m.data,
+                            name,
+                            namelen: full as u32,
+                            control: m.control,
+                            controllen,
+                            flags: m.flags,
+                        },
+                    )
+                }
+                Err(e) => Reply::err(e),
+            }
+        }
         Call::Close { fd } => r(w.close(pid, *fd).map(|_| 0)),
         Call::Dup { fd } => r(w.dup(pid, *fd).map(i64::from)),
+        Call::Dup2 { fd, newfd } => r(w.dup2(pid, *fd, *newfd).map(i64::from)),
         Call::Shutdown { fd, how } => r(w.shutdown(pid, *fd, *how).map(|_| 0)),
         Call::Setsockopt {
             fd,
@@ -123,20 +148,39 @@ pub fn execute(w: &World, pid: Pid, call: &Call) -> Reply {
             level,
             name,
             optlen,
-        } => match w.getsockopt(pid, *fd, *level, *name, *optlen) {
-            Ok(v) => Reply::with(0, Out::Optval(v)),
-            Err(e) => Reply::err(e),
+        } => match w.getsockopt_len(pid, *fd, *level, *name, *optlen) {
+            Ok((optlen, value)) => Reply::with(0, Out::Optval { optlen, value }),
+            Err((e, Some(optlen))) => Reply {
+                ret: Err(e),
+                out: Out::Optval {
+                    optlen,
+                    value: Vec::new(),
+                },
+                sigpipe: false,
+            },
+            Err((e, None)) => Reply::err(e),
         },
-        Call::Getsockname { fd } => match w.getsockname(pid, *fd) {
-            Ok(a) => Reply::with(0, Out::Addr(a)),
-            Err(e) => Reply::err(e),
-        },
-        Call::Getpeername { fd } => match w.getpeername(pid, *fd) {
-            Ok(a) => Reply::with(0, Out::Addr(a)),
-            Err(e) => Reply::err(e),
-        },
+        Call::Getsockname { fd, len } | Call::Getpeername { fd, len } => {
+            let peer = matches!(call, Call::Getpeername { .. });
+            let res = if peer {
+                w.getpeername(pid, *fd)
+            } else {
+                w.getsockname(pid, *fd)
+            };
+            match res {
+                // move_addr_to_user: a negative length is EINVAL, after the call.
+                Ok(_) if *len < 0 => Reply::err(Errno::EINVAL.why("move_addr_to_user: negative length")),
+                Ok(mut a) => {
+                    let full = a.len() as i32;
+                    a.truncate((*len as usize).min(a.len()));
+                    Reply::with(0, Out::Addr { addr: a, len: full })
+                }
+                Err(e) => Reply::err(e),
+            }
+        }
         Call::SetNonblock { fd, on } => r(w.set_nonblock(pid, *fd, *on).map(|_| 0)),
         Call::GetFd { fd } => r(w.get_fd_flags(pid, *fd).map(i64::from)),
+        Call::SetOwn { fd } => r(w.set_own(pid, *fd).map(|_| 0)),
         Call::Pipe { flags } => match w.pipe2(pid, *flags) {
             Ok(p) => Reply::with(0, Out::Pair(p)),
             Err(e) => Reply::err(e),
@@ -147,8 +191,15 @@ pub fn execute(w: &World, pid: Pid, call: &Call) -> Reply {
             Err(e) => Reply::err(e),
         },
         Call::Write { fd, data } => r(w.write(pid, *fd, data).map(|n| n as i64)),
-        Call::Poll { fd, events } => match w.poll(pid, *fd, *events) {
-            Ok(rev) => Reply::with(i64::from(rev != 0), Out::Revents(rev)),
+        Call::Poll {
+            fds,
+            events,
+            timeout,
+        } => match w.poll_fds(pid, fds, *events, *timeout) {
+            Ok(rev) => {
+                let n = rev.iter().filter(|e| **e != 0).count();
+                Reply::with(n as i64, Out::Revents(rev))
+            }
             Err(e) => Reply::err(e),
         },
         Call::Ioctl { fd, req } => match w.ioctl(pid, *fd, *req) {
@@ -159,6 +210,13 @@ pub fn execute(w: &World, pid: Pid, call: &Call) -> Reply {
             Ok(p) => Reply::with(0, Out::Pid(p)),
             Err(e) => Reply::err(e),
         },
+        Call::Open { path, flags, mode } => r(w.open(pid, path, *flags, *mode).map(i64::from)),
+        Call::Mkdir { path, mode } => r(w.mkdir(pid, path, *mode).map(|_| 0)),
+        Call::Unlink { path } => r(w.unlink(pid, path).map(|_| 0)),
+        Call::Chmod { path, mode } => r(w.chmod(pid, path, *mode).map(|_| 0)),
+        Call::Rename { old, new } => r(w.rename(pid, old, new).map(|_| 0)),
+        Call::Sigurg => Reply::ok(i64::from(w.take_sigurg(pid))),
+        Call::Exec => r(w.exec(pid).map(|_| 0)),
         Call::Exit => r(w.exit(pid).map(|_| 0)),
     };
     reply.sigpipe = w.take_sigpipe(pid);
@@ -238,9 +296,12 @@ impl Backend for SimBackend {
         }
     }
 
-    fn set_max_dgram_qlen(&mut self, n: u32) -> Result<(), BackendError> {
-        self.world.set_max_dgram_qlen(n);
-        Ok(())
+    fn set_max_dgram_qlen(
+        &mut self,
+        netns: u32,
+        n: i64,
+    ) -> Result<Result<(), Errno>, BackendError> {
+        Ok(self.world.sysctl_max_dgram_qlen(netns, n))
     }
 
     fn gc(&mut self) -> Result<(), BackendError> {

@@ -22,7 +22,7 @@ use crate::process::{Cred, Pid, ProcTable, Process};
 use crate::security::{AllowAll, Security};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
@@ -116,8 +116,9 @@ pub struct Inode {
 /// The name tables: abstract names per socket type, and the directory.
 #[derive(Debug, Default)]
 pub(crate) struct Names {
-    /// Abstract names (the kernel's hash mixes in `sk_type`).
-    pub(crate) abstract_names: HashMap<(SockType, Vec<u8>), Weak<Sock>>,
+    /// Abstract names, per network namespace (the kernel's hash is per
+    /// `struct net` and mixes in `sk_type`).
+    pub(crate) abstract_names: HashMap<(u32, SockType, Vec<u8>), Weak<Sock>>,
     /// The scenario's directory: name → inode.
     pub(crate) dir: BTreeMap<Vec<u8>, Inode>,
     /// The next autobind candidate.
@@ -128,8 +129,9 @@ pub(crate) struct Names {
 pub struct Kernel {
     pub(crate) procs: ProcTable,
     pub(crate) names: Mutex<Names>,
-    /// `net.unix.max_dgram_qlen`.
-    pub(crate) max_dgram_qlen: AtomicU32,
+    /// `net.unix.max_dgram_qlen` of each network namespace that set it
+    /// (the others have the default).
+    pub(crate) max_dgram_qlen: Mutex<BTreeMap<u32, u32>>,
     pub(crate) next_ino: AtomicU64,
     pub(crate) next_sock: AtomicU64,
     pub(crate) security: Box<dyn Security + Sync>,
@@ -154,7 +156,7 @@ impl Kernel {
         Kernel {
             procs: ProcTable::new(100),
             names: Mutex::new(Names::default()),
-            max_dgram_qlen: AtomicU32::new(crate::abi::consts::MAX_DGRAM_QLEN_DEFAULT),
+            max_dgram_qlen: Mutex::new(BTreeMap::new()),
             next_ino: AtomicU64::new(1000),
             next_sock: AtomicU64::new(1),
             security,
@@ -173,17 +175,24 @@ impl Kernel {
             .ok_or(Errno::ESRCH.why("no such process"))
     }
 
-    /// Whether `pid` is a live process.
+    /// Whether `pid` is a live process (init always is).
     pub(crate) fn pid_alive(&self, pid: Pid) -> bool {
-        self.procs.get(pid).is_some()
+        pid == crate::process::INIT_PID || self.procs.get(pid).is_some()
     }
 
     /// Whether `pid` ever existed in this world (a pidfd can outlive it).
     pub(crate) fn pid_known(&self, pid: Pid) -> bool {
-        self.procs.get_any(pid).is_some()
+        pid == crate::process::INIT_PID || self.procs.get_any(pid).is_some()
     }
 
-    fn new_process(pid: Pid, cred: Cred, nofile: u64, fds: crate::fdtable::FdTable) -> Process {
+    fn new_process(
+        pid: Pid,
+        cred: Cred,
+        nofile: u64,
+        umask: u32,
+        netns: u32,
+        fds: crate::fdtable::FdTable,
+    ) -> Process {
         Process {
             pid,
             cred,
@@ -192,14 +201,18 @@ impl Kernel {
             sigpipe: AtomicBool::new(false),
             sleeping: AtomicUsize::new(0),
             alive: AtomicBool::new(true),
+            umask: umask & 0o777,
+            netns,
+            sigurg: AtomicBool::new(false),
         }
     }
 
     fn spawn(&self, spec: &TaskSpec) -> Pid {
         let null = self.alloc_file(FileKind::Null, false);
         let mut fds = crate::fdtable::FdTable::default();
+        // Fds 0-2 are inherited open: RLIMIT_NOFILE only refuses new fds.
         for fd in 0..3 {
-            if (fd as u64) < spec.nofile {
+            {
                 fds.install(
                     fd,
                     FdEntry {
@@ -213,7 +226,14 @@ impl Kernel {
         let cred = Cred::new(spec.uid, spec.gid, spec.groups.clone());
         let mut fds = Some(fds);
         let pid = self.procs.insert(|pid| {
-            Self::new_process(pid, cred, spec.nofile, fds.take().unwrap_or_default())
+            Self::new_process(
+                pid,
+                cred,
+                spec.nofile,
+                spec.umask,
+                spec.netns,
+                fds.take().unwrap_or_default(),
+            )
         });
         // A full table (2^30 processes) leaves the files unowned: drop them.
         for e in fds.map(|mut t| t.drain()).unwrap_or_default() {
@@ -239,6 +259,8 @@ impl Kernel {
                 pid,
                 p.cred.clone(),
                 p.nofile,
+                p.umask,
+                p.netns,
                 fds.take().unwrap_or_default(),
             )
         });
@@ -931,9 +953,20 @@ impl World {
         self.k.pidfd_pid(pid, fd)
     }
 
-    /// `sysctl net.unix.max_dgram_qlen`: applies to sockets created afterwards.
+    /// `sysctl net.unix.max_dgram_qlen` of network namespace 0: applies
+    /// to sockets created afterwards.
     pub fn set_max_dgram_qlen(&self, n: u32) {
-        self.k.max_dgram_qlen.store(n, Ordering::SeqCst);
+        lock(&self.k.max_dgram_qlen).insert(0, n);
+    }
+
+    /// Write `net.unix.max_dgram_qlen` of network namespace `netns` as
+    /// `proc_dointvec` does: a value outside a C int is `EINVAL`, a
+    /// negative one is stored (and read as unsigned by the queue check).
+    pub fn sysctl_max_dgram_qlen(&self, netns: u32, n: i64) -> SysResult<()> {
+        let v = i32::try_from(n)
+            .map_err(|_| Errno::EINVAL.why("proc_dointvec: value outside a C int"))?;
+        lock(&self.k.max_dgram_qlen).insert(netns, v as u32);
+        Ok(())
     }
 
     /// Run the in-flight garbage collector to completion (`unix_gc`).
@@ -970,12 +1003,27 @@ impl World {
 impl World {
     /// `socket(AF_UNIX, ty, 0)`.
     pub fn socket(&self, pid: Pid, ty: i32) -> SysResult<i32> {
-        self.k.sys_socket(pid, ty)
+        self.k.sys_socket(pid, ty, 0)
+    }
+
+    /// `socket(AF_UNIX, ty, protocol)`.
+    pub fn socket_with_protocol(&self, pid: Pid, ty: i32, protocol: i32) -> SysResult<i32> {
+        self.k.sys_socket(pid, ty, protocol)
     }
 
     /// `socketpair(AF_UNIX, ty, 0)`.
     pub fn socketpair(&self, pid: Pid, ty: i32) -> SysResult<[i32; 2]> {
-        self.k.sys_socketpair(pid, ty)
+        self.k.sys_socketpair(pid, ty, 0)
+    }
+
+    /// `socketpair(AF_UNIX, ty, protocol)`.
+    pub fn socketpair_with_protocol(
+        &self,
+        pid: Pid,
+        ty: i32,
+        protocol: i32,
+    ) -> SysResult<[i32; 2]> {
+        self.k.sys_socketpair(pid, ty, protocol)
     }
 
     /// `bind(fd, addr)`.
@@ -1010,6 +1058,10 @@ impl World {
         msg: &crate::net::socket::MsgHdr<'_>,
         flags: i32,
     ) -> SysResult<usize> {
+        // __sys_sendmsg: forbid_cmsg_compat, before the fd is looked up.
+        if flags & crate::abi::consts::MSG_CMSG_COMPAT != 0 {
+            return Err(Errno::EINVAL.why("__sys_sendmsg: MSG_CMSG_COMPAT on the native call"));
+        }
         // fdget once: the file is held across any sleep, as the kernel holds it.
         let f = self.k.fdget(pid, fd)?;
         let Some(s) = f.sock().cloned() else {
@@ -1045,6 +1097,10 @@ impl World {
         controllen: usize,
         flags: i32,
     ) -> SysResult<RecvMsg> {
+        // __sys_recvmsg: forbid_cmsg_compat, before the fd is looked up.
+        if flags & crate::abi::consts::MSG_CMSG_COMPAT != 0 {
+            return Err(Errno::EINVAL.why("__sys_recvmsg: MSG_CMSG_COMPAT on the native call"));
+        }
         let f = self.k.fdget(pid, fd)?;
         let Some(s) = f.sock().cloned() else {
             self.k.fput(f);
@@ -1063,6 +1119,118 @@ impl World {
                 self.k.progress_drop(&mut pr);
                 r
             }
+        }
+    }
+
+    /// `sendmsg(fd, msg, flags)` with several iovecs (gathered in order).
+    ///
+    /// # Errors
+    /// As [`World::sendmsg`]; `EFAULT` for a NULL iovec base with a length.
+    pub fn sendmsg_iov(
+        &self,
+        pid: Pid,
+        fd: i32,
+        msg: &crate::net::socket::SendHdr<'_>,
+        flags: i32,
+    ) -> SysResult<usize> {
+        use crate::backend::SendBuf;
+        let mut data = Vec::new();
+        let mut fault = false;
+        for b in msg.iov {
+            match b {
+                SendBuf::Bytes(b) => data.extend_from_slice(b),
+                SendBuf::Null(n) => fault |= *n > 0,
+            }
+        }
+        if fault && flags & crate::abi::consts::MSG_CMSG_COMPAT == 0 {
+            self.k.fdget(pid, fd).map(|f| self.k.fput(f))?;
+            return Err(Errno::EFAULT.why("copy_from_iter: an iovec has a NULL base"));
+        }
+        let hdr = crate::net::socket::MsgHdr {
+            name: msg.name,
+            iov: (!msg.iov.is_empty()).then_some(data.as_slice()),
+            control: msg.control,
+        };
+        self.sendmsg(pid, fd, &hdr, flags)
+    }
+
+    /// `recvmsg(fd, msg, flags)` with several iovecs (filled in order; the
+    /// data comes back as one buffer) and a `msg_namelen`; the name comes
+    /// back whole (the caller cuts it to what fitted).
+    ///
+    /// # Errors
+    /// As [`World::recvmsg`]; `EINVAL` for a `msg_namelen` that is
+    /// negative as an int; `EFAULT` for a NULL iovec base with a length.
+    pub fn recvmsg_with(
+        &self,
+        pid: Pid,
+        fd: i32,
+        a: &crate::net::socket::RecvArgs<'_>,
+    ) -> SysResult<RecvMsg> {
+        use crate::backend::RecvBuf;
+        if a.flags & crate::abi::consts::MSG_CMSG_COMPAT == 0 {
+            // ___sys_recvmsg → __copy_msghdr, once the socket is known.
+            let bad_len = (a.namelen as i32) < 0;
+            let fault = a.iov.iter().any(|b| matches!(b, RecvBuf::Null(n) if *n > 0));
+            if bad_len || fault {
+                let f = self.k.fdget(pid, fd)?;
+                let is_sock = f.sock().is_some();
+                self.k.fput(f);
+                if !is_sock {
+                    return Err(Errno::ENOTSOCK.why("sockfd_lookup: fd is not a socket"));
+                }
+                if bad_len {
+                    return Err(Errno::EINVAL.why("__copy_msghdr: msg_namelen < 0"));
+                }
+                return Err(Errno::EFAULT.why("copy_to_iter: an iovec has a NULL base"));
+            }
+        }
+        let len = a.iov.iter().fold(0usize, |n, b| n.saturating_add(b.len()));
+        self.recvmsg(pid, fd, len, a.controllen, a.flags)
+    }
+
+    /// `getsockopt(fd, level, name, buf, &optlen)` with `optlen` passed as
+    /// an int: the returned optlen and the bytes written.
+    ///
+    /// # Errors
+    /// The errno, with the optlen the kernel wrote back when it changed it
+    /// (`SO_PEERGROUPS`' `ERANGE` returns the length needed).
+    pub fn getsockopt_len(
+        &self,
+        pid: Pid,
+        fd: i32,
+        level: i32,
+        name: i32,
+        optlen: i32,
+    ) -> Result<(i32, Vec<u8>), (Errno, Option<i32>)> {
+        self.k.sys_getsockopt_len(pid, fd, level, name, optlen)
+    }
+
+    /// `poll(fds, n, timeout)` with every fd asking for `events`: the
+    /// revents of each, in order. A negative timeout waits until one is
+    /// ready.
+    ///
+    /// # Errors
+    /// `EINTR` when the world is torn down while it waits.
+    pub fn poll_fds(&self, pid: Pid, fds: &[i32], events: i16, timeout: i32) -> SysResult<Vec<i16>> {
+        // do_sys_poll: scan every fd; sleep until one is ready or the
+        // timeout passes, then scan again.
+        let deadline = (timeout >= 0).then(|| Instant::now() + Duration::from_millis(timeout as u64));
+        loop {
+            let rev: Vec<i16> = fds.iter().map(|fd| self.k.sys_poll(pid, *fd, events)).collect();
+            if rev.iter().any(|e| *e != 0) || deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(rev);
+            }
+            if self.k.interrupted.load(Ordering::SeqCst) {
+                return Err(Errno::EINTR.why("the world was torn down while the call slept"));
+            }
+            // The model has no wait queue that spans files of every kind:
+            // poll re-scans every millisecond while it sleeps.
+            let p = self.k.proc(pid)?;
+            p.sleeping.fetch_add(1, Ordering::SeqCst);
+            let step = Duration::from_millis(1);
+            std::thread::sleep(deadline.map_or(step, |d| step.min(d.saturating_duration_since(Instant::now()))));
+            p.sleeping.fetch_sub(1, Ordering::SeqCst);
         }
     }
 
@@ -1113,5 +1281,97 @@ impl World {
     /// `ioctl(fd, req, &int)`: the int.
     pub fn ioctl(&self, pid: Pid, fd: i32, req: u64) -> SysResult<i32> {
         self.k.sys_ioctl(pid, fd, req)
+    }
+}
+
+// fs/file.c, fs/exec.c, fs/fcntl.c: fd-table calls and signals.
+impl World {
+    /// `dup2(fd, newfd)`.
+    ///
+    /// # Errors
+    /// `EBADF` when `fd` is not open or `newfd` is negative or not below
+    /// RLIMIT_NOFILE.
+    pub fn dup2(&self, pid: Pid, fd: i32, newfd: i32) -> SysResult<i32> {
+        self.k.dup2(pid, fd, newfd)
+    }
+
+    /// `execve`: every close-on-exec fd is closed (`do_close_on_exec`);
+    /// everything else of the process stays.
+    pub fn exec(&self, pid: Pid) -> SysResult<()> {
+        self.k.exec(pid)
+    }
+
+    /// `fcntl(fd, F_SETOWN, getpid())`: the caller owns the open file.
+    pub fn set_own(&self, pid: Pid, fd: i32) -> SysResult<()> {
+        let f = self.k.fdget(pid, fd)?;
+        f.owner.store(pid, Ordering::SeqCst);
+        self.k.fput(f);
+        Ok(())
+    }
+
+    /// Collect (and clear) a SIGURG delivered to `pid`.
+    pub fn take_sigurg(&self, pid: Pid) -> bool {
+        self.k
+            .proc(pid)
+            .is_ok_and(|p| p.sigurg.swap(false, Ordering::SeqCst))
+    }
+}
+
+impl Kernel {
+    // ksys_dup3 / do_dup2 (dup2 itself: oldfd == newfd returns at once
+    // once oldfd is known to be open).
+    fn dup2(&self, pid: Pid, fd: i32, newfd: i32) -> SysResult<i32> {
+        let p = self.proc(pid)?;
+        let mut t = lock(&p.fds);
+        if fd == newfd {
+            t.get(fd)?;
+            return Ok(newfd);
+        }
+        if newfd < 0 || newfd as u64 >= p.nofile {
+            return Err(Errno::EBADF.why("ksys_dup3: newfd >= RLIMIT_NOFILE"));
+        }
+        let file = self.fget(&t.get(fd)?.file);
+        let old = t.remove(newfd).ok();
+        t.install(
+            newfd,
+            FdEntry {
+                file,
+                cloexec: false,
+            },
+        );
+        drop(t);
+        if let Some(e) = old {
+            self.fput(e.file);
+        }
+        Ok(newfd)
+    }
+
+    // do_close_on_exec
+    fn exec(&self, pid: Pid) -> SysResult<()> {
+        let p = self.proc(pid)?;
+        let closed = {
+            let mut t = lock(&p.fds);
+            let fds: Vec<i32> = t.iter().filter(|(_, e)| e.cloexec).map(|(fd, _)| fd).collect();
+            fds.into_iter()
+                .filter_map(|fd| t.remove(fd).ok())
+                .collect::<Vec<_>>()
+        };
+        for e in closed {
+            self.fput(e.file);
+        }
+        Ok(())
+    }
+
+    /// `sk_send_sigurg` → `send_sigurg`: SIGURG to the owner of a socket's file.
+    pub(crate) fn send_sigurg(&self, s: &Sock) {
+        let owner = s
+            .lock()
+            .file
+            .as_ref()
+            .and_then(Weak::upgrade)
+            .map(|f| f.owner.load(Ordering::SeqCst));
+        if let Some(p) = owner.filter(|o| *o > 0).and_then(|o| self.proc(o).ok()) {
+            p.sigurg.store(true, Ordering::SeqCst);
+        }
     }
 }

@@ -185,3 +185,66 @@ pub const MAX_DGRAM_QLEN_DEFAULT: u32 = 10;
 pub const SOMAXCONN: i32 = 4096;
 /// `UIO_MAXIOV`.
 pub const UIO_MAXIOV: usize = 1024;
+
+// ---- v2 of the scenario language -------------------------------------
+
+/// `SOCK_RAW`: another name for `SOCK_DGRAM` in AF_UNIX.
+pub const SOCK_RAW: i32 = 3;
+/// `SOCK_MAX`: socket types from here on are `EINVAL`.
+pub const SOCK_MAX: i32 = 11;
+/// `PF_UNIX`: the one protocol number besides 0 that `unix_create` takes.
+pub const PF_UNIX: i32 = 1;
+/// `MSG_FASTOPEN`.
+pub const MSG_FASTOPEN: i32 = 0x2000_0000;
+/// `MSG_ZEROCOPY`.
+pub const MSG_ZEROCOPY: i32 = 0x0400_0000;
+/// `MSG_CMSG_COMPAT`: refused by the native `sendmsg`/`recvmsg` (`EINVAL`).
+pub const MSG_CMSG_COMPAT: i32 = 0x8000_0000_u32 as i32;
+
+/// `SO_DEBUG`.
+pub const SO_DEBUG: i32 = 1;
+/// `SO_REUSEADDR`.
+pub const SO_REUSEADDR: i32 = 2;
+/// `SO_DONTROUTE`.
+pub const SO_DONTROUTE: i32 = 5;
+/// `SO_BROADCAST`.
+pub const SO_BROADCAST: i32 = 6;
+/// `SO_KEEPALIVE`.
+pub const SO_KEEPALIVE: i32 = 9;
+/// `SO_NO_CHECK`.
+pub const SO_NO_CHECK: i32 = 11;
+/// `SO_PRIORITY`.
+pub const SO_PRIORITY: i32 = 12;
+/// `SO_LINGER`.
+pub const SO_LINGER: i32 = 13;
+/// `SO_REUSEPORT`.
+pub const SO_REUSEPORT: i32 = 15;
+/// `SO_SNDLOWAT`.
+pub const SO_SNDLOWAT: i32 = 19;
+/// `SO_PROTOCOL`.
+pub const SO_PROTOCOL: i32 = 38;
+/// `SO_DOMAIN`.
+pub const SO_DOMAIN: i32 = 39;
+/// `SO_PEERNAME`.
+pub const SO_PEERNAME: i32 = 28;
+
+/// `O_RDONLY`.
+pub const O_RDONLY: i32 = 0;
+/// `O_WRONLY`.
+pub const O_WRONLY: i32 = 0o1;
+/// `O_RDWR`.
+pub const O_RDWR: i32 = 0o2;
+/// `O_ACCMODE`.
+pub const O_ACCMODE: i32 = 0o3;
+/// `O_CREAT`.
+pub const O_CREAT: i32 = 0o100;
+/// `O_EXCL`.
+pub const O_EXCL: i32 = 0o200;
+/// `O_TRUNC`.
+pub const O_TRUNC: i32 = 0o1000;
+/// `O_APPEND`.
+pub const O_APPEND: i32 = 0o2000;
+/// `O_DIRECTORY`.
+pub const O_DIRECTORY: i32 = 0o200000;
+/// `O_PATH`.
+pub const O_PATH: i32 = 0o10000000;

@@ -41,6 +41,33 @@ impl<'a> MsgHdr<'a> {
     }
 }
 
+/// A whole `struct msghdr` as `sendmsg` reads it: several iovecs, any of
+/// which may be a NULL base with a length.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SendHdr<'a> {
+    /// `msg_name`/`msg_namelen` (`None`: NULL).
+    pub name: Option<&'a [u8]>,
+    /// The iovecs, in order.
+    pub iov: &'a [crate::backend::SendBuf],
+    /// `msg_control`/`msg_controllen` (empty: none).
+    pub control: &'a [u8],
+}
+
+/// What `recvmsg` is given: the iovecs, the `msg_namelen` passed in (the
+/// name buffer itself is a 128-byte `sockaddr_storage`), the control
+/// buffer's length (0: NULL) and the flags.
+#[derive(Clone, Copy, Debug)]
+pub struct RecvArgs<'a> {
+    /// The iovecs, in order.
+    pub iov: &'a [crate::backend::RecvBuf],
+    /// `msg_namelen` as passed.
+    pub namelen: u32,
+    /// `msg_controllen` (0: `msg_control` NULL).
+    pub controllen: usize,
+    /// The flags.
+    pub flags: i32,
+}
+
 fn int_opt(v: &[u8]) -> SysResult<i32> {
     let b: [u8; 4] = v
         .get(..4)
@@ -89,28 +116,48 @@ impl Kernel {
         f
     }
 
+    // __sock_create → unix_create: the type range, the protocol, then the
+    // type itself (SOCK_RAW is another name for SOCK_DGRAM).
+    fn unix_create(&self, ty: i32, protocol: i32) -> SysResult<SockType> {
+        let t = ty & SOCK_TYPE_MASK;
+        if t >= SOCK_MAX {
+            return Err(Errno::EINVAL.why("__sock_create: type >= SOCK_MAX"));
+        }
+        if protocol != 0 && protocol != PF_UNIX {
+            return Err(Errno::EPROTONOSUPPORT.why("unix_create: protocol is neither 0 nor PF_UNIX"));
+        }
+        SockType::from_raw(t)
+    }
+
     // __sys_socket → unix_create
-    pub(crate) fn sys_socket(&self, pid: Pid, ty: i32) -> SysResult<i32> {
+    pub(crate) fn sys_socket(&self, pid: Pid, ty: i32, protocol: i32) -> SysResult<i32> {
         if ty & !(SOCK_TYPE_MASK | SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
             return Err(Errno::EINVAL.why("__sys_socket: unknown flags in type"));
         }
-        let t = SockType::from_raw(ty & SOCK_TYPE_MASK)?;
+        let t = self.unix_create(ty, protocol)?;
+        let netns = self.proc(pid)?.netns;
         self.fd_reserve(pid, 1)?;
-        let s = self.unix_create1(t);
+        let s = self.unix_create1(t, netns);
         let f = self.sock_alloc_file(&s, ty & SOCK_NONBLOCK != 0);
         self.fd_install(pid, f, ty & SOCK_CLOEXEC != 0)
     }
 
     // __sys_socketpair → unix_socketpair
-    pub(crate) fn sys_socketpair(&self, pid: Pid, ty: i32) -> SysResult<[i32; 2]> {
+    pub(crate) fn sys_socketpair(
+        &self,
+        pid: Pid,
+        ty: i32,
+        protocol: i32,
+    ) -> SysResult<[i32; 2]> {
         if ty & !(SOCK_TYPE_MASK | SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
             return Err(Errno::EINVAL.why("__sys_socketpair: unknown flags in type"));
         }
-        let t = SockType::from_raw(ty & SOCK_TYPE_MASK)?;
+        // __sys_socketpair takes both fds before it creates the sockets.
         self.fd_reserve(pid, 2)?;
-        let a = self.unix_create1(t);
-        let b = self.unix_create1(t);
+        let t = self.unix_create(ty, protocol)?;
         let p = self.proc(pid)?;
+        let a = self.unix_create1(t, p.netns);
+        let b = self.unix_create1(t, p.netns);
         let pc = PeerCred {
             pid,
             uid: p.cred.euid,
@@ -413,6 +460,27 @@ impl Kernel {
         self.with_sock_nb(pid, fd, |s, _| {
             self.sock_getsockopt(pid, s, level, name, optlen)
         })
+    }
+
+    /// `getsockopt` with the optlen as an int (value-result).
+    pub(crate) fn sys_getsockopt_len(
+        &self,
+        pid: Pid,
+        fd: i32,
+        level: i32,
+        name: i32,
+        optlen: i32,
+    ) -> Result<(i32, Vec<u8>), (Errno, Option<i32>)> {
+        let r = self.with_sock_nb(pid, fd, |s, _| {
+            if level == SOL_SOCKET && optlen < 0 {
+                return Err(Errno::EINVAL.why("sk_getsockopt: optlen < 0"));
+            }
+            self.sock_getsockopt(pid, s, level, name, optlen.max(0) as usize)
+        });
+        match r {
+            Ok(v) => Ok((v.len() as i32, v)),
+            Err(e) => Err((e, None)),
+        }
     }
 
     fn sock_getsockopt(

@@ -24,7 +24,7 @@ impl Kernel {
             let n = names.autobind_next & 0xfffff;
             names.autobind_next = names.autobind_next.wrapping_add(1);
             let name = format!("{n:05x}").into_bytes();
-            let key = (s.ty, name.clone());
+            let key = (s.netns, s.ty, name.clone());
             if names
                 .abstract_names
                 .get(&key)
@@ -77,7 +77,7 @@ impl Kernel {
                 if s.addr.get().is_some() {
                     return Err(Errno::EINVAL.why("unix_bind_abstract: socket already bound"));
                 }
-                let key = (s.ty, name.clone());
+                let key = (s.netns, s.ty, name.clone());
                 if names
                     .abstract_names
                     .get(&key)
@@ -101,7 +101,7 @@ impl Kernel {
         let mut names = lock(&self.names);
         match addr {
             UnixAddr::Abstract(name) => {
-                let key = (s.ty, name.clone());
+                let key = (s.netns, s.ty, name.clone());
                 if names
                     .abstract_names
                     .get(&key)
@@ -130,6 +130,7 @@ impl Kernel {
     pub(crate) fn unix_find_other(
         &self,
         pid: Pid,
+        netns: u32,
         addr: &UnixAddr,
         ty: SockType,
     ) -> SysResult<Arc<Sock>> {
@@ -141,7 +142,7 @@ impl Kernel {
             }
             UnixAddr::Abstract(name) => names
                 .abstract_names
-                .get(&(ty, name.clone()))
+                .get(&(netns, ty, name.clone()))
                 .and_then(std::sync::Weak::upgrade)
                 .ok_or(
                     Errno::ECONNREFUSED

@@ -99,7 +99,7 @@ impl Kernel {
         }
         let addr = crate::abi::sockaddr::parse_user_addr(raw)?;
         self.maybe_autobind(s)?;
-        let other = self.unix_find_other(pid, &addr, SockType::Dgram)?;
+        let other = self.unix_find_other(pid, s.netns, &addr, SockType::Dgram)?;
         let old =
             if Arc::ptr_eq(s, &other) {
                 let mut g = s.lock();
@@ -221,7 +221,7 @@ impl Kernel {
                 .into());
         }
         let other = match &name {
-            Some(addr) => self.unix_find_other(pid, addr, s.ty)?,
+            Some(addr) => self.unix_find_other(pid, s.netns, addr, s.ty)?,
             None => peer.clone().ok_or(
                 Errno::ENOTCONN.why("unix_dgram_sendmsg: no destination and not connected"),
             )?,

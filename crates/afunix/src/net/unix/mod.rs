@@ -139,6 +139,8 @@ pub struct Sock {
     pub id: u64,
     /// `sk_type`.
     pub ty: SockType,
+    /// `sock_net(sk)`: the network namespace it was created in (a label).
+    pub netns: u32,
     /// Inode number (`sock_i_ino`).
     pub ino: u64,
     /// The bound address (`u->addr`): set once, never changed.
@@ -349,11 +351,16 @@ pub fn double_lock<'a>(
 
 impl Kernel {
     /// `unix_create1`: a new socket object.
-    pub(crate) fn unix_create1(&self, ty: SockType) -> Arc<Sock> {
-        use crate::abi::consts::SK_BUF_DEFAULT;
+    pub(crate) fn unix_create1(&self, ty: SockType, netns: u32) -> Arc<Sock> {
+        use crate::abi::consts::{MAX_DGRAM_QLEN_DEFAULT, SK_BUF_DEFAULT};
+        let max_ack_backlog = crate::world::lock(&self.max_dgram_qlen)
+            .get(&netns)
+            .copied()
+            .unwrap_or(MAX_DGRAM_QLEN_DEFAULT);
         let s = Arc::new(Sock {
             id: self.next_sock.fetch_add(1, Ordering::SeqCst),
             ty,
+            netns,
             ino: self.next_ino.fetch_add(1, Ordering::SeqCst),
             addr: OnceLock::new(),
             wmem: AtomicUsize::new(0),
@@ -376,7 +383,7 @@ impl Kernel {
                 recv_inq: false,
                 peek_off: -1,
                 rcvlowat: 1,
-                max_ack_backlog: self.max_dgram_qlen.load(Ordering::SeqCst),
+                max_ack_backlog,
                 peercred: None,
                 filter: None,
                 rcvtimeo: None,

@@ -93,7 +93,7 @@ impl Kernel {
     ) -> KResult<()> {
         let addr = crate::abi::sockaddr::parse_user_addr(raw)?;
         self.maybe_autobind(s)?;
-        let other = self.unix_find_other(pid, &addr, s.ty)?;
+        let other = self.unix_find_other(pid, s.netns, &addr, s.ty)?;
         let connector = self.peercred_of(pid)?;
         let listener_checks = |og: &SockInner| -> KResult<()> {
             if og.state != SockState::Listen || og.shutdown & RCV_SHUTDOWN != 0 {
@@ -136,7 +136,7 @@ impl Kernel {
         own_checks(&g)?;
         self.security.unix_stream_connect(pid)?;
         // The embryo: the server's end, queued on the listener until accept.
-        let newsk = self.unix_create1(s.ty);
+        let newsk = self.unix_create1(s.ty, s.netns);
         {
             let mut n = newsk.lock();
             n.state = SockState::Established;
@@ -351,6 +351,7 @@ impl Kernel {
                 og.recvq.push_back(skb);
                 other.wake_locked(&mut og);
                 drop(og);
+                self.send_sigurg(&other);
                 if let Some(stale) = stale {
                     self.skbs_free(&other, vec![stale]);
                 }
