@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+#[cfg(feature = "host")]
 mod bench;
 
 /// `println!` that ends the program quietly when stdout is closed (e.g.
@@ -301,6 +302,7 @@ fn main() -> ExitCode {
         } => cmd_run(&files, backend.into(), explain),
         Cmd::Check { files, backend } => cmd_check(&files, backend.into()),
         Cmd::Diff { files } => cmd_diff(&files),
+        #[cfg(feature = "host")]
         Cmd::Bench { secs, size } => {
             match bench::run(bench::BenchOpts { secs, size }, &mut |l| say!("{l}")) {
                 Ok(()) => 0,
@@ -309,6 +311,11 @@ fn main() -> ExitCode {
                     2
                 }
             }
+        }
+        #[cfg(not(feature = "host"))]
+        Cmd::Bench { .. } => {
+            eprintln!("afunix bench: needs the host backend (feature `host`)");
+            2
         }
         Cmd::Fuzz {
             seed,

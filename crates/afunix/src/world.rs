@@ -1171,7 +1171,10 @@ impl World {
         if a.flags & crate::abi::consts::MSG_CMSG_COMPAT == 0 {
             // ___sys_recvmsg → __copy_msghdr, once the socket is known.
             let bad_len = (a.namelen as i32) < 0;
-            let fault = a.iov.iter().any(|b| matches!(b, RecvBuf::Null(n) if *n > 0));
+            let fault = a
+                .iov
+                .iter()
+                .any(|b| matches!(b, RecvBuf::Null(n) if *n > 0));
             if bad_len || fault {
                 let f = self.k.fdget(pid, fd)?;
                 let is_sock = f.sock().is_some();
@@ -1212,12 +1215,22 @@ impl World {
     ///
     /// # Errors
     /// `EINTR` when the world is torn down while it waits.
-    pub fn poll_fds(&self, pid: Pid, fds: &[i32], events: i16, timeout: i32) -> SysResult<Vec<i16>> {
+    pub fn poll_fds(
+        &self,
+        pid: Pid,
+        fds: &[i32],
+        events: i16,
+        timeout: i32,
+    ) -> SysResult<Vec<i16>> {
         // do_sys_poll: scan every fd; sleep until one is ready or the
         // timeout passes, then scan again.
-        let deadline = (timeout >= 0).then(|| Instant::now() + Duration::from_millis(timeout as u64));
+        let deadline =
+            (timeout >= 0).then(|| Instant::now() + Duration::from_millis(timeout as u64));
         loop {
-            let rev: Vec<i16> = fds.iter().map(|fd| self.k.sys_poll(pid, *fd, events)).collect();
+            let rev: Vec<i16> = fds
+                .iter()
+                .map(|fd| self.k.sys_poll(pid, *fd, events))
+                .collect();
             if rev.iter().any(|e| *e != 0) || deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ok(rev);
             }
@@ -1229,7 +1242,9 @@ impl World {
             let p = self.k.proc(pid)?;
             p.sleeping.fetch_add(1, Ordering::SeqCst);
             let step = Duration::from_millis(1);
-            std::thread::sleep(deadline.map_or(step, |d| step.min(d.saturating_duration_since(Instant::now()))));
+            std::thread::sleep(deadline.map_or(step, |d| {
+                step.min(d.saturating_duration_since(Instant::now()))
+            }));
             p.sleeping.fetch_sub(1, Ordering::SeqCst);
         }
     }
@@ -1351,7 +1366,11 @@ impl Kernel {
         let p = self.proc(pid)?;
         let closed = {
             let mut t = lock(&p.fds);
-            let fds: Vec<i32> = t.iter().filter(|(_, e)| e.cloexec).map(|(fd, _)| fd).collect();
+            let fds: Vec<i32> = t
+                .iter()
+                .filter(|(_, e)| e.cloexec)
+                .map(|(fd, _)| fd)
+                .collect();
             fds.into_iter()
                 .filter_map(|fd| t.remove(fd).ok())
                 .collect::<Vec<_>>()
