@@ -1,5 +1,6 @@
-//! Every `.scn` under `<workspace>/tests/scenarios/`,
-//! `<workspace>/../shared/scenarios/` and `<workspace>/examples/` is checked:
+//! Every `.scn` under `<workspace>/tests/scenarios/`, `<workspace>/tests/vectors/`
+//! (the public, host-recorded vectors, kept identical to `../shared/scenarios/`
+//! by `vectors_and_language_match_shared`) and `<workspace>/examples/` is checked:
 //! - on the model: it must pass, unless it is listed in
 //!   `tests/known-divergences.txt`, in which case it must FAIL (so the list
 //!   cannot hide a fixed divergence);
@@ -13,7 +14,42 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 const WORKSPACE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-const DIRS: &[&str] = &["tests/scenarios", "../shared/scenarios", "examples"];
+const DIRS: &[&str] = &["tests/scenarios", "tests/vectors", "examples"];
+
+/// The repository's copies of the shared vectors and language are the
+/// shared ones, byte for byte (checked where `../shared` exists: on the
+/// development machines and in CI; a clone elsewhere tests its copies).
+#[test]
+fn vectors_and_language_match_shared() {
+    let ws = Path::new(WORKSPACE);
+    let shared = ws.join("../shared");
+    if !shared.join("scenarios").is_dir() {
+        eprintln!("../shared not found: the copies in tests/vectors and docs/SCENARIO.md are used as they are");
+        return;
+    }
+    let read = |p: &Path| std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    assert!(
+        read(&shared.join("SCENARIO.md")) == read(&ws.join("docs/SCENARIO.md")),
+        "docs/SCENARIO.md differs from ../shared/SCENARIO.md: copy it over"
+    );
+    let names = |d: &Path| -> BTreeSet<String> {
+        std::fs::read_dir(d)
+            .unwrap_or_else(|e| panic!("{}: {e}", d.display()))
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".scn"))
+            .collect()
+    };
+    let ours = ws.join("tests/vectors");
+    let theirs = shared.join("scenarios");
+    assert_eq!(names(&ours), names(&theirs), "tests/vectors must hold exactly ../shared/scenarios");
+    for n in names(&theirs) {
+        assert!(
+            read(&ours.join(&n)) == read(&theirs.join(&n)),
+            "tests/vectors/{n} differs from ../shared/scenarios/{n}"
+        );
+    }
+}
 
 /// (path relative to the workspace, text) of every scenario.
 fn scenarios() -> Vec<(String, String)> {
