@@ -139,6 +139,10 @@ pub struct Kernel {
     pub(crate) registry: Mutex<Vec<Weak<Sock>>>,
     /// The in-flight graph (`unix_gc_lock`).
     pub(crate) gc: Mutex<GcState>,
+    /// The collector's work item: one run at a time (`unix_gc_work`).
+    pub(crate) gc_work: Mutex<()>,
+    /// A run was requested while one was running: run once more.
+    pub(crate) gc_requeued: AtomicBool,
     /// Open file descriptions alive.
     pub(crate) files_live: AtomicUsize,
     pub(crate) interrupted: AtomicBool,
@@ -162,6 +166,8 @@ impl Kernel {
             security,
             registry: Mutex::new(Vec::new()),
             gc: Mutex::new(GcState::default()),
+            gc_work: Mutex::new(()),
+            gc_requeued: AtomicBool::new(false),
             files_live: AtomicUsize::new(0),
             interrupted: AtomicBool::new(false),
         }
