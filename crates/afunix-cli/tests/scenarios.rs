@@ -42,7 +42,11 @@ fn vectors_and_language_match_shared() {
     };
     let ours = ws.join("tests/vectors");
     let theirs = shared.join("scenarios");
-    assert_eq!(names(&ours), names(&theirs), "tests/vectors must hold exactly ../shared/scenarios");
+    assert_eq!(
+        names(&ours),
+        names(&theirs),
+        "tests/vectors must hold exactly ../shared/scenarios"
+    );
     for n in names(&theirs) {
         assert!(
             read(&ours.join(&n)) == read(&theirs.join(&n)),
@@ -231,4 +235,53 @@ fn host_and_diff(path: &str, text: &str, known: bool) -> Vec<String> {
         }
     }
     problems
+}
+
+/// The model is deterministic: every scenario gives the same whole trace
+/// on every run (wake-ups in the kernel's order, not the OS scheduler's).
+#[cfg(feature = "sim")]
+#[test]
+fn model_traces_are_identical_run_after_run() {
+    const RUNS: usize = 3;
+    let all = scenarios();
+    let chunks: Vec<Vec<(String, String)>> = all
+        .chunks(all.len().div_ceil(4).max(1))
+        .map(<[_]>::to_vec)
+        .collect();
+    let problems: Vec<String> = std::thread::scope(|sc| {
+        let hs: Vec<_> = chunks
+            .iter()
+            .map(|chunk| {
+                sc.spawn(move || {
+                    let mut bad = Vec::new();
+                    for (path, text) in chunk {
+                        let trace = |_| {
+                            run_source(text, BackendKind::Sim)
+                                .map(|o| (o.run.text(true), o.run.error.map(|e| e.to_string())))
+                                .map_err(|e| format!("{e:?}"))
+                        };
+                        let first = trace(0);
+                        for i in 1..RUNS {
+                            let again = trace(i);
+                            if again != first {
+                                bad.push(format!(
+                                    "{path}: run {} differs from run 1:\n{:?}\n---\n{:?}",
+                                    i + 1,
+                                    first,
+                                    again
+                                ));
+                                break;
+                            }
+                        }
+                    }
+                    bad
+                })
+            })
+            .collect();
+        hs.into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(!all.is_empty(), "no scenario found");
 }
