@@ -698,8 +698,21 @@ fn tokenize(line: &str, lineno: usize) -> Result<Vec<Tok>, ParseError> {
     Ok(toks)
 }
 
-/// Parse a whole scenario; on failure, every error found (one per line).
+/// Parse a whole scenario and resolve its names (processes, fds); on
+/// failure, every error found (one per line). Nothing of a file that fails
+/// here is ever run.
 pub fn parse(src: &str) -> Result<Scenario, Vec<ParseError>> {
+    let sc = parse_syntax(src)?;
+    let errors = crate::resolve::resolve(&sc);
+    if errors.is_empty() {
+        Ok(sc)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Parse every line on its own, without resolving names across lines.
+pub fn parse_syntax(src: &str) -> Result<Scenario, Vec<ParseError>> {
     let mut sc = Scenario::default();
     let mut errors = Vec::new();
     for (i, raw) in src.lines().enumerate() {
@@ -749,6 +762,12 @@ pub fn parse_line(
                 result: first.text.clone(),
                 fields: rest[1..].iter().map(|t| t.text.clone()).collect(),
             };
+            let cols: Vec<usize> = rest.iter().map(|t| t.col).collect();
+            let mut bad = Vec::new();
+            crate::resolve::check_expect(lineno, &expect, &cols, &mut bad);
+            if let Some(e) = bad.into_iter().next() {
+                return Err(e);
+            }
             (&toks[..i], Some(expect))
         }
         None => (&toks[..], None),
@@ -1279,7 +1298,15 @@ impl P<'_> {
                     }
                 }
             },
-            other => return Err(self.e(name.col, format!("unknown call `{other}`"))),
+            other => {
+                return Err(self.e(
+                    name.col,
+                    format!(
+                        "unknown call `{other}`{}",
+                        crate::resolve::did_you_mean(other, CALLS.iter().copied())
+                    ),
+                ))
+            }
         })
     }
 
@@ -1441,9 +1468,16 @@ impl P<'_> {
                 name: self.i32v(name, vc + level.chars().count() + 1)?,
             });
         }
-        Opt::from_name(&t.text)
-            .map(OptArg::Named)
-            .ok_or_else(|| self.e(t.col, format!("unknown socket option `{}`", t.text)))
+        Opt::from_name(&t.text).map(OptArg::Named).ok_or_else(|| {
+            self.e(
+                t.col,
+                format!(
+                    "unknown socket option `{}`{}",
+                    t.text,
+                    crate::resolve::did_you_mean(&t.text, OPTS.iter().map(|(n, _, _)| *n))
+                ),
+            )
+        })
     }
 
     /// A setsockopt timeout: milliseconds (any integer) or `tv:SEC,USEC`,
@@ -1763,7 +1797,13 @@ impl P<'_> {
                     .or_else(|_| u32::try_from(n).map(|u| u as i32))
                     .map_err(|_| self.e(col, format!("flag `{term}` does not fit in 32 bits")))?;
             } else {
-                return Err(self.e(col, format!("unknown flag `{term}`")));
+                return Err(self.e(
+                    col,
+                    format!(
+                        "unknown flag `{term}`{}",
+                        crate::resolve::did_you_mean(term, table.iter().map(|(n, _)| *n))
+                    ),
+                ));
             }
             col += term.chars().count() + 1;
         }
@@ -1781,6 +1821,44 @@ impl P<'_> {
         parse_string(v).map_err(|(off, msg)| self.e(vc + off, msg))
     }
 }
+
+/// Every call name of the language.
+pub const CALLS: &[&str] = &[
+    "socket",
+    "socketpair",
+    "bind",
+    "connect",
+    "listen",
+    "accept",
+    "sendmsg",
+    "recvmsg",
+    "close",
+    "dup",
+    "dup2",
+    "shutdown",
+    "setsockopt",
+    "getsockopt",
+    "getsockname",
+    "getpeername",
+    "fcntl",
+    "pipe",
+    "memfd",
+    "open",
+    "mkdir",
+    "unlink",
+    "chmod",
+    "rename",
+    "read",
+    "write",
+    "poll",
+    "ioctl",
+    "pidof",
+    "sigurg",
+    "fork",
+    "exec",
+    "exit",
+    "wait",
+];
 
 /// The bytes that stand for themselves in `@name`.
 pub fn plain_name_byte(b: u8) -> bool {

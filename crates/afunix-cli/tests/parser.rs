@@ -6,7 +6,7 @@ use afunix_cli::scenario::*;
 use proptest::prelude::*;
 
 fn one(src: &str) -> Line {
-    let sc = parse(src).unwrap_or_else(|e| panic!("{src:?}: {e:?}"));
+    let sc = parse_syntax(src).unwrap_or_else(|e| panic!("{src:?}: {e:?}"));
     assert_eq!(sc.lines.len(), 1, "{src:?}");
     sc.lines.into_iter().next().unwrap()
 }
@@ -26,7 +26,7 @@ fn fd(n: &str, col: usize) -> FdArg {
 }
 
 fn error(src: &str) -> (usize, usize, String) {
-    let e = parse(src).expect_err(src);
+    let e = parse_syntax(src).expect_err(src);
     assert_eq!(e.len(), 1, "{src:?}: {e:?}");
     (e[0].line, e[0].col, e[0].msg.clone())
 }
@@ -93,8 +93,10 @@ fn directives() {
 
 #[test]
 fn comments_and_blank_lines() {
-    let sc = parse("# header\n\n   \ntask A # trailing\nA: bind s @#1 # c\nA: write w \"a # b\"\n")
-        .unwrap();
+    let sc = parse_syntax(
+        "# header\n\n   \ntask A # trailing\nA: bind s @#1 # c\nA: write w \"a # b\"\n",
+    )
+    .unwrap();
     assert_eq!(sc.lines.len(), 3);
     assert_eq!(sc.lines[0].lineno, 4);
     assert_eq!(sc.lines[1].echo, "A: bind s @#1");
@@ -535,6 +537,13 @@ fn errors_have_line_and_column() {
         ("A: sendmsg s creds=1,2", 20, "PID,UID,GID"),
         ("A: write s 99999999999", 12, "out of range"),
         ("A: fcntl s dance", 12, "unknown fcntl"),
+        ("A: socketpiar dgram", 4, "did you mean `socketpair`"),
+        ("A: close s = EINVLA", 14, "did you mean `EINVAL`"),
+        ("A: close s = two", 14, "not a result"),
+        ("A: recvmsg s = 1 dta=\"hi\"", 18, "did you mean `data`"),
+        ("A: sendmsg s = EPIPE sigpip", 22, "did you mean `sigpipe`"),
+        ("A: getsockopt s rcvtimo", 17, "did you mean `rcvtimeo`"),
+        ("A: sendmsg s flags=dontwiat", 20, "did you mean `dontwait`"),
         ("A:", 3, "missing call"),
         ("= 0", 1, "without a call"),
     ];
@@ -551,6 +560,21 @@ fn one_error_per_bad_line() {
     let lines: Vec<usize> = e.iter().map(|e| e.line).collect();
     assert_eq!(lines, [2, 4]);
     assert_eq!(e[0].to_string(), "2:4: unknown call `nope`");
+}
+
+#[test]
+fn names_are_resolved_before_anything_runs() {
+    let e = parse("task A\nA: socket dgram -> sock\nB: close sock\nA: close sok\nA: fork C\nC: close sock\nA: sendmsg sock creds=D,1,1\nA: recvmsg sock &\nA: wait -> f\nA: close f\n")
+        .unwrap_err();
+    let got: Vec<(usize, usize, &str)> =
+        e.iter().map(|e| (e.line, e.col, e.msg.as_str())).collect();
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert_eq!((got[0].0, got[0].1), (3, 1));
+    assert!(got[0].2.contains("unknown process `B`"), "{got:?}");
+    assert_eq!((got[1].0, got[1].1), (4, 10));
+    assert!(got[1].2.contains("did you mean `sock`"), "{got:?}");
+    assert_eq!((got[2].0, got[2].1), (7, 23));
+    assert!(got[2].2.contains("unknown process `D`"), "{got:?}");
 }
 
 #[test]
@@ -603,7 +627,7 @@ proptest! {
         prop_assert!(s.bytes().all(|c| (0x20..0x7f).contains(&c)));
         prop_assert_eq!(parse_string(&s).map_err(|e| e.1), Ok(b.clone()));
         // And as a memfd argument in a scenario line.
-        let sc = parse(&format!("A: memfd {s}")).map_err(|e| format!("{e:?}"));
+        let sc = parse(&format!("task A\nA: memfd {s}")).map_err(|e| format!("{e:?}"));
         prop_assert!(sc.is_ok(), "{:?}", sc.err());
     }
 }

@@ -6,7 +6,7 @@ use afunix::abi::ucred::Ucred;
 use afunix::backend::{Backend, BackendError, Call, Out, ProcId, Progress, Reply, TaskSpec};
 use afunix::Errno;
 use afunix_cli::runner::{run, Run, RunErrorKind, RunOptions};
-use afunix_cli::scenario::parse;
+use afunix_cli::scenario::{parse, parse_syntax};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -141,7 +141,8 @@ impl Backend for Fake {
 }
 
 fn go(fake: &mut Fake, src: &str) -> Run {
-    let sc = parse(src).expect("parses");
+    // The runner's own checks, without the resolution `parse` does first.
+    let sc = parse_syntax(src).expect("parses");
     run(&sc, fake, &RunOptions::default())
 }
 
@@ -336,5 +337,16 @@ fn runtime_scenario_errors() {
         let r = go(&mut f, src);
         let e = r.error.unwrap_or_else(|| panic!("no error for {src:?}"));
         assert_eq!((e.line, e.col), (line, col), "{src:?}: {}", e.msg);
+        // Names that no earlier line declares or binds are found before
+        // anything runs, at the same place.
+        if !src.contains("task A\ntask A") && !src.contains("fork A") {
+            let pe = parse(src).expect_err(src);
+            assert_eq!(
+                (pe[0].line, pe[0].col),
+                (line, col),
+                "{src:?}: {}",
+                pe[0].msg
+            );
+        }
     }
 }

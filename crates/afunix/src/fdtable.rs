@@ -217,7 +217,11 @@ mod tests {
         // The same answers as a plain scan, for every start.
         for from in 0..1100 {
             let scan = (from..).find(|&i| t.get(i as i32).is_err()).unwrap();
-            assert_eq!(t.lowest_free_from(from, 1 << 20).unwrap() as usize, scan, "{from}");
+            assert_eq!(
+                t.lowest_free_from(from, 1 << 20).unwrap() as usize,
+                scan,
+                "{from}"
+            );
         }
     }
 }
