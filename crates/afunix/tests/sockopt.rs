@@ -462,9 +462,28 @@ fn get_filter_counts_instructions_and_lock_filter_freezes_it() {
         w.setsockopt(a, fb, SOL_SOCKET, SO_ATTACH_BPF, &int(0)),
         Err(Errno::EINVAL)
     );
+    // SO_ATTACH_REUSEPORT_CBPF takes a raw struct sock_fprog.
+    let fprog = [int(1), int(0), vec![0; 8]].concat();
     assert_eq!(
-        w.setsockopt(a, fb, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog),
+        w.setsockopt(a, fb, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &fprog),
         Err(Errno::EINVAL)
+    );
+    assert_eq!(
+        w.setsockopt(a, fb, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &fprog[..15]),
+        Err(Errno::EINVAL)
+    );
+    // SO_ATTACH_FILTER: the backend's sock_fprog has len = bytes / 8.
+    assert_eq!(
+        w.setsockopt(a, fb, SOL_SOCKET, SO_ATTACH_FILTER, &prog[..12]),
+        Ok(())
+    );
+    assert_eq!(
+        w.getsockopt_len(a, fb, SOL_SOCKET, SO_GET_FILTER, 0),
+        Ok((1, vec![]))
+    );
+    assert_eq!(
+        w.setsockopt(a, fb, SOL_SOCKET, SO_DETACH_FILTER, &int(0)),
+        Ok(())
     );
     assert_eq!(
         w.setsockopt(a, fb, SOL_SOCKET, SO_DETACH_FILTER, &int(0)),

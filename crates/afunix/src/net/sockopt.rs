@@ -425,12 +425,13 @@ impl Kernel {
                 g.rcvlowat = if val < 0 { i32::MAX } else { val.max(1) };
             }
             SO_ATTACH_FILTER => {
-                // The model's option bytes are the instructions themselves
-                // (no struct sock_fprog pointer to follow).
+                // The option bytes are the instructions: the backend builds
+                // the struct sock_fprog, with len = bytes / 8 as a u16.
                 if g.opts.filter_locked {
                     return Err(Errno::EPERM.why("__get_filter: SOCK_FILTER_LOCKED"));
                 }
-                let prog = crate::abi::filter::Program::parse(v)?;
+                let n = usize::from((v.len() / 8) as u16);
+                let prog = crate::abi::filter::Program::parse(v.get(..n * 8).unwrap_or_default())?;
                 g.filter = Some(Arc::new(prog));
             }
             SO_ATTACH_BPF | SO_ATTACH_REUSEPORT_EBPF => {
@@ -450,12 +451,25 @@ impl Kernel {
                 return Err(Errno::EINVAL.why("bpf_prog_get: the fd is not a BPF program"));
             }
             SO_ATTACH_REUSEPORT_CBPF => {
+                // The option bytes are a struct sock_fprog as they are.
+                if v.len() != 16 {
+                    return Err(Errno::EINVAL
+                        .why("copy_bpf_fprog_from_user: optlen != sizeof(struct sock_fprog)"));
+                }
                 if g.opts.filter_locked {
                     return Err(Errno::EPERM.why("__get_filter: SOCK_FILTER_LOCKED"));
                 }
-                crate::abi::filter::Program::parse(v)?;
-                return Err(Errno::EINVAL
-                    .why("reuseport_attach_prog: the socket has no SO_REUSEPORT group"));
+                let len = u16::from_ne_bytes([v[0], v[1]]);
+                let ptr = v
+                    .get(8..16)
+                    .map_or(0, |b| b.iter().fold(0u64, |a, x| a << 8 | u64::from(*x)));
+                if len == 0 || usize::from(len) > crate::abi::filter::BPF_MAXINSNS || ptr == 0 {
+                    return Err(Errno::EINVAL
+                        .why("bpf_check_basics_ok: len == 0, > BPF_MAXINSNS or a NULL filter"));
+                }
+                return Err(Errno::EFAULT.why(
+                    "model gap: copy_from_user of the program behind a raw sock_fprog pointer (the model has no user memory)",
+                ));
             }
             SO_DETACH_REUSEPORT_BPF => {
                 return Err(Errno::EINVAL.why("reuseport_detach_prog: no reuseport group"));
