@@ -5,7 +5,7 @@
 //! test thread holds a lock is risky; it also keeps the child counts of the
 //! leftover test exact. The tests need root (as the project's CI has).
 
-use afunix::backend::{Backend, Call, Out, Progress, Reply, TaskSpec};
+use afunix::backend::{Backend, Call, Out, Progress, RecvBuf, Reply, SendBuf, TaskSpec};
 use afunix::Errno;
 use afunix_host::HostBackend;
 use std::sync::{Mutex, MutexGuard};
@@ -40,6 +40,7 @@ fn root() -> TaskSpec {
         gid: 0,
         groups: vec![0],
         nofile: 1024,
+        ..TaskSpec::default()
     }
 }
 
@@ -98,7 +99,7 @@ fn send(fd: i32, data: &[u8], control: Vec<u8>, flags: i32) -> Call {
     Call::Sendmsg {
         fd,
         name: None,
-        data: Some(data.to_vec()),
+        iov: vec![SendBuf::Bytes(data.to_vec())],
         control,
         flags,
     }
@@ -107,8 +108,9 @@ fn send(fd: i32, data: &[u8], control: Vec<u8>, flags: i32) -> Call {
 fn recv(fd: i32, flags: i32) -> Call {
     Call::Recvmsg {
         fd,
-        len: 1024,
-        controllen: 2048,
+        iov: vec![RecvBuf::Len(1024)],
+        namelen: 128,
+        control: RecvBuf::Len(2048),
         flags,
     }
 }
@@ -126,7 +128,7 @@ fn rights_over_dgram_share_the_offset() {
     let mut b = HostBackend::new().unwrap();
     b.task(0, &root()).unwrap();
     assert_eq!(
-        ok(call(&mut b, 0, Call::Socketpair { ty: SOCK_DGRAM })),
+        ok(call(&mut b, 0, Call::Socketpair { ty: SOCK_DGRAM, protocol: 0 })),
         (0, Out::Pair([3, 4]))
     );
     assert_eq!(
@@ -147,7 +149,9 @@ fn rights_over_dgram_share_the_offset() {
     let Out::Msg {
         data,
         name,
+        namelen,
         control,
+        controllen,
         flags,
     } = out
     else {
@@ -155,6 +159,8 @@ fn rights_over_dgram_share_the_offset() {
     };
     assert_eq!(data, b"fd");
     assert_eq!(name, Vec::<u8>::new(), "unnamed socketpair peer: namelen 0");
+    assert_eq!(namelen, 0);
+    assert_eq!(controllen, control.len());
     assert_eq!(flags, 0);
     let c = parse_cmsgs(&control);
     assert_eq!(c, vec![(SOL_SOCKET, SCM_RIGHTS, ints(&[6]))]);
@@ -183,7 +189,7 @@ fn stream_epipe_raises_sigpipe() {
     let mut b = HostBackend::new().unwrap();
     b.task(0, &root()).unwrap();
     assert_eq!(
-        ok(call(&mut b, 0, Call::Socketpair { ty: SOCK_STREAM })),
+        ok(call(&mut b, 0, Call::Socketpair { ty: SOCK_STREAM, protocol: 0 })),
         (0, Out::Pair([3, 4]))
     );
     assert_eq!(ok(call(&mut b, 0, Call::Close { fd: 4 })).0, 0);
@@ -200,7 +206,9 @@ fn stream_epipe_raises_sigpipe() {
         Out::Msg {
             data: vec![],
             name: vec![],
+            namelen: 0,
             control: vec![],
+            controllen: 0,
             flags: 0
         }
     );
@@ -213,7 +221,7 @@ fn pidfd_names_the_sender_until_it_exits() {
     let mut b = HostBackend::new().unwrap();
     b.task(0, &root()).unwrap();
     assert_eq!(
-        ok(call(&mut b, 0, Call::Socketpair { ty: SOCK_SEQPACKET })),
+        ok(call(&mut b, 0, Call::Socketpair { ty: SOCK_SEQPACKET, protocol: 0 })),
         (0, Out::Pair([3, 4]))
     );
     let one = ints(&[1]);
@@ -263,7 +271,7 @@ fn pidfd_names_the_sender_until_it_exits() {
             optlen: 4,
         },
     );
-    assert_eq!(ok(r), (0, Out::Optval(ints(&[6]))));
+    assert_eq!(ok(r), (0, Out::Optval { optlen: 4, value: ints(&[6]) }));
     assert_eq!(
         ok(call(&mut b, 0, Call::Pidof { fd: 6 })),
         (0, Out::Pid(pa))
@@ -291,10 +299,10 @@ fn gc_frees_a_self_cycle() {
     b.task(0, &root()).unwrap();
     assert_eq!(b.stat().unwrap(), 0, "channels are not in the run's netns");
     assert_eq!(
-        ok(call(&mut b, 0, Call::Socketpair { ty: SOCK_DGRAM })),
+        ok(call(&mut b, 0, Call::Socketpair { ty: SOCK_DGRAM, protocol: 0 })),
         (0, Out::Pair([3, 4]))
     );
-    assert_eq!(ok(call(&mut b, 0, Call::Socket { ty: SOCK_DGRAM })).0, 5);
+    assert_eq!(ok(call(&mut b, 0, Call::Socket { ty: SOCK_DGRAM, protocol: 0 })).0, 5);
     assert_eq!(b.stat().unwrap(), 3);
     let ctl = cmsg(SOL_SOCKET, SCM_RIGHTS, &ints(&[3, 3]));
     assert_eq!(ok(call(&mut b, 0, send(4, b"x", ctl, 0))).0, 1);
@@ -311,7 +319,7 @@ fn blocked_recvmsg_completes_after_a_send() {
     let mut b = HostBackend::new().unwrap();
     b.task(0, &root()).unwrap();
     assert_eq!(
-        ok(call(&mut b, 0, Call::Socketpair { ty: SOCK_DGRAM })),
+        ok(call(&mut b, 0, Call::Socketpair { ty: SOCK_DGRAM, protocol: 0 })),
         (0, Out::Pair([3, 4]))
     );
     b.fork(0, 1).unwrap();
@@ -348,11 +356,12 @@ fn uid_switching_shows_in_peercred_and_scm_credentials() {
         gid: 1001,
         groups: vec![1001, 5],
         nofile: 1024,
+        ..TaskSpec::default()
     };
     b.task(0, &spec).unwrap();
     let pid = b.pid(0);
     assert_eq!(
-        ok(call(&mut b, 0, Call::Socketpair { ty: SOCK_DGRAM })),
+        ok(call(&mut b, 0, Call::Socketpair { ty: SOCK_DGRAM, protocol: 0 })),
         (0, Out::Pair([3, 4]))
     );
     let r = call(
@@ -365,7 +374,7 @@ fn uid_switching_shows_in_peercred_and_scm_credentials() {
             optlen: 12,
         },
     );
-    assert_eq!(ok(r), (0, Out::Optval(ints(&[pid, 1001, 1001]))));
+    assert_eq!(ok(r), (0, Out::Optval { optlen: 12, value: ints(&[pid, 1001, 1001]) }));
     let r = call(
         &mut b,
         0,
@@ -401,7 +410,7 @@ fn uid_switching_shows_in_peercred_and_scm_credentials() {
             optlen: 12,
         },
     );
-    assert_eq!(ok(r), (0, Out::Optval(ints(&[pid, 1001, 1001]))));
+    assert_eq!(ok(r), (0, Out::Optval { optlen: 12, value: ints(&[pid, 1001, 1001]) }));
     let ctl = cmsg(SOL_SOCKET, SCM_CREDENTIALS, &ints(&[b.pid(1), 1001, 1001]));
     assert_eq!(ok(call(&mut b, 1, send(3, b"y", ctl, 0))).0, 1);
 }
@@ -417,10 +426,10 @@ fn fd_numbers_and_fork_at_a_small_limit() {
         ..TaskSpec::default()
     };
     b.task(0, &spec).unwrap();
-    assert_eq!(ok(call(&mut b, 0, Call::Socket { ty: SOCK_DGRAM })).0, 3);
-    assert_eq!(ok(call(&mut b, 0, Call::Socket { ty: SOCK_STREAM })).0, 4);
+    assert_eq!(ok(call(&mut b, 0, Call::Socket { ty: SOCK_DGRAM, protocol: 0 })).0, 3);
+    assert_eq!(ok(call(&mut b, 0, Call::Socket { ty: SOCK_STREAM, protocol: 0 })).0, 4);
     assert_eq!(
-        errno(call(&mut b, 0, Call::Socket { ty: SOCK_DGRAM })),
+        errno(call(&mut b, 0, Call::Socket { ty: SOCK_DGRAM, protocol: 0 })),
         Errno::EMFILE
     );
     assert_eq!(errno(call(&mut b, 0, Call::Dup { fd: 0 })), Errno::EMFILE);
@@ -443,7 +452,7 @@ fn fd_numbers_and_fork_at_a_small_limit() {
         Errno::EMFILE
     );
     assert_eq!(
-        ok(call(&mut b, 1, Call::Socket { ty: SOCK_SEQPACKET })).0,
+        ok(call(&mut b, 1, Call::Socket { ty: SOCK_SEQPACKET, protocol: 0 })).0,
         3
     );
     // The child's table is its own: the parent's fd 3 is still open.
@@ -451,7 +460,7 @@ fn fd_numbers_and_fork_at_a_small_limit() {
     // Fork again from the child, at its limit again.
     b.fork(1, 2).unwrap();
     assert_eq!(
-        errno(call(&mut b, 2, Call::Socket { ty: SOCK_DGRAM })),
+        errno(call(&mut b, 2, Call::Socket { ty: SOCK_DGRAM, protocol: 0 })),
         Errno::EMFILE
     );
 }
@@ -462,10 +471,10 @@ fn private_namespace_and_qlen() {
     let _g = lock();
     let mut b1 = HostBackend::new().unwrap();
     let mut b2 = HostBackend::new().unwrap();
-    b1.set_max_dgram_qlen(2).unwrap();
+    b1.set_max_dgram_qlen(0, 2).unwrap().unwrap();
     for b in [&mut b1, &mut b2] {
         b.task(0, &TaskSpec::default()).unwrap();
-        assert_eq!(ok(call(b, 0, Call::Socket { ty: SOCK_DGRAM })).0, 3);
+        assert_eq!(ok(call(b, 0, Call::Socket { ty: SOCK_DGRAM, protocol: 0 })).0, 3);
         // The same abstract name binds in both runs.
         assert_eq!(
             ok(call(
@@ -479,12 +488,12 @@ fn private_namespace_and_qlen() {
             .0,
             0
         );
-        assert_eq!(ok(call(b, 0, Call::Socket { ty: SOCK_DGRAM })).0, 4);
+        assert_eq!(ok(call(b, 0, Call::Socket { ty: SOCK_DGRAM, protocol: 0 })).0, 4);
     }
     let to = |d: &[u8], flags| Call::Sendmsg {
         fd: 4,
-        name: Some(abstract_addr("q")),
-        data: Some(d.to_vec()),
+        name: Some(SendBuf::Bytes(abstract_addr("q"))),
+        iov: vec![SendBuf::Bytes(d.to_vec())],
         control: vec![],
         flags,
     };
@@ -521,7 +530,7 @@ fn pathname_bind_in_the_run_directory() {
     let _g = lock();
     let mut b = HostBackend::new().unwrap();
     b.task(0, &TaskSpec::default()).unwrap();
-    assert_eq!(ok(call(&mut b, 0, Call::Socket { ty: SOCK_STREAM })).0, 3);
+    assert_eq!(ok(call(&mut b, 0, Call::Socket { ty: SOCK_STREAM, protocol: 0 })).0, 3);
     let mut addr = vec![AF_UNIX, 0];
     addr.extend_from_slice(b"sock\0");
     assert_eq!(
@@ -541,8 +550,14 @@ fn pathname_bind_in_the_run_directory() {
     assert_eq!(md.mode() & 0o777, 0o755);
     assert_eq!((md.uid(), md.gid()), (1000, 1000));
     assert_eq!(
-        ok(call(&mut b, 0, Call::Getsockname { fd: 3 })),
-        (0, Out::Addr(addr))
+        ok(call(&mut b, 0, Call::Getsockname { fd: 3, len: 128 })),
+        (
+            0,
+            Out::Addr {
+                len: addr.len() as i32,
+                addr
+            }
+        )
     );
 }
 
@@ -578,10 +593,10 @@ fn no_leftover_children() {
         // Exit of a parent whose child lives on: the child is unaffected.
         assert_eq!(ok(call(&mut b, 2, Call::Exit)).0, 0);
         assert_eq!(children_of_me(), base + 4, "exit reaps at once");
-        assert_eq!(ok(call(&mut b, 3, Call::Socket { ty: SOCK_DGRAM })).0, 3);
+        assert_eq!(ok(call(&mut b, 3, Call::Socket { ty: SOCK_DGRAM, protocol: 0 })).0, 3);
         // A blocked call at drop time.
         assert_eq!(
-            ok(call(&mut b, 3, Call::Socketpair { ty: SOCK_DGRAM })),
+            ok(call(&mut b, 3, Call::Socketpair { ty: SOCK_DGRAM, protocol: 0 })),
             (0, Out::Pair([4, 5]))
         );
         b.start(3, recv(5, 0)).unwrap();
@@ -608,7 +623,7 @@ fn helpers_die_with_the_backend_process() {
         b.task(1, &TaskSpec::default()).unwrap();
         b.fork(1, 2).unwrap();
         b.fork(2, 3).unwrap();
-        b.start(3, Call::Socketpair { ty: SOCK_DGRAM }).unwrap();
+        b.start(3, Call::Socketpair { ty: SOCK_DGRAM, protocol: 0 }).unwrap();
         let _ = b.wait(3, T).unwrap();
         b.start(3, recv(4, 0)).unwrap();
         let me = std::process::id().to_string();
@@ -684,7 +699,7 @@ fn blocked_accept_and_call_latency() {
     let mut b = HostBackend::new().unwrap();
     b.task(0, &TaskSpec::default()).unwrap();
     b.task(1, &TaskSpec::default()).unwrap();
-    assert_eq!(ok(call(&mut b, 0, Call::Socket { ty: SOCK_STREAM })).0, 3);
+    assert_eq!(ok(call(&mut b, 0, Call::Socket { ty: SOCK_STREAM, protocol: 0 })).0, 3);
     let addr = abstract_addr("srv");
     assert_eq!(
         ok(call(
@@ -714,7 +729,7 @@ fn blocked_accept_and_call_latency() {
         per_call < Duration::from_millis(20),
         "{per_call:?} per call"
     );
-    assert_eq!(ok(call(&mut b, 1, Call::Socket { ty: SOCK_STREAM })).0, 3);
+    assert_eq!(ok(call(&mut b, 1, Call::Socket { ty: SOCK_STREAM, protocol: 0 })).0, 3);
     assert_eq!(
         ok(call(
             &mut b,
@@ -731,6 +746,15 @@ fn blocked_accept_and_call_latency() {
         panic!("accept still blocked")
     };
     assert_eq!(ok(r).0, 4);
-    let r = call(&mut b, 0, Call::Getpeername { fd: 4 });
-    assert_eq!(ok(r), (0, Out::Addr(vec![AF_UNIX, 0])));
+    let r = call(&mut b, 0, Call::Getpeername { fd: 4, len: 128 });
+    assert_eq!(
+        ok(r),
+        (
+            0,
+            Out::Addr {
+                addr: vec![AF_UNIX, 0],
+                len: 2
+            }
+        )
+    );
 }
