@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+#[cfg(feature = "host")]
 mod bench;
 
 /// `println!` that ends the program quietly when stdout is closed (e.g.
@@ -76,9 +77,9 @@ enum Cmd {
     /// Each line is echoed with its result (`LINE = RESULT FIELDS`); with
     /// several files, a `==> FILE <==` header comes before each trace.
     ///
-    /// Example: afunix run scenarios/01_dgram_rights_memfd.scn --explain
+    /// Example: afunix run tests/vectors/01_dgram_rights_memfd.scn --explain
     Run {
-        /// Scenario files.
+        /// Scenario files (`-`: standard input).
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// Where the calls run.
@@ -96,7 +97,7 @@ enum Cmd {
     /// one `file: ok` or `file: FAILED` line per file, then `N passed, M
     /// failed` (counting expectations). Exit 1 on any mismatch.
     ///
-    /// Example: afunix check scenarios/*.scn --backend host
+    /// Example: afunix check tests/vectors/*.scn --backend host
     Check {
         /// Scenario files.
         #[arg(required = true)]
@@ -108,7 +109,7 @@ enum Cmd {
     /// Run scenarios on the model and on the host kernel and print each
     /// line whose results differ. Needs root for the host backend.
     ///
-    /// Example: sudo afunix diff scenarios/*.scn
+    /// Example: sudo afunix diff tests/vectors/*.scn
     Diff {
         /// Scenario files.
         #[arg(required = true)]
@@ -162,12 +163,25 @@ enum Cmd {
     },
 }
 
-/// Load, parse and run one file; print its errors. `None`: could not run.
+/// The bytes of a scenario file; `-` is standard input.
+fn read_input(path: &PathBuf) -> std::io::Result<Vec<u8>> {
+    if path.as_os_str() == "-" {
+        let mut b = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut b)?;
+        Ok(b)
+    } else {
+        std::fs::read(path)
+    }
+}
+
+/// Load, parse and run one file (`-`: standard input); print its errors.
+/// `None`: could not run.
 fn load(path: &PathBuf, kind: BackendKind) -> Option<Outcome> {
     let name = path.display();
-    let src = match std::fs::read(path) {
+    let src = match read_input(path) {
         Ok(b) => match String::from_utf8(b) {
-            Ok(s) => s,
+            // A UTF-8 byte order mark is not part of the first line.
+            Ok(s) => s.strip_prefix('\u{feff}').map(str::to_string).unwrap_or(s),
             Err(_) => {
                 eprintln!("{name}: not UTF-8 text");
                 return None;
@@ -217,13 +231,20 @@ fn cmd_run(files: &[PathBuf], kind: BackendKind, explain: bool) -> u8 {
     code
 }
 
+/// `N expectation(s)`.
+fn expectations(n: usize) -> String {
+    format!("{n} expectation{}", if n == 1 { "" } else { "s" })
+}
+
 fn cmd_check(files: &[PathBuf], kind: BackendKind) -> u8 {
     let (mut passed, mut failed) = (0usize, 0usize);
+    let (mut files_ok, mut files_failed, mut files_broken) = (0usize, 0usize, 0usize);
     let mut code = 0;
     for f in files {
         let name = f.display();
         let Some(o) = load(f, kind) else {
             code = 2;
+            files_broken += 1;
             continue;
         };
         let rep = check(&o.scenario, &o.run);
@@ -236,19 +257,35 @@ fn cmd_check(files: &[PathBuf], kind: BackendKind) -> u8 {
             );
         }
         if let Some(e) = &o.run.error {
-            say!("{name}:{e}");
+            eprintln!("{name}:{e}");
             code = 2;
         }
         let k = rep.mismatches.len();
         passed += rep.expectations - k;
         failed += k;
-        if rep.ok() && o.run.error.is_none() {
-            say!("{name}: ok ({} expectations)", rep.expectations);
+        if o.run.error.is_some() {
+            files_broken += 1;
+            say!(
+                "{name}: ERROR ({k} of {} failed before the run stopped)",
+                expectations(rep.expectations)
+            );
+        } else if rep.ok() {
+            files_ok += 1;
+            if rep.expectations == 0 {
+                say!("{name}: ok (no expectations: nothing was checked)");
+            } else {
+                say!("{name}: ok ({})", expectations(rep.expectations));
+            }
         } else {
-            say!("{name}: FAILED ({k} of {})", rep.expectations);
+            files_failed += 1;
+            say!("{name}: FAILED ({k} of {})", expectations(rep.expectations));
             code = code.max(1);
         }
     }
+    say!(
+        "{} files: {files_ok} ok, {files_failed} failed, {files_broken} could not run",
+        files.len()
+    );
     say!("{passed} passed, {failed} failed");
     code
 }
@@ -274,7 +311,7 @@ fn cmd_diff(files: &[PathBuf]) -> u8 {
         }
         for (who, r) in [("model", &model.run), ("kernel", &kernel.run)] {
             if let Some(e) = &r.error {
-                say!("{name}:{e} ({who})");
+                eprintln!("{name}:{e} ({who})");
                 code = 2;
             }
         }
@@ -301,6 +338,7 @@ fn main() -> ExitCode {
         } => cmd_run(&files, backend.into(), explain),
         Cmd::Check { files, backend } => cmd_check(&files, backend.into()),
         Cmd::Diff { files } => cmd_diff(&files),
+        #[cfg(feature = "host")]
         Cmd::Bench { secs, size } => {
             match bench::run(bench::BenchOpts { secs, size }, &mut |l| say!("{l}")) {
                 Ok(()) => 0,
@@ -309,6 +347,11 @@ fn main() -> ExitCode {
                     2
                 }
             }
+        }
+        #[cfg(not(feature = "host"))]
+        Cmd::Bench { .. } => {
+            eprintln!("afunix bench: needs the host backend (feature `host`)");
+            2
         }
         Cmd::Fuzz {
             seed,

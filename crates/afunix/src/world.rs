@@ -53,9 +53,9 @@ pub(crate) type KResult<T> = Result<T, Fail>;
 /// A wait queue and the generation the caller saw while it held the
 /// queue's lock: the sleeper only sleeps if nothing changed since.
 pub(crate) enum Wait {
-    /// A socket's own wait queue (`sk_sleep`).
-    Sock(Arc<Sock>, u64),
-    /// A socket's `peer_wait`.
+    /// A socket's own wait queue (`sk_sleep`); exclusive or not.
+    Sock(Arc<Sock>, u64, bool),
+    /// A socket's `peer_wait` (`unix_wait_for_peer`: always exclusive).
     Peer(Arc<Sock>, u64),
     /// A pipe's wait queue.
     Pipe(Arc<Pipe>, u64),
@@ -65,10 +65,111 @@ impl Wait {
     /// Sleep until the queue's generation moves past the one seen, or `until`.
     fn sleep(&self, until: Option<Instant>) {
         match self {
-            Wait::Sock(s, seen) => sleep_on(&s.inner, &s.wait, *seen, |g| g.seq, until),
-            Wait::Peer(s, seen) => sleep_on(&s.inner, &s.peer_wait, *seen, |g| g.peer_seq, until),
+            Wait::Sock(s, seen, excl) => sleep_queued(
+                &s.inner,
+                &s.wait,
+                *seen,
+                |g| (g.seq, &mut g.waiters),
+                *excl,
+                until,
+            ),
+            Wait::Peer(s, seen) => sleep_queued(
+                &s.inner,
+                &s.peer_wait,
+                *seen,
+                |g| (g.peer_seq, &mut g.peer_waiters),
+                true,
+                until,
+            ),
+            // The model's pipe has one queue for readers and writers:
+            // every sleeper wakes and looks (pipe_read and pipe_write each
+            // have their own exclusive queue in the kernel).
             Wait::Pipe(p, seen) => sleep_on(&p.inner, &p.wait, *seen, |g| g.seq, until),
         }
+    }
+}
+
+/// A wait queue's sleepers in arrival order (`wait_queue_head`): a wake-up
+/// takes every non-exclusive sleeper and the oldest exclusive one
+/// (`__wake_up_common` with `nr_exclusive` 1), so which of several blocked
+/// calls a change serves is the kernel's choice, not the OS scheduler's.
+#[derive(Debug, Default)]
+pub struct WaitList {
+    next: u64,
+    /// (ticket, exclusive), oldest first.
+    sleepers: std::collections::VecDeque<(u64, bool)>,
+}
+
+impl WaitList {
+    /// `prepare_to_wait[_exclusive]`: join at the tail; the ticket.
+    pub(crate) fn add(&mut self, exclusive: bool) -> u64 {
+        self.next += 1;
+        self.sleepers.push_back((self.next, exclusive));
+        self.next
+    }
+    /// Whether the ticket still waits (not yet woken).
+    pub(crate) fn waiting(&self, ticket: u64) -> bool {
+        self.sleepers.iter().any(|(t, _)| *t == ticket)
+    }
+    /// `finish_wait` after a timeout.
+    pub(crate) fn remove(&mut self, ticket: u64) {
+        self.sleepers.retain(|(t, _)| *t != ticket);
+    }
+    /// `wq_has_sleeper`.
+    pub(crate) fn has_sleeper(&self) -> bool {
+        !self.sleepers.is_empty()
+    }
+    /// `__wake_up(.., nr_exclusive = 1)`.
+    pub(crate) fn wake_one_exclusive(&mut self) {
+        let mut woke_exclusive = false;
+        self.sleepers.retain(|(_, excl)| {
+            if !excl {
+                return false;
+            }
+            if woke_exclusive {
+                return true;
+            }
+            woke_exclusive = true;
+            false
+        });
+    }
+    /// Wake everyone (`wake_up_all`).
+    pub(crate) fn wake_all(&mut self) {
+        self.sleepers.clear();
+    }
+}
+
+/// Sleep on a queue that keeps its sleepers in order: join the queue if
+/// nothing changed since the caller looked (the generation is still
+/// `seen`), then wait until a wake-up takes this sleeper or `until` passes.
+fn sleep_queued<T>(
+    m: &Mutex<T>,
+    cv: &std::sync::Condvar,
+    seen: u64,
+    queue: impl Fn(&mut T) -> (u64, &mut WaitList),
+    exclusive: bool,
+    until: Option<Instant>,
+) {
+    let mut g = lock(m);
+    let (gen, list) = queue(&mut g);
+    if gen != seen {
+        return;
+    }
+    let ticket = list.add(exclusive);
+    while queue(&mut g).1.waiting(ticket) {
+        g = match until {
+            None => cv.wait(g).unwrap_or_else(|p| p.into_inner()),
+            Some(d) => {
+                let now = Instant::now();
+                if now >= d {
+                    queue(&mut g).1.remove(ticket);
+                    return;
+                }
+                cv.wait_timeout(g, d - now)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0
+            }
+        };
     }
 }
 
@@ -139,6 +240,10 @@ pub struct Kernel {
     pub(crate) registry: Mutex<Vec<Weak<Sock>>>,
     /// The in-flight graph (`unix_gc_lock`).
     pub(crate) gc: Mutex<GcState>,
+    /// The collector's work item: one run at a time (`unix_gc_work`).
+    pub(crate) gc_work: Mutex<()>,
+    /// A run was requested while one was running: run once more.
+    pub(crate) gc_requeued: AtomicBool,
     /// Open file descriptions alive.
     pub(crate) files_live: AtomicUsize,
     pub(crate) interrupted: AtomicBool,
@@ -162,6 +267,8 @@ impl Kernel {
             security,
             registry: Mutex::new(Vec::new()),
             gc: Mutex::new(GcState::default()),
+            gc_work: Mutex::new(()),
+            gc_requeued: AtomicBool::new(false),
             files_live: AtomicUsize::new(0),
             interrupted: AtomicBool::new(false),
         }
@@ -858,8 +965,10 @@ impl World {
         self.k.interrupted.store(true, Ordering::SeqCst);
         for s in self.k.all_socks() {
             let mut g = s.lock();
-            s.wake_locked(&mut g);
-            s.wake_peers_locked(&mut g);
+            g.waiters.wake_all();
+            g.peer_waiters.wake_all();
+            s.wait.notify_all();
+            s.peer_wait.notify_all();
         }
     }
 
@@ -1171,7 +1280,10 @@ impl World {
         if a.flags & crate::abi::consts::MSG_CMSG_COMPAT == 0 {
             // ___sys_recvmsg → __copy_msghdr, once the socket is known.
             let bad_len = (a.namelen as i32) < 0;
-            let fault = a.iov.iter().any(|b| matches!(b, RecvBuf::Null(n) if *n > 0));
+            let fault = a
+                .iov
+                .iter()
+                .any(|b| matches!(b, RecvBuf::Null(n) if *n > 0));
             if bad_len || fault {
                 let f = self.k.fdget(pid, fd)?;
                 let is_sock = f.sock().is_some();
@@ -1212,12 +1324,22 @@ impl World {
     ///
     /// # Errors
     /// `EINTR` when the world is torn down while it waits.
-    pub fn poll_fds(&self, pid: Pid, fds: &[i32], events: i16, timeout: i32) -> SysResult<Vec<i16>> {
+    pub fn poll_fds(
+        &self,
+        pid: Pid,
+        fds: &[i32],
+        events: i16,
+        timeout: i32,
+    ) -> SysResult<Vec<i16>> {
         // do_sys_poll: scan every fd; sleep until one is ready or the
         // timeout passes, then scan again.
-        let deadline = (timeout >= 0).then(|| Instant::now() + Duration::from_millis(timeout as u64));
+        let deadline =
+            (timeout >= 0).then(|| Instant::now() + Duration::from_millis(timeout as u64));
         loop {
-            let rev: Vec<i16> = fds.iter().map(|fd| self.k.sys_poll(pid, *fd, events)).collect();
+            let rev: Vec<i16> = fds
+                .iter()
+                .map(|fd| self.k.sys_poll(pid, *fd, events))
+                .collect();
             if rev.iter().any(|e| *e != 0) || deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ok(rev);
             }
@@ -1229,7 +1351,9 @@ impl World {
             let p = self.k.proc(pid)?;
             p.sleeping.fetch_add(1, Ordering::SeqCst);
             let step = Duration::from_millis(1);
-            std::thread::sleep(deadline.map_or(step, |d| step.min(d.saturating_duration_since(Instant::now()))));
+            std::thread::sleep(deadline.map_or(step, |d| {
+                step.min(d.saturating_duration_since(Instant::now()))
+            }));
             p.sleeping.fetch_sub(1, Ordering::SeqCst);
         }
     }
@@ -1351,7 +1475,11 @@ impl Kernel {
         let p = self.proc(pid)?;
         let closed = {
             let mut t = lock(&p.fds);
-            let fds: Vec<i32> = t.iter().filter(|(_, e)| e.cloexec).map(|(fd, _)| fd).collect();
+            let fds: Vec<i32> = t
+                .iter()
+                .filter(|(_, e)| e.cloexec)
+                .map(|(fd, _)| fd)
+                .collect();
             fds.into_iter()
                 .filter_map(|fd| t.remove(fd).ok())
                 .collect::<Vec<_>>()

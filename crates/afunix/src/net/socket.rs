@@ -124,7 +124,9 @@ impl Kernel {
             return Err(Errno::EINVAL.why("__sock_create: type >= SOCK_MAX"));
         }
         if protocol != 0 && protocol != PF_UNIX {
-            return Err(Errno::EPROTONOSUPPORT.why("unix_create: protocol is neither 0 nor PF_UNIX"));
+            return Err(
+                Errno::EPROTONOSUPPORT.why("unix_create: protocol is neither 0 nor PF_UNIX")
+            );
         }
         SockType::from_raw(t)
     }
@@ -143,12 +145,7 @@ impl Kernel {
     }
 
     // __sys_socketpair → unix_socketpair
-    pub(crate) fn sys_socketpair(
-        &self,
-        pid: Pid,
-        ty: i32,
-        protocol: i32,
-    ) -> SysResult<[i32; 2]> {
+    pub(crate) fn sys_socketpair(&self, pid: Pid, ty: i32, protocol: i32) -> SysResult<[i32; 2]> {
         if ty & !(SOCK_TYPE_MASK | SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
             return Err(Errno::EINVAL.why("__sys_socketpair: unknown flags in type"));
         }

@@ -453,9 +453,41 @@ impl Kernel {
         lock(&self.gc).tot_inflight
     }
 
-    /// `unix_gc` → `__unix_gc`: walk the graph (fully, or over the last
-    /// grouping while no edge changed), purge the queues of dead SCCs.
+    /// `unix_gc`: the collector's work item. The kernel queues it
+    /// (`unix_schedule_gc` → `queue_work`); a run requested while it runs
+    /// — by the releases of the sockets it frees — runs again right after
+    /// it, so collection goes on until nothing more is found. The model
+    /// runs the work at once on the requesting thread, and a request made
+    /// from inside a run marks the work for one more run.
     pub(crate) fn unix_gc(&self) {
+        thread_local! {
+            static IN_GC: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+        }
+        if IN_GC.with(|c| c.get()) {
+            self.gc_requeued
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            return;
+        }
+        let _work = lock(&self.gc_work);
+        IN_GC.with(|c| c.set(true));
+        loop {
+            self.gc_requeued
+                .store(false, std::sync::atomic::Ordering::SeqCst);
+            self.__unix_gc();
+            if !self
+                .gc_requeued
+                .swap(false, std::sync::atomic::Ordering::SeqCst)
+            {
+                break;
+            }
+        }
+        IN_GC.with(|c| c.set(false));
+    }
+
+    /// `__unix_gc`: walk the graph (fully, or over the last grouping while
+    /// no edge changed), purge the queues of dead SCCs.
+    #[allow(non_snake_case)]
+    fn __unix_gc(&self) {
         let dead: Vec<Arc<Sock>> = {
             let mut gc = lock(&self.gc);
             if !gc.maybe_cyclic {
