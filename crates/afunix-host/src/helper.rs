@@ -581,15 +581,18 @@ fn exec(call: &Call, starting: &mut dyn FnMut()) -> Reply {
         Call::Socket { ty, protocol } => {
             starting();
             // SAFETY: integer arguments only.
-            plain(ret(unsafe { libc::socket(libc::AF_UNIX, *ty, *protocol) } as isize))
+            plain(ret(
+                unsafe { libc::socket(libc::AF_UNIX, *ty, *protocol) } as isize
+            ))
         }
         Call::Socketpair { ty, protocol } => {
             let mut sv = [-1i32; 2];
             starting();
             // SAFETY: `sv` has room for two ints.
-            let r = ret(unsafe {
-                libc::socketpair(libc::AF_UNIX, *ty, *protocol, sv.as_mut_ptr())
-            } as isize);
+            let r = ret(
+                unsafe { libc::socketpair(libc::AF_UNIX, *ty, *protocol, sv.as_mut_ptr()) }
+                    as isize,
+            );
             reply(r, |_| Out::Pair(sv))
         }
         Call::Bind { fd, addr } => {
@@ -912,7 +915,9 @@ fn exec(call: &Call, starting: &mut dyn FnMut()) -> Reply {
         Call::SetOwn { fd } => {
             starting();
             // SAFETY: integer arguments only.
-            plain(ret(unsafe { libc::fcntl(*fd, libc::F_SETOWN, libc::getpid()) } as isize))
+            plain(ret(
+                unsafe { libc::fcntl(*fd, libc::F_SETOWN, libc::getpid()) } as isize,
+            ))
         }
         Call::Pipe { flags } => {
             let mut fds = [-1i32; 2];
@@ -957,8 +962,9 @@ fn exec(call: &Call, starting: &mut dyn FnMut()) -> Reply {
                 .collect();
             starting();
             // SAFETY: `p` holds `p.len()` valid pollfds.
-            let r = ret(unsafe { libc::poll(p.as_mut_ptr(), p.len() as libc::nfds_t, *timeout) }
-                as isize);
+            let r = ret(
+                unsafe { libc::poll(p.as_mut_ptr(), p.len() as libc::nfds_t, *timeout) } as isize,
+            );
             reply(r, |_| Out::Revents(p.iter().map(|x| x.revents).collect()))
         }
         Call::Open { path, flags, mode } => {
@@ -968,9 +974,9 @@ fn exec(call: &Call, starting: &mut dyn FnMut()) -> Reply {
             starting();
             // SAFETY: a NUL-terminated path; the mode is passed as the
             // variadic unsigned int open(2) reads.
-            plain(ret(unsafe {
-                libc::open(path.as_ptr(), *flags, *mode as libc::c_uint)
-            } as isize))
+            plain(ret(
+                unsafe { libc::open(path.as_ptr(), *flags, *mode as libc::c_uint) } as isize,
+            ))
         }
         Call::Mkdir { path, mode } => {
             let Some(path) = cpath(path) else {
@@ -978,7 +984,9 @@ fn exec(call: &Call, starting: &mut dyn FnMut()) -> Reply {
             };
             starting();
             // SAFETY: a NUL-terminated path.
-            plain(ret(unsafe { libc::mkdir(path.as_ptr(), *mode as libc::mode_t) } as isize))
+            plain(ret(
+                unsafe { libc::mkdir(path.as_ptr(), *mode as libc::mode_t) } as isize,
+            ))
         }
         Call::Unlink { path } => {
             let Some(path) = cpath(path) else {
@@ -994,7 +1002,9 @@ fn exec(call: &Call, starting: &mut dyn FnMut()) -> Reply {
             };
             starting();
             // SAFETY: a NUL-terminated path.
-            plain(ret(unsafe { libc::chmod(path.as_ptr(), *mode as libc::mode_t) } as isize))
+            plain(ret(
+                unsafe { libc::chmod(path.as_ptr(), *mode as libc::mode_t) } as isize,
+            ))
         }
         Call::Rename { old, new } => {
             let (Some(old), Some(new)) = (cpath(old), cpath(new)) else {
@@ -1002,7 +1012,9 @@ fn exec(call: &Call, starting: &mut dyn FnMut()) -> Reply {
             };
             starting();
             // SAFETY: NUL-terminated paths.
-            plain(ret(unsafe { libc::rename(old.as_ptr(), new.as_ptr()) } as isize))
+            plain(ret(
+                unsafe { libc::rename(old.as_ptr(), new.as_ptr()) } as isize
+            ))
         }
         Call::Sigurg => {
             starting();
