@@ -551,11 +551,22 @@ fn ret(r: isize) -> Result<i64, Errno> {
     }
 }
 
+/// A zeroed buffer of `len` bytes, `None` when it cannot be allocated.
+/// Allocated zeroed (calloc: fresh pages for large sizes), so a huge
+/// buffer the kernel barely writes costs no memory.
 fn buffer(len: usize) -> Option<Vec<u8>> {
-    let mut v = Vec::new();
-    v.try_reserve_exact(len).ok()?;
-    v.resize(len, 0);
-    Some(v)
+    if len == 0 {
+        return Some(Vec::new());
+    }
+    let layout = std::alloc::Layout::array::<u8>(len).ok()?;
+    // SAFETY: `layout` has a nonzero size.
+    let p = unsafe { std::alloc::alloc_zeroed(layout) };
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: `p` was allocated by the global allocator with the layout of
+    // `len` bytes (align 1), all initialized (zeroed); capacity = length.
+    Some(unsafe { Vec::from_raw_parts(p, len, len) })
 }
 
 fn reply(r: Result<i64, Errno>, out: impl FnOnce(i64) -> Out) -> Reply {
@@ -825,7 +836,16 @@ fn exec(call: &Call, starting: &mut dyn FnMut()) -> Reply {
             optlen,
         } => {
             let passed = usize::try_from(*optlen).unwrap_or(0);
-            let Some(mut buf) = buffer(passed) else {
+            // SO_GET_FILTER counts optlen in instructions and copies out
+            // 8 bytes per instruction (sk_get_filter), at most BPF_MAXINSNS
+            // of them: give it the room, lest the kernel write past `buf`.
+            // (SO_GET_FILTER has SO_ATTACH_FILTER's number.)
+            let room = if *level == libc::SOL_SOCKET && *name == libc::SO_ATTACH_FILTER {
+                passed.min(4096) * 8
+            } else {
+                passed
+            };
+            let Some(mut buf) = buffer(room.max(passed)) else {
                 return oom();
             };
             // The int as the kernel reads it (`int __user *optlen`).

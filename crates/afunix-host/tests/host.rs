@@ -1553,3 +1553,40 @@ fn network_namespace_labels() {
     b.gc().unwrap();
     assert_eq!(b.stat().unwrap(), 3);
 }
+
+/// SO_GET_FILTER's optlen counts instructions; the kernel copies 8 bytes
+/// for each into the buffer, which must have room for them.
+#[test]
+fn get_filter_counts_instructions() {
+    let _g = lock();
+    let mut b = HostBackend::new().unwrap();
+    b.task(0, &TaskSpec::default()).unwrap();
+    let [a, _] = pair(&mut b, 0, SOCK_DGRAM);
+    const SO_ATTACH_FILTER: i32 = 26;
+    // Two `ret #0xffff` (BPF_RET|BPF_K).
+    let insn = [6u8, 0, 0, 0, 0xff, 0xff, 0, 0];
+    let prog: Vec<u8> = insn.iter().chain(insn.iter()).copied().collect();
+    let set = Call::Setsockopt {
+        fd: a,
+        level: SOL_SOCKET,
+        name: SO_ATTACH_FILTER,
+        value: prog,
+    };
+    assert_eq!(ok(call(&mut b, 0, set)).0, 0);
+    let get = |optlen| Call::Getsockopt {
+        fd: a,
+        level: SOL_SOCKET,
+        name: SO_ATTACH_FILTER,
+        optlen,
+    };
+    let opt = |optlen, value: &[u8]| Out::Optval {
+        optlen,
+        value: value.to_vec(),
+    };
+    assert_eq!(ok(call(&mut b, 0, get(0))), (0, opt(2, &[])));
+    assert_eq!(ok(call(&mut b, 0, get(2))), (0, opt(2, &insn[..2])));
+    assert_eq!(ok(call(&mut b, 0, get(5))), (0, opt(2, &insn[..2])));
+    assert_eq!(errno(call(&mut b, 0, get(1))), Errno::EINVAL);
+    // The helper survived the kernel's writes.
+    assert_eq!(ok(call(&mut b, 0, Call::Dup { fd: a })).0, 5);
+}
