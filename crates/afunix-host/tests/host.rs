@@ -1590,3 +1590,77 @@ fn get_filter_counts_instructions() {
     // The helper survived the kernel's writes.
     assert_eq!(ok(call(&mut b, 0, Call::Dup { fd: a })).0, 5);
 }
+
+/// The helper's channel (at nofile + 1000) and the number above it are
+/// closed fds for every call that names an fd; huge buffers are fine.
+#[test]
+fn channel_hidden_and_huge_buffers() {
+    let _g = lock();
+    let mut b = HostBackend::new().unwrap();
+    let spec = TaskSpec {
+        nofile: 8,
+        ..TaskSpec::default()
+    };
+    b.task(0, &spec).unwrap();
+    let [a, c] = pair(&mut b, 0, SOCK_DGRAM);
+    for ch in [1008, 1009] {
+        for cl in [
+            Call::SetOwn { fd: ch },
+            Call::Getsockname { fd: ch, len: 128 },
+            Call::Getpeername { fd: ch, len: 128 },
+            Call::Getsockopt {
+                fd: ch,
+                level: SOL_SOCKET,
+                name: SO_TYPE,
+                optlen: 4,
+            },
+            Call::Dup2 { fd: ch, newfd: 5 },
+            Call::Dup2 { fd: a, newfd: ch },
+            recv_with(ch, vec![RecvBuf::Len(4)], 128, RecvBuf::Len(0), 0),
+        ] {
+            assert_eq!(errno(call(&mut b, 0, cl.clone())), Errno::EBADF, "{cl:?}");
+        }
+    }
+    // Still alive, and fd 5 is free.
+    assert_eq!(ok(call(&mut b, 0, Call::Dup { fd: a })).0, 5);
+    let r = call(
+        &mut b,
+        0,
+        Call::Getsockopt {
+            fd: a,
+            level: SOL_SOCKET,
+            name: SO_TYPE,
+            optlen: i32::MAX,
+        },
+    );
+    assert_eq!(
+        ok(r),
+        (
+            0,
+            Out::Optval {
+                optlen: 4,
+                value: ints(&[SOCK_DGRAM])
+            }
+        )
+    );
+    assert_eq!(ok(call(&mut b, 0, send(a, b"big", vec![], 0))).0, 3);
+    let iov = vec![RecvBuf::Len(1 << 30), RecvBuf::Null(0)];
+    let (n, out) = ok(call(
+        &mut b,
+        0,
+        recv_with(c, iov, 128, RecvBuf::Len(1 << 20), 0),
+    ));
+    let (data, _, _, control, controllen, _) = msg(out);
+    assert_eq!(
+        (n, data.as_slice(), control.len(), controllen),
+        (3, &b"big"[..], 0, 0)
+    );
+    // A NULL base with a length is the kernel's EFAULT.
+    assert_eq!(ok(call(&mut b, 0, send(a, b"n", vec![], 0))).0, 1);
+    let r = call(
+        &mut b,
+        0,
+        recv_with(c, vec![RecvBuf::Null(4)], 128, RecvBuf::Len(0), 0),
+    );
+    assert_eq!(errno(r), EFAULT);
+}
