@@ -223,6 +223,8 @@ pub struct SockInner {
     pub(crate) waiters: crate::world::WaitList,
     /// The sleepers of `peer_wait`, in order.
     pub(crate) peer_waiters: crate::world::WaitList,
+    /// The generic options only the option calls read (`sk_setsockopt`).
+    pub opts: crate::net::sockopt::SockOpts,
 }
 
 /// The smallest `sk_sndbuf` (`SOCK_MIN_SNDBUF`, measured on 6.18: 4608).
@@ -425,6 +427,7 @@ impl Kernel {
                 waiters: Default::default(),
                 peer_waiters: Default::default(),
                 inq_leak: 0,
+                opts: Default::default(),
             }),
             wait: Condvar::new(),
             peer_wait: Condvar::new(),
