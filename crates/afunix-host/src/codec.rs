@@ -54,7 +54,7 @@ fn encode<T: Serialize>(v: &T) -> Vec<u8> {
 
 fn decode<'a, T: Deserialize<'a>>(b: &'a [u8]) -> Option<T> {
     match postcard::take_from_bytes(b) {
-        Ok((v, rest)) if rest.is_empty() => Some(v),
+        Ok((v, [])) => Some(v),
         _ => None,
     }
 }
@@ -132,7 +132,9 @@ mod tests {
                 path: b"d".to_vec(),
                 mode: 0o777,
             },
-            Call::Unlink { path: b"x".to_vec() },
+            Call::Unlink {
+                path: b"x".to_vec(),
+            },
             Call::Chmod {
                 path: b"x".to_vec(),
                 mode: 0o711,

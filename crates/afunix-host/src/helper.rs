@@ -551,11 +551,22 @@ fn ret(r: isize) -> Result<i64, Errno> {
     }
 }
 
+/// A zeroed buffer of `len` bytes, `None` when it cannot be allocated.
+/// Allocated zeroed (calloc: fresh pages for large sizes), so a huge
+/// buffer the kernel barely writes costs no memory.
 fn buffer(len: usize) -> Option<Vec<u8>> {
-    let mut v = Vec::new();
-    v.try_reserve_exact(len).ok()?;
-    v.resize(len, 0);
-    Some(v)
+    if len == 0 {
+        return Some(Vec::new());
+    }
+    let layout = std::alloc::Layout::array::<u8>(len).ok()?;
+    // SAFETY: `layout` has a nonzero size.
+    let p = unsafe { std::alloc::alloc_zeroed(layout) };
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: `p` was allocated by the global allocator with the layout of
+    // `len` bytes (align 1), all initialized (zeroed); capacity = length.
+    Some(unsafe { Vec::from_raw_parts(p, len, len) })
 }
 
 fn reply(r: Result<i64, Errno>, out: impl FnOnce(i64) -> Out) -> Reply {
@@ -581,15 +592,18 @@ fn exec(call: &Call, starting: &mut dyn FnMut()) -> Reply {
         Call::Socket { ty, protocol } => {
             starting();
             // SAFETY: integer arguments only.
-            plain(ret(unsafe { libc::socket(libc::AF_UNIX, *ty, *protocol) } as isize))
+            plain(ret(
+                unsafe { libc::socket(libc::AF_UNIX, *ty, *protocol) } as isize
+            ))
         }
         Call::Socketpair { ty, protocol } => {
             let mut sv = [-1i32; 2];
             starting();
             // SAFETY: `sv` has room for two ints.
-            let r = ret(unsafe {
-                libc::socketpair(libc::AF_UNIX, *ty, *protocol, sv.as_mut_ptr())
-            } as isize);
+            let r = ret(
+                unsafe { libc::socketpair(libc::AF_UNIX, *ty, *protocol, sv.as_mut_ptr()) }
+                    as isize,
+            );
             reply(r, |_| Out::Pair(sv))
         }
         Call::Bind { fd, addr } => {
@@ -822,7 +836,16 @@ fn exec(call: &Call, starting: &mut dyn FnMut()) -> Reply {
             optlen,
         } => {
             let passed = usize::try_from(*optlen).unwrap_or(0);
-            let Some(mut buf) = buffer(passed) else {
+            // SO_GET_FILTER counts optlen in instructions and copies out
+            // 8 bytes per instruction (sk_get_filter), at most BPF_MAXINSNS
+            // of them: give it the room, lest the kernel write past `buf`.
+            // (SO_GET_FILTER has SO_ATTACH_FILTER's number.)
+            let room = if *level == libc::SOL_SOCKET && *name == libc::SO_ATTACH_FILTER {
+                passed.min(4096) * 8
+            } else {
+                passed
+            };
+            let Some(mut buf) = buffer(room.max(passed)) else {
                 return oom();
             };
             // The int as the kernel reads it (`int __user *optlen`).
@@ -912,7 +935,9 @@ fn exec(call: &Call, starting: &mut dyn FnMut()) -> Reply {
         Call::SetOwn { fd } => {
             starting();
             // SAFETY: integer arguments only.
-            plain(ret(unsafe { libc::fcntl(*fd, libc::F_SETOWN, libc::getpid()) } as isize))
+            plain(ret(
+                unsafe { libc::fcntl(*fd, libc::F_SETOWN, libc::getpid()) } as isize,
+            ))
         }
         Call::Pipe { flags } => {
             let mut fds = [-1i32; 2];
@@ -957,8 +982,9 @@ fn exec(call: &Call, starting: &mut dyn FnMut()) -> Reply {
                 .collect();
             starting();
             // SAFETY: `p` holds `p.len()` valid pollfds.
-            let r = ret(unsafe { libc::poll(p.as_mut_ptr(), p.len() as libc::nfds_t, *timeout) }
-                as isize);
+            let r = ret(
+                unsafe { libc::poll(p.as_mut_ptr(), p.len() as libc::nfds_t, *timeout) } as isize,
+            );
             reply(r, |_| Out::Revents(p.iter().map(|x| x.revents).collect()))
         }
         Call::Open { path, flags, mode } => {
@@ -968,9 +994,9 @@ fn exec(call: &Call, starting: &mut dyn FnMut()) -> Reply {
             starting();
             // SAFETY: a NUL-terminated path; the mode is passed as the
             // variadic unsigned int open(2) reads.
-            plain(ret(unsafe {
-                libc::open(path.as_ptr(), *flags, *mode as libc::c_uint)
-            } as isize))
+            plain(ret(
+                unsafe { libc::open(path.as_ptr(), *flags, *mode as libc::c_uint) } as isize,
+            ))
         }
         Call::Mkdir { path, mode } => {
             let Some(path) = cpath(path) else {
@@ -978,7 +1004,9 @@ fn exec(call: &Call, starting: &mut dyn FnMut()) -> Reply {
             };
             starting();
             // SAFETY: a NUL-terminated path.
-            plain(ret(unsafe { libc::mkdir(path.as_ptr(), *mode as libc::mode_t) } as isize))
+            plain(ret(
+                unsafe { libc::mkdir(path.as_ptr(), *mode as libc::mode_t) } as isize,
+            ))
         }
         Call::Unlink { path } => {
             let Some(path) = cpath(path) else {
@@ -994,7 +1022,9 @@ fn exec(call: &Call, starting: &mut dyn FnMut()) -> Reply {
             };
             starting();
             // SAFETY: a NUL-terminated path.
-            plain(ret(unsafe { libc::chmod(path.as_ptr(), *mode as libc::mode_t) } as isize))
+            plain(ret(
+                unsafe { libc::chmod(path.as_ptr(), *mode as libc::mode_t) } as isize,
+            ))
         }
         Call::Rename { old, new } => {
             let (Some(old), Some(new)) = (cpath(old), cpath(new)) else {
@@ -1002,7 +1032,9 @@ fn exec(call: &Call, starting: &mut dyn FnMut()) -> Reply {
             };
             starting();
             // SAFETY: NUL-terminated paths.
-            plain(ret(unsafe { libc::rename(old.as_ptr(), new.as_ptr()) } as isize))
+            plain(ret(
+                unsafe { libc::rename(old.as_ptr(), new.as_ptr()) } as isize
+            ))
         }
         Call::Sigurg => {
             starting();
