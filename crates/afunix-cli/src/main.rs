@@ -163,12 +163,20 @@ enum Cmd {
     },
 }
 
-/// The bytes of a scenario file; `-` is standard input.
+/// The bytes of a scenario file; `-` is standard input (read once, so
+/// `diff -` runs the same text on both backends).
 fn read_input(path: &PathBuf) -> std::io::Result<Vec<u8>> {
+    static STDIN: std::sync::OnceLock<Result<Vec<u8>, String>> = std::sync::OnceLock::new();
     if path.as_os_str() == "-" {
-        let mut b = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut b)?;
-        Ok(b)
+        STDIN
+            .get_or_init(|| {
+                let mut b = Vec::new();
+                std::io::Read::read_to_end(&mut std::io::stdin(), &mut b)
+                    .map(|_| b)
+                    .map_err(|e| e.to_string())
+            })
+            .clone()
+            .map_err(std::io::Error::other)
     } else {
         std::fs::read(path)
     }
