@@ -99,12 +99,16 @@ enum Cmd {
     ///
     /// Example: afunix check tests/vectors/*.scn --backend host
     Check {
-        /// Scenario files.
+        /// Scenario files (`-`: standard input).
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// Where the calls run.
         #[arg(long, value_enum, default_value = "sim")]
         backend: Which,
+        /// After a mismatch whose actual result is an errno of the model,
+        /// print the rule that produced it.
+        #[arg(long)]
+        explain: bool,
     },
     /// Run scenarios on the model and on the host kernel and print each
     /// line whose results differ. Needs root for the host backend.
@@ -244,7 +248,14 @@ fn expectations(n: usize) -> String {
     format!("{n} expectation{}", if n == 1 { "" } else { "s" })
 }
 
-fn cmd_check(files: &[PathBuf], kind: BackendKind) -> u8 {
+/// `--explain` explains the model's answers: the kernel gives no reasons.
+fn warn_explain_host(explain: bool, kind: BackendKind) {
+    if explain && kind == BackendKind::Host {
+        eprintln!("afunix: --explain shows the model's rules; the host kernel gives none, so nothing is added");
+    }
+}
+
+fn cmd_check(files: &[PathBuf], kind: BackendKind, explain: bool) -> u8 {
     let (mut passed, mut failed) = (0usize, 0usize);
     let (mut files_ok, mut files_failed, mut files_broken) = (0usize, 0usize, 0usize);
     let mut code = 0;
@@ -257,12 +268,27 @@ fn cmd_check(files: &[PathBuf], kind: BackendKind) -> u8 {
         };
         let rep = check(&o.scenario, &o.run);
         for m in &rep.mismatches {
-            say!(
-                "{name}:{}: expected: {} / actual: {}",
-                m.lineno,
-                m.expected,
-                m.actual
-            );
+            let why = o
+                .run
+                .lines
+                .iter()
+                .find(|t| t.lineno == m.lineno)
+                .map_or("", |t| t.why);
+            if explain && !why.is_empty() {
+                say!(
+                    "{name}:{}: expected: {} / actual: {}  # {why}",
+                    m.lineno,
+                    m.expected,
+                    m.actual
+                );
+            } else {
+                say!(
+                    "{name}:{}: expected: {} / actual: {}",
+                    m.lineno,
+                    m.expected,
+                    m.actual
+                );
+            }
         }
         if let Some(e) = &o.run.error {
             eprintln!("{name}:{e}");
@@ -343,8 +369,18 @@ fn main() -> ExitCode {
             files,
             backend,
             explain,
-        } => cmd_run(&files, backend.into(), explain),
-        Cmd::Check { files, backend } => cmd_check(&files, backend.into()),
+        } => {
+            warn_explain_host(explain, backend.into());
+            cmd_run(&files, backend.into(), explain)
+        }
+        Cmd::Check {
+            files,
+            backend,
+            explain,
+        } => {
+            warn_explain_host(explain, backend.into());
+            cmd_check(&files, backend.into(), explain)
+        }
         Cmd::Diff { files } => cmd_diff(&files),
         #[cfg(feature = "host")]
         Cmd::Bench { secs, size } => {

@@ -200,3 +200,12 @@ fn run_prints_headers_and_runs_nothing_of_a_file_with_unknown_names() {
         "{err}"
     );
 }
+
+#[test]
+fn check_explain_names_the_rule_and_host_says_it_has_none() {
+    let (code, out, _) = afunix_stdin(&["check", "--explain", "-"], b"task A\nA: close 9 = 0\n");
+    assert_eq!(code, 1);
+    assert!(out.contains("actual: EBADF  # "), "{out}");
+    let (_, _, err) = afunix_stdin(&["run", "--explain", "--backend", "host", "-"], b"task A\n");
+    assert!(err.contains("--explain shows the model's rules"), "{err}");
+}
