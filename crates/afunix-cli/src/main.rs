@@ -3,7 +3,7 @@
 
 use afunix_cli::check::{check, diff};
 use afunix_cli::{run_source, BackendKind, LoadError, Outcome};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -72,6 +72,17 @@ impl From<Which> for BackendKind {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Print a shell completion script for afunix.
+    ///
+    /// Example: afunix completions bash > /etc/bash_completion.d/afunix
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page of afunix (roff; `man -l -` reads it).
+    ///
+    /// Example: afunix man | man -l -
+    Man,
     /// Run scenarios and print their traces.
     ///
     /// Each line is echoed with its result (`LINE = RESULT FIELDS`); with
@@ -365,6 +376,19 @@ fn cmd_diff(files: &[PathBuf]) -> u8 {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.cmd {
+        Cmd::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "afunix", &mut std::io::stdout());
+            0
+        }
+        Cmd::Man => match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+            Ok(()) => 0,
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
+            Err(e) => {
+                eprintln!("afunix man: {e}");
+                2
+            }
+        },
         Cmd::Run {
             files,
             backend,

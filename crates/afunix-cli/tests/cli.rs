@@ -209,3 +209,18 @@ fn check_explain_names_the_rule_and_host_says_it_has_none() {
     let (_, _, err) = afunix_stdin(&["run", "--explain", "--backend", "host", "-"], b"task A\n");
     assert!(err.contains("--explain shows the model's rules"), "{err}");
 }
+
+#[test]
+fn completions_and_man_page_come_from_the_cli_definition() {
+    for shell in ["bash", "zsh", "fish"] {
+        let (code, out, err) = afunix(&["completions", shell]);
+        assert_eq!(code, 0, "{shell}: {err}");
+        for sub in ["run", "check", "diff", "fuzz"] {
+            assert!(out.contains(sub), "{shell} completion lacks {sub}");
+        }
+    }
+    let (code, out, _) = afunix(&["man"]);
+    assert_eq!(code, 0);
+    assert!(out.contains(".TH afunix 1"), "{out}");
+    assert!(out.contains("check"), "{out}");
+}
