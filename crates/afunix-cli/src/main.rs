@@ -49,8 +49,21 @@ Exit status: 0 success, 1 a check or diff found differences,
 #[derive(Parser)]
 #[command(name = "afunix", version, about = ABOUT, long_about = LONG_ABOUT)]
 struct Cli {
+    /// Output: `text` (the trace as the language prints it) or `json` (one
+    /// JSON object per line; see the README for the fields). For run and
+    /// check.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    format: Format,
     #[command(subcommand)]
     cmd: Cmd,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// Human-readable text.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -230,9 +243,35 @@ fn load(path: &PathBuf, kind: BackendKind) -> Option<Outcome> {
     }
 }
 
-fn cmd_run(files: &[PathBuf], kind: BackendKind, explain: bool) -> u8 {
+fn cmd_run(files: &[PathBuf], kind: BackendKind, explain: bool, format: Format) -> u8 {
     let mut code = 0;
     for (i, f) in files.iter().enumerate() {
+        if format == Format::Json {
+            let Some(o) = load(f, kind) else {
+                code = 2;
+                continue;
+            };
+            for l in &o.run.lines {
+                let (result, fields) = match &l.result {
+                    Some(r) => (Some(r.result.clone()), r.fields.clone()),
+                    None => (None, Vec::new()),
+                };
+                let v = serde_json::json!({
+                    "file": f.display().to_string(),
+                    "line": l.lineno,
+                    "call": l.echo,
+                    "result": result,
+                    "fields": fields,
+                    "rule": (!l.why.is_empty()).then_some(l.why),
+                });
+                say!("{v}");
+            }
+            if let Some(e) = &o.run.error {
+                eprintln!("{}:{e}", f.display());
+                code = 2;
+            }
+            continue;
+        }
         if files.len() > 1 {
             if i > 0 {
                 say!("");
@@ -266,7 +305,8 @@ fn warn_explain_host(explain: bool, kind: BackendKind) {
     }
 }
 
-fn cmd_check(files: &[PathBuf], kind: BackendKind, explain: bool) -> u8 {
+fn cmd_check(files: &[PathBuf], kind: BackendKind, explain: bool, format: Format) -> u8 {
+    let json = format == Format::Json;
     let (mut passed, mut failed) = (0usize, 0usize);
     let (mut files_ok, mut files_failed, mut files_broken) = (0usize, 0usize, 0usize);
     let mut code = 0;
@@ -285,7 +325,16 @@ fn cmd_check(files: &[PathBuf], kind: BackendKind, explain: bool) -> u8 {
                 .iter()
                 .find(|t| t.lineno == m.lineno)
                 .map_or("", |t| t.why);
-            if explain && !why.is_empty() {
+            if json {
+                let v = serde_json::json!({
+                    "file": name.to_string(),
+                    "line": m.lineno,
+                    "expected": m.expected,
+                    "actual": m.actual,
+                    "rule": (!why.is_empty()).then_some(why),
+                });
+                say!("{v}");
+            } else if explain && !why.is_empty() {
                 say!(
                     "{name}:{}: expected: {} / actual: {}  # {why}",
                     m.lineno,
@@ -308,7 +357,26 @@ fn cmd_check(files: &[PathBuf], kind: BackendKind, explain: bool) -> u8 {
         let k = rep.mismatches.len();
         passed += rep.expectations - k;
         failed += k;
-        if o.run.error.is_some() {
+        if json {
+            let status = if o.run.error.is_some() {
+                files_broken += 1;
+                "error"
+            } else if rep.ok() {
+                files_ok += 1;
+                "ok"
+            } else {
+                files_failed += 1;
+                code = code.max(1);
+                "failed"
+            };
+            let v = serde_json::json!({
+                "file": name.to_string(),
+                "status": status,
+                "expectations": rep.expectations,
+                "mismatches": k,
+            });
+            say!("{v}");
+        } else if o.run.error.is_some() {
             files_broken += 1;
             say!(
                 "{name}: ERROR ({k} of {} failed before the run stopped)",
@@ -326,6 +394,18 @@ fn cmd_check(files: &[PathBuf], kind: BackendKind, explain: bool) -> u8 {
             say!("{name}: FAILED ({k} of {})", expectations(rep.expectations));
             code = code.max(1);
         }
+    }
+    if json {
+        let v = serde_json::json!({
+            "files": files.len(),
+            "ok": files_ok,
+            "failed": files_failed,
+            "could_not_run": files_broken,
+            "expectations_passed": passed,
+            "expectations_failed": failed,
+        });
+        say!("{v}");
+        return code;
     }
     say!(
         "{} files: {files_ok} ok, {files_failed} failed, {files_broken} could not run",
@@ -395,7 +475,7 @@ fn main() -> ExitCode {
             explain,
         } => {
             warn_explain_host(explain, backend.into());
-            cmd_run(&files, backend.into(), explain)
+            cmd_run(&files, backend.into(), explain, cli.format)
         }
         Cmd::Check {
             files,
@@ -403,7 +483,7 @@ fn main() -> ExitCode {
             explain,
         } => {
             warn_explain_host(explain, backend.into());
-            cmd_check(&files, backend.into(), explain)
+            cmd_check(&files, backend.into(), explain, cli.format)
         }
         Cmd::Diff { files } => cmd_diff(&files),
         #[cfg(feature = "host")]

@@ -224,3 +224,29 @@ fn completions_and_man_page_come_from_the_cli_definition() {
     assert!(out.contains(".TH afunix 1"), "{out}");
     assert!(out.contains("check"), "{out}");
 }
+
+#[test]
+fn json_output_is_one_object_per_line() {
+    let (code, out, _) = afunix_stdin(&["run", "--format", "json", "-"], b"task A\nA: close 9\n");
+    assert_eq!(code, 0);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[1].contains("\"result\":\"EBADF\"") && lines[1].contains("\"line\":2"),
+        "{out}"
+    );
+    let (code, out, _) = afunix_stdin(
+        &["check", "--format", "json", "-"],
+        b"task A\nA: close 9 = 0\n",
+    );
+    assert_eq!(code, 1);
+    let last = out.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("\"expectations_failed\":1") && last.contains("\"files\":1"),
+        "{out}"
+    );
+    assert!(
+        out.contains("\"expected\":\"0\"") && out.contains("\"actual\":\"EBADF\""),
+        "{out}"
+    );
+}
