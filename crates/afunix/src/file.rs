@@ -29,6 +29,29 @@ pub enum FileKind {
     Socket(Arc<Sock>),
     /// A pidfd: refers to a process, which may have exited.
     Pidfd(Pid),
+    /// A regular file opened with `open`.
+    Regular(RegFile),
+    /// A directory opened for reading (it reads as `EISDIR`).
+    Dir,
+    /// An `O_PATH` fd: it names a file but reads, writes, polls nothing
+    /// (`FMODE_PATH`: `fdget` refuses it, `fget_raw` takes it).
+    Path,
+}
+
+/// An open regular file: the file's bytes (shared with every open file of
+/// the same inode) and this open file's own offset and access mode.
+#[derive(Debug)]
+pub struct RegFile {
+    /// The inode's bytes.
+    pub data: Arc<Mutex<Vec<u8>>>,
+    /// `f_pos`.
+    pub pos: Mutex<usize>,
+    /// `FMODE_READ`.
+    pub read: bool,
+    /// `FMODE_WRITE`.
+    pub write: bool,
+    /// `O_APPEND`.
+    pub append: bool,
 }
 
 /// The content and offset of a memfd.
@@ -91,6 +114,9 @@ impl File {
             FileKind::PipeWrite(_) => "pipe-w",
             FileKind::Socket(_) => "socket",
             FileKind::Pidfd(_) => "pidfd",
+            FileKind::Regular(_) => "file",
+            FileKind::Dir => "dir",
+            FileKind::Path => "o_path",
         }
     }
 }

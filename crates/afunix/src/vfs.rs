@@ -1,33 +1,269 @@
-//! Files and directories of the world (`fs/namei.c`, `fs/open.c`): the
-//! calls that name a path.
+//! The calls that name a path (`fs/open.c`, `fs/namei.c`): `open`,
+//! `mkdir`, `unlink`, `chmod`, `rename`, on the world's directory tree.
+//! A path is walked from the world's directory, which is also its `/`.
 
+use crate::abi::consts::*;
 use crate::errno::{Errno, SysResult};
+use crate::file::{FileKind, RegFile};
+use crate::namei::{permission, Last, Node, NodeKind, MAY_EXEC, MAY_READ, MAY_WRITE};
 use crate::process::Pid;
-use crate::world::World;
+use crate::world::{lock, World};
+use std::sync::{Arc, Mutex};
 
 impl World {
-    /// `open(path, flags, mode)`.
-    pub fn open(&self, _pid: Pid, _path: &[u8], _flags: i32, _mode: u32) -> SysResult<i32> {
-        Err(Errno::ENOSYS.why("model gap: the model has no directory tree or regular files yet"))
+    /// `open(path, flags, mode)`: the new fd.
+    ///
+    /// # Errors
+    /// `EMFILE` first (the fd is taken before the walk); then the walk's
+    /// `ENOENT`, `ENOTDIR`, `EACCES`; `EEXIST` (`O_CREAT|O_EXCL`), `EISDIR`
+    /// (a directory for writing or with `O_CREAT`), `EACCES` (the file's
+    /// mode), `ENXIO` (a socket file without `O_PATH`).
+    pub fn open(&self, pid: Pid, path: &[u8], flags: i32, mode: u32) -> SysResult<i32> {
+        let k = self.kernel();
+        // do_sys_openat2: get_unused_fd_flags before the path walk.
+        k.fd_reserve(pid, 1)?;
+        let p = k.proc(pid)?;
+        let cred = p.cred.clone();
+        let cloexec = flags & O_CLOEXEC != 0;
+        let mut names = lock(&k.names);
+        let tree = &mut names.tree;
+        if flags & O_PATH != 0 {
+            // do_o_path: a lookup, no permission on the file itself.
+            let ino = tree.lookup(path, &cred)?;
+            if flags & O_DIRECTORY != 0 && !tree.node(ino).is_some_and(Node::is_dir) {
+                return Err(Errno::ENOTDIR.why("do_o_path: O_DIRECTORY on a non-directory"));
+            }
+            drop(names);
+            let f = k.alloc_file(FileKind::Path, false);
+            return k.fd_install(pid, f, cloexec);
+        }
+        let acc = flags & O_ACCMODE;
+        let (ino, created) = if flags & O_CREAT != 0 {
+            let par = tree.walk_parent(path, &cred)?;
+            match tree.lookup_last(&par) {
+                Some(ino) => {
+                    if flags & O_EXCL != 0 {
+                        return Err(Errno::EEXIST
+                            .why("open_last_lookups: O_CREAT|O_EXCL and the file exists"));
+                    }
+                    if tree.node(ino).is_some_and(Node::is_dir) {
+                        return Err(Errno::EISDIR.why("open_last_lookups: O_CREAT on a directory"));
+                    }
+                    (ino, false)
+                }
+                None => {
+                    if par.trailing_slash {
+                        return Err(
+                            Errno::EISDIR.why("open_last_lookups: O_CREAT with a trailing /")
+                        );
+                    }
+                    let Last::Norm(name) = par.last else {
+                        return Err(Errno::EISDIR.why("open_last_lookups: . or .."));
+                    };
+                    let dir = tree.node(par.dir).ok_or(Errno::ENOENT)?;
+                    if !permission(dir, &cred, MAY_WRITE | MAY_EXEC) {
+                        return Err(
+                            Errno::EACCES.why("may_o_create: no write permission on the directory")
+                        );
+                    }
+                    let ino = tree.insert(
+                        par.dir,
+                        name,
+                        Node {
+                            mode: mode & 0o7777 & !p.umask,
+                            uid: cred.euid,
+                            gid: cred.egid,
+                            kind: NodeKind::Reg(Arc::new(Mutex::new(Vec::new()))),
+                        },
+                    );
+                    (ino, true)
+                }
+            }
+        } else {
+            (tree.lookup(path, &cred)?, false)
+        };
+        let node = tree.node(ino).ok_or(Errno::ENOENT)?;
+        if flags & O_DIRECTORY != 0 && !node.is_dir() {
+            return Err(Errno::ENOTDIR.why("do_open: O_DIRECTORY on a non-directory"));
+        }
+        let wants_write = acc == O_WRONLY || acc == O_RDWR;
+        let wants_read = acc == O_RDONLY || acc == O_RDWR;
+        // may_open (a file this call created is not checked again).
+        if node.is_dir() && wants_write {
+            return Err(Errno::EISDIR.why("may_open: a directory opened for writing"));
+        }
+        if !created {
+            let mask =
+                if wants_read { MAY_READ } else { 0 } | if wants_write { MAY_WRITE } else { 0 };
+            if !permission(node, &cred, mask) {
+                return Err(Errno::EACCES.why("may_open: the file's mode refuses this access"));
+            }
+        }
+        let kind = match &node.kind {
+            NodeKind::Sock(_) => {
+                return Err(Errno::ENXIO.why("do_dentry_open: a socket file cannot be opened"))
+            }
+            NodeKind::Dir(_) => FileKind::Dir,
+            NodeKind::Reg(data) => {
+                if flags & O_TRUNC != 0 && wants_write {
+                    lock(data).clear();
+                }
+                FileKind::Regular(RegFile {
+                    data: Arc::clone(data),
+                    pos: Mutex::new(0),
+                    read: wants_read,
+                    write: wants_write,
+                    append: flags & O_APPEND != 0,
+                })
+            }
+        };
+        drop(names);
+        let f = k.alloc_file(kind, flags & O_NONBLOCK != 0);
+        k.fd_install(pid, f, cloexec)
     }
 
     /// `mkdir(path, mode)`.
-    pub fn mkdir(&self, _pid: Pid, _path: &[u8], _mode: u32) -> SysResult<()> {
-        Err(Errno::ENOSYS.why("model gap: the model has no directory tree or regular files yet"))
+    ///
+    /// # Errors
+    /// The walk's errors; `EEXIST`; `EACCES` without write permission on
+    /// the parent.
+    pub fn mkdir(&self, pid: Pid, path: &[u8], mode: u32) -> SysResult<()> {
+        let k = self.kernel();
+        let p = k.proc(pid)?;
+        let cred = p.cred.clone();
+        let mut names = lock(&k.names);
+        let (dir, name) = names.tree.create_at(path, &cred, true)?;
+        names.tree.insert(
+            dir,
+            name,
+            Node {
+                mode: mode & 0o1777 & !p.umask,
+                uid: cred.euid,
+                gid: cred.egid,
+                kind: NodeKind::Dir(Default::default()),
+            },
+        );
+        Ok(())
     }
 
-    /// `unlink(path)`.
-    pub fn unlink(&self, _pid: Pid, _path: &[u8]) -> SysResult<()> {
-        Err(Errno::ENOSYS.why("model gap: the model has no directory tree or regular files yet"))
+    /// `unlink(path)`: the name goes; a socket bound to it keeps its
+    /// address and its connections but can no longer be found by path.
+    ///
+    /// # Errors
+    /// The walk's errors; `EISDIR` for `.`, `..` or a directory; `ENOENT`;
+    /// `EACCES` (`may_delete`); `ENOTDIR` for `file/`.
+    pub fn unlink(&self, pid: Pid, path: &[u8]) -> SysResult<()> {
+        let k = self.kernel();
+        let cred = k.proc(pid)?.cred.clone();
+        let mut names = lock(&k.names);
+        let tree = &mut names.tree;
+        let par = tree.walk_parent(path, &cred)?;
+        let Last::Norm(name) = &par.last else {
+            return Err(Errno::EISDIR.why("do_unlinkat: the last component is . or .."));
+        };
+        let ino = tree
+            .child(par.dir, name)
+            .ok_or(Errno::ENOENT.why("do_unlinkat: no such file"))?;
+        let is_dir = tree.node(ino).is_some_and(Node::is_dir);
+        if par.trailing_slash {
+            return Err(if is_dir {
+                Errno::EISDIR.why("do_unlinkat: a directory")
+            } else {
+                Errno::ENOTDIR.why("do_unlinkat: a trailing / names a non-directory")
+            });
+        }
+        let dir = tree.node(par.dir).ok_or(Errno::ENOENT)?;
+        if !permission(dir, &cred, MAY_WRITE | MAY_EXEC) {
+            return Err(Errno::EACCES.why("may_delete: no write permission on the directory"));
+        }
+        if is_dir {
+            return Err(Errno::EISDIR.why("may_delete: unlink of a directory"));
+        }
+        tree.remove_entry(par.dir, name);
+        Ok(())
     }
 
-    /// `chmod(path, mode)`.
-    pub fn chmod(&self, _pid: Pid, _path: &[u8], _mode: u32) -> SysResult<()> {
-        Err(Errno::ENOSYS.why("model gap: the model has no directory tree or regular files yet"))
+    /// `chmod(path, mode)`: the mode bits, exactly.
+    ///
+    /// # Errors
+    /// The walk's errors; `EPERM` when the caller neither owns the file
+    /// nor is root.
+    pub fn chmod(&self, pid: Pid, path: &[u8], mode: u32) -> SysResult<()> {
+        let k = self.kernel();
+        let cred = k.proc(pid)?.cred.clone();
+        let mut names = lock(&k.names);
+        let ino = names.tree.lookup(path, &cred)?;
+        let node = names.tree.nodes.get_mut(&ino).ok_or(Errno::ENOENT)?;
+        // chmod_common → notify_change → inode_owner_or_capable.
+        if cred.euid != 0 && cred.euid != node.uid {
+            return Err(Errno::EPERM.why("chmod_common: not the owner and no CAP_FOWNER"));
+        }
+        node.mode = mode & 0o7777;
+        Ok(())
     }
 
-    /// `rename(old, new)`.
-    pub fn rename(&self, _pid: Pid, _old: &[u8], _new: &[u8]) -> SysResult<()> {
-        Err(Errno::ENOSYS.why("model gap: the model has no directory tree or regular files yet"))
+    /// `rename(old, new)`: the name moves; what `new` named goes.
+    ///
+    /// # Errors
+    /// The walks' errors; `EBUSY` for `.` or `..`; `ENOENT`; `ENOTDIR` /
+    /// `EISDIR` / `ENOTEMPTY` when one is a directory; `EINVAL` for a
+    /// directory moved below itself; `EACCES` on either directory.
+    pub fn rename(&self, pid: Pid, old: &[u8], new: &[u8]) -> SysResult<()> {
+        let k = self.kernel();
+        let cred = k.proc(pid)?.cred.clone();
+        let mut names = lock(&k.names);
+        let tree = &mut names.tree;
+        let op = tree.walk_parent(old, &cred)?;
+        let np = tree.walk_parent(new, &cred)?;
+        let (Last::Norm(oname), Last::Norm(nname)) = (&op.last, &np.last) else {
+            return Err(Errno::EBUSY.why("do_renameat2: . or .. as a last component"));
+        };
+        let src = tree
+            .child(op.dir, oname)
+            .ok_or(Errno::ENOENT.why("do_renameat2: no such file"))?;
+        let src_dir = tree.node(src).is_some_and(Node::is_dir);
+        if !src_dir && (op.trailing_slash || np.trailing_slash) {
+            return Err(Errno::ENOTDIR.why("do_renameat2: a trailing / on a non-directory"));
+        }
+        if src_dir && tree.is_within(np.dir, src) {
+            return Err(Errno::EINVAL.why("do_renameat2: a directory moved below itself"));
+        }
+        let target = tree.child(np.dir, nname);
+        if target == Some(src) {
+            return Ok(());
+        }
+        let odir = tree.node(op.dir).ok_or(Errno::ENOENT)?;
+        if !permission(odir, &cred, MAY_WRITE | MAY_EXEC) {
+            return Err(Errno::EACCES.why("may_delete: no write permission on the old directory"));
+        }
+        if let Some(t) = target {
+            let tnode = tree.node(t).ok_or(Errno::ENOENT)?;
+            match (src_dir, &tnode.kind) {
+                (true, NodeKind::Dir(d)) if !d.is_empty() => {
+                    return Err(
+                        Errno::ENOTEMPTY.why("vfs_rename: the target directory is not empty")
+                    )
+                }
+                (true, NodeKind::Dir(_)) => {}
+                (true, _) => {
+                    return Err(Errno::ENOTDIR.why("may_delete: the target is not a directory"))
+                }
+                (false, NodeKind::Dir(_)) => {
+                    return Err(Errno::EISDIR.why("may_delete: the target is a directory"))
+                }
+                (false, _) => {}
+            }
+        }
+        let ndir = tree.node(np.dir).ok_or(Errno::ENOENT)?;
+        if !permission(ndir, &cred, MAY_WRITE | MAY_EXEC) {
+            return Err(Errno::EACCES.why("may_create: no write permission on the new directory"));
+        }
+        if target.is_some() {
+            tree.remove_entry(np.dir, nname);
+        }
+        if let Some(ino) = tree.take_entry(op.dir, oname) {
+            tree.put_entry(np.dir, nname.clone(), ino);
+        }
+        Ok(())
     }
 }

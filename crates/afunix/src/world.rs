@@ -199,29 +199,14 @@ fn sleep_on<T>(
     }
 }
 
-/// A node of the world's directory (pathname sockets).
-#[derive(Debug, Clone)]
-pub struct Inode {
-    /// Inode number.
-    pub ino: u64,
-    /// Permission bits (`S_IFSOCK` implied).
-    pub mode: u32,
-    /// Owner uid (the binder's fsuid).
-    pub uid: u32,
-    /// Owner gid.
-    pub gid: u32,
-    /// The socket bound to it while it lives (`unix_find_bsd` target).
-    pub sock: Option<Weak<Sock>>,
-}
-
 /// The name tables: abstract names per socket type, and the directory.
 #[derive(Debug, Default)]
 pub(crate) struct Names {
     /// Abstract names, per network namespace (the kernel's hash is per
     /// `struct net` and mixes in `sk_type`).
     pub(crate) abstract_names: HashMap<(u32, SockType, Vec<u8>), Weak<Sock>>,
-    /// The scenario's directory: name → inode.
-    pub(crate) dir: BTreeMap<Vec<u8>, Inode>,
+    /// The scenario's directory tree (`fs/namei.c`).
+    pub(crate) tree: crate::namei::Tree,
     /// The next autobind candidate.
     pub(crate) autobind_next: u32,
 }
@@ -446,7 +431,12 @@ impl Kernel {
                 g.seq += 1;
                 p.wait.notify_all();
             }
-            FileKind::Null | FileKind::Memfd(_) | FileKind::Pidfd(_) => {}
+            FileKind::Null
+            | FileKind::Memfd(_)
+            | FileKind::Pidfd(_)
+            | FileKind::Regular(_)
+            | FileKind::Dir
+            | FileKind::Path => {}
         }
     }
 
@@ -641,6 +631,24 @@ impl Kernel {
                 Ok(out)
             }
             FileKind::PipeWrite(_) => Err(Errno::EBADF.why("file not open for reading").into()),
+            FileKind::Regular(r) => {
+                if !r.read {
+                    return Err(Errno::EBADF
+                        .why("vfs_read: file not open for reading")
+                        .into());
+                }
+                let data = lock(&r.data);
+                let mut pos = lock(&r.pos);
+                let start = (*pos).min(data.len());
+                let end = start.saturating_add(len).min(data.len());
+                let out = data.get(start..end).unwrap_or_default().to_vec();
+                *pos = (*pos).max(end);
+                Ok(out)
+            }
+            FileKind::Dir => Err(Errno::EISDIR.why("generic_read_dir: a directory").into()),
+            FileKind::Path => Err(Errno::EBADF
+                .why("ksys_read: fdget refuses an O_PATH fd")
+                .into()),
             // A pidfd is opened read-write but has no read operation.
             FileKind::Pidfd(_) => Err(Errno::EINVAL.why("vfs_read: a pidfd cannot be read").into()),
             // sock_read_iter: a zero-length read never reaches the protocol.
@@ -685,6 +693,33 @@ impl Kernel {
             FileKind::PipeWrite(_) if bytes.is_empty() => Ok(0),
             FileKind::PipeWrite(p) => self.pipe_write(pid, f, p, bytes, pr),
             FileKind::PipeRead(_) => Err(Errno::EBADF.why("file not open for writing").into()),
+            FileKind::Regular(r) => {
+                if !r.write {
+                    return Err(Errno::EBADF
+                        .why("vfs_write: file not open for writing")
+                        .into());
+                }
+                let mut data = lock(&r.data);
+                let mut pos = lock(&r.pos);
+                let start = if r.append { data.len() } else { *pos };
+                let end = start
+                    .checked_add(bytes.len())
+                    .filter(|e| *e <= crate::abi::consts::MAX_FILE_SIZE)
+                    .ok_or(
+                        Errno::EFBIG.why("generic_write_checks: past the world's file size limit"),
+                    )?;
+                if data.len() < end {
+                    data.resize(end, 0);
+                }
+                if let Some(dst) = data.get_mut(start..end) {
+                    dst.copy_from_slice(bytes);
+                }
+                *pos = end;
+                Ok(bytes.len())
+            }
+            FileKind::Dir | FileKind::Path => {
+                Err(Errno::EBADF.why("ksys_write: not open for writing").into())
+            }
             FileKind::Pidfd(_) => Err(Errno::EINVAL
                 .why("vfs_write: a pidfd cannot be written")
                 .into()),
@@ -787,6 +822,11 @@ impl Kernel {
 
     fn set_nonblock(&self, pid: Pid, fd: i32, on: bool) -> SysResult<()> {
         let f = self.fdget(pid, fd)?;
+        // do_fcntl on an O_PATH fd allows only the fd-table commands.
+        if matches!(f.kind, FileKind::Path) {
+            self.fput(f);
+            return Err(Errno::EBADF.why("fcntl: F_SETFL on an O_PATH fd"));
+        }
         f.nonblock.store(on, Ordering::Relaxed);
         self.fput(f);
         Ok(())
@@ -917,6 +957,11 @@ impl World {
         let w = World::new();
         lock(&w.k.gc).walk = walk;
         w
+    }
+
+    /// The shared state, for the calls defined in other modules.
+    pub(crate) fn kernel(&self) -> &Kernel {
+        &self.k
     }
 
     /// Run a call that may sleep. Whether it may sleep at all is the
@@ -1174,8 +1219,13 @@ impl World {
         // fdget once: the file is held across any sleep, as the kernel holds it.
         let f = self.k.fdget(pid, fd)?;
         let Some(s) = f.sock().cloned() else {
+            let e = if matches!(f.kind, FileKind::Path) {
+                Errno::EBADF.why("sockfd_lookup: fdget refuses an O_PATH fd")
+            } else {
+                Errno::ENOTSOCK.why("sockfd_lookup: fd is not a socket")
+            };
             self.k.fput(f);
-            return Err(Errno::ENOTSOCK.why("sockfd_lookup: fd is not a socket"));
+            return Err(e);
         };
         let t = s.lock().sndtimeo;
         let mut pr = StreamProgress::default();
@@ -1212,8 +1262,13 @@ impl World {
         }
         let f = self.k.fdget(pid, fd)?;
         let Some(s) = f.sock().cloned() else {
+            let e = if matches!(f.kind, FileKind::Path) {
+                Errno::EBADF.why("sockfd_lookup: fdget refuses an O_PATH fd")
+            } else {
+                Errno::ENOTSOCK.why("sockfd_lookup: fd is not a socket")
+            };
             self.k.fput(f);
-            return Err(Errno::ENOTSOCK.why("sockfd_lookup: fd is not a socket"));
+            return Err(e);
         };
         let t = s.lock().rcvtimeo;
         let mut pr = StreamProgress::default();
@@ -1428,6 +1483,10 @@ impl World {
     /// `fcntl(fd, F_SETOWN, getpid())`: the caller owns the open file.
     pub fn set_own(&self, pid: Pid, fd: i32) -> SysResult<()> {
         let f = self.k.fdget(pid, fd)?;
+        if matches!(f.kind, FileKind::Path) {
+            self.k.fput(f);
+            return Err(Errno::EBADF.why("fcntl: F_SETOWN on an O_PATH fd"));
+        }
         f.owner.store(pid, Ordering::SeqCst);
         self.k.fput(f);
         Ok(())

@@ -330,3 +330,7 @@ pub const O_APPEND: i32 = 0o2000;
 pub const O_DIRECTORY: i32 = 0o200000;
 /// `O_PATH`.
 pub const O_PATH: i32 = 0o10000000;
+
+/// The largest regular file of a world (a model limit: the kernel relies
+/// on the filesystem's and the memory's). Writes past it are `EFBIG`.
+pub const MAX_FILE_SIZE: usize = 1 << 30;

@@ -77,6 +77,10 @@ impl Kernel {
         let f = self.fdget(pid, fd)?;
         let r = match &f.kind {
             FileKind::Socket(s) => op(s, &f),
+            // sockfd_lookup uses fdget: an O_PATH fd is EBADF.
+            FileKind::Path => Err(Errno::EBADF
+                .why("sockfd_lookup: fdget refuses an O_PATH fd")
+                .into()),
             _ => Err(Errno::ENOTSOCK
                 .why("sockfd_lookup: fd is not a socket")
                 .into()),
@@ -368,7 +372,11 @@ impl Kernel {
             return POLLNVAL;
         };
         let mask = match &f.kind {
-            FileKind::Null | FileKind::Memfd(_) => POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM,
+            FileKind::Null | FileKind::Memfd(_) | FileKind::Regular(_) | FileKind::Dir => {
+                POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM
+            }
+            // do_pollfd: fdget refuses an O_PATH file.
+            FileKind::Path => POLLNVAL,
             // pidfd_poll: readable once the process is gone; reaped at once here.
             FileKind::Pidfd(p) => {
                 if self.pid_alive(*p) {
@@ -419,6 +427,13 @@ impl Kernel {
             }
             FileKind::PipeRead(p) | FileKind::PipeWrite(p) if req == SIOCINQ => {
                 Ok(lock(&p.inner).len() as i32)
+            }
+            // ioctl(2) uses fdget: an O_PATH fd is EBADF.
+            FileKind::Path => Err(Errno::EBADF.why("ksys_ioctl: fdget refuses an O_PATH fd")),
+            FileKind::Regular(r) if req == SIOCINQ => {
+                let len = lock(&r.data).len();
+                let pos = *lock(&r.pos);
+                Ok(len.saturating_sub(pos).min(i32::MAX as usize) as i32)
             }
             _ => Err(Errno::ENOTTY.why("ioctl not supported by this file")),
         };

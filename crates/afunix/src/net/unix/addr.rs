@@ -5,12 +5,18 @@
 use super::{Sock, SockType};
 use crate::abi::sockaddr::UnixAddr;
 use crate::errno::{Errno, SysResult};
+use crate::namei::{permission, Node, NodeKind, Tree, MAY_WRITE};
+use crate::process::Cred;
 use crate::process::Pid;
-use crate::world::{lock, Inode, Kernel, Names};
+use crate::world::{lock, Kernel};
 use std::sync::Arc;
 
-/// The umask of every scenario process.
-const UMASK: u32 = 0o022;
+/// The path a pathname address names: `sun_path` up to its first NUL, as
+/// the kernel reads it (`unix_mkname_bsd`), walked from the world's
+/// directory (which is also its `/`).
+fn walk_path(path: &[u8]) -> &[u8] {
+    path.split(|c| *c == 0).next().unwrap_or_default()
+}
 
 impl Kernel {
     /// `unix_autobind`: an abstract name `"%05x"` from a 20-bit counter,
@@ -51,25 +57,34 @@ impl Kernel {
         let mut names = lock(&self.names);
         match addr {
             UnixAddr::Pathname(path) => {
-                // unix_bind_bsd: create the inode first (EADDRINUSE if it
-                // exists), then refuse an already-bound socket (EINVAL).
-                let name = dir_entry_name(&path)?;
-                if names.dir.contains_key(&name) {
-                    return Err(Errno::EADDRINUSE.why("unix_bind_bsd: the path exists (EEXIST)"));
-                }
+                // unix_bind_bsd: kern_path_create (EEXIST → EADDRINUSE),
+                // vfs_mknod (may_create), then an already-bound socket is
+                // EINVAL (the kernel unlinks the file it just made).
+                let p = self.proc(pid)?;
+                let (dir, name) = names
+                    .tree
+                    .create_at(walk_path(&path), &cred, false)
+                    .map_err(|e| {
+                        if e == Errno::EEXIST {
+                            Errno::EADDRINUSE.why("unix_bind_bsd: the path exists (EEXIST)")
+                        } else {
+                            e
+                        }
+                    })?;
                 if s.addr.get().is_some() {
                     return Err(Errno::EINVAL.why("unix_bind_bsd: socket already bound"));
                 }
-                names.dir.insert(
+                let ino = names.tree.insert(
+                    dir,
                     name,
-                    Inode {
-                        ino: s.ino,
-                        mode: 0o777 & !UMASK,
+                    Node {
+                        mode: 0o777 & !p.umask,
                         uid: cred.euid,
                         gid: cred.egid,
-                        sock: Some(Arc::downgrade(s)),
+                        kind: NodeKind::Sock(Some(Arc::downgrade(s))),
                     },
                 );
+                let _ = s.path_ino.set(ino);
                 let _ = s.addr.set(UnixAddr::Pathname(path));
                 Ok(())
             }
@@ -111,13 +126,17 @@ impl Kernel {
                 }
             }
             UnixAddr::Pathname(_) => {
-                for inode in names.dir.values_mut() {
-                    if inode
-                        .sock
-                        .as_ref()
+                // The socket file stays; it no longer leads to a socket.
+                let Some(ino) = s.path_ino.get() else { return };
+                if let Some(Node {
+                    kind: NodeKind::Sock(w),
+                    ..
+                }) = names.tree.nodes.get_mut(ino)
+                {
+                    if w.as_ref()
                         .is_some_and(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(s)))
                     {
-                        inode.sock = None;
+                        *w = None;
                     }
                 }
             }
@@ -138,7 +157,7 @@ impl Kernel {
         match addr {
             UnixAddr::Pathname(path) => {
                 let cred = self.proc(pid)?.cred.clone();
-                find_bsd(&names, path, ty, cred.euid, cred.egid, &cred.groups)
+                find_bsd(&names.tree, path, ty, &cred)
             }
             UnixAddr::Abstract(name) => names
                 .abstract_names
@@ -154,50 +173,24 @@ impl Kernel {
 }
 
 // unix_find_bsd: path lookup, MAY_WRITE, then the socket bound to the inode.
-fn find_bsd(
-    names: &Names,
-    path: &[u8],
-    ty: SockType,
-    euid: u32,
-    egid: u32,
-    groups: &[u32],
-) -> SysResult<Arc<Sock>> {
-    let name = dir_entry_name(path)?;
-    let inode = names
-        .dir
-        .get(&name)
+fn find_bsd(tree: &Tree, path: &[u8], ty: SockType, cred: &Cred) -> SysResult<Arc<Sock>> {
+    let ino = tree.lookup(walk_path(path), cred)?;
+    let node = tree
+        .node(ino)
         .ok_or(Errno::ENOENT.why("unix_find_bsd: no such file"))?;
-    let bits = if euid == inode.uid {
-        inode.mode >> 6
-    } else if egid == inode.gid || groups.contains(&inode.gid) {
-        inode.mode >> 3
-    } else {
-        inode.mode
-    };
     // path_permission(MAY_WRITE); root overrides (CAP_DAC_OVERRIDE).
-    if euid != 0 && bits & 0o2 == 0 {
+    if !permission(node, cred, MAY_WRITE) {
         return Err(Errno::EACCES.why("unix_find_bsd: no write permission on the socket file"));
     }
-    let s = inode
-        .sock
-        .as_ref()
-        .and_then(std::sync::Weak::upgrade)
-        .ok_or(Errno::ECONNREFUSED.why("unix_find_bsd: no socket bound to this file"))?;
+    let s = match &node.kind {
+        NodeKind::Sock(w) => w
+            .as_ref()
+            .and_then(std::sync::Weak::upgrade)
+            .ok_or(Errno::ECONNREFUSED.why("unix_find_bsd: no socket bound to this file"))?,
+        _ => return Err(Errno::ECONNREFUSED.why("unix_find_bsd: not a socket file (!S_ISSOCK)")),
+    };
     if s.ty != ty {
         return Err(Errno::EPROTOTYPE.why("unix_find_bsd: socket of another type"));
     }
     Ok(s)
-}
-
-/// The directory entry a relative path names. The world's directory is
-/// flat: a path through a subdirectory does not exist (`ENOENT`).
-fn dir_entry_name(path: &[u8]) -> SysResult<Vec<u8>> {
-    if path.first() == Some(&b'/') {
-        return Err(Errno::EACCES.why("absolute paths are outside the world"));
-    }
-    let trimmed: Vec<u8> = path.strip_prefix(b"./").unwrap_or(path).to_vec();
-    if trimmed.contains(&b'/') || trimmed.is_empty() || trimmed == b"." || trimmed == b".." {
-        return Err(Errno::ENOENT.why("path lookup: no such directory in the world"));
-    }
-    Ok(trimmed)
 }

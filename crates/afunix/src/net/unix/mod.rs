@@ -143,6 +143,8 @@ pub struct Sock {
     pub netns: u32,
     /// Inode number (`sock_i_ino`).
     pub ino: u64,
+    /// The socket file a pathname bind made (`u->path`): its inode.
+    pub(crate) path_ino: OnceLock<u64>,
     /// The bound address (`u->addr`): set once, never changed.
     pub addr: OnceLock<UnixAddr>,
     /// `sk_wmem_alloc`: truesize of this socket's messages still queued.
@@ -395,6 +397,7 @@ impl Kernel {
             netns,
             ino: self.next_ino.fetch_add(1, Ordering::SeqCst),
             addr: OnceLock::new(),
+            path_ino: OnceLock::new(),
             wmem: AtomicUsize::new(0),
             inner: Mutex::new(SockInner {
                 state: SockState::Close,
