@@ -54,8 +54,62 @@ struct Cli {
     /// check.
     #[arg(long, global = true, value_enum, default_value = "text")]
     format: Format,
+    /// Print less: check and diff print only problems and totals.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    /// Print more: check prints the whole trace of a file that failed.
+    #[arg(long, short, global = true, conflicts_with = "quiet")]
+    verbose: bool,
     #[command(subcommand)]
     cmd: Cmd,
+}
+
+/// How much to print, and whether the terminal gets progress and colour.
+#[derive(Clone, Copy)]
+struct Style {
+    quiet: bool,
+    verbose: bool,
+    /// stdout is a terminal and NO_COLOR is not set.
+    colour: bool,
+    /// stderr is a terminal (progress bars).
+    progress: bool,
+}
+
+impl Style {
+    fn from(cli: &Cli) -> Style {
+        use std::io::IsTerminal;
+        let no_colour = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Style {
+            quiet: cli.quiet,
+            verbose: cli.verbose,
+            colour: std::io::stdout().is_terminal() && !no_colour,
+            progress: std::io::stderr().is_terminal() && !cli.quiet,
+        }
+    }
+
+    /// `text` in red (a failure) when colour is on.
+    fn bad(&self, text: &str) -> String {
+        if self.colour {
+            format!("\x1b[31m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    /// A progress bar on stderr over `n` files (hidden off a terminal).
+    fn bar(&self, n: usize, what: &str) -> indicatif::ProgressBar {
+        if !self.progress || n < 2 {
+            return indicatif::ProgressBar::hidden();
+        }
+        let pb = indicatif::ProgressBar::new(n as u64);
+        if let Ok(st) = indicatif::ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {pos}/{len} files, {elapsed}",
+        ) {
+            pb.set_style(st.progress_chars("=> "));
+        }
+        pb.set_prefix(what.to_string());
+        pb
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -305,12 +359,25 @@ fn warn_explain_host(explain: bool, kind: BackendKind) {
     }
 }
 
-fn cmd_check(files: &[PathBuf], kind: BackendKind, explain: bool, format: Format) -> u8 {
+fn cmd_check(
+    files: &[PathBuf],
+    kind: BackendKind,
+    explain: bool,
+    format: Format,
+    style: Style,
+) -> u8 {
     let json = format == Format::Json;
+    let pb = style.bar(files.len(), "check");
     let (mut passed, mut failed) = (0usize, 0usize);
     let (mut files_ok, mut files_failed, mut files_broken) = (0usize, 0usize, 0usize);
     let mut code = 0;
     for f in files {
+        pb.inc(1);
+        let mut out: Vec<String> = Vec::new();
+        // Lines of this file, printed at once with the bar out of the way.
+        macro_rules! emit {
+            ($($t:tt)*) => { out.push(format!($($t)*)) };
+        }
         let name = f.display();
         let Some(o) = load(f, kind) else {
             code = 2;
@@ -333,16 +400,16 @@ fn cmd_check(files: &[PathBuf], kind: BackendKind, explain: bool, format: Format
                     "actual": m.actual,
                     "rule": (!why.is_empty()).then_some(why),
                 });
-                say!("{v}");
+                emit!("{v}");
             } else if explain && !why.is_empty() {
-                say!(
+                emit!(
                     "{name}:{}: expected: {} / actual: {}  # {why}",
                     m.lineno,
                     m.expected,
                     m.actual
                 );
             } else {
-                say!(
+                emit!(
                     "{name}:{}: expected: {} / actual: {}",
                     m.lineno,
                     m.expected,
@@ -375,26 +442,42 @@ fn cmd_check(files: &[PathBuf], kind: BackendKind, explain: bool, format: Format
                 "expectations": rep.expectations,
                 "mismatches": k,
             });
-            say!("{v}");
+            emit!("{v}");
         } else if o.run.error.is_some() {
             files_broken += 1;
-            say!(
+            emit!(
                 "{name}: ERROR ({k} of {} failed before the run stopped)",
                 expectations(rep.expectations)
             );
         } else if rep.ok() {
             files_ok += 1;
-            if rep.expectations == 0 {
-                say!("{name}: ok (no expectations: nothing was checked)");
+            if style.quiet {
+            } else if rep.expectations == 0 {
+                emit!("{name}: ok (no expectations: nothing was checked)");
             } else {
-                say!("{name}: ok ({})", expectations(rep.expectations));
+                emit!("{name}: ok ({})", expectations(rep.expectations));
             }
         } else {
             files_failed += 1;
-            say!("{name}: FAILED ({k} of {})", expectations(rep.expectations));
+            emit!(
+                "{name}: {} ({k} of {})",
+                style.bad("FAILED"),
+                expectations(rep.expectations)
+            );
+            if style.verbose {
+                for l in &o.run.lines {
+                    emit!("  {}", l.text(explain));
+                }
+            }
             code = code.max(1);
         }
+        pb.suspend(|| {
+            for l in &out {
+                say!("{l}");
+            }
+        });
     }
+    pb.finish_and_clear();
     if json {
         let v = serde_json::json!({
             "files": files.len(),
@@ -415,10 +498,17 @@ fn cmd_check(files: &[PathBuf], kind: BackendKind, explain: bool, format: Format
     code
 }
 
-fn cmd_diff(files: &[PathBuf]) -> u8 {
+fn cmd_diff(files: &[PathBuf], style: Style) -> u8 {
     let mut code = 0;
     let (mut lines, mut diverging_files) = (0usize, 0usize);
+    let pb = style.bar(files.len(), "diff");
     for f in files {
+        pb.inc(1);
+        let mut out: Vec<String> = Vec::new();
+        // Lines of this file, printed at once with the bar out of the way.
+        macro_rules! emit {
+            ($($t:tt)*) => { out.push(format!($($t)*)) };
+        }
         let name = f.display();
         let Some(model) = load(f, BackendKind::Sim) else {
             code = 2;
@@ -430,9 +520,9 @@ fn cmd_diff(files: &[PathBuf]) -> u8 {
         };
         let d = diff(&model.scenario, &model.run, &kernel.run);
         for x in &d {
-            say!("{name}:{}: {}", x.lineno, x.echo);
-            say!("  model:  {}", x.model);
-            say!("  kernel: {}", x.kernel);
+            emit!("{name}:{}: {}", x.lineno, x.echo);
+            emit!("  model:  {}", x.model);
+            emit!("  kernel: {}", x.kernel);
         }
         for (who, r) in [("model", &model.run), ("kernel", &kernel.run)] {
             if let Some(e) = &r.error {
@@ -445,7 +535,13 @@ fn cmd_diff(files: &[PathBuf]) -> u8 {
             lines += d.len();
             code = code.max(1);
         }
+        pb.suspend(|| {
+            for l in &out {
+                say!("{l}");
+            }
+        });
     }
+    pb.finish_and_clear();
     say!(
         "{} files, {diverging_files} with divergences, {lines} diverging lines",
         files.len()
@@ -455,6 +551,7 @@ fn cmd_diff(files: &[PathBuf]) -> u8 {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let style = Style::from(&cli);
     let code = match cli.cmd {
         Cmd::Completions { shell } => {
             let mut cmd = Cli::command();
@@ -483,9 +580,9 @@ fn main() -> ExitCode {
             explain,
         } => {
             warn_explain_host(explain, backend.into());
-            cmd_check(&files, backend.into(), explain, cli.format)
+            cmd_check(&files, backend.into(), explain, cli.format, style)
         }
-        Cmd::Diff { files } => cmd_diff(&files),
+        Cmd::Diff { files } => cmd_diff(&files, style),
         #[cfg(feature = "host")]
         Cmd::Bench { secs, size } => {
             match bench::run(bench::BenchOpts { secs, size }, &mut |l| say!("{l}")) {

@@ -250,3 +250,17 @@ fn json_output_is_one_object_per_line() {
         "{out}"
     );
 }
+
+#[test]
+fn quiet_prints_only_problems_and_totals_and_pipes_get_no_colour() {
+    let d = tmpdir();
+    let ok = temp(&d, "ok.scn", "task A\nA: socket dgram = 3\n");
+    let bad = temp(&d, "bad.scn", "task A\nA: socket dgram = 4\n");
+    let (code, out, _) = afunix(&["check", "--quiet", &ok, &bad]);
+    assert_eq!(code, 1);
+    assert!(!out.contains(": ok"), "{out}");
+    assert!(out.contains("bad.scn: FAILED"), "{out}");
+    assert!(!out.contains('\x1b'), "colour on a pipe: {out:?}");
+    let (_, out, _) = afunix(&["check", "--verbose", &bad]);
+    assert!(out.contains("  A: socket dgram = 3"), "{out}");
+}
