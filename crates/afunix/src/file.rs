@@ -105,6 +105,18 @@ impl File {
         }
     }
 
+    /// The errno `sockfd_lookup` gives for this file when it is not a
+    /// socket: `EBADF` for an O_PATH fd (`fdget` refuses it), else
+    /// `ENOTSOCK`.
+    pub fn not_a_socket(&self) -> crate::errno::Errno {
+        use crate::errno::Errno;
+        if matches!(self.kind, FileKind::Path) {
+            Errno::EBADF.why("sockfd_lookup: fdget refuses an O_PATH fd")
+        } else {
+            Errno::ENOTSOCK.why("sockfd_lookup: fd is not a socket")
+        }
+    }
+
     /// A short name of the kind, for messages.
     pub fn kind_name(&self) -> &'static str {
         match self.kind {

@@ -1219,11 +1219,7 @@ impl World {
         // fdget once: the file is held across any sleep, as the kernel holds it.
         let f = self.k.fdget(pid, fd)?;
         let Some(s) = f.sock().cloned() else {
-            let e = if matches!(f.kind, FileKind::Path) {
-                Errno::EBADF.why("sockfd_lookup: fdget refuses an O_PATH fd")
-            } else {
-                Errno::ENOTSOCK.why("sockfd_lookup: fd is not a socket")
-            };
+            let e = f.not_a_socket();
             self.k.fput(f);
             return Err(e);
         };
@@ -1262,11 +1258,7 @@ impl World {
         }
         let f = self.k.fdget(pid, fd)?;
         let Some(s) = f.sock().cloned() else {
-            let e = if matches!(f.kind, FileKind::Path) {
-                Errno::EBADF.why("sockfd_lookup: fdget refuses an O_PATH fd")
-            } else {
-                Errno::ENOTSOCK.why("sockfd_lookup: fd is not a socket")
-            };
+            let e = f.not_a_socket();
             self.k.fput(f);
             return Err(e);
         };
@@ -1341,10 +1333,10 @@ impl World {
                 .any(|b| matches!(b, RecvBuf::Null(n) if *n > 0));
             if bad_len || fault {
                 let f = self.k.fdget(pid, fd)?;
-                let is_sock = f.sock().is_some();
+                let not_sock = f.sock().is_none().then(|| f.not_a_socket());
                 self.k.fput(f);
-                if !is_sock {
-                    return Err(Errno::ENOTSOCK.why("sockfd_lookup: fd is not a socket"));
+                if let Some(e) = not_sock {
+                    return Err(e);
                 }
                 if bad_len {
                     return Err(Errno::EINVAL.why("__copy_msghdr: msg_namelen < 0"));

@@ -77,13 +77,7 @@ impl Kernel {
         let f = self.fdget(pid, fd)?;
         let r = match &f.kind {
             FileKind::Socket(s) => op(s, &f),
-            // sockfd_lookup uses fdget: an O_PATH fd is EBADF.
-            FileKind::Path => Err(Errno::EBADF
-                .why("sockfd_lookup: fdget refuses an O_PATH fd")
-                .into()),
-            _ => Err(Errno::ENOTSOCK
-                .why("sockfd_lookup: fd is not a socket")
-                .into()),
+            _ => Err(f.not_a_socket().into()),
         };
         self.fput(f);
         r
@@ -232,8 +226,15 @@ impl Kernel {
             return Err(Errno::EINVAL.why("__sys_accept4: unknown flags").into());
         }
         // __sys_accept4_file: the new fd is reserved before the listening
-        // file is known to be a socket (EBADF, then EMFILE, then ENOTSOCK).
+        // file is known to be a socket (EBADF, then EMFILE, then ENOTSOCK);
+        // fdget refuses an O_PATH fd.
         let f = self.fdget(pid, fd)?;
+        if matches!(f.kind, FileKind::Path) {
+            self.fput(f);
+            return Err(Errno::EBADF
+                .why("__sys_accept4: fdget refuses an O_PATH fd")
+                .into());
+        }
         let r = (|| {
             self.fd_reserve(pid, 1)?;
             let s = f

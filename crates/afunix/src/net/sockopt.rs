@@ -599,10 +599,7 @@ impl Kernel {
     ) -> Result<(i32, Vec<u8>), (Errno, Option<i32>)> {
         let f = self.fdget(pid, fd).map_err(|e| (e, None))?;
         let r = match f.sock() {
-            None => Err((
-                Errno::ENOTSOCK.why("sockfd_lookup: fd is not a socket"),
-                None,
-            )),
+            None => Err((f.not_a_socket(), None)),
             // do_sock_getsockopt: SOL_SOCKET always goes to sk_getsockopt;
             // no unix ops have a getsockopt.
             Some(_) if level != SOL_SOCKET => Err((
