@@ -1977,6 +1977,22 @@ pub fn finding_text(seed: u64, n: u64, text: &str, d: &Divergence) -> String {
     )
 }
 
+/// Scenarios a second without `--blocking` (30 calls each), as measured.
+const PLAIN_RATE: f64 = 45.0;
+/// Scenarios a second with `--blocking` (30 calls each), as measured.
+const BLOCKING_RATE: f64 = 1.0;
+
+/// Seconds as `42 s`, `7 min`, `2.5 h`.
+fn fmt_secs(s: f64) -> String {
+    if s < 120.0 {
+        format!("{s:.0} s")
+    } else if s < 7200.0 {
+        format!("{:.0} min", s / 60.0)
+    } else {
+        format!("{:.1} h", s / 3600.0)
+    }
+}
+
 /// Run the fuzzer; `out` gets every line to print. `Err`: the fuzzer
 /// could not run at all (no host backend).
 pub fn run(opts: &FuzzOpts, out: &mut dyn FnMut(&str)) -> Result<Summary, String> {
@@ -1991,6 +2007,18 @@ pub fn run(opts: &FuzzOpts, out: &mut dyn FnMut(&str)) -> Result<Summary, String
         opts.count,
         opts.calls,
         if opts.blocking { " --blocking" } else { "" }
+    ));
+    // Rates measured on the project's 2-core machines at 30 calls a
+    // scenario (a divergence found adds its minimization).
+    let rate = if opts.blocking {
+        BLOCKING_RATE
+    } else {
+        PLAIN_RATE
+    } * 30.0
+        / opts.calls.max(1) as f64;
+    out(&format!(
+        "  expect about {} ({rate:.1} scenarios/s on a quiet 2-core machine)",
+        fmt_secs(opts.count as f64 / rate)
     ));
     let blocking = opts.blocking;
     // Repair a generated or changed scenario (with `--blocking`, also
@@ -2010,9 +2038,13 @@ pub fn run(opts: &FuzzOpts, out: &mut dyn FnMut(&str)) -> Result<Summary, String
         if last.elapsed() >= Duration::from_secs(5) {
             last = Instant::now();
             let rate = sum.scenarios as f64 / start.elapsed().as_secs_f64();
+            let left = (opts.count - n) as f64 / rate.max(1e-3);
             out(&format!(
-                "  {} scenarios, {} divergences ({} kinds), {rate:.1} scenarios/s",
-                sum.scenarios, sum.divergences, sum.kinds
+                "  {} scenarios, {} divergences ({} kinds), {rate:.1} scenarios/s, about {} left",
+                sum.scenarios,
+                sum.divergences,
+                sum.kinds,
+                fmt_secs(left)
             ));
         }
         let text = generate_mode(scenario_seed(opts.seed, n), opts.calls, blocking);
