@@ -1023,9 +1023,11 @@ impl Gen {
                     .rng
                     .pick(&["[1,2]", "[0,3,100]", "[]", "[5]", "[2,2,2,2]"]);
                 let name = *self.rng.pick(NAME_LENS);
-                let sp = *self
-                    .rng
-                    .pick(&["null:64", "0", "rights:1", "rights:3+creds", "24"]);
+                // No control size from 17 to 27 bytes (see `recvmsg` above).
+                let sp =
+                    *self
+                        .rng
+                        .pick(&["null:64", "0", "16", "rights:3+creds", "32", "rights:3"]);
                 let f = self.flags("dontwait", &["peek", "trunc", "errqueue", "0x4"], 15);
                 let b = self.recv_binds(p);
                 format!("{pn}: recvmsg {fd} iov={iov} name={name} space={sp} flags={f}{b}")
