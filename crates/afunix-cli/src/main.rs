@@ -352,6 +352,18 @@ fn expectations(n: usize) -> String {
     format!("{n} expectation{}", if n == 1 { "" } else { "s" })
 }
 
+/// A backend that cannot start is one error (exit 2), said once, before
+/// any file runs, not a failure per file.
+fn backend_ready(kind: BackendKind) -> Result<(), u8> {
+    match afunix_cli::new_backend(kind) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            eprintln!("afunix: {e}");
+            Err(2)
+        }
+    }
+}
+
 /// `--explain` explains the model's answers: the kernel gives no reasons.
 fn warn_explain_host(explain: bool, kind: BackendKind) {
     if explain && kind == BackendKind::Host {
@@ -384,7 +396,16 @@ fn cmd_check(
             files_broken += 1;
             continue;
         };
-        let rep = check(&o.scenario, &o.run);
+        let mut rep = check(&o.scenario, &o.run);
+        // A backend that failed leaves the rest of the file unrun: that is
+        // one error (printed below), not a mismatch per line.
+        if o.run
+            .error
+            .as_ref()
+            .is_some_and(|e| e.kind == afunix_cli::runner::RunErrorKind::Backend)
+        {
+            rep.mismatches.retain(|m| m.actual != "(not run)");
+        }
         for m in &rep.mismatches {
             let why = o
                 .run
@@ -422,7 +443,17 @@ fn cmd_check(
             code = 2;
         }
         let k = rep.mismatches.len();
-        passed += rep.expectations - k;
+        // Expectations of lines that never ran count neither way.
+        let ran = match &o.run.error {
+            Some(e) => o
+                .scenario
+                .lines
+                .iter()
+                .filter(|l| l.expect.is_some() && l.lineno < e.line)
+                .count(),
+            None => rep.expectations,
+        };
+        passed += ran.saturating_sub(k);
         failed += k;
         if json {
             let status = if o.run.error.is_some() {
@@ -580,9 +611,15 @@ fn main() -> ExitCode {
             explain,
         } => {
             warn_explain_host(explain, backend.into());
-            cmd_check(&files, backend.into(), explain, cli.format, style)
+            match backend_ready(backend.into()) {
+                Ok(()) => cmd_check(&files, backend.into(), explain, cli.format, style),
+                Err(code) => code,
+            }
         }
-        Cmd::Diff { files } => cmd_diff(&files, style),
+        Cmd::Diff { files } => match backend_ready(BackendKind::Host) {
+            Ok(()) => cmd_diff(&files, style),
+            Err(code) => code,
+        },
         #[cfg(feature = "host")]
         Cmd::Bench { secs, size } => {
             match bench::run(bench::BenchOpts { secs, size }, &mut |l| say!("{l}")) {
