@@ -286,3 +286,74 @@ pub(crate) fn reap(pid: i32) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rss_kib() -> u64 {
+        let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        s.lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    }
+
+    fn write_all(fd: &OwnedFd, b: &[u8]) {
+        // SAFETY: `b` is readable for its length.
+        let n = unsafe { libc::write(fd.as_raw_fd(), b.as_ptr() as *const libc::c_void, b.len()) };
+        assert_eq!(n, b.len() as isize);
+    }
+
+    /// A forged huge length prefix with no body: no big allocation, and
+    /// the read fails within the channel's timeout instead of blocking.
+    #[test]
+    fn forged_length_prefix_neither_allocates_nor_blocks() {
+        let (mine, theirs) = channel_pair().unwrap();
+        set_rcvtimeo(&mine, Duration::from_millis(200)).unwrap();
+        let before = rss_kib();
+        let t0 = Instant::now();
+        write_all(&theirs, &((500u32 << 20).to_le_bytes()));
+        write_all(&theirs, b"abc");
+        let e = recv_frame(mine.as_raw_fd()).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::WouldBlock, "{e}");
+        assert!(t0.elapsed() < Duration::from_secs(2));
+        assert!(rss_kib() < before + 8 * 1024, "allocated the forged length");
+        // Above the bound: refused at once.
+        write_all(&theirs, &(u32::MAX.to_le_bytes()));
+        let e = recv_frame(mine.as_raw_fd()).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{e}");
+    }
+
+    /// A pid that is not our child (here a grandchild) is never signalled.
+    #[test]
+    fn only_our_children_are_killed() {
+        let mut sh = std::process::Command::new("sh")
+            .args(["-c", "sleep 30 & echo $!; wait"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(sh.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let victim: i32 = line.trim().parse().unwrap();
+        assert!(!is_my_child(victim));
+        kill_and_reap(victim);
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(
+            std::path::Path::new(&format!("/proc/{victim}")).exists(),
+            "the victim was killed"
+        );
+        assert!(!is_my_child(1) && !is_my_child(0) && !is_my_child(-1));
+        // Our own child is.
+        let me = sh.id() as i32;
+        assert!(is_my_child(me));
+        // SAFETY: signalling the grandchild we started (cleanup).
+        unsafe { libc::kill(victim, libc::SIGKILL) };
+        kill_and_reap(me);
+        assert!(!is_my_child(me), "reaped");
+    }
+}

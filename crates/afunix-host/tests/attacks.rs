@@ -599,3 +599,61 @@ fn run_directory_removed_on_signals() {
         std::fs::remove_dir(&tmp).unwrap();
     }
 }
+
+/// Attack 4 through the CLI: `afunix run --backend host` gets SIGTERM in
+/// the middle of a run; its run directory (found under a private TMPDIR)
+/// is removed. Uses `target/{release,debug}/afunix` when built.
+#[test]
+fn cli_run_directory_removed_on_sigterm() {
+    if !is_root("cli_run_directory_removed_on_sigterm") {
+        return;
+    }
+    let root_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target");
+    let Some(bin) = ["release", "debug"]
+        .iter()
+        .map(|p| root_dir.join(p).join("afunix"))
+        .find(|p| p.exists())
+    else {
+        eprintln!("cli_run_directory_removed_on_sigterm: skipped (build the afunix binary first)");
+        return;
+    };
+    let _g = lock();
+    let tmp = victim_path("cli");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let scn = tmp.join("t.scn");
+    std::fs::write(
+        &scn,
+        "task A\nA: socket dgram -> s\nA: bind s \"sock\"\nsleep 30000\n",
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(bin)
+        .args(["run", "--backend", "host"])
+        .arg(&scn)
+        .env("TMPDIR", &tmp)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let runs = || -> Vec<PathBuf> {
+        std::fs::read_dir(&tmp)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+            .collect()
+    };
+    let end = Instant::now() + Duration::from_secs(10);
+    while !runs().iter().any(|d| d.join("sock").exists()) {
+        assert!(Instant::now() < end, "the run did not start");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // SAFETY: signalling the child process we spawned and have not reaped.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let _ = child.wait();
+    let end = Instant::now() + Duration::from_secs(5);
+    while !runs().is_empty() && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(runs().is_empty(), "left behind: {:?}", runs());
+    std::fs::remove_dir_all(&tmp).unwrap();
+}
