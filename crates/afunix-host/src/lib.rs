@@ -16,8 +16,15 @@
 //!   garbage collector. Every helper `setns`es into its label's namespace
 //!   after the fork, so abstract names, `/proc/net/unix` and the sysctl are
 //!   private to the run. `stat` sums the counts of all keepers.
-//! - A fresh temporary directory (mode 0777) is every helper's working
-//!   directory; a helper's umask is its task's. It is removed on drop.
+//! - A fresh temporary directory (mode 0777) is every helper's root
+//!   (`chroot`, before the credential change) and working directory, so
+//!   no path a scenario writes — absolute, `..`, `hex:` — leaves it; a
+//!   helper's umask is its task's. It is removed on drop, and by the
+//!   **janitor** (a separate process waiting on a pipe only the backend
+//!   holds) when the backend process dies any other way, even by SIGKILL.
+//! - [`Limits`] bound a run: wall clock, scenario bytes, processes,
+//!   network namespaces, and each helper's RLIMIT_CPU/FSIZE/CORE; see
+//!   `docs/THREAT-MODEL.md`.
 //! - The channels are created by the backend in *its own* network namespace,
 //!   so they never show up in the run's `/proc/net/unix`.
 //!
@@ -25,7 +32,11 @@
 //!
 //! - Has exactly fds 0–2 open (on `/dev/null`) below its RLIMIT_NOFILE; its
 //!   channel sits at fd number `max(nofile, 3)`, above the limit (placed
-//!   there before the limit is lowered). Every inherited fd is closed.
+//!   there before the limit is lowered), close-on-exec. Every inherited
+//!   fd is closed. No call can name it: fd arguments, `dup2` targets,
+//!   `poll` lists and the fds in SCM_RIGHTS control bytes that name it are
+//!   replaced by a closed number. The backend signals only its own
+//!   unreaped children, and never trusts a pid a helper reports.
 //! - Runs with the task's uid/gid/groups (real, effective and saved): uid 0
 //!   keeps every capability, another uid has none.
 //! - Catches SIGPIPE (reported in [`Reply::sigpipe`]); SIGURG is blocked

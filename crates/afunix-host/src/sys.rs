@@ -355,5 +355,6 @@ mod tests {
         unsafe { libc::kill(victim, libc::SIGKILL) };
         kill_and_reap(me);
         assert!(!is_my_child(me), "reaped");
+        let _ = sh.wait();
     }
 }
