@@ -130,9 +130,10 @@ pub struct Limits {
     pub wall_clock: Duration,
     /// Bytes of scenario data a run may push into the kernel, summed over
     /// every call (memfd content, `write` data, `sendmsg` data, names and
-    /// control bytes, option values, paths). Data in tmpfs (memfds, files
-    /// under `/tmp`) and socket buffers can only come from these bytes.
-    /// Default 256 MiB.
+    /// control bytes, option values, paths), each call counting
+    /// [`CALL_COST`] bytes more for the kernel objects it may pin (a
+    /// socket, an skb, an inode). Data in tmpfs (memfds, files) and socket
+    /// buffers can only come from these bytes. Default 256 MiB.
     pub max_bytes: u64,
     /// Scenario processes (`task` and `fork`) a run may create. Default 256.
     pub max_procs: usize,
@@ -157,6 +158,11 @@ impl Default for Limits {
         }
     }
 }
+
+/// What every call counts against [`Limits::max_bytes`] besides its data:
+/// about the kernel memory one call can pin without data (a socket, a
+/// queued 1-byte skb, a memfd inode). 256 MiB allow 262144 calls.
+pub const CALL_COST: u64 = 1024;
 
 /// The scenario bytes a call hands to the kernel (see [`Limits::max_bytes`]).
 fn call_bytes(c: &Call) -> u64 {
@@ -745,7 +751,7 @@ impl Backend for HostBackend {
 
     fn start(&mut self, id: ProcId, call: Call) -> Result<(), BackendError> {
         self.time_left()?;
-        let n = call_bytes(&call);
+        let n = call_bytes(&call) + CALL_COST;
         if self.bytes.saturating_add(n) > self.limits.max_bytes {
             return Err(berr(format!(
                 "limit: the run's scenario data exceeds {} bytes",

@@ -517,6 +517,22 @@ fn byte_budget_and_rlimits() {
     }
     let e = b.task(2, &TaskSpec { netns: 2, ..root() }).unwrap_err();
     assert!(e.0.contains("at most 2 network namespaces"), "{e:?}");
+    // Calls without data count too (the kernel objects they pin): 1-byte
+    // datagrams stop after about max_bytes / (1 + CALL_COST).
+    let mut b = HostBackend::with_limits(Limits {
+        max_bytes: 64 * afunix_host::CALL_COST,
+        ..Limits::default()
+    })
+    .unwrap();
+    b.task(0, &root()).unwrap();
+    let [a, _] = pair(&mut b, 0);
+    let mut sent = 0;
+    while b.start(0, send(a, vec![])).is_ok() {
+        let _ = b.wait(0, T).unwrap();
+        sent += 1;
+        assert!(sent < 100, "no bound on calls");
+    }
+    assert!((55..64).contains(&sent), "{sent}");
 }
 
 /// The test binary re-runs itself as the backend process that is signalled.
