@@ -1207,3 +1207,65 @@ fn memfd(content: &[u8]) -> Reply {
     }
     Reply::ok(i64::from(std::os::fd::IntoRawFd::into_raw_fd(owned)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hdr(len: u64, level: i32, ty: i32) -> Vec<u8> {
+        let mut v = len.to_ne_bytes().to_vec();
+        v.extend_from_slice(&level.to_ne_bytes());
+        v.extend_from_slice(&ty.to_ne_bytes());
+        v
+    }
+
+    /// The SCM_RIGHTS walk follows the kernel's `for_each_cmsghdr`.
+    #[test]
+    fn scm_rights_walk() {
+        let (sol, rights) = (libc::SOL_SOCKET, libc::SCM_RIGHTS);
+        assert!(scm_rights_fds(&[]).is_empty());
+        assert!(scm_rights_fds(&[0; 15]).is_empty());
+        // One header with three ints; an unpadded one (20) followed by a
+        // second at CMSG_ALIGN(20) = 24.
+        let mut c = hdr(28, sol, rights);
+        c.extend_from_slice(&[0; 12]);
+        assert_eq!(scm_rights_fds(&c), vec![16, 20, 24]);
+        let mut c = hdr(20, sol, rights);
+        c.extend_from_slice(&[0; 4]);
+        c.extend_from_slice(&[0; 4]);
+        c.extend(hdr(20, sol, rights));
+        c.extend_from_slice(&[0; 4]);
+        assert_eq!(scm_rights_fds(&c), vec![16, 40]);
+        // Other levels and types are skipped; a bad length ends the walk
+        // (the kernel fails the call with EINVAL there).
+        let mut c = hdr(20, 0, rights);
+        c.extend_from_slice(&[0; 4]);
+        c.extend_from_slice(&[0; 4]);
+        c.extend(hdr(20, sol, rights));
+        c.extend_from_slice(&[0; 4]);
+        assert_eq!(scm_rights_fds(&c), vec![40]);
+        let mut c = hdr(100, sol, rights);
+        c.extend_from_slice(&[0; 4]);
+        assert!(scm_rights_fds(&c).is_empty());
+        let mut c = hdr(u64::MAX, sol, rights);
+        c.extend_from_slice(&[0; 4]);
+        assert!(scm_rights_fds(&c).is_empty());
+        // hide_channel rewrites exactly those ints.
+        let mut c = hdr(24, sol, rights);
+        c.extend_from_slice(&2024i32.to_ne_bytes());
+        c.extend_from_slice(&5i32.to_ne_bytes());
+        let mut call = Call::Sendmsg {
+            fd: 3,
+            name: None,
+            iov: vec![],
+            control: c,
+            flags: 0,
+        };
+        hide_channel(&mut call, 2024);
+        let Call::Sendmsg { control, .. } = call else {
+            unreachable!()
+        };
+        assert_eq!(&control[16..20], &2026i32.to_ne_bytes());
+        assert_eq!(&control[20..24], &5i32.to_ne_bytes());
+    }
+}

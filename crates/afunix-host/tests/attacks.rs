@@ -204,6 +204,18 @@ fn channel_cannot_be_passed_in_scm_rights() {
     assert!(fds.iter().all(|&n| n < 1024), "{fds:?}");
 }
 
+/// Removes a test's own files outside the run, even when the test fails.
+struct Cleanup(Vec<PathBuf>);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = std::fs::remove_file(p);
+            let _ = std::fs::remove_dir_all(p);
+        }
+    }
+}
+
 fn victim_path(tag: &str) -> PathBuf {
     std::env::temp_dir().join(format!("afunix-victim-{}-{tag}", std::process::id()))
 }
@@ -220,6 +232,7 @@ fn paths_stay_in_the_run_directory() {
     let listener_path = victim_path("sock");
     let file_path = victim_path("file");
     let evil = victim_path("evil");
+    let _cleanup = Cleanup(vec![listener_path.clone(), file_path.clone(), evil.clone()]);
     let _ = std::fs::remove_file(&listener_path);
     let listener = std::os::unix::net::UnixDatagram::bind(&listener_path).unwrap();
     listener.set_nonblocking(true).unwrap();
@@ -581,6 +594,7 @@ fn run_directory_removed_on_signals() {
     let _g = lock();
     for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGKILL] {
         let tmp = victim_path(&format!("tmp{sig}"));
+        let _cleanup = Cleanup(vec![tmp.clone()]);
         std::fs::create_dir_all(&tmp).unwrap();
         let mut child = std::process::Command::new(std::env::current_exe().unwrap())
             .args([
@@ -635,6 +649,7 @@ fn cli_run_directory_removed_on_sigterm() {
     };
     let _g = lock();
     let tmp = victim_path("cli");
+    let _cleanup = Cleanup(vec![tmp.clone()]);
     std::fs::create_dir_all(&tmp).unwrap();
     let scn = tmp.join("t.scn");
     std::fs::write(
