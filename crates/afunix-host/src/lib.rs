@@ -769,7 +769,14 @@ impl Backend for HostBackend {
             .ok_or_else(|| berr(format!("process {id} has exited")))?;
         match call {
             Call::Pidof { fd } => {
-                p.state = State::Done(pidof(h.pid, fd));
+                // No scenario fd is at or above max(nofile, 3): those are
+                // the channel's numbers, closed as far as the scenario sees.
+                let r = if i64::from(fd) >= p.nofile.max(3) as i64 {
+                    Reply::err(Errno::EBADF)
+                } else {
+                    pidof(h.pid, fd)
+                };
+                p.state = State::Done(r);
                 return Ok(());
             }
             Call::Exit => {

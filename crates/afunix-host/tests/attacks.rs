@@ -167,6 +167,7 @@ fn channel_cannot_be_passed_in_scm_rights() {
             assert_eq!(errno(call(&mut b, 0, recv(c))), Errno::EAGAIN);
         }
         // Other fd-taking calls see a closed fd too.
+        assert_eq!(errno(call(&mut b, 0, Call::Pidof { fd: ch })), Errno::EBADF);
         assert_eq!(
             errno(call(&mut b, 0, Call::Dup2 { fd: ch, newfd: 9 })),
             Errno::EBADF
