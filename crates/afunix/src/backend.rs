@@ -133,7 +133,11 @@ pub enum Call {
         timeout: i32,
     },
     /// `open(path, flags, mode)`, relative to the world's directory.
-    Open { path: Vec<u8>, flags: i32, mode: u32 },
+    Open {
+        path: Vec<u8>,
+        flags: i32,
+        mode: u32,
+    },
     /// `mkdir(path, mode)`.
     Mkdir { path: Vec<u8>, mode: u32 },
     /// `unlink(path)`.

@@ -29,6 +29,29 @@ pub enum FileKind {
     Socket(Arc<Sock>),
     /// A pidfd: refers to a process, which may have exited.
     Pidfd(Pid),
+    /// A regular file opened with `open(2)`.
+    Regular(RegFile),
+    /// A directory opened for reading (`read` is `EISDIR`).
+    Dir,
+    /// An `O_PATH` file (`FMODE_PATH`): `fdget` refuses it (`EBADF`),
+    /// `fget_raw` takes it (dup, fcntl F_GETFD, SCM_RIGHTS).
+    Path,
+}
+
+/// An open regular file: the inode's bytes (shared by every open file of
+/// the inode) and this open file's own offset and access mode.
+#[derive(Debug)]
+pub struct RegFile {
+    /// The inode's content.
+    pub data: Arc<Mutex<Vec<u8>>>,
+    /// `f_pos`.
+    pub pos: Mutex<usize>,
+    /// `FMODE_READ`.
+    pub read: bool,
+    /// `FMODE_WRITE`.
+    pub write: bool,
+    /// `O_APPEND`.
+    pub append: bool,
 }
 
 /// The content and offset of a memfd.
@@ -91,6 +114,9 @@ impl File {
             FileKind::PipeWrite(_) => "pipe-w",
             FileKind::Socket(_) => "socket",
             FileKind::Pidfd(_) => "pidfd",
+            FileKind::Regular(_) => "file",
+            FileKind::Dir => "dir",
+            FileKind::Path => "path",
         }
     }
 }

@@ -41,6 +41,7 @@ pub mod backend;
 pub mod errno;
 pub mod fdtable;
 pub mod file;
+pub mod namei;
 pub mod net;
 pub mod process;
 pub mod security;

@@ -71,11 +71,15 @@ pub fn execute(w: &World, pid: Pid, call: &Call) -> Reply {
         Err(e) => Reply::err(e),
     };
     let mut reply = match call {
-        Call::Socket { ty, protocol } => r(w.socket_with_protocol(pid, *ty, *protocol).map(i64::from)),
-        Call::Socketpair { ty, protocol } => match w.socketpair_with_protocol(pid, *ty, *protocol) {
-            Ok(p) => Reply::with(0, Out::Pair(p)),
-            Err(e) => Reply::err(e),
-        },
+        Call::Socket { ty, protocol } => {
+            r(w.socket_with_protocol(pid, *ty, *protocol).map(i64::from))
+        }
+        Call::Socketpair { ty, protocol } => {
+            match w.socketpair_with_protocol(pid, *ty, *protocol) {
+                Ok(p) => Reply::with(0, Out::Pair(p)),
+                Err(e) => Reply::err(e),
+            }
+        }
         Call::Bind { fd, addr } => r(w.bind(pid, *fd, addr).map(|_| 0)),
         Call::Connect { fd, addr } => r(w.connect(pid, *fd, addr).map(|_| 0)),
         Call::Listen { fd, backlog } => r(w.listen(pid, *fd, *backlog).map(|_| 0)),
@@ -92,11 +96,7 @@ pub fn execute(w: &World, pid: Pid, call: &Call) -> Reply {
                 Some(SendBuf::Bytes(b)) => Some(b.as_slice()),
                 Some(SendBuf::Null(_)) | None => None,
             };
-            let msg = SendHdr {
-                name,
-                iov,
-                control,
-            };
+            let msg = SendHdr { name, iov, control };
             r(w.sendmsg_iov(pid, *fd, &msg, *flags).map(|n| n as i64))
         }
         Call::Recvmsg {
@@ -169,7 +169,9 @@ pub fn execute(w: &World, pid: Pid, call: &Call) -> Reply {
             };
             match res {
                 // move_addr_to_user: a negative length is EINVAL, after the call.
-                Ok(_) if *len < 0 => Reply::err(Errno::EINVAL.why("move_addr_to_user: negative length")),
+                Ok(_) if *len < 0 => {
+                    Reply::err(Errno::EINVAL.why("move_addr_to_user: negative length"))
+                }
                 Ok(mut a) => {
                     let full = a.len() as i32;
                     a.truncate((*len as usize).min(a.len()));

@@ -98,29 +98,14 @@ fn sleep_on<T>(
     }
 }
 
-/// A node of the world's directory (pathname sockets).
-#[derive(Debug, Clone)]
-pub struct Inode {
-    /// Inode number.
-    pub ino: u64,
-    /// Permission bits (`S_IFSOCK` implied).
-    pub mode: u32,
-    /// Owner uid (the binder's fsuid).
-    pub uid: u32,
-    /// Owner gid.
-    pub gid: u32,
-    /// The socket bound to it while it lives (`unix_find_bsd` target).
-    pub sock: Option<Weak<Sock>>,
-}
-
 /// The name tables: abstract names per socket type, and the directory.
 #[derive(Debug, Default)]
 pub(crate) struct Names {
     /// Abstract names, per network namespace (the kernel's hash is per
     /// `struct net` and mixes in `sk_type`).
     pub(crate) abstract_names: HashMap<(u32, SockType, Vec<u8>), Weak<Sock>>,
-    /// The scenario's directory: name → inode.
-    pub(crate) dir: BTreeMap<Vec<u8>, Inode>,
+    /// The scenario's directory tree.
+    pub(crate) tree: crate::namei::Tree,
     /// The next autobind candidate.
     pub(crate) autobind_next: u32,
 }
@@ -339,12 +324,28 @@ impl Kernel {
                 g.seq += 1;
                 p.wait.notify_all();
             }
-            FileKind::Null | FileKind::Memfd(_) | FileKind::Pidfd(_) => {}
+            FileKind::Null
+            | FileKind::Memfd(_)
+            | FileKind::Pidfd(_)
+            | FileKind::Regular(_)
+            | FileKind::Dir
+            | FileKind::Path => {}
         }
     }
 
-    /// The open file behind `fd` of `pid` (`fdget`), with a reference.
+    /// The open file behind `fd` of `pid` (`fdget`), with a reference;
+    /// an `O_PATH` file is `EBADF` (`FMODE_PATH` in `__fget_light`).
     pub(crate) fn fdget(&self, pid: Pid, fd: i32) -> SysResult<Arc<File>> {
+        let f = self.fdget_raw(pid, fd)?;
+        if matches!(f.kind, FileKind::Path) {
+            self.fput(f);
+            return Err(Errno::EBADF.why("__fget_light: an O_PATH file (FMODE_PATH)"));
+        }
+        Ok(f)
+    }
+
+    /// `fdget_raw`/`fget_raw`: the open file behind `fd`, `O_PATH` too.
+    pub(crate) fn fdget_raw(&self, pid: Pid, fd: i32) -> SysResult<Arc<File>> {
         let p = self.proc(pid)?;
         let t = lock(&p.fds);
         let e = t.get(fd)?;
@@ -442,7 +443,7 @@ impl Kernel {
     }
 
     fn dup(&self, pid: Pid, fd: i32) -> SysResult<i32> {
-        let f = self.fdget(pid, fd)?;
+        let f = self.fdget_raw(pid, fd)?;
         self.fd_install(pid, f, false)
     }
 
@@ -534,6 +535,20 @@ impl Kernel {
                 Ok(out)
             }
             FileKind::PipeWrite(_) => Err(Errno::EBADF.why("file not open for reading").into()),
+            FileKind::Regular(r) => {
+                if !r.read {
+                    return Err(Errno::EBADF.why("vfs_read: not FMODE_READ").into());
+                }
+                let data = lock(&r.data);
+                let mut pos = lock(&r.pos);
+                let start = (*pos).min(data.len());
+                let end = start.saturating_add(len).min(data.len());
+                let out = data.get(start..end).unwrap_or_default().to_vec();
+                *pos = (*pos).max(end);
+                Ok(out)
+            }
+            FileKind::Dir => Err(Errno::EISDIR.why("generic_read_dir: a directory").into()),
+            FileKind::Path => Err(Errno::EBADF.why("fdget_pos: an O_PATH file").into()),
             // A pidfd is opened read-write but has no read operation.
             FileKind::Pidfd(_) => Err(Errno::EINVAL.why("vfs_read: a pidfd cannot be read").into()),
             // sock_read_iter: a zero-length read never reaches the protocol.
@@ -578,6 +593,33 @@ impl Kernel {
             FileKind::PipeWrite(_) if bytes.is_empty() => Ok(0),
             FileKind::PipeWrite(p) => self.pipe_write(pid, f, p, bytes, pr),
             FileKind::PipeRead(_) => Err(Errno::EBADF.why("file not open for writing").into()),
+            FileKind::Regular(r) => {
+                if !r.write {
+                    return Err(Errno::EBADF.why("vfs_write: not FMODE_WRITE").into());
+                }
+                let mut data = lock(&r.data);
+                let mut pos = lock(&r.pos);
+                if r.append {
+                    *pos = data.len();
+                }
+                let start = *pos;
+                let end = start.saturating_add(bytes.len());
+                if end > crate::namei::MAX_FILE_SIZE {
+                    return Err(Errno::EFBIG
+                        .why("generic_write_check_limits: past the world's s_maxbytes")
+                        .into());
+                }
+                if data.len() < end {
+                    data.resize(end, 0);
+                }
+                if let Some(dst) = data.get_mut(start..end) {
+                    dst.copy_from_slice(bytes);
+                }
+                *pos = end;
+                Ok(bytes.len())
+            }
+            FileKind::Dir => Err(Errno::EBADF.why("vfs_write: not FMODE_WRITE").into()),
+            FileKind::Path => Err(Errno::EBADF.why("fdget_pos: an O_PATH file").into()),
             FileKind::Pidfd(_) => Err(Errno::EINVAL
                 .why("vfs_write: a pidfd cannot be written")
                 .into()),
@@ -696,7 +738,7 @@ impl Kernel {
     }
 
     fn pidfd_pid(&self, pid: Pid, fd: i32) -> SysResult<i32> {
-        let f = self.fdget(pid, fd)?;
+        let f = self.fdget_raw(pid, fd)?;
         let r = match f.kind {
             FileKind::Pidfd(p) => Ok(if self.pid_alive(p) { p } else { -1 }),
             _ => Err(Errno::EINVAL.why("not a pidfd")),
@@ -767,7 +809,7 @@ impl Kernel {
 /// assert_eq!(w.read(b, g, 5).unwrap(), b"hello");
 /// ```
 pub struct World {
-    k: Kernel,
+    pub(crate) k: Kernel,
 }
 
 impl Default for World {
@@ -1171,7 +1213,10 @@ impl World {
         if a.flags & crate::abi::consts::MSG_CMSG_COMPAT == 0 {
             // ___sys_recvmsg → __copy_msghdr, once the socket is known.
             let bad_len = (a.namelen as i32) < 0;
-            let fault = a.iov.iter().any(|b| matches!(b, RecvBuf::Null(n) if *n > 0));
+            let fault = a
+                .iov
+                .iter()
+                .any(|b| matches!(b, RecvBuf::Null(n) if *n > 0));
             if bad_len || fault {
                 let f = self.k.fdget(pid, fd)?;
                 let is_sock = f.sock().is_some();
@@ -1212,12 +1257,22 @@ impl World {
     ///
     /// # Errors
     /// `EINTR` when the world is torn down while it waits.
-    pub fn poll_fds(&self, pid: Pid, fds: &[i32], events: i16, timeout: i32) -> SysResult<Vec<i16>> {
+    pub fn poll_fds(
+        &self,
+        pid: Pid,
+        fds: &[i32],
+        events: i16,
+        timeout: i32,
+    ) -> SysResult<Vec<i16>> {
         // do_sys_poll: scan every fd; sleep until one is ready or the
         // timeout passes, then scan again.
-        let deadline = (timeout >= 0).then(|| Instant::now() + Duration::from_millis(timeout as u64));
+        let deadline =
+            (timeout >= 0).then(|| Instant::now() + Duration::from_millis(timeout as u64));
         loop {
-            let rev: Vec<i16> = fds.iter().map(|fd| self.k.sys_poll(pid, *fd, events)).collect();
+            let rev: Vec<i16> = fds
+                .iter()
+                .map(|fd| self.k.sys_poll(pid, *fd, events))
+                .collect();
             if rev.iter().any(|e| *e != 0) || deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ok(rev);
             }
@@ -1229,7 +1284,9 @@ impl World {
             let p = self.k.proc(pid)?;
             p.sleeping.fetch_add(1, Ordering::SeqCst);
             let step = Duration::from_millis(1);
-            std::thread::sleep(deadline.map_or(step, |d| step.min(d.saturating_duration_since(Instant::now()))));
+            std::thread::sleep(deadline.map_or(step, |d| {
+                step.min(d.saturating_duration_since(Instant::now()))
+            }));
             p.sleeping.fetch_sub(1, Ordering::SeqCst);
         }
     }
@@ -1351,7 +1408,11 @@ impl Kernel {
         let p = self.proc(pid)?;
         let closed = {
             let mut t = lock(&p.fds);
-            let fds: Vec<i32> = t.iter().filter(|(_, e)| e.cloexec).map(|(fd, _)| fd).collect();
+            let fds: Vec<i32> = t
+                .iter()
+                .filter(|(_, e)| e.cloexec)
+                .map(|(fd, _)| fd)
+                .collect();
             fds.into_iter()
                 .filter_map(|fd| t.remove(fd).ok())
                 .collect::<Vec<_>>()

@@ -124,7 +124,9 @@ impl Kernel {
             return Err(Errno::EINVAL.why("__sock_create: type >= SOCK_MAX"));
         }
         if protocol != 0 && protocol != PF_UNIX {
-            return Err(Errno::EPROTONOSUPPORT.why("unix_create: protocol is neither 0 nor PF_UNIX"));
+            return Err(
+                Errno::EPROTONOSUPPORT.why("unix_create: protocol is neither 0 nor PF_UNIX")
+            );
         }
         SockType::from_raw(t)
     }
@@ -143,12 +145,7 @@ impl Kernel {
     }
 
     // __sys_socketpair → unix_socketpair
-    pub(crate) fn sys_socketpair(
-        &self,
-        pid: Pid,
-        ty: i32,
-        protocol: i32,
-    ) -> SysResult<[i32; 2]> {
+    pub(crate) fn sys_socketpair(&self, pid: Pid, ty: i32, protocol: i32) -> SysResult<[i32; 2]> {
         if ty & !(SOCK_TYPE_MASK | SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
             return Err(Errno::EINVAL.why("__sys_socketpair: unknown flags in type"));
         }
@@ -608,7 +605,12 @@ impl Kernel {
             return POLLNVAL;
         };
         let mask = match &f.kind {
-            FileKind::Null | FileKind::Memfd(_) => POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM,
+            // DEFAULT_POLLMASK (an O_PATH file never gets here: fdget fails, POLLNVAL).
+            FileKind::Null
+            | FileKind::Memfd(_)
+            | FileKind::Regular(_)
+            | FileKind::Dir
+            | FileKind::Path => POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM,
             // pidfd_poll: readable once the process is gone; reaped at once here.
             FileKind::Pidfd(p) => {
                 if self.pid_alive(*p) {
@@ -656,6 +658,12 @@ impl Kernel {
             FileKind::Memfd(m) if req == SIOCINQ => {
                 let m = lock(m);
                 Ok(m.data.len().saturating_sub(m.pos).min(i32::MAX as usize) as i32)
+            }
+            // do_vfs_ioctl FIONREAD: i_size - f_pos for a regular file.
+            FileKind::Regular(r) if req == SIOCINQ => {
+                let len = lock(&r.data).len();
+                let pos = *lock(&r.pos);
+                Ok(len.saturating_sub(pos).min(i32::MAX as usize) as i32)
             }
             FileKind::PipeRead(p) | FileKind::PipeWrite(p) if req == SIOCINQ => {
                 Ok(lock(&p.inner).len() as i32)

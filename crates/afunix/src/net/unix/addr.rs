@@ -5,12 +5,11 @@
 use super::{Sock, SockType};
 use crate::abi::sockaddr::UnixAddr;
 use crate::errno::{Errno, SysResult};
+use crate::namei::{permission, Inode, InodeKind, MAY_WRITE};
+use crate::process::Cred;
 use crate::process::Pid;
-use crate::world::{lock, Inode, Kernel, Names};
+use crate::world::{lock, Kernel, Names};
 use std::sync::Arc;
-
-/// The umask of every scenario process.
-const UMASK: u32 = 0o022;
 
 impl Kernel {
     /// `unix_autobind`: an abstract name `"%05x"` from a 20-bit counter,
@@ -51,25 +50,34 @@ impl Kernel {
         let mut names = lock(&self.names);
         match addr {
             UnixAddr::Pathname(path) => {
-                // unix_bind_bsd: create the inode first (EADDRINUSE if it
-                // exists), then refuse an already-bound socket (EINVAL).
-                let name = dir_entry_name(&path)?;
-                if names.dir.contains_key(&name) {
-                    return Err(Errno::EADDRINUSE.why("unix_bind_bsd: the path exists (EEXIST)"));
-                }
+                // unix_bind_bsd: kern_path_create (walk errors, EEXIST ->
+                // EADDRINUSE), vfs_mknod (may_create: EACCES), then an
+                // already-bound socket is EINVAL (the file just made is
+                // unlinked again: nothing stays).
+                let tree = &mut names.tree;
+                let p = tree.create_parent(&cred, &path, false).map_err(|e| {
+                    if e == Errno::EEXIST {
+                        Errno::EADDRINUSE.why("unix_bind_bsd: the path exists (EEXIST)")
+                    } else {
+                        e
+                    }
+                })?;
+                tree.may_create(&cred, p.dir)?;
                 if s.addr.get().is_some() {
                     return Err(Errno::EINVAL.why("unix_bind_bsd: socket already bound"));
                 }
-                names.dir.insert(
-                    name,
+                let umask = self.proc(pid)?.umask;
+                let ino = tree.insert(
+                    p.dir,
+                    &p.last,
                     Inode {
-                        ino: s.ino,
-                        mode: 0o777 & !UMASK,
+                        mode: 0o777 & !umask,
                         uid: cred.euid,
                         gid: cred.egid,
-                        sock: Some(Arc::downgrade(s)),
+                        kind: InodeKind::Sock(Some(Arc::downgrade(s))),
                     },
                 );
+                tree.sock_inode.insert(s.id, ino);
                 let _ = s.addr.set(UnixAddr::Pathname(path));
                 Ok(())
             }
@@ -110,14 +118,19 @@ impl Kernel {
                     names.abstract_names.remove(&key);
                 }
             }
+            // u->path: the inode is found in O(1); once unlinked it is gone.
             UnixAddr::Pathname(_) => {
-                for inode in names.dir.values_mut() {
-                    if inode
-                        .sock
-                        .as_ref()
-                        .is_some_and(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(s)))
+                if let Some(ino) = names.tree.sock_inode.remove(&s.id) {
+                    if let Some(Inode {
+                        kind: InodeKind::Sock(w),
+                        ..
+                    }) = names.tree.get_mut(ino)
                     {
-                        inode.sock = None;
+                        if w.as_ref()
+                            .is_some_and(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(s)))
+                        {
+                            *w = None;
+                        }
                     }
                 }
             }
@@ -138,7 +151,7 @@ impl Kernel {
         match addr {
             UnixAddr::Pathname(path) => {
                 let cred = self.proc(pid)?.cred.clone();
-                find_bsd(&names, path, ty, cred.euid, cred.egid, &cred.groups)
+                find_bsd(&names, path, ty, &cred)
             }
             UnixAddr::Abstract(name) => names
                 .abstract_names
@@ -153,33 +166,21 @@ impl Kernel {
     }
 }
 
-// unix_find_bsd: path lookup, MAY_WRITE, then the socket bound to the inode.
-fn find_bsd(
-    names: &Names,
-    path: &[u8],
-    ty: SockType,
-    euid: u32,
-    egid: u32,
-    groups: &[u32],
-) -> SysResult<Arc<Sock>> {
-    let name = dir_entry_name(path)?;
-    let inode = names
-        .dir
-        .get(&name)
+// unix_find_bsd: kern_path (LOOKUP_FOLLOW), path_permission(MAY_WRITE),
+// S_ISSOCK, then the socket bound to the inode and its type.
+fn find_bsd(names: &Names, path: &[u8], ty: SockType, cred: &Cred) -> SysResult<Arc<Sock>> {
+    let tree = &names.tree;
+    let ino = tree.lookup(cred, path, false)?;
+    let inode = tree
+        .get(ino)
         .ok_or(Errno::ENOENT.why("unix_find_bsd: no such file"))?;
-    let bits = if euid == inode.uid {
-        inode.mode >> 6
-    } else if egid == inode.gid || groups.contains(&inode.gid) {
-        inode.mode >> 3
-    } else {
-        inode.mode
-    };
-    // path_permission(MAY_WRITE); root overrides (CAP_DAC_OVERRIDE).
-    if euid != 0 && bits & 0o2 == 0 {
+    if !permission(cred, inode, MAY_WRITE) {
         return Err(Errno::EACCES.why("unix_find_bsd: no write permission on the socket file"));
     }
-    let s = inode
-        .sock
+    let InodeKind::Sock(w) = &inode.kind else {
+        return Err(Errno::ECONNREFUSED.why("unix_find_bsd: not a socket file (!S_ISSOCK)"));
+    };
+    let s = w
         .as_ref()
         .and_then(std::sync::Weak::upgrade)
         .ok_or(Errno::ECONNREFUSED.why("unix_find_bsd: no socket bound to this file"))?;
@@ -187,17 +188,4 @@ fn find_bsd(
         return Err(Errno::EPROTOTYPE.why("unix_find_bsd: socket of another type"));
     }
     Ok(s)
-}
-
-/// The directory entry a relative path names. The world's directory is
-/// flat: a path through a subdirectory does not exist (`ENOENT`).
-fn dir_entry_name(path: &[u8]) -> SysResult<Vec<u8>> {
-    if path.first() == Some(&b'/') {
-        return Err(Errno::EACCES.why("absolute paths are outside the world"));
-    }
-    let trimmed: Vec<u8> = path.strip_prefix(b"./").unwrap_or(path).to_vec();
-    if trimmed.contains(&b'/') || trimmed.is_empty() || trimmed == b"." || trimmed == b".." {
-        return Err(Errno::ENOENT.why("path lookup: no such directory in the world"));
-    }
-    Ok(trimmed)
 }
