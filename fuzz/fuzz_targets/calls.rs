@@ -98,6 +98,7 @@ fuzz_target!(|data: &[u8]| {
                 gid: uid,
                 groups: vec![uid],
                 nofile: if inp.u8() & 1 != 0 { 16 } else { 1024 },
+                ..TaskSpec::default()
             })
         })
         .collect::<Vec<_>>();

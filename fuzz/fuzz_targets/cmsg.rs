@@ -30,6 +30,7 @@ fuzz_target!(|data: &[u8]| {
         gid: 0,
         groups: vec![0],
         nofile: 1024,
+        ..TaskSpec::default()
     });
     let user = w.spawn(&TaskSpec::default());
     let tx = if sel & 1 != 0 { root } else { user };

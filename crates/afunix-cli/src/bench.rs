@@ -361,9 +361,171 @@ pub fn run(o: BenchOpts, out: &mut dyn FnMut(&str)) -> Result<(), String> {
         ));
     }
     out("");
-    out("2t/1t: two-thread over one-thread throughput (the issue's target for the model: >= 1.6x on two cores).");
+    fd_passing(o, out)?;
+    out("");
+    out("2t/1t: two-thread over one-thread throughput (target for the model: >= 1.6x on two cores).");
     out("CPUs busy: process CPU time / wall time during the 1-thread / 2-thread run; a 2-thread");
     out("figure well below 2 means the threads did not run in parallel (lock sleeps, or a busy machine).");
+    Ok(())
+}
+
+/// One fd-passing round trip of the model: `sendmsg` of 2 bytes carrying
+/// `n` copies of one fd, `recvmsg` with room for 253, every received fd
+/// closed.
+struct ModelFds {
+    w: World,
+    pid: i32,
+    pair: [i32; 2],
+    control: Vec<u8>,
+    n: usize,
+}
+
+impl ModelFds {
+    fn new(n: usize) -> Result<ModelFds, String> {
+        use afunix::abi::cmsg::CmsgBuilder;
+        let w = World::new();
+        let pid = w.spawn(&TaskSpec {
+            nofile: 4096,
+            ..TaskSpec::default()
+        });
+        let pair = w
+            .socketpair(pid, SOCK_DGRAM)
+            .map_err(|e| format!("{e:?}"))?;
+        let f = w.memfd(pid, b"").map_err(|e| format!("{e:?}"))?;
+        let control = if n == 0 {
+            Vec::new()
+        } else {
+            CmsgBuilder::new().rights(&vec![f; n]).finish()
+        };
+        Ok(ModelFds {
+            w,
+            pid,
+            pair,
+            control,
+            n,
+        })
+    }
+
+    fn round_trip(&mut self) -> Result<(), String> {
+        use afunix::abi::cmsg::{cmsg_space, user_cmsgs};
+        let m = MsgHdr {
+            name: None,
+            iov: Some(b"xy"),
+            control: &self.control,
+        };
+        self.w
+            .sendmsg(self.pid, self.pair[0], &m, 0)
+            .map_err(|e| format!("model sendmsg: {e:?}"))?;
+        let r = self
+            .w
+            .recvmsg(self.pid, self.pair[1], 16, cmsg_space(4 * 253), 0)
+            .map_err(|e| format!("model recvmsg: {e:?}"))?;
+        let mut got = 0;
+        for c in user_cmsgs(&r.control) {
+            for b in c.data.chunks_exact(4) {
+                let fd = i32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
+                self.w
+                    .close(self.pid, fd)
+                    .map_err(|e| format!("model close: {e:?}"))?;
+                got += 1;
+            }
+        }
+        if got != self.n {
+            return Err(format!("model: {got} fds received, {} sent", self.n));
+        }
+        Ok(())
+    }
+}
+
+/// The same round trip on the host kernel.
+struct KernelFds {
+    p: BenchPair,
+    /// The fd passed (an end of another pair).
+    other: BenchPair,
+    n: usize,
+}
+
+impl KernelFds {
+    fn round_trip(&mut self) -> Result<(), String> {
+        let fd = self.other.raw_fd(0);
+        let fds = vec![fd; self.n];
+        self.p
+            .send_fds(0, b"xy", &fds)
+            .map_err(|e| format!("kernel sendmsg: {e}"))?;
+        let mut buf = [0u8; 16];
+        let (_, got) = self
+            .p
+            .recv_fds(1, &mut buf)
+            .map_err(|e| format!("kernel recvmsg: {e}"))?;
+        if got.len() != self.n {
+            return Err(format!(
+                "kernel: {} fds received, {} sent",
+                got.len(),
+                self.n
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Nanoseconds per call of `f` over about `secs` seconds.
+fn ns_per_op(secs: f64, f: &mut dyn FnMut() -> Result<(), String>) -> Result<f64, String> {
+    for _ in 0..200 {
+        f()?;
+    }
+    let t0 = Instant::now();
+    let mut n = 0u64;
+    while t0.elapsed().as_secs_f64() < secs {
+        for _ in 0..64 {
+            f()?;
+        }
+        n += 64;
+    }
+    Ok(t0.elapsed().as_secs_f64() * 1e9 / n as f64)
+}
+
+/// The fd-passing round trip with 0, 1, 16 and 253 fds: model and kernel
+/// measured alternately, three rounds each; the median of each side, its
+/// spread over the rounds, and the model's speed-up.
+fn fd_passing(o: BenchOpts, out: &mut dyn FnMut(&str)) -> Result<(), String> {
+    out("fd-passing round trip: dgram socketpair, sendmsg of 2 bytes with N fds, recvmsg with");
+    out("room for 253, every received fd closed; model and kernel alternately, 3 rounds each.");
+    out(&format!(
+        "{:>5} {:>12} {:>12} {:>9} {:>8} {:>8}",
+        "fds", "kernel ns", "model ns", "speed-up", "k.spread", "m.spread"
+    ));
+    let secs = (o.secs / 3.0).max(0.05);
+    for n in [0usize, 1, 16, 253] {
+        let mut model = ModelFds::new(n)?;
+        let mut kernel = KernelFds {
+            p: BenchPair::new(SOCK_DGRAM).map_err(|e| e.to_string())?,
+            other: BenchPair::new(SOCK_DGRAM).map_err(|e| e.to_string())?,
+            n,
+        };
+        let (mut ms, mut ks) = (Vec::new(), Vec::new());
+        for _ in 0..3 {
+            ms.push(ns_per_op(secs, &mut || model.round_trip())?);
+            ks.push(ns_per_op(secs, &mut || kernel.round_trip())?);
+        }
+        let med = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let spread = |v: &[f64]| (v[v.len() - 1] - v[0]) / v[v.len() / 2];
+        let (m, k) = (med(&mut ms), med(&mut ks));
+        let (sm, sk) = (spread(&ms), spread(&ks));
+        let warn = if sm > 0.25 || sk > 0.25 {
+            "  (noisy: the machine is busy; do not trust this row)"
+        } else {
+            ""
+        };
+        out(&format!(
+            "{n:>5} {k:>12.0} {m:>12.0} {:>8.2}x {:>7.0}% {:>7.0}%{warn}",
+            k / m,
+            sk * 100.0,
+            sm * 100.0
+        ));
+    }
     Ok(())
 }
 

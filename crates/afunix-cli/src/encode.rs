@@ -1,7 +1,7 @@
 //! Arguments to raw ABI bytes (addresses, control buffer sizes) and the
 //! option buffer sizes of getsockopt.
 
-use crate::scenario::{Opt, SpaceTerm};
+use crate::scenario::{Opt, OptArg, SpaceTerm};
 use afunix::abi::cmsg::cmsg_space;
 use afunix::abi::consts::*;
 use afunix::abi::sockaddr::UnixAddr;
@@ -37,20 +37,17 @@ pub fn space_bytes(terms: &[SpaceTerm]) -> usize {
 /// Largest classic BPF program (`BPF_MAXINSNS`).
 pub const BPF_MAXINSNS: usize = 4096;
 
-/// The getsockopt buffer for an option: large enough for every value.
-///
-/// `SO_GET_FILTER` is special (net/core/sock.c `sk_get_filter`): the kernel
-/// compares the optlen with the *instruction count*, copies `8 * count`
-/// bytes, and writes the count back into optlen. A buffer of
-/// `8 * BPF_MAXINSNS` bytes therefore holds any program, and the returned
-/// optlen (the length of `Out::Optval`) is the instruction count.
-pub fn getsockopt_len(opt: Opt) -> usize {
+/// The msg_namelen / addrlen passed by default: a `sockaddr_storage`.
+pub const NAME_BUF: usize = 128;
+
+/// The getsockopt optlen passed when `optlen=` is not written: 4096 bytes
+/// (room for 1024 groups), and 0 for `SO_GET_FILTER`, whose optlen counts
+/// instructions (net/core/sock.c `sk_get_filter`: with 0 it only writes
+/// the count back).
+pub fn getsockopt_len(opt: OptArg) -> i32 {
     match opt {
-        Opt::Sndtimeo | Opt::Rcvtimeo => 16,
-        Opt::Peercred => 12,
-        Opt::Peergroups => 1024 * 4,
-        Opt::AttachFilter => 8 * BPF_MAXINSNS,
-        _ => 4,
+        OptArg::Named(Opt::AttachFilter) => 0,
+        _ => 4096,
     }
 }
 

@@ -13,6 +13,7 @@
 pub mod check;
 pub mod encode;
 pub mod fuzz;
+pub mod resolve;
 pub mod runner;
 pub mod scenario;
 pub mod trace;

@@ -3,10 +3,11 @@
 
 use afunix_cli::check::{check, diff};
 use afunix_cli::{run_source, BackendKind, LoadError, Outcome};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+#[cfg(feature = "host")]
 mod bench;
 
 /// `println!` that ends the program quietly when stdout is closed (e.g.
@@ -48,8 +49,75 @@ Exit status: 0 success, 1 a check or diff found differences,
 #[derive(Parser)]
 #[command(name = "afunix", version, about = ABOUT, long_about = LONG_ABOUT)]
 struct Cli {
+    /// Output: `text` (the trace as the language prints it) or `json` (one
+    /// JSON object per line; see the README for the fields). For run and
+    /// check.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    format: Format,
+    /// Print less: check and diff print only problems and totals.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    /// Print more: check prints the whole trace of a file that failed.
+    #[arg(long, short, global = true, conflicts_with = "quiet")]
+    verbose: bool,
     #[command(subcommand)]
     cmd: Cmd,
+}
+
+/// How much to print, and whether the terminal gets progress and colour.
+#[derive(Clone, Copy)]
+struct Style {
+    quiet: bool,
+    verbose: bool,
+    /// stdout is a terminal and NO_COLOR is not set.
+    colour: bool,
+    /// stderr is a terminal (progress bars).
+    progress: bool,
+}
+
+impl Style {
+    fn from(cli: &Cli) -> Style {
+        use std::io::IsTerminal;
+        let no_colour = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Style {
+            quiet: cli.quiet,
+            verbose: cli.verbose,
+            colour: std::io::stdout().is_terminal() && !no_colour,
+            progress: std::io::stderr().is_terminal() && !cli.quiet,
+        }
+    }
+
+    /// `text` in red (a failure) when colour is on.
+    fn bad(&self, text: &str) -> String {
+        if self.colour {
+            format!("\x1b[31m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    /// A progress bar on stderr over `n` files (hidden off a terminal).
+    fn bar(&self, n: usize, what: &str) -> indicatif::ProgressBar {
+        if !self.progress || n < 2 {
+            return indicatif::ProgressBar::hidden();
+        }
+        let pb = indicatif::ProgressBar::new(n as u64);
+        if let Ok(st) = indicatif::ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {pos}/{len} files, {elapsed}",
+        ) {
+            pb.set_style(st.progress_chars("=> "));
+        }
+        pb.set_prefix(what.to_string());
+        pb
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// Human-readable text.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -71,14 +139,25 @@ impl From<Which> for BackendKind {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Print a shell completion script for afunix.
+    ///
+    /// Example: afunix completions bash > /etc/bash_completion.d/afunix
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page of afunix (roff; `man -l -` reads it).
+    ///
+    /// Example: afunix man | man -l -
+    Man,
     /// Run scenarios and print their traces.
     ///
     /// Each line is echoed with its result (`LINE = RESULT FIELDS`); with
     /// several files, a `==> FILE <==` header comes before each trace.
     ///
-    /// Example: afunix run scenarios/01_dgram_rights_memfd.scn --explain
+    /// Example: afunix run tests/vectors/01_dgram_rights_memfd.scn --explain
     Run {
-        /// Scenario files.
+        /// Scenario files (`-`: standard input).
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// Where the calls run.
@@ -96,19 +175,23 @@ enum Cmd {
     /// one `file: ok` or `file: FAILED` line per file, then `N passed, M
     /// failed` (counting expectations). Exit 1 on any mismatch.
     ///
-    /// Example: afunix check scenarios/*.scn --backend host
+    /// Example: afunix check tests/vectors/*.scn --backend host
     Check {
-        /// Scenario files.
+        /// Scenario files (`-`: standard input).
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// Where the calls run.
         #[arg(long, value_enum, default_value = "sim")]
         backend: Which,
+        /// After a mismatch whose actual result is an errno of the model,
+        /// print the rule that produced it.
+        #[arg(long)]
+        explain: bool,
     },
     /// Run scenarios on the model and on the host kernel and print each
     /// line whose results differ. Needs root for the host backend.
     ///
-    /// Example: sudo afunix diff scenarios/*.scn
+    /// Example: sudo afunix diff tests/vectors/*.scn
     Diff {
         /// Scenario files.
         #[arg(required = true)]
@@ -162,12 +245,33 @@ enum Cmd {
     },
 }
 
-/// Load, parse and run one file; print its errors. `None`: could not run.
+/// The bytes of a scenario file; `-` is standard input (read once, so
+/// `diff -` runs the same text on both backends).
+fn read_input(path: &PathBuf) -> std::io::Result<Vec<u8>> {
+    static STDIN: std::sync::OnceLock<Result<Vec<u8>, String>> = std::sync::OnceLock::new();
+    if path.as_os_str() == "-" {
+        STDIN
+            .get_or_init(|| {
+                let mut b = Vec::new();
+                std::io::Read::read_to_end(&mut std::io::stdin(), &mut b)
+                    .map(|_| b)
+                    .map_err(|e| e.to_string())
+            })
+            .clone()
+            .map_err(std::io::Error::other)
+    } else {
+        std::fs::read(path)
+    }
+}
+
+/// Load, parse and run one file (`-`: standard input); print its errors.
+/// `None`: could not run.
 fn load(path: &PathBuf, kind: BackendKind) -> Option<Outcome> {
     let name = path.display();
-    let src = match std::fs::read(path) {
+    let src = match read_input(path) {
         Ok(b) => match String::from_utf8(b) {
-            Ok(s) => s,
+            // A UTF-8 byte order mark is not part of the first line.
+            Ok(s) => s.strip_prefix('\u{feff}').map(str::to_string).unwrap_or(s),
             Err(_) => {
                 eprintln!("{name}: not UTF-8 text");
                 return None;
@@ -193,9 +297,35 @@ fn load(path: &PathBuf, kind: BackendKind) -> Option<Outcome> {
     }
 }
 
-fn cmd_run(files: &[PathBuf], kind: BackendKind, explain: bool) -> u8 {
+fn cmd_run(files: &[PathBuf], kind: BackendKind, explain: bool, format: Format) -> u8 {
     let mut code = 0;
     for (i, f) in files.iter().enumerate() {
+        if format == Format::Json {
+            let Some(o) = load(f, kind) else {
+                code = 2;
+                continue;
+            };
+            for l in &o.run.lines {
+                let (result, fields) = match &l.result {
+                    Some(r) => (Some(r.result.clone()), r.fields.clone()),
+                    None => (None, Vec::new()),
+                };
+                let v = serde_json::json!({
+                    "file": f.display().to_string(),
+                    "line": l.lineno,
+                    "call": l.echo,
+                    "result": result,
+                    "fields": fields,
+                    "rule": (!l.why.is_empty()).then_some(l.why),
+                });
+                say!("{v}");
+            }
+            if let Some(e) = &o.run.error {
+                eprintln!("{}:{e}", f.display());
+                code = 2;
+            }
+            continue;
+        }
         if files.len() > 1 {
             if i > 0 {
                 say!("");
@@ -217,46 +347,199 @@ fn cmd_run(files: &[PathBuf], kind: BackendKind, explain: bool) -> u8 {
     code
 }
 
-fn cmd_check(files: &[PathBuf], kind: BackendKind) -> u8 {
+/// `N expectation(s)`.
+fn expectations(n: usize) -> String {
+    format!("{n} expectation{}", if n == 1 { "" } else { "s" })
+}
+
+/// A backend that cannot start is one error (exit 2), said once, before
+/// any file runs, not a failure per file.
+fn backend_ready(kind: BackendKind) -> Result<(), u8> {
+    match afunix_cli::new_backend(kind) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            eprintln!("afunix: {e}");
+            Err(2)
+        }
+    }
+}
+
+/// `--explain` explains the model's answers: the kernel gives no reasons.
+fn warn_explain_host(explain: bool, kind: BackendKind) {
+    if explain && kind == BackendKind::Host {
+        eprintln!("afunix: --explain shows the model's rules; the host kernel gives none, so nothing is added");
+    }
+}
+
+fn cmd_check(
+    files: &[PathBuf],
+    kind: BackendKind,
+    explain: bool,
+    format: Format,
+    style: Style,
+) -> u8 {
+    let json = format == Format::Json;
+    let pb = style.bar(files.len(), "check");
     let (mut passed, mut failed) = (0usize, 0usize);
+    let (mut files_ok, mut files_failed, mut files_broken) = (0usize, 0usize, 0usize);
     let mut code = 0;
     for f in files {
+        pb.inc(1);
+        let mut out: Vec<String> = Vec::new();
+        // Lines of this file, printed at once with the bar out of the way.
+        macro_rules! emit {
+            ($($t:tt)*) => { out.push(format!($($t)*)) };
+        }
         let name = f.display();
         let Some(o) = load(f, kind) else {
             code = 2;
+            files_broken += 1;
             continue;
         };
-        let rep = check(&o.scenario, &o.run);
+        let mut rep = check(&o.scenario, &o.run);
+        // A backend that failed leaves the rest of the file unrun: that is
+        // one error (printed below), not a mismatch per line.
+        if o.run
+            .error
+            .as_ref()
+            .is_some_and(|e| e.kind == afunix_cli::runner::RunErrorKind::Backend)
+        {
+            rep.mismatches.retain(|m| m.actual != "(not run)");
+        }
         for m in &rep.mismatches {
-            say!(
-                "{name}:{}: expected: {} / actual: {}",
-                m.lineno,
-                m.expected,
-                m.actual
-            );
+            let why = o
+                .run
+                .lines
+                .iter()
+                .find(|t| t.lineno == m.lineno)
+                .map_or("", |t| t.why);
+            if json {
+                let v = serde_json::json!({
+                    "file": name.to_string(),
+                    "line": m.lineno,
+                    "expected": m.expected,
+                    "actual": m.actual,
+                    "rule": (!why.is_empty()).then_some(why),
+                });
+                emit!("{v}");
+            } else if explain && !why.is_empty() {
+                emit!(
+                    "{name}:{}: expected: {} / actual: {}  # {why}",
+                    m.lineno,
+                    m.expected,
+                    m.actual
+                );
+            } else {
+                emit!(
+                    "{name}:{}: expected: {} / actual: {}",
+                    m.lineno,
+                    m.expected,
+                    m.actual
+                );
+            }
         }
         if let Some(e) = &o.run.error {
-            say!("{name}:{e}");
+            eprintln!("{name}:{e}");
             code = 2;
         }
         let k = rep.mismatches.len();
-        passed += rep.expectations - k;
+        // Expectations of lines that never ran count neither way.
+        let ran = match &o.run.error {
+            Some(e) => o
+                .scenario
+                .lines
+                .iter()
+                .filter(|l| l.expect.is_some() && l.lineno < e.line)
+                .count(),
+            None => rep.expectations,
+        };
+        passed += ran.saturating_sub(k);
         failed += k;
-        if rep.ok() && o.run.error.is_none() {
-            say!("{name}: ok ({} expectations)", rep.expectations);
+        if json {
+            let status = if o.run.error.is_some() {
+                files_broken += 1;
+                "error"
+            } else if rep.ok() {
+                files_ok += 1;
+                "ok"
+            } else {
+                files_failed += 1;
+                code = code.max(1);
+                "failed"
+            };
+            let v = serde_json::json!({
+                "file": name.to_string(),
+                "status": status,
+                "expectations": rep.expectations,
+                "mismatches": k,
+            });
+            emit!("{v}");
+        } else if o.run.error.is_some() {
+            files_broken += 1;
+            emit!(
+                "{name}: ERROR ({k} of {} failed before the run stopped)",
+                expectations(rep.expectations)
+            );
+        } else if rep.ok() {
+            files_ok += 1;
+            if style.quiet {
+            } else if rep.expectations == 0 {
+                emit!("{name}: ok (no expectations: nothing was checked)");
+            } else {
+                emit!("{name}: ok ({})", expectations(rep.expectations));
+            }
         } else {
-            say!("{name}: FAILED ({k} of {})", rep.expectations);
+            files_failed += 1;
+            emit!(
+                "{name}: {} ({k} of {})",
+                style.bad("FAILED"),
+                expectations(rep.expectations)
+            );
+            if style.verbose {
+                for l in &o.run.lines {
+                    emit!("  {}", l.text(explain));
+                }
+            }
             code = code.max(1);
         }
+        pb.suspend(|| {
+            for l in &out {
+                say!("{l}");
+            }
+        });
     }
+    pb.finish_and_clear();
+    if json {
+        let v = serde_json::json!({
+            "files": files.len(),
+            "ok": files_ok,
+            "failed": files_failed,
+            "could_not_run": files_broken,
+            "expectations_passed": passed,
+            "expectations_failed": failed,
+        });
+        say!("{v}");
+        return code;
+    }
+    say!(
+        "{} files: {files_ok} ok, {files_failed} failed, {files_broken} could not run",
+        files.len()
+    );
     say!("{passed} passed, {failed} failed");
     code
 }
 
-fn cmd_diff(files: &[PathBuf]) -> u8 {
+fn cmd_diff(files: &[PathBuf], style: Style) -> u8 {
     let mut code = 0;
     let (mut lines, mut diverging_files) = (0usize, 0usize);
+    let pb = style.bar(files.len(), "diff");
     for f in files {
+        pb.inc(1);
+        let mut out: Vec<String> = Vec::new();
+        // Lines of this file, printed at once with the bar out of the way.
+        macro_rules! emit {
+            ($($t:tt)*) => { out.push(format!($($t)*)) };
+        }
         let name = f.display();
         let Some(model) = load(f, BackendKind::Sim) else {
             code = 2;
@@ -268,13 +551,13 @@ fn cmd_diff(files: &[PathBuf]) -> u8 {
         };
         let d = diff(&model.scenario, &model.run, &kernel.run);
         for x in &d {
-            say!("{name}:{}: {}", x.lineno, x.echo);
-            say!("  model:  {}", x.model);
-            say!("  kernel: {}", x.kernel);
+            emit!("{name}:{}: {}", x.lineno, x.echo);
+            emit!("  model:  {}", x.model);
+            emit!("  kernel: {}", x.kernel);
         }
         for (who, r) in [("model", &model.run), ("kernel", &kernel.run)] {
             if let Some(e) = &r.error {
-                say!("{name}:{e} ({who})");
+                eprintln!("{name}:{e} ({who})");
                 code = 2;
             }
         }
@@ -283,7 +566,13 @@ fn cmd_diff(files: &[PathBuf]) -> u8 {
             lines += d.len();
             code = code.max(1);
         }
+        pb.suspend(|| {
+            for l in &out {
+                say!("{l}");
+            }
+        });
     }
+    pb.finish_and_clear();
     say!(
         "{} files, {diverging_files} with divergences, {lines} diverging lines",
         files.len()
@@ -293,14 +582,45 @@ fn cmd_diff(files: &[PathBuf]) -> u8 {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let style = Style::from(&cli);
     let code = match cli.cmd {
+        Cmd::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "afunix", &mut std::io::stdout());
+            0
+        }
+        Cmd::Man => match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+            Ok(()) => 0,
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
+            Err(e) => {
+                eprintln!("afunix man: {e}");
+                2
+            }
+        },
         Cmd::Run {
             files,
             backend,
             explain,
-        } => cmd_run(&files, backend.into(), explain),
-        Cmd::Check { files, backend } => cmd_check(&files, backend.into()),
-        Cmd::Diff { files } => cmd_diff(&files),
+        } => {
+            warn_explain_host(explain, backend.into());
+            cmd_run(&files, backend.into(), explain, cli.format)
+        }
+        Cmd::Check {
+            files,
+            backend,
+            explain,
+        } => {
+            warn_explain_host(explain, backend.into());
+            match backend_ready(backend.into()) {
+                Ok(()) => cmd_check(&files, backend.into(), explain, cli.format, style),
+                Err(code) => code,
+            }
+        }
+        Cmd::Diff { files } => match backend_ready(BackendKind::Host) {
+            Ok(()) => cmd_diff(&files, style),
+            Err(code) => code,
+        },
+        #[cfg(feature = "host")]
         Cmd::Bench { secs, size } => {
             match bench::run(bench::BenchOpts { secs, size }, &mut |l| say!("{l}")) {
                 Ok(()) => 0,
@@ -309,6 +629,11 @@ fn main() -> ExitCode {
                     2
                 }
             }
+        }
+        #[cfg(not(feature = "host"))]
+        Cmd::Bench { .. } => {
+            eprintln!("afunix bench: needs the host backend (feature `host`)");
+            2
         }
         Cmd::Fuzz {
             seed,

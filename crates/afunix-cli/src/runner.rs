@@ -8,7 +8,7 @@ use afunix::abi::cmsg::{user_cmsgs, CmsgBuilder};
 use afunix::abi::consts::*;
 use afunix::abi::timeval::Timeval;
 use afunix::abi::ucred::Ucred;
-use afunix::backend::{Backend, Call, Out, ProcId, Progress, Reply, TaskSpec};
+use afunix::backend::{Backend, Call, Out, ProcId, Progress, RecvBuf, Reply, SendBuf, TaskSpec};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::time::Duration;
@@ -199,12 +199,20 @@ impl Runner<'_> {
                     self.add_proc(name, spec.clone(), HashMap::new());
                     Rendered::plain("0")
                 }
-                Directive::Sysctl { max_dgram_qlen } => {
-                    self.backend
-                        .set_max_dgram_qlen(*max_dgram_qlen)
-                        .map_err(be)?;
-                    Rendered::plain("0")
-                }
+                Directive::Sysctl {
+                    max_dgram_qlen,
+                    netns,
+                } => match self
+                    .backend
+                    .set_max_dgram_qlen(*netns, *max_dgram_qlen)
+                    .map_err(be)?
+                {
+                    Ok(()) => Rendered::plain("0"),
+                    Err(e) => {
+                        why = e.reason();
+                        Rendered::plain(errno_text(e))
+                    }
+                },
                 Directive::Gc => {
                     self.backend.gc().map_err(be)?;
                     Rendered::plain("0")
@@ -352,6 +360,7 @@ impl Runner<'_> {
             AddrKind::Auto => encode::family_only(AF_UNIX),
             AddrKind::Unspec => encode::family_only(AF_UNSPEC),
             AddrKind::Hex(b) => b.clone(),
+            AddrKind::Null(_) => return Err(scen(ln, a.col, "null: is only a sendmsg to=")),
             AddrKind::Autobound(n) => {
                 let name = self
                     .autobound
@@ -376,8 +385,14 @@ impl Runner<'_> {
     /// Arguments to a raw [`Call`].
     fn encode(&self, ln: usize, id: ProcId, op: &Op) -> R<Call> {
         Ok(match op {
-            Op::Socket { ty } => Call::Socket { ty: *ty },
-            Op::Socketpair { ty } => Call::Socketpair { ty: *ty },
+            Op::Socket { ty, protocol } => Call::Socket {
+                ty: *ty,
+                protocol: *protocol,
+            },
+            Op::Socketpair { ty, protocol } => Call::Socketpair {
+                ty: *ty,
+                protocol: *protocol,
+            },
             Op::Bind { fd, addr } => Call::Bind {
                 fd: self.fd(ln, id, fd)?,
                 addr: self.addr(ln, addr)?,
@@ -431,23 +446,37 @@ impl Runner<'_> {
                         }
                     }
                 }
+                let name = match to {
+                    None => None,
+                    Some(AddrArg {
+                        addr: AddrKind::Null(n),
+                        ..
+                    }) => Some(SendBuf::Null(*n)),
+                    Some(a) => Some(SendBuf::Bytes(self.addr(ln, a)?)),
+                };
                 Call::Sendmsg {
                     fd: self.fd(ln, id, fd)?,
-                    name: to.as_ref().map(|a| self.addr(ln, a)).transpose()?,
-                    data: data.clone(),
+                    name,
+                    iov: data.clone(),
                     control: b.finish(),
                     flags: *flags,
                 }
             }
             Op::Recvmsg {
                 fd,
-                len,
+                iov,
+                name,
                 space,
                 flags,
+                ..
             } => Call::Recvmsg {
                 fd: self.fd(ln, id, fd)?,
-                len: *len,
-                controllen: encode::space_bytes(space),
+                iov: iov.clone(),
+                namelen: name.unwrap_or(encode::NAME_BUF as u32),
+                control: match space {
+                    Space::Terms(t) => RecvBuf::Len(encode::space_bytes(t)),
+                    Space::Null(n) => RecvBuf::Null(*n),
+                },
                 flags: *flags,
             },
             Op::Close { fd } => Call::Close {
@@ -456,33 +485,48 @@ impl Runner<'_> {
             Op::Dup { fd } => Call::Dup {
                 fd: self.fd(ln, id, fd)?,
             },
+            Op::Dup2 { fd, newfd } => Call::Dup2 {
+                fd: self.fd(ln, id, fd)?,
+                newfd: self.fd(ln, id, newfd)?,
+            },
             Op::Shutdown { fd, how } => Call::Shutdown {
                 fd: self.fd(ln, id, fd)?,
                 how: *how,
             },
-            Op::Setsockopt { fd, opt, value } => Call::Setsockopt {
+            Op::Setsockopt { fd, opt, value } => {
+                let (level, name) = opt.numbers();
+                Call::Setsockopt {
+                    fd: self.fd(ln, id, fd)?,
+                    level,
+                    name,
+                    value: value.clone(),
+                }
+            }
+            Op::Getsockopt { fd, opt, optlen } => {
+                let (level, name) = opt.numbers();
+                Call::Getsockopt {
+                    fd: self.fd(ln, id, fd)?,
+                    level,
+                    name,
+                    optlen: optlen.unwrap_or_else(|| encode::getsockopt_len(*opt)),
+                }
+            }
+            Op::Getsockname { fd, len } => Call::Getsockname {
                 fd: self.fd(ln, id, fd)?,
-                level: SOL_SOCKET,
-                name: opt.number(),
-                value: value.clone(),
+                len: len.unwrap_or(encode::NAME_BUF as i32),
             },
-            Op::Getsockopt { fd, opt } => Call::Getsockopt {
+            Op::Getpeername { fd, len } => Call::Getpeername {
                 fd: self.fd(ln, id, fd)?,
-                level: SOL_SOCKET,
-                name: opt.number(),
-                optlen: encode::getsockopt_len(*opt),
-            },
-            Op::Getsockname { fd } => Call::Getsockname {
-                fd: self.fd(ln, id, fd)?,
-            },
-            Op::Getpeername { fd } => Call::Getpeername {
-                fd: self.fd(ln, id, fd)?,
+                len: len.unwrap_or(encode::NAME_BUF as i32),
             },
             Op::SetNonblock { fd, on } => Call::SetNonblock {
                 fd: self.fd(ln, id, fd)?,
                 on: *on,
             },
             Op::GetFd { fd } => Call::GetFd {
+                fd: self.fd(ln, id, fd)?,
+            },
+            Op::SetOwn { fd } => Call::SetOwn {
                 fd: self.fd(ln, id, fd)?,
             },
             Op::Pipe { flags } => Call::Pipe { flags: *flags },
@@ -497,10 +541,39 @@ impl Runner<'_> {
                 fd: self.fd(ln, id, fd)?,
                 data: data.clone(),
             },
-            Op::Poll { fd } => Call::Poll {
-                fd: self.fd(ln, id, fd)?,
-                events: encode::POLL_EVENTS,
+            Op::Poll {
+                fds,
+                timeout,
+                events,
+                ..
+            } => Call::Poll {
+                fds: fds
+                    .iter()
+                    .map(|f| self.fd(ln, id, f))
+                    .collect::<R<Vec<i32>>>()?,
+                events: *events,
+                timeout: *timeout,
             },
+            Op::Open { path, flags, mode } => Call::Open {
+                path: path.clone(),
+                flags: *flags,
+                mode: *mode,
+            },
+            Op::Mkdir { path, mode } => Call::Mkdir {
+                path: path.clone(),
+                mode: *mode,
+            },
+            Op::Unlink { path } => Call::Unlink { path: path.clone() },
+            Op::Chmod { path, mode } => Call::Chmod {
+                path: path.clone(),
+                mode: *mode,
+            },
+            Op::Rename { old, new } => Call::Rename {
+                old: old.clone(),
+                new: new.clone(),
+            },
+            Op::Sigurg => Call::Sigurg,
+            Op::Exec => Call::Exec,
             Op::Ioctl { fd, req } => Call::Ioctl {
                 fd: self.fd(ln, id, fd)?,
                 req: *req,
@@ -566,6 +639,15 @@ impl Runner<'_> {
             Ok(v) => v,
             Err(e) => {
                 let mut r = Rendered::plain(errno_text(e));
+                // getsockopt: the optlen the kernel wrote back on failure.
+                if let (Op::Getsockopt { opt, optlen, .. }, Out::Optval { optlen: got, .. }) =
+                    (op, &reply.out)
+                {
+                    let passed = optlen.unwrap_or_else(|| encode::getsockopt_len(*opt));
+                    if *got != passed {
+                        r.fields.push(format!("optlen={got}"));
+                    }
+                }
                 if reply.sigpipe {
                     r.fields.push("sigpipe".into());
                 }
@@ -575,7 +657,15 @@ impl Runner<'_> {
         let mut r = Rendered::plain(ret.to_string());
         let mut fds: Vec<i32> = Vec::new();
         match (op, &reply.out) {
-            (Op::Socket { .. } | Op::Accept { .. } | Op::Dup { .. } | Op::Memfd { .. }, _) => {
+            (
+                Op::Socket { .. }
+                | Op::Accept { .. }
+                | Op::Dup { .. }
+                | Op::Dup2 { .. }
+                | Op::Memfd { .. }
+                | Op::Open { .. },
+                _,
+            ) => {
                 if let Ok(fd) = i32::try_from(ret) {
                     fds.push(fd);
                 }
@@ -585,11 +675,17 @@ impl Runner<'_> {
                 fds.extend([*a, *b]);
             }
             (
-                Op::Recvmsg { .. },
+                Op::Recvmsg {
+                    name: name_arg,
+                    space_written,
+                    ..
+                },
                 Out::Msg {
                     data,
                     name,
+                    namelen,
                     control,
+                    controllen,
                     flags,
                 },
             ) => {
@@ -597,6 +693,9 @@ impl Runner<'_> {
                 if !name.is_empty() {
                     let a = self.addr_text(name);
                     r.fields.push(format!("from={a}"));
+                }
+                if name_arg.is_some() {
+                    r.fields.push(format!("namelen={namelen}"));
                 }
                 let mut rights: Vec<i32> = Vec::new();
                 let mut creds = None;
@@ -647,20 +746,57 @@ impl Runner<'_> {
                 if !raw.is_empty() {
                     r.fields.push(format!("cmsg={}", trace::fmt_hex(&raw)));
                 }
+                if *space_written {
+                    r.fields.push(format!("controllen={controllen}"));
+                }
                 r.fields
                     .push(format!("flags={}", trace::fmt_msg_flags(*flags)));
             }
             (Op::Read { .. }, Out::Data(d)) => {
                 r.fields.push(format!("data={}", trace::fmt_data(d)))
             }
-            (Op::Getsockopt { opt, .. }, Out::Optval(v)) => {
+            (
+                Op::Getsockopt {
+                    opt: OptArg::Raw { .. },
+                    ..
+                },
+                Out::Optval { optlen, value },
+            ) => {
+                r.fields.push(format!("optlen={optlen}"));
+                r.fields.push(format!("value={}", trace::fmt_hex(value)));
+            }
+            (
+                Op::Getsockopt {
+                    opt: OptArg::Named(opt),
+                    optlen: written,
+                    ..
+                },
+                Out::Optval { optlen, value: v },
+            ) => {
+                if written.is_some() {
+                    r.fields.push(format!("optlen={optlen}"));
+                }
                 let int = {
                     let mut b = [0u8; 4];
                     let n = v.len().min(4);
                     b[..n].copy_from_slice(&v[..n]);
                     i32::from_ne_bytes(b)
                 };
+                // The value prints only when it fits in what came back.
+                let need = match opt {
+                    Opt::Sndtimeo | Opt::Rcvtimeo => 16,
+                    Opt::Linger => 8,
+                    Opt::Peercred => 12,
+                    Opt::Peergroups | Opt::AttachFilter => 0,
+                    _ => 4,
+                };
+                let fits = v.len() >= need;
                 match opt {
+                    _ if !fits => {}
+                    Opt::Linger => {
+                        let second = i32::from_ne_bytes([v[4], v[5], v[6], v[7]]);
+                        r.fields.push(format!("value={int},{second}"));
+                    }
                     Opt::Sndtimeo | Opt::Rcvtimeo => match Timeval::parse(v) {
                         Some(t) => r.fields.push(format!("value={}", t.as_millis())),
                         None => r.fields.push(format!("value={}", trace::fmt_hex(v))),
@@ -682,16 +818,29 @@ impl Runner<'_> {
                             fds.push(int);
                         }
                     }
-                    Opt::AttachFilter => r.fields.push(format!("value={}", v.len())),
+                    Opt::AttachFilter => r.fields.push(format!("value={optlen}")),
                     _ => r.fields.push(format!("value={int}")),
                 }
             }
-            (Op::Getsockname { .. } | Op::Getpeername { .. }, Out::Addr(a)) => {
-                let a = self.addr_text(a);
-                r.fields.push(format!("addr={a}"));
+            (
+                Op::Getsockname { len: written, .. } | Op::Getpeername { len: written, .. },
+                Out::Addr { addr, len },
+            ) => {
+                if !addr.is_empty() {
+                    let a = self.addr_text(addr);
+                    r.fields.push(format!("addr={a}"));
+                }
+                if written.is_some() {
+                    r.fields.push(format!("namelen={len}"));
+                }
             }
-            (Op::Poll { .. }, Out::Revents(e)) => {
-                r.fields.push(format!("revents={}", trace::fmt_revents(*e)))
+            (Op::Poll { list, .. }, Out::Revents(e)) => {
+                if *list {
+                    let all: Vec<String> = e.iter().map(|x| trace::fmt_revents(*x)).collect();
+                    r.fields.push(format!("revents=[{}]", all.join(",")));
+                } else if let Some(x) = e.first() {
+                    r.fields.push(format!("revents={}", trace::fmt_revents(*x)));
+                }
             }
             (Op::Ioctl { .. }, Out::Int(v)) => r.fields.push(format!("value={v}")),
             (Op::Pidof { .. }, Out::Pid(p)) => {

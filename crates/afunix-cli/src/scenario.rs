@@ -6,7 +6,7 @@
 //! them, because they depend on what happened before.
 
 use afunix::abi::consts::*;
-use afunix::backend::TaskSpec;
+use afunix::backend::{RecvBuf, SendBuf, TaskSpec};
 use std::collections::HashSet;
 use std::fmt;
 
@@ -105,10 +105,12 @@ pub enum Directive {
         /// Credentials and limits.
         spec: TaskSpec,
     },
-    /// `sysctl max_dgram_qlen=N`.
+    /// `sysctl max_dgram_qlen=N [netns=L]`.
     Sysctl {
-        /// The new `net.unix.max_dgram_qlen`.
-        max_dgram_qlen: u32,
+        /// The new `net.unix.max_dgram_qlen` (any integer: the kernel judges it).
+        max_dgram_qlen: i64,
+        /// The network namespace label.
+        netns: u32,
     },
     /// `gc`.
     Gc,
@@ -163,6 +165,8 @@ pub enum AddrKind {
     Hex(Vec<u8>),
     /// `@#N`: the N-th autobound name printed so far.
     Autobound(usize),
+    /// `null:N` (sendmsg `to=` only): msg_name NULL with msg_namelen N.
+    Null(usize),
 }
 
 /// The pid part of `creds=PID,UID,GID`.
@@ -216,6 +220,40 @@ pub enum SpaceTerm {
     Inq,
 }
 
+/// `space=` of recvmsg: terms to add up, or `null:N`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Space {
+    /// A buffer of the terms' total size.
+    Terms(Vec<SpaceTerm>),
+    /// msg_control NULL with msg_controllen N.
+    Null(usize),
+}
+
+/// The option of `setsockopt`/`getsockopt`: a named one at SOL_SOCKET, or
+/// `raw=LEVEL,NAME`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OptArg {
+    /// A named option.
+    Named(Opt),
+    /// `raw=LEVEL,NAME`.
+    Raw {
+        /// The level.
+        level: i32,
+        /// The option number.
+        name: i32,
+    },
+}
+
+impl OptArg {
+    /// The level and option number passed to the kernel.
+    pub fn numbers(self) -> (i32, i32) {
+        match self {
+            OptArg::Named(o) => (SOL_SOCKET, o.number()),
+            OptArg::Raw { level, name } => (level, name),
+        }
+    }
+}
+
 /// The default `space=`: `rights:253+creds+pidfd+inq`.
 pub fn default_space() -> Vec<SpaceTerm> {
     vec![
@@ -265,6 +303,26 @@ pub enum Opt {
     Acceptconn,
     /// SO_ERROR.
     Error,
+    /// SO_KEEPALIVE.
+    Keepalive,
+    /// SO_REUSEADDR.
+    Reuseaddr,
+    /// SO_SNDBUFFORCE.
+    Sndbufforce,
+    /// SO_RCVBUFFORCE.
+    Rcvbufforce,
+    /// SO_RCVLOWAT.
+    Rcvlowat,
+    /// SO_SNDLOWAT.
+    Sndlowat,
+    /// SO_PRIORITY.
+    Priority,
+    /// SO_LINGER (`ON,SECONDS`).
+    Linger,
+    /// SO_DOMAIN.
+    Domain,
+    /// SO_PROTOCOL.
+    Protocol,
 }
 
 const OPTS: &[(&str, Opt, i32)] = &[
@@ -286,6 +344,16 @@ const OPTS: &[(&str, Opt, i32)] = &[
     ("type", Opt::Type, SO_TYPE),
     ("acceptconn", Opt::Acceptconn, SO_ACCEPTCONN),
     ("error", Opt::Error, SO_ERROR),
+    ("keepalive", Opt::Keepalive, SO_KEEPALIVE),
+    ("reuseaddr", Opt::Reuseaddr, SO_REUSEADDR),
+    ("sndbufforce", Opt::Sndbufforce, SO_SNDBUFFORCE),
+    ("rcvbufforce", Opt::Rcvbufforce, SO_RCVBUFFORCE),
+    ("rcvlowat", Opt::Rcvlowat, SO_RCVLOWAT),
+    ("sndlowat", Opt::Sndlowat, SO_SNDLOWAT),
+    ("priority", Opt::Priority, SO_PRIORITY),
+    ("linger", Opt::Linger, SO_LINGER),
+    ("domain", Opt::Domain, SO_DOMAIN),
+    ("protocol", Opt::Protocol, SO_PROTOCOL),
 ];
 
 impl Opt {
@@ -305,15 +373,19 @@ impl Opt {
 /// A call and its parsed arguments.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Op {
-    /// `socket TYPE [nonblock] [cloexec]` (`ty` includes the flags).
+    /// `socket TYPE [nonblock] [cloexec] [protocol=N]` (`ty` includes the flags).
     Socket {
         /// Type and flags.
         ty: i32,
+        /// The protocol.
+        protocol: i32,
     },
-    /// `socketpair TYPE [nonblock] [cloexec]`.
+    /// `socketpair TYPE [nonblock] [cloexec] [protocol=N]`.
     Socketpair {
         /// Type and flags.
         ty: i32,
+        /// The protocol.
+        protocol: i32,
     },
     /// `bind FD ADDR`.
     Bind {
@@ -349,21 +421,25 @@ pub enum Op {
         fd: FdArg,
         /// `to=ADDR`.
         to: Option<AddrArg>,
-        /// `data=`: None for no iovec.
-        data: Option<Vec<u8>>,
+        /// `data=`: the iovecs (none written: no iovec).
+        data: Vec<SendBuf>,
         /// The control pieces in order.
         control: Vec<CtlPiece>,
         /// Send flags.
         flags: i32,
     },
-    /// `recvmsg FD [len=N] [space=S] [flags=F]`.
+    /// `recvmsg FD [len=N|iov=[..]] [name=N] [space=S] [flags=F]`.
     Recvmsg {
         /// The socket.
         fd: FdArg,
-        /// The iovec length.
-        len: usize,
-        /// The control buffer size, as terms to add up.
-        space: Vec<SpaceTerm>,
+        /// The iovecs (`len=N` is one of N bytes).
+        iov: Vec<RecvBuf>,
+        /// `name=N`: the msg_namelen passed (also prints `namelen=`).
+        name: Option<u32>,
+        /// The control buffer.
+        space: Space,
+        /// `space=` was written (prints `controllen=`).
+        space_written: bool,
         /// Receive flags.
         flags: i32,
     },
@@ -377,6 +453,13 @@ pub enum Op {
         /// The fd.
         fd: FdArg,
     },
+    /// `dup2 FD N`.
+    Dup2 {
+        /// The fd.
+        fd: FdArg,
+        /// The new fd number (or a name).
+        newfd: FdArg,
+    },
     /// `shutdown FD HOW`.
     Shutdown {
         /// The socket.
@@ -389,26 +472,32 @@ pub enum Op {
         /// The socket.
         fd: FdArg,
         /// The option.
-        opt: Opt,
+        opt: OptArg,
         /// The encoded option value.
         value: Vec<u8>,
     },
-    /// `getsockopt FD OPT`.
+    /// `getsockopt FD OPT [optlen=N]`.
     Getsockopt {
         /// The socket.
         fd: FdArg,
         /// The option.
-        opt: Opt,
+        opt: OptArg,
+        /// `optlen=N` as written (prints `optlen=`).
+        optlen: Option<i32>,
     },
-    /// `getsockname FD`.
+    /// `getsockname FD [len=N]`.
     Getsockname {
         /// The socket.
         fd: FdArg,
+        /// `len=N` as written (prints `namelen=`).
+        len: Option<i32>,
     },
-    /// `getpeername FD`.
+    /// `getpeername FD [len=N]`.
     Getpeername {
         /// The socket.
         fd: FdArg,
+        /// `len=N` as written.
+        len: Option<i32>,
     },
     /// `fcntl FD nonblock|block`.
     SetNonblock {
@@ -419,6 +508,11 @@ pub enum Op {
     },
     /// `fcntl FD getfd`.
     GetFd {
+        /// The fd.
+        fd: FdArg,
+    },
+    /// `fcntl FD setown`.
+    SetOwn {
         /// The fd.
         fd: FdArg,
     },
@@ -446,11 +540,56 @@ pub enum Op {
         /// The bytes.
         data: Vec<u8>,
     },
-    /// `poll FD`.
+    /// `poll FD|[FD,...] [timeout=MS] [events=F]`.
     Poll {
-        /// The fd.
-        fd: FdArg,
+        /// The fds.
+        fds: Vec<FdArg>,
+        /// Written as a list (prints `revents=[...]`).
+        list: bool,
+        /// Milliseconds (-1: forever).
+        timeout: i32,
+        /// The events asked for.
+        events: i16,
     },
+    /// `open "path" FLAGS [MODE]`.
+    Open {
+        /// The path.
+        path: Vec<u8>,
+        /// open flags.
+        flags: i32,
+        /// The mode.
+        mode: u32,
+    },
+    /// `mkdir "path" [MODE]`.
+    Mkdir {
+        /// The path.
+        path: Vec<u8>,
+        /// The mode.
+        mode: u32,
+    },
+    /// `unlink "path"`.
+    Unlink {
+        /// The path.
+        path: Vec<u8>,
+    },
+    /// `chmod "path" MODE`.
+    Chmod {
+        /// The path.
+        path: Vec<u8>,
+        /// The mode.
+        mode: u32,
+    },
+    /// `rename "old" "new"`.
+    Rename {
+        /// The old path.
+        old: Vec<u8>,
+        /// The new path.
+        new: Vec<u8>,
+    },
+    /// `sigurg`.
+    Sigurg,
+    /// `exec`.
+    Exec,
     /// `ioctl FD inq|outq|atmark`.
     Ioctl {
         /// The fd.
@@ -559,8 +698,21 @@ fn tokenize(line: &str, lineno: usize) -> Result<Vec<Tok>, ParseError> {
     Ok(toks)
 }
 
-/// Parse a whole scenario; on failure, every error found (one per line).
+/// Parse a whole scenario and resolve its names (processes, fds); on
+/// failure, every error found (one per line). Nothing of a file that fails
+/// here is ever run.
 pub fn parse(src: &str) -> Result<Scenario, Vec<ParseError>> {
+    let sc = parse_syntax(src)?;
+    let errors = crate::resolve::resolve(&sc);
+    if errors.is_empty() {
+        Ok(sc)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Parse every line on its own, without resolving names across lines.
+pub fn parse_syntax(src: &str) -> Result<Scenario, Vec<ParseError>> {
     let mut sc = Scenario::default();
     let mut errors = Vec::new();
     for (i, raw) in src.lines().enumerate() {
@@ -610,6 +762,12 @@ pub fn parse_line(
                 result: first.text.clone(),
                 fields: rest[1..].iter().map(|t| t.text.clone()).collect(),
             };
+            let cols: Vec<usize> = rest.iter().map(|t| t.col).collect();
+            let mut bad = Vec::new();
+            crate::resolve::check_expect(lineno, &expect, &cols, &mut bad);
+            if let Some(e) = bad.into_iter().next() {
+                return Err(e);
+            }
             (&toks[..i], Some(expect))
         }
         None => (&toks[..], None),
@@ -692,6 +850,8 @@ impl P<'_> {
                             spec.nofile = u64::try_from(n)
                                 .map_err(|_| self.e(vc, "nofile must not be negative"))?;
                         }
+                        "umask" => spec.umask = self.mode(v, vc)?,
+                        "netns" => spec.netns = self.u32v(v, vc)?,
                         "groups" => {
                             let items = self.list(v, vc)?;
                             let mut g = Vec::new();
@@ -713,13 +873,21 @@ impl P<'_> {
                 let Some(t) = args.first() else {
                     return Err(self.e(d.col, "sysctl needs max_dgram_qlen=N"));
                 };
-                none(self, &args[1..])?;
-                match kv(t) {
-                    Some(("max_dgram_qlen", v, vc)) => Ok(Directive::Sysctl {
-                        max_dgram_qlen: self.u32v(v, vc)?,
-                    }),
-                    _ => Err(self.e(t.col, format!("unknown sysctl `{}`", t.text))),
+                let max_dgram_qlen = match kv(t) {
+                    Some(("max_dgram_qlen", v, vc)) => self.int(v, vc)?,
+                    _ => return Err(self.e(t.col, format!("unknown sysctl `{}`", t.text))),
+                };
+                let mut netns = 0;
+                for t in &args[1..] {
+                    match kv(t) {
+                        Some(("netns", v, vc)) => netns = self.u32v(v, vc)?,
+                        _ => return Err(self.e(t.col, format!("unexpected `{}` (netns=)", t.text))),
+                    }
                 }
+                Ok(Directive::Sysctl {
+                    max_dgram_qlen,
+                    netns,
+                })
             }
             "gc" => none(self, args).map(|_| Directive::Gc),
             "stat" => none(self, args).map(|_| Directive::Stat),
@@ -788,6 +956,17 @@ impl P<'_> {
             args = &args[..i];
         }
         let op = self.op(name, args)?;
+        if background
+            && matches!(
+                op,
+                Op::Fork { .. } | Op::Exit | Op::Exec | Op::Pidof { .. } | Op::Wait { .. }
+            )
+        {
+            return Err(self.e(
+                name.col,
+                format!("`{}` cannot run in the background", name.text),
+            ));
+        }
         Ok(LineKind::Call {
             proc: proc.to_string(),
             proc_col,
@@ -820,18 +999,27 @@ impl P<'_> {
                     "stream" => SOCK_STREAM,
                     "dgram" => SOCK_DGRAM,
                     "seqpacket" => SOCK_SEQPACKET,
+                    "raw" => SOCK_RAW,
                     s => self.i32v(s, t.col).map_err(|_| {
                         self.e(
                             t.col,
-                            format!("unknown socket type `{s}` (stream, dgram, seqpacket)"),
+                            format!("unknown socket type `{s}` (stream, dgram, seqpacket, raw)"),
                         )
                     })?,
                 };
-                ty |= self.open_flags(&args[1..])?;
+                let mut protocol = 0;
+                let mut flag_toks = Vec::new();
+                for a in &args[1..] {
+                    match kv(a) {
+                        Some(("protocol", v, vc)) => protocol = self.i32v(v, vc)?,
+                        _ => flag_toks.push(a.clone()),
+                    }
+                }
+                ty |= self.open_flags(&flag_toks)?;
                 if name.text == "socket" {
-                    Op::Socket { ty }
+                    Op::Socket { ty, protocol }
                 } else {
-                    Op::Socketpair { ty }
+                    Op::Socketpair { ty, protocol }
                 }
             }
             "bind" | "connect" => {
@@ -862,17 +1050,99 @@ impl P<'_> {
             }
             "sendmsg" => self.sendmsg(name, args)?,
             "recvmsg" => self.recvmsg(name, args)?,
-            "close" | "dup" | "getsockname" | "getpeername" | "poll" | "pidof" => {
+            "getsockname" | "getpeername" => {
+                let Some(t) = args.first() else {
+                    return Err(self.e(name.col, format!("{} needs an fd", name.text)));
+                };
+                let fd = self.fd(t);
+                let mut len = None;
+                for a in &args[1..] {
+                    match kv(a) {
+                        Some(("len", v, vc)) => len = Some(self.i32v(v, vc)?),
+                        _ => return Err(self.e(a.col, format!("unexpected `{}` (len=)", a.text))),
+                    }
+                }
+                if name.text == "getsockname" {
+                    Op::Getsockname { fd, len }
+                } else {
+                    Op::Getpeername { fd, len }
+                }
+            }
+            "close" | "dup" | "pidof" => {
                 want(self, 1)?;
                 let fd = self.fd(&args[0]);
                 match name.text.as_str() {
                     "close" => Op::Close { fd },
                     "dup" => Op::Dup { fd },
-                    "getsockname" => Op::Getsockname { fd },
-                    "getpeername" => Op::Getpeername { fd },
-                    "poll" => Op::Poll { fd },
                     _ => Op::Pidof { fd },
                 }
+            }
+            "dup2" => {
+                want(self, 2)?;
+                Op::Dup2 {
+                    fd: self.fd(&args[0]),
+                    newfd: self.fd(&args[1]),
+                }
+            }
+            "poll" => self.poll(name, args)?,
+            "open" => {
+                if args.len() < 2 {
+                    return Err(self.e(name.col, "open needs a path and flags"));
+                }
+                if let Some(t) = args.get(3) {
+                    return Err(self.e(t.col, format!("unexpected `{}`", t.text)));
+                }
+                Op::Open {
+                    path: self.path(&args[0])?,
+                    flags: self.flags(&args[1].text, args[1].col, OPEN_FLAGS)?,
+                    mode: match args.get(2) {
+                        Some(t) => self.mode(&t.text, t.col)?,
+                        None => 0o644,
+                    },
+                }
+            }
+            "mkdir" => {
+                let Some(t) = args.first() else {
+                    return Err(self.e(name.col, "mkdir needs a path"));
+                };
+                if let Some(t) = args.get(2) {
+                    return Err(self.e(t.col, format!("unexpected `{}`", t.text)));
+                }
+                Op::Mkdir {
+                    path: self.path(t)?,
+                    mode: match args.get(1) {
+                        Some(t) => self.mode(&t.text, t.col)?,
+                        None => 0o777,
+                    },
+                }
+            }
+            "unlink" => {
+                want(self, 1)?;
+                Op::Unlink {
+                    path: self.path(&args[0])?,
+                }
+            }
+            "chmod" => {
+                want(self, 2)?;
+                Op::Chmod {
+                    path: self.path(&args[0])?,
+                    mode: self.mode(&args[1].text, args[1].col)?,
+                }
+            }
+            "rename" => {
+                want(self, 2)?;
+                Op::Rename {
+                    old: self.path(&args[0])?,
+                    new: self.path(&args[1])?,
+                }
+            }
+            "sigurg" => {
+                want(self, 0)?;
+                Op::Sigurg
+            }
+            "exec" => {
+                want(self, 0)?;
+                Op::Exec
             }
             "shutdown" => {
                 want(self, 2)?;
@@ -892,10 +1162,11 @@ impl P<'_> {
             }
             "setsockopt" => {
                 want(self, 3)?;
-                let opt = self.opt(&args[1])?;
+                let opt = self.opt_arg(&args[1])?;
                 let v = &args[2];
                 let value = match opt {
-                    Opt::AttachFilter => {
+                    OptArg::Raw { .. } => self.hex(&v.text, v.col)?,
+                    OptArg::Named(Opt::AttachFilter) => {
                         let b = self.hex(&v.text, v.col)?;
                         if b.len() & 7 != 0 {
                             return Err(self.e(
@@ -908,13 +1179,19 @@ impl P<'_> {
                         }
                         b
                     }
-                    Opt::Sndtimeo | Opt::Rcvtimeo => {
-                        let ms = self.ms(&v.text, v.col)?;
-                        afunix::abi::timeval::Timeval::from_millis(ms)
-                            .to_bytes()
-                            .to_vec()
+                    OptArg::Named(Opt::Sndtimeo | Opt::Rcvtimeo) => self.timeval(&v.text, v.col)?,
+                    OptArg::Named(Opt::Linger) => {
+                        let parts: Vec<&str> = v.text.split(',').collect();
+                        let [on, secs] = parts[..] else {
+                            return Err(self.e(v.col, "linger is ON,SECONDS"));
+                        };
+                        let on = self.c_int(on, v.col)?;
+                        let secs = self.c_int(secs, v.col + on.to_string().len() + 1)?;
+                        let mut b = on.to_ne_bytes().to_vec();
+                        b.extend_from_slice(&secs.to_ne_bytes());
+                        b
                     }
-                    _ => self.i32v(&v.text, v.col)?.to_ne_bytes().to_vec(),
+                    _ => self.c_int(&v.text, v.col)?.to_ne_bytes().to_vec(),
                 };
                 Op::Setsockopt {
                     fd: self.fd(&args[0]),
@@ -923,10 +1200,22 @@ impl P<'_> {
                 }
             }
             "getsockopt" => {
-                want(self, 2)?;
+                if args.len() < 2 {
+                    return Err(self.e(name.col, "getsockopt needs an fd and an option"));
+                }
+                let mut optlen = None;
+                for a in &args[2..] {
+                    match kv(a) {
+                        Some(("optlen", v, vc)) => optlen = Some(self.i32v(v, vc)?),
+                        _ => {
+                            return Err(self.e(a.col, format!("unexpected `{}` (optlen=)", a.text)))
+                        }
+                    }
+                }
                 Op::Getsockopt {
                     fd: self.fd(&args[0]),
-                    opt: self.opt(&args[1])?,
+                    opt: self.opt_arg(&args[1])?,
+                    optlen,
                 }
             }
             "fcntl" => {
@@ -936,10 +1225,11 @@ impl P<'_> {
                     "nonblock" => Op::SetNonblock { fd, on: true },
                     "block" => Op::SetNonblock { fd, on: false },
                     "getfd" => Op::GetFd { fd },
+                    "setown" => Op::SetOwn { fd },
                     s => {
                         return Err(self.e(
                             args[1].col,
-                            format!("unknown fcntl `{s}` (nonblock, block, getfd)"),
+                            format!("unknown fcntl `{s}` (nonblock, block, getfd, setown)"),
                         ))
                     }
                 }
@@ -1008,7 +1298,15 @@ impl P<'_> {
                     }
                 }
             },
-            other => return Err(self.e(name.col, format!("unknown call `{other}`"))),
+            other => {
+                return Err(self.e(
+                    name.col,
+                    format!(
+                        "unknown call `{other}`{}",
+                        crate::resolve::did_you_mean(other, CALLS.iter().copied())
+                    ),
+                ))
+            }
         })
     }
 
@@ -1018,7 +1316,7 @@ impl P<'_> {
         };
         let fd = self.fd(t);
         let mut to = None;
-        let mut data = None;
+        let mut data = Vec::new();
         let mut control = Vec::new();
         let mut flags = 0;
         for t in &args[1..] {
@@ -1032,8 +1330,20 @@ impl P<'_> {
                 ));
             };
             match k {
+                "to" if v.starts_with("null:") => {
+                    to = Some(AddrArg {
+                        addr: AddrKind::Null(self.count(&v[5..], vc + 5)?),
+                        col: vc,
+                    })
+                }
                 "to" => to = Some(self.addr(v, vc)?),
-                "data" => data = Some(self.data(v, vc)?),
+                "data" if v.starts_with('[') => {
+                    data = Vec::new();
+                    for (item, c) in self.list(v, vc)? {
+                        data.push(self.send_buf(item, c)?);
+                    }
+                }
+                "data" => data = vec![self.send_buf(v, vc)?],
                 "rights" => {
                     let items = self.list(v, vc)?;
                     let fds = items.into_iter().map(|(s, c)| self.fd_str(s, c)).collect();
@@ -1059,27 +1369,59 @@ impl P<'_> {
             return Err(self.e(name.col, "recvmsg needs an fd"));
         };
         let fd = self.fd(t);
-        let mut len = 1024;
-        let mut space = default_space();
+        let mut iov = vec![RecvBuf::Len(1024)];
+        let mut len_col = None;
+        let mut iov_col = None;
+        let mut name = None;
+        let mut space = Space::Terms(default_space());
+        let mut space_written = false;
         let mut flags = 0;
         for t in &args[1..] {
             let Some((k, v, vc)) = kv(t) else {
                 return Err(self.e(
                     t.col,
-                    format!("unexpected `{}` (len=, space=, flags=)", t.text),
+                    format!(
+                        "unexpected `{}` (len=, iov=, name=, space=, flags=)",
+                        t.text
+                    ),
                 ));
             };
             match k {
-                "len" => len = self.count(v, vc)?,
-                "space" => space = self.space(v, vc)?,
+                "len" => {
+                    iov = vec![RecvBuf::Len(self.count(v, vc)?)];
+                    len_col = Some(t.col);
+                }
+                "iov" => {
+                    iov = Vec::new();
+                    for (item, c) in self.list(v, vc)? {
+                        iov.push(match item.strip_prefix("null:") {
+                            Some(n) => RecvBuf::Null(self.count(n, c + 5)?),
+                            None => RecvBuf::Len(self.count(item, c)?),
+                        });
+                    }
+                    iov_col = Some(t.col);
+                }
+                "name" => name = Some(self.u32v(v, vc)?),
+                "space" => {
+                    space = match v.strip_prefix("null:") {
+                        Some(n) => Space::Null(self.count(n, vc + 5)?),
+                        None => Space::Terms(self.space(v, vc)?),
+                    };
+                    space_written = true;
+                }
                 "flags" => flags = self.flags(v, vc, MSG_FLAGS)?,
                 _ => return Err(self.e(t.col, format!("unknown recvmsg argument `{k}=`"))),
             }
         }
+        if let (Some(_), Some(c)) = (len_col, iov_col) {
+            return Err(self.e(c, "recvmsg takes len= or iov=, not both"));
+        }
         Ok(Op::Recvmsg {
             fd,
-            len,
+            iov,
+            name,
             space,
+            space_written,
             flags,
         })
     }
@@ -1115,9 +1457,150 @@ impl P<'_> {
         Ok(out)
     }
 
-    fn opt(&self, t: &Tok) -> Result<Opt, ParseError> {
-        Opt::from_name(&t.text)
-            .ok_or_else(|| self.e(t.col, format!("unknown socket option `{}`", t.text)))
+    fn opt_arg(&self, t: &Tok) -> Result<OptArg, ParseError> {
+        if let Some((_, v, vc)) = kv(t).filter(|(k, _, _)| *k == "raw") {
+            let parts: Vec<&str> = v.split(',').collect();
+            let [level, name] = parts[..] else {
+                return Err(self.e(vc, "raw= is LEVEL,NAME"));
+            };
+            return Ok(OptArg::Raw {
+                level: self.i32v(level, vc)?,
+                name: self.i32v(name, vc + level.chars().count() + 1)?,
+            });
+        }
+        Opt::from_name(&t.text).map(OptArg::Named).ok_or_else(|| {
+            self.e(
+                t.col,
+                format!(
+                    "unknown socket option `{}`{}",
+                    t.text,
+                    crate::resolve::did_you_mean(&t.text, OPTS.iter().map(|(n, _, _)| *n))
+                ),
+            )
+        })
+    }
+
+    /// A setsockopt timeout: milliseconds (any integer) or `tv:SEC,USEC`,
+    /// as the bytes of a `struct timeval`.
+    fn timeval(&self, v: &str, vc: usize) -> Result<Vec<u8>, ParseError> {
+        let (sec, usec) = match v.strip_prefix("tv:") {
+            Some(tv) => {
+                let parts: Vec<&str> = tv.split(',').collect();
+                let [sec, usec] = parts[..] else {
+                    return Err(self.e(vc, "tv: is tv:SEC,USEC"));
+                };
+                (
+                    self.int(sec, vc + 3)?,
+                    self.int(usec, vc + 4 + sec.chars().count())?,
+                )
+            }
+            None => {
+                let ms = self.int(v, vc)?;
+                (ms.div_euclid(1000), ms.rem_euclid(1000) * 1000)
+            }
+        };
+        let mut b = sec.to_ne_bytes().to_vec();
+        b.extend_from_slice(&usec.to_ne_bytes());
+        Ok(b)
+    }
+
+    /// A C int: any integer, taken modulo 2^32.
+    fn c_int(&self, v: &str, vc: usize) -> Result<i32, ParseError> {
+        Ok(self.int(v, vc)? as i32)
+    }
+
+    /// A file mode: an integer in 0..=0o7777.
+    fn mode(&self, v: &str, vc: usize) -> Result<u32, ParseError> {
+        let n = self.int(v, vc)?;
+        u32::try_from(n)
+            .ok()
+            .filter(|m| *m <= 0o7777)
+            .ok_or_else(|| self.e(vc, format!("mode `{v}` out of range (0..=0o7777)")))
+    }
+
+    /// A file path: a string, relative, that never leaves the scenario's
+    /// directory, without NUL.
+    fn path(&self, t: &Tok) -> Result<Vec<u8>, ParseError> {
+        let b = self.string(&t.text, t.col)?;
+        if b.contains(&0) {
+            return Err(self.e(t.col, "a file path cannot contain a NUL byte"));
+        }
+        self.check_path(&b, t.col)?;
+        Ok(b)
+    }
+
+    /// A path is relative and its `..` never climbs above the scenario's
+    /// directory, counted component by component.
+    fn check_path(&self, b: &[u8], col: usize) -> Result<(), ParseError> {
+        if b.first() == Some(&b'/') {
+            return Err(self.e(
+                col,
+                "an absolute path is not allowed (paths are relative to the scenario's directory)",
+            ));
+        }
+        let mut depth = 0i64;
+        for c in b.split(|c| *c == b'/') {
+            match c {
+                b"" | b"." => {}
+                b".." => {
+                    depth -= 1;
+                    if depth < 0 {
+                        return Err(self.e(col, "a path cannot leave the scenario's directory"));
+                    }
+                }
+                _ => depth += 1,
+            }
+        }
+        Ok(())
+    }
+
+    /// One sendmsg iovec: a string, a byte count of `x`, or `null:N`.
+    fn send_buf(&self, v: &str, vc: usize) -> Result<SendBuf, ParseError> {
+        match v.strip_prefix("null:") {
+            Some(n) => Ok(SendBuf::Null(self.count(n, vc + 5)?)),
+            None => Ok(SendBuf::Bytes(self.data(v, vc)?)),
+        }
+    }
+
+    fn poll(&self, name: &Tok, args: &[Tok]) -> Result<Op, ParseError> {
+        let Some(t) = args.first() else {
+            return Err(self.e(name.col, "poll needs an fd or a list of fds"));
+        };
+        let (fds, list) = if t.text.starts_with('[') {
+            let items = self.list(&t.text, t.col)?;
+            (
+                items.into_iter().map(|(s, c)| self.fd_str(s, c)).collect(),
+                true,
+            )
+        } else {
+            (vec![self.fd(t)], false)
+        };
+        let mut timeout = 0;
+        let mut events = crate::encode::POLL_EVENTS;
+        for a in &args[1..] {
+            match kv(a) {
+                Some(("timeout", v, vc)) => timeout = self.i32v(v, vc)?,
+                Some(("events", v, vc)) => {
+                    let table: Vec<(&str, i32)> = crate::trace::POLL_PRINT
+                        .iter()
+                        .map(|(n, b)| (*n, i32::from(*b as u16)))
+                        .collect();
+                    events = self.flags(v, vc, &table)? as i16;
+                }
+                _ => {
+                    return Err(self.e(
+                        a.col,
+                        format!("unexpected `{}` (timeout=, events=)", a.text),
+                    ))
+                }
+            }
+        }
+        Ok(Op::Poll {
+            fds,
+            list,
+            timeout,
+            events,
+        })
     }
 
     fn open_flags(&self, args: &[Tok]) -> Result<i32, ParseError> {
@@ -1202,9 +1685,8 @@ impl P<'_> {
             }
             _ if v.starts_with('"') => {
                 let b = self.string(v, vc)?;
-                if b.first() == Some(&b'/') {
-                    return Err(self.e(vc, "an absolute path is not allowed (paths are relative to the scenario's directory)"));
-                }
+                let upto_nul = b.split(|c| *c == 0).next().unwrap_or_default();
+                self.check_path(upto_nul, vc)?;
                 AddrKind::Path(b)
             }
             _ => {
@@ -1272,9 +1754,29 @@ impl P<'_> {
         if inner.is_empty() {
             return Ok(Vec::new());
         }
+        // Split at commas outside strings.
         let mut out = Vec::new();
         let mut col = vc + 1;
-        for item in inner.split(',') {
+        let (mut start, mut in_str, mut escape) = (0usize, false, false);
+        let mut items = Vec::new();
+        for (i, c) in inner.char_indices() {
+            if in_str {
+                if escape {
+                    escape = false;
+                } else if c == '\\' {
+                    escape = true;
+                } else if c == '"' {
+                    in_str = false;
+                }
+            } else if c == '"' {
+                in_str = true;
+            } else if c == ',' {
+                items.push(&inner[start..i]);
+                start = i + 1;
+            }
+        }
+        items.push(&inner[start..]);
+        for item in items {
             if item.is_empty() {
                 return Err(self.e(col, "empty list item"));
             }
@@ -1295,7 +1797,13 @@ impl P<'_> {
                     .or_else(|_| u32::try_from(n).map(|u| u as i32))
                     .map_err(|_| self.e(col, format!("flag `{term}` does not fit in 32 bits")))?;
             } else {
-                return Err(self.e(col, format!("unknown flag `{term}`")));
+                return Err(self.e(
+                    col,
+                    format!(
+                        "unknown flag `{term}`{}",
+                        crate::resolve::did_you_mean(term, table.iter().map(|(n, _)| *n))
+                    ),
+                ));
             }
             col += term.chars().count() + 1;
         }
@@ -1313,6 +1821,44 @@ impl P<'_> {
         parse_string(v).map_err(|(off, msg)| self.e(vc + off, msg))
     }
 }
+
+/// Every call name of the language.
+pub const CALLS: &[&str] = &[
+    "socket",
+    "socketpair",
+    "bind",
+    "connect",
+    "listen",
+    "accept",
+    "sendmsg",
+    "recvmsg",
+    "close",
+    "dup",
+    "dup2",
+    "shutdown",
+    "setsockopt",
+    "getsockopt",
+    "getsockname",
+    "getpeername",
+    "fcntl",
+    "pipe",
+    "memfd",
+    "open",
+    "mkdir",
+    "unlink",
+    "chmod",
+    "rename",
+    "read",
+    "write",
+    "poll",
+    "ioctl",
+    "pidof",
+    "sigurg",
+    "fork",
+    "exec",
+    "exit",
+    "wait",
+];
 
 /// The bytes that stand for themselves in `@name`.
 pub fn plain_name_byte(b: u8) -> bool {
@@ -1334,6 +1880,23 @@ pub const MSG_FLAGS: &[(&str, i32)] = &[
     ("nosignal", MSG_NOSIGNAL),
     ("more", MSG_MORE),
     ("cmsg_cloexec", MSG_CMSG_CLOEXEC),
+    ("fastopen", MSG_FASTOPEN),
+    ("zerocopy", MSG_ZEROCOPY),
+];
+
+/// `open` flag names, as written in scenarios.
+pub const OPEN_FLAGS: &[(&str, i32)] = &[
+    ("rdonly", O_RDONLY),
+    ("wronly", O_WRONLY),
+    ("rdwr", O_RDWR),
+    ("creat", O_CREAT),
+    ("excl", O_EXCL),
+    ("trunc", O_TRUNC),
+    ("append", O_APPEND),
+    ("path", O_PATH),
+    ("cloexec", O_CLOEXEC),
+    ("nonblock", O_NONBLOCK),
+    ("directory", O_DIRECTORY),
 ];
 
 /// Split `key=value` where key is lower-case letters and `_`: (key, value,
@@ -1358,6 +1921,11 @@ pub fn parse_int(s: &str) -> Option<i64> {
             return None;
         }
         i64::from_str_radix(h, 16).ok()?
+    } else if let Some(o) = body.strip_prefix("0o") {
+        if o.is_empty() || !o.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+            return None;
+        }
+        i64::from_str_radix(o, 8).ok()?
     } else {
         if body.is_empty() || !body.bytes().all(|b| b.is_ascii_digit()) {
             return None;

@@ -14,17 +14,78 @@ fn afunix(args: &[&str]) -> (i32, String, String) {
     )
 }
 
-fn temp(name: &str, text: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("afunix-cli-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(name);
+/// A scenario file in a temporary directory removed when `dir` drops.
+fn temp(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
+    let p = dir.path().join(name);
     std::fs::write(&p, text).unwrap();
     p.display().to_string()
 }
 
+fn tmpdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("a temporary directory")
+}
+
+fn afunix_stdin(args: &[&str], input: &[u8]) -> (i32, String, String) {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_afunix"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input)
+        .expect("writes");
+    let out = child.wait_with_output().expect("runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn dash_reads_standard_input_and_a_bom_and_crlf_are_text() {
+    let (code, out, err) = afunix_stdin(
+        &["run", "-"],
+        b"\xef\xbb\xbftask A\r\nA: socketpair dgram -> a b\r\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out,
+        "task A = 0\nA: socketpair dgram -> a b = 0 fds=[3,4]\n"
+    );
+    let (code, out, _) = afunix_stdin(&["check", "-"], b"task A\nA: socket dgram = 4\n");
+    assert_eq!(code, 1);
+    assert!(out.contains("-:2: expected: 4 / actual: 3"), "{out}");
+}
+
+#[test]
+fn check_counts_every_file() {
+    let d = tmpdir();
+    let ok = temp(&d, "ok.scn", "task A\nA: socket dgram = 3\n");
+    let none = temp(&d, "none.scn", "task A\nA: socket dgram\n");
+    let broken = temp(&d, "broken.scn", "task A\nA: socketpiar dgram\n");
+    let (code, out, err) = afunix(&["check", &ok, &none, &broken]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains(&format!("{ok}: ok (1 expectation)")), "{out}");
+    assert!(out.contains("no expectations"), "{out}");
+    assert!(
+        out.contains("3 files: 2 ok, 0 failed, 1 could not run"),
+        "{out}"
+    );
+    assert!(err.contains("unknown call `socketpiar`"), "{err}");
+}
+
 #[test]
 fn syntax_error_exits_2_with_line_and_column() {
+    let d = tmpdir();
     let f = temp(
+        &d,
         "bad.scn",
         "task A\nA: socket dgram -> s\nA: frob s\n\nA: bind s /abs\n",
     );
@@ -82,11 +143,14 @@ fn check_reports_mismatches_and_counts_expectations() {
         eprintln!("skipped: needs root and the host backend");
         return;
     }
+    let d = tmpdir();
     let good = temp(
+        &d,
         "good.scn",
         "task A = 0\nA: socketpair dgram -> a b = 0 fds=[3,4]\nA: sendmsg a data=\"hi\" = 2\nA: recvmsg b = 2 flags=0\n",
     );
     let bad = temp(
+        &d,
         "badexp.scn",
         "task A\nA: socketpair dgram -> a b = 0 fds=[3,5]\nA: sendmsg a data=\"hi\" = 3\nA: recvmsg b = 2 data=\"hi\"\n",
     );
@@ -99,7 +163,8 @@ fn check_reports_mismatches_and_counts_expectations() {
             format!("{good}: ok (4 expectations)").as_str(),
             format!("{bad}:2: expected: 0 fds=[3,5] / actual: 0 fds=[3,4]").as_str(),
             format!("{bad}:3: expected: 3 / actual: 2").as_str(),
-            format!("{bad}: FAILED (2 of 3)").as_str(),
+            format!("{bad}: FAILED (2 of 3 expectations)").as_str(),
+            "2 files: 1 ok, 1 failed, 0 could not run",
             "5 passed, 2 failed",
         ]
     );
@@ -108,28 +173,94 @@ fn check_reports_mismatches_and_counts_expectations() {
 }
 
 #[test]
-fn run_prints_headers_and_stops_at_a_scenario_error() {
+fn run_prints_headers_and_runs_nothing_of_a_file_with_unknown_names() {
     if !is_root() || cfg!(not(feature = "host")) {
         eprintln!("skipped: needs root and the host backend");
         return;
     }
+    let d = tmpdir();
     let a = temp(
+        &d,
         "a.scn",
         "task A\nA: socket dgram -> s # c\nA: bind s auto\nA: getsockname s\n",
     );
-    let b = temp("b.scn", "task A\nA: close nosuch\nA: socket dgram\n");
+    let b = temp(&d, "b.scn", "task A\nA: close nosuch\nA: socket dgram\n");
     let (code, out, err) = afunix(&["run", "--backend", "host", &a, &b]);
     assert_eq!(code, 2);
     assert_eq!(
         out,
         format!(
-            "==> {a} <==\ntask A = 0\nA: socket dgram -> s = 3\nA: bind s auto = 0\nA: getsockname s = 0 addr=@#1\n\n==> {b} <==\ntask A = 0\n"
+            "==> {a} <==\ntask A = 0\nA: socket dgram -> s = 3\nA: bind s auto = 0\nA: getsockname s = 0 addr=@#1\n\n==> {b} <==\n"
         )
     );
     assert!(
         err.contains(&format!(
-            "{b}:2:10: `nosuch` is not a name bound in process `A`"
+            "{b}:2:10: `nosuch` is not bound in process `A` by an earlier line"
         )),
         "{err}"
     );
+}
+
+#[test]
+fn check_explain_names_the_rule_and_host_says_it_has_none() {
+    let (code, out, _) = afunix_stdin(&["check", "--explain", "-"], b"task A\nA: close 9 = 0\n");
+    assert_eq!(code, 1);
+    assert!(out.contains("actual: EBADF  # "), "{out}");
+    let (_, _, err) = afunix_stdin(&["run", "--explain", "--backend", "host", "-"], b"task A\n");
+    assert!(err.contains("--explain shows the model's rules"), "{err}");
+}
+
+#[test]
+fn completions_and_man_page_come_from_the_cli_definition() {
+    for shell in ["bash", "zsh", "fish"] {
+        let (code, out, err) = afunix(&["completions", shell]);
+        assert_eq!(code, 0, "{shell}: {err}");
+        for sub in ["run", "check", "diff", "fuzz"] {
+            assert!(out.contains(sub), "{shell} completion lacks {sub}");
+        }
+    }
+    let (code, out, _) = afunix(&["man"]);
+    assert_eq!(code, 0);
+    assert!(out.contains(".TH afunix 1"), "{out}");
+    assert!(out.contains("check"), "{out}");
+}
+
+#[test]
+fn json_output_is_one_object_per_line() {
+    let (code, out, _) = afunix_stdin(&["run", "--format", "json", "-"], b"task A\nA: close 9\n");
+    assert_eq!(code, 0);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[1].contains("\"result\":\"EBADF\"") && lines[1].contains("\"line\":2"),
+        "{out}"
+    );
+    let (code, out, _) = afunix_stdin(
+        &["check", "--format", "json", "-"],
+        b"task A\nA: close 9 = 0\n",
+    );
+    assert_eq!(code, 1);
+    let last = out.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("\"expectations_failed\":1") && last.contains("\"files\":1"),
+        "{out}"
+    );
+    assert!(
+        out.contains("\"expected\":\"0\"") && out.contains("\"actual\":\"EBADF\""),
+        "{out}"
+    );
+}
+
+#[test]
+fn quiet_prints_only_problems_and_totals_and_pipes_get_no_colour() {
+    let d = tmpdir();
+    let ok = temp(&d, "ok.scn", "task A\nA: socket dgram = 3\n");
+    let bad = temp(&d, "bad.scn", "task A\nA: socket dgram = 4\n");
+    let (code, out, _) = afunix(&["check", "--quiet", &ok, &bad]);
+    assert_eq!(code, 1);
+    assert!(!out.contains(": ok"), "{out}");
+    assert!(out.contains("bad.scn: FAILED"), "{out}");
+    assert!(!out.contains('\x1b'), "colour on a pipe: {out:?}");
+    let (_, out, _) = afunix(&["check", "--verbose", &bad]);
+    assert!(out.contains("  A: socket dgram = 3"), "{out}");
 }

@@ -6,7 +6,7 @@ use afunix::abi::ucred::Ucred;
 use afunix::backend::{Backend, BackendError, Call, Out, ProcId, Progress, Reply, TaskSpec};
 use afunix::Errno;
 use afunix_cli::runner::{run, Run, RunErrorKind, RunOptions};
-use afunix_cli::scenario::parse;
+use afunix_cli::scenario::{parse, parse_syntax};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -45,12 +45,17 @@ impl Fake {
                 c.push(6, 9, &[1, 2, 3, 4]);
                 let mut name = vec![1, 0, 0];
                 name.extend_from_slice(&self.autobound);
+                let namelen = name.len() as u32;
+                let control = c.finish();
+                let controllen = control.len();
                 Reply::with(
                     2,
                     Out::Msg {
                         data: b"h\n".to_vec(),
                         name,
-                        control: c.finish(),
+                        namelen,
+                        control,
+                        controllen,
                         flags: 0x8 | 0x4000_0000,
                     },
                 )
@@ -58,28 +63,32 @@ impl Fake {
             Call::Getsockname { .. } => {
                 let mut name = vec![1, 0, 0];
                 name.extend_from_slice(&self.autobound);
-                Reply::with(0, Out::Addr(name))
+                let len = name.len() as i32;
+                Reply::with(0, Out::Addr { addr: name, len })
             }
             Call::Getsockopt { .. } => Reply::with(
                 0,
-                Out::Optval(
-                    Ucred {
+                Out::Optval {
+                    optlen: 12,
+                    value: Ucred {
                         pid: self.pid(1),
                         uid: u32::MAX,
                         gid: 7,
                     }
                     .to_bytes()
                     .to_vec(),
-                ),
+                },
             ),
             Call::Sendmsg { fd: 7, .. } => Reply {
                 ret: Err(Errno::EPIPE),
                 out: Out::None,
                 sigpipe: true,
             },
-            Call::Sendmsg { data, .. } => Reply::ok(data.as_ref().map_or(0, |d| d.len()) as i64),
+            Call::Sendmsg { iov, .. } => {
+                Reply::ok(iov.iter().map(|b| b.len()).sum::<usize>() as i64)
+            }
             Call::Read { len, .. } => Reply::with(*len as i64, Out::Data(vec![b'r'; *len])),
-            Call::Poll { .. } => Reply::with(1, Out::Revents(0x1 | 0x4 | 0x2000)),
+            Call::Poll { .. } => Reply::with(1, Out::Revents(vec![0x1 | 0x4 | 0x2000])),
             Call::Bind { .. } => Reply::err(Errno::EINVAL.why("already bound")),
             _ => Reply::ok(0),
         }
@@ -116,8 +125,12 @@ impl Backend for Fake {
         }
         Ok(Progress::Done(self.exec(id, &call)))
     }
-    fn set_max_dgram_qlen(&mut self, _n: u32) -> Result<(), BackendError> {
-        Ok(())
+    fn set_max_dgram_qlen(
+        &mut self,
+        _netns: u32,
+        _n: i64,
+    ) -> Result<Result<(), Errno>, BackendError> {
+        Ok(Ok(()))
     }
     fn gc(&mut self) -> Result<(), BackendError> {
         Ok(())
@@ -128,7 +141,8 @@ impl Backend for Fake {
 }
 
 fn go(fake: &mut Fake, src: &str) -> Run {
-    let sc = parse(src).expect("parses");
+    // The runner's own checks, without the resolution `parse` does first.
+    let sc = parse_syntax(src).expect("parses");
     run(&sc, fake, &RunOptions::default())
 }
 
@@ -323,5 +337,16 @@ fn runtime_scenario_errors() {
         let r = go(&mut f, src);
         let e = r.error.unwrap_or_else(|| panic!("no error for {src:?}"));
         assert_eq!((e.line, e.col), (line, col), "{src:?}: {}", e.msg);
+        // Names that no earlier line declares or binds are found before
+        // anything runs, at the same place.
+        if !src.contains("task A\ntask A") && !src.contains("fork A") {
+            let pe = parse(src).expect_err(src);
+            assert_eq!(
+                (pe[0].line, pe[0].col),
+                (line, col),
+                "{src:?}: {}",
+                pe[0].msg
+            );
+        }
     }
 }

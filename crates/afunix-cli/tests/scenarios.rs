@@ -1,5 +1,6 @@
-//! Every `.scn` under `<workspace>/tests/scenarios/`,
-//! `<workspace>/../shared/scenarios/` and `<workspace>/examples/` is checked:
+//! Every `.scn` under `<workspace>/tests/scenarios/`, `<workspace>/tests/vectors/`
+//! (the public, host-recorded vectors, kept identical to `../shared/scenarios/`
+//! by `vectors_and_language_match_shared`) and `<workspace>/examples/` is checked:
 //! - on the model: it must pass, unless it is listed in
 //!   `tests/known-divergences.txt`, in which case it must FAIL (so the list
 //!   cannot hide a fixed divergence);
@@ -13,7 +14,46 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 const WORKSPACE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-const DIRS: &[&str] = &["tests/scenarios", "../shared/scenarios", "examples"];
+const DIRS: &[&str] = &["tests/scenarios", "tests/vectors", "examples"];
+
+/// The repository's copies of the shared vectors and language are the
+/// shared ones, byte for byte (checked where `../shared` exists: on the
+/// development machines and in CI; a clone elsewhere tests its copies).
+#[test]
+fn vectors_and_language_match_shared() {
+    let ws = Path::new(WORKSPACE);
+    let shared = ws.join("../shared");
+    if !shared.join("scenarios").is_dir() {
+        eprintln!("../shared not found: the copies in tests/vectors and docs/SCENARIO.md are used as they are");
+        return;
+    }
+    let read = |p: &Path| std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    assert!(
+        read(&shared.join("SCENARIO.md")) == read(&ws.join("docs/SCENARIO.md")),
+        "docs/SCENARIO.md differs from ../shared/SCENARIO.md: copy it over"
+    );
+    let names = |d: &Path| -> BTreeSet<String> {
+        std::fs::read_dir(d)
+            .unwrap_or_else(|e| panic!("{}: {e}", d.display()))
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".scn"))
+            .collect()
+    };
+    let ours = ws.join("tests/vectors");
+    let theirs = shared.join("scenarios");
+    assert_eq!(
+        names(&ours),
+        names(&theirs),
+        "tests/vectors must hold exactly ../shared/scenarios"
+    );
+    for n in names(&theirs) {
+        assert!(
+            read(&ours.join(&n)) == read(&theirs.join(&n)),
+            "tests/vectors/{n} differs from ../shared/scenarios/{n}"
+        );
+    }
+}
 
 /// (path relative to the workspace, text) of every scenario.
 fn scenarios() -> Vec<(String, String)> {
@@ -195,4 +235,53 @@ fn host_and_diff(path: &str, text: &str, known: bool) -> Vec<String> {
         }
     }
     problems
+}
+
+/// The model is deterministic: every scenario gives the same whole trace
+/// on every run (wake-ups in the kernel's order, not the OS scheduler's).
+#[cfg(feature = "sim")]
+#[test]
+fn model_traces_are_identical_run_after_run() {
+    const RUNS: usize = 3;
+    let all = scenarios();
+    let chunks: Vec<Vec<(String, String)>> = all
+        .chunks(all.len().div_ceil(4).max(1))
+        .map(<[_]>::to_vec)
+        .collect();
+    let problems: Vec<String> = std::thread::scope(|sc| {
+        let hs: Vec<_> = chunks
+            .iter()
+            .map(|chunk| {
+                sc.spawn(move || {
+                    let mut bad = Vec::new();
+                    for (path, text) in chunk {
+                        let trace = |_| {
+                            run_source(text, BackendKind::Sim)
+                                .map(|o| (o.run.text(true), o.run.error.map(|e| e.to_string())))
+                                .map_err(|e| format!("{e:?}"))
+                        };
+                        let first = trace(0);
+                        for i in 1..RUNS {
+                            let again = trace(i);
+                            if again != first {
+                                bad.push(format!(
+                                    "{path}: run {} differs from run 1:\n{:?}\n---\n{:?}",
+                                    i + 1,
+                                    first,
+                                    again
+                                ));
+                                break;
+                            }
+                        }
+                    }
+                    bad
+                })
+            })
+            .collect();
+        hs.into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(!all.is_empty(), "no scenario found");
 }

@@ -78,6 +78,102 @@ impl BenchPair {
     }
 }
 
+impl BenchPair {
+    /// The raw fd of end 0 or 1 (still owned by the pair).
+    pub fn raw_fd(&self, end: usize) -> i32 {
+        self.ends[end & 1].as_raw_fd()
+    }
+}
+
+/// `CMSG_SPACE(4 * 253)`: the control buffer of the fd-passing round trip.
+const RIGHTS_SPACE: usize = 16 + 4 * 253 + 4;
+
+impl BenchPair {
+    /// `sendmsg(end, {iov = [data], control = SCM_RIGHTS fds}, 0)`.
+    pub fn send_fds(&self, end: usize, data: &[u8], fds: &[i32]) -> io::Result<usize> {
+        let fd = self.ends[end & 1].as_raw_fd();
+        let mut iov = libc::iovec {
+            iov_base: data.as_ptr() as *mut libc::c_void,
+            iov_len: data.len(),
+        };
+        let mut control = [0u64; RIGHTS_SPACE.div_ceil(8)];
+        let len = 16 + 4 * fds.len();
+        if fds.len() > 253 {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        {
+            // SAFETY: `control` is 8-aligned and large enough for a cmsghdr
+            // followed by 253 ints; the byte view covers exactly it.
+            let bytes: &mut [u8] = unsafe {
+                std::slice::from_raw_parts_mut(control.as_mut_ptr().cast(), RIGHTS_SPACE)
+            };
+            bytes[..8].copy_from_slice(&(len as u64).to_ne_bytes());
+            bytes[8..12].copy_from_slice(&libc::SOL_SOCKET.to_ne_bytes());
+            bytes[12..16].copy_from_slice(&libc::SCM_RIGHTS.to_ne_bytes());
+            for (i, f) in fds.iter().enumerate() {
+                bytes[16 + 4 * i..20 + 4 * i].copy_from_slice(&f.to_ne_bytes());
+            }
+        }
+        // SAFETY: an all-zero msghdr is valid (no name, no control).
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        if !fds.is_empty() {
+            msg.msg_control = control.as_mut_ptr().cast();
+            msg.msg_controllen = len.next_multiple_of(8);
+        }
+        // SAFETY: `msg` points at one iovec describing `data` and at
+        // `control`, both alive and only read during the call; `fd` is
+        // open because `self` owns it.
+        let n = unsafe { libc::sendmsg(fd, &msg, 0) };
+        usize::try_from(n).map_err(|_| io::Error::last_os_error())
+    }
+
+    /// `recvmsg(end, {iov = [buf], name = 128 bytes, control = room for
+    /// 253 fds}, 0)`: the bytes received and the fds installed, owned (so
+    /// dropping them closes them).
+    pub fn recv_fds(&self, end: usize, buf: &mut [u8]) -> io::Result<(usize, Vec<OwnedFd>)> {
+        let fd = self.ends[end & 1].as_raw_fd();
+        let mut name = [0u8; NAME_LEN];
+        let mut control = [0u64; RIGHTS_SPACE.div_ceil(8)];
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        // SAFETY: an all-zero msghdr is valid (no name, no control).
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_name = name.as_mut_ptr().cast();
+        msg.msg_namelen = NAME_LEN as libc::socklen_t;
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = RIGHTS_SPACE;
+        // SAFETY: `msg` points at `name`, one iovec over `buf` and
+        // `control`, all writable and alive for the call; `fd` is open.
+        let n = unsafe { libc::recvmsg(fd, &mut msg, 0) };
+        let n = usize::try_from(n).map_err(|_| io::Error::last_os_error())?;
+        // SAFETY: the kernel wrote `msg_controllen` bytes of `control`.
+        let bytes: &[u8] = unsafe {
+            std::slice::from_raw_parts(
+                control.as_ptr().cast(),
+                msg.msg_controllen.min(RIGHTS_SPACE),
+            )
+        };
+        let mut fds = Vec::new();
+        if bytes.len() >= 16 {
+            let clen = u64::from_ne_bytes(bytes[..8].try_into().unwrap_or_default()) as usize;
+            let data = bytes.get(16..clen.min(bytes.len())).unwrap_or_default();
+            for c in data.chunks_exact(4) {
+                let raw = i32::from_ne_bytes([c[0], c[1], c[2], c[3]]);
+                // SAFETY: SCM_RIGHTS just installed `raw` in this process
+                // and nothing else owns it.
+                fds.push(unsafe { OwnedFd::from_raw_fd(raw) });
+            }
+        }
+        Ok((n, fds))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,6 +187,18 @@ mod tests {
             assert_eq!(p.recv(1, &mut buf).unwrap(), 5);
             assert_eq!(&buf[..5], b"hello");
         }
+    }
+
+    #[test]
+    fn fds_travel_and_are_owned() {
+        let p = BenchPair::new(libc::SOCK_DGRAM).unwrap();
+        let q = BenchPair::new(libc::SOCK_DGRAM).unwrap();
+        let fd = q.ends[0].as_raw_fd();
+        assert_eq!(p.send_fds(0, b"xy", &[fd; 3]).unwrap(), 2);
+        let mut buf = [0u8; 4];
+        let (n, fds) = p.recv_fds(1, &mut buf).unwrap();
+        assert_eq!((n, fds.len()), (2, 3));
+        assert!(fds.iter().all(|f| f.as_raw_fd() != fd));
     }
 
     #[test]

@@ -10,7 +10,7 @@
 
 use crate::codec::{Request, Response};
 use crate::sys::{self, recv_frame, send_frame};
-use afunix::backend::{Call, Out, Reply, TaskSpec};
+use afunix::backend::{Call, Out, RecvBuf, Reply, SendBuf, TaskSpec};
 use afunix::Errno;
 use std::ffi::CStr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -29,9 +29,14 @@ extern "C" fn on_sigpipe(_sig: libc::c_int) {
 
 /// How the helper gets into the run's namespaces.
 pub(crate) enum Ns {
-    /// The keeper: unshare new namespaces (`CLONE_NEWNET`, plus
-    /// `CLONE_NEWUSER` when not root), then wait for `Go`.
-    Create { flags: libc::c_int },
+    /// A keeper: join `user` first (the run's user namespace, for a further
+    /// network namespace without root), unshare new namespaces
+    /// (`CLONE_NEWNET`, plus `CLONE_NEWUSER` for the first keeper when not
+    /// root), then wait for `Go`.
+    Create {
+        flags: libc::c_int,
+        user: Option<RawFd>,
+    },
     /// A scenario process: join the keeper's namespaces.
     Join { user: Option<RawFd>, net: RawFd },
 }
@@ -132,7 +137,13 @@ fn run(s: Setup<'_>) -> Result<(), String> {
     pdeathsig(s.backend_pid)?;
     let mut chan = s.chan;
     match s.ns {
-        Ns::Create { flags } => {
+        Ns::Create { flags, user } => {
+            if let Some(u) = user {
+                // SAFETY: setns on an fd we hold; single-threaded process.
+                if unsafe { libc::setns(u, libc::CLONE_NEWUSER) } < 0 {
+                    return Err(fail("setns(user)"));
+                }
+            }
             // SAFETY: unshare affects only this process.
             if unsafe { libc::unshare(flags) } < 0 {
                 return Err(fail("unshare"));
@@ -156,12 +167,13 @@ fn run(s: Setup<'_>) -> Result<(), String> {
             }
         }
     }
+    let umask = s.spec.map(|t| t.umask).unwrap_or(0o022) & 0o777;
     // SAFETY: chdir to a NUL-terminated path; umask cannot fail.
     unsafe {
         if libc::chdir(s.dir.as_ptr()) < 0 {
             return Err(fail("chdir"));
         }
-        libc::umask(0o022);
+        libc::umask(umask as libc::mode_t);
     }
 
     // Move the channel up to its fixed number, above the future limit.
@@ -269,9 +281,15 @@ fn install_signals() -> Result<(), String> {
         let mut dfl: libc::sigaction = std::mem::zeroed();
         dfl.sa_sigaction = libc::SIG_DFL;
         libc::sigaction(libc::SIGURG, &dfl, std::ptr::null_mut());
+        // SIGURG stays blocked: it never interrupts a call, and a blocked
+        // signal is kept pending even though its default action is to
+        // ignore it (kernel/signal.c sig_ignored), for `Call::Sigurg`.
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
-        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+        libc::sigaddset(&mut set, libc::SIGURG);
+        if libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut()) < 0 {
+            return Err(fail("sigprocmask"));
+        }
     }
     Ok(())
 }
@@ -293,6 +311,12 @@ fn serve(chan: RawFd, backend_pid: i32, nofile: Option<u64>) {
         match Request::decode(&frame) {
             // SAFETY: `exit`: the kernel closes every fd.
             Some(Request::Call(Call::Exit)) => unsafe { libc::_exit(0) },
+            Some(Request::Call(Call::Exec)) => {
+                SIGPIPE.store(false, Ordering::SeqCst);
+                reply_to(chan, &Response::Starting);
+                emulate_exec(chan);
+                reply_to(chan, &Response::Reply(Reply::ok(0)));
+            }
             Some(Request::Call(mut c)) => {
                 hide_channel(&mut c, chan);
                 SIGPIPE.store(false, Ordering::SeqCst);
@@ -318,7 +342,12 @@ fn serve(chan: RawFd, backend_pid: i32, nofile: Option<u64>) {
 /// argument acts on a number that is surely closed instead, as it would
 /// in the scenario's process (which has no such fd).
 fn hide_channel(c: &mut Call, chan: RawFd) {
-    let fd = match c {
+    let hide = |fd: &mut i32| {
+        if *fd == chan || *fd == chan + 1 {
+            *fd = chan + 2;
+        }
+    };
+    match c {
         Call::Bind { fd, .. }
         | Call::Connect { fd, .. }
         | Call::Listen { fd, .. }
@@ -330,23 +359,58 @@ fn hide_channel(c: &mut Call, chan: RawFd) {
         | Call::Shutdown { fd, .. }
         | Call::Setsockopt { fd, .. }
         | Call::Getsockopt { fd, .. }
-        | Call::Getsockname { fd }
-        | Call::Getpeername { fd }
+        | Call::Getsockname { fd, .. }
+        | Call::Getpeername { fd, .. }
         | Call::SetNonblock { fd, .. }
         | Call::GetFd { fd }
+        | Call::SetOwn { fd }
         | Call::Read { fd, .. }
         | Call::Write { fd, .. }
-        | Call::Poll { fd, .. }
         | Call::Ioctl { fd, .. }
-        | Call::Pidof { fd } => fd,
+        | Call::Pidof { fd } => hide(fd),
+        Call::Dup2 { fd, newfd } => {
+            hide(fd);
+            hide(newfd);
+        }
+        Call::Poll { fds, .. } => fds.iter_mut().for_each(hide),
         Call::Socket { .. }
         | Call::Socketpair { .. }
         | Call::Pipe { .. }
         | Call::Memfd { .. }
-        | Call::Exit => return,
-    };
-    if *fd == chan || *fd == chan + 1 {
-        *fd = chan + 2;
+        | Call::Open { .. }
+        | Call::Mkdir { .. }
+        | Call::Unlink { .. }
+        | Call::Chmod { .. }
+        | Call::Rename { .. }
+        | Call::Sigurg
+        | Call::Exec
+        | Call::Exit => {}
+    }
+}
+
+/// `Call::Exec`, **emulated**: the helper does not really `execve`.
+///
+/// A helper is a fork of whatever binary uses this library (the CLI, a test
+/// harness), so there is no helper program to exec into; a new image would
+/// also have to be handed its channel, credentials and limits again. We do
+/// instead exactly what `execve` does to the state a scenario can observe:
+/// like the kernel's `do_close_on_exec` (fs/file.c) we close every fd that
+/// has FD_CLOEXEC, in increasing order, and keep every other fd with its
+/// number and open file. Everything else stays as `execve` keeps it: pid,
+/// credentials, umask, RLIMIT_NOFILE, network namespace, the blocked SIGURG
+/// and whether one is pending, and the F_SETOWN owner of every file. The
+/// only signal disposition a helper changes (SIGPIPE caught) is one a new
+/// image would set up the same way. The channel (above the scenario's fd
+/// limit) is kept.
+fn emulate_exec(chan: RawFd) {
+    for fd in 0..chan {
+        // SAFETY: F_GETFD on any number only reads the fd table.
+        let fl = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        if fl >= 0 && fl & libc::FD_CLOEXEC != 0 {
+            // SAFETY: closes a scenario fd marked close-on-exec (below the
+            // channel, so never the channel itself).
+            unsafe { libc::close(fd) };
+        }
     }
 }
 
@@ -357,10 +421,21 @@ fn admin(r: Result<i64, String>) -> Response {
     }
 }
 
-fn set_qlen(n: u32) -> Result<i64, String> {
-    std::fs::write("/proc/sys/net/unix/max_dgram_qlen", format!("{n}\n"))
-        .map_err(|e| format!("write /proc/sys/net/unix/max_dgram_qlen: {e}"))?;
-    Ok(0)
+/// Write the value's decimal form to the sysctl: `Ok(0)`, or `Ok(-errno)`
+/// when the kernel refuses it (proc_dointvec: `EINVAL` outside a C int).
+fn set_qlen(n: i64) -> Result<i64, String> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/proc/sys/net/unix/max_dgram_qlen")
+        .map_err(|e| format!("open /proc/sys/net/unix/max_dgram_qlen: {e}"))?;
+    match f.write_all(format!("{n}\n").as_bytes()) {
+        Ok(()) => Ok(0),
+        Err(e) => match e.raw_os_error() {
+            Some(code) if code > 0 => Ok(-i64::from(code)),
+            _ => Err(format!("write /proc/sys/net/unix/max_dgram_qlen: {e}")),
+        },
+    }
 }
 
 fn gc_kick() -> Result<i64, String> {
@@ -476,11 +551,22 @@ fn ret(r: isize) -> Result<i64, Errno> {
     }
 }
 
+/// A zeroed buffer of `len` bytes, `None` when it cannot be allocated.
+/// Allocated zeroed (calloc: fresh pages for large sizes), so a huge
+/// buffer the kernel barely writes costs no memory.
 fn buffer(len: usize) -> Option<Vec<u8>> {
-    let mut v = Vec::new();
-    v.try_reserve_exact(len).ok()?;
-    v.resize(len, 0);
-    Some(v)
+    if len == 0 {
+        return Some(Vec::new());
+    }
+    let layout = std::alloc::Layout::array::<u8>(len).ok()?;
+    // SAFETY: `layout` has a nonzero size.
+    let p = unsafe { std::alloc::alloc_zeroed(layout) };
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: `p` was allocated by the global allocator with the layout of
+    // `len` bytes (align 1), all initialized (zeroed); capacity = length.
+    Some(unsafe { Vec::from_raw_parts(p, len, len) })
 }
 
 fn reply(r: Result<i64, Errno>, out: impl FnOnce(i64) -> Out) -> Reply {
@@ -503,17 +589,21 @@ fn nonnull(b: &[u8]) -> *const libc::c_void {
 fn exec(call: &Call, starting: &mut dyn FnMut()) -> Reply {
     let oom = || Reply::err(Errno::ENOMEM);
     match call {
-        Call::Socket { ty } => {
+        Call::Socket { ty, protocol } => {
             starting();
             // SAFETY: integer arguments only.
-            plain(ret(unsafe { libc::socket(libc::AF_UNIX, *ty, 0) } as isize))
+            plain(ret(
+                unsafe { libc::socket(libc::AF_UNIX, *ty, *protocol) } as isize
+            ))
         }
-        Call::Socketpair { ty } => {
+        Call::Socketpair { ty, protocol } => {
             let mut sv = [-1i32; 2];
             starting();
             // SAFETY: `sv` has room for two ints.
-            let r =
-                ret(unsafe { libc::socketpair(libc::AF_UNIX, *ty, 0, sv.as_mut_ptr()) } as isize);
+            let r = ret(
+                unsafe { libc::socketpair(libc::AF_UNIX, *ty, *protocol, sv.as_mut_ptr()) }
+                    as isize,
+            );
             reply(r, |_| Out::Pair(sv))
         }
         Call::Bind { fd, addr } => {
@@ -553,76 +643,130 @@ fn exec(call: &Call, starting: &mut dyn FnMut()) -> Reply {
         Call::Sendmsg {
             fd,
             name,
-            data,
+            iov,
             control,
             flags,
         } => {
-            let mut iov = libc::iovec {
-                iov_base: std::ptr::null_mut(),
-                iov_len: 0,
-            };
+            let mut iovs: Vec<libc::iovec> = iov
+                .iter()
+                .map(|b| match b {
+                    SendBuf::Bytes(d) => libc::iovec {
+                        iov_base: nonnull(d) as *mut libc::c_void,
+                        iov_len: d.len(),
+                    },
+                    SendBuf::Null(n) => libc::iovec {
+                        iov_base: std::ptr::null_mut(),
+                        iov_len: *n,
+                    },
+                })
+                .collect();
             // SAFETY: msghdr is plain old data; all-zero is a valid value.
             let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-            if let Some(n) = name {
-                msg.msg_name = nonnull(n) as *mut libc::c_void;
-                msg.msg_namelen = n.len() as libc::socklen_t;
+            match name {
+                None => {}
+                Some(SendBuf::Bytes(n)) => {
+                    msg.msg_name = nonnull(n) as *mut libc::c_void;
+                    msg.msg_namelen = n.len() as libc::socklen_t;
+                }
+                Some(SendBuf::Null(n)) => {
+                    msg.msg_namelen = *n as libc::socklen_t;
+                }
             }
-            if let Some(d) = data {
-                iov.iov_base = nonnull(d) as *mut libc::c_void;
-                iov.iov_len = d.len();
-                msg.msg_iov = &mut iov;
-                msg.msg_iovlen = 1;
+            if !iovs.is_empty() {
+                msg.msg_iov = iovs.as_mut_ptr();
+                msg.msg_iovlen = iovs.len();
             }
             if !control.is_empty() {
                 msg.msg_control = nonnull(control) as *mut libc::c_void;
                 msg.msg_controllen = control.len();
             }
             starting();
-            // SAFETY: every pointer in `msg` refers to a live buffer of the
-            // stated length; the kernel only reads them.
+            // SAFETY: every non-NULL pointer in `msg` refers to a live buffer
+            // of the stated length; the kernel only reads them (a NULL base
+            // with a length is the kernel's EFAULT to give).
             plain(ret(unsafe { libc::sendmsg(*fd, &msg, *flags) }))
         }
         Call::Recvmsg {
             fd,
-            len,
-            controllen,
+            iov,
+            namelen,
+            control,
             flags,
         } => {
-            let Some(mut data) = buffer(*len) else {
-                return oom();
-            };
-            let Some(mut control) = buffer(*controllen) else {
-                return oom();
+            let mut bufs: Vec<Option<Vec<u8>>> = Vec::with_capacity(iov.len());
+            for b in iov {
+                match b {
+                    RecvBuf::Len(n) => match buffer(*n) {
+                        Some(v) => bufs.push(Some(v)),
+                        None => return oom(),
+                    },
+                    RecvBuf::Null(_) => bufs.push(None),
+                }
+            }
+            let mut iovs: Vec<libc::iovec> = bufs
+                .iter_mut()
+                .zip(iov)
+                .map(|(b, r)| libc::iovec {
+                    iov_base: match b {
+                        Some(v) => v.as_mut_ptr() as *mut libc::c_void,
+                        None => std::ptr::null_mut(),
+                    },
+                    iov_len: r.len(),
+                })
+                .collect();
+            let mut cbuf = match control {
+                RecvBuf::Len(n) if *n > 0 => match buffer(*n) {
+                    Some(v) => Some(v),
+                    None => return oom(),
+                },
+                _ => None,
             };
             let mut name = [0u8; 128];
-            let mut iov = libc::iovec {
-                iov_base: data.as_mut_ptr() as *mut libc::c_void,
-                iov_len: *len,
-            };
             // SAFETY: msghdr is plain old data; all-zero is a valid value.
             let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
             msg.msg_name = name.as_mut_ptr() as *mut libc::c_void;
-            msg.msg_namelen = name.len() as libc::socklen_t;
-            msg.msg_iov = &mut iov;
-            msg.msg_iovlen = 1;
-            if *controllen > 0 {
-                msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
-                msg.msg_controllen = *controllen;
+            msg.msg_namelen = *namelen as libc::socklen_t;
+            if !iovs.is_empty() {
+                msg.msg_iov = iovs.as_mut_ptr();
+                msg.msg_iovlen = iovs.len();
+            }
+            match (&mut cbuf, control) {
+                (Some(c), _) => {
+                    msg.msg_control = c.as_mut_ptr() as *mut libc::c_void;
+                    msg.msg_controllen = c.len();
+                }
+                (None, RecvBuf::Null(n)) => msg.msg_controllen = *n,
+                (None, _) => {}
             }
             starting();
-            // SAFETY: every pointer in `msg` refers to a live, writable
-            // buffer of the stated length.
+            // SAFETY: every non-NULL pointer in `msg` refers to a live,
+            // writable buffer of the stated length (the name buffer is 128
+            // bytes; the kernel caps msg_namelen at sockaddr_storage's 128).
             let r = ret(unsafe { libc::recvmsg(*fd, &mut msg, *flags) });
             reply(r, |n| {
-                let n = usize::try_from(n).unwrap_or(0).min(*len);
-                data.truncate(n);
-                let nl = (msg.msg_namelen as usize).min(name.len());
-                let cl = msg.msg_controllen.min(*controllen);
-                control.truncate(cl);
+                let mut left = usize::try_from(n).unwrap_or(0);
+                let mut data = Vec::new();
+                for b in bufs.iter().flatten() {
+                    let k = left.min(b.len());
+                    data.extend_from_slice(&b[..k]);
+                    left -= k;
+                }
+                let full = msg.msg_namelen;
+                let nl = (full as usize).min(*namelen as usize).min(name.len());
+                let controllen = msg.msg_controllen;
+                let control = match cbuf {
+                    Some(mut c) => {
+                        c.truncate(controllen.min(c.len()));
+                        c
+                    }
+                    None => Vec::new(),
+                };
                 Out::Msg {
                     data,
                     name: name[..nl].to_vec(),
+                    namelen: full,
                     control,
+                    controllen,
                     flags: msg.msg_flags,
                 }
             })
@@ -638,6 +782,11 @@ fn exec(call: &Call, starting: &mut dyn FnMut()) -> Reply {
             starting();
             // SAFETY: integer arguments only.
             plain(ret(unsafe { libc::dup(*fd) } as isize))
+        }
+        Call::Dup2 { fd, newfd } => {
+            starting();
+            // SAFETY: integer arguments only; `newfd` was kept off the channel.
+            plain(ret(unsafe { libc::dup2(*fd, *newfd) } as isize))
         }
         Call::Shutdown { fd, how } => {
             starting();
@@ -686,12 +835,24 @@ fn exec(call: &Call, starting: &mut dyn FnMut()) -> Reply {
             name,
             optlen,
         } => {
-            let Some(mut buf) = buffer(*optlen) else {
+            let passed = usize::try_from(*optlen).unwrap_or(0);
+            // SO_GET_FILTER counts optlen in instructions and copies out
+            // 8 bytes per instruction (sk_get_filter), at most BPF_MAXINSNS
+            // of them: give it the room, lest the kernel write past `buf`.
+            // (SO_GET_FILTER has SO_ATTACH_FILTER's number.)
+            let room = if *level == libc::SOL_SOCKET && *name == libc::SO_ATTACH_FILTER {
+                passed.min(4096) * 8
+            } else {
+                passed
+            };
+            let Some(mut buf) = buffer(room.max(passed)) else {
                 return oom();
             };
-            let mut len = libc::socklen_t::try_from(*optlen).unwrap_or(libc::socklen_t::MAX);
+            // The int as the kernel reads it (`int __user *optlen`).
+            let mut len = *optlen as libc::socklen_t;
             starting();
-            // SAFETY: `buf` is writable for `len` bytes (len <= buf.len()).
+            // SAFETY: `buf` is writable for max(optlen, 0) bytes, the most
+            // the kernel writes.
             let r = ret(unsafe {
                 libc::getsockopt(
                     *fd,
@@ -701,18 +862,38 @@ fn exec(call: &Call, starting: &mut dyn FnMut()) -> Reply {
                     &mut len,
                 )
             } as isize);
-            reply(r, |_| {
-                buf.truncate((len as usize).min(*optlen));
-                Out::Optval(buf)
-            })
+            let got = len as i32;
+            match r {
+                Ok(v) => {
+                    buf.truncate(usize::try_from(got).unwrap_or(0).min(passed));
+                    Reply::with(
+                        v,
+                        Out::Optval {
+                            optlen: got,
+                            value: buf,
+                        },
+                    )
+                }
+                Err(e) if got != *optlen => Reply {
+                    ret: Err(e),
+                    out: Out::Optval {
+                        optlen: got,
+                        value: Vec::new(),
+                    },
+                    sigpipe: false,
+                },
+                Err(e) => Reply::err(e),
+            }
         }
-        Call::Getsockname { fd } | Call::Getpeername { fd } => {
+        Call::Getsockname { fd, len: passed } | Call::Getpeername { fd, len: passed } => {
             let mut buf = [0u8; 128];
-            let mut len = buf.len() as libc::socklen_t;
+            // The int as the kernel reads it (negative: EINVAL).
+            let mut len = *passed as libc::socklen_t;
             let peer = matches!(call, Call::Getpeername { .. });
             starting();
             let p = buf.as_mut_ptr() as *mut libc::sockaddr;
-            // SAFETY: `buf` is writable for `len` bytes.
+            // SAFETY: `buf` is writable for 128 bytes, more than any unix
+            // address (the kernel copies min(len, address length)).
             let r = ret(unsafe {
                 if peer {
                     libc::getpeername(*fd, p, &mut len)
@@ -721,7 +902,14 @@ fn exec(call: &Call, starting: &mut dyn FnMut()) -> Reply {
                 }
             } as isize);
             reply(r, |_| {
-                Out::Addr(buf[..(len as usize).min(buf.len())].to_vec())
+                let full = len as i32;
+                let n = usize::try_from(full.min(*passed))
+                    .unwrap_or(0)
+                    .min(buf.len());
+                Out::Addr {
+                    addr: buf[..n].to_vec(),
+                    len: full,
+                }
             })
         }
         Call::SetNonblock { fd, on } => {
@@ -743,6 +931,13 @@ fn exec(call: &Call, starting: &mut dyn FnMut()) -> Reply {
             starting();
             // SAFETY: integer arguments only.
             plain(ret(unsafe { libc::fcntl(*fd, libc::F_GETFD) } as isize))
+        }
+        Call::SetOwn { fd } => {
+            starting();
+            // SAFETY: integer arguments only.
+            plain(ret(
+                unsafe { libc::fcntl(*fd, libc::F_SETOWN, libc::getpid()) } as isize,
+            ))
         }
         Call::Pipe { flags } => {
             let mut fds = [-1i32; 2];
@@ -772,16 +967,78 @@ fn exec(call: &Call, starting: &mut dyn FnMut()) -> Reply {
             // SAFETY: `data` is readable for its length.
             plain(ret(unsafe { libc::write(*fd, nonnull(data), data.len()) }))
         }
-        Call::Poll { fd, events } => {
-            let mut p = libc::pollfd {
-                fd: *fd,
-                events: *events,
-                revents: 0,
+        Call::Poll {
+            fds,
+            events,
+            timeout,
+        } => {
+            let mut p: Vec<libc::pollfd> = fds
+                .iter()
+                .map(|fd| libc::pollfd {
+                    fd: *fd,
+                    events: *events,
+                    revents: 0,
+                })
+                .collect();
+            starting();
+            // SAFETY: `p` holds `p.len()` valid pollfds.
+            let r = ret(
+                unsafe { libc::poll(p.as_mut_ptr(), p.len() as libc::nfds_t, *timeout) } as isize,
+            );
+            reply(r, |_| Out::Revents(p.iter().map(|x| x.revents).collect()))
+        }
+        Call::Open { path, flags, mode } => {
+            let Some(path) = cpath(path) else {
+                return Reply::err(Errno::EINVAL);
             };
             starting();
-            // SAFETY: one valid pollfd, timeout 0.
-            let r = ret(unsafe { libc::poll(&mut p, 1, 0) } as isize);
-            reply(r, |_| Out::Revents(p.revents))
+            // SAFETY: a NUL-terminated path; the mode is passed as the
+            // variadic unsigned int open(2) reads.
+            plain(ret(
+                unsafe { libc::open(path.as_ptr(), *flags, *mode as libc::c_uint) } as isize,
+            ))
+        }
+        Call::Mkdir { path, mode } => {
+            let Some(path) = cpath(path) else {
+                return Reply::err(Errno::EINVAL);
+            };
+            starting();
+            // SAFETY: a NUL-terminated path.
+            plain(ret(
+                unsafe { libc::mkdir(path.as_ptr(), *mode as libc::mode_t) } as isize,
+            ))
+        }
+        Call::Unlink { path } => {
+            let Some(path) = cpath(path) else {
+                return Reply::err(Errno::EINVAL);
+            };
+            starting();
+            // SAFETY: a NUL-terminated path.
+            plain(ret(unsafe { libc::unlink(path.as_ptr()) } as isize))
+        }
+        Call::Chmod { path, mode } => {
+            let Some(path) = cpath(path) else {
+                return Reply::err(Errno::EINVAL);
+            };
+            starting();
+            // SAFETY: a NUL-terminated path.
+            plain(ret(
+                unsafe { libc::chmod(path.as_ptr(), *mode as libc::mode_t) } as isize,
+            ))
+        }
+        Call::Rename { old, new } => {
+            let (Some(old), Some(new)) = (cpath(old), cpath(new)) else {
+                return Reply::err(Errno::EINVAL);
+            };
+            starting();
+            // SAFETY: NUL-terminated paths.
+            plain(ret(
+                unsafe { libc::rename(old.as_ptr(), new.as_ptr()) } as isize
+            ))
+        }
+        Call::Sigurg => {
+            starting();
+            Reply::ok(i64::from(take_sigurg()))
         }
         Call::Ioctl { fd, req } => {
             let mut v: libc::c_int = 0;
@@ -790,11 +1047,39 @@ fn exec(call: &Call, starting: &mut dyn FnMut()) -> Reply {
             let r = ret(unsafe { libc::ioctl(*fd, *req as libc::Ioctl, &mut v) } as isize);
             reply(r, |_| Out::Int(v))
         }
-        Call::Pidof { .. } | Call::Exit => {
+        Call::Pidof { .. } | Call::Exec | Call::Exit => {
             starting();
-            // Handled by the backend (pidof) or the serve loop (exit).
+            // Handled by the backend (pidof) or the serve loop (exec, exit).
             Reply::err(Errno::EINVAL)
         }
+    }
+}
+
+/// A path for the kernel; `None` if it holds a NUL (the runner rejects
+/// those before).
+fn cpath(p: &[u8]) -> Option<std::ffi::CString> {
+    std::ffi::CString::new(p).ok()
+}
+
+/// Consume a pending SIGURG: `true` if one was pending (several pending
+/// deliveries of a standard signal are one).
+fn take_sigurg() -> bool {
+    // SAFETY: a zeroed sigset filled by sigemptyset/sigaddset; a zero
+    // timeout makes sigtimedwait poll; it only consumes a pending SIGURG
+    // (blocked since setup).
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGURG);
+        let ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        let mut got = false;
+        while libc::sigtimedwait(&set, std::ptr::null_mut(), &ts) == libc::SIGURG {
+            got = true;
+        }
+        got
     }
 }
 

@@ -7,14 +7,17 @@
 //!
 //! # The run's world
 //!
-//! - A **keeper** process unshares a fresh network namespace (with a user
-//!   namespace too when not root) and stays in it for the whole run: it
-//!   holds the namespace, writes `net.unix.max_dgram_qlen`, counts
-//!   `/proc/net/unix` and kicks the garbage collector. Every helper
-//!   `setns`es into its namespace after the fork, so abstract names,
-//!   `/proc/net/unix` and the sysctl are private to the run.
+//! - A **keeper** process per network namespace label (`TaskSpec::netns`;
+//!   label 0 is created with the run, others on first use) unshares a
+//!   fresh network namespace (the first one with a user namespace too when
+//!   not root; later ones join that user namespace first) and stays in it
+//!   for the whole run: it holds the namespace, writes
+//!   `net.unix.max_dgram_qlen`, counts `/proc/net/unix` and kicks the
+//!   garbage collector. Every helper `setns`es into its label's namespace
+//!   after the fork, so abstract names, `/proc/net/unix` and the sysctl are
+//!   private to the run. `stat` sums the counts of all keepers.
 //! - A fresh temporary directory (mode 0777) is every helper's working
-//!   directory; every helper has umask 022. It is removed on drop.
+//!   directory; a helper's umask is its task's. It is removed on drop.
 //! - The channels are created by the backend in *its own* network namespace,
 //!   so they never show up in the run's `/proc/net/unix`.
 //!
@@ -25,8 +28,19 @@
 //!   there before the limit is lowered). Every inherited fd is closed.
 //! - Runs with the task's uid/gid/groups (real, effective and saved): uid 0
 //!   keeps every capability, another uid has none.
-//! - Catches SIGPIPE (reported in [`Reply::sigpipe`]); SIGURG is at its
-//!   default (ignored).
+//! - Catches SIGPIPE (reported in [`Reply::sigpipe`]); SIGURG is blocked
+//!   (so it never interrupts a call) and stays pending until
+//!   [`Call::Sigurg`] collects it with `sigtimedwait`. A fork child starts
+//!   with none pending (the kernel clears them in fork).
+//!
+//! # exec is emulated
+//!
+//! [`Call::Exec`] does not really `execve`: a helper is a fork of whatever
+//! binary uses this library (the CLI, a test harness), which has no helper
+//! mode to exec into. The helper does what the kernel's `do_close_on_exec`
+//! does — closes every fd with FD_CLOEXEC, in increasing order — and keeps
+//! everything else, as `execve` keeps it: fd numbers, pid, credentials,
+//! umask, limits, network namespace, a pending SIGURG, F_SETOWN owners.
 //! - Has `PR_SET_PDEATHSIG(SIGKILL)` tied to the backend thread that created
 //!   it (set again after the credential change, which clears it).
 //!
@@ -74,6 +88,7 @@ mod sys;
 use afunix::backend::{Backend, BackendError, Call, Out, ProcId, Progress, Reply, TaskSpec};
 use afunix::Errno;
 use codec::{Request, Response};
+use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
@@ -122,9 +137,10 @@ struct Proc {
 pub struct HostBackend {
     me: i32,
     dir: PathBuf,
+    root: bool,
     dir_c: CString,
-    keeper: Option<Helper>,
-    netns: OwnedFd,
+    /// One keeper per network namespace label (0 is created with the run).
+    keepers: BTreeMap<u32, Keeper>,
     userns: Option<OwnedFd>,
     procs: Vec<Option<Proc>>,
 }
@@ -210,97 +226,135 @@ fn open_ns(pid: i32, which: &str) -> Result<OwnedFd, BackendError> {
         .map_err(|e| berr(format!("open /proc/{pid}/ns/{which}: {e}")))
 }
 
+/// A keeper for one network namespace: its helper and the namespace.
+struct Keeper {
+    helper: Helper,
+    netns: OwnedFd,
+}
+
+/// Fork a keeper that unshares a new network namespace. The first one
+/// (`userns` None) also unshares a user namespace when not root and gets
+/// its id maps; later ones join the run's user namespace first, if any.
+/// Returns the keeper and, for the first one without root, the new user
+/// namespace. Kills the keeper on failure.
+fn start_keeper(
+    me: i32,
+    dir_c: &CString,
+    root: bool,
+    userns: Option<&OwnedFd>,
+) -> Result<(Keeper, Option<OwnedFd>), BackendError> {
+    // SAFETY: plain id queries.
+    let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    let first = userns.is_none();
+    let (mine, theirs) = sys::channel_pair().map_err(|e| berr(format!("socketpair: {e}")))?;
+    let flags = if root || !first {
+        libc::CLONE_NEWNET
+    } else {
+        libc::CLONE_NEWUSER | libc::CLONE_NEWNET
+    };
+    let pid = fork_helper(helper::Setup {
+        backend_pid: me,
+        chan: theirs.as_raw_fd(),
+        ns: helper::Ns::Create {
+            flags,
+            user: userns.map(|f| f.as_raw_fd()),
+        },
+        dir: dir_c,
+        spec: None,
+        userns: !root,
+    })?;
+    drop(theirs);
+    let need = "the host backend needs root, or unprivileged user namespaces";
+    let setup = (|| -> Result<(OwnedFd, Option<OwnedFd>), BackendError> {
+        match recv_within(&mine, SETUP_TIMEOUT)? {
+            Some(Response::Unshared) => {}
+            Some(Response::Fail(m)) => return Err(berr(format!("{need}: {m}"))),
+            _ => return Err(berr("the namespace keeper did not start")),
+        }
+        if !root && first {
+            let w = |f: &str, s: String| {
+                std::fs::write(format!("/proc/{pid}/{f}"), s)
+                    .map_err(|e| berr(format!("{need}: writing /proc/{pid}/{f}: {e}")))
+            };
+            w("setgroups", "deny".into())?;
+            w("uid_map", format!("0 {euid} 1\n"))?;
+            w("gid_map", format!("0 {egid} 1\n"))?;
+        }
+        send(&mine, &Request::Go, None)?;
+        match recv_within(&mine, SETUP_TIMEOUT)? {
+            Some(Response::Ready(_)) => {}
+            Some(Response::Fail(m)) => return Err(berr(format!("{need}: {m}"))),
+            _ => return Err(berr("the namespace keeper did not get ready")),
+        }
+        let net = open_ns(pid, "net")?;
+        let user = if root || !first {
+            None
+        } else {
+            Some(open_ns(pid, "user")?)
+        };
+        Ok((net, user))
+    })();
+    match setup {
+        Ok((netns, user)) => Ok((
+            Keeper {
+                helper: Helper { pid, chan: mine },
+                netns,
+            },
+            user,
+        )),
+        Err(e) => {
+            sys::kill_and_reap(pid);
+            Err(e)
+        }
+    }
+}
+
 impl HostBackend {
     /// Create a run: a private network namespace (held by a keeper process)
     /// and a private directory. Needs root, or unprivileged user namespaces
     /// (then only uid/gid 0 inside it can be used).
     pub fn new() -> Result<HostBackend, BackendError> {
         // SAFETY: plain id queries.
-        let (euid, egid, me) = unsafe { (libc::geteuid(), libc::getegid(), libc::getpid()) };
+        let (euid, me) = unsafe { (libc::geteuid(), libc::getpid()) };
         let root = euid == 0;
         let dir = make_dir()?;
-        let dir_c = CString::new(dir.as_os_str().as_bytes())
-            .map_err(|_| berr("temporary directory path has a NUL"))?;
-        // Until the backend exists, clean up by hand.
-        let cleanup = |dir: &Path, pid: Option<i32>| {
-            if let Some(p) = pid {
-                sys::kill_and_reap(p);
+        let dir_c = match CString::new(dir.as_os_str().as_bytes()) {
+            Ok(c) => c,
+            Err(_) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(berr("temporary directory path has a NUL"));
             }
-            let _ = std::fs::remove_dir_all(dir);
         };
-        let (mine, theirs) = match sys::channel_pair() {
-            Ok(p) => p,
+        match start_keeper(me, &dir_c, root, None) {
+            Ok((k, userns)) => {
+                let mut keepers = BTreeMap::new();
+                keepers.insert(0, k);
+                Ok(HostBackend {
+                    me,
+                    root,
+                    dir,
+                    dir_c,
+                    keepers,
+                    userns,
+                    procs: Vec::new(),
+                })
+            }
             Err(e) => {
-                cleanup(&dir, None);
-                return Err(berr(format!("socketpair: {e}")));
-            }
-        };
-        let flags = if root {
-            libc::CLONE_NEWNET
-        } else {
-            libc::CLONE_NEWUSER | libc::CLONE_NEWNET
-        };
-        let pid = fork_helper(helper::Setup {
-            backend_pid: me,
-            chan: theirs.as_raw_fd(),
-            ns: helper::Ns::Create { flags },
-            dir: &dir_c,
-            spec: None,
-            userns: !root,
-        });
-        drop(theirs);
-        let pid = match pid {
-            Ok(p) => p,
-            Err(e) => {
-                cleanup(&dir, None);
-                return Err(e);
-            }
-        };
-        let need = "the host backend needs root, or unprivileged user namespaces";
-        let setup = (|| -> Result<(OwnedFd, Option<OwnedFd>), BackendError> {
-            match recv_within(&mine, SETUP_TIMEOUT)? {
-                Some(Response::Unshared) => {}
-                Some(Response::Fail(m)) => return Err(berr(format!("{need}: {m}"))),
-                _ => return Err(berr("the namespace keeper did not start")),
-            }
-            if !root {
-                let w = |f: &str, s: String| {
-                    std::fs::write(format!("/proc/{pid}/{f}"), s)
-                        .map_err(|e| berr(format!("{need}: writing /proc/{pid}/{f}: {e}")))
-                };
-                w("setgroups", "deny".into())?;
-                w("uid_map", format!("0 {euid} 1\n"))?;
-                w("gid_map", format!("0 {egid} 1\n"))?;
-            }
-            send(&mine, &Request::Go, None)?;
-            match recv_within(&mine, SETUP_TIMEOUT)? {
-                Some(Response::Ready(_)) => {}
-                Some(Response::Fail(m)) => return Err(berr(format!("{need}: {m}"))),
-                _ => return Err(berr("the namespace keeper did not get ready")),
-            }
-            let net = open_ns(pid, "net")?;
-            let user = if root {
-                None
-            } else {
-                Some(open_ns(pid, "user")?)
-            };
-            Ok((net, user))
-        })();
-        match setup {
-            Ok((netns, userns)) => Ok(HostBackend {
-                me,
-                dir,
-                dir_c,
-                keeper: Some(Helper { pid, chan: mine }),
-                netns,
-                userns,
-                procs: Vec::new(),
-            }),
-            Err(e) => {
-                cleanup(&dir, Some(pid));
+                let _ = std::fs::remove_dir_all(&dir);
                 Err(e)
             }
         }
+    }
+
+    /// The keeper of network namespace `label`, created on first use.
+    fn keeper(&mut self, label: u32) -> Result<&Keeper, BackendError> {
+        if !self.keepers.contains_key(&label) {
+            let (k, _) = start_keeper(self.me, &self.dir_c, self.root, self.userns.as_ref())?;
+            self.keepers.insert(label, k);
+        }
+        self.keepers
+            .get(&label)
+            .ok_or_else(|| berr("no namespace keeper"))
     }
 
     /// The run's directory (every helper's working directory).
@@ -329,11 +383,8 @@ impl HostBackend {
         Ok(s)
     }
 
-    fn keeper_request(&mut self, req: Request) -> Result<i64, BackendError> {
-        let k = self
-            .keeper
-            .as_ref()
-            .ok_or_else(|| berr("no namespace keeper"))?;
+    fn keeper_request(&mut self, label: u32, req: Request) -> Result<i64, BackendError> {
+        let k = &self.keeper(label)?.helper;
         send(&k.chan, &req, None)?;
         match recv_within(&k.chan, SETUP_TIMEOUT)? {
             Some(Response::Admin(v)) => Ok(v),
@@ -381,13 +432,14 @@ fn fork_helper(setup: helper::Setup<'_>) -> Result<i32, BackendError> {
 impl Backend for HostBackend {
     fn task(&mut self, id: ProcId, spec: &TaskSpec) -> Result<(), BackendError> {
         self.slot(id)?;
+        let net = self.keeper(spec.netns)?.netns.as_raw_fd();
         let (mine, theirs) = sys::channel_pair().map_err(|e| berr(format!("socketpair: {e}")))?;
         let pid = fork_helper(helper::Setup {
             backend_pid: self.me,
             chan: theirs.as_raw_fd(),
             ns: helper::Ns::Join {
                 user: self.userns.as_ref().map(|f| f.as_raw_fd()),
-                net: self.netns.as_raw_fd(),
+                net,
             },
             dir: &self.dir_c,
             spec: Some(spec),
@@ -523,14 +575,28 @@ impl Backend for HostBackend {
         }
     }
 
-    fn set_max_dgram_qlen(&mut self, n: u32) -> Result<(), BackendError> {
-        self.keeper_request(Request::SetQlen(n)).map(|_| ())
+    fn set_max_dgram_qlen(
+        &mut self,
+        netns: u32,
+        n: i64,
+    ) -> Result<Result<(), Errno>, BackendError> {
+        let r = self.keeper_request(netns, Request::SetQlen(n))?;
+        if r < 0 {
+            let code = i32::try_from(-r).map_err(|_| berr("bad errno from the keeper"))?;
+            Ok(Err(Errno::from_raw(code)))
+        } else {
+            Ok(Ok(()))
+        }
     }
 
     fn gc(&mut self) -> Result<(), BackendError> {
         // Closing a unix socket while fds are in flight queues unix_gc on a
-        // workqueue; then wait until the socket count stops moving.
-        self.keeper_request(Request::GcKick)?;
+        // workqueue (one collector for all namespaces; we kick it from each
+        // anyway); then wait until the socket count stops moving.
+        let labels: Vec<u32> = self.keepers.keys().copied().collect();
+        for l in labels {
+            self.keeper_request(l, Request::GcKick)?;
+        }
         let end = Instant::now() + GC_MAX;
         let mut last = self.stat()?;
         let mut since = Instant::now();
@@ -548,8 +614,13 @@ impl Backend for HostBackend {
     }
 
     fn stat(&mut self) -> Result<usize, BackendError> {
-        let n = self.keeper_request(Request::Stat)?;
-        usize::try_from(n).map_err(|_| berr("bad socket count"))
+        let labels: Vec<u32> = self.keepers.keys().copied().collect();
+        let mut total = 0usize;
+        for l in labels {
+            let n = self.keeper_request(l, Request::Stat)?;
+            total += usize::try_from(n).map_err(|_| berr("bad socket count"))?;
+        }
+        Ok(total)
     }
 }
 
@@ -560,8 +631,8 @@ impl Drop for HostBackend {
                 sys::kill_and_reap(h.pid);
             }
         }
-        if let Some(k) = self.keeper.take() {
-            sys::kill_and_reap(k.pid);
+        for k in std::mem::take(&mut self.keepers).into_values() {
+            sys::kill_and_reap(k.helper.pid);
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }

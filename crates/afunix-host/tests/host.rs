@@ -5,7 +5,7 @@
 //! test thread holds a lock is risky; it also keeps the child counts of the
 //! leftover test exact. The tests need root (as the project's CI has).
 
-use afunix::backend::{Backend, Call, Out, Progress, Reply, TaskSpec};
+use afunix::backend::{Backend, Call, Out, Progress, RecvBuf, Reply, SendBuf, TaskSpec};
 use afunix::Errno;
 use afunix_host::HostBackend;
 use std::sync::{Mutex, MutexGuard};
@@ -40,6 +40,7 @@ fn root() -> TaskSpec {
         gid: 0,
         groups: vec![0],
         nofile: 1024,
+        ..TaskSpec::default()
     }
 }
 
@@ -98,7 +99,7 @@ fn send(fd: i32, data: &[u8], control: Vec<u8>, flags: i32) -> Call {
     Call::Sendmsg {
         fd,
         name: None,
-        data: Some(data.to_vec()),
+        iov: vec![SendBuf::Bytes(data.to_vec())],
         control,
         flags,
     }
@@ -107,8 +108,9 @@ fn send(fd: i32, data: &[u8], control: Vec<u8>, flags: i32) -> Call {
 fn recv(fd: i32, flags: i32) -> Call {
     Call::Recvmsg {
         fd,
-        len: 1024,
-        controllen: 2048,
+        iov: vec![RecvBuf::Len(1024)],
+        namelen: 128,
+        control: RecvBuf::Len(2048),
         flags,
     }
 }
@@ -126,7 +128,14 @@ fn rights_over_dgram_share_the_offset() {
     let mut b = HostBackend::new().unwrap();
     b.task(0, &root()).unwrap();
     assert_eq!(
-        ok(call(&mut b, 0, Call::Socketpair { ty: SOCK_DGRAM })),
+        ok(call(
+            &mut b,
+            0,
+            Call::Socketpair {
+                ty: SOCK_DGRAM,
+                protocol: 0
+            }
+        )),
         (0, Out::Pair([3, 4]))
     );
     assert_eq!(
@@ -147,7 +156,9 @@ fn rights_over_dgram_share_the_offset() {
     let Out::Msg {
         data,
         name,
+        namelen,
         control,
+        controllen,
         flags,
     } = out
     else {
@@ -155,6 +166,8 @@ fn rights_over_dgram_share_the_offset() {
     };
     assert_eq!(data, b"fd");
     assert_eq!(name, Vec::<u8>::new(), "unnamed socketpair peer: namelen 0");
+    assert_eq!(namelen, 0);
+    assert_eq!(controllen, control.len());
     assert_eq!(flags, 0);
     let c = parse_cmsgs(&control);
     assert_eq!(c, vec![(SOL_SOCKET, SCM_RIGHTS, ints(&[6]))]);
@@ -183,7 +196,14 @@ fn stream_epipe_raises_sigpipe() {
     let mut b = HostBackend::new().unwrap();
     b.task(0, &root()).unwrap();
     assert_eq!(
-        ok(call(&mut b, 0, Call::Socketpair { ty: SOCK_STREAM })),
+        ok(call(
+            &mut b,
+            0,
+            Call::Socketpair {
+                ty: SOCK_STREAM,
+                protocol: 0
+            }
+        )),
         (0, Out::Pair([3, 4]))
     );
     assert_eq!(ok(call(&mut b, 0, Call::Close { fd: 4 })).0, 0);
@@ -200,7 +220,9 @@ fn stream_epipe_raises_sigpipe() {
         Out::Msg {
             data: vec![],
             name: vec![],
+            namelen: 0,
             control: vec![],
+            controllen: 0,
             flags: 0
         }
     );
@@ -213,7 +235,14 @@ fn pidfd_names_the_sender_until_it_exits() {
     let mut b = HostBackend::new().unwrap();
     b.task(0, &root()).unwrap();
     assert_eq!(
-        ok(call(&mut b, 0, Call::Socketpair { ty: SOCK_SEQPACKET })),
+        ok(call(
+            &mut b,
+            0,
+            Call::Socketpair {
+                ty: SOCK_SEQPACKET,
+                protocol: 0
+            }
+        )),
         (0, Out::Pair([3, 4]))
     );
     let one = ints(&[1]);
@@ -263,7 +292,16 @@ fn pidfd_names_the_sender_until_it_exits() {
             optlen: 4,
         },
     );
-    assert_eq!(ok(r), (0, Out::Optval(ints(&[6]))));
+    assert_eq!(
+        ok(r),
+        (
+            0,
+            Out::Optval {
+                optlen: 4,
+                value: ints(&[6])
+            }
+        )
+    );
     assert_eq!(
         ok(call(&mut b, 0, Call::Pidof { fd: 6 })),
         (0, Out::Pid(pa))
@@ -291,10 +329,28 @@ fn gc_frees_a_self_cycle() {
     b.task(0, &root()).unwrap();
     assert_eq!(b.stat().unwrap(), 0, "channels are not in the run's netns");
     assert_eq!(
-        ok(call(&mut b, 0, Call::Socketpair { ty: SOCK_DGRAM })),
+        ok(call(
+            &mut b,
+            0,
+            Call::Socketpair {
+                ty: SOCK_DGRAM,
+                protocol: 0
+            }
+        )),
         (0, Out::Pair([3, 4]))
     );
-    assert_eq!(ok(call(&mut b, 0, Call::Socket { ty: SOCK_DGRAM })).0, 5);
+    assert_eq!(
+        ok(call(
+            &mut b,
+            0,
+            Call::Socket {
+                ty: SOCK_DGRAM,
+                protocol: 0
+            }
+        ))
+        .0,
+        5
+    );
     assert_eq!(b.stat().unwrap(), 3);
     let ctl = cmsg(SOL_SOCKET, SCM_RIGHTS, &ints(&[3, 3]));
     assert_eq!(ok(call(&mut b, 0, send(4, b"x", ctl, 0))).0, 1);
@@ -311,7 +367,14 @@ fn blocked_recvmsg_completes_after_a_send() {
     let mut b = HostBackend::new().unwrap();
     b.task(0, &root()).unwrap();
     assert_eq!(
-        ok(call(&mut b, 0, Call::Socketpair { ty: SOCK_DGRAM })),
+        ok(call(
+            &mut b,
+            0,
+            Call::Socketpair {
+                ty: SOCK_DGRAM,
+                protocol: 0
+            }
+        )),
         (0, Out::Pair([3, 4]))
     );
     b.fork(0, 1).unwrap();
@@ -348,11 +411,19 @@ fn uid_switching_shows_in_peercred_and_scm_credentials() {
         gid: 1001,
         groups: vec![1001, 5],
         nofile: 1024,
+        ..TaskSpec::default()
     };
     b.task(0, &spec).unwrap();
     let pid = b.pid(0);
     assert_eq!(
-        ok(call(&mut b, 0, Call::Socketpair { ty: SOCK_DGRAM })),
+        ok(call(
+            &mut b,
+            0,
+            Call::Socketpair {
+                ty: SOCK_DGRAM,
+                protocol: 0
+            }
+        )),
         (0, Out::Pair([3, 4]))
     );
     let r = call(
@@ -365,7 +436,16 @@ fn uid_switching_shows_in_peercred_and_scm_credentials() {
             optlen: 12,
         },
     );
-    assert_eq!(ok(r), (0, Out::Optval(ints(&[pid, 1001, 1001]))));
+    assert_eq!(
+        ok(r),
+        (
+            0,
+            Out::Optval {
+                optlen: 12,
+                value: ints(&[pid, 1001, 1001])
+            }
+        )
+    );
     let r = call(
         &mut b,
         0,
@@ -401,7 +481,16 @@ fn uid_switching_shows_in_peercred_and_scm_credentials() {
             optlen: 12,
         },
     );
-    assert_eq!(ok(r), (0, Out::Optval(ints(&[pid, 1001, 1001]))));
+    assert_eq!(
+        ok(r),
+        (
+            0,
+            Out::Optval {
+                optlen: 12,
+                value: ints(&[pid, 1001, 1001])
+            }
+        )
+    );
     let ctl = cmsg(SOL_SOCKET, SCM_CREDENTIALS, &ints(&[b.pid(1), 1001, 1001]));
     assert_eq!(ok(call(&mut b, 1, send(3, b"y", ctl, 0))).0, 1);
 }
@@ -417,10 +506,39 @@ fn fd_numbers_and_fork_at_a_small_limit() {
         ..TaskSpec::default()
     };
     b.task(0, &spec).unwrap();
-    assert_eq!(ok(call(&mut b, 0, Call::Socket { ty: SOCK_DGRAM })).0, 3);
-    assert_eq!(ok(call(&mut b, 0, Call::Socket { ty: SOCK_STREAM })).0, 4);
     assert_eq!(
-        errno(call(&mut b, 0, Call::Socket { ty: SOCK_DGRAM })),
+        ok(call(
+            &mut b,
+            0,
+            Call::Socket {
+                ty: SOCK_DGRAM,
+                protocol: 0
+            }
+        ))
+        .0,
+        3
+    );
+    assert_eq!(
+        ok(call(
+            &mut b,
+            0,
+            Call::Socket {
+                ty: SOCK_STREAM,
+                protocol: 0
+            }
+        ))
+        .0,
+        4
+    );
+    assert_eq!(
+        errno(call(
+            &mut b,
+            0,
+            Call::Socket {
+                ty: SOCK_DGRAM,
+                protocol: 0
+            }
+        )),
         Errno::EMFILE
     );
     assert_eq!(errno(call(&mut b, 0, Call::Dup { fd: 0 })), Errno::EMFILE);
@@ -443,7 +561,15 @@ fn fd_numbers_and_fork_at_a_small_limit() {
         Errno::EMFILE
     );
     assert_eq!(
-        ok(call(&mut b, 1, Call::Socket { ty: SOCK_SEQPACKET })).0,
+        ok(call(
+            &mut b,
+            1,
+            Call::Socket {
+                ty: SOCK_SEQPACKET,
+                protocol: 0
+            }
+        ))
+        .0,
         3
     );
     // The child's table is its own: the parent's fd 3 is still open.
@@ -451,7 +577,14 @@ fn fd_numbers_and_fork_at_a_small_limit() {
     // Fork again from the child, at its limit again.
     b.fork(1, 2).unwrap();
     assert_eq!(
-        errno(call(&mut b, 2, Call::Socket { ty: SOCK_DGRAM })),
+        errno(call(
+            &mut b,
+            2,
+            Call::Socket {
+                ty: SOCK_DGRAM,
+                protocol: 0
+            }
+        )),
         Errno::EMFILE
     );
 }
@@ -462,10 +595,21 @@ fn private_namespace_and_qlen() {
     let _g = lock();
     let mut b1 = HostBackend::new().unwrap();
     let mut b2 = HostBackend::new().unwrap();
-    b1.set_max_dgram_qlen(2).unwrap();
+    b1.set_max_dgram_qlen(0, 2).unwrap().unwrap();
     for b in [&mut b1, &mut b2] {
         b.task(0, &TaskSpec::default()).unwrap();
-        assert_eq!(ok(call(b, 0, Call::Socket { ty: SOCK_DGRAM })).0, 3);
+        assert_eq!(
+            ok(call(
+                b,
+                0,
+                Call::Socket {
+                    ty: SOCK_DGRAM,
+                    protocol: 0
+                }
+            ))
+            .0,
+            3
+        );
         // The same abstract name binds in both runs.
         assert_eq!(
             ok(call(
@@ -479,12 +623,23 @@ fn private_namespace_and_qlen() {
             .0,
             0
         );
-        assert_eq!(ok(call(b, 0, Call::Socket { ty: SOCK_DGRAM })).0, 4);
+        assert_eq!(
+            ok(call(
+                b,
+                0,
+                Call::Socket {
+                    ty: SOCK_DGRAM,
+                    protocol: 0
+                }
+            ))
+            .0,
+            4
+        );
     }
     let to = |d: &[u8], flags| Call::Sendmsg {
         fd: 4,
-        name: Some(abstract_addr("q")),
-        data: Some(d.to_vec()),
+        name: Some(SendBuf::Bytes(abstract_addr("q"))),
+        iov: vec![SendBuf::Bytes(d.to_vec())],
         control: vec![],
         flags,
     };
@@ -521,7 +676,18 @@ fn pathname_bind_in_the_run_directory() {
     let _g = lock();
     let mut b = HostBackend::new().unwrap();
     b.task(0, &TaskSpec::default()).unwrap();
-    assert_eq!(ok(call(&mut b, 0, Call::Socket { ty: SOCK_STREAM })).0, 3);
+    assert_eq!(
+        ok(call(
+            &mut b,
+            0,
+            Call::Socket {
+                ty: SOCK_STREAM,
+                protocol: 0
+            }
+        ))
+        .0,
+        3
+    );
     let mut addr = vec![AF_UNIX, 0];
     addr.extend_from_slice(b"sock\0");
     assert_eq!(
@@ -541,8 +707,14 @@ fn pathname_bind_in_the_run_directory() {
     assert_eq!(md.mode() & 0o777, 0o755);
     assert_eq!((md.uid(), md.gid()), (1000, 1000));
     assert_eq!(
-        ok(call(&mut b, 0, Call::Getsockname { fd: 3 })),
-        (0, Out::Addr(addr))
+        ok(call(&mut b, 0, Call::Getsockname { fd: 3, len: 128 })),
+        (
+            0,
+            Out::Addr {
+                len: addr.len() as i32,
+                addr
+            }
+        )
     );
 }
 
@@ -578,10 +750,28 @@ fn no_leftover_children() {
         // Exit of a parent whose child lives on: the child is unaffected.
         assert_eq!(ok(call(&mut b, 2, Call::Exit)).0, 0);
         assert_eq!(children_of_me(), base + 4, "exit reaps at once");
-        assert_eq!(ok(call(&mut b, 3, Call::Socket { ty: SOCK_DGRAM })).0, 3);
+        assert_eq!(
+            ok(call(
+                &mut b,
+                3,
+                Call::Socket {
+                    ty: SOCK_DGRAM,
+                    protocol: 0
+                }
+            ))
+            .0,
+            3
+        );
         // A blocked call at drop time.
         assert_eq!(
-            ok(call(&mut b, 3, Call::Socketpair { ty: SOCK_DGRAM })),
+            ok(call(
+                &mut b,
+                3,
+                Call::Socketpair {
+                    ty: SOCK_DGRAM,
+                    protocol: 0
+                }
+            )),
             (0, Out::Pair([4, 5]))
         );
         b.start(3, recv(5, 0)).unwrap();
@@ -608,7 +798,14 @@ fn helpers_die_with_the_backend_process() {
         b.task(1, &TaskSpec::default()).unwrap();
         b.fork(1, 2).unwrap();
         b.fork(2, 3).unwrap();
-        b.start(3, Call::Socketpair { ty: SOCK_DGRAM }).unwrap();
+        b.start(
+            3,
+            Call::Socketpair {
+                ty: SOCK_DGRAM,
+                protocol: 0,
+            },
+        )
+        .unwrap();
         let _ = b.wait(3, T).unwrap();
         b.start(3, recv(4, 0)).unwrap();
         let me = std::process::id().to_string();
@@ -684,7 +881,18 @@ fn blocked_accept_and_call_latency() {
     let mut b = HostBackend::new().unwrap();
     b.task(0, &TaskSpec::default()).unwrap();
     b.task(1, &TaskSpec::default()).unwrap();
-    assert_eq!(ok(call(&mut b, 0, Call::Socket { ty: SOCK_STREAM })).0, 3);
+    assert_eq!(
+        ok(call(
+            &mut b,
+            0,
+            Call::Socket {
+                ty: SOCK_STREAM,
+                protocol: 0
+            }
+        ))
+        .0,
+        3
+    );
     let addr = abstract_addr("srv");
     assert_eq!(
         ok(call(
@@ -714,7 +922,18 @@ fn blocked_accept_and_call_latency() {
         per_call < Duration::from_millis(20),
         "{per_call:?} per call"
     );
-    assert_eq!(ok(call(&mut b, 1, Call::Socket { ty: SOCK_STREAM })).0, 3);
+    assert_eq!(
+        ok(call(
+            &mut b,
+            1,
+            Call::Socket {
+                ty: SOCK_STREAM,
+                protocol: 0
+            }
+        ))
+        .0,
+        3
+    );
     assert_eq!(
         ok(call(
             &mut b,
@@ -731,6 +950,717 @@ fn blocked_accept_and_call_latency() {
         panic!("accept still blocked")
     };
     assert_eq!(ok(r).0, 4);
-    let r = call(&mut b, 0, Call::Getpeername { fd: 4 });
-    assert_eq!(ok(r), (0, Out::Addr(vec![AF_UNIX, 0])));
+    let r = call(&mut b, 0, Call::Getpeername { fd: 4, len: 128 });
+    assert_eq!(
+        ok(r),
+        (
+            0,
+            Out::Addr {
+                addr: vec![AF_UNIX, 0],
+                len: 2
+            }
+        )
+    );
+}
+
+// ---- Version 2 calls ----
+
+const MSG_OOB: i32 = 1;
+const MSG_CTRUNC: i32 = 8;
+const MSG_TRUNC: i32 = 0x20;
+const MSG_CMSG_CLOEXEC: i32 = 0x4000_0000;
+const SO_TYPE: i32 = 3;
+const SO_PEERGROUPS: i32 = 59;
+const POLLIN: i16 = 1;
+const POLLNVAL: i16 = 0x20;
+const O_RDWR: i32 = 2;
+const O_CREAT: i32 = 0o100;
+const EFAULT: Errno = Errno::from_raw(14);
+
+fn path_addr(p: &str) -> Vec<u8> {
+    let mut v = vec![AF_UNIX, 0];
+    v.extend_from_slice(p.as_bytes());
+    v.push(0);
+    v
+}
+
+fn bind(b: &mut HostBackend, id: usize, fd: i32, addr: Vec<u8>) {
+    assert_eq!(ok(call(b, id, Call::Bind { fd, addr })).0, 0);
+}
+
+fn sendto(fd: i32, to: &[u8], iov: Vec<SendBuf>) -> Call {
+    Call::Sendmsg {
+        fd,
+        name: Some(SendBuf::Bytes(to.to_vec())),
+        iov,
+        control: vec![],
+        flags: 0,
+    }
+}
+
+fn recv_with(fd: i32, iov: Vec<RecvBuf>, namelen: u32, control: RecvBuf, flags: i32) -> Call {
+    Call::Recvmsg {
+        fd,
+        iov,
+        namelen,
+        control,
+        flags,
+    }
+}
+
+fn msg(out: Out) -> (Vec<u8>, Vec<u8>, u32, Vec<u8>, usize, i32) {
+    match out {
+        Out::Msg {
+            data,
+            name,
+            namelen,
+            control,
+            controllen,
+            flags,
+        } => (data, name, namelen, control, controllen, flags),
+        o => panic!("not a message: {o:?}"),
+    }
+}
+
+fn pair(b: &mut HostBackend, id: usize, ty: i32) -> [i32; 2] {
+    match ok(call(b, id, Call::Socketpair { ty, protocol: 0 })) {
+        (0, Out::Pair(p)) => p,
+        o => panic!("{o:?}"),
+    }
+}
+
+/// 27_recvmsg_iov_namelen.scn, plus several send iovecs and NULL bases.
+#[test]
+fn recvmsg_scatters_over_iovecs_and_returns_the_full_namelen() {
+    let _g = lock();
+    let mut b = HostBackend::new().unwrap();
+    b.task(0, &TaskSpec::default()).unwrap();
+    let sock = |b: &mut HostBackend| {
+        ok(call(
+            b,
+            0,
+            Call::Socket {
+                ty: SOCK_DGRAM,
+                protocol: 0,
+            },
+        ))
+        .0 as i32
+    };
+    let srv = sock(&mut b);
+    bind(&mut b, 0, srv, path_addr("srv.sock"));
+    let cli = sock(&mut b);
+    bind(&mut b, 0, cli, path_addr("client.sock"));
+    let to = path_addr("srv.sock");
+    let d = |s: &[u8]| SendBuf::Bytes(s.to_vec());
+    let r = call(
+        &mut b,
+        0,
+        sendto(cli, &to, vec![d(b"abc"), d(b""), d(b"de")]),
+    );
+    assert_eq!(ok(r).0, 5);
+    let iov = vec![RecvBuf::Len(2), RecvBuf::Len(2), RecvBuf::Len(8)];
+    let (n, out) = ok(call(
+        &mut b,
+        0,
+        recv_with(srv, iov, 128, RecvBuf::Len(0), 0),
+    ));
+    let (data, name, namelen, _, controllen, flags) = msg(out);
+    assert_eq!((n, data.as_slice()), (5, &b"abcde"[..]));
+    assert_eq!(name, path_addr("client.sock"));
+    assert_eq!((namelen, controllen, flags), (14, 0, 0));
+
+    let r = call(&mut b, 0, sendto(cli, &to, vec![d(b"abcdefgh")]));
+    assert_eq!(ok(r).0, 8);
+    let iov = vec![RecvBuf::Len(3), RecvBuf::Len(3)];
+    let (n, out) = ok(call(&mut b, 0, recv_with(srv, iov, 5, RecvBuf::Len(0), 0)));
+    let (data, name, namelen, _, _, flags) = msg(out);
+    assert_eq!((n, data.as_slice()), (6, &b"abcdef"[..]));
+    assert_eq!(name, path_addr("client.sock")[..5].to_vec());
+    assert_eq!((namelen, flags), (14, MSG_TRUNC));
+
+    // namelen 0: nothing copied, the full length still returned.
+    assert_eq!(ok(call(&mut b, 0, sendto(cli, &to, vec![d(b"xy")]))).0, 2);
+    let iov = vec![RecvBuf::Len(1), RecvBuf::Len(1)];
+    let (_, out) = ok(call(&mut b, 0, recv_with(srv, iov, 0, RecvBuf::Len(0), 0)));
+    let (data, name, namelen, ..) = msg(out);
+    assert_eq!((data.as_slice(), name.len(), namelen), (&b"xy"[..], 0, 14));
+
+    // A NULL send base with a length faults; msg_name NULL with a length
+    // is no name at all (a connected pair needs none).
+    let r = call(&mut b, 0, sendto(cli, &to, vec![SendBuf::Null(3)]));
+    assert_eq!(errno(r), EFAULT);
+    let [a, c] = pair(&mut b, 0, SOCK_DGRAM);
+    let r = call(
+        &mut b,
+        0,
+        Call::Sendmsg {
+            fd: a,
+            name: Some(SendBuf::Null(16)),
+            iov: vec![d(b"q")],
+            control: vec![],
+            flags: 0,
+        },
+    );
+    assert_eq!(ok(r).0, 1);
+    // No iovec at all: a zero-length datagram is received, truncated.
+    let (n, out) = ok(call(
+        &mut b,
+        0,
+        recv_with(c, vec![], 128, RecvBuf::Len(0), 0),
+    ));
+    let (data, _, namelen, _, _, flags) = msg(out);
+    assert_eq!((n, data.len(), namelen, flags), (0, 0, 0, MSG_TRUNC));
+}
+
+/// 28_controllen_ctrunc.scn: msg_controllen is value-result.
+#[test]
+fn controllen_comes_back_as_written() {
+    let _g = lock();
+    let mut b = HostBackend::new().unwrap();
+    b.task(0, &TaskSpec::default()).unwrap();
+    let [a, c] = pair(&mut b, 0, SOCK_DGRAM);
+    let m = ok(call(
+        &mut b,
+        0,
+        Call::Memfd {
+            content: b"m".to_vec(),
+        },
+    ))
+    .0 as i32;
+    let rights = cmsg(SOL_SOCKET, SCM_RIGHTS, &ints(&[m, m, m]));
+    let one = vec![RecvBuf::Len(16)];
+    assert_eq!(ok(call(&mut b, 0, send(a, b"1", rights.clone(), 0))).0, 1);
+    let (_, out) = ok(call(
+        &mut b,
+        0,
+        recv_with(c, one.clone(), 128, RecvBuf::Len(32), 0),
+    ));
+    let (_, _, _, control, controllen, flags) = msg(out);
+    assert_eq!((controllen, flags), (32, 0));
+    assert_eq!(
+        parse_cmsgs(&control),
+        vec![(SOL_SOCKET, SCM_RIGHTS, ints(&[6, 7, 8]))]
+    );
+    assert_eq!(ok(call(&mut b, 0, send(a, b"2", rights.clone(), 0))).0, 1);
+    let (_, out) = ok(call(
+        &mut b,
+        0,
+        recv_with(c, one.clone(), 128, RecvBuf::Len(24), 0),
+    ));
+    let (_, _, _, control, controllen, flags) = msg(out);
+    assert_eq!((controllen, flags, control.len()), (24, MSG_CTRUNC, 24));
+    assert_eq!(&control[16..24], &ints(&[9, 10])[..]);
+    assert_eq!(ok(call(&mut b, 0, send(a, b"3", rights, 0))).0, 1);
+    let (_, out) = ok(call(
+        &mut b,
+        0,
+        recv_with(c, one, 128, RecvBuf::Null(64), 0),
+    ));
+    let (data, _, _, control, controllen, flags) = msg(out);
+    assert_eq!(
+        (data.as_slice(), control.len(), controllen, flags),
+        (&b"3"[..], 0, 0, MSG_CTRUNC)
+    );
+    // The fds of the NULL-control message were dropped: 11 is free.
+    let r = call(
+        &mut b,
+        0,
+        Call::Memfd {
+            content: b"n".to_vec(),
+        },
+    );
+    assert_eq!(ok(r).0, 11);
+}
+
+/// 29_getsockopt_optlen.scn and getsockname's `len`.
+#[test]
+fn getsockopt_and_getsockname_lengths() {
+    let _g = lock();
+    let mut b = HostBackend::new().unwrap();
+    let spec = TaskSpec {
+        groups: vec![1000, 2000, 3000],
+        ..TaskSpec::default()
+    };
+    b.task(0, &spec).unwrap();
+    let [a, _] = pair(&mut b, 0, SOCK_STREAM);
+    let get = |name, optlen| Call::Getsockopt {
+        fd: a,
+        level: SOL_SOCKET,
+        name,
+        optlen,
+    };
+    let opt = |optlen, value: &[u8]| Out::Optval {
+        optlen,
+        value: value.to_vec(),
+    };
+    assert_eq!(
+        ok(call(&mut b, 0, get(SO_TYPE, 8))),
+        (0, opt(4, &ints(&[1])))
+    );
+    assert_eq!(ok(call(&mut b, 0, get(SO_TYPE, 2))), (0, opt(2, &[1, 0])));
+    assert_eq!(ok(call(&mut b, 0, get(SO_TYPE, 0))), (0, opt(0, &[])));
+    let r = call(&mut b, 0, get(SO_TYPE, -1));
+    assert_eq!((r.ret, r.out), (Err(Errno::EINVAL), Out::None));
+    let r = call(&mut b, 0, get(SO_PEERGROUPS, 4));
+    assert_eq!((r.ret, r.out), (Err(Errno::ERANGE), opt(12, &[])));
+    assert_eq!(
+        ok(call(&mut b, 0, get(SO_PEERGROUPS, 12))),
+        (0, opt(12, &ints(&[1000, 2000, 3000])))
+    );
+
+    let s = ok(call(
+        &mut b,
+        0,
+        Call::Socket {
+            ty: SOCK_DGRAM,
+            protocol: 0,
+        },
+    ))
+    .0 as i32;
+    let addr = abstract_addr("ab");
+    bind(&mut b, 0, s, addr.clone());
+    let name = |len| Call::Getsockname { fd: s, len };
+    assert_eq!(
+        ok(call(&mut b, 0, name(3))),
+        (
+            0,
+            Out::Addr {
+                addr: addr[..3].to_vec(),
+                len: 5
+            }
+        )
+    );
+    assert_eq!(
+        ok(call(&mut b, 0, name(0))),
+        (
+            0,
+            Out::Addr {
+                addr: vec![],
+                len: 5
+            }
+        )
+    );
+    assert_eq!(errno(call(&mut b, 0, name(-1))), Errno::EINVAL);
+    let r = call(&mut b, 0, Call::Getpeername { fd: s, len: 128 });
+    assert_eq!(errno(r), Errno::ENOTCONN);
+}
+
+/// 26_dup2.scn, and dup2 never reaches the helper's channel.
+#[test]
+fn dup2_numbers() {
+    let _g = lock();
+    let mut b = HostBackend::new().unwrap();
+    let spec = TaskSpec {
+        nofile: 16,
+        ..TaskSpec::default()
+    };
+    b.task(0, &spec).unwrap();
+    let [a, c] = pair(&mut b, 0, SOCK_STREAM | 0o2000000);
+    let dup2 = |fd, newfd| Call::Dup2 { fd, newfd };
+    assert_eq!(ok(call(&mut b, 0, dup2(a, 9))).0, 9);
+    assert_eq!(ok(call(&mut b, 0, Call::GetFd { fd: a })).0, 1);
+    assert_eq!(ok(call(&mut b, 0, Call::GetFd { fd: 9 })).0, 0);
+    assert_eq!(ok(call(&mut b, 0, dup2(a, a))).0, i64::from(a));
+    // Onto an open fd: it is closed first.
+    assert_eq!(ok(call(&mut b, 0, dup2(a, c))).0, i64::from(c));
+    assert_eq!(ok(call(&mut b, 0, Call::GetFd { fd: c })).0, 0);
+    for bad in [16, -1, 1016, 1017, 1018] {
+        assert_eq!(errno(call(&mut b, 0, dup2(a, bad))), Errno::EBADF, "{bad}");
+    }
+    assert_eq!(errno(call(&mut b, 0, dup2(1016, 5))), Errno::EBADF);
+    assert_eq!(errno(call(&mut b, 0, dup2(12, 5))), Errno::EBADF);
+    // The helper still answers.
+    assert_eq!(ok(call(&mut b, 0, Call::Dup { fd: a })).0, 5);
+}
+
+/// 33_poll_several_timeout.scn.
+#[test]
+fn poll_several_fds() {
+    let _g = lock();
+    let mut b = HostBackend::new().unwrap();
+    b.task(0, &TaskSpec::default()).unwrap();
+    let [a1, a2] = pair(&mut b, 0, SOCK_DGRAM);
+    let [b1, b2] = pair(&mut b, 0, SOCK_DGRAM);
+    let poll = |fds: Vec<i32>, timeout| Call::Poll {
+        fds,
+        events: POLLIN,
+        timeout,
+    };
+    assert_eq!(ok(call(&mut b, 0, send(a1, b"x", vec![], 0))).0, 1);
+    assert_eq!(
+        ok(call(&mut b, 0, poll(vec![a2, b2, -1], 0))),
+        (1, Out::Revents(vec![POLLIN, 0, 0]))
+    );
+    assert_eq!(ok(call(&mut b, 0, recv(a2, 0))).0, 1);
+    assert_eq!(
+        ok(call(&mut b, 0, poll(vec![a2, b2], 20))),
+        (0, Out::Revents(vec![0, 0]))
+    );
+    b.fork(0, 1).unwrap();
+    b.start(1, poll(vec![a2, b2], -1)).unwrap();
+    assert_eq!(
+        b.wait(1, Duration::from_millis(50)).unwrap(),
+        Progress::Blocked
+    );
+    assert_eq!(ok(call(&mut b, 0, send(b1, b"wake", vec![], 0))).0, 4);
+    let Progress::Done(r) = b.wait(1, T).unwrap() else {
+        panic!("poll still blocked")
+    };
+    assert_eq!(ok(r), (1, Out::Revents(vec![0, POLLIN])));
+    assert_eq!(ok(call(&mut b, 0, Call::Close { fd: a1 })).0, 0);
+    assert_eq!(
+        ok(call(&mut b, 0, poll(vec![b2, a1, 1024, 2024], 0))),
+        (4, Out::Revents(vec![POLLIN, POLLNVAL, POLLNVAL, POLLNVAL]))
+    );
+}
+
+fn oob(fd: i32) -> Call {
+    send(fd, b"!", vec![], MSG_OOB)
+}
+
+/// 34_sigurg_oob.scn, a fork child starts without a pending SIGURG, and a
+/// pending one survives exec.
+#[test]
+fn sigurg_after_setown_and_oob() {
+    let _g = lock();
+    let mut b = HostBackend::new().unwrap();
+    b.task(0, &TaskSpec::default()).unwrap();
+    let [a, c] = pair(&mut b, 0, SOCK_STREAM);
+    let sigurg = |b: &mut HostBackend, id| ok(call(b, id, Call::Sigurg)).0;
+    assert_eq!(ok(call(&mut b, 0, oob(a))).0, 1);
+    assert_eq!(sigurg(&mut b, 0), 0, "no owner, no signal");
+    assert_eq!(ok(call(&mut b, 0, Call::SetOwn { fd: c })).0, 0);
+    assert_eq!(ok(call(&mut b, 0, send(a, b"plain", vec![], 0))).0, 5);
+    assert_eq!(sigurg(&mut b, 0), 0, "ordinary data raises nothing");
+    assert_eq!(ok(call(&mut b, 0, oob(a))).0, 1);
+    assert_eq!(ok(call(&mut b, 0, oob(a))).0, 1);
+    assert_eq!(sigurg(&mut b, 0), 1);
+    assert_eq!(sigurg(&mut b, 0), 0, "two deliveries count once");
+    // Pending across a fork: only the parent has it.
+    assert_eq!(ok(call(&mut b, 0, oob(a))).0, 1);
+    b.fork(0, 1).unwrap();
+    assert_eq!(sigurg(&mut b, 1), 0);
+    // ... and it survives exec.
+    assert_eq!(ok(call(&mut b, 0, Call::Exec)).0, 0);
+    assert_eq!(sigurg(&mut b, 0), 1);
+    // The owner is kept across exec; a later setown by another process wins.
+    assert_eq!(ok(call(&mut b, 0, oob(a))).0, 1);
+    assert_eq!(sigurg(&mut b, 0), 1);
+    assert_eq!(ok(call(&mut b, 1, Call::SetOwn { fd: c })).0, 0);
+    assert_eq!(ok(call(&mut b, 0, oob(a))).0, 1);
+    assert_eq!((sigurg(&mut b, 0), sigurg(&mut b, 1)), (0, 1));
+}
+
+/// 25_exec_cloexec.scn (emulated exec: the same fds close).
+#[test]
+fn exec_closes_cloexec_fds_only() {
+    let _g = lock();
+    let mut b = HostBackend::new().unwrap();
+    b.task(0, &TaskSpec::default()).unwrap();
+    let [a, _] = pair(&mut b, 0, SOCK_STREAM | 0o2000000);
+    let (r, w) = match ok(call(&mut b, 0, Call::Pipe { flags: 0 })) {
+        (0, Out::Pair([r, w])) => (r, w),
+        o => panic!("{o:?}"),
+    };
+    let [x, y] = pair(&mut b, 0, SOCK_DGRAM);
+    let rights = cmsg(SOL_SOCKET, SCM_RIGHTS, &ints(&[w]));
+    assert_eq!(ok(call(&mut b, 0, send(x, b"p", rights, 0))).0, 1);
+    let (_, out) = ok(call(&mut b, 0, recv(y, MSG_CMSG_CLOEXEC)));
+    let (.., control, _, _) = msg(out);
+    assert_eq!(
+        parse_cmsgs(&control),
+        vec![(SOL_SOCKET, SCM_RIGHTS, ints(&[9]))]
+    );
+    assert_eq!(ok(call(&mut b, 0, Call::GetFd { fd: 9 })).0, 1);
+    assert_eq!(ok(call(&mut b, 0, Call::Exec)).0, 0);
+    assert_eq!(errno(call(&mut b, 0, Call::GetFd { fd: a })), Errno::EBADF);
+    assert_eq!(errno(call(&mut b, 0, Call::GetFd { fd: 9 })), Errno::EBADF);
+    let wr = Call::Write {
+        fd: w,
+        data: b"still".to_vec(),
+    };
+    assert_eq!(ok(call(&mut b, 0, wr)).0, 5);
+    assert_eq!(
+        ok(call(&mut b, 0, Call::Read { fd: r, len: 5 })),
+        (5, Out::Data(b"still".to_vec()))
+    );
+    let pid = b.pid(0);
+    assert!(
+        std::fs::metadata(format!("/proc/{pid}")).is_ok(),
+        "same pid"
+    );
+    for want in [3, 4, 9] {
+        let s = Call::Socket {
+            ty: SOCK_DGRAM,
+            protocol: 0,
+        };
+        assert_eq!(ok(call(&mut b, 0, s)).0, want);
+    }
+}
+
+/// 23_umask_socket_mode.scn and the file calls.
+#[test]
+fn umask_and_files() {
+    let _g = lock();
+    use std::os::unix::fs::MetadataExt;
+    let mut b = HostBackend::new().unwrap();
+    let spec = TaskSpec {
+        umask: 0o077,
+        ..TaskSpec::default()
+    };
+    b.task(0, &spec).unwrap();
+    let other = TaskSpec {
+        uid: 1001,
+        gid: 1001,
+        groups: vec![1001],
+        ..TaskSpec::default()
+    };
+    b.task(1, &other).unwrap();
+    let p = |s: &str| s.as_bytes().to_vec();
+    assert_eq!(
+        ok(call(
+            &mut b,
+            0,
+            Call::Mkdir {
+                path: p("d"),
+                mode: 0o777
+            }
+        ))
+        .0,
+        0
+    );
+    let s = ok(call(
+        &mut b,
+        0,
+        Call::Socket {
+            ty: SOCK_STREAM,
+            protocol: 0,
+        },
+    ))
+    .0 as i32;
+    bind(&mut b, 0, s, path_addr("d//./srv"));
+    let mode = |b: &HostBackend, f: &str| std::fs::metadata(b.dir().join(f)).unwrap().mode();
+    assert_eq!(mode(&b, "d") & 0o7777, 0o700);
+    assert_eq!(mode(&b, "d/srv") & 0o777, 0o700);
+    assert_eq!(ok(call(&mut b, 0, Call::Listen { fd: s, backlog: 1 })).0, 0);
+    let c = ok(call(
+        &mut b,
+        1,
+        Call::Socket {
+            ty: SOCK_STREAM,
+            protocol: 0,
+        },
+    ))
+    .0 as i32;
+    let conn = Call::Connect {
+        fd: c,
+        addr: path_addr("d/srv"),
+    };
+    assert_eq!(errno(call(&mut b, 1, conn.clone())), Errno::EACCES);
+    let chmod = |f: &str, mode| Call::Chmod { path: p(f), mode };
+    assert_eq!(ok(call(&mut b, 0, chmod("d", 0o711))).0, 0);
+    assert_eq!(ok(call(&mut b, 0, chmod("d/srv", 0o777))).0, 0);
+    assert_eq!(ok(call(&mut b, 1, conn)).0, 0);
+    // Opening a socket file is ENXIO.
+    let open = |f: &str, flags| Call::Open {
+        path: p(f),
+        flags,
+        mode: 0o666,
+    };
+    assert_eq!(errno(call(&mut b, 0, open("d/srv", O_RDWR))), Errno::ENXIO);
+    let f = ok(call(&mut b, 0, open("f", O_RDWR | O_CREAT))).0 as i32;
+    assert_eq!(mode(&b, "f") & 0o777, 0o600);
+    assert_eq!(
+        (std::fs::metadata(b.dir().join("f")).unwrap().uid(), f >= 3),
+        (1000, true)
+    );
+    let wr = Call::Write {
+        fd: f,
+        data: b"abc".to_vec(),
+    };
+    assert_eq!(ok(call(&mut b, 0, wr)).0, 3);
+    let ren = Call::Rename {
+        old: p("f"),
+        new: p("d/g"),
+    };
+    assert_eq!(ok(call(&mut b, 0, ren)).0, 0);
+    assert_eq!(std::fs::read(b.dir().join("d/g")).unwrap(), b"abc");
+    let unlink = |f: &str| Call::Unlink { path: p(f) };
+    assert_eq!(ok(call(&mut b, 0, unlink("d/g"))).0, 0);
+    assert_eq!(errno(call(&mut b, 0, unlink("d/g"))), Errno::ENOENT);
+    assert_eq!(errno(call(&mut b, 0, open("nope", O_RDWR))), Errno::ENOENT);
+}
+
+/// 35_netns_abstract.scn and 38_sysctl_netns.scn: abstract names, the
+/// sysctl and the socket count per namespace label.
+#[test]
+fn network_namespace_labels() {
+    let _g = lock();
+    let mut b = HostBackend::new().unwrap();
+    b.task(0, &TaskSpec::default()).unwrap();
+    let ns1 = TaskSpec {
+        netns: 1,
+        ..TaskSpec::default()
+    };
+    b.task(1, &ns1).unwrap();
+    b.task(2, &ns1).unwrap();
+    assert_eq!(b.set_max_dgram_qlen(1, 1).unwrap(), Ok(()));
+    let dgram = Call::Socket {
+        ty: SOCK_DGRAM,
+        protocol: 0,
+    };
+    let q = abstract_addr("q");
+    for id in [0, 1] {
+        assert_eq!(ok(call(&mut b, id, dgram.clone())).0, 3);
+        bind(&mut b, id, 3, q.clone());
+    }
+    // Task 2 shares namespace 1: the name is taken there.
+    assert_eq!(ok(call(&mut b, 2, dgram.clone())).0, 3);
+    let r = call(
+        &mut b,
+        2,
+        Call::Bind {
+            fd: 3,
+            addr: q.clone(),
+        },
+    );
+    assert_eq!(errno(r), Errno::EADDRINUSE);
+    let to = |d: &[u8]| Call::Sendmsg {
+        fd: 3,
+        name: Some(SendBuf::Bytes(abstract_addr("q"))),
+        iov: vec![SendBuf::Bytes(d.to_vec())],
+        control: vec![],
+        flags: MSG_DONTWAIT,
+    };
+    for d in [b"1", b"2"] {
+        assert_eq!(ok(call(&mut b, 2, to(d))).0, 1);
+    }
+    assert_eq!(errno(call(&mut b, 2, to(b"3"))), Errno::EAGAIN);
+    // Namespace 0 saw nothing.
+    assert_eq!(errno(call(&mut b, 0, recv(3, MSG_DONTWAIT))), Errno::EAGAIN);
+    assert_eq!(b.stat().unwrap(), 3);
+    // Any integer is written; the kernel refuses what is not a C int.
+    assert_eq!(b.set_max_dgram_qlen(1, -1).unwrap(), Ok(()));
+    assert_eq!(
+        b.set_max_dgram_qlen(1, 4294967296).unwrap(),
+        Err(Errno::EINVAL)
+    );
+    assert_eq!(
+        b.set_max_dgram_qlen(2, i64::MIN).unwrap(),
+        Err(Errno::EINVAL)
+    );
+    assert_eq!(b.set_max_dgram_qlen(0, 2147483647).unwrap(), Ok(()));
+    b.gc().unwrap();
+    assert_eq!(b.stat().unwrap(), 3);
+}
+
+/// SO_GET_FILTER's optlen counts instructions; the kernel copies 8 bytes
+/// for each into the buffer, which must have room for them.
+#[test]
+fn get_filter_counts_instructions() {
+    let _g = lock();
+    let mut b = HostBackend::new().unwrap();
+    b.task(0, &TaskSpec::default()).unwrap();
+    let [a, _] = pair(&mut b, 0, SOCK_DGRAM);
+    const SO_ATTACH_FILTER: i32 = 26;
+    // Two `ret #0xffff` (BPF_RET|BPF_K).
+    let insn = [6u8, 0, 0, 0, 0xff, 0xff, 0, 0];
+    let prog: Vec<u8> = insn.iter().chain(insn.iter()).copied().collect();
+    let set = Call::Setsockopt {
+        fd: a,
+        level: SOL_SOCKET,
+        name: SO_ATTACH_FILTER,
+        value: prog,
+    };
+    assert_eq!(ok(call(&mut b, 0, set)).0, 0);
+    let get = |optlen| Call::Getsockopt {
+        fd: a,
+        level: SOL_SOCKET,
+        name: SO_ATTACH_FILTER,
+        optlen,
+    };
+    let opt = |optlen, value: &[u8]| Out::Optval {
+        optlen,
+        value: value.to_vec(),
+    };
+    assert_eq!(ok(call(&mut b, 0, get(0))), (0, opt(2, &[])));
+    assert_eq!(ok(call(&mut b, 0, get(2))), (0, opt(2, &insn[..2])));
+    assert_eq!(ok(call(&mut b, 0, get(5))), (0, opt(2, &insn[..2])));
+    assert_eq!(errno(call(&mut b, 0, get(1))), Errno::EINVAL);
+    // The helper survived the kernel's writes.
+    assert_eq!(ok(call(&mut b, 0, Call::Dup { fd: a })).0, 5);
+}
+
+/// The helper's channel (at nofile + 1000) and the number above it are
+/// closed fds for every call that names an fd; huge buffers are fine.
+#[test]
+fn channel_hidden_and_huge_buffers() {
+    let _g = lock();
+    let mut b = HostBackend::new().unwrap();
+    let spec = TaskSpec {
+        nofile: 8,
+        ..TaskSpec::default()
+    };
+    b.task(0, &spec).unwrap();
+    let [a, c] = pair(&mut b, 0, SOCK_DGRAM);
+    for ch in [1008, 1009] {
+        for cl in [
+            Call::SetOwn { fd: ch },
+            Call::Getsockname { fd: ch, len: 128 },
+            Call::Getpeername { fd: ch, len: 128 },
+            Call::Getsockopt {
+                fd: ch,
+                level: SOL_SOCKET,
+                name: SO_TYPE,
+                optlen: 4,
+            },
+            Call::Dup2 { fd: ch, newfd: 5 },
+            Call::Dup2 { fd: a, newfd: ch },
+            recv_with(ch, vec![RecvBuf::Len(4)], 128, RecvBuf::Len(0), 0),
+        ] {
+            assert_eq!(errno(call(&mut b, 0, cl.clone())), Errno::EBADF, "{cl:?}");
+        }
+    }
+    // Still alive, and fd 5 is free.
+    assert_eq!(ok(call(&mut b, 0, Call::Dup { fd: a })).0, 5);
+    let r = call(
+        &mut b,
+        0,
+        Call::Getsockopt {
+            fd: a,
+            level: SOL_SOCKET,
+            name: SO_TYPE,
+            optlen: i32::MAX,
+        },
+    );
+    assert_eq!(
+        ok(r),
+        (
+            0,
+            Out::Optval {
+                optlen: 4,
+                value: ints(&[SOCK_DGRAM])
+            }
+        )
+    );
+    assert_eq!(ok(call(&mut b, 0, send(a, b"big", vec![], 0))).0, 3);
+    let iov = vec![RecvBuf::Len(1 << 30), RecvBuf::Null(0)];
+    let (n, out) = ok(call(
+        &mut b,
+        0,
+        recv_with(c, iov, 128, RecvBuf::Len(1 << 20), 0),
+    ));
+    let (data, _, _, control, controllen, _) = msg(out);
+    assert_eq!(
+        (n, data.as_slice(), control.len(), controllen),
+        (3, &b"big"[..], 0, 0)
+    );
+    // A NULL base with a length is the kernel's EFAULT.
+    assert_eq!(ok(call(&mut b, 0, send(a, b"n", vec![], 0))).0, 1);
+    let r = call(
+        &mut b,
+        0,
+        recv_with(c, vec![RecvBuf::Null(4)], 128, RecvBuf::Len(0), 0),
+    );
+    assert_eq!(errno(r), EFAULT);
 }

@@ -37,6 +37,9 @@ macro_rules! errnos {
                 pub const $name: Errno = Errno { code: $code, why: "" };
             )*
 
+            /// Every errno the model knows, in number order.
+            pub const ALL: &'static [Errno] = &[$(Errno::$name,)*];
+
             /// The symbolic name (`"EINVAL"`), or `None` for a number we do not know.
             pub fn name(self) -> Option<&'static str> {
                 match self.code {

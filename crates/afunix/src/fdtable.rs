@@ -1,5 +1,11 @@
 //! The fd table of a process (`fs/file.c`): lowest free number,
 //! close-on-exec per descriptor, `EMFILE` at RLIMIT_NOFILE.
+//!
+//! As in the kernel's `struct fdtable`, the lowest free number is found
+//! with an open-fds bitmap (`open_fds`), a summary with one bit per full
+//! word of it (`full_fds_bits`) and a hint below which every fd is open
+//! (`files->next_fd`): `alloc_fd` → `find_next_fd` costs a few word
+//! operations, not a scan of the slots.
 
 use crate::errno::{Errno, SysResult};
 use crate::file::File;
@@ -18,6 +24,29 @@ pub struct FdEntry {
 #[derive(Clone, Debug, Default)]
 pub struct FdTable {
     slots: Vec<Option<FdEntry>>,
+    /// `open_fds`: bit `fd % 64` of word `fd / 64` is set while fd is open.
+    open_fds: Vec<u64>,
+    /// `full_fds_bits`: bit `w % 64` of word `w / 64` is set while word
+    /// `w` of `open_fds` is full.
+    full_fds_bits: Vec<u64>,
+    /// `next_fd`: every fd below it is open.
+    next_fd: usize,
+}
+
+/// The first clear bit of `words` at or after `from` (the length of the
+/// bitmap in bits when none is clear: everything past it is clear).
+fn find_next_zero(words: &[u64], from: usize) -> usize {
+    let mut w = from / 64;
+    let mut mask = (1u64 << (from % 64)).wrapping_sub(1);
+    while let Some(&word) = words.get(w) {
+        let x = word | mask;
+        if x != u64::MAX {
+            return w * 64 + (!x).trailing_zeros() as usize;
+        }
+        w += 1;
+        mask = 0;
+    }
+    (w * 64).max(from)
 }
 
 impl FdTable {
@@ -35,11 +64,16 @@ impl FdTable {
         self.lowest_free_from(0, limit)
     }
 
-    /// The lowest free fd at or above `from`, below `limit`.
+    /// The lowest free fd at or above `from`, below `limit` (`find_next_fd`).
     pub fn lowest_free_from(&self, from: usize, limit: u64) -> SysResult<i32> {
-        let free = (from..)
-            .find(|&i| self.slots.get(i).is_none_or(Option::is_none))
-            .unwrap_or(usize::MAX);
+        let start = from.max(self.next_fd);
+        // Skip the full words through the summary, then look in the word.
+        let word = find_next_zero(&self.full_fds_bits, start / 64);
+        let free = if word == start / 64 {
+            find_next_zero(&self.open_fds, start)
+        } else {
+            find_next_zero(&self.open_fds, word * 64)
+        };
         if (free as u64) >= limit || free > i32::MAX as usize {
             return Err(Errno::EMFILE.why("no free fd below RLIMIT_NOFILE"));
         }
@@ -55,6 +89,31 @@ impl FdTable {
         if let Some(slot) = self.slots.get_mut(i) {
             *slot = Some(entry);
         }
+        self.set_open(i, true);
+        if i == self.next_fd {
+            self.next_fd = i + 1;
+        }
+    }
+
+    /// `__set_open_fd` / `__clear_open_fd`, with the summary bit.
+    fn set_open(&mut self, fd: usize, open: bool) {
+        let (w, b) = (fd / 64, fd % 64);
+        if self.open_fds.len() <= w {
+            self.open_fds.resize(w + 1, 0);
+        }
+        if self.full_fds_bits.len() <= w / 64 {
+            self.full_fds_bits.resize(w / 64 + 1, 0);
+        }
+        if open {
+            self.open_fds[w] |= 1 << b;
+        } else {
+            self.open_fds[w] &= !(1 << b);
+        }
+        if self.open_fds[w] == u64::MAX {
+            self.full_fds_bits[w / 64] |= 1 << (w % 64);
+        } else {
+            self.full_fds_bits[w / 64] &= !(1 << (w % 64));
+        }
     }
 
     /// Remove `fd`, returning what it held.
@@ -69,6 +128,10 @@ impl FdTable {
         while matches!(self.slots.last(), Some(None)) {
             self.slots.pop();
         }
+        let i = fd as usize;
+        self.set_open(i, false);
+        // __put_unused_fd: the freed number is the new lowest candidate.
+        self.next_fd = self.next_fd.min(i);
         Ok(entry)
     }
 
@@ -93,6 +156,9 @@ impl FdTable {
 
     /// Remove every entry, returning them.
     pub fn drain(&mut self) -> Vec<FdEntry> {
+        self.open_fds.clear();
+        self.full_fds_bits.clear();
+        self.next_fd = 0;
         self.slots.drain(..).flatten().collect()
     }
 }
@@ -122,5 +188,40 @@ mod tests {
         assert_eq!(t.get(1).unwrap_err(), Errno::EBADF);
         assert_eq!(t.get(-1).unwrap_err(), Errno::EBADF);
         assert_eq!(t.remove(7).unwrap_err(), Errno::EBADF);
+    }
+
+    #[test]
+    fn bitmap_finds_the_lowest_free_past_full_words() {
+        let mut t = FdTable::default();
+        let null = || FdEntry {
+            file: File::new(FileKind::Null, false),
+            cloexec: false,
+        };
+        for fd in 0..200 {
+            assert_eq!(t.lowest_free(1 << 20).unwrap(), fd);
+            t.install(fd, null());
+        }
+        t.remove(130).unwrap();
+        t.remove(5).unwrap();
+        assert_eq!(t.lowest_free(1 << 20).unwrap(), 5);
+        assert_eq!(t.lowest_free_from(6, 1 << 20).unwrap(), 130);
+        t.install(5, null());
+        assert_eq!(t.lowest_free(1 << 20).unwrap(), 130);
+        t.install(130, null());
+        assert_eq!(t.lowest_free(1 << 20).unwrap(), 200);
+        // An fd installed far away (dup2) leaves the hole below it free.
+        t.install(1000, null());
+        assert_eq!(t.lowest_free_from(201, 1 << 20).unwrap(), 201);
+        assert_eq!(t.lowest_free_from(1000, 1 << 20).unwrap(), 1001);
+        assert_eq!(t.lowest_free(200).unwrap_err(), Errno::EMFILE);
+        // The same answers as a plain scan, for every start.
+        for from in 0..1100 {
+            let scan = (from..).find(|&i| t.get(i as i32).is_err()).unwrap();
+            assert_eq!(
+                t.lowest_free_from(from, 1 << 20).unwrap() as usize,
+                scan,
+                "{from}"
+            );
+        }
     }
 }

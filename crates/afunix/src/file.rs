@@ -29,20 +29,20 @@ pub enum FileKind {
     Socket(Arc<Sock>),
     /// A pidfd: refers to a process, which may have exited.
     Pidfd(Pid),
-    /// A regular file opened with `open(2)`.
+    /// A regular file opened with `open`.
     Regular(RegFile),
-    /// A directory opened for reading (`read` is `EISDIR`).
+    /// A directory opened for reading (it reads as `EISDIR`).
     Dir,
-    /// An `O_PATH` file (`FMODE_PATH`): `fdget` refuses it (`EBADF`),
-    /// `fget_raw` takes it (dup, fcntl F_GETFD, SCM_RIGHTS).
+    /// An `O_PATH` fd: it names a file but reads, writes, polls nothing
+    /// (`FMODE_PATH`: `fdget` refuses it, `fget_raw` takes it).
     Path,
 }
 
-/// An open regular file: the inode's bytes (shared by every open file of
-/// the inode) and this open file's own offset and access mode.
+/// An open regular file: the file's bytes (shared with every open file of
+/// the same inode) and this open file's own offset and access mode.
 #[derive(Debug)]
 pub struct RegFile {
-    /// The inode's content.
+    /// The inode's bytes.
     pub data: Arc<Mutex<Vec<u8>>>,
     /// `f_pos`.
     pub pos: Mutex<usize>,
@@ -105,6 +105,18 @@ impl File {
         }
     }
 
+    /// The errno `sockfd_lookup` gives for this file when it is not a
+    /// socket: `EBADF` for an O_PATH fd (`fdget` refuses it), else
+    /// `ENOTSOCK`.
+    pub fn not_a_socket(&self) -> crate::errno::Errno {
+        use crate::errno::Errno;
+        if matches!(self.kind, FileKind::Path) {
+            Errno::EBADF.why("sockfd_lookup: fdget refuses an O_PATH fd")
+        } else {
+            Errno::ENOTSOCK.why("sockfd_lookup: fd is not a socket")
+        }
+    }
+
     /// A short name of the kind, for messages.
     pub fn kind_name(&self) -> &'static str {
         match self.kind {
@@ -116,7 +128,7 @@ impl File {
             FileKind::Pidfd(_) => "pidfd",
             FileKind::Regular(_) => "file",
             FileKind::Dir => "dir",
-            FileKind::Path => "path",
+            FileKind::Path => "o_path",
         }
     }
 }

@@ -41,7 +41,7 @@ pub mod backend;
 pub mod errno;
 pub mod fdtable;
 pub mod file;
-pub mod namei;
+mod namei;
 pub mod net;
 pub mod process;
 pub mod security;

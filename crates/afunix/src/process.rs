@@ -63,6 +63,8 @@ pub enum Capability {
     SysResource,
     /// `CAP_NET_ADMIN`: `SO_SNDBUFFORCE`/`SO_RCVBUFFORCE`.
     NetAdmin,
+    /// `CAP_NET_RAW`: `SO_PRIORITY` above 6, `SO_MARK`, rebinding a bound device.
+    NetRaw,
 }
 
 /// One process of the world.

@@ -53,9 +53,9 @@ pub(crate) type KResult<T> = Result<T, Fail>;
 /// A wait queue and the generation the caller saw while it held the
 /// queue's lock: the sleeper only sleeps if nothing changed since.
 pub(crate) enum Wait {
-    /// A socket's own wait queue (`sk_sleep`).
-    Sock(Arc<Sock>, u64),
-    /// A socket's `peer_wait`.
+    /// A socket's own wait queue (`sk_sleep`); exclusive or not.
+    Sock(Arc<Sock>, u64, bool),
+    /// A socket's `peer_wait` (`unix_wait_for_peer`: always exclusive).
     Peer(Arc<Sock>, u64),
     /// A pipe's wait queue.
     Pipe(Arc<Pipe>, u64),
@@ -65,10 +65,111 @@ impl Wait {
     /// Sleep until the queue's generation moves past the one seen, or `until`.
     fn sleep(&self, until: Option<Instant>) {
         match self {
-            Wait::Sock(s, seen) => sleep_on(&s.inner, &s.wait, *seen, |g| g.seq, until),
-            Wait::Peer(s, seen) => sleep_on(&s.inner, &s.peer_wait, *seen, |g| g.peer_seq, until),
+            Wait::Sock(s, seen, excl) => sleep_queued(
+                &s.inner,
+                &s.wait,
+                *seen,
+                |g| (g.seq, &mut g.waiters),
+                *excl,
+                until,
+            ),
+            Wait::Peer(s, seen) => sleep_queued(
+                &s.inner,
+                &s.peer_wait,
+                *seen,
+                |g| (g.peer_seq, &mut g.peer_waiters),
+                true,
+                until,
+            ),
+            // The model's pipe has one queue for readers and writers:
+            // every sleeper wakes and looks (pipe_read and pipe_write each
+            // have their own exclusive queue in the kernel).
             Wait::Pipe(p, seen) => sleep_on(&p.inner, &p.wait, *seen, |g| g.seq, until),
         }
+    }
+}
+
+/// A wait queue's sleepers in arrival order (`wait_queue_head`): a wake-up
+/// takes every non-exclusive sleeper and the oldest exclusive one
+/// (`__wake_up_common` with `nr_exclusive` 1), so which of several blocked
+/// calls a change serves is the kernel's choice, not the OS scheduler's.
+#[derive(Debug, Default)]
+pub struct WaitList {
+    next: u64,
+    /// (ticket, exclusive), oldest first.
+    sleepers: std::collections::VecDeque<(u64, bool)>,
+}
+
+impl WaitList {
+    /// `prepare_to_wait[_exclusive]`: join at the tail; the ticket.
+    pub(crate) fn add(&mut self, exclusive: bool) -> u64 {
+        self.next += 1;
+        self.sleepers.push_back((self.next, exclusive));
+        self.next
+    }
+    /// Whether the ticket still waits (not yet woken).
+    pub(crate) fn waiting(&self, ticket: u64) -> bool {
+        self.sleepers.iter().any(|(t, _)| *t == ticket)
+    }
+    /// `finish_wait` after a timeout.
+    pub(crate) fn remove(&mut self, ticket: u64) {
+        self.sleepers.retain(|(t, _)| *t != ticket);
+    }
+    /// `wq_has_sleeper`.
+    pub(crate) fn has_sleeper(&self) -> bool {
+        !self.sleepers.is_empty()
+    }
+    /// `__wake_up(.., nr_exclusive = 1)`.
+    pub(crate) fn wake_one_exclusive(&mut self) {
+        let mut woke_exclusive = false;
+        self.sleepers.retain(|(_, excl)| {
+            if !excl {
+                return false;
+            }
+            if woke_exclusive {
+                return true;
+            }
+            woke_exclusive = true;
+            false
+        });
+    }
+    /// Wake everyone (`wake_up_all`).
+    pub(crate) fn wake_all(&mut self) {
+        self.sleepers.clear();
+    }
+}
+
+/// Sleep on a queue that keeps its sleepers in order: join the queue if
+/// nothing changed since the caller looked (the generation is still
+/// `seen`), then wait until a wake-up takes this sleeper or `until` passes.
+fn sleep_queued<T>(
+    m: &Mutex<T>,
+    cv: &std::sync::Condvar,
+    seen: u64,
+    queue: impl Fn(&mut T) -> (u64, &mut WaitList),
+    exclusive: bool,
+    until: Option<Instant>,
+) {
+    let mut g = lock(m);
+    let (gen, list) = queue(&mut g);
+    if gen != seen {
+        return;
+    }
+    let ticket = list.add(exclusive);
+    while queue(&mut g).1.waiting(ticket) {
+        g = match until {
+            None => cv.wait(g).unwrap_or_else(|p| p.into_inner()),
+            Some(d) => {
+                let now = Instant::now();
+                if now >= d {
+                    queue(&mut g).1.remove(ticket);
+                    return;
+                }
+                cv.wait_timeout(g, d - now)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0
+            }
+        };
     }
 }
 
@@ -104,7 +205,7 @@ pub(crate) struct Names {
     /// Abstract names, per network namespace (the kernel's hash is per
     /// `struct net` and mixes in `sk_type`).
     pub(crate) abstract_names: HashMap<(u32, SockType, Vec<u8>), Weak<Sock>>,
-    /// The scenario's directory tree.
+    /// The scenario's directory tree (`fs/namei.c`).
     pub(crate) tree: crate::namei::Tree,
     /// The next autobind candidate.
     pub(crate) autobind_next: u32,
@@ -124,6 +225,10 @@ pub struct Kernel {
     pub(crate) registry: Mutex<Vec<Weak<Sock>>>,
     /// The in-flight graph (`unix_gc_lock`).
     pub(crate) gc: Mutex<GcState>,
+    /// The collector's work item: one run at a time (`unix_gc_work`).
+    pub(crate) gc_work: Mutex<()>,
+    /// A run was requested while one was running: run once more.
+    pub(crate) gc_requeued: AtomicBool,
     /// Open file descriptions alive.
     pub(crate) files_live: AtomicUsize,
     pub(crate) interrupted: AtomicBool,
@@ -147,6 +252,8 @@ impl Kernel {
             security,
             registry: Mutex::new(Vec::new()),
             gc: Mutex::new(GcState::default()),
+            gc_work: Mutex::new(()),
+            gc_requeued: AtomicBool::new(false),
             files_live: AtomicUsize::new(0),
             interrupted: AtomicBool::new(false),
         }
@@ -333,19 +440,8 @@ impl Kernel {
         }
     }
 
-    /// The open file behind `fd` of `pid` (`fdget`), with a reference;
-    /// an `O_PATH` file is `EBADF` (`FMODE_PATH` in `__fget_light`).
+    /// The open file behind `fd` of `pid` (`fdget`), with a reference.
     pub(crate) fn fdget(&self, pid: Pid, fd: i32) -> SysResult<Arc<File>> {
-        let f = self.fdget_raw(pid, fd)?;
-        if matches!(f.kind, FileKind::Path) {
-            self.fput(f);
-            return Err(Errno::EBADF.why("__fget_light: an O_PATH file (FMODE_PATH)"));
-        }
-        Ok(f)
-    }
-
-    /// `fdget_raw`/`fget_raw`: the open file behind `fd`, `O_PATH` too.
-    pub(crate) fn fdget_raw(&self, pid: Pid, fd: i32) -> SysResult<Arc<File>> {
         let p = self.proc(pid)?;
         let t = lock(&p.fds);
         let e = t.get(fd)?;
@@ -443,7 +539,7 @@ impl Kernel {
     }
 
     fn dup(&self, pid: Pid, fd: i32) -> SysResult<i32> {
-        let f = self.fdget_raw(pid, fd)?;
+        let f = self.fdget(pid, fd)?;
         self.fd_install(pid, f, false)
     }
 
@@ -537,7 +633,9 @@ impl Kernel {
             FileKind::PipeWrite(_) => Err(Errno::EBADF.why("file not open for reading").into()),
             FileKind::Regular(r) => {
                 if !r.read {
-                    return Err(Errno::EBADF.why("vfs_read: not FMODE_READ").into());
+                    return Err(Errno::EBADF
+                        .why("vfs_read: file not open for reading")
+                        .into());
                 }
                 let data = lock(&r.data);
                 let mut pos = lock(&r.pos);
@@ -548,7 +646,9 @@ impl Kernel {
                 Ok(out)
             }
             FileKind::Dir => Err(Errno::EISDIR.why("generic_read_dir: a directory").into()),
-            FileKind::Path => Err(Errno::EBADF.why("fdget_pos: an O_PATH file").into()),
+            FileKind::Path => Err(Errno::EBADF
+                .why("ksys_read: fdget refuses an O_PATH fd")
+                .into()),
             // A pidfd is opened read-write but has no read operation.
             FileKind::Pidfd(_) => Err(Errno::EINVAL.why("vfs_read: a pidfd cannot be read").into()),
             // sock_read_iter: a zero-length read never reaches the protocol.
@@ -595,20 +695,19 @@ impl Kernel {
             FileKind::PipeRead(_) => Err(Errno::EBADF.why("file not open for writing").into()),
             FileKind::Regular(r) => {
                 if !r.write {
-                    return Err(Errno::EBADF.why("vfs_write: not FMODE_WRITE").into());
+                    return Err(Errno::EBADF
+                        .why("vfs_write: file not open for writing")
+                        .into());
                 }
                 let mut data = lock(&r.data);
                 let mut pos = lock(&r.pos);
-                if r.append {
-                    *pos = data.len();
-                }
-                let start = *pos;
-                let end = start.saturating_add(bytes.len());
-                if end > crate::namei::MAX_FILE_SIZE {
-                    return Err(Errno::EFBIG
-                        .why("generic_write_check_limits: past the world's s_maxbytes")
-                        .into());
-                }
+                let start = if r.append { data.len() } else { *pos };
+                let end = start
+                    .checked_add(bytes.len())
+                    .filter(|e| *e <= crate::abi::consts::MAX_FILE_SIZE)
+                    .ok_or(
+                        Errno::EFBIG.why("generic_write_checks: past the world's file size limit"),
+                    )?;
                 if data.len() < end {
                     data.resize(end, 0);
                 }
@@ -618,8 +717,9 @@ impl Kernel {
                 *pos = end;
                 Ok(bytes.len())
             }
-            FileKind::Dir => Err(Errno::EBADF.why("vfs_write: not FMODE_WRITE").into()),
-            FileKind::Path => Err(Errno::EBADF.why("fdget_pos: an O_PATH file").into()),
+            FileKind::Dir | FileKind::Path => {
+                Err(Errno::EBADF.why("ksys_write: not open for writing").into())
+            }
             FileKind::Pidfd(_) => Err(Errno::EINVAL
                 .why("vfs_write: a pidfd cannot be written")
                 .into()),
@@ -722,6 +822,11 @@ impl Kernel {
 
     fn set_nonblock(&self, pid: Pid, fd: i32, on: bool) -> SysResult<()> {
         let f = self.fdget(pid, fd)?;
+        // do_fcntl on an O_PATH fd allows only the fd-table commands.
+        if matches!(f.kind, FileKind::Path) {
+            self.fput(f);
+            return Err(Errno::EBADF.why("fcntl: F_SETFL on an O_PATH fd"));
+        }
         f.nonblock.store(on, Ordering::Relaxed);
         self.fput(f);
         Ok(())
@@ -738,7 +843,7 @@ impl Kernel {
     }
 
     fn pidfd_pid(&self, pid: Pid, fd: i32) -> SysResult<i32> {
-        let f = self.fdget_raw(pid, fd)?;
+        let f = self.fdget(pid, fd)?;
         let r = match f.kind {
             FileKind::Pidfd(p) => Ok(if self.pid_alive(p) { p } else { -1 }),
             _ => Err(Errno::EINVAL.why("not a pidfd")),
@@ -809,7 +914,7 @@ impl Kernel {
 /// assert_eq!(w.read(b, g, 5).unwrap(), b"hello");
 /// ```
 pub struct World {
-    pub(crate) k: Kernel,
+    k: Kernel,
 }
 
 impl Default for World {
@@ -852,6 +957,11 @@ impl World {
         let w = World::new();
         lock(&w.k.gc).walk = walk;
         w
+    }
+
+    /// The shared state, for the calls defined in other modules.
+    pub(crate) fn kernel(&self) -> &Kernel {
+        &self.k
     }
 
     /// Run a call that may sleep. Whether it may sleep at all is the
@@ -900,8 +1010,10 @@ impl World {
         self.k.interrupted.store(true, Ordering::SeqCst);
         for s in self.k.all_socks() {
             let mut g = s.lock();
-            s.wake_locked(&mut g);
-            s.wake_peers_locked(&mut g);
+            g.waiters.wake_all();
+            g.peer_waiters.wake_all();
+            s.wait.notify_all();
+            s.peer_wait.notify_all();
         }
     }
 
@@ -1107,8 +1219,9 @@ impl World {
         // fdget once: the file is held across any sleep, as the kernel holds it.
         let f = self.k.fdget(pid, fd)?;
         let Some(s) = f.sock().cloned() else {
+            let e = f.not_a_socket();
             self.k.fput(f);
-            return Err(Errno::ENOTSOCK.why("sockfd_lookup: fd is not a socket"));
+            return Err(e);
         };
         let t = s.lock().sndtimeo;
         let mut pr = StreamProgress::default();
@@ -1145,8 +1258,9 @@ impl World {
         }
         let f = self.k.fdget(pid, fd)?;
         let Some(s) = f.sock().cloned() else {
+            let e = f.not_a_socket();
             self.k.fput(f);
-            return Err(Errno::ENOTSOCK.why("sockfd_lookup: fd is not a socket"));
+            return Err(e);
         };
         let t = s.lock().rcvtimeo;
         let mut pr = StreamProgress::default();
@@ -1219,10 +1333,10 @@ impl World {
                 .any(|b| matches!(b, RecvBuf::Null(n) if *n > 0));
             if bad_len || fault {
                 let f = self.k.fdget(pid, fd)?;
-                let is_sock = f.sock().is_some();
+                let not_sock = f.sock().is_none().then(|| f.not_a_socket());
                 self.k.fput(f);
-                if !is_sock {
-                    return Err(Errno::ENOTSOCK.why("sockfd_lookup: fd is not a socket"));
+                if let Some(e) = not_sock {
+                    return Err(e);
                 }
                 if bad_len {
                     return Err(Errno::EINVAL.why("__copy_msghdr: msg_namelen < 0"));
@@ -1361,6 +1475,10 @@ impl World {
     /// `fcntl(fd, F_SETOWN, getpid())`: the caller owns the open file.
     pub fn set_own(&self, pid: Pid, fd: i32) -> SysResult<()> {
         let f = self.k.fdget(pid, fd)?;
+        if matches!(f.kind, FileKind::Path) {
+            self.k.fput(f);
+            return Err(Errno::EBADF.why("fcntl: F_SETOWN on an O_PATH fd"));
+        }
         f.owner.store(pid, Ordering::SeqCst);
         self.k.fput(f);
         Ok(())

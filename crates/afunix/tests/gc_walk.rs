@@ -25,6 +25,7 @@ fn mixed_lowpoint(w: &World) {
         gid: 0,
         groups: vec![0],
         nofile: 1024,
+        ..TaskSpec::default()
     });
     let pairs: Vec<[i32; 2]> = (0..3)
         .map(|_| w.socketpair(a, SOCK_DGRAM).unwrap())

@@ -17,6 +17,7 @@ fn task(uid: u32, nofile: u64) -> TaskSpec {
         gid: uid,
         groups: vec![uid],
         nofile,
+        ..TaskSpec::default()
     }
 }
 

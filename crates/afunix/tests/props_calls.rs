@@ -547,6 +547,7 @@ impl Run {
                         gid: *uid,
                         groups: vec![*uid],
                         nofile: *nofile,
+                        ..TaskSpec::default()
                     });
                     self.pids.push(pid);
                     self.known.push(Vec::new());
@@ -780,6 +781,7 @@ fn check_sequence(procs: &[(u32, u64)], ops: &[Op]) -> Result<(), TestCaseError>
                 gid: uid,
                 groups: vec![uid],
                 nofile,
+                ..TaskSpec::default()
             })
         })
         .collect();

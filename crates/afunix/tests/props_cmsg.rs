@@ -64,6 +64,7 @@ fn setup(root_sends: bool, ty: i32, passcred: bool, passrights: bool) -> Setup {
         gid: ROOT_UID,
         groups: vec![ROOT_UID],
         nofile: 1024,
+        ..TaskSpec::default()
     });
     let user = w.spawn(&TaskSpec::default());
     let tx = if root_sends { root } else { user };

@@ -227,6 +227,88 @@ pub const SO_PROTOCOL: i32 = 38;
 pub const SO_DOMAIN: i32 = 39;
 /// `SO_PEERNAME`.
 pub const SO_PEERNAME: i32 = 28;
+/// `SO_BINDTODEVICE` (a device name; no `int` check).
+pub const SO_BINDTODEVICE: i32 = 25;
+/// `SO_BSDCOMPAT` (accepted, does nothing).
+pub const SO_BSDCOMPAT: i32 = 14;
+/// `SO_TIMESTAMP_OLD`.
+pub const SO_TIMESTAMP_OLD: i32 = 29;
+/// `SO_PEERSEC`.
+pub const SO_PEERSEC: i32 = 31;
+/// `SO_TIMESTAMPNS_OLD`.
+pub const SO_TIMESTAMPNS_OLD: i32 = 35;
+/// `SO_MARK`.
+pub const SO_MARK: i32 = 36;
+/// `SO_TIMESTAMPING_OLD`.
+pub const SO_TIMESTAMPING_OLD: i32 = 37;
+/// `SO_RXQ_OVFL`.
+pub const SO_RXQ_OVFL: i32 = 40;
+/// `SO_WIFI_STATUS`.
+pub const SO_WIFI_STATUS: i32 = 41;
+/// `SO_NOFCS`.
+pub const SO_NOFCS: i32 = 43;
+/// `SO_LOCK_FILTER`.
+pub const SO_LOCK_FILTER: i32 = 44;
+/// `SO_SELECT_ERR_QUEUE`.
+pub const SO_SELECT_ERR_QUEUE: i32 = 45;
+/// `SO_BUSY_POLL`.
+pub const SO_BUSY_POLL: i32 = 46;
+/// `SO_MAX_PACING_RATE`.
+pub const SO_MAX_PACING_RATE: i32 = 47;
+/// `SO_BPF_EXTENSIONS`.
+pub const SO_BPF_EXTENSIONS: i32 = 48;
+/// `SO_INCOMING_CPU`.
+pub const SO_INCOMING_CPU: i32 = 49;
+/// `SO_ATTACH_BPF`.
+pub const SO_ATTACH_BPF: i32 = 50;
+/// `SO_ATTACH_REUSEPORT_CBPF`.
+pub const SO_ATTACH_REUSEPORT_CBPF: i32 = 51;
+/// `SO_ATTACH_REUSEPORT_EBPF`.
+pub const SO_ATTACH_REUSEPORT_EBPF: i32 = 52;
+/// `SO_CNX_ADVICE`.
+pub const SO_CNX_ADVICE: i32 = 53;
+/// `SO_MEMINFO`.
+pub const SO_MEMINFO: i32 = 55;
+/// `SO_INCOMING_NAPI_ID`.
+pub const SO_INCOMING_NAPI_ID: i32 = 56;
+/// `SO_COOKIE`.
+pub const SO_COOKIE: i32 = 57;
+/// `SO_ZEROCOPY`.
+pub const SO_ZEROCOPY: i32 = 60;
+/// `SO_TXTIME`.
+pub const SO_TXTIME: i32 = 61;
+/// `SO_BINDTOIFINDEX`.
+pub const SO_BINDTOIFINDEX: i32 = 62;
+/// `SO_TIMESTAMP_NEW`.
+pub const SO_TIMESTAMP_NEW: i32 = 63;
+/// `SO_TIMESTAMPNS_NEW`.
+pub const SO_TIMESTAMPNS_NEW: i32 = 64;
+/// `SO_TIMESTAMPING_NEW`.
+pub const SO_TIMESTAMPING_NEW: i32 = 65;
+/// `SO_RCVTIMEO_NEW` (`struct __kernel_sock_timeval`, 16 bytes like the old one on x86_64).
+pub const SO_RCVTIMEO_NEW: i32 = 66;
+/// `SO_SNDTIMEO_NEW`.
+pub const SO_SNDTIMEO_NEW: i32 = 67;
+/// `SO_DETACH_REUSEPORT_BPF`.
+pub const SO_DETACH_REUSEPORT_BPF: i32 = 68;
+/// `SO_PREFER_BUSY_POLL`.
+pub const SO_PREFER_BUSY_POLL: i32 = 69;
+/// `SO_BUSY_POLL_BUDGET`.
+pub const SO_BUSY_POLL_BUDGET: i32 = 70;
+/// `SO_NETNS_COOKIE`.
+pub const SO_NETNS_COOKIE: i32 = 71;
+/// `SO_BUF_LOCK`.
+pub const SO_BUF_LOCK: i32 = 72;
+/// `SO_RESERVE_MEM`.
+pub const SO_RESERVE_MEM: i32 = 73;
+/// `SO_TXREHASH`.
+pub const SO_TXREHASH: i32 = 74;
+/// `SO_RCVMARK`.
+pub const SO_RCVMARK: i32 = 75;
+/// `SO_DEVMEM_DONTNEED`.
+pub const SO_DEVMEM_DONTNEED: i32 = 80;
+/// `SO_RCVPRIORITY`.
+pub const SO_RCVPRIORITY: i32 = 82;
 
 /// `O_RDONLY`.
 pub const O_RDONLY: i32 = 0;
@@ -248,3 +330,7 @@ pub const O_APPEND: i32 = 0o2000;
 pub const O_DIRECTORY: i32 = 0o200000;
 /// `O_PATH`.
 pub const O_PATH: i32 = 0o10000000;
+
+/// The largest regular file of a world (a model limit: the kernel relies
+/// on the filesystem's and the memory's). Writes past it are `EFBIG`.
+pub const MAX_FILE_SIZE: usize = 1 << 30;

@@ -3,4 +3,5 @@
 
 pub mod scm;
 pub mod socket;
+pub mod sockopt;
 pub mod unix;

@@ -118,7 +118,7 @@ impl Kernel {
         for chunk in data.chunks_exact(4) {
             let fd = i32::from_ne_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
             let f = self
-                .fdget_raw(pid, fd)
+                .fdget(pid, fd)
                 .map_err(|_| Errno::EBADF.why("scm_fp_copy: fget_raw: fd not open"))?;
             fp.push(f);
         }

@@ -3,14 +3,11 @@
 //! policy hook, generic socket options; then the unix protocol.
 
 use crate::abi::consts::*;
-use crate::abi::timeval::{sock_get_timeout, sock_set_timeout};
 use crate::errno::{Errno, SysResult};
 use crate::file::{File, FileKind};
 use crate::net::unix::stream::StreamProgress;
-use crate::net::unix::{
-    double_lock, PeerCred, Sock, SockState, SockType, SOCK_MIN_RCVBUF, SOCK_MIN_SNDBUF,
-};
-use crate::process::{Capability, Pid};
+use crate::net::unix::{double_lock, PeerCred, Sock, SockState, SockType};
+use crate::process::Pid;
 use crate::world::{lock, KResult, Kernel, RecvMsg};
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,14 +65,6 @@ pub struct RecvArgs<'a> {
     pub flags: i32,
 }
 
-fn int_opt(v: &[u8]) -> SysResult<i32> {
-    let b: [u8; 4] = v
-        .get(..4)
-        .and_then(|b| b.try_into().ok())
-        .ok_or(Errno::EINVAL.why("optlen < sizeof(int)"))?;
-    Ok(i32::from_ne_bytes(b))
-}
-
 impl Kernel {
     /// `sockfd_lookup`: run `op` on the socket behind an fd (`EBADF`,
     /// `ENOTSOCK`), holding a reference to its file meanwhile.
@@ -88,9 +77,7 @@ impl Kernel {
         let f = self.fdget(pid, fd)?;
         let r = match &f.kind {
             FileKind::Socket(s) => op(s, &f),
-            _ => Err(Errno::ENOTSOCK
-                .why("sockfd_lookup: fd is not a socket")
-                .into()),
+            _ => Err(f.not_a_socket().into()),
         };
         self.fput(f);
         r
@@ -239,8 +226,15 @@ impl Kernel {
             return Err(Errno::EINVAL.why("__sys_accept4: unknown flags").into());
         }
         // __sys_accept4_file: the new fd is reserved before the listening
-        // file is known to be a socket (EBADF, then EMFILE, then ENOTSOCK).
+        // file is known to be a socket (EBADF, then EMFILE, then ENOTSOCK);
+        // fdget refuses an O_PATH fd.
         let f = self.fdget(pid, fd)?;
+        if matches!(f.kind, FileKind::Path) {
+            self.fput(f);
+            return Err(Errno::EBADF
+                .why("__sys_accept4: fdget refuses an O_PATH fd")
+                .into());
+        }
         let r = (|| {
             self.fd_reserve(pid, 1)?;
             let s = f
@@ -338,7 +332,7 @@ impl Kernel {
         self.with_sock_nb(pid, fd, |s, _| self.unix_shutdown(s, how))
     }
 
-    // __sys_setsockopt → sock_setsockopt / unix_setsockopt
+    // __sys_setsockopt → do_sock_setsockopt (net/sockopt.rs)
     pub(crate) fn sys_setsockopt(
         &self,
         pid: Pid,
@@ -348,232 +342,6 @@ impl Kernel {
         v: &[u8],
     ) -> SysResult<()> {
         self.with_sock_nb(pid, fd, |s, _| self.sock_setsockopt(pid, s, level, name, v))
-    }
-
-    fn sock_setsockopt(
-        &self,
-        pid: Pid,
-        s: &Arc<Sock>,
-        level: i32,
-        name: i32,
-        v: &[u8],
-    ) -> SysResult<()> {
-        if level != SOL_SOCKET {
-            return Err(Errno::EOPNOTSUPP.why("unix sockets have no options outside SOL_SOCKET"));
-        }
-        if name == SO_INQ {
-            // unix_setsockopt (SOCK_CUSTOM_SOCKOPT: stream only)
-            if s.ty != SockType::Stream {
-                return Err(Errno::ENOPROTOOPT.why("SO_INQ is for stream sockets only"));
-            }
-            if v.len() != 4 {
-                return Err(Errno::EINVAL.why("unix_setsockopt: SO_INQ optlen != sizeof(int)"));
-            }
-            let val = int_opt(v)?;
-            if !(0..=1).contains(&val) {
-                return Err(Errno::EINVAL.why("unix_setsockopt: SO_INQ value not 0 or 1"));
-            }
-            s.lock().recv_inq = val == 1;
-            return Ok(());
-        }
-        match name {
-            SO_ATTACH_FILTER => {
-                let prog = crate::abi::filter::Program::parse(v)?;
-                s.lock().filter = Some(Arc::new(prog));
-                return Ok(());
-            }
-            SO_DETACH_FILTER => {
-                return match s.lock().filter.take() {
-                    Some(_) => Ok(()),
-                    None => Err(Errno::ENOENT.why("sk_detach_filter: no filter attached")),
-                };
-            }
-            SO_RCVTIMEO | SO_SNDTIMEO => {
-                let t = sock_set_timeout(v)?;
-                let mut g = s.lock();
-                if name == SO_RCVTIMEO {
-                    g.rcvtimeo = t;
-                } else {
-                    g.sndtimeo = t;
-                }
-                return Ok(());
-            }
-            _ => {}
-        }
-        let val = int_opt(v)?;
-        let p = self.proc(pid)?;
-        let mut g = s.lock();
-        match name {
-            SO_PASSCRED => g.passcred = val != 0,
-            SO_PASSPIDFD => g.passpidfd = val != 0,
-            SO_PASSRIGHTS => g.passrights = val != 0,
-            SO_OOBINLINE => g.oobinline = val != 0,
-            SO_PEEK_OFF => g.peek_off = val,
-            SO_RCVLOWAT => g.rcvlowat = if val < 0 { i32::MAX } else { val.max(1) },
-            SO_SNDBUF | SO_SNDBUFFORCE => {
-                if name == SO_SNDBUFFORCE && !p.cred.capable(Capability::NetAdmin) {
-                    return Err(Errno::EPERM.why("SO_SNDBUFFORCE needs CAP_NET_ADMIN"));
-                }
-                // sk_setsockopt: min(val, wmem_max) as unsigned, doubled, floored.
-                let v = if name == SO_SNDBUFFORCE {
-                    val.max(0) as u32
-                } else {
-                    (val as u32).min(SK_BUF_MAX as u32)
-                };
-                let v = v.min(i32::MAX as u32 / 2) as i32;
-                g.sndbuf = v.saturating_mul(2).max(SOCK_MIN_SNDBUF);
-                drop(g);
-                s.wake();
-            }
-            SO_RCVBUF | SO_RCVBUFFORCE => {
-                if name == SO_RCVBUFFORCE && !p.cred.capable(Capability::NetAdmin) {
-                    return Err(Errno::EPERM.why("SO_RCVBUFFORCE needs CAP_NET_ADMIN"));
-                }
-                let v = if name == SO_RCVBUFFORCE {
-                    val.max(0) as u32
-                } else {
-                    (val as u32).min(SK_BUF_MAX as u32)
-                };
-                let v = v.min(i32::MAX as u32 / 2) as i32;
-                g.rcvbuf = v.saturating_mul(2).max(SOCK_MIN_RCVBUF);
-            }
-            SO_TYPE | SO_ERROR | SO_PEERCRED | SO_ACCEPTCONN | SO_PEERGROUPS | SO_PEERPIDFD => {
-                return Err(Errno::ENOPROTOOPT.why("read-only socket option"));
-            }
-            _ => return Err(Errno::ENOPROTOOPT.why("socket option not implemented by the model")),
-        }
-        Ok(())
-    }
-
-    // sk_getsockopt (and unix_getsockopt for SO_INQ)
-    pub(crate) fn sys_getsockopt(
-        &self,
-        pid: Pid,
-        fd: i32,
-        level: i32,
-        name: i32,
-        optlen: usize,
-    ) -> SysResult<Vec<u8>> {
-        self.with_sock_nb(pid, fd, |s, _| {
-            self.sock_getsockopt(pid, s, level, name, optlen)
-        })
-    }
-
-    /// `getsockopt` with the optlen as an int (value-result).
-    pub(crate) fn sys_getsockopt_len(
-        &self,
-        pid: Pid,
-        fd: i32,
-        level: i32,
-        name: i32,
-        optlen: i32,
-    ) -> Result<(i32, Vec<u8>), (Errno, Option<i32>)> {
-        let r = self.with_sock_nb(pid, fd, |s, _| {
-            if level == SOL_SOCKET && optlen < 0 {
-                return Err(Errno::EINVAL.why("sk_getsockopt: optlen < 0"));
-            }
-            self.sock_getsockopt(pid, s, level, name, optlen.max(0) as usize)
-        });
-        match r {
-            Ok(v) => Ok((v.len() as i32, v)),
-            Err(e) => Err((e, None)),
-        }
-    }
-
-    fn sock_getsockopt(
-        &self,
-        pid: Pid,
-        s: &Arc<Sock>,
-        level: i32,
-        name: i32,
-        optlen: usize,
-    ) -> SysResult<Vec<u8>> {
-        if level != SOL_SOCKET {
-            return Err(Errno::EOPNOTSUPP.why("unix sockets have no options outside SOL_SOCKET"));
-        }
-        let cut = |b: &[u8]| b.get(..optlen.min(b.len())).unwrap_or_default().to_vec();
-        let int = |v: i32| cut(&v.to_ne_bytes());
-        let mut g = s.lock();
-        let out = match name {
-            SO_TYPE => int(s.ty.raw()),
-            SO_ERROR => int(g.take_err().map_or(0, Errno::raw)),
-            SO_SNDBUF => int(g.sndbuf),
-            SO_RCVBUF => int(g.rcvbuf),
-            SO_PASSCRED => int(g.passcred as i32),
-            SO_PASSPIDFD => int(g.passpidfd as i32),
-            SO_PASSRIGHTS => int(g.passrights as i32),
-            SO_OOBINLINE => int(g.oobinline as i32),
-            SO_PEEK_OFF => int(g.peek_off),
-            SO_RCVLOWAT => int(g.rcvlowat),
-            SO_ACCEPTCONN => int((g.state == SockState::Listen) as i32),
-            SO_RCVTIMEO | SO_SNDTIMEO => {
-                let t = if name == SO_RCVTIMEO {
-                    g.rcvtimeo
-                } else {
-                    g.sndtimeo
-                };
-                cut(&sock_get_timeout(t).to_bytes())
-            }
-            SO_PEERCRED => {
-                let u = match &g.peercred {
-                    Some(p) => crate::abi::ucred::Ucred {
-                        pid: p.pid,
-                        uid: p.uid,
-                        gid: p.gid,
-                    },
-                    None => crate::abi::ucred::Ucred {
-                        pid: 0,
-                        uid: u32::MAX,
-                        gid: u32::MAX,
-                    },
-                };
-                cut(&u.to_bytes())
-            }
-            SO_PEERGROUPS => {
-                let Some(p) = &g.peercred else {
-                    return Err(Errno::ENODATA.why("SO_PEERGROUPS: no peer credentials"));
-                };
-                let bytes: Vec<u8> = p.groups.iter().flat_map(|g| g.to_ne_bytes()).collect();
-                if optlen < bytes.len() {
-                    return Err(Errno::ERANGE.why("SO_PEERGROUPS: buffer too small for the groups"));
-                }
-                bytes
-            }
-            SO_PEERPIDFD => {
-                if optlen < 4 {
-                    return Err(Errno::EINVAL.why("SO_PEERPIDFD: optlen < sizeof(int)"));
-                }
-                let Some(p) = g.peercred.as_ref().map(|p| p.pid) else {
-                    return Err(Errno::ENODATA.why("SO_PEERPIDFD: no peer pid"));
-                };
-                drop(g);
-                if !self.pid_known(p) {
-                    return Err(Errno::ESRCH.why("SO_PEERPIDFD: no such process"));
-                }
-                return Ok(self.pidfd_install(pid, p)?.to_ne_bytes().to_vec());
-            }
-            SO_GET_FILTER => match &g.filter {
-                // sk_get_filter: the length is counted in instructions.
-                None => Vec::new(),
-                Some(prog) => {
-                    let n = prog.len();
-                    if optlen != 0 && optlen < n {
-                        return Err(
-                            Errno::EINVAL.why("sk_get_filter: buffer shorter than the program")
-                        );
-                    }
-                    let mut b = if optlen == 0 {
-                        Vec::new()
-                    } else {
-                        prog.to_bytes()
-                    };
-                    b.resize(n, 0);
-                    b
-                }
-            },
-            _ => return Err(Errno::ENOPROTOOPT.why("socket option not implemented by the model")),
-        };
-        Ok(out)
     }
 
     // unix_getname
@@ -605,12 +373,11 @@ impl Kernel {
             return POLLNVAL;
         };
         let mask = match &f.kind {
-            // DEFAULT_POLLMASK (an O_PATH file never gets here: fdget fails, POLLNVAL).
-            FileKind::Null
-            | FileKind::Memfd(_)
-            | FileKind::Regular(_)
-            | FileKind::Dir
-            | FileKind::Path => POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM,
+            FileKind::Null | FileKind::Memfd(_) | FileKind::Regular(_) | FileKind::Dir => {
+                POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM
+            }
+            // do_pollfd: fdget refuses an O_PATH file.
+            FileKind::Path => POLLNVAL,
             // pidfd_poll: readable once the process is gone; reaped at once here.
             FileKind::Pidfd(p) => {
                 if self.pid_alive(*p) {
@@ -659,14 +426,15 @@ impl Kernel {
                 let m = lock(m);
                 Ok(m.data.len().saturating_sub(m.pos).min(i32::MAX as usize) as i32)
             }
-            // do_vfs_ioctl FIONREAD: i_size - f_pos for a regular file.
+            FileKind::PipeRead(p) | FileKind::PipeWrite(p) if req == SIOCINQ => {
+                Ok(lock(&p.inner).len() as i32)
+            }
+            // ioctl(2) uses fdget: an O_PATH fd is EBADF.
+            FileKind::Path => Err(Errno::EBADF.why("ksys_ioctl: fdget refuses an O_PATH fd")),
             FileKind::Regular(r) if req == SIOCINQ => {
                 let len = lock(&r.data).len();
                 let pos = *lock(&r.pos);
                 Ok(len.saturating_sub(pos).min(i32::MAX as usize) as i32)
-            }
-            FileKind::PipeRead(p) | FileKind::PipeWrite(p) if req == SIOCINQ => {
-                Ok(lock(&p.inner).len() as i32)
             }
             _ => Err(Errno::ENOTTY.why("ioctl not supported by this file")),
         };

@@ -5,11 +5,18 @@
 use super::{Sock, SockType};
 use crate::abi::sockaddr::UnixAddr;
 use crate::errno::{Errno, SysResult};
-use crate::namei::{permission, Inode, InodeKind, MAY_WRITE};
+use crate::namei::{permission, Node, NodeKind, Tree, MAY_WRITE};
 use crate::process::Cred;
 use crate::process::Pid;
-use crate::world::{lock, Kernel, Names};
+use crate::world::{lock, Kernel};
 use std::sync::Arc;
+
+/// The path a pathname address names: `sun_path` up to its first NUL, as
+/// the kernel reads it (`unix_mkname_bsd`), walked from the world's
+/// directory (which is also its `/`).
+fn walk_path(path: &[u8]) -> &[u8] {
+    path.split(|c| *c == 0).next().unwrap_or_default()
+}
 
 impl Kernel {
     /// `unix_autobind`: an abstract name `"%05x"` from a 20-bit counter,
@@ -50,34 +57,34 @@ impl Kernel {
         let mut names = lock(&self.names);
         match addr {
             UnixAddr::Pathname(path) => {
-                // unix_bind_bsd: kern_path_create (walk errors, EEXIST ->
-                // EADDRINUSE), vfs_mknod (may_create: EACCES), then an
-                // already-bound socket is EINVAL (the file just made is
-                // unlinked again: nothing stays).
-                let tree = &mut names.tree;
-                let p = tree.create_parent(&cred, &path, false).map_err(|e| {
-                    if e == Errno::EEXIST {
-                        Errno::EADDRINUSE.why("unix_bind_bsd: the path exists (EEXIST)")
-                    } else {
-                        e
-                    }
-                })?;
-                tree.may_create(&cred, p.dir)?;
+                // unix_bind_bsd: kern_path_create (EEXIST → EADDRINUSE),
+                // vfs_mknod (may_create), then an already-bound socket is
+                // EINVAL (the kernel unlinks the file it just made).
+                let p = self.proc(pid)?;
+                let (dir, name) = names
+                    .tree
+                    .create_at(walk_path(&path), &cred, false)
+                    .map_err(|e| {
+                        if e == Errno::EEXIST {
+                            Errno::EADDRINUSE.why("unix_bind_bsd: the path exists (EEXIST)")
+                        } else {
+                            e
+                        }
+                    })?;
                 if s.addr.get().is_some() {
                     return Err(Errno::EINVAL.why("unix_bind_bsd: socket already bound"));
                 }
-                let umask = self.proc(pid)?.umask;
-                let ino = tree.insert(
-                    p.dir,
-                    &p.last,
-                    Inode {
-                        mode: 0o777 & !umask,
+                let ino = names.tree.insert(
+                    dir,
+                    name,
+                    Node {
+                        mode: 0o777 & !p.umask,
                         uid: cred.euid,
                         gid: cred.egid,
-                        kind: InodeKind::Sock(Some(Arc::downgrade(s))),
+                        kind: NodeKind::Sock(Some(Arc::downgrade(s))),
                     },
                 );
-                tree.sock_inode.insert(s.id, ino);
+                let _ = s.path_ino.set(ino);
                 let _ = s.addr.set(UnixAddr::Pathname(path));
                 Ok(())
             }
@@ -118,19 +125,18 @@ impl Kernel {
                     names.abstract_names.remove(&key);
                 }
             }
-            // u->path: the inode is found in O(1); once unlinked it is gone.
             UnixAddr::Pathname(_) => {
-                if let Some(ino) = names.tree.sock_inode.remove(&s.id) {
-                    if let Some(Inode {
-                        kind: InodeKind::Sock(w),
-                        ..
-                    }) = names.tree.get_mut(ino)
+                // The socket file stays; it no longer leads to a socket.
+                let Some(ino) = s.path_ino.get() else { return };
+                if let Some(Node {
+                    kind: NodeKind::Sock(w),
+                    ..
+                }) = names.tree.nodes.get_mut(ino)
+                {
+                    if w.as_ref()
+                        .is_some_and(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(s)))
                     {
-                        if w.as_ref()
-                            .is_some_and(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(s)))
-                        {
-                            *w = None;
-                        }
+                        *w = None;
                     }
                 }
             }
@@ -151,7 +157,7 @@ impl Kernel {
         match addr {
             UnixAddr::Pathname(path) => {
                 let cred = self.proc(pid)?.cred.clone();
-                find_bsd(&names, path, ty, &cred)
+                find_bsd(&names.tree, path, ty, &cred)
             }
             UnixAddr::Abstract(name) => names
                 .abstract_names
@@ -166,24 +172,23 @@ impl Kernel {
     }
 }
 
-// unix_find_bsd: kern_path (LOOKUP_FOLLOW), path_permission(MAY_WRITE),
-// S_ISSOCK, then the socket bound to the inode and its type.
-fn find_bsd(names: &Names, path: &[u8], ty: SockType, cred: &Cred) -> SysResult<Arc<Sock>> {
-    let tree = &names.tree;
-    let ino = tree.lookup(cred, path, false)?;
-    let inode = tree
-        .get(ino)
+// unix_find_bsd: path lookup, MAY_WRITE, then the socket bound to the inode.
+fn find_bsd(tree: &Tree, path: &[u8], ty: SockType, cred: &Cred) -> SysResult<Arc<Sock>> {
+    let ino = tree.lookup(walk_path(path), cred)?;
+    let node = tree
+        .node(ino)
         .ok_or(Errno::ENOENT.why("unix_find_bsd: no such file"))?;
-    if !permission(cred, inode, MAY_WRITE) {
+    // path_permission(MAY_WRITE); root overrides (CAP_DAC_OVERRIDE).
+    if !permission(node, cred, MAY_WRITE) {
         return Err(Errno::EACCES.why("unix_find_bsd: no write permission on the socket file"));
     }
-    let InodeKind::Sock(w) = &inode.kind else {
-        return Err(Errno::ECONNREFUSED.why("unix_find_bsd: not a socket file (!S_ISSOCK)"));
+    let s = match &node.kind {
+        NodeKind::Sock(w) => w
+            .as_ref()
+            .and_then(std::sync::Weak::upgrade)
+            .ok_or(Errno::ECONNREFUSED.why("unix_find_bsd: no socket bound to this file"))?,
+        _ => return Err(Errno::ECONNREFUSED.why("unix_find_bsd: not a socket file (!S_ISSOCK)")),
     };
-    let s = w
-        .as_ref()
-        .and_then(std::sync::Weak::upgrade)
-        .ok_or(Errno::ECONNREFUSED.why("unix_find_bsd: no socket bound to this file"))?;
     if s.ty != ty {
         return Err(Errno::EPROTOTYPE.why("unix_find_bsd: socket of another type"));
     }

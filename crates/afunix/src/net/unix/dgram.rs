@@ -46,7 +46,7 @@ impl Kernel {
             let mut g = s.lock();
             let v: Vec<Skb> = g.recvq.drain(..).collect();
             if !v.is_empty() {
-                s.wake_peers_locked(&mut g);
+                s.wake_peers_all_locked(&mut g);
             }
             v
         };
@@ -211,7 +211,8 @@ impl Kernel {
                         .why("sock_alloc_send_pskb: send buffer full (sk_wmem_alloc >= sk_sndbuf)")
                         .into());
                 }
-                return Err(Fail::Block(Wait::Sock(Arc::clone(s), g.seq)));
+                // sock_wait_for_wmem: prepare_to_wait, not exclusive.
+                return Err(Fail::Block(Wait::Sock(Arc::clone(s), g.seq, false)));
             }
             (g.peer.clone(), g.may_passcred())
         };
@@ -441,7 +442,8 @@ impl Kernel {
                     .why("__skb_wait_for_more_packets: connection closed")
                     .into());
             }
-            return Err(Fail::Block(Wait::Sock(Arc::clone(s), g.seq)));
+            // __skb_wait_for_more_packets: prepare_to_wait_exclusive.
+            return Err(Fail::Block(Wait::Sock(Arc::clone(s), g.seq, true)));
         };
         let (skb_len, name, cred) = {
             let b = &g.recvq[index];
@@ -557,7 +559,7 @@ impl Kernel {
         let peer = {
             let mut g = s.lock();
             g.shutdown |= mode;
-            s.wake_locked(&mut g);
+            s.wake_all_locked(&mut g);
             g.peer.clone()
         };
         if let Some(other) = peer.filter(|o| s.ty.connection() && !Arc::ptr_eq(o, s)) {
@@ -570,7 +572,7 @@ impl Kernel {
             }
             let mut og = other.lock();
             og.shutdown |= peer_mode;
-            other.wake_locked(&mut og);
+            other.wake_all_locked(&mut og);
         }
         Ok(())
     }

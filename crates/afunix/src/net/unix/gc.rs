@@ -62,16 +62,29 @@ struct Vertex {
     /// The vertices of its SCC from the last full walk (`scc_entry`
     /// ring), in DFS push order; a new vertex is alone.
     group: u64,
+    /// When it went in flight (`seq` of its entries in the vertex lists:
+    /// an entry of an earlier life of the same socket is stale).
+    seq: u64,
+    /// The walk that last finalised it.
+    walked: u64,
 }
 
 /// The in-flight graph and counters.
 #[derive(Debug)]
 pub struct GcState {
     vertices: HashMap<u64, Vertex>,
-    /// `unix_unvisited_vertices`, in list order.
-    unvisited: Vec<u64>,
-    /// SCC groups (rings) by id.
+    /// `unix_unvisited_vertices`, in list order, as (vertex, seq). The
+    /// kernel's list removes a vertex in O(1); here an entry whose vertex
+    /// is gone, or came back with another `seq`, or was walked already in
+    /// this walk, is skipped (and compacted away), which is as cheap.
+    unvisited: Vec<(u64, u64)>,
+    /// SCC groups (rings) by id; a member that left (or moved to another
+    /// group) is skipped when the ring is read.
     groups: HashMap<u64, Vec<u64>>,
+    /// The next `Vertex::seq`.
+    next_seq: u64,
+    /// The current walk (`Vertex::walked`).
+    epoch: u64,
     next_group: u64,
     /// Embryo id → listener id, until accept (`unix_update_edges`).
     embryo_listener: HashMap<u64, u64>,
@@ -97,6 +110,8 @@ impl Default for GcState {
             vertices: HashMap::new(),
             unvisited: Vec::new(),
             groups: HashMap::new(),
+            next_seq: 0,
+            epoch: 0,
             next_group: 0,
             embryo_listener: HashMap::new(),
             user_inflight: HashMap::new(),
@@ -134,6 +149,8 @@ impl GcState {
             let group = self.next_group;
             self.next_group += 1;
             self.groups.insert(group, vec![pred.id]);
+            self.next_seq += 1;
+            let seq = self.next_seq;
             self.vertices.insert(
                 pred.id,
                 Vertex {
@@ -143,9 +160,17 @@ impl GcState {
                     index: self.unvisited_index,
                     scc_index: self.max_scc_index,
                     group,
+                    seq,
+                    walked: 0,
                 },
             );
-            self.unvisited.push(pred.id);
+            // list_add_tail(&vertex->entry, &unix_unvisited_vertices)
+            if self.unvisited.len() > 2 * self.vertices.len() + 64 {
+                let vs = &self.vertices;
+                self.unvisited
+                    .retain(|(id, seq)| vs.get(id).is_some_and(|v| v.seq == *seq));
+            }
+            self.unvisited.push((pred.id, seq));
         }
         if let Some(v) = self.vertices.get_mut(&pred.id) {
             v.edges.push(e);
@@ -172,14 +197,11 @@ impl GcState {
         };
         v.edges.remove(pos);
         if v.edges.is_empty() {
+            // list_del(&vertex->entry): its list entries go stale.
             let group = v.group;
             self.vertices.remove(&pred);
-            self.unvisited.retain(|&x| x != pred);
-            if let Some(g) = self.groups.get_mut(&group) {
-                g.retain(|&x| x != pred);
-                if g.is_empty() {
-                    self.groups.remove(&group);
-                }
+            if self.groups.get(&group).is_some_and(|g| g.len() == 1) {
+                self.groups.remove(&group);
             }
         }
     }
@@ -214,11 +236,19 @@ impl GcState {
 
     /// Finalise one SCC (push order, root first): mark it visited, decide
     /// whether it is dead. Returns its sockets when it is.
-    fn finalise(&mut self, scc: &[u64], visited: &mut Vec<u64>, marks: bool) -> Option<Vec<u64>> {
+    fn finalise(
+        &mut self,
+        scc: &[u64],
+        visited: &mut Vec<(u64, u64)>,
+        marks: bool,
+    ) -> Option<Vec<u64>> {
         let mut dead = true;
         for &v in scc {
-            self.unvisited.retain(|&x| x != v);
-            visited.push(v);
+            let epoch = self.epoch;
+            if let Some(x) = self.vertices.get_mut(&v) {
+                x.walked = epoch;
+                visited.push((v, x.seq));
+            }
             if marks {
                 let gi = self.grouped_index;
                 if let Some(x) = self.vertices.get_mut(&v) {
@@ -243,7 +273,7 @@ impl GcState {
         &mut self,
         root: u64,
         last_index: &mut u64,
-        visited: &mut Vec<u64>,
+        visited: &mut Vec<(u64, u64)>,
         hit: &mut Vec<Vec<u64>>,
     ) {
         let mut vstack: Vec<u64> = Vec::new();
@@ -287,15 +317,10 @@ impl GcState {
                     let scc: Vec<u64> = vstack.split_off(at);
                     let group = self.next_group;
                     self.next_group += 1;
+                    // (The old rings were dropped when the walk began.)
                     for &x in &scc {
                         if let Some(vx) = self.vertices.get_mut(&x) {
-                            let old = std::mem::replace(&mut vx.group, group);
-                            if let Some(g) = self.groups.get_mut(&old) {
-                                g.retain(|&y| y != x);
-                                if g.is_empty() {
-                                    self.groups.remove(&old);
-                                }
-                            }
+                            vx.group = group;
                         }
                     }
                     self.groups.insert(group, scc.clone());
@@ -330,8 +355,19 @@ impl GcState {
         let mut visited = Vec::new();
         let mut hit = Vec::new();
         self.maybe_cyclic = false;
-        while let Some(&root) = self.unvisited.first() {
-            self.walk_scc(root, &mut last_index, &mut visited, &mut hit);
+        self.epoch += 1;
+        // Every vertex is walked and regrouped: the old rings go.
+        self.groups.clear();
+        let unvisited = std::mem::take(&mut self.unvisited);
+        for &(root, seq) in &unvisited {
+            // The first entry of the list that is still unvisited.
+            let fresh = self
+                .vertices
+                .get(&root)
+                .is_some_and(|v| v.seq == seq && v.walked != self.epoch);
+            if fresh {
+                self.walk_scc(root, &mut last_index, &mut visited, &mut hit);
+            }
         }
         self.unvisited = visited;
         std::mem::swap(&mut self.unvisited_index, &mut self.grouped_index);
@@ -344,13 +380,24 @@ impl GcState {
         let mut visited = Vec::new();
         let mut hit = Vec::new();
         self.maybe_cyclic = false;
-        while let Some(&v) = self.unvisited.first() {
-            let ring = self
-                .vertices
-                .get(&v)
-                .and_then(|x| self.groups.get(&x.group))
-                .cloned()
-                .unwrap_or_else(|| vec![v]);
+        self.epoch += 1;
+        let unvisited = std::mem::take(&mut self.unvisited);
+        for &(v, seq) in &unvisited {
+            let Some(vx) = self.vertices.get(&v) else {
+                continue;
+            };
+            if vx.seq != seq || vx.walked == self.epoch {
+                continue;
+            }
+            let g = vx.group;
+            let ring: Vec<u64> = match self.groups.get(&g) {
+                Some(members) => members
+                    .iter()
+                    .copied()
+                    .filter(|m| self.vertices.get(m).is_some_and(|x| x.group == g))
+                    .collect(),
+                None => vec![v],
+            };
             let at = ring.iter().position(|&x| x == v).unwrap_or(0);
             let mut scc: Vec<u64> = ring[at..].to_vec();
             scc.extend_from_slice(&ring[..at]);
@@ -453,9 +500,41 @@ impl Kernel {
         lock(&self.gc).tot_inflight
     }
 
-    /// `unix_gc` → `__unix_gc`: walk the graph (fully, or over the last
-    /// grouping while no edge changed), purge the queues of dead SCCs.
+    /// `unix_gc`: the collector's work item. The kernel queues it
+    /// (`unix_schedule_gc` → `queue_work`); a run requested while it runs
+    /// — by the releases of the sockets it frees — runs again right after
+    /// it, so collection goes on until nothing more is found. The model
+    /// runs the work at once on the requesting thread, and a request made
+    /// from inside a run marks the work for one more run.
     pub(crate) fn unix_gc(&self) {
+        thread_local! {
+            static IN_GC: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+        }
+        if IN_GC.with(|c| c.get()) {
+            self.gc_requeued
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            return;
+        }
+        let _work = lock(&self.gc_work);
+        IN_GC.with(|c| c.set(true));
+        loop {
+            self.gc_requeued
+                .store(false, std::sync::atomic::Ordering::SeqCst);
+            self.__unix_gc();
+            if !self
+                .gc_requeued
+                .swap(false, std::sync::atomic::Ordering::SeqCst)
+            {
+                break;
+            }
+        }
+        IN_GC.with(|c| c.set(false));
+    }
+
+    /// `__unix_gc`: walk the graph (fully, or over the last grouping while
+    /// no edge changed), purge the queues of dead SCCs.
+    #[allow(non_snake_case)]
+    fn __unix_gc(&self) {
         let dead: Vec<Arc<Sock>> = {
             let mut gc = lock(&self.gc);
             if !gc.maybe_cyclic {

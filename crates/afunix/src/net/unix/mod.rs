@@ -143,6 +143,8 @@ pub struct Sock {
     pub netns: u32,
     /// Inode number (`sock_i_ino`).
     pub ino: u64,
+    /// The socket file a pathname bind made (`u->path`): its inode.
+    pub(crate) path_ino: OnceLock<u64>,
     /// The bound address (`u->addr`): set once, never changed.
     pub addr: OnceLock<UnixAddr>,
     /// `sk_wmem_alloc`: truesize of this socket's messages still queued.
@@ -219,6 +221,12 @@ pub struct SockInner {
     /// never taken off the kernel's count (`manage_oob`), so they stay in
     /// what `SIOCINQ` and `SCM_INQ` report.
     pub inq_leak: usize,
+    /// The sleepers of `sk_wq`, in order.
+    pub(crate) waiters: crate::world::WaitList,
+    /// The sleepers of `peer_wait`, in order.
+    pub(crate) peer_waiters: crate::world::WaitList,
+    /// The generic options only the option calls read (`sk_setsockopt`).
+    pub opts: crate::net::sockopt::SockOpts,
 }
 
 /// The smallest `sk_sndbuf` (`SOCK_MIN_SNDBUF`, measured on 6.18: 4608).
@@ -282,20 +290,46 @@ impl Sock {
     /// Wake every sleeper of this socket. Call with its lock NOT held.
     pub fn wake(&self) {
         let mut g = self.lock();
-        g.seq = g.seq.wrapping_add(1);
-        self.wait.notify_all();
+        self.wake_locked(&mut g);
     }
 
-    /// Wake every sleeper, with the lock held by the caller.
+    /// Wake the socket's sleepers, with the lock held by the caller: every
+    /// non-exclusive one and the oldest exclusive one
+    /// (`wake_up_interruptible_sync_poll`). The OS is asked only when
+    /// someone sleeps (`skwq_has_sleeper`).
     pub fn wake_locked(&self, g: &mut SockInner) {
         g.seq = g.seq.wrapping_add(1);
-        self.wait.notify_all();
+        if g.waiters.has_sleeper() {
+            g.waiters.wake_one_exclusive();
+            self.wait.notify_all();
+        }
     }
 
-    /// Wake the sleepers of `peer_wait` (lock held by the caller).
+    /// Wake every sleeper (`sk_state_change` → `wake_up_interruptible_all`).
+    pub fn wake_all_locked(&self, g: &mut SockInner) {
+        g.seq = g.seq.wrapping_add(1);
+        if g.waiters.has_sleeper() {
+            g.waiters.wake_all();
+            self.wait.notify_all();
+        }
+    }
+
+    /// Wake every sleeper of `peer_wait` (`wake_up_interruptible_all`).
+    pub fn wake_peers_all_locked(&self, g: &mut SockInner) {
+        g.peer_seq = g.peer_seq.wrapping_add(1);
+        if g.peer_waiters.has_sleeper() {
+            g.peer_waiters.wake_all();
+            self.peer_wait.notify_all();
+        }
+    }
+
+    /// Wake the oldest sleeper of `peer_wait` (lock held by the caller).
     pub fn wake_peers_locked(&self, g: &mut SockInner) {
         g.peer_seq = g.peer_seq.wrapping_add(1);
-        self.peer_wait.notify_all();
+        if g.peer_waiters.has_sleeper() {
+            g.peer_waiters.wake_one_exclusive();
+            self.peer_wait.notify_all();
+        }
     }
 
     /// Unread stream bytes as the kernel counts them (`u->inq_len`).
@@ -363,6 +397,7 @@ impl Kernel {
             netns,
             ino: self.next_ino.fetch_add(1, Ordering::SeqCst),
             addr: OnceLock::new(),
+            path_ino: OnceLock::new(),
             wmem: AtomicUsize::new(0),
             inner: Mutex::new(SockInner {
                 state: SockState::Close,
@@ -392,7 +427,10 @@ impl Kernel {
                 seq: 0,
                 next_skb: 1,
                 peer_seq: 0,
+                waiters: Default::default(),
+                peer_waiters: Default::default(),
                 inq_leak: 0,
+                opts: Default::default(),
             }),
             wait: Condvar::new(),
             peer_wait: Condvar::new(),
@@ -444,8 +482,8 @@ impl Kernel {
                 other => other,
             };
             let unread = first_real.is_some() || embrion;
-            s.wake_locked(&mut g);
-            s.wake_peers_locked(&mut g);
+            s.wake_all_locked(&mut g);
+            s.wake_peers_all_locked(&mut g);
             (peer, skbs, embryos, unread)
         };
         self.unhash(s);
@@ -460,7 +498,7 @@ impl Kernel {
                     );
                 }
             }
-            p.wake_locked(&mut o);
+            p.wake_all_locked(&mut o);
         }
         self.skbs_free(s, skbs);
         for e in embryos {

@@ -78,8 +78,8 @@ impl Kernel {
         g.max_ack_backlog = backlog.max(0) as u32;
         g.state = SockState::Listen;
         g.peercred = Some(pc);
-        // A larger backlog lets waiting connectors in.
-        s.wake_peers_locked(&mut g);
+        // A larger backlog lets waiting connectors in (all of them).
+        s.wake_peers_all_locked(&mut g);
         Ok(())
     }
 
@@ -186,7 +186,8 @@ impl Kernel {
                     .why("unix_accept: the listener was shut down for reading")
                     .into());
             }
-            return Err(Fail::Block(Wait::Sock(Arc::clone(s), g.seq)));
+            // unix_accept → skb_recv_datagram: an exclusive wait.
+            return Err(Fail::Block(Wait::Sock(Arc::clone(s), g.seq, true)));
         };
         // Room in the backlog: wake connectors.
         s.wake_peers_locked(&mut g);
@@ -286,7 +287,8 @@ impl Kernel {
                         );
                         break;
                     }
-                    return Err(Fail::Block(Wait::Sock(Arc::clone(s), g.seq)));
+                    // sock_wait_for_wmem: not exclusive.
+                    return Err(Fail::Block(Wait::Sock(Arc::clone(s), g.seq, false)));
                 }
             }
             let sndbuf = s.lock().sndbuf.max(0) as usize;
@@ -448,7 +450,8 @@ impl Kernel {
                         );
                         break 'outer;
                     }
-                    let wait = Wait::Sock(Arc::clone(s), g.seq);
+                    // unix_stream_data_wait: prepare_to_wait, not exclusive.
+                    let wait = Wait::Sock(Arc::clone(s), g.seq, false);
                     drop(g);
                     self.stream_consumed(s, consumed);
                     return Err(Fail::Block(wait));
@@ -623,11 +626,12 @@ impl Kernel {
         } else {
             byte.into_iter().collect()
         };
+        // The byte is taken (and 1 returned) even when the buffer has no
+        // room for it: the copy of 1 byte into 0 is a short copy without
+        // a fault, and the actor reports its chunk.
         if !peek {
             g.oob_skb = None;
-            if len > 0 {
-                g.recvq[idx].consumed += 1;
-            }
+            g.recvq[idx].consumed += 1;
         }
         drop(g);
         let mut msg_flags = MSG_OOB;
@@ -643,7 +647,7 @@ impl Kernel {
             &mut msg_flags,
         );
         Ok(RecvMsg {
-            ret: data.len(),
+            ret: 1,
             data,
             name: Vec::new(),
             control,

@@ -1,0 +1,248 @@
+//! The checks a scenario passes before anything runs: every process a line
+//! names is declared by an earlier `task` or `fork`, every fd name is bound
+//! in that process by an earlier line, and every expectation is made of
+//! tokens the trace can print. A near miss gets a "did you mean".
+
+use crate::scenario::{
+    CredsArg, CtlPiece, Expect, FdArg, FdKind, LineKind, Op, ParseError, PidArg, Scenario,
+};
+use std::collections::{HashMap, HashSet};
+
+/// The fields a trace prints (`key=value`, or `sigpipe` alone).
+pub const FIELDS: &[&str] = &[
+    "fds",
+    "data",
+    "from",
+    "namelen",
+    "rights",
+    "creds",
+    "pidfd",
+    "inq",
+    "cmsg",
+    "controllen",
+    "flags",
+    "value",
+    "optlen",
+    "groups",
+    "fd",
+    "addr",
+    "revents",
+    "pid",
+    "sockets",
+];
+
+/// Levenshtein distance, for suggestions.
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// ` (did you mean X?)` for the closest candidate within reach, else "".
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    let best = candidates
+        .into_iter()
+        .map(|c| {
+            (
+                distance(&word.to_ascii_lowercase(), &c.to_ascii_lowercase()),
+                c,
+            )
+        })
+        .filter(|(d, c)| *d <= c.len() / 3)
+        .min_by_key(|(d, _)| *d);
+    match best {
+        Some((_, c)) => format!(" (did you mean `{c}`?)"),
+        None => String::new(),
+    }
+}
+
+/// Check the tokens of `= RESULT FIELD...` (columns of each token given).
+pub fn check_expect(lineno: usize, exp: &Expect, cols: &[usize], errors: &mut Vec<ParseError>) {
+    let col = |i: usize| cols.get(i).copied().unwrap_or(1);
+    let r = exp.result.as_str();
+    let is_int = crate::scenario::parse_int(r).is_some();
+    if !is_int && r != "BLOCKED" && afunix::Errno::from_name(r).is_none() {
+        let names = afunix::Errno::ALL.iter().filter_map(|e| e.name());
+        errors.push(ParseError {
+            line: lineno,
+            col: col(0),
+            msg: format!(
+                "`{r}` is not a result (a number, an errno name or BLOCKED){}",
+                did_you_mean(r, names)
+            ),
+        });
+    }
+    for (i, f) in exp.fields.iter().enumerate() {
+        let key = f.split_once('=').map_or(f.as_str(), |(k, _)| k);
+        let ok = if f.contains('=') {
+            FIELDS.contains(&key)
+        } else {
+            key == "sigpipe"
+        };
+        if !ok {
+            let all = FIELDS.iter().copied().chain(["sigpipe"]);
+            errors.push(ParseError {
+                line: lineno,
+                col: col(i + 1),
+                msg: format!("unknown field `{key}`{}", did_you_mean(key, all)),
+            });
+        } else if f.ends_with('=') {
+            errors.push(ParseError {
+                line: lineno,
+                col: col(i + 1),
+                msg: format!("field `{key}=` has no value"),
+            });
+        }
+    }
+}
+
+/// Every fd argument of a call.
+fn fd_args(op: &Op) -> Vec<&FdArg> {
+    match op {
+        Op::Bind { fd, .. }
+        | Op::Connect { fd, .. }
+        | Op::Listen { fd, .. }
+        | Op::Accept { fd, .. }
+        | Op::Recvmsg { fd, .. }
+        | Op::Close { fd }
+        | Op::Dup { fd }
+        | Op::Shutdown { fd, .. }
+        | Op::Setsockopt { fd, .. }
+        | Op::Getsockopt { fd, .. }
+        | Op::Getsockname { fd, .. }
+        | Op::Getpeername { fd, .. }
+        | Op::SetNonblock { fd, .. }
+        | Op::GetFd { fd }
+        | Op::SetOwn { fd }
+        | Op::Read { fd, .. }
+        | Op::Write { fd, .. }
+        | Op::Ioctl { fd, .. }
+        | Op::Pidof { fd } => vec![fd],
+        Op::Dup2 { fd, newfd } => vec![fd, newfd],
+        Op::Poll { fds, .. } => fds.iter().collect(),
+        Op::Sendmsg { fd, control, .. } => {
+            let mut v = vec![fd];
+            for c in control {
+                if let CtlPiece::Rights(r) = c {
+                    v.extend(r.iter());
+                }
+            }
+            v
+        }
+        Op::Socket { .. }
+        | Op::Socketpair { .. }
+        | Op::Pipe { .. }
+        | Op::Memfd { .. }
+        | Op::Open { .. }
+        | Op::Mkdir { .. }
+        | Op::Unlink { .. }
+        | Op::Chmod { .. }
+        | Op::Rename { .. }
+        | Op::Sigurg
+        | Op::Exec
+        | Op::Fork { .. }
+        | Op::Exit
+        | Op::Wait { .. } => Vec::new(),
+    }
+}
+
+/// Process names a call refers to (`creds=B,..`), with their columns.
+fn pid_names(op: &Op) -> Vec<(&str, usize)> {
+    let mut v = Vec::new();
+    if let Op::Sendmsg { control, .. } = op {
+        for c in control {
+            if let CtlPiece::Creds(
+                CredsArg::Explicit {
+                    pid: PidArg::Name(n),
+                    ..
+                },
+                col,
+            ) = c
+            {
+                v.push((n.as_str(), *col));
+            }
+        }
+    }
+    v
+}
+
+/// Resolve process and fd names through the whole file, in order.
+pub fn resolve(sc: &Scenario) -> Vec<ParseError> {
+    let mut errors = Vec::new();
+    // Names bound in each declared process, as far as the file has gone
+    // (a background call's names are bound by its `wait` line).
+    let mut procs: HashMap<String, HashSet<String>> = HashMap::new();
+    // Process names in declaration order, for suggestions.
+    let mut order: Vec<String> = Vec::new();
+    for line in &sc.lines {
+        let ln = line.lineno;
+        match &line.kind {
+            LineKind::Directive(crate::scenario::Directive::Task { name, .. }) => {
+                procs.entry(name.clone()).or_default();
+                order.push(name.clone());
+            }
+            LineKind::Directive(_) => {}
+            LineKind::Call {
+                proc,
+                proc_col,
+                op,
+                binds,
+                ..
+            } => {
+                let Some(names) = procs.get(proc) else {
+                    errors.push(ParseError {
+                        line: ln,
+                        col: *proc_col,
+                        msg: format!(
+                            "unknown process `{proc}` (declare it with `task {proc}` or a fork){}",
+                            did_you_mean(proc, order.iter().map(String::as_str))
+                        ),
+                    });
+                    continue;
+                };
+                for a in fd_args(op) {
+                    if let FdKind::Name(n) = &a.fd {
+                        if !names.contains(n) {
+                            errors.push(ParseError {
+                                line: ln,
+                                col: a.col,
+                                msg: format!(
+                                    "`{n}` is not bound in process `{proc}` by an earlier line{}",
+                                    did_you_mean(n, names.iter().map(String::as_str))
+                                ),
+                            });
+                        }
+                    }
+                }
+                for (n, col) in pid_names(op) {
+                    if !procs.contains_key(n) {
+                        errors.push(ParseError {
+                            line: ln,
+                            col,
+                            msg: format!(
+                                "unknown process `{n}`{}",
+                                did_you_mean(n, order.iter().map(String::as_str))
+                            ),
+                        });
+                    }
+                }
+                let mut names = names.clone();
+                names.extend(binds.iter().cloned());
+                if let Op::Fork { child, .. } = op {
+                    procs.insert(child.clone(), names.clone());
+                    order.push(child.clone());
+                }
+                procs.insert(proc.clone(), names);
+            }
+        }
+    }
+    errors
+}
