@@ -40,6 +40,11 @@ impl World {
         let acc = flags & O_ACCMODE;
         let (ino, created) = if flags & O_CREAT != 0 {
             let par = tree.walk_parent(path, &cred)?;
+            // open_last_lookups: a trailing / with O_CREAT is EISDIR before
+            // the name is looked up (existing or not).
+            if par.trailing_slash && matches!(par.last, Last::Norm(_)) {
+                return Err(Errno::EISDIR.why("open_last_lookups: O_CREAT with a trailing /"));
+            }
             match tree.lookup_last(&par) {
                 Some(ino) => {
                     if flags & O_EXCL != 0 {
@@ -88,13 +93,15 @@ impl World {
         }
         let wants_write = acc == O_WRONLY || acc == O_RDWR;
         let wants_read = acc == O_RDONLY || acc == O_RDWR;
+        // build_open_flags: O_TRUNC adds MAY_WRITE to acc_mode.
+        let trunc = flags & O_TRUNC != 0;
         // may_open (a file this call created is not checked again).
-        if node.is_dir() && wants_write {
+        if node.is_dir() && (wants_write || trunc) && !created {
             return Err(Errno::EISDIR.why("may_open: a directory opened for writing"));
         }
         if !created {
-            let mask =
-                if wants_read { MAY_READ } else { 0 } | if wants_write { MAY_WRITE } else { 0 };
+            let mask = if wants_read { MAY_READ } else { 0 }
+                | if wants_write || trunc { MAY_WRITE } else { 0 };
             if !permission(node, &cred, mask) {
                 return Err(Errno::EACCES.why("may_open: the file's mode refuses this access"));
             }
@@ -105,7 +112,9 @@ impl World {
             }
             NodeKind::Dir(_) => FileKind::Dir,
             NodeKind::Reg(data) => {
-                if flags & O_TRUNC != 0 && wants_write {
+                // do_open → handle_truncate, whatever the access mode (may_open
+                // asked MAY_WRITE); a file this call created is left alone.
+                if trunc && !created {
                     lock(data).clear();
                 }
                 FileKind::Regular(RegFile {

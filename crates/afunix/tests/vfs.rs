@@ -245,3 +245,32 @@ fn regular_file_modes() {
     assert_eq!(w.open(o, b"f", O_RDONLY, 0), Err(Errno::EACCES));
     w.check_invariants().unwrap();
 }
+
+// Checked on Linux 6.18: O_TRUNC asks MAY_WRITE (build_open_flags), so a
+// directory is EISDIR and a read-only open truncates; O_CREAT with a
+// trailing / is EISDIR before any lookup (open_last_lookups).
+#[test]
+fn open_trunc_and_creat_trailing_slash() {
+    let w = World::new();
+    let a = w.spawn(&TaskSpec::default());
+    w.mkdir(a, b"d", 0o777).unwrap();
+    assert_eq!(w.open(a, b"d", O_RDONLY | O_TRUNC, 0), Err(Errno::EISDIR));
+    let h = w.open(a, b"h", O_CREAT | O_WRONLY, 0o644).unwrap();
+    assert_eq!(w.write(a, h, b"abcdef"), Ok(6));
+    let r = w.open(a, b"h", O_RDONLY | O_TRUNC, 0).unwrap();
+    assert_eq!(w.read(a, r, 10).unwrap(), b"");
+    w.chmod(a, b"h", 0o444).unwrap();
+    assert_eq!(w.open(a, b"h", O_RDONLY | O_TRUNC, 0), Err(Errno::EACCES));
+    assert_eq!(
+        w.open(a, b"h/", O_CREAT | O_WRONLY, 0o644),
+        Err(Errno::EISDIR)
+    );
+    assert_eq!(
+        w.open(a, b"h/", O_CREAT | O_EXCL | O_WRONLY, 0o644),
+        Err(Errno::EISDIR)
+    );
+    assert_eq!(
+        w.open(a, b"g/", O_CREAT | O_WRONLY, 0o644),
+        Err(Errno::EISDIR)
+    );
+}
