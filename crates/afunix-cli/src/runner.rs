@@ -225,7 +225,7 @@ impl Runner<'_> {
                     }
                 }
                 Directive::Sleep { ms } => {
-                    std::thread::sleep(Duration::from_millis(*ms));
+                    self.backend.sleep(Duration::from_millis(*ms)).map_err(be)?;
                     Rendered::plain("0")
                 }
             }),

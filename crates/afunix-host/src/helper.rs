@@ -56,6 +56,9 @@ pub(crate) struct Setup<'a> {
     pub spec: Option<&'a TaskSpec>,
     /// Running inside a user namespace (no root on the host).
     pub userns: bool,
+    /// A scenario helper's RLIMIT_CPU (seconds) and RLIMIT_FSIZE (bytes).
+    pub cpu_secs: u64,
+    pub file_size: u64,
 }
 
 /// A scenario helper's channel sits this far above `max(nofile, 3)`, out
@@ -129,6 +132,19 @@ fn set_nofile(n: u64, chan: RawFd) -> Result<(), String> {
     // SAFETY: a valid rlimit struct.
     if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } < 0 {
         return Err(fail("setrlimit(RLIMIT_NOFILE)"));
+    }
+    Ok(())
+}
+
+/// Set soft and hard limit `which` to `n` (lowering is never refused).
+fn set_limit(which: libc::__rlimit_resource_t, n: u64, name: &str) -> Result<(), String> {
+    let lim = libc::rlimit {
+        rlim_cur: n,
+        rlim_max: n,
+    };
+    // SAFETY: a valid rlimit struct.
+    if unsafe { libc::setrlimit(which, &lim) } < 0 {
+        return Err(fail(&format!("setrlimit({name})")));
     }
     Ok(())
 }
@@ -224,6 +240,30 @@ fn run(s: Setup<'_>) -> Result<(), String> {
         libc::dup2(0, 1);
         libc::dup2(0, 2);
     }
+    // The channel is close-on-exec (dup2 cleared the flag): no image a
+    // helper could ever exec would inherit it.
+    // SAFETY: fcntl on our own channel fd.
+    if unsafe { libc::fcntl(chan, libc::F_SETFD, libc::FD_CLOEXEC) } < 0 {
+        return Err(fail("fcntl(channel, FD_CLOEXEC)"));
+    }
+
+    if s.spec.is_some() {
+        // Confine every path a scenario call can name: `/` becomes the run
+        // directory (our cwd), so absolute paths and `..` resolve beneath
+        // it. Done after /dev/null is open and before the credential
+        // change (CAP_SYS_CHROOT); the keeper, which reads /proc, stays.
+        // No fd of a directory outside is open, and no scenario call can
+        // chroot or fchdir, so there is no way back out.
+        // SAFETY: chroot/chdir with constant NUL-terminated paths.
+        unsafe {
+            if libc::chroot(c".".as_ptr()) < 0 {
+                return Err(fail("chroot(run directory)"));
+            }
+            if libc::chdir(c"/".as_ptr()) < 0 {
+                return Err(fail("chdir(/) after chroot"));
+            }
+        }
+    }
 
     if let Some(spec) = s.spec {
         let why = if s.userns {
@@ -257,6 +297,9 @@ fn run(s: Setup<'_>) -> Result<(), String> {
             ));
         }
         set_nofile(nofile, chan)?;
+        set_limit(libc::RLIMIT_CPU, s.cpu_secs, "RLIMIT_CPU")?;
+        set_limit(libc::RLIMIT_FSIZE, s.file_size, "RLIMIT_FSIZE")?;
+        set_limit(libc::RLIMIT_CORE, 0, "RLIMIT_CORE")?;
     }
     // A credential change clears the parent-death signal: set it again.
     pdeathsig(s.backend_pid)?;
@@ -278,6 +321,10 @@ fn install_signals() -> Result<(), String> {
         if libc::sigaction(libc::SIGPIPE, &sa, std::ptr::null_mut()) < 0 {
             return Err(fail("sigaction(SIGPIPE)"));
         }
+        // Past RLIMIT_FSIZE a write fails with EFBIG instead of killing us.
+        let mut ign: libc::sigaction = std::mem::zeroed();
+        ign.sa_sigaction = libc::SIG_IGN;
+        libc::sigaction(libc::SIGXFSZ, &ign, std::ptr::null_mut());
         let mut dfl: libc::sigaction = std::mem::zeroed();
         dfl.sa_sigaction = libc::SIG_DFL;
         libc::sigaction(libc::SIGURG, &dfl, std::ptr::null_mut());
@@ -341,18 +388,33 @@ fn serve(chan: RawFd, backend_pid: i32, nofile: Option<u64>) {
 /// A call naming our channel (or the fork spare next to it) by its fd
 /// argument acts on a number that is surely closed instead, as it would
 /// in the scenario's process (which has no such fd).
-fn hide_channel(c: &mut Call, chan: RawFd) {
+///
+/// That includes every fd a `sendmsg` would pass: the ints of each
+/// SCM_RIGHTS message in the raw control bytes, found exactly as the
+/// kernel walks them (see [`scm_rights_fds`]), so that no scenario can
+/// pass itself a copy of its channel.
+pub(crate) fn hide_channel(c: &mut Call, chan: RawFd) {
     let hide = |fd: &mut i32| {
         if *fd == chan || *fd == chan + 1 {
             *fd = chan + 2;
         }
     };
+    if let Call::Sendmsg { fd, control, .. } = c {
+        hide(fd);
+        for off in scm_rights_fds(control) {
+            let mut v = [0u8; 4];
+            v.copy_from_slice(&control[off..off + 4]);
+            let mut n = i32::from_ne_bytes(v);
+            hide(&mut n);
+            control[off..off + 4].copy_from_slice(&n.to_ne_bytes());
+        }
+        return;
+    }
     match c {
         Call::Bind { fd, .. }
         | Call::Connect { fd, .. }
         | Call::Listen { fd, .. }
         | Call::Accept { fd, .. }
-        | Call::Sendmsg { fd, .. }
         | Call::Recvmsg { fd, .. }
         | Call::Close { fd }
         | Call::Dup { fd }
@@ -373,6 +435,7 @@ fn hide_channel(c: &mut Call, chan: RawFd) {
             hide(newfd);
         }
         Call::Poll { fds, .. } => fds.iter_mut().for_each(hide),
+        Call::Sendmsg { .. } => {}
         Call::Socket { .. }
         | Call::Socketpair { .. }
         | Call::Pipe { .. }
@@ -386,6 +449,42 @@ fn hide_channel(c: &mut Call, chan: RawFd) {
         | Call::Exec
         | Call::Exit => {}
     }
+}
+
+/// The byte offsets of every fd int the kernel would take from SCM_RIGHTS
+/// messages in `control`, walking it as `__scm_send` does
+/// (`for_each_cmsghdr`, `CMSG_OK`, `scm_fp_copy`): the first header when
+/// `controllen >= sizeof(cmsghdr)`; a header is valid when
+/// `16 <= cmsg_len <= bytes left from it` (else the kernel fails the whole
+/// call with EINVAL before passing anything, and we stop too); a
+/// `SOL_SOCKET`/`SCM_RIGHTS` one carries `(cmsg_len - 16) / 4` ints from
+/// offset 16; the next header is `CMSG_ALIGN(cmsg_len)` further and must
+/// fit whole.
+pub(crate) fn scm_rights_fds(control: &[u8]) -> Vec<usize> {
+    const HDR: usize = 16;
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    while control.len().saturating_sub(at) >= HDR {
+        let mut l = [0u8; 8];
+        l.copy_from_slice(&control[at..at + 8]);
+        let len = u64::from_ne_bytes(l);
+        let left = (control.len() - at) as u64;
+        if len < HDR as u64 || len > left {
+            break;
+        }
+        let len = len as usize;
+        let mut w = [0u8; 4];
+        w.copy_from_slice(&control[at + 8..at + 12]);
+        let level = i32::from_ne_bytes(w);
+        w.copy_from_slice(&control[at + 12..at + 16]);
+        let ty = i32::from_ne_bytes(w);
+        if level == libc::SOL_SOCKET && ty == libc::SCM_RIGHTS {
+            let n = (len - HDR) / 4;
+            out.extend((0..n).map(|i| at + HDR + 4 * i));
+        }
+        at += (len + 7) & !7;
+    }
+    out
 }
 
 /// `Call::Exec`, **emulated**: the helper does not really `execve`.
@@ -511,6 +610,7 @@ fn do_fork(chan: RawFd, backend_pid: i32, nofile: Option<u64>) -> Response {
         unsafe {
             libc::dup2(spare, chan);
             libc::close(spare);
+            libc::fcntl(chan, libc::F_SETFD, libc::FD_CLOEXEC);
         }
         let setup = restore().and_then(|_| pdeathsig(backend_pid));
         // SAFETY: getpid cannot fail.
@@ -1106,4 +1206,66 @@ fn memfd(content: &[u8]) -> Reply {
         return Reply::err(last_errno());
     }
     Reply::ok(i64::from(std::os::fd::IntoRawFd::into_raw_fd(owned)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hdr(len: u64, level: i32, ty: i32) -> Vec<u8> {
+        let mut v = len.to_ne_bytes().to_vec();
+        v.extend_from_slice(&level.to_ne_bytes());
+        v.extend_from_slice(&ty.to_ne_bytes());
+        v
+    }
+
+    /// The SCM_RIGHTS walk follows the kernel's `for_each_cmsghdr`.
+    #[test]
+    fn scm_rights_walk() {
+        let (sol, rights) = (libc::SOL_SOCKET, libc::SCM_RIGHTS);
+        assert!(scm_rights_fds(&[]).is_empty());
+        assert!(scm_rights_fds(&[0; 15]).is_empty());
+        // One header with three ints; an unpadded one (20) followed by a
+        // second at CMSG_ALIGN(20) = 24.
+        let mut c = hdr(28, sol, rights);
+        c.extend_from_slice(&[0; 12]);
+        assert_eq!(scm_rights_fds(&c), vec![16, 20, 24]);
+        let mut c = hdr(20, sol, rights);
+        c.extend_from_slice(&[0; 4]);
+        c.extend_from_slice(&[0; 4]);
+        c.extend(hdr(20, sol, rights));
+        c.extend_from_slice(&[0; 4]);
+        assert_eq!(scm_rights_fds(&c), vec![16, 40]);
+        // Other levels and types are skipped; a bad length ends the walk
+        // (the kernel fails the call with EINVAL there).
+        let mut c = hdr(20, 0, rights);
+        c.extend_from_slice(&[0; 4]);
+        c.extend_from_slice(&[0; 4]);
+        c.extend(hdr(20, sol, rights));
+        c.extend_from_slice(&[0; 4]);
+        assert_eq!(scm_rights_fds(&c), vec![40]);
+        let mut c = hdr(100, sol, rights);
+        c.extend_from_slice(&[0; 4]);
+        assert!(scm_rights_fds(&c).is_empty());
+        let mut c = hdr(u64::MAX, sol, rights);
+        c.extend_from_slice(&[0; 4]);
+        assert!(scm_rights_fds(&c).is_empty());
+        // hide_channel rewrites exactly those ints.
+        let mut c = hdr(24, sol, rights);
+        c.extend_from_slice(&2024i32.to_ne_bytes());
+        c.extend_from_slice(&5i32.to_ne_bytes());
+        let mut call = Call::Sendmsg {
+            fd: 3,
+            name: None,
+            iov: vec![],
+            control: c,
+            flags: 0,
+        };
+        hide_channel(&mut call, 2024);
+        let Call::Sendmsg { control, .. } = call else {
+            unreachable!()
+        };
+        assert_eq!(&control[16..20], &2026i32.to_ne_bytes());
+        assert_eq!(&control[20..24], &5i32.to_ne_bytes());
+    }
 }

@@ -16,8 +16,15 @@
 //!   garbage collector. Every helper `setns`es into its label's namespace
 //!   after the fork, so abstract names, `/proc/net/unix` and the sysctl are
 //!   private to the run. `stat` sums the counts of all keepers.
-//! - A fresh temporary directory (mode 0777) is every helper's working
-//!   directory; a helper's umask is its task's. It is removed on drop.
+//! - A fresh temporary directory (mode 0777) is every helper's root
+//!   (`chroot`, before the credential change) and working directory, so
+//!   no path a scenario writes — absolute, `..`, `hex:` — leaves it; a
+//!   helper's umask is its task's. It is removed on drop, and by the
+//!   **janitor** (a separate process waiting on a pipe only the backend
+//!   holds) when the backend process dies any other way, even by SIGKILL.
+//! - [`Limits`] bound a run: wall clock, scenario bytes, processes,
+//!   network namespaces, and each helper's RLIMIT_CPU/FSIZE/CORE; see
+//!   `docs/THREAT-MODEL.md`.
 //! - The channels are created by the backend in *its own* network namespace,
 //!   so they never show up in the run's `/proc/net/unix`.
 //!
@@ -25,7 +32,11 @@
 //!
 //! - Has exactly fds 0–2 open (on `/dev/null`) below its RLIMIT_NOFILE; its
 //!   channel sits at fd number `max(nofile, 3)`, above the limit (placed
-//!   there before the limit is lowered). Every inherited fd is closed.
+//!   there before the limit is lowered), close-on-exec. Every inherited
+//!   fd is closed. No call can name it: fd arguments, `dup2` targets,
+//!   `poll` lists and the fds in SCM_RIGHTS control bytes that name it are
+//!   replaced by a closed number. The backend signals only its own
+//!   unreaped children, and never trusts a pid a helper reports.
 //! - Runs with the task's uid/gid/groups (real, effective and saved): uid 0
 //!   keeps every capability, another uid has none.
 //! - Catches SIGPIPE (reported in [`Reply::sigpipe`]); SIGURG is blocked
@@ -85,7 +96,9 @@ mod codec;
 mod helper;
 mod sys;
 
-use afunix::backend::{Backend, BackendError, Call, Out, ProcId, Progress, Reply, TaskSpec};
+use afunix::backend::{
+    Backend, BackendError, Call, Out, ProcId, Progress, Reply, SendBuf, TaskSpec,
+};
 use afunix::Errno;
 use codec::{Request, Response};
 use std::collections::BTreeMap;
@@ -105,6 +118,74 @@ const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
 const GC_MAX: Duration = Duration::from_secs(3);
 /// How long the count must stay unchanged for `gc` to call it settled.
 const GC_STABLE: Duration = Duration::from_millis(60);
+
+/// The limits of one run: what no scenario can exceed (see
+/// `docs/THREAT-MODEL.md`). [`Limits::default`] gives the documented
+/// defaults; [`HostBackend::with_limits`] takes others.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Wall-clock time of the whole run, from [`HostBackend::new`]: past
+    /// it every backend call (and a `sleep` that would run past it) fails
+    /// with a [`BackendError`]. Default 120 s.
+    pub wall_clock: Duration,
+    /// Bytes of scenario data a run may push into the kernel, summed over
+    /// every call (memfd content, `write` data, `sendmsg` data, names and
+    /// control bytes, option values, paths), each call counting
+    /// [`CALL_COST`] bytes more for the kernel objects it may pin (a
+    /// socket, an skb, an inode). Data in tmpfs (memfds, files) and socket
+    /// buffers can only come from these bytes. Default 256 MiB.
+    pub max_bytes: u64,
+    /// Scenario processes (`task` and `fork`) a run may create. Default 256.
+    pub max_procs: usize,
+    /// Network namespace labels a run may use. Default 16.
+    pub max_netns: usize,
+    /// RLIMIT_CPU of every helper, in seconds (SIGKILL past it). Default 60.
+    pub cpu_secs: u64,
+    /// RLIMIT_FSIZE of every helper, in bytes: no file (nor memfd) grows
+    /// past it (`EFBIG`). Default 64 MiB.
+    pub file_size: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            wall_clock: Duration::from_secs(120),
+            max_bytes: 256 << 20,
+            max_procs: 256,
+            max_netns: 16,
+            cpu_secs: 60,
+            file_size: 64 << 20,
+        }
+    }
+}
+
+/// What every call counts against [`Limits::max_bytes`] besides its data:
+/// about the kernel memory one call can pin without data (a socket, a
+/// queued 1-byte skb, a memfd inode). 256 MiB allow 262144 calls.
+pub const CALL_COST: u64 = 1024;
+
+/// The scenario bytes a call hands to the kernel (see [`Limits::max_bytes`]).
+fn call_bytes(c: &Call) -> u64 {
+    let sb = |b: &SendBuf| match b {
+        SendBuf::Bytes(d) => d.len() as u64,
+        SendBuf::Null(_) => 0,
+    };
+    match c {
+        Call::Memfd { content } => content.len() as u64,
+        Call::Write { data, .. } => data.len() as u64,
+        Call::Sendmsg {
+            name, iov, control, ..
+        } => name.as_ref().map_or(0, sb) + iov.iter().map(sb).sum::<u64>() + control.len() as u64,
+        Call::Setsockopt { value, .. } => value.len() as u64,
+        Call::Bind { addr, .. } | Call::Connect { addr, .. } => addr.len() as u64,
+        Call::Open { path, .. }
+        | Call::Mkdir { path, .. }
+        | Call::Unlink { path }
+        | Call::Chmod { path, .. } => path.len() as u64,
+        Call::Rename { old, new } => (old.len() + new.len()) as u64,
+        _ => 0,
+    }
+}
 
 /// One helper: its pid and our end of its channel.
 struct Helper {
@@ -143,6 +224,15 @@ pub struct HostBackend {
     keepers: BTreeMap<u32, Keeper>,
     userns: Option<OwnedFd>,
     procs: Vec<Option<Proc>>,
+    limits: Limits,
+    /// When the run's wall-clock limit is reached.
+    deadline: Instant,
+    /// Scenario bytes handed to the kernel so far.
+    bytes: u64,
+    /// Scenario processes created so far.
+    created: usize,
+    /// The janitor: its pid and the write end of its pipe.
+    janitor: Option<(i32, OwnedFd)>,
 }
 
 fn berr(msg: impl Into<String>) -> BackendError {
@@ -232,6 +322,85 @@ struct Keeper {
     netns: OwnedFd,
 }
 
+/// A new channel; our end times out a stalled frame (see `sys::set_rcvtimeo`).
+fn channel() -> Result<(OwnedFd, OwnedFd), BackendError> {
+    let (mine, theirs) = sys::channel_pair().map_err(|e| berr(format!("socketpair: {e}")))?;
+    sys::set_rcvtimeo(&mine, SETUP_TIMEOUT).map_err(|e| berr(format!("SO_RCVTIMEO: {e}")))?;
+    Ok((mine, theirs))
+}
+
+/// Fork the janitor: a process outside the run's namespaces that holds
+/// the read end of a pipe whose only write end is ours (close-on-exec, and
+/// every helper closes it). When that end closes — our drop, or our death
+/// by any signal, even SIGKILL — it removes the run directory (retrying
+/// while dying helpers may still create files in it) and exits. It is in
+/// a session of its own and ignores the terminal's signals, so a Ctrl-C
+/// that kills us does not kill it.
+fn start_janitor(dir: &Path) -> Result<(i32, OwnedFd), BackendError> {
+    let mut p = [-1i32; 2];
+    // SAFETY: `p` has room for two ints.
+    if unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(berr(format!("pipe: {}", std::io::Error::last_os_error())));
+    }
+    // SAFETY: the kernel just gave us both fds.
+    let (rd, wr) = unsafe {
+        use std::os::fd::FromRawFd;
+        (OwnedFd::from_raw_fd(p[0]), OwnedFd::from_raw_fd(p[1]))
+    };
+    let dir = dir.to_path_buf();
+    // SAFETY: the child runs only `janitor_main`, which never returns and
+    // takes no lock another thread could hold (as for helpers).
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(berr(format!("fork: {}", std::io::Error::last_os_error())));
+    }
+    if pid == 0 {
+        janitor_main(rd.as_raw_fd(), &dir);
+    }
+    drop(rd);
+    Ok((pid, wr))
+}
+
+fn janitor_main(rd: i32, dir: &Path) -> ! {
+    // SAFETY: setsid, sigaction with SIG_IGN and close_range only change
+    // this (single-threaded) child.
+    unsafe {
+        libc::setsid();
+        let mut ign: libc::sigaction = std::mem::zeroed();
+        ign.sa_sigaction = libc::SIG_IGN;
+        for sig in [
+            libc::SIGINT,
+            libc::SIGTERM,
+            libc::SIGHUP,
+            libc::SIGQUIT,
+            libc::SIGPIPE,
+        ] {
+            libc::sigaction(sig, &ign, std::ptr::null_mut());
+        }
+        if rd > 0 {
+            libc::syscall(libc::SYS_close_range, 0u32, (rd - 1) as u32, 0u32);
+        }
+        libc::syscall(libc::SYS_close_range, (rd + 1) as u32, u32::MAX, 0u32);
+    }
+    loop {
+        let mut b = [0u8; 1];
+        // SAFETY: `b` is writable for one byte.
+        let n = unsafe { libc::read(rd, b.as_mut_ptr() as *mut libc::c_void, 1) };
+        if n == 0 || (n < 0 && sys::errno() != libc::EINTR) {
+            break;
+        }
+    }
+    for _ in 0..500 {
+        let _ = std::fs::remove_dir_all(dir);
+        if std::fs::symlink_metadata(dir).is_err() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // SAFETY: leaving the child without running the parent's destructors.
+    unsafe { libc::_exit(0) }
+}
+
 /// Fork a keeper that unshares a new network namespace. The first one
 /// (`userns` None) also unshares a user namespace when not root and gets
 /// its id maps; later ones join the run's user namespace first, if any.
@@ -242,11 +411,12 @@ fn start_keeper(
     dir_c: &CString,
     root: bool,
     userns: Option<&OwnedFd>,
+    limits: &Limits,
 ) -> Result<(Keeper, Option<OwnedFd>), BackendError> {
     // SAFETY: plain id queries.
     let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
     let first = userns.is_none();
-    let (mine, theirs) = sys::channel_pair().map_err(|e| berr(format!("socketpair: {e}")))?;
+    let (mine, theirs) = channel()?;
     let flags = if root || !first {
         libc::CLONE_NEWNET
     } else {
@@ -262,6 +432,8 @@ fn start_keeper(
         dir: dir_c,
         spec: None,
         userns: !root,
+        cpu_secs: limits.cpu_secs,
+        file_size: limits.file_size,
     })?;
     drop(theirs);
     let need = "the host backend needs root, or unprivileged user namespaces";
@@ -314,6 +486,12 @@ impl HostBackend {
     /// and a private directory. Needs root, or unprivileged user namespaces
     /// (then only uid/gid 0 inside it can be used).
     pub fn new() -> Result<HostBackend, BackendError> {
+        HostBackend::with_limits(Limits::default())
+    }
+
+    /// [`HostBackend::new`] with other [`Limits`].
+    pub fn with_limits(limits: Limits) -> Result<HostBackend, BackendError> {
+        let deadline = Instant::now() + limits.wall_clock;
         // SAFETY: plain id queries.
         let (euid, me) = unsafe { (libc::geteuid(), libc::getpid()) };
         let root = euid == 0;
@@ -325,7 +503,14 @@ impl HostBackend {
                 return Err(berr("temporary directory path has a NUL"));
             }
         };
-        match start_keeper(me, &dir_c, root, None) {
+        let janitor = match start_janitor(&dir) {
+            Ok(j) => j,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(e);
+            }
+        };
+        match start_keeper(me, &dir_c, root, None, &limits) {
             Ok((k, userns)) => {
                 let mut keepers = BTreeMap::new();
                 keepers.insert(0, k);
@@ -337,10 +522,17 @@ impl HostBackend {
                     keepers,
                     userns,
                     procs: Vec::new(),
+                    limits,
+                    deadline,
+                    bytes: 0,
+                    created: 0,
+                    janitor: Some(janitor),
                 })
             }
             Err(e) => {
                 let _ = std::fs::remove_dir_all(&dir);
+                drop(janitor.1);
+                sys::reap(janitor.0);
                 Err(e)
             }
         }
@@ -349,7 +541,19 @@ impl HostBackend {
     /// The keeper of network namespace `label`, created on first use.
     fn keeper(&mut self, label: u32) -> Result<&Keeper, BackendError> {
         if !self.keepers.contains_key(&label) {
-            let (k, _) = start_keeper(self.me, &self.dir_c, self.root, self.userns.as_ref())?;
+            if self.keepers.len() >= self.limits.max_netns {
+                return Err(berr(format!(
+                    "limit: at most {} network namespaces per run",
+                    self.limits.max_netns
+                )));
+            }
+            let (k, _) = start_keeper(
+                self.me,
+                &self.dir_c,
+                self.root,
+                self.userns.as_ref(),
+                &self.limits,
+            )?;
             self.keepers.insert(label, k);
         }
         self.keepers
@@ -357,9 +561,38 @@ impl HostBackend {
             .ok_or_else(|| berr("no namespace keeper"))
     }
 
-    /// The run's directory (every helper's working directory).
+    /// The run's directory (every helper's root and working directory).
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The run's limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The time left before the wall-clock limit; an error once it is up.
+    fn time_left(&self) -> Result<Duration, BackendError> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(berr(format!(
+                "limit: the run exceeded its wall-clock limit of {} s",
+                self.limits.wall_clock.as_secs_f64()
+            )));
+        }
+        Ok(left)
+    }
+
+    /// Count a new scenario process against [`Limits::max_procs`].
+    fn count_proc(&mut self) -> Result<(), BackendError> {
+        if self.created >= self.limits.max_procs {
+            return Err(berr(format!(
+                "limit: at most {} processes per run",
+                self.limits.max_procs
+            )));
+        }
+        self.created += 1;
+        Ok(())
     }
 
     fn proc_mut(&mut self, id: ProcId) -> Result<&mut Proc, BackendError> {
@@ -384,6 +617,7 @@ impl HostBackend {
     }
 
     fn keeper_request(&mut self, label: u32, req: Request) -> Result<i64, BackendError> {
+        self.time_left()?;
         let k = &self.keeper(label)?.helper;
         send(&k.chan, &req, None)?;
         match recv_within(&k.chan, SETUP_TIMEOUT)? {
@@ -394,10 +628,10 @@ impl HostBackend {
         }
     }
 
-    /// Wait for a new helper's `Ready`.
-    fn await_ready(chan: &OwnedFd, pid: i32) -> Result<(), BackendError> {
+    /// Wait for a new helper's `Ready`; its pid as it reports it.
+    fn await_ready(chan: &OwnedFd, pid: i32) -> Result<i32, BackendError> {
         match recv_within(chan, SETUP_TIMEOUT) {
-            Ok(Some(Response::Ready(_))) => Ok(()),
+            Ok(Some(Response::Ready(p))) => Ok(p),
             Ok(Some(Response::Fail(m))) => {
                 sys::reap(pid);
                 Err(berr(format!("helper setup failed: {m}")))
@@ -431,9 +665,11 @@ fn fork_helper(setup: helper::Setup<'_>) -> Result<i32, BackendError> {
 
 impl Backend for HostBackend {
     fn task(&mut self, id: ProcId, spec: &TaskSpec) -> Result<(), BackendError> {
+        self.time_left()?;
         self.slot(id)?;
         let net = self.keeper(spec.netns)?.netns.as_raw_fd();
-        let (mine, theirs) = sys::channel_pair().map_err(|e| berr(format!("socketpair: {e}")))?;
+        self.count_proc()?;
+        let (mine, theirs) = channel()?;
         let pid = fork_helper(helper::Setup {
             backend_pid: self.me,
             chan: theirs.as_raw_fd(),
@@ -444,6 +680,8 @@ impl Backend for HostBackend {
             dir: &self.dir_c,
             spec: Some(spec),
             userns: self.userns.is_some(),
+            cpu_secs: self.limits.cpu_secs,
+            file_size: self.limits.file_size,
         })?;
         drop(theirs);
         Self::await_ready(&mine, pid)?;
@@ -457,7 +695,9 @@ impl Backend for HostBackend {
     }
 
     fn fork(&mut self, parent: ProcId, child: ProcId) -> Result<(), BackendError> {
+        self.time_left()?;
         self.slot(child)?;
+        self.count_proc()?;
         let p = self.proc_mut(parent)?;
         if !matches!(p.state, State::Idle) {
             return Err(berr(format!("process {parent} has a call pending")));
@@ -467,7 +707,7 @@ impl Backend for HostBackend {
             .helper
             .as_ref()
             .ok_or_else(|| berr(format!("process {parent} has exited")))?;
-        let (mine, theirs) = sys::channel_pair().map_err(|e| berr(format!("socketpair: {e}")))?;
+        let (mine, theirs) = channel()?;
         send(&h.chan, &Request::Fork, None)?;
         match recv_within(&h.chan, SETUP_TIMEOUT)? {
             Some(Response::SendFd) => {}
@@ -481,7 +721,17 @@ impl Backend for HostBackend {
             Some(Response::Fail(m)) => return Err(berr(format!("fork: {m}"))),
             _ => return Err(berr("fork: no answer from the parent's helper")),
         };
-        Self::await_ready(&mine, pid)?;
+        // Trust no pid the parent's helper reports: the new helper says its
+        // own pid on the fresh channel only it holds, and it must be our
+        // unreaped child (CLONE_PARENT), or we never signal it.
+        let ready = Self::await_ready(&mine, pid)?;
+        if ready != pid || !sys::is_my_child(ready) {
+            sys::kill_and_reap(ready);
+            return Err(berr(format!(
+                "fork: the helper reported pid {pid}, the new process says {ready}; \
+                 not a child of the backend"
+            )));
+        }
         *self.slot(child)? = Some(Proc {
             pid,
             helper: Some(Helper { pid, chan: mine }),
@@ -500,6 +750,15 @@ impl Backend for HostBackend {
     }
 
     fn start(&mut self, id: ProcId, call: Call) -> Result<(), BackendError> {
+        self.time_left()?;
+        let n = call_bytes(&call) + CALL_COST;
+        if self.bytes.saturating_add(n) > self.limits.max_bytes {
+            return Err(berr(format!(
+                "limit: the run's scenario data exceeds {} bytes",
+                self.limits.max_bytes
+            )));
+        }
+        self.bytes += n;
         let p = self.proc_mut(id)?;
         if !matches!(p.state, State::Idle) {
             return Err(berr(format!("process {id} has a call pending")));
@@ -510,7 +769,14 @@ impl Backend for HostBackend {
             .ok_or_else(|| berr(format!("process {id} has exited")))?;
         match call {
             Call::Pidof { fd } => {
-                p.state = State::Done(pidof(h.pid, fd));
+                // No scenario fd is at or above max(nofile, 3): those are
+                // the channel's numbers, closed as far as the scenario sees.
+                let r = if i64::from(fd) >= p.nofile.max(3) as i64 {
+                    Reply::err(Errno::EBADF)
+                } else {
+                    pidof(h.pid, fd)
+                };
+                p.state = State::Done(r);
                 return Ok(());
             }
             Call::Exit => {
@@ -552,6 +818,7 @@ impl Backend for HostBackend {
     }
 
     fn wait(&mut self, id: ProcId, timeout: Duration) -> Result<Progress, BackendError> {
+        let timeout = timeout.min(self.time_left()?);
         let p = self.proc_mut(id)?;
         match std::mem::replace(&mut p.state, State::Idle) {
             State::Idle => Err(berr(format!("process {id} has no pending call"))),
@@ -613,6 +880,19 @@ impl Backend for HostBackend {
         Ok(())
     }
 
+    fn sleep(&mut self, d: Duration) -> Result<(), BackendError> {
+        let left = self.time_left()?;
+        if d >= left {
+            return Err(berr(format!(
+                "limit: sleep {} ms would run past the run's wall-clock limit of {} s",
+                d.as_millis(),
+                self.limits.wall_clock.as_secs_f64()
+            )));
+        }
+        std::thread::sleep(d);
+        Ok(())
+    }
+
     fn stat(&mut self) -> Result<usize, BackendError> {
         let labels: Vec<u32> = self.keepers.keys().copied().collect();
         let mut total = 0usize;
@@ -635,5 +915,9 @@ impl Drop for HostBackend {
             sys::kill_and_reap(k.helper.pid);
         }
         let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some((pid, wr)) = self.janitor.take() {
+            drop(wr);
+            sys::reap(pid);
+        }
     }
 }

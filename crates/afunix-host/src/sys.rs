@@ -159,8 +159,34 @@ fn recv_exact(
     Ok(())
 }
 
-/// Largest frame accepted (a sanity bound, far above any scenario's data).
-const MAX_FRAME: usize = 1 << 30;
+/// Largest frame accepted: above the run's default byte budget (the most
+/// data a reply can carry back), far below what would hurt the machine.
+/// The body is allocated as its bytes arrive, so a forged length prefix
+/// costs nothing until the bytes are really sent.
+const MAX_FRAME: usize = 512 << 20;
+
+/// The allocation step while reading a frame body.
+const FRAME_CHUNK: usize = 1 << 20;
+
+/// `SO_RCVTIMEO` on the backend's end of a channel: a frame whose bytes
+/// stop coming fails with `EAGAIN` instead of blocking forever.
+pub(crate) fn set_rcvtimeo(fd: &OwnedFd, t: Duration) -> io::Result<()> {
+    let tv = libc::timeval {
+        tv_sec: t.as_secs() as libc::time_t,
+        tv_usec: t.subsec_micros() as libc::suseconds_t,
+    };
+    // SAFETY: a valid timeval of the stated size.
+    check(unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            &tv as *const libc::timeval as *const libc::c_void,
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    })?;
+    Ok(())
+}
 
 /// Read one frame, and the fd passed with it if any.
 pub(crate) fn recv_frame(fd: RawFd) -> io::Result<(Vec<u8>, Option<OwnedFd>)> {
@@ -175,10 +201,14 @@ pub(crate) fn recv_frame(fd: RawFd) -> io::Result<(Vec<u8>, Option<OwnedFd>)> {
         ));
     }
     let mut body = Vec::new();
-    body.try_reserve_exact(len)
-        .map_err(|_| io::Error::new(io::ErrorKind::OutOfMemory, "frame too large"))?;
-    body.resize(len, 0);
-    recv_exact(fd, &mut body, None)?;
+    while body.len() < len {
+        let start = body.len();
+        let step = (len - start).min(FRAME_CHUNK);
+        body.try_reserve(step)
+            .map_err(|_| io::Error::new(io::ErrorKind::OutOfMemory, "frame too large"))?;
+        body.resize(start + step, 0);
+        recv_exact(fd, &mut body[start..], None)?;
+    }
     Ok((body, passed))
 }
 
@@ -211,9 +241,31 @@ pub(crate) fn poll_in(fd: &OwnedFd, timeout: Duration) -> io::Result<bool> {
     }
 }
 
-/// `kill(pid, SIGKILL)` then reap it (ignoring a pid that is already gone).
-pub(crate) fn kill_and_reap(pid: i32) {
+/// Whether `pid` is an unreaped child of this process. Only such a pid is
+/// ever signalled: until we reap it, the kernel cannot give its number to
+/// another process, so `kill` cannot hit anything outside the run.
+pub(crate) fn is_my_child(pid: i32) -> bool {
     if pid <= 0 {
+        return false;
+    }
+    // SAFETY: siginfo_t is plain old data; all-zero is a valid value.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: waitid with WNOWAIT|WNOHANG only inspects; `info` is valid.
+    let r = unsafe {
+        libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WSTOPPED | libc::WCONTINUED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
+    r == 0
+}
+
+/// `kill(pid, SIGKILL)` then reap it (ignoring a pid that is already gone).
+/// Refuses any pid that is not an unreaped child of ours.
+pub(crate) fn kill_and_reap(pid: i32) {
+    if !is_my_child(pid) {
         return;
     }
     // SAFETY: plain syscalls on a pid that is our child.
@@ -232,5 +284,77 @@ pub(crate) fn reap(pid: i32) {
         if r >= 0 || errno() != libc::EINTR {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rss_kib() -> u64 {
+        let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        s.lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    }
+
+    fn write_all(fd: &OwnedFd, b: &[u8]) {
+        // SAFETY: `b` is readable for its length.
+        let n = unsafe { libc::write(fd.as_raw_fd(), b.as_ptr() as *const libc::c_void, b.len()) };
+        assert_eq!(n, b.len() as isize);
+    }
+
+    /// A forged huge length prefix with no body: no big allocation, and
+    /// the read fails within the channel's timeout instead of blocking.
+    #[test]
+    fn forged_length_prefix_neither_allocates_nor_blocks() {
+        let (mine, theirs) = channel_pair().unwrap();
+        set_rcvtimeo(&mine, Duration::from_millis(200)).unwrap();
+        let before = rss_kib();
+        let t0 = Instant::now();
+        write_all(&theirs, &((500u32 << 20).to_le_bytes()));
+        write_all(&theirs, b"abc");
+        let e = recv_frame(mine.as_raw_fd()).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::WouldBlock, "{e}");
+        assert!(t0.elapsed() < Duration::from_secs(2));
+        assert!(rss_kib() < before + 8 * 1024, "allocated the forged length");
+        // Above the bound: refused at once.
+        write_all(&theirs, &(u32::MAX.to_le_bytes()));
+        let e = recv_frame(mine.as_raw_fd()).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{e}");
+    }
+
+    /// A pid that is not our child (here a grandchild) is never signalled.
+    #[test]
+    fn only_our_children_are_killed() {
+        let mut sh = std::process::Command::new("sh")
+            .args(["-c", "sleep 30 & echo $!; wait"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(sh.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let victim: i32 = line.trim().parse().unwrap();
+        assert!(!is_my_child(victim));
+        kill_and_reap(victim);
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(
+            std::path::Path::new(&format!("/proc/{victim}")).exists(),
+            "the victim was killed"
+        );
+        assert!(!is_my_child(1) && !is_my_child(0) && !is_my_child(-1));
+        // Our own child is.
+        let me = sh.id() as i32;
+        assert!(is_my_child(me));
+        // SAFETY: signalling the grandchild we started (cleanup).
+        unsafe { libc::kill(victim, libc::SIGKILL) };
+        kill_and_reap(me);
+        assert!(!is_my_child(me), "reaped");
+        let _ = sh.wait();
     }
 }

@@ -744,12 +744,12 @@ fn no_leftover_children() {
         b.fork(2, 3).unwrap();
         assert_eq!(
             children_of_me(),
-            base + 5,
-            "keeper + 4 helpers, all our children"
+            base + 6,
+            "janitor + keeper + 4 helpers, all our children"
         );
         // Exit of a parent whose child lives on: the child is unaffected.
         assert_eq!(ok(call(&mut b, 2, Call::Exit)).0, 0);
-        assert_eq!(children_of_me(), base + 4, "exit reaps at once");
+        assert_eq!(children_of_me(), base + 5, "exit reaps at once");
         assert_eq!(
             ok(call(
                 &mut b,
@@ -847,14 +847,11 @@ fn helpers_die_with_the_backend_process() {
         .split_whitespace()
         .map(|p| p.parse().unwrap())
         .collect();
-    assert_eq!(pids.len(), 5, "keeper + 4 helpers: {line}");
-    // An aborted process cannot remove its directory: do it for it.
-    if let Some(dir) = stdout
+    assert_eq!(pids.len(), 6, "janitor + keeper + 4 helpers: {line}");
+    let dir = stdout
         .lines()
-        .find_map(|l| l.split_once("DIR ").map(|(_, d)| d))
-    {
-        let _ = std::fs::remove_dir_all(dir);
-    }
+        .find_map(|l| l.split_once("DIR ").map(|(_, d)| d.to_string()))
+        .expect("dir line");
     let gone = |pid: i32| match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Err(_) => true,
         Ok(s) => {
@@ -871,6 +868,11 @@ fn helpers_die_with_the_backend_process() {
     for p in pids {
         assert!(gone(p), "helper {p} outlived its backend process");
     }
+    // The aborted process ran no destructor: its janitor removed the dir.
+    assert!(
+        !std::path::Path::new(&dir).exists(),
+        "{dir} outlived its backend process"
+    );
 }
 
 /// A blocked accept completes once another process connects; meanwhile

@@ -382,4 +382,10 @@ pub trait Backend {
     /// The number of live unix sockets of this world (as `/proc/net/unix`
     /// lists), summed over its network namespaces.
     fn stat(&mut self) -> Result<usize, BackendError>;
+    /// The `sleep MS` directive: let `d` pass. A backend with a wall-clock
+    /// limit fails once the sleep would run past it.
+    fn sleep(&mut self, d: Duration) -> Result<(), BackendError> {
+        std::thread::sleep(d);
+        Ok(())
+    }
 }
