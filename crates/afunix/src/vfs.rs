@@ -40,6 +40,11 @@ impl World {
         let acc = flags & O_ACCMODE;
         let (ino, created) = if flags & O_CREAT != 0 {
             let par = tree.walk_parent(path, &cred)?;
+            // open_last_lookups: a trailing / with O_CREAT is EISDIR before
+            // the name is looked up (existing or not).
+            if par.trailing_slash && matches!(par.last, Last::Norm(_)) {
+                return Err(Errno::EISDIR.why("open_last_lookups: O_CREAT with a trailing /"));
+            }
             match tree.lookup_last(&par) {
                 Some(ino) => {
                     if flags & O_EXCL != 0 {
@@ -88,13 +93,15 @@ impl World {
         }
         let wants_write = acc == O_WRONLY || acc == O_RDWR;
         let wants_read = acc == O_RDONLY || acc == O_RDWR;
+        // build_open_flags: O_TRUNC adds MAY_WRITE to acc_mode.
+        let trunc = flags & O_TRUNC != 0;
         // may_open (a file this call created is not checked again).
-        if node.is_dir() && wants_write {
+        if node.is_dir() && (wants_write || trunc) && !created {
             return Err(Errno::EISDIR.why("may_open: a directory opened for writing"));
         }
         if !created {
-            let mask =
-                if wants_read { MAY_READ } else { 0 } | if wants_write { MAY_WRITE } else { 0 };
+            let mask = if wants_read { MAY_READ } else { 0 }
+                | if wants_write || trunc { MAY_WRITE } else { 0 };
             if !permission(node, &cred, mask) {
                 return Err(Errno::EACCES.why("may_open: the file's mode refuses this access"));
             }
@@ -105,7 +112,9 @@ impl World {
             }
             NodeKind::Dir(_) => FileKind::Dir,
             NodeKind::Reg(data) => {
-                if flags & O_TRUNC != 0 && wants_write {
+                // do_open → handle_truncate, whatever the access mode (may_open
+                // asked MAY_WRITE); a file this call created is left alone.
+                if trunc && !created {
                     lock(data).clear();
                 }
                 FileKind::Regular(RegFile {
@@ -229,22 +238,34 @@ impl World {
             return Err(Errno::EINVAL.why("do_renameat2: a directory moved below itself"));
         }
         let target = tree.child(np.dir, nname);
+        // lock_rename's trap: the target is an ancestor of the source.
+        if let Some(t) = target {
+            if t != src && tree.is_within(op.dir, t) {
+                return Err(Errno::ENOTEMPTY.why("do_renameat2: the target contains the source"));
+            }
+        }
         if target == Some(src) {
             return Ok(());
         }
+        // vfs_rename: may_delete on the old side, then may_delete or
+        // may_create on the new side (permission first, then the kinds).
         let odir = tree.node(op.dir).ok_or(Errno::ENOENT)?;
         if !permission(odir, &cred, MAY_WRITE | MAY_EXEC) {
             return Err(Errno::EACCES.why("may_delete: no write permission on the old directory"));
         }
+        let ndir = tree.node(np.dir).ok_or(Errno::ENOENT)?;
+        if !permission(ndir, &cred, MAY_WRITE | MAY_EXEC) {
+            return Err(Errno::EACCES.why(if target.is_some() {
+                "may_delete: no write permission on the new directory"
+            } else {
+                "may_create: no write permission on the new directory"
+            }));
+        }
+        let mut target_nonempty = false;
         if let Some(t) = target {
             let tnode = tree.node(t).ok_or(Errno::ENOENT)?;
             match (src_dir, &tnode.kind) {
-                (true, NodeKind::Dir(d)) if !d.is_empty() => {
-                    return Err(
-                        Errno::ENOTEMPTY.why("vfs_rename: the target directory is not empty")
-                    )
-                }
-                (true, NodeKind::Dir(_)) => {}
+                (true, NodeKind::Dir(d)) => target_nonempty = !d.is_empty(),
                 (true, _) => {
                     return Err(Errno::ENOTDIR.why("may_delete: the target is not a directory"))
                 }
@@ -254,9 +275,17 @@ impl World {
                 (false, _) => {}
             }
         }
-        let ndir = tree.node(np.dir).ok_or(Errno::ENOENT)?;
-        if !permission(ndir, &cred, MAY_WRITE | MAY_EXEC) {
-            return Err(Errno::EACCES.why("may_create: no write permission on the new directory"));
+        // vfs_rename: a directory that changes parent flips its `..`.
+        if src_dir && op.dir != np.dir {
+            let snode = tree.node(src).ok_or(Errno::ENOENT)?;
+            if !permission(snode, &cred, MAY_WRITE) {
+                return Err(Errno::EACCES
+                    .why("vfs_rename: no write permission on a directory that changes parent"));
+            }
+        }
+        // The file system's rename (simple_rename: simple_empty).
+        if target_nonempty {
+            return Err(Errno::ENOTEMPTY.why("simple_rename: the target directory is not empty"));
         }
         if target.is_some() {
             tree.remove_entry(np.dir, nname);
