@@ -141,14 +141,14 @@ impl From<Which> for BackendKind {
 enum Cmd {
     /// Print a shell completion script for afunix.
     ///
-    /// Example: afunix completions bash > /etc/bash_completion.d/afunix
+    /// Example: afunix completions bash | head -n 3
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
     },
     /// Print the man page of afunix (roff; `man -l -` reads it).
     ///
-    /// Example: afunix man | man -l -
+    /// Example: afunix man | head -n 5
     Man,
     /// Run scenarios and print their traces.
     ///
@@ -202,7 +202,7 @@ enum Cmd {
     /// the host kernel doing the same work; prints a table. Build with
     /// --release for meaningful figures.
     ///
-    /// Example: afunix bench --secs 2 --size 64
+    /// Example: afunix bench --secs 0.2 --size 64
     Bench {
         /// Seconds per measurement (12 measurements in all).
         #[arg(long, default_value_t = 2.0)]
@@ -219,7 +219,7 @@ enum Cmd {
     /// Exit status: 0 no divergence, 1 a divergence was found, 2 an error
     /// (e.g. the host backend is unavailable).
     ///
-    /// Example: sudo afunix fuzz --seed 1 --count 2000 --calls 40 --keep-going
+    /// Example: sudo afunix fuzz --seed 1 --count 20 --calls 40 --keep-going --out fuzz-findings
     Fuzz {
         /// The seed (printed; the same seed gives the same scenarios).
         /// Default: from the clock.

@@ -264,3 +264,53 @@ fn quiet_prints_only_problems_and_totals_and_pipes_get_no_colour() {
     let (_, out, _) = afunix(&["check", "--verbose", &bad]);
     assert!(out.contains("  A: socket dgram = 3"), "{out}");
 }
+
+/// Every `Example:` of every subcommand's --help runs as written from the
+/// repository root (with `afunix` the binary under test; `sudo` dropped,
+/// and the examples that need root skipped without it).
+#[test]
+fn help_examples_run_as_written() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let bin = env!("CARGO_BIN_EXE_afunix");
+    let (_, top, _) = afunix(&["--help"]);
+    let subs: Vec<String> = top
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .filter(|c| c != "help")
+        .collect();
+    assert!(subs.len() >= 7, "{top}");
+    let mut ran = 0;
+    for sub in subs {
+        let (_, help, _) = afunix(&[&sub, "--help"]);
+        for ex in help
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("Example: "))
+        {
+            let needs_root = ex.starts_with("sudo ") || ex.contains("--backend host");
+            if needs_root && !is_root() {
+                eprintln!("skipped (needs root): {ex}");
+                continue;
+            }
+            let line = ex.trim_start_matches("sudo ").replacen("afunix", bin, 1);
+            let out = Command::new("sh")
+                .arg("-c")
+                .arg(&line)
+                .current_dir(root)
+                .output()
+                .expect("sh runs");
+            // 0, or 1 for a fuzz that found something: the example ran.
+            let code = out.status.code().unwrap_or(-1);
+            assert!(
+                code == 0 || (sub == "fuzz" && code == 1),
+                "`{ex}` exited {code}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            ran += 1;
+        }
+    }
+    assert!(ran >= 3, "only {ran} examples ran");
+    let _ = std::fs::remove_dir_all(format!("{root}/fuzz-findings"));
+}
