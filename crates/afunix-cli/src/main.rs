@@ -50,8 +50,8 @@ Exit status: 0 success, 1 a check or diff found differences,
 #[command(name = "afunix", version, about = ABOUT, long_about = LONG_ABOUT)]
 struct Cli {
     /// Output: `text` (the trace as the language prints it) or `json` (one
-    /// JSON object per line; see the README for the fields). For run and
-    /// check.
+    /// JSON object per line; see the README for the fields). For run,
+    /// check and diff.
     #[arg(long, global = true, value_enum, default_value = "text")]
     format: Format,
     /// Print less: check and diff print only problems and totals.
@@ -529,7 +529,8 @@ fn cmd_check(
     code
 }
 
-fn cmd_diff(files: &[PathBuf], style: Style) -> u8 {
+fn cmd_diff(files: &[PathBuf], style: Style, format: Format) -> u8 {
+    let json = format == Format::Json;
     let mut code = 0;
     let (mut lines, mut diverging_files) = (0usize, 0usize);
     let pb = style.bar(files.len(), "diff");
@@ -551,9 +552,20 @@ fn cmd_diff(files: &[PathBuf], style: Style) -> u8 {
         };
         let d = diff(&model.scenario, &model.run, &kernel.run);
         for x in &d {
-            emit!("{name}:{}: {}", x.lineno, x.echo);
-            emit!("  model:  {}", x.model);
-            emit!("  kernel: {}", x.kernel);
+            if json {
+                let v = serde_json::json!({
+                    "file": name.to_string(),
+                    "line": x.lineno,
+                    "call": x.echo,
+                    "model": x.model,
+                    "kernel": x.kernel,
+                });
+                emit!("{v}");
+            } else {
+                emit!("{name}:{}: {}", x.lineno, x.echo);
+                emit!("  {} {}", style.bad("model: "), x.model);
+                emit!("  kernel: {}", x.kernel);
+            }
         }
         for (who, r) in [("model", &model.run), ("kernel", &kernel.run)] {
             if let Some(e) = &r.error {
@@ -573,6 +585,15 @@ fn cmd_diff(files: &[PathBuf], style: Style) -> u8 {
         });
     }
     pb.finish_and_clear();
+    if json {
+        let v = serde_json::json!({
+            "files": files.len(),
+            "diverging_files": diverging_files,
+            "diverging_lines": lines,
+        });
+        say!("{v}");
+        return code;
+    }
     say!(
         "{} files, {diverging_files} with divergences, {lines} diverging lines",
         files.len()
@@ -617,7 +638,7 @@ fn main() -> ExitCode {
             }
         }
         Cmd::Diff { files } => match backend_ready(BackendKind::Host) {
-            Ok(()) => cmd_diff(&files, style),
+            Ok(()) => cmd_diff(&files, style, cli.format),
             Err(code) => code,
         },
         #[cfg(feature = "host")]

@@ -314,3 +314,28 @@ fn help_examples_run_as_written() {
     assert!(ran >= 3, "only {ran} examples ran");
     let _ = std::fs::remove_dir_all(format!("{root}/fuzz-findings"));
 }
+
+#[test]
+fn diff_json_names_each_diverging_line() {
+    if !is_root() || cfg!(not(feature = "host")) {
+        eprintln!("skipped: needs root and the host backend");
+        return;
+    }
+    let f = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/scenarios/gap_sockopt_timestamping.scn"
+    );
+    let (code, out, _) = afunix(&["diff", "--format", "json", f]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("\"model\":\"ENOPROTOOPT\"") && out.contains("\"kernel\":\"0\""),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .last()
+            .unwrap_or_default()
+            .contains("\"diverging_lines\":2"),
+        "{out}"
+    );
+}
