@@ -860,7 +860,18 @@ impl P<'_> {
                             }
                             groups = Some(g);
                         }
-                        _ => return Err(self.e(t.col, format!("unknown task option `{k}`"))),
+                        _ => {
+                            return Err(self.e(
+                                t.col,
+                                format!(
+                                    "unknown task option `{k}`{}",
+                                    crate::resolve::did_you_mean(
+                                        k,
+                                        ["uid", "gid", "groups", "nofile", "umask", "netns"]
+                                    )
+                                ),
+                            ))
+                        }
                     }
                 }
                 spec.groups = groups.unwrap_or_else(|| vec![spec.gid]);
@@ -1352,7 +1363,18 @@ impl P<'_> {
                 "creds" => control.push(CtlPiece::Creds(self.creds(v, vc)?, vc)),
                 "cmsg" => control.push(CtlPiece::Raw(self.hex(v, vc)?)),
                 "flags" => flags = self.flags(v, vc, MSG_FLAGS)?,
-                _ => return Err(self.e(t.col, format!("unknown sendmsg argument `{k}=`"))),
+                _ => {
+                    return Err(self.e(
+                        t.col,
+                        format!(
+                            "unknown sendmsg argument `{k}=`{}",
+                            crate::resolve::did_you_mean(
+                                k,
+                                ["to", "data", "rights", "creds", "cmsg", "flags"]
+                            )
+                        ),
+                    ))
+                }
             }
         }
         Ok(Op::Sendmsg {
@@ -1410,7 +1432,18 @@ impl P<'_> {
                     space_written = true;
                 }
                 "flags" => flags = self.flags(v, vc, MSG_FLAGS)?,
-                _ => return Err(self.e(t.col, format!("unknown recvmsg argument `{k}=`"))),
+                _ => {
+                    return Err(self.e(
+                        t.col,
+                        format!(
+                            "unknown recvmsg argument `{k}=`{}",
+                            crate::resolve::did_you_mean(
+                                k,
+                                ["len", "iov", "name", "space", "flags"]
+                            )
+                        ),
+                    ))
+                }
             }
         }
         if let (Some(_), Some(c)) = (len_col, iov_col) {

@@ -544,6 +544,9 @@ fn errors_have_line_and_column() {
         ("A: sendmsg s = EPIPE sigpip", 22, "did you mean `sigpipe`"),
         ("A: getsockopt s rcvtimo", 17, "did you mean `rcvtimeo`"),
         ("A: sendmsg s flags=dontwiat", 20, "did you mean `dontwait`"),
+        ("A: sendmsg s dta=\"x\"", 14, "did you mean `data`"),
+        ("A: recvmsg s spcae=0", 14, "did you mean `space`"),
+        ("task A nofiel=3", 8, "did you mean `nofile`"),
         ("A:", 3, "missing call"),
         ("= 0", 1, "without a call"),
     ];
