@@ -371,6 +371,23 @@ fn warn_explain_host(explain: bool, kind: BackendKind) {
     }
 }
 
+/// Errors of several files' runs: a backend error already said in full
+/// (the same for every file: e.g. ids that cannot be mapped without root)
+/// is said once, then only named.
+#[derive(Default)]
+struct Said(std::collections::HashSet<String>);
+
+impl Said {
+    fn say_error(&mut self, file: &str, e: &afunix_cli::runner::RunError, who: Option<&str>) {
+        let who = who.map(|w| format!(" ({w})")).unwrap_or_default();
+        if e.kind == afunix_cli::runner::RunErrorKind::Backend && !self.0.insert(e.msg.clone()) {
+            eprintln!("{file}: could not run: the same backend error as above{who}");
+        } else {
+            eprintln!("{file}:{e}{who}");
+        }
+    }
+}
+
 fn cmd_check(
     files: &[PathBuf],
     kind: BackendKind,
@@ -380,6 +397,7 @@ fn cmd_check(
 ) -> u8 {
     let json = format == Format::Json;
     let pb = style.bar(files.len(), "check");
+    let mut said = Said::default();
     let (mut passed, mut failed) = (0usize, 0usize);
     let (mut files_ok, mut files_failed, mut files_broken) = (0usize, 0usize, 0usize);
     let mut code = 0;
@@ -439,7 +457,7 @@ fn cmd_check(
             }
         }
         if let Some(e) = &o.run.error {
-            eprintln!("{name}:{e}");
+            said.say_error(&name.to_string(), e, None);
             code = 2;
         }
         let k = rep.mismatches.len();
@@ -474,12 +492,19 @@ fn cmd_check(
                 "mismatches": k,
             });
             emit!("{v}");
-        } else if o.run.error.is_some() {
+        } else if let Some(e) = &o.run.error {
             files_broken += 1;
-            emit!(
-                "{name}: ERROR ({k} of {} failed before the run stopped)",
-                expectations(rep.expectations)
-            );
+            if e.kind == afunix_cli::runner::RunErrorKind::Backend {
+                emit!(
+                    "{name}: ERROR (the backend stopped the run at line {})",
+                    e.line
+                );
+            } else {
+                emit!(
+                    "{name}: ERROR ({k} of {} failed before the run stopped)",
+                    expectations(rep.expectations)
+                );
+            }
         } else if rep.ok() {
             files_ok += 1;
             if style.quiet {
@@ -534,6 +559,7 @@ fn cmd_diff(files: &[PathBuf], style: Style, format: Format) -> u8 {
     let mut code = 0;
     let (mut lines, mut diverging_files) = (0usize, 0usize);
     let pb = style.bar(files.len(), "diff");
+    let mut said = Said::default();
     for f in files {
         pb.inc(1);
         let mut out: Vec<String> = Vec::new();
@@ -569,7 +595,7 @@ fn cmd_diff(files: &[PathBuf], style: Style, format: Format) -> u8 {
         }
         for (who, r) in [("model", &model.run), ("kernel", &kernel.run)] {
             if let Some(e) = &r.error {
-                eprintln!("{name}:{e} ({who})");
+                said.say_error(&name.to_string(), e, Some(who));
                 code = 2;
             }
         }

@@ -339,3 +339,41 @@ fn diff_json_names_each_diverging_line() {
         "{out}"
     );
 }
+
+/// Without root, the host backend's ids problem is said once in full, then
+/// only named for each further file; nothing is reported as a mismatch.
+#[test]
+fn without_root_the_host_backend_says_its_problem_once() {
+    if !is_root()
+        || cfg!(not(feature = "host"))
+        || !std::path::Path::new("/usr/bin/setpriv").exists()
+    {
+        eprintln!("skipped: needs root (to become uid 1000), setpriv and the host backend");
+        return;
+    }
+    let d = tmpdir();
+    let a = temp(&d, "a.scn", "task A\nA: socket dgram = 3\n");
+    let b = temp(&d, "b.scn", "task A\nA: socket dgram = 3\n");
+    let out = Command::new("/usr/bin/setpriv")
+        .args(["--reuid", "1000", "--regid", "1000", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_afunix"))
+        .args(["check", "--backend", "host", &a, &b])
+        .output()
+        .expect("runs");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    if stdout.contains("2 files: 2 ok") {
+        eprintln!("skipped: this machine maps the ids without root");
+        return;
+    }
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(!stdout.contains("(not run)"), "{stdout}");
+    assert_eq!(stderr.matches("backend error:").count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("the same backend error as above"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("2 could not run"), "{stdout}");
+}
