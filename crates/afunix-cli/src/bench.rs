@@ -128,6 +128,30 @@ fn cpu_time() -> Option<Duration> {
 struct Figure {
     rate: f64,
     busy: Option<f64>,
+    /// (max - min) / median over the rounds.
+    spread: f64,
+}
+
+/// A spread above which a figure is not trustworthy.
+const NOISY: f64 = 0.25;
+
+/// Rounds per figure: its median is printed, its spread judged.
+const ROUNDS: usize = 3;
+
+/// `ROUNDS` measurements of fresh pairs, `secs / ROUNDS` each: the median
+/// rate (with that round's CPU figure) and the spread.
+fn measure_rounds(
+    make: &mut dyn FnMut() -> Result<Vec<Vec<Box<dyn Pair>>>, String>,
+    secs: f64,
+) -> Result<Figure, String> {
+    let mut figs = Vec::new();
+    for _ in 0..ROUNDS {
+        figs.push(measure(make()?, secs / ROUNDS as f64)?);
+    }
+    figs.sort_by(|a, b| a.rate.total_cmp(&b.rate));
+    let mid = figs[figs.len() / 2];
+    let spread = (figs[figs.len() - 1].rate - figs[0].rate) / mid.rate.max(1e-9);
+    Ok(Figure { spread, ..mid })
 }
 
 /// Run each group of pairs on its own thread for `secs`.
@@ -188,7 +212,11 @@ fn measure(groups: Vec<Vec<Box<dyn Pair>>>, secs: f64) -> Result<Figure, String>
         let (n, d) = r?;
         rate += n as f64 / d.as_secs_f64().max(1e-9);
     }
-    Ok(Figure { rate, busy })
+    Ok(Figure {
+        rate,
+        busy,
+        spread: 0.0,
+    })
 }
 
 /// Where the benchmark runs.
@@ -253,10 +281,20 @@ struct Row {
 
 /// One and two threads for one setup and socket type.
 fn row(setup: Setup, ty: i32, name: &'static str, o: BenchOpts) -> Result<Row, String> {
-    let [a, b] = make_pairs(setup, ty, o.size)?;
-    let one = measure(vec![vec![a, b]], o.secs)?;
-    let [a, b] = make_pairs(setup, ty, o.size)?;
-    let two = measure(vec![vec![a], vec![b]], o.secs)?;
+    let one = measure_rounds(
+        &mut || {
+            let [a, b] = make_pairs(setup, ty, o.size)?;
+            Ok(vec![vec![a, b]])
+        },
+        o.secs,
+    )?;
+    let two = measure_rounds(
+        &mut || {
+            let [a, b] = make_pairs(setup, ty, o.size)?;
+            Ok(vec![vec![a], vec![b]])
+        },
+        o.secs,
+    )?;
     Ok(Row {
         ty: name,
         setup,
@@ -298,21 +336,35 @@ pub fn run(o: BenchOpts, out: &mut dyn FnMut(&str)) -> Result<(), String> {
     out("1 thread: drives 2 socketpairs alternately; 2 threads: one socketpair each.");
     out("");
     let mut rows = Vec::new();
+    // A progress bar on a terminal (stderr), over the six rows.
+    let pb = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        let pb = indicatif::ProgressBar::new(6);
+        if let Ok(st) =
+            indicatif::ProgressStyle::with_template("bench [{bar:30}] {pos}/{len} rows, {elapsed}")
+        {
+            pb.set_style(st.progress_chars("=> "));
+        }
+        pb
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
     for (ty, name) in [(SOCK_DGRAM, "dgram"), (SOCK_STREAM, "stream")] {
         for setup in [Setup::ModelOneProc, Setup::ModelTwoProcs, Setup::Kernel] {
+            pb.inc(1);
             match row(setup, ty, name, o) {
                 Ok(r) => rows.push(r),
                 Err(e) if setup == Setup::Kernel => {
-                    out(&format!("{name}: kernel measurement unavailable: {e}"));
+                    pb.suspend(|| out(&format!("{name}: kernel measurement unavailable: {e}")));
                 }
                 Err(e) => return Err(e),
             }
         }
     }
-    let head = |c: [&str; 8]| {
+    pb.finish_and_clear();
+    let head = |c: [&str; 9]| {
         format!(
-            "{:<7} {:<19} {:>10} {:>11} {:>6}   {:>12} {:>12}   {}",
-            c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]
+            "{:<7} {:<19} {:>10} {:>11} {:>6}   {:>12} {:>12}   {:<11} {}",
+            c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8]
         )
     };
     out(&head([
@@ -324,6 +376,7 @@ pub fn run(o: BenchOpts, out: &mut dyn FnMut(&str)) -> Result<(), String> {
         "model/kernel",
         "model/kernel",
         "CPUs busy",
+        "spread",
     ]));
     out(&head([
         "",
@@ -333,6 +386,7 @@ pub fn run(o: BenchOpts, out: &mut dyn FnMut(&str)) -> Result<(), String> {
         "",
         "1 thread",
         "2 threads",
+        "1t / 2t",
         "1t / 2t",
     ]));
     let busy = |f: Figure| f.busy.map_or("?".into(), |b| format!("{b:.2}"));
@@ -347,8 +401,9 @@ pub fn run(o: BenchOpts, out: &mut dyn FnMut(&str)) -> Result<(), String> {
             ),
             _ => ("-".into(), "-".into()),
         };
+        let cpus = format!("{} / {}", busy(r.one), busy(r.two));
         out(&format!(
-            "{:<7} {:<19} {:>10} {:>11} {:>5.2}x   {:>12} {:>12}   {} / {}",
+            "{:<7} {:<19} {:>10} {:>11} {:>5.2}x   {:>12} {:>12}   {:<11} {:.0}% / {:.0}%",
             r.ty,
             r.setup.label(),
             rate(r.one.rate),
@@ -356,14 +411,25 @@ pub fn run(o: BenchOpts, out: &mut dyn FnMut(&str)) -> Result<(), String> {
             r.two.rate / r.one.rate,
             vs1,
             vs2,
-            busy(r.one),
-            busy(r.two),
+            cpus,
+            r.one.spread * 100.0,
+            r.two.spread * 100.0,
+        ));
+    }
+    if rows
+        .iter()
+        .any(|r| r.one.spread > NOISY || r.two.spread > NOISY)
+    {
+        out(&format!(
+            "warning: a figure varied by more than {:.0}% over its {ROUNDS} rounds: the machine is busy; do not trust the table",
+            NOISY * 100.0
         ));
     }
     out("");
     fd_passing(o, out)?;
     out("");
     out("2t/1t: two-thread over one-thread throughput (target for the model: >= 1.6x on two cores).");
+    out("spread: (max - min) / median over 3 rounds of each figure (the median is printed).");
     out("CPUs busy: process CPU time / wall time during the 1-thread / 2-thread run; a 2-thread");
     out("figure well below 2 means the threads did not run in parallel (lock sleeps, or a busy machine).");
     Ok(())
@@ -514,7 +580,7 @@ fn fd_passing(o: BenchOpts, out: &mut dyn FnMut(&str)) -> Result<(), String> {
         let spread = |v: &[f64]| (v[v.len() - 1] - v[0]) / v[v.len() / 2];
         let (m, k) = (med(&mut ms), med(&mut ks));
         let (sm, sk) = (spread(&ms), spread(&ks));
-        let warn = if sm > 0.25 || sk > 0.25 {
+        let warn = if sm > NOISY || sk > NOISY {
             "  (noisy: the machine is busy; do not trust this row)"
         } else {
             ""
