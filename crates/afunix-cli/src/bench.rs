@@ -138,10 +138,13 @@ const NOISY: f64 = 0.25;
 /// Rounds per figure: its median is printed, its spread judged.
 const ROUNDS: usize = 3;
 
+/// The pairs of one measurement, a group per thread.
+type Groups = Vec<Vec<Box<dyn Pair>>>;
+
 /// `ROUNDS` measurements of fresh pairs, `secs / ROUNDS` each: the median
 /// rate (with that round's CPU figure) and the spread.
 fn measure_rounds(
-    make: &mut dyn FnMut() -> Result<Vec<Vec<Box<dyn Pair>>>, String>,
+    make: &mut dyn FnMut() -> Result<Groups, String>,
     secs: f64,
 ) -> Result<Figure, String> {
     let mut figs = Vec::new();
