@@ -50,8 +50,7 @@ Exit status: 0 success, 1 a check or diff found differences,
 #[command(name = "afunix", version, about = ABOUT, long_about = LONG_ABOUT)]
 struct Cli {
     /// Output: `text` (the trace as the language prints it) or `json` (one
-    /// JSON object per line; see the README for the fields). For run,
-    /// check and diff.
+    /// JSON object per line; see the README for the fields).
     #[arg(long, global = true, value_enum, default_value = "text")]
     format: Format,
     /// Print less: check and diff print only problems and totals.
@@ -669,7 +668,15 @@ fn main() -> ExitCode {
         },
         #[cfg(feature = "host")]
         Cmd::Bench { secs, size } => {
-            match bench::run(bench::BenchOpts { secs, size }, &mut |l| say!("{l}")) {
+            let json = cli.format == Format::Json;
+            let mut log = |l: &str| {
+                if json {
+                    say!("{}", serde_json::json!({"event": "log", "text": l}));
+                } else {
+                    say!("{l}");
+                }
+            };
+            match bench::run(bench::BenchOpts { secs, size }, &mut log) {
                 Ok(()) => 0,
                 Err(e) => {
                     eprintln!("afunix bench: {e}");
@@ -704,9 +711,35 @@ fn main() -> ExitCode {
                 keep_going,
                 blocking,
             };
-            match afunix_cli::fuzz::run(&opts, &mut |l| say!("{l}")) {
-                Ok(s) if s.divergences > 0 => 1,
-                Ok(_) => 0,
+            let json = cli.format == Format::Json;
+            let mut log = |l: &str| {
+                if json {
+                    say!("{}", serde_json::json!({"event": "log", "text": l}));
+                } else {
+                    say!("{l}");
+                }
+            };
+            match afunix_cli::fuzz::run(&opts, &mut log) {
+                Ok(s) => {
+                    if json {
+                        let files: Vec<String> =
+                            s.files.iter().map(|f| f.display().to_string()).collect();
+                        say!(
+                            "{}",
+                            serde_json::json!({
+                                "event": "summary",
+                                "scenarios": s.scenarios,
+                                "divergences": s.divergences,
+                                "kinds": s.kinds,
+                                "host_unstable": s.host_unstable,
+                                "gc_timing": s.gc_timing,
+                                "skipped": s.skipped,
+                                "files": files,
+                            })
+                        );
+                    }
+                    u8::from(s.divergences > 0)
+                }
                 Err(e) => {
                     eprintln!("afunix fuzz: {e}");
                     2

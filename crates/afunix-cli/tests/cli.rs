@@ -377,3 +377,26 @@ fn without_root_the_host_backend_says_its_problem_once() {
     );
     assert!(stdout.contains("2 could not run"), "{stdout}");
 }
+
+#[test]
+fn fuzz_json_ends_with_a_summary() {
+    if !is_root() || cfg!(not(feature = "host")) {
+        eprintln!("skipped: needs root and the host backend");
+        return;
+    }
+    let d = tmpdir();
+    let out_dir = d.path().join("findings").display().to_string();
+    let (code, out, err) = afunix(&[
+        "fuzz", "--format", "json", "--seed", "5", "--count", "3", "--out", &out_dir,
+    ]);
+    assert!(code == 0 || code == 1, "{err}");
+    assert!(
+        out.lines().all(|l| l.starts_with('{') && l.ends_with('}')),
+        "{out}"
+    );
+    let last = out.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("\"event\":\"summary\"") && last.contains("\"scenarios\":3"),
+        "{out}"
+    );
+}
