@@ -112,7 +112,36 @@ pub fn check_expect(lineno: usize, exp: &Expect, cols: &[usize], errors: &mut Ve
                 col: col(i + 1),
                 msg: format!("field `{key}=` has no value"),
             });
+        } else if let Some(why) = f.split_once('=').and_then(|(k, v)| bad_value(k, v)) {
+            errors.push(ParseError {
+                line: lineno,
+                col: col(i + 1),
+                msg: format!("field `{key}=`: {why}"),
+            });
         }
+    }
+}
+
+/// Why a field's value cannot be what the trace prints, if it cannot.
+fn bad_value(key: &str, v: &str) -> Option<&'static str> {
+    let int = |x: &str| crate::scenario::parse_int(x).is_some();
+    match key {
+        "fds" | "rights" | "groups" => {
+            let inner = v.strip_prefix('[').and_then(|x| x.strip_suffix(']'));
+            match inner {
+                None => Some("expected a list `[N,...]`"),
+                Some("") => None,
+                Some(x) if x.split(',').all(int) => None,
+                Some(_) => Some("expected a list of integers"),
+            }
+        }
+        "namelen" | "controllen" | "optlen" | "pidfd" | "inq" | "sockets" | "fd" => {
+            (!int(v)).then_some("expected an integer")
+        }
+        "data" => (!(v.starts_with('"') && v.ends_with('"') && v.len() >= 2) && !int(v))
+            .then_some("expected a string \"...\" or a byte count"),
+        "revents" if v.starts_with('[') != v.ends_with(']') => Some("unbalanced list"),
+        _ => None,
     }
 }
 

@@ -540,6 +540,13 @@ fn errors_have_line_and_column() {
         ("A: socketpiar dgram", 4, "did you mean `socketpair`"),
         ("A: close s = EINVLA", 14, "did you mean `EINVAL`"),
         ("A: close s = two", 14, "not a result"),
+        ("A: socketpair dgram = 0 fds=[3,4", 25, "expected a list"),
+        (
+            "A: recvmsg s name=5 = 1 namelen=x",
+            25,
+            "expected an integer",
+        ),
+        ("A: recvmsg s = 1 data=hi", 18, "expected a string"),
         ("A: recvmsg s = 1 dta=\"hi\"", 18, "did you mean `data`"),
         ("A: sendmsg s = EPIPE sigpip", 22, "did you mean `sigpipe`"),
         ("A: getsockopt s rcvtimo", 17, "did you mean `rcvtimeo`"),
