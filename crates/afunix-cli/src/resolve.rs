@@ -138,7 +138,7 @@ fn bad_value(key: &str, v: &str) -> Option<&'static str> {
         "namelen" | "controllen" | "optlen" | "pidfd" | "inq" | "sockets" | "fd" => {
             (!int(v)).then_some("expected an integer")
         }
-        "data" => (!(v.starts_with('"') && v.ends_with('"') && v.len() >= 2) && !int(v))
+        "data" => (!(int(v) || v.starts_with('"') && v.ends_with('"') && v.len() >= 2))
             .then_some("expected a string \"...\" or a byte count"),
         "revents" if v.starts_with('[') != v.ends_with(']') => Some("unbalanced list"),
         _ => None,
