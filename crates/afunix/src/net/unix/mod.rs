@@ -462,6 +462,9 @@ impl Kernel {
     /// `unix_release_sock`: the socket's file is gone (or a listener drops
     /// an embryo, `embrion`). Unhash, orphan, tell the peer, purge the queue.
     pub(crate) fn unix_release_sock(&self, s: &Arc<Sock>, embrion: bool) {
+        // unix_remove_socket and unix_remove_bsd_socket come first: a
+        // connector woken below looks the name up again and finds nothing.
+        self.unhash(s);
         let (peer, skbs, embryos, unread) = {
             let mut g = s.lock();
             if g.dead {
@@ -486,7 +489,6 @@ impl Kernel {
             s.wake_peers_all_locked(&mut g);
             (peer, skbs, embryos, unread)
         };
-        self.unhash(s);
         if let Some(p) = &peer {
             let mut o = p.lock();
             if s.ty.connection() && !o.dead {
