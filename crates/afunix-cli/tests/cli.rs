@@ -400,3 +400,44 @@ fn fuzz_json_ends_with_a_summary() {
         "{out}"
     );
 }
+
+/// Where the machine grants a range of subordinate ids (uidmap's
+/// newuidmap, /etc/subuid), an ordinary user's host backend maps them, so
+/// scenarios with other uids run without root.
+#[test]
+fn without_root_a_granted_id_range_runs_other_uids() {
+    let granted = std::path::Path::new("/usr/bin/newuidmap").exists()
+        && std::fs::read_to_string("/etc/subuid").is_ok_and(|s| {
+            s.lines()
+                .any(|l| l.starts_with("cloudsdk:") || l.starts_with("1000:"))
+        });
+    if !is_root() || cfg!(not(feature = "host")) || !granted {
+        eprintln!("skipped: needs root (to become uid 1000), newuidmap and an /etc/subuid range for uid 1000");
+        return;
+    }
+    let vectors = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/vectors");
+    let files: Vec<String> = [
+        "01_dgram_rights_memfd",
+        "04_creds_explicit",
+        "22_path_subdir_search",
+        "23_umask_socket_mode",
+    ]
+    .iter()
+    .map(|f| format!("{vectors}/{f}.scn"))
+    .collect();
+    let out = Command::new("/usr/bin/setpriv")
+        .args(["--reuid", "1000", "--regid", "1000", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_afunix"))
+        .args(["check", "--backend", "host"])
+        .args(&files)
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("4 files: 4 ok"), "{stdout}");
+}

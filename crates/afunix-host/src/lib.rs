@@ -402,6 +402,60 @@ fn janitor_main(rd: i32, dir: &Path) -> ! {
 }
 
 /// Fork a keeper that unshares a new network namespace. The first one
+/// The subordinate ids `/etc/subuid` (or `/etc/subgid`) grants `name` or
+/// `id`: (first, count).
+fn subordinate_range(file: &str, name: &str, id: u32) -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string(file).ok()?;
+    text.lines().find_map(|l| {
+        let mut f = l.trim().split(':');
+        let who = f.next()?;
+        let (start, count) = (f.next()?.parse().ok()?, f.next()?.parse().ok()?);
+        (who == name || who == id.to_string()).then_some((start, count))
+    })
+}
+
+/// The login name of `uid`, from `/etc/passwd`.
+fn user_name(uid: u32) -> Option<String> {
+    let text = std::fs::read_to_string("/etc/passwd").ok()?;
+    text.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.get(2)? == &uid.to_string()).then(|| f[0].to_string())
+    })
+}
+
+/// Map 0 to our own ids and 1.. to a subordinate range with the setuid
+/// helpers `newuidmap`/`newgidmap` (shadow's uidmap), when the machine has
+/// them and grants us a range: then a scenario's other uids and gids exist
+/// in the run's user namespace. `false`: nothing was mapped.
+fn map_subordinate_ids(pid: i32, euid: u32, egid: u32) -> bool {
+    let Some(name) = user_name(euid) else {
+        return false;
+    };
+    let (Some((us, uc)), Some((gs, gc))) = (
+        subordinate_range("/etc/subuid", &name, euid),
+        subordinate_range("/etc/subgid", &name, egid),
+    ) else {
+        return false;
+    };
+    let run = |tool: &str, own: u32, start: u64, count: u64| {
+        std::process::Command::new(tool)
+            .args([
+                pid.to_string(),
+                "0".into(),
+                own.to_string(),
+                "1".into(),
+                "1".into(),
+                start.to_string(),
+                count.to_string(),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    run("newuidmap", euid, us, uc) && run("newgidmap", egid, gs, gc)
+}
+
 /// (`userns` None) also unshares a user namespace when not root and gets
 /// its id maps; later ones join the run's user namespace first, if any.
 /// Returns the keeper and, for the first one without root, the new user
@@ -448,9 +502,14 @@ fn start_keeper(
                 std::fs::write(format!("/proc/{pid}/{f}"), s)
                     .map_err(|e| berr(format!("{need}: writing /proc/{pid}/{f}: {e}")))
             };
-            w("setgroups", "deny".into())?;
-            w("uid_map", format!("0 {euid} 1\n"))?;
-            w("gid_map", format!("0 {egid} 1\n"))?;
+            // A range of ids when the machine grants us one (newuidmap,
+            // /etc/subuid), so scenarios with other uids run; else only
+            // our own ids, as 0.
+            if !map_subordinate_ids(pid, euid, egid) {
+                w("setgroups", "deny".into())?;
+                w("uid_map", format!("0 {euid} 1\n"))?;
+                w("gid_map", format!("0 {egid} 1\n"))?;
+            }
         }
         send(&mine, &Request::Go, None)?;
         match recv_within(&mine, SETUP_TIMEOUT)? {
