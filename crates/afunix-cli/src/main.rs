@@ -351,6 +351,25 @@ fn expectations(n: usize) -> String {
     format!("{n} expectation{}", if n == 1 { "" } else { "s" })
 }
 
+/// Print a file's lines at once, with the progress bar out of the way.
+fn print_above(pb: &indicatif::ProgressBar, lines: &[String]) {
+    pb.suspend(|| {
+        for l in lines {
+            say!("{l}");
+        }
+    });
+}
+
+/// One line of fuzz's or bench's text output, as text or as a JSON log
+/// event.
+fn log_line(json: bool, l: &str) {
+    if json {
+        say!("{}", serde_json::json!({"event": "log", "text": l}));
+    } else {
+        say!("{l}");
+    }
+}
+
 /// A backend that cannot start is one error (exit 2), said once, before
 /// any file runs, not a failure per file.
 fn backend_ready(kind: BackendKind) -> Result<(), u8> {
@@ -526,11 +545,7 @@ fn cmd_check(
             }
             code = code.max(1);
         }
-        pb.suspend(|| {
-            for l in &out {
-                say!("{l}");
-            }
-        });
+        print_above(&pb, &out);
     }
     pb.finish_and_clear();
     if json {
@@ -603,11 +618,7 @@ fn cmd_diff(files: &[PathBuf], style: Style, format: Format) -> u8 {
             lines += d.len();
             code = code.max(1);
         }
-        pb.suspend(|| {
-            for l in &out {
-                say!("{l}");
-            }
-        });
+        print_above(&pb, &out);
     }
     pb.finish_and_clear();
     if json {
@@ -669,13 +680,7 @@ fn main() -> ExitCode {
         #[cfg(feature = "host")]
         Cmd::Bench { secs, size } => {
             let json = cli.format == Format::Json;
-            let mut log = |l: &str| {
-                if json {
-                    say!("{}", serde_json::json!({"event": "log", "text": l}));
-                } else {
-                    say!("{l}");
-                }
-            };
+            let mut log = |l: &str| log_line(json, l);
             match bench::run(bench::BenchOpts { secs, size }, &mut log) {
                 Ok(()) => 0,
                 Err(e) => {
@@ -712,13 +717,7 @@ fn main() -> ExitCode {
                 blocking,
             };
             let json = cli.format == Format::Json;
-            let mut log = |l: &str| {
-                if json {
-                    say!("{}", serde_json::json!({"event": "log", "text": l}));
-                } else {
-                    say!("{l}");
-                }
-            };
+            let mut log = |l: &str| log_line(json, l);
             match afunix_cli::fuzz::run(&opts, &mut log) {
                 Ok(s) => {
                     if json {
