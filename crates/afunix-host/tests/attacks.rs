@@ -3,9 +3,11 @@
 //! was. The tests need root; without it each says so in one line and
 //! passes.
 
-use afunix::backend::{Backend, Call, Out, Progress, RecvBuf, Reply, SendBuf, TaskSpec};
+mod common;
+use afunix::backend::{Backend, Call, Out, Progress, RecvBuf, SendBuf, TaskSpec};
 use afunix::Errno;
 use afunix_host::{HostBackend, Limits};
+use common::{call, cmsg, errno, ints, ok, root, T};
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
@@ -19,7 +21,6 @@ const SOL_SOCKET: i32 = 1;
 const SCM_RIGHTS: i32 = 1;
 const MSG_DONTWAIT: i32 = 0x40;
 const POLLNVAL: i16 = 0x20;
-const T: Duration = Duration::from_secs(2);
 
 fn lock() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
@@ -37,51 +38,6 @@ fn is_root(test: &str) -> bool {
     }
     eprintln!("{test}: skipped (needs root)");
     false
-}
-
-fn root() -> TaskSpec {
-    TaskSpec {
-        uid: 0,
-        gid: 0,
-        groups: vec![0],
-        nofile: 1024,
-        ..TaskSpec::default()
-    }
-}
-
-fn call(b: &mut HostBackend, id: usize, c: Call) -> Reply {
-    b.start(id, c).expect("start");
-    match b.wait(id, T).expect("wait") {
-        Progress::Done(r) => r,
-        Progress::Blocked => panic!("call blocked"),
-    }
-}
-
-fn ok(r: Reply) -> (i64, Out) {
-    match r.ret {
-        Ok(v) => (v, r.out),
-        Err(e) => panic!("unexpected {e:?}"),
-    }
-}
-
-fn errno(r: Reply) -> Errno {
-    r.ret.expect_err("expected an error")
-}
-
-fn cmsg(level: i32, ty: i32, data: &[u8]) -> Vec<u8> {
-    let mut v = Vec::new();
-    v.extend_from_slice(&((16 + data.len()) as u64).to_ne_bytes());
-    v.extend_from_slice(&level.to_ne_bytes());
-    v.extend_from_slice(&ty.to_ne_bytes());
-    v.extend_from_slice(data);
-    while v.len() % 8 != 0 {
-        v.push(0);
-    }
-    v
-}
-
-fn ints(v: &[i32]) -> Vec<u8> {
-    v.iter().flat_map(|i| i.to_ne_bytes()).collect()
 }
 
 fn send(fd: i32, control: Vec<u8>) -> Call {

@@ -5,9 +5,11 @@
 //! test thread holds a lock is risky; it also keeps the child counts of the
 //! leftover test exact. The tests need root (as the project's CI has).
 
-use afunix::backend::{Backend, Call, Out, Progress, RecvBuf, Reply, SendBuf, TaskSpec};
+mod common;
+use afunix::backend::{Backend, Call, Out, Progress, RecvBuf, SendBuf, TaskSpec};
 use afunix::Errno;
 use afunix_host::HostBackend;
+use common::{call, cmsg, errno, ints, ok, root, T};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -47,56 +49,9 @@ const SCM_PIDFD: i32 = 4;
 const MSG_DONTWAIT: i32 = 0x40;
 const MSG_NOSIGNAL: i32 = 0x4000;
 const SIOCINQ: u64 = 0x541b;
-const T: Duration = Duration::from_secs(2);
 
 fn lock() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn root() -> TaskSpec {
-    TaskSpec {
-        uid: 0,
-        gid: 0,
-        groups: vec![0],
-        nofile: 1024,
-        ..TaskSpec::default()
-    }
-}
-
-/// Start a call and wait for it (a foreground call).
-fn call(b: &mut HostBackend, id: usize, c: Call) -> Reply {
-    b.start(id, c).expect("start");
-    match b.wait(id, T).expect("wait") {
-        Progress::Done(r) => r,
-        Progress::Blocked => panic!("call blocked"),
-    }
-}
-
-fn ok(r: Reply) -> (i64, Out) {
-    match r.ret {
-        Ok(v) => (v, r.out),
-        Err(e) => panic!("unexpected {e:?}"),
-    }
-}
-
-fn errno(r: Reply) -> Errno {
-    r.ret.expect_err("expected an error")
-}
-
-fn cmsg(level: i32, ty: i32, data: &[u8]) -> Vec<u8> {
-    let mut v = Vec::new();
-    v.extend_from_slice(&((16 + data.len()) as u64).to_ne_bytes());
-    v.extend_from_slice(&level.to_ne_bytes());
-    v.extend_from_slice(&ty.to_ne_bytes());
-    v.extend_from_slice(data);
-    while v.len() % 8 != 0 {
-        v.push(0);
-    }
-    v
-}
-
-fn ints(v: &[i32]) -> Vec<u8> {
-    v.iter().flat_map(|i| i.to_ne_bytes()).collect()
 }
 
 /// The (level, type, data) of each control message in a buffer.

@@ -338,16 +338,8 @@ impl Kernel {
                         Errno::EPERM.why("sk_setsockopt: SO_SNDBUFFORCE needs CAP_NET_ADMIN")
                     );
                 }
-                // min_t(u32, val, wmem_max), or max(val, 0) when forced;
-                // then at most INT_MAX / 2, doubled, at least SOCK_MIN_SNDBUF.
-                let v = if name == SO_SNDBUFFORCE {
-                    val.max(0) as u32
-                } else {
-                    (val as u32).min(SK_BUF_MAX as u32)
-                };
-                let v = v.min(i32::MAX as u32 / 2) as i32;
                 g.opts.userlocks |= SOCK_SNDBUF_LOCK;
-                g.sndbuf = v.saturating_mul(2).max(SOCK_MIN_SNDBUF);
+                g.sndbuf = sock_buf_size(val, name == SO_SNDBUFFORCE).max(SOCK_MIN_SNDBUF);
                 drop(g);
                 // sk_write_space
                 s.wake();
@@ -360,14 +352,8 @@ impl Kernel {
                     );
                 }
                 // __sock_set_rcvbuf
-                let v = if name == SO_RCVBUFFORCE {
-                    val.max(0) as u32
-                } else {
-                    (val as u32).min(SK_BUF_MAX as u32)
-                };
-                let v = v.min(i32::MAX as u32 / 2) as i32;
                 g.opts.userlocks |= SOCK_RCVBUF_LOCK;
-                g.rcvbuf = v.saturating_mul(2).max(SOCK_MIN_RCVBUF);
+                g.rcvbuf = sock_buf_size(val, name == SO_RCVBUFFORCE).max(SOCK_MIN_RCVBUF);
             }
             SO_KEEPALIVE => g.opts.keepopen = valbool,
             SO_OOBINLINE => g.oobinline = valbool,
@@ -866,4 +852,16 @@ impl Kernel {
             Got::Len(n, b) => (n, b),
         })
     }
+}
+
+/// The buffer size `sk_setsockopt` stores for SO_SNDBUF/SO_RCVBUF (and the
+/// FORCE forms): `min_t(u32, val, [wr]mem_max)`, or `max(val, 0)` when
+/// forced; at most INT_MAX / 2, doubled (the caller applies its floor).
+fn sock_buf_size(val: i32, forced: bool) -> i32 {
+    let v = if forced {
+        val.max(0) as u32
+    } else {
+        (val as u32).min(SK_BUF_MAX as u32)
+    };
+    (v.min(i32::MAX as u32 / 2) as i32).saturating_mul(2)
 }
