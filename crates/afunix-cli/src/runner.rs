@@ -210,7 +210,7 @@ impl Runner<'_> {
                     Ok(()) => Rendered::plain("0"),
                     Err(e) => {
                         why = e.reason();
-                        Rendered::plain(errno_text(e))
+                        Rendered::plain(errno_text(e.errno))
                     }
                 },
                 Directive::Gc => {
@@ -638,7 +638,7 @@ impl Runner<'_> {
         let ret = match reply.ret {
             Ok(v) => v,
             Err(e) => {
-                let mut r = Rendered::plain(errno_text(e));
+                let mut r = Rendered::plain(errno_text(e.errno));
                 // getsockopt: the optlen the kernel wrote back on failure.
                 if let (Op::Getsockopt { opt, optlen, .. }, Out::Optval { optlen: got, .. }) =
                     (op, &reply.out)

@@ -80,7 +80,7 @@ impl Fake {
                 },
             ),
             Call::Sendmsg { fd: 7, .. } => Reply {
-                ret: Err(Errno::EPIPE),
+                ret: Err(Errno::EPIPE.into()),
                 out: Out::None,
                 sigpipe: true,
             },
@@ -129,7 +129,7 @@ impl Backend for Fake {
         &mut self,
         _netns: u32,
         _n: i64,
-    ) -> Result<Result<(), Errno>, BackendError> {
+    ) -> Result<Result<(), afunix::Error>, BackendError> {
         Ok(Ok(()))
     }
     fn gc(&mut self) -> Result<(), BackendError> {

@@ -183,7 +183,7 @@ mod tests {
         );
         r.sigpipe = true;
         let failed_opt = Reply {
-            ret: Err(Errno::ERANGE),
+            ret: Err(Errno::ERANGE.into()),
             out: Out::Optval {
                 optlen: 12,
                 value: vec![],

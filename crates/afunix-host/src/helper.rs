@@ -975,7 +975,7 @@ fn exec(call: &Call, starting: &mut dyn FnMut()) -> Reply {
                     )
                 }
                 Err(e) if got != *optlen => Reply {
-                    ret: Err(e),
+                    ret: Err(e.into()),
                     out: Out::Optval {
                         optlen: got,
                         value: Vec::new(),

@@ -905,11 +905,11 @@ impl Backend for HostBackend {
         &mut self,
         netns: u32,
         n: i64,
-    ) -> Result<Result<(), Errno>, BackendError> {
+    ) -> Result<Result<(), afunix::Error>, BackendError> {
         let r = self.keeper_request(netns, Request::SetQlen(n))?;
         if r < 0 {
             let code = i32::try_from(-r).map_err(|_| berr("bad errno from the keeper"))?;
-            Ok(Err(Errno::from_raw(code)))
+            Ok(Err(Errno::from_raw(code).into()))
         } else {
             Ok(Ok(()))
         }

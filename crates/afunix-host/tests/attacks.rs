@@ -116,7 +116,7 @@ fn channel_cannot_be_passed_in_scm_rights() {
         ] {
             let r = call(&mut b, 0, send(a, control.clone()));
             assert!(
-                r.ret == Err(Errno::EBADF) || r.ret == Err(Errno::EINVAL),
+                r.ret == Err(Errno::EBADF.into()) || r.ret == Err(Errno::EINVAL.into()),
                 "{control:02x?}: {r:?}"
             );
             // Nothing arrived: no copy of the channel to receive.

@@ -1191,9 +1191,9 @@ fn getsockopt_and_getsockname_lengths() {
     assert_eq!(ok(call(&mut b, 0, get(SO_TYPE, 2))), (0, opt(2, &[1, 0])));
     assert_eq!(ok(call(&mut b, 0, get(SO_TYPE, 0))), (0, opt(0, &[])));
     let r = call(&mut b, 0, get(SO_TYPE, -1));
-    assert_eq!((r.ret, r.out), (Err(Errno::EINVAL), Out::None));
+    assert_eq!((r.ret, r.out), (Err(Errno::EINVAL.into()), Out::None));
     let r = call(&mut b, 0, get(SO_PEERGROUPS, 4));
-    assert_eq!((r.ret, r.out), (Err(Errno::ERANGE), opt(12, &[])));
+    assert_eq!((r.ret, r.out), (Err(Errno::ERANGE.into()), opt(12, &[])));
     assert_eq!(
         ok(call(&mut b, 0, get(SO_PEERGROUPS, 12))),
         (0, opt(12, &ints(&[1000, 2000, 3000])))
@@ -1540,11 +1540,11 @@ fn network_namespace_labels() {
     assert_eq!(b.set_max_dgram_qlen(1, -1).unwrap(), Ok(()));
     assert_eq!(
         b.set_max_dgram_qlen(1, 4294967296).unwrap(),
-        Err(Errno::EINVAL)
+        Err(Errno::EINVAL.into())
     );
     assert_eq!(
         b.set_max_dgram_qlen(2, i64::MIN).unwrap(),
-        Err(Errno::EINVAL)
+        Err(Errno::EINVAL.into())
     );
     assert_eq!(b.set_max_dgram_qlen(0, 2147483647).unwrap(), Ok(()));
     b.gc().unwrap();

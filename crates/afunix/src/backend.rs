@@ -7,7 +7,7 @@
 //! (names, `@#1`, `rights=[...]`) is the scenario runner's job, shared by
 //! both backends, so a difference in a trace is a difference in behaviour.
 
-use crate::errno::Errno;
+use crate::errno::Error;
 use std::fmt;
 use std::time::Duration;
 
@@ -297,7 +297,7 @@ pub enum Out {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Reply {
     /// The return value, or the errno.
-    pub ret: Result<i64, Errno>,
+    pub ret: Result<i64, Error>,
     /// Extra results (only meaningful on success).
     pub out: Out,
     /// The call raised SIGPIPE.
@@ -322,9 +322,9 @@ impl Reply {
         }
     }
     /// A failed call.
-    pub fn err(e: Errno) -> Reply {
+    pub fn err(e: impl Into<Error>) -> Reply {
         Reply {
-            ret: Err(e),
+            ret: Err(e.into()),
             out: Out::None,
             sigpipe: false,
         }
@@ -376,7 +376,7 @@ pub trait Backend {
     /// (a label, as in [`TaskSpec::netns`]): `Ok(Err(errno))` when the
     /// kernel refuses the value (outside a C int: `EINVAL`).
     fn set_max_dgram_qlen(&mut self, netns: u32, n: i64)
-        -> Result<Result<(), Errno>, BackendError>;
+        -> Result<Result<(), Error>, BackendError>;
     /// Run the in-flight garbage collector to completion.
     fn gc(&mut self) -> Result<(), BackendError>;
     /// The number of live unix sockets of this world (as `/proc/net/unix`

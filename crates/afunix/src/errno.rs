@@ -1,40 +1,220 @@
-//! Linux errno values (x86_64), each carrying the rule that produced it.
+//! Linux errno values (x86_64), and the error a model call returns.
 //!
-//! An [`Errno`] compares equal by its number only; the `why` text is the
-//! kernel rule that fired (for `--explain`), a `&'static str` so that
-//! carrying it costs nothing on the fast path.
+//! [`Errno`] is the bare number, as rustix's and nix's are: derived
+//! equality, usable in patterns (`Err(e) if e.errno == Errno::EBADF`,
+//! `Error { errno: Errno::EBADF, .. }`). [`Error`] is what every model call
+//! returns: the errno plus the [`Rule`] that produced it (for `--explain`),
+//! a `&'static str` so that carrying it costs nothing on the fast path.
+//! Equality of an [`Error`] is its errno's; the rule is explanation only.
 
 use core::fmt;
 
-/// An errno value plus the rule that produced it.
+/// An errno number (`EINVAL` is 22), nothing else.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Errno(i32);
+
+/// The kernel rule behind an error: `"function: what decided it"`, named
+/// after the kernel function the model code mirrors, or a model gap (the
+/// model knowingly answers differently, listed in
+/// `tests/known-divergences.txt`) — never a fake kernel answer.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Rule(&'static str);
+
+/// What kind of rule produced an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RuleKind {
+    /// A rule of the kernel, named after the function that applies it.
+    Kernel,
+    /// Something the model does not implement; the answer is the model's,
+    /// not Linux's.
+    ModelGap,
+    /// No rule was recorded (an errno from the host kernel, or converted
+    /// from a bare [`Errno`]).
+    Unexplained,
+}
+
+const GAP: &str = "model gap: ";
+
+impl Rule {
+    /// No rule recorded.
+    pub const NONE: Rule = Rule("");
+
+    /// The whole text, `"function: reason"` (`""` when none was recorded).
+    pub const fn as_str(self) -> &'static str {
+        self.0
+    }
+
+    /// Which kind of rule this is.
+    pub fn kind(self) -> RuleKind {
+        if self.0.is_empty() {
+            RuleKind::Unexplained
+        } else if self.0.starts_with(GAP) {
+            RuleKind::ModelGap
+        } else {
+            RuleKind::Kernel
+        }
+    }
+
+    /// The kernel function that applies the rule (`"unix_dgram_sendmsg"`),
+    /// or `None` for a gap or an unexplained error.
+    pub fn function(self) -> Option<&'static str> {
+        if self.kind() != RuleKind::Kernel {
+            return None;
+        }
+        self.0.split_once(": ").map(|(f, _)| f)
+    }
+
+    /// What decided it, without the function's name.
+    pub fn text(self) -> &'static str {
+        match self.0.split_once(": ") {
+            Some((_, t)) => t,
+            None => self.0,
+        }
+    }
+}
+
+impl fmt::Debug for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.0, f)
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// The error of a model call: the errno Linux returns, and the rule that
+/// produced it. Compares equal to another `Error` or to an [`Errno`] by the
+/// errno alone.
 #[derive(Clone, Copy)]
-pub struct Errno {
-    code: i32,
-    why: &'static str,
+pub struct Error {
+    /// The errno, as the system call returns it.
+    pub errno: Errno,
+    /// Why: the kernel rule (or the model gap) that decided it.
+    pub rule: Rule,
 }
 
-impl PartialEq for Errno {
+impl Error {
+    /// The errno.
+    pub const fn errno(self) -> Errno {
+        self.errno
+    }
+
+    /// The errno number.
+    pub const fn raw(self) -> i32 {
+        self.errno.0
+    }
+
+    /// The rule's text, `"function: reason"` (`""` when none was recorded).
+    pub const fn reason(self) -> &'static str {
+        self.rule.0
+    }
+
+    /// Whether this answer is a model gap rather than a kernel answer.
+    pub fn is_model_gap(self) -> bool {
+        self.rule.kind() == RuleKind::ModelGap
+    }
+
+    /// The symbolic name of the errno (`"EINVAL"`).
+    pub fn name(self) -> Option<&'static str> {
+        self.errno.name()
+    }
+}
+
+impl PartialEq for Error {
     fn eq(&self, other: &Self) -> bool {
-        self.code == other.code
+        self.errno == other.errno
     }
 }
-impl Eq for Errno {}
+impl Eq for Error {}
 
-impl core::hash::Hash for Errno {
-    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
-        self.code.hash(state)
+impl PartialEq<Errno> for Error {
+    fn eq(&self, other: &Errno) -> bool {
+        self.errno == *other
     }
 }
+
+impl PartialEq<Error> for Errno {
+    fn eq(&self, other: &Error) -> bool {
+        *self == other.errno
+    }
+}
+
+impl From<Errno> for Error {
+    fn from(errno: Errno) -> Error {
+        Error {
+            errno,
+            rule: Rule::NONE,
+        }
+    }
+}
+
+impl From<Error> for Errno {
+    fn from(e: Error) -> Errno {
+        e.errno
+    }
+}
+
+impl From<Errno> for std::io::Error {
+    fn from(e: Errno) -> std::io::Error {
+        std::io::Error::from_raw_os_error(e.0)
+    }
+}
+
+/// As the standard library reports a failed system call: the raw OS
+/// error (`raw_os_error()` is the errno); the rule is not carried.
+impl From<Error> for std::io::Error {
+    fn from(e: Error) -> std::io::Error {
+        e.errno.into()
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.errno)?;
+        if !self.rule.0.is_empty() {
+            write!(f, " ({})", self.rule.0)?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.errno)?;
+        if !self.rule.0.is_empty() {
+            write!(f, ": {}", self.rule.0)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {}
 
 /// Result type of every model call.
-pub type SysResult<T> = Result<T, Errno>;
+pub type SysResult<T> = Result<T, Error>;
+
+/// `result.errno()`: the bare errno of a model call's result, for
+/// comparisons (`assert_eq!(w.close(p, fd).errno(), Err(Errno::EBADF.into()))`).
+pub trait ResultExt<T> {
+    /// The result with its error reduced to the errno.
+    fn errno(self) -> Result<T, Errno>;
+}
+
+impl<T> ResultExt<T> for SysResult<T> {
+    fn errno(self) -> Result<T, Errno> {
+        self.map_err(|e| e.errno)
+    }
+}
 
 macro_rules! errnos {
     ($($name:ident = $code:expr, $desc:expr;)*) => {
         impl Errno {
             $(
                 #[doc = $desc]
-                pub const $name: Errno = Errno { code: $code, why: "" };
+                pub const $name: Errno = Errno($code);
             )*
 
             /// Every errno the model knows, in number order.
@@ -42,7 +222,7 @@ macro_rules! errnos {
 
             /// The symbolic name (`"EINVAL"`), or `None` for a number we do not know.
             pub fn name(self) -> Option<&'static str> {
-                match self.code {
+                match self.0 {
                     $($code => Some(stringify!($name)),)*
                     _ => None,
                 }
@@ -59,7 +239,7 @@ macro_rules! errnos {
 
             /// The C library's description (`strerror`).
             pub fn description(self) -> &'static str {
-                match self.code {
+                match self.0 {
                     $($code => $desc,)*
                     _ => "unknown error",
                 }
@@ -157,40 +337,47 @@ errnos! {
 }
 
 impl Errno {
-    /// The same errno, explained by the kernel rule that produced it.
-    pub const fn why(self, why: &'static str) -> Errno {
-        Errno {
-            code: self.code,
-            why,
+    /// This errno, produced by the kernel rule `why`
+    /// (`"function: what decided it"`).
+    pub const fn why(self, why: &'static str) -> Error {
+        Error {
+            errno: self,
+            rule: Rule(why),
+        }
+    }
+
+    /// This errno as the model's answer where it does not implement what
+    /// Linux does (`what`: the missing piece). Never a kernel answer.
+    pub fn gap(self, what: &'static str) -> Error {
+        debug_assert!(what.starts_with(GAP), "a gap's text starts with {GAP:?}");
+        Error {
+            errno: self,
+            rule: Rule(what),
         }
     }
 
     /// An errno from its number (as returned by the host kernel).
     pub const fn from_raw(code: i32) -> Errno {
-        Errno { code, why: "" }
+        Errno(code)
     }
 
     /// The errno number.
     pub const fn raw(self) -> i32 {
-        self.code
+        self.0
     }
 
-    /// The rule that produced this error, or `""` when none was recorded.
-    pub const fn reason(self) -> &'static str {
-        self.why
+    /// The closest [`std::io::ErrorKind`].
+    pub fn kind(self) -> std::io::ErrorKind {
+        std::io::Error::from_raw_os_error(self.0).kind()
     }
 }
 
 impl fmt::Debug for Errno {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.name() {
-            Some(n) => write!(f, "{n}")?,
-            None => write!(f, "errno {}", self.code)?,
+            Some(n) => write!(f, "{n}"),
+            None => write!(f, "errno {}", self.0),
         }
-        if !self.why.is_empty() {
-            write!(f, " ({})", self.why)?;
-        }
-        Ok(())
     }
 }
 
@@ -198,7 +385,7 @@ impl fmt::Display for Errno {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.name() {
             Some(n) => f.write_str(n),
-            None => write!(f, "{}", self.code),
+            None => write!(f, "{}", self.0),
         }
     }
 }
@@ -208,7 +395,22 @@ impl std::error::Error for Errno {}
 #[cfg(feature = "serde")]
 impl serde::Serialize for Errno {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_i32(self.code)
+        s.serialize_i32(self.0)
+    }
+}
+
+/// On the wire an error is its errno; the rule stays on its side.
+#[cfg(feature = "serde")]
+impl serde::Serialize for Error {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.errno.serialize(s)
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for Error {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Errno::deserialize(d).map(Error::from)
     }
 }
 
@@ -235,9 +437,38 @@ mod tests {
 
     #[test]
     fn why_does_not_change_identity() {
-        let e = Errno::EMSGSIZE.why("len > sk_sndbuf - 32");
+        let e = Errno::EMSGSIZE.why("unix_dgram_sendmsg: len > sk_sndbuf - 32");
         assert_eq!(e, Errno::EMSGSIZE);
-        assert_eq!(e.reason(), "len > sk_sndbuf - 32");
-        assert_eq!(format!("{e:?}"), "EMSGSIZE (len > sk_sndbuf - 32)");
+        assert_eq!(e.reason(), "unix_dgram_sendmsg: len > sk_sndbuf - 32");
+        assert_eq!(e.rule.function(), Some("unix_dgram_sendmsg"));
+        assert_eq!(e.rule.text(), "len > sk_sndbuf - 32");
+        assert_eq!(
+            format!("{e:?}"),
+            "EMSGSIZE (unix_dgram_sendmsg: len > sk_sndbuf - 32)"
+        );
+    }
+
+    #[test]
+    fn errno_is_matchable_and_converts() {
+        let r: SysResult<()> = Err(Errno::EBADF.why("fdget: fd is not open"));
+        assert!(matches!(
+            r,
+            Err(Error {
+                errno: Errno::EBADF,
+                ..
+            })
+        ));
+        assert!(matches!(r, Err(e) if e.errno == Errno::EBADF));
+        assert_eq!(r.errno(), Err(Errno::EBADF));
+        let io: std::io::Error = Errno::EBADF.why("fdget: fd is not open").into();
+        assert_eq!(io.raw_os_error(), Some(9));
+        assert_eq!(std::io::Error::from(Errno::EBADF).raw_os_error(), Some(9));
+        let g = Errno::ENOPROTOOPT.gap("model gap: not modelled");
+        assert!(g.is_model_gap());
+        assert_eq!(g.rule.function(), None);
+        assert_eq!(
+            Error::from(Errno::EAGAIN).rule.kind(),
+            RuleKind::Unexplained
+        );
     }
 }

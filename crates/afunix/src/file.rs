@@ -108,7 +108,7 @@ impl File {
     /// The errno `sockfd_lookup` gives for this file when it is not a
     /// socket: `EBADF` for an O_PATH fd (`fdget` refuses it), else
     /// `ENOTSOCK`.
-    pub fn not_a_socket(&self) -> crate::errno::Errno {
+    pub fn not_a_socket(&self) -> crate::errno::Error {
         use crate::errno::Errno;
         if matches!(self.kind, FileKind::Path) {
             Errno::EBADF.why("sockfd_lookup: fdget refuses an O_PATH fd")

@@ -2,7 +2,7 @@
 //!
 //! A [`World`] holds processes, their fd tables, open files and unix sockets,
 //! all in memory. Its methods mirror the system calls and return
-//! `Result<T, Errno>` with the errno Linux 6.18 returns, checked in the
+//! `Result<T, Error>` with the errno Linux 6.18 returns, checked in the
 //! kernel's order; every error carries the kernel rule that produced it
 //! ([`Errno::reason`]).
 //!
@@ -49,6 +49,6 @@ pub mod sim;
 pub mod vfs;
 pub mod world;
 
-pub use errno::{Errno, SysResult};
+pub use errno::{Errno, Error, ResultExt, Rule, RuleKind, SysResult};
 pub use net::unix::gc::GcWalk;
 pub use world::{RecvMsg, World};

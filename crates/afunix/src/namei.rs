@@ -9,6 +9,11 @@ use crate::process::Cred;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, Weak};
 
+/// A node the walk holds vanished under it (`d_is_negative`): cannot
+/// happen while the name table is locked, but is an errno, not a panic.
+pub(crate) const GONE: crate::errno::Error =
+    Errno::ENOENT.why("d_is_negative: the inode was removed meanwhile");
+
 /// `MAY_EXEC`, `MAY_WRITE`, `MAY_READ`.
 pub(crate) const MAY_EXEC: u32 = 1;
 /// `MAY_WRITE`.
@@ -188,7 +193,7 @@ impl Tree {
             }
         }
         // Only slashes: the directory itself.
-        let node = self.nodes.get(&cur).ok_or(Errno::ENOENT)?;
+        let node = self.nodes.get(&cur).ok_or(crate::namei::GONE)?;
         if !permission(node, cred, MAY_EXEC) {
             return Err(
                 Errno::EACCES.why("may_lookup: no search permission on a directory of the path")
@@ -246,7 +251,7 @@ impl Tree {
         if p.trailing_slash && !want_dir {
             return Err(Errno::ENOENT.why("filename_create: a trailing / asks for a directory"));
         }
-        let dir = self.nodes.get(&p.dir).ok_or(Errno::ENOENT)?;
+        let dir = self.nodes.get(&p.dir).ok_or(crate::namei::GONE)?;
         if !permission(dir, cred, MAY_WRITE | MAY_EXEC) {
             return Err(Errno::EACCES.why("may_create: no write permission on the directory"));
         }

@@ -66,7 +66,7 @@ impl Drop for SimBackend {
 
 /// Run one call of `pid` on the world, as the kernel would answer it.
 pub fn execute(w: &World, pid: Pid, call: &Call) -> Reply {
-    let r = |res: Result<i64, Errno>| match res {
+    let r = |res: Result<i64, crate::errno::Error>| match res {
         Ok(v) => Reply::ok(v),
         Err(e) => Reply::err(e),
     };
@@ -302,7 +302,7 @@ impl Backend for SimBackend {
         &mut self,
         netns: u32,
         n: i64,
-    ) -> Result<Result<(), Errno>, BackendError> {
+    ) -> Result<Result<(), crate::errno::Error>, BackendError> {
         Ok(self.world.sysctl_max_dgram_qlen(netns, n))
     }
 

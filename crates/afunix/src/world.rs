@@ -12,7 +12,7 @@
 //! locks, by the change it waits for.
 
 use crate::backend::TaskSpec;
-use crate::errno::{Errno, SysResult};
+use crate::errno::{Errno, Error, SysResult};
 use crate::fdtable::FdEntry;
 use crate::file::{File, FileKind, Memfd, Pipe, PipeInner, PIPE_PAGE};
 use crate::net::unix::gc::{GcState, GcWalk};
@@ -35,15 +35,21 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// Why a call did not complete: an errno, or "sleep on this wait queue
 /// until it changes, then run again" (a blocking call).
 pub(crate) enum Fail {
-    /// The call fails with this errno.
-    Err(Errno),
+    /// The call fails with this error.
+    Err(Error),
     /// The call must wait.
     Block(Wait),
 }
 
+impl From<Error> for Fail {
+    fn from(e: Error) -> Fail {
+        Fail::Err(e)
+    }
+}
+
 impl From<Errno> for Fail {
     fn from(e: Errno) -> Fail {
-        Fail::Err(e)
+        Fail::Err(e.into())
     }
 }
 
@@ -264,7 +270,7 @@ impl Kernel {
     pub(crate) fn proc(&self, pid: Pid) -> SysResult<&Process> {
         self.procs
             .get(pid)
-            .ok_or(Errno::ESRCH.why("no such process"))
+            .ok_or(Errno::ESRCH.why("find_task_by_vpid: no such process in this world"))
     }
 
     /// Whether `pid` is a live process (init always is).
@@ -365,7 +371,7 @@ impl Kernel {
     fn exit(&self, pid: Pid) -> SysResult<()> {
         let p = self.proc(pid)?;
         if !p.alive.swap(false, Ordering::SeqCst) {
-            return Err(Errno::ESRCH.why("no such process"));
+            return Err(Errno::ESRCH.why("find_task_by_vpid: no such process in this world"));
         }
         let entries = lock(&p.fds).drain();
         for e in entries {
@@ -465,7 +471,7 @@ impl Kernel {
         if !p.alive.load(Ordering::SeqCst) {
             drop(t);
             self.fput(file);
-            return Err(Errno::ESRCH.why("the process exited"));
+            return Err(Errno::ESRCH.why("fd_install: the process exited"));
         }
         match t.lowest_free(p.nofile) {
             Ok(fd) => {
@@ -493,7 +499,7 @@ impl Kernel {
             let p = self.proc(pid)?;
             let mut t = lock(&p.fds);
             if !p.alive.load(Ordering::SeqCst) {
-                return Err(Errno::ESRCH.why("the process exited"));
+                return Err(Errno::ESRCH.why("fd_install: the process exited"));
             }
             let x = t.lowest_free(p.nofile)?;
             let y = t.lowest_free_from(x as usize + 1, p.nofile)?;
@@ -630,7 +636,9 @@ impl Kernel {
                 p.wait.notify_all();
                 Ok(out)
             }
-            FileKind::PipeWrite(_) => Err(Errno::EBADF.why("file not open for reading").into()),
+            FileKind::PipeWrite(_) => Err(Errno::EBADF
+                .why("vfs_read: the file is not open for reading")
+                .into()),
             FileKind::Regular(r) => {
                 if !r.read {
                     return Err(Errno::EBADF
@@ -679,7 +687,10 @@ impl Kernel {
             FileKind::Memfd(m) => {
                 let mut m = lock(m);
                 let start = m.pos;
-                let end = start.checked_add(bytes.len()).ok_or(Errno::EFBIG)?;
+                let end =
+                    start.checked_add(bytes.len()).ok_or(Errno::EFBIG.why(
+                        "generic_write_check_limits: the write passes the largest file offset",
+                    ))?;
                 if m.data.len() < end {
                     m.data.resize(end, 0);
                 }
@@ -692,7 +703,9 @@ impl Kernel {
             // pipe_write: a zero-length write returns before anything is checked.
             FileKind::PipeWrite(_) if bytes.is_empty() => Ok(0),
             FileKind::PipeWrite(p) => self.pipe_write(pid, f, p, bytes, pr),
-            FileKind::PipeRead(_) => Err(Errno::EBADF.why("file not open for writing").into()),
+            FileKind::PipeRead(_) => Err(Errno::EBADF
+                .why("vfs_write: the file is not open for writing")
+                .into()),
             FileKind::Regular(r) => {
                 if !r.write {
                     return Err(Errno::EBADF
@@ -846,7 +859,7 @@ impl Kernel {
         let f = self.fdget(pid, fd)?;
         let r = match f.kind {
             FileKind::Pidfd(p) => Ok(if self.pid_alive(p) { p } else { -1 }),
-            _ => Err(Errno::EINVAL.why("not a pidfd")),
+            _ => Err(Errno::EINVAL.why("pidfd_pid: not a pidfd")),
         };
         self.fput(f);
         r
@@ -982,14 +995,13 @@ impl World {
                 Err(Fail::Err(e)) => return Err(e),
                 Err(Fail::Block(w)) => {
                     if self.k.interrupted.load(Ordering::SeqCst) {
-                        return Err(
-                            Errno::EINTR.why("the world was torn down while the call slept")
-                        );
+                        return Err(Errno::EINTR
+                            .why("signal_pending: the world was torn down while the call slept"));
                     }
                     if deadline.is_some_and(|d| Instant::now() >= d) {
-                        return Err(
-                            Errno::EAGAIN.why("the timeout (SO_RCVTIMEO/SO_SNDTIMEO) expired")
-                        );
+                        return Err(Errno::EAGAIN.why(
+                            "schedule_timeout: the timeout (SO_RCVTIMEO/SO_SNDTIMEO) expired",
+                        ));
                     }
                     let p = self.k.proc(pid).ok();
                     if let Some(p) = &p {
@@ -1361,7 +1373,7 @@ impl World {
         level: i32,
         name: i32,
         optlen: i32,
-    ) -> Result<(i32, Vec<u8>), (Errno, Option<i32>)> {
+    ) -> Result<(i32, Vec<u8>), (crate::errno::Error, Option<i32>)> {
         self.k.sys_getsockopt_len(pid, fd, level, name, optlen)
     }
 
@@ -1391,7 +1403,8 @@ impl World {
                 return Ok(rev);
             }
             if self.k.interrupted.load(Ordering::SeqCst) {
-                return Err(Errno::EINTR.why("the world was torn down while the call slept"));
+                return Err(Errno::EINTR
+                    .why("signal_pending: the world was torn down while the call slept"));
             }
             // The model has no wait queue that spans files of every kind:
             // poll re-scans every millisecond while it sleeps.

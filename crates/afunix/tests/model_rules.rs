@@ -27,7 +27,7 @@ fn ok(w: &World) {
     }
 }
 
-fn send(w: &World, pid: Pid, fd: i32, data: &[u8], control: &[u8]) -> Result<usize, Errno> {
+fn send(w: &World, pid: Pid, fd: i32, data: &[u8], control: &[u8]) -> Result<usize, afunix::Error> {
     let msg = MsgHdr {
         name: None,
         iov: Some(data),
@@ -354,7 +354,7 @@ fn etoomanyrefs_when_user_has_more_than_nofile_in_flight() {
     assert_eq!(send(&w, n, a, b"3", &rights(&[a; 3])), Ok(1)); // 11 in flight now
     assert_eq!(
         send(&w, n, a, b"4", &rights(&[a])),
-        Err(Errno::ETOOMANYREFS)
+        Err(Errno::ETOOMANYREFS.into())
     );
     assert_eq!(w.open_files(), base);
     // Another process of the same user shares the count.
@@ -362,7 +362,7 @@ fn etoomanyrefs_when_user_has_more_than_nofile_in_flight() {
     let [c, _d] = w.socketpair(m, SOCK_STREAM).unwrap();
     assert_eq!(
         send(&w, m, c, b"7", &rights(&[c])),
-        Err(Errno::ETOOMANYREFS)
+        Err(Errno::ETOOMANYREFS.into())
     );
     // Data without fds still goes.
     assert_eq!(send(&w, m, c, b"8", &[]), Ok(1));
@@ -392,12 +392,15 @@ fn scm_max_fd_per_message() {
     let a = w.spawn(&task(0, 1024));
     let [x, y] = w.socketpair(a, SOCK_DGRAM).unwrap();
     let base = w.open_files();
-    assert_eq!(send(&w, a, x, b"x", &rights(&[x; 254])), Err(Errno::EINVAL));
+    assert_eq!(
+        send(&w, a, x, b"x", &rights(&[x; 254])),
+        Err(Errno::EINVAL.into())
+    );
     let two = CmsgBuilder::new()
         .rights(&[x; 200])
         .rights(&[x; 54])
         .finish();
-    assert_eq!(send(&w, a, x, b"x", &two), Err(Errno::EINVAL));
+    assert_eq!(send(&w, a, x, b"x", &two), Err(Errno::EINVAL.into()));
     assert_eq!(w.open_files(), base);
     assert_eq!(
         w.recvmsg(a, y, 16, BIG, MSG_DONTWAIT).unwrap_err(),
@@ -438,36 +441,48 @@ fn creds_cmsg_rules() {
         .finish();
     c32[0] = 32;
     c32.resize(32, 0);
-    assert_eq!(send(&w, a, x, b"1", &c32), Err(Errno::EINVAL));
+    assert_eq!(send(&w, a, x, b"1", &c32), Err(Errno::EINVAL.into()));
     let creds = |pid, uid, gid| CmsgBuilder::new().creds(Ucred { pid, uid, gid }).finish();
     assert_eq!(
         send(&w, a, x, b"1", &creds(r, u32::MAX, 1000)),
-        Err(Errno::EINVAL)
+        Err(Errno::EINVAL.into())
     );
     assert_eq!(
         send(&w, a, x, b"1", &creds(a, 1000, u32::MAX)),
-        Err(Errno::EINVAL)
+        Err(Errno::EINVAL.into())
     );
     assert_eq!(
         send(&w, a, x, b"1", &creds(r, 1000, 1000)),
-        Err(Errno::EPERM)
+        Err(Errno::EPERM.into())
     );
     assert_eq!(
         send(&w, a, x, b"1", &creds(0, 1000, 1000)),
-        Err(Errno::EPERM)
+        Err(Errno::EPERM.into())
     );
-    assert_eq!(send(&w, a, x, b"1", &creds(a, 0, 1000)), Err(Errno::EPERM));
-    assert_eq!(send(&w, a, x, b"1", &creds(a, 1000, 0)), Err(Errno::EPERM));
+    assert_eq!(
+        send(&w, a, x, b"1", &creds(a, 0, 1000)),
+        Err(Errno::EPERM.into())
+    );
+    assert_eq!(
+        send(&w, a, x, b"1", &creds(a, 1000, 0)),
+        Err(Errno::EPERM.into())
+    );
     assert_eq!(
         w.recvmsg(a, y, 16, BIG, MSG_DONTWAIT).unwrap_err(),
         Errno::EAGAIN
     );
     assert_eq!(send(&w, a, x, b"1", &creds(a, 1000, 1000)), Ok(1));
-    assert_eq!(send(&w, r, rx, b"1", &creds(0, 5, 5)), Err(Errno::ESRCH));
-    assert_eq!(send(&w, r, rx, b"1", &creds(-1, 5, 5)), Err(Errno::ESRCH));
+    assert_eq!(
+        send(&w, r, rx, b"1", &creds(0, 5, 5)),
+        Err(Errno::ESRCH.into())
+    );
+    assert_eq!(
+        send(&w, r, rx, b"1", &creds(-1, 5, 5)),
+        Err(Errno::ESRCH.into())
+    );
     assert_eq!(
         send(&w, r, rx, b"1", &creds(a, 5, u32::MAX)),
-        Err(Errno::EINVAL)
+        Err(Errno::EINVAL.into())
     );
     // Root may claim any existing pid and any ids; the last creds cmsg wins.
     set_int(&w, r, ry, SO_PASSCRED, 1);
@@ -517,7 +532,7 @@ fn control_walk_rules() {
     // cmsg_len 8 at level 41 (not SOL_SOCKET): still EINVAL.
     let mut h = CmsgBuilder::new().push(41, 2, &[0; 16]).finish();
     h[0] = 8;
-    assert_eq!(send(&w, a, x, b"k", &h), Err(Errno::EINVAL));
+    assert_eq!(send(&w, a, x, b"k", &h), Err(Errno::EINVAL.into()));
     // A well-formed cmsg at another level is skipped.
     let other = CmsgBuilder::new().push(41, 2, &[0; 16]).finish();
     assert_eq!(send(&w, a, x, b"k", &other), Ok(1));
@@ -539,7 +554,11 @@ fn control_walk_rules() {
     // Unknown SOL_SOCKET type: EINVAL; SCM_PIDFD cannot be sent either.
     for ty in [0, SCM_SECURITY, SCM_PIDFD, 99] {
         let u = CmsgBuilder::new().push(SOL_SOCKET, ty, &[0; 4]).finish();
-        assert_eq!(send(&w, a, x, b"k", &u), Err(Errno::EINVAL), "type {ty}");
+        assert_eq!(
+            send(&w, a, x, b"k", &u),
+            Err(Errno::EINVAL.into()),
+            "type {ty}"
+        );
     }
     teardown(&w, &[a]);
 }
@@ -560,14 +579,14 @@ fn bad_fd_anywhere_in_the_list_is_ebadf() {
         for list in [vec![bad], vec![f, bad], vec![f, x, bad, f]] {
             assert_eq!(
                 send(&w, a, x, b"k", &rights(&list)),
-                Err(Errno::EBADF),
+                Err(Errno::EBADF.into()),
                 "{list:?}"
             );
             assert_eq!(w.open_files(), base);
         }
         // Bad fd in a second cmsg, after a good one.
         let two = CmsgBuilder::new().rights(&[f]).rights(&[bad]).finish();
-        assert_eq!(send(&w, a, x, b"k", &two), Err(Errno::EBADF));
+        assert_eq!(send(&w, a, x, b"k", &two), Err(Errno::EBADF.into()));
     }
     w.close(a, f).unwrap();
     ok(&w);
@@ -617,7 +636,7 @@ fn passrights_off_refuses_rights() {
         let base = w.open_files();
         assert_eq!(
             send(&w, a, x, b"r", &rights(&[f])),
-            Err(Errno::EPERM),
+            Err(Errno::EPERM.into()),
             "type {ty}"
         );
         assert_eq!(w.open_files(), base);
@@ -640,7 +659,10 @@ fn unconnected_stream_send_and_receive() {
         w.recvmsg(a, v, 16, BIG, MSG_DONTWAIT).unwrap_err(),
         Errno::EINVAL
     );
-    assert_eq!(send(&w, a, v, b"x", &rights(&[f])), Err(Errno::ENOTCONN));
+    assert_eq!(
+        send(&w, a, v, b"x", &rights(&[f])),
+        Err(Errno::ENOTCONN.into())
+    );
     assert_eq!(w.open_files(), base);
     w.bind(a, v, b"\x01\x00\x00v").unwrap();
     w.listen(a, v, 1).unwrap();
@@ -648,7 +670,10 @@ fn unconnected_stream_send_and_receive() {
         w.recvmsg(a, v, 16, BIG, MSG_DONTWAIT).unwrap_err(),
         Errno::EINVAL
     );
-    assert_eq!(send(&w, a, v, b"x", &rights(&[f])), Err(Errno::ENOTCONN));
+    assert_eq!(
+        send(&w, a, v, b"x", &rights(&[f])),
+        Err(Errno::ENOTCONN.into())
+    );
     assert_eq!(w.open_files(), base);
     teardown(&w, &[a]);
 }
@@ -701,7 +726,7 @@ fn zero_length_receive_on_empty_stream_is_eagain() {
     let [x, _y] = w.socketpair(a, SOCK_STREAM).unwrap();
     assert_eq!(
         w.recvmsg(a, x, 0, BIG, MSG_DONTWAIT).map(|r| r.ret),
-        Err(Errno::EAGAIN)
+        Err(Errno::EAGAIN.into())
     );
     teardown(&w, &[a]);
 }

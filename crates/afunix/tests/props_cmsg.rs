@@ -354,7 +354,7 @@ fn le_i32(b: &[u8], off: usize) -> i32 {
     i32::from_le_bytes(b[off..off + 4].try_into().unwrap())
 }
 
-fn expected(s: &Setup, env: &Env, control: &[u8]) -> Result<Sent, Errno> {
+fn expected(s: &Setup, env: &Env, control: &[u8]) -> Result<Sent, afunix::Error> {
     let root = s.tx == s.root;
     let (uid, gid) = if root {
         (ROOT_UID, ROOT_UID)
@@ -372,7 +372,7 @@ fn expected(s: &Setup, env: &Env, control: &[u8]) -> Result<Sent, Errno> {
         let ty = le_i32(control, off + 12);
         // CMSG_OK
         if len < 16 || len > (control.len() - off) as u64 {
-            return Err(Errno::EINVAL);
+            return Err(Errno::EINVAL.into());
         }
         let len = len as usize;
         let data = &control[off + 16..off + len];
@@ -383,12 +383,12 @@ fn expected(s: &Setup, env: &Env, control: &[u8]) -> Result<Sent, Errno> {
                     let num = data.len() / 4;
                     if num > 0 {
                         if num > SCM_MAX_FD || sent.fds.len() + num > SCM_MAX_FD {
-                            return Err(Errno::EINVAL);
+                            return Err(Errno::EINVAL.into());
                         }
                         for c in data.chunks_exact(4) {
                             let fd = i32::from_le_bytes(c.try_into().unwrap());
                             if !OPEN_FDS.contains(&fd) {
-                                return Err(Errno::EBADF);
+                                return Err(Errno::EBADF.into());
                             }
                             sent.fds.push(fd);
                         }
@@ -396,7 +396,7 @@ fn expected(s: &Setup, env: &Env, control: &[u8]) -> Result<Sent, Errno> {
                 }
                 SCM_CREDENTIALS => {
                     if len != 28 {
-                        return Err(Errno::EINVAL);
+                        return Err(Errno::EINVAL.into());
                     }
                     let (p, u, g) = (
                         le_i32(data, 0),
@@ -405,29 +405,29 @@ fn expected(s: &Setup, env: &Env, control: &[u8]) -> Result<Sent, Errno> {
                     );
                     // scm_check_creds
                     if u == u32::MAX || g == u32::MAX {
-                        return Err(Errno::EINVAL);
+                        return Err(Errno::EINVAL.into());
                     }
                     if !(root || (p == s.tx && u == uid && g == gid)) {
-                        return Err(Errno::EPERM);
+                        return Err(Errno::EPERM.into());
                     }
                     // find_get_pid
                     if !pids.contains(&p) {
-                        return Err(Errno::ESRCH);
+                        return Err(Errno::ESRCH.into());
                     }
                     sent.creds = Some((p, u, g));
                 }
-                _ => return Err(Errno::EINVAL),
+                _ => return Err(Errno::EINVAL.into()),
             }
         }
         off = (off + len).div_ceil(8) * 8;
     }
     // unix_dgram_sendmsg: MSG_OOB after scm_send.
     if env.oob {
-        return Err(Errno::EOPNOTSUPP);
+        return Err(Errno::EOPNOTSUPP.into());
     }
     // SO_PASSRIGHTS off on the receiver (6.16+).
     if !sent.fds.is_empty() && !env.passrights {
-        return Err(Errno::EPERM);
+        return Err(Errno::EPERM.into());
     }
     Ok(sent)
 }
@@ -437,7 +437,11 @@ fn expected(s: &Setup, env: &Env, control: &[u8]) -> Result<Sent, Errno> {
 
 /// What kind of file an fd is, seen from outside: the socket type or
 /// ENOTSOCK, and what poll says about it.
-fn kind(w: &World, pid: Pid, fd: i32) -> (Result<Vec<u8>, Errno>, Result<i16, Errno>) {
+fn kind(
+    w: &World,
+    pid: Pid,
+    fd: i32,
+) -> (Result<Vec<u8>, afunix::Error>, Result<i16, afunix::Error>) {
     (
         w.getsockopt(pid, fd, SOL_SOCKET, SO_TYPE, 4),
         w.poll(pid, fd, POLLIN | POLLOUT),
@@ -458,7 +462,7 @@ fn teardown(s: &Setup) {
 /// Send `control`, check the result against the oracle (when `check_errno`),
 /// then the queue and the file count; receive and check what arrives.
 /// Returns the send's result.
-fn run(s: &Setup, env: &Env, control: &[u8]) -> Result<usize, Errno> {
+fn run(s: &Setup, env: &Env, control: &[u8]) -> Result<usize, afunix::Error> {
     let w = &s.w;
     let files = w.open_files();
     let want = expected(s, env, control);
@@ -485,7 +489,7 @@ fn run(s: &Setup, env: &Env, control: &[u8]) -> Result<usize, Errno> {
             inv(w);
             assert_eq!(
                 r.map(|_| ()),
-                Err(Errno::EAGAIN),
+                Err(Errno::EAGAIN.into()),
                 "nothing queued after a failed send"
             );
         }
@@ -612,7 +616,7 @@ proptest! {
             b.rights(&fds[win[0]..win[1]]);
         }
         let env = Env { oob: false, ..env };
-        prop_assert_eq!(run(&s, &env, &b.finish()), Err(Errno::EINVAL));
+        prop_assert_eq!(run(&s, &env, &b.finish()), Err(Errno::EINVAL.into()));
         teardown(&s);
     }
 
@@ -634,7 +638,7 @@ proptest! {
         let mut fds: Vec<i32> = good.iter().map(|&i| FdPick::Open(i).fd()).collect();
         fds.insert(at.index(fds.len() + 1), bad);
         let control = CmsgBuilder::new().rights(&fds).finish();
-        prop_assert_eq!(run(&s, &env, &control), Err(Errno::EBADF));
+        prop_assert_eq!(run(&s, &env, &control), Err(Errno::EBADF.into()));
         teardown(&s);
     }
 
@@ -653,7 +657,7 @@ proptest! {
         let (uid, gid) = (resolve_id(&s, uid), resolve_id(&s, gid));
         prop_assume!(pid != s.tx && uid != u32::MAX && gid != u32::MAX);
         let control = CmsgBuilder::new().creds(Ucred { pid, uid, gid }).finish();
-        prop_assert_eq!(run(&s, &env, &control), Err(Errno::EPERM));
+        prop_assert_eq!(run(&s, &env, &control), Err(Errno::EPERM.into()));
         teardown(&s);
     }
 }

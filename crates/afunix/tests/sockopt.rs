@@ -167,11 +167,11 @@ fn scenario_29_getsockopt_optlen() {
     );
     assert_eq!(
         w.getsockopt_len(a, fa, SOL_SOCKET, SO_TYPE, -1),
-        Err((Errno::EINVAL, None))
+        Err((Errno::EINVAL.into(), None))
     );
     assert_eq!(
         w.getsockopt_len(a, fa, SOL_SOCKET, SO_PEERGROUPS, 4),
-        Err((Errno::ERANGE, Some(12)))
+        Err((Errno::ERANGE.into(), Some(12)))
     );
     let (n, g) = w
         .getsockopt_len(a, fa, SOL_SOCKET, SO_PEERGROUPS, 12)
@@ -196,7 +196,7 @@ fn scenario_30_setsockopt_raw() {
     let [fa, _] = w.socketpair(a, SOCK_DGRAM).unwrap();
     assert_eq!(
         w.setsockopt(a, fa, SOL_SOCKET, SO_SNDBUF, &[0, 0x10]),
-        Err(Errno::EINVAL)
+        Err(Errno::EINVAL.into())
     );
     assert_eq!(
         w.setsockopt(a, fa, SOL_SOCKET, SO_SNDBUF, &[0, 0x10, 0, 0, 0]),
@@ -205,7 +205,7 @@ fn scenario_30_setsockopt_raw() {
     assert_eq!(val(&w, a, fa, SO_SNDBUF), 8192);
     assert_eq!(
         w.setsockopt(a, fa, SOL_SOCKET, 9999, &int(1)),
-        Err(Errno::ENOPROTOOPT)
+        Err(Errno::ENOPROTOOPT.into())
     );
     assert_eq!(
         w.setsockopt(a, fa, SOL_SOCKET, SO_BROADCAST, &int(1)),
@@ -215,8 +215,14 @@ fn scenario_30_setsockopt_raw() {
         w.setsockopt(a, fa, SOL_SOCKET, SO_DONTROUTE, &int(1)),
         Ok(())
     );
-    assert_eq!(w.setsockopt(a, fa, 6, 1, &int(1)), Err(Errno::EOPNOTSUPP));
-    assert_eq!(w.setsockopt(a, fa, 0, 1, &int(1)), Err(Errno::EOPNOTSUPP));
+    assert_eq!(
+        w.setsockopt(a, fa, 6, 1, &int(1)),
+        Err(Errno::EOPNOTSUPP.into())
+    );
+    assert_eq!(
+        w.setsockopt(a, fa, 0, 1, &int(1)),
+        Err(Errno::EOPNOTSUPP.into())
+    );
     assert_eq!(
         w.getsockopt_len(a, fa, SOL_SOCKET, SO_BROADCAST, 4),
         Ok((4, int(1)))
@@ -234,11 +240,11 @@ fn scenario_31_timeout_tv_edom() {
     );
     assert_eq!(
         w.setsockopt(a, b, SOL_SOCKET, SO_RCVTIMEO, &tv(1, 1_000_000)),
-        Err(Errno::EDOM)
+        Err(Errno::EDOM.into())
     );
     assert_eq!(
         w.setsockopt(a, b, SOL_SOCKET, SO_RCVTIMEO, &tv(0, -1)),
-        Err(Errno::EDOM)
+        Err(Errno::EDOM.into())
     );
     assert_eq!(
         w.getsockopt_len(a, b, SOL_SOCKET, SO_RCVTIMEO, 16),
@@ -252,7 +258,10 @@ fn scenario_31_timeout_tv_edom() {
         w.getsockopt_len(a, b, SOL_SOCKET, SO_RCVTIMEO, 16),
         Ok((16, tv(0, 0)))
     );
-    assert_eq!(w.recvmsg(a, b, 1024, 0, 0).map(|_| ()), Err(Errno::EAGAIN));
+    assert_eq!(
+        w.recvmsg(a, b, 1024, 0, 0).map(|_| ()),
+        Err(Errno::EAGAIN.into())
+    );
     // A short buffer gets the first bytes; the new option number is the same struct.
     assert_eq!(
         w.getsockopt_len(a, b, SOL_SOCKET, SO_RCVTIMEO, 8),
@@ -268,7 +277,7 @@ fn scenario_31_timeout_tv_edom() {
     );
     assert_eq!(
         w.setsockopt(a, b, SOL_SOCKET, SO_SNDTIMEO_NEW, &tv(0, 1)[..15]),
-        Err(Errno::EINVAL)
+        Err(Errno::EINVAL.into())
     );
 }
 
@@ -291,9 +300,12 @@ fn other_levels_are_eopnotsupp_even_with_a_bad_optlen() {
         for level in [0, 6, 17, 41, 255, -1] {
             assert_eq!(
                 w.getsockopt_len(a, fa, level, 1, -1),
-                Err((Errno::EOPNOTSUPP, None))
+                Err((Errno::EOPNOTSUPP.into(), None))
             );
-            assert_eq!(w.setsockopt(a, fa, level, 1, &[]), Err(Errno::EOPNOTSUPP));
+            assert_eq!(
+                w.setsockopt(a, fa, level, 1, &[]),
+                Err(Errno::EOPNOTSUPP.into())
+            );
         }
     }
 }
@@ -326,7 +338,7 @@ fn linger_round_trip_and_jiffies() {
     }
     assert_eq!(
         w.setsockopt(a, fa, SOL_SOCKET, SO_LINGER, &[1, 0, 0, 0, 1, 0, 0]),
-        Err(Errno::EINVAL)
+        Err(Errno::EINVAL.into())
     );
     assert_eq!(
         w.setsockopt(a, fa, SOL_SOCKET, SO_LINGER, &[ling(1, 3), int(9)].concat()),
@@ -344,11 +356,11 @@ fn priority_needs_a_capability_outside_0_to_6() {
     );
     assert_eq!(
         w.setsockopt(u, fu, SOL_SOCKET, SO_PRIORITY, &int(7)),
-        Err(Errno::EPERM)
+        Err(Errno::EPERM.into())
     );
     assert_eq!(
         w.setsockopt(u, fu, SOL_SOCKET, SO_PRIORITY, &int(-1)),
-        Err(Errno::EPERM)
+        Err(Errno::EPERM.into())
     );
     assert_eq!(val(&w, u, fu, SO_PRIORITY), 6);
     let r = w.spawn(&task(0, vec![]));
@@ -375,14 +387,14 @@ fn peername_is_the_peer_address_and_refuses_a_longer_buffer() {
     assert_eq!(
         w.getsockopt_len(a, fa, SOL_SOCKET, SO_PEERNAME, 3)
             .map(|_| ()),
-        Err((Errno::EINVAL, None))
+        Err((Errno::EINVAL.into(), None))
     );
     let s = w.socket(a, SOCK_DGRAM).unwrap();
     let c = w.socket(a, SOCK_DGRAM).unwrap();
     assert_eq!(
         w.getsockopt_len(a, c, SOL_SOCKET, SO_PEERNAME, 0)
             .map(|_| ()),
-        Err((Errno::ENOTCONN, None))
+        Err((Errno::ENOTCONN.into(), None))
     );
     let addr = b"\x01\x00\x00abc";
     w.bind(a, s, addr).unwrap();
@@ -398,7 +410,7 @@ fn peername_is_the_peer_address_and_refuses_a_longer_buffer() {
     assert_eq!(
         w.getsockopt_len(a, c, SOL_SOCKET, SO_PEERNAME, 64)
             .map(|_| ()),
-        Err((Errno::EINVAL, None))
+        Err((Errno::EINVAL.into(), None))
     );
 }
 
@@ -423,7 +435,7 @@ fn get_filter_counts_instructions_and_lock_filter_freezes_it() {
     assert_eq!(
         w.getsockopt_len(a, fa, SOL_SOCKET, SO_GET_FILTER, 1)
             .map(|_| ()),
-        Err((Errno::EINVAL, None))
+        Err((Errno::EINVAL.into(), None))
     );
     assert_eq!(
         w.getsockopt_len(a, fa, SOL_SOCKET, SO_GET_FILTER, 64),
@@ -435,42 +447,42 @@ fn get_filter_counts_instructions_and_lock_filter_freezes_it() {
     );
     assert_eq!(
         w.setsockopt(a, fa, SOL_SOCKET, SO_ATTACH_FILTER, &prog),
-        Err(Errno::EPERM)
+        Err(Errno::EPERM.into())
     );
     assert_eq!(
         w.setsockopt(a, fa, SOL_SOCKET, SO_DETACH_FILTER, &int(0)),
-        Err(Errno::EPERM)
+        Err(Errno::EPERM.into())
     );
     assert_eq!(
         w.setsockopt(a, fa, SOL_SOCKET, SO_ATTACH_BPF, &int(0)),
-        Err(Errno::EPERM)
+        Err(Errno::EPERM.into())
     );
     assert_eq!(
         w.setsockopt(a, fa, SOL_SOCKET, SO_LOCK_FILTER, &int(0)),
-        Err(Errno::EPERM)
+        Err(Errno::EPERM.into())
     );
     assert_eq!(
         w.setsockopt(a, fa, SOL_SOCKET, SO_DETACH_REUSEPORT_BPF, &int(0)),
-        Err(Errno::EINVAL)
+        Err(Errno::EINVAL.into())
     );
     let [fb, _] = w.socketpair(a, SOCK_DGRAM).unwrap();
     assert_eq!(
         w.setsockopt(a, fb, SOL_SOCKET, SO_ATTACH_BPF, &int(999)),
-        Err(Errno::EBADF)
+        Err(Errno::EBADF.into())
     );
     assert_eq!(
         w.setsockopt(a, fb, SOL_SOCKET, SO_ATTACH_BPF, &int(0)),
-        Err(Errno::EINVAL)
+        Err(Errno::EINVAL.into())
     );
     // SO_ATTACH_REUSEPORT_CBPF takes a raw struct sock_fprog.
     let fprog = [int(1), int(0), vec![0; 8]].concat();
     assert_eq!(
         w.setsockopt(a, fb, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &fprog),
-        Err(Errno::EINVAL)
+        Err(Errno::EINVAL.into())
     );
     assert_eq!(
         w.setsockopt(a, fb, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &fprog[..15]),
-        Err(Errno::EINVAL)
+        Err(Errno::EINVAL.into())
     );
     // SO_ATTACH_FILTER: the backend's sock_fprog has len = bytes / 8.
     assert_eq!(
@@ -487,7 +499,7 @@ fn get_filter_counts_instructions_and_lock_filter_freezes_it() {
     );
     assert_eq!(
         w.setsockopt(a, fb, SOL_SOCKET, SO_DETACH_FILTER, &int(0)),
-        Err(Errno::ENOENT)
+        Err(Errno::ENOENT.into())
     );
 }
 
@@ -497,7 +509,7 @@ fn bind_to_device_knows_only_lo() {
     let [fa, _] = w.socketpair(u, SOCK_DGRAM).unwrap();
     assert_eq!(
         w.setsockopt(u, fa, SOL_SOCKET, SO_BINDTODEVICE, b"eth99"),
-        Err(Errno::ENODEV)
+        Err(Errno::ENODEV.into())
     );
     assert_eq!(
         w.getsockopt_len(u, fa, SOL_SOCKET, SO_BINDTODEVICE, 0),
@@ -514,21 +526,21 @@ fn bind_to_device_knows_only_lo() {
     assert_eq!(
         w.getsockopt_len(u, fa, SOL_SOCKET, SO_BINDTODEVICE, 3)
             .map(|_| ()),
-        Err((Errno::EINVAL, None))
+        Err((Errno::EINVAL.into(), None))
     );
     assert_eq!(val(&w, u, fa, SO_BINDTOIFINDEX), 1);
     // Rebinding a bound socket needs CAP_NET_RAW; the name is looked up first.
     assert_eq!(
         w.setsockopt(u, fa, SOL_SOCKET, SO_BINDTODEVICE, b"lo"),
-        Err(Errno::EPERM)
+        Err(Errno::EPERM.into())
     );
     assert_eq!(
         w.setsockopt(u, fa, SOL_SOCKET, SO_BINDTODEVICE, b"eth99"),
-        Err(Errno::ENODEV)
+        Err(Errno::ENODEV.into())
     );
     assert_eq!(
         w.setsockopt(u, fa, SOL_SOCKET, SO_BINDTOIFINDEX, &int(0)),
-        Err(Errno::EPERM)
+        Err(Errno::EPERM.into())
     );
     let r = w.spawn(&task(0, vec![]));
     let [fr, _] = w.socketpair(r, SOCK_DGRAM).unwrap();
@@ -539,11 +551,11 @@ fn bind_to_device_knows_only_lo() {
     assert_eq!(
         w.getsockopt_len(r, fr, SOL_SOCKET, SO_BINDTODEVICE, 16)
             .map(|_| ()),
-        Err((Errno::ENODEV, None))
+        Err((Errno::ENODEV.into(), None))
     );
     assert_eq!(
         w.setsockopt(r, fr, SOL_SOCKET, SO_BINDTOIFINDEX, &int(-1)),
-        Err(Errno::EINVAL)
+        Err(Errno::EINVAL.into())
     );
 }
 
@@ -559,15 +571,15 @@ fn txtime_checks_flags_then_capability_then_clock() {
     );
     assert_eq!(
         w.setsockopt(u, fa, SOL_SOCKET, SO_TXTIME, &t(0, 4)),
-        Err(Errno::EINVAL)
+        Err(Errno::EINVAL.into())
     );
     assert_eq!(
         w.setsockopt(u, fa, SOL_SOCKET, SO_TXTIME, &t(0, 0)),
-        Err(Errno::EPERM)
+        Err(Errno::EPERM.into())
     );
     assert_eq!(
         w.setsockopt(u, fa, SOL_SOCKET, SO_TXTIME, &[t(1, 0), int(0)].concat()),
-        Err(Errno::EINVAL)
+        Err(Errno::EINVAL.into())
     );
     let r = w.spawn(&task(0, vec![]));
     let [fr, _] = w.socketpair(r, SOCK_DGRAM).unwrap();
@@ -577,7 +589,7 @@ fn txtime_checks_flags_then_capability_then_clock() {
     );
     assert_eq!(
         w.setsockopt(r, fr, SOL_SOCKET, SO_TXTIME, &t(2, 0)),
-        Err(Errno::EINVAL)
+        Err(Errno::EINVAL.into())
     );
 }
 
@@ -589,20 +601,20 @@ fn inq_is_a_stream_option_of_unix_setsockopt() {
     assert_eq!(w.setsockopt(a, s, SOL_SOCKET, SO_INQ, &int(1)), Ok(()));
     assert_eq!(
         w.setsockopt(a, s, SOL_SOCKET, SO_INQ, &int(2)),
-        Err(Errno::EINVAL)
+        Err(Errno::EINVAL.into())
     );
     assert_eq!(
         w.setsockopt(a, s, SOL_SOCKET, SO_INQ, &[int(1), int(0)].concat()),
-        Err(Errno::EINVAL)
+        Err(Errno::EINVAL.into())
     );
     assert_eq!(
         w.setsockopt(a, d, SOL_SOCKET, SO_INQ, &int(1)),
-        Err(Errno::ENOPROTOOPT)
+        Err(Errno::ENOPROTOOPT.into())
     );
     // No getsockopt for it on 6.18.
     assert_eq!(
         w.getsockopt_len(a, s, SOL_SOCKET, SO_INQ, 4),
-        Err((Errno::ENOPROTOOPT, None))
+        Err((Errno::ENOPROTOOPT.into(), None))
     );
 }
 
@@ -623,11 +635,11 @@ fn peerpidfd_installs_the_fd_whatever_the_length() {
     let u = w.socket(a, SOCK_STREAM).unwrap();
     assert_eq!(
         w.getsockopt_len(a, u, SOL_SOCKET, SO_PEERPIDFD, 4),
-        Err((Errno::ENODATA, None))
+        Err((Errno::ENODATA.into(), None))
     );
     assert_eq!(
         w.getsockopt_len(a, u, SOL_SOCKET, SO_PEERGROUPS, 4),
-        Err((Errno::ENODATA, None))
+        Err((Errno::ENODATA.into(), None))
     );
 }
 
@@ -642,7 +654,7 @@ fn buffer_sizes_set_the_buffer_locks() {
     assert_eq!(val(&w, a, fa, SO_BUF_LOCK), 3);
     assert_eq!(
         w.setsockopt(a, fa, SOL_SOCKET, SO_BUF_LOCK, &int(4)),
-        Err(Errno::EINVAL)
+        Err(Errno::EINVAL.into())
     );
     w.setsockopt(a, fa, SOL_SOCKET, SO_BUF_LOCK, &int(0))
         .unwrap();

@@ -98,7 +98,7 @@ struct Tally {
 }
 
 impl Tally {
-    fn note<T>(&mut self, op: &str, r: &Result<T, Errno>) {
+    fn note<T>(&mut self, op: &str, r: &Result<T, afunix::Error>) {
         let key = match r {
             Ok(_) => format!("{op} ok"),
             Err(e) => format!("{op} {}", e.name().unwrap_or("E?")),
@@ -129,8 +129,8 @@ fn timed<T>(
     t: &mut Tally,
     op: &str,
     what: String,
-    f: impl FnOnce() -> Result<T, Errno>,
-) -> Result<T, Errno> {
+    f: impl FnOnce() -> Result<T, afunix::Error>,
+) -> Result<T, afunix::Error> {
     let t0 = Instant::now();
     let r = f();
     let d = t0.elapsed();
@@ -276,7 +276,7 @@ fn worker(sh: &Shared, seed: u64, until: Instant) -> Tally {
             }
             97 => {
                 w.gc();
-                t.note("gc", &Ok::<(), Errno>(()));
+                t.note("gc", &Ok::<(), afunix::Error>(()));
             }
             // The process is replaced by its fork: same open files, new pid;
             // calls still running on the old pid race with its exit.

@@ -26,7 +26,13 @@ fn name(w: &World, pid: i32, fd: i32) -> UnixAddr {
     UnixAddr::from_sockaddr(&w.getsockname(pid, fd).unwrap())
 }
 
-fn send(w: &World, pid: i32, fd: i32, to: Option<&[u8]>, data: &[u8]) -> Result<usize, Errno> {
+fn send(
+    w: &World,
+    pid: i32,
+    fd: i32,
+    to: Option<&[u8]>,
+    data: &[u8],
+) -> Result<usize, afunix::Error> {
     w.sendmsg(
         pid,
         fd,
@@ -50,7 +56,7 @@ fn scenario_22_path_subdir_search() {
     w.listen(s, l, 5).unwrap();
     assert_eq!(name(&w, s, l), UnixAddr::Pathname(b"srv/sock".to_vec()));
     let cs = w.socket(c, SOCK_STREAM).unwrap();
-    assert_eq!(w.connect(c, cs, &sa("srv/sock")), Err(Errno::EACCES));
+    assert_eq!(w.connect(c, cs, &sa("srv/sock")), Err(Errno::EACCES.into()));
     w.chmod(s, b"srv", 0o711).unwrap();
     w.connect(c, cs, &sa("srv/sock")).unwrap();
     assert_eq!(w.accept4(s, l, 0), Ok(4));
@@ -73,7 +79,10 @@ fn scenario_23_umask_socket_mode() {
     w.bind(t, l2, &sa("owner.sock")).unwrap();
     w.listen(t, l2, 1).unwrap();
     let c = w.socket(g, SOCK_STREAM).unwrap();
-    assert_eq!(w.connect(g, c, &sa("owner.sock")), Err(Errno::EACCES));
+    assert_eq!(
+        w.connect(g, c, &sa("owner.sock")),
+        Err(Errno::EACCES.into())
+    );
     assert_eq!(w.connect(g, c, &sa("group.sock")), Ok(()));
 }
 
@@ -84,17 +93,26 @@ fn scenario_24_unlink_rebind() {
     let old = w.socket(a, SOCK_DGRAM).unwrap();
     w.bind(a, old, &sa("svc.sock")).unwrap();
     let new = w.socket(a, SOCK_DGRAM).unwrap();
-    assert_eq!(w.bind(a, new, &sa("svc.sock")), Err(Errno::EADDRINUSE));
+    assert_eq!(
+        w.bind(a, new, &sa("svc.sock")),
+        Err(Errno::EADDRINUSE.into())
+    );
     let c = w.socket(a, SOCK_DGRAM).unwrap();
     w.unlink(a, b"svc.sock").unwrap();
     let to = sa("svc.sock");
-    assert_eq!(send(&w, a, c, Some(&to), b"lost"), Err(Errno::ENOENT));
+    assert_eq!(
+        send(&w, a, c, Some(&to), b"lost"),
+        Err(Errno::ENOENT.into())
+    );
     assert_eq!(name(&w, a, old), UnixAddr::Pathname(b"svc.sock".to_vec()));
     w.bind(a, new, &to).unwrap();
     assert_eq!(send(&w, a, c, Some(&to), b"hello"), Ok(5));
     let r = w.recvmsg(a, new, 1024, 0, MSG_DONTWAIT).unwrap();
     assert_eq!(r.data, b"hello");
-    assert_eq!(w.recvmsg(a, old, 1024, 0, MSG_DONTWAIT), Err(Errno::EAGAIN));
+    assert_eq!(
+        w.recvmsg(a, old, 1024, 0, MSG_DONTWAIT),
+        Err(Errno::EAGAIN.into())
+    );
     assert_eq!(name(&w, a, new), UnixAddr::Pathname(b"svc.sock".to_vec()));
 }
 
@@ -133,7 +151,7 @@ fn scenario_36_file_rights_offset() {
     assert_eq!(p, 8);
     let q = pass(p);
     assert_eq!(q, 9);
-    assert_eq!(w.read(a, q, 1), Err(Errno::EBADF));
+    assert_eq!(w.read(a, q, 1), Err(Errno::EBADF.into()));
     assert_eq!(w.get_fd_flags(a, q), Ok(0));
     assert_eq!(w.poll(a, q, POLLIN), Ok(POLLNVAL));
     w.check_invariants().unwrap();
@@ -149,48 +167,51 @@ fn path_walk_family() {
     assert_eq!(send(&w, a, c, Some(&sa("././sock")), b"x"), Ok(1));
     assert_eq!(
         send(&w, a, c, Some(&sa("sock/")), b"x"),
-        Err(Errno::ENOTDIR)
+        Err(Errno::ENOTDIR.into())
     );
     assert_eq!(
         send(&w, a, c, Some(&sa("sock/x")), b"x"),
-        Err(Errno::ENOTDIR)
+        Err(Errno::ENOTDIR.into())
     );
     assert_eq!(
         send(&w, a, c, Some(&sa("nope/x")), b"x"),
-        Err(Errno::ENOENT)
+        Err(Errno::ENOENT.into())
     );
-    assert_eq!(w.connect(a, c, &sa(".")), Err(Errno::ECONNREFUSED));
+    assert_eq!(w.connect(a, c, &sa(".")), Err(Errno::ECONNREFUSED.into()));
     // bind over ., a directory, sock/ : EEXIST -> EADDRINUSE
     w.mkdir(a, b"d", 0o777).unwrap();
     let b = w.socket(a, SOCK_DGRAM).unwrap();
     for p in [".", "d", "sock/", "d/.."] {
-        assert_eq!(w.bind(a, b, &sa(p)), Err(Errno::EADDRINUSE), "{p}");
+        assert_eq!(w.bind(a, b, &sa(p)), Err(Errno::EADDRINUSE.into()), "{p}");
     }
     // d//s keeps its bytes
     w.bind(a, b, &sa("./d//s")).unwrap();
     assert_eq!(name(&w, a, b), UnixAddr::Pathname(b"./d//s".to_vec()));
     assert_eq!(send(&w, a, c, Some(&sa("d/s")), b"y"), Ok(1));
     // already bound: EINVAL, and nothing is left behind
-    assert_eq!(w.bind(a, b, &sa("d/t")), Err(Errno::EINVAL));
-    assert_eq!(w.unlink(a, b"d/t"), Err(Errno::ENOENT));
+    assert_eq!(w.bind(a, b, &sa("d/t")), Err(Errno::EINVAL.into()));
+    assert_eq!(w.unlink(a, b"d/t"), Err(Errno::ENOENT.into()));
     // a directory or a regular file is not a socket
-    assert_eq!(w.connect(a, c, &sa("d")), Err(Errno::ECONNREFUSED));
+    assert_eq!(w.connect(a, c, &sa("d")), Err(Errno::ECONNREFUSED.into()));
     w.open(a, b"f", O_CREAT | O_WRONLY, 0o644).unwrap();
-    assert_eq!(w.connect(a, c, &sa("f")), Err(Errno::ECONNREFUSED));
+    assert_eq!(w.connect(a, c, &sa("f")), Err(Errno::ECONNREFUSED.into()));
     // wrong type
     let st = w.socket(a, SOCK_STREAM).unwrap();
-    assert_eq!(w.connect(a, st, &sa("sock")), Err(Errno::EPROTOTYPE));
+    assert_eq!(w.connect(a, st, &sa("sock")), Err(Errno::EPROTOTYPE.into()));
     // open of a socket file
-    assert_eq!(w.open(a, b"sock", O_RDONLY, 0), Err(Errno::ENXIO));
+    assert_eq!(w.open(a, b"sock", O_RDONLY, 0), Err(Errno::ENXIO.into()));
     assert!(w.open(a, b"sock", O_PATH, 0).is_ok());
-    assert_eq!(w.open(a, b"d", O_WRONLY, 0), Err(Errno::EISDIR));
+    assert_eq!(w.open(a, b"d", O_WRONLY, 0), Err(Errno::EISDIR.into()));
     assert_eq!(
         w.open(a, b"f", O_RDONLY | O_DIRECTORY, 0),
-        Err(Errno::ENOTDIR)
+        Err(Errno::ENOTDIR.into())
     );
-    assert_eq!(w.open(a, b"f", O_CREAT | O_EXCL, 0o644), Err(Errno::EEXIST));
-    assert_eq!(w.mkdir(a, b"d", 0o777), Err(Errno::EEXIST));
-    assert_eq!(w.unlink(a, b"d"), Err(Errno::EISDIR));
+    assert_eq!(
+        w.open(a, b"f", O_CREAT | O_EXCL, 0o644),
+        Err(Errno::EEXIST.into())
+    );
+    assert_eq!(w.mkdir(a, b"d", 0o777), Err(Errno::EEXIST.into()));
+    assert_eq!(w.unlink(a, b"d"), Err(Errno::EISDIR.into()));
 }
 
 #[test]
@@ -203,25 +224,28 @@ fn rename_then_connect_and_chmod_eperm() {
     w.mkdir(a, b"d", 0o755).unwrap();
     w.rename(a, b"one", b"d/two").unwrap();
     let c = w.socket(a, SOCK_DGRAM).unwrap();
-    assert_eq!(send(&w, a, c, Some(&sa("one")), b"x"), Err(Errno::ENOENT));
+    assert_eq!(
+        send(&w, a, c, Some(&sa("one")), b"x"),
+        Err(Errno::ENOENT.into())
+    );
     assert_eq!(send(&w, a, c, Some(&sa("d/two")), b"x"), Ok(1));
     assert_eq!(name(&w, a, l), UnixAddr::Pathname(b"one".to_vec()));
-    assert_eq!(w.chmod(b, b"d/two", 0o777), Err(Errno::EPERM));
+    assert_eq!(w.chmod(b, b"d/two", 0o777), Err(Errno::EPERM.into()));
     w.chmod(a, b"d/two", 0o777).unwrap();
     // close: the file stays, bind again is EADDRINUSE until unlinked
     w.close(a, l).unwrap();
     let n = w.socket(a, SOCK_DGRAM).unwrap();
-    assert_eq!(w.bind(a, n, &sa("d/two")), Err(Errno::EADDRINUSE));
+    assert_eq!(w.bind(a, n, &sa("d/two")), Err(Errno::EADDRINUSE.into()));
     assert_eq!(
         send(&w, a, c, Some(&sa("d/two")), b"x"),
-        Err(Errno::ECONNREFUSED)
+        Err(Errno::ECONNREFUSED.into())
     );
     w.unlink(a, b"d/two").unwrap();
     w.bind(a, n, &sa("d/two")).unwrap();
     // no write on d for b
     let s = w.socket(b, SOCK_DGRAM).unwrap();
-    assert_eq!(w.bind(b, s, &sa("d/x")), Err(Errno::EACCES));
-    assert_eq!(w.unlink(b, b"d/two"), Err(Errno::EACCES));
+    assert_eq!(w.bind(b, s, &sa("d/x")), Err(Errno::EACCES.into()));
+    assert_eq!(w.unlink(b, b"d/two"), Err(Errno::EACCES.into()));
 }
 
 #[test]
@@ -232,9 +256,9 @@ fn regular_file_modes() {
         .open(a, b"f", O_CREAT | O_WRONLY | O_APPEND, 0o600)
         .unwrap();
     assert_eq!(w.write(a, f, b"abc"), Ok(3));
-    assert_eq!(w.read(a, f, 1), Err(Errno::EBADF));
+    assert_eq!(w.read(a, f, 1), Err(Errno::EBADF.into()));
     let r = w.open(a, b"f", O_RDONLY, 0).unwrap();
-    assert_eq!(w.write(a, r, b"x"), Err(Errno::EBADF));
+    assert_eq!(w.write(a, r, b"x"), Err(Errno::EBADF.into()));
     assert_eq!(w.ioctl(a, r, SIOCINQ), Ok(3));
     assert_eq!(w.write(a, f, b"de"), Ok(2));
     assert_eq!(w.read(a, r, 10).unwrap(), b"abcde");
@@ -242,7 +266,7 @@ fn regular_file_modes() {
     assert_eq!(w.ioctl(a, t, SIOCINQ), Ok(0));
     assert_eq!(w.poll(a, r, POLLIN | POLLOUT), Ok(POLLIN | POLLOUT));
     let o = w.spawn(&task(1001, 1001, vec![1001], 0o022));
-    assert_eq!(w.open(o, b"f", O_RDONLY, 0), Err(Errno::EACCES));
+    assert_eq!(w.open(o, b"f", O_RDONLY, 0), Err(Errno::EACCES.into()));
     w.check_invariants().unwrap();
 }
 
@@ -254,23 +278,29 @@ fn open_trunc_and_creat_trailing_slash() {
     let w = World::new();
     let a = w.spawn(&TaskSpec::default());
     w.mkdir(a, b"d", 0o777).unwrap();
-    assert_eq!(w.open(a, b"d", O_RDONLY | O_TRUNC, 0), Err(Errno::EISDIR));
+    assert_eq!(
+        w.open(a, b"d", O_RDONLY | O_TRUNC, 0),
+        Err(Errno::EISDIR.into())
+    );
     let h = w.open(a, b"h", O_CREAT | O_WRONLY, 0o644).unwrap();
     assert_eq!(w.write(a, h, b"abcdef"), Ok(6));
     let r = w.open(a, b"h", O_RDONLY | O_TRUNC, 0).unwrap();
     assert_eq!(w.read(a, r, 10).unwrap(), b"");
     w.chmod(a, b"h", 0o444).unwrap();
-    assert_eq!(w.open(a, b"h", O_RDONLY | O_TRUNC, 0), Err(Errno::EACCES));
+    assert_eq!(
+        w.open(a, b"h", O_RDONLY | O_TRUNC, 0),
+        Err(Errno::EACCES.into())
+    );
     assert_eq!(
         w.open(a, b"h/", O_CREAT | O_WRONLY, 0o644),
-        Err(Errno::EISDIR)
+        Err(Errno::EISDIR.into())
     );
     assert_eq!(
         w.open(a, b"h/", O_CREAT | O_EXCL | O_WRONLY, 0o644),
-        Err(Errno::EISDIR)
+        Err(Errno::EISDIR.into())
     );
     assert_eq!(
         w.open(a, b"g/", O_CREAT | O_WRONLY, 0o644),
-        Err(Errno::EISDIR)
+        Err(Errno::EISDIR.into())
     );
 }

@@ -37,7 +37,7 @@ pub fn ok(r: Reply) -> (i64, Out) {
 }
 
 pub fn errno(r: Reply) -> Errno {
-    r.ret.expect_err("expected an error")
+    r.ret.expect_err("expected an error").errno
 }
 
 pub fn cmsg(level: i32, ty: i32, data: &[u8]) -> Vec<u8> {

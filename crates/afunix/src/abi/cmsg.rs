@@ -105,7 +105,7 @@ pub fn kernel_cmsgs(buf: &[u8]) -> KernelCmsgs<'_> {
 }
 
 impl<'a> Iterator for KernelCmsgs<'a> {
-    type Item = Result<CmsgRef<'a>, Errno>;
+    type Item = Result<CmsgRef<'a>, crate::errno::Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.done {
@@ -427,17 +427,17 @@ mod tests {
         let mut buf = hdr(15, 1, 1);
         buf.extend(hdr(16, 1, 1));
         let v: Vec<_> = kernel_cmsgs(&buf).collect();
-        assert_eq!(v, vec![Err(Errno::EINVAL)]);
+        assert_eq!(v, vec![Err(Errno::EINVAL.into())]);
         // cmsg_len larger than the bytes left.
         let buf = hdr(17, 1, 1);
         assert_eq!(
             kernel_cmsgs(&buf).collect::<Vec<_>>(),
-            vec![Err(Errno::EINVAL)]
+            vec![Err(Errno::EINVAL.into())]
         );
         let buf = hdr(u64::MAX, 1, 1);
         assert_eq!(
             kernel_cmsgs(&buf).collect::<Vec<_>>(),
-            vec![Err(Errno::EINVAL)]
+            vec![Err(Errno::EINVAL.into())]
         );
     }
 
@@ -469,7 +469,7 @@ mod tests {
         let b = unhex("0c000000000000000100000001000000");
         assert_eq!(
             kernel_cmsgs(&b).collect::<Vec<_>>(),
-            vec![Err(Errno::EINVAL)]
+            vec![Err(Errno::EINVAL.into())]
         );
         // Unknown SOL_SOCKET type 0x63: the walk is fine (the EINVAL is __scm_send's switch).
         let b = unhex("140000000000000001000000630000000300000000000000");
@@ -483,7 +483,7 @@ mod tests {
         let b = unhex("1800000000000000010000000100000003000000");
         assert_eq!(
             kernel_cmsgs(&b).collect::<Vec<_>>(),
-            vec![Err(Errno::EINVAL)]
+            vec![Err(Errno::EINVAL.into())]
         );
         // Level 0: well formed (the caller skips it).
         let b = unhex("140000000000000000000000010000000300000000000000");
@@ -617,7 +617,7 @@ mod tests {
             }
             let buf = b.finish();
             let k: Vec<_> = kernel_cmsgs(&buf).map(|r| r.map(|c| (c.level, c.ty, c.data.to_vec()))).collect();
-            let want: Vec<Result<_, Errno>> = m.iter().cloned().map(Ok).collect();
+            let want: Vec<Result<_, crate::errno::Error>> = m.iter().cloned().map(Ok).collect();
             prop_assert_eq!(k, want);
             let u: Vec<_> = user_cmsgs(&buf).map(|c| (c.level, c.ty, c.data.to_vec())).collect();
             prop_assert_eq!(u, m);

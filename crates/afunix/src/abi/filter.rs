@@ -249,7 +249,7 @@ fn known_ancillary(k: u32) -> bool {
 }
 
 // bpf_check_classic
-fn check_classic(insns: &[SockFilter]) -> Result<(), Errno> {
+fn check_classic(insns: &[SockFilter]) -> Result<(), crate::errno::Error> {
     let flen = insns.len();
     for (pc, f) in insns.iter().enumerate() {
         if !code_allowed(f.code) {
@@ -294,7 +294,7 @@ fn check_classic(insns: &[SockFilter]) -> Result<(), Errno> {
 
 // check_load_and_stores
 /// Every path to a scratch-memory load must store that cell first.
-fn check_load_and_stores(insns: &[SockFilter]) -> Result<(), Errno> {
+fn check_load_and_stores(insns: &[SockFilter]) -> Result<(), crate::errno::Error> {
     let mut masks = vec![u16::MAX; insns.len()];
     let mut valid: u16 = 0;
     let merge = |masks: &mut [u16], target: usize, v: u16| {
@@ -406,10 +406,10 @@ impl Program {
     /// span more than 32767 eBPF instructions after expansion (only possible
     /// near `BPF_MAXINSNS` with many packet loads), and the `optmem_max`
     /// charge (`ENOMEM`), which is the socket's business.
-    pub fn parse(bytes: &[u8]) -> Result<Program, Errno> {
+    pub fn parse(bytes: &[u8]) -> Result<Program, crate::errno::Error> {
         if !bytes.len().is_multiple_of(SOCK_FILTER_SIZE) {
             return Err(Errno::EINVAL
-                .why("SO_ATTACH_FILTER: program bytes not a multiple of sizeof(sock_filter)"));
+                .why("sk_attach_filter: program bytes not a multiple of sizeof(sock_filter)"));
         }
         let n = bytes.len() / SOCK_FILTER_SIZE;
         if n == 0 || n > BPF_MAXINSNS {
@@ -423,7 +423,7 @@ impl Program {
     }
 
     /// Validate a program given as instructions (same rules as [`parse`](Self::parse)).
-    pub fn from_instructions(insns: Vec<SockFilter>) -> Result<Program, Errno> {
+    pub fn from_instructions(insns: Vec<SockFilter>) -> Result<Program, crate::errno::Error> {
         if insns.is_empty() || insns.len() > BPF_MAXINSNS {
             return Err(Errno::EINVAL.why("bpf_check_basics_ok: len == 0 or > BPF_MAXINSNS"));
         }
@@ -608,7 +608,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn prog(insns: &[SockFilter]) -> Result<Program, Errno> {
+    fn prog(insns: &[SockFilter]) -> Result<Program, crate::errno::Error> {
         let bytes: Vec<u8> = insns.iter().flat_map(|f| f.to_bytes()).collect();
         Program::parse(&bytes)
     }
@@ -646,30 +646,42 @@ mod tests {
 
     #[test]
     fn basic_rejections() {
-        assert_eq!(Program::parse(&[]), Err(Errno::EINVAL));
-        assert_eq!(Program::parse(&[0; 7]), Err(Errno::EINVAL));
+        assert_eq!(Program::parse(&[]), Err(Errno::EINVAL.into()));
+        assert_eq!(Program::parse(&[0; 7]), Err(Errno::EINVAL.into()));
         let too_long = vec![st(RET_K, 0); BPF_MAXINSNS + 1];
-        assert_eq!(prog(&too_long), Err(Errno::EINVAL));
+        assert_eq!(prog(&too_long), Err(Errno::EINVAL.into()));
         let max = vec![st(RET_K, 0); BPF_MAXINSNS];
         assert!(prog(&max).is_ok());
         // Unknown opcode, e.g. BPF_LD | BPF_H | BPF_IMM, BPF_LDX | BPF_W | BPF_ABS.
-        assert_eq!(prog(&[st(0x08, 0), st(RET_K, 0)]), Err(Errno::EINVAL));
-        assert_eq!(prog(&[st(0x21, 0), st(RET_K, 0)]), Err(Errno::EINVAL));
+        assert_eq!(
+            prog(&[st(0x08, 0), st(RET_K, 0)]),
+            Err(Errno::EINVAL.into())
+        );
+        assert_eq!(
+            prog(&[st(0x21, 0), st(RET_K, 0)]),
+            Err(Errno::EINVAL.into())
+        );
         // Not ending in RET.
         assert_eq!(
             prog(&[st(RET_K, 0), st(BPF_LD | BPF_IMM, 1)]),
-            Err(Errno::EINVAL)
+            Err(Errno::EINVAL.into())
         );
     }
 
     #[test]
     fn arithmetic_rejections() {
         for code in [BPF_ALU | BPF_DIV | BPF_K, BPF_ALU | BPF_MOD | BPF_K] {
-            assert_eq!(prog(&[st(code, 0), st(RET_A, 0)]), Err(Errno::EINVAL));
+            assert_eq!(
+                prog(&[st(code, 0), st(RET_A, 0)]),
+                Err(Errno::EINVAL.into())
+            );
             assert!(prog(&[st(code, 1), st(RET_A, 0)]).is_ok());
         }
         for code in [BPF_ALU | BPF_LSH | BPF_K, BPF_ALU | BPF_RSH | BPF_K] {
-            assert_eq!(prog(&[st(code, 32), st(RET_A, 0)]), Err(Errno::EINVAL));
+            assert_eq!(
+                prog(&[st(code, 32), st(RET_A, 0)]),
+                Err(Errno::EINVAL.into())
+            );
             assert!(prog(&[st(code, 31), st(RET_A, 0)]).is_ok());
         }
     }
@@ -677,17 +689,20 @@ mod tests {
     #[test]
     fn jump_rejections() {
         let ja = BPF_JMP | BPF_JA;
-        assert_eq!(prog(&[st(ja, 1), st(RET_K, 0)]), Err(Errno::EINVAL));
+        assert_eq!(prog(&[st(ja, 1), st(RET_K, 0)]), Err(Errno::EINVAL.into()));
         assert!(prog(&[st(ja, 0), st(RET_K, 0)]).is_ok());
-        assert_eq!(prog(&[st(ja, u32::MAX), st(RET_K, 0)]), Err(Errno::EINVAL));
+        assert_eq!(
+            prog(&[st(ja, u32::MAX), st(RET_K, 0)]),
+            Err(Errno::EINVAL.into())
+        );
         let jeq = BPF_JMP | BPF_JEQ | BPF_K;
         assert_eq!(
             prog(&[SockFilter::jump(jeq, 0, 0, 1), st(RET_K, 0)]),
-            Err(Errno::EINVAL)
+            Err(Errno::EINVAL.into())
         );
         assert_eq!(
             prog(&[SockFilter::jump(jeq, 0, 1, 0), st(RET_K, 0)]),
-            Err(Errno::EINVAL)
+            Err(Errno::EINVAL.into())
         );
         assert!(prog(&[SockFilter::jump(jeq, 0, 0, 0), st(RET_K, 0)]).is_ok());
     }
@@ -695,8 +710,14 @@ mod tests {
     #[test]
     fn memory_rejections() {
         let ld_mem = BPF_LD | BPF_MEM;
-        assert_eq!(prog(&[st(BPF_ST, 16), st(RET_K, 0)]), Err(Errno::EINVAL));
-        assert_eq!(prog(&[st(ld_mem, 3), st(RET_A, 0)]), Err(Errno::EINVAL));
+        assert_eq!(
+            prog(&[st(BPF_ST, 16), st(RET_K, 0)]),
+            Err(Errno::EINVAL.into())
+        );
+        assert_eq!(
+            prog(&[st(ld_mem, 3), st(RET_A, 0)]),
+            Err(Errno::EINVAL.into())
+        );
         assert!(prog(&[st(BPF_ST, 3), st(ld_mem, 3), st(RET_A, 0)]).is_ok());
         // Stored on one branch only: rejected.
         let jeq = BPF_JMP | BPF_JEQ | BPF_K;
@@ -706,7 +727,7 @@ mod tests {
             st(BPF_LDX | BPF_MEM, 2),
             st(RET_A, 0),
         ];
-        assert_eq!(prog(&one_branch), Err(Errno::EINVAL));
+        assert_eq!(prog(&one_branch), Err(Errno::EINVAL.into()));
         // Stored before the branch: fine.
         let both = [
             st(BPF_ST, 2),
@@ -725,11 +746,11 @@ mod tests {
         assert!(prog(&[st(ld, SKF_AD_OFF + SKF_AD_VLAN_TPID), st(RET_A, 0)]).is_ok());
         assert_eq!(
             prog(&[st(ld, SKF_AD_OFF + 64), st(RET_A, 0)]),
-            Err(Errno::EINVAL)
+            Err(Errno::EINVAL.into())
         );
         assert_eq!(
             prog(&[st(ld, SKF_AD_OFF + 1), st(RET_A, 0)]),
-            Err(Errno::EINVAL)
+            Err(Errno::EINVAL.into())
         );
         // SKF_NET_OFF is below SKF_AD_OFF: accepted.
         assert!(prog(&[st(ld, SKF_NET_OFF), st(RET_A, 0)]).is_ok());
@@ -1075,7 +1096,7 @@ mod tests {
             ("ret x", vec![st(0x0e, 0)]),
         ];
         for (name, insns) in rejected {
-            assert_eq!(prog(&insns), Err(Errno::EINVAL), "{name}");
+            assert_eq!(prog(&insns), Err(Errno::EINVAL.into()), "{name}");
         }
     }
 

@@ -93,7 +93,7 @@ impl UnixAddr {
 /// `sockaddr_storage` copy); an abstract name is every byte after the leading
 /// NUL, trailing NULs included. The autobind case (`len == 2`, `AF_UNIX`)
 /// and `AF_UNSPEC` (dgram disconnect) are the caller's to handle first.
-pub fn parse_user_addr(b: &[u8]) -> Result<UnixAddr, Errno> {
+pub fn parse_user_addr(b: &[u8]) -> Result<UnixAddr, crate::errno::Error> {
     if b.len() <= SA_FAMILY_SIZE || b.len() > SOCKADDR_UN_SIZE {
         return Err(Errno::EINVAL
             .why("unix_validate_addr: addr_len <= offsetof(sun_path) or > sizeof(sockaddr_un)"));
@@ -123,10 +123,13 @@ mod tests {
 
     #[test]
     fn length_limits() {
-        assert_eq!(parse_user_addr(&[1, 0]), Err(Errno::EINVAL));
-        assert_eq!(parse_user_addr(&[1]), Err(Errno::EINVAL));
-        assert_eq!(parse_user_addr(&[]), Err(Errno::EINVAL));
-        assert_eq!(parse_user_addr(&raw(&[b'a'; 109])), Err(Errno::EINVAL));
+        assert_eq!(parse_user_addr(&[1, 0]), Err(Errno::EINVAL.into()));
+        assert_eq!(parse_user_addr(&[1]), Err(Errno::EINVAL.into()));
+        assert_eq!(parse_user_addr(&[]), Err(Errno::EINVAL.into()));
+        assert_eq!(
+            parse_user_addr(&raw(&[b'a'; 109])),
+            Err(Errno::EINVAL.into())
+        );
         // A 108-byte path with no NUL is accepted.
         assert_eq!(
             parse_user_addr(&raw(&[b'a'; 108])),
@@ -136,8 +139,8 @@ mod tests {
 
     #[test]
     fn wrong_family() {
-        assert_eq!(parse_user_addr(&[2, 0, b'x']), Err(Errno::EINVAL));
-        assert_eq!(parse_user_addr(&[0, 0, b'x']), Err(Errno::EINVAL));
+        assert_eq!(parse_user_addr(&[2, 0, b'x']), Err(Errno::EINVAL.into()));
+        assert_eq!(parse_user_addr(&[0, 0, b'x']), Err(Errno::EINVAL.into()));
         assert_eq!(family(&[2, 0]), Some(2));
         assert_eq!(family(&[2]), None);
     }

@@ -110,7 +110,7 @@ pub fn duration_to_jiffies(d: Duration) -> u64 {
 /// - `{0, 0}` stores `MAX_SCHEDULE_TIMEOUT`: `None`, no timeout;
 /// - `tv_sec >= MAX_SCHEDULE_TIMEOUT / HZ - 1` also stores `None`;
 /// - otherwise `tv_sec * HZ + DIV_ROUND_UP(tv_usec, USEC_PER_SEC / HZ)` jiffies.
-pub fn sock_set_timeout(b: &[u8]) -> Result<Option<Duration>, Errno> {
+pub fn sock_set_timeout(b: &[u8]) -> Result<Option<Duration>, crate::errno::Error> {
     let tv = Timeval::parse(b)
         .ok_or(Errno::EINVAL.why("sock_copy_user_timeval: optlen < sizeof(struct timeval)"))?;
     if !(0..USEC_PER_SEC).contains(&tv.usec) {
@@ -181,15 +181,15 @@ mod tests {
 
     #[test]
     fn short_optlen_is_einval() {
-        assert_eq!(sock_set_timeout(&tv(1, 0)[..15]), Err(Errno::EINVAL));
-        assert_eq!(sock_set_timeout(&[]), Err(Errno::EINVAL));
+        assert_eq!(sock_set_timeout(&tv(1, 0)[..15]), Err(Errno::EINVAL.into()));
+        assert_eq!(sock_set_timeout(&[]), Err(Errno::EINVAL.into()));
     }
 
     #[test]
     fn usec_out_of_range_is_edom_even_with_negative_sec() {
-        assert_eq!(sock_set_timeout(&tv(0, 1_000_000)), Err(Errno::EDOM));
-        assert_eq!(sock_set_timeout(&tv(0, -1)), Err(Errno::EDOM));
-        assert_eq!(sock_set_timeout(&tv(-1, -1)), Err(Errno::EDOM));
+        assert_eq!(sock_set_timeout(&tv(0, 1_000_000)), Err(Errno::EDOM.into()));
+        assert_eq!(sock_set_timeout(&tv(0, -1)), Err(Errno::EDOM.into()));
+        assert_eq!(sock_set_timeout(&tv(-1, -1)), Err(Errno::EDOM.into()));
     }
 
     #[test]

@@ -82,7 +82,9 @@ impl Kernel {
                     if cmsg.cmsg_len != crate::abi::cmsg::cmsg_len(Ucred::SIZE) as u64 {
                         return Err(Errno::EINVAL.why("__scm_send: SCM_CREDENTIALS cmsg_len != CMSG_LEN(sizeof(struct ucred))"));
                     }
-                    let c = Ucred::parse(cmsg.data).ok_or(Errno::EINVAL)?;
+                    let c = Ucred::parse(cmsg.data).ok_or(
+                        Errno::EINVAL.why("__scm_send: cmsg_len != CMSG_LEN(sizeof(struct ucred))"),
+                    )?;
                     self.scm_check_creds(pid, &c)?;
                     if !self.pid_alive(c.pid) {
                         return Err(Errno::ESRCH.why("__scm_send: find_get_pid: no such pid"));

@@ -92,7 +92,9 @@ impl Kernel {
         match self.with_sock(pid, fd, |s, f| op(s, f).map_err(Into::into)) {
             Ok(v) => Ok(v),
             Err(crate::world::Fail::Err(e)) => Err(e),
-            Err(crate::world::Fail::Block(_)) => Err(Errno::EAGAIN),
+            Err(crate::world::Fail::Block(_)) => {
+                Err(Errno::EAGAIN.why("sock_error: a call that may not sleep would block"))
+            }
         }
     }
 
@@ -436,7 +438,7 @@ impl Kernel {
                 let pos = *lock(&r.pos);
                 Ok(len.saturating_sub(pos).min(i32::MAX as usize) as i32)
             }
-            _ => Err(Errno::ENOTTY.why("ioctl not supported by this file")),
+            _ => Err(Errno::ENOTTY.why("vfs_ioctl: the file has no such ioctl")),
         };
         self.fput(f);
         r

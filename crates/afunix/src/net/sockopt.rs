@@ -383,7 +383,7 @@ impl Kernel {
                 // receive never reports timestamps (checked on 6.18), so
                 // only the datagram receive is out of the model's reach.
                 if valbool && s.ty != SockType::Stream {
-                    return Err(Errno::ENOPROTOOPT.why(
+                    return Err(Errno::ENOPROTOOPT.gap(
                         "model gap: receive timestamps (SCM_TIMESTAMP/SCM_TIMESTAMPNS) on a datagram socket are not modelled",
                     ));
                 }
@@ -400,7 +400,7 @@ impl Kernel {
                 // sock_set_timestamping: flags 0 only record which
                 // option was used (SOCK_TSTAMP_NEW).
                 if valbool {
-                    return Err(Errno::ENOPROTOOPT.why(
+                    return Err(Errno::ENOPROTOOPT.gap(
                         "model gap: SO_TIMESTAMPING flags (sock_set_timestamping, SCM_TIMESTAMPING, the error queue) are not modelled",
                     ));
                 }
@@ -453,7 +453,7 @@ impl Kernel {
                     return Err(Errno::EINVAL
                         .why("bpf_check_basics_ok: len == 0, > BPF_MAXINSNS or a NULL filter"));
                 }
-                return Err(Errno::EFAULT.why(
+                return Err(Errno::EFAULT.gap(
                     "model gap: copy_from_user of the program behind a raw sock_fprog pointer (the model has no user memory)",
                 ));
             }
@@ -582,7 +582,7 @@ impl Kernel {
         level: i32,
         name: i32,
         optlen: i32,
-    ) -> Result<(i32, Vec<u8>), (Errno, Option<i32>)> {
+    ) -> Result<(i32, Vec<u8>), (crate::errno::Error, Option<i32>)> {
         let f = self.fdget(pid, fd).map_err(|e| (e, None))?;
         let r = match f.sock() {
             None => Err((f.not_a_socket(), None)),
@@ -622,11 +622,11 @@ impl Kernel {
         s: &Arc<Sock>,
         name: i32,
         len: i32,
-    ) -> Result<(i32, Vec<u8>), (Errno, Option<i32>)> {
+    ) -> Result<(i32, Vec<u8>), (crate::errno::Error, Option<i32>)> {
         if len < 0 {
             return Err((Errno::EINVAL.why("sk_getsockopt: optlen < 0"), None));
         }
-        let e = |e: Errno| Err((e, None));
+        let e = |e: crate::errno::Error| Err((e, None));
         let ulen = len as usize;
         let mut g = s.lock();
         let o = g.opts.clone();
@@ -644,7 +644,7 @@ impl Kernel {
             // unix_create leaves sk_protocol 0 whatever the caller passed.
             SO_PROTOCOL => int(0),
             SO_DOMAIN => int(i32::from(AF_UNIX)),
-            SO_ERROR => int(g.take_err().map_or(0, Errno::raw)),
+            SO_ERROR => int(g.take_err().map_or(0, crate::errno::Error::raw)),
             SO_OOBINLINE => flag(g.oobinline),
             SO_NO_CHECK => flag(o.no_check),
             SO_PRIORITY => int(o.priority as i32),
@@ -799,7 +799,7 @@ impl Kernel {
             SO_MEMINFO => {
                 if g.filter.is_some() {
                     return e(Errno::ENOPROTOOPT
-                        .why("model gap: SO_MEMINFO's optmem with a filter attached (sk_filter charge) is not modelled"));
+                        .gap("model gap: SO_MEMINFO's optmem with a filter attached (sk_filter charge) is not modelled"));
                 }
                 // rmem_alloc (unix charges the sender), rcvbuf, wmem_alloc,
                 // sndbuf, fwd_alloc, wmem_queued, optmem, backlog, drops.

@@ -67,7 +67,7 @@ impl Kernel {
     }
 
     /// Autobind when `SO_PASSCRED`/`SO_PASSPIDFD` is set on an unbound socket.
-    pub(crate) fn maybe_autobind(&self, s: &Arc<Sock>) -> Result<(), Errno> {
+    pub(crate) fn maybe_autobind(&self, s: &Arc<Sock>) -> Result<(), crate::errno::Error> {
         let need = s.lock().may_passcred() && s.addr.get().is_none();
         if need {
             self.unix_autobind(s)?;
@@ -81,7 +81,7 @@ impl Kernel {
         pid: Pid,
         s: &Arc<Sock>,
         raw: &[u8],
-    ) -> Result<(), Errno> {
+    ) -> Result<(), crate::errno::Error> {
         if raw.len() < SA_FAMILY_SIZE {
             return Err(Errno::EINVAL.why("unix_dgram_connect: addrlen < sizeof(sa_family_t)"));
         }
@@ -551,7 +551,7 @@ impl Kernel {
     }
 
     // unix_shutdown
-    pub(crate) fn unix_shutdown(&self, s: &Arc<Sock>, how: i32) -> Result<(), Errno> {
+    pub(crate) fn unix_shutdown(&self, s: &Arc<Sock>, how: i32) -> Result<(), crate::errno::Error> {
         if !(SHUT_RD..=SHUT_RDWR).contains(&how) {
             return Err(Errno::EINVAL.why("unix_shutdown: how is not SHUT_RD/SHUT_WR/SHUT_RDWR"));
         }

@@ -32,7 +32,7 @@ pub enum SockType {
 impl SockType {
     /// From the type bits of `socket()`'s argument; `ESOCKTNOSUPPORT`
     /// otherwise (`unix_create`; `SOCK_RAW` quietly becomes `SOCK_DGRAM`).
-    pub fn from_raw(ty: i32) -> Result<SockType, Errno> {
+    pub fn from_raw(ty: i32) -> Result<SockType, crate::errno::Error> {
         use crate::abi::consts::*;
         match ty {
             SOCK_STREAM => Ok(SockType::Stream),
@@ -173,7 +173,7 @@ pub struct SockInner {
     /// `SOCK_DEAD`: released (unhashed, orphaned).
     pub dead: bool,
     /// `sk_err`.
-    pub err: Option<Errno>,
+    pub err: Option<crate::errno::Error>,
     /// `sk_receive_queue`.
     pub recvq: VecDeque<Skb>,
     /// For a listener: embryos waiting for `accept`, oldest first.
@@ -357,7 +357,7 @@ impl Sock {
 
 impl SockInner {
     /// `sock_error`: take the pending error.
-    pub fn take_err(&mut self) -> Option<Errno> {
+    pub fn take_err(&mut self) -> Option<crate::errno::Error> {
         self.err.take()
     }
 

@@ -50,7 +50,7 @@ pub struct StreamProgress {
 }
 
 impl Kernel {
-    fn peercred_of(&self, pid: Pid) -> Result<PeerCred, Errno> {
+    fn peercred_of(&self, pid: Pid) -> Result<PeerCred, crate::errno::Error> {
         let p = self.proc(pid)?;
         Ok(PeerCred {
             pid,
@@ -61,7 +61,12 @@ impl Kernel {
     }
 
     // unix_listen
-    pub(crate) fn unix_listen(&self, pid: Pid, s: &Arc<Sock>, backlog: i32) -> Result<(), Errno> {
+    pub(crate) fn unix_listen(
+        &self,
+        pid: Pid,
+        s: &Arc<Sock>,
+        backlog: i32,
+    ) -> Result<(), crate::errno::Error> {
         if !s.ty.connection() {
             return Err(
                 Errno::EOPNOTSUPP.why("unix_listen: only stream and seqpacket sockets listen")
@@ -162,7 +167,9 @@ impl Kernel {
     // unix_accept
     pub(crate) fn unix_accept(&self, s: &Arc<Sock>, nonblock: bool) -> KResult<Arc<Sock>> {
         if !s.ty.connection() {
-            return Err(Errno::EOPNOTSUPP.why("accept on a datagram socket").into());
+            return Err(Errno::EOPNOTSUPP
+                .why("sock_no_accept: a datagram socket has no accept")
+                .into());
         }
         let mut g = s.lock();
         if g.state != SockState::Listen {
@@ -267,7 +274,7 @@ impl Kernel {
             (other, g.may_passcred())
         };
         pr.looping = true;
-        let mut err: Option<Errno> = None;
+        let mut err: Option<crate::errno::Error> = None;
         while pr.sent < len {
             {
                 let mut g = s.lock();
@@ -297,7 +304,7 @@ impl Kernel {
                 (len - pr.sent).min((sndbuf / 2).saturating_sub(64).clamp(1, STREAM_SKB_MAX));
             let fds_here = pr.cookie.as_ref().is_some_and(|c| !c.fp.is_empty());
             if fds_here && self.too_many_unix_fds(pid) {
-                err = Some(Errno::ETOOMANYREFS.why("too_many_unix_fds"));
+                err = Some(Errno::ETOOMANYREFS.why("unix_attach_fds: too_many_unix_fds (the sender has RLIMIT_NOFILE fds in flight)"));
                 break;
             }
             let mut og = other.lock();
@@ -415,7 +422,7 @@ impl Kernel {
         };
         let may_passcred = g.may_passcred();
         let mut consumed = Vec::new();
-        let mut err: Option<Errno> = None;
+        let mut err: Option<crate::errno::Error> = None;
         'outer: loop {
             if g.dead {
                 err = Some(Errno::ECONNRESET.why("unix_stream_read_generic: the socket is dead"));
@@ -609,7 +616,7 @@ impl Kernel {
         len: usize,
         controllen: usize,
         flags: i32,
-    ) -> Result<RecvMsg, Errno> {
+    ) -> Result<RecvMsg, crate::errno::Error> {
         let mut g = s.lock();
         let Some(oob) = g.oob_skb.filter(|_| !g.oobinline) else {
             return Err(
