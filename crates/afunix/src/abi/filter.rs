@@ -407,7 +407,7 @@ impl Program {
     /// near `BPF_MAXINSNS` with many packet loads), and the `optmem_max`
     /// charge (`ENOMEM`), which is the socket's business.
     pub fn parse(bytes: &[u8]) -> Result<Program, crate::errno::Error> {
-        if !bytes.len().is_multiple_of(SOCK_FILTER_SIZE) {
+        if bytes.len() % SOCK_FILTER_SIZE != 0 {
             return Err(Errno::EINVAL
                 .why("sk_attach_filter: program bytes not a multiple of sizeof(sock_filter)"));
         }
