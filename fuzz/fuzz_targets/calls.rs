@@ -12,8 +12,7 @@ use afunix::abi::consts::*;
 use afunix::abi::ucred::Ucred;
 use afunix::backend::TaskSpec;
 use afunix::net::socket::MsgHdr;
-use afunix::process::Pid;
-use afunix::World;
+use afunix::{Fd, Pid, World};
 use libfuzzer_sys::fuzz_target;
 
 /// A cursor over the input; reads past the end give zeros.
@@ -44,7 +43,7 @@ impl In<'_> {
 struct Run {
     w: World,
     pids: Vec<Pid>,
-    known: Vec<Vec<i32>>,
+    known: Vec<Vec<Fd>>,
 }
 
 impl Run {
@@ -52,10 +51,10 @@ impl Run {
         usize::from(b) % self.pids.len()
     }
     /// Mostly an fd the process got earlier; bit 7 set: the raw number.
-    fn fd(&self, i: usize, b: u8) -> i32 {
+    fn fd(&self, i: usize, b: u8) -> Fd {
         let k = &self.known[i];
         if b & 0x80 != 0 || k.is_empty() {
-            i32::from(b & 0x7f) - 8
+            Fd::from_raw(i32::from(b & 0x7f) - 8)
         } else {
             k[usize::from(b) % k.len()]
         }
@@ -114,7 +113,7 @@ fuzz_target!(|data: &[u8]| {
         let i = run.proc(inp.u8());
         let pid = run.pids[i];
         let w = &run.w;
-        let mut new: Vec<i32> = Vec::new();
+        let mut new: Vec<Fd> = Vec::new();
         match op % 24 {
             0 => {
                 if run.pids.len() < 8 {
@@ -153,13 +152,17 @@ fuzz_target!(|data: &[u8]| {
                 let mut b = CmsgBuilder::new();
                 if sel & 1 != 0 {
                     let n = 1 + usize::from(inp.u8() % 4);
-                    let fds: Vec<i32> = (0..n).map(|_| run.fd(i, inp.u8())).collect();
+                    let fds: Vec<Fd> = (0..n).map(|_| run.fd(i, inp.u8())).collect();
                     b.rights(&fds);
                 }
                 if sel & 2 != 0 {
                     let who = run.pids[run.proc(inp.u8())];
                     let (uid, gid) = (u32::from(inp.u8()) * 500, u32::from(inp.u8()) * 500);
-                    b.creds(Ucred { pid: who, uid, gid });
+                    b.creds(Ucred {
+                        pid: who.as_raw(),
+                        uid,
+                        gid,
+                    });
                 }
                 if sel & 4 != 0 {
                     b.raw(&inp.bytes(40));
@@ -194,7 +197,7 @@ fuzz_target!(|data: &[u8]| {
                 if let Ok(r) = w.recvmsg(pid, fd, len, space, flags) {
                     for c in user_cmsgs(&r.control) {
                         if c.level == SOL_SOCKET && (c.ty == SCM_RIGHTS || c.ty == SCM_PIDFD) {
-                            new.extend(c.ints().into_iter().filter(|&f| f >= 0));
+                            new.extend(c.ints().into_iter().filter(|&f| f >= 0).map(Fd::from_raw));
                         }
                     }
                 }
@@ -222,7 +225,7 @@ fuzz_target!(|data: &[u8]| {
                 let optlen = usize::from(inp.u8());
                 if let Ok(v) = w.getsockopt(pid, fd, SOL_SOCKET, name, optlen) {
                     if name == SO_PEERPIDFD && v.len() == 4 {
-                        new.push(i32::from_ne_bytes([v[0], v[1], v[2], v[3]]));
+                        new.push(Fd::from_raw(i32::from_ne_bytes([v[0], v[1], v[2], v[3]])));
                     }
                 }
             }

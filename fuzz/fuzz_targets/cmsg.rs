@@ -63,7 +63,7 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(n, 1);
             assert_eq!(got.map(|r| r.data), Ok(b"x".to_vec()));
         }
-        Err(_) => assert_eq!(got.map(|_| ()), Err(afunix::Errno::EAGAIN)),
+        Err(_) => assert_eq!(got.map(|_| ()), Err(afunix::Errno::EAGAIN.into())),
     }
     for p in [root, user, rx] {
         w.exit(p).unwrap();

@@ -16,7 +16,7 @@
 use afunix::abi::consts::{SOCK_DGRAM, SOCK_STREAM};
 use afunix::backend::TaskSpec;
 use afunix::net::socket::MsgHdr;
-use afunix::World;
+use afunix::{Fd, Pid, World};
 use afunix_host::bench::BenchPair;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
@@ -48,13 +48,13 @@ trait Pair: Send {
 /// A socketpair of the model.
 struct ModelPair {
     w: Arc<World>,
-    pid: i32,
-    fds: [i32; 2],
+    pid: Pid,
+    fds: [Fd; 2],
     msg: Vec<u8>,
 }
 
 impl ModelPair {
-    fn new(w: &Arc<World>, pid: i32, ty: i32, size: usize) -> Result<ModelPair, String> {
+    fn new(w: &Arc<World>, pid: Pid, ty: i32, size: usize) -> Result<ModelPair, String> {
         let fds = w
             .socketpair(pid, ty)
             .map_err(|e| format!("model socketpair: {e:?}"))?;
@@ -443,8 +443,8 @@ pub fn run(o: BenchOpts, out: &mut dyn FnMut(&str)) -> Result<(), String> {
 /// closed.
 struct ModelFds {
     w: World,
-    pid: i32,
-    pair: [i32; 2],
+    pid: Pid,
+    pair: [Fd; 2],
     control: Vec<u8>,
     n: usize,
 }
@@ -492,7 +492,7 @@ impl ModelFds {
         let mut got = 0;
         for c in user_cmsgs(&r.control) {
             for b in c.data.chunks_exact(4) {
-                let fd = i32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
+                let fd = Fd::from_raw(i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
                 self.w
                     .close(self.pid, fd)
                     .map_err(|e| format!("model close: {e:?}"))?;

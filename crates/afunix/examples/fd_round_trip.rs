@@ -5,7 +5,7 @@ use afunix::abi::cmsg::{cmsg_space, user_cmsgs, CmsgBuilder};
 use afunix::abi::consts::SOCK_DGRAM;
 use afunix::backend::TaskSpec;
 use afunix::net::socket::MsgHdr;
-use afunix::World;
+use afunix::{Fd, World};
 use std::time::Instant;
 
 fn main() {
@@ -39,8 +39,8 @@ fn main() {
             .expect("recvmsg");
         for c in user_cmsgs(&r.control) {
             for d in c.data.chunks_exact(4) {
-                w.close(pid, i32::from_ne_bytes([d[0], d[1], d[2], d[3]]))
-                    .expect("close");
+                let fd = Fd::from_raw(i32::from_ne_bytes([d[0], d[1], d[2], d[3]]));
+                w.close(pid, fd).expect("close");
             }
         }
     }

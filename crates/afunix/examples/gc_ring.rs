@@ -28,7 +28,7 @@ fn main() {
         });
         let t0 = Instant::now();
         let [s0, t0fd] = w.socketpair(p, SOCK_DGRAM).unwrap();
-        let (mut prev_s, mut prev_t) = (s0, -1);
+        let (mut prev_s, mut prev_t) = (s0, None);
         for _ in 1..n {
             let [s, t] = w.socketpair(p, SOCK_DGRAM).unwrap();
             let control = CmsgBuilder::new().rights(&[prev_s]).finish();
@@ -39,10 +39,10 @@ fn main() {
             };
             w.sendmsg(p, t, &msg, 0).unwrap();
             w.close(p, prev_s).unwrap();
-            if prev_t >= 0 {
+            if let Some(prev_t) = prev_t {
                 w.close(p, prev_t).unwrap();
             }
-            (prev_s, prev_t) = (s, t);
+            (prev_s, prev_t) = (s, Some(t));
         }
         let control = CmsgBuilder::new().rights(&[prev_s]).finish();
         let msg = MsgHdr {
@@ -51,10 +51,8 @@ fn main() {
             control: &control,
         };
         w.sendmsg(p, t0fd, &msg, 0).unwrap();
-        for fd in [prev_t, t0fd] {
-            if fd >= 0 {
-                w.close(p, fd).unwrap();
-            }
+        for fd in [prev_t, Some(t0fd)].into_iter().flatten() {
+            w.close(p, fd).unwrap();
         }
         let built = t0.elapsed();
         let sockets = w.stat();

@@ -334,6 +334,10 @@ errnos! {
     ECANCELED = 125, "Operation canceled";
     EOWNERDEAD = 130, "Owner died";
     ENOTRECOVERABLE = 131, "State not recoverable";
+    ERESTARTSYS = 512, "Interrupted; restart the call if SA_RESTART (kernel-internal, never seen by a program)";
+    ERESTARTNOINTR = 513, "Interrupted; restart the call (kernel-internal)";
+    ERESTARTNOHAND = 514, "Interrupted; restart the call if no handler ran (kernel-internal)";
+    ERESTART_RESTARTBLOCK = 516, "Interrupted; restart with restart_syscall (kernel-internal)";
 }
 
 impl Errno {

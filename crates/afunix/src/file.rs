@@ -9,7 +9,7 @@
 //! collector can compare it with the number of in-flight copies.
 
 use crate::net::unix::Sock;
-use crate::process::Pid;
+use crate::process::RawPid;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -28,7 +28,7 @@ pub enum FileKind {
     /// A socket (`sock->file`).
     Socket(Arc<Sock>),
     /// A pidfd: refers to a process, which may have exited.
-    Pidfd(Pid),
+    Pidfd(RawPid),
     /// A regular file opened with `open`.
     Regular(RegFile),
     /// A directory opened for reading (it reads as `EISDIR`).

@@ -41,14 +41,18 @@ pub mod backend;
 pub mod errno;
 pub mod fdtable;
 pub mod file;
+mod ids;
 mod namei;
 pub mod net;
 pub mod process;
 pub mod security;
+pub mod signal;
 pub mod sim;
 pub mod vfs;
 pub mod world;
 
 pub use errno::{Errno, Error, ResultExt, Rule, RuleKind, SysResult};
+pub use ids::{Fd, Pid};
 pub use net::unix::gc::GcWalk;
+pub use signal::Interrupt;
 pub use world::{RecvMsg, World};

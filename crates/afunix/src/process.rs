@@ -5,8 +5,9 @@ use crate::fdtable::FdTable;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::Mutex;
 
-/// A process id in the model's pid namespace.
-pub type Pid = i32;
+/// A process id as the model keeps it internally (the public type is
+/// [`crate::Pid`]).
+pub type RawPid = i32;
 
 /// The credentials of a task (`struct cred`): real, effective and saved ids.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,7 +72,7 @@ pub enum Capability {
 #[derive(Debug)]
 pub struct Process {
     /// Its pid.
-    pub pid: Pid,
+    pub pid: RawPid,
     /// Its credentials (fixed for its life: no setuid in the model).
     pub cred: Cred,
     /// RLIMIT_NOFILE (soft = hard).
@@ -94,13 +95,13 @@ pub struct Process {
 
 /// The pid of init, the machine's first process: it exists in every world
 /// (uid 0) but is never a scenario process.
-pub const INIT_PID: Pid = 1;
+pub const INIT_PID: RawPid = 1;
 
 /// The world's processes. Pids are handed out in order, and a lookup reads
 /// an append-only table without taking any lock (the kernel finds
 /// `current` for free; a model call finds its caller here).
 pub(crate) struct ProcTable {
-    base: Pid,
+    base: RawPid,
     next: std::sync::atomic::AtomicUsize,
     segs: [std::sync::OnceLock<Box<[std::sync::OnceLock<Process>]>>; SEGS],
 }
@@ -116,7 +117,7 @@ fn locate(i: usize) -> Option<(usize, usize)> {
 }
 
 impl ProcTable {
-    pub(crate) fn new(base: Pid) -> ProcTable {
+    pub(crate) fn new(base: RawPid) -> ProcTable {
         ProcTable {
             base,
             next: Default::default(),
@@ -125,7 +126,7 @@ impl ProcTable {
     }
 
     /// Add a process built for the next pid; `None` when the table is full.
-    pub(crate) fn insert(&self, make: impl FnOnce(Pid) -> Process) -> Option<Pid> {
+    pub(crate) fn insert(&self, make: impl FnOnce(RawPid) -> Process) -> Option<RawPid> {
         let i = self.next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let (k, off) = locate(i)?;
         let pid = self.base.checked_add(i32::try_from(i).ok()?)?;
@@ -139,14 +140,14 @@ impl ProcTable {
     }
 
     /// The process with this pid, alive or exited.
-    pub(crate) fn get_any(&self, pid: Pid) -> Option<&Process> {
+    pub(crate) fn get_any(&self, pid: RawPid) -> Option<&Process> {
         let i = usize::try_from(pid.checked_sub(self.base)?).ok()?;
         let (k, off) = locate(i)?;
         self.segs[k].get()?.get(off)?.get()
     }
 
     /// The live process with this pid.
-    pub(crate) fn get(&self, pid: Pid) -> Option<&Process> {
+    pub(crate) fn get(&self, pid: RawPid) -> Option<&Process> {
         self.get_any(pid)
             .filter(|p| p.alive.load(std::sync::atomic::Ordering::SeqCst))
     }
@@ -155,7 +156,7 @@ impl ProcTable {
     pub(crate) fn all(&self) -> Vec<&Process> {
         let n = self.next.load(std::sync::atomic::Ordering::SeqCst);
         (0..n)
-            .filter_map(|i| self.get(self.base + i as Pid))
+            .filter_map(|i| self.get(self.base + i as RawPid))
             .collect()
     }
 }

@@ -1,32 +1,217 @@
-//! The LSM hook points of the socket layer (`security/security.c`), as a
-//! trait whose default allows everything. A sandbox or a test installs its
-//! own policy with [`crate::World::with_security`] to make a call fail the
-//! way an LSM would.
+//! The LSM hook points of the socket layer (`security/security.c`).
+//!
+//! A [`Security`] policy installed with [`crate::World::with_security`] is
+//! asked where Linux asks its LSMs, in Linux's order, with what Linux's
+//! hooks receive: the calling task, the socket, its peer, the address, the
+//! file being passed. A denial is the call's answer: its errno, and its
+//! rule for `--explain` (so a policy should name its hook:
+//! `"security_file_receive: sandbox: only memfds"`). Every hook defaults to
+//! allowing; a world without a policy skips the hooks entirely, so they
+//! cost nothing on the fast path.
+//!
+//! The views ([`SocketRef`], [`FileRef`]) read only what needs no lock: a
+//! hook may be called with the socket's lock held (as `unix_may_send` is in
+//! Linux, under `unix_state_lock(other)`), so it must not call back into
+//! the world.
 
+use crate::abi::sockaddr::UnixAddr;
 use crate::errno::SysResult;
-use crate::process::Pid;
+use crate::file::{File, FileKind};
+use crate::ids::Pid;
+use crate::net::unix::{Sock, SockType};
+use crate::process::Cred;
 
-/// Policy hooks, called at the points where Linux calls its LSM hooks.
-pub trait Security: Send {
-    /// `security_socket_sendmsg`, from `sock_sendmsg`.
-    fn socket_sendmsg(&self, _pid: Pid, _len: usize) -> SysResult<()> {
+/// The task making the call (`current`).
+#[derive(Clone, Copy, Debug)]
+pub struct Task<'a> {
+    /// Its pid.
+    pub pid: Pid,
+    /// Its credentials (`current_cred()`).
+    pub cred: &'a Cred,
+}
+
+/// A unix socket, as a hook sees it (`struct socket` / `struct sock`).
+#[derive(Clone, Copy)]
+pub struct SocketRef<'a>(pub(crate) &'a Sock);
+
+impl<'a> SocketRef<'a> {
+    /// `SOCK_STREAM`, `SOCK_DGRAM` or `SOCK_SEQPACKET`.
+    pub fn ty(self) -> SockType {
+        self.0.ty
+    }
+    /// The inode number (`sock_i_ino`, what `/proc/net/unix` shows).
+    pub fn ino(self) -> u64 {
+        self.0.ino
+    }
+    /// The network namespace it lives in (a world's label).
+    pub fn netns(self) -> u32 {
+        self.0.netns
+    }
+    /// The bound address (`u->addr`), once it has one.
+    pub fn addr(self) -> Option<&'a UnixAddr> {
+        self.0.addr.get()
+    }
+}
+
+impl core::fmt::Debug for SocketRef<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SocketRef")
+            .field("ino", &self.ino())
+            .field("ty", &self.ty())
+            .field("addr", &self.addr())
+            .finish()
+    }
+}
+
+/// What kind of open file a [`FileRef`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileType {
+    /// `/dev/null`.
+    Null,
+    /// A memfd.
+    Memfd,
+    /// The read end of a pipe.
+    PipeRead,
+    /// The write end of a pipe.
+    PipeWrite,
+    /// A unix socket.
+    Socket,
+    /// A pidfd.
+    Pidfd,
+    /// A regular file.
+    Regular,
+    /// A directory.
+    Directory,
+    /// An `O_PATH` fd.
+    Path,
+}
+
+/// An open file, as a hook sees it (`struct file`).
+#[derive(Clone, Copy)]
+pub struct FileRef<'a>(pub(crate) &'a File);
+
+impl<'a> FileRef<'a> {
+    /// What it is.
+    pub fn file_type(self) -> FileType {
+        match &self.0.kind {
+            FileKind::Null => FileType::Null,
+            FileKind::Memfd(_) => FileType::Memfd,
+            FileKind::PipeRead(_) => FileType::PipeRead,
+            FileKind::PipeWrite(_) => FileType::PipeWrite,
+            FileKind::Socket(_) => FileType::Socket,
+            FileKind::Pidfd(_) => FileType::Pidfd,
+            FileKind::Regular(_) => FileType::Regular,
+            FileKind::Dir => FileType::Directory,
+            FileKind::Path => FileType::Path,
+        }
+    }
+    /// The socket, if it is one.
+    pub fn socket(self) -> Option<SocketRef<'a>> {
+        self.0.sock().map(|s| SocketRef(s))
+    }
+}
+
+impl core::fmt::Debug for FileRef<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("FileRef").field(&self.file_type()).finish()
+    }
+}
+
+/// Policy hooks, called where Linux calls its LSM hooks, with what they get.
+/// Each returns `Ok(())` to allow, or the error the call then fails with.
+pub trait Security: Send + Sync {
+    /// `security_socket_create`, from `__sock_create`: after the type's
+    /// range check, before the protocol's checks. `ty` is the type
+    /// argument without its flags.
+    fn socket_create(&self, _task: &Task<'_>, _ty: i32, _protocol: i32) -> SysResult<()> {
         Ok(())
     }
-    /// `security_socket_recvmsg`, from `sock_recvmsg`.
-    fn socket_recvmsg(&self, _pid: Pid, _len: usize) -> SysResult<()> {
+    /// `security_socket_socketpair`, from `__sys_socketpair`, once both
+    /// sockets exist.
+    fn socket_socketpair(
+        &self,
+        _task: &Task<'_>,
+        _a: SocketRef<'_>,
+        _b: SocketRef<'_>,
+    ) -> SysResult<()> {
         Ok(())
     }
-    /// `security_unix_may_send`, for datagram sends (`unix_dgram_sendmsg`).
-    fn unix_may_send(&self, _pid: Pid) -> SysResult<()> {
+    /// `security_socket_bind`, from `__sys_bind`, with the address as the
+    /// caller passed it (not yet parsed by `unix_bind`).
+    fn socket_bind(&self, _task: &Task<'_>, _sock: SocketRef<'_>, _addr: &[u8]) -> SysResult<()> {
         Ok(())
     }
-    /// `security_unix_stream_connect`, from `unix_stream_connect`.
-    fn unix_stream_connect(&self, _pid: Pid) -> SysResult<()> {
+    /// `security_socket_connect`, from `__sys_connect_file`, with the raw
+    /// address, once per call (not again after a sleep).
+    fn socket_connect(
+        &self,
+        _task: &Task<'_>,
+        _sock: SocketRef<'_>,
+        _addr: &[u8],
+    ) -> SysResult<()> {
         Ok(())
     }
-    /// `security_file_receive`, for each fd installed by `scm_detach_fds`;
-    /// a denial stops the installation (the rest are dropped, `MSG_CTRUNC`).
-    fn file_receive(&self, _pid: Pid) -> SysResult<()> {
+    /// `security_socket_listen`, from `__sys_listen`, with the backlog
+    /// already clamped to `somaxconn`.
+    fn socket_listen(
+        &self,
+        _task: &Task<'_>,
+        _sock: SocketRef<'_>,
+        _backlog: i32,
+    ) -> SysResult<()> {
+        Ok(())
+    }
+    /// `security_socket_accept`, from `do_accept`, before the wait for a
+    /// connection (once per call).
+    fn socket_accept(&self, _task: &Task<'_>, _sock: SocketRef<'_>) -> SysResult<()> {
+        Ok(())
+    }
+    /// `security_socket_sendmsg`, from `sock_sendmsg` (also `write`),
+    /// once per call: the payload length and the flags (`O_NONBLOCK`
+    /// already folded into `MSG_DONTWAIT`).
+    fn socket_sendmsg(
+        &self,
+        _task: &Task<'_>,
+        _sock: SocketRef<'_>,
+        _len: usize,
+        _flags: i32,
+    ) -> SysResult<()> {
+        Ok(())
+    }
+    /// `security_socket_recvmsg`, from `sock_recvmsg` (also `read`).
+    fn socket_recvmsg(
+        &self,
+        _task: &Task<'_>,
+        _sock: SocketRef<'_>,
+        _len: usize,
+        _flags: i32,
+    ) -> SysResult<()> {
+        Ok(())
+    }
+    /// `security_unix_stream_connect`, from `unix_stream_connect`, with
+    /// both sockets locked: the connecting socket and the listener.
+    fn unix_stream_connect(
+        &self,
+        _task: &Task<'_>,
+        _sock: SocketRef<'_>,
+        _listener: SocketRef<'_>,
+    ) -> SysResult<()> {
+        Ok(())
+    }
+    /// `security_unix_may_send`, for each datagram send and datagram
+    /// connect, with the receiver locked.
+    fn unix_may_send(
+        &self,
+        _task: &Task<'_>,
+        _sock: SocketRef<'_>,
+        _other: SocketRef<'_>,
+    ) -> SysResult<()> {
+        Ok(())
+    }
+    /// `security_file_receive`, from `receive_fd` for each file
+    /// `scm_detach_fds` installs in the receiver (`task`): a denial stops
+    /// the installation there (the rest are dropped, `MSG_CTRUNC`).
+    fn file_receive(&self, _task: &Task<'_>, _file: FileRef<'_>) -> SysResult<()> {
         Ok(())
     }
 }

@@ -8,8 +8,8 @@ use crate::backend::{
 };
 use crate::errno::Errno;
 use crate::net::socket::{RecvArgs, SendHdr};
-use crate::process::Pid;
 use crate::world::World;
+use crate::{Fd, Pid};
 use std::collections::HashMap;
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::sync::Arc;
@@ -71,19 +71,21 @@ pub fn execute(w: &World, pid: Pid, call: &Call) -> Reply {
         Err(e) => Reply::err(e),
     };
     let mut reply = match call {
-        Call::Socket { ty, protocol } => {
-            r(w.socket_with_protocol(pid, *ty, *protocol).map(i64::from))
-        }
+        Call::Socket { ty, protocol } => r(w
+            .socket_with_protocol(pid, *ty, *protocol)
+            .map(|f| i64::from(f.as_raw()))),
         Call::Socketpair { ty, protocol } => {
             match w.socketpair_with_protocol(pid, *ty, *protocol) {
-                Ok(p) => Reply::with(0, Out::Pair(p)),
+                Ok([a, b]) => Reply::with(0, Out::Pair([a.as_raw(), b.as_raw()])),
                 Err(e) => Reply::err(e),
             }
         }
-        Call::Bind { fd, addr } => r(w.bind(pid, *fd, addr).map(|_| 0)),
-        Call::Connect { fd, addr } => r(w.connect(pid, *fd, addr).map(|_| 0)),
-        Call::Listen { fd, backlog } => r(w.listen(pid, *fd, *backlog).map(|_| 0)),
-        Call::Accept { fd, flags } => r(w.accept4(pid, *fd, *flags).map(i64::from)),
+        Call::Bind { fd, addr } => r(w.bind(pid, Fd::from_raw(*fd), addr).map(|_| 0)),
+        Call::Connect { fd, addr } => r(w.connect(pid, Fd::from_raw(*fd), addr).map(|_| 0)),
+        Call::Listen { fd, backlog } => r(w.listen(pid, Fd::from_raw(*fd), *backlog).map(|_| 0)),
+        Call::Accept { fd, flags } => r(w
+            .accept4(pid, Fd::from_raw(*fd), *flags)
+            .map(|f| i64::from(f.as_raw()))),
         Call::Sendmsg {
             fd,
             name,
@@ -97,7 +99,8 @@ pub fn execute(w: &World, pid: Pid, call: &Call) -> Reply {
                 Some(SendBuf::Null(_)) | None => None,
             };
             let msg = SendHdr { name, iov, control };
-            r(w.sendmsg_iov(pid, *fd, &msg, *flags).map(|n| n as i64))
+            r(w.sendmsg_iov(pid, Fd::from_raw(*fd), &msg, *flags)
+                .map(|n| n as i64))
         }
         Call::Recvmsg {
             fd,
@@ -112,7 +115,7 @@ pub fn execute(w: &World, pid: Pid, call: &Call) -> Reply {
                 controllen: if control.is_null() { 0 } else { control.len() },
                 flags: *flags,
             };
-            match w.recvmsg_with(pid, *fd, &args) {
+            match w.recvmsg_with(pid, Fd::from_raw(*fd), &args) {
                 Ok(m) => {
                     let full = m.name.len();
                     let mut name = m.name;
@@ -133,22 +136,26 @@ pub fn execute(w: &World, pid: Pid, call: &Call) -> Reply {
                 Err(e) => Reply::err(e),
             }
         }
-        Call::Close { fd } => r(w.close(pid, *fd).map(|_| 0)),
-        Call::Dup { fd } => r(w.dup(pid, *fd).map(i64::from)),
-        Call::Dup2 { fd, newfd } => r(w.dup2(pid, *fd, *newfd).map(i64::from)),
-        Call::Shutdown { fd, how } => r(w.shutdown(pid, *fd, *how).map(|_| 0)),
+        Call::Close { fd } => r(w.close(pid, Fd::from_raw(*fd)).map(|_| 0)),
+        Call::Dup { fd } => r(w.dup(pid, Fd::from_raw(*fd)).map(|f| i64::from(f.as_raw()))),
+        Call::Dup2 { fd, newfd } => r(w
+            .dup2(pid, Fd::from_raw(*fd), Fd::from_raw(*newfd))
+            .map(|f| i64::from(f.as_raw()))),
+        Call::Shutdown { fd, how } => r(w.shutdown(pid, Fd::from_raw(*fd), *how).map(|_| 0)),
         Call::Setsockopt {
             fd,
             level,
             name,
             value,
-        } => r(w.setsockopt(pid, *fd, *level, *name, value).map(|_| 0)),
+        } => r(w
+            .setsockopt(pid, Fd::from_raw(*fd), *level, *name, value)
+            .map(|_| 0)),
         Call::Getsockopt {
             fd,
             level,
             name,
             optlen,
-        } => match w.getsockopt_len(pid, *fd, *level, *name, *optlen) {
+        } => match w.getsockopt_len(pid, Fd::from_raw(*fd), *level, *name, *optlen) {
             Ok((optlen, value)) => Reply::with(0, Out::Optval { optlen, value }),
             Err((e, Some(optlen))) => Reply {
                 ret: Err(e),
@@ -163,9 +170,9 @@ pub fn execute(w: &World, pid: Pid, call: &Call) -> Reply {
         Call::Getsockname { fd, len } | Call::Getpeername { fd, len } => {
             let peer = matches!(call, Call::Getpeername { .. });
             let res = if peer {
-                w.getpeername(pid, *fd)
+                w.getpeername(pid, Fd::from_raw(*fd))
             } else {
-                w.getsockname(pid, *fd)
+                w.getsockname(pid, Fd::from_raw(*fd))
             };
             match res {
                 // move_addr_to_user: a negative length is EINVAL, after the call.
@@ -180,39 +187,46 @@ pub fn execute(w: &World, pid: Pid, call: &Call) -> Reply {
                 Err(e) => Reply::err(e),
             }
         }
-        Call::SetNonblock { fd, on } => r(w.set_nonblock(pid, *fd, *on).map(|_| 0)),
-        Call::GetFd { fd } => r(w.get_fd_flags(pid, *fd).map(i64::from)),
-        Call::SetOwn { fd } => r(w.set_own(pid, *fd).map(|_| 0)),
+        Call::SetNonblock { fd, on } => r(w.set_nonblock(pid, Fd::from_raw(*fd), *on).map(|_| 0)),
+        Call::GetFd { fd } => r(w.get_fd_flags(pid, Fd::from_raw(*fd)).map(i64::from)),
+        Call::SetOwn { fd } => r(w.set_own(pid, Fd::from_raw(*fd)).map(|_| 0)),
         Call::Pipe { flags } => match w.pipe2(pid, *flags) {
-            Ok(p) => Reply::with(0, Out::Pair(p)),
+            Ok([a, b]) => Reply::with(0, Out::Pair([a.as_raw(), b.as_raw()])),
             Err(e) => Reply::err(e),
         },
-        Call::Memfd { content } => r(w.memfd(pid, content).map(i64::from)),
-        Call::Read { fd, len } => match w.read(pid, *fd, *len) {
+        Call::Memfd { content } => r(w.memfd(pid, content).map(|f| i64::from(f.as_raw()))),
+        Call::Read { fd, len } => match w.read(pid, Fd::from_raw(*fd), *len) {
             Ok(d) => Reply::with(d.len() as i64, Out::Data(d)),
             Err(e) => Reply::err(e),
         },
-        Call::Write { fd, data } => r(w.write(pid, *fd, data).map(|n| n as i64)),
+        Call::Write { fd, data } => r(w.write(pid, Fd::from_raw(*fd), data).map(|n| n as i64)),
         Call::Poll {
             fds,
             events,
             timeout,
-        } => match w.poll_fds(pid, fds, *events, *timeout) {
+        } => match w.poll_fds(
+            pid,
+            &fds.iter().copied().map(Fd::from_raw).collect::<Vec<_>>(),
+            *events,
+            *timeout,
+        ) {
             Ok(rev) => {
                 let n = rev.iter().filter(|e| **e != 0).count();
                 Reply::with(n as i64, Out::Revents(rev))
             }
             Err(e) => Reply::err(e),
         },
-        Call::Ioctl { fd, req } => match w.ioctl(pid, *fd, *req) {
+        Call::Ioctl { fd, req } => match w.ioctl(pid, Fd::from_raw(*fd), *req) {
             Ok(v) => Reply::with(0, Out::Int(v)),
             Err(e) => Reply::err(e),
         },
-        Call::Pidof { fd } => match w.pidfd_pid(pid, *fd) {
+        Call::Pidof { fd } => match w.pidfd_pid(pid, Fd::from_raw(*fd)) {
             Ok(p) => Reply::with(0, Out::Pid(p)),
             Err(e) => Reply::err(e),
         },
-        Call::Open { path, flags, mode } => r(w.open(pid, path, *flags, *mode).map(i64::from)),
+        Call::Open { path, flags, mode } => r(w
+            .open(pid, path, *flags, *mode)
+            .map(|f| i64::from(f.as_raw()))),
         Call::Mkdir { path, mode } => r(w.mkdir(pid, path, *mode).map(|_| 0)),
         Call::Unlink { path } => r(w.unlink(pid, path).map(|_| 0)),
         Call::Chmod { path, mode } => r(w.chmod(pid, path, *mode).map(|_| 0)),
@@ -243,7 +257,7 @@ impl Backend for SimBackend {
     }
 
     fn pid(&self, id: ProcId) -> i32 {
-        self.pids.get(&id).copied().unwrap_or(0)
+        self.pids.get(&id).map_or(0, |p| p.as_raw())
     }
 
     fn start(&mut self, id: ProcId, call: Call) -> Result<(), BackendError> {

@@ -5,8 +5,9 @@
 use crate::abi::consts::*;
 use crate::errno::{Errno, SysResult};
 use crate::file::{FileKind, RegFile};
+use crate::ids::{Fd, Pid};
 use crate::namei::{permission, Last, Node, NodeKind, MAY_EXEC, MAY_READ, MAY_WRITE};
-use crate::process::Pid;
+use crate::process::RawPid;
 use crate::world::{lock, World};
 use std::sync::{Arc, Mutex};
 
@@ -18,7 +19,12 @@ impl World {
     /// `ENOENT`, `ENOTDIR`, `EACCES`; `EEXIST` (`O_CREAT|O_EXCL`), `EISDIR`
     /// (a directory for writing or with `O_CREAT`), `EACCES` (the file's
     /// mode), `ENXIO` (a socket file without `O_PATH`).
-    pub fn open(&self, pid: Pid, path: &[u8], flags: i32, mode: u32) -> SysResult<i32> {
+    pub fn open(&self, pid: Pid, path: &[u8], flags: i32, mode: u32) -> SysResult<Fd> {
+        self.open_raw(pid.as_raw(), path, flags, mode)
+            .map(Fd::from_raw)
+    }
+
+    fn open_raw(&self, pid: RawPid, path: &[u8], flags: i32, mode: u32) -> SysResult<i32> {
         let k = self.kernel();
         // do_sys_openat2: get_unused_fd_flags before the path walk.
         k.fd_reserve(pid, 1)?;
@@ -137,6 +143,7 @@ impl World {
     /// The walk's errors; `EEXIST`; `EACCES` without write permission on
     /// the parent.
     pub fn mkdir(&self, pid: Pid, path: &[u8], mode: u32) -> SysResult<()> {
+        let pid = pid.as_raw();
         let k = self.kernel();
         let p = k.proc(pid)?;
         let cred = p.cred.clone();
@@ -162,6 +169,7 @@ impl World {
     /// The walk's errors; `EISDIR` for `.`, `..` or a directory; `ENOENT`;
     /// `EACCES` (`may_delete`); `ENOTDIR` for `file/`.
     pub fn unlink(&self, pid: Pid, path: &[u8]) -> SysResult<()> {
+        let pid = pid.as_raw();
         let k = self.kernel();
         let cred = k.proc(pid)?.cred.clone();
         let mut names = lock(&k.names);
@@ -198,6 +206,7 @@ impl World {
     /// The walk's errors; `EPERM` when the caller neither owns the file
     /// nor is root.
     pub fn chmod(&self, pid: Pid, path: &[u8], mode: u32) -> SysResult<()> {
+        let pid = pid.as_raw();
         let k = self.kernel();
         let cred = k.proc(pid)?.cred.clone();
         let mut names = lock(&k.names);
@@ -218,6 +227,7 @@ impl World {
     /// `EISDIR` / `ENOTEMPTY` when one is a directory; `EINVAL` for a
     /// directory moved below itself; `EACCES` on either directory.
     pub fn rename(&self, pid: Pid, old: &[u8], new: &[u8]) -> SysResult<()> {
+        let pid = pid.as_raw();
         let k = self.kernel();
         let cred = k.proc(pid)?.cred.clone();
         let mut names = lock(&k.names);

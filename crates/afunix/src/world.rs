@@ -15,11 +15,12 @@ use crate::backend::TaskSpec;
 use crate::errno::{Errno, Error, SysResult};
 use crate::fdtable::FdEntry;
 use crate::file::{File, FileKind, Memfd, Pipe, PipeInner, PIPE_PAGE};
+use crate::ids::{Fd, Pid};
 use crate::net::unix::gc::{GcState, GcWalk};
 use crate::net::unix::stream::StreamProgress;
 use crate::net::unix::{Sock, SockType};
-use crate::process::{Cred, Pid, ProcTable, Process};
-use crate::security::{AllowAll, Security};
+use crate::process::{Cred, ProcTable, Process, RawPid};
+use crate::security::{Security, Task};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -68,8 +69,10 @@ pub(crate) enum Wait {
 }
 
 impl Wait {
-    /// Sleep until the queue's generation moves past the one seen, or `until`.
-    fn sleep(&self, until: Option<Instant>) {
+    /// Sleep until the queue's generation moves past the one seen, `until`
+    /// passes, or `cancelled()` (checked under the queue's lock, so an
+    /// interrupt that wakes the queue after setting it is never missed).
+    fn sleep(&self, until: Option<Instant>, cancelled: &dyn Fn() -> bool) {
         match self {
             Wait::Sock(s, seen, excl) => sleep_queued(
                 &s.inner,
@@ -78,6 +81,7 @@ impl Wait {
                 |g| (g.seq, &mut g.waiters),
                 *excl,
                 until,
+                cancelled,
             ),
             Wait::Peer(s, seen) => sleep_queued(
                 &s.inner,
@@ -86,14 +90,62 @@ impl Wait {
                 |g| (g.peer_seq, &mut g.peer_waiters),
                 true,
                 until,
+                cancelled,
             ),
             // The model's pipe has one queue for readers and writers:
             // every sleeper wakes and looks (pipe_read and pipe_write each
             // have their own exclusive queue in the kernel).
-            Wait::Pipe(p, seen) => sleep_on(&p.inner, &p.wait, *seen, |g| g.seq, until),
+            Wait::Pipe(p, seen) => sleep_on(&p.inner, &p.wait, *seen, |g| g.seq, until, cancelled),
+        }
+    }
+
+    /// What wakes this sleeper for an interrupt: take the queue's lock
+    /// (so the sleeper is either before its check or inside `wait`) and
+    /// wake every sleeper of it; the others find their tickets still
+    /// queued and sleep on.
+    fn waker(&self) -> Waker {
+        match self {
+            Wait::Sock(s, ..) => {
+                let s = Arc::clone(s);
+                Box::new(move || {
+                    let _g = lock(&s.inner);
+                    s.wait.notify_all();
+                })
+            }
+            Wait::Peer(s, _) => {
+                let s = Arc::clone(s);
+                Box::new(move || {
+                    let _g = lock(&s.inner);
+                    s.peer_wait.notify_all();
+                })
+            }
+            Wait::Pipe(p, _) => {
+                let p = Arc::clone(p);
+                Box::new(move || {
+                    let _g = lock(&p.inner);
+                    p.wait.notify_all();
+                })
+            }
+        }
+    }
+
+    /// The errno of a wait cut short by a signal: `pipe_read`/`pipe_write`
+    /// give `ERESTARTSYS`; the socket waits give `sock_intr_errno(timeo)`,
+    /// `ERESTARTSYS` without a timeout, `EINTR` with one.
+    pub(crate) fn intr_errno(&self, has_timeout: bool) -> Error {
+        match self {
+            Wait::Pipe(..) => {
+                Errno::ERESTARTSYS.why("pipe_read: signal_pending while the pipe waits")
+            }
+            _ if has_timeout => Errno::EINTR
+                .why("sock_intr_errno: signal_pending while the call waits with a timeout"),
+            _ => Errno::ERESTARTSYS
+                .why("sock_intr_errno: signal_pending while the call waits (no timeout)"),
         }
     }
 }
+
+use crate::signal::{Interrupt, Waker};
 
 /// A wait queue's sleepers in arrival order (`wait_queue_head`): a wake-up
 /// takes every non-exclusive sleeper and the oldest exclusive one
@@ -155,6 +207,7 @@ fn sleep_queued<T>(
     queue: impl Fn(&mut T) -> (u64, &mut WaitList),
     exclusive: bool,
     until: Option<Instant>,
+    cancelled: &dyn Fn() -> bool,
 ) {
     let mut g = lock(m);
     let (gen, list) = queue(&mut g);
@@ -163,6 +216,10 @@ fn sleep_queued<T>(
     }
     let ticket = list.add(exclusive);
     while queue(&mut g).1.waiting(ticket) {
+        if cancelled() {
+            queue(&mut g).1.remove(ticket);
+            return;
+        }
         g = match until {
             None => cv.wait(g).unwrap_or_else(|p| p.into_inner()),
             Some(d) => {
@@ -187,9 +244,10 @@ fn sleep_on<T>(
     seen: u64,
     gen: impl Fn(&T) -> u64,
     until: Option<Instant>,
+    cancelled: &dyn Fn() -> bool,
 ) {
     let mut g = lock(m);
-    while gen(&g) == seen {
+    while gen(&g) == seen && !cancelled() {
         g = match until {
             None => cv.wait(g).unwrap_or_else(|p| p.into_inner()),
             Some(d) => {
@@ -226,7 +284,8 @@ pub struct Kernel {
     pub(crate) max_dgram_qlen: Mutex<BTreeMap<u32, u32>>,
     pub(crate) next_ino: AtomicU64,
     pub(crate) next_sock: AtomicU64,
-    pub(crate) security: Box<dyn Security + Sync>,
+    /// The LSM policy (`None`: no LSM, and the hooks are skipped).
+    pub(crate) security: Option<Box<dyn Security>>,
     /// Every socket ever created (for `stat`, the invariants, interrupts).
     pub(crate) registry: Mutex<Vec<Weak<Sock>>>,
     /// The in-flight graph (`unix_gc_lock`).
@@ -238,6 +297,8 @@ pub struct Kernel {
     /// Open file descriptions alive.
     pub(crate) files_live: AtomicUsize,
     pub(crate) interrupted: AtomicBool,
+    /// `SKF_AD_RANDOM`'s generator, seeded per world.
+    pub(crate) prandom: crate::abi::filter::Prandom,
 }
 
 thread_local! {
@@ -248,7 +309,7 @@ thread_local! {
 }
 
 impl Kernel {
-    fn new(security: Box<dyn Security + Sync>) -> Kernel {
+    fn new(security: Option<Box<dyn Security>>) -> Kernel {
         Kernel {
             procs: ProcTable::new(100),
             names: Mutex::new(Names::default()),
@@ -262,29 +323,53 @@ impl Kernel {
             gc_requeued: AtomicBool::new(false),
             files_live: AtomicUsize::new(0),
             interrupted: AtomicBool::new(false),
+            prandom: crate::abi::filter::Prandom::default(),
         }
+    }
+
+    // ---- the LSM ------------------------------------------------------
+
+    /// Ask the policy, if there is one (`call_int_hook`): `hook` gets the
+    /// calling task. Without a policy this is one branch.
+    #[inline]
+    pub(crate) fn lsm(
+        &self,
+        pid: RawPid,
+        hook: impl FnOnce(&dyn Security, &Task<'_>) -> SysResult<()>,
+    ) -> SysResult<()> {
+        let Some(sec) = &self.security else {
+            return Ok(());
+        };
+        let p = self.proc(pid)?;
+        hook(
+            sec.as_ref(),
+            &Task {
+                pid: Pid::from_raw(pid),
+                cred: &p.cred,
+            },
+        )
     }
 
     // ---- processes ----------------------------------------------------
 
-    pub(crate) fn proc(&self, pid: Pid) -> SysResult<&Process> {
+    pub(crate) fn proc(&self, pid: RawPid) -> SysResult<&Process> {
         self.procs
             .get(pid)
             .ok_or(Errno::ESRCH.why("find_task_by_vpid: no such process in this world"))
     }
 
     /// Whether `pid` is a live process (init always is).
-    pub(crate) fn pid_alive(&self, pid: Pid) -> bool {
+    pub(crate) fn pid_alive(&self, pid: RawPid) -> bool {
         pid == crate::process::INIT_PID || self.procs.get(pid).is_some()
     }
 
     /// Whether `pid` ever existed in this world (a pidfd can outlive it).
-    pub(crate) fn pid_known(&self, pid: Pid) -> bool {
+    pub(crate) fn pid_known(&self, pid: RawPid) -> bool {
         pid == crate::process::INIT_PID || self.procs.get_any(pid).is_some()
     }
 
     fn new_process(
-        pid: Pid,
+        pid: RawPid,
         cred: Cred,
         nofile: u64,
         umask: u32,
@@ -305,7 +390,7 @@ impl Kernel {
         }
     }
 
-    fn spawn(&self, spec: &TaskSpec) -> Pid {
+    fn spawn(&self, spec: &TaskSpec) -> RawPid {
         let null = self.alloc_file(FileKind::Null, false);
         let mut fds = crate::fdtable::FdTable::default();
         // Fds 0-2 are inherited open: RLIMIT_NOFILE only refuses new fds.
@@ -340,7 +425,7 @@ impl Kernel {
         pid.unwrap_or(-1)
     }
 
-    fn fork(&self, parent: Pid) -> SysResult<Pid> {
+    fn fork(&self, parent: RawPid) -> SysResult<RawPid> {
         let p = self.proc(parent)?;
         // dup_fd: the references are taken under the table's lock, so a
         // concurrent close cannot release a file the child is inheriting.
@@ -368,7 +453,7 @@ impl Kernel {
         pid.ok_or(Errno::EAGAIN.why("fork: the world's process table is full"))
     }
 
-    fn exit(&self, pid: Pid) -> SysResult<()> {
+    fn exit(&self, pid: RawPid) -> SysResult<()> {
         let p = self.proc(pid)?;
         if !p.alive.swap(false, Ordering::SeqCst) {
             return Err(Errno::ESRCH.why("find_task_by_vpid: no such process in this world"));
@@ -447,7 +532,7 @@ impl Kernel {
     }
 
     /// The open file behind `fd` of `pid` (`fdget`), with a reference.
-    pub(crate) fn fdget(&self, pid: Pid, fd: i32) -> SysResult<Arc<File>> {
+    pub(crate) fn fdget(&self, pid: RawPid, fd: i32) -> SysResult<Arc<File>> {
         let p = self.proc(pid)?;
         let t = lock(&p.fds);
         let e = t.get(fd)?;
@@ -457,7 +542,7 @@ impl Kernel {
     /// Install `file` (whose reference the caller gives away) at the lowest
     /// free fd of `pid` (`get_unused_fd_flags` + `fd_install`). On failure
     /// the reference is dropped.
-    pub(crate) fn fd_install(&self, pid: Pid, file: Arc<File>, cloexec: bool) -> SysResult<i32> {
+    pub(crate) fn fd_install(&self, pid: RawPid, file: Arc<File>, cloexec: bool) -> SysResult<i32> {
         let p = match self.proc(pid) {
             Ok(p) => p,
             Err(e) => {
@@ -490,7 +575,7 @@ impl Kernel {
     /// fds of `pipe2` and `socketpair`), under one hold of the table's lock.
     pub(crate) fn fd_install_pair(
         &self,
-        pid: Pid,
+        pid: RawPid,
         a: Arc<File>,
         b: Arc<File>,
         cloexec: bool,
@@ -527,7 +612,7 @@ impl Kernel {
     }
 
     /// Whether `pid` has `n` free fds (checked before creating files).
-    pub(crate) fn fd_reserve(&self, pid: Pid, n: usize) -> SysResult<()> {
+    pub(crate) fn fd_reserve(&self, pid: RawPid, n: usize) -> SysResult<()> {
         let p = self.proc(pid)?;
         let t = lock(&p.fds);
         let mut from = 0usize;
@@ -537,19 +622,19 @@ impl Kernel {
         Ok(())
     }
 
-    fn close(&self, pid: Pid, fd: i32) -> SysResult<()> {
+    fn close(&self, pid: RawPid, fd: i32) -> SysResult<()> {
         let p = self.proc(pid)?;
         let e = lock(&p.fds).remove(fd)?;
         self.fput(e.file);
         Ok(())
     }
 
-    fn dup(&self, pid: Pid, fd: i32) -> SysResult<i32> {
+    fn dup(&self, pid: RawPid, fd: i32) -> SysResult<i32> {
         let f = self.fdget(pid, fd)?;
         self.fd_install(pid, f, false)
     }
 
-    fn pipe2(&self, pid: Pid, flags: i32) -> SysResult<[i32; 2]> {
+    fn pipe2(&self, pid: RawPid, flags: i32) -> SysResult<[i32; 2]> {
         use crate::abi::consts::{O_CLOEXEC, O_NONBLOCK};
         if flags & !(O_CLOEXEC | O_NONBLOCK) != 0 {
             return Err(Errno::EINVAL.why("pipe2: unknown flags"));
@@ -570,7 +655,7 @@ impl Kernel {
         self.fd_install_pair(pid, rf, wf, cloexec)
     }
 
-    fn memfd(&self, pid: Pid, content: &[u8]) -> SysResult<i32> {
+    fn memfd(&self, pid: RawPid, content: &[u8]) -> SysResult<i32> {
         self.fd_reserve(pid, 1)?;
         let f = self.alloc_file(
             FileKind::Memfd(Mutex::new(Memfd {
@@ -582,7 +667,7 @@ impl Kernel {
         self.fd_install(pid, f, false)
     }
 
-    fn read(&self, pid: Pid, fd: i32, len: usize, pr: &mut StreamProgress) -> KResult<Vec<u8>> {
+    fn read(&self, pid: RawPid, fd: i32, len: usize, pr: &mut StreamProgress) -> KResult<Vec<u8>> {
         let f = self.fdget(pid, fd)?;
         let r = self.file_read(pid, &f, len, pr);
         self.fput(f);
@@ -591,7 +676,7 @@ impl Kernel {
 
     fn file_read(
         &self,
-        pid: Pid,
+        pid: RawPid,
         f: &Arc<File>,
         len: usize,
         pr: &mut StreamProgress,
@@ -668,7 +753,7 @@ impl Kernel {
         }
     }
 
-    fn write(&self, pid: Pid, fd: i32, bytes: &[u8], pr: &mut StreamProgress) -> KResult<usize> {
+    fn write(&self, pid: RawPid, fd: i32, bytes: &[u8], pr: &mut StreamProgress) -> KResult<usize> {
         let f = self.fdget(pid, fd)?;
         let r = self.file_write(pid, &f, bytes, pr);
         self.fput(f);
@@ -677,7 +762,7 @@ impl Kernel {
 
     fn file_write(
         &self,
-        pid: Pid,
+        pid: RawPid,
         f: &Arc<File>,
         bytes: &[u8],
         pr: &mut StreamProgress,
@@ -763,7 +848,7 @@ impl Kernel {
     // was written across sleeps).
     fn pipe_write(
         &self,
-        pid: Pid,
+        pid: RawPid,
         f: &File,
         p: &Arc<Pipe>,
         bytes: &[u8],
@@ -827,13 +912,13 @@ impl Kernel {
     }
 
     /// `send_sig(SIGPIPE, current)`.
-    pub(crate) fn raise_sigpipe(&self, pid: Pid) {
+    pub(crate) fn raise_sigpipe(&self, pid: RawPid) {
         if let Ok(p) = self.proc(pid) {
             p.sigpipe.store(true, Ordering::SeqCst);
         }
     }
 
-    fn set_nonblock(&self, pid: Pid, fd: i32, on: bool) -> SysResult<()> {
+    fn set_nonblock(&self, pid: RawPid, fd: i32, on: bool) -> SysResult<()> {
         let f = self.fdget(pid, fd)?;
         // do_fcntl on an O_PATH fd allows only the fd-table commands.
         if matches!(f.kind, FileKind::Path) {
@@ -845,7 +930,7 @@ impl Kernel {
         Ok(())
     }
 
-    fn get_fd_flags(&self, pid: Pid, fd: i32) -> SysResult<i32> {
+    fn get_fd_flags(&self, pid: RawPid, fd: i32) -> SysResult<i32> {
         let p = self.proc(pid)?;
         let t = lock(&p.fds);
         Ok(if t.get(fd)?.cloexec {
@@ -855,7 +940,7 @@ impl Kernel {
         })
     }
 
-    fn pidfd_pid(&self, pid: Pid, fd: i32) -> SysResult<i32> {
+    fn pidfd_pid(&self, pid: RawPid, fd: i32) -> SysResult<i32> {
         let f = self.fdget(pid, fd)?;
         let r = match f.kind {
             FileKind::Pidfd(p) => Ok(if self.pid_alive(p) { p } else { -1 }),
@@ -866,7 +951,7 @@ impl Kernel {
     }
 
     /// A new pidfd for `target` (`pidfd_prepare`), installed in `pid` close-on-exec.
-    pub(crate) fn pidfd_install(&self, pid: Pid, target: Pid) -> SysResult<i32> {
+    pub(crate) fn pidfd_install(&self, pid: RawPid, target: RawPid) -> SysResult<i32> {
         self.fd_reserve(pid, 1)?;
         let f = self.alloc_file(FileKind::Pidfd(target), false);
         self.fd_install(pid, f, true)
@@ -905,8 +990,8 @@ impl Kernel {
 /// changes (or its timeout passes).
 ///
 /// ```
-/// use afunix::{World, backend::TaskSpec, abi::cmsg::{CmsgBuilder, user_cmsgs}};
-/// use afunix::abi::consts::{SOCK_DGRAM, SCM_RIGHTS};
+/// use afunix::{World, Fd, backend::TaskSpec, abi::cmsg::{Cmsg, CmsgBuilder}};
+/// use afunix::abi::consts::SOCK_DGRAM;
 /// use afunix::net::socket::MsgHdr;
 ///
 /// let w = World::new();
@@ -920,10 +1005,8 @@ impl Kernel {
 /// w.close(a, f).unwrap();                       // the message holds the file
 ///
 /// let r = w.recvmsg(b, s1, 16, 64, 0).unwrap();
-/// let cmsg = user_cmsgs(&r.control).next().unwrap();
-/// assert_eq!(cmsg.ty, SCM_RIGHTS);
-/// let g = i32::from_ne_bytes(cmsg.data[..4].try_into().unwrap());
-/// assert_eq!(g, 5);                             // lowest free fd in b
+/// let g = Fd::from_raw(5);                      // lowest free fd in b
+/// assert_eq!(r.cmsgs(), [Cmsg::Rights(vec![g])]);
 /// assert_eq!(w.read(b, g, 5).unwrap(), b"hello");
 /// ```
 pub struct World {
@@ -951,16 +1034,50 @@ pub struct RecvMsg {
     pub flags: i32,
 }
 
+impl RecvMsg {
+    /// The control messages, decoded.
+    pub fn cmsgs(&self) -> Vec<crate::abi::cmsg::Cmsg> {
+        crate::abi::cmsg::parse_cmsgs(&self.control).collect()
+    }
+
+    /// The fds installed by every `SCM_RIGHTS` message, in order.
+    pub fn rights(&self) -> Vec<Fd> {
+        crate::abi::cmsg::parse_cmsgs(&self.control)
+            .filter_map(|c| match c {
+                crate::abi::cmsg::Cmsg::Rights(fds) => Some(fds),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
+    /// The `SCM_CREDENTIALS` that came with the message, if any.
+    pub fn creds(&self) -> Option<crate::abi::ucred::Ucred> {
+        crate::abi::cmsg::parse_cmsgs(&self.control).find_map(|c| match c {
+            crate::abi::cmsg::Cmsg::Credentials(u) => Some(u),
+            _ => None,
+        })
+    }
+
+    /// Whether `MSG_CTRUNC` is set: some control data (or some fds) did
+    /// not fit, or were refused, and were dropped.
+    pub fn ctrunc(&self) -> bool {
+        self.flags & crate::abi::consts::MSG_CTRUNC != 0
+    }
+}
+
 impl World {
     /// An empty world with sysctls at their defaults and no LSM.
     pub fn new() -> World {
-        World::with_security(Box::new(AllowAll))
+        World {
+            k: Kernel::new(None),
+        }
     }
 
     /// An empty world whose LSM hook points ask `security`.
-    pub fn with_security(security: Box<dyn Security + Sync>) -> World {
+    pub fn with_security(security: Box<dyn Security>) -> World {
         World {
-            k: Kernel::new(security),
+            k: Kernel::new(Some(security)),
         }
     }
 
@@ -970,6 +1087,12 @@ impl World {
         let w = World::new();
         lock(&w.k.gc).walk = walk;
         w
+    }
+
+    /// Seed the world's random source (`SKF_AD_RANDOM` in socket filters):
+    /// the same seed gives the same run. Worlds start with a fixed seed.
+    pub fn seed(&self, seed: u32) {
+        self.k.prandom.reseed(seed);
     }
 
     /// The shared state, for the calls defined in other modules.
@@ -984,11 +1107,12 @@ impl World {
     /// which the call gives up with `EAGAIN`.
     fn blocking<T>(
         &self,
-        pid: Pid,
+        pid: RawPid,
         timeout: Option<Duration>,
         mut op: impl FnMut(&Kernel) -> KResult<T>,
     ) -> SysResult<T> {
         let deadline = timeout.map(|t| Instant::now() + t);
+        let intr = Interrupt::current();
         loop {
             match op(&self.k) {
                 Ok(v) => return Ok(v),
@@ -997,6 +1121,12 @@ impl World {
                     if self.k.interrupted.load(Ordering::SeqCst) {
                         return Err(Errno::EINTR
                             .why("signal_pending: the world was torn down while the call slept"));
+                    }
+                    // signal_pending(current): checked before each sleep,
+                    // and after each wake-up that did not let the call on.
+                    let intr_errno = || w.intr_errno(timeout.is_some());
+                    if let Some(e) = intr.as_ref().and_then(|i| i.take(intr_errno)) {
+                        return Err(e);
                     }
                     if deadline.is_some_and(|d| Instant::now() >= d) {
                         return Err(Errno::EAGAIN.why(
@@ -1007,13 +1137,46 @@ impl World {
                     if let Some(p) = &p {
                         p.sleeping.fetch_add(1, Ordering::SeqCst);
                     }
-                    w.sleep(deadline);
+                    let until = match (deadline, intr.as_ref().and_then(Interrupt::deadline)) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                    let armed = intr.as_ref().map(|i| i.arm(w.waker()));
+                    w.sleep(until, &|| intr.as_ref().is_some_and(Interrupt::is_raised));
+                    drop(armed);
                     if let Some(p) = &p {
                         p.sleeping.fetch_sub(1, Ordering::SeqCst);
                     }
                 }
             }
         }
+    }
+
+    /// Run `f` (calls of this world, on this thread) under `interrupt`, as
+    /// a thread whose pending signals are `interrupt`'s: raising it from
+    /// another thread interrupts the call of `f` that sleeps, and only it
+    /// (see [`crate::signal`]).
+    ///
+    /// ```
+    /// use afunix::{World, Interrupt, Errno, abi::consts::SOCK_DGRAM, backend::TaskSpec};
+    /// use afunix::signal::{after_signal, Disposition};
+    ///
+    /// let w = std::sync::Arc::new(World::new());
+    /// let p = w.spawn(&TaskSpec::default());
+    /// let [a, _b] = w.socketpair(p, SOCK_DGRAM).unwrap();
+    /// let sig = Interrupt::new();
+    /// let (w2, sig2) = (w.clone(), sig.clone());
+    /// let t = std::thread::spawn(move || w2.interruptible(&sig2, || w2.recvmsg(p, a, 8, 0, 0)));
+    /// while !w.is_sleeping(p) { std::thread::yield_now(); }
+    /// sig.raise();
+    /// let e = t.join().unwrap().unwrap_err();
+    /// assert_eq!(e, Errno::ERESTARTSYS);
+    /// // Delivered to a handler without SA_RESTART, the program sees EINTR.
+    /// let seen = after_signal(e.errno, Disposition::Handler { sa_restart: false });
+    /// assert_eq!(seen, Some(Errno::EINTR));
+    /// ```
+    pub fn interruptible<R>(&self, interrupt: &Interrupt, f: impl FnOnce() -> R) -> R {
+        interrupt.scope(f)
     }
 
     /// Interrupt every sleeping call (they return `EINTR`) and every later
@@ -1031,21 +1194,24 @@ impl World {
 
     /// Create a process with fds 0–2 open on `/dev/null`.
     pub fn spawn(&self, spec: &TaskSpec) -> Pid {
-        self.k.spawn(spec)
+        Pid::from_raw(self.k.spawn(spec))
     }
 
     /// `fork()`: a copy of `parent`'s fd table (same open files) and credentials.
     pub fn fork(&self, parent: Pid) -> SysResult<Pid> {
-        self.k.fork(parent)
+        let parent = parent.as_raw();
+        self.k.fork(parent).map(Pid::from_raw)
     }
 
     /// `exit()`: close every fd; the process is reaped at once.
     pub fn exit(&self, pid: Pid) -> SysResult<()> {
+        let pid = pid.as_raw();
         self.k.exit(pid)
     }
 
     /// Whether a call of `pid` sleeps in the model right now.
     pub fn is_sleeping(&self, pid: Pid) -> bool {
+        let pid = pid.as_raw();
         self.k
             .proc(pid)
             .is_ok_and(|p| p.sleeping.load(Ordering::SeqCst) > 0)
@@ -1053,33 +1219,44 @@ impl World {
 
     /// Collect (and clear) a SIGPIPE raised in `pid`.
     pub fn take_sigpipe(&self, pid: Pid) -> bool {
+        let pid = pid.as_raw();
         self.k
             .proc(pid)
             .is_ok_and(|p| p.sigpipe.swap(false, Ordering::SeqCst))
     }
 
     /// `close(fd)`.
-    pub fn close(&self, pid: Pid, fd: i32) -> SysResult<()> {
+    pub fn close(&self, pid: Pid, fd: Fd) -> SysResult<()> {
+        let pid = pid.as_raw();
+        let fd = fd.as_raw();
         self.k.close(pid, fd)
     }
 
     /// `dup(fd)`.
-    pub fn dup(&self, pid: Pid, fd: i32) -> SysResult<i32> {
-        self.k.dup(pid, fd)
+    pub fn dup(&self, pid: Pid, fd: Fd) -> SysResult<Fd> {
+        let pid = pid.as_raw();
+        let fd = fd.as_raw();
+        self.k.dup(pid, fd).map(Fd::from_raw)
     }
 
     /// `pipe2(flags)`: read end first.
-    pub fn pipe2(&self, pid: Pid, flags: i32) -> SysResult<[i32; 2]> {
-        self.k.pipe2(pid, flags)
+    pub fn pipe2(&self, pid: Pid, flags: i32) -> SysResult<[Fd; 2]> {
+        let pid = pid.as_raw();
+        self.k
+            .pipe2(pid, flags)
+            .map(|[a, b]| [Fd::from_raw(a), Fd::from_raw(b)])
     }
 
     /// `memfd_create` + `write(content)` + `lseek(0)`.
-    pub fn memfd(&self, pid: Pid, content: &[u8]) -> SysResult<i32> {
-        self.k.memfd(pid, content)
+    pub fn memfd(&self, pid: Pid, content: &[u8]) -> SysResult<Fd> {
+        let pid = pid.as_raw();
+        self.k.memfd(pid, content).map(Fd::from_raw)
     }
 
     /// `read(fd, len)`.
-    pub fn read(&self, pid: Pid, fd: i32, len: usize) -> SysResult<Vec<u8>> {
+    pub fn read(&self, pid: Pid, fd: Fd, len: usize) -> SysResult<Vec<u8>> {
+        let pid = pid.as_raw();
+        let fd = fd.as_raw();
         let t = self.k.timeout_of(pid, fd, true);
         let mut pr = StreamProgress::default();
         let r = self.blocking(pid, t, |k| k.read(pid, fd, len, &mut pr));
@@ -1093,7 +1270,9 @@ impl World {
     }
 
     /// `write(fd, bytes)`.
-    pub fn write(&self, pid: Pid, fd: i32, bytes: &[u8]) -> SysResult<usize> {
+    pub fn write(&self, pid: Pid, fd: Fd, bytes: &[u8]) -> SysResult<usize> {
+        let pid = pid.as_raw();
+        let fd = fd.as_raw();
         let t = self.k.timeout_of(pid, fd, false);
         let mut pr = StreamProgress::default();
         let r = self.blocking(pid, t, |k| k.write(pid, fd, bytes, &mut pr));
@@ -1105,17 +1284,23 @@ impl World {
     }
 
     /// `fcntl(fd, F_SETFL, O_NONBLOCK or 0)`.
-    pub fn set_nonblock(&self, pid: Pid, fd: i32, on: bool) -> SysResult<()> {
+    pub fn set_nonblock(&self, pid: Pid, fd: Fd, on: bool) -> SysResult<()> {
+        let pid = pid.as_raw();
+        let fd = fd.as_raw();
         self.k.set_nonblock(pid, fd, on)
     }
 
     /// `fcntl(fd, F_GETFD)`.
-    pub fn get_fd_flags(&self, pid: Pid, fd: i32) -> SysResult<i32> {
+    pub fn get_fd_flags(&self, pid: Pid, fd: Fd) -> SysResult<i32> {
+        let pid = pid.as_raw();
+        let fd = fd.as_raw();
         self.k.get_fd_flags(pid, fd)
     }
 
     /// The pid a pidfd refers to, `-1` once that process exited.
-    pub fn pidfd_pid(&self, pid: Pid, fd: i32) -> SysResult<i32> {
+    pub fn pidfd_pid(&self, pid: Pid, fd: Fd) -> SysResult<i32> {
+        let pid = pid.as_raw();
+        let fd = fd.as_raw();
         self.k.pidfd_pid(pid, fd)
     }
 
@@ -1168,62 +1353,75 @@ impl World {
 // Socket calls: pick the timeout, then run the call.
 impl World {
     /// `socket(AF_UNIX, ty, 0)`.
-    pub fn socket(&self, pid: Pid, ty: i32) -> SysResult<i32> {
-        self.k.sys_socket(pid, ty, 0)
+    pub fn socket(&self, pid: Pid, ty: i32) -> SysResult<Fd> {
+        let pid = pid.as_raw();
+        self.k.sys_socket(pid, ty, 0).map(Fd::from_raw)
     }
 
     /// `socket(AF_UNIX, ty, protocol)`.
-    pub fn socket_with_protocol(&self, pid: Pid, ty: i32, protocol: i32) -> SysResult<i32> {
-        self.k.sys_socket(pid, ty, protocol)
+    pub fn socket_with_protocol(&self, pid: Pid, ty: i32, protocol: i32) -> SysResult<Fd> {
+        let pid = pid.as_raw();
+        self.k.sys_socket(pid, ty, protocol).map(Fd::from_raw)
     }
 
     /// `socketpair(AF_UNIX, ty, 0)`.
-    pub fn socketpair(&self, pid: Pid, ty: i32) -> SysResult<[i32; 2]> {
-        self.k.sys_socketpair(pid, ty, 0)
+    pub fn socketpair(&self, pid: Pid, ty: i32) -> SysResult<[Fd; 2]> {
+        let pid = pid.as_raw();
+        self.k
+            .sys_socketpair(pid, ty, 0)
+            .map(|[a, b]| [Fd::from_raw(a), Fd::from_raw(b)])
     }
 
     /// `socketpair(AF_UNIX, ty, protocol)`.
-    pub fn socketpair_with_protocol(
-        &self,
-        pid: Pid,
-        ty: i32,
-        protocol: i32,
-    ) -> SysResult<[i32; 2]> {
-        self.k.sys_socketpair(pid, ty, protocol)
+    pub fn socketpair_with_protocol(&self, pid: Pid, ty: i32, protocol: i32) -> SysResult<[Fd; 2]> {
+        let pid = pid.as_raw();
+        { self.k.sys_socketpair(pid, ty, protocol) }
+            .map(|[a, b]| [Fd::from_raw(a), Fd::from_raw(b)])
     }
 
     /// `bind(fd, addr)`.
-    pub fn bind(&self, pid: Pid, fd: i32, addr: &[u8]) -> SysResult<()> {
+    pub fn bind(&self, pid: Pid, fd: Fd, addr: &[u8]) -> SysResult<()> {
+        let pid = pid.as_raw();
+        let fd = fd.as_raw();
         self.k.sys_bind(pid, fd, addr)
     }
 
     /// `connect(fd, addr)`.
-    pub fn connect(&self, pid: Pid, fd: i32, addr: &[u8]) -> SysResult<()> {
+    pub fn connect(&self, pid: Pid, fd: Fd, addr: &[u8]) -> SysResult<()> {
+        let pid = pid.as_raw();
+        let fd = fd.as_raw();
         let t = self.k.timeout_of(pid, fd, false);
         let mut nonblock = None;
         self.blocking(pid, t, |k| k.sys_connect(pid, fd, addr, &mut nonblock))
     }
 
     /// `listen(fd, backlog)`.
-    pub fn listen(&self, pid: Pid, fd: i32, backlog: i32) -> SysResult<()> {
+    pub fn listen(&self, pid: Pid, fd: Fd, backlog: i32) -> SysResult<()> {
+        let pid = pid.as_raw();
+        let fd = fd.as_raw();
         self.k.sys_listen(pid, fd, backlog)
     }
 
     /// `accept4(fd, NULL, NULL, flags)`.
-    pub fn accept4(&self, pid: Pid, fd: i32, flags: i32) -> SysResult<i32> {
+    pub fn accept4(&self, pid: Pid, fd: Fd, flags: i32) -> SysResult<Fd> {
+        let pid = pid.as_raw();
+        let fd = fd.as_raw();
         let t = self.k.timeout_of(pid, fd, true);
         let mut nonblock = None;
         self.blocking(pid, t, |k| k.sys_accept4(pid, fd, flags, &mut nonblock))
+            .map(Fd::from_raw)
     }
 
     /// `sendmsg(fd, msg, flags)`.
     pub fn sendmsg(
         &self,
         pid: Pid,
-        fd: i32,
+        fd: Fd,
         msg: &crate::net::socket::MsgHdr<'_>,
         flags: i32,
     ) -> SysResult<usize> {
+        let pid = pid.as_raw();
+        let fd = fd.as_raw();
         // __sys_sendmsg: forbid_cmsg_compat, before the fd is looked up.
         if flags & crate::abi::consts::MSG_CMSG_COMPAT != 0 {
             return Err(Errno::EINVAL.why("__sys_sendmsg: MSG_CMSG_COMPAT on the native call"));
@@ -1259,11 +1457,13 @@ impl World {
     pub fn recvmsg(
         &self,
         pid: Pid,
-        fd: i32,
+        fd: Fd,
         len: usize,
         controllen: usize,
         flags: i32,
     ) -> SysResult<RecvMsg> {
+        let pid = pid.as_raw();
+        let fd = fd.as_raw();
         // __sys_recvmsg: forbid_cmsg_compat, before the fd is looked up.
         if flags & crate::abi::consts::MSG_CMSG_COMPAT != 0 {
             return Err(Errno::EINVAL.why("__sys_recvmsg: MSG_CMSG_COMPAT on the native call"));
@@ -1297,10 +1497,12 @@ impl World {
     pub fn sendmsg_iov(
         &self,
         pid: Pid,
-        fd: i32,
+        fd: Fd,
         msg: &crate::net::socket::SendHdr<'_>,
         flags: i32,
     ) -> SysResult<usize> {
+        let pid = pid.as_raw();
+        let fd = fd.as_raw();
         use crate::backend::SendBuf;
         let mut data = Vec::new();
         let mut fault = false;
@@ -1319,7 +1521,7 @@ impl World {
             iov: (!msg.iov.is_empty()).then_some(data.as_slice()),
             control: msg.control,
         };
-        self.sendmsg(pid, fd, &hdr, flags)
+        self.sendmsg(Pid::from_raw(pid), Fd::from_raw(fd), &hdr, flags)
     }
 
     /// `recvmsg(fd, msg, flags)` with several iovecs (filled in order; the
@@ -1332,9 +1534,11 @@ impl World {
     pub fn recvmsg_with(
         &self,
         pid: Pid,
-        fd: i32,
+        fd: Fd,
         a: &crate::net::socket::RecvArgs<'_>,
     ) -> SysResult<RecvMsg> {
+        let pid = pid.as_raw();
+        let fd = fd.as_raw();
         use crate::backend::RecvBuf;
         if a.flags & crate::abi::consts::MSG_CMSG_COMPAT == 0 {
             // ___sys_recvmsg → __copy_msghdr, once the socket is known.
@@ -1357,7 +1561,13 @@ impl World {
             }
         }
         let len = a.iov.iter().fold(0usize, |n, b| n.saturating_add(b.len()));
-        self.recvmsg(pid, fd, len, a.controllen, a.flags)
+        self.recvmsg(
+            Pid::from_raw(pid),
+            Fd::from_raw(fd),
+            len,
+            a.controllen,
+            a.flags,
+        )
     }
 
     /// `getsockopt(fd, level, name, buf, &optlen)` with `optlen` passed as
@@ -1369,11 +1579,13 @@ impl World {
     pub fn getsockopt_len(
         &self,
         pid: Pid,
-        fd: i32,
+        fd: Fd,
         level: i32,
         name: i32,
         optlen: i32,
     ) -> Result<(i32, Vec<u8>), (crate::errno::Error, Option<i32>)> {
+        let pid = pid.as_raw();
+        let fd = fd.as_raw();
         self.k.sys_getsockopt_len(pid, fd, level, name, optlen)
     }
 
@@ -1383,17 +1595,14 @@ impl World {
     ///
     /// # Errors
     /// `EINTR` when the world is torn down while it waits.
-    pub fn poll_fds(
-        &self,
-        pid: Pid,
-        fds: &[i32],
-        events: i16,
-        timeout: i32,
-    ) -> SysResult<Vec<i16>> {
+    pub fn poll_fds(&self, pid: Pid, fds: &[Fd], events: i16, timeout: i32) -> SysResult<Vec<i16>> {
+        let pid = pid.as_raw();
+        let fds: Vec<i32> = fds.iter().map(|f| f.as_raw()).collect();
         // do_sys_poll: scan every fd; sleep until one is ready or the
         // timeout passes, then scan again.
         let deadline =
             (timeout >= 0).then(|| Instant::now() + Duration::from_millis(timeout as u64));
+        let intr = Interrupt::current();
         loop {
             let rev: Vec<i16> = fds
                 .iter()
@@ -1405,6 +1614,12 @@ impl World {
             if self.k.interrupted.load(Ordering::SeqCst) {
                 return Err(Errno::EINTR
                     .why("signal_pending: the world was torn down while the call slept"));
+            }
+            // do_poll: a pending signal ends the wait with ERESTARTNOHAND.
+            if let Some(e) = intr.as_ref().and_then(|i| {
+                i.take(|| Errno::ERESTARTNOHAND.why("do_poll: signal_pending while poll waits"))
+            }) {
+                return Err(e);
             }
             // The model has no wait queue that spans files of every kind:
             // poll re-scans every millisecond while it sleeps.
@@ -1419,7 +1634,9 @@ impl World {
     }
 
     /// `shutdown(fd, how)`.
-    pub fn shutdown(&self, pid: Pid, fd: i32, how: i32) -> SysResult<()> {
+    pub fn shutdown(&self, pid: Pid, fd: Fd, how: i32) -> SysResult<()> {
+        let pid = pid.as_raw();
+        let fd = fd.as_raw();
         self.k.sys_shutdown(pid, fd, how)
     }
 
@@ -1427,11 +1644,13 @@ impl World {
     pub fn setsockopt(
         &self,
         pid: Pid,
-        fd: i32,
+        fd: Fd,
         level: i32,
         name: i32,
         value: &[u8],
     ) -> SysResult<()> {
+        let pid = pid.as_raw();
+        let fd = fd.as_raw();
         self.k.sys_setsockopt(pid, fd, level, name, value)
     }
 
@@ -1439,31 +1658,41 @@ impl World {
     pub fn getsockopt(
         &self,
         pid: Pid,
-        fd: i32,
+        fd: Fd,
         level: i32,
         name: i32,
         optlen: usize,
     ) -> SysResult<Vec<u8>> {
+        let pid = pid.as_raw();
+        let fd = fd.as_raw();
         self.k.sys_getsockopt(pid, fd, level, name, optlen)
     }
 
     /// `getsockname(fd)`: the address bytes (`addrlen` of them).
-    pub fn getsockname(&self, pid: Pid, fd: i32) -> SysResult<Vec<u8>> {
+    pub fn getsockname(&self, pid: Pid, fd: Fd) -> SysResult<Vec<u8>> {
+        let pid = pid.as_raw();
+        let fd = fd.as_raw();
         self.k.sys_getname(pid, fd, false)
     }
 
     /// `getpeername(fd)`.
-    pub fn getpeername(&self, pid: Pid, fd: i32) -> SysResult<Vec<u8>> {
+    pub fn getpeername(&self, pid: Pid, fd: Fd) -> SysResult<Vec<u8>> {
+        let pid = pid.as_raw();
+        let fd = fd.as_raw();
         self.k.sys_getname(pid, fd, true)
     }
 
     /// `poll` of one fd with timeout 0: revents.
-    pub fn poll(&self, pid: Pid, fd: i32, events: i16) -> SysResult<i16> {
+    pub fn poll(&self, pid: Pid, fd: Fd, events: i16) -> SysResult<i16> {
+        let pid = pid.as_raw();
+        let fd = fd.as_raw();
         Ok(self.k.sys_poll(pid, fd, events))
     }
 
     /// `ioctl(fd, req, &int)`: the int.
-    pub fn ioctl(&self, pid: Pid, fd: i32, req: u64) -> SysResult<i32> {
+    pub fn ioctl(&self, pid: Pid, fd: Fd, req: u64) -> SysResult<i32> {
+        let pid = pid.as_raw();
+        let fd = fd.as_raw();
         self.k.sys_ioctl(pid, fd, req)
     }
 }
@@ -1475,18 +1704,24 @@ impl World {
     /// # Errors
     /// `EBADF` when `fd` is not open or `newfd` is negative or not below
     /// RLIMIT_NOFILE.
-    pub fn dup2(&self, pid: Pid, fd: i32, newfd: i32) -> SysResult<i32> {
-        self.k.dup2(pid, fd, newfd)
+    pub fn dup2(&self, pid: Pid, fd: Fd, newfd: Fd) -> SysResult<Fd> {
+        let pid = pid.as_raw();
+        let fd = fd.as_raw();
+        let newfd = newfd.as_raw();
+        self.k.dup2(pid, fd, newfd).map(Fd::from_raw)
     }
 
     /// `execve`: every close-on-exec fd is closed (`do_close_on_exec`);
     /// everything else of the process stays.
     pub fn exec(&self, pid: Pid) -> SysResult<()> {
+        let pid = pid.as_raw();
         self.k.exec(pid)
     }
 
     /// `fcntl(fd, F_SETOWN, getpid())`: the caller owns the open file.
-    pub fn set_own(&self, pid: Pid, fd: i32) -> SysResult<()> {
+    pub fn set_own(&self, pid: Pid, fd: Fd) -> SysResult<()> {
+        let pid = pid.as_raw();
+        let fd = fd.as_raw();
         let f = self.k.fdget(pid, fd)?;
         if matches!(f.kind, FileKind::Path) {
             self.k.fput(f);
@@ -1499,6 +1734,7 @@ impl World {
 
     /// Collect (and clear) a SIGURG delivered to `pid`.
     pub fn take_sigurg(&self, pid: Pid) -> bool {
+        let pid = pid.as_raw();
         self.k
             .proc(pid)
             .is_ok_and(|p| p.sigurg.swap(false, Ordering::SeqCst))
@@ -1508,7 +1744,7 @@ impl World {
 impl Kernel {
     // ksys_dup3 / do_dup2 (dup2 itself: oldfd == newfd returns at once
     // once oldfd is known to be open).
-    fn dup2(&self, pid: Pid, fd: i32, newfd: i32) -> SysResult<i32> {
+    fn dup2(&self, pid: RawPid, fd: i32, newfd: i32) -> SysResult<i32> {
         let p = self.proc(pid)?;
         let mut t = lock(&p.fds);
         if fd == newfd {
@@ -1535,7 +1771,7 @@ impl Kernel {
     }
 
     // do_close_on_exec
-    fn exec(&self, pid: Pid) -> SysResult<()> {
+    fn exec(&self, pid: RawPid) -> SysResult<()> {
         let p = self.proc(pid)?;
         let closed = {
             let mut t = lock(&p.fds);

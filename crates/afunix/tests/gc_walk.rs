@@ -15,7 +15,7 @@ use afunix::abi::cmsg::CmsgBuilder;
 use afunix::abi::consts::SOCK_DGRAM;
 use afunix::backend::TaskSpec;
 use afunix::net::socket::MsgHdr;
-use afunix::{GcWalk, World};
+use afunix::{Fd, GcWalk, World};
 
 /// scm_rights.c `mixed_lowpoint` on datagram socketpairs, edges added in
 /// the selftest's order: 0→1, 1→2, 2→1, 1→0, then every fd closed.
@@ -27,7 +27,7 @@ fn mixed_lowpoint(w: &World) {
         nofile: 1024,
         ..TaskSpec::default()
     });
-    let pairs: Vec<[i32; 2]> = (0..3)
+    let pairs: Vec<[Fd; 2]> = (0..3)
         .map(|_| w.socketpair(a, SOCK_DGRAM).unwrap())
         .collect();
     // send_fd(x, y): fd[2x] twice over fd[2y+1], so it lands in fd[2y]'s queue.

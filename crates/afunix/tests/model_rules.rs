@@ -8,8 +8,7 @@ use afunix::abi::consts::*;
 use afunix::abi::ucred::Ucred;
 use afunix::backend::TaskSpec;
 use afunix::net::socket::MsgHdr;
-use afunix::process::Pid;
-use afunix::{Errno, World};
+use afunix::{Errno, Fd, Pid, World};
 
 fn task(uid: u32, nofile: u64) -> TaskSpec {
     TaskSpec {
@@ -27,7 +26,7 @@ fn ok(w: &World) {
     }
 }
 
-fn send(w: &World, pid: Pid, fd: i32, data: &[u8], control: &[u8]) -> Result<usize, afunix::Error> {
+fn send(w: &World, pid: Pid, fd: Fd, data: &[u8], control: &[u8]) -> Result<usize, afunix::Error> {
     let msg = MsgHdr {
         name: None,
         iov: Some(data),
@@ -38,16 +37,8 @@ fn send(w: &World, pid: Pid, fd: i32, data: &[u8], control: &[u8]) -> Result<usi
     r
 }
 
-fn rights(fds: &[i32]) -> Vec<u8> {
+fn rights(fds: &[Fd]) -> Vec<u8> {
     CmsgBuilder::new().rights(fds).finish()
-}
-
-/// The fds of every SCM_RIGHTS message in a received control buffer.
-fn received_fds(control: &[u8]) -> Vec<i32> {
-    user_cmsgs(control)
-        .filter(|c| c.is_rights())
-        .flat_map(|c| c.ints())
-        .collect()
 }
 
 fn creds_of(control: &[u8]) -> Option<Ucred> {
@@ -56,12 +47,12 @@ fn creds_of(control: &[u8]) -> Option<Ucred> {
         .and_then(|c| Ucred::parse(c.data))
 }
 
-fn peercred(w: &World, pid: Pid, fd: i32) -> Ucred {
+fn peercred(w: &World, pid: Pid, fd: Fd) -> Ucred {
     let v = w.getsockopt(pid, fd, SOL_SOCKET, SO_PEERCRED, 12).unwrap();
     Ucred::parse(&v).unwrap()
 }
 
-fn set_int(w: &World, pid: Pid, fd: i32, opt: i32, v: i32) {
+fn set_int(w: &World, pid: Pid, fd: Fd, opt: i32, v: i32) {
     w.setsockopt(pid, fd, SOL_SOCKET, opt, &v.to_ne_bytes())
         .unwrap();
     ok(w);
@@ -108,7 +99,7 @@ fn peercred_of_listener_and_socketpair_is_own() {
     let w = World::new();
     let a = w.spawn(&task(1000, 1024));
     let own = Ucred {
-        pid: a,
+        pid: a.as_raw(),
         uid: 1000,
         gid: 1000,
     };
@@ -149,7 +140,7 @@ fn creds_without_passcred_at_send_read_as_overflow_ids() {
     assert_eq!(
         creds_of(&r.control),
         Some(Ucred {
-            pid: a,
+            pid: a.as_raw(),
             uid: 1000,
             gid: 1000
         })
@@ -162,7 +153,7 @@ fn creds_without_passcred_at_send_read_as_overflow_ids() {
     set_int(&w, a, x, SO_PASSCRED, 0);
     set_int(&w, a, y, SO_PASSCRED, 1);
     let r = w.recvmsg(a, y, 16, BIG, MSG_DONTWAIT).unwrap();
-    assert_eq!(creds_of(&r.control).map(|c| c.pid), Some(a));
+    assert_eq!(creds_of(&r.control).map(|c| c.pid), Some(a.as_raw()));
     teardown(&w, &[a]);
 }
 
@@ -182,12 +173,12 @@ fn msg_peek_installs_new_fds_each_time() {
     ok(&w);
     let r = w.recvmsg(a, y, 16, BIG, MSG_DONTWAIT).unwrap();
     ok(&w);
-    assert_eq!(received_fds(&p1.control), vec![f + 1]);
-    assert_eq!(received_fds(&p2.control), vec![f + 2]);
-    assert_eq!(received_fds(&r.control), vec![f + 3]);
+    assert_eq!(p1.rights(), vec![Fd::from_raw(f.as_raw() + 1)]);
+    assert_eq!(p2.rights(), vec![Fd::from_raw(f.as_raw() + 2)]);
+    assert_eq!(r.rights(), vec![Fd::from_raw(f.as_raw() + 3)]);
     assert_eq!(w.open_files(), files, "peeked fds are the same file");
-    assert_eq!(w.read(a, f + 2, 2).unwrap(), b"he");
-    assert_eq!(w.read(a, f + 3, 3).unwrap(), b"llo");
+    assert_eq!(w.read(a, Fd::from_raw(f.as_raw() + 2), 2).unwrap(), b"he");
+    assert_eq!(w.read(a, Fd::from_raw(f.as_raw() + 3), 3).unwrap(), b"llo");
     assert_eq!(
         w.recvmsg(a, y, 16, BIG, MSG_DONTWAIT).unwrap_err(),
         Errno::EAGAIN
@@ -237,7 +228,7 @@ fn short_control_installs_what_fits_and_drops_the_rest() {
     ok(&w);
     assert_eq!(r.flags & MSG_CTRUNC, MSG_CTRUNC);
     assert_eq!(r.control.len(), 20);
-    assert_eq!(received_fds(&r.control), vec![f]);
+    assert_eq!(r.rights(), vec![f]);
     assert_eq!(w.read(a, f, 1).unwrap(), b"1");
     assert_eq!(w.open_files(), base + 1, "the second file was dropped");
     teardown(&w, &[a]);
@@ -251,21 +242,21 @@ fn emfile_at_receiver_limit_gives_ctrunc_and_drops_files() {
     let l = w.spawn(&task(1000, 6));
     let [x, y] = w.socketpair(l, SOCK_DGRAM).unwrap();
     let f = w.memfd(l, b"q").unwrap();
-    assert_eq!(f, 5);
+    assert_eq!(f, Fd::from_raw(5));
     assert_eq!(w.memfd(l, b"no room").unwrap_err(), Errno::EMFILE);
     let base = w.open_files();
     assert_eq!(send(&w, l, x, b"1", &rights(&[f, f])), Ok(1));
     let r = w.recvmsg(l, y, 16, BIG, MSG_DONTWAIT).unwrap();
     ok(&w);
     assert_eq!(r.flags, MSG_CTRUNC);
-    assert!(received_fds(&r.control).is_empty());
+    assert!(r.rights().is_empty());
     assert_eq!(w.open_files(), base);
     // With one slot free exactly one of two is installed.
     assert_eq!(send(&w, l, x, b"2", &rights(&[f, f])), Ok(1));
     w.close(l, f).unwrap();
     let r = w.recvmsg(l, y, 16, BIG, MSG_DONTWAIT).unwrap();
     ok(&w);
-    assert_eq!(received_fds(&r.control), vec![5]);
+    assert_eq!(r.rights(), vec![Fd::from_raw(5)]);
     assert_eq!(r.flags, MSG_CTRUNC);
     assert_eq!(w.open_files(), base);
     teardown(&w, &[l]);
@@ -327,10 +318,10 @@ fn close_on_exec_flags() {
         r.flags, MSG_CMSG_CLOEXEC,
         "msg_flags echoes MSG_CMSG_CLOEXEC"
     );
-    let g = received_fds(&r.control)[0];
+    let g = r.rights()[0];
     assert_eq!(w.get_fd_flags(a, g), Ok(FD_CLOEXEC));
     let r = w.recvmsg(a, y, 1, BIG, MSG_DONTWAIT).unwrap();
-    let h = received_fds(&r.control)[0];
+    let h = r.rights()[0];
     assert_eq!(w.get_fd_flags(a, h), Ok(0));
 
     let b = w.fork(a).unwrap();
@@ -413,7 +404,7 @@ fn scm_max_fd_per_message() {
     assert_eq!(send(&w, a, x, b"x", &two), Ok(1));
     let r = w.recvmsg(a, y, 16, BIG, MSG_DONTWAIT).unwrap();
     ok(&w);
-    let got = received_fds(&r.control);
+    let got = r.rights();
     assert_eq!(got.len(), 253);
     assert_eq!(r.flags, 0);
     // One SCM_RIGHTS message on receive carries all of them (scm_detach_fds).
@@ -434,7 +425,7 @@ fn creds_cmsg_rules() {
     let [rx, ry] = w.socketpair(r, SOCK_DGRAM).unwrap();
     let mut c32 = CmsgBuilder::new()
         .creds(Ucred {
-            pid: a,
+            pid: a.as_raw(),
             uid: 1000,
             gid: 1000,
         })
@@ -444,15 +435,15 @@ fn creds_cmsg_rules() {
     assert_eq!(send(&w, a, x, b"1", &c32), Err(Errno::EINVAL.into()));
     let creds = |pid, uid, gid| CmsgBuilder::new().creds(Ucred { pid, uid, gid }).finish();
     assert_eq!(
-        send(&w, a, x, b"1", &creds(r, u32::MAX, 1000)),
+        send(&w, a, x, b"1", &creds(r.as_raw(), u32::MAX, 1000)),
         Err(Errno::EINVAL.into())
     );
     assert_eq!(
-        send(&w, a, x, b"1", &creds(a, 1000, u32::MAX)),
+        send(&w, a, x, b"1", &creds(a.as_raw(), 1000, u32::MAX)),
         Err(Errno::EINVAL.into())
     );
     assert_eq!(
-        send(&w, a, x, b"1", &creds(r, 1000, 1000)),
+        send(&w, a, x, b"1", &creds(r.as_raw(), 1000, 1000)),
         Err(Errno::EPERM.into())
     );
     assert_eq!(
@@ -460,18 +451,18 @@ fn creds_cmsg_rules() {
         Err(Errno::EPERM.into())
     );
     assert_eq!(
-        send(&w, a, x, b"1", &creds(a, 0, 1000)),
+        send(&w, a, x, b"1", &creds(a.as_raw(), 0, 1000)),
         Err(Errno::EPERM.into())
     );
     assert_eq!(
-        send(&w, a, x, b"1", &creds(a, 1000, 0)),
+        send(&w, a, x, b"1", &creds(a.as_raw(), 1000, 0)),
         Err(Errno::EPERM.into())
     );
     assert_eq!(
         w.recvmsg(a, y, 16, BIG, MSG_DONTWAIT).unwrap_err(),
         Errno::EAGAIN
     );
-    assert_eq!(send(&w, a, x, b"1", &creds(a, 1000, 1000)), Ok(1));
+    assert_eq!(send(&w, a, x, b"1", &creds(a.as_raw(), 1000, 1000)), Ok(1));
     assert_eq!(
         send(&w, r, rx, b"1", &creds(0, 5, 5)),
         Err(Errno::ESRCH.into())
@@ -481,19 +472,19 @@ fn creds_cmsg_rules() {
         Err(Errno::ESRCH.into())
     );
     assert_eq!(
-        send(&w, r, rx, b"1", &creds(a, 5, u32::MAX)),
+        send(&w, r, rx, b"1", &creds(a.as_raw(), 5, u32::MAX)),
         Err(Errno::EINVAL.into())
     );
     // Root may claim any existing pid and any ids; the last creds cmsg wins.
     set_int(&w, r, ry, SO_PASSCRED, 1);
     let two = CmsgBuilder::new()
         .creds(Ucred {
-            pid: r,
+            pid: r.as_raw(),
             uid: 1,
             gid: 2,
         })
         .creds(Ucred {
-            pid: a,
+            pid: a.as_raw(),
             uid: 7,
             gid: 8,
         })
@@ -503,7 +494,7 @@ fn creds_cmsg_rules() {
     assert_eq!(
         creds_of(&got.control),
         Some(Ucred {
-            pid: a,
+            pid: a.as_raw(),
             uid: 7,
             gid: 8
         })
@@ -524,11 +515,11 @@ fn control_walk_rules() {
     let recv = |w: &World| {
         let r = w.recvmsg(a, y, 16, BIG, MSG_DONTWAIT).unwrap();
         ok(w);
-        received_fds(&r.control)
+        r.rights()
     };
     // 15 bytes of anything: no header fits, nothing parsed.
     assert_eq!(send(&w, a, x, b"k", &[0xff; 15]), Ok(1));
-    assert_eq!(recv(&w), Vec::<i32>::new());
+    assert_eq!(recv(&w), Vec::<Fd>::new());
     // cmsg_len 8 at level 41 (not SOL_SOCKET): still EINVAL.
     let mut h = CmsgBuilder::new().push(41, 2, &[0; 16]).finish();
     h[0] = 8;
@@ -536,18 +527,18 @@ fn control_walk_rules() {
     // A well-formed cmsg at another level is skipped.
     let other = CmsgBuilder::new().push(41, 2, &[0; 16]).finish();
     assert_eq!(send(&w, a, x, b"k", &other), Ok(1));
-    assert_eq!(recv(&w), Vec::<i32>::new());
+    assert_eq!(recv(&w), Vec::<Fd>::new());
     // SCM_RIGHTS with cmsg_len 16 (no fds) and with 16 + 3.
-    let mut e = CmsgBuilder::new().rights(&[]).finish();
+    let mut e = CmsgBuilder::new().rights::<Fd>(&[]).finish();
     assert_eq!(e.len(), 16);
     assert_eq!(send(&w, a, x, b"k", &e), Ok(1));
-    assert_eq!(recv(&w), Vec::<i32>::new());
+    assert_eq!(recv(&w), Vec::<Fd>::new());
     e[0] = 19;
-    e.extend_from_slice(&f.to_ne_bytes());
+    e.extend_from_slice(&f.as_raw().to_ne_bytes());
     assert_eq!(send(&w, a, x, b"k", &e), Ok(1));
-    assert_eq!(recv(&w), Vec::<i32>::new());
+    assert_eq!(recv(&w), Vec::<Fd>::new());
     // cmsg_len 21: one whole fd and one stray byte.
-    let mut one = CmsgBuilder::new().rights(&[f, 0]).finish();
+    let mut one = CmsgBuilder::new().rights(&[f, Fd::from_raw(0)]).finish();
     one[0] = 21;
     assert_eq!(send(&w, a, x, b"k", &one), Ok(1));
     assert_eq!(recv(&w).len(), 1);
@@ -575,7 +566,7 @@ fn bad_fd_anywhere_in_the_list_is_ebadf() {
     let c = w.memfd(a, b"c").unwrap();
     w.close(a, c).unwrap();
     let base = w.open_files();
-    for bad in [-1, i32::MIN, c, 999, i32::MAX] {
+    for bad in [-1, i32::MIN, c.as_raw(), 999, i32::MAX].map(Fd::from_raw) {
         for list in [vec![bad], vec![f, bad], vec![f, x, bad, f]] {
             assert_eq!(
                 send(&w, a, x, b"k", &rights(&list)),
@@ -712,7 +703,7 @@ fn zero_length_stream_send_of_a_once_passed_socket_leaks() {
     let [x, y] = w.socketpair(a, SOCK_STREAM).unwrap();
     assert_eq!(send(&w, a, x, b"a", &rights(&[x])), Ok(1));
     let r = w.recvmsg(a, y, 1, BIG, MSG_DONTWAIT).unwrap();
-    let g = received_fds(&r.control)[0];
+    let g = r.rights()[0];
     assert_eq!(send(&w, a, y, b"", &rights(&[g])), Ok(0));
     teardown(&w, &[a]);
 }

@@ -21,8 +21,7 @@ use afunix::abi::consts::*;
 use afunix::abi::ucred::Ucred;
 use afunix::backend::TaskSpec;
 use afunix::net::socket::MsgHdr;
-use afunix::process::Pid;
-use afunix::World;
+use afunix::{Fd, Pid, World};
 use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
@@ -88,29 +87,29 @@ enum Op {
     },
     Bind {
         p: u8,
-        fd: Fd,
+        fd: FdArg,
         addr: Addr,
     },
     Connect {
         p: u8,
-        fd: Fd,
+        fd: FdArg,
         addr: Addr,
     },
     Listen {
         p: u8,
-        fd: Fd,
+        fd: FdArg,
         backlog: i32,
     },
     Accept {
         p: u8,
-        fd: Fd,
+        fd: FdArg,
         flags: i32,
     },
     Send {
         p: u8,
-        fd: Fd,
+        fd: FdArg,
         data: Option<Vec<u8>>,
-        rights: Vec<Fd>,
+        rights: Vec<FdArg>,
         creds: Option<(u8, u32, u32)>,
         raw: Vec<u8>,
         to: Option<Addr>,
@@ -118,51 +117,51 @@ enum Op {
     },
     Recv {
         p: u8,
-        fd: Fd,
+        fd: FdArg,
         len: usize,
         controllen: usize,
         flags: i32,
     },
     Close {
         p: u8,
-        fd: Fd,
+        fd: FdArg,
     },
     Dup {
         p: u8,
-        fd: Fd,
+        fd: FdArg,
     },
     Shutdown {
         p: u8,
-        fd: Fd,
+        fd: FdArg,
         how: i32,
     },
     SetOpt {
         p: u8,
-        fd: Fd,
+        fd: FdArg,
         level: i32,
         name: i32,
         value: Vec<u8>,
     },
     GetOpt {
         p: u8,
-        fd: Fd,
+        fd: FdArg,
         level: i32,
         name: i32,
         optlen: usize,
     },
     GetName {
         p: u8,
-        fd: Fd,
+        fd: FdArg,
         peer: bool,
     },
     Poll {
         p: u8,
-        fd: Fd,
+        fd: FdArg,
         events: i16,
     },
     Ioctl {
         p: u8,
-        fd: Fd,
+        fd: FdArg,
         req: u64,
     },
     Pipe {
@@ -175,22 +174,22 @@ enum Op {
     },
     Read {
         p: u8,
-        fd: Fd,
+        fd: FdArg,
         len: usize,
     },
     Write {
         p: u8,
-        fd: Fd,
+        fd: FdArg,
         data: Vec<u8>,
     },
     Fcntl {
         p: u8,
-        fd: Fd,
+        fd: FdArg,
         nonblock: Option<bool>,
     },
     PidfdPid {
         p: u8,
-        fd: Fd,
+        fd: FdArg,
     },
     Gc,
     /// socket + bind + listen (each call checked).
@@ -222,16 +221,16 @@ enum Op {
 /// An fd argument: mostly one the process got from an earlier call (it may
 /// have been closed since), sometimes any number.
 #[derive(Clone, Copy, Debug)]
-enum Fd {
+enum FdArg {
     Known(u8),
     Num(i32),
 }
 
-fn fd() -> impl Strategy<Value = Fd> {
+fn fd() -> impl Strategy<Value = FdArg> {
     prop_oneof![
-        30 => any::<u8>().prop_map(Fd::Known),
-        2 => (0i32..16).prop_map(Fd::Num),
-        1 => any::<i32>().prop_map(Fd::Num),
+        30 => any::<u8>().prop_map(FdArg::Known),
+        2 => (0i32..16).prop_map(FdArg::Num),
+        1 => any::<i32>().prop_map(FdArg::Num),
     ]
 }
 
@@ -421,11 +420,12 @@ fn op() -> impl Strategy<Value = Op> {
 const MAX_PROCS: usize = 8;
 
 /// The fds a receive installed (SCM_RIGHTS and SCM_PIDFD).
-fn passed_fds(control: &[u8]) -> Vec<i32> {
+fn passed_fds(control: &[u8]) -> Vec<Fd> {
     user_cmsgs(control)
         .filter(|c| c.level == SOL_SOCKET && (c.ty == SCM_RIGHTS || c.ty == SCM_PIDFD))
         .flat_map(|c| c.ints())
         .filter(|&fd| fd >= 0)
+        .map(Fd::from_raw)
         .collect()
 }
 
@@ -440,7 +440,7 @@ struct Run {
     w: World,
     pids: Vec<Pid>,
     /// Per process (same index as `pids`), the fds calls returned to it.
-    known: Vec<Vec<i32>>,
+    known: Vec<Vec<Fd>>,
     /// Per process, whether it has not exited.
     alive: Vec<bool>,
 }
@@ -473,13 +473,13 @@ impl Run {
         .unwrap_or(usize::from(p) % n)
     }
 
-    fn fd(&self, i: usize, fd: Fd) -> i32 {
+    fn fd(&self, i: usize, fd: FdArg) -> Fd {
         match fd {
-            Fd::Num(n) => n,
-            Fd::Known(k) => {
+            FdArg::Num(n) => Fd::from_raw(n),
+            FdArg::Known(k) => {
                 let known = &self.known[i];
                 if known.is_empty() {
-                    3
+                    Fd::from_raw(3)
                 } else {
                     known[usize::from(k) % known.len()]
                 }
@@ -487,7 +487,7 @@ impl Run {
         }
     }
 
-    fn learn(&mut self, i: usize, fds: &[i32]) {
+    fn learn(&mut self, i: usize, fds: &[Fd]) {
         let known = &mut self.known[i];
         for &fd in fds {
             if !known.contains(&fd) {
@@ -535,10 +535,10 @@ impl Run {
             }
         };
         // Make the file non-blocking before a call that could wait on it.
-        let nonblock = |fd: i32| {
+        let nonblock = |fd: Fd| {
             let _ = w.set_nonblock(pid, fd, true);
         };
-        let mut new_fds: Vec<i32> = Vec::new();
+        let mut new_fds: Vec<Fd> = Vec::new();
         match op {
             Op::Spawn { uid, nofile } => {
                 if self.pids.len() < MAX_PROCS {
@@ -600,7 +600,7 @@ impl Run {
             } => {
                 let mut b = CmsgBuilder::new();
                 if !rights.is_empty() {
-                    let fds: Vec<i32> = rights.iter().map(|&r| self.fd(i, r)).collect();
+                    let fds: Vec<Fd> = rights.iter().map(|&r| self.fd(i, r)).collect();
                     b.rights(&fds);
                 }
                 if let Some((who, uid, gid)) = creds {
@@ -610,7 +610,7 @@ impl Run {
                         self.pids[self.proc_index(*who)]
                     };
                     b.creds(Ucred {
-                        pid: cpid,
+                        pid: cpid.as_raw(),
                         uid: *uid,
                         gid: *gid,
                     });
@@ -690,7 +690,7 @@ impl Run {
                 let r = w.getsockopt(pid, self.fd(i, *fd), *level, *name, *optlen);
                 if let (Ok(v), SO_PEERPIDFD) = (r, *name) {
                     if let Ok(b) = v.as_slice().try_into() {
-                        new_fds.push(i32::from_ne_bytes(b));
+                        new_fds.push(Fd::from_raw(i32::from_ne_bytes(b)));
                     }
                 }
             }

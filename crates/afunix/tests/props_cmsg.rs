@@ -19,8 +19,7 @@ use afunix::abi::consts::*;
 use afunix::abi::ucred::Ucred;
 use afunix::backend::TaskSpec;
 use afunix::net::socket::MsgHdr;
-use afunix::process::Pid;
-use afunix::{Errno, World};
+use afunix::{Errno, Fd, Pid, World};
 use proptest::prelude::*;
 
 // ---------------------------------------------------------------------------
@@ -34,8 +33,8 @@ const RECV_SPACE: usize = 4096;
 /// memfds, 7–8 a pipe, 9 a lone dgram socket; 10 was a memfd and is closed.
 const OPEN_FDS: [i32; 10] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
 const CLOSED_FD: i32 = 10;
-const SEND_FD: i32 = 3;
-const RECV_FD: i32 = 4;
+const SEND_FD: Fd = Fd::from_raw(3);
+const RECV_FD: Fd = Fd::from_raw(4);
 
 struct Setup {
     w: World,
@@ -69,12 +68,15 @@ fn setup(root_sends: bool, ty: i32, passcred: bool, passrights: bool) -> Setup {
     let user = w.spawn(&TaskSpec::default());
     let tx = if root_sends { root } else { user };
     assert_eq!(w.socketpair(tx, ty), Ok([SEND_FD, RECV_FD]));
-    assert_eq!(w.memfd(tx, b"one"), Ok(5));
-    assert_eq!(w.memfd(tx, b"two"), Ok(6));
-    assert_eq!(w.pipe2(tx, O_NONBLOCK), Ok([7, 8]));
-    assert_eq!(w.socket(tx, SOCK_DGRAM), Ok(9));
-    assert_eq!(w.memfd(tx, b"gone"), Ok(CLOSED_FD));
-    w.close(tx, CLOSED_FD).unwrap();
+    assert_eq!(w.memfd(tx, b"one"), Ok(Fd::from_raw(5)));
+    assert_eq!(w.memfd(tx, b"two"), Ok(Fd::from_raw(6)));
+    assert_eq!(
+        w.pipe2(tx, O_NONBLOCK),
+        Ok([Fd::from_raw(7), Fd::from_raw(8)])
+    );
+    assert_eq!(w.socket(tx, SOCK_DGRAM), Ok(Fd::from_raw(9)));
+    assert_eq!(w.memfd(tx, b"gone"), Ok(Fd::from_raw(CLOSED_FD)));
+    w.close(tx, Fd::from_raw(CLOSED_FD)).unwrap();
     let on = |v: bool| i32::from(v).to_ne_bytes();
     w.setsockopt(tx, RECV_FD, SOL_SOCKET, SO_PASSCRED, &on(passcred))
         .unwrap();
@@ -264,10 +266,10 @@ fn env() -> impl Strategy<Value = Env> {
 
 fn resolve_pid(s: &Setup, p: PidPick) -> i32 {
     match p {
-        PidPick::Own => s.tx,
-        PidPick::Root => s.root,
-        PidPick::User => s.user,
-        PidPick::Receiver => s.rx,
+        PidPick::Own => s.tx.as_raw(),
+        PidPick::Root => s.root.as_raw(),
+        PidPick::User => s.user.as_raw(),
+        PidPick::Receiver => s.rx.as_raw(),
         PidPick::Zero => 0,
         PidPick::MinusOne => -1,
         PidPick::Missing => 999_999,
@@ -361,7 +363,7 @@ fn expected(s: &Setup, env: &Env, control: &[u8]) -> Result<Sent, afunix::Error>
     } else {
         (USER_UID, USER_UID)
     };
-    let pids = [s.root, s.user, s.rx];
+    let pids = [s.root, s.user, s.rx].map(Pid::as_raw);
     let mut sent = Sent::default();
     // for_each_cmsghdr: __CMSG_FIRSTHDR needs a whole header; __cmsg_nxthdr
     // stops when the next header does not fit whole.
@@ -407,7 +409,7 @@ fn expected(s: &Setup, env: &Env, control: &[u8]) -> Result<Sent, afunix::Error>
                     if u == u32::MAX || g == u32::MAX {
                         return Err(Errno::EINVAL.into());
                     }
-                    if !(root || (p == s.tx && u == uid && g == gid)) {
+                    if !(root || (p == s.tx.as_raw() && u == uid && g == gid)) {
                         return Err(Errno::EPERM.into());
                     }
                     // find_get_pid
@@ -440,7 +442,7 @@ fn expected(s: &Setup, env: &Env, control: &[u8]) -> Result<Sent, afunix::Error>
 fn kind(
     w: &World,
     pid: Pid,
-    fd: i32,
+    fd: Fd,
 ) -> (Result<Vec<u8>, afunix::Error>, Result<i16, afunix::Error>) {
     (
         w.getsockopt(pid, fd, SOL_SOCKET, SO_TYPE, 4),
@@ -501,10 +503,7 @@ fn run(s: &Setup, env: &Env, control: &[u8]) -> Result<usize, afunix::Error> {
             assert_eq!(r.data, env.data);
             assert_eq!(r.flags & MSG_CTRUNC, 0, "room for everything");
             assert_eq!(w.open_files(), files, "receiving opens no new file");
-            let got_fds: Vec<i32> = user_cmsgs(&r.control)
-                .filter(|c| c.is_rights())
-                .flat_map(|c| c.ints())
-                .collect();
+            let got_fds = r.rights();
             assert_eq!(got_fds.len(), sent.fds.len(), "every passed file arrives");
             let creds: Vec<Ucred> = user_cmsgs(&r.control)
                 .filter(|c| c.is_creds())
@@ -516,16 +515,16 @@ fn run(s: &Setup, env: &Env, control: &[u8]) -> Result<usize, afunix::Error> {
                 } else {
                     (USER_UID, USER_UID)
                 };
-                let (pid, uid, gid) = sent.creds.unwrap_or((s.tx, uid, gid));
+                let (pid, uid, gid) = sent.creds.unwrap_or((s.tx.as_raw(), uid, gid));
                 assert_eq!(creds, vec![Ucred { pid, uid, gid }]);
             } else {
                 assert!(creds.is_empty(), "no SO_PASSCRED, no creds");
             }
             for (&theirs, &mine) in got_fds.iter().zip(&sent.fds) {
-                assert!(theirs > 2, "installed at a free number");
+                assert!(theirs.as_raw() > 2, "installed at a free number");
                 assert_eq!(
                     kind(w, s.rx, theirs),
-                    kind(w, s.tx, mine),
+                    kind(w, s.tx, Fd::from_raw(mine)),
                     "fd {theirs} is the file of fd {mine}"
                 );
             }
@@ -655,7 +654,7 @@ proptest! {
         let s = setup(false, env.ty, env.passcred, env.passrights);
         let pid = resolve_pid(&s, pid);
         let (uid, gid) = (resolve_id(&s, uid), resolve_id(&s, gid));
-        prop_assume!(pid != s.tx && uid != u32::MAX && gid != u32::MAX);
+        prop_assume!(pid != s.tx.as_raw() && uid != u32::MAX && gid != u32::MAX);
         let control = CmsgBuilder::new().creds(Ucred { pid, uid, gid }).finish();
         prop_assert_eq!(run(&s, &env, &control), Err(Errno::EPERM.into()));
         teardown(&s);

@@ -1,86 +1,178 @@
 //! The LSM hook points: a policy installed with `World::with_security`
-//! makes calls fail where Linux's LSM hooks would. (No kernel recording is
-//! possible here: the host has no such policy loaded.)
+//! is asked where Linux asks its LSMs, with what they get, and its denial
+//! is the call's answer. (No kernel recording is possible here: the host
+//! has no such policy loaded.)
 
-use afunix::abi::cmsg::{user_cmsgs, CmsgBuilder};
-use afunix::abi::consts::{MSG_CTRUNC, MSG_DONTWAIT, SOCK_DGRAM};
+use afunix::abi::cmsg::CmsgBuilder;
+use afunix::abi::consts::{MSG_DONTWAIT, SOCK_DGRAM, SOCK_STREAM};
+use afunix::abi::sockaddr::UnixAddr;
 use afunix::backend::TaskSpec;
-use afunix::errno::{Errno, SysResult};
 use afunix::net::socket::MsgHdr;
-use afunix::process::Pid;
-use afunix::security::Security;
-use afunix::World;
+use afunix::net::unix::SockType;
+use afunix::security::{FileRef, Security, SocketRef, Task};
+use afunix::{Errno, Pid, ResultExt, SysResult, World};
+use std::sync::Mutex;
 
-/// Denies receiving files (`security_file_receive`) to one pid and
-/// datagram sends (`security_unix_may_send`) to another.
-struct Policy {
-    no_receive: Pid,
-    no_dgram_send: Pid,
-}
-
-impl Security for Policy {
-    fn file_receive(&self, pid: Pid) -> SysResult<()> {
-        if pid == self.no_receive {
-            return Err(Errno::EPERM.why("test policy: no files for this process"));
-        }
-        Ok(())
-    }
-    fn unix_may_send(&self, pid: Pid) -> SysResult<()> {
-        if pid == self.no_dgram_send {
-            return Err(Errno::EACCES.why("test policy: no datagrams from this process"));
-        }
-        Ok(())
-    }
-}
+#[path = "../examples/memfd_sandbox.rs"]
+mod memfd_sandbox;
 
 #[test]
-fn denied_file_receive_drops_the_files_and_sets_ctrunc() {
-    // Pids are handed out from 100 in creation order: a is 100, b is 101.
-    let w = World::with_security(Box::new(Policy {
-        no_receive: 101,
-        no_dgram_send: -1,
-    }));
-    let a = w.spawn(&TaskSpec::default());
-    let [s0, s1] = w.socketpair(a, SOCK_DGRAM).unwrap();
-    let b = w.fork(a).unwrap();
-    assert_eq!(b, 101);
-    let send_memfd = |from: Pid| {
-        let f = w.memfd(from, b"secret").unwrap();
-        let control = CmsgBuilder::new().rights(&[f]).finish();
-        let msg = MsgHdr {
-            name: None,
-            iov: Some(b"x"),
-            control: &control,
-        };
-        assert_eq!(w.sendmsg(from, s0, &msg, 0), Ok(1));
-        w.close(from, f).unwrap();
+fn the_memfd_sandbox_receives_memfds_only_and_nothing_leaks() {
+    let r = memfd_sandbox::run();
+    assert_eq!(r.memfd_content, b"allowed");
+    assert_eq!(r.pipe_fds, 0);
+    assert!(r.pipe_ctrunc);
+    assert_eq!(r.files_left, 0);
+}
+
+/// Records every hook call, in order, with what it received; denies
+/// datagram sends from one pid.
+#[derive(Default)]
+struct Recorder {
+    log: Mutex<Vec<String>>,
+    deny_send_from: Mutex<Option<Pid>>,
+}
+
+impl Recorder {
+    fn note(&self, s: String) {
+        self.log.lock().unwrap().push(s);
+    }
+}
+
+fn sock(s: SocketRef<'_>) -> String {
+    let ty = match s.ty() {
+        SockType::Stream => "stream",
+        SockType::Dgram => "dgram",
+        SockType::Seqpacket => "seqpacket",
     };
-    send_memfd(a);
-    let before = w.open_files();
-    // scm_detach_fds stops at the first denial: nothing installed, MSG_CTRUNC.
-    let r = w.recvmsg(b, s1, 16, 64, MSG_DONTWAIT).unwrap();
-    assert_eq!(r.data, b"x");
-    assert_eq!(r.flags & MSG_CTRUNC, MSG_CTRUNC);
-    assert!(user_cmsgs(&r.control).next().is_none());
-    // The memfd was dropped, not leaked.
-    assert_eq!(w.open_files(), before - 1);
-    assert_eq!(w.check_invariants(), Ok(()));
-    // Process a may receive.
-    send_memfd(b);
-    let r = w.recvmsg(a, s1, 16, 64, MSG_DONTWAIT).unwrap();
-    assert_eq!(r.flags & MSG_CTRUNC, 0);
-    assert_eq!(user_cmsgs(&r.control).count(), 1);
-    assert_eq!(w.check_invariants(), Ok(()));
+    match s.addr() {
+        Some(UnixAddr::Abstract(n)) => format!("{ty}@{}", String::from_utf8_lossy(n)),
+        _ => ty.to_string(),
+    }
+}
+
+impl Security for &'static Recorder {
+    fn socket_create(&self, t: &Task<'_>, ty: i32, protocol: i32) -> SysResult<()> {
+        self.note(format!("create {} ty={ty} proto={protocol}", t.pid));
+        Ok(())
+    }
+    fn socket_bind(&self, t: &Task<'_>, s: SocketRef<'_>, addr: &[u8]) -> SysResult<()> {
+        self.note(format!("bind {} {} len={}", t.pid, sock(s), addr.len()));
+        Ok(())
+    }
+    fn socket_connect(&self, t: &Task<'_>, s: SocketRef<'_>, _addr: &[u8]) -> SysResult<()> {
+        self.note(format!("connect {} {}", t.pid, sock(s)));
+        Ok(())
+    }
+    fn socket_listen(&self, t: &Task<'_>, s: SocketRef<'_>, backlog: i32) -> SysResult<()> {
+        self.note(format!("listen {} {} {backlog}", t.pid, sock(s)));
+        Ok(())
+    }
+    fn socket_accept(&self, t: &Task<'_>, s: SocketRef<'_>) -> SysResult<()> {
+        self.note(format!("accept {} {}", t.pid, sock(s)));
+        Ok(())
+    }
+    fn unix_stream_connect(
+        &self,
+        t: &Task<'_>,
+        s: SocketRef<'_>,
+        l: SocketRef<'_>,
+    ) -> SysResult<()> {
+        self.note(format!(
+            "unix_stream_connect {} {} -> {}",
+            t.pid,
+            sock(s),
+            sock(l)
+        ));
+        Ok(())
+    }
+    fn socket_sendmsg(&self, t: &Task<'_>, s: SocketRef<'_>, len: usize, fl: i32) -> SysResult<()> {
+        self.note(format!("sendmsg {} {} {len} {fl:#x}", t.pid, sock(s)));
+        Ok(())
+    }
+    fn unix_may_send(&self, t: &Task<'_>, s: SocketRef<'_>, o: SocketRef<'_>) -> SysResult<()> {
+        self.note(format!(
+            "unix_may_send {} {} -> {}",
+            t.pid,
+            sock(s),
+            sock(o)
+        ));
+        if *self.deny_send_from.lock().unwrap() == Some(t.pid) {
+            return Err(Errno::EACCES.why("security_unix_may_send: test policy: no datagrams"));
+        }
+        Ok(())
+    }
+    fn socket_recvmsg(&self, t: &Task<'_>, s: SocketRef<'_>, len: usize, fl: i32) -> SysResult<()> {
+        self.note(format!("recvmsg {} {} {len} {fl:#x}", t.pid, sock(s)));
+        Ok(())
+    }
+    fn file_receive(&self, t: &Task<'_>, f: FileRef<'_>) -> SysResult<()> {
+        self.note(format!("file_receive {} {:?}", t.pid, f.file_type()));
+        Ok(())
+    }
 }
 
 #[test]
-fn denied_unix_may_send_fails_the_datagram_with_the_policy_errno() {
-    let w = World::with_security(Box::new(Policy {
-        no_receive: -1,
-        no_dgram_send: 100,
-    }));
+fn hooks_are_called_at_the_kernels_points_with_sockets_peers_and_files() {
+    let rec: &'static Recorder = Box::leak(Box::default());
+    let w = World::with_security(Box::new(rec));
     let a = w.spawn(&TaskSpec::default());
     let b = w.spawn(&TaskSpec::default());
+    let srv = UnixAddr::Abstract(b"srv".to_vec()).to_sockaddr();
+    let l = w.socket(b, SOCK_STREAM).unwrap();
+    w.bind(b, l, &srv).unwrap();
+    w.listen(b, l, 100_000).unwrap();
+    let c = w.socket(a, SOCK_STREAM).unwrap();
+    w.connect(a, c, &srv).unwrap();
+    let s = w.accept4(b, l, 0).unwrap();
+    let f = w.memfd(a, b"x").unwrap();
+    let control = CmsgBuilder::new().rights(&[f]).finish();
+    let msg = MsgHdr {
+        name: None,
+        iov: Some(b"hi"),
+        control: &control,
+    };
+    w.sendmsg(a, c, &msg, 0).unwrap();
+    let r = w.recvmsg(b, s, 8, 64, MSG_DONTWAIT).unwrap();
+    assert_eq!(r.rights().len(), 1);
+    let d = w.socket(a, SOCK_DGRAM).unwrap();
+    let msg = MsgHdr {
+        name: Some(&srv),
+        iov: Some(b"d"),
+        control: &[],
+    };
+    // A datagram to a stream name: refused by the protocol, after the hook.
+    assert_eq!(
+        w.sendmsg(a, d, &msg, MSG_DONTWAIT).errno(),
+        Err(Errno::ECONNREFUSED)
+    );
+    let log = rec.log.lock().unwrap().clone();
+    let want = [
+        "create 101 ty=1 proto=0",
+        "bind 101 stream len=6",
+        // __sys_listen clamps the backlog to somaxconn before the hook.
+        "listen 101 stream@srv 4096",
+        "create 100 ty=1 proto=0",
+        "connect 100 stream",
+        "unix_stream_connect 100 stream -> stream@srv",
+        "accept 101 stream@srv",
+        "sendmsg 100 stream 2 0x0",
+        // O_NONBLOCK and MSG_DONTWAIT reach the hook as flags.
+        "recvmsg 101 stream@srv 8 0x40",
+        "file_receive 101 Memfd",
+        "create 100 ty=2 proto=0",
+        "sendmsg 100 dgram 1 0x40",
+    ];
+    assert_eq!(log, want);
+}
+
+#[test]
+fn a_denial_is_the_calls_answer_with_the_policys_rule() {
+    let rec: &'static Recorder = Box::leak(Box::default());
+    let w = World::with_security(Box::new(rec));
+    let a = w.spawn(&TaskSpec::default());
+    let b = w.spawn(&TaskSpec::default());
+    *rec.deny_send_from.lock().unwrap() = Some(a);
     let [s0, _s1] = w.socketpair(a, SOCK_DGRAM).unwrap();
     let msg = MsgHdr {
         name: None,
@@ -89,7 +181,7 @@ fn denied_unix_may_send_fails_the_datagram_with_the_policy_errno() {
     };
     let e = w.sendmsg(a, s0, &msg, MSG_DONTWAIT).unwrap_err();
     assert_eq!(e, Errno::EACCES);
-    assert_eq!(e.reason(), "test policy: no datagrams from this process");
+    assert_eq!(e.rule.function(), Some("security_unix_may_send"));
     let [t0, _t1] = w.socketpair(b, SOCK_DGRAM).unwrap();
     assert_eq!(w.sendmsg(b, t0, &msg, MSG_DONTWAIT), Ok(1));
 }

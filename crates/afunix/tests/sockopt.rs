@@ -8,8 +8,7 @@
 
 use afunix::abi::consts::*;
 use afunix::backend::TaskSpec;
-use afunix::process::Pid;
-use afunix::{Errno, World};
+use afunix::{Errno, Fd, Pid, World};
 
 fn task(uid: u32, groups: Vec<u32>) -> TaskSpec {
     TaskSpec {
@@ -24,14 +23,14 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-fn get(w: &World, pid: Pid, fd: i32, name: i32, optlen: i32) -> String {
+fn get(w: &World, pid: Pid, fd: Fd, name: i32, optlen: i32) -> String {
     match w.getsockopt_len(pid, fd, SOL_SOCKET, name, optlen) {
         Ok((n, v)) => format!("{n}:{}", hex(&v)),
         Err((e, back)) => format!("E{}:{}", e.raw(), back.unwrap_or(optlen)),
     }
 }
 
-fn set(w: &World, pid: Pid, fd: i32, name: i32, v: &[u8]) -> String {
+fn set(w: &World, pid: Pid, fd: Fd, name: i32, v: &[u8]) -> String {
     match w.setsockopt(pid, fd, SOL_SOCKET, name, v) {
         Ok(()) => "0".into(),
         Err(e) if e.reason().starts_with("model gap:") => "GAP".into(),
@@ -146,7 +145,7 @@ fn world(spec: &TaskSpec) -> (World, Pid) {
     (w, pid)
 }
 
-fn val(w: &World, pid: Pid, fd: i32, name: i32) -> i32 {
+fn val(w: &World, pid: Pid, fd: Fd, name: i32) -> i32 {
     let (n, v) = w.getsockopt_len(pid, fd, SOL_SOCKET, name, 4).unwrap();
     assert_eq!(n, 4);
     i32::from_ne_bytes(v.try_into().unwrap())
@@ -664,7 +663,7 @@ fn buffer_sizes_set_the_buffer_locks() {
 #[test]
 fn stream_timestamps_are_flags_timestamping_zero_marks_new_or_old() {
     let (w, a) = world(&task(1000, vec![1000]));
-    let state = |fd: i32| -> Vec<i32> {
+    let state = |fd: Fd| -> Vec<i32> {
         [
             SO_TIMESTAMP_OLD,
             SO_TIMESTAMPNS_OLD,

@@ -29,7 +29,7 @@ use afunix::abi::consts::{
 use afunix::abi::timeval::Timeval;
 use afunix::backend::TaskSpec;
 use afunix::net::socket::MsgHdr;
-use afunix::{Errno, World};
+use afunix::{Errno, Fd, Pid, World};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{mpsc, Arc, RwLock};
@@ -68,8 +68,8 @@ impl Rng {
         self.next() % n
     }
 
-    fn fd(&mut self) -> i32 {
-        self.below(NOFILE as u64) as i32
+    fn fd(&mut self) -> Fd {
+        Fd::from_raw(self.below(NOFILE as u64) as i32)
     }
 
     fn chance(&mut self, percent: u64) -> bool {
@@ -80,8 +80,25 @@ impl Rng {
 /// A process slot: the pid there now (a fork may replace it) and the lock
 /// that keeps new sockets out of reach until they have their timeouts.
 struct Slot {
-    pid: AtomicI32,
+    pid: AtomicPid,
     create: RwLock<()>,
+}
+
+/// A pid that threads share (its number in an `AtomicI32`).
+struct AtomicPid(AtomicI32);
+
+impl AtomicPid {
+    fn new(pid: Pid) -> AtomicPid {
+        AtomicPid(AtomicI32::new(pid.as_raw()))
+    }
+
+    fn load(&self, order: Ordering) -> Pid {
+        Pid::from_raw(self.0.load(order))
+    }
+
+    fn store(&self, pid: Pid, order: Ordering) {
+        self.0.store(pid.as_raw(), order);
+    }
 }
 
 struct Shared {
@@ -111,7 +128,7 @@ impl Tally {
 /// (the slot's write lock) except `close`, which takes no lock: `EBADF`
 /// then means the socket is gone, and no other file can take its fd
 /// number while the lock is held.
-fn timeouts(t: &mut Tally, w: &World, pid: i32, fd: i32) {
+fn timeouts(t: &mut Tally, w: &World, pid: Pid, fd: Fd) {
     let tv = Timeval::from_millis(TIMEOUT_MS).to_bytes();
     for opt in [SO_RCVTIMEO, SO_SNDTIMEO] {
         match w.setsockopt(pid, fd, SOL_SOCKET, opt, &tv) {
@@ -173,7 +190,7 @@ fn worker(sh: &Shared, seed: u64, until: Instant) -> Tally {
                 buf.iter_mut().take(len).for_each(|b| *b = rng.next() as u8);
                 let control = if rng.chance(50) {
                     let n = 1 + rng.below(3) as usize;
-                    let fds: Vec<i32> = (0..n).map(|_| rng.fd()).collect();
+                    let fds: Vec<Fd> = (0..n).map(|_| rng.fd()).collect();
                     CmsgBuilder::new().rights(&fds).finish()
                 } else {
                     Vec::new()
@@ -247,7 +264,7 @@ fn worker(sh: &Shared, seed: u64, until: Instant) -> Tally {
                 let pid = slot.pid.load(Ordering::SeqCst);
                 let n = if rng.chance(20) { 4 } else { 1 };
                 for _ in 0..n {
-                    let fd = 3 + rng.below(NOFILE as u64 - 3) as i32;
+                    let fd = Fd::from_raw(3 + rng.below(NOFILE as u64 - 3) as i32);
                     let r = w.close(pid, fd);
                     t.note("close", &r);
                 }
@@ -321,7 +338,7 @@ fn stress_shared_world() {
     };
     let first = w.spawn(&spec);
     let mut slots = vec![Slot {
-        pid: AtomicI32::new(first),
+        pid: AtomicPid::new(first),
         create: RwLock::new(()),
     }];
     for _ in 1..PROCS {
@@ -333,7 +350,7 @@ fn stress_shared_world() {
             w.fork(first).unwrap()
         };
         slots.push(Slot {
-            pid: AtomicI32::new(pid),
+            pid: AtomicPid::new(pid),
             create: RwLock::new(()),
         });
     }
@@ -378,7 +395,7 @@ fn stress_shared_world() {
                 panicked.push(format!("thread {i}: {msg}"));
             }
             Err(_) => {
-                let sleeping: Vec<i32> = sh
+                let sleeping: Vec<Pid> = sh
                     .slots
                     .iter()
                     .map(|s| s.pid.load(Ordering::SeqCst))
@@ -492,7 +509,7 @@ fn fork_races_close() {
 fn install_races_exit() {
     rounds(Duration::from_secs(3), || {
         let w = Arc::new(World::new());
-        let cur = Arc::new(AtomicI32::new(w.spawn(&TaskSpec::default())));
+        let cur = Arc::new(AtomicPid::new(w.spawn(&TaskSpec::default())));
         let until = Instant::now() + Duration::from_millis(100);
         let installers: Vec<_> = (0..2)
             .map(|_| {

@@ -6,7 +6,7 @@ use afunix::abi::consts::*;
 use afunix::abi::sockaddr::UnixAddr;
 use afunix::backend::TaskSpec;
 use afunix::net::socket::MsgHdr;
-use afunix::{Errno, World};
+use afunix::{Errno, Fd, Pid, World};
 
 fn sa(p: &str) -> Vec<u8> {
     UnixAddr::Pathname(p.as_bytes().to_vec()).to_sockaddr()
@@ -22,14 +22,14 @@ fn task(uid: u32, gid: u32, groups: Vec<u32>, umask: u32) -> TaskSpec {
     }
 }
 
-fn name(w: &World, pid: i32, fd: i32) -> UnixAddr {
+fn name(w: &World, pid: Pid, fd: Fd) -> UnixAddr {
     UnixAddr::from_sockaddr(&w.getsockname(pid, fd).unwrap())
 }
 
 fn send(
     w: &World,
-    pid: i32,
-    fd: i32,
+    pid: Pid,
+    fd: Fd,
     to: Option<&[u8]>,
     data: &[u8],
 ) -> Result<usize, afunix::Error> {
@@ -59,7 +59,7 @@ fn scenario_22_path_subdir_search() {
     assert_eq!(w.connect(c, cs, &sa("srv/sock")), Err(Errno::EACCES.into()));
     w.chmod(s, b"srv", 0o711).unwrap();
     w.connect(c, cs, &sa("srv/sock")).unwrap();
-    assert_eq!(w.accept4(s, l, 0), Ok(4));
+    assert_eq!(w.accept4(s, l, 0), Ok(Fd::from_raw(4)));
     assert_eq!(
         UnixAddr::from_sockaddr(&w.getpeername(c, cs).unwrap()),
         UnixAddr::Pathname(b"srv/sock".to_vec())
@@ -118,16 +118,16 @@ fn scenario_24_unlink_rebind() {
 
 #[test]
 fn scenario_36_file_rights_offset() {
-    use afunix::abi::cmsg::{user_cmsgs, CmsgBuilder};
+    use afunix::abi::cmsg::CmsgBuilder;
     let w = World::new();
     let a = w.spawn(&TaskSpec::default());
     let f = w
         .open(a, b"data.txt", O_RDWR | O_CREAT | O_EXCL, 0o644)
         .unwrap();
-    assert_eq!(f, 3);
+    assert_eq!(f, Fd::from_raw(3));
     assert_eq!(w.write(a, f, b"0123456789"), Ok(10));
     let [sa_, sb] = w.socketpair(a, SOCK_STREAM).unwrap();
-    let pass = |fd: i32| -> i32 {
+    let pass = |fd: Fd| -> Fd {
         let control = CmsgBuilder::new().rights(&[fd]).finish();
         let msg = MsgHdr {
             name: None,
@@ -136,21 +136,20 @@ fn scenario_36_file_rights_offset() {
         };
         assert_eq!(w.sendmsg(a, sa_, &msg, 0), Ok(1));
         let r = w.recvmsg(a, sb, 16, 64, 0).unwrap();
-        let c = user_cmsgs(&r.control).next().unwrap();
-        i32::from_ne_bytes(c.data[..4].try_into().unwrap())
+        r.rights()[0]
     };
     let g = pass(f);
-    assert_eq!(g, 6);
+    assert_eq!(g, Fd::from_raw(6));
     assert_eq!(w.read(a, g, 3).unwrap(), b"");
     let h = w.open(a, b"data.txt", O_RDONLY, 0).unwrap();
-    assert_eq!(h, 7);
+    assert_eq!(h, Fd::from_raw(7));
     assert_eq!(w.read(a, h, 3).unwrap(), b"012");
     assert_eq!(w.write(a, g, b"AB"), Ok(2));
     assert_eq!(w.read(a, h, 20).unwrap(), b"3456789AB");
     let p = w.open(a, b"data.txt", O_PATH, 0).unwrap();
-    assert_eq!(p, 8);
+    assert_eq!(p, Fd::from_raw(8));
     let q = pass(p);
-    assert_eq!(q, 9);
+    assert_eq!(q, Fd::from_raw(9));
     assert_eq!(w.read(a, q, 1), Err(Errno::EBADF.into()));
     assert_eq!(w.get_fd_flags(a, q), Ok(0));
     assert_eq!(w.poll(a, q, POLLIN), Ok(POLLNVAL));

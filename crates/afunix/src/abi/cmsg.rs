@@ -65,6 +65,96 @@ impl CmsgRef<'_> {
     }
 }
 
+/// A control message, decoded (smoltcp's `Repr`): what the kernel puts in
+/// a `recvmsg` buffer for a unix socket, and what a program may send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Cmsg {
+    /// `SCM_RIGHTS`: fds (in the receiver, installed; in a send buffer,
+    /// the sender's).
+    Rights(Vec<crate::Fd>),
+    /// `SCM_CREDENTIALS`: a `struct ucred`.
+    Credentials(Ucred),
+    /// `SCM_PIDFD`: a pidfd of the sender, installed in the receiver.
+    Pidfd(crate::Fd),
+    /// `SCM_INQ` (`SO_INQ` on a stream socket): bytes left to read.
+    Inq(i32),
+    /// Anything else, or a message whose data has the wrong length for its
+    /// type: the raw parts.
+    Other {
+        /// `cmsg_level`.
+        level: i32,
+        /// `cmsg_type`.
+        ty: i32,
+        /// The data.
+        data: Vec<u8>,
+    },
+}
+
+impl Cmsg {
+    /// Decode one message; a known type with a malformed length stays
+    /// [`Cmsg::Other`] (never a guess).
+    pub fn parse(c: &CmsgRef<'_>) -> Cmsg {
+        use super::consts::{SCM_INQ, SCM_PIDFD};
+        let int = || (c.data.len() == 4).then(|| i32_at(c.data, 0)).flatten();
+        if c.level == SOL_SOCKET {
+            match c.ty {
+                SCM_RIGHTS if c.data.len() % 4 == 0 => {
+                    return Cmsg::Rights(c.ints().into_iter().map(crate::Fd::from_raw).collect())
+                }
+                SCM_CREDENTIALS if c.data.len() == Ucred::SIZE => {
+                    if let Some(u) = Ucred::parse(c.data) {
+                        return Cmsg::Credentials(u);
+                    }
+                }
+                SCM_PIDFD => {
+                    if let Some(fd) = int() {
+                        return Cmsg::Pidfd(crate::Fd::from_raw(fd));
+                    }
+                }
+                SCM_INQ => {
+                    if let Some(n) = int() {
+                        return Cmsg::Inq(n);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Cmsg::Other {
+            level: c.level,
+            ty: c.ty,
+            data: c.data.to_vec(),
+        }
+    }
+
+    /// Append this message to a send buffer (`CMSG_SPACE` each).
+    pub fn emit(&self, b: &mut CmsgBuilder) {
+        use super::consts::{SCM_INQ, SCM_PIDFD};
+        match self {
+            Cmsg::Rights(fds) => {
+                b.rights(fds);
+            }
+            Cmsg::Credentials(u) => {
+                b.creds(*u);
+            }
+            Cmsg::Pidfd(fd) => {
+                b.push(SOL_SOCKET, SCM_PIDFD, &fd.as_raw().to_ne_bytes());
+            }
+            Cmsg::Inq(n) => {
+                b.push(SOL_SOCKET, SCM_INQ, &n.to_ne_bytes());
+            }
+            Cmsg::Other { level, ty, data } => {
+                b.push(*level, *ty, data);
+            }
+        }
+    }
+}
+
+/// Every message of a `recvmsg` control buffer, decoded (walked as a C
+/// program walks it, [`user_cmsgs`]).
+pub fn parse_cmsgs(buf: &[u8]) -> impl Iterator<Item = Cmsg> + '_ {
+    user_cmsgs(buf).map(|c| Cmsg::parse(&c))
+}
+
 /// The header at `off`: `(cmsg_len, level, type)`, if 16 bytes are there.
 fn header_at(buf: &[u8], off: usize) -> Option<(u64, i32, i32)> {
     Some((
@@ -227,9 +317,13 @@ impl CmsgBuilder {
         self
     }
 
-    /// Append `SOL_SOCKET`/`SCM_RIGHTS` carrying `fds`.
-    pub fn rights(&mut self, fds: &[i32]) -> &mut Self {
-        let data: Vec<u8> = fds.iter().flat_map(|fd| fd.to_le_bytes()).collect();
+    /// Append `SOL_SOCKET`/`SCM_RIGHTS` carrying `fds` ([`crate::Fd`]s of a
+    /// world, or raw numbers as a program writes them).
+    pub fn rights<F: Copy + Into<i32>>(&mut self, fds: &[F]) -> &mut Self {
+        let data: Vec<u8> = fds
+            .iter()
+            .flat_map(|fd| (*fd).into().to_ne_bytes())
+            .collect();
         self.push(SOL_SOCKET, SCM_RIGHTS, &data)
     }
 

@@ -195,6 +195,33 @@ pub struct Program {
     insns: Vec<SockFilter>,
 }
 
+/// The whole opcodes the checker and the interpreter name, as the kernel
+/// writes them (`BPF_LD | BPF_W | BPF_ABS`).
+mod op {
+    use super::*;
+    pub const LD_W_ABS: u16 = BPF_LD | BPF_W | BPF_ABS;
+    pub const LD_H_ABS: u16 = BPF_LD | BPF_H | BPF_ABS;
+    pub const LD_B_ABS: u16 = BPF_LD | BPF_B | BPF_ABS;
+    pub const LD_W_IND: u16 = BPF_LD | BPF_W | BPF_IND;
+    pub const LD_H_IND: u16 = BPF_LD | BPF_H | BPF_IND;
+    pub const LD_B_IND: u16 = BPF_LD | BPF_B | BPF_IND;
+    pub const LD_W_LEN: u16 = BPF_LD | BPF_W | BPF_LEN;
+    pub const LD_IMM: u16 = BPF_LD | BPF_IMM;
+    pub const LD_MEM: u16 = BPF_LD | BPF_MEM;
+    pub const LDX_W_LEN: u16 = BPF_LDX | BPF_W | BPF_LEN;
+    pub const LDX_B_MSH: u16 = BPF_LDX | BPF_B | BPF_MSH;
+    pub const LDX_IMM: u16 = BPF_LDX | BPF_IMM;
+    pub const LDX_MEM: u16 = BPF_LDX | BPF_MEM;
+    pub const ST: u16 = BPF_ST;
+    pub const STX: u16 = BPF_STX;
+    pub const ALU_NEG: u16 = BPF_ALU | BPF_NEG;
+    pub const JMP_JA: u16 = BPF_JMP | BPF_JA;
+    pub const RET_K: u16 = BPF_RET | BPF_K;
+    pub const RET_A: u16 = BPF_RET | BPF_A;
+    pub const MISC_TAX: u16 = BPF_MISC | BPF_TAX;
+    pub const MISC_TXA: u16 = BPF_MISC | BPF_TXA;
+}
+
 // chk_code_allowed
 /// Whether `code` is one of the opcodes a classic socket filter may use.
 fn code_allowed(code: u16) -> bool {
@@ -214,25 +241,30 @@ fn code_allowed(code: u16) -> bool {
     {
         return true;
     }
+    use op::*;
     matches!(
         code,
-        0x84 // BPF_ALU | BPF_NEG
-            | 0x20 | 0x28 | 0x30 // BPF_LD | W/H/B | BPF_ABS
-            | 0x40 | 0x48 | 0x50 // BPF_LD | W/H/B | BPF_IND
-            | 0x80 // BPF_LD | BPF_W | BPF_LEN
-            | 0x00 // BPF_LD | BPF_IMM
-            | 0x60 // BPF_LD | BPF_MEM
-            | 0x81 // BPF_LDX | BPF_W | BPF_LEN
-            | 0xb1 // BPF_LDX | BPF_B | BPF_MSH
-            | 0x01 // BPF_LDX | BPF_IMM
-            | 0x61 // BPF_LDX | BPF_MEM
-            | 0x02 // BPF_ST
-            | 0x03 // BPF_STX
-            | 0x07 // BPF_MISC | BPF_TAX
-            | 0x87 // BPF_MISC | BPF_TXA
-            | 0x06 // BPF_RET | BPF_K
-            | 0x16 // BPF_RET | BPF_A
-            | 0x05 // BPF_JMP | BPF_JA
+        ALU_NEG
+            | LD_W_ABS
+            | LD_H_ABS
+            | LD_B_ABS
+            | LD_W_IND
+            | LD_H_IND
+            | LD_B_IND
+            | LD_W_LEN
+            | LD_IMM
+            | LD_MEM
+            | LDX_W_LEN
+            | LDX_B_MSH
+            | LDX_IMM
+            | LDX_MEM
+            | ST
+            | STX
+            | MISC_TAX
+            | MISC_TXA
+            | RET_K
+            | RET_A
+            | JMP_JA
     )
 }
 
@@ -266,7 +298,7 @@ fn check_classic(insns: &[SockFilter]) -> Result<(), crate::errno::Error> {
             if f.k >= 32 {
                 return Err(Errno::EINVAL.why("bpf_check_classic: shift by constant >= 32"));
             }
-        } else if matches!(code, 0x60 | 0x61 | 0x02 | 0x03) {
+        } else if matches!(code, op::LD_MEM | op::LDX_MEM | op::ST | op::STX) {
             if f.k >= BPF_MEMWORDS {
                 return Err(
                     Errno::EINVAL.why("bpf_check_classic: scratch memory index >= BPF_MEMWORDS")
@@ -281,7 +313,10 @@ fn check_classic(insns: &[SockFilter]) -> Result<(), crate::errno::Error> {
             if pc + usize::from(f.jt) + 1 >= flen || pc + usize::from(f.jf) + 1 >= flen {
                 return Err(Errno::EINVAL.why("bpf_check_classic: conditional jump past the end"));
             }
-        } else if matches!(code, 0x20 | 0x28 | 0x30) && f.k >= SKF_AD_OFF && !known_ancillary(f.k) {
+        } else if matches!(code, op::LD_W_ABS | op::LD_H_ABS | op::LD_B_ABS)
+            && f.k >= SKF_AD_OFF
+            && !known_ancillary(f.k)
+        {
             return Err(Errno::EINVAL.why("bpf_check_classic: unknown ancillary load"));
         }
     }
@@ -306,8 +341,8 @@ fn check_load_and_stores(insns: &[SockFilter]) -> Result<(), crate::errno::Error
         valid &= masks.get(pc).copied().unwrap_or(u16::MAX);
         let bit = 1u16.checked_shl(f.k).unwrap_or(0);
         match f.code {
-            0x02 | 0x03 => valid |= bit,
-            0x60 | 0x61 if valid & bit == 0 => {
+            op::ST | op::STX => valid |= bit,
+            op::LD_MEM | op::LDX_MEM if valid & bit == 0 => {
                 return Err(
                     Errno::EINVAL.why("check_load_and_stores: load of an unwritten scratch cell")
                 );
@@ -332,16 +367,47 @@ fn check_load_and_stores(insns: &[SockFilter]) -> Result<(), crate::errno::Error
     Ok(())
 }
 
-/// The state `Program::run` uses for `SKF_AD_RANDOM` (xorshift32).
-static RANDOM_STATE: AtomicU32 = AtomicU32::new(0x2545_f491);
+/// The source of `SKF_AD_RANDOM` (the kernel's `bpf_user_rnd_u32`, a
+/// per-cpu prandom): a seeded xorshift32, one per world, so that two worlds
+/// never share a sequence and a run is reproduced by its seed.
+#[derive(Debug)]
+pub struct Prandom(AtomicU32);
 
-fn next_random() -> u32 {
-    let mut x = RANDOM_STATE.load(Ordering::Relaxed);
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    RANDOM_STATE.store(x, Ordering::Relaxed);
-    x
+impl Prandom {
+    /// A generator seeded with `seed` (0 is replaced: xorshift needs a
+    /// nonzero state).
+    pub fn new(seed: u32) -> Prandom {
+        Prandom(AtomicU32::new(if seed == 0 { 0x2545_f491 } else { seed }))
+    }
+
+    /// Start again from `seed`.
+    pub fn reseed(&self, seed: u32) {
+        self.0.store(
+            if seed == 0 { 0x2545_f491 } else { seed },
+            Ordering::Relaxed,
+        );
+    }
+
+    /// The next number.
+    pub fn next_u32(&self) -> u32 {
+        let step = |mut x: u32| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x
+        };
+        let prev = self
+            .0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |x| Some(step(x)))
+            .unwrap_or_else(|x| x);
+        step(prev)
+    }
+}
+
+impl Default for Prandom {
+    fn default() -> Prandom {
+        Prandom::new(0)
+    }
 }
 
 /// `struct nlattr` header size.
@@ -466,9 +532,10 @@ impl Program {
     /// 0; `IFINDEX`/`HATYPE` end the program returning the current A (the
     /// converted code exits when `skb->dev` is NULL); `ALU_XOR_X` is
     /// `A ^= X`; `NLATTR`/`NLATTR_NEST` search netlink attributes in the
-    /// payload as the kernel does; `RANDOM` draws from a process-wide
-    /// xorshift generator (deterministic sequence, not the kernel's).
-    pub fn run(&self, packet: &[u8]) -> u32 {
+    /// payload as the kernel does; `RANDOM` draws from `random` (the
+    /// world's seeded generator; not the kernel's sequence).
+    pub fn run(&self, packet: &[u8], random: &Prandom) -> u32 {
+        use op::*;
         let mut a: u32 = 0;
         let mut x: u32 = 0;
         let mut mem = [0u32; BPF_MEMWORDS as usize];
@@ -481,37 +548,38 @@ impl Program {
             let cell = usize::try_from(k).ok().and_then(|i| mem.get(i).copied());
             match f.code {
                 // Loads into A.
-                0x20 | 0x28 | 0x30 if k >= SKF_AD_OFF => match k - SKF_AD_OFF {
+                LD_W_ABS | LD_H_ABS | LD_B_ABS if k >= SKF_AD_OFF => match k - SKF_AD_OFF {
                     SKF_AD_IFINDEX | SKF_AD_HATYPE => return a,
                     SKF_AD_ALU_XOR_X => a ^= x,
                     SKF_AD_NLATTR => a = nlattr(packet, a, x, false),
                     SKF_AD_NLATTR_NEST => a = nlattr(packet, a, x, true),
-                    SKF_AD_RANDOM => a = next_random(),
+                    SKF_AD_RANDOM => a = random.next_u32(),
                     _ => a = 0,
                 },
-                0x20 | 0x28 | 0x30 => match load(packet, k as i32, size_of(f.code)) {
+                LD_W_ABS | LD_H_ABS | LD_B_ABS => match load(packet, k as i32, size_of(f.code)) {
                     Some(v) => a = v,
                     None => return 0,
                 },
-                0x40 | 0x48 | 0x50 => match load(packet, x.wrapping_add(k) as i32, size_of(f.code))
-                {
-                    Some(v) => a = v,
-                    None => return 0,
-                },
-                0x80 => a = plen,
-                0x00 => a = k,
-                0x60 => a = cell.unwrap_or(0),
+                LD_W_IND | LD_H_IND | LD_B_IND => {
+                    match load(packet, x.wrapping_add(k) as i32, size_of(f.code)) {
+                        Some(v) => a = v,
+                        None => return 0,
+                    }
+                }
+                LD_W_LEN => a = plen,
+                LD_IMM => a = k,
+                LD_MEM => a = cell.unwrap_or(0),
                 // Loads into X.
-                0x81 => x = plen,
-                0x01 => x = k,
-                0x61 => x = cell.unwrap_or(0),
-                0xb1 => match load(packet, k as i32, 1) {
+                LDX_W_LEN => x = plen,
+                LDX_IMM => x = k,
+                LDX_MEM => x = cell.unwrap_or(0),
+                LDX_B_MSH => match load(packet, k as i32, 1) {
                     Some(v) => x = (v & 0xf) << 2,
                     None => return 0,
                 },
                 // Stores.
-                0x02 | 0x03 => {
-                    let v = if f.code == 0x02 { a } else { x };
+                ST | STX => {
+                    let v = if f.code == ST { a } else { x };
                     if let Some(m) = usize::try_from(k).ok().and_then(|i| mem.get_mut(i)) {
                         *m = v;
                     }
@@ -536,7 +604,7 @@ impl Program {
                     };
                 }
                 // Jumps.
-                c if c == BPF_JMP | BPF_JA => {
+                JMP_JA => {
                     pc = match usize::try_from(k).ok().and_then(|k| pc.checked_add(k)) {
                         Some(t) => t,
                         None => return 0,
@@ -554,11 +622,11 @@ impl Program {
                     pc += usize::from(if taken { f.jt } else { f.jf });
                 }
                 // Return.
-                0x06 => return k,
-                0x16 => return a,
+                RET_K => return k,
+                RET_A => return a,
                 // Misc.
-                0x07 => x = a,
-                0x87 => a = x,
+                MISC_TAX => x = a,
+                MISC_TXA => a = x,
                 _ => return 0,
             }
         }
@@ -596,8 +664,8 @@ fn nlattr(p: &[u8], a: u32, x: u32, nested: bool) -> u32 {
 /// What `sk_filter` does with a packet: a result of 0 drops it (`None`;
 /// unix dgram sendmsg then reports success without queueing), any other
 /// result keeps `min(result, len)` bytes (`pskb_trim`).
-pub fn filter_verdict(prog: &Program, packet: &[u8]) -> Option<usize> {
-    match prog.run(packet) {
+pub fn filter_verdict(prog: &Program, packet: &[u8], random: &Prandom) -> Option<usize> {
+    match prog.run(packet, random) {
         0 => None,
         r => Some(usize::try_from(r).map_or(packet.len(), |r| r.min(packet.len()))),
     }
@@ -638,9 +706,9 @@ mod tests {
             p.instructions()[1],
             SockFilter::jump(BPF_JMP | BPF_JGT | BPF_K, 3, 0, 1)
         );
-        assert_eq!(filter_verdict(&p, b"abc"), Some(3));
-        assert_eq!(filter_verdict(&p, b"abcd"), None);
-        assert_eq!(filter_verdict(&p, b"ok"), Some(2));
+        assert_eq!(filter_verdict(&p, b"abc", &Prandom::default()), Some(3));
+        assert_eq!(filter_verdict(&p, b"abcd", &Prandom::default()), None);
+        assert_eq!(filter_verdict(&p, b"ok", &Prandom::default()), Some(2));
         assert_eq!(p.to_bytes(), unhex(DROP_LONG));
     }
 
@@ -764,29 +832,37 @@ mod tests {
             st(RET_A, 0),
         ])
         .unwrap();
-        assert_eq!(p.run(&[0, 1, 2, 3]), 0x0102 + 1);
-        assert_eq!(p.run(&[0, 1]), 0, "out of bounds load returns 0");
+        assert_eq!(p.run(&[0, 1, 2, 3], &Prandom::default()), 0x0102 + 1);
+        assert_eq!(
+            p.run(&[0, 1], &Prandom::default()),
+            0,
+            "out of bounds load returns 0"
+        );
         let ind = prog(&[
             st(BPF_LDX | BPF_IMM, 2),
             st(BPF_LD | BPF_B | BPF_IND, 1),
             st(RET_A, 0),
         ])
         .unwrap();
-        assert_eq!(ind.run(b"abcd"), u32::from(b'd'));
+        assert_eq!(ind.run(b"abcd", &Prandom::default()), u32::from(b'd'));
         let msh = prog(&[
             st(BPF_LDX | BPF_B | BPF_MSH, 0),
             st(BPF_MISC | BPF_TXA, 0),
             st(RET_A, 0),
         ])
         .unwrap();
-        assert_eq!(msh.run(&[0x45]), 20);
+        assert_eq!(msh.run(&[0x45], &Prandom::default()), 20);
         let div = prog(&[
             st(BPF_LD | BPF_IMM, 7),
             st(BPF_ALU | BPF_DIV | BPF_X, 0),
             st(RET_K, 9),
         ])
         .unwrap();
-        assert_eq!(div.run(b""), 0, "division by X == 0 returns 0");
+        assert_eq!(
+            div.run(b"", &Prandom::default()),
+            0,
+            "division by X == 0 returns 0"
+        );
         let m = prog(&[
             st(BPF_LD | BPF_IMM, 17),
             st(BPF_ALU | BPF_MOD | BPF_K, 5),
@@ -795,7 +871,10 @@ mod tests {
             st(RET_A, 0),
         ])
         .unwrap();
-        assert_eq!(m.run(b""), (2u32 ^ 0xff).wrapping_neg());
+        assert_eq!(
+            m.run(b"", &Prandom::default()),
+            (2u32 ^ 0xff).wrapping_neg()
+        );
     }
 
     #[test]
@@ -807,11 +886,15 @@ mod tests {
             st(RET_K, 5),
         ])
         .unwrap();
-        assert_eq!(ifx.run(b"x"), 77, "no skb->dev: exit with A");
+        assert_eq!(
+            ifx.run(b"x", &Prandom::default()),
+            77,
+            "no skb->dev: exit with A"
+        );
         let net = prog(&[st(BPF_LD | BPF_B | BPF_ABS, SKF_NET_OFF + 1), st(RET_A, 0)]).unwrap();
-        assert_eq!(net.run(b"ab"), u32::from(b'b'));
+        assert_eq!(net.run(b"ab", &Prandom::default()), u32::from(b'b'));
         let ll = prog(&[st(BPF_LD | BPF_B | BPF_ABS, SKF_LL_OFF), st(RET_K, 1)]).unwrap();
-        assert_eq!(ll.run(b"ab"), 0);
+        assert_eq!(ll.run(b"ab", &Prandom::default()), 0);
         // nlattr: attrs {len 5, type 1, "x"} pad, {len 8, type 2, u32}
         let mut pkt = vec![5, 0, 1, 0, b'x', 0, 0, 0];
         pkt.extend_from_slice(&[8, 0, 2, 0, 1, 2, 3, 4]);
@@ -821,24 +904,24 @@ mod tests {
             st(RET_A, 0),
         ])
         .unwrap();
-        assert_eq!(nl.run(&pkt), 8);
+        assert_eq!(nl.run(&pkt, &Prandom::default()), 8);
         let nl3 = prog(&[
             st(BPF_LDX | BPF_IMM, 3),
             st(ld, SKF_AD_OFF + SKF_AD_NLATTR),
             st(RET_A, 0),
         ])
         .unwrap();
-        assert_eq!(nl3.run(&pkt), 0);
+        assert_eq!(nl3.run(&pkt, &Prandom::default()), 0);
     }
 
     #[test]
     fn verdict_trims() {
         let p = prog(&[st(RET_K, 2)]).unwrap();
-        assert_eq!(filter_verdict(&p, b"hello"), Some(2));
+        assert_eq!(filter_verdict(&p, b"hello", &Prandom::default()), Some(2));
         let all = prog(&[st(RET_K, u32::MAX)]).unwrap();
-        assert_eq!(filter_verdict(&all, b"hello"), Some(5));
+        assert_eq!(filter_verdict(&all, b"hello", &Prandom::default()), Some(5));
         let drop = prog(&[st(RET_K, 0)]).unwrap();
-        assert_eq!(filter_verdict(&drop, b"hello"), None);
+        assert_eq!(filter_verdict(&drop, b"hello", &Prandom::default()), None);
     }
 
     /// Observations on the host kernel (6.18.44, x86_64): each program was
@@ -1077,7 +1160,7 @@ mod tests {
         ];
         for (name, insns, pkt, want) in cases {
             let p = prog(&insns).unwrap_or_else(|e| panic!("{name}: rejected: {e:?}"));
-            assert_eq!(filter_verdict(&p, pkt), want, "{name}");
+            assert_eq!(filter_verdict(&p, pkt, &Prandom::default()), want, "{name}");
         }
         // Rejected by the host (EINVAL).
         let rejected: Vec<(&str, Vec<SockFilter>)> = vec![
@@ -1107,8 +1190,8 @@ mod tests {
             pkt in proptest::collection::vec(any::<u8>(), 0..64),
         ) {
             if let Ok(p) = Program::parse(&bytes) {
-                let _ = p.run(&pkt);
-                let _ = filter_verdict(&p, &pkt);
+                let _ = p.run(&pkt, &Prandom::default());
+                let _ = filter_verdict(&p, &pkt, &Prandom::default());
                 prop_assert_eq!(p.to_bytes(), bytes);
             }
         }
@@ -1128,7 +1211,7 @@ mod tests {
             let mut v: Vec<SockFilter> = insns.into_iter().map(|(code, jt, jf, k)| SockFilter { code, jt: jt % 4, jf: jf % 4, k }).collect();
             v.push(st(RET_A, 0));
             if let Ok(p) = Program::from_instructions(v) {
-                let _ = filter_verdict(&p, &pkt);
+                let _ = filter_verdict(&p, &pkt, &Prandom::default());
             }
         }
     }

@@ -13,7 +13,8 @@ use crate::abi::ucred::Ucred;
 use crate::errno::{Errno, SysResult};
 use crate::file::File;
 use crate::net::unix::SkbCred;
-use crate::process::{Capability, Pid};
+use crate::process::{Capability, RawPid};
+use crate::security::FileRef;
 use crate::world::Kernel;
 use std::sync::Arc;
 
@@ -21,7 +22,7 @@ use std::sync::Arc;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ScmCreds {
     /// The pid claimed (checked to exist).
-    pub pid: Pid,
+    pub pid: RawPid,
     /// The uid claimed.
     pub uid: u32,
     /// The gid claimed.
@@ -56,7 +57,7 @@ const INVALID_ID: u32 = u32::MAX;
 impl Kernel {
     /// `scm_send` / `__scm_send`: parse the control buffer of a `sendmsg`
     /// by `pid`, in the kernel's order. Runs only when `msg_controllen > 0`.
-    pub(crate) fn scm_send(&self, pid: Pid, control: &[u8]) -> SysResult<ScmCookie> {
+    pub(crate) fn scm_send(&self, pid: RawPid, control: &[u8]) -> SysResult<ScmCookie> {
         let mut cookie = ScmCookie::default();
         if control.is_empty() {
             return Ok(cookie);
@@ -70,7 +71,7 @@ impl Kernel {
         }
     }
 
-    fn scm_parse(&self, pid: Pid, control: &[u8], cookie: &mut ScmCookie) -> SysResult<()> {
+    fn scm_parse(&self, pid: RawPid, control: &[u8], cookie: &mut ScmCookie) -> SysResult<()> {
         for cmsg in kernel_cmsgs(control) {
             let cmsg = cmsg?;
             if cmsg.level != SOL_SOCKET {
@@ -102,7 +103,7 @@ impl Kernel {
     }
 
     // scm_fp_copy: take a reference to each file, in order.
-    fn scm_fp_copy(&self, pid: Pid, data: &[u8], fp: &mut Vec<Arc<File>>) -> SysResult<()> {
+    fn scm_fp_copy(&self, pid: RawPid, data: &[u8], fp: &mut Vec<Arc<File>>) -> SysResult<()> {
         let num = data.len() / 4;
         if num == 0 {
             return Ok(());
@@ -128,7 +129,7 @@ impl Kernel {
     }
 
     // scm_check_creds
-    fn scm_check_creds(&self, pid: Pid, c: &Ucred) -> SysResult<()> {
+    fn scm_check_creds(&self, pid: RawPid, c: &Ucred) -> SysResult<()> {
         if c.uid == INVALID_ID || c.gid == INVALID_ID {
             return Err(Errno::EINVAL.why("scm_check_creds: uid/gid does not map (-1)"));
         }
@@ -171,7 +172,7 @@ impl Kernel {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn scm_recv_unix(
         &self,
-        pid: Pid,
+        pid: RawPid,
         controllen: usize,
         flags: i32,
         passcred: bool,
@@ -225,7 +226,7 @@ impl Kernel {
 
     // scm_detach_fds: install as many as fit, stop at the first failure,
     // drop the rest, MSG_CTRUNC if any was not installed.
-    fn scm_detach_fds(&self, pid: Pid, w: &mut ControlWriter, flags: i32, fds: Vec<Arc<File>>) {
+    fn scm_detach_fds(&self, pid: RawPid, w: &mut ControlWriter, flags: i32, fds: Vec<Arc<File>>) {
         let count = fds.len();
         let fdmax = w.rights_room().min(count);
         let cloexec = flags & MSG_CMSG_CLOEXEC != 0;
@@ -233,7 +234,10 @@ impl Kernel {
         let mut rest = fds.into_iter();
         for _ in 0..fdmax {
             let Some(f) = rest.next() else { break };
-            if self.security.file_receive(pid).is_err() {
+            if self
+                .lsm(pid, |sec, task| sec.file_receive(task, FileRef(&f)))
+                .is_err()
+            {
                 self.fput(f);
                 break;
             }
@@ -255,7 +259,7 @@ impl Kernel {
     }
 
     // scm_pidfd_recv
-    fn scm_pidfd_recv(&self, pid: Pid, w: &mut ControlWriter, sender: Option<Pid>) {
+    fn scm_pidfd_recv(&self, pid: RawPid, w: &mut ControlWriter, sender: Option<RawPid>) {
         // The room is checked before the pid: no room is MSG_CTRUNC even
         // when there is no pid to report.
         if w.remaining() < crate::abi::cmsg::cmsg_len(4) {

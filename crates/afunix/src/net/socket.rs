@@ -7,7 +7,8 @@ use crate::errno::{Errno, SysResult};
 use crate::file::{File, FileKind};
 use crate::net::unix::stream::StreamProgress;
 use crate::net::unix::{double_lock, PeerCred, Sock, SockState, SockType};
-use crate::process::Pid;
+use crate::process::RawPid;
+use crate::security::SocketRef;
 use crate::world::{lock, KResult, Kernel, RecvMsg};
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,7 +71,7 @@ impl Kernel {
     /// `ENOTSOCK`), holding a reference to its file meanwhile.
     pub(crate) fn with_sock<T>(
         &self,
-        pid: Pid,
+        pid: RawPid,
         fd: i32,
         op: impl FnOnce(&Arc<Sock>, &Arc<File>) -> KResult<T>,
     ) -> KResult<T> {
@@ -85,7 +86,7 @@ impl Kernel {
 
     fn with_sock_nb<T>(
         &self,
-        pid: Pid,
+        pid: RawPid,
         fd: i32,
         op: impl FnOnce(&Arc<Sock>, &Arc<File>) -> SysResult<T>,
     ) -> SysResult<T> {
@@ -107,11 +108,12 @@ impl Kernel {
 
     // __sock_create → unix_create: the type range, the protocol, then the
     // type itself (SOCK_RAW is another name for SOCK_DGRAM).
-    fn unix_create(&self, ty: i32, protocol: i32) -> SysResult<SockType> {
+    fn unix_create(&self, pid: RawPid, ty: i32, protocol: i32) -> SysResult<SockType> {
         let t = ty & SOCK_TYPE_MASK;
         if t >= SOCK_MAX {
             return Err(Errno::EINVAL.why("__sock_create: type >= SOCK_MAX"));
         }
+        self.lsm(pid, |sec, task| sec.socket_create(task, t, protocol))?;
         if protocol != 0 && protocol != PF_UNIX {
             return Err(
                 Errno::EPROTONOSUPPORT.why("unix_create: protocol is neither 0 nor PF_UNIX")
@@ -121,11 +123,11 @@ impl Kernel {
     }
 
     // __sys_socket → unix_create
-    pub(crate) fn sys_socket(&self, pid: Pid, ty: i32, protocol: i32) -> SysResult<i32> {
+    pub(crate) fn sys_socket(&self, pid: RawPid, ty: i32, protocol: i32) -> SysResult<i32> {
         if ty & !(SOCK_TYPE_MASK | SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
             return Err(Errno::EINVAL.why("__sys_socket: unknown flags in type"));
         }
-        let t = self.unix_create(ty, protocol)?;
+        let t = self.unix_create(pid, ty, protocol)?;
         let netns = self.proc(pid)?.netns;
         self.fd_reserve(pid, 1)?;
         let s = self.unix_create1(t, netns);
@@ -134,16 +136,27 @@ impl Kernel {
     }
 
     // __sys_socketpair → unix_socketpair
-    pub(crate) fn sys_socketpair(&self, pid: Pid, ty: i32, protocol: i32) -> SysResult<[i32; 2]> {
+    pub(crate) fn sys_socketpair(
+        &self,
+        pid: RawPid,
+        ty: i32,
+        protocol: i32,
+    ) -> SysResult<[i32; 2]> {
         if ty & !(SOCK_TYPE_MASK | SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
             return Err(Errno::EINVAL.why("__sys_socketpair: unknown flags in type"));
         }
         // __sys_socketpair takes both fds before it creates the sockets.
         self.fd_reserve(pid, 2)?;
-        let t = self.unix_create(ty, protocol)?;
+        // __sys_socketpair: sock_create for each end (the second one's
+        // security_socket_create too), then security_socket_socketpair.
+        let t = self.unix_create(pid, ty, protocol)?;
+        self.unix_create(pid, ty, protocol)?;
         let p = self.proc(pid)?;
         let a = self.unix_create1(t, p.netns);
         let b = self.unix_create1(t, p.netns);
+        self.lsm(pid, |sec, task| {
+            sec.socket_socketpair(task, SocketRef(&a), SocketRef(&b))
+        })?;
         let pc = PeerCred {
             pid,
             uid: p.cred.euid,
@@ -167,13 +180,14 @@ impl Kernel {
         self.fd_install_pair(pid, fa, fb, cloexec)
     }
 
-    pub(crate) fn sys_bind(&self, pid: Pid, fd: i32, addr: &[u8]) -> SysResult<()> {
+    pub(crate) fn sys_bind(&self, pid: RawPid, fd: i32, addr: &[u8]) -> SysResult<()> {
         self.with_sock_nb(pid, fd, |s, _| {
             if addr.len() > SOCKADDR_STORAGE_SIZE {
                 return Err(
                     Errno::EINVAL.why("move_addr_to_kernel: addrlen > sizeof(sockaddr_storage)")
                 );
             }
+            self.lsm(pid, |sec, task| sec.socket_bind(task, SocketRef(s), addr))?;
             self.unix_bind(pid, s, addr)
         })
     }
@@ -181,7 +195,7 @@ impl Kernel {
     /// `nonblock` keeps `O_NONBLOCK` as the call found it at entry.
     pub(crate) fn sys_connect(
         &self,
-        pid: Pid,
+        pid: RawPid,
         fd: i32,
         addr: &[u8],
         nonblock: &mut Option<bool>,
@@ -191,6 +205,12 @@ impl Kernel {
                 return Err(Errno::EINVAL
                     .why("move_addr_to_kernel: addrlen > sizeof(sockaddr_storage)")
                     .into());
+            }
+            // Once per call: a connect that slept comes back with `nonblock` set.
+            if nonblock.is_none() {
+                self.lsm(pid, |sec, task| {
+                    sec.socket_connect(task, SocketRef(s), addr)
+                })?;
             }
             match s.ty {
                 SockType::Dgram => Ok(self.unix_dgram_connect(pid, s, addr)?),
@@ -204,7 +224,7 @@ impl Kernel {
         })
     }
 
-    pub(crate) fn sys_listen(&self, pid: Pid, fd: i32, backlog: i32) -> SysResult<()> {
+    pub(crate) fn sys_listen(&self, pid: RawPid, fd: i32, backlog: i32) -> SysResult<()> {
         self.with_sock_nb(pid, fd, |s, _| {
             // __sys_listen clamps to somaxconn (as unsigned).
             let backlog = if (backlog as u32) > SOMAXCONN as u32 {
@@ -212,6 +232,9 @@ impl Kernel {
             } else {
                 backlog
             };
+            self.lsm(pid, |sec, task| {
+                sec.socket_listen(task, SocketRef(s), backlog)
+            })?;
             self.unix_listen(pid, s, backlog)
         })
     }
@@ -219,7 +242,7 @@ impl Kernel {
     /// `nonblock` keeps `O_NONBLOCK` as the call found it at entry.
     pub(crate) fn sys_accept4(
         &self,
-        pid: Pid,
+        pid: RawPid,
         fd: i32,
         flags: i32,
         nonblock: &mut Option<bool>,
@@ -242,6 +265,9 @@ impl Kernel {
             let s = f
                 .sock()
                 .ok_or(Errno::ENOTSOCK.why("do_accept: fd is not a socket"))?;
+            if nonblock.is_none() {
+                self.lsm(pid, |sec, task| sec.socket_accept(task, SocketRef(s)))?;
+            }
             let new = self.unix_accept(s, *nonblock.get_or_insert_with(|| f.is_nonblock()))?;
             let nf = self.sock_alloc_file(&new, flags & SOCK_NONBLOCK != 0);
             Ok(self.fd_install(pid, nf, flags & SOCK_CLOEXEC != 0)?)
@@ -254,13 +280,15 @@ impl Kernel {
     /// `MSG_DONTWAIT`, the policy hook, then the protocol.
     pub(crate) fn sock_sendmsg(
         &self,
-        pid: Pid,
+        pid: RawPid,
         s: &Arc<Sock>,
         f: &Arc<File>,
         msg: &MsgHdr<'_>,
         mut flags: i32,
         pr: &mut StreamProgress,
     ) -> KResult<usize> {
+        // Once per call: a call that slept comes back with `nonblock` set.
+        let first = pr.nonblock.is_none();
         if *pr.nonblock.get_or_insert_with(|| f.is_nonblock()) {
             flags |= MSG_DONTWAIT;
         }
@@ -273,7 +301,12 @@ impl Kernel {
                 msg.name = None;
             }
         }
-        self.security.socket_sendmsg(pid, msg.len())?;
+        if first {
+            let len = msg.len();
+            self.lsm(pid, |sec, task| {
+                sec.socket_sendmsg(task, SocketRef(s), len, flags)
+            })?;
+        }
         match s.ty {
             SockType::Dgram => self.unix_dgram_sendmsg(pid, s, &msg, flags),
             SockType::Seqpacket => self.unix_seqpacket_sendmsg(pid, s, &msg, flags),
@@ -285,7 +318,7 @@ impl Kernel {
     /// interrupted) returns what it has.
     pub(crate) fn recv_finish(
         &self,
-        pid: Pid,
+        pid: RawPid,
         fd: i32,
         controllen: usize,
         flags: i32,
@@ -300,7 +333,7 @@ impl Kernel {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn sock_recvmsg(
         &self,
-        pid: Pid,
+        pid: RawPid,
         s: &Arc<Sock>,
         f: &Arc<File>,
         len: usize,
@@ -308,10 +341,15 @@ impl Kernel {
         mut flags: i32,
         pr: &mut StreamProgress,
     ) -> KResult<RecvMsg> {
+        let first = pr.nonblock.is_none();
         if *pr.nonblock.get_or_insert_with(|| f.is_nonblock()) {
             flags |= MSG_DONTWAIT;
         }
-        self.security.socket_recvmsg(pid, len)?;
+        if first {
+            self.lsm(pid, |sec, task| {
+                sec.socket_recvmsg(task, SocketRef(s), len, flags)
+            })?;
+        }
         let mut r = match s.ty {
             SockType::Stream => self.unix_stream_recvmsg(pid, s, len, controllen, flags, pr)?,
             SockType::Dgram => self.unix_dgram_recvmsg(pid, s, len, controllen, flags)?,
@@ -330,14 +368,14 @@ impl Kernel {
     }
 
     // __sys_shutdown → unix_shutdown
-    pub(crate) fn sys_shutdown(&self, pid: Pid, fd: i32, how: i32) -> SysResult<()> {
+    pub(crate) fn sys_shutdown(&self, pid: RawPid, fd: i32, how: i32) -> SysResult<()> {
         self.with_sock_nb(pid, fd, |s, _| self.unix_shutdown(s, how))
     }
 
     // __sys_setsockopt → do_sock_setsockopt (net/sockopt.rs)
     pub(crate) fn sys_setsockopt(
         &self,
-        pid: Pid,
+        pid: RawPid,
         fd: i32,
         level: i32,
         name: i32,
@@ -347,7 +385,7 @@ impl Kernel {
     }
 
     // unix_getname
-    pub(crate) fn sys_getname(&self, pid: Pid, fd: i32, peer: bool) -> SysResult<Vec<u8>> {
+    pub(crate) fn sys_getname(&self, pid: RawPid, fd: i32, peer: bool) -> SysResult<Vec<u8>> {
         self.with_sock_nb(pid, fd, |s, _| {
             let target = if peer {
                 s.lock()
@@ -366,7 +404,7 @@ impl Kernel {
     }
 
     // do_poll: one fd, timeout 0.
-    pub(crate) fn sys_poll(&self, pid: Pid, fd: i32, events: i16) -> i16 {
+    pub(crate) fn sys_poll(&self, pid: RawPid, fd: i32, events: i16) -> i16 {
         // do_pollfd: a negative fd switches the entry off.
         if fd < 0 {
             return 0;
@@ -420,7 +458,7 @@ impl Kernel {
     }
 
     // sock_ioctl → unix_ioctl (and vfs FIONREAD for files)
-    pub(crate) fn sys_ioctl(&self, pid: Pid, fd: i32, req: u64) -> SysResult<i32> {
+    pub(crate) fn sys_ioctl(&self, pid: RawPid, fd: i32, req: u64) -> SysResult<i32> {
         let f = self.fdget(pid, fd)?;
         let r = match &f.kind {
             FileKind::Socket(s) => self.unix_ioctl(s, req),
@@ -472,7 +510,7 @@ impl Kernel {
     /// How long a call on `fd` may sleep: `SO_RCVTIMEO`/`SO_SNDTIMEO` of a
     /// socket (`None`: as long as needed). Whether it may sleep at all
     /// (`MSG_DONTWAIT`, `O_NONBLOCK`) is the operation's own decision.
-    pub(crate) fn timeout_of(&self, pid: Pid, fd: i32, rcv: bool) -> Option<Duration> {
+    pub(crate) fn timeout_of(&self, pid: RawPid, fd: i32, rcv: bool) -> Option<Duration> {
         let f = self.fdget(pid, fd).ok()?;
         let t = match &f.kind {
             FileKind::Socket(s) => {

@@ -12,7 +12,7 @@ use crate::abi::consts::*;
 use crate::abi::timeval::{sock_get_timeout, sock_set_timeout, HZ, MAX_SCHEDULE_TIMEOUT};
 use crate::errno::{Errno, SysResult};
 use crate::net::unix::{Sock, SockState, SockType, SOCK_MIN_RCVBUF, SOCK_MIN_SNDBUF};
-use crate::process::{Capability, Pid};
+use crate::process::{Capability, RawPid};
 use crate::world::Kernel;
 use std::sync::Arc;
 
@@ -186,7 +186,7 @@ impl Kernel {
     /// `do_sock_setsockopt` for a unix socket.
     pub(crate) fn sock_setsockopt(
         &self,
-        pid: Pid,
+        pid: RawPid,
         s: &Arc<Sock>,
         level: i32,
         name: i32,
@@ -218,7 +218,7 @@ impl Kernel {
     }
 
     // sk_setsockopt
-    fn sk_setsockopt(&self, pid: Pid, s: &Arc<Sock>, name: i32, v: &[u8]) -> SysResult<()> {
+    fn sk_setsockopt(&self, pid: RawPid, s: &Arc<Sock>, name: i32, v: &[u8]) -> SysResult<()> {
         let p = self.proc(pid)?;
         let cap = |c: Capability| p.cred.capable(c);
         if name == SO_BINDTODEVICE {
@@ -577,7 +577,7 @@ impl Kernel {
     /// error, the optlen when the kernel wrote one back.
     pub(crate) fn sys_getsockopt_len(
         &self,
-        pid: Pid,
+        pid: RawPid,
         fd: i32,
         level: i32,
         name: i32,
@@ -603,7 +603,7 @@ impl Kernel {
     /// `getsockopt` with an `optlen`-byte buffer: the bytes written.
     pub(crate) fn sys_getsockopt(
         &self,
-        pid: Pid,
+        pid: RawPid,
         fd: i32,
         level: i32,
         name: i32,
@@ -618,7 +618,7 @@ impl Kernel {
     // sk_getsockopt
     fn sk_getsockopt(
         &self,
-        pid: Pid,
+        pid: RawPid,
         s: &Arc<Sock>,
         name: i32,
         len: i32,

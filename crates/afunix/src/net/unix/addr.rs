@@ -7,7 +7,7 @@ use crate::abi::sockaddr::UnixAddr;
 use crate::errno::{Errno, SysResult};
 use crate::namei::{permission, Node, NodeKind, Tree, MAY_WRITE};
 use crate::process::Cred;
-use crate::process::Pid;
+use crate::process::RawPid;
 use crate::world::{lock, Kernel};
 use std::sync::Arc;
 
@@ -47,7 +47,7 @@ impl Kernel {
 
     /// `unix_bind`: autobind for a bare family, else a pathname
     /// (`unix_bind_bsd`) or abstract (`unix_bind_abstract`) name.
-    pub(crate) fn unix_bind(&self, pid: Pid, s: &Arc<Sock>, raw: &[u8]) -> SysResult<()> {
+    pub(crate) fn unix_bind(&self, pid: RawPid, s: &Arc<Sock>, raw: &[u8]) -> SysResult<()> {
         use crate::abi::consts::{AF_UNIX, SA_FAMILY_SIZE};
         if raw.len() == SA_FAMILY_SIZE && crate::abi::sockaddr::family(raw) == Some(AF_UNIX) {
             return self.unix_autobind(s);
@@ -148,7 +148,7 @@ impl Kernel {
     /// connector of type `ty`.
     pub(crate) fn unix_find_other(
         &self,
-        pid: Pid,
+        pid: RawPid,
         netns: u32,
         addr: &UnixAddr,
         ty: SockType,

@@ -17,7 +17,8 @@ use crate::errno::Errno;
 use crate::file::File;
 use crate::net::scm::{RecvCred, ScmCookie};
 use crate::net::socket::MsgHdr;
-use crate::process::{Capability, Pid};
+use crate::process::{Capability, RawPid};
+use crate::security::SocketRef;
 use crate::world::{Fail, KResult, Kernel, RecvMsg, Wait};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -78,7 +79,7 @@ impl Kernel {
     // unix_dgram_connect
     pub(crate) fn unix_dgram_connect(
         &self,
-        pid: Pid,
+        pid: RawPid,
         s: &Arc<Sock>,
         raw: &[u8],
     ) -> Result<(), crate::errno::Error> {
@@ -107,7 +108,9 @@ impl Kernel {
                     return Err(Errno::EPERM
                         .why("unix_may_send: the target is connected to another socket"));
                 }
-                self.security.unix_may_send(pid)?;
+                self.lsm(pid, |sec, task| {
+                    sec.unix_may_send(task, SocketRef(s), SocketRef(&other))
+                })?;
                 g.state = SockState::Established;
                 g.peer.replace(Arc::clone(&other))
             } else {
@@ -116,7 +119,9 @@ impl Kernel {
                     return Err(Errno::EPERM
                         .why("unix_may_send: the target is connected to another socket"));
                 }
-                self.security.unix_may_send(pid)?;
+                self.lsm(pid, |sec, task| {
+                    sec.unix_may_send(task, SocketRef(s), SocketRef(&other))
+                })?;
                 g.state = SockState::Established;
                 og.state = SockState::Established;
                 g.peer.replace(Arc::clone(&other))
@@ -132,7 +137,7 @@ impl Kernel {
     // unix_seqpacket_sendmsg
     pub(crate) fn unix_seqpacket_sendmsg(
         &self,
-        pid: Pid,
+        pid: RawPid,
         s: &Arc<Sock>,
         msg: &MsgHdr<'_>,
         flags: i32,
@@ -155,7 +160,7 @@ impl Kernel {
     // unix_dgram_sendmsg: the scm cookie is destroyed on every error path.
     pub(crate) fn unix_dgram_sendmsg(
         &self,
-        pid: Pid,
+        pid: RawPid,
         s: &Arc<Sock>,
         msg: &MsgHdr<'_>,
         flags: i32,
@@ -170,7 +175,7 @@ impl Kernel {
 
     fn dgram_send(
         &self,
-        pid: Pid,
+        pid: RawPid,
         s: &Arc<Sock>,
         msg: &MsgHdr<'_>,
         flags: i32,
@@ -231,7 +236,7 @@ impl Kernel {
         // sk_filter on the receiver: a drop is a silent success.
         let filter = other.lock().filter.clone();
         if let Some(prog) = filter {
-            match crate::abi::filter::filter_verdict(&prog, &data) {
+            match crate::abi::filter::filter_verdict(&prog, &data, &self.prandom) {
                 None => return Ok(len),
                 Some(keep) => data.truncate(keep),
             }
@@ -288,7 +293,9 @@ impl Kernel {
                 .into());
         }
         if s.ty == SockType::Dgram {
-            self.security.unix_may_send(pid)?;
+            self.lsm(pid, |sec, task| {
+                sec.unix_may_send(task, SocketRef(s), SocketRef(&other))
+            })?;
         }
         if !self_send && !is(&og.peer, s) && recvq_full(&og) {
             if nonblock {
@@ -313,7 +320,7 @@ impl Kernel {
     /// an embryo with no socket yet).
     pub(crate) fn unix_skb_cred(
         &self,
-        pid: Pid,
+        pid: RawPid,
         sk_passcred: bool,
         other: &SockInner,
         cookie: &ScmCookie,
@@ -339,7 +346,7 @@ impl Kernel {
     /// A message from `s`, charged to its wmem. It takes the cookie's files.
     pub(crate) fn unix_new_skb(
         &self,
-        pid: Pid,
+        pid: RawPid,
         s: &Arc<Sock>,
         data: Vec<u8>,
         cookie: ScmCookie,
@@ -381,7 +388,7 @@ impl Kernel {
     }
 
     /// `too_many_unix_fds`.
-    pub(crate) fn too_many_unix_fds(&self, pid: Pid) -> bool {
+    pub(crate) fn too_many_unix_fds(&self, pid: RawPid) -> bool {
         let Ok(p) = self.proc(pid) else { return false };
         let privileged =
             p.cred.capable(Capability::SysResource) || p.cred.capable(Capability::SysAdmin);
@@ -391,7 +398,7 @@ impl Kernel {
     // __unix_dgram_recvmsg
     pub(crate) fn unix_dgram_recvmsg(
         &self,
-        pid: Pid,
+        pid: RawPid,
         s: &Arc<Sock>,
         len: usize,
         controllen: usize,

@@ -11,7 +11,7 @@ use crate::abi::filter::Program;
 use crate::abi::sockaddr::UnixAddr;
 use crate::errno::Errno;
 use crate::file::File;
-use crate::process::Pid;
+use crate::process::RawPid;
 use crate::world::{lock, Kernel};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -79,7 +79,7 @@ pub const SHUTDOWN_MASK: u8 = 3;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SkbCred {
     /// The sender's pid (`None`: no pid attached).
-    pub pid: Option<Pid>,
+    pub pid: Option<RawPid>,
     /// uid.
     pub uid: u32,
     /// gid.
@@ -90,7 +90,7 @@ pub struct SkbCred {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PeerCred {
     /// pid.
-    pub pid: Pid,
+    pub pid: RawPid,
     /// euid.
     pub uid: u32,
     /// egid.

@@ -16,7 +16,8 @@ use crate::errno::Errno;
 use crate::file::File;
 use crate::net::scm::{RecvCred, ScmCookie};
 use crate::net::socket::MsgHdr;
-use crate::process::Pid;
+use crate::process::RawPid;
+use crate::security::SocketRef;
 use crate::world::{Fail, KResult, Kernel, RecvMsg, Wait};
 use std::sync::Arc;
 
@@ -50,7 +51,7 @@ pub struct StreamProgress {
 }
 
 impl Kernel {
-    fn peercred_of(&self, pid: Pid) -> Result<PeerCred, crate::errno::Error> {
+    fn peercred_of(&self, pid: RawPid) -> Result<PeerCred, crate::errno::Error> {
         let p = self.proc(pid)?;
         Ok(PeerCred {
             pid,
@@ -63,7 +64,7 @@ impl Kernel {
     // unix_listen
     pub(crate) fn unix_listen(
         &self,
-        pid: Pid,
+        pid: RawPid,
         s: &Arc<Sock>,
         backlog: i32,
     ) -> Result<(), crate::errno::Error> {
@@ -91,7 +92,7 @@ impl Kernel {
     // unix_stream_connect
     pub(crate) fn unix_stream_connect(
         &self,
-        pid: Pid,
+        pid: RawPid,
         s: &Arc<Sock>,
         raw: &[u8],
         nonblock: bool,
@@ -139,7 +140,9 @@ impl Kernel {
         let (mut g, mut og) = double_lock(s, &other);
         listener_checks(&og)?;
         own_checks(&g)?;
-        self.security.unix_stream_connect(pid)?;
+        self.lsm(pid, |sec, task| {
+            sec.unix_stream_connect(task, SocketRef(s), SocketRef(&other))
+        })?;
         // The embryo: the server's end, queued on the listener until accept.
         let newsk = self.unix_create1(s.ty, s.netns);
         {
@@ -207,7 +210,7 @@ impl Kernel {
     // unix_stream_sendmsg: the cookie's files ride on the first skb.
     pub(crate) fn unix_stream_sendmsg(
         &self,
-        pid: Pid,
+        pid: RawPid,
         s: &Arc<Sock>,
         msg: &MsgHdr<'_>,
         flags: i32,
@@ -228,7 +231,7 @@ impl Kernel {
 
     fn stream_send(
         &self,
-        pid: Pid,
+        pid: RawPid,
         s: &Arc<Sock>,
         msg: &MsgHdr<'_>,
         flags: i32,
@@ -390,7 +393,7 @@ impl Kernel {
     // unix_stream_read_generic (recvmsg flavour)
     pub(crate) fn unix_stream_recvmsg(
         &self,
-        pid: Pid,
+        pid: RawPid,
         s: &Arc<Sock>,
         len: usize,
         controllen: usize,
@@ -568,7 +571,7 @@ impl Kernel {
     /// a `MSG_WAITALL` read that already copied something times out).
     pub(crate) fn stream_recv_finish(
         &self,
-        pid: Pid,
+        pid: RawPid,
         s: &Sock,
         controllen: usize,
         flags: i32,
@@ -611,7 +614,7 @@ impl Kernel {
     // unix_stream_recv_urg
     fn unix_stream_recv_urg(
         &self,
-        pid: Pid,
+        pid: RawPid,
         s: &Arc<Sock>,
         len: usize,
         controllen: usize,
