@@ -149,6 +149,29 @@ enum Cmd {
     ///
     /// Example: afunix man | head -n 5
     Man,
+    /// Run a real, unmodified program (and everything it starts) with
+    /// every AF_UNIX socket served by the model (seccomp user
+    /// notification); other files stay with the kernel.
+    ///
+    /// Exit status: the program's (128+N after signal N); 125 afunix
+    /// failed, 126 not executable, 127 not found.
+    ///
+    /// Example: afunix exec --stats -- python3 -c "import socket; a, b = socket.socketpair(); a.send(b'hi'); print(b.recv(2))"
+    Exec {
+        /// Write every served call to FILE, one line each.
+        #[arg(long, value_name = "FILE")]
+        trace: Option<PathBuf>,
+        /// Print what was served at exit (on standard error).
+        #[arg(long)]
+        stats: bool,
+        /// Print the model's census at exit: sockets and open files left
+        /// once every process is gone and the collector ran.
+        #[arg(long)]
+        census: bool,
+        /// The program and its arguments.
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        argv: Vec<std::ffi::OsString>,
+    },
     /// Run scenarios and print their traces.
     ///
     /// Each line is echoed with its result (`LINE = RESULT FIELDS`); with
@@ -637,6 +660,34 @@ fn cmd_diff(files: &[PathBuf], style: Style, format: Format) -> u8 {
     code
 }
 
+fn cmd_exec(trace: Option<PathBuf>, stats: bool, census: bool, argv: &[std::ffi::OsString]) -> u8 {
+    let trace: Option<Box<dyn std::io::Write + Send>> = match trace {
+        None => None,
+        Some(p) => match std::fs::File::create(&p) {
+            Ok(f) => Some(Box::new(std::io::LineWriter::new(f))),
+            Err(e) => {
+                eprintln!("afunix exec: {}: {e}", p.display());
+                return 125;
+            }
+        },
+    };
+    let opts = afunix_exec::Options {
+        trace,
+        stats,
+        census,
+        explain: false,
+    };
+    let status = match afunix_exec::run(argv, opts) {
+        Ok(o) => o.status,
+        Err(e) => {
+            eprintln!("{e}");
+            e.status()
+        }
+    };
+    // An exit status is 0-255 (128 + a signal number fits).
+    (status & 0xff) as u8
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let style = Style::from(&cli);
@@ -654,6 +705,12 @@ fn main() -> ExitCode {
                 2
             }
         },
+        Cmd::Exec {
+            trace,
+            stats,
+            census,
+            argv,
+        } => cmd_exec(trace, stats, census, &argv),
         Cmd::Run {
             files,
             backend,

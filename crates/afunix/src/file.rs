@@ -36,6 +36,12 @@ pub enum FileKind {
     /// An `O_PATH` fd: it names a file but reads, writes, polls nothing
     /// (`FMODE_PATH`: `fdget` refuses it, `fget_raw` takes it).
     Path,
+    /// A file the model does not implement, owned by an embedder (e.g. a
+    /// real file a program passes over a model socket under `afunix
+    /// exec`): it travels, is counted and collected like any file, and its
+    /// id is reported by [`crate::World::take_released_external`] when its
+    /// last reference goes.
+    External(u64),
 }
 
 /// An open regular file: the file's bytes (shared with every open file of
@@ -125,6 +131,7 @@ impl File {
             FileKind::PipeRead(_) => "pipe-r",
             FileKind::PipeWrite(_) => "pipe-w",
             FileKind::Socket(_) => "socket",
+            FileKind::External(_) => "external",
             FileKind::Pidfd(_) => "pidfd",
             FileKind::Regular(_) => "file",
             FileKind::Dir => "dir",

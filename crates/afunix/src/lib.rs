@@ -55,4 +55,4 @@ pub use errno::{Errno, Error, ResultExt, Rule, RuleKind, SysResult};
 pub use ids::{Fd, Pid};
 pub use net::unix::gc::GcWalk;
 pub use signal::Interrupt;
-pub use world::{RecvMsg, World};
+pub use world::{FileInfo, RecvMsg, World};

@@ -84,6 +84,8 @@ pub enum FileType {
     Directory,
     /// An `O_PATH` fd.
     Path,
+    /// A file the model does not implement (an embedder's).
+    External,
 }
 
 /// An open file, as a hook sees it (`struct file`).
@@ -103,6 +105,7 @@ impl<'a> FileRef<'a> {
             FileKind::Regular(_) => FileType::Regular,
             FileKind::Dir => FileType::Directory,
             FileKind::Path => FileType::Path,
+            FileKind::External(_) => FileType::External,
         }
     }
     /// The socket, if it is one.

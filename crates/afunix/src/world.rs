@@ -297,6 +297,9 @@ pub struct Kernel {
     /// Open file descriptions alive.
     pub(crate) files_live: AtomicUsize,
     pub(crate) interrupted: AtomicBool,
+    /// Ids of external files whose last reference went (see
+    /// [`World::take_released_external`]).
+    pub(crate) released_external: Mutex<Vec<u64>>,
     /// `SKF_AD_RANDOM`'s generator, seeded per world.
     pub(crate) prandom: crate::abi::filter::Prandom,
 }
@@ -324,6 +327,7 @@ impl Kernel {
             files_live: AtomicUsize::new(0),
             interrupted: AtomicBool::new(false),
             prandom: crate::abi::filter::Prandom::default(),
+            released_external: Mutex::new(Vec::new()),
         }
     }
 
@@ -522,6 +526,7 @@ impl Kernel {
                 g.seq += 1;
                 p.wait.notify_all();
             }
+            FileKind::External(id) => lock(&self.released_external).push(*id),
             FileKind::Null
             | FileKind::Memfd(_)
             | FileKind::Pidfd(_)
@@ -739,6 +744,9 @@ impl Kernel {
                 Ok(out)
             }
             FileKind::Dir => Err(Errno::EISDIR.why("generic_read_dir: a directory").into()),
+            FileKind::External(_) => Err(Errno::EINVAL
+                .why("vfs_read: an external file is read by its owner, not the model")
+                .into()),
             FileKind::Path => Err(Errno::EBADF
                 .why("ksys_read: fdget refuses an O_PATH fd")
                 .into()),
@@ -818,6 +826,9 @@ impl Kernel {
             FileKind::Dir | FileKind::Path => {
                 Err(Errno::EBADF.why("ksys_write: not open for writing").into())
             }
+            FileKind::External(_) => Err(Errno::EINVAL
+                .why("vfs_write: an external file is written by its owner, not the model")
+                .into()),
             FileKind::Pidfd(_) => Err(Errno::EINVAL
                 .why("vfs_write: a pidfd cannot be written")
                 .into()),
@@ -1738,6 +1749,83 @@ impl World {
         self.k
             .proc(pid)
             .is_ok_and(|p| p.sigurg.swap(false, Ordering::SeqCst))
+    }
+}
+
+/// What an open file is, as an embedder needs to know it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileInfo {
+    /// Its type.
+    pub file_type: crate::security::FileType,
+    /// For an external file, its id.
+    pub external: Option<u64>,
+    /// For a pidfd, the pid it refers to.
+    pub pidfd: Option<Pid>,
+    /// `O_NONBLOCK` of the open file.
+    pub nonblock: bool,
+}
+
+// Calls for embedders that keep their own files beside the model's.
+impl World {
+    /// `pidfd_getfd(pidfd_open(target), targetfd, 0)`: a new fd of `pid`
+    /// (close-on-exec) for the open file behind `targetfd` of `target`.
+    ///
+    /// # Errors
+    /// `ESRCH` for a `target` that does not exist, `EBADF` for a
+    /// `targetfd` not open there, `EMFILE` when `pid` has no free fd.
+    pub fn pidfd_getfd(&self, pid: Pid, target: Pid, targetfd: Fd) -> SysResult<Fd> {
+        let (pid, target, targetfd) = (pid.as_raw(), target.as_raw(), targetfd.as_raw());
+        // __pidfd_fget → fget_task, then receive_fd(.., O_CLOEXEC).
+        let f = self.k.fdget(target, targetfd)?;
+        if let Err(e) = self.k.fd_reserve(pid, 1) {
+            self.k.fput(f);
+            return Err(e);
+        }
+        self.k.fd_install(pid, f, true).map(Fd::from_raw)
+    }
+
+    /// A new open file the model does not implement, known by `id` to
+    /// the embedder, installed in `pid`.
+    ///
+    /// # Errors
+    /// `EMFILE` when `pid` has no free fd (the file is then released at
+    /// once, and its id reported).
+    pub fn open_external(&self, pid: Pid, id: u64, cloexec: bool) -> SysResult<Fd> {
+        let pid = pid.as_raw();
+        if let Err(e) = self.k.fd_reserve(pid, 1) {
+            lock(&self.k.released_external).push(id);
+            return Err(e);
+        }
+        let f = self.k.alloc_file(FileKind::External(id), false);
+        self.k.fd_install(pid, f, cloexec).map(Fd::from_raw)
+    }
+
+    /// The ids of the external files whose last reference went since the
+    /// last call (closed, dropped in flight, collected), in that order.
+    pub fn take_released_external(&self) -> Vec<u64> {
+        std::mem::take(&mut *lock(&self.k.released_external))
+    }
+
+    /// What the file behind `fd` of `pid` is.
+    ///
+    /// # Errors
+    /// `EBADF` for an fd that is not open.
+    pub fn file_info(&self, pid: Pid, fd: Fd) -> SysResult<FileInfo> {
+        let f = self.k.fdget(pid.as_raw(), fd.as_raw())?;
+        let info = FileInfo {
+            file_type: crate::security::FileRef(&f).file_type(),
+            external: match f.kind {
+                FileKind::External(id) => Some(id),
+                _ => None,
+            },
+            pidfd: match f.kind {
+                FileKind::Pidfd(p) => Some(Pid::from_raw(p)),
+                _ => None,
+            },
+            nonblock: f.is_nonblock(),
+        };
+        self.k.fput(f);
+        Ok(info)
     }
 }
 

@@ -1,0 +1,1443 @@
+//! The supervisor: every trapped call of the program, served by the model.
+//!
+//! # Files
+//!
+//! The kernel's fd tables stay the truth. A model socket appears in a
+//! program as a **placeholder**: one end (A) of a kernel socketpair whose
+//! other end (B) only the supervisor holds. Each placeholder holds one
+//! reference to the model's file, as an fd of the **holder**, a model
+//! process of the supervisor's own. When the program's last reference to A
+//! goes (close, exit, exec with `FD_CLOEXEC`), B sees `POLLHUP` and the
+//! holder's fd is closed: the model releases the socket then (a `close` of
+//! the last fd is noticed synchronously, see [`Supervisor::close`]).
+//!
+//! A call names an fd; the supervisor fetches the caller's file with
+//! `pidfd_getfd`, and its inode says which placeholder (if any) it is. A
+//! call on anything else is handed back to the kernel. The call runs in
+//! the caller's **model process** (one per thread group, with its
+//! credentials), on a temporary model fd for the file, which is closed
+//! after the call. Files the program passes that the model does not own
+//! (regular files, pipes, TCP sockets, ...) travel as the model's
+//! *external* files: the supervisor keeps a dup of each and installs it in
+//! the receiver (`SECCOMP_IOCTL_NOTIF_ADDFD`), so it arrives as the same
+//! open file.
+//!
+//! # Readiness
+//!
+//! After every served call the model's readiness of each placeholder is
+//! mirrored onto A: while the model socket is readable (data, EOF, a
+//! pending connection) one byte waits in A's receive queue, written from
+//! B; when it stops being readable — always as the result of a call on
+//! that file, so the supervisor holds a dup of A then — the byte is read
+//! back. So `poll`, `select` and `epoll` on placeholders need no
+//! interception.
+//!
+//! # Pids
+//!
+//! The model numbers its processes itself; pids in credentials
+//! (`SCM_CREDENTIALS`, `SO_PEERCRED`) are translated between the model's
+//! and the program's at the boundary.
+
+use crate::sys::{self, Answer, Notif};
+use afunix::abi::consts::{
+    MSG_CMSG_CLOEXEC, MSG_NOSIGNAL, SCM_CREDENTIALS, SCM_PIDFD, SCM_RIGHTS, SOL_SOCKET,
+    SO_PEERCRED, SO_PEERPIDFD,
+};
+use afunix::backend::{RecvBuf, SendBuf, TaskSpec};
+use afunix::net::socket::{RecvArgs, SendHdr};
+use afunix::security::FileType;
+use afunix::{Errno, Fd, Pid, World};
+use std::collections::HashMap;
+use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+const POLLIN: i16 = 0x1;
+const POLLOUT: i16 = 0x4;
+const POLLERR: i16 = 0x8;
+const POLLHUP: i16 = 0x10;
+const POLLRDHUP: i16 = 0x2000;
+const UIO_MAXIOV: u64 = 1024;
+/// `sizeof(struct msghdr)` on x86_64.
+const MSGHDR: usize = 56;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// One placeholder: the supervisor's end, and the model reference.
+struct Placeholder {
+    /// B, the supervisor's end.
+    b: Arc<OwnedFd>,
+    /// The holder's fd for the model file.
+    hold: Fd,
+    /// Whether the readiness byte waits in A.
+    signalled: bool,
+    /// Whether A has been shut down to show the model's EOF/hang-up.
+    shut: bool,
+}
+
+/// A program's thread group.
+struct Proc {
+    model: Pid,
+    pidfd: Arc<OwnedFd>,
+}
+
+#[derive(Default)]
+struct State {
+    procs: HashMap<i32, Proc>,
+    /// Model pid → real tgid.
+    real_pid: HashMap<i32, i32>,
+    /// Placeholders by A's (device, inode).
+    ph: HashMap<(u64, u64), Placeholder>,
+    /// External files: our dup of each, by id.
+    external: HashMap<u64, OwnedFd>,
+    next_external: u64,
+}
+
+/// What was served, for `--stats`.
+#[derive(Default)]
+pub struct Stats {
+    /// Calls served by the model, by name.
+    pub served: Mutex<HashMap<&'static str, u64>>,
+    /// Calls handed back to the kernel (not on a model socket).
+    pub passed: AtomicU64,
+}
+
+/// The supervisor of one `afunix exec` run.
+pub struct Supervisor {
+    /// The model.
+    pub world: World,
+    listener: OwnedFd,
+    holder: Pid,
+    st: Mutex<State>,
+    null: OwnedFd,
+    /// Kicked when the set of watched fds changes.
+    pub(crate) kick: OwnedFd,
+    trace: Option<Mutex<Box<dyn Write + Send>>>,
+    explain: bool,
+    /// What was served.
+    pub stats: Stats,
+}
+
+/// The result of serving one call.
+type Served = Result<i64, Errno>;
+
+fn efault() -> Errno {
+    Errno::EFAULT
+}
+
+fn errno_of(e: &std::io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+fn u64_at(b: &[u8], off: usize) -> u64 {
+    b.get(off..off + 8)
+        .map_or(0, |s| u64::from_ne_bytes(s.try_into().unwrap_or([0; 8])))
+}
+
+fn u32_at(b: &[u8], off: usize) -> u32 {
+    b.get(off..off + 4)
+        .map_or(0, |s| u32::from_ne_bytes(s.try_into().unwrap_or([0; 4])))
+}
+
+/// `Tgid:`, uids, gids, groups and umask of a thread, from `/proc`.
+struct Status {
+    tgid: i32,
+    uid: u32,
+    gid: u32,
+    groups: Vec<u32>,
+    umask: u32,
+}
+
+fn status_of(tid: i32) -> Option<Status> {
+    let s = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    let field = |name: &str| {
+        s.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(str::trim)
+            .unwrap_or("")
+    };
+    let nums = |name: &str| -> Vec<u32> {
+        field(name)
+            .split_whitespace()
+            .filter_map(|v| v.parse().ok())
+            .collect()
+    };
+    Some(Status {
+        tgid: field("Tgid:").parse().ok()?,
+        // The effective ids: what the kernel checks credentials against.
+        uid: *nums("Uid:").get(1)?,
+        gid: *nums("Gid:").get(1)?,
+        groups: nums("Groups:"),
+        umask: u32::from_str_radix(field("Umask:"), 8).unwrap_or(0o022),
+    })
+}
+
+fn nofile_of(pid: i32) -> u64 {
+    let mut r = libc::rlimit {
+        rlim_cur: 1024,
+        rlim_max: 1024,
+    };
+    // SAFETY: prlimit reads the limit of another process into `r`.
+    unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, std::ptr::null(), &mut r) };
+    r.rlim_cur
+}
+
+impl Supervisor {
+    /// A supervisor for the program whose filter's listener this is.
+    pub fn new(
+        listener: OwnedFd,
+        trace: Option<Box<dyn Write + Send>>,
+        explain: bool,
+    ) -> std::io::Result<Supervisor> {
+        let world = World::new();
+        let holder = world.spawn(&TaskSpec {
+            uid: 0,
+            gid: 0,
+            groups: vec![0],
+            nofile: 1 << 20,
+            ..TaskSpec::default()
+        });
+        Ok(Supervisor {
+            world,
+            listener,
+            holder,
+            st: Mutex::new(State::default()),
+            null: sys::dev_null()?,
+            kick: sys::eventfd()?,
+            trace: trace.map(Mutex::new),
+            explain,
+            stats: Stats::default(),
+        })
+    }
+
+    /// Receive the next notification (blocks).
+    pub fn recv(&self) -> std::io::Result<Notif> {
+        sys::notif_recv(&self.listener)
+    }
+
+    /// The listener's fd (to poll it).
+    pub fn listener_fd(&self) -> RawFd {
+        self.listener.as_raw_fd()
+    }
+
+    /// Answer a call we cannot serve (no thread to run it): `EAGAIN`.
+    pub fn refuse(&self, n: &Notif) {
+        self.answer(n, Answer::Err(libc::EAGAIN));
+    }
+
+    fn answer(&self, n: &Notif, a: Answer) {
+        // ENOENT: the caller is gone, or a signal interrupted it (it will
+        // restart or fail with EINTR on its own): nothing to do.
+        let _ = sys::notif_send(&self.listener, n.id, a);
+    }
+
+    // ---- processes -------------------------------------------------------
+
+    /// The caller's model process (created on its first call) and pidfd.
+    fn proc_of(&self, tid: i32) -> Option<(i32, Pid, Arc<OwnedFd>)> {
+        let s = status_of(tid)?;
+        let mut st = lock(&self.st);
+        if let Some(p) = st.procs.get(&s.tgid) {
+            return Some((s.tgid, p.model, Arc::clone(&p.pidfd)));
+        }
+        let pidfd = Arc::new(sys::pidfd_open(s.tgid).ok()?);
+        let model = self.world.spawn(&TaskSpec {
+            uid: s.uid,
+            gid: s.gid,
+            groups: if s.groups.is_empty() {
+                vec![s.gid]
+            } else {
+                s.groups.clone()
+            },
+            nofile: nofile_of(s.tgid),
+            umask: s.umask,
+            netns: 0,
+        });
+        st.real_pid.insert(model.as_raw(), s.tgid);
+        st.procs.insert(
+            s.tgid,
+            Proc {
+                model,
+                pidfd: Arc::clone(&pidfd),
+            },
+        );
+        drop(st);
+        sys::eventfd_kick(&self.kick);
+        Some((s.tgid, model, pidfd))
+    }
+
+    /// A thread group ended: its model process exits.
+    pub(crate) fn proc_exited(&self, tgid: i32) {
+        let p = lock(&self.st).procs.remove(&tgid);
+        if let Some(p) = p {
+            let _ = self.world.exit(p.model);
+            self.after_release();
+        }
+    }
+
+    fn real_pid(&self, model: i32) -> i32 {
+        lock(&self.st).real_pid.get(&model).copied().unwrap_or(0)
+    }
+
+    fn model_pid(&self, real: i32) -> Option<i32> {
+        lock(&self.st).procs.get(&real).map(|p| p.model.as_raw())
+    }
+
+    // ---- placeholders --------------------------------------------------
+
+    /// The placeholder behind the caller's `fd`: our dup of its file and
+    /// the placeholder's key, or `None` (not a model socket: the kernel's).
+    fn lookup(&self, pidfd: &OwnedFd, fd: u64) -> Option<(OwnedFd, (u64, u64))> {
+        let fd = i32::try_from(fd as i64).ok()?;
+        let dup = sys::pidfd_getfd(pidfd, fd).ok()?;
+        let (dev, ino, mode) = sys::fstat(&dup).ok()?;
+        if mode & libc::S_IFMT != libc::S_IFSOCK {
+            return None;
+        }
+        lock(&self.st)
+            .ph
+            .contains_key(&(dev, ino))
+            .then_some((dup, (dev, ino)))
+    }
+
+    /// A temporary model fd of `model` for the placeholder's file, with
+    /// `O_NONBLOCK` as the caller's open file has it.
+    fn temp_fd(&self, model: Pid, key: (u64, u64), dup: &OwnedFd) -> Result<Fd, Errno> {
+        let hold = lock(&self.st)
+            .ph
+            .get(&key)
+            .map(|p| p.hold)
+            .ok_or(Errno::EBADF)?;
+        let m = self
+            .world
+            .pidfd_getfd(model, self.holder, hold)
+            .map_err(|e| e.errno)?;
+        let nb = sys::getfl(dup)
+            .map(|f| f & libc::O_NONBLOCK != 0)
+            .unwrap_or(false);
+        let _ = self.world.set_nonblock(model, m, nb);
+        Ok(m)
+    }
+
+    /// Turn the model fd `m` of `model` into a placeholder installed in the
+    /// caller: the fd number there. `m` is closed.
+    fn install(
+        &self,
+        n: &Notif,
+        model: Pid,
+        m: Fd,
+        cloexec: bool,
+        nonblock: bool,
+    ) -> Result<i32, Errno> {
+        let hold = self.world.pidfd_getfd(self.holder, model, m);
+        let _ = self.world.close(model, m);
+        let hold = hold.map_err(|e| e.errno)?;
+        let (a, b) = match sys::socketpair() {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = self.world.close(self.holder, hold);
+                return Err(errno_of(&e));
+            }
+        };
+        if nonblock {
+            let _ = sys::setfl(&a, libc::O_RDWR | libc::O_NONBLOCK);
+        }
+        let key = match sys::fstat(&a) {
+            Ok((dev, ino, _)) => (dev, ino),
+            Err(e) => {
+                let _ = self.world.close(self.holder, hold);
+                return Err(errno_of(&e));
+            }
+        };
+        lock(&self.st).ph.insert(
+            key,
+            Placeholder {
+                b: Arc::new(b),
+                hold,
+                signalled: false,
+                shut: false,
+            },
+        );
+        match sys::notif_addfd(&self.listener, n.id, a.as_raw_fd(), cloexec, None) {
+            Ok(fd) => {
+                drop(a);
+                sys::eventfd_kick(&self.kick);
+                Ok(fd)
+            }
+            Err(e) => {
+                drop(a);
+                self.release(key);
+                Err(errno_of(&e))
+            }
+        }
+    }
+
+    /// Install a model fd received by `model` in the caller: a placeholder
+    /// for a model socket, the very open file for an external one.
+    fn install_received(&self, n: &Notif, model: Pid, m: Fd, cloexec: bool) -> Result<i32, Errno> {
+        let info = self.world.file_info(model, m).map_err(|e| e.errno)?;
+        match (info.file_type, info.external) {
+            (FileType::Socket, _) => self.install(n, model, m, cloexec, info.nonblock),
+            (_, Some(id)) => {
+                let r = {
+                    let st = lock(&self.st);
+                    match st.external.get(&id) {
+                        Some(f) => {
+                            sys::notif_addfd(&self.listener, n.id, f.as_raw_fd(), cloexec, None)
+                                .map_err(|e| errno_of(&e))
+                        }
+                        None => Err(Errno::EBADF),
+                    }
+                };
+                let _ = self.world.close(model, m);
+                r
+            }
+            (FileType::Pidfd, _) => {
+                let real = info.pidfd.map_or(0, |p| self.real_pid(p.as_raw()));
+                let _ = self.world.close(model, m);
+                let pfd = sys::pidfd_open(real).map_err(|e| errno_of(&e))?;
+                sys::notif_addfd(&self.listener, n.id, pfd.as_raw_fd(), cloexec, None)
+                    .map_err(|e| errno_of(&e))
+            }
+            _ => {
+                // A model-only file (memfd, pipe of the model): programs
+                // cannot create one, so none can arrive.
+                let _ = self.world.close(model, m);
+                Err(Errno::EBADF)
+            }
+        }
+    }
+
+    /// The program's last reference to a placeholder went: drop the
+    /// model's reference.
+    pub(crate) fn release(&self, key: (u64, u64)) {
+        let p = lock(&self.st).ph.remove(&key);
+        if let Some(p) = p {
+            let _ = self.world.close(self.holder, p.hold);
+            self.after_release();
+            sys::eventfd_kick(&self.kick);
+        }
+    }
+
+    /// Close our dups of the external files the model released, then
+    /// mirror the readiness.
+    fn after_release(&self) {
+        let gone = self.world.take_released_external();
+        if !gone.is_empty() {
+            let mut st = lock(&self.st);
+            for id in gone {
+                st.external.remove(&id);
+            }
+        }
+        self.mirror(None);
+    }
+
+    /// What the watcher polls: every B (for `POLLHUP`) and every pidfd
+    /// (readable once its process is gone), held while it polls.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn watched(&self) -> (Vec<(Arc<OwnedFd>, (u64, u64))>, Vec<(Arc<OwnedFd>, i32)>) {
+        let st = lock(&self.st);
+        (
+            st.ph.iter().map(|(k, p)| (Arc::clone(&p.b), *k)).collect(),
+            st.procs
+                .iter()
+                .map(|(t, p)| (Arc::clone(&p.pidfd), *t))
+                .collect(),
+        )
+    }
+
+    /// Every process is gone: drop what is left (placeholders whose
+    /// hang-up was not seen yet, model processes), run the collector, and
+    /// return the census: (live sockets, open files).
+    pub fn finish(&self) -> (usize, usize) {
+        let keys: Vec<_> = lock(&self.st).ph.keys().copied().collect();
+        for k in keys {
+            self.release(k);
+        }
+        let tgids: Vec<_> = lock(&self.st).procs.keys().copied().collect();
+        for t in tgids {
+            self.proc_exited(t);
+        }
+        let _ = self.world.exit(self.holder);
+        self.world.gc();
+        let _ = self.world.take_released_external();
+        lock(&self.st).external.clear();
+        (self.world.stat(), self.world.open_files())
+    }
+
+    /// Mirror the model's readiness of every placeholder onto its A.
+    /// `held`: the placeholder the current call holds a dup of A for (the
+    /// only one whose byte can be taken back).
+    fn mirror(&self, held: Option<((u64, u64), &OwnedFd)>) {
+        let mut st = lock(&self.st);
+        for (key, p) in st.ph.iter_mut() {
+            let rev = self
+                .world
+                .poll(self.holder, p.hold, POLLIN | POLLOUT | POLLRDHUP)
+                .unwrap_or(0);
+            let readable = rev & (POLLIN | POLLHUP | POLLERR | POLLRDHUP) != 0;
+            if readable && !p.signalled {
+                if sys::send_nb(&p.b, &[0]).is_ok() {
+                    p.signalled = true;
+                }
+            } else if !readable && p.signalled {
+                if let Some((k, a)) = held {
+                    if k == *key {
+                        let mut buf = [0u8; 64];
+                        while sys::recv_nb(a, &mut buf).is_ok_and(|n| n > 0) {}
+                        p.signalled = false;
+                    }
+                }
+            }
+            // A hang-up of the model's socket: show it on A too.
+            if rev & POLLHUP != 0 && !p.shut {
+                let _ = sys::shutdown(&p.b, libc::SHUT_WR);
+                p.shut = true;
+            }
+        }
+    }
+
+    // ---- tracing ----------------------------------------------------------
+
+    fn note(&self, name: &'static str) {
+        *lock(&self.stats.served).entry(name).or_default() += 1;
+    }
+
+    fn trace(&self, tgid: i32, line: String, r: &Served) {
+        if let Some(t) = &self.trace {
+            let res = match r {
+                Ok(v) => v.to_string(),
+                Err(e) => e.to_string(),
+            };
+            let mut t = lock(t);
+            let _ = writeln!(t, "{tgid}: {line} = {res}");
+        }
+    }
+
+    // ---- serving -----------------------------------------------------------
+
+    /// Serve one notification and answer it.
+    pub fn handle(&self, n: Notif) {
+        let Some((tgid, model, pidfd)) = self.proc_of(n.tid) else {
+            self.answer(&n, Answer::Continue);
+            return;
+        };
+        let nr = n.nr as i64;
+        let a = n.args;
+        let r: Option<(String, Served)> = match nr {
+            libc::SYS_socket => Some(self.socket(&n, model)),
+            libc::SYS_socketpair => Some(self.socketpair(&n, tgid, model)),
+            libc::SYS_close => {
+                self.close(&n, &pidfd);
+                return;
+            }
+            _ => {
+                let Some((dup, key)) = self.lookup(&pidfd, a[0]) else {
+                    self.stats.passed.fetch_add(1, Ordering::Relaxed);
+                    self.answer(&n, Answer::Continue);
+                    return;
+                };
+                let m = match self.temp_fd(model, key, &dup) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        self.answer(&n, Answer::Err(e.raw()));
+                        return;
+                    }
+                };
+                let r = self.on_socket(&n, tgid, model, m);
+                let _ = self.world.close(model, m);
+                self.after_call(Some((key, &dup)));
+                r
+            }
+        };
+        let Some((line, r)) = r else {
+            self.answer(&n, Answer::Continue);
+            return;
+        };
+        self.trace(tgid, line, &r);
+        if matches!(nr, libc::SYS_socket | libc::SYS_socketpair) {
+            self.after_call(None);
+        }
+        let a = match r {
+            Ok(v) => Answer::Val(v),
+            Err(e) => Answer::Err(e.raw()),
+        };
+        self.answer(&n, a);
+    }
+
+    fn after_call(&self, held: Option<((u64, u64), &OwnedFd)>) {
+        let gone = self.world.take_released_external();
+        if !gone.is_empty() {
+            let mut st = lock(&self.st);
+            for id in gone {
+                st.external.remove(&id);
+            }
+        }
+        self.mirror(held);
+    }
+
+    /// `close(fd)`: the kernel closes it; if it was the program's last
+    /// reference to a placeholder, the model releases the socket before
+    /// the call returns, as Linux's `__fput` would.
+    fn close(&self, n: &Notif, pidfd: &OwnedFd) {
+        let Some((dup, key)) = self.lookup(pidfd, n.args[0]) else {
+            self.answer(n, Answer::Continue);
+            return;
+        };
+        drop(dup);
+        // Replace the fd by /dev/null (dropping the caller's reference to
+        // A now), look for the hang-up, then let the kernel close it.
+        let fd = n.args[0] as i32;
+        if sys::notif_addfd(&self.listener, n.id, self.null.as_raw_fd(), false, Some(fd)).is_ok() {
+            let b = lock(&self.st).ph.get(&key).map(|p| Arc::clone(&p.b));
+            if let Some(b) = b {
+                let hup = sys::poll(&[b.as_raw_fd()], POLLHUP, 0)
+                    .map(|r| r[0] & POLLHUP != 0)
+                    .unwrap_or(false);
+                if hup {
+                    self.release(key);
+                }
+            }
+        }
+        self.note("close");
+        self.answer(n, Answer::Continue);
+    }
+
+    fn socket(&self, n: &Notif, model: Pid) -> (String, Served) {
+        self.note("socket");
+        let ty = n.args[1] as i32;
+        let proto = n.args[2] as i32;
+        let line = format!("socket {}", ty_name(ty));
+        let r = self
+            .world
+            .socket_with_protocol(model, ty, proto)
+            .map_err(|e| e.errno)
+            .and_then(|m| {
+                self.install(
+                    n,
+                    model,
+                    m,
+                    ty & libc::SOCK_CLOEXEC != 0,
+                    ty & libc::SOCK_NONBLOCK != 0,
+                )
+            })
+            .map(i64::from);
+        (line, r)
+    }
+
+    fn socketpair(&self, n: &Notif, tgid: i32, model: Pid) -> (String, Served) {
+        self.note("socketpair");
+        let ty = n.args[1] as i32;
+        let line = format!("socketpair {}", ty_name(ty));
+        // The fd array must be writable before anything is created.
+        if sys::read_mem(tgid, n.args[3], 8).is_err() {
+            return (line, Err(efault()));
+        }
+        let r = (|| {
+            let [m0, m1] = self
+                .world
+                .socketpair_with_protocol(model, ty, n.args[2] as i32)
+                .map_err(|e| e.errno)?;
+            let (ce, nb) = (ty & libc::SOCK_CLOEXEC != 0, ty & libc::SOCK_NONBLOCK != 0);
+            let f0 = self.install(n, model, m0, ce, nb);
+            let f1 = self.install(n, model, m1, ce, nb);
+            let (f0, f1) = (f0?, f1?);
+            let mut b = f0.to_ne_bytes().to_vec();
+            b.extend_from_slice(&f1.to_ne_bytes());
+            sys::write_mem(tgid, n.args[3], &b).map_err(|_| efault())?;
+            Ok(0)
+        })();
+        (line, r)
+    }
+
+    /// A call on a model socket, run as `model` on its temporary fd `m`.
+    fn on_socket(&self, n: &Notif, tgid: i32, model: Pid, m: Fd) -> Option<(String, Served)> {
+        let a = n.args;
+        let fd = a[0] as i32;
+        let w = &self.world;
+        let nr = n.nr as i64;
+        let r = match nr {
+            libc::SYS_bind | libc::SYS_connect => {
+                let connect = nr == libc::SYS_connect;
+                self.note(if connect { "connect" } else { "bind" });
+                let addr = match read_addr(tgid, a[1], a[2]) {
+                    Ok(b) => b,
+                    Err(e) => return Some((format!("bind {fd}"), Err(e))),
+                };
+                let addr = self.prepare_path(tgid, addr);
+                let name = show_addr(&addr);
+                let r = if connect {
+                    w.connect(model, m, &addr)
+                } else {
+                    w.bind(model, m, &addr)
+                };
+                let call = if connect { "connect" } else { "bind" };
+                (
+                    format!("{call} {fd} {name}"),
+                    r.map(|_| 0).map_err(|e| e.errno),
+                )
+            }
+            libc::SYS_listen => {
+                self.note("listen");
+                let r = w
+                    .listen(model, m, a[1] as i32)
+                    .map(|_| 0)
+                    .map_err(|e| e.errno);
+                (format!("listen {fd} {}", a[1] as i32), r)
+            }
+            libc::SYS_accept | libc::SYS_accept4 => {
+                self.note("accept");
+                let flags = if nr == libc::SYS_accept4 {
+                    a[3] as i32
+                } else {
+                    0
+                };
+                let r = w
+                    .accept4(model, m, flags)
+                    .map_err(|e| e.errno)
+                    .and_then(|nm| {
+                        let peer = w.getpeername(model, nm).unwrap_or_default();
+                        let fd = self.install(
+                            n,
+                            model,
+                            nm,
+                            flags & libc::SOCK_CLOEXEC != 0,
+                            flags & libc::SOCK_NONBLOCK != 0,
+                        )?;
+                        if a[1] != 0 {
+                            write_addr(tgid, a[1], a[2], &peer)?;
+                        }
+                        Ok(i64::from(fd))
+                    });
+                (format!("accept {fd}"), r)
+            }
+            libc::SYS_shutdown => {
+                self.note("shutdown");
+                let r = w
+                    .shutdown(model, m, a[1] as i32)
+                    .map(|_| 0)
+                    .map_err(|e| e.errno);
+                (format!("shutdown {fd} {}", a[1] as i32), r)
+            }
+            libc::SYS_getsockname | libc::SYS_getpeername => {
+                let peer = nr == libc::SYS_getpeername;
+                self.note(if peer { "getpeername" } else { "getsockname" });
+                let r = if peer {
+                    w.getpeername(model, m)
+                } else {
+                    w.getsockname(model, m)
+                };
+                let r = r
+                    .map_err(|e| e.errno)
+                    .and_then(|addr| write_addr(tgid, a[1], a[2], &addr).map(|_| 0));
+                let call = if peer { "getpeername" } else { "getsockname" };
+                (format!("{call} {fd}"), r)
+            }
+            libc::SYS_setsockopt => {
+                self.note("setsockopt");
+                let len = a[4] as i32;
+                let r = if len < 0 {
+                    Err(Errno::EINVAL)
+                } else {
+                    match sys::read_mem(tgid, a[3], len as usize) {
+                        Ok(v) => w
+                            .setsockopt(model, m, a[1] as i32, a[2] as i32, &v)
+                            .map(|_| 0)
+                            .map_err(|e| e.errno),
+                        Err(_) => Err(efault()),
+                    }
+                };
+                (
+                    format!("setsockopt {fd} {} {}", a[1] as i32, a[2] as i32),
+                    r,
+                )
+            }
+            libc::SYS_getsockopt => {
+                self.note("getsockopt");
+                (
+                    format!("getsockopt {fd} {} {}", a[1] as i32, a[2] as i32),
+                    self.getsockopt(n, tgid, model, m),
+                )
+            }
+            libc::SYS_ioctl => {
+                let req = a[1];
+                if !matches!(req, 0x541B | 0x5411 | 0x8905) {
+                    // FIONBIO, FIOCLEX, ...: on the placeholder's own file.
+                    return None;
+                }
+                self.note("ioctl");
+                let r = w.ioctl(model, m, req).map_err(|e| e.errno).and_then(|v| {
+                    sys::write_mem(tgid, a[2], &v.to_ne_bytes()).map_err(|_| efault())?;
+                    Ok(0)
+                });
+                (format!("ioctl {fd} {req:#x}"), r)
+            }
+            libc::SYS_sendmsg => {
+                self.note("sendmsg");
+                self.sendmsg(n, tgid, model, m, a[1], a[2] as i32)
+            }
+            libc::SYS_recvmsg => {
+                self.note("recvmsg");
+                self.recvmsg(n, tgid, model, m, a[1], a[2] as i32)
+            }
+            libc::SYS_sendto | libc::SYS_write => {
+                let to = nr == libc::SYS_sendto;
+                self.note(if to { "sendto" } else { "write" });
+                let flags = if to { a[3] as i32 } else { 0 };
+                let (name, namelen) = if to { (a[4], a[5]) } else { (0, 0) };
+                let hdr = msghdr_bytes(name, namelen, 0, 0, 0, 0);
+                self.send_common(n, tgid, model, m, &hdr, &[(a[1], a[2])], flags, !to)
+            }
+            libc::SYS_writev => {
+                self.note("writev");
+                let iov = match read_iovecs(tgid, a[1], a[2]) {
+                    Ok(v) => v,
+                    Err(e) => return Some((format!("writev {fd}"), Err(e))),
+                };
+                let hdr = msghdr_bytes(0, 0, 0, 0, 0, 0);
+                self.send_common(n, tgid, model, m, &hdr, &iov, 0, true)
+            }
+            libc::SYS_recvfrom | libc::SYS_read | libc::SYS_readv => {
+                let call = match nr {
+                    libc::SYS_recvfrom => "recvfrom",
+                    libc::SYS_read => "read",
+                    _ => "readv",
+                };
+                self.note(call);
+                let (iov, flags, name, namelenp) = match nr {
+                    libc::SYS_recvfrom => (vec![(a[1], a[2])], a[3] as i32, a[4], a[5]),
+                    libc::SYS_read => (vec![(a[1], a[2])], 0, 0, 0),
+                    _ => match read_iovecs(tgid, a[1], a[2]) {
+                        Ok(v) => (v, 0, 0, 0),
+                        Err(e) => return Some((format!("readv {fd}"), Err(e))),
+                    },
+                };
+                let namelen = if name != 0 && namelenp != 0 {
+                    match sys::read_mem(tgid, namelenp, 4) {
+                        Ok(b) => u32_at(&b, 0),
+                        Err(_) => return Some((format!("{call} {fd}"), Err(efault()))),
+                    }
+                } else {
+                    0
+                };
+                let r = self.recv_common(
+                    n,
+                    tgid,
+                    model,
+                    m,
+                    &iov,
+                    name,
+                    namelen,
+                    0,
+                    0,
+                    flags,
+                    nr != libc::SYS_recvfrom,
+                );
+                match r {
+                    Ok((ret, full_namelen, _, _)) => {
+                        if name != 0 && namelenp != 0 {
+                            let _ = sys::write_mem(tgid, namelenp, &full_namelen.to_ne_bytes());
+                        }
+                        (format!("{call} {fd}"), Ok(ret))
+                    }
+                    Err(e) => (format!("{call} {fd}"), Err(e)),
+                }
+            }
+            libc::SYS_sendmmsg | libc::SYS_recvmmsg => {
+                let send = nr == libc::SYS_sendmmsg;
+                self.note(if send { "sendmmsg" } else { "recvmmsg" });
+                let vlen = (a[2] as u32).min(UIO_MAXIOV as u32);
+                let mut done = 0i64;
+                let mut err = None;
+                for i in 0..vlen as u64 {
+                    let at = a[1] + i * 64;
+                    let r = if send {
+                        self.sendmsg(n, tgid, model, m, at, a[3] as i32).1
+                    } else {
+                        self.recvmsg(n, tgid, model, m, at, a[3] as i32).1
+                    };
+                    match r {
+                        Ok(len) => {
+                            let _ = sys::write_mem(
+                                tgid,
+                                at + MSGHDR as u64,
+                                &(len as u32).to_ne_bytes(),
+                            );
+                            done += 1;
+                            // MSG_WAITFORONE: non-blocking after the first.
+                            if !send && a[3] as i32 & 0x10000 != 0 {
+                                let _ = w.set_nonblock(model, m, true);
+                            }
+                        }
+                        Err(e) => {
+                            err = Some(e);
+                            break;
+                        }
+                    }
+                }
+                let call = if send { "sendmmsg" } else { "recvmmsg" };
+                let r = match (done, err) {
+                    (0, Some(e)) => Err(e),
+                    (d, _) => Ok(d),
+                };
+                (format!("{call} {fd} {vlen}"), r)
+            }
+            _ => return None,
+        };
+        Some(r)
+    }
+
+    fn getsockopt(&self, n: &Notif, tgid: i32, model: Pid, m: Fd) -> Served {
+        let a = n.args;
+        let (level, name) = (a[1] as i32, a[2] as i32);
+        let lenb = sys::read_mem(tgid, a[4], 4).map_err(|_| efault())?;
+        let optlen = u32_at(&lenb, 0) as i32;
+        match self.world.getsockopt_len(model, m, level, name, optlen) {
+            Ok((newlen, mut v)) => {
+                if level == SOL_SOCKET && name == SO_PEERCRED && v.len() >= 4 {
+                    let p = self.real_pid(u32_at(&v, 0) as i32);
+                    v[..4].copy_from_slice(&p.to_ne_bytes());
+                }
+                if level == SOL_SOCKET && name == SO_PEERPIDFD && v.len() >= 4 {
+                    let mfd = Fd::from_raw(u32_at(&v, 0) as i32);
+                    let fd = self.install_received(n, model, mfd, true)?;
+                    v[..4].copy_from_slice(&fd.to_ne_bytes());
+                }
+                sys::write_mem(tgid, a[3], &v).map_err(|_| efault())?;
+                sys::write_mem(tgid, a[4], &newlen.to_ne_bytes()).map_err(|_| efault())?;
+                Ok(0)
+            }
+            Err((e, newlen)) => {
+                if let Some(l) = newlen {
+                    let _ = sys::write_mem(tgid, a[4], &l.to_ne_bytes());
+                }
+                Err(e.errno)
+            }
+        }
+    }
+
+    /// `sendmsg(fd, msg, flags)`: read the header, then as `send_common`.
+    fn sendmsg(
+        &self,
+        n: &Notif,
+        tgid: i32,
+        model: Pid,
+        m: Fd,
+        msg: u64,
+        flags: i32,
+    ) -> (String, Served) {
+        let fd = n.args[0] as i32;
+        let hdr = match sys::read_mem(tgid, msg, MSGHDR) {
+            Ok(h) => h,
+            Err(_) => return (format!("sendmsg {fd}"), Err(efault())),
+        };
+        let iov = match read_iovecs(tgid, u64_at(&hdr, 16), u64_at(&hdr, 24)) {
+            Ok(v) => v,
+            Err(e) => return (format!("sendmsg {fd}"), Err(e)),
+        };
+        self.send_common(n, tgid, model, m, &hdr, &iov, flags, false)
+    }
+
+    /// Any send: the name, iovecs and control of `hdr` (a `msghdr`),
+    /// control fds translated to model fds, then the model's sendmsg.
+    #[allow(clippy::too_many_arguments)]
+    fn send_common(
+        &self,
+        n: &Notif,
+        tgid: i32,
+        model: Pid,
+        m: Fd,
+        hdr: &[u8],
+        iov: &[(u64, u64)],
+        flags: i32,
+        is_write: bool,
+    ) -> (String, Served) {
+        let fd = n.args[0] as i32;
+        let call = if is_write { "write" } else { "sendmsg" };
+        let fail = |e| (format!("{call} {fd}"), Err(e));
+        let (name_p, namelen) = (u64_at(hdr, 0), u32_at(hdr, 8));
+        let name = if name_p != 0 && namelen > 0 {
+            match sys::read_mem(tgid, name_p, (namelen as usize).min(128)) {
+                Ok(b) => Some(self.prepare_path(tgid, b)),
+                Err(_) => return fail(efault()),
+            }
+        } else {
+            None
+        };
+        let mut bufs = Vec::with_capacity(iov.len());
+        let mut total = 0usize;
+        for &(base, len) in iov {
+            let len = len as usize;
+            if base == 0 {
+                bufs.push(SendBuf::Null(len));
+                continue;
+            }
+            match sys::read_mem(tgid, base, len) {
+                Ok(b) => {
+                    total += b.len();
+                    bufs.push(SendBuf::Bytes(b));
+                }
+                Err(_) => return fail(efault()),
+            }
+        }
+        let (ctl_p, ctl_len) = (u64_at(hdr, 32), u64_at(hdr, 40));
+        let mut control = if ctl_p != 0 && ctl_len > 0 {
+            if ctl_len > i32::MAX as u64 {
+                return fail(Errno::ENOBUFS);
+            }
+            match sys::read_mem(tgid, ctl_p, ctl_len as usize) {
+                Ok(b) => b,
+                Err(_) => return fail(efault()),
+            }
+        } else {
+            Vec::new()
+        };
+        if !sys::notif_id_valid(&self.listener, n.id) {
+            return fail(Errno::EINTR);
+        }
+        let (temps, rights) = self.control_to_model(tgid, model, &mut control);
+        let msg = SendHdr {
+            name: name.as_deref(),
+            iov: &bufs,
+            control: &control,
+        };
+        let r = self.world.sendmsg_iov(model, m, &msg, flags);
+        for t in temps {
+            let _ = self.world.close(model, t);
+        }
+        if r.is_err() && self.world.take_sigpipe(model) && flags & MSG_NOSIGNAL == 0 {
+            // SAFETY: tgkill to the caller's own thread, as the kernel's
+            // sk_stream_error / unix send raise SIGPIPE before returning.
+            unsafe { libc::syscall(libc::SYS_tgkill, tgid, n.tid, libc::SIGPIPE) };
+        }
+        let mut line = format!("{call} {fd}");
+        if let Some(nm) = &name {
+            line.push_str(&format!(" name={}", show_addr(nm)));
+        }
+        line.push_str(&format!(" len={total}"));
+        if !rights.is_empty() {
+            line.push_str(&format!(" rights={rights:?}"));
+        }
+        if flags != 0 {
+            line.push_str(&format!(" flags={flags:#x}"));
+        }
+        (line, r.map(|v| v as i64).map_err(|e| e.errno))
+    }
+
+    /// Rewrite the program's control bytes for the model: every fd of
+    /// every SCM_RIGHTS becomes a model fd of `model` for the same file
+    /// (a placeholder's model file, or an external file for a real one);
+    /// a pid in SCM_CREDENTIALS becomes the model's. The temporary fds to
+    /// close after the call, and the program's fd numbers (for the trace).
+    fn control_to_model(&self, tgid: i32, model: Pid, control: &mut [u8]) -> (Vec<Fd>, Vec<i32>) {
+        let mut temps = Vec::new();
+        let mut shown = Vec::new();
+        let mut edits: Vec<(usize, i32)> = Vec::new();
+        let pidfd = lock(&self.st)
+            .procs
+            .get(&tgid)
+            .map(|p| Arc::clone(&p.pidfd));
+        for (level, ty, data_off, len) in cmsg_slots(control) {
+            if level != SOL_SOCKET {
+                continue;
+            }
+            let data = &control[data_off..data_off + len];
+            if ty == SCM_RIGHTS {
+                for (i, chunk) in data.chunks_exact(4).enumerate() {
+                    let fd = i32::from_ne_bytes(chunk.try_into().unwrap_or([0; 4]));
+                    shown.push(fd);
+                    let mfd = pidfd
+                        .as_deref()
+                        .and_then(|p| self.model_fd_for(p, model, fd, &mut temps));
+                    edits.push((data_off + 4 * i, mfd.map_or(-1, |f| f.as_raw())));
+                }
+            } else if ty == SCM_CREDENTIALS && len >= 4 {
+                let real = i32::from_ne_bytes(data[..4].try_into().unwrap_or([0; 4]));
+                // A pid of no process in the run: one the model does not
+                // know either (ESRCH, or EPERM for an unprivileged sender).
+                let p = self
+                    .model_pid(real)
+                    .unwrap_or(real.saturating_add(i32::MAX / 2));
+                edits.push((data_off, p));
+            }
+        }
+        for (at, v) in edits {
+            control[at..at + 4].copy_from_slice(&v.to_ne_bytes());
+        }
+        (temps, shown)
+    }
+
+    /// A model fd of `model` for the program's `fd`.
+    fn model_fd_for(
+        &self,
+        pidfd: &OwnedFd,
+        model: Pid,
+        fd: i32,
+        temps: &mut Vec<Fd>,
+    ) -> Option<Fd> {
+        let dup = sys::pidfd_getfd(pidfd, fd).ok()?;
+        let key = sys::fstat(&dup).ok().map(|(d, i, _)| (d, i))?;
+        let hold = lock(&self.st).ph.get(&key).map(|p| p.hold);
+        let mfd = match hold {
+            Some(h) => self.world.pidfd_getfd(model, self.holder, h).ok()?,
+            None => {
+                let id = {
+                    let mut st = lock(&self.st);
+                    st.next_external += 1;
+                    let id = st.next_external;
+                    st.external.insert(id, dup);
+                    id
+                };
+                self.world.open_external(model, id, true).ok()?
+            }
+        };
+        temps.push(mfd);
+        Some(mfd)
+    }
+
+    /// `recvmsg(fd, msg, flags)`.
+    fn recvmsg(
+        &self,
+        n: &Notif,
+        tgid: i32,
+        model: Pid,
+        m: Fd,
+        msg: u64,
+        flags: i32,
+    ) -> (String, Served) {
+        let fd = n.args[0] as i32;
+        let line = format!("recvmsg {fd}");
+        let hdr = match sys::read_mem(tgid, msg, MSGHDR) {
+            Ok(h) => h,
+            Err(_) => return (line, Err(efault())),
+        };
+        let iov = match read_iovecs(tgid, u64_at(&hdr, 16), u64_at(&hdr, 24)) {
+            Ok(v) => v,
+            Err(e) => return (line, Err(e)),
+        };
+        let (name_p, namelen) = (u64_at(&hdr, 0), u32_at(&hdr, 8));
+        let (ctl_p, ctl_len) = (u64_at(&hdr, 32), u64_at(&hdr, 40));
+        let ctl_len = if ctl_p == 0 { 0 } else { ctl_len as usize };
+        match self.recv_common(
+            n,
+            tgid,
+            model,
+            m,
+            &iov,
+            name_p,
+            if name_p == 0 { 0 } else { namelen },
+            ctl_p,
+            ctl_len,
+            flags,
+            false,
+        ) {
+            Ok((ret, full_namelen, controllen, mflags)) => {
+                let mut out = Vec::new();
+                if name_p != 0 {
+                    out.push((msg + 8, full_namelen.to_ne_bytes().to_vec()));
+                }
+                out.push((msg + 40, (controllen as u64).to_ne_bytes().to_vec()));
+                out.push((msg + 48, mflags.to_ne_bytes().to_vec()));
+                for (at, b) in out {
+                    if sys::write_mem(tgid, at, &b).is_err() {
+                        return (line, Err(efault()));
+                    }
+                }
+                (format!("{line} flags={mflags:#x}"), Ok(ret))
+            }
+            Err(e) => (line, Err(e)),
+        }
+    }
+
+    /// Any receive: the model's recvmsg, then the data scattered into the
+    /// iovecs, the name, and the control with its fds installed in the
+    /// caller. Returns (ret, full namelen, controllen written, msg_flags).
+    #[allow(clippy::too_many_arguments)]
+    fn recv_common(
+        &self,
+        n: &Notif,
+        tgid: i32,
+        model: Pid,
+        m: Fd,
+        iov: &[(u64, u64)],
+        name_p: u64,
+        namelen: u32,
+        ctl_p: u64,
+        ctl_len: usize,
+        flags: i32,
+        is_read: bool,
+    ) -> Result<(i64, u32, usize, i32), Errno> {
+        let bufs: Vec<RecvBuf> = iov
+            .iter()
+            .map(|&(b, l)| {
+                if b == 0 {
+                    RecvBuf::Null(l as usize)
+                } else {
+                    RecvBuf::Len(l as usize)
+                }
+            })
+            .collect();
+        let total: usize = iov.iter().map(|&(_, l)| l as usize).sum();
+        let r = if is_read && iov.len() == 1 {
+            // read(2): sock_read_iter (a zero-length read never reaches
+            // the protocol).
+            self.world
+                .read(model, m, total)
+                .map(|data| afunix::RecvMsg {
+                    ret: data.len(),
+                    data,
+                    ..Default::default()
+                })
+        } else {
+            let args = RecvArgs {
+                iov: &bufs,
+                namelen,
+                controllen: ctl_len,
+                flags,
+            };
+            self.world.recvmsg_with(model, m, &args)
+        };
+        let msg = r.map_err(|e| e.errno)?;
+        // Scatter the data.
+        let mut at = 0usize;
+        for &(base, len) in iov {
+            if at >= msg.data.len() {
+                break;
+            }
+            let take = (len as usize).min(msg.data.len() - at);
+            sys::write_mem(tgid, base, &msg.data[at..at + take]).map_err(|_| efault())?;
+            at += take;
+        }
+        if name_p != 0 && namelen > 0 {
+            let k = (namelen as usize).min(msg.name.len());
+            sys::write_mem(tgid, name_p, &msg.name[..k]).map_err(|_| efault())?;
+        }
+        let mut mflags = msg.flags;
+        let mut control = msg.control.clone();
+        if !control.is_empty() {
+            mflags |=
+                self.control_to_program(n, model, &mut control, flags & MSG_CMSG_CLOEXEC != 0);
+            sys::write_mem(tgid, ctl_p, &control).map_err(|_| efault())?;
+        }
+        Ok((msg.ret as i64, msg.name.len() as u32, control.len(), mflags))
+    }
+
+    /// Rewrite control bytes the model wrote for the program: install the
+    /// received files in the caller and put its fd numbers in; translate
+    /// pids. Returns extra msg_flags (`MSG_CTRUNC` when an fd could not be
+    /// installed).
+    fn control_to_program(&self, n: &Notif, model: Pid, control: &mut [u8], cloexec: bool) -> i32 {
+        let mut edits: Vec<(usize, i32)> = Vec::new();
+        let mut extra = 0;
+        for (level, ty, data_off, len) in cmsg_slots(control) {
+            if level != SOL_SOCKET {
+                continue;
+            }
+            let data = control[data_off..data_off + len].to_vec();
+            match ty {
+                SCM_RIGHTS => {
+                    let mut failed = false;
+                    for (i, c) in data.chunks_exact(4).enumerate() {
+                        let mfd = Fd::from_raw(i32::from_ne_bytes(c.try_into().unwrap_or([0; 4])));
+                        if failed {
+                            let _ = self.world.close(model, mfd);
+                            edits.push((data_off + 4 * i, -1));
+                            continue;
+                        }
+                        match self.install_received(n, model, mfd, cloexec) {
+                            Ok(fd) => edits.push((data_off + 4 * i, fd)),
+                            Err(_) => {
+                                // scm_detach_fds stops at the first failure.
+                                failed = true;
+                                extra |= afunix::abi::consts::MSG_CTRUNC;
+                                edits.push((data_off + 4 * i, -1));
+                            }
+                        }
+                    }
+                }
+                SCM_PIDFD if len >= 4 => {
+                    let mfd =
+                        Fd::from_raw(i32::from_ne_bytes(data[..4].try_into().unwrap_or([0; 4])));
+                    let fd = self.install_received(n, model, mfd, cloexec).unwrap_or(-1);
+                    edits.push((data_off, fd));
+                }
+                SCM_CREDENTIALS if len >= 4 => {
+                    let p = i32::from_ne_bytes(data[..4].try_into().unwrap_or([0; 4]));
+                    edits.push((data_off, self.real_pid(p)));
+                }
+                _ => {}
+            }
+        }
+        for (at, v) in edits {
+            control[at..at + 4].copy_from_slice(&v.to_ne_bytes());
+        }
+        extra
+    }
+
+    /// A pathname in a `sockaddr_un` as the model should see it: made
+    /// absolute against the caller's working directory, with every
+    /// directory on the way present in the model's tree.
+    fn prepare_path(&self, tgid: i32, addr: Vec<u8>) -> Vec<u8> {
+        if addr.len() <= 2
+            || u16::from_ne_bytes([addr[0], addr[1]]) != libc::AF_UNIX as u16
+            || addr[2] == 0
+        {
+            return addr;
+        }
+        let path: Vec<u8> = addr[2..].iter().copied().take_while(|&b| b != 0).collect();
+        let abs = if path.first() == Some(&b'/') {
+            path
+        } else {
+            let cwd = std::fs::read_link(format!("/proc/{tgid}/cwd")).unwrap_or_default();
+            let mut p = std::os::unix::ffi::OsStrExt::as_bytes(cwd.as_os_str()).to_vec();
+            if p.last() != Some(&b'/') {
+                p.push(b'/');
+            }
+            p.extend_from_slice(&path);
+            p
+        };
+        // Every directory on the way, in the model's tree (owned by root,
+        // mode 0777: the real walk already succeeded for the caller).
+        let mut at = 1;
+        while let Some(i) = abs[at..].iter().position(|&b| b == b'/') {
+            let dir = &abs[..at + i];
+            let _ = self.world.mkdir(self.holder, dir, 0o777);
+            at += i + 1;
+        }
+        let mut out = addr[..2].to_vec();
+        out.extend_from_slice(&abs);
+        if out.len() > 110 {
+            return addr;
+        }
+        out
+    }
+
+    /// Print what was served (`--stats`).
+    pub fn print_stats(&self, out: &mut dyn Write) {
+        let served = lock(&self.stats.served);
+        let mut v: Vec<_> = served.iter().collect();
+        v.sort();
+        let total: u64 = v.iter().map(|(_, n)| **n).sum();
+        let _ = writeln!(
+            out,
+            "afunix exec: {total} calls served by the model, {} handed to the kernel",
+            self.stats.passed.load(Ordering::Relaxed)
+        );
+        for (name, count) in v {
+            let _ = writeln!(out, "  {name:<12} {count}");
+        }
+    }
+
+    /// Whether `--explain` was asked (annotations come with the rules).
+    pub fn explains(&self) -> bool {
+        self.explain
+    }
+}
+
+/// The control messages of a buffer as (level, type, data offset, data
+/// length), walked as `for_each_cmsghdr` does: a header that does not fit
+/// whole, or whose `cmsg_len` is below 16 or past the end, ends the walk.
+fn cmsg_slots(buf: &[u8]) -> Vec<(i32, i32, usize, usize)> {
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    while at + 16 <= buf.len() {
+        let cl = u64_at(buf, at);
+        if cl < 16 || cl > (buf.len() - at) as u64 {
+            break;
+        }
+        let cl = cl as usize;
+        out.push((
+            u32_at(buf, at + 8) as i32,
+            u32_at(buf, at + 12) as i32,
+            at + 16,
+            cl - 16,
+        ));
+        at += (cl + 7) & !7;
+    }
+    out
+}
+
+fn read_addr(tgid: i32, p: u64, len: u64) -> Result<Vec<u8>, Errno> {
+    let len = len as i32;
+    // move_addr_to_kernel: a length outside [0, 128] is EINVAL; the model
+    // sees 129 bytes and says so.
+    if !(0..=128).contains(&len) {
+        return Ok(vec![0; 129]);
+    }
+    if len == 0 {
+        return Ok(Vec::new());
+    }
+    sys::read_mem(tgid, p, len as usize).map_err(|_| efault())
+}
+
+/// Write an address with `addrlen` value-result semantics
+/// (`move_addr_to_user`): at most `*lenp` bytes, and the full length back.
+fn write_addr(tgid: i32, p: u64, lenp: u64, addr: &[u8]) -> Result<(), Errno> {
+    if lenp == 0 {
+        return Ok(());
+    }
+    let lb = sys::read_mem(tgid, lenp, 4).map_err(|_| efault())?;
+    let want = u32_at(&lb, 0) as i32;
+    if want < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let k = (want as usize).min(addr.len());
+    sys::write_mem(tgid, p, &addr[..k]).map_err(|_| efault())?;
+    sys::write_mem(tgid, lenp, &(addr.len() as u32).to_ne_bytes()).map_err(|_| efault())
+}
+
+fn read_iovecs(tgid: i32, p: u64, n: u64) -> Result<Vec<(u64, u64)>, Errno> {
+    if n > UIO_MAXIOV {
+        return Err(Errno::EMSGSIZE);
+    }
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let b = sys::read_mem(tgid, p, n as usize * 16).map_err(|_| efault())?;
+    Ok((0..n as usize)
+        .map(|i| (u64_at(&b, 16 * i), u64_at(&b, 16 * i + 8)))
+        .collect())
+}
+
+fn msghdr_bytes(name: u64, namelen: u64, iov: u64, iovlen: u64, ctl: u64, ctllen: u64) -> Vec<u8> {
+    let mut h = vec![0u8; MSGHDR];
+    h[0..8].copy_from_slice(&name.to_ne_bytes());
+    h[8..12].copy_from_slice(&(namelen as u32).to_ne_bytes());
+    h[16..24].copy_from_slice(&iov.to_ne_bytes());
+    h[24..32].copy_from_slice(&iovlen.to_ne_bytes());
+    h[32..40].copy_from_slice(&ctl.to_ne_bytes());
+    h[40..48].copy_from_slice(&ctllen.to_ne_bytes());
+    h
+}
+
+fn ty_name(ty: i32) -> String {
+    let base = match ty & 0xf {
+        1 => "stream".to_string(),
+        2 => "dgram".to_string(),
+        5 => "seqpacket".to_string(),
+        t => t.to_string(),
+    };
+    let mut s = base;
+    if ty & libc::SOCK_NONBLOCK != 0 {
+        s.push_str("|nonblock");
+    }
+    if ty & libc::SOCK_CLOEXEC != 0 {
+        s.push_str("|cloexec");
+    }
+    s
+}
+
+/// An address as a trace shows it: `@name`, a path, or `unnamed`.
+fn show_addr(a: &[u8]) -> String {
+    match a.get(2..) {
+        None | Some([]) => "unnamed".into(),
+        Some([0, rest @ ..]) => format!("@{}", String::from_utf8_lossy(rest)),
+        Some(p) => {
+            let p: Vec<u8> = p.iter().copied().take_while(|&b| b != 0).collect();
+            format!("{:?}", String::from_utf8_lossy(&p))
+        }
+    }
+}
