@@ -44,6 +44,9 @@ pub const SERVED: &[(i64, &str)] = &[
     (libc::SYS_getpeername, "getpeername"),
     (libc::SYS_setsockopt, "setsockopt"),
     (libc::SYS_getsockopt, "getsockopt"),
+    // Served only for socket inodes the run made (the model's tree follows).
+    (libc::SYS_unlink, "unlink"),
+    (libc::SYS_unlinkat, "unlinkat"),
 ];
 
 /// The calls served only for `AF_UNIX` (their first argument).

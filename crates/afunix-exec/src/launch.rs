@@ -226,7 +226,11 @@ pub fn launch(
             let fd = libc::syscall(
                 libc::SYS_seccomp,
                 libc::SECCOMP_SET_MODE_FILTER,
-                libc::SECCOMP_FILTER_FLAG_NEW_LISTENER,
+                // Once a notification is received the caller waits
+                // killably: a signal stays pending, and the supervisor
+                // interrupts the model call for it (see watch_signals).
+                libc::SECCOMP_FILTER_FLAG_NEW_LISTENER
+                    | libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
                 &fprog as *const libc::sock_fprog,
             );
             if fd < 0 {

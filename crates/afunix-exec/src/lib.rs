@@ -14,6 +14,7 @@
 #![warn(missing_docs)]
 
 pub mod filter;
+pub mod fs;
 pub mod launch;
 pub mod serve;
 mod sys;
@@ -83,6 +84,14 @@ pub fn run(argv: &[OsString], opts: Options) -> Result<Outcome, launch::LaunchEr
                 // No thread: let the kernel refuse the call.
                 sup.refuse(&n);
             }
+        });
+    }
+    // Signals for callers whose call the model is serving.
+    {
+        let sup = Arc::clone(&sup);
+        std::thread::spawn(move || loop {
+            sup.watch_signals();
+            std::thread::sleep(std::time::Duration::from_millis(2));
         });
     }
     // Hang-ups of placeholders and exits of processes.

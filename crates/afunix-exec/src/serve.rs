@@ -50,6 +50,7 @@ use afunix::{Errno, Fd, Pid, World};
 use std::collections::HashMap;
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStringExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -94,6 +95,13 @@ struct State {
     /// External files: our dup of each, by id.
     external: HashMap<u64, OwnedFd>,
     next_external: u64,
+    /// Socket inodes the run made on the real filesystem → the absolute
+    /// path the model's tree has them at.
+    inodes: HashMap<(u64, u64), Vec<u8>>,
+    /// Absolute path in the model → the path as the program gave it.
+    given: HashMap<Vec<u8>, Vec<u8>>,
+    /// Paths of foreign sockets already reported.
+    foreign_said: std::collections::HashSet<Vec<u8>>,
 }
 
 /// What was served, for `--stats`.
@@ -119,6 +127,9 @@ pub struct Supervisor {
     explain: bool,
     /// What was served.
     pub stats: Stats,
+    /// Calls being served: (caller's tid, its interrupt), by notification
+    /// id, for the signal watcher.
+    outstanding: Mutex<HashMap<u64, (i32, afunix::Interrupt)>>,
 }
 
 /// The result of serving one call.
@@ -140,6 +151,21 @@ fn u64_at(b: &[u8], off: usize) -> u64 {
 fn u32_at(b: &[u8], off: usize) -> u32 {
     b.get(off..off + 4)
         .map_or(0, |s| u32::from_ne_bytes(s.try_into().unwrap_or([0; 4])))
+}
+
+/// Whether a thread has a signal pending that it does not block (its own
+/// or its process's), from `/proc/TID/status`.
+fn signal_pending(tid: i32) -> bool {
+    let Ok(s) = std::fs::read_to_string(format!("/proc/{tid}/status")) else {
+        return false;
+    };
+    let mask = |name: &str| {
+        s.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            .unwrap_or(0)
+    };
+    (mask("SigPnd:") | mask("ShdPnd:")) & !mask("SigBlk:") != 0
 }
 
 /// `Tgid:`, uids, gids, groups and umask of a thread, from `/proc`.
@@ -210,7 +236,28 @@ impl Supervisor {
             trace: trace.map(Mutex::new),
             explain,
             stats: Stats::default(),
+            outstanding: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// One round of the signal watcher: a caller that has a signal
+    /// pending (it waits killably, so the signal stays pending) gets its
+    /// model call interrupted, which then returns what Linux's would
+    /// (`ERESTARTSYS`, `EINTR`, or what it transferred) and the kernel
+    /// delivers the signal as the call returns (restarting it under
+    /// `SA_RESTART`); a caller that is gone gets its call abandoned.
+    pub fn watch_signals(&self) {
+        let calls: Vec<(u64, i32, afunix::Interrupt)> = lock(&self.outstanding)
+            .iter()
+            .map(|(id, (tid, i))| (*id, *tid, i.clone()))
+            .collect();
+        for (id, tid, intr) in calls {
+            if !sys::notif_id_valid(&self.listener, id) {
+                intr.cancel();
+            } else if signal_pending(tid) && !intr.is_raised() {
+                intr.raise();
+            }
+        }
     }
 
     /// Receive the next notification (blocks).
@@ -534,6 +581,9 @@ impl Supervisor {
                 self.close(&n, &pidfd);
                 return;
             }
+            libc::SYS_unlink | libc::SYS_unlinkat => {
+                self.unlink(&n, tgid).map(|r| ("unlink".to_string(), r))
+            }
             _ => {
                 let Some((dup, key)) = self.lookup(&pidfd, a[0]) else {
                     self.stats.passed.fetch_add(1, Ordering::Relaxed);
@@ -547,7 +597,14 @@ impl Supervisor {
                         return;
                     }
                 };
-                let r = self.on_socket(&n, tgid, model, m);
+                // A signal for the caller interrupts the model call, as it
+                // would interrupt the kernel's (see `watch_signals`).
+                let intr = afunix::Interrupt::new();
+                lock(&self.outstanding).insert(n.id, (n.tid, intr.clone()));
+                let r = self
+                    .world
+                    .interruptible(&intr, || self.on_socket(&n, tgid, model, m));
+                lock(&self.outstanding).remove(&n.id);
                 let _ = self.world.close(model, m);
                 self.after_call(Some((key, &dup)));
                 r
@@ -667,18 +724,18 @@ impl Supervisor {
                     Ok(b) => b,
                     Err(e) => return Some((format!("bind {fd}"), Err(e))),
                 };
-                let addr = self.prepare_path(tgid, addr);
                 let name = show_addr(&addr);
-                let r = if connect {
-                    w.connect(model, m, &addr)
-                } else {
-                    w.bind(model, m, &addr)
-                };
                 let call = if connect { "connect" } else { "bind" };
-                (
-                    format!("{call} {fd} {name}"),
-                    r.map(|_| 0).map_err(|e| e.errno),
-                )
+                let r = if connect {
+                    self.resolve_addr(n.tid, tgid, addr)
+                        .and_then(|a| w.connect(model, m, &a).map(|_| 0).map_err(|e| e.errno))
+                } else {
+                    match pathname_of(&addr) {
+                        Some(path) => self.bind_path(n, tgid, model, m, &path),
+                        None => w.bind(model, m, &addr).map(|_| 0).map_err(|e| e.errno),
+                    }
+                };
+                (format!("{call} {fd} {name}"), r)
             }
             libc::SYS_listen => {
                 self.note("listen");
@@ -699,7 +756,7 @@ impl Supervisor {
                     .accept4(model, m, flags)
                     .map_err(|e| e.errno)
                     .and_then(|nm| {
-                        let peer = w.getpeername(model, nm).unwrap_or_default();
+                        let peer = self.to_program(w.getpeername(model, nm).unwrap_or_default());
                         let fd = self.install(
                             n,
                             model,
@@ -730,9 +787,9 @@ impl Supervisor {
                 } else {
                     w.getsockname(model, m)
                 };
-                let r = r
-                    .map_err(|e| e.errno)
-                    .and_then(|addr| write_addr(tgid, a[1], a[2], &addr).map(|_| 0));
+                let r = r.map_err(|e| e.errno).and_then(|addr| {
+                    write_addr(tgid, a[1], a[2], &self.to_program(addr)).map(|_| 0)
+                });
                 let call = if peer { "getpeername" } else { "getsockname" };
                 (format!("{call} {fd}"), r)
             }
@@ -961,7 +1018,10 @@ impl Supervisor {
         let (name_p, namelen) = (u64_at(hdr, 0), u32_at(hdr, 8));
         let name = if name_p != 0 && namelen > 0 {
             match sys::read_mem(tgid, name_p, (namelen as usize).min(128)) {
-                Ok(b) => Some(self.prepare_path(tgid, b)),
+                Ok(b) => match self.resolve_addr(n.tid, tgid, b) {
+                    Ok(a) => Some(a),
+                    Err(e) => return fail(e),
+                },
                 Err(_) => return fail(efault()),
             }
         } else {
@@ -1200,7 +1260,10 @@ impl Supervisor {
             };
             self.world.recvmsg_with(model, m, &args)
         };
-        let msg = r.map_err(|e| e.errno)?;
+        let mut msg = r.map_err(|e| e.errno)?;
+        if !msg.name.is_empty() {
+            msg.name = self.to_program(std::mem::take(&mut msg.name));
+        }
         // Scatter the data.
         let mut at = 0usize;
         for &(base, len) in iov {
@@ -1277,42 +1340,133 @@ impl Supervisor {
         extra
     }
 
-    /// A pathname in a `sockaddr_un` as the model should see it: made
-    /// absolute against the caller's working directory, with every
-    /// directory on the way present in the model's tree.
-    fn prepare_path(&self, tgid: i32, addr: Vec<u8>) -> Vec<u8> {
-        if addr.len() <= 2
-            || u16::from_ne_bytes([addr[0], addr[1]]) != libc::AF_UNIX as u16
-            || addr[2] == 0
-        {
-            return addr;
-        }
-        let path: Vec<u8> = addr[2..].iter().copied().take_while(|&b| b != 0).collect();
-        let abs = if path.first() == Some(&b'/') {
-            path
-        } else {
-            let cwd = std::fs::read_link(format!("/proc/{tgid}/cwd")).unwrap_or_default();
-            let mut p = std::os::unix::ffi::OsStrExt::as_bytes(cwd.as_os_str()).to_vec();
-            if p.last() != Some(&b'/') {
-                p.push(b'/');
-            }
-            p.extend_from_slice(&path);
-            p
-        };
-        // Every directory on the way, in the model's tree (owned by root,
-        // mode 0777: the real walk already succeeded for the caller).
+    /// Every directory on the way to `abs` in the model's tree (owned by
+    /// root, mode 0777: the real walk is the one that decides).
+    fn model_dirs(&self, abs: &[u8]) {
         let mut at = 1;
-        while let Some(i) = abs[at..].iter().position(|&b| b == b'/') {
-            let dir = &abs[..at + i];
-            let _ = self.world.mkdir(self.holder, dir, 0o777);
+        while let Some(i) = abs
+            .get(at..)
+            .and_then(|r| r.iter().position(|&b| b == b'/'))
+        {
+            let _ = self.world.mkdir(self.holder, &abs[..at + i], 0o777);
             at += i + 1;
         }
-        let mut out = addr[..2].to_vec();
-        out.extend_from_slice(&abs);
-        if out.len() > 110 {
-            return addr;
+    }
+
+    /// `bind` to a pathname: the inode on the real filesystem first (the
+    /// kernel's walk and `mknod` decide `ENOENT`, `EACCES`, `EADDRINUSE`),
+    /// then the model's bind at the absolute path (`EINVAL` for a bound
+    /// socket: the inode is unlinked again, as `unix_bind_bsd` does).
+    fn bind_path(&self, n: &Notif, tgid: i32, model: Pid, m: Fd, path: &[u8]) -> Served {
+        let cred = crate::fs::fs_cred(n.tid).ok_or(Errno::ESRCH)?;
+        let host = crate::fs::host_path(tgid, path);
+        let key = crate::fs::as_caller(&cred, || crate::fs::mknod_socket(&host, cred.umask))
+            .map_err(Errno::from_raw)?;
+        let abs = crate::fs::abs_path(tgid, path);
+        // A name the model still has there is stale: the real one was free.
+        let _ = self.world.unlink(self.holder, &abs);
+        self.model_dirs(&abs);
+        if let Err(e) = self.world.bind(model, m, &sockaddr(&abs)) {
+            let _ = crate::fs::as_caller(&cred, || crate::fs::unlink(&host));
+            return Err(e.errno);
         }
-        out
+        let mut st = lock(&self.st);
+        st.inodes.insert(key, abs.clone());
+        st.given.insert(abs, path.to_vec());
+        Ok(0)
+    }
+
+    /// The address a connect or send names, as the model should see it: a
+    /// pathname is looked up on the real filesystem as the caller would
+    /// (`unix_find_bsd`: the walk, write permission, a socket), and must
+    /// be an inode this run made; the model's tree follows a rename.
+    fn resolve_addr(&self, tid: i32, tgid: i32, addr: Vec<u8>) -> Result<Vec<u8>, Errno> {
+        let Some(path) = pathname_of(&addr) else {
+            return Ok(addr);
+        };
+        let cred = crate::fs::fs_cred(tid).ok_or(Errno::ESRCH)?;
+        let host = crate::fs::host_path(tgid, &path);
+        let found = crate::fs::as_caller(&cred, || crate::fs::find_socket(&host))
+            .map_err(Errno::from_raw)?;
+        let key = match found {
+            crate::fs::Found::NotSocket => return Err(Errno::ECONNREFUSED),
+            crate::fs::Found::Socket(dev, ino) => (dev, ino),
+        };
+        let abs = crate::fs::abs_path(tgid, &path);
+        let mut st = lock(&self.st);
+        let Some(model_abs) = st.inodes.get(&key).cloned() else {
+            // A socket bound outside the run (e.g. /run/systemd/notify):
+            // refused as Linux refuses a socket nobody is bound to.
+            if st.foreign_said.insert(path.clone()) {
+                eprintln!(
+                    "afunix exec: {}: a socket of no process of this run; refused (ECONNREFUSED)",
+                    String::from_utf8_lossy(&path)
+                );
+            }
+            return Err(Errno::ECONNREFUSED);
+        };
+        if model_abs != abs {
+            // Renamed (or linked) on the real filesystem: follow it.
+            drop(st);
+            self.model_dirs(&abs);
+            let _ = self.world.rename(self.holder, &model_abs, &abs);
+            st = lock(&self.st);
+            st.inodes.insert(key, abs.clone());
+            if let Some(g) = st.given.remove(&model_abs) {
+                st.given.insert(abs.clone(), g);
+            }
+        }
+        Ok(sockaddr(&abs))
+    }
+
+    /// An address the model returns, as the program named it (the model
+    /// keeps pathnames absolute).
+    fn to_program(&self, addr: Vec<u8>) -> Vec<u8> {
+        let Some(path) = pathname_of(&addr) else {
+            return addr;
+        };
+        match lock(&self.st).given.get(&path) {
+            Some(g) => sockaddr(g),
+            None => addr,
+        }
+    }
+
+    /// `unlink`/`unlinkat` of a socket inode this run made: done as the
+    /// caller, and the model's name goes too. Anything else (`None`) is
+    /// the kernel's.
+    fn unlink(&self, n: &Notif, tgid: i32) -> Option<Served> {
+        let at = n.nr as i64 == libc::SYS_unlinkat;
+        let (dirfd, p, flags) = if at {
+            (n.args[0] as i32, n.args[1], n.args[2] as i32)
+        } else {
+            (libc::AT_FDCWD, n.args[0], 0)
+        };
+        if flags & libc::AT_REMOVEDIR != 0 {
+            return None;
+        }
+        let path = read_cstr(tgid, p)?;
+        let host = if dirfd == libc::AT_FDCWD || path.first() == Some(&b'/') {
+            crate::fs::host_path(tgid, &path)
+        } else {
+            let mut host = format!("/proc/{tgid}/fd/{dirfd}/").into_bytes();
+            host.extend_from_slice(&path);
+            std::path::PathBuf::from(std::ffi::OsString::from_vec(host))
+        };
+        let (dev, ino, mode) = crate::fs::lstat_ino(&host)?;
+        if mode & libc::S_IFMT != libc::S_IFSOCK {
+            return None;
+        }
+        let model_abs = lock(&self.st).inodes.get(&(dev, ino)).cloned()?;
+        let cred = crate::fs::fs_cred(n.tid)?;
+        self.note("unlink");
+        let r = crate::fs::as_caller(&cred, || crate::fs::unlink(&host));
+        if r.is_ok() {
+            let _ = self.world.unlink(self.holder, &model_abs);
+            let mut st = lock(&self.st);
+            st.inodes.remove(&(dev, ino));
+            st.given.remove(&model_abs);
+        }
+        Some(r.map(|_| 0).map_err(Errno::from_raw))
     }
 
     /// Print what was served (`--stats`).
@@ -1358,6 +1512,44 @@ fn cmsg_slots(buf: &[u8]) -> Vec<(i32, i32, usize, usize)> {
         at += (cl + 7) & !7;
     }
     out
+}
+
+/// The path of a pathname `sockaddr_un` (as `unix_mkname_bsd` reads it:
+/// up to the first NUL), or `None` for any other address.
+fn pathname_of(addr: &[u8]) -> Option<Vec<u8>> {
+    match afunix::abi::sockaddr::parse_user_addr(addr) {
+        Ok(afunix::abi::UnixAddr::Pathname(p)) => Some(p),
+        _ => None,
+    }
+}
+
+/// A `sockaddr_un` for a path (`sun_path` NUL-terminated when it fits).
+fn sockaddr(path: &[u8]) -> Vec<u8> {
+    let mut a = (libc::AF_UNIX as u16).to_ne_bytes().to_vec();
+    a.extend_from_slice(path);
+    if a.len() < 110 {
+        a.push(0);
+    }
+    a
+}
+
+/// A NUL-terminated string of the caller's (at most `PATH_MAX`).
+fn read_cstr(tgid: i32, p: u64) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut at = p;
+    while out.len() < 4096 {
+        // Up to the end of the page: a string that ends before an
+        // unmapped page is still read.
+        let chunk = (4096 - (at % 4096)) as usize;
+        let b = sys::read_mem(tgid, at, chunk).ok()?;
+        if let Some(i) = b.iter().position(|&c| c == 0) {
+            out.extend_from_slice(&b[..i]);
+            return Some(out);
+        }
+        out.extend_from_slice(&b);
+        at += chunk as u64;
+    }
+    None
 }
 
 fn read_addr(tgid: i32, p: u64, len: u64) -> Result<Vec<u8>, Errno> {

@@ -25,6 +25,8 @@ pub(crate) type Waker = Box<dyn Fn() + Send + Sync>;
 #[derive(Default)]
 struct State {
     raised: bool,
+    /// Abandoned: the call must not go on at all (see [`Interrupt::cancel`]).
+    cancelled: bool,
     deadline: Option<Instant>,
     /// The sleeping call's waker, while one sleeps under this interrupt.
     waker: Option<Arc<Waker>>,
@@ -35,6 +37,8 @@ struct State {
 #[derive(Clone, Default)]
 pub struct Interrupt {
     st: Arc<Mutex<State>>,
+    /// Whether the caller still wants the call (see [`Interrupt::with_check`]).
+    check: Option<Arc<dyn Fn() -> bool + Send + Sync>>,
 }
 
 impl core::fmt::Debug for Interrupt {
@@ -42,6 +46,7 @@ impl core::fmt::Debug for Interrupt {
         let st = crate::world::lock(&self.st);
         f.debug_struct("Interrupt")
             .field("raised", &st.raised)
+            .field("cancelled", &st.cancelled)
             .field("deadline", &st.deadline)
             .field("sleeping", &st.waker.is_some())
             .finish()
@@ -56,6 +61,48 @@ impl Interrupt {
     /// Not raised, no deadline.
     pub fn new() -> Interrupt {
         Interrupt::default()
+    }
+
+    /// An interrupt whose call is abandoned as soon as `still_wanted`
+    /// returns false: it is asked each time the sleeping call wakes, before
+    /// the call looks at its socket again, so an abandoned call never takes
+    /// data it could not deliver. (A supervisor asks whether the program's
+    /// thread still waits for the answer.)
+    pub fn with_check(still_wanted: impl Fn() -> bool + Send + Sync + 'static) -> Interrupt {
+        Interrupt {
+            st: Arc::default(),
+            check: Some(Arc::new(still_wanted)),
+        }
+    }
+
+    /// Abandon the call: it stops sleeping and returns `ERESTARTNOINTR`
+    /// at once, without looking at its socket again (nothing taken,
+    /// nothing sent after this point). For a caller that will never see
+    /// the answer.
+    pub fn cancel(&self) {
+        let waker = {
+            let mut st = crate::world::lock(&self.st);
+            st.cancelled = true;
+            st.waker.clone()
+        };
+        if let Some(w) = waker {
+            w();
+        }
+    }
+
+    /// Whether the call is abandoned (cancelled, or its check said so).
+    pub(crate) fn abandoned(&self) -> bool {
+        if crate::world::lock(&self.st).cancelled {
+            return true;
+        }
+        self.check.as_ref().is_some_and(|c| !c())
+    }
+
+    /// Whether a sleeping call must wake: raised, past its deadline, or
+    /// cancelled.
+    pub(crate) fn must_wake(&self) -> bool {
+        let st = crate::world::lock(&self.st);
+        st.raised || st.cancelled || st.deadline.is_some_and(|d| Instant::now() >= d)
     }
 
     /// Raised by itself at `at`, as a timer's signal would be (e.g. an

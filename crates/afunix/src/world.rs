@@ -1153,8 +1153,18 @@ impl World {
                         (a, b) => a.or(b),
                     };
                     let armed = intr.as_ref().map(|i| i.arm(w.waker()));
-                    w.sleep(until, &|| intr.as_ref().is_some_and(Interrupt::is_raised));
+                    w.sleep(until, &|| intr.as_ref().is_some_and(Interrupt::must_wake));
                     drop(armed);
+                    // An abandoned call does not look again (its caller
+                    // would never get what it took).
+                    if intr.as_ref().is_some_and(Interrupt::abandoned) {
+                        if let Some(p) = &p {
+                            p.sleeping.fetch_sub(1, Ordering::SeqCst);
+                        }
+                        return Err(Errno::ERESTARTNOINTR.why(
+                            "signal_pending: the caller abandoned the call (it will restart it)",
+                        ));
+                    }
                     if let Some(p) = &p {
                         p.sleeping.fetch_sub(1, Ordering::SeqCst);
                     }
