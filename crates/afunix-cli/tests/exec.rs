@@ -1,0 +1,262 @@
+//! `afunix exec`: programs nobody on this project wrote, run natively and
+//! with their unix sockets served by the model; they must behave the
+//! same, the trace must show that the model served them, and the model's
+//! census must be zero at the end. A program the machine lacks is skipped
+//! with one line saying so (`.ci/run` installs them).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn have(prog: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {prog}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn python_has_tests() -> bool {
+    Command::new("python3")
+        .args(["-c", "import test.support, test.test_socket"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("the command runs")
+}
+
+/// `argv` natively, in `dir`.
+fn native(dir: &Path, argv: &[&str]) -> Output {
+    run(Command::new(argv[0])
+        .args(&argv[1..])
+        .current_dir(dir)
+        .env("WORKDIR", dir))
+}
+
+/// `argv` under `afunix exec --census --trace TRACE`, in `dir`.
+fn served(dir: &Path, argv: &[&str]) -> (Output, String) {
+    let trace = dir.join("trace.txt");
+    let out = run(Command::new(env!("CARGO_BIN_EXE_afunix"))
+        .args(["exec", "--census", "--trace"])
+        .arg(&trace)
+        .arg("--")
+        .args(argv)
+        .current_dir(dir)
+        .env("WORKDIR", dir));
+    (out, std::fs::read_to_string(trace).unwrap_or_default())
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// The census line says nothing is left.
+fn assert_census_zero(out: &Output) {
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("census: 0 sockets, 0 open files"),
+        "census not zero:\n{err}"
+    );
+}
+
+fn assert_same(native: &Output, served: &Output) {
+    assert_eq!(
+        text(&native.stdout),
+        text(&served.stdout),
+        "stdout differs; served stderr:\n{}",
+        text(&served.stderr)
+    );
+    assert_eq!(native.status.code(), served.status.code());
+}
+
+#[test]
+fn exit_statuses_are_the_programs_and_envs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (o, _) = served(d, &["sh", "-c", "exit 7"]);
+    assert_eq!(o.status.code(), Some(7));
+    let (o, _) = served(d, &["sh", "-c", "kill -9 $$"]);
+    assert_eq!(o.status.code(), Some(128 + 9));
+    let (o, _) = served(d, &["no-such-program-afunix"]);
+    assert_eq!(o.status.code(), Some(127));
+    assert!(
+        text(&o.stderr).contains("no-such-program-afunix"),
+        "{}",
+        text(&o.stderr)
+    );
+    std::fs::write(d.join("not-exec"), "#!/bin/sh\n").unwrap();
+    let (o, _) = served(d, &["./not-exec"]);
+    assert_eq!(o.status.code(), Some(126));
+}
+
+#[test]
+fn a_python_program_passing_fds_runs_as_natively() {
+    if !have("python3") {
+        eprintln!("skipped: needs python3");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let script = root().join("tests/exec/fd_passing.py");
+    let script = script.to_str().unwrap();
+    let n = native(dir.path(), &["python3", script]);
+    assert!(n.status.success(), "{}", text(&n.stderr));
+    std::fs::remove_file(dir.path().join("sock")).unwrap();
+    let (s, trace) = served(dir.path(), &["python3", script]);
+    assert_same(&n, &s);
+    assert_census_zero(&s);
+    // The model served the calls: the fd-passing sendmsg is in the trace,
+    // with the program's own fd numbers.
+    assert!(
+        trace
+            .lines()
+            .any(|l| l.contains(": sendmsg ") && l.contains("rights=[")),
+        "{trace}"
+    );
+    assert!(trace.lines().any(|l| l.contains(": accept ")), "{trace}");
+}
+
+/// The unix-socket tests of CPython's own test suite.
+#[test]
+fn cpython_test_socket_unix_tests_pass_as_natively() {
+    if !have("python3") || !python_has_tests() {
+        eprintln!("skipped: needs python3 with its test suite (Lib/test)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let argv = [
+        "python3",
+        "-m",
+        "test",
+        "test_socket",
+        "-m",
+        "*Unix*",
+        "-m",
+        "*SCMRights*",
+        "-m",
+        "SendRecvFdsTests",
+        "-m",
+        "TestUnixDomain",
+        "-m",
+        "*SocketPair*",
+        "-m",
+        "TestLinuxAbstractNamespace",
+        "-v",
+    ];
+    let n = native(dir.path(), &argv);
+    let (s, trace) = served(dir.path(), &argv);
+    let verdicts = |o: &Output| -> Vec<String> {
+        let mut v: Vec<String> = text(&o.stdout)
+            .lines()
+            .chain(text(&o.stderr).lines())
+            .filter(|l| l.contains(") ... "))
+            .map(str::to_string)
+            .collect();
+        v.sort();
+        v
+    };
+    let (nv, sv) = (verdicts(&n), verdicts(&s));
+    assert!(nv.len() > 50, "too few tests natively: {}", nv.len());
+    assert_eq!(nv, sv, "served stderr:\n{}", text(&s.stderr));
+    assert!(n.status.success() && s.status.success());
+    assert_census_zero(&s);
+    assert!(trace.lines().filter(|l| l.contains(": sendmsg ")).count() > 100);
+}
+
+/// CPython's test_eintr: signals interrupting blocked socket calls
+/// (accept, recv, recvmsg, send, sendall, sendmsg) must restart them.
+#[test]
+fn cpython_test_eintr_socket_tests_pass_as_natively() {
+    if !have("python3") || !python_has_tests() {
+        eprintln!("skipped: needs python3 with its test suite (Lib/test)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let argv = [
+        "python3",
+        "-m",
+        "test",
+        "-u",
+        "walltime",
+        "test_eintr",
+        "-v",
+    ];
+    let n = native(dir.path(), &argv);
+    let (s, _) = served(dir.path(), &argv);
+    let socket_verdicts = |o: &Output| -> Vec<String> {
+        text(&o.stdout)
+            .lines()
+            .chain(text(&o.stderr).lines())
+            .filter(|l| l.contains("SocketEINTRTest") && l.contains(" ... "))
+            .map(str::to_string)
+            .collect()
+    };
+    let (nv, sv) = (socket_verdicts(&n), socket_verdicts(&s));
+    assert!(nv.len() >= 6, "{nv:?}");
+    assert!(nv.iter().all(|l| l.ends_with(" ok")), "{nv:?}");
+    assert_eq!(nv, sv, "served output:\n{}", text(&s.stdout));
+    assert!(s.status.success());
+    assert_census_zero(&s);
+}
+
+#[test]
+fn socat_relays_a_file_byte_exact_and_crosses_exec() {
+    if !have("socat") {
+        eprintln!("skipped: needs socat (apt-get install socat)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // 3 MB of bytes that are not text.
+    let payload: Vec<u8> = (0..3_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(dir.path().join("payload.bin"), payload).unwrap();
+    let script = root().join("tests/exec/socat_relay.sh");
+    let script = script.to_str().unwrap();
+    let n = native(dir.path(), &[script]);
+    assert!(
+        text(&n.stdout).contains("relay: byte-exact"),
+        "{}",
+        text(&n.stderr)
+    );
+    let (s, trace) = served(dir.path(), &[script]);
+    assert_same(&n, &s);
+    assert_census_zero(&s);
+    assert!(trace.contains(": listen "), "{trace}");
+    assert!(trace.contains(": accept "), "{trace}");
+    assert!(
+        trace.contains(": socketpair "),
+        "EXEC: uses a socketpair: {trace}"
+    );
+}
+
+#[test]
+fn systemd_notify_reports_ready_and_its_barrier_completes() {
+    if !have("systemd-notify") || !have("python3") {
+        eprintln!("skipped: needs systemd-notify and python3");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let script = root().join("tests/exec/notify.py");
+    let script = script.to_str().unwrap();
+    let n = native(dir.path(), &["python3", script]);
+    assert!(
+        text(&n.stdout).contains("systemd-notify exit: 0"),
+        "{}",
+        text(&n.stdout)
+    );
+    let (s, trace) = served(dir.path(), &["python3", script]);
+    assert_same(&n, &s);
+    assert_census_zero(&s);
+    // READY=1 went through the model, and the barrier's pipe travelled
+    // in flight.
+    assert!(
+        trace
+            .lines()
+            .any(|l| l.contains("sendmsg") && l.contains("rights=[")),
+        "{trace}"
+    );
+}
