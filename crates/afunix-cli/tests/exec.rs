@@ -260,3 +260,37 @@ fn systemd_notify_reports_ready_and_its_barrier_completes() {
         "{trace}"
     );
 }
+
+/// A static Go program (`CGO_ENABLED=0`): `net.UnixConn`'s
+/// `WriteMsgUnix`/`ReadMsgUnix` on non-blocking sockets behind Go's
+/// edge-triggered epoll netpoller.
+#[test]
+fn a_static_go_program_passes_fds_with_net_unixconn() {
+    if !have("go") {
+        eprintln!("skipped: needs go (apt-get install golang-go)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("fdpass");
+    let built = run(Command::new("go")
+        .args(["build", "-o"])
+        .arg(&bin)
+        .arg(root().join("tests/exec/fdpass.go"))
+        .env("CGO_ENABLED", "0")
+        .env("GOCACHE", dir.path().join("gocache"))
+        .env("HOME", dir.path()));
+    assert!(built.status.success(), "{}", text(&built.stderr));
+    let bin = bin.to_str().unwrap();
+    let n = native(dir.path(), &[bin]);
+    assert!(n.status.success(), "{}", text(&n.stdout));
+    let (s, trace) = served(dir.path(), &[bin]);
+    assert_same(&n, &s);
+    assert_census_zero(&s);
+    assert!(
+        trace
+            .lines()
+            .any(|l| l.contains("sendmsg") && l.contains("rights=[")),
+        "{trace}"
+    );
+    assert!(trace.contains("socket stream|nonblock|cloexec"), "{trace}");
+}

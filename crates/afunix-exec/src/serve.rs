@@ -75,8 +75,6 @@ struct Placeholder {
     hold: Fd,
     /// Whether the readiness byte waits in A.
     signalled: bool,
-    /// Whether A has been shut down to show the model's EOF/hang-up.
-    shut: bool,
 }
 
 /// A program's thread group.
@@ -405,7 +403,6 @@ impl Supervisor {
                 b: Arc::new(b),
                 hold,
                 signalled: false,
-                shut: false,
             },
         );
         match sys::notif_addfd(&self.listener, n.id, a.as_raw_fd(), cloexec, None) {
@@ -538,11 +535,6 @@ impl Supervisor {
                         p.signalled = false;
                     }
                 }
-            }
-            // A hang-up of the model's socket: show it on A too.
-            if rev & POLLHUP != 0 && !p.shut {
-                let _ = sys::shutdown(&p.b, libc::SHUT_WR);
-                p.shut = true;
             }
         }
     }

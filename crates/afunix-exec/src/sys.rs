@@ -100,12 +100,6 @@ pub fn recv_nb(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
     cvt(r as libc::c_long).map(|n| n as usize)
 }
 
-/// `shutdown(fd, how)`.
-pub fn shutdown(fd: &OwnedFd, how: i32) -> io::Result<()> {
-    // SAFETY: integer arguments on our fd.
-    cvt(unsafe { libc::shutdown(fd.as_raw_fd(), how) } as libc::c_long).map(drop)
-}
-
 /// `poll` of `fds` for `events` with a timeout in ms: the revents.
 pub fn poll(fds: &[RawFd], events: i16, timeout_ms: i32) -> io::Result<Vec<i16>> {
     let mut p: Vec<libc::pollfd> = fds
