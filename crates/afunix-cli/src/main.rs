@@ -168,6 +168,11 @@ enum Cmd {
         /// once every process is gone and the collector ran.
         #[arg(long)]
         census: bool,
+        /// A pathname socket outside the run (e.g. /run/dbus/system_bus_socket)
+        /// that connects and sends reach on the kernel instead of being
+        /// refused as a dead socket; repeatable.
+        #[arg(long, value_name = "PATH")]
+        host_path: Vec<PathBuf>,
         /// The program and its arguments.
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         argv: Vec<std::ffi::OsString>,
@@ -660,7 +665,13 @@ fn cmd_diff(files: &[PathBuf], style: Style, format: Format) -> u8 {
     code
 }
 
-fn cmd_exec(trace: Option<PathBuf>, stats: bool, census: bool, argv: &[std::ffi::OsString]) -> u8 {
+fn cmd_exec(
+    trace: Option<PathBuf>,
+    stats: bool,
+    census: bool,
+    host_paths: Vec<PathBuf>,
+    argv: &[std::ffi::OsString],
+) -> u8 {
     let trace: Option<Box<dyn std::io::Write + Send>> = match trace {
         None => None,
         Some(p) => match std::fs::File::create(&p) {
@@ -676,6 +687,7 @@ fn cmd_exec(trace: Option<PathBuf>, stats: bool, census: bool, argv: &[std::ffi:
         stats,
         census,
         explain: false,
+        host_paths,
     };
     let status = match afunix_exec::run(argv, opts) {
         Ok(o) => o.status,
@@ -709,8 +721,9 @@ fn main() -> ExitCode {
             trace,
             stats,
             census,
+            host_path,
             argv,
-        } => cmd_exec(trace, stats, census, &argv),
+        } => cmd_exec(trace, stats, census, host_path, &argv),
         Cmd::Run {
             files,
             backend,

@@ -294,3 +294,83 @@ fn a_static_go_program_passes_fds_with_net_unixconn() {
     );
     assert!(trace.contains("socket stream|nonblock|cloexec"), "{trace}");
 }
+
+/// A socket bound by a process outside the run is refused as a dead socket
+/// (with a line on standard error), unless `--host-path` hands it to the
+/// kernel.
+#[test]
+fn sockets_outside_the_run_are_refused_or_reached_with_host_path() {
+    if !have("python3") {
+        eprintln!("skipped: needs python3");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("outside.sock");
+    let mut server = Command::new("python3")
+        .arg(root().join("tests/exec/outside_server.py"))
+        .arg(&sock)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(server.stdout.as_mut().unwrap()),
+        &mut ready,
+    )
+    .unwrap();
+    assert_eq!(ready.trim(), "ready");
+    let client = root().join("tests/exec/connect_outside.py");
+    let (client, sock_s) = (client.to_str().unwrap(), sock.to_str().unwrap());
+    let (o, _) = served(dir.path(), &["python3", client, sock_s]);
+    assert_eq!(text(&o.stdout), "refused: 111\n");
+    assert!(
+        text(&o.stderr).contains("a socket of no process of this run"),
+        "{}",
+        text(&o.stderr)
+    );
+    let out = run(Command::new(env!("CARGO_BIN_EXE_afunix"))
+        .args([
+            "exec",
+            "--host-path",
+            sock_s,
+            "--",
+            "python3",
+            client,
+            sock_s,
+        ])
+        .current_dir(dir.path()));
+    assert_eq!(
+        text(&out.stdout),
+        "connected: b'echo hello'\n",
+        "{}",
+        text(&out.stderr)
+    );
+    // The server's second connection: natively, for comparison.
+    let n = native(dir.path(), &["python3", client, sock_s]);
+    assert_eq!(text(&n.stdout), "connected: b'echo hello'\n");
+    assert!(server.wait().unwrap().success());
+}
+
+/// Calls whose data would bypass the model are refused on a model socket
+/// with a documented errno, and say so; `io_uring_setup` is ENOSYS.
+#[test]
+fn sendfile_on_a_model_socket_is_refused_and_says_so() {
+    if !have("python3") {
+        eprintln!("skipped: needs python3");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f"), "data").unwrap();
+    let code = "import socket, os\n\
+a, b = socket.socketpair()\n\
+f = os.open('f', os.O_RDONLY)\n\
+try:\n    os.sendfile(a.fileno(), f, 0, 4); print('sent', b.recv(4))\n\
+except OSError as e:\n    print('sendfile', e.errno)\n\
+r, w = os.pipe(); os.write(w, b'pipe'); print('pipe read', os.read(r, 4))\n";
+    let (o, trace) = served(dir.path(), &["python3", "-c", code]);
+    assert_eq!(text(&o.stdout), "sendfile 22\npipe read b'pipe'\n");
+    assert!(text(&o.stderr).contains("sendfile on a model socket is not served"));
+    assert!(trace.contains("sendfile (not served) = EINVAL"), "{trace}");
+    let n = native(dir.path(), &["python3", "-c", code]);
+    assert_eq!(text(&n.stdout), "sent b'data'\npipe read b'pipe'\n");
+}

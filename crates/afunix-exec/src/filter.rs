@@ -44,6 +44,11 @@ pub const SERVED: &[(i64, &str)] = &[
     (libc::SYS_getpeername, "getpeername"),
     (libc::SYS_setsockopt, "setsockopt"),
     (libc::SYS_getsockopt, "getsockopt"),
+    (libc::SYS_preadv2, "preadv2"),
+    (libc::SYS_pwritev2, "pwritev2"),
+    // Refused (EINVAL) on a model socket: the data would bypass the model.
+    (libc::SYS_sendfile, "sendfile"),
+    (libc::SYS_splice, "splice"),
     // Served only for socket inodes the run made (the model's tree follows).
     (libc::SYS_unlink, "unlink"),
     (libc::SYS_unlinkat, "unlinkat"),

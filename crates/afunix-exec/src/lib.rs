@@ -36,6 +36,10 @@ pub struct Options {
     pub census: bool,
     /// Annotate errors with the rule that produced them.
     pub explain: bool,
+    /// Pathname sockets outside the run that the program's connects and
+    /// sends reach on the kernel (by default they are refused as dead
+    /// sockets, with a line on standard error).
+    pub host_paths: Vec<std::path::PathBuf>,
 }
 
 /// The end of a run.
@@ -62,7 +66,12 @@ pub fn run(argv: &[OsString], opts: Options) -> Result<Outcome, launch::LaunchEr
     // SAFETY: prctl with integer arguments on ourselves.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
     let launched = launch::launch(argv, &filter::program())?;
-    let sup = Supervisor::new(launched.listener, opts.trace, opts.explain)
+    let host_paths = opts
+        .host_paths
+        .iter()
+        .map(|p| std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()).to_vec())
+        .collect();
+    let sup = Supervisor::new(launched.listener, opts.trace, opts.explain, host_paths)
         .map_err(|e| launch::LaunchError::Failed(format!("afunix exec: {e}")))?;
     let sup = Arc::new(sup);
 

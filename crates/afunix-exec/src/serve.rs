@@ -128,10 +128,20 @@ pub struct Supervisor {
     /// Calls being served: (caller's tid, its interrupt), by notification
     /// id, for the signal watcher.
     outstanding: Mutex<HashMap<u64, (i32, afunix::Interrupt)>>,
+    /// Absolute paths of sockets outside the run that connects and sends
+    /// reach on the kernel (`--host-path`).
+    host_paths: Vec<Vec<u8>>,
+    /// Held while a process's or a placeholder's release runs, so that
+    /// [`Supervisor::finish`] counts after the last one.
+    releasing: Mutex<()>,
 }
 
 /// The result of serving one call.
 type Served = Result<i64, Errno>;
+
+/// Not an errno: the call was handed to the kernel (answered with
+/// `SECCOMP_USER_NOTIF_FLAG_CONTINUE`).
+const HANDED: Errno = Errno::from_raw(-1);
 
 fn efault() -> Errno {
     Errno::EFAULT
@@ -215,6 +225,7 @@ impl Supervisor {
         listener: OwnedFd,
         trace: Option<Box<dyn Write + Send>>,
         explain: bool,
+        host_paths: Vec<Vec<u8>>,
     ) -> std::io::Result<Supervisor> {
         let world = World::new();
         let holder = world.spawn(&TaskSpec {
@@ -235,6 +246,8 @@ impl Supervisor {
             explain,
             stats: Stats::default(),
             outstanding: Mutex::new(HashMap::new()),
+            host_paths,
+            releasing: Mutex::new(()),
         })
     }
 
@@ -316,6 +329,7 @@ impl Supervisor {
 
     /// A thread group ended: its model process exits.
     pub(crate) fn proc_exited(&self, tgid: i32) {
+        let _g = lock(&self.releasing);
         let p = lock(&self.st).procs.remove(&tgid);
         if let Some(p) = p {
             let _ = self.world.exit(p.model);
@@ -458,6 +472,7 @@ impl Supervisor {
     /// The program's last reference to a placeholder went: drop the
     /// model's reference.
     pub(crate) fn release(&self, key: (u64, u64)) {
+        let _g = lock(&self.releasing);
         let p = lock(&self.st).ph.remove(&key);
         if let Some(p) = p {
             let _ = self.world.close(self.holder, p.hold);
@@ -497,6 +512,22 @@ impl Supervisor {
     /// hang-up was not seen yet, model processes), run the collector, and
     /// return the census: (live sockets, open files).
     pub fn finish(&self) -> (usize, usize) {
+        // Calls of processes that died while the model served them are
+        // abandoned; wait (a little) until their threads have left.
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        loop {
+            let calls: Vec<_> = lock(&self.outstanding)
+                .values()
+                .map(|(_, i)| i.clone())
+                .collect();
+            if calls.is_empty() || std::time::Instant::now() > end {
+                break;
+            }
+            for i in calls {
+                i.cancel();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
         let keys: Vec<_> = lock(&self.st).ph.keys().copied().collect();
         for k in keys {
             self.release(k);
@@ -506,6 +537,8 @@ impl Supervisor {
             self.proc_exited(t);
         }
         let _ = self.world.exit(self.holder);
+        // A release still running on the watcher's thread finishes first.
+        drop(lock(&self.releasing));
         self.world.gc();
         let _ = self.world.take_released_external();
         lock(&self.st).external.clear();
@@ -573,6 +606,28 @@ impl Supervisor {
                 self.close(&n, &pidfd);
                 return;
             }
+            libc::SYS_sendfile | libc::SYS_splice => {
+                // Their data would move between kernel files behind the
+                // model's back: refused on a model socket, documented.
+                let fds = if nr == libc::SYS_sendfile {
+                    [a[0], a[1]]
+                } else {
+                    [a[0], a[2]]
+                };
+                if fds.iter().any(|&fd| self.lookup(&pidfd, fd).is_some()) {
+                    let name = if nr == libc::SYS_sendfile {
+                        "sendfile"
+                    } else {
+                        "splice"
+                    };
+                    if lock(&self.st).foreign_said.insert(name.as_bytes().to_vec()) {
+                        eprintln!("afunix exec: {name} on a model socket is not served (EINVAL)");
+                    }
+                    Some((format!("{name} (not served)"), Err(Errno::EINVAL)))
+                } else {
+                    None
+                }
+            }
             libc::SYS_unlink | libc::SYS_unlinkat => {
                 self.unlink(&n, tgid).map(|r| ("unlink".to_string(), r))
             }
@@ -602,7 +657,7 @@ impl Supervisor {
                 r
             }
         };
-        let Some((line, r)) = r else {
+        let Some((line, r)) = r.filter(|(_, r)| *r != Err(HANDED)) else {
             self.answer(&n, Answer::Continue);
             return;
         };
@@ -718,6 +773,9 @@ impl Supervisor {
                 };
                 let name = show_addr(&addr);
                 let call = if connect { "connect" } else { "bind" };
+                if connect && self.is_host_path(tgid, &addr) {
+                    return self.hand_to_kernel(n, tgid, model, m, "connect");
+                }
                 let r = if connect {
                     self.resolve_addr(n.tid, tgid, addr)
                         .and_then(|a| w.connect(model, m, &a).map(|_| 0).map_err(|e| e.errno))
@@ -840,16 +898,20 @@ impl Supervisor {
                 let hdr = msghdr_bytes(name, namelen, 0, 0, 0, 0);
                 self.send_common(n, tgid, model, m, &hdr, &[(a[1], a[2])], flags, !to)
             }
-            libc::SYS_writev => {
+            libc::SYS_preadv2 | libc::SYS_pwritev2 if a[3] as i64 != -1 || a[4] as i64 != -1 => {
+                // An offset on a socket: ESPIPE, from the kernel.
+                return None;
+            }
+            libc::SYS_pwritev2 | libc::SYS_writev => {
                 self.note("writev");
                 let iov = match read_iovecs(tgid, a[1], a[2]) {
                     Ok(v) => v,
                     Err(e) => return Some((format!("writev {fd}"), Err(e))),
                 };
                 let hdr = msghdr_bytes(0, 0, 0, 0, 0, 0);
-                self.send_common(n, tgid, model, m, &hdr, &iov, 0, true)
+                self.send_common(n, tgid, model, m, &hdr, &iov, rwf_nowait(nr, a[5]), true)
             }
-            libc::SYS_recvfrom | libc::SYS_read | libc::SYS_readv => {
+            libc::SYS_recvfrom | libc::SYS_read | libc::SYS_readv | libc::SYS_preadv2 => {
                 let call = match nr {
                     libc::SYS_recvfrom => "recvfrom",
                     libc::SYS_read => "read",
@@ -859,8 +921,9 @@ impl Supervisor {
                 let (iov, flags, name, namelenp) = match nr {
                     libc::SYS_recvfrom => (vec![(a[1], a[2])], a[3] as i32, a[4], a[5]),
                     libc::SYS_read => (vec![(a[1], a[2])], 0, 0, 0),
+                    // readv; preadv2's RWF_NOWAIT is sock_read_iter's MSG_DONTWAIT.
                     _ => match read_iovecs(tgid, a[1], a[2]) {
-                        Ok(v) => (v, 0, 0, 0),
+                        Ok(v) => (v, rwf_nowait(nr, a[5]), 0, 0),
                         Err(e) => return Some((format!("readv {fd}"), Err(e))),
                     },
                 };
@@ -1010,6 +1073,12 @@ impl Supervisor {
         let (name_p, namelen) = (u64_at(hdr, 0), u32_at(hdr, 8));
         let name = if name_p != 0 && namelen > 0 {
             match sys::read_mem(tgid, name_p, (namelen as usize).min(128)) {
+                Ok(b) if self.is_host_path(tgid, &b) => {
+                    return match self.hand_to_kernel(n, tgid, model, m, call) {
+                        Some(r) => r,
+                        None => (String::new(), Err(HANDED)),
+                    };
+                }
                 Ok(b) => match self.resolve_addr(n.tid, tgid, b) {
                     Ok(a) => Some(a),
                     Err(e) => return fail(e),
@@ -1411,6 +1480,61 @@ impl Supervisor {
         Ok(sockaddr(&abs))
     }
 
+    /// Whether `addr` names a socket the kernel serves (`--host-path`).
+    fn is_host_path(&self, tgid: i32, addr: &[u8]) -> bool {
+        !self.host_paths.is_empty()
+            && pathname_of(addr)
+                .is_some_and(|p| self.host_paths.contains(&crate::fs::abs_path(tgid, &p)))
+    }
+
+    /// A connect or send to a `--host-path` socket: the caller's model
+    /// socket becomes a kernel socket of the same type and flags at the
+    /// same fd (possible only while it is unbound and unconnected), and the
+    /// kernel runs the call. `None`: handed over (the answer is the
+    /// kernel's).
+    fn hand_to_kernel(
+        &self,
+        n: &Notif,
+        tgid: i32,
+        model: Pid,
+        m: Fd,
+        call: &str,
+    ) -> Option<(String, Served)> {
+        let fd = n.args[0] as i32;
+        let line = format!("{call} {fd} (to the kernel: --host-path)");
+        let w = &self.world;
+        let fresh =
+            w.getsockname(model, m).is_ok_and(|a| a.len() <= 2) && w.getpeername(model, m).is_err();
+        if !fresh {
+            eprintln!("afunix exec: fd {fd}: a bound or connected model socket cannot move to the kernel for --host-path; refused (ECONNREFUSED)");
+            return Some((line, Err(Errno::ECONNREFUSED)));
+        }
+        let ty = w
+            .getsockopt(model, m, SOL_SOCKET, afunix::abi::consts::SO_TYPE, 4)
+            .ok()
+            .map_or(libc::SOCK_STREAM, |v| u32_at(&v, 0) as i32);
+        let nonblock = w.file_info(model, m).is_ok_and(|i| i.nonblock);
+        let cloexec = std::fs::read_to_string(format!("/proc/{tgid}/fdinfo/{fd}"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("flags:"))
+                    .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+            })
+            .is_some_and(|f| f & libc::O_CLOEXEC as u32 != 0);
+        let real = match sys::unix_socket(ty | if nonblock { libc::SOCK_NONBLOCK } else { 0 }) {
+            Ok(s) => s,
+            Err(e) => return Some((line, Err(errno_of(&e)))),
+        };
+        if let Err(e) = sys::notif_addfd(&self.listener, n.id, real.as_raw_fd(), cloexec, Some(fd))
+        {
+            return Some((line, Err(errno_of(&e))));
+        }
+        self.note("to-kernel");
+        self.trace(tgid, line, &Ok(0));
+        None
+    }
+
     /// An address the model returns, as the program named it (the model
     /// keeps pathnames absolute).
     fn to_program(&self, addr: Vec<u8>) -> Vec<u8> {
@@ -1595,6 +1719,17 @@ fn msghdr_bytes(name: u64, namelen: u64, iov: u64, iovlen: u64, ctl: u64, ctllen
     h[32..40].copy_from_slice(&ctl.to_ne_bytes());
     h[40..48].copy_from_slice(&ctllen.to_ne_bytes());
     h
+}
+
+/// `RWF_NOWAIT` of preadv2/pwritev2 as the socket's `MSG_DONTWAIT`
+/// (`IOCB_NOWAIT` in `sock_read_iter`/`sock_write_iter`).
+fn rwf_nowait(nr: i64, flags: u64) -> i32 {
+    let v2 = nr == libc::SYS_preadv2 || nr == libc::SYS_pwritev2;
+    if v2 && flags & libc::RWF_NOWAIT as u64 != 0 {
+        afunix::abi::consts::MSG_DONTWAIT
+    } else {
+        0
+    }
 }
 
 fn ty_name(ty: i32) -> String {

@@ -72,6 +72,12 @@ pub fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
+/// `socket(AF_UNIX, ty | SOCK_CLOEXEC, 0)`: a kernel socket.
+pub fn unix_socket(ty: i32) -> io::Result<OwnedFd> {
+    // SAFETY: integer arguments.
+    cvt_fd(unsafe { libc::socket(libc::AF_UNIX, ty | libc::SOCK_CLOEXEC, 0) } as libc::c_long)
+}
+
 /// `send(fd, bytes, MSG_DONTWAIT)`: how many bytes went.
 pub fn send_nb(fd: &OwnedFd, bytes: &[u8]) -> io::Result<usize> {
     // SAFETY: `bytes` is a valid buffer of its length.
