@@ -641,3 +641,73 @@ mod tests {
         .is_err());
     }
 }
+
+/// `afunix bench --exec`: the wall time of CPython's own unix-socket tests
+/// natively and under `afunix exec` (this binary), the median of `rounds`
+/// runs each, and their ratio. The served run pays for every trapped call
+/// (a seccomp notification, `pidfd_getfd`, `process_vm_readv`) on top of
+/// the model.
+pub fn run_exec(rounds: usize, out: &mut dyn FnMut(&str)) -> Result<(), String> {
+    let me = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    let tests = [
+        "-m",
+        "test",
+        "test_socket",
+        "-m",
+        "*Unix*",
+        "-m",
+        "*SCMRights*",
+        "-m",
+        "SendRecvFdsTests",
+        "-m",
+        "TestUnixDomain",
+        "-m",
+        "*SocketPair*",
+        "-m",
+        "TestLinuxAbstractNamespace",
+    ];
+    let dir = std::env::temp_dir();
+    let time = |served: bool| -> Result<f64, String> {
+        let mut cmd = if served {
+            let mut c = std::process::Command::new(&me);
+            c.args(["exec", "--", "python3"]);
+            c
+        } else {
+            std::process::Command::new("python3")
+        };
+        cmd.args(tests).current_dir(&dir);
+        cmd.stdout(std::process::Stdio::null());
+        cmd.stderr(std::process::Stdio::null());
+        let t0 = std::time::Instant::now();
+        let st = cmd.status().map_err(|e| format!("python3: {e}"))?;
+        if !st.success() {
+            return Err(format!(
+                "the tests failed ({}){}",
+                st,
+                if served {
+                    " under afunix exec"
+                } else {
+                    " natively"
+                }
+            ));
+        }
+        Ok(t0.elapsed().as_secs_f64())
+    };
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    out("afunix bench --exec: CPython's unix-socket tests (test_socket -m '*Unix*' ...),");
+    out(&format!("wall time, median of {rounds} runs each"));
+    let mut native = Vec::new();
+    let mut served = Vec::new();
+    for _ in 0..rounds.max(1) {
+        native.push(time(false)?);
+        served.push(time(true)?);
+    }
+    let (n, s) = (median(native), median(served));
+    out(&format!("{:<18} {:>8.3} s", "native", n));
+    out(&format!("{:<18} {:>8.3} s", "under afunix exec", s));
+    out(&format!("{:<18} {:>8.2}x", "exec / native", s / n));
+    Ok(())
+}

@@ -237,6 +237,10 @@ enum Cmd {
         /// Bytes per message (1 to 32768).
         #[arg(long, default_value_t = 64)]
         size: usize,
+        /// Instead: time CPython's unix-socket tests natively and under
+        /// `afunix exec` (median of 3 runs each) and print the ratio.
+        #[arg(long)]
+        exec: bool,
     },
     /// Differential fuzzing: generate random valid scenarios, run each on
     /// the model and on the host kernel, and compare the whole traces. A
@@ -748,10 +752,15 @@ fn main() -> ExitCode {
             Err(code) => code,
         },
         #[cfg(feature = "host")]
-        Cmd::Bench { secs, size } => {
+        Cmd::Bench { secs, size, exec } => {
             let json = cli.format == Format::Json;
             let mut log = |l: &str| log_line(json, l);
-            match bench::run(bench::BenchOpts { secs, size }, &mut log) {
+            let r = if exec {
+                bench::run_exec(3, &mut log)
+            } else {
+                bench::run(bench::BenchOpts { secs, size }, &mut log)
+            };
+            match r {
                 Ok(()) => 0,
                 Err(e) => {
                     eprintln!("afunix bench: {e}");
