@@ -598,50 +598,6 @@ fn fd_passing(o: BenchOpts, out: &mut dyn FnMut(&str)) -> Result<(), String> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn short_run_prints_a_table() {
-        let mut lines = Vec::new();
-        run(
-            BenchOpts {
-                secs: 0.05,
-                size: 16,
-            },
-            &mut |l| lines.push(l.to_string()),
-        )
-        .unwrap();
-        let text = lines.join("\n");
-        assert!(text.contains("model, 1 process"), "{text}");
-        assert!(text.contains("model, 2 processes"), "{text}");
-        assert!(text.contains("stream"), "{text}");
-    }
-
-    #[test]
-    fn bad_options_are_refused() {
-        let mut sink = |_: &str| {};
-        assert!(run(
-            BenchOpts {
-                secs: 0.0,
-                size: 64
-            },
-            &mut sink
-        )
-        .is_err());
-        assert!(run(BenchOpts { secs: 1.0, size: 0 }, &mut sink).is_err());
-        assert!(run(
-            BenchOpts {
-                secs: 1.0,
-                size: MAX_SIZE + 1
-            },
-            &mut sink
-        )
-        .is_err());
-    }
-}
-
 /// `afunix bench --exec`: the wall time of CPython's own unix-socket tests
 /// natively and under `afunix exec` (this binary), the median of `rounds`
 /// runs each, and their ratio. The served run pays for every trapped call
@@ -710,4 +666,48 @@ pub fn run_exec(rounds: usize, out: &mut dyn FnMut(&str)) -> Result<(), String> 
     out(&format!("{:<18} {:>8.3} s", "under afunix exec", s));
     out(&format!("{:<18} {:>8.2}x", "exec / native", s / n));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_run_prints_a_table() {
+        let mut lines = Vec::new();
+        run(
+            BenchOpts {
+                secs: 0.05,
+                size: 16,
+            },
+            &mut |l| lines.push(l.to_string()),
+        )
+        .unwrap();
+        let text = lines.join("\n");
+        assert!(text.contains("model, 1 process"), "{text}");
+        assert!(text.contains("model, 2 processes"), "{text}");
+        assert!(text.contains("stream"), "{text}");
+    }
+
+    #[test]
+    fn bad_options_are_refused() {
+        let mut sink = |_: &str| {};
+        assert!(run(
+            BenchOpts {
+                secs: 0.0,
+                size: 64
+            },
+            &mut sink
+        )
+        .is_err());
+        assert!(run(BenchOpts { secs: 1.0, size: 0 }, &mut sink).is_err());
+        assert!(run(
+            BenchOpts {
+                secs: 1.0,
+                size: MAX_SIZE + 1
+            },
+            &mut sink
+        )
+        .is_err());
+    }
 }

@@ -1,16 +1,43 @@
 //! # afunix — the Linux AF_UNIX socket layer as a user-space model
 //!
 //! A [`World`] holds processes, their fd tables, open files and unix sockets,
-//! all in memory. Its methods mirror the system calls and return
-//! `Result<T, Error>` with the errno Linux 6.18 returns, checked in the
-//! kernel's order; every error carries the kernel rule that produced it
-//! ([`Errno::reason`]).
+//! all in memory. Its methods are the system calls, typed ([`Pid`], [`Fd`])
+//! and answering as Linux 6.18 does, checked in the kernel's order. Every
+//! error is an [`Error`]: the [`Errno`] (a plain number, usable in
+//! patterns) and the [`Rule`] that produced it, named after the kernel
+//! function that applies it.
 //!
-//! Module map (one per kernel concept): [`errno`]; [`abi`] (wire formats);
-//! [`process`] and [`fdtable`] (`task_struct`, `fs/file.c`); [`file`](mod@file)
-//! (`struct file`); [`net::socket`] (`net/socket.c`); [`net::scm`]
-//! (`net/core/scm.c`); [`net::unix`] (`net/unix/af_unix.c`, `garbage.c`);
-//! [`security`] (LSM hook points); [`sim`] (the model as a scenario backend).
+//! ```
+//! use afunix::abi::consts::{MSG_DONTWAIT, SOCK_DGRAM};
+//! use afunix::{Errno, Error, TaskSpec, World};
+//!
+//! let w = World::new();
+//! let p = w.spawn(&TaskSpec::default());             // a Pid
+//! let [a, b] = w.socketpair(p, SOCK_DGRAM)?;          // two Fds
+//! let f = w.memfd(p, b"hello")?;
+//! w.send_with_fds(p, a, b"fd", &[f])?;
+//! let m = w.recvmsg(p, b, 16, 64, MSG_DONTWAIT)?;
+//! assert_eq!(w.read(p, m.rights()[0], 5)?, b"hello"); // the same open file
+//! match w.recvmsg(p, b, 16, 0, MSG_DONTWAIT) {
+//!     Err(Error { errno: Errno::EAGAIN, rule }) => {
+//!         assert_eq!(rule.function(), Some("__skb_try_recv_datagram"));
+//!     }
+//!     other => panic!("{other:?}"),
+//! }
+//! # Ok::<(), afunix::Error>(())
+//! ```
+//!
+//! Modules: [`errno`] (errors and their rules); [`abi`] (Linux wire formats
+//! as typed views: control messages, `sockaddr_un`, `ucred`, `timeval`,
+//! classic BPF); [`net::socket`] (the `msghdr` a call is given);
+//! [`security`] (the LSM hook points, with the task, the socket, its peer
+//! and the file); [`signal`] (interrupting one blocked call as a signal
+//! does); [`backend`] and [`sim`] (the scenario interface and the model as
+//! a scenario backend). Inside, one module per kernel concept:
+//! `process`/`fdtable`/`file` (`task_struct`, `fs/file.c`, `struct file`),
+//! `namei`/`vfs` (`fs/namei.c`), `net::scm` (`net/core/scm.c`),
+//! `net::sockopt` (`sk_setsockopt`), `net::unix` (`af_unix.c`,
+//! `garbage.c`), `world` (the shared state, fget/fput, the wait queues).
 //!
 //! Threads: a `World` is `Sync`. Every socket has its own lock and wait
 //! queues (`unix_state_lock`, `sk_wq`, `peer_wait`); two sockets are locked
@@ -18,41 +45,31 @@
 //! its own lock and processes are found without one; the in-flight graph of
 //! the garbage collector has its own lock, taken only when files travel. A
 //! call that blocks in Linux sleeps on the queue of what it waits for and is
-//! woken by the change it waits for, after the waker released its locks.
-//!
-//! Errors carry their rule, so a caller can tell *why*:
-//!
-//! ```
-//! use afunix::{World, backend::TaskSpec, abi::consts::SOCK_DGRAM};
-//! use afunix::net::socket::MsgHdr;
-//!
-//! let w = World::new();
-//! let a = w.spawn(&TaskSpec::default());
-//! let s = w.socket(a, SOCK_DGRAM).unwrap();
-//! let e = w.sendmsg(a, s, &MsgHdr { iov: Some(b"x"), ..Default::default() }, 0).unwrap_err();
-//! assert_eq!(e, afunix::Errno::ENOTCONN);
-//! assert_eq!(e.reason(), "unix_dgram_sendmsg: no destination and not connected");
-//! ```
+//! woken by the change it waits for, after the waker released its locks;
+//! exclusive waiters are woken one at a time, oldest first.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod abi;
 pub mod backend;
 pub mod errno;
-pub mod fdtable;
-pub mod file;
+pub(crate) mod fdtable;
+pub(crate) mod file;
 mod ids;
 mod namei;
 pub mod net;
-pub mod process;
+pub(crate) mod process;
 pub mod security;
 pub mod signal;
 pub mod sim;
-pub mod vfs;
-pub mod world;
+mod vfs;
+mod world;
 
+pub use backend::TaskSpec;
 pub use errno::{Errno, Error, ResultExt, Rule, RuleKind, SysResult};
 pub use ids::{Fd, Pid};
 pub use net::unix::gc::GcWalk;
+pub use net::unix::SockType;
+pub use process::{Capability, Cred};
 pub use signal::Interrupt;
 pub use world::{FileInfo, RecvMsg, World};

@@ -1024,6 +1024,24 @@ pub struct World {
     k: Kernel,
 }
 
+/// A summary: the live processes, the sockets, the open files.
+impl std::fmt::Debug for World {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let pids: Vec<Pid> = self
+            .k
+            .procs
+            .all()
+            .iter()
+            .map(|p| Pid::from_raw(p.pid))
+            .collect();
+        f.debug_struct("World")
+            .field("processes", &pids)
+            .field("sockets", &self.k.live_sockets())
+            .field("open_files", &self.k.files_live.load(Ordering::SeqCst))
+            .finish_non_exhaustive()
+    }
+}
+
 impl Default for World {
     fn default() -> Self {
         World::new()
@@ -1311,6 +1329,16 @@ impl World {
         self.k.set_nonblock(pid, fd, on)
     }
 
+    /// `fcntl(fd, F_SETFD, on ? FD_CLOEXEC : 0)`.
+    ///
+    /// # Errors
+    /// `EBADF` for an fd that is not open.
+    pub fn set_cloexec(&self, pid: Pid, fd: Fd, on: bool) -> SysResult<()> {
+        let p = self.k.proc(pid.as_raw())?;
+        let mut t = lock(&p.fds);
+        t.set_cloexec(fd.as_raw(), on)
+    }
+
     /// `fcntl(fd, F_GETFD)`.
     pub fn get_fd_flags(&self, pid: Pid, fd: Fd) -> SysResult<i32> {
         let pid = pid.as_raw();
@@ -1509,6 +1537,25 @@ impl World {
                 r
             }
         }
+    }
+
+    /// `sendmsg(fd, {data, SCM_RIGHTS fds}, 0)`: send `data` with the open
+    /// files behind `fds` (none: no control message).
+    ///
+    /// # Errors
+    /// As [`World::sendmsg`].
+    pub fn send_with_fds(&self, pid: Pid, fd: Fd, data: &[u8], fds: &[Fd]) -> SysResult<usize> {
+        let control = if fds.is_empty() {
+            Vec::new()
+        } else {
+            crate::abi::cmsg::CmsgBuilder::new().rights(fds).finish()
+        };
+        let msg = crate::net::socket::MsgHdr {
+            name: None,
+            iov: Some(data),
+            control: &control,
+        };
+        self.sendmsg(pid, fd, &msg, 0)
     }
 
     /// `sendmsg(fd, msg, flags)` with several iovecs (gathered in order).

@@ -8,8 +8,8 @@ use afunix::abi::consts::{MSG_DONTWAIT, SOCK_DGRAM, SOCK_STREAM};
 use afunix::abi::sockaddr::UnixAddr;
 use afunix::backend::TaskSpec;
 use afunix::net::socket::MsgHdr;
-use afunix::net::unix::SockType;
 use afunix::security::{FileRef, Security, SocketRef, Task};
+use afunix::SockType;
 use afunix::{Errno, Pid, ResultExt, SysResult, World};
 use std::sync::Mutex;
 
