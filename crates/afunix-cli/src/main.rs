@@ -173,6 +173,10 @@ enum Cmd {
         /// refused as a dead socket; repeatable.
         #[arg(long, value_name = "PATH")]
         host_path: Vec<PathBuf>,
+        /// In the trace, after an errno, the rule that produced it
+        /// (`= EPERM  # scm_check_creds: ...`).
+        #[arg(long)]
+        explain: bool,
         /// The program and its arguments.
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         argv: Vec<std::ffi::OsString>,
@@ -674,6 +678,7 @@ fn cmd_exec(
     stats: bool,
     census: bool,
     host_paths: Vec<PathBuf>,
+    explain: bool,
     argv: &[std::ffi::OsString],
 ) -> u8 {
     let trace: Option<Box<dyn std::io::Write + Send>> = match trace {
@@ -690,7 +695,7 @@ fn cmd_exec(
         trace,
         stats,
         census,
-        explain: false,
+        explain,
         host_paths,
     };
     let status = match afunix_exec::run(argv, opts) {
@@ -726,8 +731,9 @@ fn main() -> ExitCode {
             stats,
             census,
             host_path,
+            explain,
             argv,
-        } => cmd_exec(trace, stats, census, host_path, &argv),
+        } => cmd_exec(trace, stats, census, host_path, explain, &argv),
         Cmd::Run {
             files,
             backend,

@@ -374,3 +374,62 @@ r, w = os.pipe(); os.write(w, b'pipe'); print('pipe read', os.read(r, 4))\n";
     let n = native(dir.path(), &["python3", "-c", code]);
     assert_eq!(text(&n.stdout), "sent b'data'\npipe read b'pipe'\n");
 }
+
+/// Credentials may name a process outside the run (init): it gets a model
+/// stand-in with its credentials. `--explain` puts the rule after errnos.
+#[test]
+fn credentials_naming_init_and_explained_errnos() {
+    if !have("python3") {
+        eprintln!("skipped: needs python3");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let script = root().join("tests/exec/creds_init.py");
+    let script = script.to_str().unwrap();
+    let n = native(dir.path(), &["python3", script]);
+    let trace = dir.path().join("trace.txt");
+    let s = run(Command::new(env!("CARGO_BIN_EXE_afunix"))
+        .args(["exec", "--census", "--explain", "--trace"])
+        .arg(&trace)
+        .args(["--", "python3", script])
+        .current_dir(dir.path()));
+    assert_same(&n, &s);
+    assert_census_zero(&s);
+    let trace = std::fs::read_to_string(trace).unwrap();
+    assert!(
+        trace.contains("= ECONNREFUSED  # unix_dgram_sendmsg:"),
+        "{trace}"
+    );
+}
+
+/// If the supervisor dies, the program's processes die with it, even one
+/// that never made a served call.
+#[test]
+fn the_program_dies_with_the_supervisor() {
+    let mut sup = Command::new(env!("CARGO_BIN_EXE_afunix"))
+        .args(["exec", "--", "sh", "-c", "sleep 300 & echo $!; wait"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(sup.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let sleeper: i32 = line.trim().parse().expect("the sleeper's pid");
+    // Let the supervisor see it (it looks for new processes every 100 ms).
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    sup.kill().unwrap();
+    sup.wait().unwrap();
+    let gone = || {
+        std::fs::read_to_string(format!("/proc/{sleeper}/stat")).map_or(true, |st| {
+            st.split(") ").nth(1).is_some_and(|r| r.starts_with('Z'))
+        })
+    };
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !gone() && std::time::Instant::now() < end {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(gone(), "process {sleeper} outlived the supervisor");
+}

@@ -15,6 +15,7 @@
 
 pub mod filter;
 pub mod fs;
+pub mod guard;
 pub mod launch;
 pub mod serve;
 mod sys;
@@ -61,6 +62,10 @@ pub struct Outcome {
 /// The program could not be started ([`launch::LaunchError`], with the
 /// exit status `env(1)` would use).
 pub fn run(argv: &[OsString], opts: Options) -> Result<Outcome, launch::LaunchError> {
+    // First, while we have one thread: the guard that kills the program
+    // if we die.
+    let guard = guard::Guard::spawn()
+        .map_err(|e| launch::LaunchError::Failed(format!("afunix exec: guard: {e}")))?;
     // Orphans of the program are ours to reap: the run ends when the last
     // of them is gone.
     // SAFETY: prctl with integer arguments on ourselves.
@@ -71,8 +76,14 @@ pub fn run(argv: &[OsString], opts: Options) -> Result<Outcome, launch::LaunchEr
         .iter()
         .map(|p| std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()).to_vec())
         .collect();
-    let sup = Supervisor::new(launched.listener, opts.trace, opts.explain, host_paths)
-        .map_err(|e| launch::LaunchError::Failed(format!("afunix exec: {e}")))?;
+    let sup = Supervisor::new(
+        launched.listener,
+        opts.trace,
+        opts.explain,
+        host_paths,
+        guard,
+    )
+    .map_err(|e| launch::LaunchError::Failed(format!("afunix exec: {e}")))?;
     let sup = Arc::new(sup);
 
     // Notifications: each on its own thread, since a model call may block.
@@ -95,12 +106,18 @@ pub fn run(argv: &[OsString], opts: Options) -> Result<Outcome, launch::LaunchEr
             }
         });
     }
-    // Signals for callers whose call the model is serving.
+    // Signals for callers whose call the model is serving; new processes.
     {
         let sup = Arc::clone(&sup);
-        std::thread::spawn(move || loop {
-            sup.watch_signals();
-            std::thread::sleep(std::time::Duration::from_millis(2));
+        std::thread::spawn(move || {
+            for round in 0u64.. {
+                sup.watch_signals();
+                // New processes, for the guard, every 100 ms.
+                if round % 50 == 0 {
+                    sup.discover();
+                }
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
         });
     }
     // Hang-ups of placeholders and exits of processes.

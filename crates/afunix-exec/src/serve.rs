@@ -46,7 +46,7 @@ use afunix::abi::consts::{
 use afunix::backend::{RecvBuf, SendBuf, TaskSpec};
 use afunix::net::socket::{RecvArgs, SendHdr};
 use afunix::security::FileType;
-use afunix::{Errno, Fd, Pid, World};
+use afunix::{Errno, Error, Fd, Pid, World};
 use std::collections::HashMap;
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -60,6 +60,22 @@ const POLLERR: i16 = 0x8;
 const POLLHUP: i16 = 0x10;
 const POLLRDHUP: i16 = 0x2000;
 const UIO_MAXIOV: u64 = 1024;
+/// The most bytes one send reads from the caller (16 MiB).
+const SEND_MAX: usize = 16 << 20;
+/// The longest option value read or written (1 MiB: `SO_PEERGROUPS` of
+/// 65536 groups is 256 KiB).
+const OPT_MAX: usize = 1 << 20;
+/// The most bytes one receive asks the model for (64 MiB).
+const RECV_MAX: usize = 64 << 20;
+
+/// `net.core.optmem_max` (the largest control buffer `sendmsg` takes).
+fn optmem_max() -> u64 {
+    std::fs::read_to_string("/proc/sys/net/core/optmem_max")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(131_072)
+}
+
 /// `sizeof(struct msghdr)` on x86_64.
 const MSGHDR: usize = 56;
 
@@ -134,21 +150,25 @@ pub struct Supervisor {
     /// Held while a process's or a placeholder's release runs, so that
     /// [`Supervisor::finish`] counts after the last one.
     releasing: Mutex<()>,
+    /// Kills the program's processes if we die (see [`crate::guard`]).
+    guard: Mutex<Option<crate::guard::Guard>>,
 }
 
 /// The result of serving one call.
-type Served = Result<i64, Errno>;
+type Served = Result<i64, Error>;
 
 /// Not an errno: the call was handed to the kernel (answered with
 /// `SECCOMP_USER_NOTIF_FLAG_CONTINUE`).
 const HANDED: Errno = Errno::from_raw(-1);
 
-fn efault() -> Errno {
-    Errno::EFAULT
+fn efault() -> Error {
+    Errno::EFAULT.why("copy_from_user: an address the caller passed is not mapped")
 }
 
-fn errno_of(e: &std::io::Error) -> Errno {
-    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
+/// An error of one of the supervisor's own system calls (no rule: the
+/// kernel's answer).
+fn errno_of(e: &std::io::Error) -> Error {
+    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)).into()
 }
 
 fn u64_at(b: &[u8], off: usize) -> u64 {
@@ -226,6 +246,7 @@ impl Supervisor {
         trace: Option<Box<dyn Write + Send>>,
         explain: bool,
         host_paths: Vec<Vec<u8>>,
+        guard: crate::guard::Guard,
     ) -> std::io::Result<Supervisor> {
         let world = World::new();
         let holder = world.spawn(&TaskSpec {
@@ -248,6 +269,7 @@ impl Supervisor {
             outstanding: Mutex::new(HashMap::new()),
             host_paths,
             releasing: Mutex::new(()),
+            guard: Mutex::new(Some(guard)),
         })
     }
 
@@ -267,6 +289,30 @@ impl Supervisor {
                 intr.cancel();
             } else if signal_pending(tid) && !intr.is_raised() {
                 intr.raise();
+            }
+        }
+    }
+
+    /// Find the children of the program's known processes (in
+    /// `/proc/PID/task/TID/children`) and give the guard a pidfd of each,
+    /// so that a process that never made a served call dies with us too.
+    pub fn discover(&self) {
+        let known: Vec<i32> = lock(&self.st).procs.keys().copied().collect();
+        let mut new = Vec::new();
+        for tgid in known {
+            let Ok(tasks) = std::fs::read_dir(format!("/proc/{tgid}/task")) else {
+                continue;
+            };
+            for t in tasks.flatten() {
+                let path = t.path().join("children");
+                if let Ok(c) = std::fs::read_to_string(path) {
+                    new.extend(c.split_whitespace().filter_map(|p| p.parse::<i32>().ok()));
+                }
+            }
+        }
+        for pid in new {
+            if !lock(&self.st).procs.contains_key(&pid) {
+                let _ = self.proc_entry(pid, true);
             }
         }
     }
@@ -296,6 +342,13 @@ impl Supervisor {
 
     /// The caller's model process (created on its first call) and pidfd.
     fn proc_of(&self, tid: i32) -> Option<(i32, Pid, Arc<OwnedFd>)> {
+        self.proc_entry(tid, true)
+    }
+
+    /// The model process standing for a real process, made on first use;
+    /// `member`: a process of the program (the guard kills it if we die),
+    /// else one a credential names (e.g. init).
+    fn proc_entry(&self, tid: i32, member: bool) -> Option<(i32, Pid, Arc<OwnedFd>)> {
         let s = status_of(tid)?;
         let mut st = lock(&self.st);
         if let Some(p) = st.procs.get(&s.tgid) {
@@ -315,6 +368,11 @@ impl Supervisor {
             netns: 0,
         });
         st.real_pid.insert(model.as_raw(), s.tgid);
+        if member {
+            if let Some(g) = lock(&self.guard).as_ref() {
+                g.watch(pidfd.as_raw_fd());
+            }
+        }
         st.procs.insert(
             s.tgid,
             Proc {
@@ -364,16 +422,13 @@ impl Supervisor {
 
     /// A temporary model fd of `model` for the placeholder's file, with
     /// `O_NONBLOCK` as the caller's open file has it.
-    fn temp_fd(&self, model: Pid, key: (u64, u64), dup: &OwnedFd) -> Result<Fd, Errno> {
+    fn temp_fd(&self, model: Pid, key: (u64, u64), dup: &OwnedFd) -> Result<Fd, Error> {
         let hold = lock(&self.st)
             .ph
             .get(&key)
             .map(|p| p.hold)
             .ok_or(Errno::EBADF)?;
-        let m = self
-            .world
-            .pidfd_getfd(model, self.holder, hold)
-            .map_err(|e| e.errno)?;
+        let m = self.world.pidfd_getfd(model, self.holder, hold)?;
         let nb = sys::getfl(dup)
             .map(|f| f & libc::O_NONBLOCK != 0)
             .unwrap_or(false);
@@ -390,10 +445,10 @@ impl Supervisor {
         m: Fd,
         cloexec: bool,
         nonblock: bool,
-    ) -> Result<i32, Errno> {
+    ) -> Result<i32, Error> {
         let hold = self.world.pidfd_getfd(self.holder, model, m);
         let _ = self.world.close(model, m);
-        let hold = hold.map_err(|e| e.errno)?;
+        let hold = hold?;
         let (a, b) = match sys::socketpair() {
             Ok(p) => p,
             Err(e) => {
@@ -435,8 +490,8 @@ impl Supervisor {
 
     /// Install a model fd received by `model` in the caller: a placeholder
     /// for a model socket, the very open file for an external one.
-    fn install_received(&self, n: &Notif, model: Pid, m: Fd, cloexec: bool) -> Result<i32, Errno> {
-        let info = self.world.file_info(model, m).map_err(|e| e.errno)?;
+    fn install_received(&self, n: &Notif, model: Pid, m: Fd, cloexec: bool) -> Result<i32, Error> {
+        let info = self.world.file_info(model, m)?;
         match (info.file_type, info.external) {
             (FileType::Socket, _) => self.install(n, model, m, cloexec, info.nonblock),
             (_, Some(id)) => {
@@ -447,7 +502,7 @@ impl Supervisor {
                             sys::notif_addfd(&self.listener, n.id, f.as_raw_fd(), cloexec, None)
                                 .map_err(|e| errno_of(&e))
                         }
-                        None => Err(Errno::EBADF),
+                        None => Err(Errno::EBADF.into()),
                     }
                 };
                 let _ = self.world.close(model, m);
@@ -464,7 +519,7 @@ impl Supervisor {
                 // A model-only file (memfd, pipe of the model): programs
                 // cannot create one, so none can arrive.
                 let _ = self.world.close(model, m);
-                Err(Errno::EBADF)
+                Err(Errno::EBADF.into())
             }
         }
     }
@@ -536,6 +591,9 @@ impl Supervisor {
         for t in tgids {
             self.proc_exited(t);
         }
+        if let Some(g) = lock(&self.guard).take() {
+            g.done();
+        }
         let _ = self.world.exit(self.holder);
         // A release still running on the watcher's thread finishes first.
         drop(lock(&self.releasing));
@@ -582,7 +640,10 @@ impl Supervisor {
         if let Some(t) = &self.trace {
             let res = match r {
                 Ok(v) => v.to_string(),
-                Err(e) => e.to_string(),
+                Err(e) if self.explain && !e.reason().is_empty() => {
+                    format!("{}  # {}", e.errno, e.reason())
+                }
+                Err(e) => e.errno.to_string(),
             };
             let mut t = lock(t);
             let _ = writeln!(t, "{tgid}: {line} = {res}");
@@ -623,7 +684,11 @@ impl Supervisor {
                     if lock(&self.st).foreign_said.insert(name.as_bytes().to_vec()) {
                         eprintln!("afunix exec: {name} on a model socket is not served (EINVAL)");
                     }
-                    Some((format!("{name} (not served)"), Err(Errno::EINVAL)))
+                    Some((
+                        format!("{name} (not served)"),
+                        Err(Errno::EINVAL
+                            .gap("model gap: sendfile/splice on a model socket are not served")),
+                    ))
                 } else {
                     None
                 }
@@ -657,7 +722,7 @@ impl Supervisor {
                 r
             }
         };
-        let Some((line, r)) = r.filter(|(_, r)| *r != Err(HANDED)) else {
+        let Some((line, r)) = r.filter(|(_, r)| !matches!(r, Err(e) if e.errno == HANDED)) else {
             self.answer(&n, Answer::Continue);
             return;
         };
@@ -718,7 +783,6 @@ impl Supervisor {
         let r = self
             .world
             .socket_with_protocol(model, ty, proto)
-            .map_err(|e| e.errno)
             .and_then(|m| {
                 self.install(
                     n,
@@ -743,8 +807,7 @@ impl Supervisor {
         let r = (|| {
             let [m0, m1] = self
                 .world
-                .socketpair_with_protocol(model, ty, n.args[2] as i32)
-                .map_err(|e| e.errno)?;
+                .socketpair_with_protocol(model, ty, n.args[2] as i32)?;
             let (ce, nb) = (ty & libc::SOCK_CLOEXEC != 0, ty & libc::SOCK_NONBLOCK != 0);
             let f0 = self.install(n, model, m0, ce, nb);
             let f1 = self.install(n, model, m1, ce, nb);
@@ -778,21 +841,18 @@ impl Supervisor {
                 }
                 let r = if connect {
                     self.resolve_addr(n.tid, tgid, addr)
-                        .and_then(|a| w.connect(model, m, &a).map(|_| 0).map_err(|e| e.errno))
+                        .and_then(|a| w.connect(model, m, &a).map(|_| 0))
                 } else {
                     match pathname_of(&addr) {
                         Some(path) => self.bind_path(n, tgid, model, m, &path),
-                        None => w.bind(model, m, &addr).map(|_| 0).map_err(|e| e.errno),
+                        None => w.bind(model, m, &addr).map(|_| 0),
                     }
                 };
                 (format!("{call} {fd} {name}"), r)
             }
             libc::SYS_listen => {
                 self.note("listen");
-                let r = w
-                    .listen(model, m, a[1] as i32)
-                    .map(|_| 0)
-                    .map_err(|e| e.errno);
+                let r = w.listen(model, m, a[1] as i32).map(|_| 0);
                 (format!("listen {fd} {}", a[1] as i32), r)
             }
             libc::SYS_accept | libc::SYS_accept4 => {
@@ -802,31 +862,25 @@ impl Supervisor {
                 } else {
                     0
                 };
-                let r = w
-                    .accept4(model, m, flags)
-                    .map_err(|e| e.errno)
-                    .and_then(|nm| {
-                        let peer = self.to_program(w.getpeername(model, nm).unwrap_or_default());
-                        let fd = self.install(
-                            n,
-                            model,
-                            nm,
-                            flags & libc::SOCK_CLOEXEC != 0,
-                            flags & libc::SOCK_NONBLOCK != 0,
-                        )?;
-                        if a[1] != 0 {
-                            write_addr(tgid, a[1], a[2], &peer)?;
-                        }
-                        Ok(i64::from(fd))
-                    });
+                let r = w.accept4(model, m, flags).and_then(|nm| {
+                    let peer = self.to_program(w.getpeername(model, nm).unwrap_or_default());
+                    let fd = self.install(
+                        n,
+                        model,
+                        nm,
+                        flags & libc::SOCK_CLOEXEC != 0,
+                        flags & libc::SOCK_NONBLOCK != 0,
+                    )?;
+                    if a[1] != 0 {
+                        write_addr(tgid, a[1], a[2], &peer)?;
+                    }
+                    Ok(i64::from(fd))
+                });
                 (format!("accept {fd}"), r)
             }
             libc::SYS_shutdown => {
                 self.note("shutdown");
-                let r = w
-                    .shutdown(model, m, a[1] as i32)
-                    .map(|_| 0)
-                    .map_err(|e| e.errno);
+                let r = w.shutdown(model, m, a[1] as i32).map(|_| 0);
                 (format!("shutdown {fd} {}", a[1] as i32), r)
             }
             libc::SYS_getsockname | libc::SYS_getpeername => {
@@ -837,7 +891,7 @@ impl Supervisor {
                 } else {
                     w.getsockname(model, m)
                 };
-                let r = r.map_err(|e| e.errno).and_then(|addr| {
+                let r = r.and_then(|addr| {
                     write_addr(tgid, a[1], a[2], &self.to_program(addr)).map(|_| 0)
                 });
                 let call = if peer { "getpeername" } else { "getsockname" };
@@ -847,13 +901,14 @@ impl Supervisor {
                 self.note("setsockopt");
                 let len = a[4] as i32;
                 let r = if len < 0 {
-                    Err(Errno::EINVAL)
+                    Err(Errno::EINVAL.into())
                 } else {
-                    match sys::read_mem(tgid, a[3], len as usize) {
+                    // No option value is longer than OPT_MAX; the model
+                    // checks the lengths it cares about.
+                    match sys::read_mem(tgid, a[3], (len as usize).min(OPT_MAX)) {
                         Ok(v) => w
                             .setsockopt(model, m, a[1] as i32, a[2] as i32, &v)
-                            .map(|_| 0)
-                            .map_err(|e| e.errno),
+                            .map(|_| 0),
                         Err(_) => Err(efault()),
                     }
                 };
@@ -876,7 +931,7 @@ impl Supervisor {
                     return None;
                 }
                 self.note("ioctl");
-                let r = w.ioctl(model, m, req).map_err(|e| e.errno).and_then(|v| {
+                let r = w.ioctl(model, m, req).and_then(|v| {
                     sys::write_mem(tgid, a[2], &v.to_ne_bytes()).map_err(|_| efault())?;
                     Ok(0)
                 });
@@ -904,7 +959,7 @@ impl Supervisor {
             }
             libc::SYS_pwritev2 | libc::SYS_writev => {
                 self.note("writev");
-                let iov = match read_iovecs(tgid, a[1], a[2]) {
+                let iov = match read_iovecs(tgid, a[1], a[2], false) {
                     Ok(v) => v,
                     Err(e) => return Some((format!("writev {fd}"), Err(e))),
                 };
@@ -922,7 +977,7 @@ impl Supervisor {
                     libc::SYS_recvfrom => (vec![(a[1], a[2])], a[3] as i32, a[4], a[5]),
                     libc::SYS_read => (vec![(a[1], a[2])], 0, 0, 0),
                     // readv; preadv2's RWF_NOWAIT is sock_read_iter's MSG_DONTWAIT.
-                    _ => match read_iovecs(tgid, a[1], a[2]) {
+                    _ => match read_iovecs(tgid, a[1], a[2], false) {
                         Ok(v) => (v, rwf_nowait(nr, a[5]), 0, 0),
                         Err(e) => return Some((format!("readv {fd}"), Err(e))),
                     },
@@ -1006,7 +1061,7 @@ impl Supervisor {
         let a = n.args;
         let (level, name) = (a[1] as i32, a[2] as i32);
         let lenb = sys::read_mem(tgid, a[4], 4).map_err(|_| efault())?;
-        let optlen = u32_at(&lenb, 0) as i32;
+        let optlen = (u32_at(&lenb, 0) as i32).min(OPT_MAX as i32);
         match self.world.getsockopt_len(model, m, level, name, optlen) {
             Ok((newlen, mut v)) => {
                 if level == SOL_SOCKET && name == SO_PEERCRED && v.len() >= 4 {
@@ -1026,7 +1081,7 @@ impl Supervisor {
                 if let Some(l) = newlen {
                     let _ = sys::write_mem(tgid, a[4], &l.to_ne_bytes());
                 }
-                Err(e.errno)
+                Err(e)
             }
         }
     }
@@ -1046,7 +1101,7 @@ impl Supervisor {
             Ok(h) => h,
             Err(_) => return (format!("sendmsg {fd}"), Err(efault())),
         };
-        let iov = match read_iovecs(tgid, u64_at(&hdr, 16), u64_at(&hdr, 24)) {
+        let iov = match read_iovecs(tgid, u64_at(&hdr, 16), u64_at(&hdr, 24), true) {
             Ok(v) => v,
             Err(e) => return (format!("sendmsg {fd}"), Err(e)),
         };
@@ -1076,7 +1131,7 @@ impl Supervisor {
                 Ok(b) if self.is_host_path(tgid, &b) => {
                     return match self.hand_to_kernel(n, tgid, model, m, call) {
                         Some(r) => r,
-                        None => (String::new(), Err(HANDED)),
+                        None => (String::new(), Err(HANDED.into())),
                     };
                 }
                 Ok(b) => match self.resolve_addr(n.tid, tgid, b) {
@@ -1090,8 +1145,25 @@ impl Supervisor {
         };
         let mut bufs = Vec::with_capacity(iov.len());
         let mut total = 0usize;
+        // At most SEND_MAX bytes of the caller's memory per call: a stream
+        // send of more returns what it sent (as an interrupted one may); a
+        // datagram that long cannot fit any send buffer (EMSGSIZE).
+        let want: u64 = iov.iter().map(|&(_, l)| l).fold(0, u64::saturating_add);
+        if want > SEND_MAX as u64 {
+            let ty = self
+                .world
+                .getsockopt(model, m, SOL_SOCKET, afunix::abi::consts::SO_TYPE, 4)
+                .map_or(0, |v| u32_at(&v, 0) as i32);
+            if ty != libc::SOCK_STREAM {
+                return fail(
+                    Errno::EMSGSIZE.gap(
+                        "model gap: a datagram over 16 MiB is refused before the model sees it",
+                    ),
+                );
+            }
+        }
         for &(base, len) in iov {
-            let len = len as usize;
+            let len = (len as usize).min(SEND_MAX - total);
             if base == 0 {
                 bufs.push(SendBuf::Null(len));
                 continue;
@@ -1105,19 +1177,26 @@ impl Supervisor {
             }
         }
         let (ctl_p, ctl_len) = (u64_at(hdr, 32), u64_at(hdr, 40));
-        let mut control = if ctl_p != 0 && ctl_len > 0 {
-            if ctl_len > i32::MAX as u64 {
-                return fail(Errno::ENOBUFS);
-            }
-            match sys::read_mem(tgid, ctl_p, ctl_len as usize) {
-                Ok(b) => b,
-                Err(_) => return fail(efault()),
-            }
-        } else {
-            Vec::new()
-        };
+        let mut control =
+            if ctl_p != 0 && ctl_len > 0 {
+                // ____sys_sendmsg: ENOBUFS above INT_MAX, and sock_kmalloc
+                // refuses more than net.core.optmem_max.
+                if ctl_len > i32::MAX as u64 || ctl_len > optmem_max() {
+                    return fail(Errno::ENOBUFS.why(
+                        "____sys_sendmsg: msg_controllen above INT_MAX or net.core.optmem_max",
+                    ));
+                }
+                match sys::read_mem(tgid, ctl_p, ctl_len as usize) {
+                    Ok(b) => b,
+                    Err(_) => return fail(efault()),
+                }
+            } else {
+                Vec::new()
+            };
         if !sys::notif_id_valid(&self.listener, n.id) {
-            return fail(Errno::EINTR);
+            return fail(Errno::EINTR.why(
+                "seccomp_do_user_notification: the caller was interrupted while its memory was read",
+            ));
         }
         let (temps, rights) = self.control_to_model(tgid, model, &mut control);
         let msg = SendHdr {
@@ -1145,7 +1224,7 @@ impl Supervisor {
         if flags != 0 {
             line.push_str(&format!(" flags={flags:#x}"));
         }
-        (line, r.map(|v| v as i64).map_err(|e| e.errno))
+        (line, r.map(|v| v as i64))
     }
 
     /// Rewrite the program's control bytes for the model: every fd of
@@ -1177,11 +1256,20 @@ impl Supervisor {
                 }
             } else if ty == SCM_CREDENTIALS && len >= 4 {
                 let real = i32::from_ne_bytes(data[..4].try_into().unwrap_or([0; 4]));
-                // A pid of no process in the run: one the model does not
-                // know either (ESRCH, or EPERM for an unprivileged sender).
+                // A process outside the run (init, a daemon) gets a model
+                // stand-in with its credentials; a pid of no process at all
+                // becomes one the model does not know either (ESRCH, or
+                // EPERM for an unprivileged sender).
                 let p = self
                     .model_pid(real)
-                    .unwrap_or(real.saturating_add(i32::MAX / 2));
+                    .or_else(|| {
+                        (real > 0)
+                            .then(|| self.proc_entry(real, false))
+                            .flatten()
+                            .filter(|(tgid, ..)| *tgid == real)
+                            .map(|(_, m, _)| m.as_raw())
+                    })
+                    .unwrap_or(i32::MAX);
                 edits.push((data_off, p));
             }
         }
@@ -1235,7 +1323,7 @@ impl Supervisor {
             Ok(h) => h,
             Err(_) => return (line, Err(efault())),
         };
-        let iov = match read_iovecs(tgid, u64_at(&hdr, 16), u64_at(&hdr, 24)) {
+        let iov = match read_iovecs(tgid, u64_at(&hdr, 16), u64_at(&hdr, 24), true) {
             Ok(v) => v,
             Err(e) => return (line, Err(e)),
         };
@@ -1290,18 +1378,25 @@ impl Supervisor {
         ctl_len: usize,
         flags: i32,
         is_read: bool,
-    ) -> Result<(i64, u32, usize, i32), Errno> {
+    ) -> Result<(i64, u32, usize, i32), Error> {
+        // No message is longer than RECV_MAX (a receive buffer's largest),
+        // so a longer iovec is never filled past it.
+        let cap = |l: u64| (l as usize).min(RECV_MAX);
         let bufs: Vec<RecvBuf> = iov
             .iter()
             .map(|&(b, l)| {
                 if b == 0 {
-                    RecvBuf::Null(l as usize)
+                    RecvBuf::Null(cap(l))
                 } else {
-                    RecvBuf::Len(l as usize)
+                    RecvBuf::Len(cap(l))
                 }
             })
             .collect();
-        let total: usize = iov.iter().map(|&(_, l)| l as usize).sum();
+        let total: usize = iov
+            .iter()
+            .map(|&(_, l)| cap(l))
+            .fold(0, usize::saturating_add)
+            .min(RECV_MAX);
         let r = if is_read && iov.len() == 1 {
             // read(2): sock_read_iter (a zero-length read never reaches
             // the protocol).
@@ -1321,7 +1416,7 @@ impl Supervisor {
             };
             self.world.recvmsg_with(model, m, &args)
         };
-        let mut msg = r.map_err(|e| e.errno)?;
+        let mut msg = r?;
         if !msg.name.is_empty() {
             msg.name = self.to_program(std::mem::take(&mut msg.name));
         }
@@ -1422,14 +1517,14 @@ impl Supervisor {
         let cred = crate::fs::fs_cred(n.tid).ok_or(Errno::ESRCH)?;
         let host = crate::fs::host_path(tgid, path);
         let key = crate::fs::as_caller(&cred, || crate::fs::mknod_socket(&host, cred.umask))
-            .map_err(Errno::from_raw)?;
+            .map_err(|e| Error::from(Errno::from_raw(e)))?;
         let abs = crate::fs::abs_path(tgid, path);
         // A name the model still has there is stale: the real one was free.
         let _ = self.world.unlink(self.holder, &abs);
         self.model_dirs(&abs);
         if let Err(e) = self.world.bind(model, m, &sockaddr(&abs)) {
             let _ = crate::fs::as_caller(&cred, || crate::fs::unlink(&host));
-            return Err(e.errno);
+            return Err(e);
         }
         let mut st = lock(&self.st);
         st.inodes.insert(key, abs.clone());
@@ -1441,16 +1536,18 @@ impl Supervisor {
     /// pathname is looked up on the real filesystem as the caller would
     /// (`unix_find_bsd`: the walk, write permission, a socket), and must
     /// be an inode this run made; the model's tree follows a rename.
-    fn resolve_addr(&self, tid: i32, tgid: i32, addr: Vec<u8>) -> Result<Vec<u8>, Errno> {
+    fn resolve_addr(&self, tid: i32, tgid: i32, addr: Vec<u8>) -> Result<Vec<u8>, Error> {
         let Some(path) = pathname_of(&addr) else {
             return Ok(addr);
         };
         let cred = crate::fs::fs_cred(tid).ok_or(Errno::ESRCH)?;
         let host = crate::fs::host_path(tgid, &path);
         let found = crate::fs::as_caller(&cred, || crate::fs::find_socket(&host))
-            .map_err(Errno::from_raw)?;
+            .map_err(|e| Error::from(Errno::from_raw(e)))?;
         let key = match found {
-            crate::fs::Found::NotSocket => return Err(Errno::ECONNREFUSED),
+            crate::fs::Found::NotSocket => {
+                return Err(Errno::ECONNREFUSED.why("unix_find_bsd: the inode is not a socket"))
+            }
             crate::fs::Found::Socket(dev, ino) => (dev, ino),
         };
         let abs = crate::fs::abs_path(tgid, &path);
@@ -1464,7 +1561,8 @@ impl Supervisor {
                     String::from_utf8_lossy(&path)
                 );
             }
-            return Err(Errno::ECONNREFUSED);
+            return Err(Errno::ECONNREFUSED
+                .why("unix_find_bsd: no socket of the run is bound to the inode (unix_find_socket_byinode)"));
         };
         if model_abs != abs {
             // Renamed (or linked) on the real filesystem: follow it.
@@ -1507,7 +1605,12 @@ impl Supervisor {
             w.getsockname(model, m).is_ok_and(|a| a.len() <= 2) && w.getpeername(model, m).is_err();
         if !fresh {
             eprintln!("afunix exec: fd {fd}: a bound or connected model socket cannot move to the kernel for --host-path; refused (ECONNREFUSED)");
-            return Some((line, Err(Errno::ECONNREFUSED)));
+            return Some((
+                line,
+                Err(Errno::ECONNREFUSED.gap(
+                    "model gap: a bound or connected model socket cannot become a kernel socket",
+                )),
+            ));
         }
         let ty = w
             .getsockopt(model, m, SOL_SOCKET, afunix::abi::consts::SO_TYPE, 4)
@@ -1582,7 +1685,7 @@ impl Supervisor {
             st.inodes.remove(&(dev, ino));
             st.given.remove(&model_abs);
         }
-        Some(r.map(|_| 0).map_err(Errno::from_raw))
+        Some(r.map(|_| 0).map_err(|e| Error::from(Errno::from_raw(e))))
     }
 
     /// Print what was served (`--stats`).
@@ -1668,7 +1771,7 @@ fn read_cstr(tgid: i32, p: u64) -> Option<Vec<u8>> {
     None
 }
 
-fn read_addr(tgid: i32, p: u64, len: u64) -> Result<Vec<u8>, Errno> {
+fn read_addr(tgid: i32, p: u64, len: u64) -> Result<Vec<u8>, Error> {
     let len = len as i32;
     // move_addr_to_kernel: a length outside [0, 128] is EINVAL; the model
     // sees 129 bytes and says so.
@@ -1683,23 +1786,29 @@ fn read_addr(tgid: i32, p: u64, len: u64) -> Result<Vec<u8>, Errno> {
 
 /// Write an address with `addrlen` value-result semantics
 /// (`move_addr_to_user`): at most `*lenp` bytes, and the full length back.
-fn write_addr(tgid: i32, p: u64, lenp: u64, addr: &[u8]) -> Result<(), Errno> {
+fn write_addr(tgid: i32, p: u64, lenp: u64, addr: &[u8]) -> Result<(), Error> {
     if lenp == 0 {
         return Ok(());
     }
     let lb = sys::read_mem(tgid, lenp, 4).map_err(|_| efault())?;
     let want = u32_at(&lb, 0) as i32;
     if want < 0 {
-        return Err(Errno::EINVAL);
+        return Err(Errno::EINVAL.into());
     }
     let k = (want as usize).min(addr.len());
     sys::write_mem(tgid, p, &addr[..k]).map_err(|_| efault())?;
     sys::write_mem(tgid, lenp, &(addr.len() as u32).to_ne_bytes()).map_err(|_| efault())
 }
 
-fn read_iovecs(tgid: i32, p: u64, n: u64) -> Result<Vec<(u64, u64)>, Errno> {
+/// The caller's iovec array; more than `UIO_MAXIOV` is `EMSGSIZE` for a
+/// msghdr (`__copy_msghdr`) and `EINVAL` for readv/writev (`import_iovec`).
+fn read_iovecs(tgid: i32, p: u64, n: u64, msghdr: bool) -> Result<Vec<(u64, u64)>, Error> {
     if n > UIO_MAXIOV {
-        return Err(Errno::EMSGSIZE);
+        return Err(if msghdr {
+            Errno::EMSGSIZE.why("__copy_msghdr: msg_iovlen > UIO_MAXIOV")
+        } else {
+            Errno::EINVAL.why("import_iovec: more than UIO_MAXIOV iovecs")
+        });
     }
     if n == 0 {
         return Ok(Vec::new());

@@ -1,0 +1,12 @@
+# SCM_CREDENTIALS naming pid 1 (allowed to root, EPERM otherwise), a
+# non-blocking receive on an empty socket, and a send to a closed peer.
+import socket, os, array
+a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+try:
+    a.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_CREDENTIALS, array.array("i", [1, 0, 0]))])
+except OSError as e: print("creds", e.errno)
+try: b.recv(1, socket.MSG_DONTWAIT)
+except OSError as e: print("recv", e.errno)
+a.close()
+try: b.send(b"y")
+except OSError as e: print("send", e.errno)
