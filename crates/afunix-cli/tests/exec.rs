@@ -433,3 +433,26 @@ fn the_program_dies_with_the_supervisor() {
     }
     assert!(gone(), "process {sleeper} outlived the supervisor");
 }
+
+/// Readiness mirrored onto placeholders: no EPOLLOUT while the socket is
+/// full, EPOLLOUT (edge-triggered) once the peer drains it, EPOLLRDHUP and
+/// EPOLLHUP when the peer shuts down and closes.
+#[test]
+fn epoll_sees_the_models_readiness() {
+    if !have("python3") {
+        eprintln!("skipped: needs python3");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let script = root().join("tests/exec/epoll_out.py");
+    let script = script.to_str().unwrap();
+    let n = native(dir.path(), &["python3", script]);
+    assert!(
+        text(&n.stdout).contains("EPOLLOUT after the drain: [(3, 4)]"),
+        "{}",
+        text(&n.stdout)
+    );
+    let (s, _) = served(dir.path(), &["python3", script]);
+    assert_same(&n, &s);
+    assert_census_zero(&s);
+}

@@ -116,6 +116,9 @@ pub fn run(argv: &[OsString], opts: Options) -> Result<Outcome, launch::LaunchEr
                 if round % 50 == 0 {
                     sup.discover();
                 }
+                if round % 10 == 0 {
+                    sup.reap_shut();
+                }
                 std::thread::sleep(std::time::Duration::from_millis(2));
             }
         });
@@ -169,17 +172,19 @@ fn reap_all(main: i32) -> i32 {
 fn watch(sup: &Supervisor) {
     loop {
         let (bs, pidfds) = sup.watched();
-        let mut fds = vec![sup.kick.as_raw_fd()];
-        fds.extend(bs.iter().map(|(b, _)| b.as_raw_fd()));
-        fds.extend(pidfds.iter().map(|(p, _)| p.as_raw_fd()));
-        let Ok(rev) = sys::poll(&fds, 0x1, -1) else {
+        // B: only its hang-up (POLLHUP is always reported; B may hold the
+        // bytes that fill A's send queue, so not POLLIN).
+        let mut fds = vec![(sup.kick.as_raw_fd(), 0x1)];
+        fds.extend(bs.iter().map(|(b, _)| (b.as_raw_fd(), 0)));
+        fds.extend(pidfds.iter().map(|(p, _)| (p.as_raw_fd(), 0x1)));
+        let Ok(rev) = sys::poll_each(&fds, -1) else {
             continue;
         };
         sys::eventfd_drain(&sup.kick);
         for (i, (_, key)) in bs.iter().enumerate() {
             // POLLHUP: the program's last reference to A is gone.
             if rev[1 + i] & 0x10 != 0 {
-                sup.release(*key);
+                sup.hung_up(*key);
             }
         }
         for (i, (_, tgid)) in pidfds.iter().enumerate() {

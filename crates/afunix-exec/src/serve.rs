@@ -91,6 +91,10 @@ struct Placeholder {
     hold: Fd,
     /// Whether the readiness byte waits in A.
     signalled: bool,
+    /// Whether A's send queue is filled (the model socket is not writable).
+    filled: bool,
+    /// How far B is shut down to show the model's RDHUP (1) and HUP (2).
+    shut: u8,
 }
 
 /// A program's thread group.
@@ -179,6 +183,16 @@ fn u64_at(b: &[u8], off: usize) -> u64 {
 fn u32_at(b: &[u8], off: usize) -> u32 {
     b.get(off..off + 4)
         .map_or(0, |s| u32::from_ne_bytes(s.try_into().unwrap_or([0; 4])))
+}
+
+/// The inodes of every unix socket of our network namespace.
+fn unix_inodes() -> std::collections::HashSet<u64> {
+    std::fs::read_to_string("/proc/net/unix")
+        .unwrap_or_default()
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(6)?.parse().ok())
+        .collect()
 }
 
 /// Whether a thread has a signal pending that it does not block (its own
@@ -289,6 +303,36 @@ impl Supervisor {
                 intr.cancel();
             } else if signal_pending(tid) && !intr.is_raised() {
                 intr.raise();
+            }
+        }
+    }
+
+    /// The watcher saw `POLLHUP` on a B: A's last reference went, unless
+    /// the B was meanwhile shut down both ways by `mirror` (its own
+    /// `POLLHUP` then; `reap_shut` looks after it).
+    pub(crate) fn hung_up(&self, key: (u64, u64)) {
+        let ours = lock(&self.st).ph.get(&key).is_some_and(|p| p.shut >= 2);
+        if !ours || !unix_inodes().contains(&key.1) {
+            self.release(key);
+        }
+    }
+
+    /// Placeholders whose B is shut down both ways cannot show A's close
+    /// as a hang-up: A is gone once its inode leaves `/proc/net/unix`.
+    pub fn reap_shut(&self) {
+        let shut: Vec<(u64, u64)> = lock(&self.st)
+            .ph
+            .iter()
+            .filter(|(_, p)| p.shut >= 2)
+            .map(|(k, _)| *k)
+            .collect();
+        if shut.is_empty() {
+            return;
+        }
+        let live = unix_inodes();
+        for key in shut {
+            if !live.contains(&key.1) {
+                self.release(key);
             }
         }
     }
@@ -472,6 +516,8 @@ impl Supervisor {
                 b: Arc::new(b),
                 hold,
                 signalled: false,
+                filled: false,
+                shut: 0,
             },
         );
         match sys::notif_addfd(&self.listener, n.id, a.as_raw_fd(), cloexec, None) {
@@ -555,7 +601,13 @@ impl Supervisor {
     pub(crate) fn watched(&self) -> (Vec<(Arc<OwnedFd>, (u64, u64))>, Vec<(Arc<OwnedFd>, i32)>) {
         let st = lock(&self.st);
         (
-            st.ph.iter().map(|(k, p)| (Arc::clone(&p.b), *k)).collect(),
+            // A B shut down both ways (to show a hang-up on A) reports
+            // POLLHUP itself: its A's end is found by `reap_shut` instead.
+            st.ph
+                .iter()
+                .filter(|(_, p)| p.shut < 2)
+                .map(|(k, p)| (Arc::clone(&p.b), *k))
+                .collect(),
             st.procs
                 .iter()
                 .map(|(t, p)| (Arc::clone(&p.pidfd), *t))
@@ -613,19 +665,46 @@ impl Supervisor {
                 .world
                 .poll(self.holder, p.hold, POLLIN | POLLOUT | POLLRDHUP)
                 .unwrap_or(0);
+            let a = held.and_then(|(k, a)| (k == *key).then_some(a));
+            // Readable: one byte waits in A (taken back through the
+            // caller's dup when it stops being readable).
             let readable = rev & (POLLIN | POLLHUP | POLLERR | POLLRDHUP) != 0;
             if readable && !p.signalled {
                 if sys::send_nb(&p.b, &[0]).is_ok() {
                     p.signalled = true;
                 }
             } else if !readable && p.signalled {
-                if let Some((k, a)) = held {
-                    if k == *key {
-                        let mut buf = [0u8; 64];
-                        while sys::recv_nb(a, &mut buf).is_ok_and(|n| n > 0) {}
-                        p.signalled = false;
-                    }
+                if let Some(a) = a {
+                    let mut buf = [0u8; 64];
+                    while sys::recv_nb(a, &mut buf).is_ok_and(|n| n > 0) {}
+                    p.signalled = false;
                 }
+            }
+            // Not writable: A's own send queue is filled (through the
+            // caller's dup: the call that made it unwritable was on it);
+            // writable again: B empties it.
+            let writable = rev & POLLOUT != 0;
+            if !writable && !p.filled {
+                if let Some(a) = a {
+                    let junk = [0u8; 4096];
+                    while sys::send_nb(a, &junk).is_ok_and(|n| n > 0) {}
+                    p.filled = true;
+                }
+            } else if writable && p.filled {
+                let mut buf = [0u8; 4096];
+                while sys::recv_nb(&p.b, &mut buf).is_ok_and(|n| n > 0) {}
+                p.filled = false;
+            }
+            // The peer shut its side down, or went: A sees the same
+            // (POLLRDHUP, then POLLHUP once both directions are down).
+            // Never undone: neither is in Linux.
+            if rev & POLLRDHUP != 0 && p.shut < 1 {
+                let _ = sys::shutdown(&p.b, libc::SHUT_WR);
+                p.shut = 1;
+            }
+            if rev & POLLRDHUP != 0 && rev & POLLHUP != 0 && p.shut < 2 {
+                let _ = sys::shutdown(&p.b, libc::SHUT_RDWR);
+                p.shut = 2;
             }
         }
     }
@@ -761,13 +840,20 @@ impl Supervisor {
         // A now), look for the hang-up, then let the kernel close it.
         let fd = n.args[0] as i32;
         if sys::notif_addfd(&self.listener, n.id, self.null.as_raw_fd(), false, Some(fd)).is_ok() {
-            let b = lock(&self.st).ph.get(&key).map(|p| Arc::clone(&p.b));
-            if let Some(b) = b {
-                let hup = sys::poll(&[b.as_raw_fd()], POLLHUP, 0)
-                    .map(|r| r[0] & POLLHUP != 0)
-                    .unwrap_or(false);
-                if hup {
-                    self.release(key);
+            let b = lock(&self.st)
+                .ph
+                .get(&key)
+                .map(|p| (Arc::clone(&p.b), p.shut));
+            if let Some((b, shut)) = b {
+                let gone = if shut < 2 {
+                    sys::poll(&[b.as_raw_fd()], POLLHUP, 0)
+                        .map(|r| r[0] & POLLHUP != 0)
+                        .unwrap_or(false)
+                } else {
+                    !unix_inodes().contains(&key.1)
+                };
+                if gone {
+                    self.hung_up(key);
                 }
             }
         }

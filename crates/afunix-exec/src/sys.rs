@@ -106,11 +106,23 @@ pub fn recv_nb(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
     cvt(r as libc::c_long).map(|n| n as usize)
 }
 
+/// `shutdown(fd, how)`.
+pub fn shutdown(fd: &OwnedFd, how: i32) -> io::Result<()> {
+    // SAFETY: integer arguments on our fd.
+    cvt(unsafe { libc::shutdown(fd.as_raw_fd(), how) } as libc::c_long).map(drop)
+}
+
 /// `poll` of `fds` for `events` with a timeout in ms: the revents.
 pub fn poll(fds: &[RawFd], events: i16, timeout_ms: i32) -> io::Result<Vec<i16>> {
+    let each: Vec<(RawFd, i16)> = fds.iter().map(|&fd| (fd, events)).collect();
+    poll_each(&each, timeout_ms)
+}
+
+/// `poll` of each (fd, events) with a timeout in ms: the revents.
+pub fn poll_each(fds: &[(RawFd, i16)], timeout_ms: i32) -> io::Result<Vec<i16>> {
     let mut p: Vec<libc::pollfd> = fds
         .iter()
-        .map(|&fd| libc::pollfd {
+        .map(|&(fd, events)| libc::pollfd {
             fd,
             events,
             revents: 0,
