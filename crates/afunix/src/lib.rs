@@ -8,7 +8,7 @@
 //! function that applies it.
 //!
 //! ```
-//! use afunix::abi::consts::{MSG_DONTWAIT, SOCK_DGRAM};
+//! use afunix::abi::{consts::SOCK_DGRAM, MsgFlags};
 //! use afunix::{Errno, Error, TaskSpec, World};
 //!
 //! let w = World::new();
@@ -16,9 +16,9 @@
 //! let [a, b] = w.socketpair(p, SOCK_DGRAM)?;          // two Fds
 //! let f = w.memfd(p, b"hello")?;
 //! w.send_with_fds(p, a, b"fd", &[f])?;
-//! let m = w.recvmsg(p, b, 16, 64, MSG_DONTWAIT)?;
+//! let m = w.recvmsg(p, b, 16, 64, MsgFlags::DONTWAIT)?;
 //! assert_eq!(w.read(p, m.rights()[0], 5)?, b"hello"); // the same open file
-//! match w.recvmsg(p, b, 16, 0, MSG_DONTWAIT) {
+//! match w.recvmsg(p, b, 16, 0, MsgFlags::DONTWAIT) {
 //!     Err(Error { errno: Errno::EAGAIN, rule }) => {
 //!         assert_eq!(rule.function(), Some("__skb_try_recv_datagram"));
 //!     }

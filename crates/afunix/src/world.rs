@@ -11,6 +11,7 @@
 //! the object it waits for and is woken, after the waker has released its
 //! locks, by the change it waits for.
 
+use crate::abi::flags::{MsgFlags, PollFlags, SockFlags};
 use crate::backend::TaskSpec;
 use crate::errno::{Errno, Error, SysResult};
 use crate::fdtable::FdEntry;
@@ -1088,6 +1089,11 @@ impl RecvMsg {
         })
     }
 
+    /// `msg_flags`, typed.
+    pub fn msg_flags(&self) -> MsgFlags {
+        MsgFlags::from_bits_retain(self.flags)
+    }
+
     /// Whether `MSG_CTRUNC` is set: some control data (or some fds) did
     /// not fit, or were refused, and were dropped.
     pub fn ctrunc(&self) -> bool {
@@ -1452,7 +1458,8 @@ impl World {
     }
 
     /// `accept4(fd, NULL, NULL, flags)`.
-    pub fn accept4(&self, pid: Pid, fd: Fd, flags: i32) -> SysResult<Fd> {
+    pub fn accept4(&self, pid: Pid, fd: Fd, flags: impl Into<SockFlags>) -> SysResult<Fd> {
+        let flags = flags.into().bits();
         let pid = pid.as_raw();
         let fd = fd.as_raw();
         let t = self.k.timeout_of(pid, fd, true);
@@ -1467,8 +1474,9 @@ impl World {
         pid: Pid,
         fd: Fd,
         msg: &crate::net::socket::MsgHdr<'_>,
-        flags: i32,
+        flags: impl Into<MsgFlags>,
     ) -> SysResult<usize> {
+        let flags = flags.into().bits();
         let pid = pid.as_raw();
         let fd = fd.as_raw();
         // __sys_sendmsg: forbid_cmsg_compat, before the fd is looked up.
@@ -1509,8 +1517,9 @@ impl World {
         fd: Fd,
         len: usize,
         controllen: usize,
-        flags: i32,
+        flags: impl Into<MsgFlags>,
     ) -> SysResult<RecvMsg> {
+        let flags = flags.into().bits();
         let pid = pid.as_raw();
         let fd = fd.as_raw();
         // __sys_recvmsg: forbid_cmsg_compat, before the fd is looked up.
@@ -1567,8 +1576,9 @@ impl World {
         pid: Pid,
         fd: Fd,
         msg: &crate::net::socket::SendHdr<'_>,
-        flags: i32,
+        flags: impl Into<MsgFlags>,
     ) -> SysResult<usize> {
+        let flags = flags.into().bits();
         let pid = pid.as_raw();
         let fd = fd.as_raw();
         use crate::backend::SendBuf;
@@ -1663,7 +1673,14 @@ impl World {
     ///
     /// # Errors
     /// `EINTR` when the world is torn down while it waits.
-    pub fn poll_fds(&self, pid: Pid, fds: &[Fd], events: i16, timeout: i32) -> SysResult<Vec<i16>> {
+    pub fn poll_fds(
+        &self,
+        pid: Pid,
+        fds: &[Fd],
+        events: impl Into<PollFlags>,
+        timeout: i32,
+    ) -> SysResult<Vec<i16>> {
+        let events = events.into().bits();
         let pid = pid.as_raw();
         let fds: Vec<i32> = fds.iter().map(|f| f.as_raw()).collect();
         // do_sys_poll: scan every fd; sleep until one is ready or the
@@ -1751,7 +1768,8 @@ impl World {
     }
 
     /// `poll` of one fd with timeout 0: revents.
-    pub fn poll(&self, pid: Pid, fd: Fd, events: i16) -> SysResult<i16> {
+    pub fn poll(&self, pid: Pid, fd: Fd, events: impl Into<PollFlags>) -> SysResult<i16> {
+        let events = events.into().bits();
         let pid = pid.as_raw();
         let fd = fd.as_raw();
         Ok(self.k.sys_poll(pid, fd, events))

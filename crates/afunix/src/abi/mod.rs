@@ -8,12 +8,14 @@
 pub mod cmsg;
 pub mod consts;
 pub mod filter;
+pub mod flags;
 pub mod sockaddr;
 pub mod timeval;
 pub mod ucred;
 
 pub use cmsg::{CmsgBuilder, CmsgRef, ControlWriter};
 pub use filter::{Program, SockFilter};
+pub use flags::{MsgFlags, PollFlags, SockFlags};
 pub use sockaddr::UnixAddr;
 pub use timeval::Timeval;
 pub use ucred::Ucred;
