@@ -63,6 +63,7 @@ pub mod security;
 pub mod signal;
 pub mod sim;
 mod vfs;
+mod wait;
 mod world;
 
 pub use backend::TaskSpec;

@@ -1,0 +1,253 @@
+//! Sleeping and waking (`include/linux/wait.h`, `kernel/sched/wait.c`).
+//!
+//! A call that must wait returns [`Fail::Block`] with the queue it waits
+//! on and the generation it saw under that queue's lock; the caller
+//! (`World::blocking`) sleeps until the generation moves, a timeout
+//! passes, or its [`Interrupt`] is raised, then runs the call again. A
+//! waker bumps the generation and wakes the queue after it released the
+//! socket's lock. [`WaitList`] keeps sleepers in arrival order so that an
+//! exclusive wake-up takes the oldest exclusive sleeper, as
+//! `__wake_up_common` does.
+//!
+//! Locks: a sleeper holds only its queue's lock (the socket's or the
+//! pipe's) while it decides to sleep; two sockets are locked by their ids
+//! (`unix_state_double_lock`); a waker wakes after releasing the socket's
+//! lock. An interrupt's own lock is taken inside a queue's lock (the
+//! sleeper reads it there) and never the other way round
+//! (`Interrupt::raise` calls the waker after releasing it).
+
+use crate::errno::{Errno, Error};
+use crate::file::Pipe;
+use crate::net::unix::Sock;
+use crate::signal::Waker;
+use crate::world::lock;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// Why a call did not complete: an errno, or "sleep on this wait queue
+/// until it changes, then run again" (a blocking call).
+pub(crate) enum Fail {
+    /// The call fails with this error.
+    Err(Error),
+    /// The call must wait.
+    Block(Wait),
+}
+
+impl From<Error> for Fail {
+    fn from(e: Error) -> Fail {
+        Fail::Err(e)
+    }
+}
+
+impl From<Errno> for Fail {
+    fn from(e: Errno) -> Fail {
+        Fail::Err(e.into())
+    }
+}
+
+/// Result of an operation that may block.
+pub(crate) type KResult<T> = Result<T, Fail>;
+
+/// A wait queue and the generation the caller saw while it held the
+/// queue's lock: the sleeper only sleeps if nothing changed since.
+pub(crate) enum Wait {
+    /// A socket's own wait queue (`sk_sleep`); exclusive or not.
+    Sock(Arc<Sock>, u64, bool),
+    /// A socket's `peer_wait` (`unix_wait_for_peer`: always exclusive).
+    Peer(Arc<Sock>, u64),
+    /// A pipe's wait queue.
+    Pipe(Arc<Pipe>, u64),
+}
+
+impl Wait {
+    /// Sleep until the queue's generation moves past the one seen, `until`
+    /// passes, or `cancelled()` (checked under the queue's lock, so an
+    /// interrupt that wakes the queue after setting it is never missed).
+    pub(crate) fn sleep(&self, until: Option<Instant>, cancelled: &dyn Fn() -> bool) {
+        match self {
+            Wait::Sock(s, seen, excl) => sleep_queued(
+                &s.inner,
+                &s.wait,
+                *seen,
+                |g| (g.seq, &mut g.waiters),
+                *excl,
+                until,
+                cancelled,
+            ),
+            Wait::Peer(s, seen) => sleep_queued(
+                &s.inner,
+                &s.peer_wait,
+                *seen,
+                |g| (g.peer_seq, &mut g.peer_waiters),
+                true,
+                until,
+                cancelled,
+            ),
+            // The model's pipe has one queue for readers and writers:
+            // every sleeper wakes and looks (pipe_read and pipe_write each
+            // have their own exclusive queue in the kernel).
+            Wait::Pipe(p, seen) => sleep_on(&p.inner, &p.wait, *seen, |g| g.seq, until, cancelled),
+        }
+    }
+
+    /// What wakes this sleeper for an interrupt: take the queue's lock
+    /// (so the sleeper is either before its check or inside `wait`) and
+    /// wake every sleeper of it; the others find their tickets still
+    /// queued and sleep on.
+    pub(crate) fn waker(&self) -> Waker {
+        match self {
+            Wait::Sock(s, ..) => {
+                let s = Arc::clone(s);
+                Box::new(move || {
+                    let _g = lock(&s.inner);
+                    s.wait.notify_all();
+                })
+            }
+            Wait::Peer(s, _) => {
+                let s = Arc::clone(s);
+                Box::new(move || {
+                    let _g = lock(&s.inner);
+                    s.peer_wait.notify_all();
+                })
+            }
+            Wait::Pipe(p, _) => {
+                let p = Arc::clone(p);
+                Box::new(move || {
+                    let _g = lock(&p.inner);
+                    p.wait.notify_all();
+                })
+            }
+        }
+    }
+
+    /// The errno of a wait cut short by a signal: `pipe_read`/`pipe_write`
+    /// give `ERESTARTSYS`; the socket waits give `sock_intr_errno(timeo)`,
+    /// `ERESTARTSYS` without a timeout, `EINTR` with one.
+    pub(crate) fn intr_errno(&self, has_timeout: bool) -> Error {
+        match self {
+            Wait::Pipe(..) => {
+                Errno::ERESTARTSYS.why("pipe_read: signal_pending while the pipe waits")
+            }
+            _ if has_timeout => Errno::EINTR
+                .why("sock_intr_errno: signal_pending while the call waits with a timeout"),
+            _ => Errno::ERESTARTSYS
+                .why("sock_intr_errno: signal_pending while the call waits (no timeout)"),
+        }
+    }
+}
+
+/// A wait queue's sleepers in arrival order (`wait_queue_head`): a wake-up
+/// takes every non-exclusive sleeper and the oldest exclusive one
+/// (`__wake_up_common` with `nr_exclusive` 1), so which of several blocked
+/// calls a change serves is the kernel's choice, not the OS scheduler's.
+#[derive(Debug, Default)]
+pub struct WaitList {
+    next: u64,
+    /// (ticket, exclusive), oldest first.
+    sleepers: std::collections::VecDeque<(u64, bool)>,
+}
+
+impl WaitList {
+    /// `prepare_to_wait[_exclusive]`: join at the tail; the ticket.
+    pub(crate) fn add(&mut self, exclusive: bool) -> u64 {
+        self.next += 1;
+        self.sleepers.push_back((self.next, exclusive));
+        self.next
+    }
+    /// Whether the ticket still waits (not yet woken).
+    pub(crate) fn waiting(&self, ticket: u64) -> bool {
+        self.sleepers.iter().any(|(t, _)| *t == ticket)
+    }
+    /// `finish_wait` after a timeout.
+    pub(crate) fn remove(&mut self, ticket: u64) {
+        self.sleepers.retain(|(t, _)| *t != ticket);
+    }
+    /// `wq_has_sleeper`.
+    pub(crate) fn has_sleeper(&self) -> bool {
+        !self.sleepers.is_empty()
+    }
+    /// `__wake_up(.., nr_exclusive = 1)`.
+    pub(crate) fn wake_one_exclusive(&mut self) {
+        let mut woke_exclusive = false;
+        self.sleepers.retain(|(_, excl)| {
+            if !excl {
+                return false;
+            }
+            if woke_exclusive {
+                return true;
+            }
+            woke_exclusive = true;
+            false
+        });
+    }
+    /// Wake everyone (`wake_up_all`).
+    pub(crate) fn wake_all(&mut self) {
+        self.sleepers.clear();
+    }
+}
+
+/// Sleep on a queue that keeps its sleepers in order: join the queue if
+/// nothing changed since the caller looked (the generation is still
+/// `seen`), then wait until a wake-up takes this sleeper or `until` passes.
+fn sleep_queued<T>(
+    m: &Mutex<T>,
+    cv: &std::sync::Condvar,
+    seen: u64,
+    queue: impl Fn(&mut T) -> (u64, &mut WaitList),
+    exclusive: bool,
+    until: Option<Instant>,
+    cancelled: &dyn Fn() -> bool,
+) {
+    let mut g = lock(m);
+    let (gen, list) = queue(&mut g);
+    if gen != seen {
+        return;
+    }
+    let ticket = list.add(exclusive);
+    while queue(&mut g).1.waiting(ticket) {
+        if cancelled() {
+            queue(&mut g).1.remove(ticket);
+            return;
+        }
+        g = match until {
+            None => cv.wait(g).unwrap_or_else(|p| p.into_inner()),
+            Some(d) => {
+                let now = Instant::now();
+                if now >= d {
+                    queue(&mut g).1.remove(ticket);
+                    return;
+                }
+                cv.wait_timeout(g, d - now)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0
+            }
+        };
+    }
+}
+
+/// Sleep on `cv` (paired with `m`) while the generation `gen` reads is
+/// still `seen`: a wake-up issued after the caller looked cannot be lost.
+fn sleep_on<T>(
+    m: &Mutex<T>,
+    cv: &std::sync::Condvar,
+    seen: u64,
+    gen: impl Fn(&T) -> u64,
+    until: Option<Instant>,
+    cancelled: &dyn Fn() -> bool,
+) {
+    let mut g = lock(m);
+    while gen(&g) == seen && !cancelled() {
+        g = match until {
+            None => cv.wait(g).unwrap_or_else(|p| p.into_inner()),
+            Some(d) => {
+                let now = Instant::now();
+                if now >= d {
+                    return;
+                }
+                cv.wait_timeout(g, d - now)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0
+            }
+        };
+    }
+}
