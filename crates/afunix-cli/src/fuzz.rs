@@ -1371,6 +1371,7 @@ fn run_text_here(text: &str, kind: BackendKind) -> Result<(Scenario, Run), Strin
         b.as_mut(),
         &RunOptions {
             call_timeout: FUZZ_CALL_TIMEOUT,
+            pictures: false,
         },
     );
     Ok((sc, run))

@@ -91,8 +91,17 @@ pub struct Outcome {
 
 /// Parse `src` and run it on a fresh backend of `kind`.
 pub fn run_source(src: &str, kind: BackendKind) -> Result<Outcome, LoadError> {
+    run_source_with(src, kind, &RunOptions::default())
+}
+
+/// Parse `src` and run it on a fresh backend of `kind`, with `opts`.
+pub fn run_source_with(
+    src: &str,
+    kind: BackendKind,
+    opts: &RunOptions,
+) -> Result<Outcome, LoadError> {
     let scenario = scenario::parse(src).map_err(LoadError::Parse)?;
     let mut backend = new_backend(kind).map_err(LoadError::Backend)?;
-    let run = runner::run(&scenario, backend.as_mut(), &RunOptions::default());
+    let run = runner::run(&scenario, backend.as_mut(), opts);
     Ok(Outcome { scenario, run })
 }

@@ -198,6 +198,11 @@ enum Cmd {
         /// comment (model only): `... = EMSGSIZE  # len > sk_sndbuf - 32`.
         #[arg(long)]
         explain: bool,
+        /// Write pictures of the world (Graphviz DOT, and SVG where `dot`
+        /// is installed) into DIR: after every `stat` and `gc` line and at
+        /// the end, as FILE-LINE.dot and FILE-end.dot (model only).
+        #[arg(long, value_name = "DIR")]
+        dot: Option<PathBuf>,
     },
     /// Run scenarios and compare every `= ...` written in them with what
     /// happened (only the fields written are compared).
@@ -377,6 +382,90 @@ fn cmd_run(files: &[PathBuf], kind: BackendKind, explain: bool, format: Format) 
         if let Some(e) = &o.run.error {
             eprintln!("{}:{e}", f.display());
             code = 2;
+        }
+    }
+    code
+}
+
+/// `afunix run --dot DIR`: run each file on the model, print its trace,
+/// and write its pictures into DIR (rendered to SVG when Graphviz is there).
+fn cmd_dot(files: &[PathBuf], dir: &std::path::Path) -> u8 {
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        eprintln!("afunix run: {}: {e}", dir.display());
+        return 2;
+    }
+    let have_dot = std::process::Command::new("dot")
+        .arg("-V")
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !have_dot {
+        eprintln!("afunix run: Graphviz `dot` is not installed: writing DOT text only (apt-get install graphviz renders SVG)");
+    }
+    let mut code = 0;
+    let opts = afunix_cli::runner::RunOptions {
+        pictures: true,
+        ..Default::default()
+    };
+    for f in files {
+        let src = match read_input(f) {
+            Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+            Err(e) => {
+                eprintln!("{}: {e}", f.display());
+                code = 2;
+                continue;
+            }
+        };
+        let o = match afunix_cli::run_source_with(&src, BackendKind::Sim, &opts) {
+            Ok(o) => o,
+            Err(afunix_cli::LoadError::Parse(errs)) => {
+                for e in errs {
+                    eprintln!("{}:{e}", f.display());
+                }
+                code = 2;
+                continue;
+            }
+            Err(afunix_cli::LoadError::Backend(e)) => {
+                eprintln!("{}: {e}", f.display());
+                code = 2;
+                continue;
+            }
+        };
+        for l in &o.run.lines {
+            say!("{}", l.text(false));
+        }
+        if let Some(e) = &o.run.error {
+            eprintln!("{}:{e}", f.display());
+            code = 2;
+        }
+        let stem = f
+            .file_stem()
+            .map_or("stdin".into(), |s| s.to_string_lossy().into_owned());
+        for (line, text) in &o.run.pictures {
+            let name = if *line == 0 {
+                format!("{stem}-end")
+            } else {
+                format!("{stem}-{line}")
+            };
+            let path = dir.join(format!("{name}.dot"));
+            if let Err(e) = std::fs::write(&path, text) {
+                eprintln!("afunix run: {}: {e}", path.display());
+                return 2;
+            }
+            if have_dot {
+                let svg = dir.join(format!("{name}.svg"));
+                let ok = std::process::Command::new("dot")
+                    .arg("-Tsvg")
+                    .arg(&path)
+                    .arg("-o")
+                    .arg(&svg)
+                    .status()
+                    .is_ok_and(|s| s.success());
+                if !ok {
+                    eprintln!("afunix run: dot could not render {}", path.display());
+                }
+            }
+            eprintln!("afunix run: wrote {}", path.display());
         }
     }
     code
@@ -738,9 +827,19 @@ fn main() -> ExitCode {
             files,
             backend,
             explain,
+            dot,
         } => {
             warn_explain_host(explain, backend.into());
-            cmd_run(&files, backend.into(), explain, cli.format)
+            match dot {
+                Some(dir) if BackendKind::from(backend) == BackendKind::Sim => {
+                    cmd_dot(&files, &dir)
+                }
+                Some(_) => {
+                    eprintln!("afunix run: --dot draws the model only (--backend sim)");
+                    2
+                }
+                None => cmd_run(&files, backend.into(), explain, cli.format),
+            }
         }
         Cmd::Check {
             files,

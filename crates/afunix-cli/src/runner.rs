@@ -86,6 +86,9 @@ pub struct Run {
     pub lines: Vec<TraceLine>,
     /// The error that stopped the run, if any.
     pub error: Option<RunError>,
+    /// Pictures of the world (with [`RunOptions::pictures`]): after each
+    /// `stat` and `gc` line (its line number) and at the end (line 0).
+    pub pictures: Vec<(usize, String)>,
 }
 
 impl Run {
@@ -105,12 +108,15 @@ impl Run {
 pub struct RunOptions {
     /// The wait of a call written without `&` (1000 ms).
     pub call_timeout: Duration,
+    /// Take pictures of the world (where the backend can draw one).
+    pub pictures: bool,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
             call_timeout: CALL_TIMEOUT,
+            pictures: false,
         }
     }
 }
@@ -139,6 +145,9 @@ pub fn run(sc: &Scenario, backend: &mut dyn Backend, opts: &RunOptions) -> Run {
         opts,
     };
     let mut out = Run::default();
+    // Whether the collector ran since the last call (a picture then shows
+    // what it left as leaked).
+    let mut since_gc = false;
     for line in &sc.lines {
         match r.line(line) {
             Ok(t) => out.lines.push(t),
@@ -146,6 +155,33 @@ pub fn run(sc: &Scenario, backend: &mut dyn Backend, opts: &RunOptions) -> Run {
                 out.error = Some(e);
                 break;
             }
+        }
+        match &line.kind {
+            LineKind::Directive(Directive::Gc) => since_gc = true,
+            LineKind::Call { .. } => since_gc = false,
+            _ => {}
+        }
+        if opts.pictures {
+            if let LineKind::Directive(Directive::Gc | Directive::Stat) = &line.kind {
+                let moment = if since_gc {
+                    afunix::dot::Moment::AfterGc
+                } else {
+                    afunix::dot::Moment::Now
+                };
+                if let Some(p) = r.backend.picture(moment) {
+                    out.pictures.push((line.lineno, p));
+                }
+            }
+        }
+    }
+    if opts.pictures {
+        let moment = if since_gc {
+            afunix::dot::Moment::AfterGc
+        } else {
+            afunix::dot::Moment::Now
+        };
+        if let Some(p) = r.backend.picture(moment) {
+            out.pictures.push((0, p));
         }
     }
     out

@@ -441,3 +441,49 @@ fn without_root_a_granted_id_range_runs_other_uids() {
     );
     assert!(stdout.contains("4 files: 4 ok"), "{stdout}");
 }
+
+/// `run --dot DIR` writes a picture after each `stat`/`gc` line and at the
+/// end, and draws the in-flight socket of the self cycle as unreachable.
+#[test]
+fn run_dot_writes_pictures() {
+    let dir = tmpdir();
+    let out = dir.path().join("pics");
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/06_gc_pictures.scn"
+    );
+    let (code, stdout, err) = afunix(&["run", "--dot", out.to_str().unwrap(), example]);
+    assert_eq!(code, 0, "{err}");
+    assert!(stdout.contains("gc = 0"), "{stdout}");
+    let mut names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".dot"))
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "06_gc_pictures-10.dot",
+            "06_gc_pictures-11.dot",
+            "06_gc_pictures-7.dot",
+            "06_gc_pictures-9.dot",
+            "06_gc_pictures-end.dot"
+        ]
+    );
+    let before = std::fs::read_to_string(out.join("06_gc_pictures-9.dot")).unwrap();
+    assert!(before.contains("unreachable"), "{before}");
+    let after = std::fs::read_to_string(out.join("06_gc_pictures-11.dot")).unwrap();
+    assert!(!after.contains("in flight"), "{after}");
+    // The kernel cannot be drawn.
+    let (code, _, err) = afunix(&[
+        "run",
+        "--dot",
+        out.to_str().unwrap(),
+        "--backend",
+        "host",
+        example,
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--dot draws the model only"), "{err}");
+}

@@ -382,6 +382,12 @@ pub trait Backend {
     /// The number of live unix sockets of this world (as `/proc/net/unix`
     /// lists), summed over its network namespaces.
     fn stat(&mut self) -> Result<usize, BackendError>;
+
+    /// A picture of the world (DOT text, see [`crate::dot`]), where the
+    /// backend can draw one (the model can; the kernel cannot).
+    fn picture(&mut self, _moment: crate::dot::Moment) -> Option<String> {
+        None
+    }
     /// The `sleep MS` directive: let `d` pass. A backend with a wall-clock
     /// limit fails once the sleep would run past it.
     fn sleep(&mut self, d: Duration) -> Result<(), BackendError> {

@@ -52,6 +52,7 @@
 
 pub mod abi;
 pub mod backend;
+pub mod dot;
 pub mod errno;
 pub(crate) mod fdtable;
 pub(crate) mod file;

@@ -325,6 +325,10 @@ impl Backend for SimBackend {
         Ok(())
     }
 
+    fn picture(&mut self, moment: crate::dot::Moment) -> Option<String> {
+        Some(self.world.dot(moment))
+    }
+
     fn stat(&mut self) -> Result<usize, BackendError> {
         Ok(self.world.stat())
     }

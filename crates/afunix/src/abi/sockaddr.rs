@@ -18,6 +18,30 @@ pub enum UnixAddr {
     Abstract(Vec<u8>),
 }
 
+/// `@name` for an abstract name (non-printable bytes as `\xNN`), the path
+/// for a pathname, `unnamed` otherwise.
+impl core::fmt::Display for UnixAddr {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let show = |f: &mut core::fmt::Formatter<'_>, b: &[u8]| {
+            b.iter().try_for_each(|&c| {
+                if c.is_ascii_graphic() || c == b' ' {
+                    write!(f, "{}", c as char)
+                } else {
+                    write!(f, "\\x{c:02x}")
+                }
+            })
+        };
+        match self {
+            UnixAddr::Unnamed => f.write_str("unnamed"),
+            UnixAddr::Pathname(p) => show(f, p),
+            UnixAddr::Abstract(n) => {
+                f.write_str("@")?;
+                show(f, n)
+            }
+        }
+    }
+}
+
 impl UnixAddr {
     /// The bytes a C program passes to `bind`/`connect`/`sendto`:
     /// `Pathname`: family + path + NUL (`SUN_LEN + 1`); `Abstract`: family +
