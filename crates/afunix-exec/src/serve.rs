@@ -145,6 +145,8 @@ pub struct Supervisor {
     explain: bool,
     /// What was served.
     pub stats: Stats,
+    /// Trace names of the processes, by tgid.
+    names: Mutex<HashMap<i32, String>>,
     /// Calls being served: (caller's tid, its interrupt), by notification
     /// id, for the signal watcher.
     outstanding: Mutex<HashMap<u64, (i32, afunix::Interrupt)>>,
@@ -281,6 +283,7 @@ impl Supervisor {
             explain,
             stats: Stats::default(),
             outstanding: Mutex::new(HashMap::new()),
+            names: Mutex::new(HashMap::new()),
             host_paths,
             releasing: Mutex::new(()),
             guard: Mutex::new(Some(guard)),
@@ -715,18 +718,45 @@ impl Supervisor {
         *lock(&self.stats.served).entry(name).or_default() += 1;
     }
 
+    /// Write a trace line: `NAME: CALL ARGS = RESULT FIELDS  # rule`, as a
+    /// scenario trace prints it; a process's name (A, B, ..., by first
+    /// appearance) is introduced by a comment naming its pid.
     fn trace(&self, tgid: i32, line: String, r: &Served) {
-        if let Some(t) = &self.trace {
-            let res = match r {
-                Ok(v) => v.to_string(),
-                Err(e) if self.explain && !e.reason().is_empty() => {
-                    format!("{}  # {}", e.errno, e.reason())
-                }
-                Err(e) => e.errno.to_string(),
-            };
-            let mut t = lock(t);
-            let _ = writeln!(t, "{tgid}: {line} = {res}");
+        let Some(t) = &self.trace else {
+            return;
+        };
+        let (call, fields) = line.split_once(FIELDS).unwrap_or((&line, ""));
+        let mut res = match r {
+            Ok(v) => v.to_string(),
+            Err(e) => e.errno.to_string(),
+        };
+        if r.is_ok() && !fields.is_empty() {
+            res.push(' ');
+            res.push_str(fields);
         }
+        if let Err(e) = r {
+            if self.explain && !e.reason().is_empty() {
+                res.push_str("  # ");
+                res.push_str(e.reason());
+            }
+        }
+        let mut t = lock(t);
+        let name = {
+            let mut names = lock(&self.names);
+            let n = names.len();
+            match names.get(&tgid) {
+                Some(name) => name.clone(),
+                None => {
+                    let name = proc_name(n);
+                    names.insert(tgid, name.clone());
+                    let comm =
+                        std::fs::read_to_string(format!("/proc/{tgid}/comm")).unwrap_or_default();
+                    let _ = writeln!(t, "# {name} is pid {tgid} ({})", comm.trim());
+                    name
+                }
+            }
+        };
+        let _ = writeln!(t, "{name}: {call} = {res}");
     }
 
     // ---- serving -----------------------------------------------------------
@@ -901,9 +931,12 @@ impl Supervisor {
             let mut b = f0.to_ne_bytes().to_vec();
             b.extend_from_slice(&f1.to_ne_bytes());
             sys::write_mem(tgid, n.args[3], &b).map_err(|_| efault())?;
-            Ok(0)
+            Ok((f0, f1))
         })();
-        (line, r)
+        match r {
+            Ok((f0, f1)) => (format!("{line}{FIELDS}fds=[{f0},{f1}]"), Ok(0)),
+            Err(e) => (line, Err(e)),
+        }
     }
 
     /// A call on a model socket, run as `model` on its temporary fd `m`.
@@ -1090,11 +1123,11 @@ impl Supervisor {
                     nr != libc::SYS_recvfrom,
                 );
                 match r {
-                    Ok((ret, full_namelen, _, _)) => {
+                    Ok(o) => {
                         if name != 0 && namelenp != 0 {
-                            let _ = sys::write_mem(tgid, namelenp, &full_namelen.to_ne_bytes());
+                            let _ = sys::write_mem(tgid, namelenp, &o.namelen.to_ne_bytes());
                         }
-                        (format!("{call} {fd}"), Ok(ret))
+                        (format!("{call} {fd}{FIELDS}{}", o.fields), Ok(o.ret))
                     }
                     Err(e) => (format!("{call} {fd}"), Err(e)),
                 }
@@ -1301,11 +1334,15 @@ impl Supervisor {
         }
         let mut line = format!("{call} {fd}");
         if let Some(nm) = &name {
-            line.push_str(&format!(" name={}", show_addr(nm)));
+            line.push_str(&format!(" to={}", show_addr(nm)));
         }
-        line.push_str(&format!(" len={total}"));
+        match bufs.as_slice() {
+            [SendBuf::Bytes(b)] if b.len() <= 64 => line.push_str(&format!(" data={}", quote(b))),
+            _ => line.push_str(&format!(" len={total}")),
+        }
         if !rights.is_empty() {
-            line.push_str(&format!(" rights={rights:?}"));
+            let r: Vec<String> = rights.iter().map(i32::to_string).collect();
+            line.push_str(&format!(" rights=[{}]", r.join(",")));
         }
         if flags != 0 {
             line.push_str(&format!(" flags={flags:#x}"));
@@ -1429,19 +1466,19 @@ impl Supervisor {
             flags,
             false,
         ) {
-            Ok((ret, full_namelen, controllen, mflags)) => {
+            Ok(o) => {
                 let mut out = Vec::new();
                 if name_p != 0 {
-                    out.push((msg + 8, full_namelen.to_ne_bytes().to_vec()));
+                    out.push((msg + 8, o.namelen.to_ne_bytes().to_vec()));
                 }
-                out.push((msg + 40, (controllen as u64).to_ne_bytes().to_vec()));
-                out.push((msg + 48, mflags.to_ne_bytes().to_vec()));
+                out.push((msg + 40, (o.controllen as u64).to_ne_bytes().to_vec()));
+                out.push((msg + 48, o.flags.to_ne_bytes().to_vec()));
                 for (at, b) in out {
                     if sys::write_mem(tgid, at, &b).is_err() {
                         return (line, Err(efault()));
                     }
                 }
-                (format!("{line} flags={mflags:#x}"), Ok(ret))
+                (format!("{line}{FIELDS}{}", o.fields), Ok(o.ret))
             }
             Err(e) => (line, Err(e)),
         }
@@ -1464,7 +1501,7 @@ impl Supervisor {
         ctl_len: usize,
         flags: i32,
         is_read: bool,
-    ) -> Result<(i64, u32, usize, i32), Error> {
+    ) -> Result<RecvOut, Error> {
         // No message is longer than RECV_MAX (a receive buffer's largest),
         // so a longer iovec is never filled past it.
         let cap = |l: u64| (l as usize).min(RECV_MAX);
@@ -1522,19 +1559,35 @@ impl Supervisor {
         }
         let mut mflags = msg.flags;
         let mut control = msg.control.clone();
+        let mut rights = Vec::new();
         if !control.is_empty() {
-            mflags |=
+            let (extra, fds) =
                 self.control_to_program(n, model, &mut control, flags & MSG_CMSG_CLOEXEC != 0);
+            mflags |= extra;
+            rights = fds;
             sys::write_mem(tgid, ctl_p, &control).map_err(|_| efault())?;
         }
-        Ok((msg.ret as i64, msg.name.len() as u32, control.len(), mflags))
+        Ok(RecvOut {
+            ret: msg.ret as i64,
+            namelen: msg.name.len() as u32,
+            controllen: control.len(),
+            flags: mflags,
+            fields: recv_fields(&msg.data, &rights, mflags),
+        })
     }
 
     /// Rewrite control bytes the model wrote for the program: install the
     /// received files in the caller and put its fd numbers in; translate
     /// pids. Returns extra msg_flags (`MSG_CTRUNC` when an fd could not be
     /// installed).
-    fn control_to_program(&self, n: &Notif, model: Pid, control: &mut [u8], cloexec: bool) -> i32 {
+    fn control_to_program(
+        &self,
+        n: &Notif,
+        model: Pid,
+        control: &mut [u8],
+        cloexec: bool,
+    ) -> (i32, Vec<i32>) {
+        let mut installed = Vec::new();
         let mut edits: Vec<(usize, i32)> = Vec::new();
         let mut extra = 0;
         for (level, ty, data_off, len) in cmsg_slots(control) {
@@ -1553,7 +1606,10 @@ impl Supervisor {
                             continue;
                         }
                         match self.install_received(n, model, mfd, cloexec) {
-                            Ok(fd) => edits.push((data_off + 4 * i, fd)),
+                            Ok(fd) => {
+                                installed.push(fd);
+                                edits.push((data_off + 4 * i, fd));
+                            }
                             Err(_) => {
                                 // scm_detach_fds stops at the first failure.
                                 failed = true;
@@ -1579,7 +1635,7 @@ impl Supervisor {
         for (at, v) in edits {
             control[at..at + 4].copy_from_slice(&v.to_ne_bytes());
         }
-        extra
+        (extra, installed)
     }
 
     /// Every directory on the way to `abs` in the model's tree (owned by
@@ -1819,6 +1875,66 @@ fn cmsg_slots(buf: &[u8]) -> Vec<(i32, i32, usize, usize)> {
     out
 }
 
+/// Separates a trace line's call from the fields printed after its result.
+const FIELDS: char = '\u{1}';
+
+/// What a receive returned, for the answer and the trace.
+struct RecvOut {
+    ret: i64,
+    namelen: u32,
+    controllen: usize,
+    flags: i32,
+    fields: String,
+}
+
+/// `data="..." rights=[...] flags=...`, as a scenario trace prints a
+/// receive (data longer than 64 bytes: `len=N`).
+fn recv_fields(data: &[u8], rights: &[i32], flags: i32) -> String {
+    let mut f = if data.len() <= 64 {
+        format!("data={}", quote(data))
+    } else {
+        format!("len={}", data.len())
+    };
+    if !rights.is_empty() {
+        let r: Vec<String> = rights.iter().map(i32::to_string).collect();
+        f.push_str(&format!(" rights=[{}]", r.join(",")));
+    }
+    f.push_str(&format!(" flags={flags:#x}"));
+    f
+}
+
+/// A string as the scenario language writes it (`\\ \" \n \t \0 \xHH`).
+fn quote(b: &[u8]) -> String {
+    let mut s = String::from("\"");
+    for &c in b {
+        match c {
+            b'\\' => s.push_str("\\\\"),
+            b'"' => s.push_str("\\\""),
+            b'\n' => s.push_str("\\n"),
+            b'\t' => s.push_str("\\t"),
+            0 => s.push_str("\\0"),
+            c if c.is_ascii_graphic() || c == b' ' => s.push(c as char),
+            c => s.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    s.push('"');
+    s
+}
+
+/// A, B, ..., Z, AA, AB, ...
+fn proc_name(mut n: usize) -> String {
+    let mut s = Vec::new();
+    loop {
+        s.push(b'A' + (n % 26) as u8);
+        if n < 26 {
+            break;
+        }
+        n = n / 26 - 1;
+    }
+    s.reverse();
+    String::from_utf8(s).unwrap_or_default()
+}
+
 /// The path of a pathname `sockaddr_un` (as `unix_mkname_bsd` reads it:
 /// up to the first NUL), or `None` for any other address.
 fn pathname_of(addr: &[u8]) -> Option<Vec<u8>> {
@@ -1936,10 +2052,10 @@ fn ty_name(ty: i32) -> String {
     };
     let mut s = base;
     if ty & libc::SOCK_NONBLOCK != 0 {
-        s.push_str("|nonblock");
+        s.push_str(" nonblock");
     }
     if ty & libc::SOCK_CLOEXEC != 0 {
-        s.push_str("|cloexec");
+        s.push_str(" cloexec");
     }
     s
 }
