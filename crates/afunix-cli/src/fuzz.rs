@@ -1372,6 +1372,7 @@ fn run_text_here(text: &str, kind: BackendKind) -> Result<(Scenario, Run), Strin
         &RunOptions {
             call_timeout: FUZZ_CALL_TIMEOUT,
             pictures: false,
+            faults: Vec::new(),
         },
     );
     Ok((sc, run))
@@ -2202,6 +2203,111 @@ pub fn run(opts: &FuzzOpts, out: &mut dyn FnMut(&str)) -> Result<Summary, String
         sum.gc_timing,
         sum.skipped,
         sum.scenarios as f64 / secs.max(1e-9)
+    ));
+    Ok(sum)
+}
+
+/// What `afunix fuzz --faults` found.
+#[derive(Clone, Debug, Default)]
+pub struct FaultSummary {
+    /// Scenarios run.
+    pub scenarios: u64,
+    /// Faults that fired, over all of them.
+    pub fired: u64,
+    /// Scenarios after which the model was inconsistent (written to the
+    /// output directory).
+    pub broken: Vec<PathBuf>,
+}
+
+/// `afunix fuzz --faults`: random scenarios on the model alone, with every
+/// fault point armed at random (probability `p`, from each world's seeded
+/// generator); after each, the model's invariants must hold, and once
+/// every process exited and the collector ran nothing may be left (no
+/// socket, no open file). A fault must never break the model's own
+/// consistency.
+pub fn run_faults(
+    opts: &FuzzOpts,
+    p: f64,
+    out: &mut dyn FnMut(&str),
+) -> Result<FaultSummary, String> {
+    use afunix::fault::{Fault, FaultPoint, When};
+    let mut sum = FaultSummary::default();
+    out(&format!(
+        "afunix fuzz --faults: seed {}, {} scenarios of {} calls, every fault point at p={p}",
+        opts.seed, opts.count, opts.calls
+    ));
+    for n in 0..opts.count {
+        let sseed = scenario_seed(opts.seed, n);
+        let text = generate_mode(sseed, opts.calls, opts.blocking);
+        let sc = scenario::parse(&text)
+            .map_err(|e| format!("generated scenario does not parse: {e:?}"))?;
+        let mut backend = afunix::sim::SimBackend::new();
+        let world = std::sync::Arc::clone(backend.world());
+        world.seed(sseed as u32 ^ (sseed >> 32) as u32);
+        for point in FaultPoint::ALL {
+            world.inject(Fault {
+                point,
+                pid: None,
+                when: When::Random(p),
+            });
+        }
+        let run = runner::run(&sc, &mut backend, &RunOptions::default());
+        sum.fired += run
+            .lines
+            .iter()
+            .filter_map(|l| l.result.as_ref())
+            .flat_map(|r| r.fields.iter())
+            .filter(|f| f.starts_with("fault="))
+            .count() as u64;
+        // Calls still blocked hold references to their files: end them
+        // (EINTR) and let their threads leave before counting.
+        world.interrupt_all();
+        drop(backend);
+        let end = std::time::Instant::now() + Duration::from_secs(5);
+        while world.pids().iter().any(|p| world.is_sleeping(*p)) && std::time::Instant::now() < end
+        {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+        let mut problem = world.check_invariants().err();
+        if problem.is_none() {
+            for pid in world.pids() {
+                let _ = world.exit(pid);
+            }
+            world.gc();
+            if world.stat() != 0 || world.open_files() != 0 {
+                problem = Some(format!(
+                    "left after every process exited and gc: {} sockets, {} open files",
+                    world.stat(),
+                    world.open_files()
+                ));
+            }
+        }
+        sum.scenarios += 1;
+        if let Some(why) = problem {
+            std::fs::create_dir_all(&opts.out)
+                .map_err(|e| format!("{}: {e}", opts.out.display()))?;
+            let path = opts.out.join(format!("fault-{}-{n}.scn", opts.seed));
+            let body = format!(
+                "# afunix fuzz --faults --seed {} (scenario {n}), p={p}: {why}\n{text}",
+                opts.seed
+            );
+            std::fs::write(&path, body).map_err(|e| format!("{}: {e}", path.display()))?;
+            out(&format!(
+                "scenario {n}: {why}; written to {}",
+                path.display()
+            ));
+            sum.broken.push(path);
+            if !opts.keep_going {
+                break;
+            }
+        }
+    }
+    out(&format!(
+        "{} scenarios, {} faults fired, {} left the model inconsistent",
+        sum.scenarios,
+        sum.fired,
+        sum.broken.len()
     ));
     Ok(sum)
 }

@@ -2,7 +2,7 @@
 //! check them against their recorded results, diff the two.
 
 use afunix_cli::check::{check, diff};
-use afunix_cli::{run_source, BackendKind, LoadError, Outcome};
+use afunix_cli::{BackendKind, LoadError, Outcome};
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -177,6 +177,10 @@ enum Cmd {
         /// (`= EPERM  # scm_check_creds: ...`).
         #[arg(long)]
         explain: bool,
+        /// Inject a fault in the model (repeatable): POINT[,nth=N][,p=P],
+        /// as for `afunix run --fault` (any process of the program).
+        #[arg(long, value_name = "SPEC")]
+        fault: Vec<afunix_cli::runner::FaultArg>,
         /// The program and its arguments.
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         argv: Vec<std::ffi::OsString>,
@@ -198,6 +202,13 @@ enum Cmd {
         /// comment (model only): `... = EMSGSIZE  # len > sk_sndbuf - 32`.
         #[arg(long)]
         explain: bool,
+        /// Inject a fault (model only; repeatable): POINT[,proc=NAME][,nth=N][,p=P],
+        /// POINT one of sock_alloc_send_pskb, scm_fp_copy, unix_create1,
+        /// receive_fd, signal, short_write; the N-th time (default 1st) or
+        /// each time with probability P (seeded: the same run every time).
+        /// The line where it fires gets a `fault=POINT` field.
+        #[arg(long, value_name = "SPEC")]
+        fault: Vec<afunix_cli::runner::FaultArg>,
         /// Write pictures of the world (Graphviz DOT, and SVG where `dot`
         /// is installed) into DIR: after every `stat` and `gc` line and at
         /// the end, as FILE-LINE.dot and FILE-end.dot (model only).
@@ -282,6 +293,12 @@ enum Cmd {
         /// that may wake them (outcomes that do not depend on timing).
         #[arg(long)]
         blocking: bool,
+        /// Instead: run the scenarios on the model alone with every fault
+        /// point armed at random (probability P, seeded), and check that
+        /// the model stays consistent and leaves nothing behind. Needs no
+        /// root.
+        #[arg(long, value_name = "P", num_args = 0..=1, default_missing_value = "0.05")]
+        faults: Option<f64>,
     },
 }
 
@@ -307,6 +324,15 @@ fn read_input(path: &PathBuf) -> std::io::Result<Vec<u8>> {
 /// Load, parse and run one file (`-`: standard input); print its errors.
 /// `None`: could not run.
 fn load(path: &PathBuf, kind: BackendKind) -> Option<Outcome> {
+    load_with(path, kind, &afunix_cli::runner::RunOptions::default())
+}
+
+/// As [`load`], with run options (faults).
+fn load_with(
+    path: &PathBuf,
+    kind: BackendKind,
+    opts: &afunix_cli::runner::RunOptions,
+) -> Option<Outcome> {
     let name = path.display();
     let src = match read_input(path) {
         Ok(b) => match String::from_utf8(b) {
@@ -322,7 +348,7 @@ fn load(path: &PathBuf, kind: BackendKind) -> Option<Outcome> {
             return None;
         }
     };
-    match run_source(&src, kind) {
+    match afunix_cli::run_source_with(&src, kind, opts) {
         Ok(o) => Some(o),
         Err(LoadError::Parse(errs)) => {
             for e in errs {
@@ -337,11 +363,17 @@ fn load(path: &PathBuf, kind: BackendKind) -> Option<Outcome> {
     }
 }
 
-fn cmd_run(files: &[PathBuf], kind: BackendKind, explain: bool, format: Format) -> u8 {
+fn cmd_run(
+    files: &[PathBuf],
+    kind: BackendKind,
+    explain: bool,
+    format: Format,
+    opts: &afunix_cli::runner::RunOptions,
+) -> u8 {
     let mut code = 0;
     for (i, f) in files.iter().enumerate() {
         if format == Format::Json {
-            let Some(o) = load(f, kind) else {
+            let Some(o) = load_with(f, kind, opts) else {
                 code = 2;
                 continue;
             };
@@ -372,7 +404,7 @@ fn cmd_run(files: &[PathBuf], kind: BackendKind, explain: bool, format: Format) 
             }
             say!("==> {} <==", f.display());
         }
-        let Some(o) = load(f, kind) else {
+        let Some(o) = load_with(f, kind, opts) else {
             code = 2;
             continue;
         };
@@ -768,8 +800,16 @@ fn cmd_exec(
     census: bool,
     host_paths: Vec<PathBuf>,
     explain: bool,
+    faults: Vec<afunix_cli::runner::FaultArg>,
     argv: &[std::ffi::OsString],
 ) -> u8 {
+    if let Some(f) = faults.iter().find(|f| f.proc.is_some()) {
+        eprintln!(
+            "afunix exec: --fault {}: proc= names a scenario process; exec faults apply to every process",
+            f.point.name()
+        );
+        return 125;
+    }
     let trace: Option<Box<dyn std::io::Write + Send>> = match trace {
         None => None,
         Some(p) => match std::fs::File::create(&p) {
@@ -786,6 +826,7 @@ fn cmd_exec(
         census,
         explain,
         host_paths,
+        faults: faults.iter().map(|f| (f.point, f.when)).collect(),
     };
     let status = match afunix_exec::run(argv, opts) {
         Ok(o) => o.status,
@@ -821,13 +862,15 @@ fn main() -> ExitCode {
             census,
             host_path,
             explain,
+            fault,
             argv,
-        } => cmd_exec(trace, stats, census, host_path, explain, &argv),
+        } => cmd_exec(trace, stats, census, host_path, explain, fault, &argv),
         Cmd::Run {
             files,
             backend,
             explain,
             dot,
+            fault,
         } => {
             warn_explain_host(explain, backend.into());
             match dot {
@@ -838,7 +881,13 @@ fn main() -> ExitCode {
                     eprintln!("afunix run: --dot draws the model only (--backend sim)");
                     2
                 }
-                None => cmd_run(&files, backend.into(), explain, cli.format),
+                None => {
+                    let opts = afunix_cli::runner::RunOptions {
+                        faults: fault,
+                        ..Default::default()
+                    };
+                    cmd_run(&files, backend.into(), explain, cli.format, &opts)
+                }
             }
         }
         Cmd::Check {
@@ -885,6 +934,7 @@ fn main() -> ExitCode {
             out,
             keep_going,
             blocking,
+            faults,
         } => {
             let seed = seed.unwrap_or_else(|| {
                 std::time::SystemTime::now()
@@ -902,6 +952,16 @@ fn main() -> ExitCode {
             };
             let json = cli.format == Format::Json;
             let mut log = |l: &str| log_line(json, l);
+            if let Some(p) = faults {
+                return ExitCode::from(match afunix_cli::fuzz::run_faults(&opts, p, &mut log) {
+                    Ok(s) if s.broken.is_empty() => 0,
+                    Ok(_) => 1,
+                    Err(e) => {
+                        eprintln!("afunix fuzz: {e}");
+                        2
+                    }
+                });
+            }
             match afunix_cli::fuzz::run(&opts, &mut log) {
                 Ok(s) => {
                     if json {

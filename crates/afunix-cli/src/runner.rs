@@ -110,6 +110,57 @@ pub struct RunOptions {
     pub call_timeout: Duration,
     /// Take pictures of the world (where the backend can draw one).
     pub pictures: bool,
+    /// Faults to inject (model only): each armed when the run starts, or
+    /// when its process is created.
+    pub faults: Vec<FaultArg>,
+}
+
+/// A fault of `--fault POINT[,proc=NAME][,nth=N][,p=P]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaultArg {
+    /// Where.
+    pub point: afunix::fault::FaultPoint,
+    /// Only calls of this scenario process.
+    pub proc: Option<String>,
+    /// When.
+    pub when: afunix::fault::When,
+}
+
+impl std::str::FromStr for FaultArg {
+    type Err = String;
+
+    /// `POINT[,proc=NAME][,nth=N][,p=P]` (default: the first occurrence).
+    fn from_str(s: &str) -> Result<FaultArg, String> {
+        let mut parts = s.split(',');
+        let name = parts.next().unwrap_or("");
+        let point = afunix::fault::FaultPoint::from_name(name).ok_or_else(|| {
+            let all: Vec<&str> = afunix::fault::FaultPoint::ALL
+                .iter()
+                .map(|p| p.name())
+                .collect();
+            format!("`{name}` is not a fault point (one of: {})", all.join(", "))
+        })?;
+        let mut f = FaultArg {
+            point,
+            proc: None,
+            when: afunix::fault::When::Nth(1),
+        };
+        for p in parts {
+            match p.split_once('=') {
+                Some(("proc", v)) if !v.is_empty() => f.proc = Some(v.to_string()),
+                Some(("nth", v)) => match v.parse::<u64>() {
+                    Ok(n) if n > 0 => f.when = afunix::fault::When::Nth(n),
+                    _ => return Err(format!("nth={v}: a count from 1")),
+                },
+                Some(("p", v)) => match v.parse::<f64>() {
+                    Ok(x) if (0.0..=1.0).contains(&x) => f.when = afunix::fault::When::Random(x),
+                    _ => return Err(format!("p={v}: a probability from 0 to 1")),
+                },
+                _ => return Err(format!("`{p}`: expected proc=NAME, nth=N or p=P")),
+            }
+        }
+        Ok(f)
+    }
 }
 
 impl Default for RunOptions {
@@ -117,6 +168,7 @@ impl Default for RunOptions {
         RunOptions {
             call_timeout: CALL_TIMEOUT,
             pictures: false,
+            faults: Vec::new(),
         }
     }
 }
@@ -145,12 +197,31 @@ pub fn run(sc: &Scenario, backend: &mut dyn Backend, opts: &RunOptions) -> Run {
         opts,
     };
     let mut out = Run::default();
+    for f in opts.faults.iter().filter(|f| f.proc.is_none()) {
+        if let Err(e) = r.backend.inject(f.point, None, f.when) {
+            out.error = Some(RunError {
+                line: 1,
+                col: 1,
+                msg: e.0,
+                kind: RunErrorKind::Backend,
+            });
+            return out;
+        }
+    }
     // Whether the collector ran since the last call (a picture then shows
     // what it left as leaked).
     let mut since_gc = false;
     for line in &sc.lines {
         match r.line(line) {
-            Ok(t) => out.lines.push(t),
+            Ok(mut t) => {
+                // Every injected fault shows on the line where it fired.
+                for (point, _) in r.backend.take_fired() {
+                    if let Some(res) = &mut t.result {
+                        res.fields.push(format!("fault={}", point.name()));
+                    }
+                }
+                out.lines.push(t)
+            }
             Err(e) => {
                 out.error = Some(e);
                 break;
@@ -363,6 +434,16 @@ impl Runner<'_> {
     }
 
     fn add_proc(&mut self, name: &str, spec: TaskSpec, names: HashMap<String, i32>) {
+        let id = self.procs.len();
+        let opts = self.opts;
+        for f in opts
+            .faults
+            .iter()
+            .filter(|f| f.proc.as_deref() == Some(name))
+        {
+            // A backend that cannot inject refused at the start already.
+            let _ = self.backend.inject(f.point, Some(id), f.when);
+        }
         self.by_name.insert(name.to_string(), self.procs.len());
         self.procs.push(Proc {
             name: name.to_string(),

@@ -487,3 +487,51 @@ fn run_dot_writes_pictures() {
     assert_eq!(code, 2);
     assert!(err.contains("--dot draws the model only"), "{err}");
 }
+
+/// `run --fault` marks the line where the fault fired, with the rule under
+/// `--explain`; `fuzz --faults` keeps the model consistent.
+#[test]
+fn faults_on_demand_from_the_command_line() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/01_pass_fd.scn");
+    let (code, out, err) = afunix(&[
+        "run",
+        "--explain",
+        "--fault",
+        "sock_alloc_send_pskb,proc=A,nth=2",
+        example,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("A: sendmsg a data=\"anyone?\" = ENOBUFS fault=sock_alloc_send_pskb  # sock_alloc_send_pskb:"),
+        "{out}"
+    );
+    let (code, _, err) = afunix(&["run", "--fault", "nope", example]);
+    assert_eq!(code, 2);
+    assert!(err.contains("not a fault point"), "{err}");
+    let dir = tmpdir();
+    let (code, out, err) = afunix(&[
+        "fuzz",
+        "--faults",
+        "0.3",
+        "--seed",
+        "3",
+        "--count",
+        "200",
+        "--calls",
+        "30",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("200 scenarios") && out.contains("0 left the model inconsistent"),
+        "{out}"
+    );
+    let fired: u64 = out
+        .split(" faults fired")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(fired > 20, "{out}");
+}

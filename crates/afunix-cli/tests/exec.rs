@@ -456,3 +456,34 @@ fn epoll_sees_the_models_readiness() {
     assert_same(&n, &s);
     assert_census_zero(&s);
 }
+
+/// `exec --fault`: the model fails where asked (here the receiver cannot
+/// install the second passed file), the trace says so, and nothing leaks.
+#[test]
+fn a_fault_injected_into_a_real_program() {
+    if !have("python3") {
+        eprintln!("skipped: needs python3");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("trace.txt");
+    let o = run(Command::new(env!("CARGO_BIN_EXE_afunix"))
+        .args(["exec", "--census", "--fault", "receive_fd,nth=2", "--trace"])
+        .arg(&trace)
+        .arg("--")
+        .args([
+            "python3",
+            root().join("tests/exec/fd_passing.py").to_str().unwrap(),
+        ])
+        .current_dir(dir.path())
+        .env("WORKDIR", dir.path()));
+    let trace = std::fs::read_to_string(trace).unwrap();
+    assert!(trace.contains("fault=receive_fd"), "{trace}");
+    // MSG_CTRUNC (8) and one fd of two: the program sees what Linux shows.
+    assert!(
+        text(&o.stdout).contains("got b'fds' 1 8"),
+        "{}",
+        text(&o.stdout)
+    );
+    assert_census_zero(&o);
+}

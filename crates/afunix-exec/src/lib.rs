@@ -41,6 +41,9 @@ pub struct Options {
     /// sends reach on the kernel (by default they are refused as dead
     /// sockets, with a line on standard error).
     pub host_paths: Vec<std::path::PathBuf>,
+    /// Faults to inject in the model (see [`afunix::fault`]), for any
+    /// process of the program.
+    pub faults: Vec<(afunix::fault::FaultPoint, afunix::fault::When)>,
 }
 
 /// The end of a run.
@@ -84,6 +87,13 @@ pub fn run(argv: &[OsString], opts: Options) -> Result<Outcome, launch::LaunchEr
         guard,
     )
     .map_err(|e| launch::LaunchError::Failed(format!("afunix exec: {e}")))?;
+    for &(point, when) in &opts.faults {
+        sup.world.inject(afunix::fault::Fault {
+            point,
+            pid: None,
+            when,
+        });
+    }
     let sup = Arc::new(sup);
 
     // Notifications: each on its own thread, since a model call may block.

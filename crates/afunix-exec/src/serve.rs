@@ -835,6 +835,14 @@ impl Supervisor {
             self.answer(&n, Answer::Continue);
             return;
         };
+        // A fault that fired in this call shows on its line.
+        let mut line = line;
+        for (point, pid) in self.world.take_fired() {
+            if pid == model {
+                line.push(if line.contains(FIELDS) { ' ' } else { FIELDS });
+                line.push_str(&format!("fault={}", point.name()));
+            }
+        }
         self.trace(tgid, line, &r);
         if matches!(nr, libc::SYS_socket | libc::SYS_socketpair) {
             self.after_call(None);

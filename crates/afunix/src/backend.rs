@@ -383,6 +383,28 @@ pub trait Backend {
     /// lists), summed over its network namespaces.
     fn stat(&mut self) -> Result<usize, BackendError>;
 
+    /// Arm a fault (see [`crate::fault`]) for process `proc` (`None`: any),
+    /// where the backend can inject one (the model can; the kernel cannot).
+    ///
+    /// # Errors
+    /// The backend cannot inject faults.
+    fn inject(
+        &mut self,
+        _point: crate::fault::FaultPoint,
+        _proc: Option<ProcId>,
+        _when: crate::fault::When,
+    ) -> Result<(), BackendError> {
+        Err(BackendError(
+            "faults are injected in the model only (--backend sim)".into(),
+        ))
+    }
+
+    /// The faults that fired since the last call: where, and in which
+    /// process.
+    fn take_fired(&mut self) -> Vec<(crate::fault::FaultPoint, Option<ProcId>)> {
+        Vec::new()
+    }
+
     /// A picture of the world (DOT text, see [`crate::dot`]), where the
     /// backend can draw one (the model can; the kernel cannot).
     fn picture(&mut self, _moment: crate::dot::Moment) -> Option<String> {

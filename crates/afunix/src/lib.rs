@@ -54,6 +54,7 @@ pub mod abi;
 pub mod backend;
 pub mod dot;
 pub mod errno;
+pub mod fault;
 pub(crate) mod fdtable;
 pub(crate) mod file;
 mod ids;

@@ -325,6 +325,33 @@ impl Backend for SimBackend {
         Ok(())
     }
 
+    fn inject(
+        &mut self,
+        point: crate::fault::FaultPoint,
+        proc: Option<ProcId>,
+        when: crate::fault::When,
+    ) -> Result<(), BackendError> {
+        let pid = match proc {
+            Some(id) => Some(self.pid_of(id)?),
+            None => None,
+        };
+        self.world.inject(crate::fault::Fault { point, pid, when });
+        Ok(())
+    }
+
+    fn take_fired(&mut self) -> Vec<(crate::fault::FaultPoint, Option<ProcId>)> {
+        self.world
+            .take_fired()
+            .into_iter()
+            .map(|(p, pid)| {
+                (
+                    p,
+                    self.pids.iter().find(|(_, v)| **v == pid).map(|(k, _)| *k),
+                )
+            })
+            .collect()
+    }
+
     fn picture(&mut self, moment: crate::dot::Moment) -> Option<String> {
         Some(self.world.dot(moment))
     }

@@ -74,6 +74,11 @@ pub struct Kernel {
     /// Ids of external files whose last reference went (see
     /// [`World::take_released_external`]).
     pub(crate) released_external: Mutex<Vec<u64>>,
+    /// Armed faults (`faults_on`: any armed, read on the hot path).
+    pub(crate) faults: Mutex<Vec<crate::fault::Armed>>,
+    pub(crate) faults_on: AtomicBool,
+    /// Faults that fired, in order: (point, pid).
+    pub(crate) fired: Mutex<Vec<(crate::fault::FaultPoint, RawPid)>>,
     /// `SKF_AD_RANDOM`'s generator, seeded per world.
     pub(crate) prandom: crate::abi::filter::Prandom,
 }
@@ -102,6 +107,9 @@ impl Kernel {
             interrupted: AtomicBool::new(false),
             prandom: crate::abi::filter::Prandom::default(),
             released_external: Mutex::new(Vec::new()),
+            faults: Mutex::new(Vec::new()),
+            faults_on: AtomicBool::new(false),
+            fired: Mutex::new(Vec::new()),
         }
     }
 
@@ -126,6 +134,24 @@ impl Kernel {
                 cred: &p.cred,
             },
         )
+    }
+
+    // ---- faults on demand -----------------------------------------------
+
+    /// Whether an armed fault fires at `point` for `pid` (one load when
+    /// none is armed).
+    #[inline]
+    pub(crate) fn fault(&self, point: crate::fault::FaultPoint, pid: RawPid) -> bool {
+        if !self.faults_on.load(Ordering::Relaxed) {
+            return false;
+        }
+        let fires = lock(&self.faults)
+            .iter_mut()
+            .any(|f| f.reached(point, pid, &self.prandom));
+        if fires {
+            lock(&self.fired).push((point, pid));
+        }
+        fires
     }
 
     // ---- processes ----------------------------------------------------
@@ -897,6 +923,34 @@ impl World {
         w
     }
 
+    /// The live processes, by pid.
+    pub fn pids(&self) -> Vec<Pid> {
+        let mut v: Vec<Pid> = self
+            .k
+            .procs
+            .all()
+            .iter()
+            .map(|p| Pid::from_raw(p.pid))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Arm a fault (see [`crate::fault`]).
+    pub fn inject(&self, fault: crate::fault::Fault) {
+        lock(&self.k.faults).push(crate::fault::Armed::new(fault));
+        self.k.faults_on.store(true, Ordering::Relaxed);
+    }
+
+    /// The faults that fired since the last call: where, and in which
+    /// process.
+    pub fn take_fired(&self) -> Vec<(crate::fault::FaultPoint, Pid)> {
+        std::mem::take(&mut *lock(&self.k.fired))
+            .into_iter()
+            .map(|(p, pid)| (p, Pid::from_raw(pid)))
+            .collect()
+    }
+
     /// Seed the world's random source (`SKF_AD_RANDOM` in socket filters):
     /// the same seed gives the same run. Worlds start with a fixed seed.
     pub fn seed(&self, seed: u32) {
@@ -935,6 +989,9 @@ impl World {
                     let intr_errno = || w.intr_errno(timeout.is_some());
                     if let Some(e) = intr.as_ref().and_then(|i| i.take(intr_errno)) {
                         return Err(e);
+                    }
+                    if self.k.fault(crate::fault::FaultPoint::Signal, pid) {
+                        return Err(crate::fault::FaultPoint::Signal.error());
                     }
                     if deadline.is_some_and(|d| Instant::now() >= d) {
                         return Err(Errno::EAGAIN.why(

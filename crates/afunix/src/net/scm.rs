@@ -118,6 +118,10 @@ impl Kernel {
                 Errno::EINVAL.why("scm_fp_copy: more than SCM_MAX_FD (253) fds in one message")
             );
         }
+        // kmalloc of the scm_fp_list
+        if fp.is_empty() && self.fault(crate::fault::FaultPoint::ScmFpCopy, pid) {
+            return Err(crate::fault::FaultPoint::ScmFpCopy.error());
+        }
         for chunk in data.chunks_exact(4) {
             let fd = i32::from_ne_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
             let f = self
@@ -238,6 +242,10 @@ impl Kernel {
                 .lsm(pid, |sec, task| sec.file_receive(task, FileRef(&f)))
                 .is_err()
             {
+                self.fput(f);
+                break;
+            }
+            if self.fault(crate::fault::FaultPoint::ReceiveFd, pid) {
                 self.fput(f);
                 break;
             }

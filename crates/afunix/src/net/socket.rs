@@ -130,6 +130,9 @@ impl Kernel {
         let t = self.unix_create(pid, ty, protocol)?;
         let netns = self.proc(pid)?.netns;
         self.fd_reserve(pid, 1)?;
+        if self.fault(crate::fault::FaultPoint::UnixCreate1, pid) {
+            return Err(crate::fault::FaultPoint::UnixCreate1.error());
+        }
         let s = self.unix_create1(t, netns);
         let f = self.sock_alloc_file(&s, ty & SOCK_NONBLOCK != 0);
         self.fd_install(pid, f, ty & SOCK_CLOEXEC != 0)
@@ -152,6 +155,9 @@ impl Kernel {
         let t = self.unix_create(pid, ty, protocol)?;
         self.unix_create(pid, ty, protocol)?;
         let p = self.proc(pid)?;
+        if self.fault(crate::fault::FaultPoint::UnixCreate1, pid) {
+            return Err(crate::fault::FaultPoint::UnixCreate1.error());
+        }
         let a = self.unix_create1(t, p.netns);
         let b = self.unix_create1(t, p.netns);
         self.lsm(pid, |sec, task| {

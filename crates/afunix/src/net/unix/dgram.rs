@@ -219,6 +219,10 @@ impl Kernel {
                 // sock_wait_for_wmem: prepare_to_wait, not exclusive.
                 return Err(Fail::Block(Wait::Sock(Arc::clone(s), g.seq, false)));
             }
+            // alloc_skb_with_frags
+            if self.fault(crate::fault::FaultPoint::SockAllocSendPskb, pid) {
+                return Err(crate::fault::FaultPoint::SockAllocSendPskb.error().into());
+            }
             (g.peer.clone(), g.may_passcred())
         };
         if has_fds && self.too_many_unix_fds(pid) {

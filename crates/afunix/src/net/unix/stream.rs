@@ -99,6 +99,10 @@ impl Kernel {
     ) -> KResult<()> {
         let addr = crate::abi::sockaddr::parse_user_addr(raw)?;
         self.maybe_autobind(s)?;
+        // unix_create1 of the embryo, first of all (before any lock).
+        if self.fault(crate::fault::FaultPoint::UnixCreate1, pid) {
+            return Err(crate::fault::FaultPoint::UnixCreate1.error().into());
+        }
         let other = self.unix_find_other(pid, s.netns, &addr, s.ty)?;
         let connector = self.peercred_of(pid)?;
         let listener_checks = |og: &SockInner| -> KResult<()> {
@@ -300,6 +304,15 @@ impl Kernel {
                     // sock_wait_for_wmem: not exclusive.
                     return Err(Fail::Block(Wait::Sock(Arc::clone(s), g.seq, false)));
                 }
+            }
+            // alloc_skb_with_frags; a signal once part is queued.
+            if self.fault(crate::fault::FaultPoint::SockAllocSendPskb, pid) {
+                err = Some(crate::fault::FaultPoint::SockAllocSendPskb.error());
+                break;
+            }
+            if pr.sent > 0 && self.fault(crate::fault::FaultPoint::ShortWrite, pid) {
+                err = Some(crate::fault::FaultPoint::ShortWrite.error());
+                break;
             }
             let sndbuf = s.lock().sndbuf.max(0) as usize;
             // sndbuf is at least SOCK_MIN_SNDBUF, so a chunk is never empty.
