@@ -163,6 +163,7 @@ mod tests {
             echo: String::new(),
             result: Some(act(r, &[])),
             why: "",
+            path: Vec::new(),
         };
         let model = Run {
             lines: vec![line(1, "0"), line(2, "3"), line(3, "EBADF")],

@@ -1373,6 +1373,7 @@ fn run_text_here(text: &str, kind: BackendKind) -> Result<(Scenario, Run), Strin
             call_timeout: FUZZ_CALL_TIMEOUT,
             pictures: false,
             faults: Vec::new(),
+            paths: false,
         },
     );
     Ok((sc, run))

@@ -202,6 +202,11 @@ enum Cmd {
         /// comment (model only): `... = EMSGSIZE  # len > sk_sndbuf - 32`.
         #[arg(long)]
         explain: bool,
+        /// Under each call, the path it took through the model: the kernel
+        /// functions it went through and the decisions on the way (model
+        /// only), as a comment line.
+        #[arg(long)]
+        path: bool,
         /// Inject a fault (model only; repeatable): POINT[,proc=NAME][,nth=N][,p=P],
         /// POINT one of sock_alloc_send_pskb, scm_fp_copy, unix_create1,
         /// receive_fd, signal, short_write; the N-th time (default 1st) or
@@ -410,6 +415,9 @@ fn cmd_run(
         };
         for l in &o.run.lines {
             say!("{}", l.text(explain));
+            if !l.path.is_empty() {
+                say!("#   {}", afunix::path::render(&l.path));
+            }
         }
         if let Some(e) = &o.run.error {
             eprintln!("{}:{e}", f.display());
@@ -871,6 +879,7 @@ fn main() -> ExitCode {
             explain,
             dot,
             fault,
+            path,
         } => {
             warn_explain_host(explain, backend.into());
             match dot {
@@ -884,6 +893,7 @@ fn main() -> ExitCode {
                 None => {
                     let opts = afunix_cli::runner::RunOptions {
                         faults: fault,
+                        paths: path,
                         ..Default::default()
                     };
                     cmd_run(&files, backend.into(), explain, cli.format, &opts)

@@ -27,6 +27,9 @@ pub struct TraceLine {
     pub result: Option<Rendered>,
     /// The rule behind an errno result (`Errno::reason`), or `""`.
     pub why: &'static str,
+    /// The path the call took through the model (with
+    /// [`RunOptions::paths`]): kernel functions and decisions.
+    pub path: Vec<String>,
 }
 
 impl TraceLine {
@@ -113,6 +116,8 @@ pub struct RunOptions {
     /// Faults to inject (model only): each armed when the run starts, or
     /// when its process is created.
     pub faults: Vec<FaultArg>,
+    /// Record the path of each call (model only).
+    pub paths: bool,
 }
 
 /// A fault of `--fault POINT[,proc=NAME][,nth=N][,p=P]`.
@@ -169,6 +174,7 @@ impl Default for RunOptions {
             call_timeout: CALL_TIMEOUT,
             pictures: false,
             faults: Vec::new(),
+            paths: false,
         }
     }
 }
@@ -197,6 +203,7 @@ pub fn run(sc: &Scenario, backend: &mut dyn Backend, opts: &RunOptions) -> Run {
         opts,
     };
     let mut out = Run::default();
+    r.backend.record_paths(opts.paths);
     for f in opts.faults.iter().filter(|f| f.proc.is_none()) {
         if let Err(e) = r.backend.inject(f.point, None, f.when) {
             out.error = Some(RunError {
@@ -425,11 +432,21 @@ impl Runner<'_> {
                 }
             }
         };
+        // The path of the call this line ran or collected.
+        let path = match &l.kind {
+            LineKind::Call { proc, .. } if result.is_some() => self
+                .by_name
+                .get(proc)
+                .map(|id| self.backend.take_path(*id))
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
         Ok(TraceLine {
             lineno: ln,
             echo: l.echo.clone(),
             result,
             why,
+            path,
         })
     }
 

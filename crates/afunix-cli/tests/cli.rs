@@ -535,3 +535,16 @@ fn faults_on_demand_from_the_command_line() {
         .unwrap_or(0);
     assert!(fired > 20, "{out}");
 }
+
+/// `run --path`: under each call, the kernel functions it went through.
+#[test]
+fn run_path_shows_the_path_under_each_call() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/01_pass_fd.scn");
+    let (code, out, err) = afunix(&["run", "--path", example]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("#   __sys_sendmsg → sock_sendmsg → unix_dgram_sendmsg → __scm_send → scm_fp_copy → (queued 2 bytes on #2 with 1 files)"),
+        "{out}"
+    );
+    assert!(out.contains("(installed 1 fds [3])"), "{out}");
+}

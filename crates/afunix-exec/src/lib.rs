@@ -71,8 +71,7 @@ pub fn run(argv: &[OsString], opts: Options) -> Result<Outcome, launch::LaunchEr
         .map_err(|e| launch::LaunchError::Failed(format!("afunix exec: guard: {e}")))?;
     // Orphans of the program are ours to reap: the run ends when the last
     // of them is gone.
-    // SAFETY: prctl with integer arguments on ourselves.
-    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    sys::set_child_subreaper();
     let launched = launch::launch(argv, &filter::program())?;
     let host_paths = opts
         .host_paths
@@ -159,8 +158,7 @@ fn reap_all(main: i32) -> i32 {
     let mut status = 0;
     loop {
         let mut ws = 0;
-        // SAFETY: waitpid into a local int.
-        let pid = unsafe { libc::waitpid(-1, &mut ws, 0) };
+        let pid = sys::waitpid_any(&mut ws);
         if pid < 0 {
             if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
                 continue;

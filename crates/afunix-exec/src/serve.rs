@@ -246,13 +246,7 @@ fn status_of(tid: i32) -> Option<Status> {
 }
 
 fn nofile_of(pid: i32) -> u64 {
-    let mut r = libc::rlimit {
-        rlim_cur: 1024,
-        rlim_max: 1024,
-    };
-    // SAFETY: prlimit reads the limit of another process into `r`.
-    unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, std::ptr::null(), &mut r) };
-    r.rlim_cur
+    sys::nofile_of(pid)
 }
 
 impl Supervisor {
@@ -1336,9 +1330,8 @@ impl Supervisor {
             let _ = self.world.close(model, t);
         }
         if r.is_err() && self.world.take_sigpipe(model) && flags & MSG_NOSIGNAL == 0 {
-            // SAFETY: tgkill to the caller's own thread, as the kernel's
-            // sk_stream_error / unix send raise SIGPIPE before returning.
-            unsafe { libc::syscall(libc::SYS_tgkill, tgid, n.tid, libc::SIGPIPE) };
+            // As the kernel's unix send raises SIGPIPE before returning.
+            sys::tgkill(tgid, n.tid, libc::SIGPIPE);
         }
         let mut line = format!("{call} {fd}");
         if let Some(nm) = &name {

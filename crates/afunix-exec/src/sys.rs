@@ -164,6 +164,35 @@ pub fn eventfd_drain(fd: &OwnedFd) {
     unsafe { libc::read(fd.as_raw_fd(), b.as_mut_ptr().cast(), 8) };
 }
 
+/// RLIMIT_NOFILE (soft) of another process (1024 if it cannot be read).
+pub fn nofile_of(pid: i32) -> u64 {
+    let mut r = libc::rlimit {
+        rlim_cur: 1024,
+        rlim_max: 1024,
+    };
+    // SAFETY: prlimit reads the limit of another process into `r`.
+    unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, std::ptr::null(), &mut r) };
+    r.rlim_cur
+}
+
+/// `tgkill(tgid, tid, sig)`.
+pub fn tgkill(tgid: i32, tid: i32, sig: i32) {
+    // SAFETY: a signal to one thread; integer arguments.
+    unsafe { libc::syscall(libc::SYS_tgkill, tgid, tid, sig) };
+}
+
+/// `prctl(PR_SET_CHILD_SUBREAPER, 1)`: orphans of our children are ours.
+pub fn set_child_subreaper() {
+    // SAFETY: prctl with integer arguments on ourselves.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+}
+
+/// `waitpid(-1, &status, 0)`: the pid reaped (negative on error).
+pub fn waitpid_any(status: &mut i32) -> i32 {
+    // SAFETY: waitpid writes the status into the given int.
+    unsafe { libc::waitpid(-1, status, 0) }
+}
+
 // ---- seccomp user notification ------------------------------------------
 
 /// One notification: who called what.

@@ -399,6 +399,15 @@ pub trait Backend {
         ))
     }
 
+    /// Record the path of each call through the model's kernel functions
+    /// (see [`crate::path`]), where the backend can (the model can).
+    fn record_paths(&mut self, _on: bool) {}
+
+    /// The path the last call of `id` took, once it returned.
+    fn take_path(&mut self, _id: ProcId) -> Vec<String> {
+        Vec::new()
+    }
+
     /// The faults that fired since the last call: where, and in which
     /// process.
     fn take_fired(&mut self) -> Vec<(crate::fault::FaultPoint, Option<ProcId>)> {

@@ -60,6 +60,7 @@ pub(crate) mod file;
 mod ids;
 mod namei;
 pub mod net;
+pub mod path;
 pub(crate) mod process;
 pub mod security;
 pub mod signal;

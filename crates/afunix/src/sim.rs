@@ -26,7 +26,12 @@ pub struct SimBackend {
     world: Arc<World>,
     pids: HashMap<ProcId, Pid>,
     pending: HashMap<ProcId, Pending>,
+    /// Record each call's path (`record_paths`), kept here by process.
+    paths: Option<Paths>,
 }
+
+/// The paths of the calls, by the process that made them.
+type Paths = Arc<std::sync::Mutex<HashMap<ProcId, Vec<String>>>>;
 
 impl Default for SimBackend {
     fn default() -> Self {
@@ -41,6 +46,7 @@ impl SimBackend {
             world: Arc::new(World::new()),
             pids: HashMap::new(),
             pending: HashMap::new(),
+            paths: None,
         }
     }
 
@@ -269,10 +275,18 @@ impl Backend for SimBackend {
         }
         let (tx, rx) = channel();
         let world = Arc::clone(&self.world);
+        let paths = self.paths.clone();
         std::thread::Builder::new()
             .name(format!("afunix-sim-{pid}"))
             .spawn(move || {
-                let reply = execute(&world, pid, &call);
+                let reply = match &paths {
+                    Some(store) => {
+                        let (reply, path) = world.with_path(|| execute(&world, pid, &call));
+                        crate::world::lock(store).insert(id, path);
+                        reply
+                    }
+                    None => execute(&world, pid, &call),
+                };
                 let _ = tx.send(reply);
             })
             .map_err(|e| BackendError(format!("cannot start a thread: {e}")))?;
@@ -337,6 +351,17 @@ impl Backend for SimBackend {
         };
         self.world.inject(crate::fault::Fault { point, pid, when });
         Ok(())
+    }
+
+    fn record_paths(&mut self, on: bool) {
+        self.paths = on.then(Default::default);
+    }
+
+    fn take_path(&mut self, id: ProcId) -> Vec<String> {
+        self.paths
+            .as_ref()
+            .and_then(|p| crate::world::lock(p).remove(&id))
+            .unwrap_or_default()
     }
 
     fn take_fired(&mut self) -> Vec<(crate::fault::FaultPoint, Option<ProcId>)> {

@@ -90,6 +90,16 @@ impl Wait {
         }
     }
 
+    /// The queue, for `--explain=path`.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Wait::Sock(s, _, true) => format!("sk_wq of #{} (exclusive)", s.id),
+            Wait::Sock(s, _, false) => format!("sk_wq of #{}", s.id),
+            Wait::Peer(s, _) => format!("peer_wait of #{}", s.id),
+            Wait::Pipe(..) => "the pipe's wait queue".to_string(),
+        }
+    }
+
     /// What wakes this sleeper for an interrupt: take the queue's lock
     /// (so the sleeper is either before its check or inside `wait`) and
     /// wake every sleeper of it; the others find their tickets still

@@ -142,6 +142,14 @@ impl Kernel {
     /// none is armed).
     #[inline]
     pub(crate) fn fault(&self, point: crate::fault::FaultPoint, pid: RawPid) -> bool {
+        let fires = self.fault_fires(point, pid);
+        if fires {
+            crate::path::note(|| format!("injected fault: {}", point.name()));
+        }
+        fires
+    }
+
+    fn fault_fires(&self, point: crate::fault::FaultPoint, pid: RawPid) -> bool {
         if !self.faults_on.load(Ordering::Relaxed) {
             return false;
         }
@@ -980,6 +988,7 @@ impl World {
                 Ok(v) => return Ok(v),
                 Err(Fail::Err(e)) => return Err(e),
                 Err(Fail::Block(w)) => {
+                    crate::path::note(|| format!("sleeps on {}", w.describe()));
                     if self.k.interrupted.load(Ordering::SeqCst) {
                         return Err(Errno::EINTR
                             .why("signal_pending: the world was torn down while the call slept"));
@@ -1102,6 +1111,7 @@ impl World {
 
     /// `close(fd)`.
     pub fn close(&self, pid: Pid, fd: Fd) -> SysResult<()> {
+        crate::path::step("close_fd");
         let pid = pid.as_raw();
         let fd = fd.as_raw();
         self.k.close(pid, fd)
@@ -1130,6 +1140,7 @@ impl World {
 
     /// `read(fd, len)`.
     pub fn read(&self, pid: Pid, fd: Fd, len: usize) -> SysResult<Vec<u8>> {
+        crate::path::step("ksys_read");
         let pid = pid.as_raw();
         let fd = fd.as_raw();
         let t = self.k.timeout_of(pid, fd, true);
@@ -1146,6 +1157,7 @@ impl World {
 
     /// `write(fd, bytes)`.
     pub fn write(&self, pid: Pid, fd: Fd, bytes: &[u8]) -> SysResult<usize> {
+        crate::path::step("ksys_write");
         let pid = pid.as_raw();
         let fd = fd.as_raw();
         let t = self.k.timeout_of(pid, fd, false);
@@ -1207,6 +1219,7 @@ impl World {
 
     /// Run the in-flight garbage collector to completion (`unix_gc`).
     pub fn gc(&self) {
+        crate::path::step("unix_gc (requested)");
         self.k.unix_gc();
     }
 
@@ -1306,6 +1319,7 @@ impl World {
         msg: &crate::net::socket::MsgHdr<'_>,
         flags: impl Into<MsgFlags>,
     ) -> SysResult<usize> {
+        crate::path::step("__sys_sendmsg");
         let flags = flags.into().bits();
         let pid = pid.as_raw();
         let fd = fd.as_raw();
@@ -1349,6 +1363,7 @@ impl World {
         controllen: usize,
         flags: impl Into<MsgFlags>,
     ) -> SysResult<RecvMsg> {
+        crate::path::step("__sys_recvmsg");
         let flags = flags.into().bits();
         let pid = pid.as_raw();
         let fd = fd.as_raw();

@@ -58,6 +58,7 @@ impl Kernel {
     /// `scm_send` / `__scm_send`: parse the control buffer of a `sendmsg`
     /// by `pid`, in the kernel's order. Runs only when `msg_controllen > 0`.
     pub(crate) fn scm_send(&self, pid: RawPid, control: &[u8]) -> SysResult<ScmCookie> {
+        crate::path::step("__scm_send");
         let mut cookie = ScmCookie::default();
         if control.is_empty() {
             return Ok(cookie);
@@ -104,6 +105,7 @@ impl Kernel {
 
     // scm_fp_copy: take a reference to each file, in order.
     fn scm_fp_copy(&self, pid: RawPid, data: &[u8], fp: &mut Vec<Arc<File>>) -> SysResult<()> {
+        crate::path::step("scm_fp_copy");
         let num = data.len() / 4;
         if num == 0 {
             return Ok(());
@@ -231,6 +233,7 @@ impl Kernel {
     // scm_detach_fds: install as many as fit, stop at the first failure,
     // drop the rest, MSG_CTRUNC if any was not installed.
     fn scm_detach_fds(&self, pid: RawPid, w: &mut ControlWriter, flags: i32, fds: Vec<Arc<File>>) {
+        crate::path::step("scm_detach_fds");
         let count = fds.len();
         let fdmax = w.rights_room().min(count);
         let cloexec = flags & MSG_CMSG_CLOEXEC != 0;
@@ -255,6 +258,17 @@ impl Kernel {
             }
         }
         let leftover: Vec<Arc<File>> = rest.collect();
+        crate::path::note(|| {
+            let dropped = count - installed.len();
+            if dropped == 0 {
+                format!("installed {} fds {installed:?}", installed.len())
+            } else {
+                format!(
+                    "installed {} of {count} fds {installed:?}: MSG_CTRUNC",
+                    installed.len()
+                )
+            }
+        });
         if !installed.is_empty() {
             w.put_rights(&installed);
         }

@@ -124,6 +124,7 @@ impl Kernel {
 
     // __sys_socket → unix_create
     pub(crate) fn sys_socket(&self, pid: RawPid, ty: i32, protocol: i32) -> SysResult<i32> {
+        crate::path::step("__sys_socket");
         if ty & !(SOCK_TYPE_MASK | SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
             return Err(Errno::EINVAL.why("__sys_socket: unknown flags in type"));
         }
@@ -145,6 +146,7 @@ impl Kernel {
         ty: i32,
         protocol: i32,
     ) -> SysResult<[i32; 2]> {
+        crate::path::step("__sys_socketpair");
         if ty & !(SOCK_TYPE_MASK | SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
             return Err(Errno::EINVAL.why("__sys_socketpair: unknown flags in type"));
         }
@@ -187,6 +189,7 @@ impl Kernel {
     }
 
     pub(crate) fn sys_bind(&self, pid: RawPid, fd: i32, addr: &[u8]) -> SysResult<()> {
+        crate::path::step("__sys_bind");
         self.with_sock_nb(pid, fd, |s, _| {
             if addr.len() > SOCKADDR_STORAGE_SIZE {
                 return Err(
@@ -206,6 +209,7 @@ impl Kernel {
         addr: &[u8],
         nonblock: &mut Option<bool>,
     ) -> KResult<()> {
+        crate::path::step("__sys_connect");
         self.with_sock(pid, fd, |s, f| {
             if addr.len() > SOCKADDR_STORAGE_SIZE {
                 return Err(Errno::EINVAL
@@ -231,6 +235,7 @@ impl Kernel {
     }
 
     pub(crate) fn sys_listen(&self, pid: RawPid, fd: i32, backlog: i32) -> SysResult<()> {
+        crate::path::step("__sys_listen");
         self.with_sock_nb(pid, fd, |s, _| {
             // __sys_listen clamps to somaxconn (as unsigned).
             let backlog = if (backlog as u32) > SOMAXCONN as u32 {
@@ -253,6 +258,7 @@ impl Kernel {
         flags: i32,
         nonblock: &mut Option<bool>,
     ) -> KResult<i32> {
+        crate::path::step("__sys_accept4");
         if flags & !(SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
             return Err(Errno::EINVAL.why("__sys_accept4: unknown flags").into());
         }
@@ -293,6 +299,7 @@ impl Kernel {
         mut flags: i32,
         pr: &mut StreamProgress,
     ) -> KResult<usize> {
+        crate::path::step("sock_sendmsg");
         // Once per call: a call that slept comes back with `nonblock` set.
         let first = pr.nonblock.is_none();
         if *pr.nonblock.get_or_insert_with(|| f.is_nonblock()) {
@@ -347,6 +354,7 @@ impl Kernel {
         mut flags: i32,
         pr: &mut StreamProgress,
     ) -> KResult<RecvMsg> {
+        crate::path::step("sock_recvmsg");
         let first = pr.nonblock.is_none();
         if *pr.nonblock.get_or_insert_with(|| f.is_nonblock()) {
             flags |= MSG_DONTWAIT;

@@ -22,6 +22,7 @@ impl Kernel {
     /// `unix_autobind`: an abstract name `"%05x"` from a 20-bit counter,
     /// skipping names in use; `ENOSPC` when all are taken. A no-op when bound.
     pub(crate) fn unix_autobind(&self, s: &Arc<Sock>) -> SysResult<()> {
+        crate::path::step("unix_autobind");
         let mut names = lock(&self.names);
         if s.addr.get().is_some() {
             return Ok(());
@@ -48,6 +49,7 @@ impl Kernel {
     /// `unix_bind`: autobind for a bare family, else a pathname
     /// (`unix_bind_bsd`) or abstract (`unix_bind_abstract`) name.
     pub(crate) fn unix_bind(&self, pid: RawPid, s: &Arc<Sock>, raw: &[u8]) -> SysResult<()> {
+        crate::path::step("unix_bind");
         use crate::abi::consts::{AF_UNIX, SA_FAMILY_SIZE};
         if raw.len() == SA_FAMILY_SIZE && crate::abi::sockaddr::family(raw) == Some(AF_UNIX) {
             return self.unix_autobind(s);
@@ -153,8 +155,9 @@ impl Kernel {
         addr: &UnixAddr,
         ty: SockType,
     ) -> SysResult<Arc<Sock>> {
+        crate::path::step("unix_find_other");
         let names = lock(&self.names);
-        match addr {
+        let found = match addr {
             UnixAddr::Pathname(path) => {
                 let cred = self.proc(pid)?.cred.clone();
                 find_bsd(&names.tree, path, ty, &cred)
@@ -168,7 +171,11 @@ impl Kernel {
                         .why("unix_find_abstract: no socket of this type has the name"),
                 ),
             UnixAddr::Unnamed => Err(Errno::EINVAL.why("unix_validate_addr: no name")),
+        };
+        if let Ok(o) = &found {
+            crate::path::note(|| format!("{addr} is #{}", o.id));
         }
+        found
     }
 }
 

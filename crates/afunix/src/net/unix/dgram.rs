@@ -83,6 +83,7 @@ impl Kernel {
         s: &Arc<Sock>,
         raw: &[u8],
     ) -> Result<(), crate::errno::Error> {
+        crate::path::step("unix_dgram_connect");
         if raw.len() < SA_FAMILY_SIZE {
             return Err(Errno::EINVAL.why("unix_dgram_connect: addrlen < sizeof(sa_family_t)"));
         }
@@ -142,6 +143,7 @@ impl Kernel {
         msg: &MsgHdr<'_>,
         flags: i32,
     ) -> KResult<usize> {
+        crate::path::step("unix_seqpacket_sendmsg");
         {
             let mut g = s.lock();
             if let Some(e) = g.take_err() {
@@ -165,6 +167,7 @@ impl Kernel {
         msg: &MsgHdr<'_>,
         flags: i32,
     ) -> KResult<usize> {
+        crate::path::step("unix_dgram_sendmsg");
         let mut cookie = Some(self.scm_send(pid, msg.control)?);
         let r = self.dgram_send(pid, s, msg, flags, &mut cookie);
         if let Some(c) = cookie.take() {
@@ -197,6 +200,8 @@ impl Kernel {
         let (peer, sk_passcred) = {
             let mut g = s.lock();
             if len as i64 > g.sndbuf as i64 - 32 {
+                let sndbuf = g.sndbuf;
+                crate::path::note(|| format!("{len} bytes > sk_sndbuf {sndbuf} - 32"));
                 return Err(Errno::EMSGSIZE
                     .why("unix_dgram_sendmsg: len > sk_sndbuf - 32")
                     .into());
@@ -241,8 +246,14 @@ impl Kernel {
         let filter = other.lock().filter.clone();
         if let Some(prog) = filter {
             match crate::abi::filter::filter_verdict(&prog, &data, &self.prandom) {
-                None => return Ok(len),
-                Some(keep) => data.truncate(keep),
+                None => {
+                    crate::path::note(|| format!("sk_filter dropped the {len} bytes"));
+                    return Ok(len);
+                }
+                Some(keep) => {
+                    crate::path::note(|| format!("sk_filter kept {keep} of {len} bytes"));
+                    data.truncate(keep)
+                }
             }
         }
         let self_send = Arc::ptr_eq(s, &other);
@@ -302,6 +313,13 @@ impl Kernel {
             })?;
         }
         if !self_send && !is(&og.peer, s) && recvq_full(&og) {
+            let (n, max) = (og.recvq.len(), og.max_ack_backlog);
+            crate::path::note(|| {
+                format!(
+                    "the receiver #{}'s queue holds {n} of max_dgram_qlen {max}",
+                    other.id
+                )
+            });
             if nonblock {
                 return Err(Errno::EAGAIN
                     .why("unix_dgram_sendmsg: receiver queue full (> max_dgram_qlen)")
@@ -313,6 +331,14 @@ impl Kernel {
         let c = cookie.take().unwrap_or_default();
         let cred = self.unix_skb_cred(pid, sk_passcred, &og, &c);
         let skb = self.unix_new_skb(pid, s, data, c, cred, &mut og);
+        crate::path::note(|| {
+            format!(
+                "queued {} bytes on #{} with {} files",
+                skb.data.len(),
+                other.id,
+                skb.fds.len()
+            )
+        });
         self.unix_add_edges(&other, &og, &skb);
         og.recvq.push_back(skb);
         other.wake_locked(&mut og);
@@ -408,6 +434,7 @@ impl Kernel {
         controllen: usize,
         flags: i32,
     ) -> KResult<RecvMsg> {
+        crate::path::step("unix_dgram_recvmsg");
         if flags & MSG_OOB != 0 {
             return Err(Errno::EOPNOTSUPP
                 .why("__unix_dgram_recvmsg: MSG_OOB on a datagram socket")

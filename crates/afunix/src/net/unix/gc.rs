@@ -507,6 +507,7 @@ impl Kernel {
     /// runs the work at once on the requesting thread, and a request made
     /// from inside a run marks the work for one more run.
     pub(crate) fn unix_gc(&self) {
+        crate::path::step("unix_gc");
         thread_local! {
             static IN_GC: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
         }

@@ -462,6 +462,7 @@ impl Kernel {
     /// `unix_release_sock`: the socket's file is gone (or a listener drops
     /// an embryo, `embrion`). Unhash, orphan, tell the peer, purge the queue.
     pub(crate) fn unix_release_sock(&self, s: &Arc<Sock>, embrion: bool) {
+        crate::path::step("unix_release_sock");
         // unix_remove_socket and unix_remove_bsd_socket come first: a
         // connector woken below looks the name up again and finds nothing.
         self.unhash(s);

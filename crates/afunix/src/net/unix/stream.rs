@@ -68,6 +68,7 @@ impl Kernel {
         s: &Arc<Sock>,
         backlog: i32,
     ) -> Result<(), crate::errno::Error> {
+        crate::path::step("unix_listen");
         if !s.ty.connection() {
             return Err(
                 Errno::EOPNOTSUPP.why("unix_listen: only stream and seqpacket sockets listen")
@@ -97,6 +98,7 @@ impl Kernel {
         raw: &[u8],
         nonblock: bool,
     ) -> KResult<()> {
+        crate::path::step("unix_stream_connect");
         let addr = crate::abi::sockaddr::parse_user_addr(raw)?;
         self.maybe_autobind(s)?;
         // unix_create1 of the embryo, first of all (before any lock).
@@ -173,6 +175,7 @@ impl Kernel {
 
     // unix_accept
     pub(crate) fn unix_accept(&self, s: &Arc<Sock>, nonblock: bool) -> KResult<Arc<Sock>> {
+        crate::path::step("unix_accept");
         if !s.ty.connection() {
             return Err(Errno::EOPNOTSUPP
                 .why("sock_no_accept: a datagram socket has no accept")
@@ -220,6 +223,7 @@ impl Kernel {
         flags: i32,
         pr: &mut StreamProgress,
     ) -> KResult<usize> {
+        crate::path::step("unix_stream_sendmsg");
         if !pr.started {
             pr.cookie = Some(self.scm_send(pid, msg.control)?);
             pr.started = true;
@@ -413,6 +417,7 @@ impl Kernel {
         flags: i32,
         pr: &mut StreamProgress,
     ) -> KResult<RecvMsg> {
+        crate::path::step("unix_stream_recvmsg");
         if s.lock().state != SockState::Established {
             return Err(Errno::EINVAL
                 .why("unix_stream_read_generic: the socket is not connected")
