@@ -487,3 +487,26 @@ fn a_fault_injected_into_a_real_program() {
     );
     assert_census_zero(&o);
 }
+
+/// Bad pointers and absurd lengths get Linux's errnos; 200 forked children
+/// each use a socketpair; a close racing a blocked recv leaves the recv to
+/// finish; nothing leaks.
+#[test]
+fn bad_input_many_children_and_a_racing_close() {
+    if !have("python3") {
+        eprintln!("skipped: needs python3");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let script = root().join("tests/exec/bad_input.py");
+    let script = script.to_str().unwrap();
+    let n = native(dir.path(), &["python3", script]);
+    assert!(
+        text(&n.stdout).contains("children ok True"),
+        "{}",
+        text(&n.stdout)
+    );
+    let (s, _) = served(dir.path(), &["python3", script]);
+    assert_same(&n, &s);
+    assert_census_zero(&s);
+}
