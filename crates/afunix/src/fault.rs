@@ -7,7 +7,7 @@
 //! one process or any, on the N-th time the point is reached, or each time
 //! with a probability drawn from the world's seeded generator (the same
 //! seed, the same run). An injected fault's error names its kernel
-//! function and says `(injected fault)`; [`World::take_fired`] lists what
+//! function and says `(injected fault)`; [`crate::World::take_fired`] lists what
 //! fired. Nothing here can break the model's own consistency: a fault takes
 //! a path the kernel's code takes too.
 //!

@@ -74,6 +74,6 @@ pub use errno::{Errno, Error, ResultExt, Rule, RuleKind, SysResult};
 pub use ids::{Fd, Pid};
 pub use net::unix::gc::GcWalk;
 pub use net::unix::SockType;
-pub use process::{Capability, Cred};
+pub use process::{Capability, Cred, NR_OPEN};
 pub use signal::Interrupt;
 pub use world::{FileInfo, RecvMsg, World};

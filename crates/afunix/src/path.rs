@@ -1,10 +1,10 @@
 //! The path a call takes through the model, by the kernel functions it
 //! mirrors, with the decisions on the way (`--explain=path`).
 //!
-//! Recording is per thread and off unless [`World::with_path`] turns it on
+//! Recording is per thread and off unless [`crate::World::with_path`] turns it on
 //! for one call: then each instrumented function appends its name
-//! ([`step`]) and the decisions that matter to a reader append a note
-//! ([`note`], formatted only while recording). Off, each point is one
+//! (`step`) and the decisions that matter to a reader append a note
+//! (`note`, formatted only while recording). Off, each point is one
 //! thread-local flag read: nothing is allocated or formatted.
 
 use std::cell::{Cell, RefCell};

@@ -93,6 +93,10 @@ pub struct Process {
     pub sigurg: AtomicBool,
 }
 
+/// `fs.nr_open` (its default, 1048576): no RLIMIT_NOFILE can be set above
+/// it (`setrlimit` fails with `EPERM`), so no fd number reaches it.
+pub const NR_OPEN: u64 = 1 << 20;
+
 /// The pid of init, the machine's first process: it exists in every world
 /// (uid 0) but is never a scenario process.
 pub const INIT_PID: RawPid = 1;

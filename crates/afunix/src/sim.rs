@@ -247,6 +247,13 @@ pub fn execute(w: &World, pid: Pid, call: &Call) -> Reply {
 
 impl Backend for SimBackend {
     fn task(&mut self, id: ProcId, spec: &TaskSpec) -> Result<(), BackendError> {
+        if spec.nofile > crate::process::NR_OPEN {
+            return Err(BackendError(format!(
+                "nofile {} is above fs.nr_open ({}): setrlimit(RLIMIT_NOFILE) fails with EPERM",
+                spec.nofile,
+                crate::process::NR_OPEN
+            )));
+        }
         let pid = self.world.spawn(spec);
         self.pids.insert(id, pid);
         Ok(())

@@ -224,7 +224,7 @@ impl Kernel {
             Self::new_process(
                 pid,
                 cred,
-                spec.nofile,
+                spec.nofile.min(crate::process::NR_OPEN),
                 spec.umask,
                 spec.netns,
                 fds.take().unwrap_or_default(),
@@ -1076,7 +1076,9 @@ impl World {
         }
     }
 
-    /// Create a process with fds 0–2 open on `/dev/null`.
+    /// Create a process with fds 0–2 open on `/dev/null`. A `nofile` above
+    /// `fs.nr_open` ([`crate::NR_OPEN`]) is clamped to it, as no
+    /// process can have more.
     pub fn spawn(&self, spec: &TaskSpec) -> Pid {
         Pid::from_raw(self.k.spawn(spec))
     }

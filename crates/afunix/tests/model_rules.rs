@@ -8,7 +8,7 @@ use afunix::abi::consts::*;
 use afunix::abi::ucred::Ucred;
 use afunix::backend::TaskSpec;
 use afunix::net::socket::MsgHdr;
-use afunix::{Errno, Fd, Pid, World};
+use afunix::{Errno, Fd, Pid, ResultExt, World};
 
 fn task(uid: u32, nofile: u64) -> TaskSpec {
     TaskSpec {
@@ -720,4 +720,37 @@ fn zero_length_receive_on_empty_stream_is_eagain() {
         Err(Errno::EAGAIN.into())
     );
     teardown(&w, &[a]);
+}
+
+/// No fd number reaches fs.nr_open: a huge RLIMIT_NOFILE is clamped, and
+/// dup2 to a number past it is EBADF, without the model reserving room
+/// for it.
+#[test]
+fn fd_numbers_stop_at_nr_open() {
+    let w = World::new();
+    let p = w.spawn(&TaskSpec {
+        nofile: 1 << 40,
+        ..TaskSpec::default()
+    });
+    let zero = Fd::from_raw(0);
+    assert_eq!(
+        w.dup2(p, zero, Fd::from_raw(2_000_000_000)).errno(),
+        Err(Errno::EBADF)
+    );
+    assert_eq!(
+        w.dup2(p, zero, Fd::from_raw((1 << 20) - 1)),
+        Ok(Fd::from_raw((1 << 20) - 1))
+    );
+    assert_eq!(
+        w.dup2(p, zero, Fd::from_raw(1 << 20)).errno(),
+        Err(Errno::EBADF)
+    );
+    // The scenario backend refuses such a task, as the host does.
+    let mut b = afunix::sim::SimBackend::new();
+    let spec = TaskSpec {
+        nofile: (1 << 20) + 1,
+        ..TaskSpec::default()
+    };
+    let e = afunix::backend::Backend::task(&mut b, 0, &spec).unwrap_err();
+    assert!(e.0.contains("fs.nr_open"), "{}", e.0);
 }
