@@ -605,23 +605,7 @@ fn fd_passing(o: BenchOpts, out: &mut dyn FnMut(&str)) -> Result<(), String> {
 /// the model.
 pub fn run_exec(rounds: usize, out: &mut dyn FnMut(&str)) -> Result<(), String> {
     let me = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
-    let tests = [
-        "-m",
-        "test",
-        "test_socket",
-        "-m",
-        "*Unix*",
-        "-m",
-        "*SCMRights*",
-        "-m",
-        "SendRecvFdsTests",
-        "-m",
-        "TestUnixDomain",
-        "-m",
-        "*SocketPair*",
-        "-m",
-        "TestLinuxAbstractNamespace",
-    ];
+    let tests = afunix_cli::CPYTHON_UNIX_TESTS;
     let dir = std::env::temp_dir();
     let time = |served: bool| -> Result<f64, String> {
         let mut cmd = if served {

@@ -73,6 +73,31 @@ fn assert_same(native: &Output, served: &Output) {
     assert_eq!(native.status.code(), served.status.code());
 }
 
+/// Run `tests/exec/SCRIPT` with python3 natively and served, each in a
+/// fresh directory: the native output must contain `expect`, the served
+/// one must equal it, and the census must be zero. The served trace, or
+/// `None` (with a line saying so) without python3.
+fn python_both(script: &str, expect: &str) -> Option<String> {
+    if !have("python3") {
+        eprintln!("skipped: needs python3");
+        return None;
+    }
+    let script = root().join("tests/exec").join(script);
+    let script = script.to_str().unwrap();
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let n = native(d1.path(), &["python3", script]);
+    assert!(
+        text(&n.stdout).contains(expect),
+        "{}{}",
+        text(&n.stdout),
+        text(&n.stderr)
+    );
+    let (s, trace) = served(d2.path(), &["python3", script]);
+    assert_same(&n, &s);
+    assert_census_zero(&s);
+    Some(trace)
+}
+
 #[test]
 fn exit_statuses_are_the_programs_and_envs() {
     let dir = tempfile::tempdir().unwrap();
@@ -95,19 +120,9 @@ fn exit_statuses_are_the_programs_and_envs() {
 
 #[test]
 fn a_python_program_passing_fds_runs_as_natively() {
-    if !have("python3") {
-        eprintln!("skipped: needs python3");
+    let Some(trace) = python_both("fd_passing.py", "peercred pid ok True") else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let script = root().join("tests/exec/fd_passing.py");
-    let script = script.to_str().unwrap();
-    let n = native(dir.path(), &["python3", script]);
-    assert!(n.status.success(), "{}", text(&n.stderr));
-    std::fs::remove_file(dir.path().join("sock")).unwrap();
-    let (s, trace) = served(dir.path(), &["python3", script]);
-    assert_same(&n, &s);
-    assert_census_zero(&s);
+    };
     // The model served the calls: the fd-passing sendmsg is in the trace,
     // with the program's own fd numbers.
     assert!(
@@ -127,25 +142,11 @@ fn cpython_test_socket_unix_tests_pass_as_natively() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let argv = [
-        "python3",
-        "-m",
-        "test",
-        "test_socket",
-        "-m",
-        "*Unix*",
-        "-m",
-        "*SCMRights*",
-        "-m",
-        "SendRecvFdsTests",
-        "-m",
-        "TestUnixDomain",
-        "-m",
-        "*SocketPair*",
-        "-m",
-        "TestLinuxAbstractNamespace",
-        "-v",
-    ];
+    let argv: Vec<&str> = ["python3"]
+        .into_iter()
+        .chain(afunix_cli::CPYTHON_UNIX_TESTS.iter().copied())
+        .chain(["-v"])
+        .collect();
     let n = native(dir.path(), &argv);
     let (s, trace) = served(dir.path(), &argv);
     let verdicts = |o: &Output| -> Vec<String> {
@@ -439,22 +440,7 @@ fn the_program_dies_with_the_supervisor() {
 /// EPOLLHUP when the peer shuts down and closes.
 #[test]
 fn epoll_sees_the_models_readiness() {
-    if !have("python3") {
-        eprintln!("skipped: needs python3");
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let script = root().join("tests/exec/epoll_out.py");
-    let script = script.to_str().unwrap();
-    let n = native(dir.path(), &["python3", script]);
-    assert!(
-        text(&n.stdout).contains("EPOLLOUT after the drain: [(3, 4)]"),
-        "{}",
-        text(&n.stdout)
-    );
-    let (s, _) = served(dir.path(), &["python3", script]);
-    assert_same(&n, &s);
-    assert_census_zero(&s);
+    python_both("epoll_out.py", "EPOLLOUT after the drain: [(3, 4)]");
 }
 
 /// `exec --fault`: the model fails where asked (here the receiver cannot
@@ -493,20 +479,5 @@ fn a_fault_injected_into_a_real_program() {
 /// finish; nothing leaks.
 #[test]
 fn bad_input_many_children_and_a_racing_close() {
-    if !have("python3") {
-        eprintln!("skipped: needs python3");
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let script = root().join("tests/exec/bad_input.py");
-    let script = script.to_str().unwrap();
-    let n = native(dir.path(), &["python3", script]);
-    assert!(
-        text(&n.stdout).contains("children ok True"),
-        "{}",
-        text(&n.stdout)
-    );
-    let (s, _) = served(dir.path(), &["python3", script]);
-    assert_same(&n, &s);
-    assert_census_zero(&s);
+    python_both("bad_input.py", "children ok True");
 }

@@ -1218,15 +1218,10 @@ impl Supervisor {
         flags: i32,
     ) -> (String, Served) {
         let fd = n.args[0] as i32;
-        let hdr = match sys::read_mem(tgid, msg, MSGHDR) {
-            Ok(h) => h,
-            Err(_) => return (format!("sendmsg {fd}"), Err(efault())),
-        };
-        let iov = match read_iovecs(tgid, u64_at(&hdr, 16), u64_at(&hdr, 24), true) {
-            Ok(v) => v,
-            Err(e) => return (format!("sendmsg {fd}"), Err(e)),
-        };
-        self.send_common(n, tgid, model, m, &hdr, &iov, flags, false)
+        match read_msghdr(tgid, msg) {
+            Ok((hdr, iov)) => self.send_common(n, tgid, model, m, &hdr, &iov, flags, false),
+            Err(e) => (format!("sendmsg {fd}"), Err(e)),
+        }
     }
 
     /// Any send: the name, iovecs and control of `hdr` (a `msghdr`),
@@ -1443,12 +1438,8 @@ impl Supervisor {
     ) -> (String, Served) {
         let fd = n.args[0] as i32;
         let line = format!("recvmsg {fd}");
-        let hdr = match sys::read_mem(tgid, msg, MSGHDR) {
+        let (hdr, iov) = match read_msghdr(tgid, msg) {
             Ok(h) => h,
-            Err(_) => return (line, Err(efault())),
-        };
-        let iov = match read_iovecs(tgid, u64_at(&hdr, 16), u64_at(&hdr, 24), true) {
-            Ok(v) => v,
             Err(e) => return (line, Err(e)),
         };
         let (name_p, namelen) = (u64_at(&hdr, 0), u32_at(&hdr, 8));
@@ -2001,6 +1992,14 @@ fn write_addr(tgid: i32, p: u64, lenp: u64, addr: &[u8]) -> Result<(), Error> {
     let k = (want as usize).min(addr.len());
     sys::write_mem(tgid, p, &addr[..k]).map_err(|_| efault())?;
     sys::write_mem(tgid, lenp, &(addr.len() as u32).to_ne_bytes()).map_err(|_| efault())
+}
+
+/// The caller's `struct msghdr` at `msg` and its iovec array.
+#[allow(clippy::type_complexity)]
+fn read_msghdr(tgid: i32, msg: u64) -> Result<(Vec<u8>, Vec<(u64, u64)>), Error> {
+    let hdr = sys::read_mem(tgid, msg, MSGHDR).map_err(|_| efault())?;
+    let iov = read_iovecs(tgid, u64_at(&hdr, 16), u64_at(&hdr, 24), true)?;
+    Ok((hdr, iov))
 }
 
 /// The caller's iovec array; more than `UIO_MAXIOV` is `EMSGSIZE` for a
