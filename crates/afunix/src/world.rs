@@ -1084,12 +1084,19 @@ impl World {
     }
 
     /// `fork()`: a copy of `parent`'s fd table (same open files) and credentials.
+    ///
+    /// # Errors
+    /// `ESRCH` for a `parent` that does not exist; `EAGAIN` when the world's
+    /// process table is full.
     pub fn fork(&self, parent: Pid) -> SysResult<Pid> {
         let parent = parent.as_raw();
         self.k.fork(parent).map(Pid::from_raw)
     }
 
     /// `exit()`: close every fd; the process is reaped at once.
+    ///
+    /// # Errors
+    /// `ESRCH` for a process that does not exist or already exited.
     pub fn exit(&self, pid: Pid) -> SysResult<()> {
         let pid = pid.as_raw();
         self.k.exit(pid)
@@ -1112,6 +1119,9 @@ impl World {
     }
 
     /// `close(fd)`.
+    ///
+    /// # Errors
+    /// `EBADF` for an fd that is not open.
     pub fn close(&self, pid: Pid, fd: Fd) -> SysResult<()> {
         crate::path::step("close_fd");
         let pid = pid.as_raw();
@@ -1120,6 +1130,10 @@ impl World {
     }
 
     /// `dup(fd)`.
+    ///
+    /// # Errors
+    /// `EBADF` for an fd that is not open; `EMFILE` when no fd is free below
+    /// RLIMIT_NOFILE.
     pub fn dup(&self, pid: Pid, fd: Fd) -> SysResult<Fd> {
         let pid = pid.as_raw();
         let fd = fd.as_raw();
@@ -1127,6 +1141,9 @@ impl World {
     }
 
     /// `pipe2(flags)`: read end first.
+    ///
+    /// # Errors
+    /// `EMFILE` when fewer than two fds are free below RLIMIT_NOFILE.
     pub fn pipe2(&self, pid: Pid, flags: i32) -> SysResult<[Fd; 2]> {
         let pid = pid.as_raw();
         self.k
@@ -1135,12 +1152,21 @@ impl World {
     }
 
     /// `memfd_create` + `write(content)` + `lseek(0)`.
+    ///
+    /// # Errors
+    /// `EMFILE` when no fd is free below RLIMIT_NOFILE.
     pub fn memfd(&self, pid: Pid, content: &[u8]) -> SysResult<Fd> {
         let pid = pid.as_raw();
         self.k.memfd(pid, content).map(Fd::from_raw)
     }
 
     /// `read(fd, len)`.
+    ///
+    /// # Errors
+    /// `EBADF` (not open, or not open for reading, or `O_PATH`); `EISDIR` for a
+    /// directory; `EINVAL` for a pidfd; on a socket, what [`World::recvmsg`]
+    /// gives; `EAGAIN` where it would block on a non-blocking file;
+    /// `EINTR`/`ERESTARTSYS` when interrupted ([`crate::signal`]).
     pub fn read(&self, pid: Pid, fd: Fd, len: usize) -> SysResult<Vec<u8>> {
         crate::path::step("ksys_read");
         let pid = pid.as_raw();
@@ -1158,6 +1184,12 @@ impl World {
     }
 
     /// `write(fd, bytes)`.
+    ///
+    /// # Errors
+    /// `EBADF` (not open, or not open for writing); `EINVAL` for a pidfd;
+    /// `EPIPE` on a pipe or socket with no reader (SIGPIPE noted); on a socket,
+    /// what [`World::sendmsg`] gives; `EAGAIN` where it would block on a
+    /// non-blocking file.
     pub fn write(&self, pid: Pid, fd: Fd, bytes: &[u8]) -> SysResult<usize> {
         crate::path::step("ksys_write");
         let pid = pid.as_raw();
@@ -1173,6 +1205,9 @@ impl World {
     }
 
     /// `fcntl(fd, F_SETFL, O_NONBLOCK or 0)`.
+    ///
+    /// # Errors
+    /// `EBADF` for an fd that is not open.
     pub fn set_nonblock(&self, pid: Pid, fd: Fd, on: bool) -> SysResult<()> {
         let pid = pid.as_raw();
         let fd = fd.as_raw();
@@ -1190,6 +1225,9 @@ impl World {
     }
 
     /// `fcntl(fd, F_GETFD)`.
+    ///
+    /// # Errors
+    /// `EBADF` for an fd that is not open.
     pub fn get_fd_flags(&self, pid: Pid, fd: Fd) -> SysResult<i32> {
         let pid = pid.as_raw();
         let fd = fd.as_raw();
@@ -1197,6 +1235,10 @@ impl World {
     }
 
     /// The pid a pidfd refers to, `-1` once that process exited.
+    ///
+    /// # Errors
+    /// `EBADF` for an fd that is not open; `EINVAL` for a file that is not a
+    /// pidfd.
     pub fn pidfd_pid(&self, pid: Pid, fd: Fd) -> SysResult<i32> {
         let pid = pid.as_raw();
         let fd = fd.as_raw();
@@ -1212,6 +1254,9 @@ impl World {
     /// Write `net.unix.max_dgram_qlen` of network namespace `netns` as
     /// `proc_dointvec` does: a value outside a C int is `EINVAL`, a
     /// negative one is stored (and read as unsigned by the queue check).
+    ///
+    /// # Errors
+    /// `EINVAL` for a value outside a C int (`proc_dointvec`).
     pub fn sysctl_max_dgram_qlen(&self, netns: u32, n: i64) -> SysResult<()> {
         let v = i32::try_from(n)
             .map_err(|_| Errno::EINVAL.why("proc_dointvec: value outside a C int"))?;
@@ -1235,6 +1280,9 @@ impl World {
     /// (fd table entries and in-flight messages); the number of open files
     /// found that way is the number alive; no released socket holds
     /// messages; every live socket has a file or a listener.
+    ///
+    /// # Errors
+    /// The first invariant broken, in words (not an errno: a bug of the model).
     pub fn check_invariants(&self) -> Result<(), String> {
         self.k.check_invariants()
     }
@@ -1253,18 +1301,31 @@ impl World {
 // Socket calls: pick the timeout, then run the call.
 impl World {
     /// `socket(AF_UNIX, ty, 0)`.
+    ///
+    /// # Errors
+    /// `EINVAL` for unknown flags in `ty` or a type ≥ `SOCK_MAX`;
+    /// `ESOCKTNOSUPPORT` for another type; `EMFILE` when no fd is free; the
+    /// policy's error (`security_socket_create`).
     pub fn socket(&self, pid: Pid, ty: i32) -> SysResult<Fd> {
         let pid = pid.as_raw();
         self.k.sys_socket(pid, ty, 0).map(Fd::from_raw)
     }
 
     /// `socket(AF_UNIX, ty, protocol)`.
+    ///
+    /// # Errors
+    /// As [`World::socket`]; `EPROTONOSUPPORT` for a protocol other than 0 and
+    /// `PF_UNIX`.
     pub fn socket_with_protocol(&self, pid: Pid, ty: i32, protocol: i32) -> SysResult<Fd> {
         let pid = pid.as_raw();
         self.k.sys_socket(pid, ty, protocol).map(Fd::from_raw)
     }
 
     /// `socketpair(AF_UNIX, ty, 0)`.
+    ///
+    /// # Errors
+    /// As [`World::socket`] (both fds are taken first: `EMFILE` before the type
+    /// is looked at).
     pub fn socketpair(&self, pid: Pid, ty: i32) -> SysResult<[Fd; 2]> {
         let pid = pid.as_raw();
         self.k
@@ -1273,6 +1334,9 @@ impl World {
     }
 
     /// `socketpair(AF_UNIX, ty, protocol)`.
+    ///
+    /// # Errors
+    /// As [`World::socketpair`] and [`World::socket_with_protocol`].
     pub fn socketpair_with_protocol(&self, pid: Pid, ty: i32, protocol: i32) -> SysResult<[Fd; 2]> {
         let pid = pid.as_raw();
         { self.k.sys_socketpair(pid, ty, protocol) }
@@ -1280,6 +1344,12 @@ impl World {
     }
 
     /// `bind(fd, addr)`.
+    ///
+    /// # Errors
+    /// `EBADF`, `ENOTSOCK`; `EINVAL` for a malformed address, a length over
+    /// `sizeof(sockaddr_storage)` or a socket already bound; `EADDRINUSE`; for
+    /// a pathname, the walk's `ENOENT`, `ENOTDIR`, `EACCES`; the policy's
+    /// error.
     pub fn bind(&self, pid: Pid, fd: Fd, addr: &[u8]) -> SysResult<()> {
         let pid = pid.as_raw();
         let fd = fd.as_raw();
@@ -1287,6 +1357,13 @@ impl World {
     }
 
     /// `connect(fd, addr)`.
+    ///
+    /// # Errors
+    /// `EBADF`, `ENOTSOCK`, `EINVAL`; `ECONNREFUSED` (no socket of this type
+    /// has the name, or it does not listen); `EPROTOTYPE`; `EISCONN`; `EAGAIN`
+    /// for a full backlog on a non-blocking socket; `EPERM` (`unix_may_send`);
+    /// the walk's errors for a pathname; `EINTR`/`ERESTARTSYS` when
+    /// interrupted.
     pub fn connect(&self, pid: Pid, fd: Fd, addr: &[u8]) -> SysResult<()> {
         let pid = pid.as_raw();
         let fd = fd.as_raw();
@@ -1296,6 +1373,10 @@ impl World {
     }
 
     /// `listen(fd, backlog)`.
+    ///
+    /// # Errors
+    /// `EBADF`, `ENOTSOCK`; `EINVAL` for an unbound or connected socket;
+    /// `EOPNOTSUPP` for a datagram socket.
     pub fn listen(&self, pid: Pid, fd: Fd, backlog: i32) -> SysResult<()> {
         let pid = pid.as_raw();
         let fd = fd.as_raw();
@@ -1303,6 +1384,11 @@ impl World {
     }
 
     /// `accept4(fd, NULL, NULL, flags)`.
+    ///
+    /// # Errors
+    /// `EBADF`, `ENOTSOCK`, `EINVAL` (unknown flags, not listening),
+    /// `EOPNOTSUPP` (datagram), `EMFILE`, `EAGAIN` (non-blocking, nothing
+    /// pending), `EINTR`/`ERESTARTSYS` when interrupted.
     pub fn accept4(&self, pid: Pid, fd: Fd, flags: impl Into<SockFlags>) -> SysResult<Fd> {
         let flags = flags.into().bits();
         let pid = pid.as_raw();
@@ -1314,6 +1400,14 @@ impl World {
     }
 
     /// `sendmsg(fd, msg, flags)`.
+    ///
+    /// # Errors
+    /// `EINVAL` (`MSG_CMSG_COMPAT`, bad control data, bad address), `EBADF`,
+    /// `ENOTSOCK`, `ENOBUFS` (`msg_controllen` over INT_MAX), `EMSGSIZE`,
+    /// `ENOTCONN`, `EDESTADDRREQ`, `EISCONN`, `ECONNREFUSED`, `ECONNRESET`,
+    /// `EPIPE` (SIGPIPE noted unless `MSG_NOSIGNAL`), `EPERM` (credentials,
+    /// `unix_may_send`, `SO_PASSRIGHTS`), `ESRCH`, `ETOOMANYREFS`, `EAGAIN`; a
+    /// stream send interrupted after queueing returns what it queued.
     pub fn sendmsg(
         &self,
         pid: Pid,
@@ -1357,6 +1451,12 @@ impl World {
 
     /// `recvmsg(fd, msg, flags)` with one iovec of `len` bytes, a
     /// `controllen`-byte control buffer (0: NULL) and a 128-byte name buffer.
+    ///
+    /// # Errors
+    /// `EINVAL` (`MSG_CMSG_COMPAT`, `MSG_OOB` where there is none), `EBADF`,
+    /// `ENOTSOCK`, `ENOTCONN`, `EAGAIN`, `EOPNOTSUPP` (`MSG_OOB` on a datagram
+    /// socket), `EINTR`/`ERESTARTSYS` when interrupted; a stream read
+    /// interrupted after copying returns what it copied.
     pub fn recvmsg(
         &self,
         pid: Pid,
@@ -1566,6 +1666,9 @@ impl World {
     }
 
     /// `shutdown(fd, how)`.
+    ///
+    /// # Errors
+    /// `EBADF`, `ENOTSOCK`; `EINVAL` for a `how` other than 0, 1, 2.
     pub fn shutdown(&self, pid: Pid, fd: Fd, how: i32) -> SysResult<()> {
         let pid = pid.as_raw();
         let fd = fd.as_raw();
@@ -1573,6 +1676,12 @@ impl World {
     }
 
     /// `setsockopt(fd, level, name, value)`.
+    ///
+    /// # Errors
+    /// `EBADF`, `ENOTSOCK`; `EINVAL` for a short value; `ENOPROTOOPT` for an
+    /// option Linux does not know at that level; `EOPNOTSUPP` at other levels;
+    /// `EPERM` for privileged options without the capability; `EDOM` for a bad
+    /// timeout.
     pub fn setsockopt(
         &self,
         pid: Pid,
@@ -1587,6 +1696,9 @@ impl World {
     }
 
     /// `getsockopt(fd, level, name)` with an `optlen`-byte buffer: the bytes written.
+    ///
+    /// # Errors
+    /// As [`World::getsockopt_len`].
     pub fn getsockopt(
         &self,
         pid: Pid,
@@ -1601,6 +1713,9 @@ impl World {
     }
 
     /// `getsockname(fd)`: the address bytes (`addrlen` of them).
+    ///
+    /// # Errors
+    /// `EBADF`, `ENOTSOCK`.
     pub fn getsockname(&self, pid: Pid, fd: Fd) -> SysResult<Vec<u8>> {
         let pid = pid.as_raw();
         let fd = fd.as_raw();
@@ -1608,6 +1723,9 @@ impl World {
     }
 
     /// `getpeername(fd)`.
+    ///
+    /// # Errors
+    /// `EBADF`, `ENOTSOCK`; `ENOTCONN` without a peer.
     pub fn getpeername(&self, pid: Pid, fd: Fd) -> SysResult<Vec<u8>> {
         let pid = pid.as_raw();
         let fd = fd.as_raw();
@@ -1615,6 +1733,9 @@ impl World {
     }
 
     /// `poll` of one fd with timeout 0: revents.
+    ///
+    /// # Errors
+    /// None: a bad fd reports `POLLNVAL` in the result, as `poll(2)` does.
     pub fn poll(&self, pid: Pid, fd: Fd, events: impl Into<PollFlags>) -> SysResult<i16> {
         let events = events.into().bits();
         let pid = pid.as_raw();
@@ -1623,6 +1744,11 @@ impl World {
     }
 
     /// `ioctl(fd, req, &int)`: the int.
+    ///
+    /// # Errors
+    /// `EBADF` (also for `O_PATH`), `ENOTTY` for a request the file does not
+    /// have, `EINVAL` for `SIOCINQ` on a listener, `EOPNOTSUPP` for
+    /// `SIOCATMARK` on a socket that is not a stream.
     pub fn ioctl(&self, pid: Pid, fd: Fd, req: u64) -> SysResult<i32> {
         let pid = pid.as_raw();
         let fd = fd.as_raw();
@@ -1646,12 +1772,18 @@ impl World {
 
     /// `execve`: every close-on-exec fd is closed (`do_close_on_exec`);
     /// everything else of the process stays.
+    ///
+    /// # Errors
+    /// `ESRCH` for a process that does not exist.
     pub fn exec(&self, pid: Pid) -> SysResult<()> {
         let pid = pid.as_raw();
         self.k.exec(pid)
     }
 
     /// `fcntl(fd, F_SETOWN, getpid())`: the caller owns the open file.
+    ///
+    /// # Errors
+    /// `EBADF` for an fd that is not open or is `O_PATH`.
     pub fn set_own(&self, pid: Pid, fd: Fd) -> SysResult<()> {
         let pid = pid.as_raw();
         let fd = fd.as_raw();
