@@ -241,28 +241,28 @@ pub fn run(sc: &Scenario, backend: &mut dyn Backend, opts: &RunOptions) -> Run {
         }
         if opts.pictures {
             if let LineKind::Directive(Directive::Gc | Directive::Stat) = &line.kind {
-                let moment = if since_gc {
-                    afunix::dot::Moment::AfterGc
-                } else {
-                    afunix::dot::Moment::Now
-                };
-                if let Some(p) = r.backend.picture(moment) {
+                if let Some(p) = r.backend.picture(moment_of(since_gc)) {
                     out.pictures.push((line.lineno, p));
                 }
             }
         }
     }
     if opts.pictures {
-        let moment = if since_gc {
-            afunix::dot::Moment::AfterGc
-        } else {
-            afunix::dot::Moment::Now
-        };
-        if let Some(p) = r.backend.picture(moment) {
+        if let Some(p) = r.backend.picture(moment_of(since_gc)) {
             out.pictures.push((0, p));
         }
     }
     out
+}
+
+/// What a picture is taken after: the collector ran since the last call,
+/// or not.
+fn moment_of(since_gc: bool) -> afunix::dot::Moment {
+    if since_gc {
+        afunix::dot::Moment::AfterGc
+    } else {
+        afunix::dot::Moment::Now
+    }
 }
 
 struct Runner<'a> {

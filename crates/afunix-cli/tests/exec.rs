@@ -39,10 +39,16 @@ fn native(dir: &Path, argv: &[&str]) -> Output {
 
 /// `argv` under `afunix exec --census --trace TRACE`, in `dir`.
 fn served(dir: &Path, argv: &[&str]) -> (Output, String) {
+    served_with(dir, &[], argv)
+}
+
+/// As [`served`], with more options of `afunix exec`.
+fn served_with(dir: &Path, opts: &[&str], argv: &[&str]) -> (Output, String) {
     let trace = dir.join("trace.txt");
     let out = run(Command::new(env!("CARGO_BIN_EXE_afunix"))
         .args(["exec", "--census", "--trace"])
         .arg(&trace)
+        .args(opts)
         .arg("--")
         .args(argv)
         .current_dir(dir)
@@ -78,6 +84,11 @@ fn assert_same(native: &Output, served: &Output) {
 /// one must equal it, and the census must be zero. The served trace, or
 /// `None` (with a line saying so) without python3.
 fn python_both(script: &str, expect: &str) -> Option<String> {
+    python_both_with(script, expect, &[])
+}
+
+/// As [`python_both`], with more options of `afunix exec`.
+fn python_both_with(script: &str, expect: &str, opts: &[&str]) -> Option<String> {
     if !have("python3") {
         eprintln!("skipped: needs python3");
         return None;
@@ -92,7 +103,7 @@ fn python_both(script: &str, expect: &str) -> Option<String> {
         text(&n.stdout),
         text(&n.stderr)
     );
-    let (s, trace) = served(d2.path(), &["python3", script]);
+    let (s, trace) = served_with(d2.path(), opts, &["python3", script]);
     assert_same(&n, &s);
     assert_census_zero(&s);
     Some(trace)
@@ -236,22 +247,13 @@ fn socat_relays_a_file_byte_exact_and_crosses_exec() {
 
 #[test]
 fn systemd_notify_reports_ready_and_its_barrier_completes() {
-    if !have("systemd-notify") || !have("python3") {
-        eprintln!("skipped: needs systemd-notify and python3");
+    if !have("systemd-notify") {
+        eprintln!("skipped: needs systemd-notify");
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let script = root().join("tests/exec/notify.py");
-    let script = script.to_str().unwrap();
-    let n = native(dir.path(), &["python3", script]);
-    assert!(
-        text(&n.stdout).contains("systemd-notify exit: 0"),
-        "{}",
-        text(&n.stdout)
-    );
-    let (s, trace) = served(dir.path(), &["python3", script]);
-    assert_same(&n, &s);
-    assert_census_zero(&s);
+    let Some(trace) = python_both("notify.py", "systemd-notify exit: 0") else {
+        return;
+    };
     // READY=1 went through the model, and the barrier's pipe travelled
     // in flight.
     assert!(
@@ -380,23 +382,9 @@ r, w = os.pipe(); os.write(w, b'pipe'); print('pipe read', os.read(r, 4))\n";
 /// stand-in with its credentials. `--explain` puts the rule after errnos.
 #[test]
 fn credentials_naming_init_and_explained_errnos() {
-    if !have("python3") {
-        eprintln!("skipped: needs python3");
+    let Some(trace) = python_both_with("creds_init.py", "send 111", &["--explain"]) else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let script = root().join("tests/exec/creds_init.py");
-    let script = script.to_str().unwrap();
-    let n = native(dir.path(), &["python3", script]);
-    let trace = dir.path().join("trace.txt");
-    let s = run(Command::new(env!("CARGO_BIN_EXE_afunix"))
-        .args(["exec", "--census", "--explain", "--trace"])
-        .arg(&trace)
-        .args(["--", "python3", script])
-        .current_dir(dir.path()));
-    assert_same(&n, &s);
-    assert_census_zero(&s);
-    let trace = std::fs::read_to_string(trace).unwrap();
+    };
     assert!(
         trace.contains("= ECONNREFUSED  # unix_dgram_sendmsg:"),
         "{trace}"

@@ -27,25 +27,12 @@ pub struct FsCred {
 
 /// Read the caller's filesystem identity from `/proc`.
 pub fn fs_cred(tid: i32) -> Option<FsCred> {
-    let s = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
-    let nums = |name: &str| -> Vec<u32> {
-        s.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .unwrap_or("")
-            .split_whitespace()
-            .filter_map(|v| v.parse().ok())
-            .collect()
-    };
-    let umask = s
-        .lines()
-        .find_map(|l| l.strip_prefix("Umask:"))
-        .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
-        .unwrap_or(0o022);
+    let s = crate::procfs::ProcStatus::read(tid)?;
     Some(FsCred {
-        uid: *nums("Uid:").get(3)?,
-        gid: *nums("Gid:").get(3)?,
-        groups: nums("Groups:"),
-        umask,
+        uid: s.uids[3],
+        gid: s.gids[3],
+        groups: s.groups,
+        umask: s.umask,
     })
 }
 

@@ -17,6 +17,7 @@ pub mod filter;
 pub mod fs;
 pub mod guard;
 pub mod launch;
+mod procfs;
 pub mod serve;
 mod sys;
 

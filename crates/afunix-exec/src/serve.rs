@@ -38,6 +38,7 @@
 //! (`SCM_CREDENTIALS`, `SO_PEERCRED`) are translated between the model's
 //! and the program's at the boundary.
 
+use crate::procfs::ProcStatus;
 use crate::sys::{self, Answer, Notif};
 use afunix::abi::consts::{
     MSG_CMSG_CLOEXEC, MSG_NOSIGNAL, SCM_CREDENTIALS, SCM_PIDFD, SCM_RIGHTS, SOL_SOCKET,
@@ -198,55 +199,9 @@ fn unix_inodes() -> std::collections::HashSet<u64> {
 }
 
 /// Whether a thread has a signal pending that it does not block (its own
-/// or its process's), from `/proc/TID/status`.
+/// or its process's).
 fn signal_pending(tid: i32) -> bool {
-    let Ok(s) = std::fs::read_to_string(format!("/proc/{tid}/status")) else {
-        return false;
-    };
-    let mask = |name: &str| {
-        s.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-            .unwrap_or(0)
-    };
-    (mask("SigPnd:") | mask("ShdPnd:")) & !mask("SigBlk:") != 0
-}
-
-/// `Tgid:`, uids, gids, groups and umask of a thread, from `/proc`.
-struct Status {
-    tgid: i32,
-    uid: u32,
-    gid: u32,
-    groups: Vec<u32>,
-    umask: u32,
-}
-
-fn status_of(tid: i32) -> Option<Status> {
-    let s = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
-    let field = |name: &str| {
-        s.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .map(str::trim)
-            .unwrap_or("")
-    };
-    let nums = |name: &str| -> Vec<u32> {
-        field(name)
-            .split_whitespace()
-            .filter_map(|v| v.parse().ok())
-            .collect()
-    };
-    Some(Status {
-        tgid: field("Tgid:").parse().ok()?,
-        // The effective ids: what the kernel checks credentials against.
-        uid: *nums("Uid:").get(1)?,
-        gid: *nums("Gid:").get(1)?,
-        groups: nums("Groups:"),
-        umask: u32::from_str_radix(field("Umask:"), 8).unwrap_or(0o022),
-    })
-}
-
-fn nofile_of(pid: i32) -> u64 {
-    sys::nofile_of(pid)
+    ProcStatus::read(tid).is_some_and(|s| s.signal_pending())
 }
 
 impl Supervisor {
@@ -390,21 +345,22 @@ impl Supervisor {
     /// `member`: a process of the program (the guard kills it if we die),
     /// else one a credential names (e.g. init).
     fn proc_entry(&self, tid: i32, member: bool) -> Option<(i32, Pid, Arc<OwnedFd>)> {
-        let s = status_of(tid)?;
+        let s = ProcStatus::read(tid)?;
         let mut st = lock(&self.st);
         if let Some(p) = st.procs.get(&s.tgid) {
             return Some((s.tgid, p.model, Arc::clone(&p.pidfd)));
         }
         let pidfd = Arc::new(sys::pidfd_open(s.tgid).ok()?);
         let model = self.world.spawn(&TaskSpec {
-            uid: s.uid,
-            gid: s.gid,
+            // The effective ids: what the kernel checks credentials against.
+            uid: s.uids[1],
+            gid: s.gids[1],
             groups: if s.groups.is_empty() {
-                vec![s.gid]
+                vec![s.gids[1]]
             } else {
                 s.groups.clone()
             },
-            nofile: nofile_of(s.tgid),
+            nofile: sys::nofile_of(s.tgid),
             umask: s.umask,
             netns: 0,
         });
@@ -432,7 +388,7 @@ impl Supervisor {
         let p = lock(&self.st).procs.remove(&tgid);
         if let Some(p) = p {
             let _ = self.world.exit(p.model);
-            self.after_release();
+            self.after_call(None);
         }
     }
 
@@ -574,22 +530,9 @@ impl Supervisor {
         let p = lock(&self.st).ph.remove(&key);
         if let Some(p) = p {
             let _ = self.world.close(self.holder, p.hold);
-            self.after_release();
+            self.after_call(None);
             sys::eventfd_kick(&self.kick);
         }
-    }
-
-    /// Close our dups of the external files the model released, then
-    /// mirror the readiness.
-    fn after_release(&self) {
-        let gone = self.world.take_released_external();
-        if !gone.is_empty() {
-            let mut st = lock(&self.st);
-            for id in gone {
-                st.external.remove(&id);
-            }
-        }
-        self.mirror(None);
     }
 
     /// What the watcher polls: every B (for `POLLHUP`) and every pidfd
@@ -848,6 +791,9 @@ impl Supervisor {
         self.answer(&n, a);
     }
 
+    /// After a call or a release: close our dups of the external files
+    /// the model released, then mirror the readiness (`held`: see
+    /// [`Supervisor::mirror`]).
     fn after_call(&self, held: Option<((u64, u64), &OwnedFd)>) {
         let gone = self.world.take_released_external();
         if !gone.is_empty() {
@@ -1359,7 +1305,10 @@ impl Supervisor {
             .procs
             .get(&tgid)
             .map(|p| Arc::clone(&p.pidfd));
-        for (level, ty, data_off, len) in cmsg_slots(control) {
+        // __scm_send's walk: it stops where CMSG_OK fails (the model's
+        // sendmsg then answers EINVAL).
+        let walk = afunix::abi::cmsg::kernel_cmsgs(control).map_while(Result::ok);
+        for (level, ty, data_off, len) in cmsg_slots(control, walk) {
             if level != SOL_SOCKET {
                 continue;
             }
@@ -1582,7 +1531,9 @@ impl Supervisor {
         let mut installed = Vec::new();
         let mut edits: Vec<(usize, i32)> = Vec::new();
         let mut extra = 0;
-        for (level, ty, data_off, len) in cmsg_slots(control) {
+        // As the program will walk it (a cut message: the bytes there).
+        let slots = cmsg_slots(control, afunix::abi::cmsg::user_cmsgs(control));
+        for (level, ty, data_off, len) in slots {
             if level != SOL_SOCKET {
                 continue;
             }
@@ -1845,26 +1796,16 @@ impl Supervisor {
 }
 
 /// The control messages of a buffer as (level, type, data offset, data
-/// length), walked as `for_each_cmsghdr` does: a header that does not fit
-/// whole, or whose `cmsg_len` is below 16 or past the end, ends the walk.
-fn cmsg_slots(buf: &[u8]) -> Vec<(i32, i32, usize, usize)> {
-    let mut out = Vec::new();
-    let mut at = 0usize;
-    while at + 16 <= buf.len() {
-        let cl = u64_at(buf, at);
-        if cl < 16 || cl > (buf.len() - at) as u64 {
-            break;
-        }
-        let cl = cl as usize;
-        out.push((
-            u32_at(buf, at + 8) as i32,
-            u32_at(buf, at + 12) as i32,
-            at + 16,
-            cl - 16,
-        ));
-        at += (cl + 7) & !7;
-    }
-    out
+/// length), from one of the model's walks (`kernel_cmsgs` for what a
+/// program sends, `user_cmsgs` for what the model wrote back); the data
+/// slices are slices of `buf`, so their offsets are their distances from it.
+fn cmsg_slots<'a>(
+    buf: &'a [u8],
+    walk: impl Iterator<Item = afunix::abi::CmsgRef<'a>>,
+) -> Vec<(i32, i32, usize, usize)> {
+    let base = buf.as_ptr() as usize;
+    walk.map(|c| (c.level, c.ty, c.data.as_ptr() as usize - base, c.data.len()))
+        .collect()
 }
 
 /// Separates a trace line's call from the fields printed after its result.

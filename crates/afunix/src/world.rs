@@ -835,15 +835,8 @@ pub struct World {
 /// A summary: the live processes, the sockets, the open files.
 impl std::fmt::Debug for World {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let pids: Vec<Pid> = self
-            .k
-            .procs
-            .all()
-            .iter()
-            .map(|p| Pid::from_raw(p.pid))
-            .collect();
         f.debug_struct("World")
-            .field("processes", &pids)
+            .field("processes", &self.pids())
             .field("sockets", &self.k.live_sockets())
             .field("open_files", &self.k.files_live.load(Ordering::SeqCst))
             .finish_non_exhaustive()
