@@ -68,6 +68,10 @@ pub struct Kernel {
     pub(crate) gc_work: Mutex<()>,
     /// A run was requested while one was running: run once more.
     pub(crate) gc_requeued: AtomicBool,
+    /// A run was asked for and put off (see `queue_gc_work`).
+    pub(crate) gc_deferred: AtomicBool,
+    /// Runs asked for since the last one.
+    pub(crate) gc_asked: AtomicUsize,
     /// Open file descriptions alive.
     pub(crate) files_live: AtomicUsize,
     pub(crate) interrupted: AtomicBool,
@@ -103,6 +107,8 @@ impl Kernel {
             gc: Mutex::new(GcState::default()),
             gc_work: Mutex::new(()),
             gc_requeued: AtomicBool::new(false),
+            gc_deferred: AtomicBool::new(false),
+            gc_asked: AtomicUsize::new(0),
             files_live: AtomicUsize::new(0),
             interrupted: AtomicBool::new(false),
             prandom: crate::abi::filter::Prandom::default(),
@@ -271,9 +277,11 @@ impl Kernel {
             return Err(Errno::ESRCH.why("find_task_by_vpid: no such process in this world"));
         }
         let entries = lock(&p.fds).drain();
-        for e in entries {
-            self.fput(e.file);
-        }
+        self.gc_batch(|| {
+            for e in entries {
+                self.fput(e.file);
+            }
+        });
         Ok(())
     }
 
@@ -295,7 +303,14 @@ impl Kernel {
     /// what the file holds (`__fput`); releases that this triggers run
     /// one after another, never nested. Call with no socket lock held.
     pub(crate) fn fput(&self, f: Arc<File>) {
-        if f.count.fetch_sub(1, Ordering::SeqCst) != 1 {
+        let left = f.count.fetch_sub(1, Ordering::SeqCst) - 1;
+        if left != 0 {
+            // Only in-flight copies hold it now: the collector may find it.
+            if let FileKind::Socket(s) = &f.kind {
+                if s.inflight.load(Ordering::SeqCst) == left {
+                    self.gc_only_inflight_left(s);
+                }
+            }
             return;
         }
         let nested = DEFERRED_FPUT.with(|d| match d.borrow_mut().as_mut() {
@@ -308,15 +323,19 @@ impl Kernel {
         if nested {
             return;
         }
-        DEFERRED_FPUT.with(|d| *d.borrow_mut() = Some(vec![f]));
-        loop {
-            let next = DEFERRED_FPUT.with(|d| d.borrow_mut().as_mut().and_then(Vec::pop));
-            match next {
-                Some(f) => self.__fput(f),
-                None => break,
+        // The collection the releases ask for runs after the cascade,
+        // when files it drops are released as a cascade of their own.
+        self.gc_batch(|| {
+            DEFERRED_FPUT.with(|d| *d.borrow_mut() = Some(vec![f]));
+            loop {
+                let next = DEFERRED_FPUT.with(|d| d.borrow_mut().as_mut().and_then(Vec::pop));
+                match next {
+                    Some(f) => self.__fput(f),
+                    None => break,
+                }
             }
-        }
-        DEFERRED_FPUT.with(|d| *d.borrow_mut() = None);
+            DEFERRED_FPUT.with(|d| *d.borrow_mut() = None);
+        });
     }
 
     // __fput: what the last reference releases.
@@ -1265,6 +1284,7 @@ impl World {
 
     /// The number of live unix sockets, as `/proc/net/unix` lists them.
     pub fn stat(&self) -> usize {
+        self.k.flush_gc_work();
         self.k.live_sockets()
     }
 
@@ -1287,6 +1307,7 @@ impl World {
 
     /// The number of socket objects still in memory, released or not.
     pub fn socket_objects(&self) -> usize {
+        self.k.flush_gc_work();
         self.k.all_socks().len()
     }
 }

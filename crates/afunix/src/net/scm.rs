@@ -64,7 +64,13 @@ impl Kernel {
             return Ok(cookie);
         }
         match self.scm_parse(pid, control, &mut cookie) {
-            Ok(()) => Ok(cookie),
+            Ok(()) => {
+                if !cookie.fp.is_empty() {
+                    // unix_prepare_fpl → unix_schedule_gc(user)
+                    self.unix_schedule_gc_for(pid);
+                }
+                Ok(cookie)
+            }
             Err(e) => {
                 self.scm_destroy(cookie);
                 Err(e)

@@ -149,6 +149,10 @@ pub struct Sock {
     pub addr: OnceLock<UnixAddr>,
     /// `sk_wmem_alloc`: truesize of this socket's messages still queued.
     pub wmem: AtomicUsize,
+    /// `u->vertex->out_degree`: copies of this socket's file in flight
+    /// (kept under the collector's lock; read without it by `fput`, to
+    /// tell the collector when only in-flight copies are left).
+    pub(crate) inflight: AtomicUsize,
     /// Everything else, under the socket's lock (`unix_state_lock`).
     pub inner: Mutex<SockInner>,
     /// The socket's own wait queue (`sk_wq`): readers, accepters, and
@@ -399,6 +403,7 @@ impl Kernel {
             addr: OnceLock::new(),
             path_ino: OnceLock::new(),
             wmem: AtomicUsize::new(0),
+            inflight: AtomicUsize::new(0),
             inner: Mutex::new(SockInner {
                 state: SockState::Close,
                 file: None,
@@ -508,8 +513,6 @@ impl Kernel {
             self.unix_release_sock(&e, true);
             self.gc_forget_embryo(&e);
         }
-        if self.unix_tot_inflight() > 0 {
-            self.unix_gc();
-        }
+        self.unix_schedule_gc();
     }
 }
