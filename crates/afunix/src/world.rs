@@ -403,6 +403,47 @@ impl Kernel {
         }
     }
 
+    /// Install up to `max` files of `files` at the lowest free fds of `pid`,
+    /// in order, under one hold of the table's lock, appending each fd to
+    /// `installed`; stop at the first that cannot be installed (its
+    /// reference is dropped; the `ReceiveFd` fault counts as one).
+    pub(crate) fn fd_install_many(
+        &self,
+        pid: RawPid,
+        files: &mut impl Iterator<Item = Arc<File>>,
+        max: usize,
+        cloexec: bool,
+        installed: &mut Vec<i32>,
+    ) {
+        let Ok(p) = self.proc(pid) else { return };
+        let mut refused = None;
+        {
+            let mut t = lock(&p.fds);
+            for _ in 0..max {
+                let Some(file) = files.next() else { break };
+                if !p.alive.load(Ordering::SeqCst)
+                    || self.fault(crate::fault::FaultPoint::ReceiveFd, pid)
+                {
+                    refused = Some(file);
+                    break;
+                }
+                match t.lowest_free(p.nofile) {
+                    Ok(fd) => {
+                        t.install(fd, FdEntry { file, cloexec });
+                        installed.push(fd);
+                    }
+                    Err(_) => {
+                        refused = Some(file);
+                        break;
+                    }
+                }
+            }
+        }
+        if let Some(f) = refused {
+            self.fput(f);
+        }
+    }
+
     /// Install two files at the two lowest free fds, both or neither (the
     /// fds of `pipe2` and `socketpair`), under one hold of the table's lock.
     pub(crate) fn fd_install_pair(
@@ -1439,21 +1480,19 @@ impl World {
         }
         // fdget once: the file is held across any sleep, as the kernel holds it.
         let f = self.k.fdget(pid, fd)?;
-        let Some(s) = f.sock().cloned() else {
-            let e = f.not_a_socket();
-            self.k.fput(f);
-            return Err(e);
-        };
-        let t = s.lock().sndtimeo;
         let mut pr = StreamProgress::default();
-        let r = self.blocking(pid, t, |k| {
-            if msg.control.len() > i32::MAX as usize {
-                return Err(Errno::ENOBUFS
-                    .why("____sys_sendmsg: msg_controllen > INT_MAX")
-                    .into());
-            }
-            k.sock_sendmsg(pid, &s, &f, msg, flags, &mut pr)
-        });
+        // The socket is borrowed from the file, which the call holds.
+        let r = match f.sock() {
+            None => Err(f.not_a_socket()),
+            Some(s) => self.blocking(pid, s.sndtimeo.get(), |k| {
+                if msg.control.len() > i32::MAX as usize {
+                    return Err(Errno::ENOBUFS
+                        .why("____sys_sendmsg: msg_controllen > INT_MAX")
+                        .into());
+                }
+                k.sock_sendmsg(pid, s, &f, msg, flags, &mut pr)
+            }),
+        };
         self.k.progress_drop(&mut pr);
         self.k.fput(f);
         match r {
@@ -1488,16 +1527,13 @@ impl World {
             return Err(Errno::EINVAL.why("__sys_recvmsg: MSG_CMSG_COMPAT on the native call"));
         }
         let f = self.k.fdget(pid, fd)?;
-        let Some(s) = f.sock().cloned() else {
-            let e = f.not_a_socket();
-            self.k.fput(f);
-            return Err(e);
-        };
-        let t = s.lock().rcvtimeo;
         let mut pr = StreamProgress::default();
-        let r = self.blocking(pid, t, |k| {
-            k.sock_recvmsg(pid, &s, &f, len, controllen, flags, &mut pr)
-        });
+        let r = match f.sock() {
+            None => Err(f.not_a_socket()),
+            Some(s) => self.blocking(pid, s.rcvtimeo.get(), |k| {
+                k.sock_recvmsg(pid, s, &f, len, controllen, flags, &mut pr)
+            }),
+        };
         self.k.fput(f);
         match r {
             // A read that copied something before it gave up returns it.

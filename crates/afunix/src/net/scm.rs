@@ -130,12 +130,14 @@ impl Kernel {
         if fp.is_empty() && self.fault(crate::fault::FaultPoint::ScmFpCopy, pid) {
             return Err(crate::fault::FaultPoint::ScmFpCopy.error());
         }
+        // fget_raw of each fd, under one hold of the table's lock.
+        let ebadf = || Errno::EBADF.why("scm_fp_copy: fget_raw: fd not open");
+        let p = self.proc(pid).map_err(|_| ebadf())?;
+        let t = crate::world::lock(&p.fds);
         for chunk in data.chunks_exact(4) {
             let fd = i32::from_ne_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
-            let f = self
-                .fdget(pid, fd)
-                .map_err(|_| Errno::EBADF.why("scm_fp_copy: fget_raw: fd not open"))?;
-            fp.push(f);
+            let e = t.get(fd).map_err(|_| ebadf())?;
+            fp.push(self.fget(&e.file));
         }
         Ok(())
     }
@@ -245,22 +247,28 @@ impl Kernel {
         let cloexec = flags & MSG_CMSG_CLOEXEC != 0;
         let mut installed = Vec::new();
         let mut rest = fds.into_iter();
-        for _ in 0..fdmax {
-            let Some(f) = rest.next() else { break };
-            if self
-                .lsm(pid, |sec, task| sec.file_receive(task, FileRef(&f)))
-                .is_err()
-            {
-                self.fput(f);
-                break;
-            }
-            if self.fault(crate::fault::FaultPoint::ReceiveFd, pid) {
-                self.fput(f);
-                break;
-            }
-            match self.fd_install(pid, f, cloexec) {
-                Ok(fd) => installed.push(fd),
-                Err(_) => break, // fd_install dropped f
+        if self.security.is_none() {
+            // No hook to call between two: every fd under one hold of the
+            // table's lock (receive_fd → get_unused_fd_flags + fd_install).
+            self.fd_install_many(pid, &mut rest, fdmax, cloexec, &mut installed);
+        } else {
+            for _ in 0..fdmax {
+                let Some(f) = rest.next() else { break };
+                if self
+                    .lsm(pid, |sec, task| sec.file_receive(task, FileRef(&f)))
+                    .is_err()
+                {
+                    self.fput(f);
+                    break;
+                }
+                if self.fault(crate::fault::FaultPoint::ReceiveFd, pid) {
+                    self.fput(f);
+                    break;
+                }
+                match self.fd_install(pid, f, cloexec) {
+                    Ok(fd) => installed.push(fd),
+                    Err(_) => break, // fd_install dropped f
+                }
             }
         }
         let leftover: Vec<Arc<File>> = rest.collect();

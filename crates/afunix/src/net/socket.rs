@@ -529,14 +529,8 @@ impl Kernel {
     pub(crate) fn timeout_of(&self, pid: RawPid, fd: i32, rcv: bool) -> Option<Duration> {
         let f = self.fdget(pid, fd).ok()?;
         let t = match &f.kind {
-            FileKind::Socket(s) => {
-                let g = s.lock();
-                if rcv {
-                    g.rcvtimeo
-                } else {
-                    g.sndtimeo
-                }
-            }
+            FileKind::Socket(s) if rcv => s.rcvtimeo.get(),
+            FileKind::Socket(s) => s.sndtimeo.get(),
             _ => None,
         };
         self.fput(f);

@@ -304,11 +304,10 @@ impl Kernel {
             }
             SO_SNDTIMEO | SO_SNDTIMEO_NEW | SO_RCVTIMEO | SO_RCVTIMEO_NEW => {
                 let t = sock_set_timeout(v)?;
-                let mut g = s.lock();
                 if name == SO_RCVTIMEO || name == SO_RCVTIMEO_NEW {
-                    g.rcvtimeo = t;
+                    s.rcvtimeo.set(t);
                 } else {
-                    g.sndtimeo = t;
+                    s.sndtimeo.set(t);
                 }
                 return Ok(());
             }
@@ -419,6 +418,8 @@ impl Kernel {
                 let n = usize::from((v.len() / 8) as u16);
                 let prog = crate::abi::filter::Program::parse(v.get(..n * 8).unwrap_or_default())?;
                 g.filter = Some(Arc::new(prog));
+                s.has_filter
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
             }
             SO_ATTACH_BPF | SO_ATTACH_REUSEPORT_EBPF => {
                 if v.len() != 4 {
@@ -467,6 +468,8 @@ impl Kernel {
                 if g.filter.take().is_none() {
                     return Err(Errno::ENOENT.why("sk_detach_filter: no filter attached"));
                 }
+                s.has_filter
+                    .store(false, std::sync::atomic::Ordering::SeqCst);
             }
             SO_LOCK_FILTER => {
                 if g.opts.filter_locked && !valbool {
@@ -661,10 +664,10 @@ impl Kernel {
             // sk_tsflags and sk_bind_phc: always 0 (nonzero flags are a gap).
             SO_TIMESTAMPING_OLD | SO_TIMESTAMPING_NEW => Got::Val(vec![0; 8]),
             SO_RCVTIMEO | SO_RCVTIMEO_NEW => {
-                Got::Val(sock_get_timeout(g.rcvtimeo).to_bytes().to_vec())
+                Got::Val(sock_get_timeout(s.rcvtimeo.get()).to_bytes().to_vec())
             }
             SO_SNDTIMEO | SO_SNDTIMEO_NEW => {
-                Got::Val(sock_get_timeout(g.sndtimeo).to_bytes().to_vec())
+                Got::Val(sock_get_timeout(s.sndtimeo.get()).to_bytes().to_vec())
             }
             SO_RCVLOWAT => int(g.rcvlowat),
             SO_SNDLOWAT => int(1),

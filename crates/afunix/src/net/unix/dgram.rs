@@ -194,11 +194,17 @@ impl Kernel {
             Some(raw) => Some(crate::abi::sockaddr::parse_user_addr(raw)?),
             None => None,
         };
-        self.maybe_autobind(s)?;
         let len = msg.len();
         let nonblock = flags & MSG_DONTWAIT != 0;
-        let (peer, sk_passcred) = {
+        let (peer, sk_passcred) = loop {
             let mut g = s.lock();
+            // SO_PASSCRED/SO_PASSPIDFD on an unbound socket: autobind
+            // first (then look again, with the lock taken once more).
+            if g.may_passcred() && s.addr.get().is_none() {
+                drop(g);
+                self.unix_autobind(s)?;
+                continue;
+            }
             if len as i64 > g.sndbuf as i64 - 32 {
                 let sndbuf = g.sndbuf;
                 crate::path::note(|| format!("{len} bytes > sk_sndbuf {sndbuf} - 32"));
@@ -228,7 +234,7 @@ impl Kernel {
             if self.fault(crate::fault::FaultPoint::SockAllocSendPskb, pid) {
                 return Err(crate::fault::FaultPoint::SockAllocSendPskb.error().into());
             }
-            (g.peer.clone(), g.may_passcred())
+            break (g.peer.clone(), g.may_passcred());
         };
         if has_fds && self.too_many_unix_fds(pid) {
             return Err(Errno::ETOOMANYREFS
@@ -243,7 +249,11 @@ impl Kernel {
         };
         let mut data = msg.data().to_vec();
         // sk_filter on the receiver: a drop is a silent success.
-        let filter = other.lock().filter.clone();
+        let filter = if other.has_filter.load(Ordering::SeqCst) {
+            other.lock().filter.clone()
+        } else {
+            None
+        };
         if let Some(prog) = filter {
             match crate::abi::filter::filter_verdict(&prog, &data, &self.prandom) {
                 None => {
@@ -502,13 +512,14 @@ impl Kernel {
             msg_flags |= MSG_TRUNC;
             len
         };
-        let data = g.recvq[index]
-            .data
-            .get(skip..skip + size)
-            .unwrap_or_default()
-            .to_vec();
         let (passcred, passpidfd) = (g.passcred, g.passpidfd);
+        let data;
         let fds = if peek {
+            data = g.recvq[index]
+                .data
+                .get(skip..skip + size)
+                .unwrap_or_default()
+                .to_vec();
             let fds: Vec<Arc<File>> = g.recvq[index].fds.iter().map(|f| self.fget(f)).collect();
             if g.peek_off >= 0 {
                 g.peek_off = g.peek_off.saturating_add(size as i32);
@@ -516,10 +527,17 @@ impl Kernel {
             drop(g);
             fds
         } else {
-            let skb = g
+            let mut skb = g
                 .recvq
                 .remove(index)
                 .unwrap_or_else(|| unreachable!("index found above"));
+            // The message leaves the queue: read whole, its bytes are the
+            // caller's as they are (without MSG_PEEK the offset is 0).
+            data = if size == skb.data.len() {
+                std::mem::take(&mut skb.data)
+            } else {
+                skb.data.get(..size).unwrap_or_default().to_vec()
+            };
             if g.peek_off >= 0 {
                 g.peek_off = (g.peek_off - skb_len as i32).max(0);
             }

@@ -149,6 +149,14 @@ pub struct Sock {
     pub addr: OnceLock<UnixAddr>,
     /// `sk_wmem_alloc`: truesize of this socket's messages still queued.
     pub wmem: AtomicUsize,
+    /// `sk_rcvtimeo` (`SO_RCVTIMEO`), read without the lock as
+    /// `sock_rcvtimeo` reads it.
+    pub(crate) rcvtimeo: Timeo,
+    /// `sk_sndtimeo` (`SO_SNDTIMEO`).
+    pub(crate) sndtimeo: Timeo,
+    /// `sk_filter` is set: the sender looks at the receiver's filter only
+    /// then (the kernel reads the pointer under RCU, not the socket lock).
+    pub(crate) has_filter: std::sync::atomic::AtomicBool,
     /// `u->vertex->out_degree`: copies of this socket's file in flight
     /// (kept under the collector's lock; read without it by `fput`, to
     /// tell the collector when only in-flight copies are left).
@@ -208,10 +216,6 @@ pub struct SockInner {
     pub peercred: Option<PeerCred>,
     /// `sk_filter`.
     pub filter: Option<Arc<Program>>,
-    /// `SO_RCVTIMEO` (`None`: wait forever).
-    pub rcvtimeo: Option<Duration>,
-    /// `SO_SNDTIMEO`.
-    pub sndtimeo: Option<Duration>,
     /// `u->oob_skb`: the id of the skb holding the current OOB byte.
     pub oob_skb: Option<u64>,
     /// Generation of `wait`: bumped at every wake-up.
@@ -283,6 +287,36 @@ pub fn stream_skb_truesize(size: usize) -> usize {
     const SKB_MAX_HEAD: usize = PAGE_SIZE - SHINFO;
     let paged = size.min(page_align(size.saturating_sub(SKB_MAX_HEAD)));
     skb_truesize_split(size - paged, paged)
+}
+
+/// A socket timeout (`None`: wait forever), set and read without a lock.
+#[derive(Debug)]
+pub(crate) struct Timeo(std::sync::atomic::AtomicU64);
+
+impl Default for Timeo {
+    fn default() -> Self {
+        Timeo(std::sync::atomic::AtomicU64::new(u64::MAX))
+    }
+}
+
+impl Timeo {
+    /// `READ_ONCE(sk->sk_rcvtimeo)`.
+    pub(crate) fn get(&self) -> Option<Duration> {
+        match self.0.load(Ordering::SeqCst) {
+            u64::MAX => None,
+            j => Some(crate::abi::timeval::jiffies_to_duration(j)),
+        }
+    }
+
+    /// `WRITE_ONCE(sk->sk_rcvtimeo, ...)`: kept in jiffies, as the kernel
+    /// keeps it (`MAX_SCHEDULE_TIMEOUT` for `None`).
+    pub(crate) fn set(&self, t: Option<Duration>) {
+        let j = match t {
+            None => u64::MAX,
+            Some(d) => crate::abi::timeval::duration_to_jiffies(d).min(u64::MAX - 1),
+        };
+        self.0.store(j, Ordering::SeqCst);
+    }
 }
 
 impl Sock {
@@ -404,6 +438,9 @@ impl Kernel {
             path_ino: OnceLock::new(),
             wmem: AtomicUsize::new(0),
             inflight: AtomicUsize::new(0),
+            rcvtimeo: Timeo::default(),
+            sndtimeo: Timeo::default(),
+            has_filter: std::sync::atomic::AtomicBool::new(false),
             inner: Mutex::new(SockInner {
                 state: SockState::Close,
                 file: None,
@@ -426,8 +463,6 @@ impl Kernel {
                 max_ack_backlog,
                 peercred: None,
                 filter: None,
-                rcvtimeo: None,
-                sndtimeo: None,
                 oob_skb: None,
                 seq: 0,
                 next_skb: 1,
