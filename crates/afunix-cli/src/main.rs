@@ -266,6 +266,11 @@ enum Cmd {
         /// `afunix exec` (median of 3 runs each) and print the ratio.
         #[arg(long)]
         exec: bool,
+        /// Instead: collect rings of 10^4, 10^5 and 10^6 in-flight sockets
+        /// on the model (about 3 GB of memory and half a minute) and print
+        /// the cost per socket of each and how it grows.
+        #[arg(long, conflicts_with = "exec")]
+        gc: bool,
     },
     /// Differential fuzzing: generate random valid scenarios, run each on
     /// the model and on the host kernel, and compare the whole traces. A
@@ -916,11 +921,18 @@ fn main() -> ExitCode {
             Err(code) => code,
         },
         #[cfg(feature = "host")]
-        Cmd::Bench { secs, size, exec } => {
+        Cmd::Bench {
+            secs,
+            size,
+            exec,
+            gc,
+        } => {
             let json = cli.format == Format::Json;
             let mut log = |l: &str| log_line(json, l);
             let r = if exec {
                 bench::run_exec(3, &mut log)
+            } else if gc {
+                bench::workloads::gc(&mut log)
             } else {
                 bench::run(bench::BenchOpts { secs, size }, &mut log)
             };

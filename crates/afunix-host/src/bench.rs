@@ -174,6 +174,17 @@ impl BenchPair {
     }
 }
 
+/// Bytes of heap this process has allocated and not freed (glibc's
+/// `mallinfo2().uordblks`, the main arena): the benchmark reads it before
+/// and after building idle objects to count what they cost, in bytes of
+/// heap rather than guesses from `size_of`.
+pub fn heap_in_use() -> usize {
+    // SAFETY: mallinfo2(3) takes no arguments, only reads the allocator's
+    // statistics and returns a plain struct by value.
+    let m = unsafe { libc::mallinfo2() };
+    m.uordblks
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

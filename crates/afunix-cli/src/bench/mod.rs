@@ -13,6 +13,8 @@
 //! in **two processes** (nothing of theirs is shared but the world's own
 //! tables). The kernel runs in this process (threads of one process).
 
+pub mod workloads;
+
 use afunix::abi::consts::{SOCK_DGRAM, SOCK_STREAM};
 use afunix::backend::TaskSpec;
 use afunix::net::socket::MsgHdr;
@@ -430,6 +432,9 @@ pub fn run(o: BenchOpts, out: &mut dyn FnMut(&str)) -> Result<(), String> {
     }
     out("");
     fd_passing(o, out)?;
+    out("");
+    workloads::run(o.secs, out)?;
+    workloads::memory(out)?;
     out("");
     out("2t/1t: two-thread over one-thread throughput (target for the model: >= 1.6x on two cores).");
     out("spread: (max - min) / median over 3 rounds of each figure (the median is printed).");

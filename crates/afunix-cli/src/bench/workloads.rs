@@ -1,0 +1,267 @@
+//! The workloads of `afunix bench` beyond the ping: a stream carrying
+//! 64 KiB writes, `connect` + `accept` + `close`, a file passed along a
+//! chain of ten processes, the collector on big rings, and the heap an
+//! idle socketpair and an idle process cost. Each model workload that has
+//! a kernel counterpart is measured alternately with it, three rounds each.
+
+use super::{ns_per_op, NOISY};
+use afunix::abi::consts::{SOCK_DGRAM, SOCK_STREAM};
+use afunix::{Fd, Pid, TaskSpec, World};
+use afunix_host::bench::{heap_in_use, BenchPair};
+use std::io::{Read, Write};
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
+use std::time::Instant;
+
+type Op<'a> = &'a mut dyn FnMut() -> Result<(), String>;
+
+/// One row: the median ns/op of each side over three alternate rounds,
+/// the ratio, and the spread of each.
+fn compare(name: &str, secs: f64, model: Op<'_>, kernel: Op<'_>) -> Result<String, String> {
+    let (mut ms, mut ks) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        ms.push(ns_per_op(secs, model)?);
+        ks.push(ns_per_op(secs, kernel)?);
+    }
+    let med = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let spread = |v: &[f64]| (v[v.len() - 1] - v[0]) / v[v.len() / 2];
+    let (m, k) = (med(&mut ms), med(&mut ks));
+    let (sm, sk) = (spread(&ms), spread(&ks));
+    let warn = if sm > NOISY || sk > NOISY {
+        "  (noisy)"
+    } else {
+        ""
+    };
+    Ok(format!(
+        "{name:<28} {k:>11.0} {m:>11.0} {:>8.2}x {:>7.0}% {:>7.0}%{warn}",
+        k / m,
+        sk * 100.0,
+        sm * 100.0
+    ))
+}
+
+fn err(what: &str) -> impl Fn(afunix::Error) -> String + '_ {
+    move |e| format!("model {what}: {e:?}")
+}
+
+fn io_err(what: &str) -> impl Fn(std::io::Error) -> String + '_ {
+    move |e| format!("kernel {what}: {e}")
+}
+
+/// 64 KiB written on one end of a stream socketpair and read back whole.
+fn stream_64k(secs: f64) -> Result<String, String> {
+    const LEN: usize = 64 * 1024;
+    let w = World::new();
+    let p = w.spawn(&TaskSpec::default());
+    let [a, b] = w.socketpair(p, SOCK_STREAM).map_err(err("socketpair"))?;
+    let data = vec![0x5au8; LEN];
+    let mut model = || -> Result<(), String> {
+        let mut sent = 0;
+        while sent < LEN {
+            sent += w.write(p, a, &data[sent..]).map_err(err("write"))?;
+        }
+        let mut got = 0;
+        while got < LEN {
+            got += w.read(p, b, LEN - got).map_err(err("read"))?.len();
+        }
+        Ok(())
+    };
+    let (mut ka, mut kb) = UnixStream::pair().map_err(io_err("socketpair"))?;
+    let mut buf = vec![0u8; LEN];
+    let mut kernel = || -> Result<(), String> {
+        ka.write_all(&data).map_err(io_err("write"))?;
+        kb.read_exact(&mut buf).map_err(io_err("read"))?;
+        Ok(())
+    };
+    compare("stream 64 KiB write+read", secs, &mut model, &mut kernel)
+}
+
+/// `socket`, `connect` to a listening abstract name, `accept`, and the
+/// close of both ends.
+fn connect_accept(secs: f64) -> Result<String, String> {
+    let name = format!("afunix-bench-{}", std::process::id());
+    let w = World::new();
+    let p = w.spawn(&TaskSpec::default());
+    let mut addr = vec![1u8, 0, 0];
+    addr.extend_from_slice(name.as_bytes());
+    let l = w.socket(p, SOCK_STREAM).map_err(err("socket"))?;
+    w.bind(p, l, &addr).map_err(err("bind"))?;
+    w.listen(p, l, 128).map_err(err("listen"))?;
+    let mut model = || -> Result<(), String> {
+        let s = w.socket(p, SOCK_STREAM).map_err(err("socket"))?;
+        w.connect(p, s, &addr).map_err(err("connect"))?;
+        let a = w.accept4(p, l, 0).map_err(err("accept"))?;
+        w.close(p, a).map_err(err("close"))?;
+        w.close(p, s).map_err(err("close"))?;
+        Ok(())
+    };
+    let kaddr = SocketAddr::from_abstract_name(name.as_bytes()).map_err(io_err("address"))?;
+    let listener = UnixListener::bind_addr(&kaddr).map_err(io_err("bind"))?;
+    let mut kernel = || -> Result<(), String> {
+        let s = UnixStream::connect_addr(&kaddr).map_err(io_err("connect"))?;
+        let (a, _) = listener.accept().map_err(io_err("accept"))?;
+        drop(a);
+        drop(s);
+        Ok(())
+    };
+    compare("connect+accept+close", secs, &mut model, &mut kernel)
+}
+
+/// A dgram socket passed along a chain of ten processes: each hop is a
+/// `sendmsg` with the fd, a `recvmsg` in the next process, and the
+/// sender's `close` of its copy. (The kernel side runs the same calls in
+/// this one process: no context switch is counted for it.)
+fn chain_of_10(secs: f64) -> Result<String, String> {
+    const HOPS: usize = 10;
+    let w = World::new();
+    let first = w.spawn(&TaskSpec::default());
+    let links: Vec<[Fd; 2]> = (0..HOPS)
+        .map(|_| w.socketpair(first, SOCK_DGRAM))
+        .collect::<Result<_, _>>()
+        .map_err(err("socketpair"))?;
+    let mut procs: Vec<Pid> = vec![first];
+    for _ in 0..HOPS {
+        procs.push(w.fork(first).map_err(err("fork"))?);
+    }
+    let [carried, _keep] = w.socketpair(first, SOCK_DGRAM).map_err(err("socketpair"))?;
+    let mut model = || -> Result<(), String> {
+        let mut fd = w.dup(first, carried).map_err(err("dup"))?;
+        for (k, link) in links.iter().enumerate() {
+            let (from, to) = (procs[k], procs[k + 1]);
+            w.send_with_fds(from, link[0], b"x", &[fd])
+                .map_err(err("sendmsg"))?;
+            w.close(from, fd).map_err(err("close"))?;
+            let m = w.recvmsg(to, link[1], 16, 64, 0).map_err(err("recvmsg"))?;
+            fd = *m.rights().first().ok_or("model: no fd received")?;
+        }
+        w.close(procs[HOPS], fd).map_err(err("close"))
+    };
+    let klinks: Vec<BenchPair> = (0..HOPS)
+        .map(|_| BenchPair::new(SOCK_DGRAM))
+        .collect::<Result<_, _>>()
+        .map_err(io_err("socketpair"))?;
+    let kcarried = BenchPair::new(SOCK_DGRAM).map_err(io_err("socketpair"))?;
+    let mut buf = [0u8; 16];
+    let mut kernel = || -> Result<(), String> {
+        let mut held: Option<std::os::fd::OwnedFd> = None;
+        for link in &klinks {
+            let raw = match &held {
+                Some(fd) => std::os::fd::AsRawFd::as_raw_fd(fd),
+                None => kcarried.raw_fd(0),
+            };
+            link.send_fds(0, b"x", &[raw]).map_err(io_err("sendmsg"))?;
+            drop(held.take());
+            let (_, mut got) = link.recv_fds(1, &mut buf).map_err(io_err("recvmsg"))?;
+            held = Some(got.pop().ok_or("kernel: no fd received")?);
+        }
+        drop(held);
+        Ok(())
+    };
+    compare("fd along 10 processes", secs, &mut model, &mut kernel)
+}
+
+/// The model and kernel workloads above, as a table.
+pub fn run(secs: f64, out: &mut dyn FnMut(&str)) -> Result<(), String> {
+    out("more workloads, model and kernel alternately, 3 rounds each (ns per operation):");
+    out(&format!(
+        "{:<28} {:>11} {:>11} {:>9} {:>8} {:>8}",
+        "workload", "kernel ns", "model ns", "speed-up", "k.spread", "m.spread"
+    ));
+    let secs = (secs / 3.0).max(0.05);
+    for row in [stream_64k, connect_accept, chain_of_10] {
+        out(&row(secs)?);
+    }
+    Ok(())
+}
+
+/// Heap bytes per idle dgram socketpair and per idle process of a world:
+/// 1000 of each built, the heap in use before and after, divided.
+pub fn memory(out: &mut dyn FnMut(&str)) -> Result<(), String> {
+    const N: usize = 1000;
+    let w = World::new();
+    let p = w.spawn(&TaskSpec {
+        nofile: 4 * N as u64,
+        ..TaskSpec::default()
+    });
+    // A first pair and process: one-time growth of the world's tables.
+    w.socketpair(p, SOCK_DGRAM).map_err(err("socketpair"))?;
+    w.spawn(&TaskSpec::default());
+    let before = heap_in_use();
+    for _ in 0..N {
+        w.socketpair(p, SOCK_DGRAM).map_err(err("socketpair"))?;
+    }
+    let pair = heap_in_use().saturating_sub(before) / N;
+    let before = heap_in_use();
+    for _ in 0..N {
+        w.spawn(&TaskSpec::default());
+    }
+    let proc = heap_in_use().saturating_sub(before) / N;
+    out(&format!(
+        "heap per idle dgram socketpair: {pair} bytes; per idle process: {proc} bytes (model, {N} of each)"
+    ));
+    Ok(())
+}
+
+/// Collect a ring of `n` in-flight sockets: `n` dgram pairs, each `a`
+/// sending the next pair's `b` and every fd closed as the ring is built,
+/// so each `b` is held only by the message queued on the previous one.
+/// Returns (ns per socket to build, ns per socket to collect).
+fn ring(n: usize) -> Result<(f64, f64), String> {
+    let w = World::new();
+    // Root: the in-flight limit of RLIMIT_NOFILE does not apply.
+    let p = w.spawn(&TaskSpec {
+        uid: 0,
+        gid: 0,
+        groups: vec![0],
+        ..TaskSpec::default()
+    });
+    let t = Instant::now();
+    let [mut prev, b0] = w.socketpair(p, SOCK_DGRAM).map_err(err("socketpair"))?;
+    for _ in 1..n {
+        let [a, b] = w.socketpair(p, SOCK_DGRAM).map_err(err("socketpair"))?;
+        w.send_with_fds(p, prev, b"", &[b])
+            .map_err(err("sendmsg"))?;
+        w.close(p, prev).map_err(err("close"))?;
+        w.close(p, b).map_err(err("close"))?;
+        prev = a;
+    }
+    w.send_with_fds(p, prev, b"", &[b0])
+        .map_err(err("sendmsg"))?;
+    w.close(p, prev).map_err(err("close"))?;
+    w.close(p, b0).map_err(err("close"))?;
+    let build = t.elapsed().as_nanos() as f64 / n as f64;
+    let t = Instant::now();
+    w.gc();
+    let collect = t.elapsed().as_nanos() as f64 / n as f64;
+    let left = w.socket_objects();
+    if left != 0 {
+        return Err(format!(
+            "model: {left} sockets left after collecting a ring of {n}"
+        ));
+    }
+    Ok((build, collect))
+}
+
+/// `afunix bench --gc`: the collector on rings of 10⁴, 10⁵ and 10⁶
+/// sockets, per socket, and how the cost per socket grows.
+pub fn gc(out: &mut dyn FnMut(&str)) -> Result<(), String> {
+    out("collector: a ring of N in-flight sockets (N dgram pairs, fds closed as built), then gc");
+    out(&format!(
+        "{:>9} {:>16} {:>18} {:>10} {:>14}",
+        "N", "build ns/socket", "collect ns/socket", "collect s", "vs N=10^4"
+    ));
+    let mut base = None;
+    for n in [10_000usize, 100_000, 1_000_000] {
+        let (build, collect) = ring(n)?;
+        let b = *base.get_or_insert(collect);
+        out(&format!(
+            "{n:>9} {build:>16.0} {collect:>18.0} {:>10.3} {:>13.2}x",
+            collect * n as f64 / 1e9,
+            collect / b
+        ));
+    }
+    Ok(())
+}
