@@ -350,7 +350,7 @@ impl Kernel {
             )
         });
         self.unix_add_edges(&other, &og, &skb);
-        og.recvq.push_back(skb);
+        og.skb_queue_tail(skb);
         other.wake_locked(&mut og);
         Ok(len)
     }

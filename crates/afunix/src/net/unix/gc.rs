@@ -219,6 +219,9 @@ impl GcState {
             self.unvisited.push((pred.id, seq));
         }
         if let Some(v) = self.vertices.get_mut(&pred.id) {
+            if v.edges.capacity() == 0 {
+                v.edges.reserve_exact(1);
+            }
             v.edges.push_back(e);
         }
         *self.incoming.entry(e.succ).or_default() += 1;

@@ -403,6 +403,17 @@ impl SockInner {
     pub fn may_passcred(&self) -> bool {
         self.passcred || self.passpidfd
     }
+
+    /// `__skb_queue_tail` on the receive queue. An idle socket's queue
+    /// takes room for one message at first, not four: a socket that sits
+    /// with one message queued (an in-flight graph of a million of them)
+    /// costs one slot.
+    pub fn skb_queue_tail(&mut self, skb: Skb) {
+        if self.recvq.capacity() == 0 {
+            self.recvq.reserve_exact(1);
+        }
+        self.recvq.push_back(skb);
+    }
 }
 
 /// `unix_state_double_lock`: two sockets locked in id order.

@@ -353,7 +353,7 @@ impl Kernel {
                 .to_vec();
             let skb = self.unix_new_skb(pid, s, chunk, part, cred, &mut og);
             self.unix_add_edges(&other, &og, &skb);
-            og.recvq.push_back(skb);
+            og.skb_queue_tail(skb);
             other.wake_locked(&mut og);
             pr.sent += size;
         }
@@ -377,7 +377,7 @@ impl Kernel {
                     None
                 };
                 og.oob_skb = Some(skb.id);
-                og.recvq.push_back(skb);
+                og.skb_queue_tail(skb);
                 other.wake_locked(&mut og);
                 drop(og);
                 self.send_sigurg(&other);
