@@ -510,11 +510,19 @@ impl Kernel {
                 }
                 let chunk = (unread - skip).min(len - copied);
                 let start = b.consumed + skip;
-                pr.out
-                    .extend_from_slice(b.data.get(start..start + chunk).unwrap_or_default());
-                let size_left = len - pr.out.len();
+                // A read that takes a whole message first takes its bytes
+                // as they are, rather than a copy of them.
+                let whole = !peek && copied == 0 && start == 0 && chunk == b.data.len();
+                if !whole {
+                    pr.out
+                        .extend_from_slice(b.data.get(start..start + chunk).unwrap_or_default());
+                }
+                let size_left = len - (copied + chunk);
                 if !peek {
                     let b = &mut g.recvq[idx];
+                    if whole {
+                        pr.out = std::mem::take(&mut b.data);
+                    }
                     b.consumed += chunk;
                     let had_fds = !b.fds.is_empty();
                     if had_fds {
