@@ -20,7 +20,7 @@ pub enum FileKind {
     /// `/dev/null`.
     Null,
     /// An in-memory file (`memfd_create`): its bytes and the shared offset.
-    Memfd(Mutex<Memfd>),
+    Memfd(Box<Mutex<Memfd>>),
     /// The read end of a pipe.
     PipeRead(Arc<Pipe>),
     /// The write end of a pipe.
@@ -30,7 +30,7 @@ pub enum FileKind {
     /// A pidfd: refers to a process, which may have exited.
     Pidfd(RawPid),
     /// A regular file opened with `open`.
-    Regular(RegFile),
+    Regular(Box<RegFile>),
     /// A directory opened for reading (it reads as `EISDIR`).
     Dir,
     /// An `O_PATH` fd: it names a file but reads, writes, polls nothing

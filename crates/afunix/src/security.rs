@@ -49,7 +49,7 @@ impl<'a> SocketRef<'a> {
     }
     /// The bound address (`u->addr`), once it has one.
     pub fn addr(self) -> Option<&'a UnixAddr> {
-        self.0.addr.get()
+        self.0.addr.get().map(|a| &**a)
     }
 }
 

@@ -123,13 +123,13 @@ impl World {
                 if trunc && !created {
                     lock(data).clear();
                 }
-                FileKind::Regular(RegFile {
+                FileKind::Regular(Box::new(RegFile {
                     data: Arc::clone(data),
                     pos: Mutex::new(0),
                     read: wants_read,
                     write: wants_write,
                     append: flags & O_APPEND != 0,
-                })
+                }))
             }
         };
         drop(names);

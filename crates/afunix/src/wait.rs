@@ -158,6 +158,14 @@ pub struct WaitList {
 }
 
 impl WaitList {
+    /// An empty list (`DECLARE_WAIT_QUEUE_HEAD`).
+    pub(crate) const fn new() -> WaitList {
+        WaitList {
+            next: 0,
+            sleepers: std::collections::VecDeque::new(),
+        }
+    }
+
     /// `prepare_to_wait[_exclusive]`: join at the tail; the ticket.
     pub(crate) fn add(&mut self, exclusive: bool) -> u64 {
         self.next += 1;

@@ -531,10 +531,10 @@ impl Kernel {
     fn memfd(&self, pid: RawPid, content: &[u8]) -> SysResult<i32> {
         self.fd_reserve(pid, 1)?;
         let f = self.alloc_file(
-            FileKind::Memfd(Mutex::new(Memfd {
+            FileKind::Memfd(Box::new(Mutex::new(Memfd {
                 data: content.to_vec(),
                 pos: 0,
-            })),
+            }))),
             false,
         );
         self.fd_install(pid, f, false)
@@ -1122,8 +1122,12 @@ impl World {
         self.k.interrupted.store(true, Ordering::SeqCst);
         for s in self.k.all_socks() {
             let mut g = s.lock();
-            g.waiters.wake_all();
-            g.peer_waiters.wake_all();
+            if g.waiters.has_sleeper() {
+                g.waiters.wake_all();
+            }
+            if g.peer_waiters.has_sleeper() {
+                g.peer_waiters.wake_all();
+            }
             s.wait.notify_all();
             s.peer_wait.notify_all();
         }

@@ -178,8 +178,8 @@ impl Kernel {
             // unix_socketpair: both ends are ESTABLISHED, whatever the type.
             ga.state = SockState::Established;
             gb.state = SockState::Established;
-            ga.peercred = Some(pc.clone());
-            gb.peercred = Some(pc);
+            ga.peercred = Some(Box::new(pc.clone()));
+            gb.peercred = Some(Box::new(pc));
         }
         let nb = ty & SOCK_NONBLOCK != 0;
         let cloexec = ty & SOCK_CLOEXEC != 0;

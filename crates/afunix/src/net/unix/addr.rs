@@ -40,7 +40,7 @@ impl Kernel {
                 continue;
             }
             names.abstract_names.insert(key, Arc::downgrade(s));
-            let _ = s.addr.set(UnixAddr::Abstract(name));
+            let _ = s.addr.set(Box::new(UnixAddr::Abstract(name)));
             return Ok(());
         }
         Err(Errno::ENOSPC.why("unix_autobind: every abstract name is taken"))
@@ -87,7 +87,7 @@ impl Kernel {
                     },
                 );
                 let _ = s.path_ino.set(ino);
-                let _ = s.addr.set(UnixAddr::Pathname(path));
+                let _ = s.addr.set(Box::new(UnixAddr::Pathname(path)));
                 Ok(())
             }
             UnixAddr::Abstract(name) => {
@@ -104,7 +104,7 @@ impl Kernel {
                         .why("unix_bind_abstract: name in use by a socket of this type"));
                 }
                 names.abstract_names.insert(key, Arc::downgrade(s));
-                let _ = s.addr.set(UnixAddr::Abstract(name));
+                let _ = s.addr.set(Box::new(UnixAddr::Abstract(name)));
                 Ok(())
             }
             UnixAddr::Unnamed => Err(Errno::EINVAL.why("unix_validate_addr: no name")),
@@ -116,7 +116,7 @@ impl Kernel {
     pub(crate) fn unhash(&self, s: &Arc<Sock>) {
         let Some(addr) = s.addr.get() else { return };
         let mut names = lock(&self.names);
-        match addr {
+        match &**addr {
             UnixAddr::Abstract(name) => {
                 let key = (s.netns, s.ty, name.clone());
                 if names

@@ -146,7 +146,7 @@ pub struct Sock {
     /// The socket file a pathname bind made (`u->path`): its inode.
     pub(crate) path_ino: OnceLock<u64>,
     /// The bound address (`u->addr`): set once, never changed.
-    pub addr: OnceLock<UnixAddr>,
+    pub addr: OnceLock<Box<UnixAddr>>,
     /// `sk_wmem_alloc`: truesize of this socket's messages still queued.
     pub wmem: AtomicUsize,
     /// `sk_rcvtimeo` (`SO_RCVTIMEO`), read without the lock as
@@ -189,7 +189,7 @@ pub struct SockInner {
     /// `sk_receive_queue`.
     pub recvq: VecDeque<Skb>,
     /// For a listener: embryos waiting for `accept`, oldest first.
-    pub accept_q: VecDeque<Arc<Sock>>,
+    pub accept_q: Cold<VecDeque<Arc<Sock>>>,
     /// For an embryo: its listener.
     pub listener: Option<Weak<Sock>>,
     /// `sk_sndbuf`.
@@ -213,7 +213,7 @@ pub struct SockInner {
     /// `sk_max_ack_backlog`: the dgram queue limit, or the listen backlog.
     pub max_ack_backlog: u32,
     /// `sk_peer_cred`/`sk_peer_pid`.
-    pub peercred: Option<PeerCred>,
+    pub peercred: Option<Box<PeerCred>>,
     /// `sk_filter`.
     pub filter: Option<Arc<Program>>,
     /// `u->oob_skb`: the id of the skb holding the current OOB byte.
@@ -230,11 +230,72 @@ pub struct SockInner {
     /// what `SIOCINQ` and `SCM_INQ` report.
     pub inq_leak: usize,
     /// The sleepers of `sk_wq`, in order.
-    pub(crate) waiters: crate::world::WaitList,
+    pub(crate) waiters: Cold<crate::world::WaitList>,
     /// The sleepers of `peer_wait`, in order.
-    pub(crate) peer_waiters: crate::world::WaitList,
+    pub(crate) peer_waiters: Cold<crate::world::WaitList>,
     /// The generic options only the option calls read (`sk_setsockopt`).
-    pub opts: crate::net::sockopt::SockOpts,
+    pub opts: Cold<crate::net::sockopt::SockOpts>,
+}
+
+/// A part of a socket most sockets never use (the option store, the
+/// accept queue, the sleepers' lists): read through `Deref` as its empty
+/// value until something is written to it through `DerefMut`, which
+/// allocates it. An idle socket pays a pointer for each, not the part.
+pub struct Cold<T: Empty>(Option<Box<T>>);
+
+/// The value a [`Cold`] part reads as before it is allocated.
+pub trait Empty: Default + 'static {
+    /// The empty value, shared.
+    fn empty() -> &'static Self;
+}
+
+impl<T: Empty> Default for Cold<T> {
+    fn default() -> Self {
+        Cold(None)
+    }
+}
+
+impl<T: Empty> std::ops::Deref for Cold<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        match self.0.as_deref() {
+            Some(t) => t,
+            None => T::empty(),
+        }
+    }
+}
+
+impl<T: Empty> std::ops::DerefMut for Cold<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.0.get_or_insert_with(Box::default)
+    }
+}
+
+impl<T: Empty + std::fmt::Debug> std::fmt::Debug for Cold<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        (**self).fmt(f)
+    }
+}
+
+impl Empty for crate::net::sockopt::SockOpts {
+    fn empty() -> &'static Self {
+        static EMPTY: OnceLock<crate::net::sockopt::SockOpts> = OnceLock::new();
+        EMPTY.get_or_init(Default::default)
+    }
+}
+
+impl Empty for crate::world::WaitList {
+    fn empty() -> &'static Self {
+        static EMPTY: crate::world::WaitList = crate::world::WaitList::new();
+        &EMPTY
+    }
+}
+
+impl Empty for VecDeque<Arc<Sock>> {
+    fn empty() -> &'static Self {
+        static EMPTY: VecDeque<Arc<Sock>> = VecDeque::new();
+        &EMPTY
+    }
 }
 
 /// The smallest `sk_sndbuf` (`SOCK_MIN_SNDBUF`, measured on 6.18: 4608).
@@ -389,7 +450,7 @@ impl Sock {
 
     /// The bound address, if any.
     pub fn name(&self) -> Option<&UnixAddr> {
-        self.addr.get()
+        self.addr.get().map(|a| &**a)
     }
 }
 
@@ -460,7 +521,7 @@ impl Kernel {
                 dead: false,
                 err: None,
                 recvq: VecDeque::new(),
-                accept_q: VecDeque::new(),
+                accept_q: Cold::default(),
                 listener: None,
                 sndbuf: SK_BUF_DEFAULT,
                 rcvbuf: SK_BUF_DEFAULT,
@@ -478,10 +539,10 @@ impl Kernel {
                 seq: 0,
                 next_skb: 1,
                 peer_seq: 0,
-                waiters: Default::default(),
-                peer_waiters: Default::default(),
+                waiters: Cold::default(),
+                peer_waiters: Cold::default(),
                 inq_leak: 0,
-                opts: Default::default(),
+                opts: Cold::default(),
             }),
             wait: Condvar::new(),
             peer_wait: Condvar::new(),
@@ -529,7 +590,11 @@ impl Kernel {
             g.oob_skb = None;
             let peer = g.peer.take();
             let skbs: Vec<Skb> = g.recvq.drain(..).collect();
-            let embryos: Vec<Arc<Sock>> = g.accept_q.drain(..).collect();
+            let embryos: Vec<Arc<Sock>> = if g.accept_q.is_empty() {
+                Vec::new()
+            } else {
+                g.accept_q.drain(..).collect()
+            };
             // A message left in our queue (past one leading, fully read OOB
             // leftover), or having been an embryo, resets the peer.
             let first_real = match skbs.first() {

@@ -84,7 +84,7 @@ impl Kernel {
         }
         g.max_ack_backlog = backlog.max(0) as u32;
         g.state = SockState::Listen;
-        g.peercred = Some(pc);
+        g.peercred = Some(Box::new(pc));
         // A larger backlog lets waiting connectors in (all of them).
         s.wake_peers_all_locked(&mut g);
         Ok(())
@@ -155,14 +155,14 @@ impl Kernel {
             let mut n = newsk.lock();
             n.state = SockState::Established;
             n.peer = Some(Arc::clone(s));
-            n.peercred = Some(connector);
+            n.peercred = Some(Box::new(connector));
             n.passcred = og.passcred;
             n.passpidfd = og.passpidfd;
             n.passrights = og.passrights;
             n.listener = Some(Arc::downgrade(&other));
         }
         if let Some(a) = other.name() {
-            let _ = newsk.addr.set(a.clone());
+            let _ = newsk.addr.set(Box::new(a.clone()));
         }
         g.peer = Some(Arc::clone(&newsk));
         g.state = SockState::Established;
