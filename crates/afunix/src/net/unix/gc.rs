@@ -826,7 +826,9 @@ impl Kernel {
                 .collect()
         };
         // unix_collect_skb: splice the queues (a listener's: its embryos').
-        let mut hit: Vec<(Arc<Sock>, Vec<Skb>)> = Vec::new();
+        // (Each queue is taken whole, as `skb_queue_splice_init` moves it:
+        // no copy, no allocation per socket.)
+        let mut hit: Vec<(Arc<Sock>, VecDeque<Skb>)> = Vec::new();
         let mut seen = HashSet::default();
         for s in dead {
             if !seen.insert(s.id) {
@@ -835,10 +837,10 @@ impl Kernel {
             let (skbs, embryos, listening) = {
                 let mut g = s.lock();
                 let listening = g.state == super::SockState::Listen;
-                let skbs: Vec<Skb> = if listening {
-                    Vec::new()
+                let skbs = if listening {
+                    VecDeque::new()
                 } else {
-                    g.recvq.drain(..).collect()
+                    std::mem::take(&mut g.recvq)
                 };
                 if !listening {
                     g.oob_skb = None;
@@ -854,7 +856,7 @@ impl Kernel {
                     let skbs = {
                         let mut g = e.lock();
                         g.oob_skb = None;
-                        g.recvq.drain(..).collect::<Vec<_>>()
+                        std::mem::take(&mut g.recvq)
                     };
                     hit.push((e, skbs));
                 }
