@@ -3,7 +3,6 @@
 
 use crate::fdtable::FdTable;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
-use std::sync::Mutex;
 
 /// A process id as the model keeps it internally (the public type is
 /// [`crate::Pid`]).
@@ -77,8 +76,11 @@ pub struct Process {
     pub cred: Cred,
     /// RLIMIT_NOFILE (soft = hard).
     pub nofile: u64,
-    /// Its fd table (`files_struct`, with its own lock).
-    pub fds: Mutex<FdTable>,
+    /// Its fd table (`files_struct`). Looking an fd up takes the lock
+    /// shared (the kernel's `fdget` takes none: RCU), so the threads of
+    /// one process do not wait for each other on every call; installing
+    /// and closing take it alone (`files->file_lock`).
+    pub fds: std::sync::RwLock<FdTable>,
     /// SIGPIPE raised and not yet collected.
     pub sigpipe: AtomicBool,
     /// How many of its calls sleep right now.

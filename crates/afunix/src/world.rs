@@ -34,6 +34,16 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Take a reader-writer lock shared, ignoring poisoning (as [`lock`]).
+pub(crate) fn read<T>(m: &std::sync::RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    m.read().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Take a reader-writer lock alone, ignoring poisoning (as [`lock`]).
+pub(crate) fn write<T>(m: &std::sync::RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    m.write().unwrap_or_else(|p| p.into_inner())
+}
+
 use crate::signal::Interrupt;
 pub(crate) use crate::wait::{Fail, KResult, Wait, WaitList};
 
@@ -198,7 +208,7 @@ impl Kernel {
             pid,
             cred,
             nofile,
-            fds: Mutex::new(fds),
+            fds: std::sync::RwLock::new(fds),
             sigpipe: AtomicBool::new(false),
             sleeping: AtomicUsize::new(0),
             alive: AtomicBool::new(true),
@@ -248,7 +258,7 @@ impl Kernel {
         // dup_fd: the references are taken under the table's lock, so a
         // concurrent close cannot release a file the child is inheriting.
         let fds = {
-            let t = lock(&p.fds);
+            let t = read(&p.fds);
             for (_, e) in t.iter() {
                 e.file.count.fetch_add(1, Ordering::SeqCst);
             }
@@ -276,7 +286,7 @@ impl Kernel {
         if !p.alive.swap(false, Ordering::SeqCst) {
             return Err(Errno::ESRCH.why("find_task_by_vpid: no such process in this world"));
         }
-        let entries = lock(&p.fds).drain();
+        let entries = write(&p.fds).drain();
         self.gc_batch(|| {
             for e in entries {
                 self.fput(e.file);
@@ -366,7 +376,7 @@ impl Kernel {
     /// The open file behind `fd` of `pid` (`fdget`), with a reference.
     pub(crate) fn fdget(&self, pid: RawPid, fd: i32) -> SysResult<Arc<File>> {
         let p = self.proc(pid)?;
-        let t = lock(&p.fds);
+        let t = read(&p.fds);
         let e = t.get(fd)?;
         Ok(self.fget(&e.file))
     }
@@ -382,7 +392,7 @@ impl Kernel {
                 return Err(e);
             }
         };
-        let mut t = lock(&p.fds);
+        let mut t = write(&p.fds);
         // An exiting process has drained its table (after clearing `alive`):
         // nothing may be installed behind its back.
         if !p.alive.load(Ordering::SeqCst) {
@@ -418,7 +428,7 @@ impl Kernel {
         let Ok(p) = self.proc(pid) else { return };
         let mut refused = None;
         {
-            let mut t = lock(&p.fds);
+            let mut t = write(&p.fds);
             for _ in 0..max {
                 let Some(file) = files.next() else { break };
                 if !p.alive.load(Ordering::SeqCst)
@@ -455,7 +465,7 @@ impl Kernel {
     ) -> SysResult<[i32; 2]> {
         let r = (|| {
             let p = self.proc(pid)?;
-            let mut t = lock(&p.fds);
+            let mut t = write(&p.fds);
             if !p.alive.load(Ordering::SeqCst) {
                 return Err(Errno::ESRCH.why("fd_install: the process exited"));
             }
@@ -487,7 +497,7 @@ impl Kernel {
     /// Whether `pid` has `n` free fds (checked before creating files).
     pub(crate) fn fd_reserve(&self, pid: RawPid, n: usize) -> SysResult<()> {
         let p = self.proc(pid)?;
-        let t = lock(&p.fds);
+        let t = read(&p.fds);
         let mut from = 0usize;
         for _ in 0..n {
             from = t.lowest_free_from(from, p.nofile)? as usize + 1;
@@ -497,7 +507,7 @@ impl Kernel {
 
     fn close(&self, pid: RawPid, fd: i32) -> SysResult<()> {
         let p = self.proc(pid)?;
-        let e = lock(&p.fds).remove(fd)?;
+        let e = write(&p.fds).remove(fd)?;
         self.fput(e.file);
         Ok(())
     }
@@ -811,7 +821,7 @@ impl Kernel {
 
     fn get_fd_flags(&self, pid: RawPid, fd: i32) -> SysResult<i32> {
         let p = self.proc(pid)?;
-        let t = lock(&p.fds);
+        let t = read(&p.fds);
         Ok(if t.get(fd)?.cloexec {
             crate::abi::consts::FD_CLOEXEC
         } else {
@@ -1277,7 +1287,7 @@ impl World {
     /// `EBADF` for an fd that is not open.
     pub fn set_cloexec(&self, pid: Pid, fd: Fd, on: bool) -> SysResult<()> {
         let p = self.k.proc(pid.as_raw())?;
-        let mut t = lock(&p.fds);
+        let mut t = write(&p.fds);
         t.set_cloexec(fd.as_raw(), on)
     }
 
@@ -1942,7 +1952,7 @@ impl Kernel {
     // once oldfd is known to be open).
     fn dup2(&self, pid: RawPid, fd: i32, newfd: i32) -> SysResult<i32> {
         let p = self.proc(pid)?;
-        let mut t = lock(&p.fds);
+        let mut t = write(&p.fds);
         if fd == newfd {
             t.get(fd)?;
             return Ok(newfd);
@@ -1970,7 +1980,7 @@ impl Kernel {
     fn exec(&self, pid: RawPid) -> SysResult<()> {
         let p = self.proc(pid)?;
         let closed = {
-            let mut t = lock(&p.fds);
+            let mut t = write(&p.fds);
             let fds: Vec<i32> = t
                 .iter()
                 .filter(|(_, e)| e.cloexec)

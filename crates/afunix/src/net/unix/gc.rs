@@ -880,7 +880,7 @@ impl Kernel {
         let mut refs: HashMap<*const File, (Arc<File>, usize)> = HashMap::default();
         let procs = self.procs.all();
         for p in procs {
-            for (_, e) in lock(&p.fds).iter() {
+            for (_, e) in crate::world::read(&p.fds).iter() {
                 refs.entry(Arc::as_ptr(&e.file))
                     .or_insert_with(|| (Arc::clone(&e.file), 0))
                     .1 += 1;
