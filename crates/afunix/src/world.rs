@@ -44,6 +44,15 @@ pub(crate) fn write<T>(m: &std::sync::RwLock<T>) -> std::sync::RwLockWriteGuard<
     m.write().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Grow file content to `len` bytes (zeros), or `ENOMEM` when the memory
+/// is not there, as the kernel's page allocation fails, rather than abort.
+fn grow(data: &mut Vec<u8>, len: usize) -> SysResult<()> {
+    data.try_reserve(len.saturating_sub(data.len()))
+        .map_err(|_| Errno::ENOMEM.why("shmem_alloc_folio: no memory for the file's pages"))?;
+    data.resize(len, 0);
+    Ok(())
+}
+
 use crate::signal::Interrupt;
 pub(crate) use crate::wait::{Fail, KResult, Wait, WaitList};
 
@@ -662,8 +671,13 @@ impl Kernel {
                     start.checked_add(bytes.len()).ok_or(Errno::EFBIG.why(
                         "generic_write_check_limits: the write passes the largest file offset",
                     ))?;
+                if end > crate::abi::consts::MAX_FILE_SIZE {
+                    return Err(Errno::ENOSPC
+                        .why("shmem_get_folio_gfp: the memfd passes the world's memory for files")
+                        .into());
+                }
                 if m.data.len() < end {
-                    m.data.resize(end, 0);
+                    grow(&mut m.data, end)?;
                 }
                 if let Some(dst) = m.data.get_mut(start..end) {
                     dst.copy_from_slice(bytes);
@@ -693,7 +707,7 @@ impl Kernel {
                         Errno::EFBIG.why("generic_write_checks: past the world's file size limit"),
                     )?;
                 if data.len() < end {
-                    data.resize(end, 0);
+                    grow(&mut data, end)?;
                 }
                 if let Some(dst) = data.get_mut(start..end) {
                     dst.copy_from_slice(bytes);
@@ -2007,5 +2021,41 @@ impl Kernel {
         if let Some(p) = owner.filter(|o| *o > 0).and_then(|o| self.proc(o).ok()) {
             p.sigurg.store(true, Ordering::SeqCst);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A memfd is bounded by the world's memory for files: a write past
+    /// it is `ENOSPC` (a full tmpfs), not an allocation that aborts.
+    #[test]
+    fn memfd_content_is_bounded() {
+        let w = World::new();
+        let p = w.spawn(&TaskSpec::default());
+        let fd = w.memfd(p, b"abc").unwrap();
+        let f = w.k.fdget(p.as_raw(), fd.as_raw()).unwrap();
+        if let FileKind::Memfd(m) = &f.kind {
+            lock(m).pos = crate::abi::consts::MAX_FILE_SIZE;
+        }
+        w.k.fput(f);
+        let e = w.write(p, fd, b"x").unwrap_err();
+        assert_eq!(e.errno, Errno::ENOSPC);
+        assert_eq!(w.read(p, fd, 8).unwrap(), b"");
+        // Below the bound a write still grows the file.
+        let e2 = w.memfd(p, b"").unwrap();
+        assert_eq!(w.write(p, e2, &[7u8; 100]).unwrap(), 100);
+    }
+
+    /// `grow` answers ENOMEM instead of aborting when the memory is not
+    /// there (a length no allocator can give).
+    #[test]
+    fn growing_past_memory_is_enomem() {
+        let mut v = vec![1u8];
+        assert_eq!(grow(&mut v, usize::MAX).unwrap_err(), Errno::ENOMEM);
+        assert_eq!(v, [1]);
+        grow(&mut v, 4).unwrap();
+        assert_eq!(v, [1, 0, 0, 0]);
     }
 }

@@ -332,5 +332,6 @@ pub const O_DIRECTORY: i32 = 0o200000;
 pub const O_PATH: i32 = 0o10000000;
 
 /// The largest regular file of a world (a model limit: the kernel relies
-/// on the filesystem's and the memory's). Writes past it are `EFBIG`.
+/// on the filesystem's and the memory's). Writes past it are `EFBIG` on a
+/// regular file and `ENOSPC` on a memfd (a full tmpfs).
 pub const MAX_FILE_SIZE: usize = 1 << 30;
