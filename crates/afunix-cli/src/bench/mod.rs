@@ -576,18 +576,9 @@ fn fd_passing(o: BenchOpts, out: &mut dyn FnMut(&str)) -> Result<(), String> {
             other: BenchPair::new(SOCK_DGRAM).map_err(|e| e.to_string())?,
             n,
         };
-        let (mut ms, mut ks) = (Vec::new(), Vec::new());
-        for _ in 0..3 {
-            ms.push(ns_per_op(secs, &mut || model.round_trip())?);
-            ks.push(ns_per_op(secs, &mut || kernel.round_trip())?);
-        }
-        let med = |v: &mut Vec<f64>| {
-            v.sort_by(f64::total_cmp);
-            v[v.len() / 2]
-        };
-        let spread = |v: &[f64]| (v[v.len() - 1] - v[0]) / v[v.len() / 2];
-        let (m, k) = (med(&mut ms), med(&mut ks));
-        let (sm, sk) = (spread(&ms), spread(&ks));
+        let ((m, sm), (k, sk)) = alternate(secs, &mut || model.round_trip(), &mut || {
+            kernel.round_trip()
+        })?;
         let warn = if sm > NOISY || sk > NOISY {
             "  (noisy: the machine is busy; do not trust this row)"
         } else {
@@ -601,6 +592,29 @@ fn fd_passing(o: BenchOpts, out: &mut dyn FnMut(&str)) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// One side's figure: the median ns/op and its spread.
+type Side = (f64, f64);
+
+/// Three rounds of `model` then `kernel`, alternately, `secs` each: the
+/// median ns/op of each side and its spread ((max - min) / median).
+fn alternate(
+    secs: f64,
+    model: &mut dyn FnMut() -> Result<(), String>,
+    kernel: &mut dyn FnMut() -> Result<(), String>,
+) -> Result<(Side, Side), String> {
+    let (mut ms, mut ks) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        ms.push(ns_per_op(secs, model)?);
+        ks.push(ns_per_op(secs, kernel)?);
+    }
+    let summary = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        let med = v[v.len() / 2];
+        (med, (v[v.len() - 1] - v[0]) / med)
+    };
+    Ok((summary(ms), summary(ks)))
 }
 
 /// `afunix bench --exec`: the wall time of CPython's own unix-socket tests

@@ -4,7 +4,7 @@
 //! idle socketpair and an idle process cost. Each model workload that has
 //! a kernel counterpart is measured alternately with it, three rounds each.
 
-use super::{ns_per_op, NOISY};
+use super::{alternate, NOISY};
 use afunix::abi::consts::{SOCK_DGRAM, SOCK_STREAM};
 use afunix::{Fd, Pid, TaskSpec, World};
 use afunix_host::bench::{heap_in_use, BenchPair};
@@ -18,18 +18,7 @@ type Op<'a> = &'a mut dyn FnMut() -> Result<(), String>;
 /// One row: the median ns/op of each side over three alternate rounds,
 /// the ratio, and the spread of each.
 fn compare(name: &str, secs: f64, model: Op<'_>, kernel: Op<'_>) -> Result<String, String> {
-    let (mut ms, mut ks) = (Vec::new(), Vec::new());
-    for _ in 0..3 {
-        ms.push(ns_per_op(secs, model)?);
-        ks.push(ns_per_op(secs, kernel)?);
-    }
-    let med = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    let spread = |v: &[f64]| (v[v.len() - 1] - v[0]) / v[v.len() / 2];
-    let (m, k) = (med(&mut ms), med(&mut ks));
-    let (sm, sk) = (spread(&ms), spread(&ks));
+    let ((m, sm), (k, sk)) = alternate(secs, model, kernel)?;
     let warn = if sm > NOISY || sk > NOISY {
         "  (noisy)"
     } else {
