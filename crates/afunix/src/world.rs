@@ -53,6 +53,28 @@ fn grow(data: &mut Vec<u8>, len: usize) -> SysResult<()> {
     Ok(())
 }
 
+/// `get_unused_fd_flags` + `fd_install` with `p`'s table locked: the
+/// lowest free fd, or the file back with `ESRCH` (an exiting process has
+/// drained its table after clearing `alive`: nothing may be installed
+/// behind its back) or `EMFILE`.
+fn install_lowest(
+    p: &Process,
+    t: &mut crate::fdtable::FdTable,
+    file: Arc<File>,
+    cloexec: bool,
+) -> Result<i32, (Arc<File>, crate::errno::Error)> {
+    if !p.alive.load(Ordering::SeqCst) {
+        return Err((file, Errno::ESRCH.why("fd_install: the process exited")));
+    }
+    match t.lowest_free(p.nofile) {
+        Ok(fd) => {
+            t.install(fd, FdEntry { file, cloexec });
+            Ok(fd)
+        }
+        Err(e) => Err((file, e)),
+    }
+}
+
 use crate::signal::Interrupt;
 pub(crate) use crate::wait::{Fail, KResult, Wait, WaitList};
 
@@ -401,25 +423,11 @@ impl Kernel {
                 return Err(e);
             }
         };
-        let mut t = write(&p.fds);
-        // An exiting process has drained its table (after clearing `alive`):
-        // nothing may be installed behind its back.
-        if !p.alive.load(Ordering::SeqCst) {
-            drop(t);
+        let r = install_lowest(p, &mut write(&p.fds), file, cloexec);
+        r.map_err(|(file, e)| {
             self.fput(file);
-            return Err(Errno::ESRCH.why("fd_install: the process exited"));
-        }
-        match t.lowest_free(p.nofile) {
-            Ok(fd) => {
-                t.install(fd, FdEntry { file, cloexec });
-                Ok(fd)
-            }
-            Err(e) => {
-                drop(t);
-                self.fput(file);
-                Err(e)
-            }
-        }
+            e
+        })
     }
 
     /// Install up to `max` files of `files` at the lowest free fds of `pid`,
@@ -438,20 +446,14 @@ impl Kernel {
         let mut refused = None;
         {
             let mut t = write(&p.fds);
-            for _ in 0..max {
-                let Some(file) = files.next() else { break };
-                if !p.alive.load(Ordering::SeqCst)
-                    || self.fault(crate::fault::FaultPoint::ReceiveFd, pid)
-                {
+            for file in files.take(max) {
+                if self.fault(crate::fault::FaultPoint::ReceiveFd, pid) {
                     refused = Some(file);
                     break;
                 }
-                match t.lowest_free(p.nofile) {
-                    Ok(fd) => {
-                        t.install(fd, FdEntry { file, cloexec });
-                        installed.push(fd);
-                    }
-                    Err(_) => {
+                match install_lowest(p, &mut t, file, cloexec) {
+                    Ok(fd) => installed.push(fd),
+                    Err((file, _)) => {
                         refused = Some(file);
                         break;
                     }

@@ -314,9 +314,15 @@ impl GcState {
         }
     }
 
-    /// Finalise one SCC (push order, root first): mark it visited, decide
-    /// whether it is dead. Returns its sockets when it is.
-    fn finalise(&mut self, scc: &[u64], visited: &mut Vec<(u64, u64)>) -> Option<Vec<u64>> {
+    /// Finalise one SCC (push order, root first), regrouped as `group`:
+    /// mark it visited, decide whether it is dead. Returns its sockets
+    /// when it is.
+    fn finalise(
+        &mut self,
+        scc: &[u64],
+        group: u64,
+        visited: &mut Vec<(u64, u64)>,
+    ) -> Option<Vec<u64>> {
         let mut dead = true;
         for &v in scc {
             let epoch = self.epoch;
@@ -332,25 +338,12 @@ impl GcState {
                 dead = self.vertex_dead(v);
             }
         }
-        let group = scc
-            .first()
-            .and_then(|v| self.vertices.get(v))
-            .map(|x| x.group);
         if dead {
-            if let Some(g) = group {
-                self.cyclic.remove(&g);
-            }
             return Some(scc.to_vec());
         }
-        let cyclic = self.scc_cyclic(scc);
-        if let Some(g) = group {
-            if cyclic {
-                self.cyclic.insert(g);
-            } else {
-                self.cyclic.remove(&g);
-            }
+        if self.scc_cyclic(scc) {
+            self.cyclic.insert(group);
         }
-        self.maybe_cyclic |= cyclic;
         None
     }
 
@@ -425,7 +418,7 @@ impl GcState {
                             }
                         }
                     }
-                    if let Some(d) = self.finalise(&scc, visited) {
+                    if let Some(d) = self.finalise(&scc, group, visited) {
                         hit.push(d);
                     }
                 }
@@ -448,7 +441,6 @@ impl GcState {
         let mut last_index = INDEX_START;
         let mut visited = Vec::new();
         let mut hit = Vec::new();
-        self.maybe_cyclic = false;
         self.epoch += 1;
         // Every vertex is walked and regrouped: the old rings go.
         self.groups.clear();
@@ -469,6 +461,7 @@ impl GcState {
         self.renumber();
         std::mem::swap(&mut self.unvisited_index, &mut self.grouped_index);
         self.grouped = true;
+        self.maybe_cyclic = !self.cyclic.is_empty();
         hit
     }
 
@@ -489,17 +482,10 @@ impl GcState {
         // (position of the first member in the list, the SCC from it)
         let mut dead: Vec<(usize, Vec<u64>)> = Vec::new();
         for g in dirty {
-            match self.group_verdict(g) {
-                Some(true) => {
-                    self.cyclic.remove(&g);
-                    if let Some(ring) = self.ring_in_list_order(g) {
-                        let pos = self.vertices.get(&ring[0]).map_or(usize::MAX, |x| x.pos);
-                        dead.push((pos, ring));
-                    }
-                }
-                Some(false) => {}
-                None => {
-                    self.cyclic.remove(&g);
+            if self.group_verdict(g) {
+                if let Some(ring) = self.ring_in_list_order(g) {
+                    let pos = self.vertices.get(&ring[0]).map_or(usize::MAX, |x| x.pos);
+                    dead.push((pos, ring));
                 }
             }
         }
@@ -508,13 +494,17 @@ impl GcState {
         dead.into_iter().map(|(_, scc)| scc).collect()
     }
 
-    /// Whether group `g` is dead (`None`: it has no member left). A group
-    /// that is not keeps a witness, a member that is not dead: looked at
-    /// first, then the next ones, so closing the members of one big
-    /// cycle one by one costs a step each, not a walk of the cycle. A
-    /// group that is not dead has its cyclic verdict refreshed.
-    fn group_verdict(&mut self, g: u64) -> Option<bool> {
-        let group = self.groups.get(&g)?;
+    /// Whether group `g` is dead (false when it has no member left), its
+    /// cyclic verdict refreshed (`unix_graph_cyclic_sccs` counts only the
+    /// live cyclic ones). A group that is not dead keeps a witness, a
+    /// member that is not dead: looked at first, then the next ones, so
+    /// closing the members of one big cycle one by one costs a step
+    /// each, not a walk of the cycle.
+    fn group_verdict(&mut self, g: u64) -> bool {
+        self.cyclic.remove(&g);
+        let Some(group) = self.groups.get(&g) else {
+            return false;
+        };
         let n = group.members.len();
         let start = group.witness;
         let live = group.live;
@@ -535,20 +525,15 @@ impl GcState {
             }
         }
         self.work += looked;
-        let one = any?;
-        let Some(at) = alive_at else {
-            return Some(true);
-        };
-        let cyclic = live >= 2 || self.scc_cyclic(&[one]);
+        let Some(one) = any else { return false };
+        let Some(at) = alive_at else { return true };
         if let Some(group) = self.groups.get_mut(&g) {
             group.witness = at;
         }
-        if cyclic {
+        if live >= 2 || self.scc_cyclic(&[one]) {
             self.cyclic.insert(g);
-        } else {
-            self.cyclic.remove(&g);
         }
-        Some(false)
+        false
     }
 
     /// The live members of `g` in ring order, from the one first in the
