@@ -30,6 +30,9 @@
 //! Modules: [`errno`] (errors and their rules); [`abi`] (Linux wire formats
 //! as typed views: control messages, `sockaddr_un`, `ucred`, `timeval`,
 //! classic BPF); [`net::socket`] (the `msghdr` a call is given);
+//! [`net::UnixStream`], [`net::UnixDatagram`], [`net::UnixListener`],
+//! [`net::OwnedFd`] (socket objects in the shape of `std::os::unix::net`,
+//! one process's fds closed on drop, for tests);
 //! [`security`] (the LSM hook points, with the task, the socket, its peer
 //! and the file); [`signal`] (interrupting one blocked call as a signal
 //! does); [`backend`] and [`sim`] (the scenario interface and the model as

@@ -1,7 +1,10 @@
 //! The socket layer: the generic syscall face (`net/socket.c`), ancillary
 //! data (`net/core/scm.c`) and the unix protocol (`net/unix/`).
 
+mod objects;
 pub(crate) mod scm;
 pub mod socket;
 pub(crate) mod sockopt;
 pub(crate) mod unix;
+
+pub use objects::{FileIo, FromOwnedFd, OwnedFd, UnixDatagram, UnixListener, UnixStream};
