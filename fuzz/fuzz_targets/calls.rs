@@ -10,7 +10,7 @@
 use afunix::abi::cmsg::{user_cmsgs, CmsgBuilder};
 use afunix::abi::consts::*;
 use afunix::abi::ucred::Ucred;
-use afunix::backend::TaskSpec;
+use afunix::TaskSpec;
 use afunix::net::socket::MsgHdr;
 use afunix::{Fd, Pid, World};
 use libfuzzer_sys::fuzz_target;

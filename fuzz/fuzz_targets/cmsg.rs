@@ -9,7 +9,7 @@
 #![no_main]
 
 use afunix::abi::consts::*;
-use afunix::backend::TaskSpec;
+use afunix::TaskSpec;
 use afunix::net::socket::MsgHdr;
 use afunix::World;
 use libfuzzer_sys::fuzz_target;

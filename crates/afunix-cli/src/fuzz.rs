@@ -2242,7 +2242,7 @@ pub fn run_faults(
         let text = generate_mode(sseed, opts.calls, opts.blocking);
         let sc = scenario::parse(&text)
             .map_err(|e| format!("generated scenario does not parse: {e:?}"))?;
-        let mut backend = afunix::sim::SimBackend::new();
+        let mut backend = afunix_backend::sim::SimBackend::new();
         let world = std::sync::Arc::clone(backend.world());
         world.seed(sseed as u32 ^ (sseed >> 32) as u32);
         for point in FaultPoint::ALL {

@@ -18,14 +18,14 @@ pub mod runner;
 pub mod scenario;
 pub mod trace;
 
-use afunix::backend::Backend;
+use afunix_backend::backend::Backend;
 use runner::{Run, RunOptions};
 use scenario::{ParseError, Scenario};
 
 /// Which world runs the calls.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BackendKind {
-    /// The user-space model (`afunix::sim`).
+    /// The user-space model (`afunix_backend::sim`).
     Sim,
     /// The host kernel (`afunix-host`; needs root).
     Host,
@@ -51,7 +51,7 @@ pub fn new_backend(kind: BackendKind) -> Result<Box<dyn Backend>, String> {
 
 #[cfg(feature = "sim")]
 fn new_sim() -> Result<Box<dyn Backend>, String> {
-    Ok(Box::new(afunix::sim::SimBackend::new()))
+    Ok(Box::new(afunix_backend::sim::SimBackend::new()))
 }
 
 #[cfg(not(feature = "sim"))]

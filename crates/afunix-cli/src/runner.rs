@@ -8,7 +8,9 @@ use afunix::abi::cmsg::{user_cmsgs, CmsgBuilder};
 use afunix::abi::consts::*;
 use afunix::abi::timeval::Timeval;
 use afunix::abi::ucred::Ucred;
-use afunix::backend::{Backend, Call, Out, ProcId, Progress, RecvBuf, Reply, SendBuf, TaskSpec};
+use afunix_backend::backend::{
+    Backend, Call, Out, ProcId, Progress, RecvBuf, Reply, SendBuf, TaskSpec,
+};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::time::Duration;
@@ -295,7 +297,7 @@ fn errno_text(e: afunix::Errno) -> String {
 impl Runner<'_> {
     fn line(&mut self, l: &Line) -> R<TraceLine> {
         let ln = l.lineno;
-        let be = |e: afunix::backend::BackendError| RunError {
+        let be = |e: afunix_backend::backend::BackendError| RunError {
             line: ln,
             col: 1,
             msg: e.0,

@@ -6,7 +6,7 @@
 //! them, because they depend on what happened before.
 
 use afunix::abi::consts::*;
-use afunix::backend::{RecvBuf, SendBuf, TaskSpec};
+use afunix_backend::backend::{RecvBuf, SendBuf, TaskSpec};
 use std::collections::HashSet;
 use std::fmt;
 

@@ -1,7 +1,7 @@
 //! Parser tests: every line form, values, and errors with line:col.
 
 use afunix::abi::consts::*;
-use afunix::backend::{RecvBuf, SendBuf, TaskSpec};
+use afunix_backend::backend::{RecvBuf, SendBuf, TaskSpec};
 use afunix_cli::scenario::*;
 use proptest::prelude::*;
 

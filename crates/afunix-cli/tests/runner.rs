@@ -3,8 +3,10 @@
 
 use afunix::abi::cmsg::CmsgBuilder;
 use afunix::abi::ucred::Ucred;
-use afunix::backend::{Backend, BackendError, Call, Out, ProcId, Progress, Reply, TaskSpec};
 use afunix::Errno;
+use afunix_backend::backend::{
+    Backend, BackendError, Call, Out, ProcId, Progress, Reply, TaskSpec,
+};
 use afunix_cli::runner::{run, Run, RunErrorKind, RunOptions};
 use afunix_cli::scenario::{parse, parse_syntax};
 use std::collections::HashMap;

@@ -44,9 +44,10 @@ use afunix::abi::consts::{
     MSG_CMSG_CLOEXEC, MSG_NOSIGNAL, SCM_CREDENTIALS, SCM_PIDFD, SCM_RIGHTS, SOL_SOCKET,
     SO_PEERCRED, SO_PEERPIDFD,
 };
-use afunix::backend::{RecvBuf, SendBuf, TaskSpec};
 use afunix::net::socket::{RecvArgs, SendHdr};
+use afunix::net::socket::{RecvBuf, SendBuf};
 use afunix::security::FileType;
+use afunix::TaskSpec;
 use afunix::{Errno, Error, Fd, Pid, World};
 use std::collections::HashMap;
 use std::io::Write;

@@ -2,7 +2,7 @@
 //! serde and `postcard` (a compact, well-specified binary format). Decoding
 //! never panics: malformed input, or trailing bytes, give `None`.
 
-use afunix::backend::{Call, Reply};
+use afunix_backend::backend::{Call, Reply};
 use serde::{Deserialize, Serialize};
 
 /// What the backend asks a helper to do.
@@ -80,8 +80,8 @@ impl Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use afunix::backend::{Out, RecvBuf, SendBuf};
     use afunix::Errno;
+    use afunix_backend::backend::{Out, RecvBuf, SendBuf};
 
     fn calls() -> Vec<Call> {
         vec![

@@ -10,8 +10,8 @@
 
 use crate::codec::{Request, Response};
 use crate::sys::{self, recv_frame, send_frame};
-use afunix::backend::{Call, Out, RecvBuf, Reply, SendBuf, TaskSpec};
 use afunix::Errno;
+use afunix_backend::backend::{Call, Out, RecvBuf, Reply, SendBuf, TaskSpec};
 use std::ffi::CStr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};

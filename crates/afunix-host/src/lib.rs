@@ -1,6 +1,6 @@
 //! The host backend: scenario calls on the real Linux kernel.
 //!
-//! [`HostBackend`] implements [`afunix::backend::Backend`] with one forked
+//! [`HostBackend`] implements [`afunix_backend::backend::Backend`] with one forked
 //! helper process per scenario process. A helper executes the raw system
 //! calls (through `libc`, so malformed control bytes reach the kernel as
 //! written) and answers over a private `SOCK_STREAM` channel.
@@ -96,10 +96,10 @@ mod codec;
 mod helper;
 mod sys;
 
-use afunix::backend::{
+use afunix::Errno;
+use afunix_backend::backend::{
     Backend, BackendError, Call, Out, ProcId, Progress, Reply, SendBuf, TaskSpec,
 };
-use afunix::Errno;
 use codec::{Request, Response};
 use std::collections::BTreeMap;
 use std::ffi::CString;

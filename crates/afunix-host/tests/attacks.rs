@@ -4,8 +4,8 @@
 //! passes.
 
 mod common;
-use afunix::backend::{Backend, Call, Out, Progress, RecvBuf, SendBuf, TaskSpec};
 use afunix::Errno;
+use afunix_backend::backend::{Backend, Call, Out, Progress, RecvBuf, SendBuf, TaskSpec};
 use afunix_host::{HostBackend, Limits};
 use common::{call, cmsg, errno, ints, ok, root, T};
 use std::io::{BufRead, BufReader};

@@ -6,8 +6,8 @@
 //! leftover test exact. The tests need root (as the project's CI has).
 
 mod common;
-use afunix::backend::{Backend, Call, Out, Progress, RecvBuf, SendBuf, TaskSpec};
 use afunix::Errno;
+use afunix_backend::backend::{Backend, Call, Out, Progress, RecvBuf, SendBuf, TaskSpec};
 use afunix_host::HostBackend;
 use common::{call, cmsg, errno, ints, ok, root, T};
 use std::sync::{Mutex, MutexGuard};

@@ -3,8 +3,8 @@
 
 use afunix::abi::cmsg::{cmsg_space, user_cmsgs, CmsgBuilder};
 use afunix::abi::consts::SOCK_DGRAM;
-use afunix::backend::TaskSpec;
 use afunix::net::socket::MsgHdr;
+use afunix::TaskSpec;
 use afunix::{Fd, World};
 use std::time::Instant;
 

@@ -7,9 +7,9 @@
 
 use afunix::abi::consts::{MSG_DONTWAIT, O_CLOEXEC, SOCK_DGRAM};
 use afunix::abi::sockaddr::UnixAddr;
-use afunix::backend::TaskSpec;
 use afunix::net::socket::MsgHdr;
 use afunix::security::{FileRef, FileType, Security, Task};
+use afunix::TaskSpec;
 use afunix::{Errno, SysResult, World};
 
 /// Files of any type but memfds are refused to tasks whose effective uid

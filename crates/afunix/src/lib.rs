@@ -35,8 +35,10 @@
 //! one process's fds closed on drop, for tests);
 //! [`security`] (the LSM hook points, with the task, the socket, its peer
 //! and the file); [`signal`] (interrupting one blocked call as a signal
-//! does); [`backend`] and [`sim`] (the scenario interface and the model as
-//! a scenario backend). Inside, one module per kernel concept:
+//! does); [`fault`], [`path`] and [`dot`] (faults on demand, the path of a
+//! call, pictures). The scenario language is not here: its calls as data
+//! and the model as a scenario backend are the `afunix-backend` crate.
+//! Inside, one module per kernel concept:
 //! `process`/`fdtable`/`file` (`task_struct`, `fs/file.c`, `struct file`),
 //! `namei`/`vfs` (`fs/namei.c`), `net::scm` (`net/core/scm.c`),
 //! `net::sockopt` (`sk_setsockopt`), `net::unix` (`af_unix.c`,
@@ -54,7 +56,6 @@
 #![warn(missing_docs)]
 
 pub mod abi;
-pub mod backend;
 pub mod dot;
 pub mod errno;
 pub mod fault;
@@ -67,16 +68,14 @@ pub mod path;
 pub(crate) mod process;
 pub mod security;
 pub mod signal;
-pub mod sim;
 mod vfs;
 mod wait;
 mod world;
 
-pub use backend::TaskSpec;
 pub use errno::{Errno, Error, ResultExt, Rule, RuleKind, SysResult};
 pub use ids::{Fd, Pid};
 pub use net::unix::gc::GcWalk;
 pub use net::unix::SockType;
-pub use process::{Capability, Cred, NR_OPEN};
+pub use process::{Capability, Cred, TaskSpec, NR_OPEN};
 pub use signal::Interrupt;
 pub use world::{FileInfo, RecvMsg, World};

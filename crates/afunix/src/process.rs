@@ -166,3 +166,34 @@ impl ProcTable {
             .collect()
     }
 }
+
+/// Credentials and limits of a new process (`task A uid=.. gid=..`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct TaskSpec {
+    /// Real, effective and saved uid.
+    pub uid: u32,
+    /// Real, effective and saved gid.
+    pub gid: u32,
+    /// Supplementary groups.
+    pub groups: Vec<u32>,
+    /// RLIMIT_NOFILE, soft and hard.
+    pub nofile: u64,
+    /// The file mode creation mask (`umask`).
+    pub umask: u32,
+    /// The network namespace, by label (`netns=N`; 0 is the default one).
+    pub netns: u32,
+}
+
+impl Default for TaskSpec {
+    fn default() -> Self {
+        TaskSpec {
+            uid: 1000,
+            gid: 1000,
+            groups: vec![1000],
+            nofile: 1024,
+            umask: 0o022,
+            netns: 0,
+        }
+    }
+}

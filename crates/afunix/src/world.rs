@@ -12,7 +12,6 @@
 //! locks, by the change it waits for.
 
 use crate::abi::flags::{MsgFlags, PollFlags, SockFlags};
-use crate::backend::TaskSpec;
 use crate::errno::{Errno, SysResult};
 use crate::fdtable::FdEntry;
 use crate::file::{File, FileKind, Memfd, Pipe, PipeInner, PIPE_PAGE};
@@ -20,6 +19,7 @@ use crate::ids::{Fd, Pid};
 use crate::net::unix::gc::{GcState, GcWalk};
 use crate::net::unix::stream::StreamProgress;
 use crate::net::unix::{Sock, SockType};
+use crate::process::TaskSpec;
 use crate::process::{Cred, ProcTable, Process, RawPid};
 use crate::security::{Security, Task};
 use std::cell::RefCell;
@@ -895,7 +895,7 @@ impl Kernel {
 /// changes (or its timeout passes).
 ///
 /// ```
-/// use afunix::{World, Fd, backend::TaskSpec, abi::cmsg::{Cmsg, CmsgBuilder}};
+/// use afunix::{World, Fd, TaskSpec, abi::cmsg::{Cmsg, CmsgBuilder}};
 /// use afunix::abi::consts::SOCK_DGRAM;
 /// use afunix::net::socket::MsgHdr;
 ///
@@ -1121,7 +1121,7 @@ impl World {
     /// (see [`crate::signal`]).
     ///
     /// ```
-    /// use afunix::{World, Interrupt, Errno, abi::consts::SOCK_DGRAM, backend::TaskSpec};
+    /// use afunix::{World, Interrupt, Errno, abi::consts::SOCK_DGRAM, TaskSpec};
     /// use afunix::signal::{after_signal, Disposition};
     ///
     /// let w = std::sync::Arc::new(World::new());
@@ -1608,7 +1608,7 @@ impl World {
         let flags = flags.into().bits();
         let pid = pid.as_raw();
         let fd = fd.as_raw();
-        use crate::backend::SendBuf;
+        use crate::net::socket::SendBuf;
         let mut data = Vec::new();
         let mut fault = false;
         for b in msg.iov {
@@ -1644,7 +1644,7 @@ impl World {
     ) -> SysResult<RecvMsg> {
         let pid = pid.as_raw();
         let fd = fd.as_raw();
-        use crate::backend::RecvBuf;
+        use crate::net::socket::RecvBuf;
         if a.flags & crate::abi::consts::MSG_CMSG_COMPAT == 0 {
             // ___sys_recvmsg → __copy_msghdr, once the socket is known.
             let bad_len = (a.namelen as i32) < 0;

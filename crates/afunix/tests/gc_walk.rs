@@ -13,8 +13,8 @@
 
 use afunix::abi::cmsg::CmsgBuilder;
 use afunix::abi::consts::SOCK_DGRAM;
-use afunix::backend::TaskSpec;
 use afunix::net::socket::MsgHdr;
+use afunix::TaskSpec;
 use afunix::{Fd, GcWalk, World};
 
 /// scm_rights.c `mixed_lowpoint` on datagram socketpairs, edges added in

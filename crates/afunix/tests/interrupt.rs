@@ -3,8 +3,8 @@
 //! what the call already transferred, and leaves every other call alone.
 
 use afunix::abi::consts::{MSG_DONTWAIT, SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET, SO_RCVTIMEO};
-use afunix::backend::TaskSpec;
 use afunix::net::socket::MsgHdr;
+use afunix::TaskSpec;
 use afunix::{Errno, Fd, Interrupt, Pid, World};
 use std::sync::Arc;
 use std::thread;

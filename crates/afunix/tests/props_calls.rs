@@ -19,8 +19,8 @@
 use afunix::abi::cmsg::{user_cmsgs, CmsgBuilder};
 use afunix::abi::consts::*;
 use afunix::abi::ucred::Ucred;
-use afunix::backend::TaskSpec;
 use afunix::net::socket::MsgHdr;
+use afunix::TaskSpec;
 use afunix::{Fd, Pid, World};
 use proptest::prelude::*;
 

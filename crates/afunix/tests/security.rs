@@ -6,10 +6,10 @@
 use afunix::abi::cmsg::CmsgBuilder;
 use afunix::abi::consts::{MSG_DONTWAIT, SOCK_DGRAM, SOCK_STREAM};
 use afunix::abi::sockaddr::UnixAddr;
-use afunix::backend::TaskSpec;
 use afunix::net::socket::MsgHdr;
 use afunix::security::{FileRef, Security, SocketRef, Task};
 use afunix::SockType;
+use afunix::TaskSpec;
 use afunix::{Errno, Pid, ResultExt, SysResult, World};
 use std::sync::Mutex;
 

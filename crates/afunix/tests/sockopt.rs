@@ -7,7 +7,7 @@
 //! encode scenarios 29-31 and the rules the recording does not reach.
 
 use afunix::abi::consts::*;
-use afunix::backend::TaskSpec;
+use afunix::TaskSpec;
 use afunix::{Errno, Fd, Pid, World};
 
 fn task(uid: u32, groups: Vec<u32>) -> TaskSpec {

@@ -27,8 +27,8 @@ use afunix::abi::consts::{
     SOCK_STREAM, SOL_SOCKET, SO_RCVTIMEO, SO_SNDTIMEO,
 };
 use afunix::abi::timeval::Timeval;
-use afunix::backend::TaskSpec;
 use afunix::net::socket::MsgHdr;
+use afunix::TaskSpec;
 use afunix::{Errno, Fd, Pid, World};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI32, Ordering};

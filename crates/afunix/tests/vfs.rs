@@ -4,8 +4,8 @@
 
 use afunix::abi::consts::*;
 use afunix::abi::sockaddr::UnixAddr;
-use afunix::backend::TaskSpec;
 use afunix::net::socket::MsgHdr;
+use afunix::TaskSpec;
 use afunix::{Errno, Fd, Pid, World};
 
 fn sa(p: &str) -> Vec<u8> {

@@ -16,8 +16,8 @@
 pub mod workloads;
 
 use afunix::abi::consts::{SOCK_DGRAM, SOCK_STREAM};
-use afunix::backend::TaskSpec;
 use afunix::net::socket::MsgHdr;
+use afunix::TaskSpec;
 use afunix::{Fd, Pid, World};
 use afunix_host::bench::BenchPair;
 use std::sync::atomic::{AtomicBool, Ordering};

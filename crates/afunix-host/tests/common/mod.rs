@@ -3,8 +3,8 @@
 
 #![allow(dead_code)]
 
-use afunix::backend::{Backend, Call, Out, Progress, Reply, TaskSpec};
 use afunix::Errno;
+use afunix_backend::backend::{Backend, Call, Out, Progress, Reply, TaskSpec};
 use afunix_host::HostBackend;
 use std::time::Duration;
 

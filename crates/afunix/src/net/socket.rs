@@ -46,7 +46,7 @@ pub struct SendHdr<'a> {
     /// `msg_name`/`msg_namelen` (`None`: NULL).
     pub name: Option<&'a [u8]>,
     /// The iovecs, in order.
-    pub iov: &'a [crate::backend::SendBuf],
+    pub iov: &'a [SendBuf],
     /// `msg_control`/`msg_controllen` (empty: none).
     pub control: &'a [u8],
 }
@@ -57,7 +57,7 @@ pub struct SendHdr<'a> {
 #[derive(Clone, Copy, Debug)]
 pub struct RecvArgs<'a> {
     /// The iovecs, in order.
-    pub iov: &'a [crate::backend::RecvBuf],
+    pub iov: &'a [RecvBuf],
     /// `msg_namelen` as passed.
     pub namelen: u32,
     /// `msg_controllen` (0: `msg_control` NULL).
@@ -535,5 +535,58 @@ impl Kernel {
         };
         self.fput(f);
         t
+    }
+}
+
+/// A user buffer that the kernel reads: bytes, or a NULL pointer with a
+/// length (`null:N`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum SendBuf {
+    /// A buffer holding these bytes.
+    Bytes(Vec<u8>),
+    /// A NULL base with this length.
+    Null(usize),
+}
+
+impl SendBuf {
+    /// The length passed with the buffer.
+    pub fn len(&self) -> usize {
+        match self {
+            SendBuf::Bytes(b) => b.len(),
+            SendBuf::Null(n) => *n,
+        }
+    }
+    /// Whether the length is 0.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A user buffer that the kernel writes: N writable bytes, or a NULL
+/// pointer with a length (`null:N`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum RecvBuf {
+    /// A writable buffer of this many bytes.
+    Len(usize),
+    /// A NULL base with this length.
+    Null(usize),
+}
+
+impl RecvBuf {
+    /// The length passed with the buffer.
+    pub fn len(&self) -> usize {
+        match self {
+            RecvBuf::Len(n) | RecvBuf::Null(n) => *n,
+        }
+    }
+    /// Whether the length is 0.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Whether the pointer is NULL.
+    pub fn is_null(&self) -> bool {
+        matches!(self, RecvBuf::Null(_))
     }
 }

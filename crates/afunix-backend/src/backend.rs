@@ -7,49 +7,19 @@
 //! (names, `@#1`, `rights=[...]`) is the scenario runner's job, shared by
 //! both backends, so a difference in a trace is a difference in behaviour.
 
-use crate::errno::Error;
+pub use afunix::net::socket::{RecvBuf, SendBuf};
+use afunix::Error;
+pub use afunix::TaskSpec;
 use std::fmt;
 use std::time::Duration;
 
 /// A process of a scenario: its index in the order the runner created it.
 pub type ProcId = usize;
 
-/// Credentials and limits of a new process (`task A uid=.. gid=..`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct TaskSpec {
-    /// Real, effective and saved uid.
-    pub uid: u32,
-    /// Real, effective and saved gid.
-    pub gid: u32,
-    /// Supplementary groups.
-    pub groups: Vec<u32>,
-    /// RLIMIT_NOFILE, soft and hard.
-    pub nofile: u64,
-    /// The file mode creation mask (`umask`).
-    pub umask: u32,
-    /// The network namespace, by label (`netns=N`; 0 is the default one).
-    pub netns: u32,
-}
-
-impl Default for TaskSpec {
-    fn default() -> Self {
-        TaskSpec {
-            uid: 1000,
-            gid: 1000,
-            groups: vec![1000],
-            nofile: 1024,
-            umask: 0o022,
-            netns: 0,
-        }
-    }
-}
-
 /// One system call of a scenario process. Fields are the syscall's
 /// arguments, named as in its man page.
 #[allow(missing_docs)]
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Call {
     /// `socket(AF_UNIX, ty, protocol)`; `ty` may carry `SOCK_NONBLOCK|SOCK_CLOEXEC`.
     Socket { ty: i32, protocol: i32 },
@@ -158,59 +128,6 @@ pub enum Call {
     Exit,
 }
 
-/// A user buffer that the kernel reads: bytes, or a NULL pointer with a
-/// length (`null:N`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub enum SendBuf {
-    /// A buffer holding these bytes.
-    Bytes(Vec<u8>),
-    /// A NULL base with this length.
-    Null(usize),
-}
-
-impl SendBuf {
-    /// The length passed with the buffer.
-    pub fn len(&self) -> usize {
-        match self {
-            SendBuf::Bytes(b) => b.len(),
-            SendBuf::Null(n) => *n,
-        }
-    }
-    /// Whether the length is 0.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-/// A user buffer that the kernel writes: N writable bytes, or a NULL
-/// pointer with a length (`null:N`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub enum RecvBuf {
-    /// A writable buffer of this many bytes.
-    Len(usize),
-    /// A NULL base with this length.
-    Null(usize),
-}
-
-impl RecvBuf {
-    /// The length passed with the buffer.
-    pub fn len(&self) -> usize {
-        match self {
-            RecvBuf::Len(n) | RecvBuf::Null(n) => *n,
-        }
-    }
-    /// Whether the length is 0.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-    /// Whether the pointer is NULL.
-    pub fn is_null(&self) -> bool {
-        matches!(self, RecvBuf::Null(_))
-    }
-}
-
 impl Call {
     /// The syscall's name, for messages.
     pub fn name(&self) -> &'static str {
@@ -255,8 +172,7 @@ impl Call {
 
 /// What a call gave back besides its return value.
 #[allow(missing_docs)]
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Out {
     /// Nothing more.
     #[default]
@@ -293,8 +209,7 @@ pub enum Out {
 }
 
 /// The result of one call.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Reply {
     /// The return value, or the errno.
     pub ret: Result<i64, Error>,
@@ -383,16 +298,16 @@ pub trait Backend {
     /// lists), summed over its network namespaces.
     fn stat(&mut self) -> Result<usize, BackendError>;
 
-    /// Arm a fault (see [`crate::fault`]) for process `proc` (`None`: any),
+    /// Arm a fault (see [`afunix::fault`]) for process `proc` (`None`: any),
     /// where the backend can inject one (the model can; the kernel cannot).
     ///
     /// # Errors
     /// The backend cannot inject faults.
     fn inject(
         &mut self,
-        _point: crate::fault::FaultPoint,
+        _point: afunix::fault::FaultPoint,
         _proc: Option<ProcId>,
-        _when: crate::fault::When,
+        _when: afunix::fault::When,
     ) -> Result<(), BackendError> {
         Err(BackendError(
             "faults are injected in the model only (--backend sim)".into(),
@@ -400,7 +315,7 @@ pub trait Backend {
     }
 
     /// Record the path of each call through the model's kernel functions
-    /// (see [`crate::path`]), where the backend can (the model can).
+    /// (see [`afunix::path`]), where the backend can (the model can).
     fn record_paths(&mut self, _on: bool) {}
 
     /// The path the last call of `id` took, once it returned.
@@ -410,13 +325,13 @@ pub trait Backend {
 
     /// The faults that fired since the last call: where, and in which
     /// process.
-    fn take_fired(&mut self) -> Vec<(crate::fault::FaultPoint, Option<ProcId>)> {
+    fn take_fired(&mut self) -> Vec<(afunix::fault::FaultPoint, Option<ProcId>)> {
         Vec::new()
     }
 
-    /// A picture of the world (DOT text, see [`crate::dot`]), where the
+    /// A picture of the world (DOT text, see [`afunix::dot`]), where the
     /// backend can draw one (the model can; the kernel cannot).
-    fn picture(&mut self, _moment: crate::dot::Moment) -> Option<String> {
+    fn picture(&mut self, _moment: afunix::dot::Moment) -> Option<String> {
         None
     }
     /// The `sleep MS` directive: let `d` pass. A backend with a wall-clock

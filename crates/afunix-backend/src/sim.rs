@@ -6,14 +6,20 @@
 use crate::backend::{
     Backend, BackendError, Call, Out, ProcId, Progress, Reply, SendBuf, TaskSpec,
 };
-use crate::errno::Errno;
-use crate::net::socket::{RecvArgs, SendHdr};
-use crate::world::World;
-use crate::{Fd, Pid};
+use afunix::net::socket::{RecvArgs, SendHdr};
+use afunix::Errno;
+use afunix::World;
+use afunix::{Fd, Pid};
 use std::collections::HashMap;
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// Take a mutex, ignoring poisoning: a call thread that panicked left the
+/// map of paths whole (an insert or a remove).
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 /// A started call: still running on its thread, or already returned.
 enum Pending {
@@ -72,7 +78,7 @@ impl Drop for SimBackend {
 
 /// Run one call of `pid` on the world, as the kernel would answer it.
 pub fn execute(w: &World, pid: Pid, call: &Call) -> Reply {
-    let r = |res: Result<i64, crate::errno::Error>| match res {
+    let r = |res: Result<i64, afunix::Error>| match res {
         Ok(v) => Reply::ok(v),
         Err(e) => Reply::err(e),
     };
@@ -247,11 +253,11 @@ pub fn execute(w: &World, pid: Pid, call: &Call) -> Reply {
 
 impl Backend for SimBackend {
     fn task(&mut self, id: ProcId, spec: &TaskSpec) -> Result<(), BackendError> {
-        if spec.nofile > crate::process::NR_OPEN {
+        if spec.nofile > afunix::NR_OPEN {
             return Err(BackendError(format!(
                 "nofile {} is above fs.nr_open ({}): setrlimit(RLIMIT_NOFILE) fails with EPERM",
                 spec.nofile,
-                crate::process::NR_OPEN
+                afunix::NR_OPEN
             )));
         }
         let pid = self.world.spawn(spec);
@@ -289,7 +295,7 @@ impl Backend for SimBackend {
                 let reply = match &paths {
                     Some(store) => {
                         let (reply, path) = world.with_path(|| execute(&world, pid, &call));
-                        crate::world::lock(store).insert(id, path);
+                        lock(store).insert(id, path);
                         reply
                     }
                     None => execute(&world, pid, &call),
@@ -337,7 +343,7 @@ impl Backend for SimBackend {
         &mut self,
         netns: u32,
         n: i64,
-    ) -> Result<Result<(), crate::errno::Error>, BackendError> {
+    ) -> Result<Result<(), afunix::Error>, BackendError> {
         Ok(self.world.sysctl_max_dgram_qlen(netns, n))
     }
 
@@ -348,15 +354,15 @@ impl Backend for SimBackend {
 
     fn inject(
         &mut self,
-        point: crate::fault::FaultPoint,
+        point: afunix::fault::FaultPoint,
         proc: Option<ProcId>,
-        when: crate::fault::When,
+        when: afunix::fault::When,
     ) -> Result<(), BackendError> {
         let pid = match proc {
             Some(id) => Some(self.pid_of(id)?),
             None => None,
         };
-        self.world.inject(crate::fault::Fault { point, pid, when });
+        self.world.inject(afunix::fault::Fault { point, pid, when });
         Ok(())
     }
 
@@ -367,11 +373,11 @@ impl Backend for SimBackend {
     fn take_path(&mut self, id: ProcId) -> Vec<String> {
         self.paths
             .as_ref()
-            .and_then(|p| crate::world::lock(p).remove(&id))
+            .and_then(|p| lock(p).remove(&id))
             .unwrap_or_default()
     }
 
-    fn take_fired(&mut self) -> Vec<(crate::fault::FaultPoint, Option<ProcId>)> {
+    fn take_fired(&mut self) -> Vec<(afunix::fault::FaultPoint, Option<ProcId>)> {
         self.world
             .take_fired()
             .into_iter()
@@ -384,7 +390,7 @@ impl Backend for SimBackend {
             .collect()
     }
 
-    fn picture(&mut self, moment: crate::dot::Moment) -> Option<String> {
+    fn picture(&mut self, moment: afunix::dot::Moment) -> Option<String> {
         Some(self.world.dot(moment))
     }
 
