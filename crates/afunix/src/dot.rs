@@ -12,7 +12,7 @@
 
 use crate::file::{File, FileKind};
 use crate::net::unix::{Sock, SockState, SockType};
-use crate::world::{read, World};
+use crate::world::World;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write;
 use std::sync::Arc;
@@ -79,7 +79,7 @@ impl World {
         let mut procs = k.procs.all();
         procs.sort_by_key(|p| p.pid);
         for p in procs {
-            let t = read(&p.fds);
+            let t = p.fd_table();
             let _ = writeln!(
                 out,
                 "  subgraph cluster_p{} {{\n    label=\"pid {}\";",

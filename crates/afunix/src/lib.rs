@@ -48,7 +48,10 @@
 //! queues (`unix_state_lock`, `sk_wq`, `peer_wait`); two sockets are locked
 //! in a fixed order (`unix_state_double_lock`); each process's fd table has
 //! its own lock and processes are found without one; the in-flight graph of
-//! the garbage collector has its own lock, taken only when files travel. A
+//! the garbage collector has its own lock, taken only when files travel.
+//! The order is fd table, socket (two in id order), collector, name
+//! tables, and a thread sleeps holding none; debug builds check it on
+//! every lock taken (`lockdep`) and panic on the first inversion. A
 //! call that blocks in Linux sleeps on the queue of what it waits for and is
 //! woken by the change it waits for, after the waker released its locks;
 //! exclusive waiters are woken one at a time, oldest first.
@@ -62,6 +65,7 @@ pub mod fault;
 pub(crate) mod fdtable;
 pub(crate) mod file;
 mod ids;
+mod lockdep;
 mod namei;
 pub mod net;
 pub mod path;

@@ -2,6 +2,7 @@
 //! (`task_struct`), and the fd table each one owns.
 
 use crate::fdtable::FdTable;
+use crate::lockdep::{LockClass, Ordered};
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 
 /// A process id as the model keeps it internally (the public type is
@@ -80,7 +81,7 @@ pub struct Process {
     /// shared (the kernel's `fdget` takes none: RCU), so the threads of
     /// one process do not wait for each other on every call; installing
     /// and closing take it alone (`files->file_lock`).
-    pub fds: std::sync::RwLock<FdTable>,
+    pub(crate) fds: std::sync::RwLock<FdTable>,
     /// SIGPIPE raised and not yet collected.
     pub sigpipe: AtomicBool,
     /// How many of its calls sleep right now.
@@ -93,6 +94,23 @@ pub struct Process {
     pub netns: u32,
     /// SIGURG delivered and not yet collected.
     pub sigurg: AtomicBool,
+}
+
+impl Process {
+    /// Its fd table, shared (`fdget`): an [`Ordered`] guard of class
+    /// `FdTable`, the first lock of the order.
+    pub(crate) fn fd_table(&self) -> Ordered<std::sync::RwLockReadGuard<'_, FdTable>> {
+        Ordered::take(LockClass::FdTable, self.pid as u64, || {
+            crate::world::read(&self.fds)
+        })
+    }
+
+    /// Its fd table, alone (`files->file_lock`: install, close, dup2).
+    pub(crate) fn fd_table_mut(&self) -> Ordered<std::sync::RwLockWriteGuard<'_, FdTable>> {
+        Ordered::take(LockClass::FdTable, self.pid as u64, || {
+            crate::world::write(&self.fds)
+        })
+    }
 }
 
 /// `fs.nr_open` (its default, 1048576): no RLIMIT_NOFILE can be set above

@@ -31,7 +31,7 @@ impl World {
         let p = k.proc(pid)?;
         let cred = p.cred.clone();
         let cloexec = flags & O_CLOEXEC != 0;
-        let mut names = lock(&k.names);
+        let mut names = k.names_lock();
         let tree = &mut names.tree;
         if flags & O_PATH != 0 {
             // do_o_path: a lookup, no permission on the file itself.
@@ -147,7 +147,7 @@ impl World {
         let k = self.kernel();
         let p = k.proc(pid)?;
         let cred = p.cred.clone();
-        let mut names = lock(&k.names);
+        let mut names = k.names_lock();
         let (dir, name) = names.tree.create_at(path, &cred, true)?;
         names.tree.insert(
             dir,
@@ -172,7 +172,7 @@ impl World {
         let pid = pid.as_raw();
         let k = self.kernel();
         let cred = k.proc(pid)?.cred.clone();
-        let mut names = lock(&k.names);
+        let mut names = k.names_lock();
         let tree = &mut names.tree;
         let par = tree.walk_parent(path, &cred)?;
         let Last::Norm(name) = &par.last else {
@@ -209,7 +209,7 @@ impl World {
         let pid = pid.as_raw();
         let k = self.kernel();
         let cred = k.proc(pid)?.cred.clone();
-        let mut names = lock(&k.names);
+        let mut names = k.names_lock();
         let ino = names.tree.lookup(path, &cred)?;
         let node = names.tree.nodes.get_mut(&ino).ok_or(crate::namei::GONE)?;
         // chmod_common → notify_change → inode_owner_or_capable.
@@ -230,7 +230,7 @@ impl World {
         let pid = pid.as_raw();
         let k = self.kernel();
         let cred = k.proc(pid)?.cred.clone();
-        let mut names = lock(&k.names);
+        let mut names = k.names_lock();
         let tree = &mut names.tree;
         let op = tree.walk_parent(old, &cred)?;
         let np = tree.walk_parent(new, &cred)?;

@@ -64,6 +64,7 @@ impl Wait {
     /// passes, or `cancelled()` (checked under the queue's lock, so an
     /// interrupt that wakes the queue after setting it is never missed).
     pub(crate) fn sleep(&self, until: Option<Instant>, cancelled: &dyn Fn() -> bool) {
+        crate::lockdep::assert_none_held("sleeping");
         match self {
             Wait::Sock(s, seen, excl) => sleep_queued(
                 &s.inner,

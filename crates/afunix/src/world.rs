@@ -16,6 +16,7 @@ use crate::errno::{Errno, SysResult};
 use crate::fdtable::FdEntry;
 use crate::file::{File, FileKind, Memfd, Pipe, PipeInner, PIPE_PAGE};
 use crate::ids::{Fd, Pid};
+use crate::lockdep::{LockClass, Ordered};
 use crate::net::unix::gc::{GcState, GcWalk};
 use crate::net::unix::stream::StreamProgress;
 use crate::net::unix::{Sock, SockType};
@@ -136,6 +137,17 @@ thread_local! {
 }
 
 impl Kernel {
+    /// The collector's graph (`unix_gc_lock`), of class `Gc` in the lock
+    /// order ([`crate::lockdep`]).
+    pub(crate) fn gc_lock(&self) -> Ordered<MutexGuard<'_, GcState>> {
+        Ordered::take(LockClass::Gc, 0, || lock(&self.gc))
+    }
+
+    /// The name tables, of class `Names`, the last in the lock order.
+    pub(crate) fn names_lock(&self) -> Ordered<MutexGuard<'_, Names>> {
+        Ordered::take(LockClass::Names, 0, || lock(&self.names))
+    }
+
     fn new(security: Option<Box<dyn Security>>) -> Kernel {
         Kernel {
             procs: ProcTable::new(100),
@@ -289,7 +301,7 @@ impl Kernel {
         // dup_fd: the references are taken under the table's lock, so a
         // concurrent close cannot release a file the child is inheriting.
         let fds = {
-            let t = read(&p.fds);
+            let t = p.fd_table();
             for (_, e) in t.iter() {
                 e.file.count.fetch_add(1, Ordering::SeqCst);
             }
@@ -317,7 +329,7 @@ impl Kernel {
         if !p.alive.swap(false, Ordering::SeqCst) {
             return Err(Errno::ESRCH.why("find_task_by_vpid: no such process in this world"));
         }
-        let entries = write(&p.fds).drain();
+        let entries = p.fd_table_mut().drain();
         self.gc_batch(|| {
             for e in entries {
                 self.fput(e.file);
@@ -344,6 +356,7 @@ impl Kernel {
     /// what the file holds (`__fput`); releases that this triggers run
     /// one after another, never nested. Call with no socket lock held.
     pub(crate) fn fput(&self, f: Arc<File>) {
+        crate::lockdep::assert_none_held("fput");
         let left = f.count.fetch_sub(1, Ordering::SeqCst) - 1;
         if left != 0 {
             // Only in-flight copies hold it now: the collector may find it.
@@ -407,7 +420,7 @@ impl Kernel {
     /// The open file behind `fd` of `pid` (`fdget`), with a reference.
     pub(crate) fn fdget(&self, pid: RawPid, fd: i32) -> SysResult<Arc<File>> {
         let p = self.proc(pid)?;
-        let t = read(&p.fds);
+        let t = p.fd_table();
         let e = t.get(fd)?;
         Ok(self.fget(&e.file))
     }
@@ -423,7 +436,7 @@ impl Kernel {
                 return Err(e);
             }
         };
-        let r = install_lowest(p, &mut write(&p.fds), file, cloexec);
+        let r = install_lowest(p, &mut p.fd_table_mut(), file, cloexec);
         r.map_err(|(file, e)| {
             self.fput(file);
             e
@@ -445,7 +458,7 @@ impl Kernel {
         let Ok(p) = self.proc(pid) else { return };
         let mut refused = None;
         {
-            let mut t = write(&p.fds);
+            let mut t = p.fd_table_mut();
             for file in files.take(max) {
                 if self.fault(crate::fault::FaultPoint::ReceiveFd, pid) {
                     refused = Some(file);
@@ -476,7 +489,7 @@ impl Kernel {
     ) -> SysResult<[i32; 2]> {
         let r = (|| {
             let p = self.proc(pid)?;
-            let mut t = write(&p.fds);
+            let mut t = p.fd_table_mut();
             if !p.alive.load(Ordering::SeqCst) {
                 return Err(Errno::ESRCH.why("fd_install: the process exited"));
             }
@@ -508,7 +521,7 @@ impl Kernel {
     /// Whether `pid` has `n` free fds (checked before creating files).
     pub(crate) fn fd_reserve(&self, pid: RawPid, n: usize) -> SysResult<()> {
         let p = self.proc(pid)?;
-        let t = read(&p.fds);
+        let t = p.fd_table();
         let mut from = 0usize;
         for _ in 0..n {
             from = t.lowest_free_from(from, p.nofile)? as usize + 1;
@@ -518,7 +531,7 @@ impl Kernel {
 
     fn close(&self, pid: RawPid, fd: i32) -> SysResult<()> {
         let p = self.proc(pid)?;
-        let e = write(&p.fds).remove(fd)?;
+        let e = p.fd_table_mut().remove(fd)?;
         self.fput(e.file);
         Ok(())
     }
@@ -837,7 +850,7 @@ impl Kernel {
 
     fn get_fd_flags(&self, pid: RawPid, fd: i32) -> SysResult<i32> {
         let p = self.proc(pid)?;
-        let t = read(&p.fds);
+        let t = p.fd_table();
         Ok(if t.get(fd)?.cloexec {
             crate::abi::consts::FD_CLOEXEC
         } else {
@@ -1006,7 +1019,7 @@ impl World {
     /// default, [`GcWalk::Linux618`], leaks where Linux 6.18 leaks).
     pub fn with_gc_walk(walk: GcWalk) -> World {
         let w = World::new();
-        lock(&w.k.gc).walk = walk;
+        w.k.gc_lock().walk = walk;
         w
     }
 
@@ -1303,7 +1316,7 @@ impl World {
     /// `EBADF` for an fd that is not open.
     pub fn set_cloexec(&self, pid: Pid, fd: Fd, on: bool) -> SysResult<()> {
         let p = self.k.proc(pid.as_raw())?;
-        let mut t = write(&p.fds);
+        let mut t = p.fd_table_mut();
         t.set_cloexec(fd.as_raw(), on)
     }
 
@@ -1968,7 +1981,7 @@ impl Kernel {
     // once oldfd is known to be open).
     fn dup2(&self, pid: RawPid, fd: i32, newfd: i32) -> SysResult<i32> {
         let p = self.proc(pid)?;
-        let mut t = write(&p.fds);
+        let mut t = p.fd_table_mut();
         if fd == newfd {
             t.get(fd)?;
             return Ok(newfd);
@@ -1996,7 +2009,7 @@ impl Kernel {
     fn exec(&self, pid: RawPid) -> SysResult<()> {
         let p = self.proc(pid)?;
         let closed = {
-            let mut t = write(&p.fds);
+            let mut t = p.fd_table_mut();
             let fds: Vec<i32> = t
                 .iter()
                 .filter(|(_, e)| e.cloexec)

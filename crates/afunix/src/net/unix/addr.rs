@@ -8,7 +8,7 @@ use crate::errno::{Errno, SysResult};
 use crate::namei::{permission, Node, NodeKind, Tree, MAY_WRITE};
 use crate::process::Cred;
 use crate::process::RawPid;
-use crate::world::{lock, Kernel};
+use crate::world::Kernel;
 use std::sync::Arc;
 
 /// The path a pathname address names: `sun_path` up to its first NUL, as
@@ -23,7 +23,7 @@ impl Kernel {
     /// skipping names in use; `ENOSPC` when all are taken. A no-op when bound.
     pub(crate) fn unix_autobind(&self, s: &Arc<Sock>) -> SysResult<()> {
         crate::path::step("unix_autobind");
-        let mut names = lock(&self.names);
+        let mut names = self.names_lock();
         if s.addr.get().is_some() {
             return Ok(());
         }
@@ -56,7 +56,7 @@ impl Kernel {
         }
         let addr = crate::abi::sockaddr::parse_user_addr(raw)?;
         let cred = self.proc(pid)?.cred.clone();
-        let mut names = lock(&self.names);
+        let mut names = self.names_lock();
         match addr {
             UnixAddr::Pathname(path) => {
                 // unix_bind_bsd: kern_path_create (EEXIST → EADDRINUSE),
@@ -115,7 +115,7 @@ impl Kernel {
     /// a pathname's file stays, but no longer leads to a socket.
     pub(crate) fn unhash(&self, s: &Arc<Sock>) {
         let Some(addr) = s.addr.get() else { return };
-        let mut names = lock(&self.names);
+        let mut names = self.names_lock();
         match &**addr {
             UnixAddr::Abstract(name) => {
                 let key = (s.netns, s.ty, name.clone());
@@ -156,7 +156,7 @@ impl Kernel {
         ty: SockType,
     ) -> SysResult<Arc<Sock>> {
         crate::path::step("unix_find_other");
-        let names = lock(&self.names);
+        let names = self.names_lock();
         let found = match addr {
             UnixAddr::Pathname(path) => {
                 let cred = self.proc(pid)?.cred.clone();

@@ -572,7 +572,7 @@ impl Kernel {
         if skb.fds.is_empty() {
             return;
         }
-        let mut gc = lock(&self.gc);
+        let mut gc = self.gc_lock();
         *gc.user_inflight.entry(skb.fp_user).or_default() += skb.fds.len();
         for f in &skb.fds {
             if let FileKind::Socket(s) = &f.kind {
@@ -610,7 +610,7 @@ impl Kernel {
         if fds.is_empty() {
             return;
         }
-        let mut gc = lock(&self.gc);
+        let mut gc = self.gc_lock();
         if let Some(n) = gc.user_inflight.get_mut(&fp_user) {
             *n = n.saturating_sub(fds.len());
         }
@@ -625,7 +625,7 @@ impl Kernel {
 
     /// An embryo's edges lead to its listener until it is accepted.
     pub(crate) fn gc_note_embryo(&self, embryo: &Sock, listener: &Sock) {
-        lock(&self.gc)
+        self.gc_lock()
             .embryo_listener
             .insert(embryo.id, listener.id);
     }
@@ -633,7 +633,7 @@ impl Kernel {
     /// `unix_update_edges`: the embryo was accepted (or dropped). If files
     /// are queued on it, their edges now lead elsewhere.
     pub(crate) fn gc_forget_embryo(&self, embryo: &Sock) {
-        let mut gc = lock(&self.gc);
+        let mut gc = self.gc_lock();
         let Some(listener) = gc.embryo_listener.remove(&embryo.id) else {
             return;
         };
@@ -646,13 +646,13 @@ impl Kernel {
 
     /// `user->unix_inflight`.
     pub(crate) fn user_inflight(&self, uid: u32) -> usize {
-        lock(&self.gc).user_inflight.get(&uid).copied().unwrap_or(0)
+        self.gc_lock().user_inflight.get(&uid).copied().unwrap_or(0)
     }
 
     /// `fput` left only in-flight references to `s`'s file: its SCC may
     /// be garbage now (what the kernel's next walk would find).
     pub(crate) fn gc_only_inflight_left(&self, s: &Sock) {
-        let mut gc = lock(&self.gc);
+        let mut gc = self.gc_lock();
         if let Some(g) = gc.vertices.get(&s.id).map(|v| v.group) {
             gc.mark_dirty(g);
         }
@@ -715,7 +715,7 @@ impl Kernel {
     /// (`unix_schedule_gc(user)` flushes the work then).
     fn queue_gc_work(&self) {
         let (inflight, vertices) = {
-            let gc = lock(&self.gc);
+            let gc = self.gc_lock();
             (gc.tot_inflight, gc.vertices.len())
         };
         if inflight == 0 {
@@ -746,7 +746,7 @@ impl Kernel {
         }
         let Ok(p) = self.proc(pid) else { return };
         let flush = {
-            let gc = lock(&self.gc);
+            let gc = self.gc_lock();
             // unix_graph_cyclic_sccs: the last walk found a cycle.
             !gc.cyclic.is_empty()
                 && gc.user_inflight.get(&p.cred.uid).copied().unwrap_or(0)
@@ -796,7 +796,7 @@ impl Kernel {
     #[allow(non_snake_case)]
     fn __unix_gc(&self) {
         let dead: Vec<Arc<Sock>> = {
-            let mut gc = lock(&self.gc);
+            let mut gc = self.gc_lock();
             if !gc.maybe_cyclic {
                 return;
             }
@@ -865,7 +865,7 @@ impl Kernel {
         let mut refs: HashMap<*const File, (Arc<File>, usize)> = HashMap::default();
         let procs = self.procs.all();
         for p in procs {
-            for (_, e) in crate::world::read(&p.fds).iter() {
+            for (_, e) in p.fd_table().iter() {
                 refs.entry(Arc::as_ptr(&e.file))
                     .or_insert_with(|| (Arc::clone(&e.file), 0))
                     .1 += 1;

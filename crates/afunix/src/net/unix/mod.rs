@@ -11,6 +11,7 @@ use crate::abi::filter::Program;
 use crate::abi::sockaddr::UnixAddr;
 use crate::errno::Errno;
 use crate::file::File;
+use crate::lockdep::{LockClass, Ordered};
 use crate::process::RawPid;
 use crate::world::{lock, Kernel};
 use std::collections::VecDeque;
@@ -381,9 +382,10 @@ impl Timeo {
 }
 
 impl Sock {
-    /// The socket's lock (`unix_state_lock`).
-    pub fn lock(&self) -> MutexGuard<'_, SockInner> {
-        lock(&self.inner)
+    /// The socket's lock (`unix_state_lock`), of class `Sock` in the lock
+    /// order ([`crate::lockdep`]).
+    pub fn lock(&self) -> SockGuard<'_> {
+        Ordered::take(LockClass::Sock, self.id, || lock(&self.inner))
     }
 
     /// Wake every sleeper of this socket. Call with its lock NOT held.
@@ -477,11 +479,11 @@ impl SockInner {
     }
 }
 
+/// A held socket lock.
+pub type SockGuard<'a> = Ordered<MutexGuard<'a, SockInner>>;
+
 /// `unix_state_double_lock`: two sockets locked in id order.
-pub fn double_lock<'a>(
-    a: &'a Sock,
-    b: &'a Sock,
-) -> (MutexGuard<'a, SockInner>, MutexGuard<'a, SockInner>) {
+pub fn double_lock<'a>(a: &'a Sock, b: &'a Sock) -> (SockGuard<'a>, SockGuard<'a>) {
     if a.id < b.id {
         let ga = a.lock();
         let gb = b.lock();

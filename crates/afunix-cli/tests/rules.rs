@@ -1,0 +1,190 @@
+//! Every error the model produces names its rule: `Errno::X.why("f: …")`
+//! with `f` the kernel function that applies it, or `Errno::X.gap("model
+//! gap: …")` for what the model does not implement. Walks the model's
+//! sources and checks each literal, so a rule without a function name (or a
+//! gap dressed as a kernel answer) cannot land.
+//!
+//! Then `--explain` against the rules: every scenario of the repository is
+//! run on the model and the rule behind each errno collected; a rule that
+//! no scenario reaches must be listed in `tests/rules-without-scenario.txt`
+//! (a ratchet: a listed rule that a scenario now reaches must leave the
+//! list, so it only shrinks).
+
+use afunix_cli::{run_source, BackendKind};
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// The model's sources, each without its unit tests (the `#[cfg(test)]`
+/// module at the end of a file makes errors of its own).
+fn model_sources() -> Vec<(String, String)> {
+    let mut files = Vec::new();
+    sources(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../afunix/src"),
+        &mut files,
+    );
+    for (_, src) in &mut files {
+        let end = ["#[cfg(test)]", "#[cfg(all(test"]
+            .iter()
+            .filter_map(|m| src.find(m))
+            .min();
+        if let Some(end) = end {
+            src.truncate(end);
+        }
+    }
+    files
+}
+
+fn sources(dir: &Path, out: &mut Vec<(String, String)>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            sources(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push((
+                p.display().to_string(),
+                std::fs::read_to_string(&p).unwrap(),
+            ));
+        }
+    }
+}
+
+/// The string literal right after `marker` and any whitespace.
+fn literals<'a>(src: &'a str, marker: &str) -> Vec<(usize, &'a str)> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while let Some(i) = src[at..].find(marker) {
+        let start = at + i + marker.len();
+        let rest = src[start..].trim_start();
+        at = start;
+        let Some(body) = rest.strip_prefix('"') else {
+            continue; // a non-literal argument (a constant defined elsewhere)
+        };
+        let end = body.find('"').unwrap();
+        let line = src[..start].matches('\n').count() + 1;
+        out.push((line, &body[..end]));
+    }
+    out
+}
+
+fn is_function(name: &str) -> bool {
+    let first = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_');
+    first
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+#[test]
+fn every_rule_names_a_kernel_function_and_every_gap_says_so() {
+    let files = model_sources();
+    let (mut rules, mut gaps, mut bad) = (0, 0, Vec::new());
+    for (path, src) in &files {
+        for (line, text) in literals(src, ".why(") {
+            rules += 1;
+            let ok = text
+                .split_once(": ")
+                .is_some_and(|(f, why)| is_function(f) && !why.is_empty() && f != "model");
+            if !ok {
+                bad.push(format!(
+                    "{path}:{line}: rule without a kernel function: {text:?}"
+                ));
+            }
+        }
+        for (line, text) in literals(src, ".gap(") {
+            gaps += 1;
+            if !text.starts_with("model gap: ") {
+                bad.push(format!(
+                    "{path}:{line}: a gap must say \"model gap: \": {text:?}"
+                ));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+    // The walk found the rules (it would pass vacuously on a wrong path).
+    assert!(rules > 200, "only {rules} rules found");
+    assert!(gaps >= 3, "only {gaps} gaps found");
+}
+
+#[test]
+fn rule_parts_and_kinds() {
+    use afunix::{Errno, RuleKind};
+    let e = Errno::EBADF.why("fdget: fd is not open in this process");
+    assert_eq!(e.rule.kind(), RuleKind::Kernel);
+    assert_eq!(e.rule.function(), Some("fdget"));
+    assert_eq!(e.rule.text(), "fd is not open in this process");
+}
+
+/// Every scenario of the repository: the vectors, the tests, the examples.
+fn scenario_files() -> Vec<std::path::PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut out = Vec::new();
+    for dir in ["tests/vectors", "tests/scenarios", "examples"] {
+        let Ok(rd) = std::fs::read_dir(root.join(dir)) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.extension().is_some_and(|x| x == "scn") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn explain_reaches_every_rule_or_the_rule_is_listed_as_without_scenario() {
+    let rules: BTreeSet<String> = model_sources()
+        .iter()
+        .flat_map(|(_, src)| {
+            literals(src, ".why(")
+                .into_iter()
+                .map(|(_, t)| t.to_string())
+        })
+        .collect();
+    let mut reached = BTreeSet::new();
+    let files = scenario_files();
+    for p in &files {
+        let src = std::fs::read_to_string(p).unwrap();
+        let Ok(out) = run_source(&src, BackendKind::Sim) else {
+            continue; // a scenario that does not parse is the parser tests' business
+        };
+        reached.extend(out.run.lines.iter().map(|l| l.why.to_string()));
+    }
+    let list_path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/rules-without-scenario.txt");
+    let listed: BTreeSet<String> = std::fs::read_to_string(&list_path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect();
+    let mut bad = Vec::new();
+    for r in &rules {
+        match (reached.contains(r), listed.contains(r)) {
+            (false, false) => bad.push(format!("no scenario reaches, and not listed: {r}")),
+            (true, true) => bad.push(format!("a scenario reaches it now, unlist it: {r}")),
+            _ => {}
+        }
+    }
+    for r in listed.difference(&rules) {
+        bad.push(format!("listed, but no such rule in the sources: {r}"));
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+    // Not vacuous: the scenarios ran and reached a good part of the rules.
+    let hit = rules.iter().filter(|r| reached.contains(*r)).count();
+    assert!(
+        files.len() > 100 && hit > 100,
+        "{} files, {hit} rules reached",
+        files.len()
+    );
+    eprintln!(
+        "{hit} of {} rules reached by {} scenarios",
+        rules.len(),
+        files.len()
+    );
+}
