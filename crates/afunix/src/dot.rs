@@ -10,7 +10,7 @@
 //! The text is deterministic: nodes are named by socket ids and by the
 //! order in which files are met, never by addresses.
 
-use crate::file::{File, FileKind};
+use crate::fs::file::{File, FileKind};
 use crate::net::unix::{Sock, SockState, SockType};
 use crate::world::World;
 use std::collections::{BTreeMap, BTreeSet, HashMap};

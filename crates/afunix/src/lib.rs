@@ -39,10 +39,12 @@
 //! call, pictures). The scenario language is not here: its calls as data
 //! and the model as a scenario backend are the `afunix-backend` crate.
 //! Inside, one module per kernel concept:
-//! `process`/`fdtable`/`file` (`task_struct`, `fs/file.c`, `struct file`),
-//! `namei`/`vfs` (`fs/namei.c`), `net::scm` (`net/core/scm.c`),
+//! `process` (`task_struct`), `fs` (`struct file`, the fd table, `fs/file.c`,
+//! `fs/file_table.c`, `fs/read_write.c`, pipes, memfds, pidfds, and the
+//! directory tree: `fs/namei.c`), `net::scm` (`net/core/scm.c`),
 //! `net::sockopt` (`sk_setsockopt`), `net::unix` (`af_unix.c`,
-//! `garbage.c`), `world` (the shared state, fget/fput, the wait queues).
+//! `garbage.c`), `wait` (the wait queues), `lockdep` (the lock order),
+//! `world` (the shared state and `World`, the public face).
 //!
 //! Threads: a `World` is `Sync`. Every socket has its own lock and wait
 //! queues (`unix_state_lock`, `sk_wq`, `peer_wait`); two sockets are locked
@@ -62,17 +64,14 @@ pub mod abi;
 pub mod dot;
 pub mod errno;
 pub mod fault;
-pub(crate) mod fdtable;
-pub(crate) mod file;
+pub(crate) mod fs;
 mod ids;
 mod lockdep;
-mod namei;
 pub mod net;
 pub mod path;
 pub(crate) mod process;
 pub mod security;
 pub mod signal;
-mod vfs;
 mod wait;
 mod world;
 

@@ -1,7 +1,7 @@
 //! Processes: credentials (`struct cred`), capabilities and rlimits
 //! (`task_struct`), and the fd table each one owns.
 
-use crate::fdtable::FdTable;
+use crate::fs::fdtable::FdTable;
 use crate::lockdep::{LockClass, Ordered};
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 

@@ -16,7 +16,7 @@
 
 use crate::abi::sockaddr::UnixAddr;
 use crate::errno::SysResult;
-use crate::file::{File, FileKind};
+use crate::fs::file::{File, FileKind};
 use crate::ids::Pid;
 use crate::net::unix::{Sock, SockType};
 use crate::process::Cred;

@@ -17,7 +17,7 @@
 //! (`Interrupt::raise` calls the waker after releasing it).
 
 use crate::errno::{Errno, Error};
-use crate::file::Pipe;
+use crate::fs::file::Pipe;
 use crate::net::unix::Sock;
 use crate::signal::Waker;
 use crate::world::lock;

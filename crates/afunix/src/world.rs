@@ -13,8 +13,8 @@
 
 use crate::abi::flags::{MsgFlags, PollFlags, SockFlags};
 use crate::errno::{Errno, SysResult};
-use crate::fdtable::FdEntry;
-use crate::file::{File, FileKind, Memfd, Pipe, PipeInner, PIPE_PAGE};
+use crate::fs::fdtable::FdEntry;
+use crate::fs::file::FileKind;
 use crate::ids::{Fd, Pid};
 use crate::lockdep::{LockClass, Ordered};
 use crate::net::unix::gc::{GcState, GcWalk};
@@ -23,7 +23,6 @@ use crate::net::unix::{Sock, SockType};
 use crate::process::TaskSpec;
 use crate::process::{Cred, ProcTable, Process, RawPid};
 use crate::security::{Security, Task};
-use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -45,37 +44,6 @@ pub(crate) fn write<T>(m: &std::sync::RwLock<T>) -> std::sync::RwLockWriteGuard<
     m.write().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Grow file content to `len` bytes (zeros), or `ENOMEM` when the memory
-/// is not there, as the kernel's page allocation fails, rather than abort.
-fn grow(data: &mut Vec<u8>, len: usize) -> SysResult<()> {
-    data.try_reserve(len.saturating_sub(data.len()))
-        .map_err(|_| Errno::ENOMEM.why("shmem_alloc_folio: no memory for the file's pages"))?;
-    data.resize(len, 0);
-    Ok(())
-}
-
-/// `get_unused_fd_flags` + `fd_install` with `p`'s table locked: the
-/// lowest free fd, or the file back with `ESRCH` (an exiting process has
-/// drained its table after clearing `alive`: nothing may be installed
-/// behind its back) or `EMFILE`.
-fn install_lowest(
-    p: &Process,
-    t: &mut crate::fdtable::FdTable,
-    file: Arc<File>,
-    cloexec: bool,
-) -> Result<i32, (Arc<File>, crate::errno::Error)> {
-    if !p.alive.load(Ordering::SeqCst) {
-        return Err((file, Errno::ESRCH.why("fd_install: the process exited")));
-    }
-    match t.lowest_free(p.nofile) {
-        Ok(fd) => {
-            t.install(fd, FdEntry { file, cloexec });
-            Ok(fd)
-        }
-        Err(e) => Err((file, e)),
-    }
-}
-
 use crate::signal::Interrupt;
 pub(crate) use crate::wait::{Fail, KResult, Wait, WaitList};
 
@@ -86,7 +54,7 @@ pub(crate) struct Names {
     /// `struct net` and mixes in `sk_type`).
     pub(crate) abstract_names: HashMap<(u32, SockType, Vec<u8>), Weak<Sock>>,
     /// The scenario's directory tree (`fs/namei.c`).
-    pub(crate) tree: crate::namei::Tree,
+    pub(crate) tree: crate::fs::namei::Tree,
     /// The next autobind candidate.
     pub(crate) autobind_next: u32,
 }
@@ -127,13 +95,6 @@ pub struct Kernel {
     pub(crate) fired: Mutex<Vec<(crate::fault::FaultPoint, RawPid)>>,
     /// `SKF_AD_RANDOM`'s generator, seeded per world.
     pub(crate) prandom: crate::abi::filter::Prandom,
-}
-
-thread_local! {
-    /// Files whose last reference was dropped while a release was running
-    /// on this thread (`__fput` is deferred, as the kernel defers it to
-    /// task work, so releases never nest and never run under a lock).
-    static DEFERRED_FPUT: RefCell<Option<Vec<Arc<File>>>> = const { RefCell::new(None) };
 }
 
 impl Kernel {
@@ -245,7 +206,7 @@ impl Kernel {
         nofile: u64,
         umask: u32,
         netns: u32,
-        fds: crate::fdtable::FdTable,
+        fds: crate::fs::fdtable::FdTable,
     ) -> Process {
         Process {
             pid,
@@ -263,7 +224,7 @@ impl Kernel {
 
     fn spawn(&self, spec: &TaskSpec) -> RawPid {
         let null = self.alloc_file(FileKind::Null, false);
-        let mut fds = crate::fdtable::FdTable::default();
+        let mut fds = crate::fs::fdtable::FdTable::default();
         // Fds 0-2 are inherited open: RLIMIT_NOFILE only refuses new fds.
         for fd in 0..3 {
             {
@@ -336,543 +297,6 @@ impl Kernel {
             }
         });
         Ok(())
-    }
-
-    // ---- files --------------------------------------------------------
-
-    /// A new open file with `f_count` 1 (the caller installs it or drops it).
-    pub(crate) fn alloc_file(&self, kind: FileKind, nonblock: bool) -> Arc<File> {
-        self.files_live.fetch_add(1, Ordering::SeqCst);
-        File::new(kind, nonblock)
-    }
-
-    /// Take a reference to an open file (`get_file`).
-    pub(crate) fn fget(&self, f: &Arc<File>) -> Arc<File> {
-        f.count.fetch_add(1, Ordering::SeqCst);
-        Arc::clone(f)
-    }
-
-    /// Drop a reference to an open file (`fput`). The last one releases
-    /// what the file holds (`__fput`); releases that this triggers run
-    /// one after another, never nested. Call with no socket lock held.
-    pub(crate) fn fput(&self, f: Arc<File>) {
-        crate::lockdep::assert_none_held("fput");
-        let left = f.count.fetch_sub(1, Ordering::SeqCst) - 1;
-        if left != 0 {
-            // Only in-flight copies hold it now: the collector may find it.
-            if let FileKind::Socket(s) = &f.kind {
-                if s.inflight.load(Ordering::SeqCst) == left {
-                    self.gc_only_inflight_left(s);
-                }
-            }
-            return;
-        }
-        let nested = DEFERRED_FPUT.with(|d| match d.borrow_mut().as_mut() {
-            Some(list) => {
-                list.push(Arc::clone(&f));
-                true
-            }
-            None => false,
-        });
-        if nested {
-            return;
-        }
-        // The collection the releases ask for runs after the cascade,
-        // when files it drops are released as a cascade of their own.
-        self.gc_batch(|| {
-            DEFERRED_FPUT.with(|d| *d.borrow_mut() = Some(vec![f]));
-            loop {
-                let next = DEFERRED_FPUT.with(|d| d.borrow_mut().as_mut().and_then(Vec::pop));
-                match next {
-                    Some(f) => self.__fput(f),
-                    None => break,
-                }
-            }
-            DEFERRED_FPUT.with(|d| *d.borrow_mut() = None);
-        });
-    }
-
-    // __fput: what the last reference releases.
-    fn __fput(&self, f: Arc<File>) {
-        self.files_live.fetch_sub(1, Ordering::SeqCst);
-        match &f.kind {
-            FileKind::Socket(s) => self.unix_release_sock(s, false),
-            FileKind::PipeRead(p) | FileKind::PipeWrite(p) => {
-                let mut g = lock(&p.inner);
-                if matches!(f.kind, FileKind::PipeRead(_)) {
-                    g.readers = g.readers.saturating_sub(1);
-                } else {
-                    g.writers = g.writers.saturating_sub(1);
-                }
-                g.seq += 1;
-                p.wait.notify_all();
-            }
-            FileKind::External(id) => lock(&self.released_external).push(*id),
-            FileKind::Null
-            | FileKind::Memfd(_)
-            | FileKind::Pidfd(_)
-            | FileKind::Regular(_)
-            | FileKind::Dir
-            | FileKind::Path => {}
-        }
-    }
-
-    /// The open file behind `fd` of `pid` (`fdget`), with a reference.
-    pub(crate) fn fdget(&self, pid: RawPid, fd: i32) -> SysResult<Arc<File>> {
-        let p = self.proc(pid)?;
-        let t = p.fd_table();
-        let e = t.get(fd)?;
-        Ok(self.fget(&e.file))
-    }
-
-    /// Install `file` (whose reference the caller gives away) at the lowest
-    /// free fd of `pid` (`get_unused_fd_flags` + `fd_install`). On failure
-    /// the reference is dropped.
-    pub(crate) fn fd_install(&self, pid: RawPid, file: Arc<File>, cloexec: bool) -> SysResult<i32> {
-        let p = match self.proc(pid) {
-            Ok(p) => p,
-            Err(e) => {
-                self.fput(file);
-                return Err(e);
-            }
-        };
-        let r = install_lowest(p, &mut p.fd_table_mut(), file, cloexec);
-        r.map_err(|(file, e)| {
-            self.fput(file);
-            e
-        })
-    }
-
-    /// Install up to `max` files of `files` at the lowest free fds of `pid`,
-    /// in order, under one hold of the table's lock, appending each fd to
-    /// `installed`; stop at the first that cannot be installed (its
-    /// reference is dropped; the `ReceiveFd` fault counts as one).
-    pub(crate) fn fd_install_many(
-        &self,
-        pid: RawPid,
-        files: &mut impl Iterator<Item = Arc<File>>,
-        max: usize,
-        cloexec: bool,
-        installed: &mut Vec<i32>,
-    ) {
-        let Ok(p) = self.proc(pid) else { return };
-        let mut refused = None;
-        {
-            let mut t = p.fd_table_mut();
-            for file in files.take(max) {
-                if self.fault(crate::fault::FaultPoint::ReceiveFd, pid) {
-                    refused = Some(file);
-                    break;
-                }
-                match install_lowest(p, &mut t, file, cloexec) {
-                    Ok(fd) => installed.push(fd),
-                    Err((file, _)) => {
-                        refused = Some(file);
-                        break;
-                    }
-                }
-            }
-        }
-        if let Some(f) = refused {
-            self.fput(f);
-        }
-    }
-
-    /// Install two files at the two lowest free fds, both or neither (the
-    /// fds of `pipe2` and `socketpair`), under one hold of the table's lock.
-    pub(crate) fn fd_install_pair(
-        &self,
-        pid: RawPid,
-        a: Arc<File>,
-        b: Arc<File>,
-        cloexec: bool,
-    ) -> SysResult<[i32; 2]> {
-        let r = (|| {
-            let p = self.proc(pid)?;
-            let mut t = p.fd_table_mut();
-            if !p.alive.load(Ordering::SeqCst) {
-                return Err(Errno::ESRCH.why("fd_install: the process exited"));
-            }
-            let x = t.lowest_free(p.nofile)?;
-            let y = t.lowest_free_from(x as usize + 1, p.nofile)?;
-            t.install(
-                x,
-                FdEntry {
-                    file: Arc::clone(&a),
-                    cloexec,
-                },
-            );
-            t.install(
-                y,
-                FdEntry {
-                    file: Arc::clone(&b),
-                    cloexec,
-                },
-            );
-            Ok([x, y])
-        })();
-        if r.is_err() {
-            self.fput(a);
-            self.fput(b);
-        }
-        r
-    }
-
-    /// Whether `pid` has `n` free fds (checked before creating files).
-    pub(crate) fn fd_reserve(&self, pid: RawPid, n: usize) -> SysResult<()> {
-        let p = self.proc(pid)?;
-        let t = p.fd_table();
-        let mut from = 0usize;
-        for _ in 0..n {
-            from = t.lowest_free_from(from, p.nofile)? as usize + 1;
-        }
-        Ok(())
-    }
-
-    fn close(&self, pid: RawPid, fd: i32) -> SysResult<()> {
-        let p = self.proc(pid)?;
-        let e = p.fd_table_mut().remove(fd)?;
-        self.fput(e.file);
-        Ok(())
-    }
-
-    fn dup(&self, pid: RawPid, fd: i32) -> SysResult<i32> {
-        let f = self.fdget(pid, fd)?;
-        self.fd_install(pid, f, false)
-    }
-
-    fn pipe2(&self, pid: RawPid, flags: i32) -> SysResult<[i32; 2]> {
-        use crate::abi::consts::{O_CLOEXEC, O_NONBLOCK};
-        if flags & !(O_CLOEXEC | O_NONBLOCK) != 0 {
-            return Err(Errno::EINVAL.why("pipe2: unknown flags"));
-        }
-        self.fd_reserve(pid, 2)?;
-        let pipe = Arc::new(Pipe {
-            inner: Mutex::new(PipeInner {
-                readers: 1,
-                writers: 1,
-                ..Default::default()
-            }),
-            wait: Default::default(),
-        });
-        let nb = flags & O_NONBLOCK != 0;
-        let cloexec = flags & O_CLOEXEC != 0;
-        let rf = self.alloc_file(FileKind::PipeRead(Arc::clone(&pipe)), nb);
-        let wf = self.alloc_file(FileKind::PipeWrite(pipe), nb);
-        self.fd_install_pair(pid, rf, wf, cloexec)
-    }
-
-    fn memfd(&self, pid: RawPid, content: &[u8]) -> SysResult<i32> {
-        self.fd_reserve(pid, 1)?;
-        let f = self.alloc_file(
-            FileKind::Memfd(Box::new(Mutex::new(Memfd {
-                data: content.to_vec(),
-                pos: 0,
-            }))),
-            false,
-        );
-        self.fd_install(pid, f, false)
-    }
-
-    fn read(&self, pid: RawPid, fd: i32, len: usize, pr: &mut StreamProgress) -> KResult<Vec<u8>> {
-        let f = self.fdget(pid, fd)?;
-        let r = self.file_read(pid, &f, len, pr);
-        self.fput(f);
-        r
-    }
-
-    fn file_read(
-        &self,
-        pid: RawPid,
-        f: &Arc<File>,
-        len: usize,
-        pr: &mut StreamProgress,
-    ) -> KResult<Vec<u8>> {
-        match &f.kind {
-            FileKind::Null => Ok(Vec::new()),
-            FileKind::Memfd(m) => {
-                let mut m = lock(m);
-                let start = m.pos.min(m.data.len());
-                let end = start.saturating_add(len).min(m.data.len());
-                let out = m.data.get(start..end).unwrap_or_default().to_vec();
-                m.pos = m.pos.max(end);
-                Ok(out)
-            }
-            FileKind::PipeRead(p) => {
-                let mut g = lock(&p.inner);
-                if len == 0 {
-                    return Ok(Vec::new());
-                }
-                if g.is_empty() {
-                    if g.writers == 0 {
-                        return Ok(Vec::new());
-                    }
-                    if f.is_nonblock() {
-                        return Err(Errno::EAGAIN.why("pipe_read: empty, O_NONBLOCK").into());
-                    }
-                    return Err(Fail::Block(Wait::Pipe(Arc::clone(p), g.seq)));
-                }
-                // pipe_read: drain buffers in order while there is room.
-                let mut out = Vec::new();
-                while out.len() < len {
-                    let Some(front) = g.bufs.front_mut() else {
-                        break;
-                    };
-                    let n = (len - out.len()).min(front.len());
-                    out.extend(front.drain(..n));
-                    if front.is_empty() {
-                        g.bufs.pop_front();
-                    }
-                }
-                g.seq += 1;
-                p.wait.notify_all();
-                Ok(out)
-            }
-            FileKind::PipeWrite(_) => Err(Errno::EBADF
-                .why("vfs_read: the file is not open for reading")
-                .into()),
-            FileKind::Regular(r) => {
-                if !r.read {
-                    return Err(Errno::EBADF
-                        .why("vfs_read: file not open for reading")
-                        .into());
-                }
-                let data = lock(&r.data);
-                let mut pos = lock(&r.pos);
-                let start = (*pos).min(data.len());
-                let end = start.saturating_add(len).min(data.len());
-                let out = data.get(start..end).unwrap_or_default().to_vec();
-                *pos = (*pos).max(end);
-                Ok(out)
-            }
-            FileKind::Dir => Err(Errno::EISDIR.why("generic_read_dir: a directory").into()),
-            FileKind::External(_) => Err(Errno::EINVAL
-                .why("vfs_read: an external file is read by its owner, not the model")
-                .into()),
-            FileKind::Path => Err(Errno::EBADF
-                .why("ksys_read: fdget refuses an O_PATH fd")
-                .into()),
-            // A pidfd is opened read-write but has no read operation.
-            FileKind::Pidfd(_) => Err(Errno::EINVAL.why("vfs_read: a pidfd cannot be read").into()),
-            // sock_read_iter: a zero-length read never reaches the protocol.
-            FileKind::Socket(_) if len == 0 => Ok(Vec::new()),
-            FileKind::Socket(s) => {
-                let r = self.sock_recvmsg(pid, s, f, len, 0, 0, pr)?;
-                Ok(r.data)
-            }
-        }
-    }
-
-    fn write(&self, pid: RawPid, fd: i32, bytes: &[u8], pr: &mut StreamProgress) -> KResult<usize> {
-        let f = self.fdget(pid, fd)?;
-        let r = self.file_write(pid, &f, bytes, pr);
-        self.fput(f);
-        r
-    }
-
-    fn file_write(
-        &self,
-        pid: RawPid,
-        f: &Arc<File>,
-        bytes: &[u8],
-        pr: &mut StreamProgress,
-    ) -> KResult<usize> {
-        match &f.kind {
-            FileKind::Null => Ok(bytes.len()),
-            FileKind::Memfd(m) => {
-                let mut m = lock(m);
-                let start = m.pos;
-                let end =
-                    start.checked_add(bytes.len()).ok_or(Errno::EFBIG.why(
-                        "generic_write_check_limits: the write passes the largest file offset",
-                    ))?;
-                if end > crate::abi::consts::MAX_FILE_SIZE {
-                    return Err(Errno::ENOSPC
-                        .why("shmem_get_folio_gfp: the memfd passes the world's memory for files")
-                        .into());
-                }
-                if m.data.len() < end {
-                    grow(&mut m.data, end)?;
-                }
-                if let Some(dst) = m.data.get_mut(start..end) {
-                    dst.copy_from_slice(bytes);
-                }
-                m.pos = end;
-                Ok(bytes.len())
-            }
-            // pipe_write: a zero-length write returns before anything is checked.
-            FileKind::PipeWrite(_) if bytes.is_empty() => Ok(0),
-            FileKind::PipeWrite(p) => self.pipe_write(pid, f, p, bytes, pr),
-            FileKind::PipeRead(_) => Err(Errno::EBADF
-                .why("vfs_write: the file is not open for writing")
-                .into()),
-            FileKind::Regular(r) => {
-                if !r.write {
-                    return Err(Errno::EBADF
-                        .why("vfs_write: file not open for writing")
-                        .into());
-                }
-                let mut data = lock(&r.data);
-                let mut pos = lock(&r.pos);
-                let start = if r.append { data.len() } else { *pos };
-                let end = start
-                    .checked_add(bytes.len())
-                    .filter(|e| *e <= crate::abi::consts::MAX_FILE_SIZE)
-                    .ok_or(
-                        Errno::EFBIG.why("generic_write_checks: past the world's file size limit"),
-                    )?;
-                if data.len() < end {
-                    grow(&mut data, end)?;
-                }
-                if let Some(dst) = data.get_mut(start..end) {
-                    dst.copy_from_slice(bytes);
-                }
-                *pos = end;
-                Ok(bytes.len())
-            }
-            FileKind::Dir | FileKind::Path => {
-                Err(Errno::EBADF.why("ksys_write: not open for writing").into())
-            }
-            FileKind::External(_) => Err(Errno::EINVAL
-                .why("vfs_write: an external file is written by its owner, not the model")
-                .into()),
-            FileKind::Pidfd(_) => Err(Errno::EINVAL
-                .why("vfs_write: a pidfd cannot be written")
-                .into()),
-            FileKind::Socket(s) => {
-                let msg = crate::net::socket::MsgHdr {
-                    name: None,
-                    iov: Some(bytes),
-                    control: &[],
-                };
-                self.sock_sendmsg(pid, s, f, &msg, 0, pr)
-            }
-        }
-    }
-
-    /// Drop what an unfinished stream call still holds.
-    pub(crate) fn progress_drop(&self, pr: &mut StreamProgress) {
-        if let Some(c) = pr.cookie.take() {
-            self.scm_destroy(c);
-        }
-        for f in std::mem::take(&mut pr.fds) {
-            self.fput(f);
-        }
-    }
-
-    // pipe_write: the head of the data merges into the last page when it
-    // fits, the rest goes page by page; a blocking write loops until all is
-    // written, re-reading O_NONBLOCK on every round (`pr.sent` carries what
-    // was written across sleeps).
-    fn pipe_write(
-        &self,
-        pid: RawPid,
-        f: &File,
-        p: &Arc<Pipe>,
-        bytes: &[u8],
-        pr: &mut StreamProgress,
-    ) -> KResult<usize> {
-        let total = bytes.len();
-        let mut g = lock(&p.inner);
-        let mut ret = pr.sent;
-        if ret == 0 {
-            if g.readers == 0 {
-                drop(g);
-                self.raise_sigpipe(pid);
-                return Err(Errno::EPIPE.why("pipe_write: no reader").into());
-            }
-            let chars = total & (PIPE_PAGE - 1);
-            if chars > 0 {
-                if let Some(last) = g.bufs.back_mut().filter(|b| b.len() + chars <= PIPE_PAGE) {
-                    last.extend_from_slice(bytes.get(..chars).unwrap_or_default());
-                    ret = chars;
-                }
-            }
-        }
-        loop {
-            if ret == total {
-                break;
-            }
-            if g.readers == 0 {
-                drop(g);
-                self.raise_sigpipe(pid);
-                pr.sent = 0;
-                if ret == 0 {
-                    return Err(Errno::EPIPE
-                        .why("pipe_write: the last reader went away")
-                        .into());
-                }
-                return Ok(ret);
-            }
-            if !g.is_full() {
-                let n = (total - ret).min(PIPE_PAGE);
-                let page = bytes.get(ret..ret + n).unwrap_or_default().to_vec();
-                g.bufs.push_back(page);
-                ret += n;
-                continue;
-            }
-            if f.is_nonblock() {
-                if ret == 0 {
-                    return Err(Errno::EAGAIN.why("pipe_write: full, O_NONBLOCK").into());
-                }
-                break;
-            }
-            // Wake the readers, then sleep for room.
-            g.seq += 1;
-            p.wait.notify_all();
-            pr.sent = ret;
-            return Err(Fail::Block(Wait::Pipe(Arc::clone(p), g.seq)));
-        }
-        g.seq += 1;
-        p.wait.notify_all();
-        pr.sent = 0;
-        Ok(ret)
-    }
-
-    /// `send_sig(SIGPIPE, current)`.
-    pub(crate) fn raise_sigpipe(&self, pid: RawPid) {
-        if let Ok(p) = self.proc(pid) {
-            p.sigpipe.store(true, Ordering::SeqCst);
-        }
-    }
-
-    fn set_nonblock(&self, pid: RawPid, fd: i32, on: bool) -> SysResult<()> {
-        let f = self.fdget(pid, fd)?;
-        // do_fcntl on an O_PATH fd allows only the fd-table commands.
-        if matches!(f.kind, FileKind::Path) {
-            self.fput(f);
-            return Err(Errno::EBADF.why("fcntl: F_SETFL on an O_PATH fd"));
-        }
-        f.nonblock.store(on, Ordering::Relaxed);
-        self.fput(f);
-        Ok(())
-    }
-
-    fn get_fd_flags(&self, pid: RawPid, fd: i32) -> SysResult<i32> {
-        let p = self.proc(pid)?;
-        let t = p.fd_table();
-        Ok(if t.get(fd)?.cloexec {
-            crate::abi::consts::FD_CLOEXEC
-        } else {
-            0
-        })
-    }
-
-    fn pidfd_pid(&self, pid: RawPid, fd: i32) -> SysResult<i32> {
-        let f = self.fdget(pid, fd)?;
-        let r = match f.kind {
-            FileKind::Pidfd(p) => Ok(if self.pid_alive(p) { p } else { -1 }),
-            _ => Err(Errno::EINVAL.why("pidfd_pid: not a pidfd")),
-        };
-        self.fput(f);
-        r
-    }
-
-    /// A new pidfd for `target` (`pidfd_prepare`), installed in `pid` close-on-exec.
-    pub(crate) fn pidfd_install(&self, pid: RawPid, target: RawPid) -> SysResult<i32> {
-        self.fd_reserve(pid, 1)?;
-        let f = self.alloc_file(FileKind::Pidfd(target), false);
-        self.fd_install(pid, f, true)
     }
 
     /// Every socket still in memory.
@@ -1977,54 +1401,6 @@ impl World {
 }
 
 impl Kernel {
-    // ksys_dup3 / do_dup2 (dup2 itself: oldfd == newfd returns at once
-    // once oldfd is known to be open).
-    fn dup2(&self, pid: RawPid, fd: i32, newfd: i32) -> SysResult<i32> {
-        let p = self.proc(pid)?;
-        let mut t = p.fd_table_mut();
-        if fd == newfd {
-            t.get(fd)?;
-            return Ok(newfd);
-        }
-        if newfd < 0 || newfd as u64 >= p.nofile {
-            return Err(Errno::EBADF.why("ksys_dup3: newfd >= RLIMIT_NOFILE"));
-        }
-        let file = self.fget(&t.get(fd)?.file);
-        let old = t.remove(newfd).ok();
-        t.install(
-            newfd,
-            FdEntry {
-                file,
-                cloexec: false,
-            },
-        );
-        drop(t);
-        if let Some(e) = old {
-            self.fput(e.file);
-        }
-        Ok(newfd)
-    }
-
-    // do_close_on_exec
-    fn exec(&self, pid: RawPid) -> SysResult<()> {
-        let p = self.proc(pid)?;
-        let closed = {
-            let mut t = p.fd_table_mut();
-            let fds: Vec<i32> = t
-                .iter()
-                .filter(|(_, e)| e.cloexec)
-                .map(|(fd, _)| fd)
-                .collect();
-            fds.into_iter()
-                .filter_map(|fd| t.remove(fd).ok())
-                .collect::<Vec<_>>()
-        };
-        for e in closed {
-            self.fput(e.file);
-        }
-        Ok(())
-    }
-
     /// `sk_send_sigurg` → `send_sigurg`: SIGURG to the owner of a socket's file.
     pub(crate) fn send_sigurg(&self, s: &Sock) {
         let owner = s
@@ -2036,41 +1412,5 @@ impl Kernel {
         if let Some(p) = owner.filter(|o| *o > 0).and_then(|o| self.proc(o).ok()) {
             p.sigurg.store(true, Ordering::SeqCst);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A memfd is bounded by the world's memory for files: a write past
-    /// it is `ENOSPC` (a full tmpfs), not an allocation that aborts.
-    #[test]
-    fn memfd_content_is_bounded() {
-        let w = World::new();
-        let p = w.spawn(&TaskSpec::default());
-        let fd = w.memfd(p, b"abc").unwrap();
-        let f = w.k.fdget(p.as_raw(), fd.as_raw()).unwrap();
-        if let FileKind::Memfd(m) = &f.kind {
-            lock(m).pos = crate::abi::consts::MAX_FILE_SIZE;
-        }
-        w.k.fput(f);
-        let e = w.write(p, fd, b"x").unwrap_err();
-        assert_eq!(e.errno, Errno::ENOSPC);
-        assert_eq!(w.read(p, fd, 8).unwrap(), b"");
-        // Below the bound a write still grows the file.
-        let e2 = w.memfd(p, b"").unwrap();
-        assert_eq!(w.write(p, e2, &[7u8; 100]).unwrap(), 100);
-    }
-
-    /// `grow` answers ENOMEM instead of aborting when the memory is not
-    /// there (a length no allocator can give).
-    #[test]
-    fn growing_past_memory_is_enomem() {
-        let mut v = vec![1u8];
-        assert_eq!(grow(&mut v, usize::MAX).unwrap_err(), Errno::ENOMEM);
-        assert_eq!(v, [1]);
-        grow(&mut v, 4).unwrap();
-        assert_eq!(v, [1, 0, 0, 0]);
     }
 }

@@ -11,7 +11,7 @@ use crate::abi::cmsg::{kernel_cmsgs, ControlWriter};
 use crate::abi::consts::*;
 use crate::abi::ucred::Ucred;
 use crate::errno::{Errno, SysResult};
-use crate::file::File;
+use crate::fs::file::File;
 use crate::net::unix::SkbCred;
 use crate::process::{Capability, RawPid};
 use crate::security::FileRef;

@@ -4,7 +4,7 @@
 
 use crate::abi::consts::*;
 use crate::errno::{Errno, SysResult};
-use crate::file::{File, FileKind};
+use crate::fs::file::{File, FileKind};
 use crate::net::unix::stream::StreamProgress;
 use crate::net::unix::{double_lock, PeerCred, Sock, SockState, SockType};
 use crate::process::RawPid;

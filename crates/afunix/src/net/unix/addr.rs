@@ -5,7 +5,7 @@
 use super::{Sock, SockType};
 use crate::abi::sockaddr::UnixAddr;
 use crate::errno::{Errno, SysResult};
-use crate::namei::{permission, Node, NodeKind, Tree, MAY_WRITE};
+use crate::fs::namei::{permission, Node, NodeKind, Tree, MAY_WRITE};
 use crate::process::Cred;
 use crate::process::RawPid;
 use crate::world::Kernel;

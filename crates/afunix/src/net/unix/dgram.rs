@@ -14,7 +14,7 @@ use super::{
 };
 use crate::abi::consts::*;
 use crate::errno::Errno;
-use crate::file::File;
+use crate::fs::file::File;
 use crate::net::scm::{RecvCred, ScmCookie};
 use crate::net::socket::MsgHdr;
 use crate::process::{Capability, RawPid};

@@ -18,7 +18,7 @@
 //! while no edge changed, and the flags that let a run skip the walk.
 
 use super::{Skb, Sock, SockInner};
-use crate::file::{File, FileKind};
+use crate::fs::file::{File, FileKind};
 use crate::world::{lock, Kernel};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::cell::Cell;

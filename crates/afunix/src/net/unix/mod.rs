@@ -10,7 +10,7 @@ pub mod stream;
 use crate::abi::filter::Program;
 use crate::abi::sockaddr::UnixAddr;
 use crate::errno::Errno;
-use crate::file::File;
+use crate::fs::file::File;
 use crate::lockdep::{LockClass, Ordered};
 use crate::process::RawPid;
 use crate::world::{lock, Kernel};

@@ -8,7 +8,7 @@
 //! operations, not a scan of the slots.
 
 use crate::errno::{Errno, SysResult};
-use crate::file::File;
+use crate::fs::file::File;
 use std::sync::Arc;
 
 /// One slot: the open file and the descriptor's own flag.
@@ -166,7 +166,7 @@ impl FdTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::file::FileKind;
+    use crate::fs::file::FileKind;
 
     #[test]
     fn lowest_free_and_emfile() {

@@ -4,9 +4,9 @@
 
 use crate::abi::consts::*;
 use crate::errno::{Errno, SysResult};
-use crate::file::{FileKind, RegFile};
+use crate::fs::file::{FileKind, RegFile};
+use crate::fs::namei::{permission, Last, Node, NodeKind, MAY_EXEC, MAY_READ, MAY_WRITE};
 use crate::ids::{Fd, Pid};
-use crate::namei::{permission, Last, Node, NodeKind, MAY_EXEC, MAY_READ, MAY_WRITE};
 use crate::process::RawPid;
 use crate::world::{lock, World};
 use std::sync::{Arc, Mutex};
@@ -71,7 +71,7 @@ impl World {
                     let Last::Norm(name) = par.last else {
                         return Err(Errno::EISDIR.why("open_last_lookups: . or .."));
                     };
-                    let dir = tree.node(par.dir).ok_or(crate::namei::GONE)?;
+                    let dir = tree.node(par.dir).ok_or(crate::fs::namei::GONE)?;
                     if !permission(dir, &cred, MAY_WRITE | MAY_EXEC) {
                         return Err(
                             Errno::EACCES.why("may_o_create: no write permission on the directory")
@@ -93,7 +93,7 @@ impl World {
         } else {
             (tree.lookup(path, &cred)?, false)
         };
-        let node = tree.node(ino).ok_or(crate::namei::GONE)?;
+        let node = tree.node(ino).ok_or(crate::fs::namei::GONE)?;
         if flags & O_DIRECTORY != 0 && !node.is_dir() {
             return Err(Errno::ENOTDIR.why("do_open: O_DIRECTORY on a non-directory"));
         }
@@ -189,7 +189,7 @@ impl World {
                 Errno::ENOTDIR.why("do_unlinkat: a trailing / names a non-directory")
             });
         }
-        let dir = tree.node(par.dir).ok_or(crate::namei::GONE)?;
+        let dir = tree.node(par.dir).ok_or(crate::fs::namei::GONE)?;
         if !permission(dir, &cred, MAY_WRITE | MAY_EXEC) {
             return Err(Errno::EACCES.why("may_delete: no write permission on the directory"));
         }
@@ -211,7 +211,11 @@ impl World {
         let cred = k.proc(pid)?.cred.clone();
         let mut names = k.names_lock();
         let ino = names.tree.lookup(path, &cred)?;
-        let node = names.tree.nodes.get_mut(&ino).ok_or(crate::namei::GONE)?;
+        let node = names
+            .tree
+            .nodes
+            .get_mut(&ino)
+            .ok_or(crate::fs::namei::GONE)?;
         // chmod_common → notify_change → inode_owner_or_capable.
         if cred.euid != 0 && cred.euid != node.uid {
             return Err(Errno::EPERM.why("chmod_common: not the owner and no CAP_FOWNER"));
@@ -259,11 +263,11 @@ impl World {
         }
         // vfs_rename: may_delete on the old side, then may_delete or
         // may_create on the new side (permission first, then the kinds).
-        let odir = tree.node(op.dir).ok_or(crate::namei::GONE)?;
+        let odir = tree.node(op.dir).ok_or(crate::fs::namei::GONE)?;
         if !permission(odir, &cred, MAY_WRITE | MAY_EXEC) {
             return Err(Errno::EACCES.why("may_delete: no write permission on the old directory"));
         }
-        let ndir = tree.node(np.dir).ok_or(crate::namei::GONE)?;
+        let ndir = tree.node(np.dir).ok_or(crate::fs::namei::GONE)?;
         if !permission(ndir, &cred, MAY_WRITE | MAY_EXEC) {
             return Err(Errno::EACCES.why(if target.is_some() {
                 "may_delete: no write permission on the new directory"
@@ -273,7 +277,7 @@ impl World {
         }
         let mut target_nonempty = false;
         if let Some(t) = target {
-            let tnode = tree.node(t).ok_or(crate::namei::GONE)?;
+            let tnode = tree.node(t).ok_or(crate::fs::namei::GONE)?;
             match (src_dir, &tnode.kind) {
                 (true, NodeKind::Dir(d)) => target_nonempty = !d.is_empty(),
                 (true, _) => {
@@ -287,7 +291,7 @@ impl World {
         }
         // vfs_rename: a directory that changes parent flips its `..`.
         if src_dir && op.dir != np.dir {
-            let snode = tree.node(src).ok_or(crate::namei::GONE)?;
+            let snode = tree.node(src).ok_or(crate::fs::namei::GONE)?;
             if !permission(snode, &cred, MAY_WRITE) {
                 return Err(Errno::EACCES
                     .why("vfs_rename: no write permission on a directory that changes parent"));

@@ -193,7 +193,7 @@ impl Tree {
             }
         }
         // Only slashes: the directory itself.
-        let node = self.nodes.get(&cur).ok_or(crate::namei::GONE)?;
+        let node = self.nodes.get(&cur).ok_or(crate::fs::namei::GONE)?;
         if !permission(node, cred, MAY_EXEC) {
             return Err(
                 Errno::EACCES.why("may_lookup: no search permission on a directory of the path")
@@ -251,7 +251,7 @@ impl Tree {
         if p.trailing_slash && !want_dir {
             return Err(Errno::ENOENT.why("filename_create: a trailing / asks for a directory"));
         }
-        let dir = self.nodes.get(&p.dir).ok_or(crate::namei::GONE)?;
+        let dir = self.nodes.get(&p.dir).ok_or(crate::fs::namei::GONE)?;
         if !permission(dir, cred, MAY_WRITE | MAY_EXEC) {
             return Err(Errno::EACCES.why("may_create: no write permission on the directory"));
         }

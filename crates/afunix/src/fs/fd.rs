@@ -1,0 +1,230 @@
+//! `fs/file.c` and `fs/fcntl.c`: the fd-table calls — `fdget`, installing
+//! files at the lowest free fd, `close`, `dup`, `dup2`, close-on-exec,
+//! `O_NONBLOCK` and `FD_CLOEXEC`.
+
+use crate::errno::{Errno, SysResult};
+use crate::fs::fdtable::FdEntry;
+use crate::fs::file::{File, FileKind};
+use crate::process::Process;
+use crate::process::RawPid;
+use crate::world::Kernel;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// `get_unused_fd_flags` + `fd_install` with `p`'s table locked: the
+/// lowest free fd, or the file back with `ESRCH` (an exiting process has
+/// drained its table after clearing `alive`: nothing may be installed
+/// behind its back) or `EMFILE`.
+fn install_lowest(
+    p: &Process,
+    t: &mut crate::fs::fdtable::FdTable,
+    file: Arc<File>,
+    cloexec: bool,
+) -> Result<i32, (Arc<File>, crate::errno::Error)> {
+    if !p.alive.load(Ordering::SeqCst) {
+        return Err((file, Errno::ESRCH.why("fd_install: the process exited")));
+    }
+    match t.lowest_free(p.nofile) {
+        Ok(fd) => {
+            t.install(fd, FdEntry { file, cloexec });
+            Ok(fd)
+        }
+        Err(e) => Err((file, e)),
+    }
+}
+
+impl Kernel {
+    /// The open file behind `fd` of `pid` (`fdget`), with a reference.
+    pub(crate) fn fdget(&self, pid: RawPid, fd: i32) -> SysResult<Arc<File>> {
+        let p = self.proc(pid)?;
+        let t = p.fd_table();
+        let e = t.get(fd)?;
+        Ok(self.fget(&e.file))
+    }
+
+    /// Install `file` (whose reference the caller gives away) at the lowest
+    /// free fd of `pid` (`get_unused_fd_flags` + `fd_install`). On failure
+    /// the reference is dropped.
+    pub(crate) fn fd_install(&self, pid: RawPid, file: Arc<File>, cloexec: bool) -> SysResult<i32> {
+        let p = match self.proc(pid) {
+            Ok(p) => p,
+            Err(e) => {
+                self.fput(file);
+                return Err(e);
+            }
+        };
+        let r = install_lowest(p, &mut p.fd_table_mut(), file, cloexec);
+        r.map_err(|(file, e)| {
+            self.fput(file);
+            e
+        })
+    }
+
+    /// Install up to `max` files of `files` at the lowest free fds of `pid`,
+    /// in order, under one hold of the table's lock, appending each fd to
+    /// `installed`; stop at the first that cannot be installed (its
+    /// reference is dropped; the `ReceiveFd` fault counts as one).
+    pub(crate) fn fd_install_many(
+        &self,
+        pid: RawPid,
+        files: &mut impl Iterator<Item = Arc<File>>,
+        max: usize,
+        cloexec: bool,
+        installed: &mut Vec<i32>,
+    ) {
+        let Ok(p) = self.proc(pid) else { return };
+        let mut refused = None;
+        {
+            let mut t = p.fd_table_mut();
+            for file in files.take(max) {
+                if self.fault(crate::fault::FaultPoint::ReceiveFd, pid) {
+                    refused = Some(file);
+                    break;
+                }
+                match install_lowest(p, &mut t, file, cloexec) {
+                    Ok(fd) => installed.push(fd),
+                    Err((file, _)) => {
+                        refused = Some(file);
+                        break;
+                    }
+                }
+            }
+        }
+        if let Some(f) = refused {
+            self.fput(f);
+        }
+    }
+
+    /// Install two files at the two lowest free fds, both or neither (the
+    /// fds of `pipe2` and `socketpair`), under one hold of the table's lock.
+    pub(crate) fn fd_install_pair(
+        &self,
+        pid: RawPid,
+        a: Arc<File>,
+        b: Arc<File>,
+        cloexec: bool,
+    ) -> SysResult<[i32; 2]> {
+        let r = (|| {
+            let p = self.proc(pid)?;
+            let mut t = p.fd_table_mut();
+            if !p.alive.load(Ordering::SeqCst) {
+                return Err(Errno::ESRCH.why("fd_install: the process exited"));
+            }
+            let x = t.lowest_free(p.nofile)?;
+            let y = t.lowest_free_from(x as usize + 1, p.nofile)?;
+            t.install(
+                x,
+                FdEntry {
+                    file: Arc::clone(&a),
+                    cloexec,
+                },
+            );
+            t.install(
+                y,
+                FdEntry {
+                    file: Arc::clone(&b),
+                    cloexec,
+                },
+            );
+            Ok([x, y])
+        })();
+        if r.is_err() {
+            self.fput(a);
+            self.fput(b);
+        }
+        r
+    }
+
+    /// Whether `pid` has `n` free fds (checked before creating files).
+    pub(crate) fn fd_reserve(&self, pid: RawPid, n: usize) -> SysResult<()> {
+        let p = self.proc(pid)?;
+        let t = p.fd_table();
+        let mut from = 0usize;
+        for _ in 0..n {
+            from = t.lowest_free_from(from, p.nofile)? as usize + 1;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn close(&self, pid: RawPid, fd: i32) -> SysResult<()> {
+        let p = self.proc(pid)?;
+        let e = p.fd_table_mut().remove(fd)?;
+        self.fput(e.file);
+        Ok(())
+    }
+
+    pub(crate) fn dup(&self, pid: RawPid, fd: i32) -> SysResult<i32> {
+        let f = self.fdget(pid, fd)?;
+        self.fd_install(pid, f, false)
+    }
+
+    pub(crate) fn set_nonblock(&self, pid: RawPid, fd: i32, on: bool) -> SysResult<()> {
+        let f = self.fdget(pid, fd)?;
+        // do_fcntl on an O_PATH fd allows only the fd-table commands.
+        if matches!(f.kind, FileKind::Path) {
+            self.fput(f);
+            return Err(Errno::EBADF.why("fcntl: F_SETFL on an O_PATH fd"));
+        }
+        f.nonblock.store(on, Ordering::Relaxed);
+        self.fput(f);
+        Ok(())
+    }
+
+    pub(crate) fn get_fd_flags(&self, pid: RawPid, fd: i32) -> SysResult<i32> {
+        let p = self.proc(pid)?;
+        let t = p.fd_table();
+        Ok(if t.get(fd)?.cloexec {
+            crate::abi::consts::FD_CLOEXEC
+        } else {
+            0
+        })
+    }
+
+    // ksys_dup3 / do_dup2 (dup2 itself: oldfd == newfd returns at once
+    // once oldfd is known to be open).
+    pub(crate) fn dup2(&self, pid: RawPid, fd: i32, newfd: i32) -> SysResult<i32> {
+        let p = self.proc(pid)?;
+        let mut t = p.fd_table_mut();
+        if fd == newfd {
+            t.get(fd)?;
+            return Ok(newfd);
+        }
+        if newfd < 0 || newfd as u64 >= p.nofile {
+            return Err(Errno::EBADF.why("ksys_dup3: newfd >= RLIMIT_NOFILE"));
+        }
+        let file = self.fget(&t.get(fd)?.file);
+        let old = t.remove(newfd).ok();
+        t.install(
+            newfd,
+            FdEntry {
+                file,
+                cloexec: false,
+            },
+        );
+        drop(t);
+        if let Some(e) = old {
+            self.fput(e.file);
+        }
+        Ok(newfd)
+    }
+
+    // do_close_on_exec
+    pub(crate) fn exec(&self, pid: RawPid) -> SysResult<()> {
+        let p = self.proc(pid)?;
+        let closed = {
+            let mut t = p.fd_table_mut();
+            let fds: Vec<i32> = t
+                .iter()
+                .filter(|(_, e)| e.cloexec)
+                .map(|(fd, _)| fd)
+                .collect();
+            fds.into_iter()
+                .filter_map(|fd| t.remove(fd).ok())
+                .collect::<Vec<_>>()
+        };
+        for e in closed {
+            self.fput(e.file);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,260 @@
+//! `fs/read_write.c`: `read` and `write` on any file: sockets go to the
+//! socket layer, pipes to `fs/pipe.c`, memfds and regular files to their
+//! content (`shmem`, bounded by the world's memory for files).
+
+use crate::errno::{Errno, SysResult};
+use crate::fs::file::{File, FileKind};
+use crate::net::unix::stream::StreamProgress;
+use crate::process::RawPid;
+use crate::world::Kernel;
+use crate::world::{lock, Fail, KResult, Wait};
+use std::sync::Arc;
+
+/// Grow file content to `len` bytes (zeros), or `ENOMEM` when the memory
+/// is not there, as the kernel's page allocation fails, rather than abort.
+fn grow(data: &mut Vec<u8>, len: usize) -> SysResult<()> {
+    data.try_reserve(len.saturating_sub(data.len()))
+        .map_err(|_| Errno::ENOMEM.why("shmem_alloc_folio: no memory for the file's pages"))?;
+    data.resize(len, 0);
+    Ok(())
+}
+
+impl Kernel {
+    pub(crate) fn read(
+        &self,
+        pid: RawPid,
+        fd: i32,
+        len: usize,
+        pr: &mut StreamProgress,
+    ) -> KResult<Vec<u8>> {
+        let f = self.fdget(pid, fd)?;
+        let r = self.file_read(pid, &f, len, pr);
+        self.fput(f);
+        r
+    }
+
+    pub(crate) fn file_read(
+        &self,
+        pid: RawPid,
+        f: &Arc<File>,
+        len: usize,
+        pr: &mut StreamProgress,
+    ) -> KResult<Vec<u8>> {
+        match &f.kind {
+            FileKind::Null => Ok(Vec::new()),
+            FileKind::Memfd(m) => {
+                let mut m = lock(m);
+                let start = m.pos.min(m.data.len());
+                let end = start.saturating_add(len).min(m.data.len());
+                let out = m.data.get(start..end).unwrap_or_default().to_vec();
+                m.pos = m.pos.max(end);
+                Ok(out)
+            }
+            FileKind::PipeRead(p) => {
+                let mut g = lock(&p.inner);
+                if len == 0 {
+                    return Ok(Vec::new());
+                }
+                if g.is_empty() {
+                    if g.writers == 0 {
+                        return Ok(Vec::new());
+                    }
+                    if f.is_nonblock() {
+                        return Err(Errno::EAGAIN.why("pipe_read: empty, O_NONBLOCK").into());
+                    }
+                    return Err(Fail::Block(Wait::Pipe(Arc::clone(p), g.seq)));
+                }
+                // pipe_read: drain buffers in order while there is room.
+                let mut out = Vec::new();
+                while out.len() < len {
+                    let Some(front) = g.bufs.front_mut() else {
+                        break;
+                    };
+                    let n = (len - out.len()).min(front.len());
+                    out.extend(front.drain(..n));
+                    if front.is_empty() {
+                        g.bufs.pop_front();
+                    }
+                }
+                g.seq += 1;
+                p.wait.notify_all();
+                Ok(out)
+            }
+            FileKind::PipeWrite(_) => Err(Errno::EBADF
+                .why("vfs_read: the file is not open for reading")
+                .into()),
+            FileKind::Regular(r) => {
+                if !r.read {
+                    return Err(Errno::EBADF
+                        .why("vfs_read: file not open for reading")
+                        .into());
+                }
+                let data = lock(&r.data);
+                let mut pos = lock(&r.pos);
+                let start = (*pos).min(data.len());
+                let end = start.saturating_add(len).min(data.len());
+                let out = data.get(start..end).unwrap_or_default().to_vec();
+                *pos = (*pos).max(end);
+                Ok(out)
+            }
+            FileKind::Dir => Err(Errno::EISDIR.why("generic_read_dir: a directory").into()),
+            FileKind::External(_) => Err(Errno::EINVAL
+                .why("vfs_read: an external file is read by its owner, not the model")
+                .into()),
+            FileKind::Path => Err(Errno::EBADF
+                .why("ksys_read: fdget refuses an O_PATH fd")
+                .into()),
+            // A pidfd is opened read-write but has no read operation.
+            FileKind::Pidfd(_) => Err(Errno::EINVAL.why("vfs_read: a pidfd cannot be read").into()),
+            // sock_read_iter: a zero-length read never reaches the protocol.
+            FileKind::Socket(_) if len == 0 => Ok(Vec::new()),
+            FileKind::Socket(s) => {
+                let r = self.sock_recvmsg(pid, s, f, len, 0, 0, pr)?;
+                Ok(r.data)
+            }
+        }
+    }
+
+    pub(crate) fn write(
+        &self,
+        pid: RawPid,
+        fd: i32,
+        bytes: &[u8],
+        pr: &mut StreamProgress,
+    ) -> KResult<usize> {
+        let f = self.fdget(pid, fd)?;
+        let r = self.file_write(pid, &f, bytes, pr);
+        self.fput(f);
+        r
+    }
+
+    pub(crate) fn file_write(
+        &self,
+        pid: RawPid,
+        f: &Arc<File>,
+        bytes: &[u8],
+        pr: &mut StreamProgress,
+    ) -> KResult<usize> {
+        match &f.kind {
+            FileKind::Null => Ok(bytes.len()),
+            FileKind::Memfd(m) => {
+                let mut m = lock(m);
+                let start = m.pos;
+                let end =
+                    start.checked_add(bytes.len()).ok_or(Errno::EFBIG.why(
+                        "generic_write_check_limits: the write passes the largest file offset",
+                    ))?;
+                if end > crate::abi::consts::MAX_FILE_SIZE {
+                    return Err(Errno::ENOSPC
+                        .why("shmem_get_folio_gfp: the memfd passes the world's memory for files")
+                        .into());
+                }
+                if m.data.len() < end {
+                    grow(&mut m.data, end)?;
+                }
+                if let Some(dst) = m.data.get_mut(start..end) {
+                    dst.copy_from_slice(bytes);
+                }
+                m.pos = end;
+                Ok(bytes.len())
+            }
+            // pipe_write: a zero-length write returns before anything is checked.
+            FileKind::PipeWrite(_) if bytes.is_empty() => Ok(0),
+            FileKind::PipeWrite(p) => self.pipe_write(pid, f, p, bytes, pr),
+            FileKind::PipeRead(_) => Err(Errno::EBADF
+                .why("vfs_write: the file is not open for writing")
+                .into()),
+            FileKind::Regular(r) => {
+                if !r.write {
+                    return Err(Errno::EBADF
+                        .why("vfs_write: file not open for writing")
+                        .into());
+                }
+                let mut data = lock(&r.data);
+                let mut pos = lock(&r.pos);
+                let start = if r.append { data.len() } else { *pos };
+                let end = start
+                    .checked_add(bytes.len())
+                    .filter(|e| *e <= crate::abi::consts::MAX_FILE_SIZE)
+                    .ok_or(
+                        Errno::EFBIG.why("generic_write_checks: past the world's file size limit"),
+                    )?;
+                if data.len() < end {
+                    grow(&mut data, end)?;
+                }
+                if let Some(dst) = data.get_mut(start..end) {
+                    dst.copy_from_slice(bytes);
+                }
+                *pos = end;
+                Ok(bytes.len())
+            }
+            FileKind::Dir | FileKind::Path => {
+                Err(Errno::EBADF.why("ksys_write: not open for writing").into())
+            }
+            FileKind::External(_) => Err(Errno::EINVAL
+                .why("vfs_write: an external file is written by its owner, not the model")
+                .into()),
+            FileKind::Pidfd(_) => Err(Errno::EINVAL
+                .why("vfs_write: a pidfd cannot be written")
+                .into()),
+            FileKind::Socket(s) => {
+                let msg = crate::net::socket::MsgHdr {
+                    name: None,
+                    iov: Some(bytes),
+                    control: &[],
+                };
+                self.sock_sendmsg(pid, s, f, &msg, 0, pr)
+            }
+        }
+    }
+
+    /// Drop what an unfinished stream call still holds.
+    pub(crate) fn progress_drop(&self, pr: &mut StreamProgress) {
+        if let Some(c) = pr.cookie.take() {
+            self.scm_destroy(c);
+        }
+        for f in std::mem::take(&mut pr.fds) {
+            self.fput(f);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::grow;
+    use crate::errno::Errno;
+    use crate::fs::file::FileKind;
+    use crate::world::lock;
+    use crate::{TaskSpec, World};
+
+    /// A memfd is bounded by the world's memory for files: a write past
+    /// it is `ENOSPC` (a full tmpfs), not an allocation that aborts.
+    #[test]
+    fn memfd_content_is_bounded() {
+        let w = World::new();
+        let p = w.spawn(&TaskSpec::default());
+        let fd = w.memfd(p, b"abc").unwrap();
+        let f = w.kernel().fdget(p.as_raw(), fd.as_raw()).unwrap();
+        if let FileKind::Memfd(m) = &f.kind {
+            lock(m).pos = crate::abi::consts::MAX_FILE_SIZE;
+        }
+        w.kernel().fput(f);
+        let e = w.write(p, fd, b"x").unwrap_err();
+        assert_eq!(e.errno, Errno::ENOSPC);
+        assert_eq!(w.read(p, fd, 8).unwrap(), b"");
+        // Below the bound a write still grows the file.
+        let e2 = w.memfd(p, b"").unwrap();
+        assert_eq!(w.write(p, e2, &[7u8; 100]).unwrap(), 100);
+    }
+
+    /// `grow` answers ENOMEM instead of aborting when the memory is not
+    /// there (a length no allocator can give).
+    #[test]
+    fn growing_past_memory_is_enomem() {
+        let mut v = vec![1u8];
+        assert_eq!(grow(&mut v, usize::MAX).unwrap_err(), Errno::ENOMEM);
+        assert_eq!(v, [1]);
+        grow(&mut v, 4).unwrap();
+        assert_eq!(v, [1, 0, 0, 0]);
+    }
+}
