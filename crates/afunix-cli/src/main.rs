@@ -177,6 +177,10 @@ enum Cmd {
         /// (`= EPERM  # scm_check_creds: ...`).
         #[arg(long)]
         explain: bool,
+        /// In the trace, under each call, the path it took through the
+        /// model (the kernel functions and the decisions on the way).
+        #[arg(long)]
+        path: bool,
         /// Inject a fault in the model (repeatable): POINT[,nth=N][,p=P],
         /// as for `afunix run --fault` (any process of the program).
         #[arg(long, value_name = "SPEC")]
@@ -239,6 +243,10 @@ enum Cmd {
         /// print the rule that produced it.
         #[arg(long)]
         explain: bool,
+        /// Under a mismatch, the path its call took through the model
+        /// (the kernel functions and the decisions on the way; model only).
+        #[arg(long)]
+        path: bool,
     },
     /// Run scenarios on the model and on the host kernel and print each
     /// line whose results differ. Needs root for the host backend.
@@ -579,10 +587,14 @@ impl Said {
 fn cmd_check(
     files: &[PathBuf],
     kind: BackendKind,
-    explain: bool,
+    (explain, path): (bool, bool),
     format: Format,
     style: Style,
 ) -> u8 {
+    let opts = afunix_cli::runner::RunOptions {
+        paths: path,
+        ..Default::default()
+    };
     let json = format == Format::Json;
     let pb = style.bar(files.len(), "check");
     let mut said = Said::default();
@@ -597,7 +609,7 @@ fn cmd_check(
             ($($t:tt)*) => { out.push(format!($($t)*)) };
         }
         let name = f.display();
-        let Some(o) = load(f, kind) else {
+        let Some(o) = load_with(f, kind, &opts) else {
             code = 2;
             files_broken += 1;
             continue;
@@ -613,12 +625,8 @@ fn cmd_check(
             rep.mismatches.retain(|m| m.actual != "(not run)");
         }
         for m in &rep.mismatches {
-            let why = o
-                .run
-                .lines
-                .iter()
-                .find(|t| t.lineno == m.lineno)
-                .map_or("", |t| t.why);
+            let line = o.run.lines.iter().find(|t| t.lineno == m.lineno);
+            let why = line.map_or("", |t| t.why);
             if json {
                 let v = serde_json::json!({
                     "file": name.to_string(),
@@ -642,6 +650,9 @@ fn cmd_check(
                     m.expected,
                     m.actual
                 );
+            }
+            if let Some(t) = line.filter(|t| !json && !t.path.is_empty()) {
+                emit!("#   {}", afunix::path::render(&t.path));
             }
         }
         if let Some(e) = &o.run.error {
@@ -812,7 +823,7 @@ fn cmd_exec(
     stats: bool,
     census: bool,
     host_paths: Vec<PathBuf>,
-    explain: bool,
+    (explain, path): (bool, bool),
     faults: Vec<afunix_cli::runner::FaultArg>,
     argv: &[std::ffi::OsString],
 ) -> u8 {
@@ -838,6 +849,7 @@ fn cmd_exec(
         stats,
         census,
         explain,
+        path,
         host_paths,
         faults: faults.iter().map(|f| (f.point, f.when)).collect(),
     };
@@ -875,9 +887,18 @@ fn main() -> ExitCode {
             census,
             host_path,
             explain,
+            path,
             fault,
             argv,
-        } => cmd_exec(trace, stats, census, host_path, explain, fault, &argv),
+        } => cmd_exec(
+            trace,
+            stats,
+            census,
+            host_path,
+            (explain, path),
+            fault,
+            &argv,
+        ),
         Cmd::Run {
             files,
             backend,
@@ -909,10 +930,11 @@ fn main() -> ExitCode {
             files,
             backend,
             explain,
+            path,
         } => {
-            warn_explain_host(explain, backend.into());
+            warn_explain_host(explain || path, backend.into());
             match backend_ready(backend.into()) {
-                Ok(()) => cmd_check(&files, backend.into(), explain, cli.format, style),
+                Ok(()) => cmd_check(&files, backend.into(), (explain, path), cli.format, style),
                 Err(code) => code,
             }
         }

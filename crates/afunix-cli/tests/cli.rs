@@ -211,6 +211,25 @@ fn check_explain_names_the_rule_and_host_says_it_has_none() {
 }
 
 #[test]
+fn check_path_shows_the_path_of_a_mismatched_call() {
+    let (code, out, _) = afunix_stdin(
+        &["check", "--path", "-"],
+        b"task A\nA: socketpair dgram -> a b\nA: sendmsg a data=300000 = 5\n",
+    );
+    assert_eq!(code, 1);
+    let lines: Vec<&str> = out.lines().collect();
+    let i = lines
+        .iter()
+        .position(|l| l.contains("actual: EMSGSIZE"))
+        .unwrap();
+    assert!(
+        lines[i + 1].starts_with("#   __sys_sendmsg → sock_sendmsg → unix_dgram_sendmsg")
+            && lines[i + 1].contains("300000 bytes > sk_sndbuf 212992 - 32"),
+        "{out}"
+    );
+}
+
+#[test]
 fn completions_and_man_page_come_from_the_cli_definition() {
     for shell in ["bash", "zsh", "fish"] {
         let (code, out, err) = afunix(&["completions", shell]);

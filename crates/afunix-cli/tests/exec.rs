@@ -382,13 +382,27 @@ r, w = os.pipe(); os.write(w, b'pipe'); print('pipe read', os.read(r, 4))\n";
 /// stand-in with its credentials. `--explain` puts the rule after errnos.
 #[test]
 fn credentials_naming_init_and_explained_errnos() {
-    let Some(trace) = python_both_with("creds_init.py", "send 111", &["--explain"]) else {
+    let Some(trace) = python_both_with("creds_init.py", "send 111", &["--explain", "--path"])
+    else {
         return;
     };
     assert!(
         trace.contains("= ECONNREFUSED  # unix_dgram_sendmsg:"),
         "{trace}"
     );
+    // --path: under each served call, the kernel functions the model ran
+    // for it, and only those (not the supervisor's own bookkeeping).
+    let lines: Vec<&str> = trace.lines().collect();
+    let send = lines
+        .iter()
+        .position(|l| l.contains(": sendmsg ") || l.contains(": sendto "))
+        .expect("a send in the trace");
+    let path = lines[send + 1];
+    assert!(
+        path.starts_with("#   __sys_sendmsg → sock_sendmsg → unix_dgram_sendmsg"),
+        "{trace}"
+    );
+    assert!(!trace.contains("close_fd"), "{trace}");
 }
 
 /// If the supervisor dies, the program's processes die with it, even one

@@ -38,6 +38,9 @@ pub struct Options {
     pub census: bool,
     /// Annotate errors with the rule that produced them.
     pub explain: bool,
+    /// Under each traced call, the path it took through the model (the
+    /// kernel functions it mirrors and the decisions on the way).
+    pub path: bool,
     /// Pathname sockets outside the run that the program's connects and
     /// sends reach on the kernel (by default they are refused as dead
     /// sockets, with a line on standard error).
@@ -82,7 +85,7 @@ pub fn run(argv: &[OsString], opts: Options) -> Result<Outcome, launch::LaunchEr
     let sup = Supervisor::new(
         launched.listener,
         opts.trace,
-        opts.explain,
+        (opts.explain, opts.path),
         host_paths,
         guard,
     )

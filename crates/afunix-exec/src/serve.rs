@@ -56,6 +56,12 @@ use std::os::unix::ffi::OsStringExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+thread_local! {
+    /// The path of the call this thread is serving (`--path`), taken by
+    /// its trace line.
+    static CALL_PATH: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 const POLLIN: i16 = 0x1;
 const POLLOUT: i16 = 0x4;
 const POLLERR: i16 = 0x8;
@@ -145,6 +151,8 @@ pub struct Supervisor {
     pub(crate) kick: OwnedFd,
     trace: Option<Mutex<Box<dyn Write + Send>>>,
     explain: bool,
+    /// `--path`: the path of each call under its trace line.
+    path: bool,
     /// What was served.
     pub stats: Stats,
     /// Trace names of the processes, by tgid.
@@ -210,7 +218,7 @@ impl Supervisor {
     pub fn new(
         listener: OwnedFd,
         trace: Option<Box<dyn Write + Send>>,
-        explain: bool,
+        (explain, path): (bool, bool),
         host_paths: Vec<Vec<u8>>,
         guard: crate::guard::Guard,
     ) -> std::io::Result<Supervisor> {
@@ -231,6 +239,7 @@ impl Supervisor {
             kick: sys::eventfd()?,
             trace: trace.map(Mutex::new),
             explain,
+            path,
             stats: Stats::default(),
             outstanding: Mutex::new(HashMap::new()),
             names: Mutex::new(HashMap::new()),
@@ -652,6 +661,18 @@ impl Supervisor {
 
     // ---- tracing ----------------------------------------------------------
 
+    /// Run the model's part of the program's call; with `--path`, record
+    /// the path it took (and not the supervisor's own bookkeeping calls,
+    /// such as closing its temporary fds) for the call's trace line.
+    fn model_call<R>(&self, f: impl FnOnce() -> R) -> R {
+        if !self.path {
+            return f();
+        }
+        let (r, steps) = self.world.with_path(f);
+        CALL_PATH.with(|p| p.borrow_mut().extend(steps));
+        r
+    }
+
     fn note(&self, name: &'static str) {
         *lock(&self.stats.served).entry(name).or_default() += 1;
     }
@@ -659,7 +680,7 @@ impl Supervisor {
     /// Write a trace line: `NAME: CALL ARGS = RESULT FIELDS  # rule`, as a
     /// scenario trace prints it; a process's name (A, B, ..., by first
     /// appearance) is introduced by a comment naming its pid.
-    fn trace(&self, tgid: i32, line: String, r: &Served) {
+    fn trace(&self, tgid: i32, line: String, r: &Served, steps: &[String]) {
         let Some(t) = &self.trace else {
             return;
         };
@@ -695,24 +716,30 @@ impl Supervisor {
             }
         };
         let _ = writeln!(t, "{name}: {call} = {res}");
+        if !steps.is_empty() {
+            let _ = writeln!(t, "#   {}", afunix::path::render(steps));
+        }
     }
 
     // ---- serving -----------------------------------------------------------
 
-    /// Serve one notification and answer it.
-    pub fn handle(&self, n: Notif) {
-        let Some((tgid, model, pidfd)) = self.proc_of(n.tid) else {
-            self.answer(&n, Answer::Continue);
-            return;
-        };
+    /// Serve the call of one notification: `None` when it was answered
+    /// already, else its trace line and result (`None`: not a model call).
+    fn serve_call(
+        &self,
+        n: &Notif,
+        tgid: i32,
+        model: Pid,
+        pidfd: &OwnedFd,
+    ) -> Option<Option<(String, Served)>> {
         let nr = n.nr as i64;
         let a = n.args;
         let r: Option<(String, Served)> = match nr {
-            libc::SYS_socket => Some(self.socket(&n, model)),
-            libc::SYS_socketpair => Some(self.socketpair(&n, tgid, model)),
+            libc::SYS_socket => Some(self.socket(n, model)),
+            libc::SYS_socketpair => Some(self.socketpair(n, tgid, model)),
             libc::SYS_close => {
-                self.close(&n, &pidfd);
-                return;
+                self.close(n, pidfd);
+                return None;
             }
             libc::SYS_sendfile | libc::SYS_splice => {
                 // Their data would move between kernel files behind the
@@ -722,7 +749,7 @@ impl Supervisor {
                 } else {
                     [a[0], a[2]]
                 };
-                if fds.iter().any(|&fd| self.lookup(&pidfd, fd).is_some()) {
+                if fds.iter().any(|&fd| self.lookup(pidfd, fd).is_some()) {
                     let name = if nr == libc::SYS_sendfile {
                         "sendfile"
                     } else {
@@ -741,34 +768,50 @@ impl Supervisor {
                 }
             }
             libc::SYS_unlink | libc::SYS_unlinkat => {
-                self.unlink(&n, tgid).map(|r| ("unlink".to_string(), r))
+                self.unlink(n, tgid).map(|r| ("unlink".to_string(), r))
             }
             _ => {
-                let Some((dup, key)) = self.lookup(&pidfd, a[0]) else {
+                let Some((dup, key)) = self.lookup(pidfd, a[0]) else {
                     self.stats.passed.fetch_add(1, Ordering::Relaxed);
-                    self.answer(&n, Answer::Continue);
-                    return;
+                    self.answer(n, Answer::Continue);
+                    return None;
                 };
                 let m = match self.temp_fd(model, key, &dup) {
                     Ok(m) => m,
                     Err(e) => {
-                        self.answer(&n, Answer::Err(e.raw()));
-                        return;
+                        self.answer(n, Answer::Err(e.raw()));
+                        return None;
                     }
                 };
                 // A signal for the caller interrupts the model call, as it
                 // would interrupt the kernel's (see `watch_signals`).
                 let intr = afunix::Interrupt::new();
                 lock(&self.outstanding).insert(n.id, (n.tid, intr.clone()));
-                let r = self
-                    .world
-                    .interruptible(&intr, || self.on_socket(&n, tgid, model, m));
+                let r = self.model_call(|| {
+                    self.world
+                        .interruptible(&intr, || self.on_socket(n, tgid, model, m))
+                });
                 lock(&self.outstanding).remove(&n.id);
                 let _ = self.world.close(model, m);
                 self.after_call(Some((key, &dup)));
                 r
             }
         };
+        Some(r)
+    }
+
+    /// Serve one notification and answer it.
+    pub fn handle(&self, n: Notif) {
+        let Some((tgid, model, pidfd)) = self.proc_of(n.tid) else {
+            self.answer(&n, Answer::Continue);
+            return;
+        };
+        let nr = n.nr as i64;
+        CALL_PATH.with(|p| p.borrow_mut().clear());
+        let Some(r) = self.serve_call(&n, tgid, model, &pidfd) else {
+            return;
+        };
+        let steps = CALL_PATH.with(|p| std::mem::take(&mut *p.borrow_mut()));
         let Some((line, r)) = r.filter(|(_, r)| !matches!(r, Err(e) if e.errno == HANDED)) else {
             self.answer(&n, Answer::Continue);
             return;
@@ -781,7 +824,7 @@ impl Supervisor {
                 line.push_str(&format!("fault={}", point.name()));
             }
         }
-        self.trace(tgid, line, &r);
+        self.trace(tgid, line, &r, &steps);
         if matches!(nr, libc::SYS_socket | libc::SYS_socketpair) {
             self.after_call(None);
         }
@@ -846,8 +889,7 @@ impl Supervisor {
         let proto = n.args[2] as i32;
         let line = format!("socket {}", ty_name(ty));
         let r = self
-            .world
-            .socket_with_protocol(model, ty, proto)
+            .model_call(|| self.world.socket_with_protocol(model, ty, proto))
             .and_then(|m| {
                 self.install(
                     n,
@@ -870,9 +912,10 @@ impl Supervisor {
             return (line, Err(efault()));
         }
         let r = (|| {
-            let [m0, m1] = self
-                .world
-                .socketpair_with_protocol(model, ty, n.args[2] as i32)?;
+            let [m0, m1] = self.model_call(|| {
+                self.world
+                    .socketpair_with_protocol(model, ty, n.args[2] as i32)
+            })?;
             let (ce, nb) = (ty & libc::SOCK_CLOEXEC != 0, ty & libc::SOCK_NONBLOCK != 0);
             let f0 = self.install(n, model, m0, ce, nb);
             let f1 = self.install(n, model, m1, ce, nb);
@@ -1720,7 +1763,7 @@ impl Supervisor {
             return Some((line, Err(errno_of(&e))));
         }
         self.note("to-kernel");
-        self.trace(tgid, line, &Ok(0));
+        self.trace(tgid, line, &Ok(0), &[]);
         None
     }
 
