@@ -19,3 +19,75 @@ fn a_task_over_fs_nr_open_is_refused_as_the_host_refuses_it() {
     };
     assert!(b.task(1, &spec).is_ok());
 }
+
+/// The threads of this process (`Threads:` of /proc/self/status).
+fn threads() -> usize {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Threads:"))
+                .and_then(|n| n.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Dropping the backend ends every call still blocked in its world — on a
+/// socket and on a pipe — so no thread outlives the run (a long fuzz
+/// session makes thousands of backends).
+#[test]
+fn dropping_the_backend_ends_every_blocked_call() {
+    use afunix_backend::{Call, Out, Progress};
+    use std::time::{Duration, Instant};
+    let before = threads();
+    for _ in 0..20 {
+        let mut b = SimBackend::new();
+        b.task(0, &TaskSpec::default()).unwrap();
+        b.task(1, &TaskSpec::default()).unwrap();
+        b.start(0, Call::Pipe { flags: 0 }).unwrap();
+        let Progress::Done(r) = b.wait(0, Duration::from_secs(1)).unwrap() else {
+            panic!("pipe blocked");
+        };
+        let Out::Pair([r, _w]) = r.out else {
+            panic!("{r:?}")
+        };
+        b.start(0, Call::Read { fd: r, len: 1 }).unwrap();
+        assert!(matches!(
+            b.wait(0, Duration::from_millis(20)).unwrap(),
+            Progress::Blocked
+        ));
+        b.start(1, Call::Socketpair { ty: 2, protocol: 0 }).unwrap();
+        let Progress::Done(s) = b.wait(1, Duration::from_secs(1)).unwrap() else {
+            panic!("socketpair blocked");
+        };
+        let Out::Pair([s0, _s1]) = s.out else {
+            panic!("{s:?}")
+        };
+        b.start(
+            1,
+            Call::Recvmsg {
+                fd: s0,
+                iov: vec![afunix_backend::backend::RecvBuf::Len(4)],
+                namelen: 0,
+                control: afunix_backend::backend::RecvBuf::Len(0),
+                flags: 0,
+            },
+        )
+        .unwrap();
+        assert!(matches!(
+            b.wait(1, Duration::from_millis(20)).unwrap(),
+            Progress::Blocked
+        ));
+        drop(b);
+    }
+    // The call threads end once woken; give them a moment.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while threads() > before && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        threads() <= before,
+        "{} threads, {before} before",
+        threads()
+    );
+}

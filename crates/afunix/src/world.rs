@@ -72,6 +72,9 @@ pub struct Kernel {
     pub(crate) security: Option<Box<dyn Security>>,
     /// Every socket ever created (for `stat`, the invariants, interrupts).
     pub(crate) registry: Mutex<Vec<Weak<Sock>>>,
+    /// Every pipe (weakly), so that [`World::interrupt_all`] reaches its
+    /// sleepers as it reaches the sockets'.
+    pub(crate) pipes: Mutex<Vec<Weak<crate::fs::file::Pipe>>>,
     /// The in-flight graph (`unix_gc_lock`).
     pub(crate) gc: Mutex<GcState>,
     /// The collector's work item: one run at a time (`unix_gc_work`).
@@ -118,6 +121,7 @@ impl Kernel {
             next_sock: AtomicU64::new(1),
             security,
             registry: Mutex::new(Vec::new()),
+            pipes: Mutex::new(Vec::new()),
             gc: Mutex::new(GcState::default()),
             gc_work: Mutex::new(()),
             gc_requeued: AtomicBool::new(false),
@@ -532,7 +536,12 @@ impl World {
                         (a, b) => a.or(b),
                     };
                     let armed = intr.as_ref().map(|i| i.arm(w.waker()));
-                    w.sleep(until, &|| intr.as_ref().is_some_and(Interrupt::must_wake));
+                    // Woken for an interrupt of this call, or of the whole
+                    // world (`interrupt_all`, which wakes every queue).
+                    w.sleep(until, &|| {
+                        intr.as_ref().is_some_and(Interrupt::must_wake)
+                            || self.k.interrupted.load(Ordering::SeqCst)
+                    });
                     drop(armed);
                     // An abandoned call does not look again (its caller
                     // would never get what it took).
@@ -593,6 +602,15 @@ impl World {
             }
             s.wait.notify_all();
             s.peer_wait.notify_all();
+        }
+        // A pipe's sleepers look at the interrupt when woken (`sleep_on`).
+        let pipes: Vec<_> = lock(&self.k.pipes)
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
+        for p in pipes {
+            let _g = lock(&p.inner);
+            p.wait.notify_all();
         }
     }
 
