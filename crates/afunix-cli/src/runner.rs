@@ -220,14 +220,36 @@ pub fn run(sc: &Scenario, backend: &mut dyn Backend, opts: &RunOptions) -> Run {
     // Whether the collector ran since the last call (a picture then shows
     // what it left as leaked).
     let mut since_gc = false;
+    // Faults that fired in a call whose line has no result yet (a
+    // background call): they show on the line that collects it.
+    let mut pending: Vec<(ProcId, &'static str)> = Vec::new();
     for line in &sc.lines {
+        let proc = match &line.kind {
+            LineKind::Call { proc, .. } => r.by_name.get(proc).copied(),
+            _ => None,
+        };
         match r.line(line) {
             Ok(mut t) => {
                 // Every injected fault shows on the line where it fired.
-                for (point, _) in r.backend.take_fired() {
-                    if let Some(res) = &mut t.result {
-                        res.fields.push(format!("fault={}", point.name()));
+                let fired = r.backend.take_fired();
+                match &mut t.result {
+                    Some(res) => {
+                        pending.retain(|&(p, name)| {
+                            let mine = Some(p) == proc;
+                            if mine {
+                                res.fields.push(format!("fault={name}"));
+                            }
+                            !mine
+                        });
+                        for (point, _) in fired {
+                            res.fields.push(format!("fault={}", point.name()));
+                        }
                     }
+                    None => pending.extend(
+                        fired
+                            .into_iter()
+                            .filter_map(|(point, p)| Some((p.or(proc)?, point.name()))),
+                    ),
                 }
                 out.lines.push(t)
             }

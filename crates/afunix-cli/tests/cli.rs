@@ -527,6 +527,19 @@ fn faults_on_demand_from_the_command_line() {
     let (code, _, err) = afunix(&["run", "--fault", "nope", example]);
     assert_eq!(code, 2);
     assert!(err.contains("not a fault point"), "{err}");
+    // wake_order: of two readers asleep on one socket, the later one is
+    // served first; the fault shows on the line that collects its call.
+    let two_readers = b"task A\nA: socketpair dgram -> a b\nA: fork B\nA: fork C\n\
+B: recvmsg b &\nC: recvmsg b &\nA: sendmsg a data=\"one\"\nB: wait 100\nC: wait 100\n";
+    let (_, plain, _) = afunix_stdin(&["run", "-"], two_readers);
+    assert!(plain.contains("B: wait 100 = 3 data=\"one\""), "{plain}");
+    assert!(plain.contains("C: wait 100 = BLOCKED"), "{plain}");
+    let (_, out, _) = afunix_stdin(&["run", "--fault", "wake_order,proc=C", "-"], two_readers);
+    assert!(out.contains("B: wait 100 = BLOCKED"), "{out}");
+    assert!(
+        out.contains("C: wait 100 = 3 data=\"one\" flags=0 fault=wake_order"),
+        "{out}"
+    );
     let dir = tmpdir();
     let (code, out, err) = afunix(&[
         "fuzz",

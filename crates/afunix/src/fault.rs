@@ -19,6 +19,7 @@
 //! | `receive_fd` | installing a passed file in the receiver | no free fd (`EMFILE`), or the LSM refuses it | `MSG_CTRUNC`, the file and the rest dropped |
 //! | `signal` | a call that sleeps | a signal arrives (no `SA_RESTART`) | `EINTR`, or what it transferred |
 //! | `short_write` | a stream send of more than one skb | a signal arrives once part is queued | the bytes queued so far |
+//! | `wake_order` | a call that sleeps exclusively (`prepare_to_wait_exclusive`) on a queue where another call already sleeps | the oldest sleeper, woken, is beaten to what it was woken for: the kernel wakes the oldest, but whoever looks first after the wake-up is served | this call is served before the ones that slept before it (it joins the queue ahead of them) |
 
 use crate::errno::{Errno, Error};
 use crate::ids::Pid;
@@ -39,17 +40,20 @@ pub enum FaultPoint {
     Signal,
     /// A stream send stops once part of it is queued.
     ShortWrite,
+    /// A call joins an exclusive wait queue ahead of those already on it.
+    WakeOrder,
 }
 
 impl FaultPoint {
     /// Every point.
-    pub const ALL: [FaultPoint; 6] = [
+    pub const ALL: [FaultPoint; 7] = [
         FaultPoint::SockAllocSendPskb,
         FaultPoint::ScmFpCopy,
         FaultPoint::UnixCreate1,
         FaultPoint::ReceiveFd,
         FaultPoint::Signal,
         FaultPoint::ShortWrite,
+        FaultPoint::WakeOrder,
     ];
 
     /// Its name (the kernel function it stands for, or what happens).
@@ -61,6 +65,7 @@ impl FaultPoint {
             FaultPoint::ReceiveFd => "receive_fd",
             FaultPoint::Signal => "signal",
             FaultPoint::ShortWrite => "short_write",
+            FaultPoint::WakeOrder => "wake_order",
         }
     }
 
@@ -84,6 +89,10 @@ impl FaultPoint {
             }
             FaultPoint::Signal | FaultPoint::ShortWrite => Errno::EINTR
                 .why("signal_pending: a signal arrived while the call slept (injected fault)"),
+            // It changes an order and fails nothing; no call returns this.
+            FaultPoint::WakeOrder => {
+                Errno::EINTR.gap("model gap: wake_order changes an order and has no error")
+            }
         }
     }
 }

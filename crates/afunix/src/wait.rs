@@ -48,6 +48,17 @@ impl From<Errno> for Fail {
 /// Result of an operation that may block.
 pub(crate) type KResult<T> = Result<T, Fail>;
 
+/// How a call sleeps: until when, what cuts the sleep short (checked
+/// under the queue's lock), and, when it joins an exclusive queue on which
+/// another call already sleeps, whether it joins ahead of them (the
+/// `wake_order` fault).
+#[derive(Clone, Copy)]
+pub(crate) struct Sleep<'a> {
+    pub(crate) until: Option<Instant>,
+    pub(crate) cancelled: &'a dyn Fn() -> bool,
+    pub(crate) ahead: &'a dyn Fn() -> bool,
+}
+
 /// A wait queue and the generation the caller saw while it held the
 /// queue's lock: the sleeper only sleeps if nothing changed since.
 pub(crate) enum Wait {
@@ -63,7 +74,7 @@ impl Wait {
     /// Sleep until the queue's generation moves past the one seen, `until`
     /// passes, or `cancelled()` (checked under the queue's lock, so an
     /// interrupt that wakes the queue after setting it is never missed).
-    pub(crate) fn sleep(&self, until: Option<Instant>, cancelled: &dyn Fn() -> bool) {
+    pub(crate) fn sleep(&self, how: &Sleep<'_>) {
         crate::lockdep::assert_none_held("sleeping");
         match self {
             Wait::Sock(s, seen, excl) => sleep_queued(
@@ -72,8 +83,7 @@ impl Wait {
                 *seen,
                 |g| (g.seq, &mut g.waiters),
                 *excl,
-                until,
-                cancelled,
+                how,
             ),
             Wait::Peer(s, seen) => sleep_queued(
                 &s.inner,
@@ -81,13 +91,19 @@ impl Wait {
                 *seen,
                 |g| (g.peer_seq, &mut g.peer_waiters),
                 true,
-                until,
-                cancelled,
+                how,
             ),
             // The model's pipe has one queue for readers and writers:
             // every sleeper wakes and looks (pipe_read and pipe_write each
             // have their own exclusive queue in the kernel).
-            Wait::Pipe(p, seen) => sleep_on(&p.inner, &p.wait, *seen, |g| g.seq, until, cancelled),
+            Wait::Pipe(p, seen) => sleep_on(
+                &p.inner,
+                &p.wait,
+                *seen,
+                |g| g.seq,
+                how.until,
+                how.cancelled,
+            ),
         }
     }
 
@@ -173,6 +189,18 @@ impl WaitList {
         self.sleepers.push_back((self.next, exclusive));
         self.next
     }
+    /// Join at the head: the next exclusive wake-up takes this sleeper
+    /// first (the `wake_order` fault; the kernel only adds at the tail).
+    pub(crate) fn add_first(&mut self, exclusive: bool) -> u64 {
+        self.next += 1;
+        self.sleepers.push_front((self.next, exclusive));
+        self.next
+    }
+    /// Whether an exclusive sleeper waits: only then can the order of
+    /// exclusive sleepers matter.
+    pub(crate) fn has_exclusive_sleeper(&self) -> bool {
+        self.sleepers.iter().any(|&(_, excl)| excl)
+    }
     /// Whether the ticket still waits (not yet woken).
     pub(crate) fn waiting(&self, ticket: u64) -> bool {
         self.sleepers.iter().any(|(t, _)| *t == ticket)
@@ -214,15 +242,23 @@ fn sleep_queued<T>(
     seen: u64,
     queue: impl Fn(&mut T) -> (u64, &mut WaitList),
     exclusive: bool,
-    until: Option<Instant>,
-    cancelled: &dyn Fn() -> bool,
+    how: &Sleep<'_>,
 ) {
+    let Sleep {
+        until,
+        cancelled,
+        ahead,
+    } = *how;
     let mut g = lock(m);
     let (gen, list) = queue(&mut g);
     if gen != seen {
         return;
     }
-    let ticket = list.add(exclusive);
+    let ticket = if exclusive && list.has_exclusive_sleeper() && ahead() {
+        list.add_first(exclusive)
+    } else {
+        list.add(exclusive)
+    };
     while queue(&mut g).1.waiting(ticket) {
         if cancelled() {
             queue(&mut g).1.remove(ticket);

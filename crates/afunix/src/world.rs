@@ -538,9 +538,13 @@ impl World {
                     let armed = intr.as_ref().map(|i| i.arm(w.waker()));
                     // Woken for an interrupt of this call, or of the whole
                     // world (`interrupt_all`, which wakes every queue).
-                    w.sleep(until, &|| {
-                        intr.as_ref().is_some_and(Interrupt::must_wake)
-                            || self.k.interrupted.load(Ordering::SeqCst)
+                    w.sleep(&crate::wait::Sleep {
+                        until,
+                        cancelled: &|| {
+                            intr.as_ref().is_some_and(Interrupt::must_wake)
+                                || self.k.interrupted.load(Ordering::SeqCst)
+                        },
+                        ahead: &|| self.k.fault(crate::fault::FaultPoint::WakeOrder, pid),
                     });
                     drop(armed);
                     // An abandoned call does not look again (its caller

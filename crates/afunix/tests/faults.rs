@@ -159,3 +159,56 @@ fn under_msg_ctrunc_the_careful_receiver_survives_and_the_naive_one_leaks() {
     assert_eq!(ctrunc::run(careful), (ctrunc::Outcome::Refused, 0));
     assert_eq!(ctrunc::run(naive), (ctrunc::Outcome::GaveUp, 1));
 }
+
+/// Two readers sleep on one datagram socket, the first before the second;
+/// one datagram comes. The kernel wakes the oldest exclusive sleeper, so
+/// the first reader gets it, unless `wake_order` fires for the second
+/// (it joined ahead, as a reader that was running would be served first).
+fn who_gets_the_first_datagram(wake_order_for_second: bool) -> (Vec<u8>, Vec<u8>, Vec<String>) {
+    let w = World::new();
+    let parent = w.spawn(&TaskSpec::default());
+    let [a, b] = w.socketpair(parent, SOCK_DGRAM).unwrap();
+    let first = w.fork(parent).unwrap();
+    let second = w.fork(parent).unwrap();
+    if wake_order_for_second {
+        w.inject(nth(FaultPoint::WakeOrder, Some(second), 1));
+    }
+    let wait_asleep = |p: Pid| {
+        while !w.is_sleeping(p) {
+            std::thread::yield_now();
+        }
+    };
+    std::thread::scope(|t| {
+        let r1 = t.spawn(|| w.recvmsg(first, b, 16, 0, 0).unwrap().data);
+        wait_asleep(first);
+        let r2 = t.spawn(|| w.recvmsg(second, b, 16, 0, 0).unwrap().data);
+        wait_asleep(second);
+        w.send_with_fds(parent, a, b"one", &[]).unwrap();
+        // Only one of them is woken and served; the other sleeps on.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while w.is_sleeping(first) == w.is_sleeping(second) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "both asleep or both awake"
+            );
+            std::thread::yield_now();
+        }
+        w.send_with_fds(parent, a, b"two", &[]).unwrap();
+        let fired = w
+            .take_fired()
+            .iter()
+            .map(|(p, _)| p.name().to_string())
+            .collect();
+        (r1.join().unwrap(), r2.join().unwrap(), fired)
+    })
+}
+
+#[test]
+fn wake_order_serves_a_later_sleeper_first_only_when_asked() {
+    let (r1, r2, fired) = who_gets_the_first_datagram(false);
+    assert_eq!((r1.as_slice(), r2.as_slice()), (&b"one"[..], &b"two"[..]));
+    assert!(fired.is_empty());
+    let (r1, r2, fired) = who_gets_the_first_datagram(true);
+    assert_eq!((r1.as_slice(), r2.as_slice()), (&b"two"[..], &b"one"[..]));
+    assert_eq!(fired, ["wake_order"]);
+}
