@@ -16,6 +16,12 @@
 //! SCM_RIGHTS), creating sockets takes its process's lock for writing and
 //! every call that can block or can copy an fd takes it for reading.
 //!
+//! Beside it, targeted races, each run in fresh worlds for a few seconds
+//! (`rounds`): `fork` against `close`, an fd install against `exit`, and the
+//! shapes of two kernel CVEs: `MSG_PEEK` against the collector
+//! (CVE-2021-0920) and the collector against an embryo being accepted
+//! (CVE-2024-26923).
+//!
 //! Environment:
 //! - `AFUNIX_STRESS_SECS`: how long the threads run (default 3).
 //! - `AFUNIX_STRESS_SEED`: the seed (default: from the clock; printed).
@@ -465,6 +471,7 @@ fn rounds(total: Duration, mut round: impl FnMut() -> Result<(), String>) {
             panic!("round {n}: {e}");
         }
     }
+    eprintln!("{n} rounds");
 }
 
 /// `fork` races `close`: the child's copy of the fd table must take its
@@ -541,4 +548,151 @@ fn install_races_exit() {
             )),
         }
     });
+}
+
+/// `sendmsg(MSG_DONTWAIT)` of `data` with the files behind `fds`.
+fn send_fds(w: &World, p: Pid, fd: Fd, data: &[u8], fds: &[Fd]) -> afunix::SysResult<usize> {
+    let control = CmsgBuilder::new().rights(fds).finish();
+    let msg = MsgHdr {
+        name: None,
+        iov: Some(data),
+        control: &control,
+    };
+    w.sendmsg(p, fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL)
+}
+
+/// Close every fd a received message installed.
+fn close_rights(w: &World, p: Pid, m: &afunix::RecvMsg) {
+    for f in m.rights() {
+        let _ = w.close(p, f);
+    }
+}
+
+/// After a round: the invariants hold, and once the process exited and the
+/// collector ran, no open file and no socket is left.
+fn nothing_left(w: &World, p: Pid) -> Result<(), String> {
+    w.check_invariants()?;
+    w.exit(p).map_err(|e| format!("exit: {e:?}"))?;
+    w.gc();
+    w.check_invariants()?;
+    match (w.open_files(), w.socket_objects()) {
+        (0, 0) => Ok(()),
+        (f, s) => Err(format!("{f} open files and {s} sockets left")),
+    }
+}
+
+/// CVE-2021-0920's shape: `recvmsg(MSG_PEEK)` takes new references to the
+/// files of a queued message while the collector decides whether the
+/// sockets they are are garbage; in the kernel the peek raced the purge of
+/// a cycle and revived a freed socket (fixed by making `unix_peek_fds`
+/// wait for the collector). Here a maker queues a socket carrying a cycle
+/// on `b`, a peeker peeks `b` and closes what it got, a reader consumes,
+/// and the collector runs, all at once: nothing may be lost or leaked.
+#[test]
+fn peek_races_the_collector() {
+    // Not vacuous: peeks that took files, collections that freed some.
+    let peeked = std::sync::atomic::AtomicUsize::new(0);
+    rounds(Duration::from_secs(2), || {
+        let w = World::new();
+        let p = w.spawn(&TaskSpec::default());
+        let [a, b] = w.socketpair(p, SOCK_DGRAM).unwrap();
+        let until = Instant::now() + Duration::from_millis(100);
+        std::thread::scope(|t| {
+            t.spawn(|| {
+                while Instant::now() < until {
+                    let Ok([c, d]) = w.socketpair(p, SOCK_DGRAM) else {
+                        continue;
+                    };
+                    // d over c: d's own queue holds d (a cycle once closed);
+                    // c over a: b's queue holds c.
+                    let _ = send_fds(&w, p, c, b"d", &[d]);
+                    let _ = send_fds(&w, p, a, b"c", &[c]);
+                    let _ = w.close(p, c);
+                    let _ = w.close(p, d);
+                }
+            });
+            t.spawn(|| {
+                while Instant::now() < until {
+                    if let Ok(m) = w.recvmsg(p, b, 4, 64, MSG_PEEK | MSG_DONTWAIT) {
+                        peeked.fetch_add(m.rights().len(), Ordering::Relaxed);
+                        close_rights(&w, p, &m);
+                    }
+                }
+            });
+            t.spawn(|| {
+                while Instant::now() < until {
+                    if let Ok(m) = w.recvmsg(p, b, 4, 64, MSG_DONTWAIT) {
+                        close_rights(&w, p, &m);
+                    }
+                    std::thread::yield_now();
+                }
+            });
+            t.spawn(|| {
+                while Instant::now() < until {
+                    w.gc();
+                }
+            });
+        });
+        nothing_left(&w, p)
+    });
+    let peeked = peeked.load(Ordering::Relaxed);
+    eprintln!("{peeked} files taken by peeks");
+    assert!(peeked > 0, "no peek took a file");
+}
+
+/// CVE-2024-26923's shape: the collector against an embryo being
+/// accepted. A client connects and sends its own socket over the
+/// connection, so the embryo's queue holds the client, whose peer is the
+/// embryo: a cycle that only `accept` makes reachable again. Clients
+/// connect and close, an acceptor accepts and drains, and the collector
+/// runs, all at once; nothing may be lost or leaked.
+#[test]
+fn accept_races_the_collector() {
+    // Not vacuous: accepted connections that carried their client.
+    let carried = std::sync::atomic::AtomicUsize::new(0);
+    rounds(Duration::from_secs(2), || {
+        let w = World::new();
+        let p = w.spawn(&TaskSpec::default());
+        let l = w.socket(p, SOCK_STREAM).unwrap();
+        let name = afunix::abi::sockaddr::UnixAddr::Abstract(b"l".to_vec()).to_sockaddr();
+        w.bind(p, l, &name).unwrap();
+        w.listen(p, l, 64).unwrap();
+        w.set_nonblock(p, l, true).unwrap();
+        let until = Instant::now() + Duration::from_millis(100);
+        std::thread::scope(|t| {
+            t.spawn(|| {
+                while Instant::now() < until {
+                    let Ok(c) = w.socket(p, SOCK_STREAM) else {
+                        continue;
+                    };
+                    let _ = w.set_nonblock(p, c, true);
+                    if w.connect(p, c, &name).is_ok() {
+                        let _ = send_fds(&w, p, c, b"c", &[c]);
+                    }
+                    let _ = w.close(p, c);
+                }
+            });
+            t.spawn(|| {
+                while Instant::now() < until {
+                    if let Ok(s) = w.accept4(p, l, 0) {
+                        if let Ok(m) = w.recvmsg(p, s, 4, 64, MSG_DONTWAIT) {
+                            carried.fetch_add(m.rights().len(), Ordering::Relaxed);
+                            close_rights(&w, p, &m);
+                        }
+                        let _ = w.close(p, s);
+                    }
+                }
+            });
+            t.spawn(|| {
+                while Instant::now() < until {
+                    w.gc();
+                }
+            });
+        });
+        w.close(p, l).unwrap();
+        nothing_left(&w, p)
+    });
+    let carried = carried.load(Ordering::Relaxed);
+    eprintln!("{carried} clients received over their own connection");
+    assert!(carried > 0, "no accepted connection carried its client");
 }

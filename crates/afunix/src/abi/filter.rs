@@ -472,6 +472,10 @@ impl Program {
     /// span more than 32767 eBPF instructions after expansion (only possible
     /// near `BPF_MAXINSNS` with many packet loads), and the `optmem_max`
     /// charge (`ENOMEM`), which is the socket's business.
+    ///
+    /// # Errors
+    /// `EINVAL`, with the checker's rule (`bpf_check_classic`,
+    /// `bpf_check_basics_ok`, `check_load_and_stores`).
     pub fn parse(bytes: &[u8]) -> Result<Program, crate::errno::Error> {
         if bytes.len() % SOCK_FILTER_SIZE != 0 {
             return Err(Errno::EINVAL
@@ -489,6 +493,9 @@ impl Program {
     }
 
     /// Validate a program given as instructions (same rules as [`parse`](Self::parse)).
+    ///
+    /// # Errors
+    /// As [`parse`](Self::parse).
     pub fn from_instructions(insns: Vec<SockFilter>) -> Result<Program, crate::errno::Error> {
         if insns.is_empty() || insns.len() > BPF_MAXINSNS {
             return Err(Errno::EINVAL.why("bpf_check_basics_ok: len == 0 or > BPF_MAXINSNS"));

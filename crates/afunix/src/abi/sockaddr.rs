@@ -117,6 +117,9 @@ impl UnixAddr {
 /// `sockaddr_storage` copy); an abstract name is every byte after the leading
 /// NUL, trailing NULs included. The autobind case (`len == 2`, `AF_UNIX`)
 /// and `AF_UNSPEC` (dgram disconnect) are the caller's to handle first.
+///
+/// # Errors
+/// `EINVAL`, with `unix_validate_addr`'s rule.
 pub fn parse_user_addr(b: &[u8]) -> Result<UnixAddr, crate::errno::Error> {
     if b.len() <= SA_FAMILY_SIZE || b.len() > SOCKADDR_UN_SIZE {
         return Err(Errno::EINVAL

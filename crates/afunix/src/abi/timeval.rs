@@ -110,6 +110,9 @@ pub fn duration_to_jiffies(d: Duration) -> u64 {
 /// - `{0, 0}` stores `MAX_SCHEDULE_TIMEOUT`: `None`, no timeout;
 /// - `tv_sec >= MAX_SCHEDULE_TIMEOUT / HZ - 1` also stores `None`;
 /// - otherwise `tv_sec * HZ + DIV_ROUND_UP(tv_usec, USEC_PER_SEC / HZ)` jiffies.
+///
+/// # Errors
+/// `EINVAL` (short) and `EDOM` (bad `tv_usec`), as above.
 pub fn sock_set_timeout(b: &[u8]) -> Result<Option<Duration>, crate::errno::Error> {
     let tv = Timeval::parse(b)
         .ok_or(Errno::EINVAL.why("sock_copy_user_timeval: optlen < sizeof(struct timeval)"))?;

@@ -653,7 +653,8 @@ impl<'w> UnixListener<'w> {
     }
 
     /// The connections as they come, as std's `incoming`: each item is one
-    /// [`UnixListener::accept`].
+    /// [`UnixListener::accept`], its error included (the iterator never
+    /// ends by itself).
     pub fn incoming(&self) -> impl Iterator<Item = SysResult<UnixStream<'w>>> + '_ {
         std::iter::repeat_with(|| self.accept().map(|(s, _)| s))
     }

@@ -33,6 +33,9 @@ pub enum SockType {
 impl SockType {
     /// From the type bits of `socket()`'s argument; `ESOCKTNOSUPPORT`
     /// otherwise (`unix_create`; `SOCK_RAW` quietly becomes `SOCK_DGRAM`).
+    ///
+    /// # Errors
+    /// `ESOCKTNOSUPPORT` for a type unix sockets do not have.
     pub fn from_raw(ty: i32) -> Result<SockType, crate::errno::Error> {
         use crate::abi::consts::*;
         match ty {
