@@ -54,3 +54,63 @@ fn an_error_comes_with_the_values_that_decided_it() {
         "a → b ×2"
     );
 }
+
+/// The decisions behind EPERM, EMFILE and ETOOMANYREFS name the values
+/// that decided them: who the receiver is connected to, the claimed and
+/// the real credentials, the fd limit, the files in flight.
+#[test]
+fn refusals_say_what_decided_them() {
+    use afunix::abi::cmsg::CmsgBuilder;
+    use afunix::abi::sockaddr::UnixAddr;
+    use afunix::abi::ucred::Ucred;
+    use afunix::net::socket::MsgHdr;
+    let w = World::new();
+    let p = w.spawn(&TaskSpec {
+        nofile: 8,
+        ..TaskSpec::default()
+    });
+    let notes = |path: Vec<String>| -> Vec<String> {
+        path.into_iter().filter(|s| s.starts_with('(')).collect()
+    };
+    // unix_may_send: #s is connected to #t, not to the sender.
+    let srv = UnixAddr::abstract_name("srv").to_sockaddr();
+    let s = w.socket(p, SOCK_DGRAM).unwrap();
+    w.bind(p, s, &srv).unwrap();
+    let t = w.socket(p, SOCK_DGRAM).unwrap();
+    w.bind(p, t, &UnixAddr::abstract_name("t").to_sockaddr())
+        .unwrap();
+    w.connect(p, s, &UnixAddr::abstract_name("t").to_sockaddr())
+        .unwrap();
+    let u = w.socket(p, SOCK_DGRAM).unwrap();
+    let (r, path) = w.with_path(|| w.connect(p, u, &srv));
+    assert_eq!(r.unwrap_err(), Errno::EPERM);
+    assert_eq!(
+        notes(path),
+        ["(@srv is #1)", "(#1 is connected to #2, not to #3)"]
+    );
+    // scm_check_creds: the claim and the sender's ids.
+    let control = CmsgBuilder::new()
+        .creds(Ucred {
+            pid: p.as_raw(),
+            uid: 0,
+            gid: 1000,
+        })
+        .finish();
+    let msg = MsgHdr {
+        name: Some(&srv),
+        iov: Some(b"x"),
+        control: &control,
+    };
+    let (r, path) = w.with_path(|| w.sendmsg(p, u, &msg, 0));
+    assert_eq!(r.unwrap_err(), Errno::EPERM);
+    let want = format!(
+        "(claimed pid {0} uid 0 gid 1000; the sender is pid {0}, uid/euid/suid 1000/1000/1000, gid/egid/sgid 1000/1000/1000)",
+        p.as_raw()
+    );
+    assert_eq!(notes(path), [want]);
+    // alloc_fd: the lowest free fd against RLIMIT_NOFILE (fds 0-7 in use).
+    let [_x, _y] = w.socketpair(p, SOCK_DGRAM).unwrap();
+    let (r, path) = w.with_path(|| w.memfd(p, b""));
+    assert_eq!(r.unwrap_err(), Errno::EMFILE);
+    assert_eq!(notes(path), ["(the lowest free fd is 8, RLIMIT_NOFILE 8)"]);
+}

@@ -75,6 +75,7 @@ impl FdTable {
             find_next_zero(&self.open_fds, word * 64)
         };
         if (free as u64) >= limit || free > i32::MAX as usize {
+            crate::path::note(|| format!("the lowest free fd is {free}, RLIMIT_NOFILE {limit}"));
             return Err(Errno::EMFILE.why("alloc_fd: no free fd below RLIMIT_NOFILE"));
         }
         Ok(free as i32)

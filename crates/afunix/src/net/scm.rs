@@ -116,6 +116,9 @@ impl Kernel {
         if num == 0 {
             return Ok(());
         }
+        if num > SCM_MAX_FD || fp.len() + num > SCM_MAX_FD {
+            crate::path::note(|| format!("{} fds > SCM_MAX_FD 253", fp.len() + num));
+        }
         if num > SCM_MAX_FD {
             return Err(
                 Errno::EINVAL.why("scm_fp_copy: more than SCM_MAX_FD (253) fds in one cmsg")
@@ -154,6 +157,14 @@ impl Kernel {
             [cred.uid, cred.euid, cred.suid].contains(&c.uid) || cred.capable(Capability::SetUid);
         let gid_ok =
             [cred.gid, cred.egid, cred.sgid].contains(&c.gid) || cred.capable(Capability::SetGid);
+        if !(pid_ok && uid_ok && gid_ok) {
+            crate::path::note(|| {
+                format!(
+                    "claimed pid {} uid {} gid {}; the sender is pid {pid}, uid/euid/suid {}/{}/{}, gid/egid/sgid {}/{}/{}",
+                    c.pid, c.uid, c.gid, cred.uid, cred.euid, cred.suid, cred.gid, cred.egid, cred.sgid
+                )
+            });
+        }
         if !pid_ok {
             return Err(
                 Errno::EPERM.why("scm_check_creds: pid is not the sender's and no CAP_SYS_ADMIN")

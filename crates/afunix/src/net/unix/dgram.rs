@@ -34,6 +34,14 @@ pub(crate) fn may_send(sk: &Sock, other: &SockInner) -> bool {
     other.peer.is_none() || is(&other.peer, sk)
 }
 
+/// For `--path`: why `unix_may_send` refused (`other` is connected, not to `sk`).
+fn note_connected_elsewhere(sk: &Sock, other: &Sock, og: &SockInner) {
+    crate::path::note(|| {
+        let peer = og.peer.as_ref().map_or(0, |p| p.id);
+        format!("#{} is connected to #{peer}, not to #{}", other.id, sk.id)
+    });
+}
+
 /// `unix_recvq_full_lockless`: strictly more queued than the backlog.
 pub(crate) fn recvq_full(g: &SockInner) -> bool {
     g.recvq.len() > g.max_ack_backlog as usize
@@ -106,6 +114,7 @@ impl Kernel {
             if Arc::ptr_eq(s, &other) {
                 let mut g = s.lock();
                 if !may_send(s, &g) {
+                    note_connected_elsewhere(s, s, &g);
                     return Err(Errno::EPERM
                         .why("unix_may_send: the target is connected to another socket"));
                 }
@@ -117,6 +126,7 @@ impl Kernel {
             } else {
                 let (mut g, mut og) = double_lock(s, &other);
                 if !may_send(s, &og) {
+                    note_connected_elsewhere(s, &other, &og);
                     return Err(Errno::EPERM
                         .why("unix_may_send: the target is connected to another socket"));
                 }
@@ -269,6 +279,7 @@ impl Kernel {
         let self_send = Arc::ptr_eq(s, &other);
         let mut og = other.lock();
         if !may_send(s, &og) {
+            note_connected_elsewhere(s, &other, &og);
             return Err(Errno::EPERM
                 .why("unix_may_send: the receiver is connected to another socket")
                 .into());
@@ -432,7 +443,17 @@ impl Kernel {
         let Ok(p) = self.proc(pid) else { return false };
         let privileged =
             p.cred.capable(Capability::SysResource) || p.cred.capable(Capability::SysAdmin);
-        !privileged && self.user_inflight(p.cred.uid) as u64 > p.nofile
+        let inflight = self.user_inflight(p.cred.uid);
+        let too_many = !privileged && inflight as u64 > p.nofile;
+        if too_many {
+            crate::path::note(|| {
+                format!(
+                    "uid {} has {inflight} files in flight > RLIMIT_NOFILE {}",
+                    p.cred.uid, p.nofile
+                )
+            });
+        }
+        too_many
     }
 
     // __unix_dgram_recvmsg
