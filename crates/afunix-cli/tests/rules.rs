@@ -5,7 +5,9 @@
 //! gap dressed as a kernel answer) cannot land.
 //!
 //! Then `--explain` against the rules: every scenario of the repository is
-//! run on the model and the rule behind each errno collected; a rule that
+//! run on the model (and those that block or pass files once more with
+//! each fault point armed, as `run --fault` does) and the rule behind each
+//! errno collected; a rule that
 //! no scenario reaches must be listed in `tests/rules-without-scenario.txt`
 //! (a ratchet: a listed rule that a scenario now reaches must leave the
 //! list, so it only shrinks).
@@ -154,6 +156,36 @@ fn explain_reaches_every_rule_or_the_rule_is_listed_as_without_scenario() {
             continue; // a scenario that does not parse is the parser tests' business
         };
         reached.extend(out.run.lines.iter().map(|l| l.why.to_string()));
+    }
+    // The injected faults' rules, as `run --fault POINT` shows them: every
+    // point armed (its first occurrence) over a few scenarios that pass
+    // files or block, where every point is reached.
+    let faulted: Vec<_> = files
+        .iter()
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().into_owned();
+            ["01_", "02_", "block_recvmsg_woken", "block_sendmsg_stream"]
+                .iter()
+                .any(|k| n.starts_with(k))
+        })
+        .collect();
+    for point in afunix::fault::FaultPoint::ALL {
+        let opts = afunix_cli::runner::RunOptions {
+            faults: vec![afunix_cli::runner::FaultArg {
+                point,
+                proc: None,
+                when: afunix::fault::When::Nth(1),
+            }],
+            // A call a fault leaves blocked is reported soon.
+            call_timeout: std::time::Duration::from_millis(100),
+            ..Default::default()
+        };
+        for p in &faulted {
+            let src = std::fs::read_to_string(p).unwrap();
+            if let Ok(out) = afunix_cli::run_source_with(&src, BackendKind::Sim, &opts) {
+                reached.extend(out.run.lines.iter().map(|l| l.why.to_string()));
+            }
+        }
     }
     let list_path =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/rules-without-scenario.txt");
