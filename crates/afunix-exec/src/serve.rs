@@ -9,7 +9,7 @@
 //! process of the supervisor's own. When the program's last reference to A
 //! goes (close, exit, exec with `FD_CLOEXEC`), B sees `POLLHUP` and the
 //! holder's fd is closed: the model releases the socket then (a `close` of
-//! the last fd is noticed synchronously, see [`Supervisor::close`]).
+//! the last fd is noticed synchronously, see `Supervisor::close`).
 //!
 //! A call names an fd; the supervisor fetches the caller's file with
 //! `pidfd_getfd`, and its inode says which placeholder (if any) it is. A
