@@ -932,7 +932,7 @@ fn main() -> ExitCode {
             explain,
             path,
         } => {
-            warn_explain_host(explain || path, backend.into());
+            warn_explain_host(explain, backend.into());
             match backend_ready(backend.into()) {
                 Ok(()) => cmd_check(&files, backend.into(), (explain, path), cli.format, style),
                 Err(code) => code,

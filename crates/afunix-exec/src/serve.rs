@@ -723,23 +723,22 @@ impl Supervisor {
 
     // ---- serving -----------------------------------------------------------
 
-    /// Serve the call of one notification: `None` when it was answered
-    /// already, else its trace line and result (`None`: not a model call).
-    fn serve_call(
-        &self,
-        n: &Notif,
-        tgid: i32,
-        model: Pid,
-        pidfd: &OwnedFd,
-    ) -> Option<Option<(String, Served)>> {
+    /// Serve one notification and answer it.
+    pub fn handle(&self, n: Notif) {
+        let Some((tgid, model, pidfd)) = self.proc_of(n.tid) else {
+            self.answer(&n, Answer::Continue);
+            return;
+        };
+        // The path the model's part of this call takes (`model_call`).
+        CALL_PATH.with(|p| p.borrow_mut().clear());
         let nr = n.nr as i64;
         let a = n.args;
         let r: Option<(String, Served)> = match nr {
-            libc::SYS_socket => Some(self.socket(n, model)),
-            libc::SYS_socketpair => Some(self.socketpair(n, tgid, model)),
+            libc::SYS_socket => Some(self.socket(&n, model)),
+            libc::SYS_socketpair => Some(self.socketpair(&n, tgid, model)),
             libc::SYS_close => {
-                self.close(n, pidfd);
-                return None;
+                self.close(&n, &pidfd);
+                return;
             }
             libc::SYS_sendfile | libc::SYS_splice => {
                 // Their data would move between kernel files behind the
@@ -749,7 +748,7 @@ impl Supervisor {
                 } else {
                     [a[0], a[2]]
                 };
-                if fds.iter().any(|&fd| self.lookup(pidfd, fd).is_some()) {
+                if fds.iter().any(|&fd| self.lookup(&pidfd, fd).is_some()) {
                     let name = if nr == libc::SYS_sendfile {
                         "sendfile"
                     } else {
@@ -768,19 +767,19 @@ impl Supervisor {
                 }
             }
             libc::SYS_unlink | libc::SYS_unlinkat => {
-                self.unlink(n, tgid).map(|r| ("unlink".to_string(), r))
+                self.unlink(&n, tgid).map(|r| ("unlink".to_string(), r))
             }
             _ => {
-                let Some((dup, key)) = self.lookup(pidfd, a[0]) else {
+                let Some((dup, key)) = self.lookup(&pidfd, a[0]) else {
                     self.stats.passed.fetch_add(1, Ordering::Relaxed);
-                    self.answer(n, Answer::Continue);
-                    return None;
+                    self.answer(&n, Answer::Continue);
+                    return;
                 };
                 let m = match self.temp_fd(model, key, &dup) {
                     Ok(m) => m,
                     Err(e) => {
-                        self.answer(n, Answer::Err(e.raw()));
-                        return None;
+                        self.answer(&n, Answer::Err(e.raw()));
+                        return;
                     }
                 };
                 // A signal for the caller interrupts the model call, as it
@@ -789,27 +788,13 @@ impl Supervisor {
                 lock(&self.outstanding).insert(n.id, (n.tid, intr.clone()));
                 let r = self.model_call(|| {
                     self.world
-                        .interruptible(&intr, || self.on_socket(n, tgid, model, m))
+                        .interruptible(&intr, || self.on_socket(&n, tgid, model, m))
                 });
                 lock(&self.outstanding).remove(&n.id);
                 let _ = self.world.close(model, m);
                 self.after_call(Some((key, &dup)));
                 r
             }
-        };
-        Some(r)
-    }
-
-    /// Serve one notification and answer it.
-    pub fn handle(&self, n: Notif) {
-        let Some((tgid, model, pidfd)) = self.proc_of(n.tid) else {
-            self.answer(&n, Answer::Continue);
-            return;
-        };
-        let nr = n.nr as i64;
-        CALL_PATH.with(|p| p.borrow_mut().clear());
-        let Some(r) = self.serve_call(&n, tgid, model, &pidfd) else {
-            return;
         };
         let steps = CALL_PATH.with(|p| std::mem::take(&mut *p.borrow_mut()));
         let Some((line, r)) = r.filter(|(_, r)| !matches!(r, Err(e) if e.errno == HANDED)) else {

@@ -149,7 +149,7 @@ pub struct FileIo<'a, 'w>(&'a OwnedFd<'w>);
 impl io::Read for FileIo<'_, '_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let b = self.0.world.read(self.0.pid, self.0.fd, buf.len())?;
-        copy_into(buf, &b)
+        Ok(copy_into(buf, &b))
     }
 }
 
@@ -170,12 +170,12 @@ pub trait FromOwnedFd<'w> {
 
 /// Copy what a call returned into the caller's buffer (never more than it
 /// asked for, as the model's calls were given `buf.len()`).
-fn copy_into(buf: &mut [u8], got: &[u8]) -> io::Result<usize> {
+fn copy_into(buf: &mut [u8], got: &[u8]) -> usize {
     let n = got.len().min(buf.len());
     if let (Some(dst), Some(src)) = (buf.get_mut(..n), got.get(..n)) {
         dst.copy_from_slice(src);
     }
-    Ok(n)
+    n
 }
 
 /// `socket(AF_UNIX, ty, 0)`, owned.
@@ -248,10 +248,7 @@ impl<'w> OwnedFd<'w> {
             .into_iter()
             .map(|fd| OwnedFd::from_raw(self.world, self.pid, fd))
             .collect();
-        let n = m.data.len().min(buf.len());
-        if let (Some(dst), Some(src)) = (buf.get_mut(..n), m.data.get(..n)) {
-            dst.copy_from_slice(src);
-        }
+        let n = copy_into(buf, &m.data);
         Ok((n, UnixAddr::from_sockaddr(&m.name), owned))
     }
 
