@@ -44,6 +44,34 @@ pub(crate) fn write<T>(m: &std::sync::RwLock<T>) -> std::sync::RwLockWriteGuard<
     m.write().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Objects of one kind still in memory, held weakly: a dropped object
+/// leaves a dead entry, swept when the list has doubled since the last
+/// sweep (so adding stays O(1) amortised) and whenever the list is read.
+pub(crate) struct Registry<T>(Mutex<Vec<Weak<T>>>);
+
+impl<T> Default for Registry<T> {
+    fn default() -> Self {
+        Registry(Mutex::new(Vec::new()))
+    }
+}
+
+impl<T> Registry<T> {
+    pub(crate) fn add(&self, x: &Arc<T>) {
+        let mut v = lock(&self.0);
+        if v.len() >= 64 && v.len().is_power_of_two() {
+            v.retain(|w| w.strong_count() > 0);
+        }
+        v.push(Arc::downgrade(x));
+    }
+
+    /// The objects still alive, in the order they were added.
+    pub(crate) fn live(&self) -> Vec<Arc<T>> {
+        let mut v = lock(&self.0);
+        v.retain(|w| w.strong_count() > 0);
+        v.iter().filter_map(Weak::upgrade).collect()
+    }
+}
+
 use crate::signal::Interrupt;
 pub(crate) use crate::wait::{Fail, KResult, Wait, WaitList};
 
@@ -70,11 +98,11 @@ pub struct Kernel {
     pub(crate) next_sock: AtomicU64,
     /// The LSM policy (`None`: no LSM, and the hooks are skipped).
     pub(crate) security: Option<Box<dyn Security>>,
-    /// Every socket ever created (for `stat`, the invariants, interrupts).
-    pub(crate) registry: Mutex<Vec<Weak<Sock>>>,
-    /// Every pipe (weakly), so that [`World::interrupt_all`] reaches its
-    /// sleepers as it reaches the sockets'.
-    pub(crate) pipes: Mutex<Vec<Weak<crate::fs::file::Pipe>>>,
+    /// Every socket still in memory (for `stat`, the invariants, interrupts).
+    pub(crate) registry: Registry<Sock>,
+    /// Every pipe still in memory, so that [`World::interrupt_all`] reaches
+    /// its sleepers as it reaches the sockets'.
+    pub(crate) pipes: Registry<crate::fs::file::Pipe>,
     /// The in-flight graph (`unix_gc_lock`).
     pub(crate) gc: Mutex<GcState>,
     /// The collector's work item: one run at a time (`unix_gc_work`).
@@ -120,8 +148,8 @@ impl Kernel {
             next_ino: AtomicU64::new(1000),
             next_sock: AtomicU64::new(1),
             security,
-            registry: Mutex::new(Vec::new()),
-            pipes: Mutex::new(Vec::new()),
+            registry: Registry::default(),
+            pipes: Registry::default(),
             gc: Mutex::new(GcState::default()),
             gc_work: Mutex::new(()),
             gc_requeued: AtomicBool::new(false),
@@ -305,18 +333,12 @@ impl Kernel {
 
     /// Every socket still in memory.
     pub(crate) fn all_socks(&self) -> Vec<Arc<Sock>> {
-        let mut reg = lock(&self.registry);
-        reg.retain(|w| w.strong_count() > 0);
-        reg.iter().filter_map(Weak::upgrade).collect()
+        self.registry.live()
     }
 
     /// Register a new socket.
     pub(crate) fn register(&self, s: &Arc<Sock>) {
-        let mut reg = lock(&self.registry);
-        if reg.len() >= 64 && reg.len().is_power_of_two() {
-            reg.retain(|w| w.strong_count() > 0);
-        }
-        reg.push(Arc::downgrade(s));
+        self.registry.add(s);
     }
 
     /// The number of live unix sockets (`/proc/net/unix`): hashed sockets,
@@ -608,11 +630,7 @@ impl World {
             s.peer_wait.notify_all();
         }
         // A pipe's sleepers look at the interrupt when woken (`sleep_on`).
-        let pipes: Vec<_> = lock(&self.k.pipes)
-            .iter()
-            .filter_map(Weak::upgrade)
-            .collect();
-        for p in pipes {
+        for p in self.k.pipes.live() {
             let _g = lock(&p.inner);
             p.wait.notify_all();
         }

@@ -27,15 +27,8 @@ impl Kernel {
             }),
             wait: Default::default(),
         });
-        {
-            // Registered for interrupt_all; dead entries are dropped when
-            // the list has doubled since the last sweep.
-            let mut pipes = lock(&self.pipes);
-            if pipes.len() >= 64 && pipes.len().is_power_of_two() {
-                pipes.retain(|w| w.strong_count() > 0);
-            }
-            pipes.push(Arc::downgrade(&pipe));
-        }
+        // Registered for interrupt_all.
+        self.pipes.add(&pipe);
         let nb = flags & O_NONBLOCK != 0;
         let cloexec = flags & O_CLOEXEC != 0;
         let rf = self.alloc_file(FileKind::PipeRead(Arc::clone(&pipe)), nb);
