@@ -116,18 +116,13 @@ impl Kernel {
         if num == 0 {
             return Ok(());
         }
-        if num > SCM_MAX_FD || fp.len() + num > SCM_MAX_FD {
-            crate::path::note(|| format!("{} fds > SCM_MAX_FD 253", fp.len() + num));
-        }
-        if num > SCM_MAX_FD {
-            return Err(
-                Errno::EINVAL.why("scm_fp_copy: more than SCM_MAX_FD (253) fds in one cmsg")
-            );
-        }
         if fp.len() + num > SCM_MAX_FD {
-            return Err(
+            crate::path::note(|| format!("{} fds > SCM_MAX_FD 253", fp.len() + num));
+            return Err(if num > SCM_MAX_FD {
+                Errno::EINVAL.why("scm_fp_copy: more than SCM_MAX_FD (253) fds in one cmsg")
+            } else {
                 Errno::EINVAL.why("scm_fp_copy: more than SCM_MAX_FD (253) fds in one message")
-            );
+            });
         }
         // kmalloc of the scm_fp_list
         if fp.is_empty() && self.fault(crate::fault::FaultPoint::ScmFpCopy, pid) {
