@@ -128,6 +128,10 @@ struct State {
     given: HashMap<Vec<u8>, Vec<u8>>,
     /// Paths of foreign sockets already reported.
     foreign_said: std::collections::HashSet<Vec<u8>>,
+    /// Placeholders a `close` dropped the program's reference to whose
+    /// hang-up was not visible yet, with the closing thread (see
+    /// [`Supervisor::settle_closes`]).
+    closing: Vec<((u64, u64), i32)>,
 }
 
 /// What was served, for `--stats`.
@@ -729,6 +733,7 @@ impl Supervisor {
             self.answer(&n, Answer::Continue);
             return;
         };
+        self.settle_closes(n.tid);
         // The path the model's part of this call takes (`model_call`).
         CALL_PATH.with(|p| p.borrow_mut().clear());
         let nr = n.nr as i64;
@@ -847,25 +852,65 @@ impl Supervisor {
         // A now), look for the hang-up, then let the kernel close it.
         let fd = n.args[0] as i32;
         if sys::notif_addfd(&self.listener, n.id, self.null.as_raw_fd(), false, Some(fd)).is_ok() {
-            let b = lock(&self.st)
-                .ph
-                .get(&key)
-                .map(|p| (Arc::clone(&p.b), p.shut));
-            if let Some((b, shut)) = b {
-                let gone = if shut < 2 {
-                    sys::poll(&[b.as_raw_fd()], POLLHUP, 0)
-                        .map(|r| r[0] & POLLHUP != 0)
-                        .unwrap_or(false)
-                } else {
-                    !unix_inodes().contains(&key.1)
-                };
-                if gone {
-                    self.hung_up(key);
-                }
+            match self.a_gone(key) {
+                Some(true) => self.hung_up(key),
+                // The file may still be on its way out: the target's
+                // replace_fd dropped it, and `fput` finishes the release
+                // as task work when the target returns to user space,
+                // after we answer. Its next call settles it.
+                Some(false) => lock(&self.st).closing.push((key, n.tid)),
+                None => {}
             }
         }
         self.note("close");
         self.answer(n, Answer::Continue);
+    }
+
+    /// Whether A of placeholder `key` is released (`None`: no such
+    /// placeholder any more).
+    fn a_gone(&self, key: (u64, u64)) -> Option<bool> {
+        let (b, shut) = lock(&self.st)
+            .ph
+            .get(&key)
+            .map(|p| (Arc::clone(&p.b), p.shut))?;
+        Some(if shut < 2 {
+            sys::poll(&[b.as_raw_fd()], POLLHUP, 0)
+                .map(|r| r[0] & POLLHUP != 0)
+                .unwrap_or(false)
+        } else {
+            !unix_inodes().contains(&key.1)
+        })
+    }
+
+    /// Before serving a call of thread `tid`: release the placeholders
+    /// whose last `close` has completed since, so the model sees the close
+    /// before any later call, as Linux does (`__fput` runs before `close`
+    /// returns to user space). An entry of `tid` itself is settled for
+    /// good here (the thread is back from its `close`, so if A has not hung
+    /// up, another reference keeps it and the watcher sees it go); others
+    /// wait for their own thread's next call or the watcher.
+    ///
+    /// A release the watcher has begun (it saw the hang-up first) is waited
+    /// for: it removes the placeholder and closes the model's file under
+    /// `releasing`, so taking that lock once means it is complete.
+    fn settle_closes(&self, tid: i32) {
+        drop(lock(&self.releasing));
+        let pending = std::mem::take(&mut lock(&self.st).closing);
+        if pending.is_empty() {
+            return;
+        }
+        let mut keep = Vec::new();
+        for (key, by) in pending {
+            match self.a_gone(key) {
+                Some(true) => self.hung_up(key),
+                Some(false) if by != tid => keep.push((key, by)),
+                _ => {}
+            }
+        }
+        lock(&self.st).closing.extend(keep);
+        // A placeholder found gone from the table was being released by
+        // the watcher: wait for the end of it.
+        drop(lock(&self.releasing));
     }
 
     fn socket(&self, n: &Notif, model: Pid) -> (String, Served) {
