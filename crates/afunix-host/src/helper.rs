@@ -312,6 +312,30 @@ fn run(s: Setup<'_>) -> Result<(), String> {
 }
 
 fn install_signals() -> Result<(), String> {
+    catch_sigpipe()?;
+    // SAFETY: plain-data sigaction and sigset structs, zero-initialized.
+    unsafe {
+        let mut dfl: libc::sigaction = std::mem::zeroed();
+        dfl.sa_sigaction = libc::SIG_DFL;
+        libc::sigaction(libc::SIGURG, &dfl, std::ptr::null_mut());
+        // SIGURG stays blocked: it never interrupts a call, and a blocked
+        // signal is kept pending even though its default action is to
+        // ignore it (kernel/signal.c sig_ignored), for `Call::Sigurg`.
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGURG);
+        if libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut()) < 0 {
+            return Err(fail("sigprocmask"));
+        }
+    }
+    Ok(())
+}
+
+/// SIGPIPE caught (reported in `Reply::sigpipe`) and SIGXFSZ ignored: the
+/// two dispositions `execve` resets that a helper needs (a caught signal
+/// goes back to SIG_DFL; an ignored one would stay ignored, but the helper
+/// image sets it again rather than rely on that).
+fn catch_sigpipe() -> Result<(), String> {
     // SAFETY: sigaction with a handler that only stores an atomic; the
     // structs are zero-initialized plain data.
     unsafe {
@@ -325,18 +349,6 @@ fn install_signals() -> Result<(), String> {
         let mut ign: libc::sigaction = std::mem::zeroed();
         ign.sa_sigaction = libc::SIG_IGN;
         libc::sigaction(libc::SIGXFSZ, &ign, std::ptr::null_mut());
-        let mut dfl: libc::sigaction = std::mem::zeroed();
-        dfl.sa_sigaction = libc::SIG_DFL;
-        libc::sigaction(libc::SIGURG, &dfl, std::ptr::null_mut());
-        // SIGURG stays blocked: it never interrupts a call, and a blocked
-        // signal is kept pending even though its default action is to
-        // ignore it (kernel/signal.c sig_ignored), for `Call::Sigurg`.
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGURG);
-        if libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut()) < 0 {
-            return Err(fail("sigprocmask"));
-        }
     }
     Ok(())
 }
@@ -360,9 +372,8 @@ fn serve(chan: RawFd, backend_pid: i32, nofile: Option<u64>) {
             Some(Request::Call(Call::Exit)) => unsafe { libc::_exit(0) },
             Some(Request::Call(Call::Exec)) => {
                 SIGPIPE.store(false, Ordering::SeqCst);
-                reply_to(chan, &Response::Starting);
-                emulate_exec(chan);
-                reply_to(chan, &Response::Reply(Reply::ok(0)));
+                let resp = do_exec(chan, backend_pid, nofile);
+                reply_to(chan, &resp);
             }
             Some(Request::Call(mut c)) => {
                 hide_channel(&mut c, chan);
@@ -487,30 +498,160 @@ pub(crate) fn scm_rights_fds(control: &[u8]) -> Vec<usize> {
     out
 }
 
-/// `Call::Exec`, **emulated**: the helper does not really `execve`.
+/// `Call::Exec`: the helper really `execve`s, into the static helper
+/// image (`src/bin/afunix-host-helper.rs`, embedded in this library by the
+/// build script), so the kernel itself applies FD_CLOEXEC
+/// (`do_close_on_exec`) and keeps what `execve` keeps: fd numbers, pid,
+/// credentials, umask, limits, root and working directory, network
+/// namespace, the blocked SIGURG and whether one is pending, the F_SETOWN
+/// owner of every file.
 ///
-/// A helper is a fork of whatever binary uses this library (the CLI, a test
-/// harness), so there is no helper program to exec into; a new image would
-/// also have to be handed its channel, credentials and limits again. We do
-/// instead exactly what `execve` does to the state a scenario can observe:
-/// like the kernel's `do_close_on_exec` (fs/file.c) we close every fd that
-/// has FD_CLOEXEC, in increasing order, and keep every other fd with its
-/// number and open file. Everything else stays as `execve` keeps it: pid,
-/// credentials, umask, RLIMIT_NOFILE, network namespace, the blocked SIGURG
-/// and whether one is pending, and the F_SETOWN owner of every file. The
-/// only signal disposition a helper changes (SIGPIPE caught) is one a new
-/// image would set up the same way. The channel (above the scenario's fd
-/// limit) is kept.
-fn emulate_exec(chan: RawFd) {
-    for fd in 0..chan {
-        // SAFETY: F_GETFD on any number only reads the fd table.
-        let fl = unsafe { libc::fcntl(fd, libc::F_GETFD) };
-        if fl >= 0 && fl & libc::FD_CLOEXEC != 0 {
-            // SAFETY: closes a scenario fd marked close-on-exec (below the
-            // channel, so never the channel itself).
-            unsafe { libc::close(fd) };
-        }
+/// The image arrives as an fd from the backend exactly as a fork's channel
+/// does (soft limit raised to `chan + 2`, received, parked at `chan + 1`,
+/// limit lowered), close-on-exec so the new image does not have it. The
+/// channel loses FD_CLOEXEC for the exec and the image's start-up
+/// ([`image_main`]) sets it again; that start-up opens nothing (no Rust
+/// runtime: the binary is `no_main`, and a static glibc only opens fds
+/// 0–2 for a set-user-ID exec), so no fd of ours appears below the limit.
+///
+/// Returns only when the exec failed (the process is unchanged then).
+fn do_exec(chan: RawFd, backend_pid: i32, nofile: Option<u64>) -> Response {
+    let Some(nofile) = nofile else {
+        return Response::Fail("the keeper does not exec".into());
+    };
+    let image = match receive_spare(chan, nofile, "exec", libc::O_CLOEXEC) {
+        Ok(fd) => fd,
+        Err(m) => return Response::Fail(m),
+    };
+    if let Err(m) = set_nofile(nofile, chan) {
+        // SAFETY: closing the image fd we just received.
+        unsafe { libc::close(image) };
+        return Response::Fail(m);
     }
+    let args = [
+        c"afunix-host-helper".to_owned(),
+        cstring(chan),
+        cstring(backend_pid),
+        cstring(nofile),
+    ];
+    let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    // No `Starting`: exec never blocks, and the backend waits for the new
+    // image's answer with its set-up timeout instead.
+    let envp: [*const libc::c_char; 1] = [std::ptr::null()];
+    // SAFETY: fcntl on our own channel fd: inherited by the new image.
+    unsafe { libc::fcntl(chan, libc::F_SETFD, 0) };
+    // SAFETY: execveat of the image fd we hold, with NUL-terminated argv
+    // and envp arrays that outlive the call; on success it does not return.
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            image,
+            c"".as_ptr(),
+            argv.as_ptr(),
+            envp.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    let m = fail("exec: execveat(helper image)");
+    // SAFETY: fds of this single-threaded process: the channel gets its
+    // flag back, the image fd is ours to close.
+    unsafe {
+        libc::fcntl(chan, libc::F_SETFD, libc::FD_CLOEXEC);
+        libc::close(image);
+    }
+    Response::Fail(m)
+}
+
+fn cstring(n: impl std::fmt::Display) -> std::ffi::CString {
+    // A decimal number has no NUL byte.
+    std::ffi::CString::new(n.to_string()).unwrap_or_default()
+}
+
+/// Receive one fd from the backend at `chan + 1`, above the scenario's
+/// limit: raise the soft RLIMIT_NOFILE to `chan + 2` (the hard limit
+/// already is), ask for the fd (`SendFd`), take it from the `Go` frame and
+/// move it to `chan + 1` with `flags` (0 or O_CLOEXEC). On success the soft
+/// limit stays raised (a fork child still has to move its channel); the
+/// caller lowers it to `nofile` again with [`set_nofile`]. On failure it is
+/// lowered here. Used by `fork` (the new helper's channel) and `exec` (the
+/// helper image).
+fn receive_spare(chan: RawFd, nofile: u64, what: &str, flags: i32) -> Result<RawFd, String> {
+    set_nofile(chan as u64 + 2, chan)?;
+    let r = (|| {
+        reply_to(chan, &Response::SendFd);
+        let passed = match recv_frame(chan) {
+            Ok((b, Some(fd))) if Request::decode(&b) == Some(Request::Go) => fd,
+            Ok(_) => return Err(format!("{what}: no fd received")),
+            Err(e) => return Err(format!("{what}: receiving the fd: {e}")),
+        };
+        let spare = chan + 1;
+        if passed.as_raw_fd() == spare {
+            // Already in place (dup3 refuses equal numbers): keep it.
+            let fd = std::os::fd::IntoRawFd::into_raw_fd(passed);
+            let fl = if flags & libc::O_CLOEXEC != 0 {
+                libc::FD_CLOEXEC
+            } else {
+                0
+            };
+            // SAFETY: F_SETFD on the fd we just took ownership of.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, fl) };
+            return Ok(fd);
+        }
+        // SAFETY: dup3 onto a number above the scenario's limit that only
+        // this code uses; `passed` is closed when it drops.
+        if unsafe { libc::dup3(passed.as_raw_fd(), spare, flags) } < 0 {
+            return Err(fail(&format!("{what}: dup3")));
+        }
+        Ok(spare)
+    })();
+    if r.is_err() {
+        let _ = set_nofile(nofile, chan);
+    }
+    r
+}
+
+/// The helper image's start-up (the `afunix-host-helper` binary, `no_main`):
+/// a scenario helper that has just `execve`d for `Call::Exec` (see
+/// [`do_exec`]), with argv `afunix-host-helper CHAN BACKEND_PID NOFILE`.
+/// It sets again what `execve` resets and nothing else: the channel's
+/// FD_CLOEXEC, the parent-death signal, the SIGPIPE handler (not SIGURG:
+/// setting its disposition would discard a pending one, and `execve` kept
+/// it blocked). Then it answers the `exec` call and serves as before.
+#[cfg(feature = "helper-image")]
+#[doc(hidden)]
+pub fn image_main() -> ! {
+    let args: Vec<i64> = std::env::args()
+        .skip(1)
+        .map(|a| a.parse().unwrap_or(-1))
+        .collect();
+    let (chan, backend_pid, nofile) = match *args.as_slice() {
+        [c, b, n] if c >= 0 && n >= 0 => (c as RawFd, b as i32, n as u64),
+        // SAFETY: not started by a helper: leave at once.
+        _ => unsafe { libc::_exit(2) },
+    };
+    CHAN.store(chan, Ordering::SeqCst);
+    let r = std::panic::catch_unwind(|| -> Result<(), String> {
+        // SAFETY: fcntl on the channel this image was started with.
+        if unsafe { libc::fcntl(chan, libc::F_SETFD, libc::FD_CLOEXEC) } < 0 {
+            return Err(fail("exec: fcntl(channel, FD_CLOEXEC)"));
+        }
+        pdeathsig(backend_pid)?;
+        catch_sigpipe()?;
+        reply_to(chan, &Response::Reply(Reply::ok(0)));
+        serve(chan, backend_pid, Some(nofile));
+        Ok(())
+    });
+    let msg = match r {
+        Ok(Ok(())) => None,
+        Ok(Err(m)) => Some(m),
+        Err(_) => Some("helper image panicked".to_string()),
+    };
+    if let Some(m) = msg {
+        let _ = send_frame(chan, &Response::Fail(m).encode(), None);
+    }
+    // SAFETY: leaving the process.
+    unsafe { libc::_exit(0) }
 }
 
 fn admin(r: Result<i64, String>) -> Response {
@@ -564,34 +705,10 @@ fn do_fork(chan: RawFd, backend_pid: i32, nofile: Option<u64>) -> Response {
         return Response::Fail("the keeper does not fork".into());
     };
     let restore = || set_nofile(nofile, chan);
-    if let Err(m) = set_nofile(chan as u64 + 2, chan) {
-        return Response::Fail(m);
-    }
-    reply_to(chan, &Response::SendFd);
-    let passed = match recv_frame(chan) {
-        Ok((b, Some(fd))) if Request::decode(&b) == Some(Request::Go) => fd,
-        Ok(_) => {
-            let _ = restore();
-            return Response::Fail("fork: no channel fd received".into());
-        }
-        Err(e) => {
-            let _ = restore();
-            return Response::Fail(format!("fork: receiving the channel: {e}"));
-        }
+    let spare = match receive_spare(chan, nofile, "fork", 0) {
+        Ok(fd) => fd,
+        Err(m) => return Response::Fail(m),
     };
-    let spare = chan + 1;
-    if passed.as_raw_fd() != spare {
-        // SAFETY: dup2 onto a number above the scenario's limit that we own.
-        if unsafe { libc::dup2(passed.as_raw_fd(), spare) } < 0 {
-            let m = fail("fork: dup2");
-            let _ = restore();
-            return Response::Fail(m);
-        }
-        drop(passed);
-    } else {
-        // Already in place: keep it open (it is closed below by number).
-        let _ = std::os::fd::IntoRawFd::into_raw_fd(passed);
-    }
     // SAFETY: raw clone without a new stack behaves as fork; this helper is
     // single-threaded, so no lock can be held by another thread.
     let pid = unsafe {

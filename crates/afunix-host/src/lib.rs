@@ -31,7 +31,8 @@
 //! # A helper
 //!
 //! - Has exactly fds 0–2 open (on `/dev/null`) below its RLIMIT_NOFILE; its
-//!   channel sits at fd number `max(nofile, 3)`, above the limit (placed
+//!   channel sits at fd number `max(nofile, 3) + 1000` (right at
+//!   `max(nofile, 3)` if the inherited hard limit is lower), above the limit (placed
 //!   there before the limit is lowered), close-on-exec. Every inherited
 //!   fd is closed. No call can name it: fd arguments, `dup2` targets,
 //!   `poll` lists and the fds in SCM_RIGHTS control bytes that name it are
@@ -43,17 +44,27 @@
 //!   (so it never interrupts a call) and stays pending until
 //!   [`Call::Sigurg`] collects it with `sigtimedwait`. A fork child starts
 //!   with none pending (the kernel clears them in fork).
-//!
-//! # exec is emulated
-//!
-//! [`Call::Exec`] does not really `execve`: a helper is a fork of whatever
-//! binary uses this library (the CLI, a test harness), which has no helper
-//! mode to exec into. The helper does what the kernel's `do_close_on_exec`
-//! does — closes every fd with FD_CLOEXEC, in increasing order — and keeps
-//! everything else, as `execve` keeps it: fd numbers, pid, credentials,
-//! umask, limits, network namespace, a pending SIGURG, F_SETOWN owners.
 //! - Has `PR_SET_PDEATHSIG(SIGKILL)` tied to the backend thread that created
 //!   it (set again after the credential change, which clears it).
+//!
+//! # exec
+//!
+//! [`Call::Exec`] is a real `execve`, so the kernel's own
+//! `do_close_on_exec` closes the FD_CLOEXEC fds, and everything `execve`
+//! keeps is kept by the kernel: fd numbers, pid, credentials, umask,
+//! limits, root, network namespace, the blocked SIGURG and whether one is
+//! pending, F_SETOWN owners. A helper is chrooted into the run's directory,
+//! so it cannot exec a file by path: the image is `src/bin/afunix-host-helper.rs`,
+//! built *static* by `build.rs` (a nested cargo build with `+crt-static`)
+//! and embedded in this library; the backend writes it once per process
+//! into a sealed, read-only memfd and passes that to the helper as a fork's
+//! channel is passed (below), and the helper runs
+//! `execveat(image, "", AT_EMPTY_PATH)` with its channel (number, pid of the
+//! backend, `nofile`) in argv. The image is `no_main` (Rust's start-up would
+//! reopen a closed fd 0–2 on `/dev/null`) and sets again only what `execve`
+//! resets: the channel's FD_CLOEXEC, the parent-death signal, the SIGPIPE
+//! handler. If the image could not be built, `exec` is refused with a
+//! [`BackendError`].
 //!
 //! # fork
 //!
@@ -80,7 +91,8 @@
 //!
 //! # Assumptions
 //!
-//! Helpers run Rust code after `fork` without `exec`. The backend forks with
+//! Helpers run Rust code after `fork` without `exec` (until a scenario's
+//! `exec` turns one into the helper image). The backend forks with
 //! glibc's `fork` (malloc stays usable in the child) and the child touches no
 //! lock (no stdio). Use the backend from one thread: the parent-death
 //! signal is tied to the thread that created each helper, so if that thread
@@ -95,6 +107,10 @@ pub mod bench;
 mod codec;
 mod helper;
 mod sys;
+
+#[cfg(feature = "helper-image")]
+#[doc(hidden)]
+pub use helper::image_main;
 
 use afunix::Errno;
 use afunix_backend::backend::{
@@ -233,6 +249,29 @@ pub struct HostBackend {
     created: usize,
     /// The janitor: its pid and the write end of its pipe.
     janitor: Option<(i32, OwnedFd)>,
+}
+
+/// The static helper image a helper `execve`s into for `Call::Exec`, as a
+/// sealed read-only memfd made once per process (built and embedded by
+/// `build.rs`).
+#[cfg(afunix_helper_image)]
+fn helper_image() -> Result<&'static OwnedFd, BackendError> {
+    static IMAGE: std::sync::OnceLock<Result<OwnedFd, String>> = std::sync::OnceLock::new();
+    IMAGE
+        .get_or_init(|| {
+            sys::image_memfd(include_bytes!(env!("AFUNIX_HELPER_IMAGE")))
+                .map_err(|e| format!("exec: the helper image's memfd: {e}"))
+        })
+        .as_ref()
+        .map_err(|m| berr(m.clone()))
+}
+
+#[cfg(not(afunix_helper_image))]
+fn helper_image() -> Result<&'static OwnedFd, BackendError> {
+    Err(berr(
+        "exec: this build of afunix-host has no helper image (its build script \
+         could not build it; see the cargo warning)",
+    ))
 }
 
 fn berr(msg: impl Into<String>) -> BackendError {
@@ -848,7 +887,18 @@ impl Backend for HostBackend {
             }
             _ => {}
         }
+        let is_exec = matches!(call, Call::Exec);
         send(&h.chan, &Request::Call(call), None)?;
+        if is_exec {
+            // The helper asks for the image (see `helper::do_exec`), then
+            // the new image answers the call; `Starting` never comes.
+            match recv_within(&h.chan, SETUP_TIMEOUT)? {
+                Some(Response::SendFd) => {}
+                Some(Response::Fail(m)) => return Err(berr(format!("exec: {m}"))),
+                _ => return Err(berr("exec: no answer from the helper")),
+            }
+            send(&h.chan, &Request::Go, Some(helper_image()?))?;
+        }
         let deadline = Instant::now() + SETUP_TIMEOUT;
         let mut started = false;
         loop {

@@ -287,6 +287,35 @@ pub(crate) fn reap(pid: i32) {
     }
 }
 
+/// A sealed, read-only memfd holding `image` (the static helper image),
+/// for `execveat(fd, "", AT_EMPTY_PATH)` from a chrooted helper. Written
+/// through one fd, then reopened read-only through `/proc/self/fd` and the
+/// writable fd closed: the kernel refuses to exec a file that some fd may
+/// still write to (`deny_write_access`: ETXTBSY).
+#[cfg(afunix_helper_image)]
+pub(crate) fn image_memfd(image: &[u8]) -> io::Result<OwnedFd> {
+    use std::io::Write;
+    let flags = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
+    // MFD_EXEC (6.3) says so explicitly where vm.memfd_noexec is 1; older
+    // kernels refuse the flag with EINVAL and allow exec by default.
+    // SAFETY: memfd_create with a NUL-terminated name; the fd is ours.
+    let mut fd =
+        unsafe { libc::memfd_create(c"afunix-host-helper".as_ptr(), flags | libc::MFD_EXEC) };
+    if fd < 0 && errno() == libc::EINVAL {
+        // SAFETY: as above.
+        fd = unsafe { libc::memfd_create(c"afunix-host-helper".as_ptr(), flags) };
+    }
+    check(fd)?;
+    // SAFETY: a fresh fd owned by nobody else.
+    let mut file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    file.write_all(image)?;
+    let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+    // SAFETY: fcntl on our own memfd.
+    check(unsafe { libc::fcntl(file.as_raw_fd(), libc::F_ADD_SEALS, seals) })?;
+    let ro = std::fs::File::open(format!("/proc/self/fd/{}", file.as_raw_fd()))?;
+    Ok(OwnedFd::from(ro))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1345,7 +1345,7 @@ fn sigurg_after_setown_and_oob() {
     assert_eq!((sigurg(&mut b, 0), sigurg(&mut b, 1)), (0, 1));
 }
 
-/// 25_exec_cloexec.scn (emulated exec: the same fds close).
+/// 25_exec_cloexec.scn: the kernel's own exec closes the cloexec fds.
 #[test]
 fn exec_closes_cloexec_fds_only() {
     needs_root!();
@@ -1380,10 +1380,7 @@ fn exec_closes_cloexec_fds_only() {
         (5, Out::Data(b"still".to_vec()))
     );
     let pid = b.pid(0);
-    assert!(
-        std::fs::metadata(format!("/proc/{pid}")).is_ok(),
-        "same pid"
-    );
+    assert_is_helper_image(pid);
     for want in [3, 4, 9] {
         let s = Call::Socket {
             ty: SOCK_DGRAM,
@@ -1391,6 +1388,61 @@ fn exec_closes_cloexec_fds_only() {
         };
         assert_eq!(ok(call(&mut b, 0, s)).0, want);
     }
+}
+
+/// The helper really `execve`d, into the helper image, keeping its pid:
+/// `/proc/<pid>/exe` is the sealed memfd the backend passed.
+fn assert_is_helper_image(pid: i32) {
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+    assert!(
+        exe.to_string_lossy()
+            .starts_with("/memfd:afunix-host-helper"),
+        "pid {pid} runs {exe:?}"
+    );
+}
+
+/// A real exec keeps what `execve` keeps and opens nothing of its own: a
+/// closed fd 0 stays closed (the new image's start-up does not reopen it),
+/// the fd limit, the uid and a pending SIGURG stay; exec works twice, after
+/// a fork and as an unprivileged user.
+#[test]
+fn exec_is_a_real_execve() {
+    needs_root!();
+    let _g = lock();
+    let mut b = HostBackend::new().unwrap();
+    let spec = TaskSpec {
+        uid: 1000,
+        gid: 1000,
+        nofile: 4,
+        ..TaskSpec::default()
+    };
+    b.task(0, &spec).unwrap();
+    assert_eq!(ok(call(&mut b, 0, Call::Close { fd: 0 })).0, 0);
+    assert_eq!(ok(call(&mut b, 0, Call::Exec)).0, 0);
+    assert_is_helper_image(b.pid(0));
+    let sock = || Call::Socket {
+        ty: SOCK_STREAM,
+        protocol: 0,
+    };
+    // fds 1, 2 are open, 0 was freed before the exec: it is the lowest.
+    assert_eq!(ok(call(&mut b, 0, sock())).0, 0);
+    assert_eq!(ok(call(&mut b, 0, sock())).0, 3);
+    assert_eq!(errno(call(&mut b, 0, sock())), Errno::EMFILE);
+    assert_eq!(ok(call(&mut b, 0, Call::Close { fd: 3 })).0, 0);
+    assert_eq!(ok(call(&mut b, 0, Call::Exec)).0, 0);
+    assert_eq!(ok(call(&mut b, 0, sock())).0, 3);
+    // A fork of an exec'd helper is a helper image too, and execs again.
+    b.fork(0, 1).unwrap();
+    assert_is_helper_image(b.pid(1));
+    assert_eq!(ok(call(&mut b, 1, Call::Close { fd: 3 })).0, 0);
+    assert_eq!(ok(call(&mut b, 1, Call::Exec)).0, 0);
+    assert_eq!(ok(call(&mut b, 1, sock())).0, 3);
+    let uid = std::fs::read_to_string(format!("/proc/{}/status", b.pid(1))).unwrap();
+    assert!(
+        uid.lines()
+            .any(|l| l.starts_with("Uid:\t1000\t1000\t1000\t1000")),
+        "{uid}"
+    );
 }
 
 /// 23_umask_socket_mode.scn and the file calls.
