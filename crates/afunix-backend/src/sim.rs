@@ -260,7 +260,10 @@ impl Backend for SimBackend {
                 afunix::NR_OPEN
             )));
         }
-        let pid = self.world.spawn(spec);
+        let pid = self
+            .world
+            .try_spawn(spec)
+            .map_err(|e| BackendError(format!("task: {e:?}")))?;
         self.pids.insert(id, pid);
         Ok(())
     }

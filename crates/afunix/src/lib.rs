@@ -79,6 +79,6 @@ pub use errno::{Errno, Error, ResultExt, Rule, RuleKind, SysResult};
 pub use ids::{Fd, Pid};
 pub use net::unix::gc::GcWalk;
 pub use net::unix::SockType;
-pub use process::{Capability, Cred, TaskSpec, NR_OPEN};
+pub use process::{Capability, Cred, TaskSpec, NR_OPEN, PID_MAX};
 pub use signal::Interrupt;
 pub use world::{FileInfo, RecvMsg, World};

@@ -121,18 +121,50 @@ pub const NR_OPEN: u64 = 1 << 20;
 /// (uid 0) but is never a scenario process.
 pub const INIT_PID: RawPid = 1;
 
-/// The world's processes. Pids are handed out in order, and a lookup reads
-/// an append-only table without taking any lock (the kernel finds
-/// `current` for free; a model call finds its caller here).
+/// `kernel.pid_max` of a machine with up to 32 CPUs (this project's
+/// machines read 32768 in `/proc/sys/kernel/pid_max`): pids stay below it.
+pub const PID_MAX: RawPid = 32768;
+
+/// `RESERVED_PIDS` (kernel/pid.c): after the pids wrap, allocation starts
+/// again here, not at the bottom.
+const RESERVED_PIDS: RawPid = 300;
+
+/// The world's processes, by pid (`struct pid` in the pid namespace's
+/// `idr`). Pids are allocated as `alloc_pid` does: cyclically, the next
+/// free number after the last one given, below [`PID_MAX`], wrapping to
+/// [`RESERVED_PIDS`]; no free number is `EAGAIN`. An exited process leaves
+/// the table at once (the model has no `wait`: every process is reaped as
+/// it exits, as with SIGCHLD ignored), so the memory the table holds is
+/// bounded by the live processes, and its number can be given again after
+/// a wrap, as Linux's can.
+///
+/// A lookup takes the slot's lock shared and clones the process's `Arc`
+/// (the kernel's `find_task_by_vpid` is RCU; a call holds its task as
+/// `current` holds it), so a process can leave the table while a call of
+/// it (a blocked `recvmsg`) still runs.
 pub(crate) struct ProcTable {
     base: RawPid,
-    next: std::sync::atomic::AtomicUsize,
-    segs: [std::sync::OnceLock<Box<[std::sync::OnceLock<Process>]>>; SEGS],
+    /// The allocation cursor and the live count (`pidmap_lock`).
+    alloc: std::sync::Mutex<PidAlloc>,
+    /// Lazily allocated segments of slots; segment `k` holds `SEG0 << k`.
+    segs: [std::sync::OnceLock<Box<[Slot]>>; SEGS],
+    /// One past the highest pid ever given, for walks over the table.
+    high: std::sync::atomic::AtomicI32,
 }
 
-/// Segment `k` holds `SEG0 << k` processes.
+type Slot = std::sync::RwLock<Option<std::sync::Arc<Process>>>;
+
+struct PidAlloc {
+    /// The last pid given (`idr_next` minus one).
+    last: RawPid,
+    /// Whether the numbers have wrapped once (every pid below `high` may
+    /// then have been someone's).
+    wrapped: bool,
+}
+
+/// Segment `k` holds `SEG0 << k` slots (10 segments cover [`PID_MAX`]).
 const SEG0: usize = 64;
-const SEGS: usize = 24;
+const SEGS: usize = 10;
 
 fn locate(i: usize) -> Option<(usize, usize)> {
     let k = (i / SEG0 + 1).ilog2() as usize;
@@ -144,43 +176,94 @@ impl ProcTable {
     pub(crate) fn new(base: RawPid) -> ProcTable {
         ProcTable {
             base,
-            next: Default::default(),
+            alloc: std::sync::Mutex::new(PidAlloc {
+                last: base - 1,
+                wrapped: false,
+            }),
             segs: std::array::from_fn(|_| std::sync::OnceLock::new()),
+            high: std::sync::atomic::AtomicI32::new(base),
         }
     }
 
-    /// Add a process built for the next pid; `None` when the table is full.
-    pub(crate) fn insert(&self, make: impl FnOnce(RawPid) -> Process) -> Option<RawPid> {
-        let i = self.next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let (k, off) = locate(i)?;
-        let pid = self.base.checked_add(i32::try_from(i).ok()?)?;
-        let seg = self.segs[k].get_or_init(|| {
-            (0..(SEG0 << k))
-                .map(|_| std::sync::OnceLock::new())
-                .collect()
-        });
-        seg.get(off)?.set(make(pid)).ok()?;
-        Some(pid)
-    }
-
-    /// The process with this pid, alive or exited.
-    pub(crate) fn get_any(&self, pid: RawPid) -> Option<&Process> {
+    fn slot(&self, pid: RawPid, make: bool) -> Option<&Slot> {
+        if pid >= PID_MAX {
+            return None;
+        }
         let i = usize::try_from(pid.checked_sub(self.base)?).ok()?;
         let (k, off) = locate(i)?;
-        self.segs[k].get()?.get(off)?.get()
+        let seg = if make {
+            self.segs[k].get_or_init(|| (0..(SEG0 << k)).map(|_| Slot::default()).collect())
+        } else {
+            self.segs[k].get()?
+        };
+        seg.get(off)
+    }
+
+    /// `alloc_pid`: add a process built for the next free pid; `None` when
+    /// every pid below [`PID_MAX`] is taken.
+    pub(crate) fn insert(&self, make: impl FnOnce(RawPid) -> Process) -> Option<RawPid> {
+        let mut a = crate::world::lock(&self.alloc);
+        let low = RESERVED_PIDS.max(self.base);
+        let mut pid = a.last + 1;
+        let span = PID_MAX - self.base;
+        for _ in 0..span {
+            if pid >= PID_MAX {
+                pid = low;
+                a.wrapped = true;
+            }
+            let slot = self.slot(pid, true)?;
+            let mut g = crate::world::write(slot);
+            if g.is_none() {
+                *g = Some(std::sync::Arc::new(make(pid)));
+                a.last = pid;
+                self.high
+                    .fetch_max(pid + 1, std::sync::atomic::Ordering::SeqCst);
+                return Some(pid);
+            }
+            drop(g);
+            pid += 1;
+        }
+        None
+    }
+
+    /// Take the process out of the table (`release_task`, reaped at once).
+    pub(crate) fn remove(&self, pid: RawPid) -> Option<std::sync::Arc<Process>> {
+        let _a = crate::world::lock(&self.alloc);
+        crate::world::write(self.slot(pid, false)?).take()
     }
 
     /// The live process with this pid.
-    pub(crate) fn get(&self, pid: RawPid) -> Option<&Process> {
-        self.get_any(pid)
-            .filter(|p| p.alive.load(std::sync::atomic::Ordering::SeqCst))
+    pub(crate) fn get(&self, pid: RawPid) -> Option<std::sync::Arc<Process>> {
+        let p = crate::world::read(self.slot(pid, false)?).clone()?;
+        p.alive
+            .load(std::sync::atomic::Ordering::SeqCst)
+            .then_some(p)
     }
 
-    /// Every live process.
-    pub(crate) fn all(&self) -> Vec<&Process> {
-        let n = self.next.load(std::sync::atomic::Ordering::SeqCst);
-        (0..n)
-            .filter_map(|i| self.get(self.base + i as RawPid))
+    /// Whether `pid` may have been a process of this world (given once; a
+    /// pidfd or a peer's credentials can outlive the process). After the
+    /// numbers wrapped, any pid in the range may have been.
+    pub(crate) fn ever(&self, pid: RawPid) -> bool {
+        let high = self.high.load(std::sync::atomic::Ordering::SeqCst);
+        pid >= self.base && (pid < high || crate::world::lock(&self.alloc).wrapped && pid < PID_MAX)
+    }
+
+    /// How many processes the table holds (live, or exited while a call of
+    /// theirs is still being left).
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        (self.base..self.high.load(std::sync::atomic::Ordering::SeqCst))
+            .filter(|&p| {
+                self.slot(p, false)
+                    .is_some_and(|s| crate::world::read(s).is_some())
+            })
+            .count()
+    }
+
+    /// Every live process, by pid.
+    pub(crate) fn all(&self) -> Vec<std::sync::Arc<Process>> {
+        (self.base..self.high.load(std::sync::atomic::Ordering::SeqCst))
+            .filter_map(|p| self.get(p))
             .collect()
     }
 }

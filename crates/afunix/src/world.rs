@@ -216,7 +216,7 @@ impl Kernel {
 
     // ---- processes ----------------------------------------------------
 
-    pub(crate) fn proc(&self, pid: RawPid) -> SysResult<&Process> {
+    pub(crate) fn proc(&self, pid: RawPid) -> SysResult<Arc<Process>> {
         self.procs
             .get(pid)
             .ok_or(Errno::ESRCH.why("find_task_by_vpid: no such process in this world"))
@@ -229,7 +229,7 @@ impl Kernel {
 
     /// Whether `pid` ever existed in this world (a pidfd can outlive it).
     pub(crate) fn pid_known(&self, pid: RawPid) -> bool {
-        pid == crate::process::INIT_PID || self.procs.get_any(pid).is_some()
+        pid == crate::process::INIT_PID || self.procs.ever(pid)
     }
 
     fn new_process(
@@ -282,7 +282,7 @@ impl Kernel {
                 fds.take().unwrap_or_default(),
             )
         });
-        // A full table (2^30 processes) leaves the files unowned: drop them.
+        // No free pid below pid_max leaves the files unowned: drop them.
         for e in fds.map(|mut t| t.drain()).unwrap_or_default() {
             self.fput(e.file);
         }
@@ -314,7 +314,7 @@ impl Kernel {
         for e in fds.map(|mut t| t.drain()).unwrap_or_default() {
             self.fput(e.file);
         }
-        pid.ok_or(Errno::EAGAIN.why("fork: the world's process table is full"))
+        pid.ok_or(Errno::EAGAIN.why("alloc_pid: every pid below pid_max is taken"))
     }
 
     fn exit(&self, pid: RawPid) -> SysResult<()> {
@@ -328,6 +328,9 @@ impl Kernel {
                 self.fput(e.file);
             }
         });
+        // Reaped at once: the pid is free for a later alloc_pid, the
+        // process's memory goes with the last call of it still returning.
+        self.procs.remove(pid);
         Ok(())
     }
 
@@ -639,8 +642,26 @@ impl World {
     /// Create a process with fds 0–2 open on `/dev/null`. A `nofile` above
     /// `fs.nr_open` ([`crate::NR_OPEN`]) is clamped to it, as no
     /// process can have more.
+    ///
+    /// With every pid below [`crate::PID_MAX`] taken by a live process the
+    /// pid returned names no process (each call of it is `ESRCH`); use
+    /// [`World::try_spawn`] to be told.
     pub fn spawn(&self, spec: &TaskSpec) -> Pid {
         Pid::from_raw(self.k.spawn(spec))
+    }
+
+    /// [`World::spawn`], or `EAGAIN` when every pid below
+    /// [`crate::PID_MAX`] is taken (`alloc_pid`).
+    ///
+    /// # Errors
+    ///
+    /// `EAGAIN`: the world holds [`crate::PID_MAX`] minus 100 live
+    /// processes.
+    pub fn try_spawn(&self, spec: &TaskSpec) -> SysResult<Pid> {
+        match self.k.spawn(spec) {
+            -1 => Err(Errno::EAGAIN.why("alloc_pid: every pid below pid_max is taken")),
+            p => Ok(Pid::from_raw(p)),
+        }
     }
 
     /// `fork()`: a copy of `parent`'s fd table (same open files) and credentials.
@@ -1452,5 +1473,52 @@ impl Kernel {
         if let Some(p) = owner.filter(|o| *o > 0).and_then(|o| self.proc(o).ok()) {
             p.sigurg.store(true, Ordering::SeqCst);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Exited processes leave the table (the memory it holds is bounded by
+    /// the live ones), pids are given cyclically below pid_max and wrap to
+    /// RESERVED_PIDS, and with every pid taken a new process is EAGAIN.
+    #[test]
+    fn the_process_table_is_bounded_by_pid_max() {
+        let w = World::new();
+        let spec = TaskSpec::default();
+        let mut last = 0;
+        for i in 0..(2 * crate::PID_MAX as usize) {
+            let p = w.try_spawn(&spec).unwrap();
+            assert!(p.as_raw() < crate::PID_MAX);
+            if i > 0 && p.as_raw() < last {
+                assert_eq!(p.as_raw(), 300, "wraps to RESERVED_PIDS");
+            }
+            last = p.as_raw();
+            w.exit(p).unwrap();
+            if i % 4096 == 0 {
+                assert_eq!(w.k.procs.len(), 0, "an exited process is freed");
+            }
+        }
+        // A pid given before the wrap is still known (a pidfd may name it).
+        assert!(w.k.pid_known(150));
+        // Fill the table: after the wrap, every pid from 300 to pid_max - 1.
+        let live: Vec<Pid> = std::iter::from_fn(|| w.try_spawn(&spec).ok()).collect();
+        assert_eq!(live.len(), (crate::PID_MAX - 300) as usize);
+        assert_eq!(w.k.procs.len(), live.len());
+        assert_eq!(w.try_spawn(&spec).unwrap_err().errno(), Errno::EAGAIN);
+        assert_eq!(w.fork(live[0]).unwrap_err().errno(), Errno::EAGAIN);
+        // Each process has its own /dev/null; the failed spawn and fork
+        // dropped the files they had made or taken.
+        assert_eq!(w.open_files(), live.len());
+        // One exits: its number is the only one free, and is given again.
+        let freed = live[live.len() / 2];
+        w.exit(freed).unwrap();
+        assert_eq!(w.fork(live[0]).unwrap(), freed);
+        for p in w.pids() {
+            w.exit(p).unwrap();
+        }
+        assert_eq!(w.k.procs.len(), 0);
+        assert_eq!(w.open_files(), 0);
     }
 }

@@ -53,7 +53,7 @@ impl Kernel {
                 return Err(e);
             }
         };
-        let r = install_lowest(p, &mut p.fd_table_mut(), file, cloexec);
+        let r = install_lowest(&p, &mut p.fd_table_mut(), file, cloexec);
         r.map_err(|(file, e)| {
             self.fput(file);
             e
@@ -81,7 +81,7 @@ impl Kernel {
                     refused = Some(file);
                     break;
                 }
-                match install_lowest(p, &mut t, file, cloexec) {
+                match install_lowest(&p, &mut t, file, cloexec) {
                     Ok(fd) => installed.push(fd),
                     Err((file, _)) => {
                         refused = Some(file);
