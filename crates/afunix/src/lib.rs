@@ -76,6 +76,7 @@ mod wait;
 mod world;
 
 pub use errno::{Errno, Error, ResultExt, Rule, RuleKind, SysResult};
+pub use fs::shmem::SHMEM_MAX;
 pub use ids::{Fd, Pid};
 pub use net::unix::gc::GcWalk;
 pub use net::unix::SockType;

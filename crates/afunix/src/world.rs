@@ -90,6 +90,8 @@ pub(crate) struct Names {
 /// The state of one world, shared by every thread that calls into it.
 pub struct Kernel {
     pub(crate) procs: ProcTable,
+    /// The memory for files (`mm/shmem.c`): one budget per world.
+    pub(crate) shmem: Arc<crate::fs::shmem::ShmemAcct>,
     pub(crate) names: Mutex<Names>,
     /// `net.unix.max_dgram_qlen` of each network namespace that set it
     /// (the others have the default).
@@ -143,6 +145,7 @@ impl Kernel {
     fn new(security: Option<Box<dyn Security>>) -> Kernel {
         Kernel {
             procs: ProcTable::new(100),
+            shmem: Arc::default(),
             names: Mutex::new(Names::default()),
             max_dgram_qlen: Mutex::new(BTreeMap::new()),
             next_ino: AtomicU64::new(1000),
@@ -472,8 +475,30 @@ impl World {
     /// default, [`GcWalk::Linux618`], leaks where Linux 6.18 leaks).
     pub fn with_gc_walk(walk: GcWalk) -> World {
         let w = World::new();
-        w.k.gc_lock().walk = walk;
+        w.set_gc_walk(walk);
         w
+    }
+
+    /// Change how the collector walks from its next run on: e.g. a harness
+    /// that ran a world as Linux 6.18 does can switch to
+    /// [`GcWalk::Fixed`] at the end to tell the components 6.18 never
+    /// frees (such as `mixed_lowpoint`) from a real leak of the model.
+    pub fn set_gc_walk(&self, walk: GcWalk) {
+        self.k.gc_lock().set_walk(walk);
+    }
+
+    /// Set the world's memory for files: the bytes all its memfds and
+    /// regular files may hold together (a tmpfs's `size=`; default
+    /// [`crate::SHMEM_MAX`], 1 GiB). A write or a `memfd` content that
+    /// would pass it is `ENOSPC`; lowering it below what is in use only
+    /// refuses growth.
+    pub fn set_shmem_max(&self, bytes: usize) {
+        self.k.shmem.set_max(bytes);
+    }
+
+    /// The bytes the world's memfds and regular files hold now.
+    pub fn shmem_used(&self) -> usize {
+        self.k.shmem.used()
     }
 
     /// The live processes, by pid.
@@ -1479,6 +1504,49 @@ impl Kernel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Memfds and regular files share the world's memory for files: a
+    /// process making file after file, or growing one, gets ENOSPC at the
+    /// budget; every byte is given back when the last holder goes.
+    #[test]
+    fn file_bytes_are_bounded_by_the_world_budget() {
+        let w = World::new();
+        w.set_shmem_max(1 << 20);
+        let p = w.spawn(&TaskSpec {
+            nofile: 4096,
+            ..TaskSpec::default()
+        });
+        let chunk = vec![7u8; 64 << 10];
+        let mut made = 0;
+        let e = loop {
+            match w.memfd(p, &chunk) {
+                Ok(_) => made += 1,
+                Err(e) => break e,
+            }
+        };
+        assert_eq!((e.errno(), made), (Errno::ENOSPC, 16));
+        assert_eq!(w.shmem_used(), 1 << 20);
+        // Growing a file is charged too; a regular file shares the budget.
+        let f = Fd::from_raw(3);
+        assert_eq!(w.write(p, f, b"x").unwrap(), 1, "overwrite costs nothing");
+        w.close(p, Fd::from_raw(4)).unwrap();
+        let r = w
+            .open(
+                p,
+                b"big",
+                crate::abi::consts::O_CREAT | crate::abi::consts::O_RDWR,
+                0o600,
+            )
+            .unwrap();
+        assert_eq!(w.write(p, r, &chunk).unwrap(), chunk.len());
+        assert_eq!(w.write(p, r, b"y").unwrap_err().errno(), Errno::ENOSPC);
+        w.exit(p).unwrap();
+        // The regular file lives on in the directory; the memfds are gone.
+        assert_eq!(w.shmem_used(), 64 << 10);
+        let q = w.spawn(&TaskSpec::default());
+        w.unlink(q, b"big").unwrap();
+        assert_eq!(w.shmem_used(), 0);
+    }
 
     /// Exited processes leave the table (the memory it holds is bounded by
     /// the live ones), pids are given cyclically below pid_max and wrap to

@@ -49,7 +49,7 @@ pub enum FileKind {
 #[derive(Debug)]
 pub struct RegFile {
     /// The inode's bytes.
-    pub data: Arc<Mutex<Vec<u8>>>,
+    pub data: Arc<Mutex<crate::fs::shmem::Pages>>,
     /// `f_pos`.
     pub pos: Mutex<usize>,
     /// `FMODE_READ`.
@@ -61,10 +61,10 @@ pub struct RegFile {
 }
 
 /// The content and offset of a memfd.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Memfd {
     /// The file's bytes.
-    pub data: Vec<u8>,
+    pub data: crate::fs::shmem::Pages,
     /// `f_pos`, shared by every fd of this description.
     pub pos: usize,
 }

@@ -14,4 +14,5 @@ pub(crate) mod namei;
 mod pidfd;
 mod pipe;
 mod read_write;
+pub(crate) mod shmem;
 mod vfs;

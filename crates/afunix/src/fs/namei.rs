@@ -30,7 +30,7 @@ pub(crate) enum NodeKind {
     /// A directory: name → inode.
     Dir(BTreeMap<Vec<u8>, u64>),
     /// A regular file: its bytes, shared by every open file of it.
-    Reg(Arc<Mutex<Vec<u8>>>),
+    Reg(Arc<Mutex<crate::fs::shmem::Pages>>),
     /// A socket file, and the socket bound to it while that lives
     /// (`unix_find_socket_byinode`).
     Sock(Option<Weak<Sock>>),

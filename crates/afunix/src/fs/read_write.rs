@@ -2,7 +2,7 @@
 //! socket layer, pipes to `fs/pipe.c`, memfds and regular files to their
 //! content (`shmem`, bounded by the world's memory for files).
 
-use crate::errno::{Errno, SysResult};
+use crate::errno::Errno;
 use crate::fs::file::{File, FileKind};
 use crate::net::unix::stream::StreamProgress;
 use crate::process::RawPid;
@@ -12,13 +12,6 @@ use std::sync::Arc;
 
 /// Grow file content to `len` bytes (zeros), or `ENOMEM` when the memory
 /// is not there, as the kernel's page allocation fails, rather than abort.
-fn grow(data: &mut Vec<u8>, len: usize) -> SysResult<()> {
-    data.try_reserve(len.saturating_sub(data.len()))
-        .map_err(|_| Errno::ENOMEM.why("shmem_alloc_folio: no memory for the file's pages"))?;
-    data.resize(len, 0);
-    Ok(())
-}
-
 impl Kernel {
     pub(crate) fn read(
         &self,
@@ -46,7 +39,12 @@ impl Kernel {
                 let mut m = lock(m);
                 let start = m.pos.min(m.data.len());
                 let end = start.saturating_add(len).min(m.data.len());
-                let out = m.data.get(start..end).unwrap_or_default().to_vec();
+                let out = m
+                    .data
+                    .as_slice()
+                    .get(start..end)
+                    .unwrap_or_default()
+                    .to_vec();
                 m.pos = m.pos.max(end);
                 Ok(out)
             }
@@ -93,7 +91,7 @@ impl Kernel {
                 let mut pos = lock(&r.pos);
                 let start = (*pos).min(data.len());
                 let end = start.saturating_add(len).min(data.len());
-                let out = data.get(start..end).unwrap_or_default().to_vec();
+                let out = data.as_slice().get(start..end).unwrap_or_default().to_vec();
                 *pos = (*pos).max(end);
                 Ok(out)
             }
@@ -149,12 +147,7 @@ impl Kernel {
                         .why("shmem_get_folio_gfp: the memfd passes the world's memory for files")
                         .into());
                 }
-                if m.data.len() < end {
-                    grow(&mut m.data, end)?;
-                }
-                if let Some(dst) = m.data.get_mut(start..end) {
-                    dst.copy_from_slice(bytes);
-                }
+                m.data.write_at(start, bytes)?;
                 m.pos = end;
                 Ok(bytes.len())
             }
@@ -179,12 +172,7 @@ impl Kernel {
                     .ok_or(
                         Errno::EFBIG.why("generic_write_checks: past the world's file size limit"),
                     )?;
-                if data.len() < end {
-                    grow(&mut data, end)?;
-                }
-                if let Some(dst) = data.get_mut(start..end) {
-                    dst.copy_from_slice(bytes);
-                }
+                data.write_at(start, bytes)?;
                 *pos = end;
                 Ok(bytes.len())
             }
@@ -221,7 +209,6 @@ impl Kernel {
 
 #[cfg(test)]
 mod tests {
-    use super::grow;
     use crate::errno::Errno;
     use crate::fs::file::FileKind;
     use crate::world::lock;
@@ -245,16 +232,5 @@ mod tests {
         // Below the bound a write still grows the file.
         let e2 = w.memfd(p, b"").unwrap();
         assert_eq!(w.write(p, e2, &[7u8; 100]).unwrap(), 100);
-    }
-
-    /// `grow` answers ENOMEM instead of aborting when the memory is not
-    /// there (a length no allocator can give).
-    #[test]
-    fn growing_past_memory_is_enomem() {
-        let mut v = vec![1u8];
-        assert_eq!(grow(&mut v, usize::MAX).unwrap_err(), Errno::ENOMEM);
-        assert_eq!(v, [1]);
-        grow(&mut v, 4).unwrap();
-        assert_eq!(v, [1, 0, 0, 0]);
     }
 }

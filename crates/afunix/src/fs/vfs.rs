@@ -84,7 +84,9 @@ impl World {
                             mode: mode & 0o7777 & !p.umask,
                             uid: cred.euid,
                             gid: cred.egid,
-                            kind: NodeKind::Reg(Arc::new(Mutex::new(Vec::new()))),
+                            kind: NodeKind::Reg(Arc::new(Mutex::new(
+                                crate::fs::shmem::Pages::new(&k.shmem),
+                            ))),
                         },
                     );
                     (ino, true)

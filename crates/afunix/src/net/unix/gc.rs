@@ -160,6 +160,14 @@ impl Default for GcState {
 }
 
 impl GcState {
+    /// Walk as `walk` from now on; the next run walks the whole graph
+    /// again (the groups the old walk left are not trusted).
+    pub(crate) fn set_walk(&mut self, walk: GcWalk) {
+        self.walk = walk;
+        self.grouped = false;
+        self.maybe_cyclic = !self.vertices.is_empty();
+    }
+
     /// `unix_edge_successor`: the vertex an edge leads to, if the
     /// receiver (or an embryo's listener) is itself in flight.
     fn successor(&self, e: &Edge) -> Option<u64> {
