@@ -13,6 +13,7 @@
 
 #![warn(missing_docs)]
 
+pub mod decode;
 pub mod filter;
 pub mod fs;
 pub mod guard;

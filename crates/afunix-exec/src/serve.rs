@@ -38,6 +38,10 @@
 //! (`SCM_CREDENTIALS`, `SO_PEERCRED`) are translated between the model's
 //! and the program's at the boundary.
 
+use crate::decode::{
+    efault, gather, read_addr, read_control, read_cstr, read_iovecs, read_msghdr, u32_at, u64_at,
+    Remote, MSGHDR, SEND_MAX, UIO_MAXIOV,
+};
 use crate::procfs::ProcStatus;
 use crate::sys::{self, Answer, Notif};
 use afunix::abi::consts::{
@@ -67,9 +71,6 @@ const POLLOUT: i16 = 0x4;
 const POLLERR: i16 = 0x8;
 const POLLHUP: i16 = 0x10;
 const POLLRDHUP: i16 = 0x2000;
-const UIO_MAXIOV: u64 = 1024;
-/// The most bytes one send reads from the caller (16 MiB).
-const SEND_MAX: usize = 16 << 20;
 /// The longest option value read or written (1 MiB: `SO_PEERGROUPS` of
 /// 65536 groups is 256 KiB).
 const OPT_MAX: usize = 1 << 20;
@@ -83,9 +84,6 @@ fn optmem_max() -> u64 {
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(131_072)
 }
-
-/// `sizeof(struct msghdr)` on x86_64.
-const MSGHDR: usize = 56;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -181,24 +179,10 @@ type Served = Result<i64, Error>;
 /// `SECCOMP_USER_NOTIF_FLAG_CONTINUE`).
 const HANDED: Errno = Errno::from_raw(-1);
 
-fn efault() -> Error {
-    Errno::EFAULT.why("copy_from_user: an address the caller passed is not mapped")
-}
-
 /// An error of one of the supervisor's own system calls (no rule: the
 /// kernel's answer).
 fn errno_of(e: &std::io::Error) -> Error {
     Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)).into()
-}
-
-fn u64_at(b: &[u8], off: usize) -> u64 {
-    b.get(off..off + 8)
-        .map_or(0, |s| u64::from_ne_bytes(s.try_into().unwrap_or([0; 8])))
-}
-
-fn u32_at(b: &[u8], off: usize) -> u32 {
-    b.get(off..off + 4)
-        .map_or(0, |s| u32::from_ne_bytes(s.try_into().unwrap_or([0; 4])))
 }
 
 /// The inodes of every unix socket of our network namespace.
@@ -971,7 +955,7 @@ impl Supervisor {
             libc::SYS_bind | libc::SYS_connect => {
                 let connect = nr == libc::SYS_connect;
                 self.note(if connect { "connect" } else { "bind" });
-                let addr = match read_addr(tgid, a[1], a[2]) {
+                let addr = match read_addr(&Remote(tgid), a[1], a[2]) {
                     Ok(b) => b,
                     Err(e) => return Some((format!("bind {fd}"), Err(e))),
                 };
@@ -1100,7 +1084,7 @@ impl Supervisor {
             }
             libc::SYS_pwritev2 | libc::SYS_writev => {
                 self.note("writev");
-                let iov = match read_iovecs(tgid, a[1], a[2], false) {
+                let iov = match read_iovecs(&Remote(tgid), a[1], a[2], false) {
                     Ok(v) => v,
                     Err(e) => return Some((format!("writev {fd}"), Err(e))),
                 };
@@ -1118,7 +1102,7 @@ impl Supervisor {
                     libc::SYS_recvfrom => (vec![(a[1], a[2])], a[3] as i32, a[4], a[5]),
                     libc::SYS_read => (vec![(a[1], a[2])], 0, 0, 0),
                     // readv; preadv2's RWF_NOWAIT is sock_read_iter's MSG_DONTWAIT.
-                    _ => match read_iovecs(tgid, a[1], a[2], false) {
+                    _ => match read_iovecs(&Remote(tgid), a[1], a[2], false) {
                         Ok(v) => (v, rwf_nowait(nr, a[5]), 0, 0),
                         Err(e) => return Some((format!("readv {fd}"), Err(e))),
                     },
@@ -1238,7 +1222,7 @@ impl Supervisor {
         flags: i32,
     ) -> (String, Served) {
         let fd = n.args[0] as i32;
-        match read_msghdr(tgid, msg) {
+        match read_msghdr(&Remote(tgid), msg) {
             Ok((hdr, iov)) => self.send_common(n, tgid, model, m, &hdr, &iov, flags, false),
             Err(e) => (format!("sendmsg {fd}"), Err(e)),
         }
@@ -1279,8 +1263,6 @@ impl Supervisor {
         } else {
             None
         };
-        let mut bufs = Vec::with_capacity(iov.len());
-        let mut total = 0usize;
         // At most SEND_MAX bytes of the caller's memory per call: a stream
         // send of more returns what it sent (as an interrupted one may); a
         // datagram that long cannot fit any send buffer (EMSGSIZE).
@@ -1298,37 +1280,15 @@ impl Supervisor {
                 );
             }
         }
-        for &(base, len) in iov {
-            let len = (len as usize).min(SEND_MAX - total);
-            if base == 0 {
-                bufs.push(SendBuf::Null(len));
-                continue;
-            }
-            match sys::read_mem(tgid, base, len) {
-                Ok(b) => {
-                    total += b.len();
-                    bufs.push(SendBuf::Bytes(b));
-                }
-                Err(_) => return fail(efault()),
-            }
-        }
-        let (ctl_p, ctl_len) = (u64_at(hdr, 32), u64_at(hdr, 40));
-        let mut control =
-            if ctl_p != 0 && ctl_len > 0 {
-                // ____sys_sendmsg: ENOBUFS above INT_MAX, and sock_kmalloc
-                // refuses more than net.core.optmem_max.
-                if ctl_len > i32::MAX as u64 || ctl_len > optmem_max() {
-                    return fail(Errno::ENOBUFS.why(
-                        "____sys_sendmsg: msg_controllen above INT_MAX or net.core.optmem_max",
-                    ));
-                }
-                match sys::read_mem(tgid, ctl_p, ctl_len as usize) {
-                    Ok(b) => b,
-                    Err(_) => return fail(efault()),
-                }
-            } else {
-                Vec::new()
-            };
+        let mem = Remote(tgid);
+        let (bufs, total) = match gather(&mem, iov) {
+            Ok(b) => b,
+            Err(e) => return fail(e),
+        };
+        let mut control = match read_control(&mem, hdr, optmem_max()) {
+            Ok(c) => c,
+            Err(e) => return fail(e),
+        };
         if !sys::notif_id_valid(&self.listener, n.id) {
             return fail(Errno::EINTR.why(
                 "seccomp_do_user_notification: the caller was interrupted while its memory was read",
@@ -1461,7 +1421,7 @@ impl Supervisor {
     ) -> (String, Served) {
         let fd = n.args[0] as i32;
         let line = format!("recvmsg {fd}");
-        let (hdr, iov) = match read_msghdr(tgid, msg) {
+        let (hdr, iov) = match read_msghdr(&Remote(tgid), msg) {
             Ok(h) => h,
             Err(e) => return (line, Err(e)),
         };
@@ -1822,7 +1782,7 @@ impl Supervisor {
         if flags & libc::AT_REMOVEDIR != 0 {
             return None;
         }
-        let path = read_cstr(tgid, p)?;
+        let path = read_cstr(&Remote(tgid), p)?;
         let host = if dirfd == libc::AT_FDCWD || path.first() == Some(&b'/') {
             crate::fs::host_path(tgid, &path)
         } else {
@@ -1961,38 +1921,6 @@ fn sockaddr(path: &[u8]) -> Vec<u8> {
     a
 }
 
-/// A NUL-terminated string of the caller's (at most `PATH_MAX`).
-fn read_cstr(tgid: i32, p: u64) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut at = p;
-    while out.len() < 4096 {
-        // Up to the end of the page: a string that ends before an
-        // unmapped page is still read.
-        let chunk = (4096 - (at % 4096)) as usize;
-        let b = sys::read_mem(tgid, at, chunk).ok()?;
-        if let Some(i) = b.iter().position(|&c| c == 0) {
-            out.extend_from_slice(&b[..i]);
-            return Some(out);
-        }
-        out.extend_from_slice(&b);
-        at += chunk as u64;
-    }
-    None
-}
-
-fn read_addr(tgid: i32, p: u64, len: u64) -> Result<Vec<u8>, Error> {
-    let len = len as i32;
-    // move_addr_to_kernel: a length outside [0, 128] is EINVAL; the model
-    // sees 129 bytes and says so.
-    if !(0..=128).contains(&len) {
-        return Ok(vec![0; 129]);
-    }
-    if len == 0 {
-        return Ok(Vec::new());
-    }
-    sys::read_mem(tgid, p, len as usize).map_err(|_| efault())
-}
-
 /// Write an address with `addrlen` value-result semantics
 /// (`move_addr_to_user`): at most `*lenp` bytes, and the full length back.
 fn write_addr(tgid: i32, p: u64, lenp: u64, addr: &[u8]) -> Result<(), Error> {
@@ -2007,33 +1935,6 @@ fn write_addr(tgid: i32, p: u64, lenp: u64, addr: &[u8]) -> Result<(), Error> {
     let k = (want as usize).min(addr.len());
     sys::write_mem(tgid, p, &addr[..k]).map_err(|_| efault())?;
     sys::write_mem(tgid, lenp, &(addr.len() as u32).to_ne_bytes()).map_err(|_| efault())
-}
-
-/// The caller's `struct msghdr` at `msg` and its iovec array.
-#[allow(clippy::type_complexity)]
-fn read_msghdr(tgid: i32, msg: u64) -> Result<(Vec<u8>, Vec<(u64, u64)>), Error> {
-    let hdr = sys::read_mem(tgid, msg, MSGHDR).map_err(|_| efault())?;
-    let iov = read_iovecs(tgid, u64_at(&hdr, 16), u64_at(&hdr, 24), true)?;
-    Ok((hdr, iov))
-}
-
-/// The caller's iovec array; more than `UIO_MAXIOV` is `EMSGSIZE` for a
-/// msghdr (`__copy_msghdr`) and `EINVAL` for readv/writev (`import_iovec`).
-fn read_iovecs(tgid: i32, p: u64, n: u64, msghdr: bool) -> Result<Vec<(u64, u64)>, Error> {
-    if n > UIO_MAXIOV {
-        return Err(if msghdr {
-            Errno::EMSGSIZE.why("__copy_msghdr: msg_iovlen > UIO_MAXIOV")
-        } else {
-            Errno::EINVAL.why("import_iovec: more than UIO_MAXIOV iovecs")
-        });
-    }
-    if n == 0 {
-        return Ok(Vec::new());
-    }
-    let b = sys::read_mem(tgid, p, n as usize * 16).map_err(|_| efault())?;
-    Ok((0..n as usize)
-        .map(|i| (u64_at(&b, 16 * i), u64_at(&b, 16 * i + 8)))
-        .collect())
 }
 
 fn msghdr_bytes(name: u64, namelen: u64, iov: u64, iovlen: u64, ctl: u64, ctllen: u64) -> Vec<u8> {
