@@ -146,8 +146,8 @@ pub(crate) struct ProcTable {
     base: RawPid,
     /// The allocation cursor and the live count (`pidmap_lock`).
     alloc: std::sync::Mutex<PidAlloc>,
-    /// Lazily allocated segments of slots; segment `k` holds `SEG0 << k`.
-    segs: [std::sync::OnceLock<Box<[Slot]>>; SEGS],
+    /// Lazily allocated segments of `SEG` slots, by `(pid - base) / SEG`.
+    segs: Box<[std::sync::OnceLock<Box<[Slot]>>]>,
     /// One past the highest pid ever given, for walks over the table.
     high: std::sync::atomic::AtomicI32,
 }
@@ -162,15 +162,10 @@ struct PidAlloc {
     wrapped: bool,
 }
 
-/// Segment `k` holds `SEG0 << k` slots (10 segments cover [`PID_MAX`]).
-const SEG0: usize = 64;
-const SEGS: usize = 10;
-
-fn locate(i: usize) -> Option<(usize, usize)> {
-    let k = (i / SEG0 + 1).ilog2() as usize;
-    let start = SEG0 * ((1usize << k) - 1);
-    (k < SEGS).then(|| (k, i - start))
-}
+/// Segments of `SEG` slots, made on first use: [`PID_MAX`] / `SEG` of them
+/// (a lookup is a shift and a mask).
+const SEG: usize = 256;
+const SEGS: usize = PID_MAX as usize / SEG;
 
 impl ProcTable {
     pub(crate) fn new(base: RawPid) -> ProcTable {
@@ -180,7 +175,7 @@ impl ProcTable {
                 last: base - 1,
                 wrapped: false,
             }),
-            segs: std::array::from_fn(|_| std::sync::OnceLock::new()),
+            segs: (0..SEGS).map(|_| std::sync::OnceLock::new()).collect(),
             high: std::sync::atomic::AtomicI32::new(base),
         }
     }
@@ -190,13 +185,13 @@ impl ProcTable {
             return None;
         }
         let i = usize::try_from(pid.checked_sub(self.base)?).ok()?;
-        let (k, off) = locate(i)?;
+        let seg = self.segs.get(i / SEG)?;
         let seg = if make {
-            self.segs[k].get_or_init(|| (0..(SEG0 << k)).map(|_| Slot::default()).collect())
+            seg.get_or_init(|| (0..SEG).map(|_| Slot::default()).collect())
         } else {
-            self.segs[k].get()?
+            seg.get()?
         };
-        seg.get(off)
+        seg.get(i % SEG)
     }
 
     /// `alloc_pid`: add a process built for the next free pid; `None` when
@@ -238,6 +233,17 @@ impl ProcTable {
         p.alive
             .load(std::sync::atomic::Ordering::SeqCst)
             .then_some(p)
+    }
+
+    /// Run `f` on the live process with this pid, holding its slot shared
+    /// instead of cloning its `Arc` (for the hot lookups, `fdget`: `f` must
+    /// not sleep, as the process's exit waits for the slot).
+    pub(crate) fn with<R>(&self, pid: RawPid, f: impl FnOnce(&Process) -> R) -> Option<R> {
+        let g = crate::world::read(self.slot(pid, false)?);
+        let p = g.as_deref()?;
+        p.alive
+            .load(std::sync::atomic::Ordering::SeqCst)
+            .then(|| f(p))
     }
 
     /// Whether `pid` may have been a process of this world (given once; a

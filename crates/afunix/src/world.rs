@@ -130,6 +130,11 @@ pub struct Kernel {
     pub(crate) prandom: crate::abi::filter::Prandom,
 }
 
+/// `ESRCH` for a pid that names no live process of the world.
+pub(crate) fn no_such_process() -> crate::errno::Error {
+    Errno::ESRCH.why("find_task_by_vpid: no such process in this world")
+}
+
 impl Kernel {
     /// The collector's graph (`unix_gc_lock`), of class `Gc` in the lock
     /// order ([`crate::lockdep`]).
@@ -220,9 +225,7 @@ impl Kernel {
     // ---- processes ----------------------------------------------------
 
     pub(crate) fn proc(&self, pid: RawPid) -> SysResult<Arc<Process>> {
-        self.procs
-            .get(pid)
-            .ok_or(Errno::ESRCH.why("find_task_by_vpid: no such process in this world"))
+        self.procs.get(pid).ok_or_else(no_such_process)
     }
 
     /// Whether `pid` is a live process (init always is).

@@ -36,28 +36,38 @@ fn install_lowest(
 impl Kernel {
     /// The open file behind `fd` of `pid` (`fdget`), with a reference.
     pub(crate) fn fdget(&self, pid: RawPid, fd: i32) -> SysResult<Arc<File>> {
-        let p = self.proc(pid)?;
-        let t = p.fd_table();
-        let e = t.get(fd)?;
-        Ok(self.fget(&e.file))
+        self.procs
+            .with(pid, |p| {
+                let t = p.fd_table();
+                let e = t.get(fd)?;
+                Ok(self.fget(&e.file))
+            })
+            .unwrap_or_else(|| Err(crate::world::no_such_process()))
     }
 
     /// Install `file` (whose reference the caller gives away) at the lowest
     /// free fd of `pid` (`get_unused_fd_flags` + `fd_install`). On failure
     /// the reference is dropped.
     pub(crate) fn fd_install(&self, pid: RawPid, file: Arc<File>, cloexec: bool) -> SysResult<i32> {
-        let p = match self.proc(pid) {
-            Ok(p) => p,
-            Err(e) => {
-                self.fput(file);
-                return Err(e);
+        // `file` is taken only if the process is there: else it is put here.
+        let mut file = Some(file);
+        let r = self.procs.with(pid, |p| {
+            let f = file.take()?;
+            Some(install_lowest(p, &mut p.fd_table_mut(), f, cloexec))
+        });
+        match r.flatten() {
+            Some(Ok(fd)) => Ok(fd),
+            Some(Err((f, e))) => {
+                self.fput(f);
+                Err(e)
             }
-        };
-        let r = install_lowest(&p, &mut p.fd_table_mut(), file, cloexec);
-        r.map_err(|(file, e)| {
-            self.fput(file);
-            e
-        })
+            None => {
+                if let Some(f) = file {
+                    self.fput(f);
+                }
+                Err(crate::world::no_such_process())
+            }
+        }
     }
 
     /// Install up to `max` files of `files` at the lowest free fds of `pid`,
@@ -72,25 +82,22 @@ impl Kernel {
         cloexec: bool,
         installed: &mut Vec<i32>,
     ) {
-        let Ok(p) = self.proc(pid) else { return };
-        let mut refused = None;
-        {
+        // The refused file is put after the slot is left (an fput may
+        // release a socket, which must not wait on the process table).
+        let refused = self.procs.with(pid, |p| {
             let mut t = p.fd_table_mut();
             for file in files.take(max) {
                 if self.fault(crate::fault::FaultPoint::ReceiveFd, pid) {
-                    refused = Some(file);
-                    break;
+                    return Some(file);
                 }
-                match install_lowest(&p, &mut t, file, cloexec) {
+                match install_lowest(p, &mut t, file, cloexec) {
                     Ok(fd) => installed.push(fd),
-                    Err((file, _)) => {
-                        refused = Some(file);
-                        break;
-                    }
+                    Err((file, _)) => return Some(file),
                 }
             }
-        }
-        if let Some(f) = refused {
+            None
+        });
+        if let Some(f) = refused.flatten() {
             self.fput(f);
         }
     }
@@ -147,8 +154,11 @@ impl Kernel {
     }
 
     pub(crate) fn close(&self, pid: RawPid, fd: i32) -> SysResult<()> {
-        let p = self.proc(pid)?;
-        let e = p.fd_table_mut().remove(fd)?;
+        // The file is put after the slot is left (see fd_install_many).
+        let e = self
+            .procs
+            .with(pid, |p| p.fd_table_mut().remove(fd))
+            .unwrap_or_else(|| Err(crate::world::no_such_process()))?;
         self.fput(e.file);
         Ok(())
     }

@@ -130,14 +130,17 @@ impl Kernel {
         }
         // fget_raw of each fd, under one hold of the table's lock.
         let ebadf = || Errno::EBADF.why("scm_fp_copy: fget_raw: fd not open");
-        let p = self.proc(pid).map_err(|_| ebadf())?;
-        let t = p.fd_table();
-        for chunk in data.chunks_exact(4) {
-            let fd = i32::from_ne_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
-            let e = t.get(fd).map_err(|_| ebadf())?;
-            fp.push(self.fget(&e.file));
-        }
-        Ok(())
+        self.procs
+            .with(pid, |p| {
+                let t = p.fd_table();
+                for chunk in data.chunks_exact(4) {
+                    let fd = i32::from_ne_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+                    let e = t.get(fd).map_err(|_| ebadf())?;
+                    fp.push(self.fget(&e.file));
+                }
+                Ok(())
+            })
+            .unwrap_or_else(|| Err(ebadf()))
     }
 
     // scm_check_creds

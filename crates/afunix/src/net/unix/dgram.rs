@@ -413,7 +413,7 @@ impl Kernel {
         let fp_user = if cookie.fp.is_empty() {
             0
         } else {
-            self.proc(pid).map_or(0, |p| p.cred.uid)
+            self.procs.with(pid, |p| p.cred.uid).unwrap_or(0)
         };
         let id = receiver.next_skb;
         receiver.next_skb += 1;
@@ -440,17 +440,18 @@ impl Kernel {
 
     /// `too_many_unix_fds`.
     pub(crate) fn too_many_unix_fds(&self, pid: RawPid) -> bool {
-        let Ok(p) = self.proc(pid) else { return false };
-        let privileged =
-            p.cred.capable(Capability::SysResource) || p.cred.capable(Capability::SysAdmin);
-        let inflight = self.user_inflight(p.cred.uid);
-        let too_many = !privileged && inflight as u64 > p.nofile;
+        let Some((privileged, uid, nofile)) = self.procs.with(pid, |p| {
+            let c = &p.cred;
+            let privileged = c.capable(Capability::SysResource) || c.capable(Capability::SysAdmin);
+            (privileged, c.uid, p.nofile)
+        }) else {
+            return false;
+        };
+        let inflight = self.user_inflight(uid);
+        let too_many = !privileged && inflight as u64 > nofile;
         if too_many {
             crate::path::note(|| {
-                format!(
-                    "uid {} has {inflight} files in flight > RLIMIT_NOFILE {}",
-                    p.cred.uid, p.nofile
-                )
+                format!("uid {uid} has {inflight} files in flight > RLIMIT_NOFILE {nofile}")
             });
         }
         too_many
