@@ -138,29 +138,25 @@ const RESERVED_PIDS: RawPid = 300;
 /// bounded by the live processes, and its number can be given again after
 /// a wrap, as Linux's can.
 ///
-/// A lookup takes the slot's lock shared and clones the process's `Arc`
-/// (the kernel's `find_task_by_vpid` is RCU; a call holds its task as
-/// `current` holds it), so a process can leave the table while a call of
-/// it (a blocked `recvmsg`) still runs.
+/// A lookup takes the slot's lock shared (the kernel's `find_task_by_vpid`
+/// is RCU): [`ProcTable::get`] clones the process's `Arc`, so that a call
+/// that may sleep holds its task as `current` does and the process can
+/// leave the table meanwhile; the hot lookups run under the slot instead
+/// ([`ProcTable::with`]). Inserting and removing hold the allocation lock,
+/// so a slot found empty under it stays empty until it is filled.
 pub(crate) struct ProcTable {
     base: RawPid,
-    /// The allocation cursor and the live count (`pidmap_lock`).
-    alloc: std::sync::Mutex<PidAlloc>,
+    /// The last pid given (`pidmap_lock`; the kernel keeps `idr_next`).
+    last: std::sync::Mutex<RawPid>,
     /// Lazily allocated segments of `SEG` slots, by `(pid - base) / SEG`.
     segs: Box<[std::sync::OnceLock<Box<[Slot]>>]>,
-    /// One past the highest pid ever given, for walks over the table.
+    /// One past the highest pid ever given, for walks over the table
+    /// (`PID_MAX` once the pids have wrapped: the cursor wraps only after
+    /// passing `PID_MAX - 1`, which was given then or before).
     high: std::sync::atomic::AtomicI32,
 }
 
 type Slot = std::sync::RwLock<Option<std::sync::Arc<Process>>>;
-
-struct PidAlloc {
-    /// The last pid given (`idr_next` minus one).
-    last: RawPid,
-    /// Whether the numbers have wrapped once (every pid below `high` may
-    /// then have been someone's).
-    wrapped: bool,
-}
 
 /// Segments of `SEG` slots, made on first use: [`PID_MAX`] / `SEG` of them
 /// (a lookup is a shift and a mask).
@@ -171,10 +167,7 @@ impl ProcTable {
     pub(crate) fn new(base: RawPid) -> ProcTable {
         ProcTable {
             base,
-            alloc: std::sync::Mutex::new(PidAlloc {
-                last: base - 1,
-                wrapped: false,
-            }),
+            last: std::sync::Mutex::new(base - 1),
             segs: (0..SEGS).map(|_| std::sync::OnceLock::new()).collect(),
             high: std::sync::atomic::AtomicI32::new(base),
         }
@@ -197,25 +190,23 @@ impl ProcTable {
     /// `alloc_pid`: add a process built for the next free pid; `None` when
     /// every pid below [`PID_MAX`] is taken.
     pub(crate) fn insert(&self, make: impl FnOnce(RawPid) -> Process) -> Option<RawPid> {
-        let mut a = crate::world::lock(&self.alloc);
+        let mut last = crate::world::lock(&self.last);
         let low = RESERVED_PIDS.max(self.base);
-        let mut pid = a.last + 1;
-        let span = PID_MAX - self.base;
-        for _ in 0..span {
+        let mut pid = *last + 1;
+        for _ in self.base..PID_MAX {
             if pid >= PID_MAX {
                 pid = low;
-                a.wrapped = true;
             }
             let slot = self.slot(pid, true)?;
-            let mut g = crate::world::write(slot);
-            if g.is_none() {
-                *g = Some(std::sync::Arc::new(make(pid)));
-                a.last = pid;
+            // Taken slots are passed over shared (their lookups go on);
+            // an empty one cannot be filled by anyone else meanwhile.
+            if crate::world::read(slot).is_none() {
+                *crate::world::write(slot) = Some(std::sync::Arc::new(make(pid)));
+                *last = pid;
                 self.high
                     .fetch_max(pid + 1, std::sync::atomic::Ordering::SeqCst);
                 return Some(pid);
             }
-            drop(g);
             pid += 1;
         }
         None
@@ -223,7 +214,7 @@ impl ProcTable {
 
     /// Take the process out of the table (`release_task`, reaped at once).
     pub(crate) fn remove(&self, pid: RawPid) -> Option<std::sync::Arc<Process>> {
-        let _a = crate::world::lock(&self.alloc);
+        let _last = crate::world::lock(&self.last);
         crate::world::write(self.slot(pid, false)?).take()
     }
 
@@ -250,8 +241,7 @@ impl ProcTable {
     /// pidfd or a peer's credentials can outlive the process). After the
     /// numbers wrapped, any pid in the range may have been.
     pub(crate) fn ever(&self, pid: RawPid) -> bool {
-        let high = self.high.load(std::sync::atomic::Ordering::SeqCst);
-        pid >= self.base && (pid < high || crate::world::lock(&self.alloc).wrapped && pid < PID_MAX)
+        (self.base..self.high.load(std::sync::atomic::Ordering::SeqCst)).contains(&pid)
     }
 
     /// How many processes the table holds (live, or exited while a call of

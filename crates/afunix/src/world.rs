@@ -135,6 +135,11 @@ pub(crate) fn no_such_process() -> crate::errno::Error {
     Errno::ESRCH.why("find_task_by_vpid: no such process in this world")
 }
 
+/// `EAGAIN` from `alloc_pid`: no free pid for a new process.
+fn no_free_pid() -> crate::errno::Error {
+    Errno::EAGAIN.why("alloc_pid: every pid below pid_max is taken")
+}
+
 impl Kernel {
     /// The collector's graph (`unix_gc_lock`), of class `Gc` in the lock
     /// order ([`crate::lockdep`]).
@@ -260,7 +265,7 @@ impl Kernel {
         }
     }
 
-    fn spawn(&self, spec: &TaskSpec) -> RawPid {
+    fn spawn(&self, spec: &TaskSpec) -> SysResult<RawPid> {
         let null = self.alloc_file(FileKind::Null, false);
         let mut fds = crate::fs::fdtable::FdTable::default();
         // Fds 0-2 are inherited open: RLIMIT_NOFILE only refuses new fds.
@@ -292,7 +297,7 @@ impl Kernel {
         for e in fds.map(|mut t| t.drain()).unwrap_or_default() {
             self.fput(e.file);
         }
-        pid.unwrap_or(-1)
+        pid.ok_or_else(no_free_pid)
     }
 
     fn fork(&self, parent: RawPid) -> SysResult<RawPid> {
@@ -320,7 +325,7 @@ impl Kernel {
         for e in fds.map(|mut t| t.drain()).unwrap_or_default() {
             self.fput(e.file);
         }
-        pid.ok_or(Errno::EAGAIN.why("alloc_pid: every pid below pid_max is taken"))
+        pid.ok_or_else(no_free_pid)
     }
 
     fn exit(&self, pid: RawPid) -> SysResult<()> {
@@ -675,7 +680,7 @@ impl World {
     /// pid returned names no process (each call of it is `ESRCH`); use
     /// [`World::try_spawn`] to be told.
     pub fn spawn(&self, spec: &TaskSpec) -> Pid {
-        Pid::from_raw(self.k.spawn(spec))
+        self.try_spawn(spec).unwrap_or(Pid::from_raw(-1))
     }
 
     /// [`World::spawn`], or `EAGAIN` when every pid below
@@ -683,13 +688,10 @@ impl World {
     ///
     /// # Errors
     ///
-    /// `EAGAIN`: the world holds [`crate::PID_MAX`] minus 100 live
-    /// processes.
+    /// `EAGAIN`: every pid the world gives is taken by a live process
+    /// (100 to [`crate::PID_MAX`], from 300 once the pids have wrapped).
     pub fn try_spawn(&self, spec: &TaskSpec) -> SysResult<Pid> {
-        match self.k.spawn(spec) {
-            -1 => Err(Errno::EAGAIN.why("alloc_pid: every pid below pid_max is taken")),
-            p => Ok(Pid::from_raw(p)),
-        }
+        self.k.spawn(spec).map(Pid::from_raw)
     }
 
     /// `fork()`: a copy of `parent`'s fd table (same open files) and credentials.

@@ -10,8 +10,6 @@ use crate::world::Kernel;
 use crate::world::{lock, Fail, KResult, Wait};
 use std::sync::Arc;
 
-/// Grow file content to `len` bytes (zeros), or `ENOMEM` when the memory
-/// is not there, as the kernel's page allocation fails, rather than abort.
 impl Kernel {
     pub(crate) fn read(
         &self,
