@@ -188,9 +188,9 @@ pub fn execute(w: &World, pid: Pid, call: &Call) -> Reply {
             };
             match res {
                 // move_addr_to_user: a negative length is EINVAL, after the call.
-                Ok(_) if *len < 0 => {
-                    Reply::err(Errno::EINVAL.why("move_addr_to_user: negative length"))
-                }
+                Ok(_) if *len < 0 => Reply::err(
+                    Errno::EINVAL.why(afunix::rule!(move_addr_to_user, "negative length")),
+                ),
                 Ok(mut a) => {
                     let full = a.len() as i32;
                     a.truncate((*len as usize).min(a.len()));

@@ -162,7 +162,7 @@ mod tests {
             lineno: n,
             echo: String::new(),
             result: Some(act(r, &[])),
-            why: "",
+            why: afunix::Rule::NONE,
             path: Vec::new(),
         };
         let model = Run {

@@ -406,7 +406,7 @@ fn cmd_run(
                     "call": l.echo,
                     "result": result,
                     "fields": fields,
-                    "rule": (!l.why.is_empty()).then_some(l.why),
+                    "rule": (!l.why.is_none()).then(|| l.why.to_string()),
                 });
                 say!("{v}");
             }
@@ -626,17 +626,17 @@ fn cmd_check(
         }
         for m in &rep.mismatches {
             let line = o.run.lines.iter().find(|t| t.lineno == m.lineno);
-            let why = line.map_or("", |t| t.why);
+            let why = line.map_or(afunix::Rule::NONE, |t| t.why);
             if json {
                 let v = serde_json::json!({
                     "file": name.to_string(),
                     "line": m.lineno,
                     "expected": m.expected,
                     "actual": m.actual,
-                    "rule": (!why.is_empty()).then_some(why),
+                    "rule": (!why.is_none()).then(|| why.to_string()),
                 });
                 emit!("{v}");
-            } else if explain && !why.is_empty() {
+            } else if explain && !why.is_none() {
                 emit!(
                     "{name}:{}: expected: {} / actual: {}  # {why}",
                     m.lineno,

@@ -8,6 +8,7 @@ use afunix::abi::cmsg::{user_cmsgs, CmsgBuilder};
 use afunix::abi::consts::*;
 use afunix::abi::timeval::Timeval;
 use afunix::abi::ucred::Ucred;
+use afunix::Rule;
 use afunix_backend::backend::{
     Backend, Call, Out, ProcId, Progress, RecvBuf, Reply, SendBuf, TaskSpec,
 };
@@ -27,8 +28,8 @@ pub struct TraceLine {
     pub echo: String,
     /// The result; `None` for a background call just started.
     pub result: Option<Rendered>,
-    /// The rule behind an errno result (`Errno::reason`), or `""`.
-    pub why: &'static str,
+    /// The rule behind an errno result ([`Rule::NONE`] for none).
+    pub why: &'static Rule,
     /// The path the call took through the model (with
     /// [`RunOptions::paths`]): kernel functions and decisions.
     pub path: Vec<String>,
@@ -43,9 +44,9 @@ impl TraceLine {
             s.push_str(" = ");
             s.push_str(&r.to_string());
         }
-        if explain && !self.why.is_empty() {
+        if explain && !self.why.is_none() {
             s.push_str("  # ");
-            s.push_str(self.why);
+            s.push_str(&self.why.to_string());
         }
         s
     }
@@ -325,7 +326,7 @@ impl Runner<'_> {
             msg: e.0,
             kind: RunErrorKind::Backend,
         };
-        let mut why = "";
+        let mut why = Rule::NONE;
         let result = match &l.kind {
             LineKind::Directive(d) => Some(match d {
                 Directive::Task { name, spec } => {
@@ -347,7 +348,7 @@ impl Runner<'_> {
                 {
                     Ok(()) => Rendered::plain("0"),
                     Err(e) => {
-                        why = e.reason();
+                        why = e.rule;
                         Rendered::plain(errno_text(e.errno))
                     }
                 },
@@ -792,7 +793,7 @@ impl Runner<'_> {
         op: &Op,
         reply: &Reply,
         binds: &[String],
-    ) -> (Rendered, &'static str) {
+    ) -> (Rendered, &'static Rule) {
         let ret = match reply.ret {
             Ok(v) => v,
             Err(e) => {
@@ -809,7 +810,7 @@ impl Runner<'_> {
                 if reply.sigpipe {
                     r.fields.push("sigpipe".into());
                 }
-                return (r, e.reason());
+                return (r, e.rule);
             }
         };
         let mut r = Rendered::plain(ret.to_string());
@@ -1014,6 +1015,6 @@ impl Runner<'_> {
         for (name, fd) in binds.iter().zip(fds) {
             self.procs[id].names.insert(name.clone(), fd);
         }
-        (r, "")
+        (r, Rule::NONE)
     }
 }

@@ -1,8 +1,10 @@
-//! Every error the model produces names its rule: `Errno::X.why("f: …")`
-//! with `f` the kernel function that applies it, or `Errno::X.gap("model
-//! gap: …")` for what the model does not implement. Walks the model's
-//! sources and checks each literal, so a rule without a function name (or a
-//! gap dressed as a kernel answer) cannot land.
+//! Every error the model produces names its rule, a `&'static Rule` written
+//! `Errno::X.why(rule!(f, "…"))` with `f` the kernel function that applies
+//! it, or `Errno::X.why(gap!("…"))` for what the model does not implement.
+//! `rule!` takes the function as an identifier; this walks the model's
+//! sources and checks that each one is a kernel-style name (lower case, not
+//! `model`) with a text, so a rule without a function (or a gap dressed as a
+//! kernel answer) cannot land.
 //!
 //! Then `--explain` against the rules: every scenario of the repository is
 //! run on the model (and those that block or pass files once more with
@@ -50,20 +52,47 @@ fn sources(dir: &Path, out: &mut Vec<(String, String)>) {
     }
 }
 
-/// The string literal right after `marker` and any whitespace.
-fn literals<'a>(src: &'a str, marker: &str) -> Vec<(usize, &'a str)> {
+/// A rule written in the sources: `rule!(function, "text")` or
+/// `gap!("text")`, outside comments.
+struct Written<'a> {
+    line: usize,
+    function: Option<&'a str>,
+    text: &'a str,
+}
+
+/// Every `rule!(…)` (`gap` false) or `gap!(…)` (`gap` true) with a literal
+/// text in `src`.
+fn written(src: &str, gap: bool) -> Vec<Written<'_>> {
+    let marker = if gap { "gap!(" } else { "rule!(" };
     let mut out = Vec::new();
     let mut at = 0;
     while let Some(i) = src[at..].find(marker) {
         let start = at + i + marker.len();
-        let rest = src[start..].trim_start();
         at = start;
+        let line_start = src[..start].rfind('\n').map_or(0, |n| n + 1);
+        if src[line_start..start].trim_start().starts_with("//") {
+            continue; // a doc comment showing the macro
+        }
+        let mut rest = src[start..].trim_start();
+        let function = if gap {
+            None
+        } else {
+            let Some((f, r)) = rest.split_once(',') else {
+                continue;
+            };
+            rest = r.trim_start();
+            Some(f.trim())
+        };
         let Some(body) = rest.strip_prefix('"') else {
-            continue; // a non-literal argument (a constant defined elsewhere)
+            continue; // a non-literal text (a macro's own definition)
         };
         let end = body.find('"').unwrap();
         let line = src[..start].matches('\n').count() + 1;
-        out.push((line, &body[..end]));
+        out.push(Written {
+            line,
+            function,
+            text: &body[..end],
+        });
     }
     out
 }
@@ -84,22 +113,22 @@ fn every_rule_names_a_kernel_function_and_every_gap_says_so() {
     let files = model_sources();
     let (mut rules, mut gaps, mut bad) = (0, 0, Vec::new());
     for (path, src) in &files {
-        for (line, text) in literals(src, ".why(") {
+        for w in written(src, false) {
             rules += 1;
-            let ok = text
-                .split_once(": ")
-                .is_some_and(|(f, why)| is_function(f) && !why.is_empty() && f != "model");
-            if !ok {
+            let f = w.function.unwrap_or("");
+            if !is_function(f) || f == "model" || w.text.is_empty() {
                 bad.push(format!(
-                    "{path}:{line}: rule without a kernel function: {text:?}"
+                    "{path}:{}: rule without a kernel function or text: {f:?}, {:?}",
+                    w.line, w.text
                 ));
             }
         }
-        for (line, text) in literals(src, ".gap(") {
+        for w in written(src, true) {
             gaps += 1;
-            if !text.starts_with("model gap: ") {
+            if w.text.is_empty() || w.text.starts_with("model gap") {
                 bad.push(format!(
-                    "{path}:{line}: a gap must say \"model gap: \": {text:?}"
+                    "{path}:{}: a gap says what is missing (`model gap: ` is added): {:?}",
+                    w.line, w.text
                 ));
             }
         }
@@ -113,10 +142,15 @@ fn every_rule_names_a_kernel_function_and_every_gap_says_so() {
 #[test]
 fn rule_parts_and_kinds() {
     use afunix::{Errno, RuleKind};
-    let e = Errno::EBADF.why("fdget: fd is not open in this process");
+    let e = Errno::EBADF.why(afunix::rule!(fdget, "fd is not open in this process"));
     assert_eq!(e.rule.kind(), RuleKind::Kernel);
     assert_eq!(e.rule.function(), Some("fdget"));
     assert_eq!(e.rule.text(), "fd is not open in this process");
+    assert_eq!(e.rule.to_string(), "fdget: fd is not open in this process");
+    let g = Errno::ENOSYS.why(afunix::gap!("not modelled"));
+    assert_eq!(g.rule.kind(), RuleKind::ModelGap);
+    assert_eq!(g.rule.function(), None);
+    assert_eq!(g.rule.to_string(), "model gap: not modelled");
 }
 
 /// Every scenario of the repository: the vectors, the tests, the examples.
@@ -143,9 +177,9 @@ fn explain_reaches_every_rule_or_the_rule_is_listed_as_without_scenario() {
     let rules: BTreeSet<String> = model_sources()
         .iter()
         .flat_map(|(_, src)| {
-            literals(src, ".why(")
+            written(src, false)
                 .into_iter()
-                .map(|(_, t)| t.to_string())
+                .map(|w| format!("{}: {}", w.function.unwrap_or(""), w.text))
         })
         .collect();
     let mut reached = BTreeSet::new();

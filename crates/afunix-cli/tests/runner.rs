@@ -91,7 +91,9 @@ impl Fake {
             }
             Call::Read { len, .. } => Reply::with(*len as i64, Out::Data(vec![b'r'; *len])),
             Call::Poll { .. } => Reply::with(1, Out::Revents(vec![0x1 | 0x4 | 0x2000])),
-            Call::Bind { .. } => Reply::err(Errno::EINVAL.why("already bound")),
+            Call::Bind { .. } => {
+                Reply::err(Errno::EINVAL.why(afunix::rule!(unix_bind, "already bound")))
+            }
             _ => Reply::ok(0),
         }
     }
@@ -317,7 +319,7 @@ fn errno_sigpipe_explain_and_exit() {
     assert_eq!(texts(&r)[1], "A: sendmsg 7 data=\"x\" = EPIPE sigpipe");
     assert_eq!(
         r.lines[2].text(true),
-        "A: bind 3 auto = EINVAL  # already bound"
+        "A: bind 3 auto = EINVAL  # unix_bind: already bound"
     );
     assert_eq!(texts(&r)[3], "A: poll 3 = 1 revents=in|out|rdhup");
     let e = r.error.expect("exited");

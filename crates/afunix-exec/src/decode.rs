@@ -53,7 +53,10 @@ pub fn u32_at(b: &[u8], off: usize) -> u32 {
 
 /// `EFAULT`: `copy_from_user` met an unmapped address.
 pub fn efault() -> Error {
-    Errno::EFAULT.why("copy_from_user: an address the caller passed is not mapped")
+    Errno::EFAULT.why(afunix::rule!(
+        copy_from_user,
+        "an address the caller passed is not mapped"
+    ))
 }
 
 /// The caller's `struct msghdr` at `msg` (its 56 bytes) and its iovec
@@ -75,9 +78,9 @@ pub fn read_iovecs(
 ) -> Result<Vec<(u64, u64)>, Error> {
     if n > UIO_MAXIOV {
         return Err(if msghdr {
-            Errno::EMSGSIZE.why("__copy_msghdr: msg_iovlen > UIO_MAXIOV")
+            Errno::EMSGSIZE.why(afunix::rule!(__copy_msghdr, "msg_iovlen > UIO_MAXIOV"))
         } else {
-            Errno::EINVAL.why("import_iovec: more than UIO_MAXIOV iovecs")
+            Errno::EINVAL.why(afunix::rule!(import_iovec, "more than UIO_MAXIOV iovecs"))
         });
     }
     if n == 0 {
@@ -121,8 +124,10 @@ pub fn read_control(mem: &impl Memory, hdr: &[u8], optmem_max: u64) -> Result<Ve
         return Ok(Vec::new());
     }
     if len > i32::MAX as u64 || len > optmem_max {
-        return Err(Errno::ENOBUFS
-            .why("____sys_sendmsg: msg_controllen above INT_MAX or net.core.optmem_max"));
+        return Err(Errno::ENOBUFS.why(afunix::rule!(
+            ____sys_sendmsg,
+            "msg_controllen above INT_MAX or net.core.optmem_max"
+        )));
     }
     mem.read(p, len as usize).ok_or_else(efault)
 }

@@ -682,9 +682,9 @@ impl Supervisor {
             res.push_str(fields);
         }
         if let Err(e) = r {
-            if self.explain && !e.reason().is_empty() {
-                res.push_str("  # ");
-                res.push_str(e.reason());
+            if self.explain && !e.rule.is_none() {
+                use std::fmt::Write as _;
+                let _ = write!(res, "  # {}", e.rule);
             }
         }
         let mut t = lock(t);
@@ -748,8 +748,9 @@ impl Supervisor {
                     }
                     Some((
                         format!("{name} (not served)"),
-                        Err(Errno::EINVAL
-                            .gap("model gap: sendfile/splice on a model socket are not served")),
+                        Err(Errno::EINVAL.why(afunix::gap!(
+                            "sendfile/splice on a model socket are not served"
+                        ))),
                     ))
                 } else {
                     None
@@ -1273,11 +1274,9 @@ impl Supervisor {
                 .getsockopt(model, m, SOL_SOCKET, afunix::abi::consts::SO_TYPE, 4)
                 .map_or(0, |v| u32_at(&v, 0) as i32);
             if ty != libc::SOCK_STREAM {
-                return fail(
-                    Errno::EMSGSIZE.gap(
-                        "model gap: a datagram over 16 MiB is refused before the model sees it",
-                    ),
-                );
+                return fail(Errno::EMSGSIZE.why(afunix::gap!(
+                    "a datagram over 16 MiB is refused before the model sees it",
+                )));
             }
         }
         let mem = Remote(tgid);
@@ -1290,9 +1289,10 @@ impl Supervisor {
             Err(e) => return fail(e),
         };
         if !sys::notif_id_valid(&self.listener, n.id) {
-            return fail(Errno::EINTR.why(
-                "seccomp_do_user_notification: the caller was interrupted while its memory was read",
-            ));
+            return fail(Errno::EINTR.why(afunix::rule!(
+                seccomp_do_user_notification,
+                "the caller was interrupted while its memory was read",
+            )));
         }
         let (temps, rights) = self.control_to_model(tgid, model, &mut control);
         let msg = SendHdr {
@@ -1665,7 +1665,8 @@ impl Supervisor {
             .map_err(|e| Error::from(Errno::from_raw(e)))?;
         let key = match found {
             crate::fs::Found::NotSocket => {
-                return Err(Errno::ECONNREFUSED.why("unix_find_bsd: the inode is not a socket"))
+                return Err(Errno::ECONNREFUSED
+                    .why(afunix::rule!(unix_find_bsd, "the inode is not a socket")))
             }
             crate::fs::Found::Socket(dev, ino) => (dev, ino),
         };
@@ -1680,8 +1681,10 @@ impl Supervisor {
                     String::from_utf8_lossy(&path)
                 );
             }
-            return Err(Errno::ECONNREFUSED
-                .why("unix_find_bsd: no socket of the run is bound to the inode (unix_find_socket_byinode)"));
+            return Err(Errno::ECONNREFUSED.why(afunix::rule!(
+                unix_find_bsd,
+                "no socket of the run is bound to the inode (unix_find_socket_byinode)"
+            )));
         };
         if model_abs != abs {
             // Renamed (or linked) on the real filesystem: follow it.
@@ -1726,9 +1729,9 @@ impl Supervisor {
             eprintln!("afunix exec: fd {fd}: a bound or connected model socket cannot move to the kernel for --host-path; refused (ECONNREFUSED)");
             return Some((
                 line,
-                Err(Errno::ECONNREFUSED.gap(
-                    "model gap: a bound or connected model socket cannot become a kernel socket",
-                )),
+                Err(Errno::ECONNREFUSED.why(afunix::gap!(
+                    "a bound or connected model socket cannot become a kernel socket",
+                ))),
             ));
         }
         let ty = w

@@ -22,8 +22,10 @@ pub struct MemfdOnly {
 impl Security for MemfdOnly {
     fn file_receive(&self, task: &Task<'_>, file: FileRef<'_>) -> SysResult<()> {
         if task.cred.euid == self.uid && file.file_type() != FileType::Memfd {
-            return Err(Errno::EPERM
-                .why("security_file_receive: sandbox policy: this uid may receive only memfds"));
+            return Err(Errno::EPERM.why(afunix::rule!(
+                security_file_receive,
+                "sandbox policy: this uid may receive only memfds"
+            )));
         }
         Ok(())
     }

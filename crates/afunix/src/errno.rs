@@ -13,15 +13,26 @@ use core::fmt;
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Errno(i32);
 
-/// The kernel rule behind an error: `"function: what decided it"`, named
-/// after the kernel function the model code mirrors, or a model gap (the
-/// model knowingly answers differently, listed in
-/// `tests/known-divergences.txt`) — never a fake kernel answer.
+/// The kernel rule behind an error, as data: the kernel function that
+/// applies it and what decided it, or a model gap (the model knowingly
+/// answers differently, listed in `tests/known-divergences.txt`) — never a
+/// fake kernel answer. Written with [`rule!`](crate::rule) or
+/// [`gap!`](crate::gap), which make it a `&'static Rule`, so that carrying
+/// one costs a pointer on the fast path.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Rule(&'static str);
+pub struct Rule {
+    /// The kernel function that applies it (`"unix_dgram_sendmsg"`); `""`
+    /// for a gap or when no rule was recorded.
+    pub function: &'static str,
+    /// What decided it (`"len > sk_sndbuf - 32"`), or for a gap what the
+    /// model does not implement.
+    pub text: &'static str,
+    /// Kernel rule, model gap, or none.
+    pub kind: RuleKind,
+}
 
 /// What kind of rule produced an error.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RuleKind {
     /// A rule of the kernel, named after the function that applies it.
     Kernel,
@@ -33,55 +44,77 @@ pub enum RuleKind {
     Unexplained,
 }
 
-const GAP: &str = "model gap: ";
+/// `rule!(unix_dgram_sendmsg, "len > sk_sndbuf - 32")`: a `&'static`
+/// [`Rule`] of the kernel function named (an identifier, so that every rule
+/// names one).
+#[macro_export]
+macro_rules! rule {
+    ($function:ident, $text:expr $(,)?) => {
+        &$crate::Rule {
+            function: stringify!($function),
+            text: $text,
+            kind: $crate::RuleKind::Kernel,
+        }
+    };
+}
+
+/// `gap!("what the model does not implement")`: a `&'static` [`Rule`] of
+/// kind [`RuleKind::ModelGap`]. Shown as `model gap: …`.
+#[macro_export]
+macro_rules! gap {
+    ($text:expr $(,)?) => {
+        &$crate::Rule {
+            function: "",
+            text: $text,
+            kind: $crate::RuleKind::ModelGap,
+        }
+    };
+}
 
 impl Rule {
     /// No rule recorded.
-    pub const NONE: Rule = Rule("");
-
-    /// The whole text, `"function: reason"` (`""` when none was recorded).
-    pub const fn as_str(self) -> &'static str {
-        self.0
-    }
+    pub const NONE: &'static Rule = &Rule {
+        function: "",
+        text: "",
+        kind: RuleKind::Unexplained,
+    };
 
     /// Which kind of rule this is.
-    pub fn kind(self) -> RuleKind {
-        if self.0.is_empty() {
-            RuleKind::Unexplained
-        } else if self.0.starts_with(GAP) {
-            RuleKind::ModelGap
-        } else {
-            RuleKind::Kernel
-        }
+    pub const fn kind(&self) -> RuleKind {
+        self.kind
     }
 
     /// The kernel function that applies the rule (`"unix_dgram_sendmsg"`),
     /// or `None` for a gap or an unexplained error.
-    pub fn function(self) -> Option<&'static str> {
-        if self.kind() != RuleKind::Kernel {
-            return None;
-        }
-        self.0.split_once(": ").map(|(f, _)| f)
+    pub fn function(&self) -> Option<&'static str> {
+        (self.kind == RuleKind::Kernel).then_some(self.function)
     }
 
     /// What decided it, without the function's name.
-    pub fn text(self) -> &'static str {
-        match self.0.split_once(": ") {
-            Some((_, t)) => t,
-            None => self.0,
+    pub const fn text(&self) -> &'static str {
+        self.text
+    }
+
+    /// Whether a rule was recorded at all.
+    pub fn is_none(&self) -> bool {
+        self.kind == RuleKind::Unexplained
+    }
+}
+
+/// `function: text`, `model gap: text`, or nothing.
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            RuleKind::Kernel => write!(f, "{}: {}", self.function, self.text),
+            RuleKind::ModelGap => write!(f, "model gap: {}", self.text),
+            RuleKind::Unexplained => Ok(()),
         }
     }
 }
 
 impl fmt::Debug for Rule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.0, f)
-    }
-}
-
-impl fmt::Display for Rule {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0)
+        write!(f, "\"{self}\"")
     }
 }
 
@@ -93,7 +126,7 @@ pub struct Error {
     /// The errno, as the system call returns it.
     pub errno: Errno,
     /// Why: the kernel rule (or the model gap) that decided it.
-    pub rule: Rule,
+    pub rule: &'static Rule,
 }
 
 impl Error {
@@ -105,11 +138,6 @@ impl Error {
     /// The errno number.
     pub const fn raw(self) -> i32 {
         self.errno.0
-    }
-
-    /// The rule's text, `"function: reason"` (`""` when none was recorded).
-    pub const fn reason(self) -> &'static str {
-        self.rule.0
     }
 
     /// Whether this answer is a model gap rather than a kernel answer.
@@ -174,8 +202,8 @@ impl From<Error> for std::io::Error {
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:?}", self.errno)?;
-        if !self.rule.0.is_empty() {
-            write!(f, " ({})", self.rule.0)?;
+        if !self.rule.is_none() {
+            write!(f, " ({})", self.rule)?;
         }
         Ok(())
     }
@@ -184,8 +212,8 @@ impl fmt::Debug for Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.errno)?;
-        if !self.rule.0.is_empty() {
-            write!(f, ": {}", self.rule.0)?;
+        if !self.rule.is_none() {
+            write!(f, ": {}", self.rule)?;
         }
         Ok(())
     }
@@ -341,22 +369,12 @@ errnos! {
 }
 
 impl Errno {
-    /// This errno, produced by the kernel rule `why`
-    /// (`"function: what decided it"`).
-    pub const fn why(self, why: &'static str) -> Error {
+    /// This errno, produced by the kernel rule `why` (written with
+    /// [`rule!`](crate::rule), or [`gap!`](crate::gap) for a model gap).
+    pub const fn why(self, why: &'static Rule) -> Error {
         Error {
             errno: self,
-            rule: Rule(why),
-        }
-    }
-
-    /// This errno as the model's answer where it does not implement what
-    /// Linux does (`what`: the missing piece). Never a kernel answer.
-    pub fn gap(self, what: &'static str) -> Error {
-        debug_assert!(what.starts_with(GAP), "a gap's text starts with {GAP:?}");
-        Error {
-            errno: self,
-            rule: Rule(what),
+            rule: why,
         }
     }
 
@@ -441,9 +459,12 @@ mod tests {
 
     #[test]
     fn why_does_not_change_identity() {
-        let e = Errno::EMSGSIZE.why("unix_dgram_sendmsg: len > sk_sndbuf - 32");
+        let e = Errno::EMSGSIZE.why(rule!(unix_dgram_sendmsg, "len > sk_sndbuf - 32"));
         assert_eq!(e, Errno::EMSGSIZE);
-        assert_eq!(e.reason(), "unix_dgram_sendmsg: len > sk_sndbuf - 32");
+        assert_eq!(
+            e.rule.to_string(),
+            "unix_dgram_sendmsg: len > sk_sndbuf - 32"
+        );
         assert_eq!(e.rule.function(), Some("unix_dgram_sendmsg"));
         assert_eq!(e.rule.text(), "len > sk_sndbuf - 32");
         assert_eq!(
@@ -453,8 +474,14 @@ mod tests {
     }
 
     #[test]
+    fn an_error_is_two_words_at_most() {
+        // A `SysResult<usize>` is returned by every call of the fast path.
+        assert!(std::mem::size_of::<Error>() <= 16);
+    }
+
+    #[test]
     fn errno_is_matchable_and_converts() {
-        let r: SysResult<()> = Err(Errno::EBADF.why("fdget: fd is not open"));
+        let r: SysResult<()> = Err(Errno::EBADF.why(rule!(fdget, "fd is not open")));
         assert!(matches!(
             r,
             Err(Error {
@@ -464,10 +491,10 @@ mod tests {
         ));
         assert!(matches!(r, Err(e) if e.errno == Errno::EBADF));
         assert_eq!(r.errno(), Err(Errno::EBADF));
-        let io: std::io::Error = Errno::EBADF.why("fdget: fd is not open").into();
+        let io: std::io::Error = Errno::EBADF.why(rule!(fdget, "fd is not open")).into();
         assert_eq!(io.raw_os_error(), Some(9));
         assert_eq!(std::io::Error::from(Errno::EBADF).raw_os_error(), Some(9));
-        let g = Errno::ENOPROTOOPT.gap("model gap: not modelled");
+        let g = Errno::ENOPROTOOPT.why(gap!("not modelled"));
         assert!(g.is_model_gap());
         assert_eq!(g.rule.function(), None);
         assert_eq!(

@@ -77,21 +77,29 @@ impl FaultPoint {
     /// The error a call gets when the fault fires there.
     pub(crate) fn error(self) -> Error {
         match self {
-            FaultPoint::SockAllocSendPskb => Errno::ENOBUFS
-                .why("sock_alloc_send_pskb: alloc_skb_with_frags found no memory (injected fault)"),
-            FaultPoint::ScmFpCopy => Errno::ENOMEM
-                .why("scm_fp_copy: kmalloc of the scm_fp_list found no memory (injected fault)"),
-            FaultPoint::UnixCreate1 => {
-                Errno::ENOMEM.why("unix_create1: sk_alloc found no memory (injected fault)")
-            }
-            FaultPoint::ReceiveFd => {
-                Errno::EMFILE.why("receive_fd: no free fd in the receiver (injected fault)")
-            }
-            FaultPoint::Signal | FaultPoint::ShortWrite => Errno::EINTR
-                .why("signal_pending: a signal arrived while the call slept (injected fault)"),
+            FaultPoint::SockAllocSendPskb => Errno::ENOBUFS.why(rule!(
+                sock_alloc_send_pskb,
+                "alloc_skb_with_frags found no memory (injected fault)"
+            )),
+            FaultPoint::ScmFpCopy => Errno::ENOMEM.why(rule!(
+                scm_fp_copy,
+                "kmalloc of the scm_fp_list found no memory (injected fault)"
+            )),
+            FaultPoint::UnixCreate1 => Errno::ENOMEM.why(rule!(
+                unix_create1,
+                "sk_alloc found no memory (injected fault)"
+            )),
+            FaultPoint::ReceiveFd => Errno::EMFILE.why(rule!(
+                receive_fd,
+                "no free fd in the receiver (injected fault)"
+            )),
+            FaultPoint::Signal | FaultPoint::ShortWrite => Errno::EINTR.why(rule!(
+                signal_pending,
+                "a signal arrived while the call slept (injected fault)"
+            )),
             // It changes an order and fails nothing; no call returns this.
             FaultPoint::WakeOrder => {
-                Errno::EINTR.gap("model gap: wake_order changes an order and has no error")
+                Errno::EINTR.why(gap!("wake_order changes an order and has no error"))
             }
         }
     }

@@ -60,9 +60,11 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+// First, so that `rule!` and `gap!` are in scope in every module after it.
+#[macro_use]
+pub mod errno;
 pub mod abi;
 pub mod dot;
-pub mod errno;
 pub mod fault;
 pub(crate) mod fs;
 mod ids;

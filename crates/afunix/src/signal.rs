@@ -258,10 +258,10 @@ mod tests {
     #[test]
     fn a_raise_is_taken_once() {
         let i = Interrupt::new();
-        assert!(i.take(|| Errno::EINTR.why("t: x")).is_none());
+        assert!(i.take(|| Errno::EINTR.why(rule!(t, "x"))).is_none());
         i.raise();
         assert!(i.is_raised());
-        assert!(i.take(|| Errno::EINTR.why("t: x")).is_some());
+        assert!(i.take(|| Errno::EINTR.why(rule!(t, "x"))).is_some());
         assert!(!i.is_raised());
     }
 }

@@ -153,12 +153,16 @@ impl Wait {
     pub(crate) fn intr_errno(&self, has_timeout: bool) -> Error {
         match self {
             Wait::Pipe(..) => {
-                Errno::ERESTARTSYS.why("pipe_read: signal_pending while the pipe waits")
+                Errno::ERESTARTSYS.why(rule!(pipe_read, "signal_pending while the pipe waits"))
             }
-            _ if has_timeout => Errno::EINTR
-                .why("sock_intr_errno: signal_pending while the call waits with a timeout"),
-            _ => Errno::ERESTARTSYS
-                .why("sock_intr_errno: signal_pending while the call waits (no timeout)"),
+            _ if has_timeout => Errno::EINTR.why(rule!(
+                sock_intr_errno,
+                "signal_pending while the call waits with a timeout"
+            )),
+            _ => Errno::ERESTARTSYS.why(rule!(
+                sock_intr_errno,
+                "signal_pending while the call waits (no timeout)"
+            )),
         }
     }
 }

@@ -132,12 +132,12 @@ pub struct Kernel {
 
 /// `ESRCH` for a pid that names no live process of the world.
 pub(crate) fn no_such_process() -> crate::errno::Error {
-    Errno::ESRCH.why("find_task_by_vpid: no such process in this world")
+    Errno::ESRCH.why(rule!(find_task_by_vpid, "no such process in this world"))
 }
 
 /// `EAGAIN` from `alloc_pid`: no free pid for a new process.
 fn no_free_pid() -> crate::errno::Error {
-    Errno::EAGAIN.why("alloc_pid: every pid below pid_max is taken")
+    Errno::EAGAIN.why(rule!(alloc_pid, "every pid below pid_max is taken"))
 }
 
 impl Kernel {
@@ -331,7 +331,7 @@ impl Kernel {
     fn exit(&self, pid: RawPid) -> SysResult<()> {
         let p = self.proc(pid)?;
         if !p.alive.swap(false, Ordering::SeqCst) {
-            return Err(Errno::ESRCH.why("find_task_by_vpid: no such process in this world"));
+            return Err(Errno::ESRCH.why(rule!(find_task_by_vpid, "no such process in this world")));
         }
         let entries = p.fd_table_mut().drain();
         self.gc_batch(|| {
@@ -568,8 +568,10 @@ impl World {
                 Err(Fail::Block(w)) => {
                     crate::path::note(|| format!("sleeps on {}", w.describe()));
                     if self.k.interrupted.load(Ordering::SeqCst) {
-                        return Err(Errno::EINTR
-                            .why("signal_pending: the world was torn down while the call slept"));
+                        return Err(Errno::EINTR.why(rule!(
+                            signal_pending,
+                            "the world was torn down while the call slept"
+                        )));
                     }
                     // signal_pending(current): checked before each sleep,
                     // and after each wake-up that did not let the call on.
@@ -581,9 +583,10 @@ impl World {
                         return Err(crate::fault::FaultPoint::Signal.error());
                     }
                     if deadline.is_some_and(|d| Instant::now() >= d) {
-                        return Err(Errno::EAGAIN.why(
-                            "schedule_timeout: the timeout (SO_RCVTIMEO/SO_SNDTIMEO) expired",
-                        ));
+                        return Err(Errno::EAGAIN.why(rule!(
+                            schedule_timeout,
+                            "the timeout (SO_RCVTIMEO/SO_SNDTIMEO) expired",
+                        )));
                     }
                     let p = self.k.proc(pid).ok();
                     if let Some(p) = &p {
@@ -611,9 +614,10 @@ impl World {
                         if let Some(p) = &p {
                             p.sleeping.fetch_sub(1, Ordering::SeqCst);
                         }
-                        return Err(Errno::ERESTARTNOINTR.why(
-                            "signal_pending: the caller abandoned the call (it will restart it)",
-                        ));
+                        return Err(Errno::ERESTARTNOINTR.why(rule!(
+                            signal_pending,
+                            "the caller abandoned the call (it will restart it)",
+                        )));
                     }
                     if let Some(p) = &p {
                         p.sleeping.fetch_sub(1, Ordering::SeqCst);
@@ -870,7 +874,7 @@ impl World {
     /// `EINVAL` for a value outside a C int (`proc_dointvec`).
     pub fn sysctl_max_dgram_qlen(&self, netns: u32, n: i64) -> SysResult<()> {
         let v = i32::try_from(n)
-            .map_err(|_| Errno::EINVAL.why("proc_dointvec: value outside a C int"))?;
+            .map_err(|_| Errno::EINVAL.why(rule!(proc_dointvec, "value outside a C int")))?;
         lock(&self.k.max_dgram_qlen).insert(netns, v as u32);
         Ok(())
     }
@@ -1034,7 +1038,9 @@ impl World {
         let fd = fd.as_raw();
         // __sys_sendmsg: forbid_cmsg_compat, before the fd is looked up.
         if flags & crate::abi::consts::MSG_CMSG_COMPAT != 0 {
-            return Err(Errno::EINVAL.why("__sys_sendmsg: MSG_CMSG_COMPAT on the native call"));
+            return Err(
+                Errno::EINVAL.why(rule!(__sys_sendmsg, "MSG_CMSG_COMPAT on the native call"))
+            );
         }
         // fdget once: the file is held across any sleep, as the kernel holds it.
         let f = self.k.fdget(pid, fd)?;
@@ -1045,7 +1051,7 @@ impl World {
             Some(s) => self.blocking(pid, s.sndtimeo.get(), |k| {
                 if msg.control.len() > i32::MAX as usize {
                     return Err(Errno::ENOBUFS
-                        .why("____sys_sendmsg: msg_controllen > INT_MAX")
+                        .why(rule!(____sys_sendmsg, "msg_controllen > INT_MAX"))
                         .into());
                 }
                 k.sock_sendmsg(pid, s, &f, msg, flags, &mut pr)
@@ -1082,7 +1088,9 @@ impl World {
         let fd = fd.as_raw();
         // __sys_recvmsg: forbid_cmsg_compat, before the fd is looked up.
         if flags & crate::abi::consts::MSG_CMSG_COMPAT != 0 {
-            return Err(Errno::EINVAL.why("__sys_recvmsg: MSG_CMSG_COMPAT on the native call"));
+            return Err(
+                Errno::EINVAL.why(rule!(__sys_recvmsg, "MSG_CMSG_COMPAT on the native call"))
+            );
         }
         let f = self.k.fdget(pid, fd)?;
         let mut pr = StreamProgress::default();
@@ -1147,7 +1155,7 @@ impl World {
         }
         if fault && flags & crate::abi::consts::MSG_CMSG_COMPAT == 0 {
             self.k.fdget(pid, fd).map(|f| self.k.fput(f))?;
-            return Err(Errno::EFAULT.why("copy_from_iter: an iovec has a NULL base"));
+            return Err(Errno::EFAULT.why(rule!(copy_from_iter, "an iovec has a NULL base")));
         }
         let hdr = crate::net::socket::MsgHdr {
             name: msg.name,
@@ -1188,9 +1196,9 @@ impl World {
                     return Err(e);
                 }
                 if bad_len {
-                    return Err(Errno::EINVAL.why("__copy_msghdr: msg_namelen < 0"));
+                    return Err(Errno::EINVAL.why(rule!(__copy_msghdr, "msg_namelen < 0")));
                 }
-                return Err(Errno::EFAULT.why("copy_to_iter: an iovec has a NULL base"));
+                return Err(Errno::EFAULT.why(rule!(copy_to_iter, "an iovec has a NULL base")));
             }
         }
         let len = a.iov.iter().fold(0usize, |n, b| n.saturating_add(b.len()));
@@ -1252,12 +1260,16 @@ impl World {
                 return Ok(rev);
             }
             if self.k.interrupted.load(Ordering::SeqCst) {
-                return Err(Errno::EINTR
-                    .why("signal_pending: the world was torn down while the call slept"));
+                return Err(Errno::EINTR.why(rule!(
+                    signal_pending,
+                    "the world was torn down while the call slept"
+                )));
             }
             // do_poll: a pending signal ends the wait with ERESTARTNOHAND.
             if let Some(e) = intr.as_ref().and_then(|i| {
-                i.take(|| Errno::ERESTARTNOHAND.why("do_poll: signal_pending while poll waits"))
+                i.take(|| {
+                    Errno::ERESTARTNOHAND.why(rule!(do_poll, "signal_pending while poll waits"))
+                })
             }) {
                 return Err(e);
             }
@@ -1398,7 +1410,7 @@ impl World {
         let f = self.k.fdget(pid, fd)?;
         if matches!(f.kind, FileKind::Path) {
             self.k.fput(f);
-            return Err(Errno::EBADF.why("fcntl: F_SETOWN on an O_PATH fd"));
+            return Err(Errno::EBADF.why(rule!(fcntl, "F_SETOWN on an O_PATH fd")));
         }
         f.owner.store(pid, Ordering::SeqCst);
         self.k.fput(f);

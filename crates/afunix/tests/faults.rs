@@ -30,7 +30,7 @@ fn an_skb_allocation_fails_the_nth_send_with_enobufs() {
     let e = w.send_with_fds(p, a, b"2", &[]).unwrap_err();
     assert_eq!(e, Errno::ENOBUFS);
     assert_eq!(e.rule.function(), Some("sock_alloc_send_pskb"));
-    assert!(e.reason().contains("injected fault"));
+    assert!(e.rule.text.contains("injected fault"));
     assert_eq!(w.send_with_fds(p, a, b"3", &[]), Ok(1));
     assert_eq!(w.take_fired(), vec![(FaultPoint::SockAllocSendPskb, p)]);
     assert_eq!(w.recvmsg(p, b, 8, 0, MSG_DONTWAIT).unwrap().data, b"1");

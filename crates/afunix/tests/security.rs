@@ -98,7 +98,10 @@ impl Security for &'static Recorder {
             sock(o)
         ));
         if *self.deny_send_from.lock().unwrap() == Some(t.pid) {
-            return Err(Errno::EACCES.why("security_unix_may_send: test policy: no datagrams"));
+            return Err(Errno::EACCES.why(afunix::rule!(
+                security_unix_may_send,
+                "test policy: no datagrams"
+            )));
         }
         Ok(())
     }

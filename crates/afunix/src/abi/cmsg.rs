@@ -213,9 +213,10 @@ impl<'a> Iterator for KernelCmsgs<'a> {
             .and_then(|l| self.buf.get(self.off + CMSG_HDR_LEN..self.off + l));
         let Some(data) = data else {
             self.done = true;
-            return Some(Err(Errno::EINVAL.why(
-                "__scm_send: !CMSG_OK (cmsg_len < sizeof(cmsghdr) or > bytes left in msg_control)",
-            )));
+            return Some(Err(Errno::EINVAL.why(rule!(
+                __scm_send,
+                "!CMSG_OK (cmsg_len < sizeof(cmsghdr) or > bytes left in msg_control)",
+            ))));
         };
         match next_offset(self.off, len) {
             Some(n) => self.off = n,

@@ -285,44 +285,52 @@ fn check_classic(insns: &[SockFilter]) -> Result<(), crate::errno::Error> {
     let flen = insns.len();
     for (pc, f) in insns.iter().enumerate() {
         if !code_allowed(f.code) {
-            return Err(
-                Errno::EINVAL.why("bpf_check_classic: opcode not allowed in a socket filter")
-            );
+            return Err(Errno::EINVAL.why(rule!(
+                bpf_check_classic,
+                "opcode not allowed in a socket filter"
+            )));
         }
         let code = f.code;
         if code == BPF_ALU | BPF_DIV | BPF_K || code == BPF_ALU | BPF_MOD | BPF_K {
             if f.k == 0 {
-                return Err(Errno::EINVAL.why("bpf_check_classic: division by constant 0"));
+                return Err(Errno::EINVAL.why(rule!(bpf_check_classic, "division by constant 0")));
             }
         } else if code == BPF_ALU | BPF_LSH | BPF_K || code == BPF_ALU | BPF_RSH | BPF_K {
             if f.k >= 32 {
-                return Err(Errno::EINVAL.why("bpf_check_classic: shift by constant >= 32"));
+                return Err(Errno::EINVAL.why(rule!(bpf_check_classic, "shift by constant >= 32")));
             }
         } else if matches!(code, op::LD_MEM | op::LDX_MEM | op::ST | op::STX) {
             if f.k >= BPF_MEMWORDS {
-                return Err(
-                    Errno::EINVAL.why("bpf_check_classic: scratch memory index >= BPF_MEMWORDS")
-                );
+                return Err(Errno::EINVAL.why(rule!(
+                    bpf_check_classic,
+                    "scratch memory index >= BPF_MEMWORDS"
+                )));
             }
         } else if code == BPF_JMP | BPF_JA {
             // flen - pc - 1 >= 0 since pc < flen.
             if u64::from(f.k) >= (flen - pc - 1) as u64 {
-                return Err(Errno::EINVAL.why("bpf_check_classic: ja past the end of the program"));
+                return Err(
+                    Errno::EINVAL.why(rule!(bpf_check_classic, "ja past the end of the program"))
+                );
             }
         } else if is_cond_jump(code) {
             if pc + usize::from(f.jt) + 1 >= flen || pc + usize::from(f.jf) + 1 >= flen {
-                return Err(Errno::EINVAL.why("bpf_check_classic: conditional jump past the end"));
+                return Err(
+                    Errno::EINVAL.why(rule!(bpf_check_classic, "conditional jump past the end"))
+                );
             }
         } else if matches!(code, op::LD_W_ABS | op::LD_H_ABS | op::LD_B_ABS)
             && f.k >= SKF_AD_OFF
             && !known_ancillary(f.k)
         {
-            return Err(Errno::EINVAL.why("bpf_check_classic: unknown ancillary load"));
+            return Err(Errno::EINVAL.why(rule!(bpf_check_classic, "unknown ancillary load")));
         }
     }
     match insns.last() {
         Some(last) if last.code == BPF_RET | BPF_K || last.code == BPF_RET | BPF_A => {}
-        _ => return Err(Errno::EINVAL.why("bpf_check_classic: last instruction is not a RET")),
+        _ => {
+            return Err(Errno::EINVAL.why(rule!(bpf_check_classic, "last instruction is not a RET")))
+        }
     }
     check_load_and_stores(insns)
 }
@@ -343,9 +351,10 @@ fn check_load_and_stores(insns: &[SockFilter]) -> Result<(), crate::errno::Error
         match f.code {
             op::ST | op::STX => valid |= bit,
             op::LD_MEM | op::LDX_MEM if valid & bit == 0 => {
-                return Err(
-                    Errno::EINVAL.why("check_load_and_stores: load of an unwritten scratch cell")
-                );
+                return Err(Errno::EINVAL.why(rule!(
+                    check_load_and_stores,
+                    "load of an unwritten scratch cell"
+                )));
             }
             c if c == BPF_JMP | BPF_JA => {
                 let t = usize::try_from(f.k)
@@ -478,12 +487,14 @@ impl Program {
     /// `bpf_check_basics_ok`, `check_load_and_stores`).
     pub fn parse(bytes: &[u8]) -> Result<Program, crate::errno::Error> {
         if bytes.len() % SOCK_FILTER_SIZE != 0 {
-            return Err(Errno::EINVAL
-                .why("sk_attach_filter: program bytes not a multiple of sizeof(sock_filter)"));
+            return Err(Errno::EINVAL.why(rule!(
+                sk_attach_filter,
+                "program bytes not a multiple of sizeof(sock_filter)"
+            )));
         }
         let n = bytes.len() / SOCK_FILTER_SIZE;
         if n == 0 || n > BPF_MAXINSNS {
-            return Err(Errno::EINVAL.why("bpf_check_basics_ok: len == 0 or > BPF_MAXINSNS"));
+            return Err(Errno::EINVAL.why(rule!(bpf_check_basics_ok, "len == 0 or > BPF_MAXINSNS")));
         }
         let insns: Vec<SockFilter> = bytes
             .chunks_exact(SOCK_FILTER_SIZE)
@@ -498,7 +509,7 @@ impl Program {
     /// As [`parse`](Self::parse).
     pub fn from_instructions(insns: Vec<SockFilter>) -> Result<Program, crate::errno::Error> {
         if insns.is_empty() || insns.len() > BPF_MAXINSNS {
-            return Err(Errno::EINVAL.why("bpf_check_basics_ok: len == 0 or > BPF_MAXINSNS"));
+            return Err(Errno::EINVAL.why(rule!(bpf_check_basics_ok, "len == 0 or > BPF_MAXINSNS")));
         }
         check_classic(&insns)?;
         Ok(Program { insns })

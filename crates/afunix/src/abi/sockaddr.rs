@@ -122,11 +122,13 @@ impl UnixAddr {
 /// `EINVAL`, with `unix_validate_addr`'s rule.
 pub fn parse_user_addr(b: &[u8]) -> Result<UnixAddr, crate::errno::Error> {
     if b.len() <= SA_FAMILY_SIZE || b.len() > SOCKADDR_UN_SIZE {
-        return Err(Errno::EINVAL
-            .why("unix_validate_addr: addr_len <= offsetof(sun_path) or > sizeof(sockaddr_un)"));
+        return Err(Errno::EINVAL.why(rule!(
+            unix_validate_addr,
+            "addr_len <= offsetof(sun_path) or > sizeof(sockaddr_un)"
+        )));
     }
     if family(b) != Some(AF_UNIX) {
-        return Err(Errno::EINVAL.why("unix_validate_addr: sun_family != AF_UNIX"));
+        return Err(Errno::EINVAL.why(rule!(unix_validate_addr, "sun_family != AF_UNIX")));
     }
     Ok(UnixAddr::from_sockaddr(b))
 }

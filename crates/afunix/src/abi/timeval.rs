@@ -114,10 +114,12 @@ pub fn duration_to_jiffies(d: Duration) -> u64 {
 /// # Errors
 /// `EINVAL` (short) and `EDOM` (bad `tv_usec`), as above.
 pub fn sock_set_timeout(b: &[u8]) -> Result<Option<Duration>, crate::errno::Error> {
-    let tv = Timeval::parse(b)
-        .ok_or(Errno::EINVAL.why("sock_copy_user_timeval: optlen < sizeof(struct timeval)"))?;
+    let tv = Timeval::parse(b).ok_or(Errno::EINVAL.why(rule!(
+        sock_copy_user_timeval,
+        "optlen < sizeof(struct timeval)"
+    )))?;
     if !(0..USEC_PER_SEC).contains(&tv.usec) {
-        return Err(Errno::EDOM.why("sock_set_timeout: tv_usec < 0 or >= USEC_PER_SEC"));
+        return Err(Errno::EDOM.why(rule!(sock_set_timeout, "tv_usec < 0 or >= USEC_PER_SEC")));
     }
     if tv.sec < 0 {
         return Ok(Some(Duration::ZERO));

@@ -22,7 +22,10 @@ fn install_lowest(
     cloexec: bool,
 ) -> Result<i32, (Arc<File>, crate::errno::Error)> {
     if !p.alive.load(Ordering::SeqCst) {
-        return Err((file, Errno::ESRCH.why("fd_install: the process exited")));
+        return Err((
+            file,
+            Errno::ESRCH.why(rule!(fd_install, "the process exited")),
+        ));
     }
     match t.lowest_free(p.nofile) {
         Ok(fd) => {
@@ -115,7 +118,7 @@ impl Kernel {
             let p = self.proc(pid)?;
             let mut t = p.fd_table_mut();
             if !p.alive.load(Ordering::SeqCst) {
-                return Err(Errno::ESRCH.why("fd_install: the process exited"));
+                return Err(Errno::ESRCH.why(rule!(fd_install, "the process exited")));
             }
             let x = t.lowest_free(p.nofile)?;
             let y = t.lowest_free_from(x as usize + 1, p.nofile)?;
@@ -173,7 +176,7 @@ impl Kernel {
         // do_fcntl on an O_PATH fd allows only the fd-table commands.
         if matches!(f.kind, FileKind::Path) {
             self.fput(f);
-            return Err(Errno::EBADF.why("fcntl: F_SETFL on an O_PATH fd"));
+            return Err(Errno::EBADF.why(rule!(fcntl, "F_SETFL on an O_PATH fd")));
         }
         f.nonblock.store(on, Ordering::Relaxed);
         self.fput(f);
@@ -200,7 +203,7 @@ impl Kernel {
             return Ok(newfd);
         }
         if newfd < 0 || newfd as u64 >= p.nofile {
-            return Err(Errno::EBADF.why("ksys_dup3: newfd >= RLIMIT_NOFILE"));
+            return Err(Errno::EBADF.why(rule!(ksys_dup3, "newfd >= RLIMIT_NOFILE")));
         }
         let file = self.fget(&t.get(fd)?.file);
         let old = t.remove(newfd).ok();

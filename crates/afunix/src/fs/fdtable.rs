@@ -56,7 +56,7 @@ impl FdTable {
             .ok()
             .and_then(|i| self.slots.get(i))
             .and_then(Option::as_ref)
-            .ok_or(Errno::EBADF.why("fdget: fd is not open in this process"))
+            .ok_or(Errno::EBADF.why(rule!(fdget, "fd is not open in this process")))
     }
 
     /// The lowest free fd below `limit` (`alloc_fd`), or `EMFILE`.
@@ -76,7 +76,7 @@ impl FdTable {
         };
         if (free as u64) >= limit || free > i32::MAX as usize {
             crate::path::note(|| format!("the lowest free fd is {free}, RLIMIT_NOFILE {limit}"));
-            return Err(Errno::EMFILE.why("alloc_fd: no free fd below RLIMIT_NOFILE"));
+            return Err(Errno::EMFILE.why(rule!(alloc_fd, "no free fd below RLIMIT_NOFILE")));
         }
         Ok(free as i32)
     }
@@ -122,10 +122,10 @@ impl FdTable {
         let slot = usize::try_from(fd)
             .ok()
             .and_then(|i| self.slots.get_mut(i))
-            .ok_or(Errno::EBADF.why("fdget: fd is not open in this process"))?;
+            .ok_or(Errno::EBADF.why(rule!(fdget, "fd is not open in this process")))?;
         let entry = slot
             .take()
-            .ok_or(Errno::EBADF.why("fdget: fd is not open in this process"))?;
+            .ok_or(Errno::EBADF.why(rule!(fdget, "fd is not open in this process")))?;
         while matches!(self.slots.last(), Some(None)) {
             self.slots.pop();
         }
@@ -143,7 +143,7 @@ impl FdTable {
                 e.cloexec = on;
                 Ok(())
             }
-            _ => Err(Errno::EBADF.why("fdget: fd is not open in this process")),
+            _ => Err(Errno::EBADF.why(rule!(fdget, "fd is not open in this process"))),
         }
     }
 

@@ -117,9 +117,9 @@ impl File {
     pub fn not_a_socket(&self) -> crate::errno::Error {
         use crate::errno::Errno;
         if matches!(self.kind, FileKind::Path) {
-            Errno::EBADF.why("sockfd_lookup: fdget refuses an O_PATH fd")
+            Errno::EBADF.why(rule!(sockfd_lookup, "fdget refuses an O_PATH fd"))
         } else {
-            Errno::ENOTSOCK.why("sockfd_lookup: fd is not a socket")
+            Errno::ENOTSOCK.why(rule!(sockfd_lookup, "fd is not a socket"))
         }
     }
 

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, Weak};
 /// A node the walk holds vanished under it (`d_is_negative`): cannot
 /// happen while the name table is locked, but is an errno, not a panic.
 pub(crate) const GONE: crate::errno::Error =
-    Errno::ENOENT.why("d_is_negative: the inode was removed meanwhile");
+    Errno::ENOENT.why(rule!(d_is_negative, "the inode was removed meanwhile"));
 
 /// `MAY_EXEC`, `MAY_WRITE`, `MAY_READ`.
 pub(crate) const MAY_EXEC: u32 = 1;
@@ -140,7 +140,7 @@ impl Tree {
     /// one that holds the last component).
     pub(crate) fn walk_parent(&self, path: &[u8], cred: &Cred) -> SysResult<Parent> {
         if path.is_empty() {
-            return Err(Errno::ENOENT.why("getname: empty path"));
+            return Err(Errno::ENOENT.why(rule!(getname, "empty path")));
         }
         let trailing_slash = path.ends_with(b"/");
         let comps: Vec<&[u8]> = path
@@ -155,15 +155,18 @@ impl Tree {
             let node = self
                 .nodes
                 .get(&cur)
-                .ok_or(Errno::ENOENT.why("link_path_walk: the directory is gone"))?;
+                .ok_or(Errno::ENOENT.why(rule!(link_path_walk, "the directory is gone")))?;
             if !node.is_dir() {
-                return Err(
-                    Errno::ENOTDIR.why("link_path_walk: a component on the way is not a directory")
-                );
+                return Err(Errno::ENOTDIR.why(rule!(
+                    link_path_walk,
+                    "a component on the way is not a directory"
+                )));
             }
             if !permission(node, cred, MAY_EXEC) {
-                return Err(Errno::EACCES
-                    .why("may_lookup: no search permission on a directory of the path"));
+                return Err(Errno::EACCES.why(rule!(
+                    may_lookup,
+                    "no search permission on a directory of the path"
+                )));
             }
             if i + 1 == n {
                 let last = match *c {
@@ -184,9 +187,10 @@ impl Tree {
                     cur = stack.pop().unwrap_or(ROOT_INO);
                 }
                 name => {
-                    let next = self.child(cur, name).ok_or(
-                        Errno::ENOENT.why("walk_component: no such file or directory on the way"),
-                    )?;
+                    let next = self.child(cur, name).ok_or(Errno::ENOENT.why(rule!(
+                        walk_component,
+                        "no such file or directory on the way"
+                    )))?;
                     stack.push(cur);
                     cur = next;
                 }
@@ -195,9 +199,10 @@ impl Tree {
         // Only slashes: the directory itself.
         let node = self.nodes.get(&cur).ok_or(crate::fs::namei::GONE)?;
         if !permission(node, cred, MAY_EXEC) {
-            return Err(
-                Errno::EACCES.why("may_lookup: no search permission on a directory of the path")
-            );
+            return Err(Errno::EACCES.why(rule!(
+                may_lookup,
+                "no search permission on a directory of the path"
+            )));
         }
         Ok(Parent {
             dir: cur,
@@ -222,9 +227,11 @@ impl Tree {
         let p = self.walk_parent(path, cred)?;
         let ino = self
             .lookup_last(&p)
-            .ok_or(Errno::ENOENT.why("lookup_last: no such file or directory"))?;
+            .ok_or(Errno::ENOENT.why(rule!(lookup_last, "no such file or directory")))?;
         if p.trailing_slash && !self.nodes.get(&ino).is_some_and(Node::is_dir) {
-            return Err(Errno::ENOTDIR.why("lookup_last: a trailing / names a non-directory"));
+            return Err(
+                Errno::ENOTDIR.why(rule!(lookup_last, "a trailing / names a non-directory"))
+            );
         }
         Ok(ino)
     }
@@ -243,17 +250,25 @@ impl Tree {
         let p = self.walk_parent(path, cred)?;
         let name = match &p.last {
             Last::Norm(n) => n.clone(),
-            _ => return Err(Errno::EEXIST.why("filename_create: the last component is . or ..")),
+            _ => {
+                return Err(
+                    Errno::EEXIST.why(rule!(filename_create, "the last component is . or .."))
+                )
+            }
         };
         if self.child(p.dir, &name).is_some() {
-            return Err(Errno::EEXIST.why("filename_create: the path exists"));
+            return Err(Errno::EEXIST.why(rule!(filename_create, "the path exists")));
         }
         if p.trailing_slash && !want_dir {
-            return Err(Errno::ENOENT.why("filename_create: a trailing / asks for a directory"));
+            return Err(
+                Errno::ENOENT.why(rule!(filename_create, "a trailing / asks for a directory"))
+            );
         }
         let dir = self.nodes.get(&p.dir).ok_or(crate::fs::namei::GONE)?;
         if !permission(dir, cred, MAY_WRITE | MAY_EXEC) {
-            return Err(Errno::EACCES.why("may_create: no write permission on the directory"));
+            return Err(
+                Errno::EACCES.why(rule!(may_create, "no write permission on the directory"))
+            );
         }
         Ok((p.dir, name))
     }

@@ -16,7 +16,7 @@ impl Kernel {
     pub(crate) fn pipe2(&self, pid: RawPid, flags: i32) -> SysResult<[i32; 2]> {
         use crate::abi::consts::{O_CLOEXEC, O_NONBLOCK};
         if flags & !(O_CLOEXEC | O_NONBLOCK) != 0 {
-            return Err(Errno::EINVAL.why("pipe2: unknown flags"));
+            return Err(Errno::EINVAL.why(rule!(pipe2, "unknown flags")));
         }
         self.fd_reserve(pid, 2)?;
         let pipe = Arc::new(Pipe {
@@ -55,7 +55,7 @@ impl Kernel {
             if g.readers == 0 {
                 drop(g);
                 self.raise_sigpipe(pid);
-                return Err(Errno::EPIPE.why("pipe_write: no reader").into());
+                return Err(Errno::EPIPE.why(rule!(pipe_write, "no reader")).into());
             }
             let chars = total & (PIPE_PAGE - 1);
             if chars > 0 {
@@ -75,7 +75,7 @@ impl Kernel {
                 pr.sent = 0;
                 if ret == 0 {
                     return Err(Errno::EPIPE
-                        .why("pipe_write: the last reader went away")
+                        .why(rule!(pipe_write, "the last reader went away"))
                         .into());
                 }
                 return Ok(ret);
@@ -89,7 +89,9 @@ impl Kernel {
             }
             if f.is_nonblock() {
                 if ret == 0 {
-                    return Err(Errno::EAGAIN.why("pipe_write: full, O_NONBLOCK").into());
+                    return Err(Errno::EAGAIN
+                        .why(rule!(pipe_write, "full, O_NONBLOCK"))
+                        .into());
                 }
                 break;
             }

@@ -56,7 +56,9 @@ impl Kernel {
                         return Ok(Vec::new());
                     }
                     if f.is_nonblock() {
-                        return Err(Errno::EAGAIN.why("pipe_read: empty, O_NONBLOCK").into());
+                        return Err(Errno::EAGAIN
+                            .why(rule!(pipe_read, "empty, O_NONBLOCK"))
+                            .into());
                     }
                     return Err(Fail::Block(Wait::Pipe(Arc::clone(p), g.seq)));
                 }
@@ -77,12 +79,12 @@ impl Kernel {
                 Ok(out)
             }
             FileKind::PipeWrite(_) => Err(Errno::EBADF
-                .why("vfs_read: the file is not open for reading")
+                .why(rule!(vfs_read, "the file is not open for reading"))
                 .into()),
             FileKind::Regular(r) => {
                 if !r.read {
                     return Err(Errno::EBADF
-                        .why("vfs_read: file not open for reading")
+                        .why(rule!(vfs_read, "file not open for reading"))
                         .into());
                 }
                 let data = lock(&r.data);
@@ -93,15 +95,22 @@ impl Kernel {
                 *pos = (*pos).max(end);
                 Ok(out)
             }
-            FileKind::Dir => Err(Errno::EISDIR.why("generic_read_dir: a directory").into()),
+            FileKind::Dir => Err(Errno::EISDIR
+                .why(rule!(generic_read_dir, "a directory"))
+                .into()),
             FileKind::External(_) => Err(Errno::EINVAL
-                .why("vfs_read: an external file is read by its owner, not the model")
+                .why(rule!(
+                    vfs_read,
+                    "an external file is read by its owner, not the model"
+                ))
                 .into()),
             FileKind::Path => Err(Errno::EBADF
-                .why("ksys_read: fdget refuses an O_PATH fd")
+                .why(rule!(ksys_read, "fdget refuses an O_PATH fd"))
                 .into()),
             // A pidfd is opened read-write but has no read operation.
-            FileKind::Pidfd(_) => Err(Errno::EINVAL.why("vfs_read: a pidfd cannot be read").into()),
+            FileKind::Pidfd(_) => Err(Errno::EINVAL
+                .why(rule!(vfs_read, "a pidfd cannot be read"))
+                .into()),
             // sock_read_iter: a zero-length read never reaches the protocol.
             FileKind::Socket(_) if len == 0 => Ok(Vec::new()),
             FileKind::Socket(s) => {
@@ -136,13 +145,18 @@ impl Kernel {
             FileKind::Memfd(m) => {
                 let mut m = lock(m);
                 let start = m.pos;
-                let end =
-                    start.checked_add(bytes.len()).ok_or(Errno::EFBIG.why(
-                        "generic_write_check_limits: the write passes the largest file offset",
-                    ))?;
+                let end = start
+                    .checked_add(bytes.len())
+                    .ok_or(Errno::EFBIG.why(rule!(
+                        generic_write_check_limits,
+                        "the write passes the largest file offset",
+                    )))?;
                 if end > crate::abi::consts::MAX_FILE_SIZE {
                     return Err(Errno::ENOSPC
-                        .why("shmem_get_folio_gfp: the memfd passes the world's memory for files")
+                        .why(rule!(
+                            shmem_get_folio_gfp,
+                            "the memfd passes the world's memory for files"
+                        ))
                         .into());
                 }
                 m.data.write_at(start, bytes)?;
@@ -153,12 +167,12 @@ impl Kernel {
             FileKind::PipeWrite(_) if bytes.is_empty() => Ok(0),
             FileKind::PipeWrite(p) => self.pipe_write(pid, f, p, bytes, pr),
             FileKind::PipeRead(_) => Err(Errno::EBADF
-                .why("vfs_write: the file is not open for writing")
+                .why(rule!(vfs_write, "the file is not open for writing"))
                 .into()),
             FileKind::Regular(r) => {
                 if !r.write {
                     return Err(Errno::EBADF
-                        .why("vfs_write: file not open for writing")
+                        .why(rule!(vfs_write, "file not open for writing"))
                         .into());
                 }
                 let mut data = lock(&r.data);
@@ -167,21 +181,25 @@ impl Kernel {
                 let end = start
                     .checked_add(bytes.len())
                     .filter(|e| *e <= crate::abi::consts::MAX_FILE_SIZE)
-                    .ok_or(
-                        Errno::EFBIG.why("generic_write_checks: past the world's file size limit"),
-                    )?;
+                    .ok_or(Errno::EFBIG.why(rule!(
+                        generic_write_checks,
+                        "past the world's file size limit"
+                    )))?;
                 data.write_at(start, bytes)?;
                 *pos = end;
                 Ok(bytes.len())
             }
-            FileKind::Dir | FileKind::Path => {
-                Err(Errno::EBADF.why("ksys_write: not open for writing").into())
-            }
+            FileKind::Dir | FileKind::Path => Err(Errno::EBADF
+                .why(rule!(ksys_write, "not open for writing"))
+                .into()),
             FileKind::External(_) => Err(Errno::EINVAL
-                .why("vfs_write: an external file is written by its owner, not the model")
+                .why(rule!(
+                    vfs_write,
+                    "an external file is written by its owner, not the model"
+                ))
                 .into()),
             FileKind::Pidfd(_) => Err(Errno::EINVAL
-                .why("vfs_write: a pidfd cannot be written")
+                .why(rule!(vfs_write, "a pidfd cannot be written"))
                 .into()),
             FileKind::Socket(s) => {
                 let msg = crate::net::socket::MsgHdr {

@@ -42,7 +42,10 @@ impl ShmemAcct {
             })
             .map(|_| ())
             .map_err(|_| {
-                Errno::ENOSPC.why("shmem_inode_acct_blocks: the world's memory for files is full")
+                Errno::ENOSPC.why(rule!(
+                    shmem_inode_acct_blocks,
+                    "the world's memory for files is full"
+                ))
             })
     }
 
@@ -89,16 +92,20 @@ impl Pages {
     /// `ENOSPC` past the world's budget, `ENOMEM` if the allocation fails;
     /// either way the file is unchanged.
     pub(crate) fn write_at(&mut self, start: usize, bytes: &[u8]) -> SysResult<()> {
-        let end = start.checked_add(bytes.len()).ok_or(
-            Errno::EFBIG
-                .why("generic_write_check_limits: the write passes the largest file offset"),
-        )?;
+        let end = start
+            .checked_add(bytes.len())
+            .ok_or(Errno::EFBIG.why(rule!(
+                generic_write_check_limits,
+                "the write passes the largest file offset"
+            )))?;
         if end > self.data.len() {
             let more = end - self.data.len();
             self.acct.charge(more)?;
             if self.data.try_reserve(more).is_err() {
                 self.acct.uncharge(more);
-                return Err(Errno::ENOMEM.why("shmem_alloc_folio: no memory for the file's pages"));
+                return Err(
+                    Errno::ENOMEM.why(rule!(shmem_alloc_folio, "no memory for the file's pages"))
+                );
             }
             self.data.resize(end, 0);
         }

@@ -37,7 +37,7 @@ impl World {
             // do_o_path: a lookup, no permission on the file itself.
             let ino = tree.lookup(path, &cred)?;
             if flags & O_DIRECTORY != 0 && !tree.node(ino).is_some_and(Node::is_dir) {
-                return Err(Errno::ENOTDIR.why("do_o_path: O_DIRECTORY on a non-directory"));
+                return Err(Errno::ENOTDIR.why(rule!(do_o_path, "O_DIRECTORY on a non-directory")));
             }
             drop(names);
             let f = k.alloc_file(FileKind::Path, false);
@@ -49,33 +49,37 @@ impl World {
             // open_last_lookups: a trailing / with O_CREAT is EISDIR before
             // the name is looked up (existing or not).
             if par.trailing_slash && matches!(par.last, Last::Norm(_)) {
-                return Err(Errno::EISDIR.why("open_last_lookups: O_CREAT with a trailing /"));
+                return Err(
+                    Errno::EISDIR.why(rule!(open_last_lookups, "O_CREAT with a trailing /"))
+                );
             }
             match tree.lookup_last(&par) {
                 Some(ino) => {
                     if flags & O_EXCL != 0 {
-                        return Err(Errno::EEXIST
-                            .why("open_last_lookups: O_CREAT|O_EXCL and the file exists"));
+                        return Err(Errno::EEXIST.why(rule!(
+                            open_last_lookups,
+                            "O_CREAT|O_EXCL and the file exists"
+                        )));
                     }
                     if tree.node(ino).is_some_and(Node::is_dir) {
-                        return Err(Errno::EISDIR.why("open_last_lookups: O_CREAT on a directory"));
+                        return Err(
+                            Errno::EISDIR.why(rule!(open_last_lookups, "O_CREAT on a directory"))
+                        );
                     }
                     (ino, false)
                 }
                 None => {
                     if par.trailing_slash {
-                        return Err(
-                            Errno::EISDIR.why("open_last_lookups: O_CREAT with a trailing /")
-                        );
+                        return Err(Errno::EISDIR
+                            .why(rule!(open_last_lookups, "O_CREAT with a trailing /")));
                     }
                     let Last::Norm(name) = par.last else {
-                        return Err(Errno::EISDIR.why("open_last_lookups: . or .."));
+                        return Err(Errno::EISDIR.why(rule!(open_last_lookups, ". or ..")));
                     };
                     let dir = tree.node(par.dir).ok_or(crate::fs::namei::GONE)?;
                     if !permission(dir, &cred, MAY_WRITE | MAY_EXEC) {
-                        return Err(
-                            Errno::EACCES.why("may_o_create: no write permission on the directory")
-                        );
+                        return Err(Errno::EACCES
+                            .why(rule!(may_o_create, "no write permission on the directory")));
                     }
                     let ino = tree.insert(
                         par.dir,
@@ -97,7 +101,7 @@ impl World {
         };
         let node = tree.node(ino).ok_or(crate::fs::namei::GONE)?;
         if flags & O_DIRECTORY != 0 && !node.is_dir() {
-            return Err(Errno::ENOTDIR.why("do_open: O_DIRECTORY on a non-directory"));
+            return Err(Errno::ENOTDIR.why(rule!(do_open, "O_DIRECTORY on a non-directory")));
         }
         let wants_write = acc == O_WRONLY || acc == O_RDWR;
         let wants_read = acc == O_RDONLY || acc == O_RDWR;
@@ -105,18 +109,22 @@ impl World {
         let trunc = flags & O_TRUNC != 0;
         // may_open (a file this call created is not checked again).
         if node.is_dir() && (wants_write || trunc) && !created {
-            return Err(Errno::EISDIR.why("may_open: a directory opened for writing"));
+            return Err(Errno::EISDIR.why(rule!(may_open, "a directory opened for writing")));
         }
         if !created {
             let mask = if wants_read { MAY_READ } else { 0 }
                 | if wants_write || trunc { MAY_WRITE } else { 0 };
             if !permission(node, &cred, mask) {
-                return Err(Errno::EACCES.why("may_open: the file's mode refuses this access"));
+                return Err(
+                    Errno::EACCES.why(rule!(may_open, "the file's mode refuses this access"))
+                );
             }
         }
         let kind = match &node.kind {
             NodeKind::Sock(_) => {
-                return Err(Errno::ENXIO.why("do_dentry_open: a socket file cannot be opened"))
+                return Err(
+                    Errno::ENXIO.why(rule!(do_dentry_open, "a socket file cannot be opened"))
+                )
             }
             NodeKind::Dir(_) => FileKind::Dir,
             NodeKind::Reg(data) => {
@@ -178,25 +186,27 @@ impl World {
         let tree = &mut names.tree;
         let par = tree.walk_parent(path, &cred)?;
         let Last::Norm(name) = &par.last else {
-            return Err(Errno::EISDIR.why("do_unlinkat: the last component is . or .."));
+            return Err(Errno::EISDIR.why(rule!(do_unlinkat, "the last component is . or ..")));
         };
         let ino = tree
             .child(par.dir, name)
-            .ok_or(Errno::ENOENT.why("do_unlinkat: no such file"))?;
+            .ok_or(Errno::ENOENT.why(rule!(do_unlinkat, "no such file")))?;
         let is_dir = tree.node(ino).is_some_and(Node::is_dir);
         if par.trailing_slash {
             return Err(if is_dir {
-                Errno::EISDIR.why("do_unlinkat: a directory")
+                Errno::EISDIR.why(rule!(do_unlinkat, "a directory"))
             } else {
-                Errno::ENOTDIR.why("do_unlinkat: a trailing / names a non-directory")
+                Errno::ENOTDIR.why(rule!(do_unlinkat, "a trailing / names a non-directory"))
             });
         }
         let dir = tree.node(par.dir).ok_or(crate::fs::namei::GONE)?;
         if !permission(dir, &cred, MAY_WRITE | MAY_EXEC) {
-            return Err(Errno::EACCES.why("may_delete: no write permission on the directory"));
+            return Err(
+                Errno::EACCES.why(rule!(may_delete, "no write permission on the directory"))
+            );
         }
         if is_dir {
-            return Err(Errno::EISDIR.why("may_delete: unlink of a directory"));
+            return Err(Errno::EISDIR.why(rule!(may_delete, "unlink of a directory")));
         }
         tree.remove_entry(par.dir, name);
         Ok(())
@@ -220,7 +230,7 @@ impl World {
             .ok_or(crate::fs::namei::GONE)?;
         // chmod_common → notify_change → inode_owner_or_capable.
         if cred.euid != 0 && cred.euid != node.uid {
-            return Err(Errno::EPERM.why("chmod_common: not the owner and no CAP_FOWNER"));
+            return Err(Errno::EPERM.why(rule!(chmod_common, "not the owner and no CAP_FOWNER")));
         }
         node.mode = mode & 0o7777;
         Ok(())
@@ -241,23 +251,25 @@ impl World {
         let op = tree.walk_parent(old, &cred)?;
         let np = tree.walk_parent(new, &cred)?;
         let (Last::Norm(oname), Last::Norm(nname)) = (&op.last, &np.last) else {
-            return Err(Errno::EBUSY.why("do_renameat2: . or .. as a last component"));
+            return Err(Errno::EBUSY.why(rule!(do_renameat2, ". or .. as a last component")));
         };
         let src = tree
             .child(op.dir, oname)
-            .ok_or(Errno::ENOENT.why("do_renameat2: no such file"))?;
+            .ok_or(Errno::ENOENT.why(rule!(do_renameat2, "no such file")))?;
         let src_dir = tree.node(src).is_some_and(Node::is_dir);
         if !src_dir && (op.trailing_slash || np.trailing_slash) {
-            return Err(Errno::ENOTDIR.why("do_renameat2: a trailing / on a non-directory"));
+            return Err(Errno::ENOTDIR.why(rule!(do_renameat2, "a trailing / on a non-directory")));
         }
         if src_dir && tree.is_within(np.dir, src) {
-            return Err(Errno::EINVAL.why("do_renameat2: a directory moved below itself"));
+            return Err(Errno::EINVAL.why(rule!(do_renameat2, "a directory moved below itself")));
         }
         let target = tree.child(np.dir, nname);
         // lock_rename's trap: the target is an ancestor of the source.
         if let Some(t) = target {
             if t != src && tree.is_within(op.dir, t) {
-                return Err(Errno::ENOTEMPTY.why("do_renameat2: the target contains the source"));
+                return Err(
+                    Errno::ENOTEMPTY.why(rule!(do_renameat2, "the target contains the source"))
+                );
             }
         }
         if target == Some(src) {
@@ -267,14 +279,17 @@ impl World {
         // may_create on the new side (permission first, then the kinds).
         let odir = tree.node(op.dir).ok_or(crate::fs::namei::GONE)?;
         if !permission(odir, &cred, MAY_WRITE | MAY_EXEC) {
-            return Err(Errno::EACCES.why("may_delete: no write permission on the old directory"));
+            return Err(Errno::EACCES.why(rule!(
+                may_delete,
+                "no write permission on the old directory"
+            )));
         }
         let ndir = tree.node(np.dir).ok_or(crate::fs::namei::GONE)?;
         if !permission(ndir, &cred, MAY_WRITE | MAY_EXEC) {
             return Err(Errno::EACCES.why(if target.is_some() {
-                "may_delete: no write permission on the new directory"
+                rule!(may_delete, "no write permission on the new directory")
             } else {
-                "may_create: no write permission on the new directory"
+                rule!(may_create, "no write permission on the new directory")
             }));
         }
         let mut target_nonempty = false;
@@ -283,10 +298,12 @@ impl World {
             match (src_dir, &tnode.kind) {
                 (true, NodeKind::Dir(d)) => target_nonempty = !d.is_empty(),
                 (true, _) => {
-                    return Err(Errno::ENOTDIR.why("may_delete: the target is not a directory"))
+                    return Err(
+                        Errno::ENOTDIR.why(rule!(may_delete, "the target is not a directory"))
+                    )
                 }
                 (false, NodeKind::Dir(_)) => {
-                    return Err(Errno::EISDIR.why("may_delete: the target is a directory"))
+                    return Err(Errno::EISDIR.why(rule!(may_delete, "the target is a directory")))
                 }
                 (false, _) => {}
             }
@@ -295,13 +312,17 @@ impl World {
         if src_dir && op.dir != np.dir {
             let snode = tree.node(src).ok_or(crate::fs::namei::GONE)?;
             if !permission(snode, &cred, MAY_WRITE) {
-                return Err(Errno::EACCES
-                    .why("vfs_rename: no write permission on a directory that changes parent"));
+                return Err(Errno::EACCES.why(rule!(
+                    vfs_rename,
+                    "no write permission on a directory that changes parent"
+                )));
             }
         }
         // The file system's rename (simple_rename: simple_empty).
         if target_nonempty {
-            return Err(Errno::ENOTEMPTY.why("simple_rename: the target directory is not empty"));
+            return Err(
+                Errno::ENOTEMPTY.why(rule!(simple_rename, "the target directory is not empty"))
+            );
         }
         if target.is_some() {
             tree.remove_entry(np.dir, nname);

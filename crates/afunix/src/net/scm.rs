@@ -88,14 +88,20 @@ impl Kernel {
                 SCM_RIGHTS => self.scm_fp_copy(pid, cmsg.data, &mut cookie.fp)?,
                 SCM_CREDENTIALS => {
                     if cmsg.cmsg_len != crate::abi::cmsg::cmsg_len(Ucred::SIZE) as u64 {
-                        return Err(Errno::EINVAL.why("__scm_send: SCM_CREDENTIALS cmsg_len != CMSG_LEN(sizeof(struct ucred))"));
+                        return Err(Errno::EINVAL.why(rule!(
+                            __scm_send,
+                            "SCM_CREDENTIALS cmsg_len != CMSG_LEN(sizeof(struct ucred))"
+                        )));
                     }
-                    let c = Ucred::parse(cmsg.data).ok_or(
-                        Errno::EINVAL.why("__scm_send: cmsg_len != CMSG_LEN(sizeof(struct ucred))"),
-                    )?;
+                    let c = Ucred::parse(cmsg.data).ok_or(Errno::EINVAL.why(rule!(
+                        __scm_send,
+                        "cmsg_len != CMSG_LEN(sizeof(struct ucred))"
+                    )))?;
                     self.scm_check_creds(pid, &c)?;
                     if !self.pid_alive(c.pid) {
-                        return Err(Errno::ESRCH.why("__scm_send: find_get_pid: no such pid"));
+                        return Err(
+                            Errno::ESRCH.why(rule!(__scm_send, "find_get_pid: no such pid"))
+                        );
                     }
                     cookie.creds = Some(ScmCreds {
                         pid: c.pid,
@@ -103,7 +109,9 @@ impl Kernel {
                         gid: c.gid,
                     });
                 }
-                _ => return Err(Errno::EINVAL.why("__scm_send: unknown SOL_SOCKET cmsg type")),
+                _ => {
+                    return Err(Errno::EINVAL.why(rule!(__scm_send, "unknown SOL_SOCKET cmsg type")))
+                }
             }
         }
         Ok(())
@@ -119,9 +127,15 @@ impl Kernel {
         if fp.len() + num > SCM_MAX_FD {
             crate::path::note(|| format!("{} fds > SCM_MAX_FD 253", fp.len() + num));
             return Err(if num > SCM_MAX_FD {
-                Errno::EINVAL.why("scm_fp_copy: more than SCM_MAX_FD (253) fds in one cmsg")
+                Errno::EINVAL.why(rule!(
+                    scm_fp_copy,
+                    "more than SCM_MAX_FD (253) fds in one cmsg"
+                ))
             } else {
-                Errno::EINVAL.why("scm_fp_copy: more than SCM_MAX_FD (253) fds in one message")
+                Errno::EINVAL.why(rule!(
+                    scm_fp_copy,
+                    "more than SCM_MAX_FD (253) fds in one message"
+                ))
             });
         }
         // kmalloc of the scm_fp_list
@@ -129,7 +143,7 @@ impl Kernel {
             return Err(crate::fault::FaultPoint::ScmFpCopy.error());
         }
         // fget_raw of each fd, under one hold of the table's lock.
-        let ebadf = || Errno::EBADF.why("scm_fp_copy: fget_raw: fd not open");
+        let ebadf = || Errno::EBADF.why(rule!(scm_fp_copy, "fget_raw: fd not open"));
         self.procs
             .with(pid, |p| {
                 let t = p.fd_table();
@@ -146,7 +160,7 @@ impl Kernel {
     // scm_check_creds
     fn scm_check_creds(&self, pid: RawPid, c: &Ucred) -> SysResult<()> {
         if c.uid == INVALID_ID || c.gid == INVALID_ID {
-            return Err(Errno::EINVAL.why("scm_check_creds: uid/gid does not map (-1)"));
+            return Err(Errno::EINVAL.why(rule!(scm_check_creds, "uid/gid does not map (-1)")));
         }
         let p = self.proc(pid)?;
         let cred = &p.cred;
@@ -164,19 +178,22 @@ impl Kernel {
             });
         }
         if !pid_ok {
-            return Err(
-                Errno::EPERM.why("scm_check_creds: pid is not the sender's and no CAP_SYS_ADMIN")
-            );
+            return Err(Errno::EPERM.why(rule!(
+                scm_check_creds,
+                "pid is not the sender's and no CAP_SYS_ADMIN"
+            )));
         }
         if !uid_ok {
-            return Err(
-                Errno::EPERM.why("scm_check_creds: uid not among uid/euid/suid and no CAP_SETUID")
-            );
+            return Err(Errno::EPERM.why(rule!(
+                scm_check_creds,
+                "uid not among uid/euid/suid and no CAP_SETUID"
+            )));
         }
         if !gid_ok {
-            return Err(
-                Errno::EPERM.why("scm_check_creds: gid not among gid/egid/sgid and no CAP_SETGID")
-            );
+            return Err(Errno::EPERM.why(rule!(
+                scm_check_creds,
+                "gid not among gid/egid/sgid and no CAP_SETGID"
+            )));
         }
         Ok(())
     }

@@ -94,7 +94,7 @@ impl Kernel {
             Ok(v) => Ok(v),
             Err(crate::world::Fail::Err(e)) => Err(e),
             Err(crate::world::Fail::Block(_)) => {
-                Err(Errno::EAGAIN.why("sock_error: a call that may not sleep would block"))
+                Err(Errno::EAGAIN.why(rule!(sock_error, "a call that may not sleep would block")))
             }
         }
     }
@@ -111,12 +111,12 @@ impl Kernel {
     fn unix_create(&self, pid: RawPid, ty: i32, protocol: i32) -> SysResult<SockType> {
         let t = ty & SOCK_TYPE_MASK;
         if t >= SOCK_MAX {
-            return Err(Errno::EINVAL.why("__sock_create: type >= SOCK_MAX"));
+            return Err(Errno::EINVAL.why(rule!(__sock_create, "type >= SOCK_MAX")));
         }
         self.lsm(pid, |sec, task| sec.socket_create(task, t, protocol))?;
         if protocol != 0 && protocol != PF_UNIX {
             return Err(
-                Errno::EPROTONOSUPPORT.why("unix_create: protocol is neither 0 nor PF_UNIX")
+                Errno::EPROTONOSUPPORT.why(rule!(unix_create, "protocol is neither 0 nor PF_UNIX"))
             );
         }
         SockType::from_raw(t)
@@ -126,7 +126,7 @@ impl Kernel {
     pub(crate) fn sys_socket(&self, pid: RawPid, ty: i32, protocol: i32) -> SysResult<i32> {
         crate::path::step("__sys_socket");
         if ty & !(SOCK_TYPE_MASK | SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
-            return Err(Errno::EINVAL.why("__sys_socket: unknown flags in type"));
+            return Err(Errno::EINVAL.why(rule!(__sys_socket, "unknown flags in type")));
         }
         let t = self.unix_create(pid, ty, protocol)?;
         let netns = self.proc(pid)?.netns;
@@ -148,7 +148,7 @@ impl Kernel {
     ) -> SysResult<[i32; 2]> {
         crate::path::step("__sys_socketpair");
         if ty & !(SOCK_TYPE_MASK | SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
-            return Err(Errno::EINVAL.why("__sys_socketpair: unknown flags in type"));
+            return Err(Errno::EINVAL.why(rule!(__sys_socketpair, "unknown flags in type")));
         }
         // __sys_socketpair takes both fds before it creates the sockets.
         self.fd_reserve(pid, 2)?;
@@ -192,9 +192,10 @@ impl Kernel {
         crate::path::step("__sys_bind");
         self.with_sock_nb(pid, fd, |s, _| {
             if addr.len() > SOCKADDR_STORAGE_SIZE {
-                return Err(
-                    Errno::EINVAL.why("move_addr_to_kernel: addrlen > sizeof(sockaddr_storage)")
-                );
+                return Err(Errno::EINVAL.why(rule!(
+                    move_addr_to_kernel,
+                    "addrlen > sizeof(sockaddr_storage)"
+                )));
             }
             self.lsm(pid, |sec, task| sec.socket_bind(task, SocketRef(s), addr))?;
             self.unix_bind(pid, s, addr)
@@ -213,7 +214,10 @@ impl Kernel {
         self.with_sock(pid, fd, |s, f| {
             if addr.len() > SOCKADDR_STORAGE_SIZE {
                 return Err(Errno::EINVAL
-                    .why("move_addr_to_kernel: addrlen > sizeof(sockaddr_storage)")
+                    .why(rule!(
+                        move_addr_to_kernel,
+                        "addrlen > sizeof(sockaddr_storage)"
+                    ))
                     .into());
             }
             // Once per call: a connect that slept comes back with `nonblock` set.
@@ -260,7 +264,9 @@ impl Kernel {
     ) -> KResult<i32> {
         crate::path::step("__sys_accept4");
         if flags & !(SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
-            return Err(Errno::EINVAL.why("__sys_accept4: unknown flags").into());
+            return Err(Errno::EINVAL
+                .why(rule!(__sys_accept4, "unknown flags"))
+                .into());
         }
         // __sys_accept4_file: the new fd is reserved before the listening
         // file is known to be a socket (EBADF, then EMFILE, then ENOTSOCK);
@@ -269,14 +275,14 @@ impl Kernel {
         if matches!(f.kind, FileKind::Path) {
             self.fput(f);
             return Err(Errno::EBADF
-                .why("__sys_accept4: fdget refuses an O_PATH fd")
+                .why(rule!(__sys_accept4, "fdget refuses an O_PATH fd"))
                 .into());
         }
         let r = (|| {
             self.fd_reserve(pid, 1)?;
             let s = f
                 .sock()
-                .ok_or(Errno::ENOTSOCK.why("do_accept: fd is not a socket"))?;
+                .ok_or(Errno::ENOTSOCK.why(rule!(do_accept, "fd is not a socket")))?;
             if nonblock.is_none() {
                 self.lsm(pid, |sec, task| sec.socket_accept(task, SocketRef(s)))?;
             }
@@ -370,7 +376,7 @@ impl Kernel {
             SockType::Seqpacket => {
                 if s.lock().state != SockState::Established {
                     return Err(Errno::ENOTCONN
-                        .why("unix_seqpacket_recvmsg: not connected")
+                        .why(rule!(unix_seqpacket_recvmsg, "not connected"))
                         .into());
                 }
                 self.unix_dgram_recvmsg(pid, s, len, controllen, flags)?
@@ -405,7 +411,7 @@ impl Kernel {
                 s.lock()
                     .peer
                     .clone()
-                    .ok_or(Errno::ENOTCONN.why("unix_getname: no peer"))?
+                    .ok_or(Errno::ENOTCONN.why(rule!(unix_getname, "no peer")))?
             } else {
                 Arc::clone(s)
             };
@@ -486,13 +492,15 @@ impl Kernel {
                 Ok(lock(&p.inner).len() as i32)
             }
             // ioctl(2) uses fdget: an O_PATH fd is EBADF.
-            FileKind::Path => Err(Errno::EBADF.why("ksys_ioctl: fdget refuses an O_PATH fd")),
+            FileKind::Path => {
+                Err(Errno::EBADF.why(rule!(ksys_ioctl, "fdget refuses an O_PATH fd")))
+            }
             FileKind::Regular(r) if req == SIOCINQ => {
                 let len = lock(&r.data).len();
                 let pos = *lock(&r.pos);
                 Ok(len.saturating_sub(pos).min(i32::MAX as usize) as i32)
             }
-            _ => Err(Errno::ENOTTY.why("vfs_ioctl: the file has no such ioctl")),
+            _ => Err(Errno::ENOTTY.why(rule!(vfs_ioctl, "the file has no such ioctl"))),
         };
         self.fput(f);
         r
@@ -505,7 +513,7 @@ impl Kernel {
             SIOCINQ => {
                 let g = s.lock();
                 if g.state == SockState::Listen {
-                    return Err(Errno::EINVAL.why("unix_inq_len: listening socket"));
+                    return Err(Errno::EINVAL.why(rule!(unix_inq_len, "listening socket")));
                 }
                 let n: usize = match s.ty {
                     SockType::Stream => s.stream_inq(&g),
@@ -514,12 +522,12 @@ impl Kernel {
                 };
                 Ok(n.min(i32::MAX as usize) as i32)
             }
-            SIOCATMARK if s.ty != SockType::Stream => {
-                Err(Errno::EOPNOTSUPP
-                    .why("unix_ioctl: SIOCATMARK on a socket that has no OOB mark"))
-            }
+            SIOCATMARK if s.ty != SockType::Stream => Err(Errno::EOPNOTSUPP.why(rule!(
+                unix_ioctl,
+                "SIOCATMARK on a socket that has no OOB mark"
+            ))),
             SIOCATMARK => Ok(self.unix_atmark(s) as i32),
-            _ => Err(Errno::ENOTTY.why("unix_ioctl: unknown request (ENOIOCTLCMD)")),
+            _ => Err(Errno::ENOTTY.why(rule!(unix_ioctl, "unknown request (ENOIOCTLCMD)"))),
         }
     }
 

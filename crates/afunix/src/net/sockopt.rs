@@ -196,23 +196,26 @@ impl Kernel {
         // SOCK_CUSTOM_SOCKOPT so it sees SOL_SOCKET first).
         if s.ty == SockType::Stream {
             if level != SOL_SOCKET {
-                return Err(Errno::EOPNOTSUPP.why("unix_setsockopt: level != SOL_SOCKET"));
+                return Err(Errno::EOPNOTSUPP.why(rule!(unix_setsockopt, "level != SOL_SOCKET")));
             }
             if name == SO_INQ {
                 if v.len() != 4 {
-                    return Err(Errno::EINVAL.why("unix_setsockopt: optlen != sizeof(int)"));
+                    return Err(Errno::EINVAL.why(rule!(unix_setsockopt, "optlen != sizeof(int)")));
                 }
                 let val = i32_at(v, 0);
                 if !(0..=1).contains(&val) {
-                    return Err(Errno::EINVAL.why("unix_setsockopt: SO_INQ value not 0 or 1"));
+                    return Err(
+                        Errno::EINVAL.why(rule!(unix_setsockopt, "SO_INQ value not 0 or 1"))
+                    );
                 }
                 s.lock().recv_inq = val == 1;
                 return Ok(());
             }
         } else if level != SOL_SOCKET {
-            return Err(Errno::EOPNOTSUPP.why(
-                "do_sock_setsockopt: level != SOL_SOCKET and the unix ops have no setsockopt",
-            ));
+            return Err(Errno::EOPNOTSUPP.why(rule!(
+                do_sock_setsockopt,
+                "level != SOL_SOCKET and the unix ops have no setsockopt",
+            )));
         }
         self.sk_setsockopt(pid, s, name, v)
     }
@@ -225,7 +228,7 @@ impl Kernel {
             return self.sock_setbindtodevice(s, v, cap(Capability::NetRaw));
         }
         if v.len() < 4 {
-            return Err(Errno::EINVAL.why("sk_setsockopt: optlen < sizeof(int)"));
+            return Err(Errno::EINVAL.why(rule!(sk_setsockopt, "optlen < sizeof(int)")));
         }
         let val = i32_at(v, 0);
         let valbool = val != 0;
@@ -240,24 +243,27 @@ impl Kernel {
                     s.lock().opts.priority = val as u32;
                     return Ok(());
                 }
-                return Err(Errno::EPERM
-                    .why("sk_set_prio_allowed: priority outside 0..6 without CAP_NET_RAW or CAP_NET_ADMIN"));
+                return Err(Errno::EPERM.why(rule!(
+                    sk_set_prio_allowed,
+                    "priority outside 0..6 without CAP_NET_RAW or CAP_NET_ADMIN"
+                )));
             }
             SO_TYPE | SO_PROTOCOL | SO_DOMAIN | SO_ERROR => {
-                return Err(Errno::ENOPROTOOPT.why("sk_setsockopt: read-only option"));
+                return Err(Errno::ENOPROTOOPT.why(rule!(sk_setsockopt, "read-only option")));
             }
             SO_BUSY_POLL => {
                 if val < 0 {
-                    return Err(Errno::EINVAL.why("sk_setsockopt: SO_BUSY_POLL < 0"));
+                    return Err(Errno::EINVAL.why(rule!(sk_setsockopt, "SO_BUSY_POLL < 0")));
                 }
                 s.lock().opts.busy_poll = val as u32;
                 return Ok(());
             }
             SO_PREFER_BUSY_POLL => {
                 if valbool && !cap(Capability::NetAdmin) {
-                    return Err(
-                        Errno::EPERM.why("sk_setsockopt: SO_PREFER_BUSY_POLL needs CAP_NET_ADMIN")
-                    );
+                    return Err(Errno::EPERM.why(rule!(
+                        sk_setsockopt,
+                        "SO_PREFER_BUSY_POLL needs CAP_NET_ADMIN"
+                    )));
                 }
                 s.lock().opts.prefer_busy_poll = valbool;
                 return Ok(());
@@ -265,13 +271,16 @@ impl Kernel {
             SO_BUSY_POLL_BUDGET => {
                 let mut g = s.lock();
                 if val > i32::from(g.opts.busy_poll_budget) && !cap(Capability::NetAdmin) {
-                    return Err(Errno::EPERM
-                        .why("sk_setsockopt: raising SO_BUSY_POLL_BUDGET needs CAP_NET_ADMIN"));
+                    return Err(Errno::EPERM.why(rule!(
+                        sk_setsockopt,
+                        "raising SO_BUSY_POLL_BUDGET needs CAP_NET_ADMIN"
+                    )));
                 }
                 let Ok(b) = u16::try_from(val) else {
-                    return Err(
-                        Errno::EINVAL.why("sk_setsockopt: SO_BUSY_POLL_BUDGET outside 0..U16_MAX")
-                    );
+                    return Err(Errno::EINVAL.why(rule!(
+                        sk_setsockopt,
+                        "SO_BUSY_POLL_BUDGET outside 0..U16_MAX"
+                    )));
                 };
                 g.opts.busy_poll_budget = b;
                 return Ok(());
@@ -290,9 +299,10 @@ impl Kernel {
                 return Ok(());
             }
             SO_TXREHASH => {
-                return Err(
-                    Errno::EOPNOTSUPP.why("sk_setsockopt: SO_TXREHASH on a socket that is not TCP")
-                );
+                return Err(Errno::EOPNOTSUPP.why(rule!(
+                    sk_setsockopt,
+                    "SO_TXREHASH on a socket that is not TCP"
+                )));
             }
             SO_PEEK_OFF => {
                 // unix_set_peek_off
@@ -300,7 +310,7 @@ impl Kernel {
                 return Ok(());
             }
             SO_DEVMEM_DONTNEED => {
-                return Err(Errno::EBADF.why("sock_devmem_dontneed: not a TCP socket"));
+                return Err(Errno::EBADF.why(rule!(sock_devmem_dontneed, "not a TCP socket")));
             }
             SO_SNDTIMEO | SO_SNDTIMEO_NEW | SO_RCVTIMEO | SO_RCVTIMEO_NEW => {
                 let t = sock_set_timeout(v)?;
@@ -318,24 +328,27 @@ impl Kernel {
         match name {
             SO_DEBUG => {
                 if valbool && !cap(Capability::NetAdmin) {
-                    return Err(Errno::EACCES.why("sk_setsockopt: SO_DEBUG needs CAP_NET_ADMIN"));
+                    return Err(
+                        Errno::EACCES.why(rule!(sk_setsockopt, "SO_DEBUG needs CAP_NET_ADMIN"))
+                    );
                 }
                 g.opts.debug = valbool;
             }
             SO_REUSEADDR => g.opts.reuse = valbool,
             SO_REUSEPORT => {
                 if valbool {
-                    return Err(Errno::EOPNOTSUPP
-                        .why("sk_setsockopt: SO_REUSEPORT on a socket that is not inet"));
+                    return Err(Errno::EOPNOTSUPP.why(rule!(
+                        sk_setsockopt,
+                        "SO_REUSEPORT on a socket that is not inet"
+                    )));
                 }
             }
             SO_DONTROUTE => g.opts.localroute = valbool,
             SO_BROADCAST => g.opts.broadcast = valbool,
             SO_SNDBUF | SO_SNDBUFFORCE => {
                 if name == SO_SNDBUFFORCE && !cap(Capability::NetAdmin) {
-                    return Err(
-                        Errno::EPERM.why("sk_setsockopt: SO_SNDBUFFORCE needs CAP_NET_ADMIN")
-                    );
+                    return Err(Errno::EPERM
+                        .why(rule!(sk_setsockopt, "SO_SNDBUFFORCE needs CAP_NET_ADMIN")));
                 }
                 g.opts.userlocks |= SOCK_SNDBUF_LOCK;
                 g.sndbuf = sock_buf_size(val, name == SO_SNDBUFFORCE).max(SOCK_MIN_SNDBUF);
@@ -346,9 +359,8 @@ impl Kernel {
             }
             SO_RCVBUF | SO_RCVBUFFORCE => {
                 if name == SO_RCVBUFFORCE && !cap(Capability::NetAdmin) {
-                    return Err(
-                        Errno::EPERM.why("sk_setsockopt: SO_RCVBUFFORCE needs CAP_NET_ADMIN")
-                    );
+                    return Err(Errno::EPERM
+                        .why(rule!(sk_setsockopt, "SO_RCVBUFFORCE needs CAP_NET_ADMIN")));
                 }
                 // __sock_set_rcvbuf
                 g.opts.userlocks |= SOCK_RCVBUF_LOCK;
@@ -359,8 +371,10 @@ impl Kernel {
             SO_NO_CHECK => g.opts.no_check = valbool,
             SO_LINGER => {
                 if v.len() < 8 {
-                    return Err(Errno::EINVAL
-                        .why("sk_setsockopt: SO_LINGER optlen < sizeof(struct linger)"));
+                    return Err(Errno::EINVAL.why(rule!(
+                        sk_setsockopt,
+                        "SO_LINGER optlen < sizeof(struct linger)"
+                    )));
                 }
                 if i32_at(v, 0) == 0 {
                     g.opts.linger = false;
@@ -382,9 +396,9 @@ impl Kernel {
                 // receive never reports timestamps (checked on 6.18), so
                 // only the datagram receive is out of the model's reach.
                 if valbool && s.ty != SockType::Stream {
-                    return Err(Errno::ENOPROTOOPT.gap(
-                        "model gap: receive timestamps (SCM_TIMESTAMP/SCM_TIMESTAMPNS) on a datagram socket are not modelled",
-                    ));
+                    return Err(Errno::ENOPROTOOPT.why(gap!(
+                        "receive timestamps (SCM_TIMESTAMP/SCM_TIMESTAMPNS) on a datagram socket are not modelled",
+                    )));
                 }
                 if valbool {
                     g.opts.tstamp_new = name == SO_TIMESTAMP_NEW || name == SO_TIMESTAMPNS_NEW;
@@ -399,9 +413,9 @@ impl Kernel {
                 // sock_set_timestamping: flags 0 only record which
                 // option was used (SOCK_TSTAMP_NEW).
                 if valbool {
-                    return Err(Errno::ENOPROTOOPT.gap(
-                        "model gap: SO_TIMESTAMPING flags (sock_set_timestamping, SCM_TIMESTAMPING, the error queue) are not modelled",
-                    ));
+                    return Err(Errno::ENOPROTOOPT.why(gap!(
+                        "SO_TIMESTAMPING flags (sock_set_timestamping, SCM_TIMESTAMPING, the error queue) are not modelled",
+                    )));
                 }
                 g.opts.tstamp_new = name == SO_TIMESTAMPING_NEW;
             }
@@ -413,7 +427,7 @@ impl Kernel {
                 // The option bytes are the instructions: the backend builds
                 // the struct sock_fprog, with len = bytes / 8 as a u16.
                 if g.opts.filter_locked {
-                    return Err(Errno::EPERM.why("__get_filter: SOCK_FILTER_LOCKED"));
+                    return Err(Errno::EPERM.why(rule!(__get_filter, "SOCK_FILTER_LOCKED")));
                 }
                 let n = usize::from((v.len() / 8) as u16);
                 let prog = crate::abi::filter::Program::parse(v.get(..n * 8).unwrap_or_default())?;
@@ -423,64 +437,71 @@ impl Kernel {
             }
             SO_ATTACH_BPF | SO_ATTACH_REUSEPORT_EBPF => {
                 if v.len() != 4 {
-                    return Err(
-                        Errno::EINVAL.why("sk_setsockopt: BPF program fd optlen != sizeof(u32)")
-                    );
+                    return Err(Errno::EINVAL
+                        .why(rule!(sk_setsockopt, "BPF program fd optlen != sizeof(u32)")));
                 }
                 if g.opts.filter_locked {
-                    return Err(Errno::EPERM.why("__get_bpf: SOCK_FILTER_LOCKED"));
+                    return Err(Errno::EPERM.why(rule!(__get_bpf, "SOCK_FILTER_LOCKED")));
                 }
                 drop(g);
                 let f = self
                     .fdget(pid, val)
-                    .map_err(|_| Errno::EBADF.why("bpf_prog_get: fd not open"))?;
+                    .map_err(|_| Errno::EBADF.why(rule!(bpf_prog_get, "fd not open")))?;
                 self.fput(f);
-                return Err(Errno::EINVAL.why("bpf_prog_get: the fd is not a BPF program"));
+                return Err(Errno::EINVAL.why(rule!(bpf_prog_get, "the fd is not a BPF program")));
             }
             SO_ATTACH_REUSEPORT_CBPF => {
                 // The option bytes are a struct sock_fprog as they are.
                 if v.len() != 16 {
-                    return Err(Errno::EINVAL
-                        .why("copy_bpf_fprog_from_user: optlen != sizeof(struct sock_fprog)"));
+                    return Err(Errno::EINVAL.why(rule!(
+                        copy_bpf_fprog_from_user,
+                        "optlen != sizeof(struct sock_fprog)"
+                    )));
                 }
                 if g.opts.filter_locked {
-                    return Err(Errno::EPERM.why("__get_filter: SOCK_FILTER_LOCKED"));
+                    return Err(Errno::EPERM.why(rule!(__get_filter, "SOCK_FILTER_LOCKED")));
                 }
                 let len = u16::from_ne_bytes([v[0], v[1]]);
                 let ptr = v
                     .get(8..16)
                     .map_or(0, |b| b.iter().fold(0u64, |a, x| a << 8 | u64::from(*x)));
                 if len == 0 || usize::from(len) > crate::abi::filter::BPF_MAXINSNS || ptr == 0 {
-                    return Err(Errno::EINVAL
-                        .why("bpf_check_basics_ok: len == 0, > BPF_MAXINSNS or a NULL filter"));
+                    return Err(Errno::EINVAL.why(rule!(
+                        bpf_check_basics_ok,
+                        "len == 0, > BPF_MAXINSNS or a NULL filter"
+                    )));
                 }
-                return Err(Errno::EFAULT.gap(
-                    "model gap: copy_from_user of the program behind a raw sock_fprog pointer (the model has no user memory)",
-                ));
+                return Err(Errno::EFAULT.why(gap!(
+                    "copy_from_user of the program behind a raw sock_fprog pointer (the model has no user memory)",
+                )));
             }
             SO_DETACH_REUSEPORT_BPF => {
-                return Err(Errno::EINVAL.why("reuseport_detach_prog: no reuseport group"));
+                return Err(Errno::EINVAL.why(rule!(reuseport_detach_prog, "no reuseport group")));
             }
             SO_DETACH_FILTER => {
                 if g.opts.filter_locked {
-                    return Err(Errno::EPERM.why("sk_detach_filter: SOCK_FILTER_LOCKED"));
+                    return Err(Errno::EPERM.why(rule!(sk_detach_filter, "SOCK_FILTER_LOCKED")));
                 }
                 if g.filter.take().is_none() {
-                    return Err(Errno::ENOENT.why("sk_detach_filter: no filter attached"));
+                    return Err(Errno::ENOENT.why(rule!(sk_detach_filter, "no filter attached")));
                 }
                 s.has_filter
                     .store(false, std::sync::atomic::Ordering::SeqCst);
             }
             SO_LOCK_FILTER => {
                 if g.opts.filter_locked && !valbool {
-                    return Err(Errno::EPERM.why("sk_setsockopt: SO_LOCK_FILTER cannot be cleared"));
+                    return Err(
+                        Errno::EPERM.why(rule!(sk_setsockopt, "SO_LOCK_FILTER cannot be cleared"))
+                    );
                 }
                 g.opts.filter_locked = valbool;
             }
             SO_MARK => {
                 if !cap(Capability::NetRaw) && !cap(Capability::NetAdmin) {
-                    return Err(Errno::EPERM
-                        .why("sk_setsockopt: SO_MARK needs CAP_NET_RAW or CAP_NET_ADMIN"));
+                    return Err(Errno::EPERM.why(rule!(
+                        sk_setsockopt,
+                        "SO_MARK needs CAP_NET_RAW or CAP_NET_ADMIN"
+                    )));
                 }
                 g.opts.mark = val as u32;
             }
@@ -497,26 +518,34 @@ impl Kernel {
             // reuseport_update_incoming_cpu: no reuseport group, so just the field.
             SO_INCOMING_CPU => g.opts.incoming_cpu = val,
             SO_ZEROCOPY => {
-                return Err(Errno::EOPNOTSUPP
-                    .why("sk_setsockopt: SO_ZEROCOPY is for TCP, UDP and RDS sockets only"));
+                return Err(Errno::EOPNOTSUPP.why(rule!(
+                    sk_setsockopt,
+                    "SO_ZEROCOPY is for TCP, UDP and RDS sockets only"
+                )));
             }
             SO_TXTIME => {
                 if v.len() != 8 {
-                    return Err(Errno::EINVAL
-                        .why("sk_setsockopt: SO_TXTIME optlen != sizeof(struct sock_txtime)"));
+                    return Err(Errno::EINVAL.why(rule!(
+                        sk_setsockopt,
+                        "SO_TXTIME optlen != sizeof(struct sock_txtime)"
+                    )));
                 }
                 let clockid = val;
                 let flags = i32_at(v, 4) as u32;
                 if flags & !SOF_TXTIME_FLAGS_MASK != 0 {
-                    return Err(Errno::EINVAL.why("sk_setsockopt: unknown SO_TXTIME flags"));
+                    return Err(Errno::EINVAL.why(rule!(sk_setsockopt, "unknown SO_TXTIME flags")));
                 }
                 if clockid != CLOCK_MONOTONIC && !cap(Capability::NetAdmin) {
-                    return Err(Errno::EPERM
-                        .why("sk_setsockopt: SO_TXTIME clock other than CLOCK_MONOTONIC needs CAP_NET_ADMIN"));
+                    return Err(Errno::EPERM.why(rule!(
+                        sk_setsockopt,
+                        "SO_TXTIME clock other than CLOCK_MONOTONIC needs CAP_NET_ADMIN"
+                    )));
                 }
                 if ![CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_TAI].contains(&clockid) {
-                    return Err(Errno::EINVAL
-                        .why("sockopt_validate_clockid: clock not REALTIME, MONOTONIC or TAI"));
+                    return Err(Errno::EINVAL.why(rule!(
+                        sockopt_validate_clockid,
+                        "clock not REALTIME, MONOTONIC or TAI"
+                    )));
                 }
                 g.opts.clockid = clockid;
                 g.opts.txtime_flags = flags;
@@ -524,32 +553,38 @@ impl Kernel {
             SO_BINDTOIFINDEX => {
                 // sock_bindtoindex_locked: no check that the device exists.
                 if g.opts.bound_dev_if != 0 && !cap(Capability::NetRaw) {
-                    return Err(Errno::EPERM.why(
-                        "sock_bindtoindex_locked: rebinding a bound socket needs CAP_NET_RAW",
-                    ));
+                    return Err(Errno::EPERM.why(rule!(
+                        sock_bindtoindex_locked,
+                        "rebinding a bound socket needs CAP_NET_RAW",
+                    )));
                 }
                 if val < 0 {
-                    return Err(Errno::EINVAL.why("sock_bindtoindex_locked: ifindex < 0"));
+                    return Err(Errno::EINVAL.why(rule!(sock_bindtoindex_locked, "ifindex < 0")));
                 }
                 g.opts.bound_dev_if = val;
             }
             SO_BUF_LOCK => {
                 if val & !SOCK_BUF_LOCK_MASK != 0 {
-                    return Err(Errno::EINVAL
-                        .why("sk_setsockopt: SO_BUF_LOCK bits outside SOCK_BUF_LOCK_MASK"));
+                    return Err(Errno::EINVAL.why(rule!(
+                        sk_setsockopt,
+                        "SO_BUF_LOCK bits outside SOCK_BUF_LOCK_MASK"
+                    )));
                 }
                 g.opts.userlocks = (val as u8) | (g.opts.userlocks & !(SOCK_BUF_LOCK_MASK as u8));
             }
             SO_RESERVE_MEM => {
                 if val < 0 {
-                    return Err(Errno::EINVAL.why("sk_setsockopt: SO_RESERVE_MEM < 0"));
+                    return Err(Errno::EINVAL.why(rule!(sk_setsockopt, "SO_RESERVE_MEM < 0")));
                 }
-                return Err(Errno::EOPNOTSUPP.why(
-                    "sock_reserve_memory: unix sockets have no memory accounting (sk_has_account)",
-                ));
+                return Err(Errno::EOPNOTSUPP.why(rule!(
+                    sock_reserve_memory,
+                    "unix sockets have no memory accounting (sk_has_account)",
+                )));
             }
             _ => {
-                return Err(Errno::ENOPROTOOPT.why("sk_setsockopt: option unknown at SOL_SOCKET"));
+                return Err(
+                    Errno::ENOPROTOOPT.why(rule!(sk_setsockopt, "option unknown at SOL_SOCKET"))
+                );
             }
         }
         Ok(())
@@ -562,14 +597,17 @@ impl Kernel {
         let index = if name.is_empty() {
             0
         } else {
-            dev_get_by_name(name).ok_or(Errno::ENODEV.why(
-                "sock_setbindtodevice: no such device (a fresh network namespace has only lo)",
-            ))?
+            dev_get_by_name(name).ok_or(Errno::ENODEV.why(rule!(
+                sock_setbindtodevice,
+                "no such device (a fresh network namespace has only lo)",
+            )))?
         };
         let mut g = s.lock();
         if g.opts.bound_dev_if != 0 && !net_raw {
-            return Err(Errno::EPERM
-                .why("sock_bindtoindex_locked: rebinding a bound socket needs CAP_NET_RAW"));
+            return Err(Errno::EPERM.why(rule!(
+                sock_bindtoindex_locked,
+                "rebinding a bound socket needs CAP_NET_RAW"
+            )));
         }
         g.opts.bound_dev_if = index;
         Ok(())
@@ -592,9 +630,10 @@ impl Kernel {
             // do_sock_getsockopt: SOL_SOCKET always goes to sk_getsockopt;
             // no unix ops have a getsockopt.
             Some(_) if level != SOL_SOCKET => Err((
-                Errno::EOPNOTSUPP.why(
-                    "do_sock_getsockopt: level != SOL_SOCKET and the unix ops have no getsockopt",
-                ),
+                Errno::EOPNOTSUPP.why(rule!(
+                    do_sock_getsockopt,
+                    "level != SOL_SOCKET and the unix ops have no getsockopt",
+                )),
                 None,
             )),
             Some(s) => self.sk_getsockopt(pid, s, name, optlen),
@@ -627,7 +666,7 @@ impl Kernel {
         len: i32,
     ) -> Result<(i32, Vec<u8>), (crate::errno::Error, Option<i32>)> {
         if len < 0 {
-            return Err((Errno::EINVAL.why("sk_getsockopt: optlen < 0"), None));
+            return Err((Errno::EINVAL.why(rule!(sk_getsockopt, "optlen < 0")), None));
         }
         let e = |e: crate::errno::Error| Err((e, None));
         let ulen = len as usize;
@@ -695,11 +734,13 @@ impl Kernel {
             SO_PEERPIDFD => {
                 let n = ulen.min(4);
                 let Some(p) = g.peercred.as_ref().map(|p| p.pid) else {
-                    return e(Errno::ENODATA.why("sk_getsockopt: SO_PEERPIDFD with no peer pid"));
+                    return e(
+                        Errno::ENODATA.why(rule!(sk_getsockopt, "SO_PEERPIDFD with no peer pid"))
+                    );
                 };
                 drop(g);
                 if !self.pid_known(p) {
-                    return e(Errno::ESRCH.why("pidfd_prepare: no such process"));
+                    return e(Errno::ESRCH.why(rule!(pidfd_prepare, "no such process")));
                 }
                 // The fd is installed whatever length the caller passed.
                 let fd = self.pidfd_install(pid, p).map_err(|x| (x, None))?;
@@ -707,15 +748,19 @@ impl Kernel {
             }
             SO_PEERGROUPS => {
                 let Some(p) = &g.peercred else {
-                    return e(
-                        Errno::ENODATA.why("sk_getsockopt: SO_PEERGROUPS with no peer credentials")
-                    );
+                    return e(Errno::ENODATA.why(rule!(
+                        sk_getsockopt,
+                        "SO_PEERGROUPS with no peer credentials"
+                    )));
                 };
                 let b: Vec<u8> = p.groups.iter().flat_map(|x| x.to_ne_bytes()).collect();
                 let need = i32::try_from(b.len()).unwrap_or(i32::MAX);
                 if len < need {
                     return Err((
-                        Errno::ERANGE.why("sk_getsockopt: SO_PEERGROUPS buffer too small (needed length written back)"),
+                        Errno::ERANGE.why(rule!(
+                            sk_getsockopt,
+                            "SO_PEERGROUPS buffer too small (needed length written back)"
+                        )),
                         Some(need),
                     ));
                 }
@@ -723,7 +768,7 @@ impl Kernel {
             }
             SO_PEERNAME => {
                 let Some(peer) = g.peer.clone() else {
-                    return e(Errno::ENOTCONN.why("unix_getname: no peer"));
+                    return e(Errno::ENOTCONN.why(rule!(unix_getname, "no peer")));
                 };
                 drop(g);
                 let addr = peer
@@ -732,17 +777,20 @@ impl Kernel {
                     .unwrap_or(crate::abi::sockaddr::UnixAddr::Unnamed)
                     .to_kernel_bytes();
                 if addr.len() < ulen {
-                    return e(
-                        Errno::EINVAL.why("sk_getsockopt: SO_PEERNAME optlen > the address length")
-                    );
+                    return e(Errno::EINVAL.why(rule!(
+                        sk_getsockopt,
+                        "SO_PEERNAME optlen > the address length"
+                    )));
                 }
                 return Ok((len, addr[..ulen].to_vec()));
             }
             SO_ACCEPTCONN => flag(g.state == SockState::Listen),
             SO_PASSSEC => flag(o.passsec),
             SO_PEERSEC => {
-                return e(Errno::ENOPROTOOPT
-                    .why("security_socket_getpeersec_stream: no LSM provides a peer context"));
+                return e(Errno::ENOPROTOOPT.why(rule!(
+                    security_socket_getpeersec_stream,
+                    "no LSM provides a peer context"
+                )));
             }
             SO_MARK => int(o.mark as i32),
             SO_RCVMARK => flag(o.rcvmark),
@@ -756,10 +804,11 @@ impl Kernel {
                 if o.bound_dev_if == 0 {
                     Got::Len(0, Vec::new())
                 } else if ulen < IFNAMSIZ {
-                    return e(Errno::EINVAL.why("sock_getbindtodevice: optlen < IFNAMSIZ"));
+                    return e(Errno::EINVAL.why(rule!(sock_getbindtodevice, "optlen < IFNAMSIZ")));
                 } else {
                     let Some(n) = netdev_get_name(o.bound_dev_if) else {
-                        return e(Errno::ENODEV.why("netdev_get_name: no device with that ifindex"));
+                        return e(Errno::ENODEV
+                            .why(rule!(netdev_get_name, "no device with that ifindex")));
                     };
                     let mut b = n.to_vec();
                     b.push(0);
@@ -776,9 +825,8 @@ impl Kernel {
                     if ulen == 0 {
                         Got::Len(n as i32, Vec::new())
                     } else if ulen < n {
-                        return e(
-                            Errno::EINVAL.why("sk_get_filter: optlen < the number of instructions")
-                        );
+                        return e(Errno::EINVAL
+                            .why(rule!(sk_get_filter, "optlen < the number of instructions")));
                     } else {
                         let mut b = prog.to_bytes();
                         b.truncate(n);
@@ -802,7 +850,7 @@ impl Kernel {
             SO_MEMINFO => {
                 if g.filter.is_some() {
                     return e(Errno::ENOPROTOOPT
-                        .gap("model gap: SO_MEMINFO's optmem with a filter attached (sk_filter charge) is not modelled"));
+                        .why(gap!("SO_MEMINFO's optmem with a filter attached (sk_filter charge) is not modelled")));
                 }
                 // rmem_alloc (unix charges the sender), rcvbuf, wmem_alloc,
                 // sndbuf, fwd_alloc, wmem_queued, optmem, backlog, drops.
@@ -816,7 +864,9 @@ impl Kernel {
             SO_INCOMING_NAPI_ID | SO_ZEROCOPY | SO_RESERVE_MEM => int(0),
             SO_COOKIE => {
                 if ulen < 8 {
-                    return e(Errno::EINVAL.why("sk_getsockopt: SO_COOKIE optlen < sizeof(u64)"));
+                    return e(
+                        Errno::EINVAL.why(rule!(sk_getsockopt, "SO_COOKIE optlen < sizeof(u64)"))
+                    );
                 }
                 // sock_gen_cookie: a unique nonzero number (the host's
                 // depends on every socket the machine ever asked about).
@@ -830,21 +880,25 @@ impl Kernel {
             SO_BINDTOIFINDEX => int(o.bound_dev_if),
             SO_NETNS_COOKIE => {
                 if ulen != 8 {
-                    return e(
-                        Errno::EINVAL.why("sk_getsockopt: SO_NETNS_COOKIE optlen != sizeof(u64)")
-                    );
+                    return e(Errno::EINVAL.why(rule!(
+                        sk_getsockopt,
+                        "SO_NETNS_COOKIE optlen != sizeof(u64)"
+                    )));
                 }
                 // net_cookie: unique per namespace (the host's is arbitrary).
                 Got::Val((u64::from(s.netns) + 1).to_ne_bytes().to_vec())
             }
             SO_BUF_LOCK => int(i32::from(o.userlocks) & SOCK_BUF_LOCK_MASK),
             SO_TXREHASH => {
-                return e(
-                    Errno::EOPNOTSUPP.why("sk_getsockopt: SO_TXREHASH on a socket that is not TCP")
-                );
+                return e(Errno::EOPNOTSUPP.why(rule!(
+                    sk_getsockopt,
+                    "SO_TXREHASH on a socket that is not TCP"
+                )));
             }
             _ => {
-                return e(Errno::ENOPROTOOPT.why("sk_getsockopt: option unknown at SOL_SOCKET"));
+                return e(
+                    Errno::ENOPROTOOPT.why(rule!(sk_getsockopt, "option unknown at SOL_SOCKET"))
+                );
             }
         };
         Ok(match got {

@@ -43,7 +43,7 @@ impl Kernel {
             let _ = s.addr.set(Box::new(UnixAddr::Abstract(name)));
             return Ok(());
         }
-        Err(Errno::ENOSPC.why("unix_autobind: every abstract name is taken"))
+        Err(Errno::ENOSPC.why(rule!(unix_autobind, "every abstract name is taken")))
     }
 
     /// `unix_bind`: autobind for a bare family, else a pathname
@@ -68,13 +68,13 @@ impl Kernel {
                     .create_at(walk_path(&path), &cred, false)
                     .map_err(|e| {
                         if e == Errno::EEXIST {
-                            Errno::EADDRINUSE.why("unix_bind_bsd: the path exists (EEXIST)")
+                            Errno::EADDRINUSE.why(rule!(unix_bind_bsd, "the path exists (EEXIST)"))
                         } else {
                             e
                         }
                     })?;
                 if s.addr.get().is_some() {
-                    return Err(Errno::EINVAL.why("unix_bind_bsd: socket already bound"));
+                    return Err(Errno::EINVAL.why(rule!(unix_bind_bsd, "socket already bound")));
                 }
                 let ino = names.tree.insert(
                     dir,
@@ -92,7 +92,9 @@ impl Kernel {
             }
             UnixAddr::Abstract(name) => {
                 if s.addr.get().is_some() {
-                    return Err(Errno::EINVAL.why("unix_bind_abstract: socket already bound"));
+                    return Err(
+                        Errno::EINVAL.why(rule!(unix_bind_abstract, "socket already bound"))
+                    );
                 }
                 let key = (s.netns, s.ty, name.clone());
                 if names
@@ -100,14 +102,16 @@ impl Kernel {
                     .get(&key)
                     .is_some_and(|w| w.strong_count() > 0)
                 {
-                    return Err(Errno::EADDRINUSE
-                        .why("unix_bind_abstract: name in use by a socket of this type"));
+                    return Err(Errno::EADDRINUSE.why(rule!(
+                        unix_bind_abstract,
+                        "name in use by a socket of this type"
+                    )));
                 }
                 names.abstract_names.insert(key, Arc::downgrade(s));
                 let _ = s.addr.set(Box::new(UnixAddr::Abstract(name)));
                 Ok(())
             }
-            UnixAddr::Unnamed => Err(Errno::EINVAL.why("unix_validate_addr: no name")),
+            UnixAddr::Unnamed => Err(Errno::EINVAL.why(rule!(unix_validate_addr, "no name"))),
         }
     }
 
@@ -166,11 +170,11 @@ impl Kernel {
                 .abstract_names
                 .get(&(netns, ty, name.clone()))
                 .and_then(std::sync::Weak::upgrade)
-                .ok_or(
-                    Errno::ECONNREFUSED
-                        .why("unix_find_abstract: no socket of this type has the name"),
-                ),
-            UnixAddr::Unnamed => Err(Errno::EINVAL.why("unix_validate_addr: no name")),
+                .ok_or(Errno::ECONNREFUSED.why(rule!(
+                    unix_find_abstract,
+                    "no socket of this type has the name"
+                ))),
+            UnixAddr::Unnamed => Err(Errno::EINVAL.why(rule!(unix_validate_addr, "no name"))),
         };
         if let Ok(o) = &found {
             crate::path::note(|| format!("{addr} is #{}", o.id));
@@ -184,20 +188,27 @@ fn find_bsd(tree: &Tree, path: &[u8], ty: SockType, cred: &Cred) -> SysResult<Ar
     let ino = tree.lookup(walk_path(path), cred)?;
     let node = tree
         .node(ino)
-        .ok_or(Errno::ENOENT.why("unix_find_bsd: no such file"))?;
+        .ok_or(Errno::ENOENT.why(rule!(unix_find_bsd, "no such file")))?;
     // path_permission(MAY_WRITE); root overrides (CAP_DAC_OVERRIDE).
     if !permission(node, cred, MAY_WRITE) {
-        return Err(Errno::EACCES.why("unix_find_bsd: no write permission on the socket file"));
+        return Err(Errno::EACCES.why(rule!(
+            unix_find_bsd,
+            "no write permission on the socket file"
+        )));
     }
     let s = match &node.kind {
         NodeKind::Sock(w) => w
             .as_ref()
             .and_then(std::sync::Weak::upgrade)
-            .ok_or(Errno::ECONNREFUSED.why("unix_find_bsd: no socket bound to this file"))?,
-        _ => return Err(Errno::ECONNREFUSED.why("unix_find_bsd: not a socket file (!S_ISSOCK)")),
+            .ok_or(Errno::ECONNREFUSED.why(rule!(unix_find_bsd, "no socket bound to this file")))?,
+        _ => {
+            return Err(
+                Errno::ECONNREFUSED.why(rule!(unix_find_bsd, "not a socket file (!S_ISSOCK)"))
+            )
+        }
     };
     if s.ty != ty {
-        return Err(Errno::EPROTOTYPE.why("unix_find_bsd: socket of another type"));
+        return Err(Errno::EPROTOTYPE.why(rule!(unix_find_bsd, "socket of another type")));
     }
     Ok(s)
 }

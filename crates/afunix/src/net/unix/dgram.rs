@@ -62,10 +62,10 @@ impl Kernel {
         if !std::ptr::eq(Arc::as_ptr(s), Arc::as_ptr(old)) {
             let mut o = old.lock();
             if !skbs.is_empty() && !o.dead && is(&o.peer, s) {
-                o.err = Some(
-                    Errno::ECONNRESET
-                        .why("unix_dgram_disconnected: the peer dropped us with messages queued"),
-                );
+                o.err = Some(Errno::ECONNRESET.why(rule!(
+                    unix_dgram_disconnected,
+                    "the peer dropped us with messages queued"
+                )));
             }
             if o.peer.is_none() {
                 o.state = SockState::Close;
@@ -93,7 +93,9 @@ impl Kernel {
     ) -> Result<(), crate::errno::Error> {
         crate::path::step("unix_dgram_connect");
         if raw.len() < SA_FAMILY_SIZE {
-            return Err(Errno::EINVAL.why("unix_dgram_connect: addrlen < sizeof(sa_family_t)"));
+            return Err(
+                Errno::EINVAL.why(rule!(unix_dgram_connect, "addrlen < sizeof(sa_family_t)"))
+            );
         }
         if crate::abi::sockaddr::family(raw) == Some(AF_UNSPEC) {
             // Dissolve the association.
@@ -110,33 +112,36 @@ impl Kernel {
         let addr = crate::abi::sockaddr::parse_user_addr(raw)?;
         self.maybe_autobind(s)?;
         let other = self.unix_find_other(pid, s.netns, &addr, SockType::Dgram)?;
-        let old =
-            if Arc::ptr_eq(s, &other) {
-                let mut g = s.lock();
-                if !may_send(s, &g) {
-                    note_connected_elsewhere(s, s, &g);
-                    return Err(Errno::EPERM
-                        .why("unix_may_send: the target is connected to another socket"));
-                }
-                self.lsm(pid, |sec, task| {
-                    sec.unix_may_send(task, SocketRef(s), SocketRef(&other))
-                })?;
-                g.state = SockState::Established;
-                g.peer.replace(Arc::clone(&other))
-            } else {
-                let (mut g, mut og) = double_lock(s, &other);
-                if !may_send(s, &og) {
-                    note_connected_elsewhere(s, &other, &og);
-                    return Err(Errno::EPERM
-                        .why("unix_may_send: the target is connected to another socket"));
-                }
-                self.lsm(pid, |sec, task| {
-                    sec.unix_may_send(task, SocketRef(s), SocketRef(&other))
-                })?;
-                g.state = SockState::Established;
-                og.state = SockState::Established;
-                g.peer.replace(Arc::clone(&other))
-            };
+        let old = if Arc::ptr_eq(s, &other) {
+            let mut g = s.lock();
+            if !may_send(s, &g) {
+                note_connected_elsewhere(s, s, &g);
+                return Err(Errno::EPERM.why(rule!(
+                    unix_may_send,
+                    "the target is connected to another socket"
+                )));
+            }
+            self.lsm(pid, |sec, task| {
+                sec.unix_may_send(task, SocketRef(s), SocketRef(&other))
+            })?;
+            g.state = SockState::Established;
+            g.peer.replace(Arc::clone(&other))
+        } else {
+            let (mut g, mut og) = double_lock(s, &other);
+            if !may_send(s, &og) {
+                note_connected_elsewhere(s, &other, &og);
+                return Err(Errno::EPERM.why(rule!(
+                    unix_may_send,
+                    "the target is connected to another socket"
+                )));
+            }
+            self.lsm(pid, |sec, task| {
+                sec.unix_may_send(task, SocketRef(s), SocketRef(&other))
+            })?;
+            g.state = SockState::Established;
+            og.state = SockState::Established;
+            g.peer.replace(Arc::clone(&other))
+        };
         if let Some(old) = old {
             if !Arc::ptr_eq(&old, &other) {
                 self.unix_dgram_disconnected(s, &old);
@@ -161,7 +166,7 @@ impl Kernel {
             }
             if g.state != SockState::Established {
                 return Err(Errno::ENOTCONN
-                    .why("unix_seqpacket_sendmsg: not connected")
+                    .why(rule!(unix_seqpacket_sendmsg, "not connected"))
                     .into());
             }
         }
@@ -197,7 +202,7 @@ impl Kernel {
         let has_fds = cookie.as_ref().is_some_and(|c| !c.fp.is_empty());
         if flags & MSG_OOB != 0 {
             return Err(Errno::EOPNOTSUPP
-                .why("unix_dgram_sendmsg: MSG_OOB on a datagram socket")
+                .why(rule!(unix_dgram_sendmsg, "MSG_OOB on a datagram socket"))
                 .into());
         }
         let name = match msg.name {
@@ -219,7 +224,7 @@ impl Kernel {
                 let sndbuf = g.sndbuf;
                 crate::path::note(|| format!("{len} bytes > sk_sndbuf {sndbuf} - 32"));
                 return Err(Errno::EMSGSIZE
-                    .why("unix_dgram_sendmsg: len > sk_sndbuf - 32")
+                    .why(rule!(unix_dgram_sendmsg, "len > sk_sndbuf - 32"))
                     .into());
             }
             // sock_alloc_send_pskb
@@ -228,13 +233,19 @@ impl Kernel {
             }
             if g.shutdown & SEND_SHUTDOWN != 0 {
                 return Err(Errno::EPIPE
-                    .why("sock_alloc_send_pskb: this socket was shut down for writing")
+                    .why(rule!(
+                        sock_alloc_send_pskb,
+                        "this socket was shut down for writing"
+                    ))
                     .into());
             }
             if s.wmem() >= g.sndbuf.max(0) as usize {
                 if nonblock {
                     return Err(Errno::EAGAIN
-                        .why("sock_alloc_send_pskb: send buffer full (sk_wmem_alloc >= sk_sndbuf)")
+                        .why(rule!(
+                            sock_alloc_send_pskb,
+                            "send buffer full (sk_wmem_alloc >= sk_sndbuf)"
+                        ))
                         .into());
                 }
                 // sock_wait_for_wmem: prepare_to_wait, not exclusive.
@@ -248,14 +259,18 @@ impl Kernel {
         };
         if has_fds && self.too_many_unix_fds(pid) {
             return Err(Errno::ETOOMANYREFS
-                .why("too_many_unix_fds: the user has more fds in flight than RLIMIT_NOFILE")
+                .why(rule!(
+                    too_many_unix_fds,
+                    "the user has more fds in flight than RLIMIT_NOFILE"
+                ))
                 .into());
         }
         let other = match &name {
             Some(addr) => self.unix_find_other(pid, s.netns, addr, s.ty)?,
-            None => peer.clone().ok_or(
-                Errno::ENOTCONN.why("unix_dgram_sendmsg: no destination and not connected"),
-            )?,
+            None => peer.clone().ok_or(Errno::ENOTCONN.why(rule!(
+                unix_dgram_sendmsg,
+                "no destination and not connected"
+            )))?,
         };
         let mut data = msg.data().to_vec();
         // sk_filter on the receiver: a drop is a silent success.
@@ -281,14 +296,17 @@ impl Kernel {
         if !may_send(s, &og) {
             note_connected_elsewhere(s, &other, &og);
             return Err(Errno::EPERM
-                .why("unix_may_send: the receiver is connected to another socket")
+                .why(rule!(
+                    unix_may_send,
+                    "the receiver is connected to another socket"
+                ))
                 .into());
         }
         if og.dead {
             drop(og);
             if s.ty == SockType::Seqpacket {
                 return Err(Errno::EPIPE
-                    .why("unix_dgram_sendmsg: the seqpacket peer is dead")
+                    .why(rule!(unix_dgram_sendmsg, "the seqpacket peer is dead"))
                     .into());
             }
             if is(&peer, &other) {
@@ -306,26 +324,32 @@ impl Kernel {
                     self.unix_dgram_disconnected(s, &other);
                 }
                 return Err(Errno::ECONNREFUSED
-                    .why("unix_dgram_sendmsg: the connected peer was closed; association dissolved")
+                    .why(rule!(
+                        unix_dgram_sendmsg,
+                        "the connected peer was closed; association dissolved"
+                    ))
                     .into());
             }
             if name.is_none() {
                 return Err(Errno::ECONNRESET
-                    .why("unix_dgram_sendmsg: the peer is dead")
+                    .why(rule!(unix_dgram_sendmsg, "the peer is dead"))
                     .into());
             }
             return Err(Errno::ECONNREFUSED
-                .why("unix_find_other: the named socket was closed")
+                .why(rule!(unix_find_other, "the named socket was closed"))
                 .into());
         }
         if og.shutdown & RCV_SHUTDOWN != 0 {
             return Err(Errno::EPIPE
-                .why("unix_dgram_sendmsg: the receiver shut down reading")
+                .why(rule!(unix_dgram_sendmsg, "the receiver shut down reading"))
                 .into());
         }
         if has_fds && !og.passrights {
             return Err(Errno::EPERM
-                .why("unix_dgram_sendmsg: the receiver refuses SCM_RIGHTS (SO_PASSRIGHTS=0)")
+                .why(rule!(
+                    unix_dgram_sendmsg,
+                    "the receiver refuses SCM_RIGHTS (SO_PASSRIGHTS=0)"
+                ))
                 .into());
         }
         if s.ty == SockType::Dgram {
@@ -343,7 +367,10 @@ impl Kernel {
             });
             if nonblock {
                 return Err(Errno::EAGAIN
-                    .why("unix_dgram_sendmsg: receiver queue full (> max_dgram_qlen)")
+                    .why(rule!(
+                        unix_dgram_sendmsg,
+                        "receiver queue full (> max_dgram_qlen)"
+                    ))
                     .into());
             }
             // unix_wait_for_peer: sleep on the receiver's peer_wait.
@@ -469,7 +496,7 @@ impl Kernel {
         crate::path::step("unix_dgram_recvmsg");
         if flags & MSG_OOB != 0 {
             return Err(Errno::EOPNOTSUPP
-                .why("__unix_dgram_recvmsg: MSG_OOB on a datagram socket")
+                .why(rule!(__unix_dgram_recvmsg, "MSG_OOB on a datagram socket"))
                 .into());
         }
         let peek = flags & MSG_PEEK != 0;
@@ -500,7 +527,7 @@ impl Kernel {
             }
             if nonblock {
                 return Err(Errno::EAGAIN
-                    .why("__skb_try_recv_datagram: queue empty, non-blocking")
+                    .why(rule!(__skb_try_recv_datagram, "queue empty, non-blocking"))
                     .into());
             }
             // __skb_wait_for_more_packets
@@ -509,7 +536,7 @@ impl Kernel {
             }
             if s.ty.connection() && !matches!(g.state, SockState::Established | SockState::Listen) {
                 return Err(Errno::ENOTCONN
-                    .why("__skb_wait_for_more_packets: connection closed")
+                    .why(rule!(__skb_wait_for_more_packets, "connection closed"))
                     .into());
             }
             // __skb_wait_for_more_packets: prepare_to_wait_exclusive.
@@ -631,7 +658,9 @@ impl Kernel {
     // unix_shutdown
     pub(crate) fn unix_shutdown(&self, s: &Arc<Sock>, how: i32) -> Result<(), crate::errno::Error> {
         if !(SHUT_RD..=SHUT_RDWR).contains(&how) {
-            return Err(Errno::EINVAL.why("unix_shutdown: how is not SHUT_RD/SHUT_WR/SHUT_RDWR"));
+            return Err(
+                Errno::EINVAL.why(rule!(unix_shutdown, "how is not SHUT_RD/SHUT_WR/SHUT_RDWR"))
+            );
         }
         let mode = (how + 1) as u8;
         let peer = {

@@ -42,7 +42,10 @@ impl SockType {
             SOCK_STREAM => Ok(SockType::Stream),
             SOCK_DGRAM | 3 => Ok(SockType::Dgram),
             SOCK_SEQPACKET => Ok(SockType::Seqpacket),
-            _ => Err(Errno::ESOCKTNOSUPPORT.why("unix_create: type not stream/dgram/seqpacket")),
+            _ => {
+                Err(Errno::ESOCKTNOSUPPORT
+                    .why(rule!(unix_create, "type not stream/dgram/seqpacket")))
+            }
         }
     }
 
@@ -618,7 +621,7 @@ impl Kernel {
                 if unread {
                     o.err = Some(
                         Errno::ECONNRESET
-                            .why("unix_release_sock: the peer closed with unread data"),
+                            .why(rule!(unix_release_sock, "the peer closed with unread data")),
                     );
                 }
             }

@@ -70,17 +70,18 @@ impl Kernel {
     ) -> Result<(), crate::errno::Error> {
         crate::path::step("unix_listen");
         if !s.ty.connection() {
-            return Err(
-                Errno::EOPNOTSUPP.why("unix_listen: only stream and seqpacket sockets listen")
-            );
+            return Err(Errno::EOPNOTSUPP.why(rule!(
+                unix_listen,
+                "only stream and seqpacket sockets listen"
+            )));
         }
         if s.addr.get().is_none() {
-            return Err(Errno::EINVAL.why("unix_listen: socket not bound"));
+            return Err(Errno::EINVAL.why(rule!(unix_listen, "socket not bound")));
         }
         let pc = self.peercred_of(pid)?;
         let mut g = s.lock();
         if !matches!(g.state, SockState::Close | SockState::Listen) {
-            return Err(Errno::EINVAL.why("unix_listen: socket is connected"));
+            return Err(Errno::EINVAL.why(rule!(unix_listen, "socket is connected")));
         }
         g.max_ack_backlog = backlog.max(0) as u32;
         g.state = SockState::Listen;
@@ -110,13 +111,16 @@ impl Kernel {
         let listener_checks = |og: &SockInner| -> KResult<()> {
             if og.state != SockState::Listen || og.shutdown & RCV_SHUTDOWN != 0 {
                 return Err(Errno::ECONNREFUSED
-                    .why("unix_stream_connect: the target is not listening")
+                    .why(rule!(unix_stream_connect, "the target is not listening"))
                     .into());
             }
             if og.accept_q.len() > og.max_ack_backlog as usize {
                 if nonblock {
                     return Err(Errno::EAGAIN
-                        .why("unix_stream_connect: the listener's backlog is full, non-blocking")
+                        .why(rule!(
+                            unix_stream_connect,
+                            "the listener's backlog is full, non-blocking"
+                        ))
                         .into());
                 }
                 // unix_wait_for_peer: sleep on the listener's peer_wait.
@@ -128,10 +132,10 @@ impl Kernel {
             match g.state {
                 SockState::Close => Ok(()),
                 SockState::Established => Err(Errno::EISCONN
-                    .why("unix_stream_connect: already connected")
+                    .why(rule!(unix_stream_connect, "already connected"))
                     .into()),
                 SockState::Listen => Err(Errno::EINVAL
-                    .why("unix_stream_connect: the socket is listening")
+                    .why(rule!(unix_stream_connect, "the socket is listening"))
                     .into()),
             }
         };
@@ -140,7 +144,7 @@ impl Kernel {
             listener_checks(&g)?;
             own_checks(&g)?;
             return Err(Errno::EINVAL
-                .why("unix_stream_connect: the socket is listening")
+                .why(rule!(unix_stream_connect, "the socket is listening"))
                 .into());
         }
         let (mut g, mut og) = double_lock(s, &other);
@@ -178,13 +182,13 @@ impl Kernel {
         crate::path::step("unix_accept");
         if !s.ty.connection() {
             return Err(Errno::EOPNOTSUPP
-                .why("sock_no_accept: a datagram socket has no accept")
+                .why(rule!(sock_no_accept, "a datagram socket has no accept"))
                 .into());
         }
         let mut g = s.lock();
         if g.state != SockState::Listen {
             return Err(Errno::EINVAL
-                .why("unix_accept: the socket is not listening")
+                .why(rule!(unix_accept, "the socket is not listening"))
                 .into());
         }
         let Some(new) = g.accept_q.pop_front() else {
@@ -195,12 +199,12 @@ impl Kernel {
             }
             if nonblock {
                 return Err(Errno::EAGAIN
-                    .why("unix_accept: no pending connection, non-blocking")
+                    .why(rule!(unix_accept, "no pending connection, non-blocking"))
                     .into());
             }
             if g.shutdown & RCV_SHUTDOWN != 0 {
                 return Err(Errno::EINVAL
-                    .why("unix_accept: the listener was shut down for reading")
+                    .why(rule!(unix_accept, "the listener was shut down for reading"))
                     .into());
             }
             // unix_accept → skb_recv_datagram: an exclusive wait.
@@ -251,7 +255,7 @@ impl Kernel {
         if oob {
             if len == 0 {
                 return Err(Errno::EOPNOTSUPP
-                    .why("unix_stream_sendmsg: MSG_OOB with no data")
+                    .why(rule!(unix_stream_sendmsg, "MSG_OOB with no data"))
                     .into());
             }
             len -= 1;
@@ -262,15 +266,21 @@ impl Kernel {
             let g = s.lock();
             if msg.name.is_some() {
                 return Err(if g.state == SockState::Established {
-                    Errno::EISCONN.why("unix_stream_sendmsg: a destination on a connected stream")
+                    Errno::EISCONN.why(rule!(
+                        unix_stream_sendmsg,
+                        "a destination on a connected stream"
+                    ))
                 } else {
-                    Errno::EOPNOTSUPP.why("unix_stream_sendmsg: a destination on a stream socket")
+                    Errno::EOPNOTSUPP.why(rule!(
+                        unix_stream_sendmsg,
+                        "a destination on a stream socket"
+                    ))
                 }
                 .into());
             }
             let Some(other) = g.peer.clone() else {
                 return Err(Errno::ENOTCONN
-                    .why("unix_stream_sendmsg: not connected")
+                    .why(rule!(unix_stream_sendmsg, "not connected"))
                     .into());
             };
             if !pr.looping && g.shutdown & SEND_SHUTDOWN != 0 {
@@ -279,7 +289,10 @@ impl Kernel {
                     self.raise_sigpipe(pid);
                 }
                 return Err(Errno::EPIPE
-                    .why("unix_stream_sendmsg: shut down for writing (or the peer closed)")
+                    .why(rule!(
+                        unix_stream_sendmsg,
+                        "shut down for writing (or the peer closed)"
+                    ))
                     .into());
             }
             (other, g.may_passcred())
@@ -295,13 +308,16 @@ impl Kernel {
                     break;
                 }
                 if g.shutdown & SEND_SHUTDOWN != 0 {
-                    err = Some(Errno::EPIPE.why("sock_alloc_send_pskb: shut down for writing"));
+                    err = Some(
+                        Errno::EPIPE.why(rule!(sock_alloc_send_pskb, "shut down for writing")),
+                    );
                     break;
                 }
                 if s.wmem() >= sndbuf {
                     if nonblock {
                         err = Some(
-                            Errno::EAGAIN.why("sock_alloc_send_pskb: the send buffer is full"),
+                            Errno::EAGAIN
+                                .why(rule!(sock_alloc_send_pskb, "the send buffer is full")),
                         );
                         break;
                     }
@@ -324,7 +340,10 @@ impl Kernel {
                 (len - pr.sent).min((sndbuf / 2).saturating_sub(64).clamp(1, STREAM_SKB_MAX));
             let fds_here = pr.cookie.as_ref().is_some_and(|c| !c.fp.is_empty());
             if fds_here && self.too_many_unix_fds(pid) {
-                err = Some(Errno::ETOOMANYREFS.why("unix_attach_fds: too_many_unix_fds (the sender has RLIMIT_NOFILE fds in flight)"));
+                err = Some(Errno::ETOOMANYREFS.why(rule!(
+                    unix_attach_fds,
+                    "too_many_unix_fds (the sender has RLIMIT_NOFILE fds in flight)"
+                )));
                 break;
             }
             let mut og = other.lock();
@@ -333,16 +352,17 @@ impl Kernel {
                 if pr.sent == 0 && !nosignal {
                     self.raise_sigpipe(pid);
                 }
-                err = Some(
-                    Errno::EPIPE.why("unix_stream_sendmsg: the peer is gone or shut down reading"),
-                );
+                err = Some(Errno::EPIPE.why(rule!(
+                    unix_stream_sendmsg,
+                    "the peer is gone or shut down reading"
+                )));
                 break;
             }
             if fds_here && !og.passrights {
-                err =
-                    Some(Errno::EPERM.why(
-                        "unix_stream_sendmsg: the receiver refuses SCM_RIGHTS (SO_PASSRIGHTS=0)",
-                    ));
+                err = Some(Errno::EPERM.why(rule!(
+                    unix_stream_sendmsg,
+                    "the receiver refuses SCM_RIGHTS (SO_PASSRIGHTS=0)",
+                )));
                 break;
             }
             let part = self.cookie_part(pr, fds_here);
@@ -361,9 +381,11 @@ impl Kernel {
             // queue_oob
             let mut og = other.lock();
             if og.dead || og.shutdown & RCV_SHUTDOWN != 0 {
-                err = Some(Errno::EPIPE.why("queue_oob: the peer is gone or shut down reading"));
+                err = Some(
+                    Errno::EPIPE.why(rule!(queue_oob, "the peer is gone or shut down reading")),
+                );
             } else if pr.cookie.as_ref().is_some_and(|c| !c.fp.is_empty()) && !og.passrights {
-                err = Some(Errno::EPERM.why("queue_oob: the receiver refuses SCM_RIGHTS"));
+                err = Some(Errno::EPERM.why(rule!(queue_oob, "the receiver refuses SCM_RIGHTS")));
             } else {
                 let part = self.cookie_part(pr, true);
                 let cred = self.unix_skb_cred(pid, sk_passcred, &og, &part);
@@ -420,7 +442,10 @@ impl Kernel {
         crate::path::step("unix_stream_recvmsg");
         if s.lock().state != SockState::Established {
             return Err(Errno::EINVAL
-                .why("unix_stream_read_generic: the socket is not connected")
+                .why(rule!(
+                    unix_stream_read_generic,
+                    "the socket is not connected"
+                ))
                 .into());
         }
         if flags & MSG_OOB != 0 {
@@ -446,7 +471,9 @@ impl Kernel {
         let mut err: Option<crate::errno::Error> = None;
         'outer: loop {
             if g.dead {
-                err = Some(Errno::ECONNRESET.why("unix_stream_read_generic: the socket is dead"));
+                err = Some(
+                    Errno::ECONNRESET.why(rule!(unix_stream_read_generic, "the socket is dead")),
+                );
                 break;
             }
             let mut idx = 0usize;
@@ -474,7 +501,8 @@ impl Kernel {
                     }
                     if nonblock {
                         err = Some(
-                            Errno::EAGAIN.why("unix_stream_read_generic: no data, non-blocking"),
+                            Errno::EAGAIN
+                                .why(rule!(unix_stream_read_generic, "no data, non-blocking")),
                         );
                         break 'outer;
                     }
@@ -648,12 +676,13 @@ impl Kernel {
     ) -> Result<RecvMsg, crate::errno::Error> {
         let mut g = s.lock();
         let Some(oob) = g.oob_skb.filter(|_| !g.oobinline) else {
-            return Err(
-                Errno::EINVAL.why("unix_stream_recv_urg: no OOB byte pending (or SO_OOBINLINE)")
-            );
+            return Err(Errno::EINVAL.why(rule!(
+                unix_stream_recv_urg,
+                "no OOB byte pending (or SO_OOBINLINE)"
+            )));
         };
         let Some(idx) = g.recvq.iter().position(|b| b.id == oob) else {
-            return Err(Errno::EINVAL.why("unix_stream_recv_urg: the OOB byte is gone"));
+            return Err(Errno::EINVAL.why(rule!(unix_stream_recv_urg, "the OOB byte is gone")));
         };
         let peek = flags & MSG_PEEK != 0;
         let byte = g.recvq[idx].data.last().copied();
