@@ -1,7 +1,7 @@
 //! The fuzzer's generator and minimizer, without the host kernel.
 
 use afunix_cli::fuzz::{
-    generate, generate_mode, minimize, prepare_blocking, repair, scenario_seed, simpler_lines, Rng,
+    generate, generate_mode, minimize, prepare_blocking, repair, simpler_lines, stream_seed, Rng,
 };
 use afunix_cli::runner::RunErrorKind;
 use afunix_cli::{run_source, scenario, BackendKind};
@@ -13,7 +13,7 @@ fn prng_is_deterministic() {
     let xs: Vec<u64> = (0..8).map(|_| a.next_u64()).collect();
     let ys: Vec<u64> = (0..8).map(|_| b.next_u64()).collect();
     assert_eq!(xs, ys);
-    assert_ne!(scenario_seed(1, 0), scenario_seed(1, 1));
+    assert_ne!(stream_seed(1, 0), stream_seed(1, 1));
     assert_eq!(generate(7, 40), generate(7, 40));
 }
 
@@ -24,7 +24,7 @@ fn generated_scenarios_parse_and_run_on_the_model() {
     let mut dropped = 0usize;
     let mut total = 0usize;
     for n in 0..60 {
-        let text = generate(scenario_seed(12345, n), 40);
+        let text = generate(stream_seed(12345, n), 40);
         let sc = scenario::parse(&text)
             .unwrap_or_else(|e| panic!("scenario {n} does not parse: {e:?}\n{text}"));
         assert!(!sc.lines.is_empty());
@@ -64,7 +64,7 @@ fn generated_scenarios_parse_and_run_on_the_model() {
 /// simplifies their tokens while the predicate holds.
 #[test]
 fn minimize_a_synthetic_divergence() {
-    let text = generate(scenario_seed(99, 3), 30);
+    let text = generate(stream_seed(99, 3), 30);
     // (`gc` lines are never dropped by `minimize`: leave them out here.)
     let mut lines: Vec<String> = text
         .lines()
@@ -124,7 +124,7 @@ fn blocking_scenarios_parse_and_run_on_the_model() {
     let mut bg = 0usize;
     let mut prepared = 0usize;
     for n in 0..12 {
-        let text = generate_mode(scenario_seed(4242, n), 25, true);
+        let text = generate_mode(stream_seed(4242, n), 25, true);
         scenario::parse(&text)
             .unwrap_or_else(|e| panic!("scenario {n} does not parse: {e:?}\n{text}"));
         for banned in ["sleep", "sndtimeo", "rcvtimeo"] {

@@ -72,6 +72,7 @@ mod lockdep;
 pub mod net;
 pub mod path;
 pub(crate) mod process;
+pub mod rng;
 pub mod security;
 pub mod signal;
 mod wait;

@@ -1,6 +1,7 @@
 //! Stress: many threads over one shared `World`, for a bounded time.
 //!
-//! Threads pick a process and a call at random (a seeded PRNG per thread):
+//! Threads pick a process and a call at random (the project's seeded PRNG,
+//! `afunix::rng`, one stream per thread; the mix is `STEP_MIX`):
 //! socketpair, sendmsg (with and without SCM_RIGHTS of random fds, sockets
 //! included, so in-flight cycles form), recvmsg (blocking and not, with and
 //! without room for control data, peeking), close, dup, shutdown, poll,
@@ -46,6 +47,7 @@ use afunix::abi::consts::{
 };
 use afunix::abi::timeval::Timeval;
 use afunix::net::socket::MsgHdr;
+use afunix::rng::{stream_seed, Rng};
 use afunix::TaskSpec;
 use afunix::{Errno, Fd, Pid, World};
 use std::collections::BTreeMap;
@@ -69,31 +71,45 @@ fn env_num(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
 }
 
-/// splitmix64: small, seeded, reproducible.
-struct Rng(u64);
+/// The stress test's draws, on the project's seeded PRNG.
+trait Draw {
+    fn fd(&mut self) -> Fd;
+}
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (`n > 0`).
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
+impl Draw for Rng {
     fn fd(&mut self) -> Fd {
-        Fd::from_raw(self.below(NOFILE as u64) as i32)
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
+        Fd::from_raw(self.below(NOFILE as usize) as i32)
     }
 }
+
+/// What a worker does next.
+#[derive(Clone, Copy)]
+enum Step {
+    Socketpair,
+    Sendmsg,
+    Recvmsg,
+    Close,
+    Dup,
+    Shutdown,
+    Poll,
+    SetNonblock,
+    Gc,
+    Fork,
+}
+
+/// The call mix, in percent.
+const STEP_MIX: &[(Step, usize)] = &[
+    (Step::Socketpair, 10),
+    (Step::Sendmsg, 27),
+    (Step::Recvmsg, 26),
+    (Step::Close, 14),
+    (Step::Dup, 8),
+    (Step::Shutdown, 5),
+    (Step::Poll, 4),
+    (Step::SetNonblock, 3),
+    (Step::Gc, 1),
+    (Step::Fork, 2),
+];
 
 /// A process slot: the pid there now (a fork may replace it) and the lock
 /// that keeps new sockets out of reach until they have their timeouts.
@@ -179,17 +195,16 @@ fn timed<T>(
 }
 
 fn worker(sh: &Shared, seed: u64, until: Instant) -> Tally {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let mut t = Tally::default();
     let w = &sh.w;
     let mut buf = [0u8; 256];
     while Instant::now() < until {
-        let slot = &sh.slots[rng.below(PROCS as u64) as usize];
-        let op = rng.below(100);
-        match op {
+        let slot = &sh.slots[rng.below(PROCS)];
+        match rng.weighted(STEP_MIX) {
             // socketpair, then its timeouts, before anyone can see it.
-            0..=9 => {
-                let ty = [SOCK_DGRAM, SOCK_STREAM, SOCK_SEQPACKET][rng.below(3) as usize];
+            Step::Socketpair => {
+                let ty = [SOCK_DGRAM, SOCK_STREAM, SOCK_SEQPACKET][rng.below(3)];
                 let _g = slot.create.write().unwrap_or_else(|p| p.into_inner());
                 let pid = slot.pid.load(Ordering::SeqCst);
                 let r = w.socketpair(pid, ty);
@@ -200,14 +215,16 @@ fn worker(sh: &Shared, seed: u64, until: Instant) -> Tally {
                 }
             }
             // sendmsg, sometimes with fds (sockets among them: cycles).
-            10..=36 => {
+            Step::Sendmsg => {
                 let _g = slot.create.read().unwrap_or_else(|p| p.into_inner());
                 let pid = slot.pid.load(Ordering::SeqCst);
                 let fd = rng.fd();
-                let len = rng.below(buf.len() as u64) as usize;
-                buf.iter_mut().take(len).for_each(|b| *b = rng.next() as u8);
+                let len = rng.below(buf.len());
+                buf.iter_mut()
+                    .take(len)
+                    .for_each(|b| *b = rng.next_u64() as u8);
                 let control = if rng.chance(50) {
-                    let n = 1 + rng.below(3) as usize;
+                    let n = 1 + rng.below(3);
                     let fds: Vec<Fd> = (0..n).map(|_| rng.fd()).collect();
                     CmsgBuilder::new().rights(&fds).finish()
                 } else {
@@ -238,12 +255,12 @@ fn worker(sh: &Shared, seed: u64, until: Instant) -> Tally {
                 }
             }
             // recvmsg, blocking or not, with or without room for fds.
-            37..=62 => {
+            Step::Recvmsg => {
                 let _g = slot.create.read().unwrap_or_else(|p| p.into_inner());
                 let pid = slot.pid.load(Ordering::SeqCst);
                 let fd = rng.fd();
-                let len = rng.below(300) as usize;
-                let controllen = [0, 20, 24, 64][rng.below(4) as usize];
+                let len = rng.below(300);
+                let controllen = [0, 20, 24, 64][rng.below(4)];
                 let mut flags = 0;
                 if rng.chance(70) {
                     flags |= MSG_DONTWAIT;
@@ -278,44 +295,44 @@ fn worker(sh: &Shared, seed: u64, until: Instant) -> Tally {
                 }
             }
             // close: one fd, or a few.
-            63..=76 => {
+            Step::Close => {
                 let pid = slot.pid.load(Ordering::SeqCst);
                 let n = if rng.chance(20) { 4 } else { 1 };
                 for _ in 0..n {
-                    let fd = Fd::from_raw(3 + rng.below(NOFILE as u64 - 3) as i32);
+                    let fd = Fd::from_raw(3 + rng.below(NOFILE as usize - 3) as i32);
                     let r = w.close(pid, fd);
                     t.note("close", &r);
                 }
             }
-            77..=84 => {
+            Step::Dup => {
                 let _g = slot.create.read().unwrap_or_else(|p| p.into_inner());
                 let pid = slot.pid.load(Ordering::SeqCst);
                 let r = w.dup(pid, rng.fd());
                 t.note("dup", &r);
             }
-            85..=89 => {
+            Step::Shutdown => {
                 let pid = slot.pid.load(Ordering::SeqCst);
                 let how = rng.below(3) as i32;
                 let r = w.shutdown(pid, rng.fd(), how);
                 t.note("shutdown", &r);
             }
-            90..=93 => {
+            Step::Poll => {
                 let pid = slot.pid.load(Ordering::SeqCst);
                 let r = w.poll(pid, rng.fd(), POLLIN);
                 t.note("poll", &r);
             }
-            94..=96 => {
+            Step::SetNonblock => {
                 let pid = slot.pid.load(Ordering::SeqCst);
                 let r = w.set_nonblock(pid, rng.fd(), rng.chance(50));
                 t.note("set_nonblock", &r);
             }
-            97 => {
+            Step::Gc => {
                 w.gc();
                 t.note("gc", &Ok::<(), afunix::Error>(()));
             }
             // The process is replaced by its fork: same open files, new pid;
             // calls still running on the old pid race with its exit.
-            _ => {
+            Step::Fork => {
                 let _g = slot.create.write().unwrap_or_else(|p| p.into_inner());
                 let old = slot.pid.load(Ordering::SeqCst);
                 let r = w.fork(old);
@@ -379,7 +396,7 @@ fn stress_shared_world() {
     let (tx, rx) = mpsc::channel();
     for i in 0..threads {
         let (sh, tx) = (Arc::clone(&sh), tx.clone());
-        let s = seed ^ (i as u64).wrapping_mul(0x2545_f491_4f6c_dd1d);
+        let s = stream_seed(seed, i as u64);
         std::thread::Builder::new()
             .name(format!("stress-{i}"))
             .spawn(move || {

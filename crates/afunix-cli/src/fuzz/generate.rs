@@ -1,8 +1,8 @@
 //! The generator: random but valid scenarios in the scenario language,
 //! from a seed (see the module docs of [`super`]).
 
-use super::rng::Rng;
 use super::BLOCKING_WAIT_MS;
+use afunix::rng::Rng;
 use std::collections::HashMap;
 
 /// The calls [`Gen::call`] makes, one variant per arm.

@@ -1,6 +1,6 @@
 //! `afunix fuzz`: differential fuzzing of the model against the kernel.
 //!
-//! A small deterministic PRNG ([`Rng`]) drives a generator ([`generate`])
+//! The project's seeded PRNG ([`Rng`], `afunix::rng`) drives a generator ([`generate`])
 //! that writes random but valid scenarios in the scenario language, so
 //! every finding is directly a reproducible `.scn` file. Each scenario is
 //! first *repaired* on the model ([`repair`]: lines that are scenario
@@ -33,8 +33,8 @@
 //! backends. There are still no timeouts and no `sleep`; the model runs
 //! these waits at 50 ms (its woken calls return within microseconds).
 //!
-//! Modules: `rng` (the seeded PRNG), `generate` (the generator; the
-//! call mix is a weight table, `CALL_MIX`), `blocking` (the `wait` lines
+//! Modules: `generate` (the generator; the call mix is a weight table,
+//! `CALL_MIX`), `blocking` (the `wait` lines
 //! of `--blocking`), `judge` (running, repairing, judging), `minimize`
 //! (delta debugging); this module is the command (`run`, `run_faults`).
 
@@ -42,13 +42,12 @@ mod blocking;
 mod generate;
 mod judge;
 mod minimize;
-mod rng;
 
+pub use afunix::rng::{stream_seed, Rng};
 pub use blocking::prepare_blocking;
 pub use generate::{generate, generate_mode};
 pub use judge::{diverges_like, judge, repair, run_text, settled, signature, Verdict};
 pub use minimize::{minimize, minimize_keeping, simpler_lines, tidy};
-pub use rng::{scenario_seed, Rng};
 
 use crate::check::{self, Divergence};
 use crate::runner::{self, RunOptions};
@@ -114,7 +113,7 @@ pub fn finding_text(seed: u64, n: u64, text: &str, d: &Divergence) -> String {
     format!(
         "# afunix fuzz --seed {seed}: scenario {n} (scenario seed {}), minimized\n\
          # diverges at line {}: {}\n#   model:  {}\n#   kernel: {}\n{text}",
-        scenario_seed(seed, n),
+        stream_seed(seed, n),
         d.lineno,
         d.echo,
         d.model,
@@ -192,7 +191,7 @@ pub fn run(opts: &FuzzOpts, out: &mut dyn FnMut(&str)) -> Result<Summary, String
                 fmt_secs(left)
             ));
         }
-        let text = generate_mode(scenario_seed(opts.seed, n), opts.calls, blocking);
+        let text = generate_mode(stream_seed(opts.seed, n), opts.calls, blocking);
         let Some((text, sc, model)) = prep(&text) else {
             sum.skipped += 1;
             continue;
@@ -378,7 +377,7 @@ pub fn run_faults(
         opts.seed, opts.count, opts.calls
     ));
     for n in 0..opts.count {
-        let sseed = scenario_seed(opts.seed, n);
+        let sseed = stream_seed(opts.seed, n);
         let text = generate_mode(sseed, opts.calls, opts.blocking);
         let sc = scenario::parse(&text)
             .map_err(|e| format!("generated scenario does not parse: {e:?}"))?;
