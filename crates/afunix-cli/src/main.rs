@@ -384,7 +384,7 @@ fn load_with(
 fn cmd_run(
     files: &[PathBuf],
     kind: BackendKind,
-    explain: bool,
+    (explain, path): (bool, bool),
     format: Format,
     opts: &afunix_cli::runner::RunOptions,
 ) -> u8 {
@@ -407,6 +407,7 @@ fn cmd_run(
                     "result": result,
                     "fields": fields,
                     "rule": (!l.why.is_none()).then(|| l.why.to_string()),
+                    "decision": l.decision(),
                 });
                 say!("{v}");
             }
@@ -428,7 +429,7 @@ fn cmd_run(
         };
         for l in &o.run.lines {
             say!("{}", l.text(explain));
-            if !l.path.is_empty() {
+            if path && !l.path.is_empty() {
                 say!("#   {}", afunix::path::render(&l.path));
             }
         }
@@ -591,8 +592,9 @@ fn cmd_check(
     format: Format,
     style: Style,
 ) -> u8 {
+    // --explain records the path too, for the values behind each rule.
     let opts = afunix_cli::runner::RunOptions {
-        paths: path,
+        paths: path || explain,
         ..Default::default()
     };
     let json = format == Format::Json;
@@ -634,9 +636,11 @@ fn cmd_check(
                     "expected": m.expected,
                     "actual": m.actual,
                     "rule": (!why.is_none()).then(|| why.to_string()),
+                    "decision": line.and_then(|t| t.decision()),
                 });
                 emit!("{v}");
             } else if explain && !why.is_none() {
+                let why = line.map(|t| t.explanation()).unwrap_or_default();
                 emit!(
                     "{name}:{}: expected: {} / actual: {}  # {why}",
                     m.lineno,
@@ -651,7 +655,7 @@ fn cmd_check(
                     m.actual
                 );
             }
-            if let Some(t) = line.filter(|t| !json && !t.path.is_empty()) {
+            if let Some(t) = line.filter(|t| path && !json && !t.path.is_empty()) {
                 emit!("#   {}", afunix::path::render(&t.path));
             }
         }
@@ -917,12 +921,14 @@ fn main() -> ExitCode {
                     2
                 }
                 None => {
+                    // --explain records the path too, for the values
+                    // behind each rule.
                     let opts = afunix_cli::runner::RunOptions {
                         faults: fault,
-                        paths: path,
+                        paths: path || explain,
                         ..Default::default()
                     };
-                    cmd_run(&files, backend.into(), explain, cli.format, &opts)
+                    cmd_run(&files, backend.into(), (explain, path), cli.format, &opts)
                 }
             }
         }

@@ -36,8 +36,28 @@ pub struct TraceLine {
 }
 
 impl TraceLine {
-    /// The trace text of this line; with `explain`, the errno's rule as a
-    /// comment.
+    /// The values that decided an errno result: the last step of the path
+    /// when it is a decision note (recorded with [`RunOptions::paths`]).
+    pub fn decision(&self) -> Option<&str> {
+        if self.why.is_none() {
+            return None;
+        }
+        let last = self.path.last()?;
+        last.strip_prefix('(')?.strip_suffix(')')
+    }
+
+    /// The rule and, when the path was recorded, the values that decided
+    /// it: `unix_dgram_sendmsg: len > sk_sndbuf - 32 (9969 bytes > sk_sndbuf
+    /// 10000 - 32)`; `""` for no rule.
+    pub fn explanation(&self) -> String {
+        match self.decision() {
+            Some(d) => format!("{} ({d})", self.why),
+            None => self.why.to_string(),
+        }
+    }
+
+    /// The trace text of this line; with `explain`, the errno's rule (and
+    /// the values that decided it) as a comment.
     pub fn text(&self, explain: bool) -> String {
         let mut s = self.echo.clone();
         if let Some(r) = &self.result {
@@ -46,7 +66,7 @@ impl TraceLine {
         }
         if explain && !self.why.is_none() {
             s.push_str("  # ");
-            s.push_str(&self.why.to_string());
+            s.push_str(&self.explanation());
         }
         s
     }

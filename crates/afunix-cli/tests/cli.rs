@@ -211,6 +211,35 @@ fn check_explain_names_the_rule_and_host_says_it_has_none() {
 }
 
 #[test]
+fn explain_shows_the_values_that_decided_each_rule_without_the_path() {
+    let (code, out, _) = afunix_stdin(
+        &["run", "--explain", "-"],
+        b"task A\nA: socketpair dgram -> a b\nA: sendmsg a data=300000\nA: close 9\n",
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(
+            "= EMSGSIZE  # unix_dgram_sendmsg: len > sk_sndbuf - 32 \
+             (300000 bytes > sk_sndbuf 212992 - 32)"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "A: close 9 = EBADF  # fdget: fd is not open in this process (fd 9 is not open"
+        ),
+        "{out}"
+    );
+    // The path itself is printed only with --path.
+    assert!(!out.contains("#   "), "{out}");
+    let (_, out, _) = afunix_stdin(&["check", "--explain", "-"], b"task A\nA: close 9 = 0\n");
+    assert!(
+        out.contains("actual: EBADF  # fdget: fd is not open in this process (fd 9"),
+        "{out}"
+    );
+}
+
+#[test]
 fn check_path_shows_the_path_of_a_mismatched_call() {
     let (code, out, _) = afunix_stdin(
         &["check", "--path", "-"],

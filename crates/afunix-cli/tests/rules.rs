@@ -254,3 +254,71 @@ fn explain_reaches_every_rule_or_the_rule_is_listed_as_without_scenario() {
         files.len()
     );
 }
+
+/// The rules whose refusal, reached by some scenario, ends its path with a
+/// decision note: the values that decided it (`(9969 bytes > sk_sndbuf
+/// 10000 - 32)`), and the rules reached whose refusal does not yet.
+fn refusals_with_and_without_values() -> (BTreeSet<String>, BTreeSet<String>) {
+    let opts = afunix_cli::runner::RunOptions {
+        paths: true,
+        ..Default::default()
+    };
+    let (mut with, mut without) = (BTreeSet::new(), BTreeSet::new());
+    for p in scenario_files() {
+        let src = std::fs::read_to_string(&p).unwrap();
+        let Ok(out) = afunix_cli::run_source_with(&src, BackendKind::Sim, &opts) else {
+            continue;
+        };
+        for l in &out.run.lines {
+            if l.why.kind() != afunix::RuleKind::Kernel {
+                continue;
+            }
+            let noted = l.path.last().is_some_and(|s| s.starts_with('('));
+            if noted {
+                with.insert(l.why.to_string());
+            } else {
+                without.insert(l.why.to_string());
+            }
+        }
+    }
+    // A rule noted once is noted: its note may depend on a branch the
+    // other scenario did not take, but it is written.
+    let without = without.difference(&with).cloned().collect();
+    (with, without)
+}
+
+/// Every refusal a scenario reaches says, in its path, what decided it
+/// (issue 14: "for every error the rule with the values that decided it"),
+/// or its rule is listed in `tests/rules-without-values.txt` — a ratchet:
+/// a listed rule that gains its note must leave the list.
+#[test]
+fn every_refusal_says_what_decided_it_or_is_listed_as_without_values() {
+    let (with, without) = refusals_with_and_without_values();
+    let list_path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/rules-without-values.txt");
+    let listed: BTreeSet<String> = std::fs::read_to_string(&list_path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect();
+    let mut bad = Vec::new();
+    for r in without.difference(&listed) {
+        bad.push(format!("refused without its values, and not listed: {r}"));
+    }
+    for r in listed.intersection(&with) {
+        bad.push(format!("its refusal shows its values now, unlist it: {r}"));
+    }
+    for r in listed.difference(&without) {
+        if !with.contains(r) {
+            bad.push(format!("listed, but no scenario reaches it: {r}"));
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+    assert!(with.len() >= 10, "only {} rules noted", with.len());
+    eprintln!(
+        "{} rules reached show their values, {} do not yet",
+        with.len(),
+        without.len()
+    );
+}

@@ -22,6 +22,13 @@ pub(crate) fn step(f: &'static str) {
     }
 }
 
+/// Whether a path is being recorded on this thread (for a note that needs
+/// a lock to gather its values).
+#[inline]
+pub(crate) fn recording() -> bool {
+    ON.with(Cell::get)
+}
+
 /// A decision on the way (`text` is only called while recording).
 #[inline]
 pub(crate) fn note(text: impl FnOnce() -> String) {

@@ -75,8 +75,12 @@ mod tests {
 
     #[test]
     fn a_seed_names_a_sequence() {
-        let a: Vec<u64> = (0..8).scan(Rng::new(7), |r, _| Some(r.next_u64())).collect();
-        let b: Vec<u64> = (0..8).scan(Rng::new(7), |r, _| Some(r.next_u64())).collect();
+        let a: Vec<u64> = (0..8)
+            .scan(Rng::new(7), |r, _| Some(r.next_u64()))
+            .collect();
+        let b: Vec<u64> = (0..8)
+            .scan(Rng::new(7), |r, _| Some(r.next_u64()))
+            .collect();
         assert_eq!(a, b);
         // splitmix64's published first output for seed 0.
         assert_eq!(Rng::new(0).next_u64(), 0xe220_a839_7b1d_cdaf);

@@ -873,8 +873,10 @@ impl World {
     /// # Errors
     /// `EINVAL` for a value outside a C int (`proc_dointvec`).
     pub fn sysctl_max_dgram_qlen(&self, netns: u32, n: i64) -> SysResult<()> {
-        let v = i32::try_from(n)
-            .map_err(|_| Errno::EINVAL.why(rule!(proc_dointvec, "value outside a C int")))?;
+        let v = i32::try_from(n).map_err(|_| {
+            crate::path::note(|| format!("{n} is outside {}..={}", i32::MIN, i32::MAX));
+            Errno::EINVAL.why(rule!(proc_dointvec, "value outside a C int"))
+        })?;
         lock(&self.k.max_dgram_qlen).insert(netns, v as u32);
         Ok(())
     }
@@ -1038,6 +1040,7 @@ impl World {
         let fd = fd.as_raw();
         // __sys_sendmsg: forbid_cmsg_compat, before the fd is looked up.
         if flags & crate::abi::consts::MSG_CMSG_COMPAT != 0 {
+            crate::path::note(|| format!("flags {flags:#x} include MSG_CMSG_COMPAT"));
             return Err(
                 Errno::EINVAL.why(rule!(__sys_sendmsg, "MSG_CMSG_COMPAT on the native call"))
             );
@@ -1088,6 +1091,7 @@ impl World {
         let fd = fd.as_raw();
         // __sys_recvmsg: forbid_cmsg_compat, before the fd is looked up.
         if flags & crate::abi::consts::MSG_CMSG_COMPAT != 0 {
+            crate::path::note(|| format!("flags {flags:#x} include MSG_CMSG_COMPAT"));
             return Err(
                 Errno::EINVAL.why(rule!(__sys_recvmsg, "MSG_CMSG_COMPAT on the native call"))
             );
@@ -1155,6 +1159,11 @@ impl World {
         }
         if fault && flags & crate::abi::consts::MSG_CMSG_COMPAT == 0 {
             self.k.fdget(pid, fd).map(|f| self.k.fput(f))?;
+            note_null_iov(
+                msg.iov
+                    .iter()
+                    .map(|b| matches!(b, SendBuf::Null(n) if *n > 0)),
+            );
             return Err(Errno::EFAULT.why(rule!(copy_from_iter, "an iovec has a NULL base")));
         }
         let hdr = crate::net::socket::MsgHdr {
@@ -1196,8 +1205,14 @@ impl World {
                     return Err(e);
                 }
                 if bad_len {
+                    crate::path::note(|| format!("msg_namelen {}", a.namelen as i32));
                     return Err(Errno::EINVAL.why(rule!(__copy_msghdr, "msg_namelen < 0")));
                 }
+                note_null_iov(
+                    a.iov
+                        .iter()
+                        .map(|b| matches!(b, RecvBuf::Null(n) if *n > 0)),
+                );
                 return Err(Errno::EFAULT.why(rule!(copy_to_iter, "an iovec has a NULL base")));
             }
         }
@@ -1409,8 +1424,9 @@ impl World {
         let fd = fd.as_raw();
         let f = self.k.fdget(pid, fd)?;
         if matches!(f.kind, FileKind::Path) {
+            let e = f.refused(Errno::EBADF.why(rule!(fcntl, "F_SETOWN on an O_PATH fd")));
             self.k.fput(f);
-            return Err(Errno::EBADF.why(rule!(fcntl, "F_SETOWN on an O_PATH fd")));
+            return Err(e);
         }
         f.owner.store(pid, Ordering::SeqCst);
         self.k.fput(f);
@@ -1516,6 +1532,18 @@ impl Kernel {
             p.sigurg.store(true, Ordering::SeqCst);
         }
     }
+}
+
+/// Which iovecs are NULL with a length, while a path is recorded.
+fn note_null_iov(null: impl Iterator<Item = bool>) {
+    crate::path::note(|| {
+        let at: Vec<String> = null
+            .enumerate()
+            .filter(|&(_, n)| n)
+            .map(|(i, _)| i.to_string())
+            .collect();
+        format!("iov[{}] has a NULL base", at.join(", "))
+    });
 }
 
 #[cfg(test)]

@@ -213,6 +213,12 @@ impl<'a> Iterator for KernelCmsgs<'a> {
             .and_then(|l| self.buf.get(self.off + CMSG_HDR_LEN..self.off + l));
         let Some(data) = data else {
             self.done = true;
+            crate::path::note(|| {
+                format!(
+                    "cmsg at offset {}: cmsg_len {len}, {left} bytes left",
+                    self.off
+                )
+            });
             return Some(Err(Errno::EINVAL.why(rule!(
                 __scm_send,
                 "!CMSG_OK (cmsg_len < sizeof(cmsghdr) or > bytes left in msg_control)",

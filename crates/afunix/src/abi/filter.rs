@@ -284,55 +284,74 @@ fn known_ancillary(k: u32) -> bool {
 fn check_classic(insns: &[SockFilter]) -> Result<(), crate::errno::Error> {
     let flen = insns.len();
     for (pc, f) in insns.iter().enumerate() {
-        if !code_allowed(f.code) {
-            return Err(Errno::EINVAL.why(rule!(
-                bpf_check_classic,
-                "opcode not allowed in a socket filter"
-            )));
-        }
-        let code = f.code;
-        if code == BPF_ALU | BPF_DIV | BPF_K || code == BPF_ALU | BPF_MOD | BPF_K {
-            if f.k == 0 {
-                return Err(Errno::EINVAL.why(rule!(bpf_check_classic, "division by constant 0")));
-            }
-        } else if code == BPF_ALU | BPF_LSH | BPF_K || code == BPF_ALU | BPF_RSH | BPF_K {
-            if f.k >= 32 {
-                return Err(Errno::EINVAL.why(rule!(bpf_check_classic, "shift by constant >= 32")));
-            }
-        } else if matches!(code, op::LD_MEM | op::LDX_MEM | op::ST | op::STX) {
-            if f.k >= BPF_MEMWORDS {
-                return Err(Errno::EINVAL.why(rule!(
-                    bpf_check_classic,
-                    "scratch memory index >= BPF_MEMWORDS"
-                )));
-            }
-        } else if code == BPF_JMP | BPF_JA {
-            // flen - pc - 1 >= 0 since pc < flen.
-            if u64::from(f.k) >= (flen - pc - 1) as u64 {
-                return Err(
-                    Errno::EINVAL.why(rule!(bpf_check_classic, "ja past the end of the program"))
-                );
-            }
-        } else if is_cond_jump(code) {
-            if pc + usize::from(f.jt) + 1 >= flen || pc + usize::from(f.jf) + 1 >= flen {
-                return Err(
-                    Errno::EINVAL.why(rule!(bpf_check_classic, "conditional jump past the end"))
-                );
-            }
-        } else if matches!(code, op::LD_W_ABS | op::LD_H_ABS | op::LD_B_ABS)
-            && f.k >= SKF_AD_OFF
-            && !known_ancillary(f.k)
-        {
-            return Err(Errno::EINVAL.why(rule!(bpf_check_classic, "unknown ancillary load")));
-        }
+        check_insn(pc, f, flen).inspect_err(|_| {
+            crate::path::note(|| {
+                format!(
+                    "instruction {pc} of {flen}: code {:#06x} jt {} jf {} k {:#x}",
+                    f.code, f.jt, f.jf, f.k
+                )
+            })
+        })?;
     }
     match insns.last() {
         Some(last) if last.code == BPF_RET | BPF_K || last.code == BPF_RET | BPF_A => {}
-        _ => {
-            return Err(Errno::EINVAL.why(rule!(bpf_check_classic, "last instruction is not a RET")))
+        last => {
+            crate::path::note(|| match last {
+                Some(l) => format!("instruction {} of {flen}: code {:#06x}", flen - 1, l.code),
+                None => "no instructions".to_string(),
+            });
+            return Err(
+                Errno::EINVAL.why(rule!(bpf_check_classic, "last instruction is not a RET"))
+            );
         }
     }
     check_load_and_stores(insns)
+}
+
+/// One instruction of `bpf_check_classic`'s loop.
+fn check_insn(pc: usize, f: &SockFilter, flen: usize) -> Result<(), crate::errno::Error> {
+    if !code_allowed(f.code) {
+        return Err(Errno::EINVAL.why(rule!(
+            bpf_check_classic,
+            "opcode not allowed in a socket filter"
+        )));
+    }
+    let code = f.code;
+    if code == BPF_ALU | BPF_DIV | BPF_K || code == BPF_ALU | BPF_MOD | BPF_K {
+        if f.k == 0 {
+            return Err(Errno::EINVAL.why(rule!(bpf_check_classic, "division by constant 0")));
+        }
+    } else if code == BPF_ALU | BPF_LSH | BPF_K || code == BPF_ALU | BPF_RSH | BPF_K {
+        if f.k >= 32 {
+            return Err(Errno::EINVAL.why(rule!(bpf_check_classic, "shift by constant >= 32")));
+        }
+    } else if matches!(code, op::LD_MEM | op::LDX_MEM | op::ST | op::STX) {
+        if f.k >= BPF_MEMWORDS {
+            return Err(Errno::EINVAL.why(rule!(
+                bpf_check_classic,
+                "scratch memory index >= BPF_MEMWORDS"
+            )));
+        }
+    } else if code == BPF_JMP | BPF_JA {
+        // flen - pc - 1 >= 0 since pc < flen.
+        if u64::from(f.k) >= (flen - pc - 1) as u64 {
+            return Err(
+                Errno::EINVAL.why(rule!(bpf_check_classic, "ja past the end of the program"))
+            );
+        }
+    } else if is_cond_jump(code) {
+        if pc + usize::from(f.jt) + 1 >= flen || pc + usize::from(f.jf) + 1 >= flen {
+            return Err(
+                Errno::EINVAL.why(rule!(bpf_check_classic, "conditional jump past the end"))
+            );
+        }
+    } else if matches!(code, op::LD_W_ABS | op::LD_H_ABS | op::LD_B_ABS)
+        && f.k >= SKF_AD_OFF
+        && !known_ancillary(f.k)
+    {
+        return Err(Errno::EINVAL.why(rule!(bpf_check_classic, "unknown ancillary load")));
+    }
+    Ok(())
 }
 
 // check_load_and_stores

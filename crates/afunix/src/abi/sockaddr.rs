@@ -122,12 +122,19 @@ impl UnixAddr {
 /// `EINVAL`, with `unix_validate_addr`'s rule.
 pub fn parse_user_addr(b: &[u8]) -> Result<UnixAddr, crate::errno::Error> {
     if b.len() <= SA_FAMILY_SIZE || b.len() > SOCKADDR_UN_SIZE {
+        crate::path::note(|| {
+            format!(
+                "addr_len {}, sizeof(sockaddr_un) {SOCKADDR_UN_SIZE}",
+                b.len()
+            )
+        });
         return Err(Errno::EINVAL.why(rule!(
             unix_validate_addr,
             "addr_len <= offsetof(sun_path) or > sizeof(sockaddr_un)"
         )));
     }
     if family(b) != Some(AF_UNIX) {
+        crate::path::note(|| format!("sun_family {:?}", family(b)));
         return Err(Errno::EINVAL.why(rule!(unix_validate_addr, "sun_family != AF_UNIX")));
     }
     Ok(UnixAddr::from_sockaddr(b))

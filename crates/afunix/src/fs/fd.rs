@@ -175,8 +175,9 @@ impl Kernel {
         let f = self.fdget(pid, fd)?;
         // do_fcntl on an O_PATH fd allows only the fd-table commands.
         if matches!(f.kind, FileKind::Path) {
+            let e = f.refused(Errno::EBADF.why(rule!(fcntl, "F_SETFL on an O_PATH fd")));
             self.fput(f);
-            return Err(Errno::EBADF.why(rule!(fcntl, "F_SETFL on an O_PATH fd")));
+            return Err(e);
         }
         f.nonblock.store(on, Ordering::Relaxed);
         self.fput(f);
@@ -203,10 +204,11 @@ impl Kernel {
             return Ok(newfd);
         }
         if newfd < 0 || newfd as u64 >= p.nofile {
+            crate::path::note(|| format!("newfd {newfd}, RLIMIT_NOFILE {}", p.nofile));
             return Err(Errno::EBADF.why(rule!(ksys_dup3, "newfd >= RLIMIT_NOFILE")));
         }
         let file = self.fget(&t.get(fd)?.file);
-        let old = t.remove(newfd).ok();
+        let old = t.take(newfd);
         t.install(
             newfd,
             FdEntry {
@@ -232,7 +234,7 @@ impl Kernel {
                 .map(|(fd, _)| fd)
                 .collect();
             fds.into_iter()
-                .filter_map(|fd| t.remove(fd).ok())
+                .filter_map(|fd| t.take(fd))
                 .collect::<Vec<_>>()
         };
         for e in closed {

@@ -52,11 +52,25 @@ fn find_next_zero(words: &[u64], from: usize) -> usize {
 impl FdTable {
     /// The entry of `fd`, or `EBADF`.
     pub fn get(&self, fd: i32) -> SysResult<&FdEntry> {
+        self.lookup(fd).ok_or_else(|| self.not_open(fd))
+    }
+
+    /// The entry of `fd`, if open (for a caller with its own rule).
+    pub fn lookup(&self, fd: i32) -> Option<&FdEntry> {
         usize::try_from(fd)
             .ok()
             .and_then(|i| self.slots.get(i))
             .and_then(Option::as_ref)
-            .ok_or(Errno::EBADF.why(rule!(fdget, "fd is not open in this process")))
+    }
+
+    /// `EBADF` for `fd`, noting which fd while a path is recorded.
+    #[cold]
+    fn not_open(&self, fd: i32) -> crate::errno::Error {
+        crate::path::note(|| match self.slots.len() {
+            0 => format!("fd {fd} is not open: no fd is"),
+            n => format!("fd {fd} is not open (the highest open is {})", n - 1),
+        });
+        Errno::EBADF.why(rule!(fdget, "fd is not open in this process"))
     }
 
     /// The lowest free fd below `limit` (`alloc_fd`), or `EMFILE`.
@@ -119,13 +133,16 @@ impl FdTable {
 
     /// Remove `fd`, returning what it held.
     pub fn remove(&mut self, fd: i32) -> SysResult<FdEntry> {
-        let slot = usize::try_from(fd)
+        self.take(fd).ok_or_else(|| self.not_open(fd))
+    }
+
+    /// Remove `fd` if it is open (dup2's replaced fd, close_range): no
+    /// error, so no note.
+    pub fn take(&mut self, fd: i32) -> Option<FdEntry> {
+        let entry = usize::try_from(fd)
             .ok()
             .and_then(|i| self.slots.get_mut(i))
-            .ok_or(Errno::EBADF.why(rule!(fdget, "fd is not open in this process")))?;
-        let entry = slot
-            .take()
-            .ok_or(Errno::EBADF.why(rule!(fdget, "fd is not open in this process")))?;
+            .and_then(Option::take)?;
         while matches!(self.slots.last(), Some(None)) {
             self.slots.pop();
         }
@@ -133,7 +150,7 @@ impl FdTable {
         self.set_open(i, false);
         // __put_unused_fd: the freed number is the new lowest candidate.
         self.next_fd = self.next_fd.min(i);
-        Ok(entry)
+        Some(entry)
     }
 
     /// Set the close-on-exec flag of an open fd.
@@ -143,7 +160,7 @@ impl FdTable {
                 e.cloexec = on;
                 Ok(())
             }
-            _ => Err(Errno::EBADF.why(rule!(fdget, "fd is not open in this process"))),
+            _ => Err(self.not_open(fd)),
         }
     }
 

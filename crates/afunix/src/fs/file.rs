@@ -116,11 +116,20 @@ impl File {
     /// `ENOTSOCK`.
     pub fn not_a_socket(&self) -> crate::errno::Error {
         use crate::errno::Errno;
+        crate::path::note(|| format!("the file is a {}", self.kind_name()));
         if matches!(self.kind, FileKind::Path) {
             Errno::EBADF.why(rule!(sockfd_lookup, "fdget refuses an O_PATH fd"))
         } else {
             Errno::ENOTSOCK.why(rule!(sockfd_lookup, "fd is not a socket"))
         }
+    }
+
+    /// `e`, refusing this file for what it is: notes the file's kind
+    /// while a path is recorded.
+    #[cold]
+    pub(crate) fn refused(&self, e: crate::errno::Error) -> crate::errno::Error {
+        crate::path::note(|| format!("the file is a {}", self.kind_name()));
+        e
     }
 
     /// A short name of the kind, for messages.

@@ -85,18 +85,41 @@ impl Default for Tree {
 
 /// `generic_permission` for `mask` (MAY_*): owner, group or other bits;
 /// uid 0 has CAP_DAC_OVERRIDE (exec on a non-directory still needs an x bit).
+/// Every caller refuses when it is false, so a refusal notes the values.
 pub(crate) fn permission(node: &Node, cred: &Cred, mask: u32) -> bool {
-    if cred.euid == 0 {
-        return mask & MAY_EXEC == 0 || node.is_dir() || node.mode & 0o111 != 0;
-    }
-    let bits = if cred.euid == node.uid {
-        node.mode >> 6
-    } else if cred.egid == node.gid || cred.groups.contains(&node.gid) {
-        node.mode >> 3
+    let (ok, class) = if cred.euid == 0 {
+        (
+            mask & MAY_EXEC == 0 || node.is_dir() || node.mode & 0o111 != 0,
+            "root",
+        )
     } else {
-        node.mode
+        let (bits, class) = if cred.euid == node.uid {
+            (node.mode >> 6, "owner")
+        } else if cred.egid == node.gid || cred.groups.contains(&node.gid) {
+            (node.mode >> 3, "group")
+        } else {
+            (node.mode, "other")
+        };
+        (bits & mask == mask, class)
     };
-    bits & mask == mask
+    if !ok {
+        crate::path::note(|| {
+            let want: String = [(MAY_READ, 'r'), (MAY_WRITE, 'w'), (MAY_EXEC, 'x')]
+                .iter()
+                .filter(|(m, _)| mask & m != 0)
+                .map(|&(_, c)| c)
+                .collect();
+            format!(
+                "mode {:04o} of uid {} gid {}; euid {} egid {} ({class}) wants {want}",
+                node.mode & 0o7777,
+                node.uid,
+                node.gid,
+                cred.euid,
+                cred.egid
+            )
+        });
+    }
+    ok
 }
 
 /// The last component of a path as `filename_parentat` leaves it.
@@ -123,6 +146,22 @@ pub(crate) struct Parent {
     pub(crate) up: u64,
 }
 
+/// A decision note on the last component of `path`.
+pub(crate) fn note_last(path: &[u8], p: &Parent) {
+    crate::path::note(|| {
+        let last = match &p.last {
+            Last::Norm(n) => String::from_utf8_lossy(n).into_owned(),
+            Last::Dot => ".".into(),
+            Last::DotDot => "..".into(),
+        };
+        let slash = if p.trailing_slash { ", trailing /" } else { "" };
+        format!(
+            "{:?}: last component {last:?}{slash}",
+            String::from_utf8_lossy(path)
+        )
+    });
+}
+
 impl Tree {
     pub(crate) fn node(&self, ino: u64) -> Option<&Node> {
         self.nodes.get(&ino)
@@ -140,6 +179,7 @@ impl Tree {
     /// one that holds the last component).
     pub(crate) fn walk_parent(&self, path: &[u8], cred: &Cred) -> SysResult<Parent> {
         if path.is_empty() {
+            crate::path::note(|| "the path is \"\"".to_string());
             return Err(Errno::ENOENT.why(rule!(getname, "empty path")));
         }
         let trailing_slash = path.ends_with(b"/");
@@ -151,18 +191,30 @@ impl Tree {
         // The directories above `cur`, for `..`.
         let mut stack: Vec<u64> = Vec::new();
         let n = comps.len();
+        let at = |i: usize| {
+            crate::path::note(|| {
+                let to: Vec<&[u8]> = comps[..i].to_vec();
+                format!(
+                    "{:?} at /{}",
+                    String::from_utf8_lossy(path),
+                    String::from_utf8_lossy(&to.join(&b'/'))
+                )
+            })
+        };
         for (i, c) in comps.iter().enumerate() {
             let node = self
                 .nodes
                 .get(&cur)
                 .ok_or(Errno::ENOENT.why(rule!(link_path_walk, "the directory is gone")))?;
             if !node.is_dir() {
+                at(i);
                 return Err(Errno::ENOTDIR.why(rule!(
                     link_path_walk,
                     "a component on the way is not a directory"
                 )));
             }
             if !permission(node, cred, MAY_EXEC) {
+                at(i);
                 return Err(Errno::EACCES.why(rule!(
                     may_lookup,
                     "no search permission on a directory of the path"
@@ -187,10 +239,13 @@ impl Tree {
                     cur = stack.pop().unwrap_or(ROOT_INO);
                 }
                 name => {
-                    let next = self.child(cur, name).ok_or(Errno::ENOENT.why(rule!(
-                        walk_component,
-                        "no such file or directory on the way"
-                    )))?;
+                    let Some(next) = self.child(cur, name) else {
+                        at(i + 1);
+                        return Err(Errno::ENOENT.why(rule!(
+                            walk_component,
+                            "no such file or directory on the way"
+                        )));
+                    };
                     stack.push(cur);
                     cur = next;
                 }
@@ -225,10 +280,12 @@ impl Tree {
     /// the walk; a trailing `/` needs a directory.
     pub(crate) fn lookup(&self, path: &[u8], cred: &Cred) -> SysResult<u64> {
         let p = self.walk_parent(path, cred)?;
-        let ino = self
-            .lookup_last(&p)
-            .ok_or(Errno::ENOENT.why(rule!(lookup_last, "no such file or directory")))?;
+        let Some(ino) = self.lookup_last(&p) else {
+            note_last(path, &p);
+            return Err(Errno::ENOENT.why(rule!(lookup_last, "no such file or directory")));
+        };
         if p.trailing_slash && !self.nodes.get(&ino).is_some_and(Node::is_dir) {
+            note_last(path, &p);
             return Err(
                 Errno::ENOTDIR.why(rule!(lookup_last, "a trailing / names a non-directory"))
             );
@@ -251,15 +308,18 @@ impl Tree {
         let name = match &p.last {
             Last::Norm(n) => n.clone(),
             _ => {
+                note_last(path, &p);
                 return Err(
                     Errno::EEXIST.why(rule!(filename_create, "the last component is . or .."))
-                )
+                );
             }
         };
         if self.child(p.dir, &name).is_some() {
+            note_last(path, &p);
             return Err(Errno::EEXIST.why(rule!(filename_create, "the path exists")));
         }
         if p.trailing_slash && !want_dir {
+            note_last(path, &p);
             return Err(
                 Errno::ENOENT.why(rule!(filename_create, "a trailing / asks for a directory"))
             );

@@ -10,7 +10,7 @@ impl Kernel {
         let f = self.fdget(pid, fd)?;
         let r = match f.kind {
             FileKind::Pidfd(p) => Ok(if self.pid_alive(p) { p } else { -1 }),
-            _ => Err(Errno::EINVAL.why(rule!(pidfd_pid, "not a pidfd"))),
+            _ => Err(f.refused(Errno::EINVAL.why(rule!(pidfd_pid, "not a pidfd")))),
         };
         self.fput(f);
         r

@@ -54,6 +54,7 @@ impl Kernel {
         if ret == 0 {
             if g.readers == 0 {
                 drop(g);
+                crate::path::note(|| "0 readers".to_string());
                 self.raise_sigpipe(pid);
                 return Err(Errno::EPIPE.why(rule!(pipe_write, "no reader")).into());
             }
@@ -89,6 +90,7 @@ impl Kernel {
             }
             if f.is_nonblock() {
                 if ret == 0 {
+                    crate::path::note(|| format!("{} bytes buffered, {total} to write", g.len()));
                     return Err(Errno::EAGAIN
                         .why(rule!(pipe_write, "full, O_NONBLOCK"))
                         .into());

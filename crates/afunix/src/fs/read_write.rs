@@ -56,6 +56,7 @@ impl Kernel {
                         return Ok(Vec::new());
                     }
                     if f.is_nonblock() {
+                        crate::path::note(|| format!("0 bytes buffered, {} writers", g.writers));
                         return Err(Errno::EAGAIN
                             .why(rule!(pipe_read, "empty, O_NONBLOCK"))
                             .into());
@@ -78,13 +79,13 @@ impl Kernel {
                 p.wait.notify_all();
                 Ok(out)
             }
-            FileKind::PipeWrite(_) => Err(Errno::EBADF
-                .why(rule!(vfs_read, "the file is not open for reading"))
+            FileKind::PipeWrite(_) => Err(f
+                .refused(Errno::EBADF.why(rule!(vfs_read, "the file is not open for reading")))
                 .into()),
             FileKind::Regular(r) => {
                 if !r.read {
-                    return Err(Errno::EBADF
-                        .why(rule!(vfs_read, "file not open for reading"))
+                    return Err(f
+                        .refused(Errno::EBADF.why(rule!(vfs_read, "file not open for reading")))
                         .into());
                 }
                 let data = lock(&r.data);
@@ -95,21 +96,21 @@ impl Kernel {
                 *pos = (*pos).max(end);
                 Ok(out)
             }
-            FileKind::Dir => Err(Errno::EISDIR
-                .why(rule!(generic_read_dir, "a directory"))
+            FileKind::Dir => Err(f
+                .refused(Errno::EISDIR.why(rule!(generic_read_dir, "a directory")))
                 .into()),
-            FileKind::External(_) => Err(Errno::EINVAL
-                .why(rule!(
+            FileKind::External(_) => Err(f
+                .refused(Errno::EINVAL.why(rule!(
                     vfs_read,
                     "an external file is read by its owner, not the model"
-                ))
+                )))
                 .into()),
-            FileKind::Path => Err(Errno::EBADF
-                .why(rule!(ksys_read, "fdget refuses an O_PATH fd"))
+            FileKind::Path => Err(f
+                .refused(Errno::EBADF.why(rule!(ksys_read, "fdget refuses an O_PATH fd")))
                 .into()),
             // A pidfd is opened read-write but has no read operation.
-            FileKind::Pidfd(_) => Err(Errno::EINVAL
-                .why(rule!(vfs_read, "a pidfd cannot be read"))
+            FileKind::Pidfd(_) => Err(f
+                .refused(Errno::EINVAL.why(rule!(vfs_read, "a pidfd cannot be read")))
                 .into()),
             // sock_read_iter: a zero-length read never reaches the protocol.
             FileKind::Socket(_) if len == 0 => Ok(Vec::new()),
@@ -166,13 +167,13 @@ impl Kernel {
             // pipe_write: a zero-length write returns before anything is checked.
             FileKind::PipeWrite(_) if bytes.is_empty() => Ok(0),
             FileKind::PipeWrite(p) => self.pipe_write(pid, f, p, bytes, pr),
-            FileKind::PipeRead(_) => Err(Errno::EBADF
-                .why(rule!(vfs_write, "the file is not open for writing"))
+            FileKind::PipeRead(_) => Err(f
+                .refused(Errno::EBADF.why(rule!(vfs_write, "the file is not open for writing")))
                 .into()),
             FileKind::Regular(r) => {
                 if !r.write {
-                    return Err(Errno::EBADF
-                        .why(rule!(vfs_write, "file not open for writing"))
+                    return Err(f
+                        .refused(Errno::EBADF.why(rule!(vfs_write, "file not open for writing")))
                         .into());
                 }
                 let mut data = lock(&r.data);
@@ -189,17 +190,17 @@ impl Kernel {
                 *pos = end;
                 Ok(bytes.len())
             }
-            FileKind::Dir | FileKind::Path => Err(Errno::EBADF
-                .why(rule!(ksys_write, "not open for writing"))
+            FileKind::Dir | FileKind::Path => Err(f
+                .refused(Errno::EBADF.why(rule!(ksys_write, "not open for writing")))
                 .into()),
-            FileKind::External(_) => Err(Errno::EINVAL
-                .why(rule!(
+            FileKind::External(_) => Err(f
+                .refused(Errno::EINVAL.why(rule!(
                     vfs_write,
                     "an external file is written by its owner, not the model"
-                ))
+                )))
                 .into()),
-            FileKind::Pidfd(_) => Err(Errno::EINVAL
-                .why(rule!(vfs_write, "a pidfd cannot be written"))
+            FileKind::Pidfd(_) => Err(f
+                .refused(Errno::EINVAL.why(rule!(vfs_write, "a pidfd cannot be written")))
                 .into()),
             FileKind::Socket(s) => {
                 let msg = crate::net::socket::MsgHdr {

@@ -11,6 +11,48 @@ use crate::process::RawPid;
 use crate::world::{lock, World};
 use std::sync::{Arc, Mutex};
 
+/// What a node is, for the path's notes.
+fn node_kind(node: &Node) -> &'static str {
+    match node.kind {
+        NodeKind::Dir(_) => "a directory",
+        NodeKind::Reg(_) => "a regular file",
+        NodeKind::Sock(_) => "a socket file",
+    }
+}
+
+/// A decision note of `rename`: both last components.
+fn note_rename(
+    old: &[u8],
+    op: &crate::fs::namei::Parent,
+    new: &[u8],
+    np: &crate::fs::namei::Parent,
+) {
+    crate::fs::namei::note_last(old, op);
+    crate::fs::namei::note_last(new, np);
+}
+
+/// A decision note: what `path` names.
+fn note_node(path: &[u8], node: Option<&Node>) {
+    crate::path::note(|| {
+        format!(
+            "{:?} is {}",
+            String::from_utf8_lossy(path),
+            node.map_or("gone", node_kind)
+        )
+    });
+}
+
+/// A decision note of `open`: the path, the flags and what it names.
+fn note_open(path: &[u8], flags: i32, node: Option<&Node>) {
+    crate::path::note(|| {
+        format!(
+            "{:?} with flags {flags:#o} is {}",
+            String::from_utf8_lossy(path),
+            node.map_or("gone", node_kind)
+        )
+    });
+}
+
 impl World {
     /// `open(path, flags, mode)`: the new fd.
     ///
@@ -37,6 +79,7 @@ impl World {
             // do_o_path: a lookup, no permission on the file itself.
             let ino = tree.lookup(path, &cred)?;
             if flags & O_DIRECTORY != 0 && !tree.node(ino).is_some_and(Node::is_dir) {
+                note_open(path, flags, tree.node(ino));
                 return Err(Errno::ENOTDIR.why(rule!(do_o_path, "O_DIRECTORY on a non-directory")));
             }
             drop(names);
@@ -49,6 +92,7 @@ impl World {
             // open_last_lookups: a trailing / with O_CREAT is EISDIR before
             // the name is looked up (existing or not).
             if par.trailing_slash && matches!(par.last, Last::Norm(_)) {
+                crate::fs::namei::note_last(path, &par);
                 return Err(
                     Errno::EISDIR.why(rule!(open_last_lookups, "O_CREAT with a trailing /"))
                 );
@@ -56,12 +100,14 @@ impl World {
             match tree.lookup_last(&par) {
                 Some(ino) => {
                     if flags & O_EXCL != 0 {
+                        note_open(path, flags, tree.node(ino));
                         return Err(Errno::EEXIST.why(rule!(
                             open_last_lookups,
                             "O_CREAT|O_EXCL and the file exists"
                         )));
                     }
                     if tree.node(ino).is_some_and(Node::is_dir) {
+                        note_open(path, flags, tree.node(ino));
                         return Err(
                             Errno::EISDIR.why(rule!(open_last_lookups, "O_CREAT on a directory"))
                         );
@@ -70,6 +116,7 @@ impl World {
                 }
                 None => {
                     if par.trailing_slash {
+                        crate::fs::namei::note_last(path, &par);
                         return Err(Errno::EISDIR
                             .why(rule!(open_last_lookups, "O_CREAT with a trailing /")));
                     }
@@ -101,6 +148,7 @@ impl World {
         };
         let node = tree.node(ino).ok_or(crate::fs::namei::GONE)?;
         if flags & O_DIRECTORY != 0 && !node.is_dir() {
+            note_open(path, flags, Some(node));
             return Err(Errno::ENOTDIR.why(rule!(do_open, "O_DIRECTORY on a non-directory")));
         }
         let wants_write = acc == O_WRONLY || acc == O_RDWR;
@@ -109,6 +157,7 @@ impl World {
         let trunc = flags & O_TRUNC != 0;
         // may_open (a file this call created is not checked again).
         if node.is_dir() && (wants_write || trunc) && !created {
+            note_open(path, flags, Some(node));
             return Err(Errno::EISDIR.why(rule!(may_open, "a directory opened for writing")));
         }
         if !created {
@@ -122,9 +171,10 @@ impl World {
         }
         let kind = match &node.kind {
             NodeKind::Sock(_) => {
+                note_open(path, flags, Some(node));
                 return Err(
                     Errno::ENXIO.why(rule!(do_dentry_open, "a socket file cannot be opened"))
-                )
+                );
             }
             NodeKind::Dir(_) => FileKind::Dir,
             NodeKind::Reg(data) => {
@@ -186,13 +236,16 @@ impl World {
         let tree = &mut names.tree;
         let par = tree.walk_parent(path, &cred)?;
         let Last::Norm(name) = &par.last else {
+            crate::fs::namei::note_last(path, &par);
             return Err(Errno::EISDIR.why(rule!(do_unlinkat, "the last component is . or ..")));
         };
-        let ino = tree
-            .child(par.dir, name)
-            .ok_or(Errno::ENOENT.why(rule!(do_unlinkat, "no such file")))?;
+        let Some(ino) = tree.child(par.dir, name) else {
+            crate::fs::namei::note_last(path, &par);
+            return Err(Errno::ENOENT.why(rule!(do_unlinkat, "no such file")));
+        };
         let is_dir = tree.node(ino).is_some_and(Node::is_dir);
         if par.trailing_slash {
+            note_node(path, tree.node(ino));
             return Err(if is_dir {
                 Errno::EISDIR.why(rule!(do_unlinkat, "a directory"))
             } else {
@@ -206,6 +259,7 @@ impl World {
             );
         }
         if is_dir {
+            note_node(path, tree.node(ino));
             return Err(Errno::EISDIR.why(rule!(may_delete, "unlink of a directory")));
         }
         tree.remove_entry(par.dir, name);
@@ -230,6 +284,7 @@ impl World {
             .ok_or(crate::fs::namei::GONE)?;
         // chmod_common → notify_change → inode_owner_or_capable.
         if cred.euid != 0 && cred.euid != node.uid {
+            crate::path::note(|| format!("owner uid {}, euid {}", node.uid, cred.euid));
             return Err(Errno::EPERM.why(rule!(chmod_common, "not the owner and no CAP_FOWNER")));
         }
         node.mode = mode & 0o7777;
@@ -251,22 +306,27 @@ impl World {
         let op = tree.walk_parent(old, &cred)?;
         let np = tree.walk_parent(new, &cred)?;
         let (Last::Norm(oname), Last::Norm(nname)) = (&op.last, &np.last) else {
+            note_rename(old, &op, new, &np);
             return Err(Errno::EBUSY.why(rule!(do_renameat2, ". or .. as a last component")));
         };
-        let src = tree
-            .child(op.dir, oname)
-            .ok_or(Errno::ENOENT.why(rule!(do_renameat2, "no such file")))?;
+        let Some(src) = tree.child(op.dir, oname) else {
+            crate::fs::namei::note_last(old, &op);
+            return Err(Errno::ENOENT.why(rule!(do_renameat2, "no such file")));
+        };
         let src_dir = tree.node(src).is_some_and(Node::is_dir);
         if !src_dir && (op.trailing_slash || np.trailing_slash) {
+            note_rename(old, &op, new, &np);
             return Err(Errno::ENOTDIR.why(rule!(do_renameat2, "a trailing / on a non-directory")));
         }
         if src_dir && tree.is_within(np.dir, src) {
+            note_rename(old, &op, new, &np);
             return Err(Errno::EINVAL.why(rule!(do_renameat2, "a directory moved below itself")));
         }
         let target = tree.child(np.dir, nname);
         // lock_rename's trap: the target is an ancestor of the source.
         if let Some(t) = target {
             if t != src && tree.is_within(op.dir, t) {
+                note_rename(old, &op, new, &np);
                 return Err(
                     Errno::ENOTEMPTY.why(rule!(do_renameat2, "the target contains the source"))
                 );
@@ -298,12 +358,14 @@ impl World {
             match (src_dir, &tnode.kind) {
                 (true, NodeKind::Dir(d)) => target_nonempty = !d.is_empty(),
                 (true, _) => {
+                    note_node(new, Some(tnode));
                     return Err(
                         Errno::ENOTDIR.why(rule!(may_delete, "the target is not a directory"))
-                    )
+                    );
                 }
                 (false, NodeKind::Dir(_)) => {
-                    return Err(Errno::EISDIR.why(rule!(may_delete, "the target is a directory")))
+                    note_node(new, Some(tnode));
+                    return Err(Errno::EISDIR.why(rule!(may_delete, "the target is a directory")));
                 }
                 (false, _) => {}
             }
@@ -320,6 +382,7 @@ impl World {
         }
         // The file system's rename (simple_rename: simple_empty).
         if target_nonempty {
+            crate::path::note(|| format!("{:?} has entries", String::from_utf8_lossy(new)));
             return Err(
                 Errno::ENOTEMPTY.why(rule!(simple_rename, "the target directory is not empty"))
             );

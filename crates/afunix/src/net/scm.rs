@@ -88,6 +88,13 @@ impl Kernel {
                 SCM_RIGHTS => self.scm_fp_copy(pid, cmsg.data, &mut cookie.fp)?,
                 SCM_CREDENTIALS => {
                     if cmsg.cmsg_len != crate::abi::cmsg::cmsg_len(Ucred::SIZE) as u64 {
+                        crate::path::note(|| {
+                            format!(
+                                "cmsg_len {}, CMSG_LEN(12) {}",
+                                cmsg.cmsg_len,
+                                crate::abi::cmsg::cmsg_len(Ucred::SIZE)
+                            )
+                        });
                         return Err(Errno::EINVAL.why(rule!(
                             __scm_send,
                             "SCM_CREDENTIALS cmsg_len != CMSG_LEN(sizeof(struct ucred))"
@@ -99,6 +106,7 @@ impl Kernel {
                     )))?;
                     self.scm_check_creds(pid, &c)?;
                     if !self.pid_alive(c.pid) {
+                        crate::path::note(|| format!("pid {} is not alive", c.pid));
                         return Err(
                             Errno::ESRCH.why(rule!(__scm_send, "find_get_pid: no such pid"))
                         );
@@ -109,8 +117,11 @@ impl Kernel {
                         gid: c.gid,
                     });
                 }
-                _ => {
-                    return Err(Errno::EINVAL.why(rule!(__scm_send, "unknown SOL_SOCKET cmsg type")))
+                ty => {
+                    crate::path::note(|| format!("cmsg_type {ty}"));
+                    return Err(
+                        Errno::EINVAL.why(rule!(__scm_send, "unknown SOL_SOCKET cmsg type"))
+                    );
                 }
             }
         }
@@ -147,9 +158,12 @@ impl Kernel {
         self.procs
             .with(pid, |p| {
                 let t = p.fd_table();
-                for chunk in data.chunks_exact(4) {
+                for (i, chunk) in data.chunks_exact(4).enumerate() {
                     let fd = i32::from_ne_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
-                    let e = t.get(fd).map_err(|_| ebadf())?;
+                    let e = t.lookup(fd).ok_or_else(|| {
+                        crate::path::note(|| format!("rights[{i}] is fd {fd}, not open"));
+                        ebadf()
+                    })?;
                     fp.push(self.fget(&e.file));
                 }
                 Ok(())
@@ -160,6 +174,7 @@ impl Kernel {
     // scm_check_creds
     fn scm_check_creds(&self, pid: RawPid, c: &Ucred) -> SysResult<()> {
         if c.uid == INVALID_ID || c.gid == INVALID_ID {
+            crate::path::note(|| format!("claimed uid {} gid {}", c.uid as i32, c.gid as i32));
             return Err(Errno::EINVAL.why(rule!(scm_check_creds, "uid/gid does not map (-1)")));
         }
         let p = self.proc(pid)?;

@@ -105,16 +105,28 @@ impl Kernel {
         s.lock().file = Some(Arc::downgrade(&f));
         f
     }
+}
 
+/// The flags of a socket type beyond SOCK_NONBLOCK and SOCK_CLOEXEC.
+fn note_type_flags(ty: i32) {
+    crate::path::note(|| {
+        let bad = ty & !(SOCK_TYPE_MASK | SOCK_NONBLOCK | SOCK_CLOEXEC);
+        format!("type {ty:#x}: unknown flags {bad:#x}")
+    });
+}
+
+impl Kernel {
     // __sock_create → unix_create: the type range, the protocol, then the
     // type itself (SOCK_RAW is another name for SOCK_DGRAM).
     fn unix_create(&self, pid: RawPid, ty: i32, protocol: i32) -> SysResult<SockType> {
         let t = ty & SOCK_TYPE_MASK;
         if t >= SOCK_MAX {
+            crate::path::note(|| format!("type {t}, SOCK_MAX {SOCK_MAX}"));
             return Err(Errno::EINVAL.why(rule!(__sock_create, "type >= SOCK_MAX")));
         }
         self.lsm(pid, |sec, task| sec.socket_create(task, t, protocol))?;
         if protocol != 0 && protocol != PF_UNIX {
+            crate::path::note(|| format!("protocol {protocol}"));
             return Err(
                 Errno::EPROTONOSUPPORT.why(rule!(unix_create, "protocol is neither 0 nor PF_UNIX"))
             );
@@ -126,6 +138,7 @@ impl Kernel {
     pub(crate) fn sys_socket(&self, pid: RawPid, ty: i32, protocol: i32) -> SysResult<i32> {
         crate::path::step("__sys_socket");
         if ty & !(SOCK_TYPE_MASK | SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
+            note_type_flags(ty);
             return Err(Errno::EINVAL.why(rule!(__sys_socket, "unknown flags in type")));
         }
         let t = self.unix_create(pid, ty, protocol)?;
@@ -148,6 +161,7 @@ impl Kernel {
     ) -> SysResult<[i32; 2]> {
         crate::path::step("__sys_socketpair");
         if ty & !(SOCK_TYPE_MASK | SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
+            note_type_flags(ty);
             return Err(Errno::EINVAL.why(rule!(__sys_socketpair, "unknown flags in type")));
         }
         // __sys_socketpair takes both fds before it creates the sockets.
@@ -273,16 +287,15 @@ impl Kernel {
         // fdget refuses an O_PATH fd.
         let f = self.fdget(pid, fd)?;
         if matches!(f.kind, FileKind::Path) {
+            let e = f.refused(Errno::EBADF.why(rule!(__sys_accept4, "fdget refuses an O_PATH fd")));
             self.fput(f);
-            return Err(Errno::EBADF
-                .why(rule!(__sys_accept4, "fdget refuses an O_PATH fd"))
-                .into());
+            return Err(e.into());
         }
         let r = (|| {
             self.fd_reserve(pid, 1)?;
-            let s = f
-                .sock()
-                .ok_or(Errno::ENOTSOCK.why(rule!(do_accept, "fd is not a socket")))?;
+            let s = f.sock().ok_or_else(|| {
+                f.refused(Errno::ENOTSOCK.why(rule!(do_accept, "fd is not a socket")))
+            })?;
             if nonblock.is_none() {
                 self.lsm(pid, |sec, task| sec.socket_accept(task, SocketRef(s)))?;
             }
@@ -375,6 +388,7 @@ impl Kernel {
             SockType::Dgram => self.unix_dgram_recvmsg(pid, s, len, controllen, flags)?,
             SockType::Seqpacket => {
                 if s.lock().state != SockState::Established {
+                    crate::net::unix::note_sock_of(s);
                     return Err(Errno::ENOTCONN
                         .why(rule!(unix_seqpacket_recvmsg, "not connected"))
                         .into());
@@ -408,10 +422,12 @@ impl Kernel {
     pub(crate) fn sys_getname(&self, pid: RawPid, fd: i32, peer: bool) -> SysResult<Vec<u8>> {
         self.with_sock_nb(pid, fd, |s, _| {
             let target = if peer {
-                s.lock()
-                    .peer
-                    .clone()
-                    .ok_or(Errno::ENOTCONN.why(rule!(unix_getname, "no peer")))?
+                let g = s.lock();
+                let Some(p) = g.peer.clone() else {
+                    crate::net::unix::note_sock(s, &g);
+                    return Err(Errno::ENOTCONN.why(rule!(unix_getname, "no peer")));
+                };
+                p
             } else {
                 Arc::clone(s)
             };
@@ -493,14 +509,17 @@ impl Kernel {
             }
             // ioctl(2) uses fdget: an O_PATH fd is EBADF.
             FileKind::Path => {
-                Err(Errno::EBADF.why(rule!(ksys_ioctl, "fdget refuses an O_PATH fd")))
+                Err(f.refused(Errno::EBADF.why(rule!(ksys_ioctl, "fdget refuses an O_PATH fd"))))
             }
             FileKind::Regular(r) if req == SIOCINQ => {
                 let len = lock(&r.data).len();
                 let pos = *lock(&r.pos);
                 Ok(len.saturating_sub(pos).min(i32::MAX as usize) as i32)
             }
-            _ => Err(Errno::ENOTTY.why(rule!(vfs_ioctl, "the file has no such ioctl"))),
+            _ => {
+                crate::path::note(|| format!("request {req:#x}"));
+                Err(f.refused(Errno::ENOTTY.why(rule!(vfs_ioctl, "the file has no such ioctl"))))
+            }
         };
         self.fput(f);
         r
@@ -513,6 +532,7 @@ impl Kernel {
             SIOCINQ => {
                 let g = s.lock();
                 if g.state == SockState::Listen {
+                    crate::net::unix::note_sock(s, &g);
                     return Err(Errno::EINVAL.why(rule!(unix_inq_len, "listening socket")));
                 }
                 let n: usize = match s.ty {
@@ -522,10 +542,13 @@ impl Kernel {
                 };
                 Ok(n.min(i32::MAX as usize) as i32)
             }
-            SIOCATMARK if s.ty != SockType::Stream => Err(Errno::EOPNOTSUPP.why(rule!(
-                unix_ioctl,
-                "SIOCATMARK on a socket that has no OOB mark"
-            ))),
+            SIOCATMARK if s.ty != SockType::Stream => {
+                crate::path::note(|| format!("#{} is {:?}", s.id, s.ty));
+                Err(Errno::EOPNOTSUPP.why(rule!(
+                    unix_ioctl,
+                    "SIOCATMARK on a socket that has no OOB mark"
+                )))
+            }
             SIOCATMARK => Ok(self.unix_atmark(s) as i32),
             _ => Err(Errno::ENOTTY.why(rule!(unix_ioctl, "unknown request (ENOIOCTLCMD)"))),
         }

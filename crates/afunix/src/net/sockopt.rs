@@ -182,6 +182,21 @@ fn netdev_get_name(ifindex: i32) -> Option<&'static [u8]> {
     (ifindex == LOOPBACK_IFINDEX).then_some(b"lo".as_slice())
 }
 
+/// The decision note of a sockopt call (while a path is recorded): the
+/// socket, the option, its length and, for setsockopt, the int it starts
+/// with — what every rule of `sk_setsockopt`/`sk_getsockopt` decides on.
+fn note_opt(sock: u64, level: i32, name: i32, optlen: i64, val: Option<i32>) {
+    crate::path::note(|| {
+        let opt = match (level, so_name(name)) {
+            (SOL_SOCKET, Some(n)) => n.to_string(),
+            (SOL_SOCKET, None) => format!("SOL_SOCKET option {name}"),
+            _ => format!("level {level} option {name}"),
+        };
+        let val = val.map_or(String::new(), |v| format!(", value {v}"));
+        format!("#{sock} {opt}, optlen {optlen}{val}")
+    });
+}
+
 impl Kernel {
     /// `do_sock_setsockopt` for a unix socket.
     pub(crate) fn sock_setsockopt(
@@ -192,6 +207,13 @@ impl Kernel {
         name: i32,
         v: &[u8],
     ) -> SysResult<()> {
+        note_opt(
+            s.id,
+            level,
+            name,
+            v.len() as i64,
+            (v.len() >= 4).then(|| i32_at(v, 0)),
+        );
         // Only the stream ops have a setsockopt (unix_setsockopt, with
         // SOCK_CUSTOM_SOCKOPT so it sees SOL_SOCKET first).
         if s.ty == SockType::Stream {
@@ -625,6 +647,9 @@ impl Kernel {
         optlen: i32,
     ) -> Result<(i32, Vec<u8>), (crate::errno::Error, Option<i32>)> {
         let f = self.fdget(pid, fd).map_err(|e| (e, None))?;
+        if let Some(s) = f.sock() {
+            note_opt(s.id, level, name, optlen.into(), None);
+        }
         let r = match f.sock() {
             None => Err((f.not_a_socket(), None)),
             // do_sock_getsockopt: SOL_SOCKET always goes to sk_getsockopt;
@@ -768,6 +793,7 @@ impl Kernel {
             }
             SO_PEERNAME => {
                 let Some(peer) = g.peer.clone() else {
+                    crate::net::unix::note_sock(s, &g);
                     return e(Errno::ENOTCONN.why(rule!(unix_getname, "no peer")));
                 };
                 drop(g);

@@ -73,7 +73,8 @@ impl Kernel {
                             e
                         }
                     })?;
-                if s.addr.get().is_some() {
+                if let Some(a) = s.addr.get() {
+                    crate::path::note(|| format!("#{} is bound to {a}", s.id));
                     return Err(Errno::EINVAL.why(rule!(unix_bind_bsd, "socket already bound")));
                 }
                 let ino = names.tree.insert(
@@ -91,7 +92,8 @@ impl Kernel {
                 Ok(())
             }
             UnixAddr::Abstract(name) => {
-                if s.addr.get().is_some() {
+                if let Some(a) = s.addr.get() {
+                    crate::path::note(|| format!("#{} is bound to {a}", s.id));
                     return Err(
                         Errno::EINVAL.why(rule!(unix_bind_abstract, "socket already bound"))
                     );
@@ -102,6 +104,9 @@ impl Kernel {
                     .get(&key)
                     .is_some_and(|w| w.strong_count() > 0)
                 {
+                    // Only counted, not upgraded: a last reference must not
+                    // drop under the name table's lock.
+                    crate::path::note(|| format!("{} is taken", UnixAddr::Abstract(name.clone())));
                     return Err(Errno::EADDRINUSE.why(rule!(
                         unix_bind_abstract,
                         "name in use by a socket of this type"
@@ -170,10 +175,13 @@ impl Kernel {
                 .abstract_names
                 .get(&(netns, ty, name.clone()))
                 .and_then(std::sync::Weak::upgrade)
-                .ok_or(Errno::ECONNREFUSED.why(rule!(
-                    unix_find_abstract,
-                    "no socket of this type has the name"
-                ))),
+                .ok_or_else(|| {
+                    crate::path::note(|| format!("no {ty:?} socket is bound to {addr}"));
+                    Errno::ECONNREFUSED.why(rule!(
+                        unix_find_abstract,
+                        "no socket of this type has the name"
+                    ))
+                }),
             UnixAddr::Unnamed => Err(Errno::EINVAL.why(rule!(unix_validate_addr, "no name"))),
         };
         if let Ok(o) = &found {
@@ -200,14 +208,31 @@ fn find_bsd(tree: &Tree, path: &[u8], ty: SockType, cred: &Cred) -> SysResult<Ar
         NodeKind::Sock(w) => w
             .as_ref()
             .and_then(std::sync::Weak::upgrade)
-            .ok_or(Errno::ECONNREFUSED.why(rule!(unix_find_bsd, "no socket bound to this file")))?,
+            .ok_or_else(|| {
+                crate::path::note(|| {
+                    format!(
+                        "{:?} is inode {ino}, its socket closed",
+                        String::from_utf8_lossy(path)
+                    )
+                });
+                Errno::ECONNREFUSED.why(rule!(unix_find_bsd, "no socket bound to this file"))
+            })?,
         _ => {
+            crate::path::note(|| {
+                let what = if node.is_dir() {
+                    "a directory"
+                } else {
+                    "a regular file"
+                };
+                format!("{:?} is {what}", String::from_utf8_lossy(path))
+            });
             return Err(
                 Errno::ECONNREFUSED.why(rule!(unix_find_bsd, "not a socket file (!S_ISSOCK)"))
-            )
+            );
         }
     };
     if s.ty != ty {
+        crate::path::note(|| format!("#{} is {:?}, the caller {ty:?}", s.id, s.ty));
         return Err(Errno::EPROTOTYPE.why(rule!(unix_find_bsd, "socket of another type")));
     }
     Ok(s)

@@ -93,6 +93,7 @@ impl Kernel {
     ) -> Result<(), crate::errno::Error> {
         crate::path::step("unix_dgram_connect");
         if raw.len() < SA_FAMILY_SIZE {
+            crate::path::note(|| format!("addrlen {}", raw.len()));
             return Err(
                 Errno::EINVAL.why(rule!(unix_dgram_connect, "addrlen < sizeof(sa_family_t)"))
             );
@@ -165,6 +166,7 @@ impl Kernel {
                 return Err(e.into());
             }
             if g.state != SockState::Established {
+                super::note_sock(s, &g);
                 return Err(Errno::ENOTCONN
                     .why(rule!(unix_seqpacket_sendmsg, "not connected"))
                     .into());
@@ -201,6 +203,7 @@ impl Kernel {
     ) -> KResult<usize> {
         let has_fds = cookie.as_ref().is_some_and(|c| !c.fp.is_empty());
         if flags & MSG_OOB != 0 {
+            crate::path::note(|| format!("flags {flags:#x} include MSG_OOB"));
             return Err(Errno::EOPNOTSUPP
                 .why(rule!(unix_dgram_sendmsg, "MSG_OOB on a datagram socket"))
                 .into());
@@ -232,6 +235,7 @@ impl Kernel {
                 return Err(e.into());
             }
             if g.shutdown & SEND_SHUTDOWN != 0 {
+                super::note_sock(s, &g);
                 return Err(Errno::EPIPE
                     .why(rule!(
                         sock_alloc_send_pskb,
@@ -241,6 +245,9 @@ impl Kernel {
             }
             if s.wmem() >= g.sndbuf.max(0) as usize {
                 if nonblock {
+                    crate::path::note(|| {
+                        format!("sk_wmem_alloc {} >= sk_sndbuf {}", s.wmem(), g.sndbuf)
+                    });
                     return Err(Errno::EAGAIN
                         .why(rule!(
                             sock_alloc_send_pskb,
@@ -267,10 +274,18 @@ impl Kernel {
         }
         let other = match &name {
             Some(addr) => self.unix_find_other(pid, s.netns, addr, s.ty)?,
-            None => peer.clone().ok_or(Errno::ENOTCONN.why(rule!(
-                unix_dgram_sendmsg,
-                "no destination and not connected"
-            )))?,
+            None => match peer.clone() {
+                Some(p) => p,
+                None => {
+                    super::note_sock_of(s);
+                    return Err(Errno::ENOTCONN
+                        .why(rule!(
+                            unix_dgram_sendmsg,
+                            "no destination and not connected"
+                        ))
+                        .into());
+                }
+            },
         };
         let mut data = msg.data().to_vec();
         // sk_filter on the receiver: a drop is a silent success.
@@ -323,6 +338,7 @@ impl Kernel {
                 if dissolved {
                     self.unix_dgram_disconnected(s, &other);
                 }
+                crate::path::note(|| format!("the peer #{} is dead", other.id));
                 return Err(Errno::ECONNREFUSED
                     .why(rule!(
                         unix_dgram_sendmsg,
@@ -345,6 +361,7 @@ impl Kernel {
                 .into());
         }
         if has_fds && !og.passrights {
+            crate::path::note(|| format!("#{} has SO_PASSRIGHTS 0", other.id));
             return Err(Errno::EPERM
                 .why(rule!(
                     unix_dgram_sendmsg,
@@ -495,6 +512,7 @@ impl Kernel {
     ) -> KResult<RecvMsg> {
         crate::path::step("unix_dgram_recvmsg");
         if flags & MSG_OOB != 0 {
+            crate::path::note(|| format!("flags {flags:#x} include MSG_OOB"));
             return Err(Errno::EOPNOTSUPP
                 .why(rule!(__unix_dgram_recvmsg, "MSG_OOB on a datagram socket"))
                 .into());
@@ -526,6 +544,7 @@ impl Kernel {
                 return Ok(RecvMsg::default());
             }
             if nonblock {
+                super::note_sock(s, &g);
                 return Err(Errno::EAGAIN
                     .why(rule!(__skb_try_recv_datagram, "queue empty, non-blocking"))
                     .into());
@@ -658,6 +677,7 @@ impl Kernel {
     // unix_shutdown
     pub(crate) fn unix_shutdown(&self, s: &Arc<Sock>, how: i32) -> Result<(), crate::errno::Error> {
         if !(SHUT_RD..=SHUT_RDWR).contains(&how) {
+            crate::path::note(|| format!("how {how}"));
             return Err(
                 Errno::EINVAL.why(rule!(unix_shutdown, "how is not SHUT_RD/SHUT_WR/SHUT_RDWR"))
             );

@@ -43,6 +43,7 @@ impl SockType {
             SOCK_DGRAM | 3 => Ok(SockType::Dgram),
             SOCK_SEQPACKET => Ok(SockType::Seqpacket),
             _ => {
+                crate::path::note(|| format!("type {ty}"));
                 Err(Errno::ESOCKTNOSUPPORT
                     .why(rule!(unix_create, "type not stream/dgram/seqpacket")))
             }
@@ -176,6 +177,52 @@ pub struct Sock {
     /// `u->peer_wait`: senders waiting for room in this socket's queue and
     /// connectors waiting for room in its backlog sleep here.
     pub peer_wait: Condvar,
+}
+
+/// A decision note on the socket's state, while a path is recorded: what
+/// the state rules of `unix_*` decide on (`#3 stream listening, bound to
+/// @a, shut down for reading, 2 queued`).
+pub(crate) fn note_sock(s: &Sock, g: &SockInner) {
+    crate::path::note(|| {
+        let ty = match s.ty {
+            SockType::Stream => "stream",
+            SockType::Dgram => "dgram",
+            SockType::Seqpacket => "seqpacket",
+        };
+        let state = match g.state {
+            SockState::Close if g.peer.is_none() => "unconnected",
+            SockState::Close => "disconnected",
+            SockState::Listen => "listening",
+            SockState::Established => "connected",
+        };
+        let mut t = format!("#{} {ty} {state}", s.id);
+        match s.addr.get() {
+            Some(a) => t.push_str(&format!(", bound to {a}")),
+            None => t.push_str(", unbound"),
+        }
+        if let Some(p) = &g.peer {
+            t.push_str(&format!(", peer #{}", p.id));
+        }
+        match g.shutdown & (RCV_SHUTDOWN | SEND_SHUTDOWN) {
+            0 => {}
+            RCV_SHUTDOWN => t.push_str(", shut down for reading"),
+            SEND_SHUTDOWN => t.push_str(", shut down for writing"),
+            _ => t.push_str(", shut down both ways"),
+        }
+        if g.dead {
+            t.push_str(", dead");
+        }
+        t.push_str(&format!(", {} queued", g.recvq.len()));
+        t
+    });
+}
+
+/// [`note_sock`] for a socket whose lock the caller does not hold: takes
+/// it only while a path is recorded.
+pub(crate) fn note_sock_of(s: &Sock) {
+    if crate::path::recording() {
+        note_sock(s, &s.lock());
+    }
 }
 
 /// The locked part of a socket.
@@ -465,7 +512,11 @@ impl Sock {
 impl SockInner {
     /// `sock_error`: take the pending error.
     pub fn take_err(&mut self) -> Option<crate::errno::Error> {
-        self.err.take()
+        let e = self.err.take();
+        if let Some(e) = e {
+            crate::path::note(|| format!("sk_err {:?} was set by an earlier event", e.errno));
+        }
+        e
     }
 
     /// Whether SO_PASSCRED or SO_PASSPIDFD is set (`unix_may_passcred`).

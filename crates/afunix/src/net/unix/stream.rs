@@ -70,17 +70,20 @@ impl Kernel {
     ) -> Result<(), crate::errno::Error> {
         crate::path::step("unix_listen");
         if !s.ty.connection() {
+            super::note_sock_of(s);
             return Err(Errno::EOPNOTSUPP.why(rule!(
                 unix_listen,
                 "only stream and seqpacket sockets listen"
             )));
         }
         if s.addr.get().is_none() {
+            super::note_sock_of(s);
             return Err(Errno::EINVAL.why(rule!(unix_listen, "socket not bound")));
         }
         let pc = self.peercred_of(pid)?;
         let mut g = s.lock();
         if !matches!(g.state, SockState::Close | SockState::Listen) {
+            super::note_sock(s, &g);
             return Err(Errno::EINVAL.why(rule!(unix_listen, "socket is connected")));
         }
         g.max_ack_backlog = backlog.max(0) as u32;
@@ -181,12 +184,14 @@ impl Kernel {
     pub(crate) fn unix_accept(&self, s: &Arc<Sock>, nonblock: bool) -> KResult<Arc<Sock>> {
         crate::path::step("unix_accept");
         if !s.ty.connection() {
+            super::note_sock_of(s);
             return Err(Errno::EOPNOTSUPP
                 .why(rule!(sock_no_accept, "a datagram socket has no accept"))
                 .into());
         }
         let mut g = s.lock();
         if g.state != SockState::Listen {
+            super::note_sock(s, &g);
             return Err(Errno::EINVAL
                 .why(rule!(unix_accept, "the socket is not listening"))
                 .into());
@@ -198,11 +203,13 @@ impl Kernel {
                 return Err(e.into());
             }
             if nonblock {
+                super::note_sock(s, &g);
                 return Err(Errno::EAGAIN
                     .why(rule!(unix_accept, "no pending connection, non-blocking"))
                     .into());
             }
             if g.shutdown & RCV_SHUTDOWN != 0 {
+                super::note_sock(s, &g);
                 return Err(Errno::EINVAL
                     .why(rule!(unix_accept, "the listener was shut down for reading"))
                     .into());
@@ -254,6 +261,7 @@ impl Kernel {
         let mut len = data.len();
         if oob {
             if len == 0 {
+                crate::path::note(|| "MSG_OOB with 0 bytes".to_string());
                 return Err(Errno::EOPNOTSUPP
                     .why(rule!(unix_stream_sendmsg, "MSG_OOB with no data"))
                     .into());
@@ -265,6 +273,7 @@ impl Kernel {
         let (other, sk_passcred) = {
             let g = s.lock();
             if msg.name.is_some() {
+                super::note_sock(s, &g);
                 return Err(if g.state == SockState::Established {
                     Errno::EISCONN.why(rule!(
                         unix_stream_sendmsg,
@@ -279,11 +288,13 @@ impl Kernel {
                 .into());
             }
             let Some(other) = g.peer.clone() else {
+                super::note_sock(s, &g);
                 return Err(Errno::ENOTCONN
                     .why(rule!(unix_stream_sendmsg, "not connected"))
                     .into());
             };
             if !pr.looping && g.shutdown & SEND_SHUTDOWN != 0 {
+                super::note_sock(s, &g);
                 drop(g);
                 if !nosignal {
                     self.raise_sigpipe(pid);
@@ -308,6 +319,7 @@ impl Kernel {
                     break;
                 }
                 if g.shutdown & SEND_SHUTDOWN != 0 {
+                    super::note_sock(s, &g);
                     err = Some(
                         Errno::EPIPE.why(rule!(sock_alloc_send_pskb, "shut down for writing")),
                     );
@@ -315,6 +327,9 @@ impl Kernel {
                 }
                 if s.wmem() >= sndbuf {
                     if nonblock {
+                        crate::path::note(|| {
+                            format!("sk_wmem_alloc {} >= sk_sndbuf {sndbuf}", s.wmem())
+                        });
                         err = Some(
                             Errno::EAGAIN
                                 .why(rule!(sock_alloc_send_pskb, "the send buffer is full")),
@@ -359,6 +374,7 @@ impl Kernel {
                 break;
             }
             if fds_here && !og.passrights {
+                crate::path::note(|| format!("#{} has SO_PASSRIGHTS 0", other.id));
                 err = Some(Errno::EPERM.why(rule!(
                     unix_stream_sendmsg,
                     "the receiver refuses SCM_RIGHTS (SO_PASSRIGHTS=0)",
@@ -385,6 +401,7 @@ impl Kernel {
                     Errno::EPIPE.why(rule!(queue_oob, "the peer is gone or shut down reading")),
                 );
             } else if pr.cookie.as_ref().is_some_and(|c| !c.fp.is_empty()) && !og.passrights {
+                crate::path::note(|| format!("#{} has SO_PASSRIGHTS 0", other.id));
                 err = Some(Errno::EPERM.why(rule!(queue_oob, "the receiver refuses SCM_RIGHTS")));
             } else {
                 let part = self.cookie_part(pr, true);
@@ -441,6 +458,7 @@ impl Kernel {
     ) -> KResult<RecvMsg> {
         crate::path::step("unix_stream_recvmsg");
         if s.lock().state != SockState::Established {
+            super::note_sock_of(s);
             return Err(Errno::EINVAL
                 .why(rule!(
                     unix_stream_read_generic,
@@ -500,6 +518,7 @@ impl Kernel {
                         break 'outer;
                     }
                     if nonblock {
+                        super::note_sock(s, &g);
                         err = Some(
                             Errno::EAGAIN
                                 .why(rule!(unix_stream_read_generic, "no data, non-blocking")),
@@ -676,6 +695,13 @@ impl Kernel {
     ) -> Result<RecvMsg, crate::errno::Error> {
         let mut g = s.lock();
         let Some(oob) = g.oob_skb.filter(|_| !g.oobinline) else {
+            crate::path::note(|| {
+                format!(
+                    "oob_skb {}, SO_OOBINLINE {}",
+                    if g.oob_skb.is_some() { "set" } else { "none" },
+                    g.oobinline
+                )
+            });
             return Err(Errno::EINVAL.why(rule!(
                 unix_stream_recv_urg,
                 "no OOB byte pending (or SO_OOBINLINE)"
