@@ -119,6 +119,22 @@ enum Format {
     Json,
 }
 
+/// What `--explain` shows.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Explain {
+    /// After each errno, its rule and the values that decided it.
+    Errors,
+    /// That, and under every call (successful ones too) its path.
+    All,
+}
+
+impl Explain {
+    /// `(explain, path)` from `--explain[=WHAT]` and `--path`.
+    fn flags(explain: Option<Explain>, path: bool) -> (bool, bool) {
+        (explain.is_some(), path || explain == Some(Explain::All))
+    }
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Which {
     /// The afunix model (in memory).
@@ -173,10 +189,11 @@ enum Cmd {
         /// refused as a dead socket; repeatable.
         #[arg(long, value_name = "PATH")]
         host_path: Vec<PathBuf>,
-        /// In the trace, after an errno, the rule that produced it
-        /// (`= EPERM  # scm_check_creds: ...`).
-        #[arg(long)]
-        explain: bool,
+        /// In the trace, after an errno, the rule that produced it and the
+        /// values that decided it (`= EPERM  # scm_check_creds: ... (...)`);
+        /// `--explain=all` adds the path of every call (as `--path`).
+        #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "errors", value_name = "WHAT")]
+        explain: Option<Explain>,
         /// In the trace, under each call, the path it took through the
         /// model (the kernel functions and the decisions on the way).
         #[arg(long)]
@@ -202,10 +219,12 @@ enum Cmd {
         /// Where the calls run.
         #[arg(long, value_enum, default_value = "sim")]
         backend: Which,
-        /// After an errno result, print the kernel rule behind it as a
-        /// comment (model only): `... = EMSGSIZE  # len > sk_sndbuf - 32`.
-        #[arg(long)]
-        explain: bool,
+        /// After an errno result, print the kernel rule behind it and the
+        /// values that decided it as a comment (model only): `... = EMSGSIZE
+        /// # unix_dgram_sendmsg: len > sk_sndbuf - 32 (9969 bytes > ...)`;
+        /// `--explain=all` adds the path of every call (as `--path`).
+        #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "errors", value_name = "WHAT")]
+        explain: Option<Explain>,
         /// Under each call, the path it took through the model: the kernel
         /// functions it went through and the decisions on the way (model
         /// only), as a comment line.
@@ -240,9 +259,10 @@ enum Cmd {
         #[arg(long, value_enum, default_value = "sim")]
         backend: Which,
         /// After a mismatch whose actual result is an errno of the model,
-        /// print the rule that produced it.
-        #[arg(long)]
-        explain: bool,
+        /// print the rule that produced it and the values that decided it;
+        /// `--explain=all` adds the path (as `--path`).
+        #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "errors", value_name = "WHAT")]
+        explain: Option<Explain>,
         /// Under a mismatch, the path its call took through the model
         /// (the kernel functions and the decisions on the way; model only).
         #[arg(long)]
@@ -899,7 +919,7 @@ fn main() -> ExitCode {
             stats,
             census,
             host_path,
-            (explain, path),
+            Explain::flags(explain, path),
             fault,
             &argv,
         ),
@@ -911,6 +931,7 @@ fn main() -> ExitCode {
             fault,
             path,
         } => {
+            let (explain, path) = Explain::flags(explain, path);
             warn_explain_host(explain, backend.into());
             match dot {
                 Some(dir) if BackendKind::from(backend) == BackendKind::Sim => {
@@ -938,6 +959,7 @@ fn main() -> ExitCode {
             explain,
             path,
         } => {
+            let (explain, path) = Explain::flags(explain, path);
             warn_explain_host(explain, backend.into());
             match backend_ready(backend.into()) {
                 Ok(()) => cmd_check(&files, backend.into(), (explain, path), cli.format, style),

@@ -403,6 +403,16 @@ fn credentials_naming_init_and_explained_errnos() {
         "{trace}"
     );
     assert!(!trace.contains("close_fd"), "{trace}");
+    // --explain alone: the rule and the values that decided it, no path.
+    let Some(trace) = python_both_with("creds_init.py", "send 111", &["--explain"]) else {
+        return;
+    };
+    let refused = trace
+        .lines()
+        .find(|l| l.contains("= ECONNREFUSED  # unix_dgram_sendmsg:"))
+        .expect("the refused send");
+    assert!(refused.ends_with(')') && refused.contains(" ("), "{trace}");
+    assert!(!trace.contains("#   __sys_"), "{trace}");
 }
 
 /// If the supervisor dies, the program's processes die with it, even one

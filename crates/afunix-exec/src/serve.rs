@@ -652,8 +652,9 @@ impl Supervisor {
     /// Run the model's part of the program's call; with `--path`, record
     /// the path it took (and not the supervisor's own bookkeeping calls,
     /// such as closing its temporary fds) for the call's trace line.
+    /// `--explain` records it too, for the values behind a rule.
     fn model_call<R>(&self, f: impl FnOnce() -> R) -> R {
-        if !self.path {
+        if !self.path && !self.explain {
             return f();
         }
         let (r, steps) = self.world.with_path(f);
@@ -685,6 +686,10 @@ impl Supervisor {
             if self.explain && !e.rule.is_none() {
                 use std::fmt::Write as _;
                 let _ = write!(res, "  # {}", e.rule);
+                // The values that decided it: the path's last note.
+                if let Some(d) = steps.last().filter(|s| s.starts_with('(')) {
+                    let _ = write!(res, " {d}");
+                }
             }
         }
         let mut t = lock(t);
@@ -704,7 +709,7 @@ impl Supervisor {
             }
         };
         let _ = writeln!(t, "{name}: {call} = {res}");
-        if !steps.is_empty() {
+        if self.path && !steps.is_empty() {
             let _ = writeln!(t, "#   {}", afunix::path::render(steps));
         }
     }

@@ -194,9 +194,20 @@ pub fn kernel_cmsgs(buf: &[u8]) -> KernelCmsgs<'_> {
     }
 }
 
+/// `__scm_send`'s `!CMSG_OK`, with its note.
+#[cold]
+fn not_cmsg_ok(off: usize, len: u64, left: usize) -> crate::errno::Error {
+    crate::path::note(|| format!("cmsg at offset {off}: cmsg_len {len}, {left} bytes left"));
+    Errno::EINVAL.why(rule!(
+        __scm_send,
+        "!CMSG_OK (cmsg_len < sizeof(cmsghdr) or > bytes left in msg_control)",
+    ))
+}
+
 impl<'a> Iterator for KernelCmsgs<'a> {
     type Item = Result<CmsgRef<'a>, crate::errno::Error>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.done {
             return None;
@@ -213,16 +224,7 @@ impl<'a> Iterator for KernelCmsgs<'a> {
             .and_then(|l| self.buf.get(self.off + CMSG_HDR_LEN..self.off + l));
         let Some(data) = data else {
             self.done = true;
-            crate::path::note(|| {
-                format!(
-                    "cmsg at offset {}: cmsg_len {len}, {left} bytes left",
-                    self.off
-                )
-            });
-            return Some(Err(Errno::EINVAL.why(rule!(
-                __scm_send,
-                "!CMSG_OK (cmsg_len < sizeof(cmsghdr) or > bytes left in msg_control)",
-            ))));
+            return Some(Err(not_cmsg_ok(self.off, len, left)));
         };
         match next_offset(self.off, len) {
             Some(n) => self.off = n,

@@ -51,11 +51,13 @@ fn find_next_zero(words: &[u64], from: usize) -> usize {
 
 impl FdTable {
     /// The entry of `fd`, or `EBADF`.
+    #[inline]
     pub fn get(&self, fd: i32) -> SysResult<&FdEntry> {
         self.lookup(fd).ok_or_else(|| self.not_open(fd))
     }
 
     /// The entry of `fd`, if open (for a caller with its own rule).
+    #[inline]
     pub fn lookup(&self, fd: i32) -> Option<&FdEntry> {
         usize::try_from(fd)
             .ok()
@@ -67,8 +69,8 @@ impl FdTable {
     #[cold]
     fn not_open(&self, fd: i32) -> crate::errno::Error {
         crate::path::note(|| match self.slots.len() {
-            0 => format!("fd {fd} is not open: no fd is"),
-            n => format!("fd {fd} is not open (the highest open is {})", n - 1),
+            0 => format!("fd {fd} is not open; no fd is"),
+            n => format!("fd {fd} is not open; the highest open is {}", n - 1),
         });
         Errno::EBADF.why(rule!(fdget, "fd is not open in this process"))
     }

@@ -217,6 +217,12 @@ pub(crate) fn note_sock(s: &Sock, g: &SockInner) {
     });
 }
 
+/// The decision note of a pending `sk_err` handed to a caller.
+#[cold]
+fn note_err(e: crate::errno::Error) {
+    crate::path::note(|| format!("sk_err {:?} was set by an earlier event", e.errno));
+}
+
 /// [`note_sock`] for a socket whose lock the caller does not hold: takes
 /// it only while a path is recorded.
 pub(crate) fn note_sock_of(s: &Sock) {
@@ -511,10 +517,11 @@ impl Sock {
 
 impl SockInner {
     /// `sock_error`: take the pending error.
+    #[inline]
     pub fn take_err(&mut self) -> Option<crate::errno::Error> {
         let e = self.err.take();
         if let Some(e) = e {
-            crate::path::note(|| format!("sk_err {:?} was set by an earlier event", e.errno));
+            note_err(e);
         }
         e
     }
