@@ -608,6 +608,7 @@ impl World {
                         ahead: &|| self.k.fault(crate::fault::FaultPoint::WakeOrder, pid),
                     });
                     drop(armed);
+                    crate::path::note(|| format!("woken on {}", w.describe()));
                     // An abandoned call does not look again (its caller
                     // would never get what it took).
                     if intr.as_ref().is_some_and(Interrupt::abandoned) {

@@ -40,6 +40,7 @@ impl Kernel {
                 continue;
             }
             names.abstract_names.insert(key, Arc::downgrade(s));
+            crate::path::note(|| format!("autobound #{} as @{n:05x}", s.id));
             let _ = s.addr.set(Box::new(UnixAddr::Abstract(name)));
             return Ok(());
         }
