@@ -230,10 +230,11 @@ enum Cmd {
         /// only), as a comment line.
         #[arg(long)]
         path: bool,
-        /// Inject a fault (model only; repeatable): POINT[,proc=NAME][,nth=N][,p=P],
+        /// Inject a fault (model only; repeatable): POINT[,proc=NAME][,line=L][,nth=N][,p=P],
         /// POINT one of sock_alloc_send_pskb, scm_fp_copy, unix_create1,
         /// receive_fd, signal, short_write, wake_order; the N-th time (default 1st) or
-        /// each time with probability P (seeded: the same run every time).
+        /// each time with probability P (seeded: the same run every time),
+        /// counted from the call of line L when given (armed as it starts).
         /// The line where it fires gets a `fault=POINT` field.
         #[arg(long, value_name = "SPEC")]
         fault: Vec<afunix_cli::runner::FaultArg>,
@@ -851,9 +852,9 @@ fn cmd_exec(
     faults: Vec<afunix_cli::runner::FaultArg>,
     argv: &[std::ffi::OsString],
 ) -> u8 {
-    if let Some(f) = faults.iter().find(|f| f.proc.is_some()) {
+    if let Some(f) = faults.iter().find(|f| f.proc.is_some() || f.line.is_some()) {
         eprintln!(
-            "afunix exec: --fault {}: proc= names a scenario process; exec faults apply to every process",
+            "afunix exec: --fault {}: proc= and line= name a scenario's process and line; exec faults apply to every process",
             f.point.name()
         );
         return 125;

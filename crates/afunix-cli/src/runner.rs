@@ -143,13 +143,16 @@ pub struct RunOptions {
     pub paths: bool,
 }
 
-/// A fault of `--fault POINT[,proc=NAME][,nth=N][,p=P]`.
+/// A fault of `--fault POINT[,proc=NAME][,line=L][,nth=N][,p=P]`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FaultArg {
     /// Where.
     pub point: afunix::fault::FaultPoint,
     /// Only calls of this scenario process.
     pub proc: Option<String>,
+    /// Armed when the call of this scenario line starts (so `nth` counts
+    /// from that call on); `None`: when the run (or the process) starts.
+    pub line: Option<usize>,
     /// When.
     pub when: afunix::fault::When,
 }
@@ -157,7 +160,8 @@ pub struct FaultArg {
 impl std::str::FromStr for FaultArg {
     type Err = String;
 
-    /// `POINT[,proc=NAME][,nth=N][,p=P]` (default: the first occurrence).
+    /// `POINT[,proc=NAME][,line=L][,nth=N][,p=P]` (default: the first
+    /// occurrence).
     fn from_str(s: &str) -> Result<FaultArg, String> {
         let mut parts = s.split(',');
         let name = parts.next().unwrap_or("");
@@ -171,11 +175,16 @@ impl std::str::FromStr for FaultArg {
         let mut f = FaultArg {
             point,
             proc: None,
+            line: None,
             when: afunix::fault::When::Nth(1),
         };
         for p in parts {
             match p.split_once('=') {
                 Some(("proc", v)) if !v.is_empty() => f.proc = Some(v.to_string()),
+                Some(("line", v)) => match v.parse::<usize>() {
+                    Ok(n) if n > 0 => f.line = Some(n),
+                    _ => return Err(format!("line={v}: a line number from 1")),
+                },
                 Some(("nth", v)) => match v.parse::<u64>() {
                     Ok(n) if n > 0 => f.when = afunix::fault::When::Nth(n),
                     _ => return Err(format!("nth={v}: a count from 1")),
@@ -184,7 +193,7 @@ impl std::str::FromStr for FaultArg {
                     Ok(x) if (0.0..=1.0).contains(&x) => f.when = afunix::fault::When::Random(x),
                     _ => return Err(format!("p={v}: a probability from 0 to 1")),
                 },
-                _ => return Err(format!("`{p}`: expected proc=NAME, nth=N or p=P")),
+                _ => return Err(format!("`{p}`: expected proc=NAME, line=L, nth=N or p=P")),
             }
         }
         Ok(f)
@@ -227,7 +236,11 @@ pub fn run(sc: &Scenario, backend: &mut dyn Backend, opts: &RunOptions) -> Run {
     };
     let mut out = Run::default();
     r.backend.record_paths(opts.paths);
-    for f in opts.faults.iter().filter(|f| f.proc.is_none()) {
+    for f in opts
+        .faults
+        .iter()
+        .filter(|f| f.proc.is_none() && f.line.is_none())
+    {
         if let Err(e) = r.backend.inject(f.point, None, f.when) {
             out.error = Some(RunError {
                 line: 1,
@@ -249,6 +262,25 @@ pub fn run(sc: &Scenario, backend: &mut dyn Backend, opts: &RunOptions) -> Run {
             LineKind::Call { proc, .. } => r.by_name.get(proc).copied(),
             _ => None,
         };
+        // `line=L` faults: armed as the call of line L starts.
+        for f in opts.faults.iter().filter(|f| f.line == Some(line.lineno)) {
+            let pid = match &f.proc {
+                None => None,
+                Some(name) => match r.by_name.get(name) {
+                    Some(&id) => Some(id),
+                    None => continue, // the process does not exist (yet)
+                },
+            };
+            if let Err(e) = r.backend.inject(f.point, pid, f.when) {
+                out.error = Some(RunError {
+                    line: line.lineno,
+                    col: 1,
+                    msg: e.0,
+                    kind: RunErrorKind::Backend,
+                });
+                return out;
+            }
+        }
         match r.line(line) {
             Ok(mut t) => {
                 // Every injected fault shows on the line where it fired.
@@ -501,7 +533,7 @@ impl Runner<'_> {
         for f in opts
             .faults
             .iter()
-            .filter(|f| f.proc.as_deref() == Some(name))
+            .filter(|f| f.proc.as_deref() == Some(name) && f.line.is_none())
         {
             // A backend that cannot inject refused at the start already.
             let _ = self.backend.inject(f.point, Some(id), f.when);

@@ -609,3 +609,22 @@ fn run_path_shows_the_path_under_each_call() {
     );
     assert!(out.contains("(installed 1 fds [3])"), "{out}");
 }
+
+#[test]
+fn a_fault_selected_by_line_fires_in_that_call() {
+    let sc =
+        b"task A\nA: socketpair dgram -> a b\nA: sendmsg a data=\"1\"\nA: sendmsg a data=\"2\"\n";
+    for (line, hit) in [("3", "data=\"1\" = ENOBUFS"), ("4", "data=\"2\" = ENOBUFS")] {
+        let spec = format!("sock_alloc_send_pskb,line={line}");
+        let (code, out, err) = afunix_stdin(&["run", "--fault", &spec, "-"], sc);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(
+            out.contains(&format!("{hit} fault=sock_alloc_send_pskb")),
+            "{out}"
+        );
+        assert_eq!(out.matches("fault=").count(), 1, "{out}");
+    }
+    let (code, _, err) = afunix_stdin(&["run", "--fault", "signal,line=0", "-"], sc);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("line=0: a line number from 1"), "{err}");
+}

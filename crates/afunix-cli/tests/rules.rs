@@ -208,6 +208,7 @@ fn explain_reaches_every_rule_or_the_rule_is_listed_as_without_scenario() {
             faults: vec![afunix_cli::runner::FaultArg {
                 point,
                 proc: None,
+                line: None,
                 when: afunix::fault::When::Nth(1),
             }],
             // A call a fault leaves blocked is reported soon.
