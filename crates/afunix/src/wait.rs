@@ -57,6 +57,9 @@ pub(crate) struct Sleep<'a> {
     pub(crate) until: Option<Instant>,
     pub(crate) cancelled: &'a dyn Fn() -> bool,
     pub(crate) ahead: &'a dyn Fn() -> bool,
+    /// Called once the sleeper is on the queue (under the queue's lock),
+    /// not when it returns at once: only then is it asleep for others.
+    pub(crate) queued: &'a dyn Fn(),
 }
 
 /// A wait queue and the generation the caller saw while it held the
@@ -103,6 +106,7 @@ impl Wait {
                 |g| g.seq,
                 how.until,
                 how.cancelled,
+                how.queued,
             ),
         }
     }
@@ -252,6 +256,7 @@ fn sleep_queued<T>(
         until,
         cancelled,
         ahead,
+        queued,
     } = *how;
     let mut g = lock(m);
     let (gen, list) = queue(&mut g);
@@ -263,6 +268,7 @@ fn sleep_queued<T>(
     } else {
         list.add(exclusive)
     };
+    queued();
     while queue(&mut g).1.waiting(ticket) {
         if cancelled() {
             queue(&mut g).1.remove(ticket);
@@ -293,8 +299,12 @@ fn sleep_on<T>(
     gen: impl Fn(&T) -> u64,
     until: Option<Instant>,
     cancelled: &dyn Fn() -> bool,
+    queued: &dyn Fn(),
 ) {
     let mut g = lock(m);
+    if gen(&g) == seen {
+        queued();
+    }
     while gen(&g) == seen && !cancelled() {
         g = match until {
             None => cv.wait(g).unwrap_or_else(|p| p.into_inner()),

@@ -1,7 +1,7 @@
 //! Faults on demand: each point gives the answer Linux gives when it fails
 //! there, only when asked, and leaves the model consistent.
 
-use afunix::abi::consts::{MSG_DONTWAIT, SOCK_DGRAM, SOCK_STREAM};
+use afunix::abi::consts::{MSG_DONTWAIT, POLLIN, SOCK_DGRAM, SOCK_STREAM};
 use afunix::abi::sockaddr::UnixAddr;
 use afunix::fault::{Fault, FaultPoint, When};
 use afunix::{Errno, Pid, ResultExt, TaskSpec, World};
@@ -190,6 +190,15 @@ fn who_gets_the_first_datagram(wake_order_for_second: bool) -> (Vec<u8>, Vec<u8>
             assert!(
                 std::time::Instant::now() < deadline,
                 "both asleep or both awake"
+            );
+            std::thread::yield_now();
+        }
+        // And the woken one has taken it: else the second datagram could
+        // wake the other, which may look first and take "one".
+        while w.poll(parent, b, POLLIN).is_ok_and(|r| r & POLLIN != 0) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the woken reader never took the datagram"
             );
             std::thread::yield_now();
         }
