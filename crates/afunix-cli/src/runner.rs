@@ -42,8 +42,7 @@ impl TraceLine {
         if self.why.is_none() {
             return None;
         }
-        let last = self.path.last()?;
-        last.strip_prefix('(')?.strip_suffix(')')
+        afunix::path::decision(&self.path)
     }
 
     /// The rule and, when the path was recorded, the values that decided

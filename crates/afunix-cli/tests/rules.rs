@@ -274,8 +274,7 @@ fn refusals_with_and_without_values() -> (BTreeSet<String>, BTreeSet<String>) {
             if l.why.kind() != afunix::RuleKind::Kernel {
                 continue;
             }
-            let noted = l.path.last().is_some_and(|s| s.starts_with('('));
-            if noted {
+            if l.decision().is_some() {
                 with.insert(l.why.to_string());
             } else {
                 without.insert(l.why.to_string());

@@ -687,8 +687,8 @@ impl Supervisor {
                 use std::fmt::Write as _;
                 let _ = write!(res, "  # {}", e.rule);
                 // The values that decided it: the path's last note.
-                if let Some(d) = steps.last().filter(|s| s.starts_with('(')) {
-                    let _ = write!(res, " {d}");
+                if let Some(d) = afunix::path::decision(steps) {
+                    let _ = write!(res, " ({d})");
                 }
             }
         }

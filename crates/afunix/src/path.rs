@@ -56,6 +56,12 @@ pub(crate) fn record<R>(f: impl FnOnce() -> R) -> (R, Vec<String>) {
     (r, steps)
 }
 
+/// The decision that ended a path: its last step when that is a note (the
+/// values behind the call's answer), without its parentheses.
+pub fn decision(steps: &[String]) -> Option<&str> {
+    steps.last()?.strip_prefix('(')?.strip_suffix(')')
+}
+
 /// The steps as one line: functions joined by ` → `, with consecutive
 /// repeats (a call that slept and ran again) folded as `×N`.
 pub fn render(steps: &[String]) -> String {
