@@ -10,3 +10,7 @@ except OSError as e: print("recv", e.errno)
 a.close()
 try: b.send(b"y")
 except OSError as e: print("send", e.errno)
+# SCM_RIGHTS naming an fd the program does not have open.
+try:
+    b.sendmsg([b"z"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [999]))])
+except OSError as e: print("rights", e.errno)

@@ -413,6 +413,12 @@ fn credentials_naming_init_and_explained_errnos() {
         .expect("the refused send");
     assert!(refused.ends_with(')') && refused.contains(" ("), "{trace}");
     assert!(!trace.contains("#   __sys_"), "{trace}");
+    // An fd the program does not have is named by the program's number,
+    // not by the -1 the model was handed for it.
+    assert!(
+        trace.contains("= EBADF  # scm_fp_copy: fget_raw: fd not open (rights[0] is fd 999, not open in the program)"),
+        "{trace}"
+    );
 }
 
 /// If the supervisor dies, the program's processes die with it, even one

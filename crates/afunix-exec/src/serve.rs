@@ -64,6 +64,10 @@ thread_local! {
     /// The path of the call this thread is serving (`--path`), taken by
     /// its trace line.
     static CALL_PATH: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// The first SCM_RIGHTS fd of this call that is not open in the
+    /// program: the model was handed -1 in its place, so its note names
+    /// fd -1, and the trace puts the program's number back.
+    static UNOPEN_RIGHT: std::cell::Cell<Option<i32>> = const { std::cell::Cell::new(None) };
 }
 
 const POLLIN: i16 = 0x1;
@@ -725,6 +729,7 @@ impl Supervisor {
         self.settle_closes(n.tid);
         // The path the model's part of this call takes (`model_call`).
         CALL_PATH.with(|p| p.borrow_mut().clear());
+        UNOPEN_RIGHT.with(|u| u.set(None));
         let nr = n.nr as i64;
         let a = n.args;
         let r: Option<(String, Served)> = match nr {
@@ -791,7 +796,13 @@ impl Supervisor {
                 r
             }
         };
-        let steps = CALL_PATH.with(|p| std::mem::take(&mut *p.borrow_mut()));
+        let mut steps = CALL_PATH.with(|p| std::mem::take(&mut *p.borrow_mut()));
+        if let (Some(fd), Some(last)) = (UNOPEN_RIGHT.with(|u| u.take()), steps.last_mut()) {
+            // scm_fp_copy's note on the -1 that stood for it.
+            if let Some(head) = last.strip_suffix(" is fd -1, not open)") {
+                *last = format!("{head} is fd {fd}, not open in the program)");
+            }
+        }
         let Some((line, r)) = r.filter(|(_, r)| !matches!(r, Err(e) if e.errno == HANDED)) else {
             self.answer(&n, Answer::Continue);
             return;
@@ -1359,6 +1370,9 @@ impl Supervisor {
                     let mfd = pidfd
                         .as_deref()
                         .and_then(|p| self.model_fd_for(p, model, fd, &mut temps));
+                    if mfd.is_none() && UNOPEN_RIGHT.with(|u| u.get()).is_none() {
+                        UNOPEN_RIGHT.with(|u| u.set(Some(fd)));
+                    }
                     edits.push((data_off + 4 * i, mfd.map_or(-1, |f| f.as_raw())));
                 }
             } else if ty == SCM_CREDENTIALS && len >= 4 {
