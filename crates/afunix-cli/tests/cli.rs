@@ -610,6 +610,38 @@ fn run_path_shows_the_path_under_each_call() {
     assert!(out.contains("(installed 1 fds [3])"), "{out}");
 }
 
+/// The path of a background call is printed under the `wait` that
+/// collects it: where it slept, and which call woke it; a timed-out sleep
+/// says so, and the errno's values are the timeout's.
+#[test]
+fn a_background_call_shows_who_woke_it() {
+    let sc = b"task A\nA: socketpair dgram -> a b\nA: fork B\nB: recvmsg b &\n\
+A: sendmsg a data=\"hi\"\nB: wait\nA: setsockopt a rcvtimeo 8\nA: recvmsg a\n";
+    let (code, out, err) = afunix_stdin(&["run", "--explain=all", "-"], sc);
+    assert_eq!(code, 0, "{out}{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    let wait = lines
+        .iter()
+        .position(|l| l.starts_with("B: wait = 2"))
+        .expect("the wait");
+    let path = lines[wait + 1];
+    assert!(path.starts_with("#   __sys_recvmsg → sock_recvmsg → unix_dgram_recvmsg → (sleeps on sk_wq of #2 (exclusive)) → (woken on sk_wq of #2 (exclusive) by __sys_sendmsg of pid "), "{out}");
+    assert!(
+        out.contains(
+            "A: setsockopt a rcvtimeo 8 = 0\n#   (#1 SO_RCVTIMEO, optlen 16, value 0 s 8000 µs)"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("A: recvmsg a = EAGAIN  # schedule_timeout: the timeout (SO_RCVTIMEO/SO_SNDTIMEO) expired (its timeout of 8000 µs passed)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("(the sleep on sk_wq of #1 (exclusive) timed out)"),
+        "{out}"
+    );
+}
+
 #[test]
 fn a_fault_selected_by_line_fires_in_that_call() {
     let sc =

@@ -7,12 +7,27 @@
 //! (`note`, formatted only while recording). Off, each point is one
 //! thread-local flag read: nothing is allocated or formatted.
 
+use crate::process::RawPid;
 use std::cell::{Cell, RefCell};
+use std::sync::{Arc, Mutex};
 
 thread_local! {
     static ON: Cell<bool> = const { Cell::new(false) };
     static STEPS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+    /// The process and system call this thread is recording (the waker a
+    /// sleeper it wakes is told about).
+    static CALLER: Cell<Option<(RawPid, &'static str)>> = const { Cell::new(None) };
 }
+
+/// Who woke which sleeper: (the queue's address, the sleeper's ticket) and
+/// the waking call. Written only by a waker that records a path, taken by
+/// the sleeper it woke as it returns; a leaf lock (taken inside a queue's
+/// lock, nothing inside it).
+static WOKEN_BY: Mutex<Vec<(usize, u64, Arc<str>)>> = Mutex::new(Vec::new());
+
+/// At most this many wake-ups wait to be read (a woken sleeper that never
+/// returns, as an abandoned call, does not make the table grow).
+const WOKEN_BY_MAX: usize = 1024;
 
 /// The call went through kernel function `f`.
 #[inline]
@@ -20,6 +35,53 @@ pub(crate) fn step(f: &'static str) {
     if ON.with(Cell::get) {
         STEPS.with(|s| s.borrow_mut().push(f.to_string()));
     }
+}
+
+/// A system call of process `pid` entered the kernel at `f` (its
+/// `__sys_*` entry): a step, and the caller a sleeper woken by this call
+/// is told about.
+#[inline]
+pub(crate) fn enter(pid: RawPid, f: &'static str) {
+    if ON.with(Cell::get) {
+        CALLER.with(|c| c.set(Some((pid, f))));
+        STEPS.with(|s| s.borrow_mut().push(f.to_string()));
+    }
+}
+
+/// The call this thread runs, as a sleeper it wakes names it: `__sys_sendmsg
+/// of pid 100` (its entry and process); `None` unless recording.
+#[cold]
+pub(crate) fn waker() -> Option<Arc<str>> {
+    if !recording() {
+        return None;
+    }
+    let text = match CALLER.with(Cell::get) {
+        Some((pid, entry)) => format!("{entry} of pid {pid}"),
+        // A call with no process (a requested collection): its first step.
+        None => STEPS
+            .with(|s| s.borrow().first().cloned())
+            .unwrap_or_else(|| "a call".to_string()),
+    };
+    Some(text.into())
+}
+
+/// The sleeper `ticket` of the queue at `queue` was woken by `by`.
+#[cold]
+pub(crate) fn woke(queue: usize, ticket: u64, by: &Arc<str>) {
+    let mut w = WOKEN_BY.lock().unwrap_or_else(|p| p.into_inner());
+    if w.len() >= WOKEN_BY_MAX {
+        w.remove(0);
+    }
+    w.push((queue, ticket, Arc::clone(by)));
+}
+
+/// Who woke the sleeper `ticket` of the queue at `queue`, if a recording
+/// waker said (and forget it).
+#[cold]
+pub(crate) fn woken_by(queue: usize, ticket: u64) -> Option<Arc<str>> {
+    let mut w = WOKEN_BY.lock().unwrap_or_else(|p| p.into_inner());
+    let i = w.iter().position(|&(q, t, _)| q == queue && t == ticket)?;
+    Some(w.swap_remove(i).2)
 }
 
 /// Whether a path is being recorded on this thread (for a note that needs
@@ -40,16 +102,18 @@ pub(crate) fn note(text: impl FnOnce() -> String) {
 
 /// Record the path of what `f` runs on this thread.
 pub(crate) fn record<R>(f: impl FnOnce() -> R) -> (R, Vec<String>) {
-    struct Off(bool);
+    struct Off(bool, Option<(RawPid, &'static str)>);
     impl Drop for Off {
         fn drop(&mut self) {
             ON.with(|o| o.set(self.0));
+            CALLER.with(|c| c.set(self.1));
         }
     }
     let was = ON.with(|o| o.replace(true));
+    let caller = CALLER.with(|c| c.replace(None));
     let before = STEPS.with(|s| s.borrow().len());
     let r = {
-        let _off = Off(was);
+        let _off = Off(was, caller);
         f()
     };
     let steps = STEPS.with(|s| s.borrow_mut().split_off(before));

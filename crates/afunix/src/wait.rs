@@ -62,6 +62,31 @@ pub(crate) struct Sleep<'a> {
     pub(crate) queued: &'a dyn Fn(),
 }
 
+/// How a sleep ended (for the path's note).
+pub(crate) enum Woke {
+    /// The queue changed before the caller joined it: it did not sleep.
+    Changed,
+    /// A wake-up took it; by this call, when the waker said.
+    By(Option<Arc<str>>),
+    /// Its timeout passed.
+    TimedOut,
+    /// An interrupt cut it short.
+    Cancelled,
+}
+
+impl Woke {
+    /// The path's note on a sleep on `queue` that ended so.
+    pub(crate) fn describe(&self, queue: &str) -> String {
+        match self {
+            Woke::Changed => format!("{queue} changed before it slept"),
+            Woke::By(Some(by)) => format!("woken on {queue} by {by}"),
+            Woke::By(None) => format!("woken on {queue}"),
+            Woke::TimedOut => format!("the sleep on {queue} timed out"),
+            Woke::Cancelled => format!("interrupted while asleep on {queue}"),
+        }
+    }
+}
+
 /// A wait queue and the generation the caller saw while it held the
 /// queue's lock: the sleeper only sleeps if nothing changed since.
 pub(crate) enum Wait {
@@ -77,7 +102,7 @@ impl Wait {
     /// Sleep until the queue's generation moves past the one seen, `until`
     /// passes, or `cancelled()` (checked under the queue's lock, so an
     /// interrupt that wakes the queue after setting it is never missed).
-    pub(crate) fn sleep(&self, how: &Sleep<'_>) {
+    pub(crate) fn sleep(&self, how: &Sleep<'_>) -> Woke {
         crate::lockdep::assert_none_held("sleeping");
         match self {
             Wait::Sock(s, seen, excl) => sleep_queued(
@@ -223,6 +248,9 @@ impl WaitList {
     }
     /// `__wake_up(.., nr_exclusive = 1)`.
     pub(crate) fn wake_one_exclusive(&mut self) {
+        if crate::path::recording() {
+            self.tell_woken(false);
+        }
         let mut woke_exclusive = false;
         self.sleepers.retain(|(_, excl)| {
             if !excl {
@@ -237,7 +265,33 @@ impl WaitList {
     }
     /// Wake everyone (`wake_up_all`).
     pub(crate) fn wake_all(&mut self) {
+        if crate::path::recording() {
+            self.tell_woken(true);
+        }
         self.sleepers.clear();
+    }
+    /// The address that names this queue to its sleepers (it does not
+    /// move while they sleep: it lives in an `Arc`'s socket).
+    fn key(&self) -> usize {
+        std::ptr::from_ref(self) as usize
+    }
+    /// Tell the sleepers a wake-up is about to take who woke them (a
+    /// recording waker: `--explain=path`).
+    #[cold]
+    fn tell_woken(&self, all: bool) {
+        let Some(by) = crate::path::waker() else {
+            return;
+        };
+        let mut exclusive_taken = false;
+        for &(ticket, excl) in &self.sleepers {
+            if excl && !all {
+                if exclusive_taken {
+                    continue;
+                }
+                exclusive_taken = true;
+            }
+            crate::path::woke(self.key(), ticket, &by);
+        }
     }
 }
 
@@ -251,7 +305,7 @@ fn sleep_queued<T>(
     queue: impl Fn(&mut T) -> (u64, &mut WaitList),
     exclusive: bool,
     how: &Sleep<'_>,
-) {
+) -> Woke {
     let Sleep {
         until,
         cancelled,
@@ -261,18 +315,19 @@ fn sleep_queued<T>(
     let mut g = lock(m);
     let (gen, list) = queue(&mut g);
     if gen != seen {
-        return;
+        return Woke::Changed;
     }
     let ticket = if exclusive && list.has_exclusive_sleeper() && ahead() {
         list.add_first(exclusive)
     } else {
         list.add(exclusive)
     };
+    let key = list.key();
     queued();
     while queue(&mut g).1.waiting(ticket) {
         if cancelled() {
             queue(&mut g).1.remove(ticket);
-            return;
+            return Woke::Cancelled;
         }
         g = match until {
             None => cv.wait(g).unwrap_or_else(|p| p.into_inner()),
@@ -280,7 +335,7 @@ fn sleep_queued<T>(
                 let now = Instant::now();
                 if now >= d {
                     queue(&mut g).1.remove(ticket);
-                    return;
+                    return Woke::TimedOut;
                 }
                 cv.wait_timeout(g, d - now)
                     .unwrap_or_else(|p| p.into_inner())
@@ -288,6 +343,7 @@ fn sleep_queued<T>(
             }
         };
     }
+    Woke::By(crate::path::woken_by(key, ticket))
 }
 
 /// Sleep on `cv` (paired with `m`) while the generation `gen` reads is
@@ -300,18 +356,22 @@ fn sleep_on<T>(
     until: Option<Instant>,
     cancelled: &dyn Fn() -> bool,
     queued: &dyn Fn(),
-) {
+) -> Woke {
     let mut g = lock(m);
-    if gen(&g) == seen {
-        queued();
+    if gen(&g) != seen {
+        return Woke::Changed;
     }
-    while gen(&g) == seen && !cancelled() {
+    queued();
+    while gen(&g) == seen {
+        if cancelled() {
+            return Woke::Cancelled;
+        }
         g = match until {
             None => cv.wait(g).unwrap_or_else(|p| p.into_inner()),
             Some(d) => {
                 let now = Instant::now();
                 if now >= d {
-                    return;
+                    return Woke::TimedOut;
                 }
                 cv.wait_timeout(g, d - now)
                     .unwrap_or_else(|p| p.into_inner())
@@ -319,4 +379,6 @@ fn sleep_on<T>(
             }
         };
     }
+    // The pipe's wakers do not say who they are.
+    Woke::By(None)
 }

@@ -577,12 +577,17 @@ impl World {
                     // and after each wake-up that did not let the call on.
                     let intr_errno = || w.intr_errno(timeout.is_some());
                     if let Some(e) = intr.as_ref().and_then(|i| i.take(intr_errno)) {
+                        crate::path::note(|| "a signal is pending for the caller".to_string());
                         return Err(e);
                     }
                     if self.k.fault(crate::fault::FaultPoint::Signal, pid) {
                         return Err(crate::fault::FaultPoint::Signal.error());
                     }
                     if deadline.is_some_and(|d| Instant::now() >= d) {
+                        crate::path::note(|| {
+                            let t = timeout.unwrap_or_default();
+                            format!("its timeout of {} µs passed", t.as_micros())
+                        });
                         return Err(Errno::EAGAIN.why(rule!(
                             schedule_timeout,
                             "the timeout (SO_RCVTIMEO/SO_SNDTIMEO) expired",
@@ -599,7 +604,7 @@ impl World {
                     let armed = intr.as_ref().map(|i| i.arm(w.waker()));
                     // Woken for an interrupt of this call, or of the whole
                     // world (`interrupt_all`, which wakes every queue).
-                    w.sleep(&crate::wait::Sleep {
+                    let woke = w.sleep(&crate::wait::Sleep {
                         until,
                         cancelled: &|| {
                             intr.as_ref().is_some_and(Interrupt::must_wake)
@@ -614,7 +619,7 @@ impl World {
                         },
                     });
                     drop(armed);
-                    crate::path::note(|| format!("woken on {}", w.describe()));
+                    crate::path::note(|| woke.describe(&w.describe()));
                     // An abandoned call does not look again (its caller
                     // would never get what it took).
                     let left = || {
@@ -722,6 +727,7 @@ impl World {
     /// `ESRCH` for a process that does not exist or already exited.
     pub fn exit(&self, pid: Pid) -> SysResult<()> {
         let pid = pid.as_raw();
+        crate::path::enter(pid, "do_exit");
         self.k.exit(pid)
     }
 
@@ -746,8 +752,8 @@ impl World {
     /// # Errors
     /// `EBADF` for an fd that is not open.
     pub fn close(&self, pid: Pid, fd: Fd) -> SysResult<()> {
-        crate::path::step("close_fd");
         let pid = pid.as_raw();
+        crate::path::enter(pid, "close_fd");
         let fd = fd.as_raw();
         self.k.close(pid, fd)
     }
@@ -791,8 +797,8 @@ impl World {
     /// gives; `EAGAIN` where it would block on a non-blocking file;
     /// `EINTR`/`ERESTARTSYS` when interrupted ([`crate::signal`]).
     pub fn read(&self, pid: Pid, fd: Fd, len: usize) -> SysResult<Vec<u8>> {
-        crate::path::step("ksys_read");
         let pid = pid.as_raw();
+        crate::path::enter(pid, "ksys_read");
         let fd = fd.as_raw();
         let t = self.k.timeout_of(pid, fd, true);
         let mut pr = StreamProgress::default();
@@ -814,8 +820,8 @@ impl World {
     /// what [`World::sendmsg`] gives; `EAGAIN` where it would block on a
     /// non-blocking file.
     pub fn write(&self, pid: Pid, fd: Fd, bytes: &[u8]) -> SysResult<usize> {
-        crate::path::step("ksys_write");
         let pid = pid.as_raw();
+        crate::path::enter(pid, "ksys_write");
         let fd = fd.as_raw();
         let t = self.k.timeout_of(pid, fd, false);
         let mut pr = StreamProgress::default();
@@ -1042,9 +1048,9 @@ impl World {
         msg: &crate::net::socket::MsgHdr<'_>,
         flags: impl Into<MsgFlags>,
     ) -> SysResult<usize> {
-        crate::path::step("__sys_sendmsg");
         let flags = flags.into().bits();
         let pid = pid.as_raw();
+        crate::path::enter(pid, "__sys_sendmsg");
         let fd = fd.as_raw();
         // __sys_sendmsg: forbid_cmsg_compat, before the fd is looked up.
         if flags & crate::abi::consts::MSG_CMSG_COMPAT != 0 {
@@ -1093,9 +1099,9 @@ impl World {
         controllen: usize,
         flags: impl Into<MsgFlags>,
     ) -> SysResult<RecvMsg> {
-        crate::path::step("__sys_recvmsg");
         let flags = flags.into().bits();
         let pid = pid.as_raw();
+        crate::path::enter(pid, "__sys_recvmsg");
         let fd = fd.as_raw();
         // __sys_recvmsg: forbid_cmsg_compat, before the fd is looked up.
         if flags & crate::abi::consts::MSG_CMSG_COMPAT != 0 {
@@ -1314,6 +1320,7 @@ impl World {
     /// `EBADF`, `ENOTSOCK`; `EINVAL` for a `how` other than 0, 1, 2.
     pub fn shutdown(&self, pid: Pid, fd: Fd, how: i32) -> SysResult<()> {
         let pid = pid.as_raw();
+        crate::path::enter(pid, "__sys_shutdown");
         let fd = fd.as_raw();
         self.k.sys_shutdown(pid, fd, how)
     }

@@ -136,7 +136,7 @@ impl Kernel {
 
     // __sys_socket → unix_create
     pub(crate) fn sys_socket(&self, pid: RawPid, ty: i32, protocol: i32) -> SysResult<i32> {
-        crate::path::step("__sys_socket");
+        crate::path::enter(pid, "__sys_socket");
         if ty & !(SOCK_TYPE_MASK | SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
             note_type_flags(ty);
             return Err(Errno::EINVAL.why(rule!(__sys_socket, "unknown flags in type")));
@@ -159,7 +159,7 @@ impl Kernel {
         ty: i32,
         protocol: i32,
     ) -> SysResult<[i32; 2]> {
-        crate::path::step("__sys_socketpair");
+        crate::path::enter(pid, "__sys_socketpair");
         if ty & !(SOCK_TYPE_MASK | SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
             note_type_flags(ty);
             return Err(Errno::EINVAL.why(rule!(__sys_socketpair, "unknown flags in type")));
@@ -203,7 +203,7 @@ impl Kernel {
     }
 
     pub(crate) fn sys_bind(&self, pid: RawPid, fd: i32, addr: &[u8]) -> SysResult<()> {
-        crate::path::step("__sys_bind");
+        crate::path::enter(pid, "__sys_bind");
         self.with_sock_nb(pid, fd, |s, _| {
             if addr.len() > SOCKADDR_STORAGE_SIZE {
                 return Err(Errno::EINVAL.why(rule!(
@@ -224,7 +224,7 @@ impl Kernel {
         addr: &[u8],
         nonblock: &mut Option<bool>,
     ) -> KResult<()> {
-        crate::path::step("__sys_connect");
+        crate::path::enter(pid, "__sys_connect");
         self.with_sock(pid, fd, |s, f| {
             if addr.len() > SOCKADDR_STORAGE_SIZE {
                 return Err(Errno::EINVAL
@@ -253,7 +253,7 @@ impl Kernel {
     }
 
     pub(crate) fn sys_listen(&self, pid: RawPid, fd: i32, backlog: i32) -> SysResult<()> {
-        crate::path::step("__sys_listen");
+        crate::path::enter(pid, "__sys_listen");
         self.with_sock_nb(pid, fd, |s, _| {
             // __sys_listen clamps to somaxconn (as unsigned).
             let backlog = if (backlog as u32) > SOMAXCONN as u32 {
@@ -276,7 +276,7 @@ impl Kernel {
         flags: i32,
         nonblock: &mut Option<bool>,
     ) -> KResult<i32> {
-        crate::path::step("__sys_accept4");
+        crate::path::enter(pid, "__sys_accept4");
         if flags & !(SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
             return Err(Errno::EINVAL
                 .why(rule!(__sys_accept4, "unknown flags"))

@@ -185,14 +185,32 @@ fn netdev_get_name(ifindex: i32) -> Option<&'static [u8]> {
 /// The decision note of a sockopt call (while a path is recorded): the
 /// socket, the option, its length and, for setsockopt, the int it starts
 /// with — what every rule of `sk_setsockopt`/`sk_getsockopt` decides on.
-fn note_opt(sock: u64, level: i32, name: i32, optlen: i64, val: Option<i32>) {
+fn note_opt(sock: u64, level: i32, name: i32, optlen: i64, val: &[u8]) {
     crate::path::note(|| {
         let opt = match (level, so_name(name)) {
             (SOL_SOCKET, Some(n)) => n.to_string(),
             (SOL_SOCKET, None) => format!("SOL_SOCKET option {name}"),
             _ => format!("level {level} option {name}"),
         };
-        let val = val.map_or(String::new(), |v| format!(", value {v}"));
+        let i64_at = |o: usize| {
+            val.get(o..o + 8)
+                .map(|b| i64::from_ne_bytes(b.try_into().unwrap_or([0; 8])))
+        };
+        // The value as the option reads it: a timeval for the timeouts,
+        // a struct linger, else an int.
+        let val = match (level, name) {
+            (SOL_SOCKET, SO_RCVTIMEO | SO_SNDTIMEO | SO_RCVTIMEO_NEW | SO_SNDTIMEO_NEW) => {
+                match (i64_at(0), i64_at(8)) {
+                    (Some(sec), Some(usec)) => format!(", value {sec} s {usec} µs"),
+                    _ => String::new(),
+                }
+            }
+            (SOL_SOCKET, SO_LINGER) if val.len() >= 8 => {
+                format!(", l_onoff {}, l_linger {}", i32_at(val, 0), i32_at(val, 4))
+            }
+            _ if val.len() >= 4 => format!(", value {}", i32_at(val, 0)),
+            _ => String::new(),
+        };
         format!("#{sock} {opt}, optlen {optlen}{val}")
     });
 }
@@ -207,13 +225,7 @@ impl Kernel {
         name: i32,
         v: &[u8],
     ) -> SysResult<()> {
-        note_opt(
-            s.id,
-            level,
-            name,
-            v.len() as i64,
-            (v.len() >= 4).then(|| i32_at(v, 0)),
-        );
+        note_opt(s.id, level, name, v.len() as i64, v);
         // Only the stream ops have a setsockopt (unix_setsockopt, with
         // SOCK_CUSTOM_SOCKOPT so it sees SOL_SOCKET first).
         if s.ty == SockType::Stream {
@@ -648,7 +660,7 @@ impl Kernel {
     ) -> Result<(i32, Vec<u8>), (crate::errno::Error, Option<i32>)> {
         let f = self.fdget(pid, fd).map_err(|e| (e, None))?;
         if let Some(s) = f.sock() {
-            note_opt(s.id, level, name, optlen.into(), None);
+            note_opt(s.id, level, name, optlen.into(), &[]);
         }
         let r = match f.sock() {
             None => Err((f.not_a_socket(), None)),
