@@ -47,9 +47,15 @@ pub fn run(data: &[u8]) {
     if !bounded(&sc) {
         return;
     }
+    // The file's fault pragmas, as `afunix run` arms them: a fault must
+    // never break the model's own consistency.
+    let Ok(faults) = afunix_cli::pragma::faults(src, &sc) else {
+        return;
+    };
     let mut backend = SimBackend::new();
     let opts = RunOptions {
         call_timeout: Duration::from_millis(MAX_MS),
+        faults,
         ..Default::default()
     };
     let run = runner::run(&sc, &mut backend, &opts);

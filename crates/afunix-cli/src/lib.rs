@@ -13,6 +13,7 @@
 pub mod check;
 pub mod encode;
 pub mod fuzz;
+pub mod pragma;
 pub mod resolve;
 pub mod runner;
 pub mod scenario;
@@ -101,8 +102,21 @@ pub fn run_source_with(
     opts: &RunOptions,
 ) -> Result<Outcome, LoadError> {
     let scenario = scenario::parse(src).map_err(LoadError::Parse)?;
+    // The file's own faults (`# afunix: fault ...`): checked always,
+    // armed on the model only (to the kernel they are comments).
+    let pragmas = if opts.pragmas {
+        pragma::faults(src, &scenario).map_err(LoadError::Parse)?
+    } else {
+        Vec::new()
+    };
     let mut backend = new_backend(kind).map_err(LoadError::Backend)?;
-    let run = runner::run(&scenario, backend.as_mut(), opts);
+    let run = if kind == BackendKind::Sim && !pragmas.is_empty() {
+        let mut opts = opts.clone();
+        opts.faults.extend(pragmas);
+        runner::run(&scenario, backend.as_mut(), &opts)
+    } else {
+        runner::run(&scenario, backend.as_mut(), opts)
+    };
     Ok(Outcome { scenario, run })
 }
 

@@ -235,7 +235,8 @@ enum Cmd {
         /// receive_fd, signal, short_write, wake_order; the N-th time (default 1st) or
         /// each time with probability P (seeded: the same run every time),
         /// counted from the call of line L when given (armed as it starts).
-        /// The line where it fires gets a `fault=POINT` field.
+        /// The line where it fires gets a `fault=POINT` field. A file arms
+        /// its own in comments: `# afunix: fault SPEC`.
         #[arg(long, value_name = "SPEC")]
         fault: Vec<afunix_cli::runner::FaultArg>,
         /// Write pictures of the world (Graphviz DOT, and SVG where `dot`
@@ -360,10 +361,15 @@ fn read_input(path: &PathBuf) -> std::io::Result<Vec<u8>> {
     }
 }
 
-/// Load, parse and run one file (`-`: standard input); print its errors.
-/// `None`: could not run.
+/// Load, parse and run one file (`-`: standard input) without its fault
+/// pragmas, as `diff` compares the model with the kernel; print its
+/// errors. `None`: could not run.
 fn load(path: &PathBuf, kind: BackendKind) -> Option<Outcome> {
-    load_with(path, kind, &afunix_cli::runner::RunOptions::default())
+    let opts = afunix_cli::runner::RunOptions {
+        pragmas: false,
+        ..Default::default()
+    };
+    load_with(path, kind, &opts)
 }
 
 /// As [`load`], with run options (faults).

@@ -140,6 +140,9 @@ pub struct RunOptions {
     pub faults: Vec<FaultArg>,
     /// Record the path of each call (model only).
     pub paths: bool,
+    /// Arm the faults of the file's `# afunix: fault` comments (on the
+    /// model; see [`crate::pragma`]). `diff` runs without them.
+    pub pragmas: bool,
 }
 
 /// A fault of `--fault POINT[,proc=NAME][,line=L][,nth=N][,p=P]`.
@@ -206,6 +209,7 @@ impl Default for RunOptions {
             pictures: false,
             faults: Vec::new(),
             paths: false,
+            pragmas: true,
         }
     }
 }
@@ -267,7 +271,17 @@ pub fn run(sc: &Scenario, backend: &mut dyn Backend, opts: &RunOptions) -> Run {
                 None => None,
                 Some(name) => match r.by_name.get(name) {
                     Some(&id) => Some(id),
-                    None => continue, // the process does not exist (yet)
+                    None => {
+                        out.error = Some(RunError {
+                            line: line.lineno,
+                            col: 1,
+                            msg: format!(
+                                "a fault for process `{name}` armed at this line, where it does not exist"
+                            ),
+                            kind: RunErrorKind::Scenario,
+                        });
+                        return out;
+                    }
                 },
             };
             if let Err(e) = r.backend.inject(f.point, pid, f.when) {
@@ -293,8 +307,13 @@ pub fn run(sc: &Scenario, backend: &mut dyn Backend, opts: &RunOptions) -> Run {
                             }
                             !mine
                         });
-                        for (point, _) in fired {
-                            res.fields.push(format!("fault={}", point.name()));
+                        for (point, p) in fired {
+                            // In another process's background call (woken
+                            // by this line): on the line that collects it.
+                            match p.filter(|&p| Some(p) != proc && r.procs[p].pending.is_some()) {
+                                Some(p) => pending.push((p, point.name())),
+                                None => res.fields.push(format!("fault={}", point.name())),
+                            }
                         }
                     }
                     None => pending.extend(

@@ -638,11 +638,14 @@ fn err(line: usize, col: usize, msg: impl Into<String>) -> ParseError {
 
 /// Split one line into tokens, dropping the comment.
 fn tokenize(line: &str, lineno: usize) -> Result<Vec<Tok>, ParseError> {
+    let line = match comment(line) {
+        Some((_, text)) => &line[..line.len() - text.len() - 1],
+        None => line,
+    };
     let mut toks = Vec::new();
     let mut cur: Option<Tok> = None;
     let mut in_str: Option<usize> = None; // column where the string began
     let mut escape = false;
-    let mut prev_space = true;
     for (col0, (off, c)) in line.char_indices().enumerate() {
         let col = col0 + 1;
         if let Some(_start) = in_str {
@@ -657,20 +660,14 @@ fn tokenize(line: &str, lineno: usize) -> Result<Vec<Tok>, ParseError> {
             } else if c == '"' {
                 in_str = None;
             }
-            prev_space = false;
             continue;
         }
         if c == ' ' || c == '\t' || c == '\r' {
             if let Some(t) = cur.take() {
                 toks.push(t);
             }
-            prev_space = true;
             continue;
         }
-        if c == '#' && prev_space {
-            break;
-        }
-        prev_space = false;
         if c == '"' {
             in_str = Some(col);
         }
@@ -696,6 +693,33 @@ fn tokenize(line: &str, lineno: usize) -> Result<Vec<Tok>, ParseError> {
         toks.push(t);
     }
     Ok(toks)
+}
+
+/// The comment of one line: the column of its `#` and the text after it,
+/// by the language's rule (a `#` at the start or after a space or tab,
+/// outside a string); `None` for a line without one (or whose string is
+/// not terminated).
+pub fn comment(line: &str) -> Option<(usize, &str)> {
+    let mut in_str = false;
+    let mut escape = false;
+    let mut prev_space = true;
+    for (col0, (off, c)) in line.char_indices().enumerate() {
+        if in_str {
+            if escape {
+                escape = false;
+            } else if c == '\\' {
+                escape = true;
+            } else if c == '"' {
+                in_str = false;
+            }
+        } else if c == '#' && prev_space {
+            return Some((col0 + 1, &line[off + 1..]));
+        } else if c == '"' {
+            in_str = true;
+        }
+        prev_space = !in_str && (c == ' ' || c == '\t' || c == '\r');
+    }
+    None
 }
 
 /// Parse a whole scenario and resolve its names (processes, fds); on

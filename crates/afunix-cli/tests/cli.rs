@@ -642,6 +642,60 @@ A: sendmsg a data=\"hi\"\nB: wait\nA: setsockopt a rcvtimeo 8\nA: recvmsg a\n";
     );
 }
 
+/// `# afunix: fault SPEC` comments arm faults on the model: after a call,
+/// for that call; on a line of their own, for the next line; above the
+/// first line, for the whole run. A fault fired in a background call shows
+/// on its `wait`, not on the line that woke it. To the kernel and to
+/// `diff` they are comments; a malformed one is a `file:line:col` error.
+#[test]
+fn fault_pragmas_arm_faults_on_the_model_only() {
+    let sc = b"# afunix: fault receive_fd,proc=B\ntask A\nA: socketpair dgram -> a b\nA: fork B\n\
+B: recvmsg b &\nA: sendmsg a data=\"1\" rights=[a]  # afunix: fault sock_alloc_send_pskb\n\
+# afunix: fault scm_fp_copy\nA: sendmsg a data=\"2\" rights=[a]\nA: sendmsg a data=\"3\" rights=[a]\nB: wait\n";
+    let (code, out, err) = afunix_stdin(&["run", "-"], sc);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("A: sendmsg a data=\"1\" rights=[a] = ENOBUFS fault=sock_alloc_send_pskb\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("A: sendmsg a data=\"2\" rights=[a] = ENOMEM fault=scm_fp_copy\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("A: sendmsg a data=\"3\" rights=[a] = 1\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("B: wait = 1 data=\"3\" flags=ctrunc fault=receive_fd\n"),
+        "{out}"
+    );
+    assert_eq!(out.matches("fault=").count(), 3, "{out}");
+    if is_root() && cfg!(feature = "host") {
+        let (code, out, err) = afunix_stdin(&["run", "--backend", "host", "-"], sc);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(
+            !out.contains("fault=") && out.contains("B: wait = 1 data=\"1\" rights=[5] flags=0"),
+            "{out}"
+        );
+        let (code, out, err) = afunix_stdin(&["diff", "-"], sc);
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    let bad = b"task A\n# afunix: fault nope\n#afunix:fault x\nA: socket dgram # afunix: fault signal,proc=Q\n\
+# afunix: faults signal\n# afunix: fault signal\n";
+    let (code, out, err) = afunix_stdin(&["run", "-"], bad);
+    assert_eq!((code, out.as_str()), (2, ""), "{err}");
+    for e in [
+        "-:2:17: `nope` is not a fault point",
+        "-:3:15: `x` is not a fault point",
+        "-:4:33: proc=Q: no `task` or `fork` line creates process `Q`",
+        "-:5:10: a pragma is `# afunix: fault POINT",
+        "-:6:17: a fault pragma after the last line arms nothing",
+    ] {
+        assert!(err.contains(e), "{e}\n{err}");
+    }
+}
+
 #[test]
 fn a_fault_selected_by_line_fires_in_that_call() {
     let sc =

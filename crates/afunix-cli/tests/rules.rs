@@ -157,7 +157,12 @@ fn rule_parts_and_kinds() {
 fn scenario_files() -> Vec<std::path::PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut out = Vec::new();
-    for dir in ["tests/vectors", "tests/scenarios", "examples"] {
+    for dir in [
+        "tests/vectors",
+        "tests/scenarios",
+        "examples",
+        "examples/faults",
+    ] {
         let Ok(rd) = std::fs::read_dir(root.join(dir)) else {
             continue;
         };

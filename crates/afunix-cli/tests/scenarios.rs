@@ -7,6 +7,10 @@
 //! - on the host kernel, when running as root: every scenario must pass,
 //!   and the model's whole trace must be identical to the kernel's
 //!   (`afunix diff`) unless the scenario is a listed known divergence.
+//!
+//! `<workspace>/examples/faults/` holds scenarios that arm faults in the
+//! model (`# afunix: fault` pragmas): checked on the model only, since
+//! what they expect is what the faults make of the calls.
 
 use afunix_cli::check::check;
 use afunix_cli::{run_source, BackendKind};
@@ -14,7 +18,10 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 const WORKSPACE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-const DIRS: &[&str] = &["tests/scenarios", "tests/vectors", "examples"];
+const DIRS: &[&str] = &["tests/scenarios", "tests/vectors", "examples", MODEL_ONLY];
+
+/// Scenarios under faults: the model's answers, not the kernel's.
+const MODEL_ONLY: &str = "examples/faults";
 
 /// The repository's copies of the shared vectors and language are the
 /// shared ones, byte for byte (checked where `../shared` exists: on the
@@ -175,7 +182,8 @@ fn host_kernel_passes_every_scenario_and_the_model_matches_it() {
         return;
     }
     let known = known_divergences();
-    let all = scenarios();
+    let mut all = scenarios();
+    all.retain(|(p, _)| !p.starts_with(MODEL_ONLY));
     // Host runs mostly wait (IPC, timers): a few threads share them, each
     // thread owning the backends (and helper processes) it creates.
     let threads = 4;

@@ -73,8 +73,7 @@ fn run_text_here(text: &str, kind: BackendKind) -> Result<(Scenario, Run), Strin
         &RunOptions {
             call_timeout: FUZZ_CALL_TIMEOUT,
             pictures: false,
-            faults: Vec::new(),
-            paths: false,
+            ..RunOptions::default()
         },
     );
     Ok((sc, run))
