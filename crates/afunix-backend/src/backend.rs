@@ -323,6 +323,11 @@ pub trait Backend {
         Vec::new()
     }
 
+    /// The path the last directive (`sysctl`, `gc`) took.
+    fn take_directive_path(&mut self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// The faults that fired since the last call: where, and in which
     /// process.
     fn take_fired(&mut self) -> Vec<(afunix::fault::FaultPoint, Option<ProcId>)> {

@@ -34,6 +34,8 @@ pub struct SimBackend {
     pending: HashMap<ProcId, Pending>,
     /// Record each call's path (`record_paths`), kept here by process.
     paths: Option<Paths>,
+    /// The path of the last directive (`sysctl`, `gc`), when recording.
+    directive_path: Vec<String>,
 }
 
 /// The paths of the calls, by the process that made them.
@@ -53,7 +55,18 @@ impl SimBackend {
             pids: HashMap::new(),
             pending: HashMap::new(),
             paths: None,
+            directive_path: Vec::new(),
         }
+    }
+
+    /// Run a directive on the world, recording its path when recording.
+    fn directive<R>(&mut self, f: impl FnOnce(&World) -> R) -> R {
+        if self.paths.is_none() {
+            return f(&self.world);
+        }
+        let (r, path) = self.world.with_path(|| f(&self.world));
+        self.directive_path = path;
+        r
     }
 
     /// The world this backend drives.
@@ -347,12 +360,16 @@ impl Backend for SimBackend {
         netns: u32,
         n: i64,
     ) -> Result<Result<(), afunix::Error>, BackendError> {
-        Ok(self.world.sysctl_max_dgram_qlen(netns, n))
+        Ok(self.directive(|w| w.sysctl_max_dgram_qlen(netns, n)))
     }
 
     fn gc(&mut self) -> Result<(), BackendError> {
-        self.world.gc();
+        self.directive(World::gc);
         Ok(())
+    }
+
+    fn take_directive_path(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.directive_path)
     }
 
     fn inject(

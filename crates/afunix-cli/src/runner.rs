@@ -534,6 +534,9 @@ impl Runner<'_> {
                 .get(proc)
                 .map(|id| self.backend.take_path(*id))
                 .unwrap_or_default(),
+            LineKind::Directive(Directive::Sysctl { .. } | Directive::Gc) => {
+                self.backend.take_directive_path()
+            }
             _ => Vec::new(),
         };
         Ok(TraceLine {

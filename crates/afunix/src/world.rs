@@ -887,6 +887,7 @@ impl World {
     /// # Errors
     /// `EINVAL` for a value outside a C int (`proc_dointvec`).
     pub fn sysctl_max_dgram_qlen(&self, netns: u32, n: i64) -> SysResult<()> {
+        crate::path::step("proc_dointvec");
         let v = i32::try_from(n).map_err(|_| {
             crate::path::note(|| format!("{n} is outside {}..={}", i32::MIN, i32::MAX));
             Errno::EINVAL.why(rule!(proc_dointvec, "value outside a C int"))

@@ -66,6 +66,24 @@ pub struct RecvArgs<'a> {
     pub flags: i32,
 }
 
+/// `move_addr_to_kernel`: an address longer than a `sockaddr_storage` is
+/// refused before it is copied.
+fn move_addr_to_kernel(addr: &[u8]) -> SysResult<()> {
+    if addr.len() > SOCKADDR_STORAGE_SIZE {
+        crate::path::note(|| {
+            format!(
+                "addrlen {} > sizeof(sockaddr_storage) {SOCKADDR_STORAGE_SIZE}",
+                addr.len()
+            )
+        });
+        return Err(Errno::EINVAL.why(rule!(
+            move_addr_to_kernel,
+            "addrlen > sizeof(sockaddr_storage)"
+        )));
+    }
+    Ok(())
+}
+
 impl Kernel {
     /// `sockfd_lookup`: run `op` on the socket behind an fd (`EBADF`,
     /// `ENOTSOCK`), holding a reference to its file meanwhile.
@@ -205,12 +223,7 @@ impl Kernel {
     pub(crate) fn sys_bind(&self, pid: RawPid, fd: i32, addr: &[u8]) -> SysResult<()> {
         crate::path::enter(pid, "__sys_bind");
         self.with_sock_nb(pid, fd, |s, _| {
-            if addr.len() > SOCKADDR_STORAGE_SIZE {
-                return Err(Errno::EINVAL.why(rule!(
-                    move_addr_to_kernel,
-                    "addrlen > sizeof(sockaddr_storage)"
-                )));
-            }
+            move_addr_to_kernel(addr)?;
             self.lsm(pid, |sec, task| sec.socket_bind(task, SocketRef(s), addr))?;
             self.unix_bind(pid, s, addr)
         })
@@ -226,14 +239,7 @@ impl Kernel {
     ) -> KResult<()> {
         crate::path::enter(pid, "__sys_connect");
         self.with_sock(pid, fd, |s, f| {
-            if addr.len() > SOCKADDR_STORAGE_SIZE {
-                return Err(Errno::EINVAL
-                    .why(rule!(
-                        move_addr_to_kernel,
-                        "addrlen > sizeof(sockaddr_storage)"
-                    ))
-                    .into());
-            }
+            move_addr_to_kernel(addr)?;
             // Once per call: a connect that slept comes back with `nonblock` set.
             if nonblock.is_none() {
                 self.lsm(pid, |sec, task| {
