@@ -246,7 +246,9 @@ impl WaitList {
     pub(crate) fn has_sleeper(&self) -> bool {
         !self.sleepers.is_empty()
     }
-    /// `__wake_up(.., nr_exclusive = 1)`.
+    /// `__wake_up(.., nr_exclusive = 1)`. Out of line: only reached when
+    /// someone sleeps, and the wakers that test for that stay small.
+    #[inline(never)]
     pub(crate) fn wake_one_exclusive(&mut self) {
         if crate::path::recording() {
             self.tell_woken(false);
@@ -263,7 +265,8 @@ impl WaitList {
             false
         });
     }
-    /// Wake everyone (`wake_up_all`).
+    /// Wake everyone (`wake_up_all`); out of line, as above.
+    #[inline(never)]
     pub(crate) fn wake_all(&mut self) {
         if crate::path::recording() {
             self.tell_woken(true);
