@@ -131,12 +131,15 @@ pub struct Kernel {
 }
 
 /// `ESRCH` for a pid that names no live process of the world.
+#[cold]
 pub(crate) fn no_such_process() -> crate::errno::Error {
     Errno::ESRCH.why(rule!(find_task_by_vpid, "no such process in this world"))
 }
 
 /// `EAGAIN` from `alloc_pid`: no free pid for a new process.
+#[cold]
 fn no_free_pid() -> crate::errno::Error {
+    crate::path::note(|| format!("no pid below pid_max {} is free", crate::process::PID_MAX));
     Errno::EAGAIN.why(rule!(alloc_pid, "every pid below pid_max is taken"))
 }
 
@@ -230,7 +233,10 @@ impl Kernel {
     // ---- processes ----------------------------------------------------
 
     pub(crate) fn proc(&self, pid: RawPid) -> SysResult<Arc<Process>> {
-        self.procs.get(pid).ok_or_else(no_such_process)
+        self.procs.get(pid).ok_or_else(|| {
+            crate::path::note(|| format!("no live process has pid {pid}"));
+            no_such_process()
+        })
     }
 
     /// Whether `pid` is a live process (init always is).
@@ -331,6 +337,7 @@ impl Kernel {
     fn exit(&self, pid: RawPid) -> SysResult<()> {
         let p = self.proc(pid)?;
         if !p.alive.swap(false, Ordering::SeqCst) {
+            crate::path::note(|| format!("pid {pid} already exited"));
             return Err(Errno::ESRCH.why(rule!(find_task_by_vpid, "no such process in this world")));
         }
         let entries = p.fd_table_mut().drain();
@@ -1068,6 +1075,7 @@ impl World {
             None => Err(f.not_a_socket()),
             Some(s) => self.blocking(pid, s.sndtimeo.get(), |k| {
                 if msg.control.len() > i32::MAX as usize {
+                    crate::path::note(|| format!("msg_controllen {} > INT_MAX", msg.control.len()));
                     return Err(Errno::ENOBUFS
                         .why(rule!(____sys_sendmsg, "msg_controllen > INT_MAX"))
                         .into());
@@ -1301,6 +1309,9 @@ impl World {
                     Errno::ERESTARTNOHAND.why(rule!(do_poll, "signal_pending while poll waits"))
                 })
             }) {
+                crate::path::note(|| {
+                    format!("a signal is pending; {} fds had no event", rev.len())
+                });
                 return Err(e);
             }
             // The model has no wait queue that spans files of every kind:

@@ -506,6 +506,7 @@ impl Program {
     /// `bpf_check_basics_ok`, `check_load_and_stores`).
     pub fn parse(bytes: &[u8]) -> Result<Program, crate::errno::Error> {
         if bytes.len() % SOCK_FILTER_SIZE != 0 {
+            crate::path::note(|| format!("{} bytes: not a multiple of 8", bytes.len()));
             return Err(Errno::EINVAL.why(rule!(
                 sk_attach_filter,
                 "program bytes not a multiple of sizeof(sock_filter)"
@@ -513,6 +514,7 @@ impl Program {
         }
         let n = bytes.len() / SOCK_FILTER_SIZE;
         if n == 0 || n > BPF_MAXINSNS {
+            crate::path::note(|| format!("{n} instructions (BPF_MAXINSNS {BPF_MAXINSNS})"));
             return Err(Errno::EINVAL.why(rule!(bpf_check_basics_ok, "len == 0 or > BPF_MAXINSNS")));
         }
         let insns: Vec<SockFilter> = bytes
@@ -528,6 +530,9 @@ impl Program {
     /// As [`parse`](Self::parse).
     pub fn from_instructions(insns: Vec<SockFilter>) -> Result<Program, crate::errno::Error> {
         if insns.is_empty() || insns.len() > BPF_MAXINSNS {
+            crate::path::note(|| {
+                format!("{} instructions (BPF_MAXINSNS {BPF_MAXINSNS})", insns.len())
+            });
             return Err(Errno::EINVAL.why(rule!(bpf_check_basics_ok, "len == 0 or > BPF_MAXINSNS")));
         }
         check_classic(&insns)?;

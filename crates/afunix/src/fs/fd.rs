@@ -22,6 +22,7 @@ fn install_lowest(
     cloexec: bool,
 ) -> Result<i32, (Arc<File>, crate::errno::Error)> {
     if !p.alive.load(Ordering::SeqCst) {
+        crate::path::note(|| format!("pid {} exited before the fd was installed", p.pid));
         return Err((
             file,
             Errno::ESRCH.why(rule!(fd_install, "the process exited")),
@@ -118,6 +119,7 @@ impl Kernel {
             let p = self.proc(pid)?;
             let mut t = p.fd_table_mut();
             if !p.alive.load(Ordering::SeqCst) {
+                crate::path::note(|| format!("pid {pid} exited before the fds were installed"));
                 return Err(Errno::ESRCH.why(rule!(fd_install, "the process exited")));
             }
             let x = t.lowest_free(p.nofile)?;

@@ -16,6 +16,10 @@ impl Kernel {
     pub(crate) fn pipe2(&self, pid: RawPid, flags: i32) -> SysResult<[i32; 2]> {
         use crate::abi::consts::{O_CLOEXEC, O_NONBLOCK};
         if flags & !(O_CLOEXEC | O_NONBLOCK) != 0 {
+            crate::path::note(|| {
+                let bad = flags & !(O_CLOEXEC | O_NONBLOCK);
+                format!("flags {flags:#x}: bits {bad:#x} are neither O_CLOEXEC nor O_NONBLOCK")
+            });
             return Err(Errno::EINVAL.why(rule!(pipe2, "unknown flags")));
         }
         self.fd_reserve(pid, 2)?;
@@ -75,6 +79,9 @@ impl Kernel {
                 self.raise_sigpipe(pid);
                 pr.sent = 0;
                 if ret == 0 {
+                    crate::path::note(|| {
+                        "the pipe's last reader closed while the write waited".to_string()
+                    });
                     return Err(Errno::EPIPE
                         .why(rule!(pipe_write, "the last reader went away"))
                         .into());

@@ -41,7 +41,10 @@ impl ShmemAcct {
                 u.checked_add(n).filter(|&t| t <= max)
             })
             .map(|_| ())
-            .map_err(|_| {
+            .map_err(|u| {
+                crate::path::note(|| {
+                    format!("{u} bytes used + {n} more > the world's {max} for files")
+                });
                 Errno::ENOSPC.why(rule!(
                     shmem_inode_acct_blocks,
                     "the world's memory for files is full"
@@ -94,15 +97,19 @@ impl Pages {
     pub(crate) fn write_at(&mut self, start: usize, bytes: &[u8]) -> SysResult<()> {
         let end = start
             .checked_add(bytes.len())
-            .ok_or(Errno::EFBIG.why(rule!(
-                generic_write_check_limits,
-                "the write passes the largest file offset"
-            )))?;
+            .ok_or_else(|| note_past_offset(start, bytes.len()))
+            .map_err(|()| {
+                Errno::EFBIG.why(rule!(
+                    generic_write_check_limits,
+                    "the write passes the largest file offset"
+                ))
+            })?;
         if end > self.data.len() {
             let more = end - self.data.len();
             self.acct.charge(more)?;
             if self.data.try_reserve(more).is_err() {
                 self.acct.uncharge(more);
+                crate::path::note(|| format!("{more} more bytes could not be allocated"));
                 return Err(
                     Errno::ENOMEM.why(rule!(shmem_alloc_folio, "no memory for the file's pages"))
                 );
@@ -126,6 +133,12 @@ impl Drop for Pages {
     fn drop(&mut self) {
         self.acct.uncharge(self.data.len());
     }
+}
+
+/// The values of `generic_write_check_limits`' refusal.
+#[cold]
+pub(crate) fn note_past_offset(start: usize, len: usize) {
+    crate::path::note(|| format!("offset {start} + {len} bytes passes the largest offset"));
 }
 
 #[cfg(test)]

@@ -111,7 +111,8 @@ impl Kernel {
         match self.with_sock(pid, fd, |s, f| op(s, f).map_err(Into::into)) {
             Ok(v) => Ok(v),
             Err(crate::world::Fail::Err(e)) => Err(e),
-            Err(crate::world::Fail::Block(_)) => {
+            Err(crate::world::Fail::Block(w)) => {
+                crate::path::note(|| format!("it would sleep on {}", w.describe()));
                 Err(Errno::EAGAIN.why(rule!(sock_error, "a call that may not sleep would block")))
             }
         }
@@ -284,6 +285,12 @@ impl Kernel {
     ) -> KResult<i32> {
         crate::path::enter(pid, "__sys_accept4");
         if flags & !(SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
+            crate::path::note(|| {
+                let bad = flags & !(SOCK_NONBLOCK | SOCK_CLOEXEC);
+                format!(
+                    "flags {flags:#x}: bits {bad:#x} are neither SOCK_NONBLOCK nor SOCK_CLOEXEC"
+                )
+            });
             return Err(Errno::EINVAL
                 .why(rule!(__sys_accept4, "unknown flags"))
                 .into());
@@ -556,7 +563,12 @@ impl Kernel {
                 )))
             }
             SIOCATMARK => Ok(self.unix_atmark(s) as i32),
-            _ => Err(Errno::ENOTTY.why(rule!(unix_ioctl, "unknown request (ENOIOCTLCMD)"))),
+            _ => {
+                crate::path::note(|| {
+                    format!("request {req:#x}: not SIOCINQ, SIOCOUTQ or SIOCATMARK")
+                });
+                Err(Errno::ENOTTY.why(rule!(unix_ioctl, "unknown request (ENOIOCTLCMD)")))
+            }
         }
     }
 

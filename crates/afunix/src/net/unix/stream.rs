@@ -397,6 +397,7 @@ impl Kernel {
             // queue_oob
             let mut og = other.lock();
             if og.dead || og.shutdown & RCV_SHUTDOWN != 0 {
+                crate::net::unix::note_sock(&other, &og);
                 err = Some(
                     Errno::EPIPE.why(rule!(queue_oob, "the peer is gone or shut down reading")),
                 );
