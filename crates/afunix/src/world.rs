@@ -210,22 +210,19 @@ impl Kernel {
     /// none is armed).
     #[inline]
     pub(crate) fn fault(&self, point: crate::fault::FaultPoint, pid: RawPid) -> bool {
-        let fires = self.fault_fires(point, pid);
-        if fires {
-            crate::path::note(|| format!("injected fault: {}", point.name()));
-        }
-        fires
+        self.faults_on.load(Ordering::Relaxed) && self.fault_fires(point, pid)
     }
 
+    /// With a fault armed: whether one fires here (and the note saying so).
+    #[cold]
+    #[inline(never)]
     fn fault_fires(&self, point: crate::fault::FaultPoint, pid: RawPid) -> bool {
-        if !self.faults_on.load(Ordering::Relaxed) {
-            return false;
-        }
         let fires = lock(&self.faults)
             .iter_mut()
             .any(|f| f.reached(point, pid, &self.prandom));
         if fires {
             lock(&self.fired).push((point, pid));
+            crate::path::note(|| format!("injected fault: {}", point.name()));
         }
         fires
     }

@@ -401,12 +401,14 @@ impl ControlWriter {
     /// `advance` in total (zero padding: the kernel leaves those user bytes as they were).
     fn emit(&mut self, level: i32, ty: i32, cmlen: usize, data: &[u8], advance: usize) {
         let start = self.buf.len();
+        // One allocation for the whole message, not one per part.
+        let end = start.saturating_add(advance).min(self.capacity);
+        self.buf.reserve(end.max(start + CMSG_HDR_LEN) - start);
         self.buf.extend_from_slice(&(cmlen as u64).to_le_bytes());
         self.buf.extend_from_slice(&level.to_le_bytes());
         self.buf.extend_from_slice(&ty.to_le_bytes());
         let n = cmlen.saturating_sub(CMSG_HDR_LEN).min(data.len());
         self.buf.extend_from_slice(data.get(..n).unwrap_or(&[]));
-        let end = start.saturating_add(advance).min(self.capacity);
         if self.buf.len() < end {
             self.buf.resize(end, 0);
         }

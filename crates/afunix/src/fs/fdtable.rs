@@ -68,11 +68,17 @@ impl FdTable {
     /// `EBADF` for `fd`, noting which fd while a path is recorded.
     #[cold]
     fn not_open(&self, fd: i32) -> crate::errno::Error {
-        crate::path::note(|| match self.slots.len() {
-            0 => format!("fd {fd} is not open; no fd is"),
-            n => format!("fd {fd} is not open; the highest open is {}", n - 1),
+        crate::path::note(|| match self.highest_open() {
+            None => format!("fd {fd} is not open; no fd is"),
+            Some(n) => format!("fd {fd} is not open; the highest open is {n}"),
         });
         Errno::EBADF.why(rule!(fdget, "fd is not open in this process"))
+    }
+
+    /// The highest open fd, from the bitmap.
+    fn highest_open(&self) -> Option<usize> {
+        let (w, word) = self.open_fds.iter().enumerate().rfind(|(_, w)| **w != 0)?;
+        Some(w * 64 + 63 - word.leading_zeros() as usize)
     }
 
     /// The lowest free fd below `limit` (`alloc_fd`), or `EMFILE`.
@@ -101,7 +107,7 @@ impl FdTable {
     pub fn install(&mut self, fd: i32, entry: FdEntry) {
         let Ok(i) = usize::try_from(fd) else { return };
         if self.slots.len() <= i {
-            self.slots.resize(i + 1, None);
+            self.grow(i);
         }
         if let Some(slot) = self.slots.get_mut(i) {
             *slot = Some(entry);
@@ -112,24 +118,39 @@ impl FdTable {
         }
     }
 
-    /// `__set_open_fd` / `__clear_open_fd`, with the summary bit.
+    /// `expand_files`: room for fd `i` in the slots and both bitmaps
+    /// (they only grow, so a slot below `slots.len()` has its bits).
+    #[cold]
+    fn grow(&mut self, i: usize) {
+        self.slots.resize(i + 1, None);
+        let words = i / 64 + 1;
+        if self.open_fds.len() < words {
+            self.open_fds.resize(words, 0);
+        }
+        if self.full_fds_bits.len() < words.div_ceil(64) {
+            self.full_fds_bits.resize(words.div_ceil(64), 0);
+        }
+    }
+
+    /// `__set_open_fd` / `__clear_open_fd`, with the summary bit (`fd` is
+    /// below `slots.len()`, so its words exist).
+    #[inline]
     fn set_open(&mut self, fd: usize, open: bool) {
         let (w, b) = (fd / 64, fd % 64);
-        if self.open_fds.len() <= w {
-            self.open_fds.resize(w + 1, 0);
-        }
-        if self.full_fds_bits.len() <= w / 64 {
-            self.full_fds_bits.resize(w / 64 + 1, 0);
-        }
+        let (Some(word), Some(full)) =
+            (self.open_fds.get_mut(w), self.full_fds_bits.get_mut(w / 64))
+        else {
+            return;
+        };
         if open {
-            self.open_fds[w] |= 1 << b;
+            *word |= 1 << b;
         } else {
-            self.open_fds[w] &= !(1 << b);
+            *word &= !(1 << b);
         }
-        if self.open_fds[w] == u64::MAX {
-            self.full_fds_bits[w / 64] |= 1 << (w % 64);
+        if *word == u64::MAX {
+            *full |= 1 << (w % 64);
         } else {
-            self.full_fds_bits[w / 64] &= !(1 << (w % 64));
+            *full &= !(1 << (w % 64));
         }
     }
 
@@ -145,9 +166,8 @@ impl FdTable {
             .ok()
             .and_then(|i| self.slots.get_mut(i))
             .and_then(Option::take)?;
-        while matches!(self.slots.last(), Some(None)) {
-            self.slots.pop();
-        }
+        // The slots are not given back (nor is the kernel's expanded
+        // fdtable): the next install at this number reuses them.
         let i = fd as usize;
         self.set_open(i, false);
         // __put_unused_fd: the freed number is the new lowest candidate.

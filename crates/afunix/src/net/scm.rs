@@ -154,6 +154,7 @@ impl Kernel {
             return Err(crate::fault::FaultPoint::ScmFpCopy.error());
         }
         // fget_raw of each fd, under one hold of the table's lock.
+        fp.reserve(num);
         let ebadf = || Errno::EBADF.why(rule!(scm_fp_copy, "fget_raw: fd not open"));
         self.procs
             .with(pid, |p| {
@@ -286,7 +287,7 @@ impl Kernel {
         let count = fds.len();
         let fdmax = w.rights_room().min(count);
         let cloexec = flags & MSG_CMSG_CLOEXEC != 0;
-        let mut installed = Vec::new();
+        let mut installed = Vec::with_capacity(fdmax);
         let mut rest = fds.into_iter();
         if self.security.is_none() {
             // No hook to call between two: every fd under one hold of the
