@@ -644,32 +644,19 @@ fn tokenize(line: &str, lineno: usize) -> Result<Vec<Tok>, ParseError> {
     };
     let mut toks = Vec::new();
     let mut cur: Option<Tok> = None;
-    let mut in_str: Option<usize> = None; // column where the string began
-    let mut escape = false;
+    let mut q = Quotes::default();
+    let mut str_col = 0; // column where the last string began
     for (col0, (off, c)) in line.char_indices().enumerate() {
         let col = col0 + 1;
-        if let Some(_start) = in_str {
-            if let Some(t) = cur.as_mut() {
-                t.text.push(c);
-                t.end = off + c.len_utf8();
-            }
-            if escape {
-                escape = false;
-            } else if c == '\\' {
-                escape = true;
-            } else if c == '"' {
-                in_str = None;
-            }
-            continue;
-        }
-        if c == ' ' || c == '\t' || c == '\r' {
+        let was_in = q.in_str;
+        if !q.feed(c) && (c == ' ' || c == '\t' || c == '\r') {
             if let Some(t) = cur.take() {
                 toks.push(t);
             }
             continue;
         }
-        if c == '"' {
-            in_str = Some(col);
+        if !was_in && q.in_str {
+            str_col = col;
         }
         match cur.as_mut() {
             Some(t) => {
@@ -686,8 +673,8 @@ fn tokenize(line: &str, lineno: usize) -> Result<Vec<Tok>, ParseError> {
             }
         }
     }
-    if let Some(col) = in_str {
-        return Err(err(lineno, col, "unterminated string"));
+    if q.in_str {
+        return Err(err(lineno, str_col, "unterminated string"));
     }
     if let Some(t) = cur.take() {
         toks.push(t);
@@ -700,26 +687,43 @@ fn tokenize(line: &str, lineno: usize) -> Result<Vec<Tok>, ParseError> {
 /// outside a string); `None` for a line without one (or whose string is
 /// not terminated).
 pub fn comment(line: &str) -> Option<(usize, &str)> {
-    let mut in_str = false;
-    let mut escape = false;
+    let mut q = Quotes::default();
     let mut prev_space = true;
     for (col0, (off, c)) in line.char_indices().enumerate() {
-        if in_str {
-            if escape {
-                escape = false;
-            } else if c == '\\' {
-                escape = true;
-            } else if c == '"' {
-                in_str = false;
-            }
-        } else if c == '#' && prev_space {
+        if !q.feed(c) && c == '#' && prev_space {
             return Some((col0 + 1, &line[off + 1..]));
-        } else if c == '"' {
-            in_str = true;
         }
-        prev_space = !in_str && (c == ' ' || c == '\t' || c == '\r');
+        prev_space = !q.in_str && (c == ' ' || c == '\t' || c == '\r');
     }
     None
+}
+
+/// Where a left-to-right scan is with respect to `"..."` strings (with
+/// their `\x` escapes): the one rule comments, tokens and list items obey.
+#[derive(Default)]
+struct Quotes {
+    in_str: bool,
+    escape: bool,
+}
+
+impl Quotes {
+    /// Feed the next character; whether it belongs to a string (its
+    /// quotes included).
+    fn feed(&mut self, c: char) -> bool {
+        if self.in_str {
+            if self.escape {
+                self.escape = false;
+            } else if c == '\\' {
+                self.escape = true;
+            } else if c == '"' {
+                self.in_str = false;
+            }
+            true
+        } else {
+            self.in_str = c == '"';
+            self.in_str
+        }
+    }
 }
 
 /// Parse a whole scenario and resolve its names (processes, fds); on
@@ -1814,20 +1818,10 @@ impl P<'_> {
         // Split at commas outside strings.
         let mut out = Vec::new();
         let mut col = vc + 1;
-        let (mut start, mut in_str, mut escape) = (0usize, false, false);
+        let (mut start, mut q) = (0usize, Quotes::default());
         let mut items = Vec::new();
         for (i, c) in inner.char_indices() {
-            if in_str {
-                if escape {
-                    escape = false;
-                } else if c == '\\' {
-                    escape = true;
-                } else if c == '"' {
-                    in_str = false;
-                }
-            } else if c == '"' {
-                in_str = true;
-            } else if c == ',' {
+            if !q.feed(c) && c == ',' {
                 items.push(&inner[start..i]);
                 start = i + 1;
             }
