@@ -14,3 +14,9 @@ except OSError as e: print("send", e.errno)
 try:
     b.sendmsg([b"z"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [999]))])
 except OSError as e: print("rights", e.errno)
+# A receive that sleeps until a child sends: the path names the waker.
+import time
+c, d = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+if os.fork() == 0:
+    time.sleep(0.3); d.send(b"w"); os._exit(0)
+print("woken", c.recv(1)); os.wait()

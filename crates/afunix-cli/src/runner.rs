@@ -539,6 +539,7 @@ impl Runner<'_> {
             }
             _ => Vec::new(),
         };
+        let path = self.name_wakers(path);
         Ok(TraceLine {
             lineno: ln,
             echo: l.echo.clone(),
@@ -546,6 +547,23 @@ impl Runner<'_> {
             why,
             path,
         })
+    }
+
+    /// A waker in the path (`... by __sys_sendmsg of pid 100`) by its
+    /// scenario name as well: `of A (pid 100)`.
+    fn name_wakers(&self, mut path: Vec<String>) -> Vec<String> {
+        for step in path.iter_mut().filter(|s| s.contains(" of pid ")) {
+            for (id, p) in self.procs.iter().enumerate() {
+                let pid = self.backend.pid(id);
+                let of = format!(" of pid {pid})");
+                if step.ends_with(&of) {
+                    let at = step.len() - of.len();
+                    step.replace_range(at.., &format!(" of {} (pid {pid}))", p.name));
+                    break;
+                }
+            }
+        }
+        path
     }
 
     fn add_proc(&mut self, name: &str, spec: TaskSpec, names: HashMap<String, i32>) {

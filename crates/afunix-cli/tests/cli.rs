@@ -625,7 +625,7 @@ A: sendmsg a data=\"hi\"\nB: wait\nA: setsockopt a rcvtimeo 8\nA: recvmsg a\n";
         .position(|l| l.starts_with("B: wait = 2"))
         .expect("the wait");
     let path = lines[wait + 1];
-    assert!(path.starts_with("#   __sys_recvmsg → sock_recvmsg → unix_dgram_recvmsg → (sleeps on sk_wq of #2 (exclusive)) → (woken on sk_wq of #2 (exclusive) by __sys_sendmsg of pid "), "{out}");
+    assert!(path.starts_with("#   __sys_recvmsg → sock_recvmsg → unix_dgram_recvmsg → (sleeps on sk_wq of #2 (exclusive)) → (woken on sk_wq of #2 (exclusive) by __sys_sendmsg of A (pid "), "{out}");
     assert!(
         out.contains(
             "A: setsockopt a rcvtimeo 8 = 0\n#   (#1 SO_RCVTIMEO, optlen 16, value 0 s 8000 µs)"

@@ -403,6 +403,12 @@ fn credentials_naming_init_and_explained_errnos() {
         "{trace}"
     );
     assert!(!trace.contains("close_fd"), "{trace}");
+    // A sleeping receive names the call that woke it, by the program's
+    // process name and real pid.
+    assert!(
+        trace.contains("(woken on sk_wq of #") && trace.contains(" by __sys_sendmsg of B (pid "),
+        "{trace}"
+    );
     // --explain alone: the rule and the values that decided it, no path.
     let Some(trace) = python_both_with("creds_init.py", "send 111", &["--explain"]) else {
         return;

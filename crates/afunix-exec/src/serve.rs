@@ -677,6 +677,7 @@ impl Supervisor {
         let Some(t) = &self.trace else {
             return;
         };
+        let steps = &self.name_wakers(steps);
         let (call, fields) = line.split_once(FIELDS).unwrap_or((&line, ""));
         let mut res = match r {
             Ok(v) => v.to_string(),
@@ -716,6 +717,33 @@ impl Supervisor {
         if self.path && !steps.is_empty() {
             let _ = writeln!(t, "#   {}", afunix::path::render(steps));
         }
+    }
+
+    /// A waker in the path (`... by __sys_sendmsg of pid 100`, a model
+    /// pid) as the program's process: `of B (pid 4242)`, its name in this
+    /// trace (or its real pid alone, before it has one).
+    fn name_wakers(&self, steps: &[String]) -> Vec<String> {
+        let mut out = steps.to_vec();
+        for step in out.iter_mut() {
+            let Some(at) = step.rfind(" of pid ") else {
+                continue;
+            };
+            let Some(model) = step[at + 8..]
+                .strip_suffix(')')
+                .and_then(|n| n.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            let Some(real) = lock(&self.st).real_pid.get(&model).copied() else {
+                continue;
+            };
+            let who = match lock(&self.names).get(&real) {
+                Some(name) => format!("{name} (pid {real})"),
+                None => format!("pid {real}"),
+            };
+            step.replace_range(at.., &format!(" of {who})"));
+        }
+        out
     }
 
     // ---- serving -----------------------------------------------------------
