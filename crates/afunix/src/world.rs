@@ -1144,7 +1144,9 @@ impl World {
         let control = if fds.is_empty() {
             Vec::new()
         } else {
-            crate::abi::cmsg::CmsgBuilder::new().rights(fds).finish()
+            let mut b = crate::abi::cmsg::CmsgBuilder::new();
+            b.rights(fds);
+            b.into_bytes()
         };
         let msg = crate::net::socket::MsgHdr {
             name: None,

@@ -316,24 +316,38 @@ impl CmsgBuilder {
     /// Append a cmsg: a header with `cmsg_len = cmsg_len(data.len())`, the
     /// data, and zero padding up to `cmsg_space(data.len())`.
     pub fn push(&mut self, level: i32, ty: i32, data: &[u8]) -> &mut Self {
-        let len = cmsg_len(data.len()) as u64;
-        self.buf.extend_from_slice(&len.to_le_bytes());
+        self.header(level, ty, data.len());
+        self.buf.extend_from_slice(data);
+        self.pad(data.len());
+        self
+    }
+
+    /// The 16-byte header of a cmsg of `len` data bytes, with room
+    /// reserved for the whole of it (`cmsg_space(len)`).
+    fn header(&mut self, level: i32, ty: i32, len: usize) {
+        self.buf.reserve(cmsg_space(len));
+        self.buf
+            .extend_from_slice(&(cmsg_len(len) as u64).to_le_bytes());
         self.buf.extend_from_slice(&level.to_le_bytes());
         self.buf.extend_from_slice(&ty.to_le_bytes());
-        self.buf.extend_from_slice(data);
-        let pad = cmsg_align(data.len()) - data.len();
+    }
+
+    /// Zero padding after `len` data bytes, up to `cmsg_align(len)`.
+    fn pad(&mut self, len: usize) {
+        let pad = cmsg_align(len) - len;
         self.buf.extend(core::iter::repeat_n(0u8, pad));
-        self
     }
 
     /// Append `SOL_SOCKET`/`SCM_RIGHTS` carrying `fds` ([`crate::Fd`]s of a
     /// world, or raw numbers as a program writes them).
     pub fn rights<F: Copy + Into<i32>>(&mut self, fds: &[F]) -> &mut Self {
-        let data: Vec<u8> = fds
-            .iter()
-            .flat_map(|fd| (*fd).into().to_ne_bytes())
-            .collect();
-        self.push(SOL_SOCKET, SCM_RIGHTS, &data)
+        let len = 4 * fds.len();
+        self.header(SOL_SOCKET, SCM_RIGHTS, len);
+        for fd in fds {
+            self.buf.extend_from_slice(&(*fd).into().to_ne_bytes());
+        }
+        self.pad(len);
+        self
     }
 
     /// Append `SOL_SOCKET`/`SCM_CREDENTIALS` carrying `c`.
@@ -350,6 +364,11 @@ impl CmsgBuilder {
     /// The buffer built so far (`msg_control`, with `msg_controllen` = its length).
     pub fn finish(&self) -> Vec<u8> {
         self.buf.clone()
+    }
+
+    /// The buffer built, without a copy.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.buf
     }
 
     /// Bytes built so far.
