@@ -640,6 +640,11 @@ A: sendmsg a data=\"hi\"\nB: wait\nA: setsockopt a rcvtimeo 8\nA: recvmsg a\n";
         out.contains("(the sleep on sk_wq of #1 (exclusive) timed out)"),
         "{out}"
     );
+    // A pipe's sleeper is told who woke it too.
+    let sc = b"task A\nA: pipe -> r w\nA: fork B\nB: read r 4 &\nA: write w \"abcd\"\nB: wait\n";
+    let (code, out, err) = afunix_stdin(&["run", "--explain=all", "-"], sc);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("B: wait = 4 data=\"abcd\"\n#   ksys_read → (sleeps on the pipe's wait queue) → (woken on the pipe's wait queue by ksys_write of A (pid "), "{out}");
 }
 
 /// `# afunix: fault SPEC` comments arm faults on the model: after a call,

@@ -124,14 +124,13 @@ impl Wait {
             // The model's pipe has one queue for readers and writers:
             // every sleeper wakes and looks (pipe_read and pipe_write each
             // have their own exclusive queue in the kernel).
-            Wait::Pipe(p, seen) => sleep_on(
+            Wait::Pipe(p, seen) => sleep_queued(
                 &p.inner,
                 &p.wait,
                 *seen,
-                |g| g.seq,
-                how.until,
-                how.cancelled,
-                how.queued,
+                |g| (g.seq, &mut g.waiters),
+                false,
+                how,
             ),
         }
     }
@@ -347,41 +346,4 @@ fn sleep_queued<T>(
         };
     }
     Woke::By(crate::path::woken_by(key, ticket))
-}
-
-/// Sleep on `cv` (paired with `m`) while the generation `gen` reads is
-/// still `seen`: a wake-up issued after the caller looked cannot be lost.
-fn sleep_on<T>(
-    m: &Mutex<T>,
-    cv: &std::sync::Condvar,
-    seen: u64,
-    gen: impl Fn(&T) -> u64,
-    until: Option<Instant>,
-    cancelled: &dyn Fn() -> bool,
-    queued: &dyn Fn(),
-) -> Woke {
-    let mut g = lock(m);
-    if gen(&g) != seen {
-        return Woke::Changed;
-    }
-    queued();
-    while gen(&g) == seen {
-        if cancelled() {
-            return Woke::Cancelled;
-        }
-        g = match until {
-            None => cv.wait(g).unwrap_or_else(|p| p.into_inner()),
-            Some(d) => {
-                let now = Instant::now();
-                if now >= d {
-                    return Woke::TimedOut;
-                }
-                cv.wait_timeout(g, d - now)
-                    .unwrap_or_else(|p| p.into_inner())
-                    .0
-            }
-        };
-    }
-    // The pipe's wakers do not say who they are.
-    Woke::By(None)
 }

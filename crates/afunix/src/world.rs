@@ -686,7 +686,7 @@ impl World {
             s.wait.notify_all();
             s.peer_wait.notify_all();
         }
-        // A pipe's sleepers look at the interrupt when woken (`sleep_on`).
+        // A pipe's sleepers look at the interrupt when woken.
         for p in self.k.pipes.live() {
             let _g = lock(&p.inner);
             p.wait.notify_all();

@@ -169,12 +169,27 @@ pub struct PipeInner {
     pub writers: usize,
     /// Bumped at every change, for sleepers (no lost wake-ups).
     pub seq: u64,
+    /// Who sleeps on the pipe, readers and writers alike (`pipe->rd_wait`
+    /// and `wr_wait` in one): every change wakes them all to look.
+    pub(crate) waiters: crate::wait::WaitList,
 }
 
 /// The size of one pipe buffer (a page).
 pub const PIPE_PAGE: usize = 4096;
 /// `pipe->max_usage`: 16 buffers by default.
 pub const PIPE_BUFFERS: usize = 16;
+
+impl Pipe {
+    /// A change of the pipe (`wake_up_interruptible_all` on its queues):
+    /// its sleepers look again. The OS is asked only when someone sleeps.
+    pub(crate) fn wake_locked(&self, g: &mut PipeInner) {
+        g.seq += 1;
+        if g.waiters.has_sleeper() {
+            g.waiters.wake_all();
+            self.wait.notify_all();
+        }
+    }
+}
 
 impl PipeInner {
     /// Bytes waiting to be read (`FIONREAD`).

@@ -80,8 +80,7 @@ impl Kernel {
                 } else {
                     g.writers = g.writers.saturating_sub(1);
                 }
-                g.seq += 1;
-                p.wait.notify_all();
+                p.wake_locked(&mut g);
             }
             FileKind::External(id) => lock(&self.released_external).push(*id),
             FileKind::Null

@@ -105,13 +105,11 @@ impl Kernel {
                 break;
             }
             // Wake the readers, then sleep for room.
-            g.seq += 1;
-            p.wait.notify_all();
+            p.wake_locked(&mut g);
             pr.sent = ret;
             return Err(Fail::Block(Wait::Pipe(Arc::clone(p), g.seq)));
         }
-        g.seq += 1;
-        p.wait.notify_all();
+        p.wake_locked(&mut g);
         pr.sent = 0;
         Ok(ret)
     }

@@ -75,8 +75,7 @@ impl Kernel {
                         g.bufs.pop_front();
                     }
                 }
-                g.seq += 1;
-                p.wait.notify_all();
+                p.wake_locked(&mut g);
                 Ok(out)
             }
             FileKind::PipeWrite(_) => Err(f
