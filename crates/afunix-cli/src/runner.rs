@@ -552,16 +552,11 @@ impl Runner<'_> {
     /// A waker in the path (`... by __sys_sendmsg of pid 100`) by its
     /// scenario name as well: `of A (pid 100)`.
     fn name_wakers(&self, mut path: Vec<String>) -> Vec<String> {
-        for step in path.iter_mut().filter(|s| s.contains(" of pid ")) {
-            for (id, p) in self.procs.iter().enumerate() {
-                let pid = self.backend.pid(id);
-                let of = format!(" of pid {pid})");
-                if step.ends_with(&of) {
-                    let at = step.len() - of.len();
-                    step.replace_range(at.., &format!(" of {} (pid {pid}))", p.name));
-                    break;
-                }
-            }
+        for step in &mut path {
+            afunix::path::name_waker(step, |pid| {
+                let id = (0..self.procs.len()).find(|&id| self.backend.pid(id) == pid)?;
+                Some(format!("{} (pid {pid})", self.procs[id].name))
+            });
         }
         path
     }

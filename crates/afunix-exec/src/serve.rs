@@ -724,24 +724,14 @@ impl Supervisor {
     /// trace (or its real pid alone, before it has one).
     fn name_wakers(&self, steps: &[String]) -> Vec<String> {
         let mut out = steps.to_vec();
-        for step in out.iter_mut() {
-            let Some(at) = step.rfind(" of pid ") else {
-                continue;
-            };
-            let Some(model) = step[at + 8..]
-                .strip_suffix(')')
-                .and_then(|n| n.parse::<i32>().ok())
-            else {
-                continue;
-            };
-            let Some(real) = lock(&self.st).real_pid.get(&model).copied() else {
-                continue;
-            };
-            let who = match lock(&self.names).get(&real) {
-                Some(name) => format!("{name} (pid {real})"),
-                None => format!("pid {real}"),
-            };
-            step.replace_range(at.., &format!(" of {who})"));
+        for step in &mut out {
+            afunix::path::name_waker(step, |model| {
+                let real = *lock(&self.st).real_pid.get(&model)?;
+                Some(match lock(&self.names).get(&real) {
+                    Some(name) => format!("{name} (pid {real})"),
+                    None => format!("pid {real}"),
+                })
+            });
         }
         out
     }

@@ -56,7 +56,7 @@ pub(crate) fn waker() -> Option<Arc<str>> {
         return None;
     }
     let text = match CALLER.with(Cell::get) {
-        Some((pid, entry)) => format!("{entry} of pid {pid}"),
+        Some((pid, entry)) => format!("{entry}{WAKER_PID}{pid}"),
         // A call with no process (a requested collection): its first step.
         None => STEPS
             .with(|s| s.borrow().first().cloned())
@@ -64,6 +64,28 @@ pub(crate) fn waker() -> Option<Arc<str>> {
     };
     Some(text.into())
 }
+
+/// The waker in a step of a path (`(woken on … by __sys_sendmsg of pid
+/// 100)`), named by `name` instead: `name(100)` gives what replaces `pid
+/// 100` (an embedder's name for the process: `A (pid 100)`), or `None` to
+/// leave the step as it is.
+pub fn name_waker(step: &mut String, name: impl FnOnce(RawPid) -> Option<String>) {
+    let Some(at) = step.rfind(WAKER_PID) else {
+        return;
+    };
+    let Some(pid) = step[at + WAKER_PID.len()..]
+        .strip_suffix(')')
+        .and_then(|n| n.parse::<RawPid>().ok())
+    else {
+        return;
+    };
+    if let Some(who) = name(pid) {
+        step.replace_range(at.., &format!(" of {who})"));
+    }
+}
+
+/// What comes before the waker's pid in its note ([`waker`]).
+const WAKER_PID: &str = " of pid ";
 
 /// The sleeper `ticket` of the queue at `queue` was woken by `by`.
 #[cold]
