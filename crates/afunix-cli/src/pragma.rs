@@ -35,6 +35,7 @@ pub fn faults(src: &str, sc: &Scenario) -> Result<Vec<FaultArg>, Vec<ParseError>
             _ => None,
         })
         .collect();
+    let first = sc.lines.first().map_or(0, |l| l.lineno);
     for (i, raw) in src.lines().enumerate() {
         let lineno = i + 1;
         let Some((hash, text)) = comment(raw) else {
@@ -74,7 +75,6 @@ pub fn faults(src: &str, sc: &Scenario) -> Result<Vec<FaultArg>, Vec<ParseError>
             ));
             continue;
         }
-        let first = sc.lines.first().map_or(0, |l| l.lineno);
         if f.line.is_none() && lineno < first {
             // Above the first line: for the whole run, as `--fault` (a
             // `proc=` one armed as that process is created).

@@ -487,6 +487,16 @@ fn size_of(code: u16) -> usize {
     }
 }
 
+/// `bpf_check_basics_ok`: a program of `n` instructions has at least one
+/// and at most `BPF_MAXINSNS`.
+fn check_basics(n: usize) -> Result<(), crate::errno::Error> {
+    if n == 0 || n > BPF_MAXINSNS {
+        crate::path::note(|| format!("{n} instructions (BPF_MAXINSNS {BPF_MAXINSNS})"));
+        return Err(Errno::EINVAL.why(rule!(bpf_check_basics_ok, "len == 0 or > BPF_MAXINSNS")));
+    }
+    Ok(())
+}
+
 impl Program {
     // sk_attach_filter -> __get_filter -> bpf_check_basics_ok, bpf_check_classic
     /// Parse and validate as `SO_ATTACH_FILTER` does: bytes not a multiple of
@@ -512,11 +522,8 @@ impl Program {
                 "program bytes not a multiple of sizeof(sock_filter)"
             )));
         }
-        let n = bytes.len() / SOCK_FILTER_SIZE;
-        if n == 0 || n > BPF_MAXINSNS {
-            crate::path::note(|| format!("{n} instructions (BPF_MAXINSNS {BPF_MAXINSNS})"));
-            return Err(Errno::EINVAL.why(rule!(bpf_check_basics_ok, "len == 0 or > BPF_MAXINSNS")));
-        }
+        // Before the instructions are copied out.
+        check_basics(bytes.len() / SOCK_FILTER_SIZE)?;
         let insns: Vec<SockFilter> = bytes
             .chunks_exact(SOCK_FILTER_SIZE)
             .filter_map(SockFilter::parse)
@@ -529,12 +536,7 @@ impl Program {
     /// # Errors
     /// As [`parse`](Self::parse).
     pub fn from_instructions(insns: Vec<SockFilter>) -> Result<Program, crate::errno::Error> {
-        if insns.is_empty() || insns.len() > BPF_MAXINSNS {
-            crate::path::note(|| {
-                format!("{} instructions (BPF_MAXINSNS {BPF_MAXINSNS})", insns.len())
-            });
-            return Err(Errno::EINVAL.why(rule!(bpf_check_basics_ok, "len == 0 or > BPF_MAXINSNS")));
-        }
+        check_basics(insns.len())?;
         check_classic(&insns)?;
         Ok(Program { insns })
     }

@@ -147,13 +147,7 @@ impl Kernel {
                 let start = m.pos;
                 let end = start
                     .checked_add(bytes.len())
-                    .ok_or_else(|| crate::fs::shmem::note_past_offset(start, bytes.len()))
-                    .map_err(|()| {
-                        Errno::EFBIG.why(rule!(
-                            generic_write_check_limits,
-                            "the write passes the largest file offset",
-                        ))
-                    })?;
+                    .ok_or_else(|| crate::fs::shmem::past_largest_offset(start, bytes.len()))?;
                 if end > crate::abi::consts::MAX_FILE_SIZE {
                     crate::path::note(|| {
                         let max = crate::abi::consts::MAX_FILE_SIZE;

@@ -97,13 +97,7 @@ impl Pages {
     pub(crate) fn write_at(&mut self, start: usize, bytes: &[u8]) -> SysResult<()> {
         let end = start
             .checked_add(bytes.len())
-            .ok_or_else(|| note_past_offset(start, bytes.len()))
-            .map_err(|()| {
-                Errno::EFBIG.why(rule!(
-                    generic_write_check_limits,
-                    "the write passes the largest file offset"
-                ))
-            })?;
+            .ok_or_else(|| past_largest_offset(start, bytes.len()))?;
         if end > self.data.len() {
             let more = end - self.data.len();
             self.acct.charge(more)?;
@@ -135,10 +129,15 @@ impl Drop for Pages {
     }
 }
 
-/// The values of `generic_write_check_limits`' refusal.
+/// `EFBIG` from `generic_write_check_limits`: a write of `len` bytes at
+/// `start` would pass the largest offset.
 #[cold]
-pub(crate) fn note_past_offset(start: usize, len: usize) {
+pub(crate) fn past_largest_offset(start: usize, len: usize) -> crate::errno::Error {
     crate::path::note(|| format!("offset {start} + {len} bytes passes the largest offset"));
+    Errno::EFBIG.why(rule!(
+        generic_write_check_limits,
+        "the write passes the largest file offset"
+    ))
 }
 
 #[cfg(test)]
