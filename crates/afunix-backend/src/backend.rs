@@ -7,6 +7,7 @@
 //! (names, `@#1`, `rights=[...]`) is the scenario runner's job, shared by
 //! both backends, so a difference in a trace is a difference in behaviour.
 
+pub use crate::call::{Lower, Never, Raw, Shape, SockOpt, Stage, Syscall};
 pub use afunix::net::socket::{RecvBuf, SendBuf};
 use afunix::Error;
 pub use afunix::TaskSpec;
@@ -16,159 +17,9 @@ use std::time::Duration;
 /// A process of a scenario: its index in the order the runner created it.
 pub type ProcId = usize;
 
-/// One system call of a scenario process. Fields are the syscall's
-/// arguments, named as in its man page.
-#[allow(missing_docs)]
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Call {
-    /// `socket(AF_UNIX, ty, protocol)`; `ty` may carry `SOCK_NONBLOCK|SOCK_CLOEXEC`.
-    Socket { ty: i32, protocol: i32 },
-    /// `socketpair(AF_UNIX, ty, protocol, sv)`.
-    Socketpair { ty: i32, protocol: i32 },
-    /// `bind(fd, addr, addr.len())`.
-    Bind { fd: i32, addr: Vec<u8> },
-    /// `connect(fd, addr, addr.len())`.
-    Connect { fd: i32, addr: Vec<u8> },
-    /// `listen(fd, backlog)`.
-    Listen { fd: i32, backlog: i32 },
-    /// `accept4(fd, NULL, NULL, flags)`.
-    Accept { fd: i32, flags: i32 },
-    /// `sendmsg(fd, msg, flags)`: `name` is `msg_name` (None: NULL, 0);
-    /// `iov` the iovecs in order (empty: `msg_iovlen` 0); `control` is the
-    /// control buffer as written (empty: NULL, 0).
-    Sendmsg {
-        fd: i32,
-        name: Option<SendBuf>,
-        iov: Vec<SendBuf>,
-        control: Vec<u8>,
-        flags: i32,
-    },
-    /// `recvmsg(fd, msg, flags)` with a 128-byte name buffer passed with
-    /// `msg_namelen = namelen`, the iovecs `iov` and a control buffer
-    /// (`RecvBuf::Len(0)` and `RecvBuf::Null(_)`: `msg_control` NULL).
-    Recvmsg {
-        fd: i32,
-        iov: Vec<RecvBuf>,
-        namelen: u32,
-        control: RecvBuf,
-        flags: i32,
-    },
-    /// `close(fd)`.
-    Close { fd: i32 },
-    /// `dup(fd)`.
-    Dup { fd: i32 },
-    /// `dup2(fd, newfd)`.
-    Dup2 { fd: i32, newfd: i32 },
-    /// `shutdown(fd, how)`.
-    Shutdown { fd: i32, how: i32 },
-    /// `setsockopt(fd, level, name, value, value.len())`. For
-    /// `SO_ATTACH_FILTER` the value is the `struct sock_filter` array; the
-    /// backend builds the `struct sock_fprog` that points to it.
-    Setsockopt {
-        fd: i32,
-        level: i32,
-        name: i32,
-        value: Vec<u8>,
-    },
-    /// `getsockopt(fd, level, name, buf, &optlen)` with a buffer of
-    /// `max(optlen, 0)` bytes.
-    Getsockopt {
-        fd: i32,
-        level: i32,
-        name: i32,
-        optlen: i32,
-    },
-    /// `getsockname(fd, buf, &len)` with a 128-byte buffer and `len` passed.
-    Getsockname { fd: i32, len: i32 },
-    /// `getpeername(fd, buf, &len)`, as getsockname.
-    Getpeername { fd: i32, len: i32 },
-    /// `fcntl(fd, F_SETFL, O_NONBLOCK or 0)` (other status flags kept).
-    SetNonblock { fd: i32, on: bool },
-    /// `fcntl(fd, F_GETFD)`.
-    GetFd { fd: i32 },
-    /// `fcntl(fd, F_SETOWN, getpid())`.
-    SetOwn { fd: i32 },
-    /// `pipe2(fds, flags)`.
-    Pipe { flags: i32 },
-    /// `memfd_create` then `write(content)` then `lseek(0)`.
-    Memfd { content: Vec<u8> },
-    /// `read(fd, buf, len)`.
-    Read { fd: i32, len: usize },
-    /// `write(fd, data)`.
-    Write { fd: i32, data: Vec<u8> },
-    /// `poll(fds, n, timeout)`, every fd asking for `events`.
-    Poll {
-        fds: Vec<i32>,
-        events: i16,
-        timeout: i32,
-    },
-    /// `open(path, flags, mode)`, relative to the world's directory.
-    Open {
-        path: Vec<u8>,
-        flags: i32,
-        mode: u32,
-    },
-    /// `mkdir(path, mode)`.
-    Mkdir { path: Vec<u8>, mode: u32 },
-    /// `unlink(path)`.
-    Unlink { path: Vec<u8> },
-    /// `chmod(path, mode)`.
-    Chmod { path: Vec<u8>, mode: u32 },
-    /// `rename(old, new)`.
-    Rename { old: Vec<u8>, new: Vec<u8> },
-    /// `ioctl(fd, req, &int)`.
-    Ioctl { fd: i32, req: u64 },
-    /// The pid a pidfd refers to (`-1` once it exited).
-    Pidof { fd: i32 },
-    /// Whether SIGURG was delivered since the last `Sigurg` (consumes it).
-    Sigurg,
-    /// `execve`: close every close-on-exec fd, keep the rest.
-    Exec,
-    /// `exit`: close every fd, the process is reaped.
-    Exit,
-}
-
-impl Call {
-    /// The syscall's name, for messages.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Call::Socket { .. } => "socket",
-            Call::Socketpair { .. } => "socketpair",
-            Call::Bind { .. } => "bind",
-            Call::Connect { .. } => "connect",
-            Call::Listen { .. } => "listen",
-            Call::Accept { .. } => "accept",
-            Call::Sendmsg { .. } => "sendmsg",
-            Call::Recvmsg { .. } => "recvmsg",
-            Call::Close { .. } => "close",
-            Call::Dup { .. } => "dup",
-            Call::Dup2 { .. } => "dup2",
-            Call::Shutdown { .. } => "shutdown",
-            Call::Setsockopt { .. } => "setsockopt",
-            Call::Getsockopt { .. } => "getsockopt",
-            Call::Getsockname { .. } => "getsockname",
-            Call::Getpeername { .. } => "getpeername",
-            Call::SetNonblock { .. } => "fcntl",
-            Call::GetFd { .. } => "fcntl",
-            Call::SetOwn { .. } => "fcntl",
-            Call::Pipe { .. } => "pipe",
-            Call::Memfd { .. } => "memfd",
-            Call::Read { .. } => "read",
-            Call::Write { .. } => "write",
-            Call::Poll { .. } => "poll",
-            Call::Open { .. } => "open",
-            Call::Mkdir { .. } => "mkdir",
-            Call::Unlink { .. } => "unlink",
-            Call::Chmod { .. } => "chmod",
-            Call::Rename { .. } => "rename",
-            Call::Sigurg => "sigurg",
-            Call::Exec => "exec",
-            Call::Ioctl { .. } => "ioctl",
-            Call::Pidof { .. } => "pidof",
-            Call::Exit => "exit",
-        }
-    }
-}
+/// One system call of a scenario process, at the level of the Linux ABI:
+/// the [`Syscall`] whose arguments are numbers and bytes ([`Raw`]).
+pub type Call = Syscall<Raw>;
 
 /// What a call gave back besides its return value.
 #[allow(missing_docs)]

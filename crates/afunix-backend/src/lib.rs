@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 pub mod backend;
+pub mod call;
 pub mod sim;
 
 pub use backend::{Backend, BackendError, Call, Out, ProcId, Progress, Reply};

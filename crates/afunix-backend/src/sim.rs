@@ -6,6 +6,7 @@
 use crate::backend::{
     Backend, BackendError, Call, Out, ProcId, Progress, Reply, SendBuf, TaskSpec,
 };
+use crate::call::SockOpt;
 use afunix::net::socket::{RecvArgs, SendHdr};
 use afunix::Errno;
 use afunix::World;
@@ -169,16 +170,14 @@ pub fn execute(w: &World, pid: Pid, call: &Call) -> Reply {
         Call::Shutdown { fd, how } => r(w.shutdown(pid, Fd::from_raw(*fd), *how).map(|_| 0)),
         Call::Setsockopt {
             fd,
-            level,
-            name,
+            opt: SockOpt { level, name },
             value,
         } => r(w
             .setsockopt(pid, Fd::from_raw(*fd), *level, *name, value)
             .map(|_| 0)),
         Call::Getsockopt {
             fd,
-            level,
-            name,
+            opt: SockOpt { level, name },
             optlen,
         } => match w.getsockopt_len(pid, Fd::from_raw(*fd), *level, *name, *optlen) {
             Ok((optlen, value)) => Reply::with(0, Out::Optval { optlen, value }),
@@ -229,6 +228,7 @@ pub fn execute(w: &World, pid: Pid, call: &Call) -> Reply {
             fds,
             events,
             timeout,
+            ..
         } => match w.poll_fds(
             pid,
             &fds.iter().copied().map(Fd::from_raw).collect::<Vec<_>>(),
@@ -259,6 +259,9 @@ pub fn execute(w: &World, pid: Pid, call: &Call) -> Reply {
         Call::Sigurg => Reply::ok(i64::from(w.take_sigurg(pid))),
         Call::Exec => r(w.exec(pid).map(|_| 0)),
         Call::Exit => r(w.exit(pid).map(|_| 0)),
+        // The runner's, never a backend's: uninhabited at this stage.
+        Call::Fork { child, .. } => match *child {},
+        Call::Wait { ms } => match *ms {},
     };
     reply.sigpipe = w.take_sigpipe(pid);
     reply

@@ -4,9 +4,13 @@
 //! tokens the trace can print. A near miss gets a "did you mean".
 
 use crate::scenario::{
-    CredsArg, CtlPiece, Expect, FdArg, FdKind, LineKind, Op, ParseError, PidArg, Scenario,
+    AddrArg, CredsArg, CtlPiece, Expect, FdArg, FdKind, LineKind, Op, OptArg, ParseError, PidArg,
+    Scenario, Space, Written,
 };
+use afunix_backend::backend::{Lower, Shape};
+use afunix_backend::call::Arg;
 use std::collections::{HashMap, HashSet};
+use std::convert::Infallible;
 
 /// The fields a trace prints (`key=value`, or `sigpipe` alone).
 pub const FIELDS: &[&str] = &[
@@ -145,74 +149,74 @@ fn bad_value(key: &str, v: &str) -> Option<&'static str> {
     }
 }
 
-/// Every fd argument of a call.
-fn fd_args(op: &Op) -> Vec<&FdArg> {
-    match op {
-        Op::Bind { fd, .. }
-        | Op::Connect { fd, .. }
-        | Op::Listen { fd, .. }
-        | Op::Accept { fd, .. }
-        | Op::Recvmsg { fd, .. }
-        | Op::Close { fd }
-        | Op::Dup { fd }
-        | Op::Shutdown { fd, .. }
-        | Op::Setsockopt { fd, .. }
-        | Op::Getsockopt { fd, .. }
-        | Op::Getsockname { fd, .. }
-        | Op::Getpeername { fd, .. }
-        | Op::SetNonblock { fd, .. }
-        | Op::GetFd { fd }
-        | Op::SetOwn { fd }
-        | Op::Read { fd, .. }
-        | Op::Write { fd, .. }
-        | Op::Ioctl { fd, .. }
-        | Op::Pidof { fd } => vec![fd],
-        Op::Dup2 { fd, newfd } => vec![fd, newfd],
-        Op::Poll { fds, .. } => fds.iter().collect(),
-        Op::Sendmsg { fd, control, .. } => {
-            let mut v = vec![fd];
-            for c in control {
-                if let CtlPiece::Rights(r) = c {
-                    v.extend(r.iter());
-                }
-            }
-            v
-        }
-        Op::Socket { .. }
-        | Op::Socketpair { .. }
-        | Op::Pipe { .. }
-        | Op::Memfd { .. }
-        | Op::Open { .. }
-        | Op::Mkdir { .. }
-        | Op::Unlink { .. }
-        | Op::Chmod { .. }
-        | Op::Rename { .. }
-        | Op::Sigurg
-        | Op::Exec
-        | Op::Fork { .. }
-        | Op::Exit
-        | Op::Wait { .. } => Vec::new(),
+/// The names a call refers to: its fd arguments (`rights=[..]` included)
+/// and the processes of its `creds=B,..`, with their columns. Collected by
+/// walking the call's arguments ([`Syscall::lower`] to the argument-less
+/// [`Shape`]), so a new call's fds are found without a list here.
+#[derive(Default)]
+struct Names<'a> {
+    fds: Vec<&'a FdArg>,
+    procs: Vec<(&'a str, usize)>,
+}
+
+impl<'a> Names<'a> {
+    fn of(op: &'a Op) -> Names<'a> {
+        let mut names = Names::default();
+        let Ok(_) = op.lower(&mut names);
+        names
     }
 }
 
-/// Process names a call refers to (`creds=B,..`), with their columns.
-fn pid_names(op: &Op) -> Vec<(&str, usize)> {
-    let mut v = Vec::new();
-    if let Op::Sendmsg { control, .. } = op {
+impl<'a> Lower<'a, Written, Shape> for Names<'a> {
+    type Error = Infallible;
+
+    fn fd(&mut self, fd: &'a FdArg) -> Result<(), Infallible> {
+        self.fds.push(fd);
+        Ok(())
+    }
+    fn addr(&mut self, _: &'a AddrArg) -> Result<(), Infallible> {
+        Ok(())
+    }
+    fn msg_name(&mut self, _: &'a AddrArg) -> Result<(), Infallible> {
+        Ok(())
+    }
+    fn send_control(&mut self, control: &'a Vec<CtlPiece>) -> Result<(), Infallible> {
         for c in control {
-            if let CtlPiece::Creds(
-                CredsArg::Explicit {
-                    pid: PidArg::Name(n),
-                    ..
-                },
-                col,
-            ) = c
-            {
-                v.push((n.as_str(), *col));
+            match c {
+                CtlPiece::Rights(r) => self.fds.extend(r.iter()),
+                CtlPiece::Creds(
+                    CredsArg::Explicit {
+                        pid: PidArg::Name(n),
+                        ..
+                    },
+                    col,
+                ) => self.procs.push((n.as_str(), *col)),
+                CtlPiece::Creds(..) | CtlPiece::Raw(_) => {}
             }
         }
+        Ok(())
     }
-    v
+    fn recv_control(&mut self, _: &'a Option<Space>) -> Result<(), Infallible> {
+        Ok(())
+    }
+    fn opt(&mut self, _: &'a OptArg) -> Result<(), Infallible> {
+        Ok(())
+    }
+    fn namelen(&mut self, _: &'a Option<u32>) -> Result<(), Infallible> {
+        Ok(())
+    }
+    fn addrlen(&mut self, _: &'a Option<i32>) -> Result<(), Infallible> {
+        Ok(())
+    }
+    fn optlen(&mut self, _: &'a OptArg, _: &'a Option<i32>) -> Result<(), Infallible> {
+        Ok(())
+    }
+    fn syntax<X: Arg>(&mut self, _: &'a X) -> Result<(), Infallible> {
+        Ok(())
+    }
+    fn only<X: Arg>(&mut self, _: &'static str, _: &'a X) -> Result<(), Infallible> {
+        Ok(())
+    }
 }
 
 /// Resolve process and fd names through the whole file, in order.
@@ -249,7 +253,8 @@ pub fn resolve(sc: &Scenario) -> Vec<ParseError> {
                     });
                     continue;
                 };
-                for a in fd_args(op) {
+                let refs = Names::of(op);
+                for a in refs.fds {
                     if let FdKind::Name(n) = &a.fd {
                         if !names.contains(n) {
                             errors.push(ParseError {
@@ -263,7 +268,7 @@ pub fn resolve(sc: &Scenario) -> Vec<ParseError> {
                         }
                     }
                 }
-                for (n, col) in pid_names(op) {
+                for (n, col) in refs.procs {
                     if !procs.contains_key(n) {
                         errors.push(ParseError {
                             line: ln,

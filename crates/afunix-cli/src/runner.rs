@@ -10,8 +10,10 @@ use afunix::abi::timeval::Timeval;
 use afunix::abi::ucred::Ucred;
 use afunix::Rule;
 use afunix_backend::backend::{
-    Backend, Call, Out, ProcId, Progress, RecvBuf, Reply, SendBuf, TaskSpec,
+    Backend, Call, Lower, Never, Out, ProcId, Progress, Raw, RecvBuf, Reply, SendBuf, SockOpt,
+    TaskSpec,
 };
+use afunix_backend::call::Arg;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::time::Duration;
@@ -627,210 +629,10 @@ impl Runner<'_> {
         }
     }
 
-    /// Arguments to a raw [`Call`].
+    /// Arguments to a raw [`Call`]: the same call, its names resolved
+    /// and its buffers encoded ([`Encoder`]).
     fn encode(&self, ln: usize, id: ProcId, op: &Op) -> R<Call> {
-        Ok(match op {
-            Op::Socket { ty, protocol } => Call::Socket {
-                ty: *ty,
-                protocol: *protocol,
-            },
-            Op::Socketpair { ty, protocol } => Call::Socketpair {
-                ty: *ty,
-                protocol: *protocol,
-            },
-            Op::Bind { fd, addr } => Call::Bind {
-                fd: self.fd(ln, id, fd)?,
-                addr: self.addr(ln, addr)?,
-            },
-            Op::Connect { fd, addr } => Call::Connect {
-                fd: self.fd(ln, id, fd)?,
-                addr: self.addr(ln, addr)?,
-            },
-            Op::Listen { fd, backlog } => Call::Listen {
-                fd: self.fd(ln, id, fd)?,
-                backlog: *backlog,
-            },
-            Op::Accept { fd, flags } => Call::Accept {
-                fd: self.fd(ln, id, fd)?,
-                flags: *flags,
-            },
-            Op::Sendmsg {
-                fd,
-                to,
-                data,
-                control,
-                flags,
-            } => {
-                let mut b = CmsgBuilder::new();
-                for piece in control {
-                    match piece {
-                        CtlPiece::Rights(fds) => {
-                            let fds = fds
-                                .iter()
-                                .map(|f| self.fd(ln, id, f))
-                                .collect::<R<Vec<i32>>>()?;
-                            b.rights(&fds);
-                        }
-                        CtlPiece::Creds(c, col) => {
-                            let u = match c {
-                                CredsArg::Own => Ucred {
-                                    pid: self.backend.pid(id),
-                                    uid: self.procs[id].spec.uid,
-                                    gid: self.procs[id].spec.gid,
-                                },
-                                CredsArg::Explicit { pid, uid, gid } => Ucred {
-                                    pid: self.pid_of(ln, *col, pid)?,
-                                    uid: *uid,
-                                    gid: *gid,
-                                },
-                            };
-                            b.creds(u);
-                        }
-                        CtlPiece::Raw(bytes) => {
-                            b.raw(bytes);
-                        }
-                    }
-                }
-                let name = match to {
-                    None => None,
-                    Some(AddrArg {
-                        addr: AddrKind::Null(n),
-                        ..
-                    }) => Some(SendBuf::Null(*n)),
-                    Some(a) => Some(SendBuf::Bytes(self.addr(ln, a)?)),
-                };
-                Call::Sendmsg {
-                    fd: self.fd(ln, id, fd)?,
-                    name,
-                    iov: data.clone(),
-                    control: b.finish(),
-                    flags: *flags,
-                }
-            }
-            Op::Recvmsg {
-                fd,
-                iov,
-                name,
-                space,
-                flags,
-                ..
-            } => Call::Recvmsg {
-                fd: self.fd(ln, id, fd)?,
-                iov: iov.clone(),
-                namelen: name.unwrap_or(encode::NAME_BUF as u32),
-                control: match space {
-                    Space::Terms(t) => RecvBuf::Len(encode::space_bytes(t)),
-                    Space::Null(n) => RecvBuf::Null(*n),
-                },
-                flags: *flags,
-            },
-            Op::Close { fd } => Call::Close {
-                fd: self.fd(ln, id, fd)?,
-            },
-            Op::Dup { fd } => Call::Dup {
-                fd: self.fd(ln, id, fd)?,
-            },
-            Op::Dup2 { fd, newfd } => Call::Dup2 {
-                fd: self.fd(ln, id, fd)?,
-                newfd: self.fd(ln, id, newfd)?,
-            },
-            Op::Shutdown { fd, how } => Call::Shutdown {
-                fd: self.fd(ln, id, fd)?,
-                how: *how,
-            },
-            Op::Setsockopt { fd, opt, value } => {
-                let (level, name) = opt.numbers();
-                Call::Setsockopt {
-                    fd: self.fd(ln, id, fd)?,
-                    level,
-                    name,
-                    value: value.clone(),
-                }
-            }
-            Op::Getsockopt { fd, opt, optlen } => {
-                let (level, name) = opt.numbers();
-                Call::Getsockopt {
-                    fd: self.fd(ln, id, fd)?,
-                    level,
-                    name,
-                    optlen: optlen.unwrap_or_else(|| encode::getsockopt_len(*opt)),
-                }
-            }
-            Op::Getsockname { fd, len } => Call::Getsockname {
-                fd: self.fd(ln, id, fd)?,
-                len: len.unwrap_or(encode::NAME_BUF as i32),
-            },
-            Op::Getpeername { fd, len } => Call::Getpeername {
-                fd: self.fd(ln, id, fd)?,
-                len: len.unwrap_or(encode::NAME_BUF as i32),
-            },
-            Op::SetNonblock { fd, on } => Call::SetNonblock {
-                fd: self.fd(ln, id, fd)?,
-                on: *on,
-            },
-            Op::GetFd { fd } => Call::GetFd {
-                fd: self.fd(ln, id, fd)?,
-            },
-            Op::SetOwn { fd } => Call::SetOwn {
-                fd: self.fd(ln, id, fd)?,
-            },
-            Op::Pipe { flags } => Call::Pipe { flags: *flags },
-            Op::Memfd { content } => Call::Memfd {
-                content: content.clone(),
-            },
-            Op::Read { fd, len } => Call::Read {
-                fd: self.fd(ln, id, fd)?,
-                len: *len,
-            },
-            Op::Write { fd, data } => Call::Write {
-                fd: self.fd(ln, id, fd)?,
-                data: data.clone(),
-            },
-            Op::Poll {
-                fds,
-                timeout,
-                events,
-                ..
-            } => Call::Poll {
-                fds: fds
-                    .iter()
-                    .map(|f| self.fd(ln, id, f))
-                    .collect::<R<Vec<i32>>>()?,
-                events: *events,
-                timeout: *timeout,
-            },
-            Op::Open { path, flags, mode } => Call::Open {
-                path: path.clone(),
-                flags: *flags,
-                mode: *mode,
-            },
-            Op::Mkdir { path, mode } => Call::Mkdir {
-                path: path.clone(),
-                mode: *mode,
-            },
-            Op::Unlink { path } => Call::Unlink { path: path.clone() },
-            Op::Chmod { path, mode } => Call::Chmod {
-                path: path.clone(),
-                mode: *mode,
-            },
-            Op::Rename { old, new } => Call::Rename {
-                old: old.clone(),
-                new: new.clone(),
-            },
-            Op::Sigurg => Call::Sigurg,
-            Op::Exec => Call::Exec,
-            Op::Ioctl { fd, req } => Call::Ioctl {
-                fd: self.fd(ln, id, fd)?,
-                req: *req,
-            },
-            Op::Pidof { fd } => Call::Pidof {
-                fd: self.fd(ln, id, fd)?,
-            },
-            Op::Exit => Call::Exit,
-            // Handled by the caller; never encoded.
-            Op::Fork { col, .. } => return Err(scen(ln, *col, "fork is not a backend call")),
-            Op::Wait { .. } => return Err(scen(ln, 1, "wait is not a backend call")),
-        })
+        op.lower(&mut Encoder { run: self, ln, id })
     }
 
     /// A pid as printed: the name of the process that has or had it.
@@ -921,8 +723,8 @@ impl Runner<'_> {
             }
             (
                 Op::Recvmsg {
-                    name: name_arg,
-                    space_written,
+                    namelen: name_arg,
+                    control: space_arg,
                     ..
                 },
                 Out::Msg {
@@ -991,7 +793,7 @@ impl Runner<'_> {
                 if !raw.is_empty() {
                     r.fields.push(format!("cmsg={}", trace::fmt_hex(&raw)));
                 }
-                if *space_written {
+                if space_arg.is_some() {
                     r.fields.push(format!("controllen={controllen}"));
                 }
                 r.fields
@@ -1102,5 +904,103 @@ impl Runner<'_> {
             self.procs[id].names.insert(name.clone(), fd);
         }
         (r, Rule::NONE)
+    }
+}
+
+/// Lowers a call as written to the call a backend executes, one kind of
+/// argument at a time: fd names to numbers in process `id`, addresses to
+/// `sockaddr` bytes, control pieces to the control buffer, lengths left
+/// out to the default buffer's.
+struct Encoder<'r, 'a> {
+    run: &'r Runner<'a>,
+    ln: usize,
+    id: ProcId,
+}
+
+impl<'o> Lower<'o, Written, Raw> for Encoder<'_, '_> {
+    type Error = RunError;
+
+    fn fd(&mut self, fd: &'o FdArg) -> R<i32> {
+        self.run.fd(self.ln, self.id, fd)
+    }
+
+    fn addr(&mut self, addr: &'o AddrArg) -> R<Vec<u8>> {
+        self.run.addr(self.ln, addr)
+    }
+
+    fn msg_name(&mut self, to: &'o AddrArg) -> R<SendBuf> {
+        Ok(match to.addr {
+            AddrKind::Null(n) => SendBuf::Null(n),
+            _ => SendBuf::Bytes(self.run.addr(self.ln, to)?),
+        })
+    }
+
+    fn send_control(&mut self, control: &'o Vec<CtlPiece>) -> R<Vec<u8>> {
+        let (run, ln, id) = (self.run, self.ln, self.id);
+        let mut b = CmsgBuilder::new();
+        for piece in control {
+            match piece {
+                CtlPiece::Rights(fds) => {
+                    let fds = fds
+                        .iter()
+                        .map(|f| run.fd(ln, id, f))
+                        .collect::<R<Vec<i32>>>()?;
+                    b.rights(&fds);
+                }
+                CtlPiece::Creds(c, col) => {
+                    let u = match c {
+                        CredsArg::Own => Ucred {
+                            pid: run.backend.pid(id),
+                            uid: run.procs[id].spec.uid,
+                            gid: run.procs[id].spec.gid,
+                        },
+                        CredsArg::Explicit { pid, uid, gid } => Ucred {
+                            pid: run.pid_of(ln, *col, pid)?,
+                            uid: *uid,
+                            gid: *gid,
+                        },
+                    };
+                    b.creds(u);
+                }
+                CtlPiece::Raw(bytes) => {
+                    b.raw(bytes);
+                }
+            }
+        }
+        Ok(b.finish())
+    }
+
+    fn recv_control(&mut self, space: &'o Option<Space>) -> R<RecvBuf> {
+        Ok(match space {
+            None => RecvBuf::Len(encode::space_bytes(&default_space())),
+            Some(Space::Terms(t)) => RecvBuf::Len(encode::space_bytes(t)),
+            Some(Space::Null(n)) => RecvBuf::Null(*n),
+        })
+    }
+
+    fn opt(&mut self, opt: &'o OptArg) -> R<SockOpt> {
+        let (level, name) = opt.numbers();
+        Ok(SockOpt { level, name })
+    }
+
+    fn namelen(&mut self, n: &'o Option<u32>) -> R<u32> {
+        Ok(n.unwrap_or(encode::NAME_BUF as u32))
+    }
+
+    fn addrlen(&mut self, n: &'o Option<i32>) -> R<i32> {
+        Ok(n.unwrap_or(encode::NAME_BUF as i32))
+    }
+
+    fn optlen(&mut self, opt: &'o OptArg, n: &'o Option<i32>) -> R<i32> {
+        Ok(n.unwrap_or_else(|| encode::getsockopt_len(*opt)))
+    }
+
+    fn syntax<X: Arg>(&mut self, _: &'o X) -> R<()> {
+        Ok(())
+    }
+
+    fn only<X: Arg>(&mut self, call: &'static str, _: &'o X) -> R<Never> {
+        // `fork` and `wait` are the runner's; it never encodes them.
+        Err(scen(self.ln, 1, format!("{call} is not a backend call")))
     }
 }

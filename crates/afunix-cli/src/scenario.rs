@@ -6,7 +6,8 @@
 //! them, because they depend on what happened before.
 
 use afunix::abi::consts::*;
-use afunix_backend::backend::{RecvBuf, SendBuf, TaskSpec};
+use afunix_backend::backend::{RecvBuf, SendBuf, Stage, Syscall, TaskSpec};
+use afunix_backend::call::Arg;
 use std::collections::HashSet;
 use std::fmt;
 
@@ -370,253 +371,34 @@ impl Opt {
     }
 }
 
-/// A call and its parsed arguments.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Op {
-    /// `socket TYPE [nonblock] [cloexec] [protocol=N]` (`ty` includes the flags).
-    Socket {
-        /// Type and flags.
-        ty: i32,
-        /// The protocol.
-        protocol: i32,
-    },
-    /// `socketpair TYPE [nonblock] [cloexec] [protocol=N]`.
-    Socketpair {
-        /// Type and flags.
-        ty: i32,
-        /// The protocol.
-        protocol: i32,
-    },
-    /// `bind FD ADDR`.
-    Bind {
-        /// The socket.
-        fd: FdArg,
-        /// The address.
-        addr: AddrArg,
-    },
-    /// `connect FD ADDR`.
-    Connect {
-        /// The socket.
-        fd: FdArg,
-        /// The address.
-        addr: AddrArg,
-    },
-    /// `listen FD BACKLOG`.
-    Listen {
-        /// The socket.
-        fd: FdArg,
-        /// The backlog.
-        backlog: i32,
-    },
-    /// `accept FD [nonblock] [cloexec]`.
-    Accept {
-        /// The listener.
-        fd: FdArg,
-        /// accept4 flags.
-        flags: i32,
-    },
-    /// `sendmsg FD [to=] [data=] [rights=] [creds=] [cmsg=] [flags=]`.
-    Sendmsg {
-        /// The socket.
-        fd: FdArg,
-        /// `to=ADDR`.
-        to: Option<AddrArg>,
-        /// `data=`: the iovecs (none written: no iovec).
-        data: Vec<SendBuf>,
-        /// The control pieces in order.
-        control: Vec<CtlPiece>,
-        /// Send flags.
-        flags: i32,
-    },
-    /// `recvmsg FD [len=N|iov=[..]] [name=N] [space=S] [flags=F]`.
-    Recvmsg {
-        /// The socket.
-        fd: FdArg,
-        /// The iovecs (`len=N` is one of N bytes).
-        iov: Vec<RecvBuf>,
-        /// `name=N`: the msg_namelen passed (also prints `namelen=`).
-        name: Option<u32>,
-        /// The control buffer.
-        space: Space,
-        /// `space=` was written (prints `controllen=`).
-        space_written: bool,
-        /// Receive flags.
-        flags: i32,
-    },
-    /// `close FD`.
-    Close {
-        /// The fd.
-        fd: FdArg,
-    },
-    /// `dup FD`.
-    Dup {
-        /// The fd.
-        fd: FdArg,
-    },
-    /// `dup2 FD N`.
-    Dup2 {
-        /// The fd.
-        fd: FdArg,
-        /// The new fd number (or a name).
-        newfd: FdArg,
-    },
-    /// `shutdown FD HOW`.
-    Shutdown {
-        /// The socket.
-        fd: FdArg,
-        /// SHUT_*.
-        how: i32,
-    },
-    /// `setsockopt FD OPT VALUE`.
-    Setsockopt {
-        /// The socket.
-        fd: FdArg,
-        /// The option.
-        opt: OptArg,
-        /// The encoded option value.
-        value: Vec<u8>,
-    },
-    /// `getsockopt FD OPT [optlen=N]`.
-    Getsockopt {
-        /// The socket.
-        fd: FdArg,
-        /// The option.
-        opt: OptArg,
-        /// `optlen=N` as written (prints `optlen=`).
-        optlen: Option<i32>,
-    },
-    /// `getsockname FD [len=N]`.
-    Getsockname {
-        /// The socket.
-        fd: FdArg,
-        /// `len=N` as written (prints `namelen=`).
-        len: Option<i32>,
-    },
-    /// `getpeername FD [len=N]`.
-    Getpeername {
-        /// The socket.
-        fd: FdArg,
-        /// `len=N` as written.
-        len: Option<i32>,
-    },
-    /// `fcntl FD nonblock|block`.
-    SetNonblock {
-        /// The fd.
-        fd: FdArg,
-        /// Set (`nonblock`) or clear (`block`).
-        on: bool,
-    },
-    /// `fcntl FD getfd`.
-    GetFd {
-        /// The fd.
-        fd: FdArg,
-    },
-    /// `fcntl FD setown`.
-    SetOwn {
-        /// The fd.
-        fd: FdArg,
-    },
-    /// `pipe [nonblock] [cloexec]`.
-    Pipe {
-        /// pipe2 flags.
-        flags: i32,
-    },
-    /// `memfd "content"`.
-    Memfd {
-        /// The content.
-        content: Vec<u8>,
-    },
-    /// `read FD N`.
-    Read {
-        /// The fd.
-        fd: FdArg,
-        /// Bytes to read.
-        len: usize,
-    },
-    /// `write FD D`.
-    Write {
-        /// The fd.
-        fd: FdArg,
-        /// The bytes.
-        data: Vec<u8>,
-    },
-    /// `poll FD|[FD,...] [timeout=MS] [events=F]`.
-    Poll {
-        /// The fds.
-        fds: Vec<FdArg>,
-        /// Written as a list (prints `revents=[...]`).
-        list: bool,
-        /// Milliseconds (-1: forever).
-        timeout: i32,
-        /// The events asked for.
-        events: i16,
-    },
-    /// `open "path" FLAGS [MODE]`.
-    Open {
-        /// The path.
-        path: Vec<u8>,
-        /// open flags.
-        flags: i32,
-        /// The mode.
-        mode: u32,
-    },
-    /// `mkdir "path" [MODE]`.
-    Mkdir {
-        /// The path.
-        path: Vec<u8>,
-        /// The mode.
-        mode: u32,
-    },
-    /// `unlink "path"`.
-    Unlink {
-        /// The path.
-        path: Vec<u8>,
-    },
-    /// `chmod "path" MODE`.
-    Chmod {
-        /// The path.
-        path: Vec<u8>,
-        /// The mode.
-        mode: u32,
-    },
-    /// `rename "old" "new"`.
-    Rename {
-        /// The old path.
-        old: Vec<u8>,
-        /// The new path.
-        new: Vec<u8>,
-    },
-    /// `sigurg`.
-    Sigurg,
-    /// `exec`.
-    Exec,
-    /// `ioctl FD inq|outq|atmark`.
-    Ioctl {
-        /// The fd.
-        fd: FdArg,
-        /// The request.
-        req: u64,
-    },
-    /// `pidof FD`.
-    Pidof {
-        /// The pidfd.
-        fd: FdArg,
-    },
-    /// `fork B`.
-    Fork {
-        /// The new process's name.
-        child: String,
-        /// Its column.
-        col: usize,
-    },
-    /// `exit`.
-    Exit,
-    /// `wait [MS]`.
-    Wait {
-        /// Milliseconds (default 1000).
-        ms: Option<u64>,
-    },
+/// The stage of a call as the scenario writes it: fds by name or number,
+/// addresses as written (`@srv`, `@#1`, `"path"`), the control buffer as
+/// its pieces (`rights=`, `creds=`, `cmsg=`), lengths left out when not
+/// written (the runner supplies the default buffer's, as the trace prints
+/// a length only when the line wrote it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Written;
+
+impl Stage for Written {
+    type Fd = FdArg;
+    type Addr = AddrArg;
+    /// `to=ADDR` (or `to=null:N`).
+    type MsgName = AddrArg;
+    /// The control pieces in order.
+    type SendControl = Vec<CtlPiece>;
+    /// `space=` (None: not written, the default space).
+    type RecvControl = Option<Space>;
+    type Opt = OptArg;
+    type Given<T: Arg> = Option<T>;
+    type Syntax<T: Arg> = T;
+    type Only<T: Arg> = T;
 }
+
+/// A call and its parsed arguments: `socket TYPE [nonblock] [cloexec]
+/// [protocol=N]`, `sendmsg FD [to=] [data=] [rights=] [creds=] [cmsg=]
+/// [flags=]`, `recvmsg FD [len=N|iov=[..]] [name=N] [space=S] [flags=F]`,
+/// … (see `docs/SCENARIO.md`).
+pub type Op = Syscall<Written>;
 
 /// A token and its 1-based column.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -1407,8 +1189,8 @@ impl P<'_> {
         }
         Ok(Op::Sendmsg {
             fd,
-            to,
-            data,
+            name: to,
+            iov: data,
             control,
             flags,
         })
@@ -1423,8 +1205,7 @@ impl P<'_> {
         let mut len_col = None;
         let mut iov_col = None;
         let mut name = None;
-        let mut space = Space::Terms(default_space());
-        let mut space_written = false;
+        let mut space = None;
         let mut flags = 0;
         for t in &args[1..] {
             let Some((k, v, vc)) = kv(t) else {
@@ -1453,11 +1234,10 @@ impl P<'_> {
                 }
                 "name" => name = Some(self.u32v(v, vc)?),
                 "space" => {
-                    space = match v.strip_prefix("null:") {
+                    space = Some(match v.strip_prefix("null:") {
                         Some(n) => Space::Null(self.count(n, vc + 5)?),
                         None => Space::Terms(self.space(v, vc)?),
-                    };
-                    space_written = true;
+                    });
                 }
                 "flags" => flags = self.flags(v, vc, MSG_FLAGS)?,
                 _ => {
@@ -1480,9 +1260,8 @@ impl P<'_> {
         Ok(Op::Recvmsg {
             fd,
             iov,
-            name,
-            space,
-            space_written,
+            namelen: name,
+            control: space,
             flags,
         })
     }

@@ -219,11 +219,11 @@ fn every_call_form() {
         op("A: sendmsg a to=@x data=3 rights=[f,-1] creds=self cmsg=hex:00 creds=B,1,4294967295 flags=dontwait|nosignal|0x100000"),
         Op::Sendmsg {
             fd: fd("a", 12),
-            to: Some(AddrArg {
+            name: Some(AddrArg {
                 addr: AddrKind::Abstract(b"x".to_vec()),
                 col: 17
             }),
-            data: vec![SendBuf::Bytes(b"xxx".to_vec())],
+            iov: vec![SendBuf::Bytes(b"xxx".to_vec())],
             control: vec![
                 CtlPiece::Rights(vec![
                     fd("f", 35),
@@ -250,8 +250,8 @@ fn every_call_form() {
         op("A: sendmsg a"),
         Op::Sendmsg {
             fd: fd("a", 12),
-            to: None,
-            data: vec![],
+            name: None,
+            iov: vec![],
             control: vec![],
             flags: 0
         }
@@ -261,13 +261,12 @@ fn every_call_form() {
         Op::Recvmsg {
             fd: fd("b", 12),
             iov: vec![RecvBuf::Len(0)],
-            name: None,
-            space: Space::Terms(vec![
+            namelen: None,
+            control: Some(Space::Terms(vec![
                 SpaceTerm::Rights(2),
                 SpaceTerm::Creds,
                 SpaceTerm::Bytes(8)
-            ]),
-            space_written: true,
+            ])),
             flags: MSG_PEEK | MSG_CMSG_CLOEXEC
         }
     );
@@ -276,13 +275,17 @@ fn every_call_form() {
         Op::Recvmsg {
             fd: fd("b", 12),
             iov: vec![RecvBuf::Len(2), RecvBuf::Null(3)],
-            name: Some(5),
-            space: Space::Null(64),
-            space_written: true,
+            namelen: Some(5),
+            control: Some(Space::Null(64)),
             flags: MSG_ERRQUEUE | MSG_DONTWAIT
         }
     );
-    let Op::Sendmsg { data, to, .. } = op(r#"A: sendmsg a to=null:9 data=["a,b",2,null:4]"#) else {
+    let Op::Sendmsg {
+        iov: data,
+        name: to,
+        ..
+    } = op(r#"A: sendmsg a to=null:9 data=["a,b",2,null:4]"#)
+    else {
         panic!()
     };
     assert_eq!(
@@ -299,9 +302,8 @@ fn every_call_form() {
         Op::Recvmsg {
             fd: fd("b", 12),
             iov: vec![RecvBuf::Len(1024)],
-            name: None,
-            space: Space::Terms(default_space()),
-            space_written: false,
+            namelen: None,
+            control: None,
             flags: 0
         }
     );

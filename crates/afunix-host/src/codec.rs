@@ -81,7 +81,7 @@ impl Response {
 mod tests {
     use super::*;
     use afunix::Errno;
-    use afunix_backend::backend::{Out, RecvBuf, SendBuf};
+    use afunix_backend::backend::{Out, RecvBuf, SendBuf, SockOpt};
 
     fn calls() -> Vec<Call> {
         vec![
@@ -111,8 +111,7 @@ mod tests {
             Call::Dup2 { fd: 3, newfd: 9 },
             Call::Getsockopt {
                 fd: 3,
-                level: 1,
-                name: 3,
+                opt: SockOpt { level: 1, name: 3 },
                 optlen: -1,
             },
             Call::Getsockname { fd: 3, len: 5 },
@@ -120,6 +119,7 @@ mod tests {
             Call::SetOwn { fd: 4 },
             Call::Poll {
                 fds: vec![3, -1, 4],
+                list: (),
                 events: -1,
                 timeout: -1,
             },

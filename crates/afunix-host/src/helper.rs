@@ -11,7 +11,11 @@
 use crate::codec::{Request, Response};
 use crate::sys::{self, recv_frame, send_frame};
 use afunix::Errno;
-use afunix_backend::backend::{Call, Out, RecvBuf, Reply, SendBuf, TaskSpec};
+use afunix_backend::backend::{
+    Call, Lower, Never, Out, Raw, RecvBuf, Reply, SendBuf, SockOpt, TaskSpec,
+};
+use afunix_backend::call::Arg;
+use std::convert::Infallible;
 use std::ffi::CStr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
@@ -404,61 +408,73 @@ fn serve(chan: RawFd, backend_pid: i32, nofile: Option<u64>) {
 /// SCM_RIGHTS message in the raw control bytes, found exactly as the
 /// kernel walks them (see [`scm_rights_fds`]), so that no scenario can
 /// pass itself a copy of its channel.
+///
+/// The walk is [`Syscall::lower`](afunix_backend::backend::Syscall::lower)'s,
+/// over every argument of every call: a call added to the language has its
+/// fds hidden without a line here.
 pub(crate) fn hide_channel(c: &mut Call, chan: RawFd) {
-    let hide = |fd: &mut i32| {
-        if *fd == chan || *fd == chan + 1 {
-            *fd = chan + 2;
+    let Ok(hidden) = c.lower(&mut Hide { chan });
+    *c = hidden;
+}
+
+/// The lowering [`hide_channel`] applies: fds and SCM_RIGHTS ints that name
+/// the channel (`chan`, `chan + 1`) become `chan + 2`; the rest is copied.
+struct Hide {
+    chan: RawFd,
+}
+
+impl Hide {
+    fn fd(&self, fd: i32) -> i32 {
+        if fd == self.chan || fd == self.chan + 1 {
+            self.chan + 2
+        } else {
+            fd
         }
-    };
-    if let Call::Sendmsg { fd, control, .. } = c {
-        hide(fd);
-        for off in scm_rights_fds(control) {
+    }
+}
+
+impl<'a> Lower<'a, Raw, Raw> for Hide {
+    type Error = Infallible;
+
+    fn fd(&mut self, fd: &'a i32) -> Result<i32, Infallible> {
+        Ok(Hide::fd(self, *fd))
+    }
+    fn addr(&mut self, addr: &'a Vec<u8>) -> Result<Vec<u8>, Infallible> {
+        Ok(addr.clone())
+    }
+    fn msg_name(&mut self, name: &'a SendBuf) -> Result<SendBuf, Infallible> {
+        Ok(name.clone())
+    }
+    fn send_control(&mut self, control: &'a Vec<u8>) -> Result<Vec<u8>, Infallible> {
+        let mut control = control.clone();
+        for off in scm_rights_fds(&control) {
             let mut v = [0u8; 4];
             v.copy_from_slice(&control[off..off + 4]);
-            let mut n = i32::from_ne_bytes(v);
-            hide(&mut n);
+            let n = Hide::fd(self, i32::from_ne_bytes(v));
             control[off..off + 4].copy_from_slice(&n.to_ne_bytes());
         }
-        return;
+        Ok(control)
     }
-    match c {
-        Call::Bind { fd, .. }
-        | Call::Connect { fd, .. }
-        | Call::Listen { fd, .. }
-        | Call::Accept { fd, .. }
-        | Call::Recvmsg { fd, .. }
-        | Call::Close { fd }
-        | Call::Dup { fd }
-        | Call::Shutdown { fd, .. }
-        | Call::Setsockopt { fd, .. }
-        | Call::Getsockopt { fd, .. }
-        | Call::Getsockname { fd, .. }
-        | Call::Getpeername { fd, .. }
-        | Call::SetNonblock { fd, .. }
-        | Call::GetFd { fd }
-        | Call::SetOwn { fd }
-        | Call::Read { fd, .. }
-        | Call::Write { fd, .. }
-        | Call::Ioctl { fd, .. }
-        | Call::Pidof { fd } => hide(fd),
-        Call::Dup2 { fd, newfd } => {
-            hide(fd);
-            hide(newfd);
-        }
-        Call::Poll { fds, .. } => fds.iter_mut().for_each(hide),
-        Call::Sendmsg { .. } => {}
-        Call::Socket { .. }
-        | Call::Socketpair { .. }
-        | Call::Pipe { .. }
-        | Call::Memfd { .. }
-        | Call::Open { .. }
-        | Call::Mkdir { .. }
-        | Call::Unlink { .. }
-        | Call::Chmod { .. }
-        | Call::Rename { .. }
-        | Call::Sigurg
-        | Call::Exec
-        | Call::Exit => {}
+    fn recv_control(&mut self, c: &'a RecvBuf) -> Result<RecvBuf, Infallible> {
+        Ok(*c)
+    }
+    fn opt(&mut self, opt: &'a SockOpt) -> Result<SockOpt, Infallible> {
+        Ok(*opt)
+    }
+    fn namelen(&mut self, n: &'a u32) -> Result<u32, Infallible> {
+        Ok(*n)
+    }
+    fn addrlen(&mut self, n: &'a i32) -> Result<i32, Infallible> {
+        Ok(*n)
+    }
+    fn optlen(&mut self, _: &'a SockOpt, n: &'a i32) -> Result<i32, Infallible> {
+        Ok(*n)
+    }
+    fn syntax<X: Arg>(&mut self, _: &'a ()) -> Result<(), Infallible> {
+        Ok(())
+    }
+    fn only<X: Arg>(&mut self, _: &'static str, x: &'a Never) -> Result<Never, Infallible> {
+        match *x {}
     }
 }
 
@@ -1012,8 +1028,7 @@ fn exec(call: &Call, starting: &mut dyn FnMut()) -> Reply {
         }
         Call::Setsockopt {
             fd,
-            level,
-            name,
+            opt: SockOpt { level, name },
             value,
         } => {
             if *level == libc::SOL_SOCKET && *name == libc::SO_ATTACH_FILTER {
@@ -1048,8 +1063,7 @@ fn exec(call: &Call, starting: &mut dyn FnMut()) -> Reply {
         }
         Call::Getsockopt {
             fd,
-            level,
-            name,
+            opt: SockOpt { level, name },
             optlen,
         } => {
             let passed = usize::try_from(*optlen).unwrap_or(0);
@@ -1188,6 +1202,7 @@ fn exec(call: &Call, starting: &mut dyn FnMut()) -> Reply {
             fds,
             events,
             timeout,
+            ..
         } => {
             let mut p: Vec<libc::pollfd> = fds
                 .iter()
@@ -1269,6 +1284,8 @@ fn exec(call: &Call, starting: &mut dyn FnMut()) -> Reply {
             // Handled by the backend (pidof) or the serve loop (exec, exit).
             Reply::err(Errno::EINVAL)
         }
+        Call::Fork { child, .. } => match *child {},
+        Call::Wait { ms } => match *ms {},
     }
 }
 

@@ -137,6 +137,7 @@ fn channel_cannot_be_passed_in_scm_rights() {
             0,
             Call::Poll {
                 fds: vec![ch],
+                list: (),
                 events: 1,
                 timeout: 0,
             },

@@ -7,7 +7,7 @@
 
 mod common;
 use afunix::Errno;
-use afunix_backend::backend::{Backend, Call, Out, Progress, RecvBuf, SendBuf, TaskSpec};
+use afunix_backend::backend::{Backend, Call, Out, Progress, RecvBuf, SendBuf, SockOpt, TaskSpec};
 use afunix_host::HostBackend;
 use common::{call, cmsg, errno, ints, ok, root, T};
 use std::sync::{Mutex, MutexGuard};
@@ -228,8 +228,10 @@ fn pidfd_names_the_sender_until_it_exits() {
         0,
         Call::Setsockopt {
             fd: 4,
-            level: SOL_SOCKET,
-            name: SO_PASSPIDFD,
+            opt: SockOpt {
+                level: SOL_SOCKET,
+                name: SO_PASSPIDFD,
+            },
             value: one,
         },
     );
@@ -264,8 +266,10 @@ fn pidfd_names_the_sender_until_it_exits() {
         0,
         Call::Getsockopt {
             fd: 3,
-            level: SOL_SOCKET,
-            name: SO_PEERPIDFD,
+            opt: SockOpt {
+                level: SOL_SOCKET,
+                name: SO_PEERPIDFD,
+            },
             optlen: 4,
         },
     );
@@ -411,8 +415,10 @@ fn uid_switching_shows_in_peercred_and_scm_credentials() {
         0,
         Call::Getsockopt {
             fd: 3,
-            level: SOL_SOCKET,
-            name: SO_PEERCRED,
+            opt: SockOpt {
+                level: SOL_SOCKET,
+                name: SO_PEERCRED,
+            },
             optlen: 12,
         },
     );
@@ -431,8 +437,10 @@ fn uid_switching_shows_in_peercred_and_scm_credentials() {
         0,
         Call::Setsockopt {
             fd: 4,
-            level: SOL_SOCKET,
-            name: SO_PASSCRED,
+            opt: SockOpt {
+                level: SOL_SOCKET,
+                name: SO_PASSCRED,
+            },
             value: ints(&[1]),
         },
     );
@@ -456,8 +464,10 @@ fn uid_switching_shows_in_peercred_and_scm_credentials() {
         1,
         Call::Getsockopt {
             fd: 4,
-            level: SOL_SOCKET,
-            name: SO_PEERCRED,
+            opt: SockOpt {
+                level: SOL_SOCKET,
+                name: SO_PEERCRED,
+            },
             optlen: 12,
         },
     );
@@ -1176,8 +1186,10 @@ fn getsockopt_and_getsockname_lengths() {
     let [a, _] = pair(&mut b, 0, SOCK_STREAM);
     let get = |name, optlen| Call::Getsockopt {
         fd: a,
-        level: SOL_SOCKET,
-        name,
+        opt: SockOpt {
+            level: SOL_SOCKET,
+            name,
+        },
         optlen,
     };
     let opt = |optlen, value: &[u8]| Out::Optval {
@@ -1276,6 +1288,7 @@ fn poll_several_fds() {
     let [b1, b2] = pair(&mut b, 0, SOCK_DGRAM);
     let poll = |fds: Vec<i32>, timeout| Call::Poll {
         fds,
+        list: (),
         events: POLLIN,
         timeout,
     };
@@ -1618,15 +1631,19 @@ fn get_filter_counts_instructions() {
     let prog: Vec<u8> = insn.iter().chain(insn.iter()).copied().collect();
     let set = Call::Setsockopt {
         fd: a,
-        level: SOL_SOCKET,
-        name: SO_ATTACH_FILTER,
+        opt: SockOpt {
+            level: SOL_SOCKET,
+            name: SO_ATTACH_FILTER,
+        },
         value: prog,
     };
     assert_eq!(ok(call(&mut b, 0, set)).0, 0);
     let get = |optlen| Call::Getsockopt {
         fd: a,
-        level: SOL_SOCKET,
-        name: SO_ATTACH_FILTER,
+        opt: SockOpt {
+            level: SOL_SOCKET,
+            name: SO_ATTACH_FILTER,
+        },
         optlen,
     };
     let opt = |optlen, value: &[u8]| Out::Optval {
@@ -1661,8 +1678,10 @@ fn channel_hidden_and_huge_buffers() {
             Call::Getpeername { fd: ch, len: 128 },
             Call::Getsockopt {
                 fd: ch,
-                level: SOL_SOCKET,
-                name: SO_TYPE,
+                opt: SockOpt {
+                    level: SOL_SOCKET,
+                    name: SO_TYPE,
+                },
                 optlen: 4,
             },
             Call::Dup2 { fd: ch, newfd: 5 },
@@ -1679,8 +1698,10 @@ fn channel_hidden_and_huge_buffers() {
         0,
         Call::Getsockopt {
             fd: a,
-            level: SOL_SOCKET,
-            name: SO_TYPE,
+            opt: SockOpt {
+                level: SOL_SOCKET,
+                name: SO_TYPE,
+            },
             optlen: i32::MAX,
         },
     );
