@@ -677,7 +677,9 @@ impl Supervisor {
         let Some(t) = &self.trace else {
             return;
         };
-        let steps = &self.name_wakers(steps);
+        let mut t = lock(t);
+        let name = self.name_of(&mut *t, tgid);
+        let steps = &self.name_wakers(&mut *t, steps);
         let (call, fields) = line.split_once(FIELDS).unwrap_or((&line, ""));
         let mut res = match r {
             Ok(v) => v.to_string(),
@@ -697,40 +699,39 @@ impl Supervisor {
                 }
             }
         }
-        let mut t = lock(t);
-        let name = {
-            let mut names = lock(&self.names);
-            let n = names.len();
-            match names.get(&tgid) {
-                Some(name) => name.clone(),
-                None => {
-                    let name = proc_name(n);
-                    names.insert(tgid, name.clone());
-                    let comm =
-                        std::fs::read_to_string(format!("/proc/{tgid}/comm")).unwrap_or_default();
-                    let _ = writeln!(t, "# {name} is pid {tgid} ({})", comm.trim());
-                    name
-                }
-            }
-        };
         let _ = writeln!(t, "{name}: {call} = {res}");
         if self.path && !steps.is_empty() {
             let _ = writeln!(t, "#   {}", afunix::path::render(steps));
         }
     }
 
+    /// The trace's name of process `tgid` (A, B, ..., by first appearance);
+    /// a new name is introduced on `t` by a comment naming its pid.
+    fn name_of(&self, t: &mut dyn std::io::Write, tgid: i32) -> String {
+        let mut names = lock(&self.names);
+        let n = names.len();
+        if let Some(name) = names.get(&tgid) {
+            return name.clone();
+        }
+        let name = proc_name(n);
+        names.insert(tgid, name.clone());
+        let comm = std::fs::read_to_string(format!("/proc/{tgid}/comm")).unwrap_or_default();
+        let _ = writeln!(t, "# {name} is pid {tgid} ({})", comm.trim());
+        name
+    }
+
     /// A waker in the path (`... by __sys_sendmsg of pid 100`, a model
-    /// pid) as the program's process: `of B (pid 4242)`, its name in this
-    /// trace (or its real pid alone, before it has one).
-    fn name_wakers(&self, steps: &[String]) -> Vec<String> {
+    /// pid) as the program's process: `of B (pid 4242)`, by its name in
+    /// this trace. A waker whose own line has not been printed yet (the
+    /// woken call can be answered first) is named here, on `t`, so the
+    /// name does not depend on which of the two lines is written first.
+    fn name_wakers(&self, t: &mut dyn std::io::Write, steps: &[String]) -> Vec<String> {
         let mut out = steps.to_vec();
         for step in &mut out {
             afunix::path::name_waker(step, |model| {
                 let real = *lock(&self.st).real_pid.get(&model)?;
-                Some(match lock(&self.names).get(&real) {
-                    Some(name) => format!("{name} (pid {real})"),
-                    None => format!("pid {real}"),
-                })
+                let name = self.name_of(t, real);
+                Some(format!("{name} (pid {real})"))
             });
         }
         out
