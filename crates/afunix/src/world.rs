@@ -412,6 +412,12 @@ pub struct World {
 /// queued on it put, its peer and embryos let go), until none is left.
 impl Drop for World {
     fn drop(&mut self) {
+        // A world dropped while a panic unwinds (a failed assertion, a lock
+        // order violation) is left as it is: a teardown that panicked too
+        // would abort the process and lose the first message.
+        if std::thread::panicking() {
+            return;
+        }
         let k = &self.k;
         // Nothing armed fires in the teardown: it is no call of a program.
         lock(&k.faults).clear();
