@@ -213,8 +213,18 @@ impl Kernel {
         }
     }
 
-    /// Drop what an unfinished stream call still holds.
+    /// Drop what an unfinished stream call still holds. Every send and
+    /// receive ends here, and almost always holds nothing: that check is
+    /// inlined, the work is not.
+    #[inline]
     pub(crate) fn progress_drop(&self, pr: &mut StreamProgress) {
+        if pr.cookie.is_some() || !pr.fds.is_empty() {
+            self.progress_put(pr);
+        }
+    }
+
+    #[inline(never)]
+    fn progress_put(&self, pr: &mut StreamProgress) {
         if let Some(c) = pr.cookie.take() {
             self.scm_destroy(c);
         }
