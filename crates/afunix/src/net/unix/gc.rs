@@ -576,10 +576,16 @@ thread_local! {
 impl Kernel {
     /// `unix_add_edges` (from `scm_stat_add`): a message carrying files is
     /// queued on `receiver` (whose lock the caller holds).
-    pub(crate) fn unix_add_edges(&self, receiver: &Sock, _locked: &SockInner, skb: &Skb) {
-        if skb.fds.is_empty() {
-            return;
+    /// Most messages carry no files: that check is inlined, the edges not.
+    #[inline]
+    pub(crate) fn unix_add_edges(&self, receiver: &Sock, locked: &SockInner, skb: &Skb) {
+        if !skb.fds.is_empty() {
+            self.unix_add_edges_slow(receiver, locked, skb);
         }
+    }
+
+    #[inline(never)]
+    fn unix_add_edges_slow(&self, receiver: &Sock, _locked: &SockInner, skb: &Skb) {
         let mut gc = self.gc_lock();
         *gc.user_inflight.entry(skb.fp_user).or_default() += skb.fds.len();
         for f in &skb.fds {
@@ -600,6 +606,7 @@ impl Kernel {
 
     /// `unix_del_edges`: a message carrying files left `receiver`'s queue
     /// (`dead`: purged by the collector, which changes no graph state).
+    #[inline]
     pub(crate) fn unix_del_edges(&self, receiver: &Sock, skb: &Skb, dead: bool) {
         self.unix_del_edges_fds(receiver, skb.id, skb.fp_user, &skb.fds, dead);
     }
@@ -607,6 +614,7 @@ impl Kernel {
     /// `unix_del_edges` for the files of message `skb_id` of `receiver`,
     /// also when they leave a message that stays queued (a stream read
     /// that took them with part of its bytes: `unix_detach_fds`).
+    #[inline]
     pub(crate) fn unix_del_edges_fds(
         &self,
         receiver: &Sock,
@@ -615,9 +623,20 @@ impl Kernel {
         fds: &[Arc<File>],
         dead: bool,
     ) {
-        if fds.is_empty() {
-            return;
+        if !fds.is_empty() {
+            self.unix_del_edges_slow(receiver, skb_id, fp_user, fds, dead);
         }
+    }
+
+    #[inline(never)]
+    fn unix_del_edges_slow(
+        &self,
+        receiver: &Sock,
+        skb_id: u64,
+        fp_user: u32,
+        fds: &[Arc<File>],
+        dead: bool,
+    ) {
         let mut gc = self.gc_lock();
         if let Some(n) = gc.user_inflight.get_mut(&fp_user) {
             *n = n.saturating_sub(fds.len());
