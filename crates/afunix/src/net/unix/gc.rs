@@ -606,15 +606,18 @@ impl Kernel {
 
     /// `unix_del_edges`: a message carrying files left `receiver`'s queue
     /// (`dead`: purged by the collector, which changes no graph state).
+    /// Most messages carry no files: that check is inlined, the edges not.
     #[inline]
     pub(crate) fn unix_del_edges(&self, receiver: &Sock, skb: &Skb, dead: bool) {
-        self.unix_del_edges_fds(receiver, skb.id, skb.fp_user, &skb.fds, dead);
+        if !skb.fds.is_empty() {
+            self.unix_del_edges_fds(receiver, skb.id, skb.fp_user, &skb.fds, dead);
+        }
     }
 
     /// `unix_del_edges` for the files of message `skb_id` of `receiver`,
     /// also when they leave a message that stays queued (a stream read
     /// that took them with part of its bytes: `unix_detach_fds`).
-    #[inline]
+    #[inline(never)]
     pub(crate) fn unix_del_edges_fds(
         &self,
         receiver: &Sock,
@@ -623,20 +626,9 @@ impl Kernel {
         fds: &[Arc<File>],
         dead: bool,
     ) {
-        if !fds.is_empty() {
-            self.unix_del_edges_slow(receiver, skb_id, fp_user, fds, dead);
+        if fds.is_empty() {
+            return;
         }
-    }
-
-    #[inline(never)]
-    fn unix_del_edges_slow(
-        &self,
-        receiver: &Sock,
-        skb_id: u64,
-        fp_user: u32,
-        fds: &[Arc<File>],
-        dead: bool,
-    ) {
         let mut gc = self.gc_lock();
         if let Some(n) = gc.user_inflight.get_mut(&fp_user) {
             *n = n.saturating_sub(fds.len());
