@@ -424,7 +424,8 @@ struct Hide {
 }
 
 impl Hide {
-    fn fd(&self, fd: i32) -> i32 {
+    /// `fd`, or the closed number in its place if it names the channel.
+    fn hidden(&self, fd: i32) -> i32 {
         if fd == self.chan || fd == self.chan + 1 {
             self.chan + 2
         } else {
@@ -437,7 +438,7 @@ impl<'a> Lower<'a, Raw, Raw> for Hide {
     type Error = Infallible;
 
     fn fd(&mut self, fd: &'a i32) -> Result<i32, Infallible> {
-        Ok(Hide::fd(self, *fd))
+        Ok(self.hidden(*fd))
     }
     fn addr(&mut self, addr: &'a Vec<u8>) -> Result<Vec<u8>, Infallible> {
         Ok(addr.clone())
@@ -450,7 +451,7 @@ impl<'a> Lower<'a, Raw, Raw> for Hide {
         for off in scm_rights_fds(&control) {
             let mut v = [0u8; 4];
             v.copy_from_slice(&control[off..off + 4]);
-            let n = Hide::fd(self, i32::from_ne_bytes(v));
+            let n = self.hidden(i32::from_ne_bytes(v));
             control[off..off + 4].copy_from_slice(&n.to_ne_bytes());
         }
         Ok(control)
