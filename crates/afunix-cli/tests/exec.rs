@@ -404,9 +404,18 @@ fn credentials_naming_init_and_explained_errnos() {
     );
     assert!(!trace.contains("close_fd"), "{trace}");
     // A sleeping receive names the call that woke it, by the program's
-    // process name and real pid.
+    // process name and real pid, as the trace introduced that process. The
+    // name's letter depends on how many processes ran before (a `python3`
+    // that is a shell shim runs several), so it is read from the trace.
+    let woken = trace
+        .split(" by __sys_sendmsg of ")
+        .nth(1)
+        .expect("a receive woken by a send");
+    let (name, rest) = woken.split_once(" (pid ").expect("the waker's pid");
+    let pid = rest.split(')').next().unwrap();
     assert!(
-        trace.contains("(woken on sk_wq of #") && trace.contains(" by __sys_sendmsg of B (pid "),
+        trace.contains("(woken on sk_wq of #")
+            && trace.contains(&format!("# {name} is pid {pid} (python3)")),
         "{trace}"
     );
     // --explain alone: the rule and the values that decided it, no path.
