@@ -7,7 +7,8 @@
 //! model's invariants hold after the run, once the backend is dropped and
 //! every blocked call has returned (within 5 s); a trace of a run that ended
 //! without a scenario error is itself a scenario that parses, with the same
-//! number of lines.
+//! number of lines; every line parsed prints back to itself
+//! (`afunix_cli::print::round_trip`).
 
 use afunix_backend::SimBackend;
 use afunix_cli::runner::{self, RunOptions};
@@ -44,6 +45,13 @@ pub fn run(data: &[u8]) {
     let Ok(sc) = scenario::parse(src) else {
         return;
     };
+    // Every line prints back to itself (the printer is the parser's
+    // inverse).
+    for line in &sc.lines {
+        if let Err(e) = afunix_cli::print::round_trip(line) {
+            panic!("line {}: {e}\n{src}", line.lineno);
+        }
+    }
     if !bounded(&sc) {
         return;
     }

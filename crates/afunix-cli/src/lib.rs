@@ -14,6 +14,7 @@ pub mod check;
 pub mod encode;
 pub mod fuzz;
 pub mod pragma;
+pub mod print;
 pub mod resolve;
 pub mod runner;
 pub mod scenario;

@@ -77,7 +77,7 @@ impl fmt::Display for Expect {
 }
 
 /// A directive or a call by a process.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LineKind {
     /// A directive (`task`, `sysctl`, `gc`, `stat`, `sleep`).
     Directive(Directive),
@@ -361,6 +361,13 @@ impl Opt {
     /// Look an option up by its scenario name.
     pub fn from_name(s: &str) -> Option<Opt> {
         OPTS.iter().find(|(n, _, _)| *n == s).map(|(_, o, _)| *o)
+    }
+    /// The option's scenario name (`passcred`).
+    pub fn name(self) -> &'static str {
+        OPTS.iter()
+            .find(|(_, o, _)| *o == self)
+            .map(|(n, _, _)| *n)
+            .unwrap_or_default()
     }
     /// The `SO_*` number (at level `SOL_SOCKET`).
     pub fn number(self) -> i32 {

@@ -96,7 +96,9 @@ pub const POLL_PRINT: &[(&str, i16)] = &[
     ("rdhup", POLLRDHUP),
 ];
 
-fn fmt_bits(v: u32, table: &[(&str, u32)]) -> String {
+/// Bits by the names of `table`, the rest as one hex number: `in|0x400`,
+/// `0` for none (the form the parser reads back).
+pub fn fmt_bits(v: u32, table: &[(&str, u32)]) -> String {
     if v == 0 {
         return "0".into();
     }
