@@ -1,8 +1,19 @@
 //! The generator: random but valid scenarios in the scenario language,
 //! from a seed (see the module docs of [`super`]).
+//!
+//! Every line is built as a value of the parser's own types (an [`Op`],
+//! a [`Directive`]) and written by [`crate::print`], so the generator
+//! cannot write a line the parser does not read, and a change to a call
+//! of the language is a change to the types the generator builds.
 
 use super::BLOCKING_WAIT_MS;
+use crate::scenario::{
+    parse_hex, parse_int, AddrArg, AddrKind, CredsArg, CtlPiece, Directive, FdArg, FdKind, Line,
+    LineKind, Op, Opt, OptArg, PidArg, Space, SpaceTerm,
+};
+use afunix::abi::consts::*;
 use afunix::rng::Rng;
+use afunix_backend::backend::{RecvBuf, SendBuf, TaskSpec};
 use std::collections::HashMap;
 
 /// The calls [`Gen::call`] makes, one variant per arm.
@@ -105,13 +116,14 @@ struct ProcState {
 
 struct Gen {
     rng: Rng,
+    /// The scenario so far, each line printed by [`crate::print`].
     lines: Vec<String>,
     procs: Vec<ProcState>,
     /// Per open file description: known to be O_NONBLOCK.
     nonblock: Vec<bool>,
     counter: usize,
     /// The socket type most sockets of this scenario get.
-    main_type: &'static str,
+    main_type: i32,
     /// Process names not yet used (for `fork`).
     spare: Vec<String>,
     /// `--blocking`: calls that may block are made on blocking files,
@@ -119,7 +131,7 @@ struct Gen {
     blocking: bool,
     /// Processes with a background call not yet collected (as far as the
     /// generator knows), with the names its `wait` binds.
-    pend: HashMap<usize, String>,
+    pend: HashMap<usize, Vec<String>>,
     /// Files that background calls wait on, and their other ends: other
     /// processes' calls prefer them (to wake the calls).
     focus: Vec<usize>,
@@ -127,42 +139,109 @@ struct Gen {
     partner: HashMap<usize, usize>,
 }
 
-const TYPES: &[&str] = &["stream", "dgram", "seqpacket"];
+const TYPES: &[i32] = &[SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET];
 const PROC_NAMES: &[&str] = &["A", "B", "C", "D"];
 
-/// Classic BPF programs for `attach_filter` (valid and not).
+/// Classic BPF programs for `attach_filter` (valid and not), as the hex
+/// of their `struct sock_filter` arrays.
 const FILTERS: &[&str] = &[
     // ld len; jgt #3 ? drop : accept
-    "hex:80000000000000002500000103000000060000000000000006000000ffffffff",
+    "80000000000000002500000103000000060000000000000006000000ffffffff",
     // ret #0 (drop everything)
-    "hex:0600000000000000",
+    "0600000000000000",
     // ret #1 (trim to one byte)
-    "hex:0600000001000000",
+    "0600000001000000",
     // ret #0xffffffff (accept everything)
-    "hex:06000000ffffffff",
+    "06000000ffffffff",
     // empty program
-    "hex:",
+    "",
     // ld #0 with no ret: invalid
-    "hex:0000000000000000",
+    "0000000000000000",
 ];
 
-const ADDRS: &[&str] = &["@a", "@b", "\"p1\"", "\"p2\""];
+/// Values for raw options: an int, a short one, none, a long one.
+const RAW_VALUES: &[&[u8]] = &[&[1, 0, 0, 0], &[0, 0x10], &[], &[0, 0x10, 0, 0, 0]];
 
-const JUNK_ADDRS: &[&str] = &[
-    "hex:01",
-    "hex:0100",
-    "hex:0200",
-    "hex:010000",
-    "hex:0100616263",
-    "hex:01000061",
-    "hex:0a00000000000000",
-    "@\"\"",
-    "@#1",
-    "@#2",
-];
+fn abstract_name(n: &[u8]) -> AddrKind {
+    AddrKind::Abstract(n.to_vec())
+}
 
-fn esc_str(s: &str) -> String {
-    format!("\"{s}\"")
+fn path(p: &[u8]) -> AddrKind {
+    AddrKind::Path(p.to_vec())
+}
+
+/// The addresses most calls use: two abstract names, two paths.
+fn addrs() -> [AddrKind; 4] {
+    [
+        abstract_name(b"a"),
+        abstract_name(b"b"),
+        path(b"p1"),
+        path(b"p2"),
+    ]
+}
+
+/// Addresses the kernel refuses (or that name nothing), as raw
+/// `sockaddr` bytes and as names.
+fn junk_addrs() -> [AddrKind; 10] {
+    let hex = |b: &[u8]| AddrKind::Hex(b.to_vec());
+    [
+        hex(&[0x01]),
+        hex(&[0x01, 0x00]),
+        hex(&[0x02, 0x00]),
+        hex(&[0x01, 0x00, 0x00]),
+        hex(b"\x01\x00abc"),
+        hex(b"\x01\x00\x00a"),
+        hex(&[0x0a, 0, 0, 0, 0, 0, 0, 0]),
+        abstract_name(b""),
+        AddrKind::Autobound(1),
+        AddrKind::Autobound(2),
+    ]
+}
+
+/// An fd argument from the generator's text for it: a name, or a number.
+fn fd(s: &str) -> FdArg {
+    FdArg {
+        fd: match parse_int(s).and_then(|n| i32::try_from(n).ok()) {
+            Some(n) => FdKind::Num(n),
+            None => FdKind::Name(s.to_string()),
+        },
+        col: 0,
+    }
+}
+
+/// A call line by process `proc`.
+fn call_line(proc: &str, op: Op, binds: Vec<String>, background: bool) -> Line {
+    Line {
+        lineno: 0,
+        echo: String::new(),
+        kind: LineKind::Call {
+            proc: proc.to_string(),
+            proc_col: 0,
+            op,
+            binds,
+            background,
+        },
+        expect: None,
+    }
+}
+
+fn directive(d: Directive) -> Line {
+    Line {
+        lineno: 0,
+        echo: String::new(),
+        kind: LineKind::Directive(d),
+        expect: None,
+    }
+}
+
+/// A C int option value.
+fn int_value(v: i64) -> Vec<u8> {
+    (v as i32).to_ne_bytes().to_vec()
+}
+
+/// `len` bytes of `x`, what `data=N` sends.
+fn xs(len: usize) -> Vec<u8> {
+    vec![b'x'; len]
 }
 
 impl Gen {
@@ -184,6 +263,21 @@ impl Gen {
         }
     }
 
+    /// One of `xs`, copied.
+    fn bytes(&mut self, xs: &[&[u8]]) -> Vec<u8> {
+        self.rng.pick(xs).to_vec()
+    }
+
+    fn push(&mut self, line: Line) {
+        self.lines.push(line.to_string());
+    }
+
+    /// A call of `p` binding `binds`.
+    fn push_call(&mut self, p: usize, op: Op, binds: Vec<String>) {
+        let l = call_line(&self.procs[p].name, op, binds, false);
+        self.push(l);
+    }
+
     /// Whether a call of `p` on the fd argument `fd` could block: any fd
     /// not known to be a live non-blocking file (a closed name's number
     /// may have been reused, a number may be anything but 0 to 2).
@@ -201,25 +295,22 @@ impl Gen {
 
     /// `--blocking`: send/receive flags without `dontwait` (for a call
     /// that may block), `None` for the usual `dontwait` ones.
-    fn blocking_flags(&mut self, extra: &[&str], pct: u32) -> Option<String> {
+    fn blocking_flags(&mut self, extra: &[i32], pct: u32) -> Option<i32> {
         if !self.blocking || !self.rng.chance(55) {
             return None;
         }
-        let f: Vec<&str> = extra
-            .iter()
-            .copied()
-            .filter(|_| self.rng.chance(pct))
-            .collect();
-        Some(if f.is_empty() {
-            String::new()
-        } else {
-            format!(" flags={}", f.join("|"))
-        })
+        Some(
+            extra
+                .iter()
+                .filter(|_| self.rng.chance(pct))
+                .fold(0, |f, e| f | e),
+        )
     }
 
-    /// `line` by `p` on `fd`, binding `binds` (` -> a b` or empty): in
-    /// the background when it may block (the names go on its `wait`).
-    fn maybe_bg(&mut self, p: usize, fd: &str, line: String, binds: String) -> String {
+    /// `op` by `p` on `fd`, binding `binds`: in the background when it may
+    /// block (the names go on its `wait`).
+    fn maybe_bg(&mut self, p: usize, fd: &str, op: Op, binds: Vec<String>) {
+        let pn = self.procs[p].name.clone();
         if self.blocking && self.may_block(p, fd) {
             self.pend.insert(p, binds);
             if let Some(n) = self.procs[p].names.iter().rev().find(|n| n.name == fd) {
@@ -233,17 +324,17 @@ impl Gen {
                     self.focus.drain(..k - 6);
                 }
             }
-            format!("{line} &")
+            self.push(call_line(&pn, op, Vec::new(), true));
         } else {
-            format!("{line}{binds}")
+            self.push(call_line(&pn, op, binds, false));
         }
     }
 
     /// The `wait` line collecting `p`'s background call, if it has one.
     fn collect(&mut self, p: usize) {
         if let Some(b) = self.pend.remove(&p) {
-            let pn = &self.procs[p].name;
-            self.lines.push(format!("{pn}: wait {BLOCKING_WAIT_MS}{b}"));
+            let ms = Some(BLOCKING_WAIT_MS);
+            self.push_call(p, Op::Wait { ms }, b);
         }
     }
 
@@ -267,7 +358,7 @@ impl Gen {
         });
     }
 
-    fn sock_type(&mut self) -> &'static str {
+    fn sock_type(&mut self) -> i32 {
         if self.rng.chance(65) {
             self.main_type
         } else {
@@ -275,10 +366,10 @@ impl Gen {
         }
     }
 
-    fn kind_of(ty: &str) -> Kind {
+    fn kind_of(ty: i32) -> Kind {
         match ty {
-            "stream" => Kind::Stream,
-            "dgram" => Kind::Dgram,
+            SOCK_STREAM => Kind::Stream,
+            SOCK_DGRAM => Kind::Dgram,
             _ => Kind::Seqpacket,
         }
     }
@@ -351,35 +442,45 @@ impl Gen {
         let i = self.pick_name(p, want)?;
         let n = self.procs[p].names[i].clone();
         if n.kind != Kind::Memfd && !self.nonblock[n.file] {
-            let pn = self.procs[p].name.clone();
-            self.lines.push(format!("{pn}: fcntl {} nonblock", n.name));
+            let on = Op::SetNonblock {
+                fd: fd(&n.name),
+                on: true,
+            };
+            self.push_call(p, on, Vec::new());
             self.nonblock[n.file] = true;
         }
         Some(n.name)
     }
 
-    fn addr(&mut self, bind: bool) -> String {
+    fn addr(&mut self, bind: bool) -> AddrArg {
         let r = self.rng.below(100);
-        if r < 80 {
-            self.rng.pick(ADDRS).to_string()
+        let addr = if r < 80 {
+            self.rng.pick(&addrs()).clone()
         } else if r < 88 {
-            if bind { "auto" } else { "unspec" }.to_string()
+            if bind {
+                AddrKind::Auto
+            } else {
+                AddrKind::Unspec
+            }
         } else if r < 92 {
-            if bind { "unspec" } else { "auto" }.to_string()
+            if bind {
+                AddrKind::Unspec
+            } else {
+                AddrKind::Auto
+            }
         } else {
-            self.rng.pick(JUNK_ADDRS).to_string()
-        }
+            self.rng.pick(&junk_addrs()).clone()
+        };
+        AddrArg { addr, col: 0 }
     }
 
-    fn data(&mut self) -> String {
+    /// The iovecs of a send: one string, one empty, a run of `x`, or none.
+    fn data(&mut self) -> Vec<SendBuf> {
         let r = self.rng.below(100);
-        if r < 60 {
-            let s = *self
-                .rng
-                .pick(&["a", "hi", "xyz", "hello", "ab\\x00c", "0123456789"]);
-            format!("data={}", esc_str(s))
+        let bytes = if r < 60 {
+            self.bytes(&[b"a", b"hi", b"xyz", b"hello", b"ab\x00c", b"0123456789"])
         } else if r < 72 {
-            "data=\"\"".to_string()
+            Vec::new()
         } else if r < 92 {
             let n = if self.blocking && self.rng.chance(25) {
                 300000
@@ -388,32 +489,33 @@ impl Gen {
                     .rng
                     .pick(&[1usize, 2, 7, 64, 100, 1000, 4096, 70000, 220000])
             };
-            format!("data={n}")
+            xs(n)
         } else {
-            String::new()
-        }
+            return Vec::new();
+        };
+        vec![SendBuf::Bytes(bytes)]
     }
 
-    fn creds(&mut self, p: usize) -> String {
+    fn creds(&mut self, p: usize) -> CtlPiece {
         let r = self.rng.below(100);
         if r < 45 {
-            return "creds=self".to_string();
+            return CtlPiece::Creds(CredsArg::Own, 0);
         }
         let procs: Vec<String> = self.procs.iter().map(|q| q.name.clone()).collect();
         let pid = if r < 85 {
-            self.rng.pick(&procs).clone()
+            PidArg::Name(self.rng.pick(&procs).clone())
         } else {
             // Numbers no process of the world can have (or 0).
-            self.rng.pick(&["0", "-1", "4194304"]).to_string()
+            PidArg::Num(*self.rng.pick(&[0, -1, 4194304]))
         };
         let own = self.procs[p].uid;
         let uids = [own, 0, 1000, 1001, 4294967295];
         let uid = *self.rng.pick(&uids);
         let gid = *self.rng.pick(&uids);
-        format!("creds={pid},{uid},{gid}")
+        CtlPiece::Creds(CredsArg::Explicit { pid, uid, gid }, 0)
     }
 
-    fn junk_cmsg(&mut self) -> String {
+    fn junk_cmsg(&mut self) -> CtlPiece {
         let r = self.rng.below(6);
         let mut b: Vec<u8> = Vec::new();
         match r {
@@ -449,16 +551,14 @@ impl Gen {
                 }
             }
         }
-        let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-        format!("cmsg=hex:{hex}")
+        CtlPiece::Raw(b)
     }
 
-    fn rights(&mut self, p: usize) -> String {
+    fn rights(&mut self, p: usize) -> CtlPiece {
         if self.rng.chance(3) {
             // More than SCM_MAX_FD (253) in one message.
-            let n = self.fd_arg(p, &|_| true);
-            let v = vec![n; 254];
-            return format!("rights=[{}]", v.join(","));
+            let n = fd(&self.fd_arg(p, &|_| true));
+            return CtlPiece::Rights(vec![n; 254]);
         }
         let k = 1 + self.rng.below(3);
         let mut v = Vec::new();
@@ -468,22 +568,20 @@ impl Gen {
             } else {
                 self.fd_arg(p, &|_| true)
             };
-            v.push(x);
+            v.push(fd(&x));
         }
-        format!("rights=[{}]", v.join(","))
+        CtlPiece::Rights(v)
     }
 
-    fn flags(&mut self, base: &str, extra: &[&str], pct: u32) -> String {
-        let mut f = vec![base.to_string()];
-        for e in extra {
-            if self.rng.chance(pct) {
-                f.push(e.to_string());
-            }
-        }
-        f.join("|")
+    /// `base`, and each of `extra` with probability `pct`%.
+    fn flags(&mut self, base: i32, extra: &[i32], pct: u32) -> i32 {
+        extra
+            .iter()
+            .filter(|_| self.rng.chance(pct))
+            .fold(base, |f, e| f | e)
     }
 
-    fn recv_binds(&mut self, p: usize) -> String {
+    fn recv_binds(&mut self, p: usize) -> Vec<String> {
         let k = self.rng.below(3);
         let mut names = Vec::new();
         for _ in 0..k {
@@ -492,11 +590,7 @@ impl Gen {
             self.bind_name(p, &n, Kind::Unknown, file, true);
             names.push(n);
         }
-        if names.is_empty() {
-            String::new()
-        } else {
-            format!(" -> {}", names.join(" "))
-        }
+        names
     }
 
     fn is_sock(n: &NameInfo) -> bool {
@@ -508,9 +602,7 @@ impl Gen {
         if self.rng.chance(14) {
             return self.call_v2(p);
         }
-        let pn = self.procs[p].name.clone();
-        let line: String = match self.rng.weighted(CALL_MIX) {
-            // socket
+        let (op, binds) = match self.rng.weighted(CALL_MIX) {
             CallKind::Socket => {
                 let ty = self.sock_type();
                 let nb = self.rng.chance(if self.blocking { 35 } else { 80 });
@@ -518,13 +610,10 @@ impl Gen {
                 let n = self.fresh("s");
                 let file = self.new_file(nb);
                 self.bind_name(p, &n, Self::kind_of(ty), file, false);
-                format!(
-                    "{pn}: socket {ty}{}{} -> {n}",
-                    if nb { " nonblock" } else { "" },
-                    if ce { " cloexec" } else { "" }
-                )
+                let ty =
+                    ty | if nb { SOCK_NONBLOCK } else { 0 } | if ce { SOCK_CLOEXEC } else { 0 };
+                (Op::Socket { ty, protocol: 0 }, vec![n])
             }
-            // socketpair
             CallKind::Socketpair => {
                 let ty = self.sock_type();
                 let nb = self.rng.chance(if self.blocking { 35 } else { 80 });
@@ -535,38 +624,36 @@ impl Gen {
                 let k = Self::kind_of(ty);
                 self.bind_name(p, &a, k, fa, false);
                 self.bind_name(p, &b, k, fb, false);
-                format!(
-                    "{pn}: socketpair {ty}{} -> {a} {b}",
-                    if nb { " nonblock" } else { "" }
-                )
+                let ty = ty | if nb { SOCK_NONBLOCK } else { 0 };
+                (Op::Socketpair { ty, protocol: 0 }, vec![a, b])
             }
-            // bind
             CallKind::Bind => {
-                let fd = self.fd_arg(p, &Self::is_sock);
-                let a = self.addr(true);
-                format!("{pn}: bind {fd} {a}")
+                let fd = fd(&self.fd_arg(p, &Self::is_sock));
+                let addr = self.addr(true);
+                (Op::Bind { fd, addr }, Vec::new())
             }
-            // connect
             CallKind::Connect => {
-                let Some(fd) = self.blocking_name(p, &Self::is_sock) else {
+                let Some(name) = self.blocking_name(p, &Self::is_sock) else {
                     return;
                 };
-                let a = self.addr(false);
-                self.maybe_bg(p, &fd, format!("{pn}: connect {fd} {a}"), String::new())
+                let addr = self.addr(false);
+                let op = Op::Connect {
+                    fd: fd(&name),
+                    addr,
+                };
+                return self.maybe_bg(p, &name, op, Vec::new());
             }
-            // listen
             CallKind::Listen => {
-                let fd = self.fd_arg(p, &Self::is_sock);
-                let b = if self.blocking && self.rng.chance(40) {
+                let fd = fd(&self.fd_arg(p, &Self::is_sock));
+                let backlog = if self.blocking && self.rng.chance(40) {
                     0
                 } else {
                     *self.rng.pick(&[0, 1, 2, 5, -1])
                 };
-                format!("{pn}: listen {fd} {b}")
+                (Op::Listen { fd, backlog }, Vec::new())
             }
-            // accept
             CallKind::Accept => {
-                let Some(fd) = self.blocking_name(p, &Self::is_sock) else {
+                let Some(name) = self.blocking_name(p, &Self::is_sock) else {
                     return;
                 };
                 let nb = self.rng.chance(80);
@@ -576,108 +663,118 @@ impl Gen {
                 let k = self.procs[p]
                     .names
                     .iter()
-                    .find(|x| x.name == fd)
+                    .find(|x| x.name == name)
                     .map(|x| x.kind)
                     .unwrap_or(Kind::Unknown);
                 self.bind_name(p, &n, k, file, true);
-                let line = format!(
-                    "{pn}: accept {fd}{}{}",
-                    if nb { " nonblock" } else { "" },
-                    if ce { " cloexec" } else { "" }
-                );
-                self.maybe_bg(p, &fd, line, format!(" -> {n}"))
+                let flags = if nb { SOCK_NONBLOCK } else { 0 } | if ce { SOCK_CLOEXEC } else { 0 };
+                let op = Op::Accept {
+                    fd: fd(&name),
+                    flags,
+                };
+                return self.maybe_bg(p, &name, op, vec![n]);
             }
-            // sendmsg
             CallKind::Sendmsg => {
-                let fd = self.fd_arg(p, &Self::is_sock);
-                let mut s = format!("{pn}: sendmsg {fd}");
-                if self.rng.chance(20) {
-                    let a = self.addr(false);
-                    s.push_str(&format!(" to={a}"));
-                }
-                let d = self.data();
-                if !d.is_empty() {
-                    s.push(' ');
-                    s.push_str(&d);
-                }
+                let name = self.fd_arg(p, &Self::is_sock);
+                let to = if self.rng.chance(20) {
+                    Some(self.addr(false))
+                } else {
+                    None
+                };
+                let iov = self.data();
                 let pieces = if self.rng.chance(40) {
                     1 + self.rng.below(2)
                 } else {
                     0
                 };
+                let mut control = Vec::new();
                 for _ in 0..pieces {
                     let r = self.rng.below(100);
-                    let piece = if r < 55 {
+                    control.push(if r < 55 {
                         self.rights(p)
                     } else if r < 90 {
                         self.creds(p)
                     } else {
                         self.junk_cmsg()
-                    };
-                    s.push(' ');
-                    s.push_str(&piece);
+                    });
                 }
-                let extra = ["nosignal", "oob", "eor", "more"];
-                if let Some(f) = self.blocking_flags(&extra, 12) {
-                    s.push_str(&f);
-                    let l = self.maybe_bg(p, &fd, s, String::new());
-                    return self.push_call(l);
+                let extra = [MSG_NOSIGNAL, MSG_OOB, MSG_EOR, MSG_MORE];
+                let blocking = self.blocking_flags(&extra, 12);
+                let flags = match blocking {
+                    Some(f) => f,
+                    None => self.flags(MSG_DONTWAIT, &extra, 12),
+                };
+                let op = Op::Sendmsg {
+                    fd: fd(&name),
+                    name: to,
+                    iov,
+                    control,
+                    flags,
+                };
+                if blocking.is_some() {
+                    return self.maybe_bg(p, &name, op, Vec::new());
                 }
-                let f = self.flags("dontwait", &extra, 12);
-                s.push_str(&format!(" flags={f}"));
-                s
+                (op, Vec::new())
             }
-            // recvmsg
             CallKind::Recvmsg => {
-                let fd = self.fd_arg(p, &Self::is_sock);
-                let mut s = format!("{pn}: recvmsg {fd}");
-                if self.rng.chance(35) {
-                    let l = *self.rng.pick(&[0usize, 1, 2, 3, 5, 100, 5000, 300000]);
-                    s.push_str(&format!(" len={l}"));
-                }
-                if self.rng.chance(25) {
+                let name = self.fd_arg(p, &Self::is_sock);
+                let iov = if self.rng.chance(35) {
+                    RecvBuf::Len(*self.rng.pick(&[0usize, 1, 2, 3, 5, 100, 5000, 300000]))
+                } else {
+                    RecvBuf::Len(1024)
+                };
+                let control = if self.rng.chance(25) {
                     // No size from 17 to 27 bytes: an SCM_CREDENTIALS cut
                     // there prints as raw bytes holding a pid number, which
                     // differs from run to run on the host.
-                    let sp = *self.rng.pick(&[
-                        "0",
-                        "16",
-                        "creds",
-                        "rights:2+creds",
-                        "rights:1+inq",
-                        "rights:1+creds",
-                        "32",
-                    ]);
-                    s.push_str(&format!(" space={sp}"));
+                    let b = SpaceTerm::Bytes;
+                    let (r, c) = (SpaceTerm::Rights, SpaceTerm::Creds);
+                    let sp = self
+                        .rng
+                        .pick(&[
+                            vec![b(0)],
+                            vec![b(16)],
+                            vec![c.clone()],
+                            vec![r(2), c.clone()],
+                            vec![r(1), SpaceTerm::Inq],
+                            vec![r(1), c],
+                            vec![b(32)],
+                        ])
+                        .clone();
+                    Some(Space::Terms(sp))
+                } else {
+                    None
+                };
+                let extra = [MSG_PEEK, MSG_TRUNC, MSG_WAITALL, MSG_CMSG_CLOEXEC, MSG_OOB];
+                let blocking = self.blocking_flags(&extra, 12);
+                let flags = match blocking {
+                    Some(f) => f,
+                    None => self.flags(MSG_DONTWAIT, &extra, 10),
+                };
+                let binds = self.recv_binds(p);
+                let op = Op::Recvmsg {
+                    fd: fd(&name),
+                    iov: vec![iov],
+                    namelen: None,
+                    control,
+                    flags,
+                };
+                if blocking.is_some() {
+                    return self.maybe_bg(p, &name, op, binds);
                 }
-                let extra = ["peek", "trunc", "waitall", "cmsg_cloexec", "oob"];
-                if let Some(f) = self.blocking_flags(&extra, 12) {
-                    s.push_str(&f);
-                    let b = self.recv_binds(p);
-                    let l = self.maybe_bg(p, &fd, s, b);
-                    return self.push_call(l);
-                }
-                let f = self.flags("dontwait", &extra, 10);
-                s.push_str(&format!(" flags={f}"));
-                let b = self.recv_binds(p);
-                s.push_str(&b);
-                s
+                (op, binds)
             }
-            // close
             CallKind::Close => {
                 let i = self.pick_name(p, &|_| true);
-                match i {
+                let name = match i {
                     Some(i) if self.rng.chance(90) => {
                         self.procs[p].names[i].live = false;
-                        format!("{pn}: close {}", self.procs[p].names[i].name)
+                        self.procs[p].names[i].name.clone()
                     }
-                    _ => {
-                        let fd = self.fd_arg(p, &|_| true);
-                        format!("{pn}: close {fd}")
-                    }
-                }
+                    _ => self.fd_arg(p, &|_| true),
+                };
+                (Op::Close { fd: fd(&name) }, Vec::new())
             }
-            // dup
             CallKind::Dup => {
                 let Some(i) = self.pick_name(p, &|_| true) else {
                     return;
@@ -685,92 +782,94 @@ impl Gen {
                 let src = self.procs[p].names[i].clone();
                 let n = self.fresh("d");
                 self.bind_name(p, &n, src.kind, src.file, true);
-                format!("{pn}: dup {} -> {n}", src.name)
+                (Op::Dup { fd: fd(&src.name) }, vec![n])
             }
-            // shutdown
             CallKind::Shutdown => {
-                let fd = self.fd_arg(p, &Self::is_sock);
-                let how = *self.rng.pick(&["rd", "wr", "rdwr"]);
-                format!("{pn}: shutdown {fd} {how}")
+                let fd = fd(&self.fd_arg(p, &Self::is_sock));
+                let how = *self.rng.pick(&[SHUT_RD, SHUT_WR, SHUT_RDWR]);
+                (Op::Shutdown { fd, how }, Vec::new())
             }
-            // setsockopt
             CallKind::Setsockopt => {
-                let fd = self.fd_arg(p, &Self::is_sock);
+                let fd = fd(&self.fd_arg(p, &Self::is_sock));
                 let r = self.rng.below(10);
-                let (opt, val) = match r {
-                    0 => ("passcred", self.rng.pick(&["0", "1"]).to_string()),
+                let (opt, value) = match r {
+                    0 => (Opt::Passcred, int_value(*self.rng.pick(&[0, 1]))),
                     1 => {
-                        let o = *self.rng.pick(&["sndbuf", "rcvbuf"]);
-                        let v = *self.rng.pick(&["0", "1", "1024", "4608", "65536", "-1"]);
-                        (o, v.to_string())
+                        let o = *self.rng.pick(&[Opt::Sndbuf, Opt::Rcvbuf]);
+                        let v = *self.rng.pick(&[0, 1, 1024, 4608, 65536, -1]);
+                        (o, int_value(v))
                     }
-                    2 => (
-                        "peek_off",
-                        self.rng.pick(&["-1", "0", "1", "3", "100"]).to_string(),
-                    ),
-                    3 => ("oobinline", self.rng.pick(&["0", "1"]).to_string()),
-                    4 => ("passpidfd", self.rng.pick(&["0", "1"]).to_string()),
-                    5 => ("passrights", self.rng.pick(&["0", "1"]).to_string()),
-                    6 => ("inq", self.rng.pick(&["0", "1", "2"]).to_string()),
-                    7 | 8 => ("attach_filter", self.rng.pick(FILTERS).to_string()),
-                    _ => ("detach_filter", "0".to_string()),
+                    2 => (Opt::PeekOff, int_value(*self.rng.pick(&[-1, 0, 1, 3, 100]))),
+                    3 => (Opt::Oobinline, int_value(*self.rng.pick(&[0, 1]))),
+                    4 => (Opt::Passpidfd, int_value(*self.rng.pick(&[0, 1]))),
+                    5 => (Opt::Passrights, int_value(*self.rng.pick(&[0, 1]))),
+                    6 => (Opt::Inq, int_value(*self.rng.pick(&[0, 1, 2]))),
+                    7 | 8 => {
+                        let f = *self.rng.pick(FILTERS);
+                        (Opt::AttachFilter, parse_hex(f).unwrap_or_default())
+                    }
+                    _ => (Opt::DetachFilter, int_value(0)),
                 };
-                format!("{pn}: setsockopt {fd} {opt} {val}")
+                let opt = OptArg::Named(opt);
+                (Op::Setsockopt { fd, opt, value }, Vec::new())
             }
-            // getsockopt
             CallKind::Getsockopt => {
-                let fd = self.fd_arg(p, &Self::is_sock);
+                let fd = fd(&self.fd_arg(p, &Self::is_sock));
                 let opt = *self.rng.pick(&[
-                    "passcred",
-                    "sndbuf",
-                    "rcvbuf",
-                    "peek_off",
-                    "oobinline",
-                    "passpidfd",
-                    "passrights",
-                    "inq",
-                    "attach_filter",
-                    "type",
-                    "acceptconn",
-                    "error",
-                    "peercred",
-                    "peergroups",
-                    "peerpidfd",
+                    Opt::Passcred,
+                    Opt::Sndbuf,
+                    Opt::Rcvbuf,
+                    Opt::PeekOff,
+                    Opt::Oobinline,
+                    Opt::Passpidfd,
+                    Opt::Passrights,
+                    Opt::Inq,
+                    Opt::AttachFilter,
+                    Opt::Type,
+                    Opt::Acceptconn,
+                    Opt::Error,
+                    Opt::Peercred,
+                    Opt::Peergroups,
+                    Opt::Peerpidfd,
                 ]);
-                if opt == "peerpidfd" {
+                let mut binds = Vec::new();
+                if opt == Opt::Peerpidfd {
                     let n = self.fresh("q");
                     let file = self.new_file(false);
                     self.bind_name(p, &n, Kind::Unknown, file, true);
-                    format!("{pn}: getsockopt {fd} {opt} -> {n}")
-                } else {
-                    format!("{pn}: getsockopt {fd} {opt}")
+                    binds.push(n);
                 }
+                let opt = OptArg::Named(opt);
+                let optlen = None;
+                (Op::Getsockopt { fd, opt, optlen }, binds)
             }
-            // getsockname / getpeername
             CallKind::Getname => {
-                let fd = self.fd_arg(p, &Self::is_sock);
-                let c = *self.rng.pick(&["getsockname", "getpeername"]);
-                format!("{pn}: {c} {fd}")
+                let fd = fd(&self.fd_arg(p, &Self::is_sock));
+                let op = if self.rng.below(2) == 0 {
+                    Op::Getsockname { fd, len: None }
+                } else {
+                    Op::Getpeername { fd, len: None }
+                };
+                (op, Vec::new())
             }
-            // fcntl
             CallKind::Fcntl => {
                 let Some(i) = self.pick_name(p, &|_| true) else {
                     return;
                 };
                 let n = self.procs[p].names[i].clone();
                 let r = self.rng.below(10);
-                let what = if r < 4 {
+                let fd = fd(&n.name);
+                let op = if r < 4 {
                     self.nonblock[n.file] = true;
-                    "nonblock"
+                    Op::SetNonblock { fd, on: true }
                 } else if r < 6 {
                     self.nonblock[n.file] = false;
-                    "block"
+                    Op::SetNonblock { fd, on: false }
                 } else {
-                    "getfd"
+                    Op::GetFd { fd }
                 };
-                format!("{pn}: fcntl {} {what}", n.name)
+                (op, Vec::new())
             }
-            // pipe
             CallKind::Pipe => {
                 let (r, w) = (self.fresh("pr"), self.fresh("pw"));
                 let nb = !self.blocking || self.rng.chance(40);
@@ -779,87 +878,96 @@ impl Gen {
                 self.partner.insert(fw, fr);
                 self.bind_name(p, &r, Kind::PipeR, fr, false);
                 self.bind_name(p, &w, Kind::PipeW, fw, false);
-                format!("{pn}: pipe{} -> {r} {w}", if nb { " nonblock" } else { "" })
+                let flags = if nb { SOCK_NONBLOCK } else { 0 };
+                (Op::Pipe { flags }, vec![r, w])
             }
-            // memfd
             CallKind::Memfd => {
                 let n = self.fresh("m");
                 let file = self.new_file(false);
                 self.bind_name(p, &n, Kind::Memfd, file, false);
-                let c = *self.rng.pick(&["hello", "", "x"]);
-                format!("{pn}: memfd {} -> {n}", esc_str(c))
+                let content = self.bytes(&[b"hello", b"", b"x"]);
+                (Op::Memfd { content }, vec![n])
             }
-            // read
             CallKind::Read => {
-                let Some(fd) = self.blocking_name(p, &|n| {
+                let Some(name) = self.blocking_name(p, &|n| {
                     matches!(n.kind, Kind::PipeR | Kind::Memfd) || n.kind.socket()
                 }) else {
                     return;
                 };
-                let n = if self.blocking && self.rng.chance(30) {
+                let len = if self.blocking && self.rng.chance(30) {
                     *self.rng.pick(&[5000usize, 70000, 300000])
                 } else {
                     *self.rng.pick(&[0usize, 1, 3, 100])
                 };
-                self.maybe_bg(p, &fd, format!("{pn}: read {fd} {n}"), String::new())
+                let op = Op::Read { fd: fd(&name), len };
+                return self.maybe_bg(p, &name, op, Vec::new());
             }
-            // write
             CallKind::Write => {
-                let Some(fd) = self.blocking_name(p, &|n| {
+                let Some(name) = self.blocking_name(p, &|n| {
                     matches!(n.kind, Kind::PipeW | Kind::Memfd) || n.kind.socket()
                 }) else {
                     return;
                 };
-                let d = if self.rng.chance(70) {
-                    esc_str(["a", "hi", "hello"][self.rng.below(3)])
+                let data = if self.rng.chance(70) {
+                    self.bytes(&[b"a", b"hi", b"hello"])
                 } else if self.blocking && self.rng.chance(30) {
-                    "300000".to_string()
+                    xs(300000)
                 } else {
-                    self.rng.pick(&["0", "10", "5000", "70000"]).to_string()
+                    xs(*self.rng.pick(&[0, 10, 5000, 70000]))
                 };
-                self.maybe_bg(p, &fd, format!("{pn}: write {fd} {d}"), String::new())
+                let op = Op::Write {
+                    fd: fd(&name),
+                    data,
+                };
+                return self.maybe_bg(p, &name, op, Vec::new());
             }
-            // poll
             CallKind::Poll => {
-                let fd = self.fd_arg(p, &|_| true);
-                format!("{pn}: poll {fd}")
+                let fd = fd(&self.fd_arg(p, &|_| true));
+                let op = Op::Poll {
+                    fds: vec![fd],
+                    list: false,
+                    events: crate::encode::POLL_EVENTS,
+                    timeout: 0,
+                };
+                (op, Vec::new())
             }
-            // ioctl
             CallKind::Ioctl => {
-                let fd = self.fd_arg(p, &Self::is_sock);
-                let r = *self.rng.pick(&["inq", "outq", "atmark"]);
-                format!("{pn}: ioctl {fd} {r}")
+                let fd = fd(&self.fd_arg(p, &Self::is_sock));
+                let req = *self.rng.pick(&[SIOCINQ, SIOCOUTQ, SIOCATMARK]);
+                (Op::Ioctl { fd, req }, Vec::new())
             }
             // gc (and stat, always right after a gc)
             CallKind::Gc => {
-                self.lines.push("gc".to_string());
+                self.push(directive(Directive::Gc));
                 if self.rng.chance(60) {
-                    "stat".to_string()
-                } else {
-                    return;
+                    self.push(directive(Directive::Stat));
                 }
+                return;
             }
-            // fork
             CallKind::Fork => {
                 if self.spare.is_empty() {
                     return;
                 }
-                let child = self.spare.remove(0);
-                let mut st = self.procs[p].clone();
-                st.name = child.clone();
-                self.procs.push(st);
-                format!("{pn}: fork {child}")
+                return self.fork(p);
             }
-            // exit
             CallKind::Exit => {
                 if self.alive().len() < 2 {
                     return;
                 }
                 self.procs[p].alive = false;
-                format!("{pn}: exit")
+                (Op::Exit, Vec::new())
             }
         };
-        self.push_call(line);
+        self.push_call(p, op, binds);
+    }
+
+    /// `p` forks the first spare process name.
+    fn fork(&mut self, p: usize) {
+        let child = self.spare.remove(0);
+        let mut st = self.procs[p].clone();
+        st.name = child.clone();
+        self.push_call(p, Op::Fork { child, col: 0 }, Vec::new());
+        self.procs.push(st);
     }
 
     /// `--blocking`: the first process makes a few blocking objects (a
@@ -867,7 +975,6 @@ impl Gen {
     /// buffer), then the forks share them; calls prefer them.
     fn blocking_prelude(&mut self) {
         let p = 0;
-        let pn = self.procs[p].name.clone();
         let k = 1 + self.rng.below(2);
         for _ in 0..k {
             let before = self.nonblock.len();
@@ -881,11 +988,17 @@ impl Gen {
                 let kd = Self::kind_of(ty);
                 self.bind_name(p, &a, kd, fa, false);
                 self.bind_name(p, &b, kd, fb, false);
-                self.lines.push(format!("{pn}: socketpair {ty} -> {a} {b}"));
+                let pair = Op::Socketpair { ty, protocol: 0 };
+                self.push_call(p, pair, vec![a.clone(), b.clone()]);
                 if self.rng.chance(35) {
-                    let v = *self.rng.pick(&["0", "1", "1024", "4608"]);
+                    let v = *self.rng.pick(&[0, 1, 1024, 4608]);
                     let x = if self.rng.chance(50) { &a } else { &b };
-                    self.lines.push(format!("{pn}: setsockopt {x} sndbuf {v}"));
+                    let op = Op::Setsockopt {
+                        fd: fd(x),
+                        opt: OptArg::Named(Opt::Sndbuf),
+                        value: int_value(v),
+                    };
+                    self.push_call(p, op, Vec::new());
                 }
             } else if r < 80 {
                 let (r, w) = (self.fresh("pr"), self.fresh("pw"));
@@ -894,58 +1007,65 @@ impl Gen {
                 self.partner.insert(fw, fr);
                 self.bind_name(p, &r, Kind::PipeR, fr, false);
                 self.bind_name(p, &w, Kind::PipeW, fw, false);
-                self.lines.push(format!("{pn}: pipe -> {r} {w}"));
+                self.push_call(p, Op::Pipe { flags: 0 }, vec![r, w]);
             } else {
-                let ty = if self.main_type == "dgram" {
-                    "stream"
+                let ty = if self.main_type == SOCK_DGRAM {
+                    SOCK_STREAM
                 } else {
                     self.main_type
                 };
                 let l = self.fresh("s");
                 let f = self.new_file(false);
                 self.bind_name(p, &l, Self::kind_of(ty), f, false);
-                let a = *self.rng.pick(&["@a", "\"p1\""]);
-                let b = *self.rng.pick(&[0, 0, 1]);
-                self.lines.push(format!("{pn}: socket {ty} -> {l}"));
-                self.lines.push(format!("{pn}: bind {l} {a}"));
-                self.lines.push(format!("{pn}: listen {l} {b}"));
+                let addr = self.rng.pick(&[abstract_name(b"a"), path(b"p1")]).clone();
+                let backlog = *self.rng.pick(&[0, 0, 1]);
+                self.push_call(p, Op::Socket { ty, protocol: 0 }, vec![l.clone()]);
+                let addr = AddrArg { addr, col: 0 };
+                self.push_call(p, Op::Bind { fd: fd(&l), addr }, Vec::new());
+                self.push_call(
+                    p,
+                    Op::Listen {
+                        fd: fd(&l),
+                        backlog,
+                    },
+                    Vec::new(),
+                );
             }
             self.focus.extend(before..self.nonblock.len());
         }
         while !self.spare.is_empty() && self.rng.chance(80) {
-            let child = self.spare.remove(0);
-            let mut st = self.procs[p].clone();
-            st.name = child.clone();
-            self.lines.push(format!("{pn}: fork {child}"));
-            self.procs.push(st);
+            self.fork(p);
         }
     }
 
     /// One call of the forms version 2 of the language added.
     fn call_v2(&mut self, p: usize) {
-        let pn = self.procs[p].name.clone();
         // Lengths that never cut an autobound name (whose bytes are
         // random on the host): nothing, the family, or all 8 bytes.
-        const NAME_LENS: &[&str] = &["0", "1", "2", "8", "12", "128"];
-        let line = match self.rng.below(17) {
+        const NAME_LENS: &[u32] = &[0, 1, 2, 8, 12, 128];
+        let (op, binds) = match self.rng.below(17) {
             0 => {
-                let ty = *self.rng.pick(&["raw", "dgram", "stream", "4", "11", "0"]);
-                let proto = *self.rng.pick(&["0", "1", "2", "-1"]);
+                // Types and protocols the kernel may refuse; `maybe`: a
+                // type the generator cannot know it made.
+                let (ty, kind, maybe) = *self.rng.pick(&[
+                    (SOCK_RAW, Kind::Dgram, false),
+                    (SOCK_DGRAM, Kind::Dgram, false),
+                    (SOCK_STREAM, Kind::Stream, false),
+                    (4, Kind::Unknown, true),
+                    (11, Kind::Unknown, true),
+                    (0, Kind::Unknown, true),
+                ]);
+                let protocol = *self.rng.pick(&[0, 1, 2, -1]);
                 let n = self.fresh("s");
                 let file = self.new_file(true);
-                let kind = match ty {
-                    "raw" | "dgram" => Kind::Dgram,
-                    "stream" => Kind::Stream,
-                    _ => Kind::Unknown,
-                };
-                self.bind_name(p, &n, kind, file, ty.len() < 3);
-                let c = *self.rng.pick(&["socket", "socket", "socketpair"]);
-                if c == "socketpair" {
+                self.bind_name(p, &n, kind, file, maybe);
+                let ty = ty | SOCK_NONBLOCK;
+                if self.rng.below(3) == 2 {
                     let m = self.fresh("s");
                     self.bind_name(p, &m, kind, file, true);
-                    format!("{pn}: socketpair {ty} nonblock protocol={proto} -> {n} {m}")
+                    (Op::Socketpair { ty, protocol }, vec![n, m])
                 } else {
-                    format!("{pn}: socket {ty} nonblock protocol={proto} -> {n}")
+                    (Op::Socket { ty, protocol }, vec![n])
                 }
             }
             1 => {
@@ -962,204 +1082,240 @@ impl Gen {
                 };
                 let n = self.fresh("d");
                 self.bind_name(p, &n, src.kind, src.file, true);
-                format!("{pn}: dup2 {} {target} -> {n}", src.name)
+                let op = Op::Dup2 {
+                    fd: fd(&src.name),
+                    newfd: fd(&target),
+                };
+                (op, vec![n])
             }
             2 => {
                 // exec closes the close-on-exec fds: names may now be stale.
                 for n in &mut self.procs[p].names {
                     n.maybe = true;
                 }
-                format!("{pn}: exec")
+                (Op::Exec, Vec::new())
             }
             3 => {
                 let k = 1 + self.rng.below(3);
-                let fds: Vec<String> = (0..k).map(|_| self.fd_arg(p, &|_| true)).collect();
-                let ev = *self
-                    .rng
-                    .pick(&["in", "out", "in|out|rdhup", "pri", "0", "in|0x8"]);
-                format!("{pn}: poll [{}] events={ev}", fds.join(","))
+                let fds: Vec<FdArg> = (0..k).map(|_| fd(&self.fd_arg(p, &|_| true))).collect();
+                let events = *self.rng.pick(&[
+                    POLLIN,
+                    POLLOUT,
+                    POLLIN | POLLOUT | POLLRDHUP,
+                    POLLPRI,
+                    0,
+                    POLLIN | POLLERR,
+                ]);
+                let op = Op::Poll {
+                    fds,
+                    list: true,
+                    events,
+                    timeout: 0,
+                };
+                (op, Vec::new())
             }
             4 => {
-                let fd = self.fd_arg(p, &Self::is_sock);
-                let iov = *self
+                let fd = fd(&self.fd_arg(p, &Self::is_sock));
+                let l = RecvBuf::Len;
+                let iov = self
                     .rng
-                    .pick(&["[1,2]", "[0,3,100]", "[]", "[5]", "[2,2,2,2]"]);
-                let name = *self.rng.pick(NAME_LENS);
+                    .pick(&[
+                        vec![l(1), l(2)],
+                        vec![l(0), l(3), l(100)],
+                        vec![],
+                        vec![l(5)],
+                        vec![l(2), l(2), l(2), l(2)],
+                    ])
+                    .clone();
+                let namelen = Some(*self.rng.pick(NAME_LENS));
                 // No control size from 17 to 27 bytes (see `recvmsg` above).
-                let sp =
-                    *self
-                        .rng
-                        .pick(&["null:64", "0", "16", "rights:3+creds", "32", "rights:3"]);
-                let f = self.flags("dontwait", &["peek", "trunc", "errqueue", "0x4"], 15);
-                let b = self.recv_binds(p);
-                format!("{pn}: recvmsg {fd} iov={iov} name={name} space={sp} flags={f}{b}")
+                let b = SpaceTerm::Bytes;
+                let (r, c) = (SpaceTerm::Rights, SpaceTerm::Creds);
+                let control = self
+                    .rng
+                    .pick(&[
+                        Space::Null(64),
+                        Space::Terms(vec![b(0)]),
+                        Space::Terms(vec![b(16)]),
+                        Space::Terms(vec![r(3), c]),
+                        Space::Terms(vec![b(32)]),
+                        Space::Terms(vec![r(3)]),
+                    ])
+                    .clone();
+                let flags = self.flags(MSG_DONTWAIT, &[MSG_PEEK, MSG_TRUNC, MSG_ERRQUEUE, 0x4], 15);
+                let binds = self.recv_binds(p);
+                let op = Op::Recvmsg {
+                    fd,
+                    iov,
+                    namelen,
+                    control: Some(control),
+                    flags,
+                };
+                (op, binds)
             }
             5 => {
-                let fd = self.fd_arg(p, &Self::is_sock);
-                let d = *self.rng.pick(&[
-                    "[\"ab\",\"c\"]",
-                    "[]",
-                    "[3,\"x\",0]",
-                    "[\"a,b\"]",
-                    "[1,1,1]",
-                ]);
-                let mut s = format!("{pn}: sendmsg {fd} data={d}");
+                let fd = fd(&self.fd_arg(p, &Self::is_sock));
+                let s = |b: &[u8]| SendBuf::Bytes(b.to_vec());
+                let iov = self
+                    .rng
+                    .pick(&[
+                        vec![s(b"ab"), s(b"c")],
+                        vec![],
+                        vec![s(b"xxx"), s(b"x"), s(b"")],
+                        vec![s(b"a,b")],
+                        vec![s(b"x"), s(b"x"), s(b"x")],
+                    ])
+                    .clone();
+                let name = if self.rng.chance(30) {
+                    Some(self.addr(false))
+                } else {
+                    None
+                };
+                let mut control = Vec::new();
                 if self.rng.chance(30) {
-                    let a = self.addr(false);
-                    s.push_str(&format!(" to={a}"));
+                    control.push(self.rights(p));
                 }
-                if self.rng.chance(30) {
-                    let r = self.rights(p);
-                    s.push(' ');
-                    s.push_str(&r);
-                }
-                let f = self.flags("dontwait", &["nosignal", "0x4", "more", "eor"], 15);
-                s.push_str(&format!(" flags={f}"));
-                s
+                let flags = self.flags(MSG_DONTWAIT, &[MSG_NOSIGNAL, 0x4, MSG_MORE, MSG_EOR], 15);
+                let op = Op::Sendmsg {
+                    fd,
+                    name,
+                    iov,
+                    control,
+                    flags,
+                };
+                (op, Vec::new())
             }
             6 => {
-                let fd = self.fd_arg(p, &Self::is_sock);
+                let fd = fd(&self.fd_arg(p, &Self::is_sock));
                 let opt = *self.rng.pick(&[
-                    "type",
-                    "sndbuf",
-                    "rcvbuf",
-                    "linger",
-                    "domain",
-                    "protocol",
-                    "keepalive",
-                    "priority",
-                    "rcvlowat",
-                    "sndlowat",
-                    "peergroups",
-                    "passcred",
+                    Opt::Type,
+                    Opt::Sndbuf,
+                    Opt::Rcvbuf,
+                    Opt::Linger,
+                    Opt::Domain,
+                    Opt::Protocol,
+                    Opt::Keepalive,
+                    Opt::Priority,
+                    Opt::Rcvlowat,
+                    Opt::Sndlowat,
+                    Opt::Peergroups,
+                    Opt::Passcred,
                 ]);
-                let ol = *self.rng.pick(&["0", "2", "4", "8", "16", "-1", "100"]);
-                format!("{pn}: getsockopt {fd} {opt} optlen={ol}")
+                let optlen = Some(*self.rng.pick(&[0, 2, 4, 8, 16, -1, 100]));
+                let opt = OptArg::Named(opt);
+                (Op::Getsockopt { fd, opt, optlen }, Vec::new())
             }
             7 => {
-                let fd = self.fd_arg(p, &Self::is_sock);
-                let (opt, v) = match self.rng.below(9) {
+                let fd = fd(&self.fd_arg(p, &Self::is_sock));
+                let (opt, value) = match self.rng.below(9) {
                     // (No timeouts: a blocking call would depend on timing.)
-                    0 => ("sndbufforce", self.rng.pick(&["0", "65536"]).to_string()),
-                    1 => ("linger", self.rng.pick(&["1,5", "0,0", "1,-1"]).to_string()),
-                    2 => (
-                        "priority",
-                        self.rng.pick(&["0", "6", "7", "-1"]).to_string(),
-                    ),
-                    3 => ("keepalive", self.rng.pick(&["0", "1", "7"]).to_string()),
-                    4 => ("reuseaddr", self.rng.pick(&["0", "1"]).to_string()),
-                    5 => (
-                        "rcvlowat",
-                        self.rng.pick(&["0", "1", "5", "-1"]).to_string(),
-                    ),
+                    0 => (Opt::Sndbufforce, int_value(*self.rng.pick(&[0, 65536]))),
+                    1 => {
+                        let (on, secs) = *self.rng.pick(&[(1i32, 5i32), (0, 0), (1, -1)]);
+                        let mut v = on.to_ne_bytes().to_vec();
+                        v.extend_from_slice(&secs.to_ne_bytes());
+                        (Opt::Linger, v)
+                    }
+                    2 => (Opt::Priority, int_value(*self.rng.pick(&[0, 6, 7, -1]))),
+                    3 => (Opt::Keepalive, int_value(*self.rng.pick(&[0, 1, 7]))),
+                    4 => (Opt::Reuseaddr, int_value(*self.rng.pick(&[0, 1]))),
+                    5 => (Opt::Rcvlowat, int_value(*self.rng.pick(&[0, 1, 5, -1]))),
                     6 => (
-                        "sndbuf",
-                        self.rng
-                            .pick(&["4294967295", "4294967296", "2048"])
-                            .to_string(),
+                        Opt::Sndbuf,
+                        int_value(*self.rng.pick(&[4294967295, 4294967296, 2048])),
                     ),
                     7 => {
-                        let lv = *self.rng.pick(&["1", "1", "0", "6", "263"]);
-                        let nm = *self
-                            .rng
-                            .pick(&["7", "8", "6", "5", "9", "12", "9999", "18", "2"]);
-                        let b =
-                            *self
-                                .rng
-                                .pick(&["hex:01000000", "hex:0010", "hex:", "hex:0010000000"]);
-                        return self.push_call(format!("{pn}: setsockopt {fd} raw={lv},{nm} {b}"));
+                        let level = *self.rng.pick(&[1, 1, 0, 6, 263]);
+                        let name = *self.rng.pick(&[7, 8, 6, 5, 9, 12, 9999, 18, 2]);
+                        let value = *self.rng.pick(RAW_VALUES);
+                        let opt = OptArg::Raw { level, name };
+                        let value = value.to_vec();
+                        return self.push_call(p, Op::Setsockopt { fd, opt, value }, Vec::new());
                     }
                     _ => {
                         // Raw reads of options that hold no pid.
-                        let nm = *self
-                            .rng
-                            .pick(&["3", "7", "8", "6", "9", "13", "20", "38", "39"]);
-                        let ol = *self.rng.pick(&["2", "4", "16", "4096"]);
-                        return self
-                            .push_call(format!("{pn}: getsockopt {fd} raw=1,{nm} optlen={ol}"));
+                        let name = *self.rng.pick(&[3, 7, 8, 6, 9, 13, 20, 38, 39]);
+                        let optlen = Some(*self.rng.pick(&[2, 4, 16, 4096]));
+                        let opt = OptArg::Raw { level: 1, name };
+                        return self.push_call(p, Op::Getsockopt { fd, opt, optlen }, Vec::new());
                     }
                 };
-                format!("{pn}: setsockopt {fd} {opt} {v}")
+                let opt = OptArg::Named(opt);
+                (Op::Setsockopt { fd, opt, value }, Vec::new())
             }
             8 => {
-                let fd = self.fd_arg(p, &Self::is_sock);
-                let c = *self.rng.pick(&["getsockname", "getpeername"]);
-                let l = *self.rng.pick(NAME_LENS);
-                format!("{pn}: {c} {fd} len={l}")
+                let fd = fd(&self.fd_arg(p, &Self::is_sock));
+                let sock = self.rng.below(2) == 0;
+                let len = Some(*self.rng.pick(NAME_LENS) as i32);
+                let op = if sock {
+                    Op::Getsockname { fd, len }
+                } else {
+                    Op::Getpeername { fd, len }
+                };
+                (op, Vec::new())
             }
             9 => {
                 let Some(i) = self.pick_name(p, &Self::is_sock) else {
                     return;
                 };
-                let n = self.procs[p].names[i].name.clone();
-                format!("{pn}: fcntl {n} setown")
+                let fd = fd(&self.procs[p].names[i].name);
+                (Op::SetOwn { fd }, Vec::new())
             }
-            10 => format!("{pn}: sigurg"),
+            10 => (Op::Sigurg, Vec::new()),
             11 => {
-                let path = *self.rng.pick(&[
-                    "\"f1\"",
-                    "\"d1/f2\"",
-                    "\"d1\"",
-                    "\"p1\"",
-                    "\"./f1\"",
-                    "\"d1//f2\"",
-                ]);
+                let path = self.bytes(&[b"f1", b"d1/f2", b"d1", b"p1", b"./f1", b"d1//f2"]);
                 let flags = *self.rng.pick(&[
-                    "rdwr|creat",
-                    "rdonly",
-                    "wronly|creat|excl",
-                    "path",
-                    "rdwr|trunc",
-                    "rdonly|directory",
-                    "wronly|append|creat",
-                    "rdwr|creat|cloexec",
+                    O_RDWR | O_CREAT,
+                    O_RDONLY,
+                    O_WRONLY | O_CREAT | O_EXCL,
+                    O_PATH,
+                    O_RDWR | O_TRUNC,
+                    O_RDONLY | O_DIRECTORY,
+                    O_WRONLY | O_APPEND | O_CREAT,
+                    O_RDWR | O_CREAT | O_CLOEXEC,
                 ]);
                 let n = self.fresh("f");
                 let file = self.new_file(false);
                 self.bind_name(p, &n, Kind::Memfd, file, true);
-                let mode = if self.rng.chance(30) { " 0o600" } else { "" };
-                format!("{pn}: open {path} {flags}{mode} -> {n}")
+                let mode = if self.rng.chance(30) { 0o600 } else { 0o644 };
+                (Op::Open { path, flags, mode }, vec![n])
             }
             12 => {
-                let path = *self.rng.pick(&["\"d1\"", "\"d1/d2\"", "\"d3\""]);
-                let mode = *self.rng.pick(&["", " 0o700", " 0o711", " 0o755"]);
-                format!("{pn}: mkdir {path}{mode}")
+                let path = self.bytes(&[b"d1", b"d1/d2", b"d3"]);
+                let mode = *self.rng.pick(&[0o777, 0o700, 0o711, 0o755]);
+                (Op::Mkdir { path, mode }, Vec::new())
             }
             13 => {
-                let path = *self
-                    .rng
-                    .pick(&["\"f1\"", "\"p1\"", "\"p2\"", "\"d1\"", "\"d1/f2\""]);
-                format!("{pn}: unlink {path}")
+                let path = self.bytes(&[b"f1", b"p1", b"p2", b"d1", b"d1/f2"]);
+                (Op::Unlink { path }, Vec::new())
             }
             14 => {
-                let path = *self.rng.pick(&["\"f1\"", "\"p1\"", "\"d1\"", "\"."]);
-                let path = if path == "\"." { "\".\"" } else { path };
-                let mode = *self
-                    .rng
-                    .pick(&["0o777", "0o700", "0o600", "0o000", "0o755"]);
-                format!("{pn}: chmod {path} {mode}")
+                let path = self.bytes(&[b"f1", b"p1", b"d1", b"."]);
+                let mode = *self.rng.pick(&[0o777, 0o700, 0o600, 0o000, 0o755]);
+                (Op::Chmod { path, mode }, Vec::new())
             }
             15 => {
-                let a = *self.rng.pick(&["\"f1\"", "\"p1\"", "\"p2\"", "\"d1\""]);
-                let b = *self.rng.pick(&["\"p2\"", "\"p1\"", "\"d1/p3\"", "\"f1\""]);
-                format!("{pn}: rename {a} {b}")
+                let old = self.bytes(&[b"f1", b"p1", b"p2", b"d1"]);
+                let new = self.bytes(&[b"p2", b"p1", b"d1/p3", b"f1"]);
+                (Op::Rename { old, new }, Vec::new())
             }
             _ => {
-                let Some(fd) = self.nb_name(p, &|n| n.kind == Kind::Memfd) else {
+                let Some(name) = self.nb_name(p, &|n| n.kind == Kind::Memfd) else {
                     return;
                 };
-                if self.rng.chance(50) {
-                    format!("{pn}: write {fd} \"data\"")
+                let fd = fd(&name);
+                let op = if self.rng.chance(50) {
+                    Op::Write {
+                        fd,
+                        data: b"data".to_vec(),
+                    }
                 } else {
-                    format!("{pn}: read {fd} 10")
-                }
+                    Op::Read { fd, len: 10 }
+                };
+                (op, Vec::new())
             }
         };
-        self.push_call(line);
-    }
-
-    fn push_call(&mut self, line: String) {
-        self.lines.push(line);
+        self.push_call(p, op, binds);
     }
 
     /// A live name for a call that could block: with `--blocking`, often
@@ -1187,14 +1343,16 @@ pub fn generate(seed: u64, calls: usize) -> String {
 /// independent of timing are added by [`super::prepare_blocking`].)
 pub fn generate_mode(seed: u64, calls: usize, blocking: bool) -> String {
     let mut g = Gen::new(seed, blocking);
-    if blocking {
-        if g.rng.chance(35) {
-            let q = *g.rng.pick(&[0, 1, 2, 3]);
-            g.lines.push(format!("sysctl max_dgram_qlen={q}"));
-        }
-    } else if g.rng.chance(12) {
-        let q = *g.rng.pick(&[0, 1, 2, 3, 10]);
-        g.lines.push(format!("sysctl max_dgram_qlen={q}"));
+    let qlen = if blocking {
+        g.rng.chance(35).then(|| *g.rng.pick(&[0, 1, 2, 3]))
+    } else {
+        g.rng.chance(12).then(|| *g.rng.pick(&[0, 1, 2, 3, 10]))
+    };
+    if let Some(max_dgram_qlen) = qlen {
+        g.push(directive(Directive::Sysctl {
+            max_dgram_qlen,
+            netns: 0,
+        }));
     }
     let nproc = 2 + g.rng.below(3);
     // The first process is always a task; each other one is a task
@@ -1209,25 +1367,28 @@ pub fn generate_mode(seed: u64, calls: usize, blocking: bool) -> String {
     }
     for name in PROC_NAMES.iter().take(tasks) {
         let uid = *g.rng.pick(&[0u32, 1000, 1000, 1001]);
-        let mut line = format!("task {name}");
-        if uid != 1000 {
-            line.push_str(&format!(" uid={uid} gid={uid}"));
-        }
+        let mut spec = TaskSpec {
+            uid,
+            gid: uid,
+            groups: vec![uid],
+            ..TaskSpec::default()
+        };
         if g.rng.chance(8) {
-            line.push_str(" groups=[1000,1001,5]");
+            spec.groups = vec![1000, 1001, 5];
         }
         if g.rng.chance(12) {
-            let n = 4 + g.rng.below(5);
-            line.push_str(&format!(" nofile={n}"));
+            spec.nofile = 4 + g.rng.below(5) as u64;
         }
         if g.rng.chance(10) {
-            let u = [" umask=0o077", " umask=0o000", " umask=0o002"][g.rng.below(3)];
-            line.push_str(u);
+            spec.umask = [0o077, 0o000, 0o002][g.rng.below(3)];
         }
         if g.rng.chance(10) {
-            line.push_str(" netns=1");
+            spec.netns = 1;
         }
-        g.lines.push(line);
+        g.push(directive(Directive::Task {
+            name: name.to_string(),
+            spec,
+        }));
         g.procs.push(ProcState {
             name: name.to_string(),
             uid,
@@ -1247,11 +1408,7 @@ pub fn generate_mode(seed: u64, calls: usize, blocking: bool) -> String {
         if !g.spare.is_empty() && g.rng.chance(if blocking { 15 } else { 8 }) {
             let p = *g.rng.pick(&alive);
             g.collect(p);
-            let child = g.spare.remove(0);
-            let mut st = g.procs[p].clone();
-            st.name = child.clone();
-            g.lines.push(format!("{}: fork {child}", g.procs[p].name));
-            g.procs.push(st);
+            g.fork(p);
             continue;
         }
         let p = *g.rng.pick(&alive);
