@@ -811,12 +811,16 @@ fn cmd_diff(files: &[PathBuf], style: Style, format: Format) -> u8 {
                     "call": x.echo,
                     "model": x.model,
                     "kernel": x.kernel,
+                    "note": afunix_cli::check::host_inflight_note(&model.scenario, x),
                 });
                 emit!("{v}");
             } else {
                 emit!("{name}:{}: {}", x.lineno, x.echo);
                 emit!("  {} {}", style.bad("model: "), x.model);
                 emit!("  kernel: {}", x.kernel);
+                if let Some(note) = afunix_cli::check::host_inflight_note(&model.scenario, x) {
+                    emit!("  note: {note}");
+                }
             }
         }
         for (who, r) in [("model", &model.run), ("kernel", &kernel.run)] {

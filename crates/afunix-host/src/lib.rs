@@ -112,6 +112,26 @@ mod sys;
 #[doc(hidden)]
 pub use helper::image_main;
 
+/// How many files user `uid` has in flight on this machine right now
+/// (`user_struct::unix_inflight`, counted over every process of the user
+/// in every namespace), as `too_many_unix_fds` sees it when a process of
+/// that uid passes files: a send fails with ETOOMANYREFS while the count is
+/// above the sender's RLIMIT_NOFILE (root, which has CAP_SYS_RESOURCE,
+/// counts 0). Found by probing the kernel in a forked child with that uid,
+/// so the caller must be root or be `uid`; counts above 2^20 read 2^20 + 1.
+///
+/// A run of a scenario on the host starts from this count, where the
+/// model's world starts from none; `afunix diff` and `afunix fuzz` use it
+/// to tell an ETOOMANYREFS that earlier runs' leaks cause (the kernel's
+/// collector never frees some cycles) from a divergence of the model.
+///
+/// # Errors
+///
+/// The errno of the fork, the credential change or the probing calls.
+pub fn files_in_flight(uid: u32) -> std::io::Result<u64> {
+    sys::files_in_flight(uid)
+}
+
 use afunix::Errno;
 use afunix_backend::backend::{
     Backend, BackendError, Call, Out, ProcId, Progress, Reply, SendBuf, TaskSpec,

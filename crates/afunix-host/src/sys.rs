@@ -22,6 +22,178 @@ pub(crate) fn check(r: libc::c_int) -> io::Result<libc::c_int> {
     }
 }
 
+/// The files user `uid` has in flight on the whole machine
+/// (`user_struct::unix_inflight`), by probing `too_many_unix_fds` in a
+/// forked child with that uid: a send of one fd fails with ETOOMANYREFS
+/// exactly when the count is above the sender's RLIMIT_NOFILE, so a binary
+/// search over the soft limit finds it. The child needs to become `uid`
+/// (root, or `uid` is ours); at most `NR_OPEN` (2^20) is told apart.
+pub(crate) fn files_in_flight(uid: u32) -> io::Result<u64> {
+    let mut p = [-1; 2];
+    // SAFETY: `p` has room for two ints.
+    check(unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    // SAFETY: the kernel just gave us both fds.
+    let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(p[0]), OwnedFd::from_raw_fd(p[1])) };
+    // SAFETY: the child makes plain system calls only (no allocation, no
+    // lock another thread could hold) and leaves with `_exit`.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if pid == 0 {
+        let n = probe_in_flight(uid);
+        // SAFETY: 8 bytes from a live i64, then the child ends.
+        unsafe {
+            libc::write(wr.as_raw_fd(), (&n as *const i64).cast(), 8);
+            libc::_exit(0);
+        }
+    }
+    drop(wr);
+    let mut b = [0u8; 8];
+    // SAFETY: `b` has room for 8 bytes.
+    let got = unsafe { libc::read(rd.as_raw_fd(), b.as_mut_ptr().cast(), 8) };
+    reap(pid);
+    if got != 8 {
+        return Err(io::Error::other("the in-flight probe died"));
+    }
+    match i64::from_ne_bytes(b) {
+        n if n >= 0 => Ok(n as u64),
+        e => Err(io::Error::from_raw_os_error(-e as i32)),
+    }
+}
+
+/// The forked child of [`files_in_flight`]: the count, or `-errno`.
+fn probe_in_flight(uid: u32) -> i64 {
+    const NR_OPEN: u64 = 1 << 20;
+    let fail = || -i64::from(errno());
+    // The hard limit as high as the kernel allows, while still root.
+    set_nofile(NR_OPEN, NR_OPEN);
+    let mut max = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `max` is a live rlimit for the kernel to fill.
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut max) };
+    let hard = max.rlim_max;
+    // SAFETY: plain id-changing system calls of this (single-threaded)
+    // child; `setgroups` with an empty list reads no pointer.
+    let changed = unsafe {
+        libc::geteuid() == uid
+            || (libc::setgroups(0, std::ptr::null()) == 0
+                && libc::setresgid(uid, uid, uid) == 0
+                && libc::setresuid(uid, uid, uid) == 0)
+    };
+    if !changed {
+        return fail();
+    }
+    let mut sv = [-1; 2];
+    // SAFETY: `sv` has room for two ints.
+    if unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_DGRAM, 0, sv.as_mut_ptr()) } < 0 {
+        return fail();
+    }
+    // Whether a send of one fd passes `too_many_unix_fds` with a soft
+    // RLIMIT_NOFILE of `k`; the message is read back at once.
+    let passes = |k: u64| -> Result<bool, i64> {
+        if !set_nofile(k, hard) {
+            return Err(fail());
+        }
+        match send_fd(sv[0], sv[1]) {
+            Ok(()) => {}
+            Err(libc::ETOOMANYREFS) => return Ok(false),
+            Err(e) => return Err(-i64::from(e)),
+        }
+        set_nofile(hard, hard);
+        recv_and_close(sv[1]).map_err(|e| -i64::from(e))?;
+        Ok(true)
+    };
+    // The smallest limit that passes is the count.
+    let (mut lo, mut hi) = (0u64, hard);
+    match passes(hi) {
+        Ok(true) => {}
+        Ok(false) => return hi as i64 + 1,
+        Err(e) => return e,
+    }
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        match passes(mid) {
+            Ok(true) => hi = mid,
+            Ok(false) => lo = mid + 1,
+            Err(e) => return e,
+        }
+    }
+    lo as i64
+}
+
+/// `setrlimit(RLIMIT_NOFILE, {cur, max})`; whether it was set.
+fn set_nofile(cur: u64, max: u64) -> bool {
+    let lim = libc::rlimit {
+        rlim_cur: cur,
+        rlim_max: max,
+    };
+    // SAFETY: `lim` is a live rlimit.
+    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 }
+}
+
+/// `sendmsg(sock, 1 byte, SCM_RIGHTS [fd], MSG_DONTWAIT)`; the errno.
+fn send_fd(sock: RawFd, fd: RawFd) -> Result<(), i32> {
+    let mut byte = 0u8;
+    let mut iov = libc::iovec {
+        iov_base: (&mut byte as *mut u8).cast(),
+        iov_len: 1,
+    };
+    let mut cbuf = [0u64; 4];
+    // SAFETY: an all-zero msghdr is a valid empty one.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf.as_mut_ptr().cast();
+    // SAFETY: CMSG_SPACE only computes.
+    msg.msg_controllen = unsafe { libc::CMSG_SPACE(4) } as usize;
+    // SAFETY: `msg` points at `cbuf`, 32 bytes, room for one header and
+    // one int: the first header and its data are inside it.
+    unsafe {
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        (*c).cmsg_level = libc::SOL_SOCKET;
+        (*c).cmsg_type = libc::SCM_RIGHTS;
+        (*c).cmsg_len = libc::CMSG_LEN(4) as usize;
+        (libc::CMSG_DATA(c) as *mut i32).write_unaligned(fd);
+    }
+    // SAFETY: `msg` and everything it points to are live.
+    if unsafe { libc::sendmsg(sock, &msg, libc::MSG_DONTWAIT) } < 0 {
+        return Err(errno());
+    }
+    Ok(())
+}
+
+/// Receive one message with room for one fd and close the fd it brought.
+fn recv_and_close(sock: RawFd) -> Result<(), i32> {
+    let mut byte = 0u8;
+    let mut iov = libc::iovec {
+        iov_base: (&mut byte as *mut u8).cast(),
+        iov_len: 1,
+    };
+    let mut cbuf = [0u64; 4];
+    // SAFETY: an all-zero msghdr is a valid empty one.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&cbuf);
+    // SAFETY: `msg` and everything it points to are live.
+    if unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_DONTWAIT) } < 0 {
+        return Err(errno());
+    }
+    // SAFETY: the kernel wrote `msg_controllen` bytes of `cbuf`; a header
+    // it returns lies inside them, and SCM_RIGHTS data holds an int.
+    unsafe {
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        if !c.is_null() && (*c).cmsg_type == libc::SCM_RIGHTS {
+            libc::close((libc::CMSG_DATA(c) as *const i32).read_unaligned());
+        }
+    }
+    Ok(())
+}
+
 /// A `SOCK_STREAM` unix socketpair, close-on-exec, in the caller's netns.
 pub(crate) fn channel_pair() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut sv = [-1; 2];

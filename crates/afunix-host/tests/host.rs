@@ -1736,3 +1736,52 @@ fn channel_hidden_and_huge_buffers() {
     );
     assert_eq!(errno(r), EFAULT);
 }
+
+/// `files_in_flight` reads the kernel's per-user count exactly: three
+/// files queued by a process of a fresh uid add three, the kernel refuses
+/// a send with ETOOMANYREFS exactly when the count is above the sender's
+/// RLIMIT_NOFILE, and closing the queue's socket gives them back.
+#[test]
+fn files_in_flight_is_the_kernels_per_user_count() {
+    needs_root!();
+    let _g = lock();
+    // A uid no other test or program uses.
+    let uid = 4_242_424;
+    let before = afunix_host::files_in_flight(uid).unwrap();
+    let mut b = HostBackend::new().unwrap();
+    let spec = TaskSpec {
+        uid,
+        gid: uid,
+        groups: vec![uid],
+        nofile: before + 5,
+        ..TaskSpec::default()
+    };
+    b.task(0, &spec).unwrap();
+    let pair = Call::Socketpair {
+        ty: SOCK_DGRAM,
+        protocol: 0,
+    };
+    assert_eq!(ok(call(&mut b, 0, pair)), (0, Out::Pair([3, 4])));
+    // The sending end, queued on the other: no cycle, so closing frees it.
+    let three = cmsg(SOL_SOCKET, SCM_RIGHTS, &ints(&[3, 3, 3]));
+    assert_eq!(ok(call(&mut b, 0, send(3, b"x", three, MSG_DONTWAIT))).0, 1);
+    assert_eq!(afunix_host::files_in_flight(uid).unwrap(), before + 3);
+    // A send passes while the count is at most nofile (before + 5):
+    // three more single files, then ETOOMANYREFS.
+    let one = || cmsg(SOL_SOCKET, SCM_RIGHTS, &ints(&[3]));
+    for _ in 0..3 {
+        assert_eq!(ok(call(&mut b, 0, send(3, b"y", one(), MSG_DONTWAIT))).0, 1);
+    }
+    assert_eq!(
+        errno(call(&mut b, 0, send(3, b"z", one(), MSG_DONTWAIT))),
+        Errno::ETOOMANYREFS
+    );
+    assert_eq!(afunix_host::files_in_flight(uid).unwrap(), before + 6);
+    drop(b);
+    // The helper's exit released the queue (allow the kernel a moment).
+    let start = std::time::Instant::now();
+    while afunix_host::files_in_flight(uid).unwrap() != before {
+        assert!(start.elapsed() < Duration::from_secs(2), "not given back");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
