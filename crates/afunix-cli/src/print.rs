@@ -1,22 +1,20 @@
 //! The scenario language's printer: a [`Line`] or a call ([`Op`]) back to
 //! the text the parser reads.
 //!
-//! `parse_line(&print(line))` gives the line back (columns aside): a test
-//! checks it over every scenario line in the repository. The printed form
+//! Parsing the printed text gives the line back (columns aside):
+//! [`round_trip`] checks it, over every scenario line of the repository in
+//! a unit test and on every line the `scenario` fuzz target parses. The printed form
 //! is canonical (defaults left out, flags by name, data as a string), so
 //! what the fuzzer or a tool builds as a value is written one way, and a
 //! change to the language breaks the round trip instead of passing silently.
 
-use crate::scenario::{parse_line, Expect, Written};
 use crate::scenario::{
-    AddrArg, AddrKind, CredsArg, CtlPiece, Directive, FdArg, FdKind, Line, LineKind, Op, Opt,
-    OptArg, PidArg, Space, SpaceTerm, MSG_FLAGS, OPEN_FLAGS,
+    parse_line, AddrArg, AddrKind, CredsArg, CtlPiece, Directive, Expect, FdArg, FdKind, Line,
+    LineKind, Op, Opt, OptArg, PidArg, Space, SpaceTerm, Written, MSG_FLAGS, OPEN_FLAGS,
 };
 use crate::trace::{fmt_bits, fmt_string, POLL_PRINT};
 use afunix::abi::consts::*;
-use afunix_backend::backend::Lower;
-use afunix_backend::backend::TaskSpec;
-use afunix_backend::backend::{RecvBuf, SendBuf};
+use afunix_backend::backend::{Lower, RecvBuf, SendBuf, TaskSpec};
 use afunix_backend::call::Arg;
 use std::collections::HashSet;
 use std::convert::Infallible;
