@@ -134,24 +134,34 @@ fn set_nofile(cur: u64, max: u64) -> bool {
     unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 }
 }
 
-/// `sendmsg(sock, 1 byte, SCM_RIGHTS [fd], MSG_DONTWAIT)`; the errno.
-fn send_fd(sock: RawFd, fd: RawFd) -> Result<(), i32> {
-    let mut byte = 0u8;
-    let mut iov = libc::iovec {
-        iov_base: (&mut byte as *mut u8).cast(),
+/// A msghdr of one byte in `byte` and the control buffer `cbuf` (32
+/// bytes: room for one header and one int).
+fn one_byte_msg(byte: &mut u8, iov: &mut libc::iovec, cbuf: &mut [u64; 4]) -> libc::msghdr {
+    *iov = libc::iovec {
+        iov_base: (byte as *mut u8).cast(),
         iov_len: 1,
     };
-    let mut cbuf = [0u64; 4];
     // SAFETY: an all-zero msghdr is a valid empty one.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
+    msg.msg_iov = iov;
     msg.msg_iovlen = 1;
     msg.msg_control = cbuf.as_mut_ptr().cast();
-    // SAFETY: CMSG_SPACE only computes.
-    msg.msg_controllen = unsafe { libc::CMSG_SPACE(4) } as usize;
+    msg.msg_controllen = std::mem::size_of_val(cbuf);
+    msg
+}
+
+/// `sendmsg(sock, 1 byte, SCM_RIGHTS [fd], MSG_DONTWAIT)`; the errno.
+fn send_fd(sock: RawFd, fd: RawFd) -> Result<(), i32> {
+    let (mut byte, mut cbuf) = (0u8, [0u64; 4]);
+    let mut iov = libc::iovec {
+        iov_base: std::ptr::null_mut(),
+        iov_len: 0,
+    };
+    let mut msg = one_byte_msg(&mut byte, &mut iov, &mut cbuf);
     // SAFETY: `msg` points at `cbuf`, 32 bytes, room for one header and
     // one int: the first header and its data are inside it.
     unsafe {
+        msg.msg_controllen = libc::CMSG_SPACE(4) as usize;
         let c = libc::CMSG_FIRSTHDR(&msg);
         (*c).cmsg_level = libc::SOL_SOCKET;
         (*c).cmsg_type = libc::SCM_RIGHTS;
@@ -167,18 +177,12 @@ fn send_fd(sock: RawFd, fd: RawFd) -> Result<(), i32> {
 
 /// Receive one message with room for one fd and close the fd it brought.
 fn recv_and_close(sock: RawFd) -> Result<(), i32> {
-    let mut byte = 0u8;
+    let (mut byte, mut cbuf) = (0u8, [0u64; 4]);
     let mut iov = libc::iovec {
-        iov_base: (&mut byte as *mut u8).cast(),
-        iov_len: 1,
+        iov_base: std::ptr::null_mut(),
+        iov_len: 0,
     };
-    let mut cbuf = [0u64; 4];
-    // SAFETY: an all-zero msghdr is a valid empty one.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = cbuf.as_mut_ptr().cast();
-    msg.msg_controllen = std::mem::size_of_val(&cbuf);
+    let mut msg = one_byte_msg(&mut byte, &mut iov, &mut cbuf);
     // SAFETY: `msg` and everything it points to are live.
     if unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_DONTWAIT) } < 0 {
         return Err(errno());
