@@ -546,7 +546,7 @@ impl Gen {
                 for _ in 0..dlen {
                     b.push(*self.rng.pick(&[0u8, 3, 4, 0xff]));
                 }
-                while b.len() % 8 != 0 {
+                while !b.len().is_multiple_of(8) {
                     b.push(0);
                 }
             }

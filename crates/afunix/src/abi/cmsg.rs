@@ -98,7 +98,7 @@ impl Cmsg {
         let int = || (c.data.len() == 4).then(|| i32_at(c.data, 0)).flatten();
         if c.level == SOL_SOCKET {
             match c.ty {
-                SCM_RIGHTS if c.data.len() % 4 == 0 => {
+                SCM_RIGHTS if c.data.len().is_multiple_of(4) => {
                     return Cmsg::Rights(c.ints().into_iter().map(crate::Fd::from_raw).collect())
                 }
                 SCM_CREDENTIALS if c.data.len() == Ucred::SIZE => {

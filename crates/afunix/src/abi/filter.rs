@@ -515,7 +515,7 @@ impl Program {
     /// `EINVAL`, with the checker's rule (`bpf_check_classic`,
     /// `bpf_check_basics_ok`, `check_load_and_stores`).
     pub fn parse(bytes: &[u8]) -> Result<Program, crate::errno::Error> {
-        if bytes.len() % SOCK_FILTER_SIZE != 0 {
+        if !bytes.len().is_multiple_of(SOCK_FILTER_SIZE) {
             crate::path::note(|| format!("{} bytes: not a multiple of 8", bytes.len()));
             return Err(Errno::EINVAL.why(rule!(
                 sk_attach_filter,
