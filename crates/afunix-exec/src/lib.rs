@@ -111,9 +111,13 @@ pub fn run(argv: &[OsString], opts: Options) -> Result<Outcome, launch::LaunchEr
             }
             let Ok(n) = sup.recv() else { continue };
             let s = Arc::clone(&sup);
+            let handling = sup.handling();
             let spawned = std::thread::Builder::new()
                 .stack_size(256 << 10)
-                .spawn(move || s.handle(n));
+                .spawn(move || {
+                    s.handle(n);
+                    drop(handling);
+                });
             if spawned.is_err() {
                 // No thread: let the kernel refuse the call.
                 sup.refuse(&n);

@@ -57,7 +57,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStringExt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 thread_local! {
@@ -166,6 +166,10 @@ pub struct Supervisor {
     /// Calls being served: (caller's tid, its interrupt), by notification
     /// id, for the signal watcher.
     outstanding: Mutex<HashMap<u64, (i32, afunix::Interrupt)>>,
+    /// Notifications taken and not yet answered ([`Supervisor::handling`]):
+    /// the census waits for none (a handler holds a temporary model fd
+    /// from before its call until after it).
+    handlers: Arc<AtomicUsize>,
     /// Absolute paths of sockets outside the run that connects and sends
     /// reach on the kernel (`--host-path`).
     host_paths: Vec<Vec<u8>>,
@@ -234,6 +238,7 @@ impl Supervisor {
             path,
             stats: Stats::default(),
             outstanding: Mutex::new(HashMap::new()),
+            handlers: Arc::new(AtomicUsize::new(0)),
             names: Mutex::new(HashMap::new()),
             host_paths,
             releasing: Mutex::new(()),
@@ -562,14 +567,16 @@ impl Supervisor {
     /// return the census: (live sockets, open files).
     pub fn finish(&self) -> (usize, usize) {
         // Calls of processes that died while the model served them are
-        // abandoned; wait (a little) until their threads have left.
-        let end = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        // abandoned; wait (a little) until their threads have left, and
+        // every notification taken has been answered.
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(5);
         loop {
             let calls: Vec<_> = lock(&self.outstanding)
                 .values()
                 .map(|(_, i)| i.clone())
                 .collect();
-            if calls.is_empty() || std::time::Instant::now() > end {
+            let idle = calls.is_empty() && self.handlers.load(Ordering::Acquire) == 0;
+            if idle || std::time::Instant::now() > end {
                 break;
             }
             for i in calls {
@@ -738,6 +745,13 @@ impl Supervisor {
     }
 
     // ---- serving -----------------------------------------------------------
+
+    /// One more notification being handled, until the guard drops: taken
+    /// by the thread that received it, before the handler's thread starts.
+    pub fn handling(&self) -> Handling {
+        self.handlers.fetch_add(1, Ordering::AcqRel);
+        Handling(Arc::clone(&self.handlers))
+    }
 
     /// Serve one notification and answer it.
     pub fn handle(&self, n: Notif) {
@@ -2026,5 +2040,14 @@ fn show_addr(a: &[u8]) -> String {
             let p: Vec<u8> = p.iter().copied().take_while(|&b| b != 0).collect();
             format!("{:?}", String::from_utf8_lossy(&p))
         }
+    }
+}
+
+/// A notification being handled ([`Supervisor::handling`]).
+pub struct Handling(Arc<AtomicUsize>);
+
+impl Drop for Handling {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
