@@ -12,7 +12,7 @@ use crate::scenario::{
     parse_line, AddrArg, AddrKind, CredsArg, CtlPiece, Directive, Expect, FdArg, FdKind, Line,
     LineKind, Op, Opt, OptArg, PidArg, Space, SpaceTerm, Written, MSG_FLAGS, OPEN_FLAGS,
 };
-use crate::trace::{fmt_bits, fmt_string, POLL_PRINT};
+use crate::trace::{fmt_bits, fmt_revents, fmt_string};
 use afunix::abi::consts::*;
 use afunix_backend::backend::{Lower, RecvBuf, SendBuf, TaskSpec};
 use afunix_backend::call::Arg;
@@ -254,11 +254,7 @@ impl Display for Call<'_> {
                     write!(f, " timeout={timeout}")?;
                 }
                 if *events != crate::encode::POLL_EVENTS {
-                    let t: Vec<(&str, u32)> = POLL_PRINT
-                        .iter()
-                        .map(|(n, b)| (*n, u32::from(*b as u16)))
-                        .collect();
-                    write!(f, " events={}", fmt_bits(u32::from(*events as u16), &t))?;
+                    write!(f, " events={}", fmt_revents(*events))?;
                 }
                 Ok(())
             }
@@ -328,11 +324,7 @@ fn open_words(flags: i32) -> String {
 
 /// Flags by the names of `table`, the rest as a hex number; `0` for none.
 fn bits(v: i32, table: &[(&str, i32)]) -> String {
-    let t: Vec<(&str, u32)> = table
-        .iter()
-        .filter(|(_, b)| *b != 0)
-        .map(|(n, b)| (*n, *b as u32))
-        .collect();
+    let t: Vec<(&str, u32)> = table.iter().map(|(n, b)| (*n, *b as u32)).collect();
     fmt_bits(v as u32, &t)
 }
 

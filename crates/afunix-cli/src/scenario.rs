@@ -133,6 +133,18 @@ pub struct FdArg {
     pub col: usize,
 }
 
+impl FdArg {
+    /// An fd argument as the text `s` writes it at column `col`: a number
+    /// that fits an `int`, else a name.
+    pub fn from_text(s: &str, col: usize) -> FdArg {
+        let fd = match parse_int(s).and_then(|n| i32::try_from(n).ok()) {
+            Some(n) => FdKind::Num(n),
+            None => FdKind::Name(s.to_string()),
+        };
+        FdArg { fd, col }
+    }
+}
+
 /// How an fd argument was written.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FdKind {
@@ -1467,16 +1479,7 @@ impl P<'_> {
     }
 
     fn fd_str(&self, s: &str, col: usize) -> FdArg {
-        match parse_int(s).and_then(|n| i32::try_from(n).ok()) {
-            Some(n) => FdArg {
-                fd: FdKind::Num(n),
-                col,
-            },
-            None => FdArg {
-                fd: FdKind::Name(s.to_string()),
-                col,
-            },
-        }
+        FdArg::from_text(s, col)
     }
 
     fn creds(&self, v: &str, vc: usize) -> Result<CredsArg, ParseError> {

@@ -8,8 +8,8 @@
 
 use super::BLOCKING_WAIT_MS;
 use crate::scenario::{
-    parse_hex, parse_int, AddrArg, AddrKind, CredsArg, CtlPiece, Directive, FdArg, FdKind, Line,
-    LineKind, Op, Opt, OptArg, PidArg, Space, SpaceTerm,
+    parse_hex, AddrArg, AddrKind, CredsArg, CtlPiece, Directive, FdArg, Line, LineKind, Op, Opt,
+    OptArg, PidArg, Space, SpaceTerm,
 };
 use afunix::abi::consts::*;
 use afunix::rng::Rng;
@@ -200,13 +200,7 @@ fn junk_addrs() -> [AddrKind; 10] {
 
 /// An fd argument from the generator's text for it: a name, or a number.
 fn fd(s: &str) -> FdArg {
-    FdArg {
-        fd: match parse_int(s).and_then(|n| i32::try_from(n).ok()) {
-            Some(n) => FdKind::Num(n),
-            None => FdKind::Name(s.to_string()),
-        },
-        col: 0,
-    }
+    FdArg::from_text(s, 0)
 }
 
 /// A call line by process `proc`.
@@ -299,12 +293,7 @@ impl Gen {
         if !self.blocking || !self.rng.chance(55) {
             return None;
         }
-        Some(
-            extra
-                .iter()
-                .filter(|_| self.rng.chance(pct))
-                .fold(0, |f, e| f | e),
-        )
+        Some(self.flags(0, extra, pct))
     }
 
     /// `op` by `p` on `fd`, binding `binds`: in the background when it may
