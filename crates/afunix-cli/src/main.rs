@@ -232,7 +232,7 @@ enum Cmd {
         path: bool,
         /// Inject a fault (model only; repeatable): POINT[,proc=NAME][,line=L][,nth=N][,p=P],
         /// POINT one of sock_alloc_send_pskb, scm_fp_copy, unix_create1,
-        /// receive_fd, signal, short_write, wake_order; the N-th time (default 1st) or
+        /// receive_fd, signal, signal_restart, short_write, wake_order; the N-th time (default 1st) or
         /// each time with probability P (seeded: the same run every time),
         /// counted from the call of line L when given (armed as it starts).
         /// The line where it fires gets a `fault=POINT` field. A file arms

@@ -569,6 +569,24 @@ B: recvmsg b &\nC: recvmsg b &\nA: sendmsg a data=\"one\"\nB: wait 100\nC: wait 
         out.contains("C: wait 100 = 3 data=\"one\" flags=0 fault=wake_order"),
         "{out}"
     );
+    // signal_restart: B's receive is made again and still gets the datagram;
+    // signal: it returns EINTR.
+    let one_reader =
+        b"task A\nA: socketpair dgram -> a b\nA: fork B\nB: recvmsg b &\nA: sendmsg a data=\"one\"\nB: wait 100\n";
+    let (_, out, _) = afunix_stdin(
+        &["run", "--path", "--fault", "signal_restart,proc=B", "-"],
+        one_reader,
+    );
+    assert!(
+        out.contains("B: wait 100 = 3 data=\"one\" flags=0 fault=signal_restart"),
+        "{out}"
+    );
+    assert!(
+        out.contains("(restarted (SA_RESTART)) → __sys_recvmsg"),
+        "{out}"
+    );
+    let (_, out, _) = afunix_stdin(&["run", "--fault", "signal,proc=B", "-"], one_reader);
+    assert!(out.contains("B: wait 100 = EINTR fault=signal"), "{out}");
     let dir = tmpdir();
     let (code, out, err) = afunix(&[
         "fuzz",

@@ -16,6 +16,7 @@ const NOT_DRIVEN: &[(&str, &str)] = &[
     ("____sys_sendmsg: msg_controllen > INT_MAX", "needs a control buffer of 2 GiB"),
     ("__scm_send: cmsg_len != CMSG_LEN(sizeof(struct ucred))", "defensive: the length was checked just before"),
     ("__skb_wait_for_more_packets: connection closed", "a seqpacket peer closing while the reader decides to sleep (a race)"),
+    ("arch_do_signal_or_restart: SA_RESTART: the call restarts (injected fault)", "never an answer: it carries a restart to the call's entry, which makes the call again (faults.rs shows the restart)"),
     ("d_is_negative: the inode was removed meanwhile", "an unlink between a lookup and its use (a race)"),
     ("fd_install: the process exited", "an exit racing the call's own fd install"),
     ("generic_write_check_limits: the write passes the largest file offset", "an offset near usize::MAX, which no write reaches"),

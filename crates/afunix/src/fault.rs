@@ -17,7 +17,8 @@
 //! | `scm_fp_copy` | the `scm_fp_list` of a send with `SCM_RIGHTS` | `kmalloc` finds no memory | `ENOMEM` |
 //! | `unix_create1` | a new socket (`socket`, `socketpair`, the embryo of `connect`) | `sk_alloc` finds no memory | `ENOMEM` |
 //! | `receive_fd` | installing a passed file in the receiver | no free fd (`EMFILE`), or the LSM refuses it | `MSG_CTRUNC`, the file and the rest dropped |
-//! | `signal` | a call that sleeps | a signal arrives (no `SA_RESTART`) | `EINTR`, or what it transferred |
+//! | `signal` | a call that sleeps | a signal arrives, its handler without `SA_RESTART` | `EINTR`, or what it transferred |
+//! | `signal_restart` | a call that sleeps | a signal arrives, its handler with `SA_RESTART` (`handle_signal`) | the call restarts from its entry, fd lookup included, and sleeps again; `EINTR` where Linux does not restart (a socket wait with a timeout, `sock_intr_errno`; `poll`'s `ERESTARTNOHAND`); what it transferred if it transferred something |
 //! | `short_write` | a stream send of more than one skb | a signal arrives once part is queued | the bytes queued so far |
 //! | `wake_order` | a call that sleeps exclusively (`prepare_to_wait_exclusive`) on a queue where another call already sleeps | the oldest sleeper, woken, is beaten to what it was woken for: the kernel wakes the oldest, but whoever looks first after the wake-up is served | this call is served before the ones that slept before it (it joins the queue ahead of them) |
 
@@ -36,8 +37,11 @@ pub enum FaultPoint {
     UnixCreate1,
     /// `receive_fd`: a passed file cannot be installed in the receiver.
     ReceiveFd,
-    /// A signal arrives while a call sleeps.
+    /// A signal arrives while a call sleeps; its handler has no
+    /// `SA_RESTART`.
     Signal,
+    /// A signal arrives while a call sleeps; its handler has `SA_RESTART`.
+    SignalRestart,
     /// A stream send stops once part of it is queued.
     ShortWrite,
     /// A call joins an exclusive wait queue ahead of those already on it.
@@ -46,12 +50,13 @@ pub enum FaultPoint {
 
 impl FaultPoint {
     /// Every point.
-    pub const ALL: [FaultPoint; 7] = [
+    pub const ALL: [FaultPoint; 8] = [
         FaultPoint::SockAllocSendPskb,
         FaultPoint::ScmFpCopy,
         FaultPoint::UnixCreate1,
         FaultPoint::ReceiveFd,
         FaultPoint::Signal,
+        FaultPoint::SignalRestart,
         FaultPoint::ShortWrite,
         FaultPoint::WakeOrder,
     ];
@@ -64,6 +69,7 @@ impl FaultPoint {
             FaultPoint::UnixCreate1 => "unix_create1",
             FaultPoint::ReceiveFd => "receive_fd",
             FaultPoint::Signal => "signal",
+            FaultPoint::SignalRestart => "signal_restart",
             FaultPoint::ShortWrite => "short_write",
             FaultPoint::WakeOrder => "wake_order",
         }
@@ -93,16 +99,64 @@ impl FaultPoint {
                 receive_fd,
                 "no free fd in the receiver (injected fault)"
             )),
-            FaultPoint::Signal | FaultPoint::ShortWrite => Errno::EINTR.why(rule!(
-                signal_pending,
-                "a signal arrived while the call slept (injected fault)"
-            )),
+            FaultPoint::Signal | FaultPoint::SignalRestart | FaultPoint::ShortWrite => Errno::EINTR
+                .why(rule!(
+                    signal_pending,
+                    "a signal arrived while the call slept (injected fault)"
+                )),
             // It changes an order and fails nothing; no call returns this.
             FaultPoint::WakeOrder => {
                 Errno::EINTR.why(gap!("wake_order changes an order and has no error"))
             }
         }
     }
+}
+
+/// The answer of a call that slept when an injected signal arrived, as
+/// the signal's delivery makes it (`arch_do_signal_or_restart`): the
+/// wait's own errno (`intr`: `ERESTARTSYS`, or `EINTR` for a socket wait
+/// with a timeout, `ERESTARTNOHAND` for `poll`) seen through a handler
+/// with or without `SA_RESTART`. `None`: the call restarts.
+pub(crate) fn signal_delivered(point: FaultPoint, intr: Errno) -> Option<Error> {
+    use crate::signal::{after_signal, Disposition};
+    let sa_restart = point == FaultPoint::SignalRestart;
+    after_signal(intr, Disposition::Handler { sa_restart })?;
+    Some(if sa_restart {
+        Errno::EINTR.why(rule!(
+            handle_signal,
+            "SA_RESTART, but this wait is not restarted (injected fault)"
+        ))
+    } else {
+        point.error()
+    })
+}
+
+/// The error that carries a restart (`ERESTARTSYS` under `SA_RESTART`)
+/// from the sleeping call up to its entry in [`crate::World`], which makes
+/// the call again (see [`restarts`]); a program never sees it.
+pub(crate) const RESTART: &crate::Rule = rule!(
+    arch_do_signal_or_restart,
+    "SA_RESTART: the call restarts (injected fault)"
+);
+
+/// Whether a call's error is an injected restart: then its entry makes it
+/// again, as the kernel's restart does (`arch_do_signal_or_restart`
+/// rewinds the instruction pointer to the `syscall`), fd lookup included.
+/// The restarted call sleeps once before another injected signal can
+/// restart it (the handler ran; without that a fault at p=1 would restart
+/// it for ever). Only an error pays the compare.
+#[inline]
+pub(crate) fn restarts(e: &Error) -> bool {
+    e.errno == Errno::ERESTARTSYS && restarted(e)
+}
+
+#[cold]
+fn restarted(e: &Error) -> bool {
+    let yes = *e.rule == *RESTART;
+    if yes {
+        crate::path::note(|| "restarted (SA_RESTART)".to_string());
+    }
+    yes
 }
 
 /// Which occurrences of its point a fault fires at.

@@ -605,10 +605,14 @@ impl World {
         &self,
         pid: RawPid,
         timeout: Option<Duration>,
+        restarted: bool,
         mut op: impl FnMut(&Kernel) -> KResult<T>,
     ) -> SysResult<T> {
         let deadline = timeout.map(|t| Instant::now() + t);
         let intr = Interrupt::current();
+        // A restarted call sleeps once before an injected signal can
+        // restart it again.
+        let mut may_restart = !restarted;
         loop {
             match op(&self.k) {
                 Ok(v) => return Ok(v),
@@ -628,8 +632,12 @@ impl World {
                         crate::path::note(|| "a signal is pending for the caller".to_string());
                         return Err(e);
                     }
-                    if self.k.fault(crate::fault::FaultPoint::Signal, pid) {
-                        return Err(crate::fault::FaultPoint::Signal.error());
+                    // An injected signal: the wait's own errno, as the
+                    // signal's delivery turns it (or a restart, which the
+                    // call's entry makes: `fault::restarts`).
+                    if let Some(point) = self.signal_fault(pid, may_restart) {
+                        return Err(crate::fault::signal_delivered(point, intr_errno().errno)
+                            .unwrap_or(Errno::ERESTARTSYS.why(crate::fault::RESTART)));
                     }
                     if deadline.is_some_and(|d| Instant::now() >= d) {
                         crate::path::note(|| {
@@ -667,6 +675,7 @@ impl World {
                         },
                     });
                     drop(armed);
+                    may_restart = true;
                     crate::path::note(|| woke.describe(&w.describe()));
                     // An abandoned call does not look again (its caller
                     // would never get what it took).
@@ -685,6 +694,20 @@ impl World {
                     left();
                 }
             }
+        }
+    }
+
+    /// Whether an injected signal arrives as a call is about to sleep: the
+    /// `signal` fault (a handler without `SA_RESTART`) or, unless the call
+    /// was just restarted, `signal_restart`.
+    fn signal_fault(&self, pid: RawPid, may_restart: bool) -> Option<crate::fault::FaultPoint> {
+        use crate::fault::FaultPoint::{Signal, SignalRestart};
+        if self.k.fault(Signal, pid) {
+            Some(Signal)
+        } else if may_restart && self.k.fault(SignalRestart, pid) {
+            Some(SignalRestart)
+        } else {
+            None
         }
     }
 
@@ -846,16 +869,20 @@ impl World {
     /// `EINTR`/`ERESTARTSYS` when interrupted ([`crate::signal`]).
     pub fn read(&self, pid: Pid, fd: Fd, len: usize) -> SysResult<Vec<u8>> {
         let pid = pid.as_raw();
-        crate::path::enter(pid, "ksys_read");
         let fd = fd.as_raw();
-        let t = self.k.timeout_of(pid, fd, true);
-        let mut pr = StreamProgress::default();
-        let r = self.blocking(pid, t, |k| k.read(pid, fd, len, &mut pr));
-        match r {
-            Err(_) if !pr.out.is_empty() => Ok(std::mem::take(&mut pr.out)),
-            r => {
-                self.k.progress_drop(&mut pr);
-                r
+        let mut restarted = false;
+        loop {
+            crate::path::enter(pid, "ksys_read");
+            let t = self.k.timeout_of(pid, fd, true);
+            let mut pr = StreamProgress::default();
+            let r = self.blocking(pid, t, restarted, |k| k.read(pid, fd, len, &mut pr));
+            match r {
+                Err(_) if !pr.out.is_empty() => return Ok(std::mem::take(&mut pr.out)),
+                Err(e) if crate::fault::restarts(&e) => restarted = true,
+                r => {
+                    self.k.progress_drop(&mut pr);
+                    return r;
+                }
             }
         }
     }
@@ -869,15 +896,19 @@ impl World {
     /// non-blocking file.
     pub fn write(&self, pid: Pid, fd: Fd, bytes: &[u8]) -> SysResult<usize> {
         let pid = pid.as_raw();
-        crate::path::enter(pid, "ksys_write");
         let fd = fd.as_raw();
-        let t = self.k.timeout_of(pid, fd, false);
-        let mut pr = StreamProgress::default();
-        let r = self.blocking(pid, t, |k| k.write(pid, fd, bytes, &mut pr));
-        self.k.progress_drop(&mut pr);
-        match r {
-            Err(_) if pr.sent > 0 => Ok(pr.sent),
-            r => r,
+        let mut restarted = false;
+        loop {
+            crate::path::enter(pid, "ksys_write");
+            let t = self.k.timeout_of(pid, fd, false);
+            let mut pr = StreamProgress::default();
+            let r = self.blocking(pid, t, restarted, |k| k.write(pid, fd, bytes, &mut pr));
+            self.k.progress_drop(&mut pr);
+            match r {
+                Err(_) if pr.sent > 0 => return Ok(pr.sent),
+                Err(e) if crate::fault::restarts(&e) => restarted = true,
+                r => return r,
+            }
         }
     }
 
@@ -1049,9 +1080,17 @@ impl World {
     pub fn connect(&self, pid: Pid, fd: Fd, addr: &[u8]) -> SysResult<()> {
         let pid = pid.as_raw();
         let fd = fd.as_raw();
-        let t = self.k.timeout_of(pid, fd, false);
-        let mut nonblock = None;
-        self.blocking(pid, t, |k| k.sys_connect(pid, fd, addr, &mut nonblock))
+        let mut restarted = false;
+        loop {
+            let t = self.k.timeout_of(pid, fd, false);
+            let mut nonblock = None;
+            match self.blocking(pid, t, restarted, |k| {
+                k.sys_connect(pid, fd, addr, &mut nonblock)
+            }) {
+                Err(e) if crate::fault::restarts(&e) => restarted = true,
+                r => return r,
+            }
+        }
     }
 
     /// `listen(fd, backlog)`.
@@ -1075,10 +1114,17 @@ impl World {
         let flags = flags.into().bits();
         let pid = pid.as_raw();
         let fd = fd.as_raw();
-        let t = self.k.timeout_of(pid, fd, true);
-        let mut nonblock = None;
-        self.blocking(pid, t, |k| k.sys_accept4(pid, fd, flags, &mut nonblock))
-            .map(Fd::from_raw)
+        let mut restarted = false;
+        loop {
+            let t = self.k.timeout_of(pid, fd, true);
+            let mut nonblock = None;
+            match self.blocking(pid, t, restarted, |k| {
+                k.sys_accept4(pid, fd, flags, &mut nonblock)
+            }) {
+                Err(e) if crate::fault::restarts(&e) => restarted = true,
+                r => return r.map(Fd::from_raw),
+            }
+        }
     }
 
     /// `sendmsg(fd, msg, flags)`.
@@ -1099,37 +1145,43 @@ impl World {
     ) -> SysResult<usize> {
         let flags = flags.into().bits();
         let pid = pid.as_raw();
-        crate::path::enter(pid, "__sys_sendmsg");
-        let fd = fd.as_raw();
-        // __sys_sendmsg: forbid_cmsg_compat, before the fd is looked up.
-        if flags & crate::abi::consts::MSG_CMSG_COMPAT != 0 {
-            crate::path::note(|| format!("flags {flags:#x} include MSG_CMSG_COMPAT"));
-            return Err(
-                Errno::EINVAL.why(rule!(__sys_sendmsg, "MSG_CMSG_COMPAT on the native call"))
-            );
-        }
-        // fdget once: the file is held across any sleep, as the kernel holds it.
-        let f = self.k.fdget(pid, fd)?;
-        let mut pr = StreamProgress::default();
-        // The socket is borrowed from the file, which the call holds.
-        let r = match f.sock() {
-            None => Err(f.not_a_socket()),
-            Some(s) => self.blocking(pid, s.sndtimeo.get(), |k| {
-                if msg.control.len() > i32::MAX as usize {
-                    crate::path::note(|| format!("msg_controllen {} > INT_MAX", msg.control.len()));
-                    return Err(Errno::ENOBUFS
-                        .why(rule!(____sys_sendmsg, "msg_controllen > INT_MAX"))
-                        .into());
-                }
-                k.sock_sendmsg(pid, s, &f, msg, flags, &mut pr)
-            }),
-        };
-        self.k.progress_drop(&mut pr);
-        self.k.fput(f);
-        match r {
-            // A stream send that queued something before it gave up says so.
-            Err(_) if pr.sent > 0 => Ok(pr.sent),
-            r => r,
+        let mut restarted = false;
+        loop {
+            crate::path::enter(pid, "__sys_sendmsg");
+            let fd = fd.as_raw();
+            // __sys_sendmsg: forbid_cmsg_compat, before the fd is looked up.
+            if flags & crate::abi::consts::MSG_CMSG_COMPAT != 0 {
+                crate::path::note(|| format!("flags {flags:#x} include MSG_CMSG_COMPAT"));
+                return Err(
+                    Errno::EINVAL.why(rule!(__sys_sendmsg, "MSG_CMSG_COMPAT on the native call"))
+                );
+            }
+            // fdget once: the file is held across any sleep, as the kernel holds it.
+            let f = self.k.fdget(pid, fd)?;
+            let mut pr = StreamProgress::default();
+            // The socket is borrowed from the file, which the call holds.
+            let r = match f.sock() {
+                None => Err(f.not_a_socket()),
+                Some(s) => self.blocking(pid, s.sndtimeo.get(), restarted, |k| {
+                    if msg.control.len() > i32::MAX as usize {
+                        crate::path::note(|| {
+                            format!("msg_controllen {} > INT_MAX", msg.control.len())
+                        });
+                        return Err(Errno::ENOBUFS
+                            .why(rule!(____sys_sendmsg, "msg_controllen > INT_MAX"))
+                            .into());
+                    }
+                    k.sock_sendmsg(pid, s, &f, msg, flags, &mut pr)
+                }),
+            };
+            self.k.progress_drop(&mut pr);
+            self.k.fput(f);
+            match r {
+                // A stream send that queued something before it gave up says so.
+                Err(_) if pr.sent > 0 => return Ok(pr.sent),
+                Err(e) if crate::fault::restarts(&e) => restarted = true,
+                r => return r,
+            }
         }
     }
 
@@ -1151,30 +1203,39 @@ impl World {
     ) -> SysResult<RecvMsg> {
         let flags = flags.into().bits();
         let pid = pid.as_raw();
-        crate::path::enter(pid, "__sys_recvmsg");
-        let fd = fd.as_raw();
-        // __sys_recvmsg: forbid_cmsg_compat, before the fd is looked up.
-        if flags & crate::abi::consts::MSG_CMSG_COMPAT != 0 {
-            crate::path::note(|| format!("flags {flags:#x} include MSG_CMSG_COMPAT"));
-            return Err(
-                Errno::EINVAL.why(rule!(__sys_recvmsg, "MSG_CMSG_COMPAT on the native call"))
-            );
-        }
-        let f = self.k.fdget(pid, fd)?;
-        let mut pr = StreamProgress::default();
-        let r = match f.sock() {
-            None => Err(f.not_a_socket()),
-            Some(s) => self.blocking(pid, s.rcvtimeo.get(), |k| {
-                k.sock_recvmsg(pid, s, &f, len, controllen, flags, &mut pr)
-            }),
-        };
-        self.k.fput(f);
-        match r {
-            // A read that copied something before it gave up returns it.
-            Err(_) if !pr.out.is_empty() => self.k.recv_finish(pid, fd, controllen, flags, &mut pr),
-            r => {
-                self.k.progress_drop(&mut pr);
-                r
+        let mut restarted = false;
+        loop {
+            crate::path::enter(pid, "__sys_recvmsg");
+            let fd = fd.as_raw();
+            // __sys_recvmsg: forbid_cmsg_compat, before the fd is looked up.
+            if flags & crate::abi::consts::MSG_CMSG_COMPAT != 0 {
+                crate::path::note(|| format!("flags {flags:#x} include MSG_CMSG_COMPAT"));
+                return Err(
+                    Errno::EINVAL.why(rule!(__sys_recvmsg, "MSG_CMSG_COMPAT on the native call"))
+                );
+            }
+            let f = self.k.fdget(pid, fd)?;
+            let mut pr = StreamProgress::default();
+            let r = match f.sock() {
+                None => Err(f.not_a_socket()),
+                Some(s) => self.blocking(pid, s.rcvtimeo.get(), restarted, |k| {
+                    k.sock_recvmsg(pid, s, &f, len, controllen, flags, &mut pr)
+                }),
+            };
+            self.k.fput(f);
+            match r {
+                // A read that copied something before it gave up returns it.
+                Err(_) if !pr.out.is_empty() => {
+                    return self.k.recv_finish(pid, fd, controllen, flags, &mut pr)
+                }
+                Err(e) if crate::fault::restarts(&e) => {
+                    self.k.progress_drop(&mut pr);
+                    restarted = true;
+                }
+                r => {
+                    self.k.progress_drop(&mut pr);
+                    return r;
+                }
             }
         }
     }
@@ -1332,6 +1393,7 @@ impl World {
         let deadline =
             (timeout >= 0).then(|| Instant::now() + Duration::from_millis(timeout as u64));
         let intr = Interrupt::current();
+        let mut first = true;
         loop {
             let rev: Vec<i16> = fds
                 .iter()
@@ -1356,6 +1418,15 @@ impl World {
                     format!("a signal is pending; {} fds had no event", rev.len())
                 });
                 return Err(e);
+            }
+            // An injected signal, once per call (the rescans below are
+            // timed, not counted): ERESTARTNOHAND, EINTR under a handler.
+            if first {
+                first = false;
+                if let Some(point) = self.signal_fault(pid, true) {
+                    return Err(crate::fault::signal_delivered(point, Errno::ERESTARTNOHAND)
+                        .unwrap_or(Errno::ERESTARTSYS.why(crate::fault::RESTART)));
+                }
             }
             // The model has no wait queue that spans files of every kind:
             // poll re-scans every millisecond while it sleeps.

@@ -221,3 +221,62 @@ fn wake_order_serves_a_later_sleeper_first_only_when_asked() {
     assert_eq!((r1.as_slice(), r2.as_slice()), (&b"two"[..], &b"one"[..]));
     assert_eq!(fired, ["wake_order"]);
 }
+
+/// A signal whose handler has `SA_RESTART` (`signal_restart`): the call is
+/// made again from its entry and sleeps on, so the program never sees it;
+/// where Linux does not restart (a socket wait with a timeout, `poll`) it
+/// is `EINTR`; a stream send that queued part returns that part.
+#[test]
+fn a_signal_with_sa_restart_restarts_the_call_except_where_linux_does_not() {
+    use afunix::abi::consts::{SOL_SOCKET, SO_RCVTIMEO};
+    let (w, p) = world();
+    let [a, b] = w.socketpair(p, SOCK_DGRAM).unwrap();
+    let peer = w.fork(p).unwrap();
+    // At every sleep: a restarted call still sleeps once before the next.
+    w.inject(Fault {
+        point: FaultPoint::SignalRestart,
+        pid: Some(p),
+        when: When::Random(1.0),
+    });
+    std::thread::scope(|t| {
+        let r = t.spawn(|| w.with_path(|| w.recvmsg(p, b, 16, 0, 0)));
+        while !w.is_sleeping(p) {
+            std::thread::yield_now();
+        }
+        w.send_with_fds(peer, a, b"late", &[]).unwrap();
+        let (m, path) = r.join().unwrap();
+        assert_eq!(m.unwrap().data, b"late");
+        let entries = path.iter().filter(|s| *s == "__sys_recvmsg").count();
+        assert_eq!(entries, 2, "{path:?}");
+        assert!(
+            path.iter().any(|s| s == "(restarted (SA_RESTART))"),
+            "{path:?}"
+        );
+    });
+    assert!(w
+        .take_fired()
+        .iter()
+        .all(|f| *f == (FaultPoint::SignalRestart, p)));
+
+    // sock_intr_errno(timeo): with SO_RCVTIMEO the wait is not restarted.
+    let mut tv = [0u8; 16];
+    tv[..8].copy_from_slice(&5i64.to_ne_bytes());
+    w.setsockopt(p, b, SOL_SOCKET, SO_RCVTIMEO, &tv).unwrap();
+    let e = w.recvmsg(p, b, 16, 0, 0).unwrap_err();
+    assert_eq!(e, Errno::EINTR);
+    assert_eq!(e.rule.function(), Some("handle_signal"));
+    // do_poll's ERESTARTNOHAND: a handler ran, so EINTR.
+    assert_eq!(w.poll_fds(p, &[b], POLLIN, 5000).unwrap_err(), Errno::EINTR);
+
+    // A stream send that queued part before it slept returns that part.
+    let [s, r] = w.socketpair(p, SOCK_STREAM).unwrap();
+    let big = vec![7u8; 300_000];
+    let sent = w.send_with_fds(p, s, &big, &[]).unwrap();
+    assert!(sent > 0 && sent < big.len(), "{sent}");
+    let mut got = 0;
+    while let Ok(m) = w.recvmsg(p, r, 1 << 20, 0, MSG_DONTWAIT) {
+        got += m.data.len();
+    }
+    assert_eq!(got, sent);
+    assert_eq!(w.check_invariants(), Ok(()));
+}
