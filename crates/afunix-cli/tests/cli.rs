@@ -519,6 +519,20 @@ fn run_dot_writes_pictures() {
             "06_gc_pictures-end.dot"
         ]
     );
+    // Rendered to SVG where Graphviz is installed (CI installs it), else
+    // said so.
+    let svg = out.join("06_gc_pictures-9.svg");
+    let has_dot = std::process::Command::new("dot")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if has_dot {
+        let svg = std::fs::read_to_string(&svg).unwrap();
+        assert!(svg.contains("<svg") && svg.contains("unreachable"), "{svg}");
+    } else {
+        assert!(!svg.exists());
+        assert!(err.contains("Graphviz `dot` is not installed"), "{err}");
+    }
     let before = std::fs::read_to_string(out.join("06_gc_pictures-9.dot")).unwrap();
     assert!(before.contains("unreachable"), "{before}");
     let after = std::fs::read_to_string(out.join("06_gc_pictures-11.dot")).unwrap();
