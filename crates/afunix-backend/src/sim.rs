@@ -9,8 +9,7 @@ use crate::backend::{
 use crate::call::SockOpt;
 use afunix::net::socket::{RecvArgs, SendHdr};
 use afunix::Errno;
-use afunix::World;
-use afunix::{Fd, Pid};
+use afunix::{Fd, Interrupt, Pid, World};
 use std::collections::HashMap;
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::sync::Arc;
@@ -22,9 +21,10 @@ fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// A started call: still running on its thread, or already returned.
+/// A started call: still running on its thread (with the interrupt it
+/// runs under, which ends it alone), or already returned.
 enum Pending {
-    Running(Receiver<Reply>),
+    Running(Receiver<Reply>, Interrupt),
     Done(Reply),
 }
 
@@ -83,10 +83,37 @@ impl SimBackend {
     }
 }
 
+impl SimBackend {
+    /// End every call still blocked, each by its own interrupt (abandoned,
+    /// as a call whose caller is gone: it stops sleeping and takes nothing
+    /// more), and wait up to 5 s for their threads to return, so that no
+    /// thread and no file reference outlives the run. The world itself is
+    /// not disturbed. Returns how many calls did not end in time.
+    pub fn end_pending(&mut self) -> usize {
+        let running: Vec<(Receiver<Reply>, Interrupt)> = std::mem::take(&mut self.pending)
+            .into_values()
+            .filter_map(|p| match p {
+                Pending::Running(rx, intr) => Some((rx, intr)),
+                Pending::Done(_) => None,
+            })
+            .collect();
+        for (_, intr) in &running {
+            intr.cancel();
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        running
+            .iter()
+            .filter(|(rx, _)| {
+                let left = deadline.saturating_duration_since(Instant::now());
+                matches!(rx.recv_timeout(left), Err(RecvTimeoutError::Timeout))
+            })
+            .count()
+    }
+}
+
 impl Drop for SimBackend {
     fn drop(&mut self) {
-        // Calls still blocked are interrupted (EINTR), so no thread outlives the run.
-        self.world.interrupt_all();
+        self.end_pending();
     }
 }
 
@@ -236,8 +263,11 @@ pub fn execute(w: &World, pid: Pid, call: &Call) -> Reply {
             *timeout,
         ) {
             Ok(rev) => {
-                let n = rev.iter().filter(|e| **e != 0).count();
-                Reply::with(n as i64, Out::Revents(rev))
+                let n = rev.iter().filter(|e| !e.is_empty()).count();
+                Reply::with(
+                    n as i64,
+                    Out::Revents(rev.iter().map(|e| e.bits()).collect()),
+                )
             }
             Err(e) => Reply::err(e),
         },
@@ -308,17 +338,20 @@ impl Backend for SimBackend {
         let (tx, rx) = channel();
         let world = Arc::clone(&self.world);
         let paths = self.paths.clone();
+        let intr = Interrupt::new();
+        let ours = intr.clone();
         std::thread::Builder::new()
             .name(format!("afunix-sim-{pid}"))
             .spawn(move || {
-                let reply = match &paths {
+                let run = || execute(&world, pid, &call);
+                let reply = world.interruptible(&ours, || match &paths {
                     Some(store) => {
-                        let (reply, path) = world.with_path(|| execute(&world, pid, &call));
+                        let (reply, path) = world.with_path(run);
                         lock(store).insert(id, path);
                         reply
                     }
-                    None => execute(&world, pid, &call),
-                };
+                    None => run(),
+                });
                 let _ = tx.send(reply);
             })
             .map_err(|e| BackendError(format!("cannot start a thread: {e}")))?;
@@ -336,7 +369,7 @@ impl Backend for SimBackend {
                 }
             }
         }
-        self.pending.insert(id, Pending::Running(rx));
+        self.pending.insert(id, Pending::Running(rx, intr));
         Ok(())
     }
 
@@ -344,12 +377,13 @@ impl Backend for SimBackend {
         let rx = match self.pending.remove(&id) {
             None => return Err(BackendError(format!("process {id} has no call pending"))),
             Some(Pending::Done(reply)) => return Ok(Progress::Done(reply)),
-            Some(Pending::Running(rx)) => rx,
+            Some(Pending::Running(rx, intr)) => (rx, intr),
         };
+        let (rx, intr) = rx;
         match rx.recv_timeout(timeout) {
             Ok(reply) => Ok(Progress::Done(reply)),
             Err(RecvTimeoutError::Timeout) => {
-                self.pending.insert(id, Pending::Running(rx));
+                self.pending.insert(id, Pending::Running(rx, intr));
                 Ok(Progress::Blocked)
             }
             Err(RecvTimeoutError::Disconnected) => {

@@ -91,3 +91,50 @@ fn dropping_the_backend_ends_every_blocked_call() {
         threads()
     );
 }
+
+/// Ending the blocked calls ends only them: each by its own interrupt
+/// (a `poll` without timeout too), and the world stays usable — a later
+/// call still sleeps, where `World::interrupt_all` would have poisoned it.
+#[test]
+fn ending_the_blocked_calls_leaves_the_world_usable() {
+    use afunix_backend::{Call, Out, Progress};
+    use std::time::Duration;
+    let mut b = SimBackend::new();
+    b.task(0, &TaskSpec::default()).unwrap();
+    b.task(1, &TaskSpec::default()).unwrap();
+    let pipe = |b: &mut SimBackend, id| {
+        b.start(id, Call::Pipe { flags: 0 }).unwrap();
+        let Progress::Done(r) = b.wait(id, Duration::from_secs(1)).unwrap() else {
+            panic!("pipe blocked");
+        };
+        let Out::Pair([r, _w]) = r.out else {
+            panic!("{r:?}")
+        };
+        r
+    };
+    let r = pipe(&mut b, 0);
+    let r1 = pipe(&mut b, 1);
+    let blocked = |b: &mut SimBackend, id, call| {
+        b.start(id, call).unwrap();
+        matches!(
+            b.wait(id, Duration::from_millis(20)).unwrap(),
+            Progress::Blocked
+        )
+    };
+    assert!(blocked(&mut b, 0, Call::Read { fd: r, len: 1 }));
+    let poll = Call::Poll {
+        fds: vec![r1],
+        list: (),
+        events: afunix::abi::consts::POLLIN,
+        timeout: -1,
+    };
+    assert!(blocked(&mut b, 1, poll.clone()));
+    let files = b.world().open_files();
+    assert_eq!(b.end_pending(), 0);
+    assert_eq!(b.world().check_invariants(), Ok(()));
+    // Each call dropped the file reference it held while it slept.
+    assert!(b.world().open_files() <= files);
+    assert!(blocked(&mut b, 0, Call::Read { fd: r, len: 1 }));
+    assert!(blocked(&mut b, 1, poll));
+    assert_eq!(b.end_pending(), 0);
+}

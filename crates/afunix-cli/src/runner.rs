@@ -750,14 +750,9 @@ impl Runner<'_> {
                 let mut inq = None;
                 let mut raw: Vec<u8> = Vec::new();
                 for c in user_cmsgs(control) {
-                    let int = (c.data.len() >= 4)
-                        .then(|| i32::from_ne_bytes([c.data[0], c.data[1], c.data[2], c.data[3]]));
+                    let int = c.int();
                     match (c.level, c.ty) {
-                        (SOL_SOCKET, SCM_RIGHTS) => rights.extend(
-                            c.data
-                                .chunks_exact(4)
-                                .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]])),
-                        ),
+                        (SOL_SOCKET, SCM_RIGHTS) => rights.extend(c.ints()),
                         (SOL_SOCKET, SCM_CREDENTIALS)
                             if creds.is_none() && Ucred::parse(c.data).is_some() =>
                         {
@@ -765,12 +760,7 @@ impl Runner<'_> {
                         }
                         (SOL_SOCKET, SCM_PIDFD) if pidfd.is_none() && int.is_some() => pidfd = int,
                         (SOL_SOCKET, SCM_INQ) if inq.is_none() && int.is_some() => inq = int,
-                        _ => {
-                            raw.extend_from_slice(&c.cmsg_len.to_ne_bytes());
-                            raw.extend_from_slice(&c.level.to_ne_bytes());
-                            raw.extend_from_slice(&c.ty.to_ne_bytes());
-                            raw.extend_from_slice(c.data);
-                        }
+                        _ => c.write_raw(&mut raw),
                     }
                 }
                 if !rights.is_empty() {

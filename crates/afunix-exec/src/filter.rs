@@ -143,7 +143,7 @@ mod tests {
         // args[0]: the low word first (x86_64 is little-endian).
         data[16..20].copy_from_slice(&(arg0 as u32).to_be_bytes());
         data[20..24].copy_from_slice(&((arg0 >> 32) as u32).to_be_bytes());
-        prog.run(&data, &afunix::abi::filter::Prandom::default())
+        prog.run(&data)
     }
 
     #[test]

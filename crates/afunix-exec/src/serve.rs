@@ -613,7 +613,7 @@ impl Supervisor {
             let rev = self
                 .world
                 .poll(self.holder, p.hold, POLLIN | POLLOUT | POLLRDHUP)
-                .unwrap_or(0);
+                .map_or(0, |r| r.bits());
             let a = held.and_then(|(k, a)| (k == *key).then_some(a));
             // Readable: one byte waits in A (taken back through the
             // caller's dup when it stops being readable).

@@ -97,23 +97,13 @@ impl BenchPair {
             iov_len: data.len(),
         };
         let mut control = [0u64; RIGHTS_SPACE.div_ceil(8)];
-        let len = 16 + 4 * fds.len();
-        if fds.len() > 253 {
+        // SAFETY: `control` is 8-aligned and large enough for a cmsghdr
+        // followed by 253 ints; the byte view covers exactly it.
+        let bytes: &mut [u8] =
+            unsafe { std::slice::from_raw_parts_mut(control.as_mut_ptr().cast(), RIGHTS_SPACE) };
+        let Some(len) = afunix::abi::cmsg::write_rights(bytes, fds) else {
             return Err(io::Error::from_raw_os_error(libc::EINVAL));
-        }
-        {
-            // SAFETY: `control` is 8-aligned and large enough for a cmsghdr
-            // followed by 253 ints; the byte view covers exactly it.
-            let bytes: &mut [u8] = unsafe {
-                std::slice::from_raw_parts_mut(control.as_mut_ptr().cast(), RIGHTS_SPACE)
-            };
-            bytes[..8].copy_from_slice(&(len as u64).to_ne_bytes());
-            bytes[8..12].copy_from_slice(&libc::SOL_SOCKET.to_ne_bytes());
-            bytes[12..16].copy_from_slice(&libc::SCM_RIGHTS.to_ne_bytes());
-            for (i, f) in fds.iter().enumerate() {
-                bytes[16 + 4 * i..20 + 4 * i].copy_from_slice(&f.to_ne_bytes());
-            }
-        }
+        };
         // SAFETY: an all-zero msghdr is valid (no name, no control).
         let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
         msg.msg_iov = &mut iov;

@@ -489,30 +489,13 @@ impl<'a> Lower<'a, Raw, Raw> for Hide {
 /// offset 16; the next header is `CMSG_ALIGN(cmsg_len)` further and must
 /// fit whole.
 pub(crate) fn scm_rights_fds(control: &[u8]) -> Vec<usize> {
-    const HDR: usize = 16;
-    let mut out = Vec::new();
-    let mut at = 0usize;
-    while control.len().saturating_sub(at) >= HDR {
-        let mut l = [0u8; 8];
-        l.copy_from_slice(&control[at..at + 8]);
-        let len = u64::from_ne_bytes(l);
-        let left = (control.len() - at) as u64;
-        if len < HDR as u64 || len > left {
-            break;
-        }
-        let len = len as usize;
-        let mut w = [0u8; 4];
-        w.copy_from_slice(&control[at + 8..at + 12]);
-        let level = i32::from_ne_bytes(w);
-        w.copy_from_slice(&control[at + 12..at + 16]);
-        let ty = i32::from_ne_bytes(w);
-        if level == libc::SOL_SOCKET && ty == libc::SCM_RIGHTS {
-            let n = (len - HDR) / 4;
-            out.extend((0..n).map(|i| at + HDR + 4 * i));
-        }
-        at += (len + 7) & !7;
-    }
-    out
+    // The model's walk is the kernel's (`afunix::abi::cmsg::kernel_cmsgs`);
+    // a header that is not CMSG_OK ends it, as it ends __scm_send.
+    afunix::abi::cmsg::kernel_cmsgs(control)
+        .map_while(Result::ok)
+        .filter(|c| c.is_rights())
+        .flat_map(|c| c.int_offsets().collect::<Vec<_>>())
+        .collect()
 }
 
 /// `Call::Exec`: the helper really `execve`s, into the static helper

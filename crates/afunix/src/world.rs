@@ -11,7 +11,7 @@
 //! the object it waits for and is woken, after the waker has released its
 //! locks, by the change it waits for.
 
-use crate::abi::flags::{MsgFlags, PollFlags, SockFlags};
+use crate::abi::flags::{MsgFlags, OFlags, PollFlags, Shutdown, SockFlags, SocketType};
 use crate::errno::{Errno, SysResult};
 use crate::fs::fdtable::FdEntry;
 use crate::fs::file::FileKind;
@@ -843,18 +843,23 @@ impl World {
     /// `pipe2(flags)`: read end first.
     ///
     /// # Errors
-    /// `EMFILE` when fewer than two fds are free below RLIMIT_NOFILE.
-    pub fn pipe2(&self, pid: Pid, flags: i32) -> SysResult<[Fd; 2]> {
+    /// `EINVAL` for a flag other than `O_NONBLOCK`, `O_CLOEXEC`, `O_DIRECT`
+    /// and `O_NOTIFICATION_PIPE`; `EMFILE` when fewer than two fds are free
+    /// below RLIMIT_NOFILE; `ESRCH` for a pid that is not a live process.
+    pub fn pipe2(&self, pid: Pid, flags: impl Into<OFlags>) -> SysResult<[Fd; 2]> {
         let pid = pid.as_raw();
         self.k
-            .pipe2(pid, flags)
+            .pipe2(pid, flags.into().bits())
             .map(|[a, b]| [Fd::from_raw(a), Fd::from_raw(b)])
     }
 
     /// `memfd_create` + `write(content)` + `lseek(0)`.
     ///
     /// # Errors
-    /// `EMFILE` when no fd is free below RLIMIT_NOFILE.
+    /// `EMFILE` when no fd is free below RLIMIT_NOFILE; `ENOSPC` when the
+    /// content passes the world's budget for file bytes
+    /// ([`World::set_shmem_max`]), `ENOMEM` when it cannot be allocated;
+    /// `ESRCH` for a pid that is not a live process.
     pub fn memfd(&self, pid: Pid, content: &[u8]) -> SysResult<Fd> {
         let pid = pid.as_raw();
         self.k.memfd(pid, content).map(Fd::from_raw)
@@ -1019,9 +1024,11 @@ impl World {
     /// `EINVAL` for unknown flags in `ty` or a type ≥ `SOCK_MAX`;
     /// `ESOCKTNOSUPPORT` for another type; `EMFILE` when no fd is free; the
     /// policy's error (`security_socket_create`).
-    pub fn socket(&self, pid: Pid, ty: i32) -> SysResult<Fd> {
+    pub fn socket(&self, pid: Pid, ty: impl Into<SocketType>) -> SysResult<Fd> {
         let pid = pid.as_raw();
-        self.k.sys_socket(pid, ty, 0).map(Fd::from_raw)
+        self.k
+            .sys_socket(pid, ty.into().bits(), 0)
+            .map(Fd::from_raw)
     }
 
     /// `socket(AF_UNIX, ty, protocol)`.
@@ -1029,9 +1036,14 @@ impl World {
     /// # Errors
     /// As [`World::socket`]; `EPROTONOSUPPORT` for a protocol other than 0 and
     /// `PF_UNIX`.
-    pub fn socket_with_protocol(&self, pid: Pid, ty: i32, protocol: i32) -> SysResult<Fd> {
+    pub fn socket_with_protocol(
+        &self,
+        pid: Pid,
+        ty: impl Into<SocketType>,
+        protocol: i32,
+    ) -> SysResult<Fd> {
         let pid = pid.as_raw();
-        self.k.sys_socket(pid, ty, protocol).map(Fd::from_raw)
+        { self.k.sys_socket(pid, ty.into().bits(), protocol) }.map(Fd::from_raw)
     }
 
     /// `socketpair(AF_UNIX, ty, 0)`.
@@ -1039,10 +1051,10 @@ impl World {
     /// # Errors
     /// As [`World::socket`] (both fds are taken first: `EMFILE` before the type
     /// is looked at).
-    pub fn socketpair(&self, pid: Pid, ty: i32) -> SysResult<[Fd; 2]> {
+    pub fn socketpair(&self, pid: Pid, ty: impl Into<SocketType>) -> SysResult<[Fd; 2]> {
         let pid = pid.as_raw();
         self.k
-            .sys_socketpair(pid, ty, 0)
+            .sys_socketpair(pid, ty.into().bits(), 0)
             .map(|[a, b]| [Fd::from_raw(a), Fd::from_raw(b)])
     }
 
@@ -1050,9 +1062,14 @@ impl World {
     ///
     /// # Errors
     /// As [`World::socketpair`] and [`World::socket_with_protocol`].
-    pub fn socketpair_with_protocol(&self, pid: Pid, ty: i32, protocol: i32) -> SysResult<[Fd; 2]> {
+    pub fn socketpair_with_protocol(
+        &self,
+        pid: Pid,
+        ty: impl Into<SocketType>,
+        protocol: i32,
+    ) -> SysResult<[Fd; 2]> {
         let pid = pid.as_raw();
-        { self.k.sys_socketpair(pid, ty, protocol) }
+        { self.k.sys_socketpair(pid, ty.into().bits(), protocol) }
             .map(|[a, b]| [Fd::from_raw(a), Fd::from_raw(b)])
     }
 
@@ -1384,7 +1401,7 @@ impl World {
         fds: &[Fd],
         events: impl Into<PollFlags>,
         timeout: i32,
-    ) -> SysResult<Vec<i16>> {
+    ) -> SysResult<Vec<PollFlags>> {
         let events = events.into().bits();
         let pid = pid.as_raw();
         let fds: Vec<i32> = fds.iter().map(|f| f.as_raw()).collect();
@@ -1395,17 +1412,24 @@ impl World {
         let intr = Interrupt::current();
         let mut first = true;
         loop {
-            let rev: Vec<i16> = fds
+            let rev: Vec<PollFlags> = fds
                 .iter()
-                .map(|fd| self.k.sys_poll(pid, *fd, events))
+                .map(|fd| PollFlags::from_bits_retain(self.k.sys_poll(pid, *fd, events)))
                 .collect();
-            if rev.iter().any(|e| *e != 0) || deadline.is_some_and(|d| Instant::now() >= d) {
+            if rev.iter().any(|e| !e.is_empty()) || deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ok(rev);
             }
             if self.k.interrupted.load(Ordering::SeqCst) {
                 return Err(Errno::EINTR.why(rule!(
                     signal_pending,
                     "the world was torn down while the call slept"
+                )));
+            }
+            // A caller that abandoned the call (Interrupt::cancel).
+            if intr.as_ref().is_some_and(Interrupt::abandoned) {
+                return Err(Errno::ERESTARTNOINTR.why(rule!(
+                    signal_pending,
+                    "the caller abandoned the call (it will restart it)",
                 )));
             }
             // do_poll: a pending signal ends the wait with ERESTARTNOHAND.
@@ -1443,12 +1467,13 @@ impl World {
     /// `shutdown(fd, how)`.
     ///
     /// # Errors
-    /// `EBADF`, `ENOTSOCK`; `EINVAL` for a `how` other than 0, 1, 2.
-    pub fn shutdown(&self, pid: Pid, fd: Fd, how: i32) -> SysResult<()> {
+    /// `EBADF`, `ENOTSOCK`; `EINVAL` for a `how` other than 0, 1, 2
+    /// (`unix_shutdown`: a unix socket is shut down connected or not).
+    pub fn shutdown(&self, pid: Pid, fd: Fd, how: impl Into<Shutdown>) -> SysResult<()> {
         let pid = pid.as_raw();
         crate::path::enter(pid, "__sys_shutdown");
         let fd = fd.as_raw();
-        self.k.sys_shutdown(pid, fd, how)
+        self.k.sys_shutdown(pid, fd, how.into().raw())
     }
 
     /// `setsockopt(fd, level, name, value)`.
@@ -1512,11 +1537,13 @@ impl World {
     ///
     /// # Errors
     /// None: a bad fd reports `POLLNVAL` in the result, as `poll(2)` does.
-    pub fn poll(&self, pid: Pid, fd: Fd, events: impl Into<PollFlags>) -> SysResult<i16> {
+    pub fn poll(&self, pid: Pid, fd: Fd, events: impl Into<PollFlags>) -> SysResult<PollFlags> {
         let events = events.into().bits();
         let pid = pid.as_raw();
         let fd = fd.as_raw();
-        Ok(self.k.sys_poll(pid, fd, events))
+        Ok(PollFlags::from_bits_retain(
+            self.k.sys_poll(pid, fd, events),
+        ))
     }
 
     /// `ioctl(fd, req, &int)`: the int.

@@ -62,7 +62,10 @@ fn a_connect_whose_embryo_cannot_be_allocated_fails_before_the_listener_sees_it(
     w.inject(nth(FaultPoint::UnixCreate1, None, 1));
     assert_eq!(w.connect(p, c, &name).errno(), Err(Errno::ENOMEM));
     // Nothing reached the listener.
-    assert_eq!(w.poll(p, l, afunix::abi::consts::POLLIN), Ok(0));
+    assert_eq!(
+        w.poll(p, l, afunix::abi::consts::POLLIN),
+        Ok(afunix::abi::PollFlags::empty())
+    );
     assert_eq!(w.connect(p, c, &name), Ok(()));
 }
 
@@ -195,7 +198,10 @@ fn who_gets_the_first_datagram(wake_order_for_second: bool) -> (Vec<u8>, Vec<u8>
         }
         // And the woken one has taken it: else the second datagram could
         // wake the other, which may look first and take "one".
-        while w.poll(parent, b, POLLIN).is_ok_and(|r| r & POLLIN != 0) {
+        while w
+            .poll(parent, b, POLLIN)
+            .is_ok_and(|r| r.contains(afunix::abi::PollFlags::IN))
+        {
             assert!(
                 std::time::Instant::now() < deadline,
                 "the woken reader never took the datagram"

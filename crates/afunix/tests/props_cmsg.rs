@@ -443,7 +443,10 @@ fn kind(
     w: &World,
     pid: Pid,
     fd: Fd,
-) -> (Result<Vec<u8>, afunix::Error>, Result<i16, afunix::Error>) {
+) -> (
+    Result<Vec<u8>, afunix::Error>,
+    Result<afunix::abi::PollFlags, afunix::Error>,
+) {
     (
         w.getsockopt(pid, fd, SOL_SOCKET, SO_TYPE, 4),
         w.poll(pid, fd, POLLIN | POLLOUT),

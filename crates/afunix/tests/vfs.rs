@@ -4,6 +4,7 @@
 
 use afunix::abi::consts::*;
 use afunix::abi::sockaddr::UnixAddr;
+use afunix::abi::PollFlags;
 use afunix::net::socket::MsgHdr;
 use afunix::TaskSpec;
 use afunix::{Errno, Fd, Pid, World};
@@ -152,7 +153,7 @@ fn scenario_36_file_rights_offset() {
     assert_eq!(q, Fd::from_raw(9));
     assert_eq!(w.read(a, q, 1), Err(Errno::EBADF.into()));
     assert_eq!(w.get_fd_flags(a, q), Ok(0));
-    assert_eq!(w.poll(a, q, POLLIN), Ok(POLLNVAL));
+    assert_eq!(w.poll(a, q, POLLIN), Ok(PollFlags::NVAL));
     w.check_invariants().unwrap();
 }
 
@@ -263,7 +264,10 @@ fn regular_file_modes() {
     assert_eq!(w.read(a, r, 10).unwrap(), b"abcde");
     let t = w.open(a, b"f", O_WRONLY | O_TRUNC, 0).unwrap();
     assert_eq!(w.ioctl(a, t, SIOCINQ), Ok(0));
-    assert_eq!(w.poll(a, r, POLLIN | POLLOUT), Ok(POLLIN | POLLOUT));
+    assert_eq!(
+        w.poll(a, r, POLLIN | POLLOUT),
+        Ok(PollFlags::IN | PollFlags::OUT)
+    );
     let o = w.spawn(&task(1001, 1001, vec![1001], 0o022));
     assert_eq!(w.open(o, b"f", O_RDONLY, 0), Err(Errno::EACCES.into()));
     w.check_invariants().unwrap();

@@ -43,6 +43,9 @@ pub struct CmsgRef<'a> {
     pub cmsg_len: u64,
     /// The data: bytes `[16, cmsg_len)` of the message, clamped to the buffer.
     pub data: &'a [u8],
+    /// Where the message's header starts in the buffer (its data starts
+    /// 16 bytes later).
+    pub offset: usize,
 }
 
 impl CmsgRef<'_> {
@@ -52,6 +55,28 @@ impl CmsgRef<'_> {
             .chunks_exact(4)
             .filter_map(|c| i32_at(c, 0))
             .collect()
+    }
+
+    /// The first `int` of the data (`SCM_PIDFD`, `SCM_INQ`), if it holds
+    /// one.
+    pub fn int(&self) -> Option<i32> {
+        i32_at(self.data, 0)
+    }
+
+    /// The byte offsets in the buffer of each whole `int` of the data
+    /// (where `SCM_RIGHTS` keeps its fds: what a backend rewrites).
+    pub fn int_offsets(&self) -> impl Iterator<Item = usize> + '_ {
+        let at = self.offset + CMSG_HDR_LEN;
+        (0..self.data.len() / 4).map(move |i| at + 4 * i)
+    }
+
+    /// The message as found: its header (`cmsg_len` as written) and its
+    /// data, without padding, appended to `out`.
+    pub fn write_raw(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.cmsg_len.to_ne_bytes());
+        out.extend_from_slice(&self.level.to_ne_bytes());
+        out.extend_from_slice(&self.ty.to_ne_bytes());
+        out.extend_from_slice(self.data);
     }
 
     /// Whether this is `SOL_SOCKET`/`SCM_RIGHTS`.
@@ -226,6 +251,7 @@ impl<'a> Iterator for KernelCmsgs<'a> {
             self.done = true;
             return Some(Err(not_cmsg_ok(self.off, len, left)));
         };
+        let offset = self.off;
         match next_offset(self.off, len) {
             Some(n) => self.off = n,
             None => self.done = true,
@@ -235,6 +261,7 @@ impl<'a> Iterator for KernelCmsgs<'a> {
             ty,
             cmsg_len: len,
             data,
+            offset,
         }))
     }
 }
@@ -281,6 +308,7 @@ impl<'a> Iterator for UserCmsgs<'a> {
             .and_then(|l| self.off.checked_add(l))
             .map_or(self.buf.len(), |e| e.min(self.buf.len()));
         let data = self.buf.get(start..end).unwrap_or(&[]);
+        let offset = self.off;
         // __cmsg_nxthdr: the next header is used only if this one *and* a
         // whole next header fit in what is left.
         match next_offset(self.off, len) {
@@ -297,8 +325,25 @@ impl<'a> Iterator for UserCmsgs<'a> {
             ty,
             cmsg_len: len,
             data,
+            offset,
         })
     }
+}
+
+/// Write one `SOL_SOCKET`/`SCM_RIGHTS` message carrying `fds` at the start
+/// of `buf`, as a C program fills a `msg_control` it owns (no allocation:
+/// for a caller that sends in a loop). Returns its `cmsg_len`, or `None`
+/// when `buf` has no room for it.
+pub fn write_rights(buf: &mut [u8], fds: &[i32]) -> Option<usize> {
+    let len = cmsg_len(4 * fds.len());
+    let out = buf.get_mut(..len)?;
+    out[..8].copy_from_slice(&(len as u64).to_ne_bytes());
+    out[8..12].copy_from_slice(&SOL_SOCKET.to_ne_bytes());
+    out[12..16].copy_from_slice(&SCM_RIGHTS.to_ne_bytes());
+    for (o, fd) in out[CMSG_HDR_LEN..].chunks_exact_mut(4).zip(fds) {
+        o.copy_from_slice(&fd.to_ne_bytes());
+    }
+    Some(len)
 }
 
 /// Builds a control buffer as a C program does for `sendmsg`.
@@ -385,7 +430,7 @@ impl CmsgBuilder {
 /// The kernel side of `recvmsg`'s control buffer: `capacity` bytes
 /// (`msg_controllen` on entry) filled with `put_cmsg`'s truncation rules.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ControlWriter {
+pub(crate) struct ControlWriter {
     buf: Vec<u8>,
     capacity: usize,
     ctrunc: bool,
@@ -488,7 +533,8 @@ impl ControlWriter {
     }
 
     /// Bytes written so far.
-    pub fn written(&self) -> usize {
+    #[cfg(test)]
+    fn written(&self) -> usize {
         self.buf.len()
     }
 }

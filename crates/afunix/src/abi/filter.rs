@@ -399,7 +399,7 @@ fn check_load_and_stores(insns: &[SockFilter]) -> Result<(), crate::errno::Error
 /// per-cpu prandom): a seeded xorshift32, one per world, so that two worlds
 /// never share a sequence and a run is reproduced by its seed.
 #[derive(Debug)]
-pub struct Prandom(AtomicU32);
+pub(crate) struct Prandom(AtomicU32);
 
 impl Prandom {
     /// A generator seeded with `seed` (0 is replaced: xorshift needs a
@@ -578,7 +578,15 @@ impl Program {
     /// `A ^= X`; `NLATTR`/`NLATTR_NEST` search netlink attributes in the
     /// payload as the kernel does; `RANDOM` draws from `random` (the
     /// world's seeded generator; not the kernel's sequence).
-    pub fn run(&self, packet: &[u8], random: &Prandom) -> u32 {
+    ///
+    /// `SKF_AD_RANDOM` draws from a generator seeded with 1 for this run
+    /// alone; inside a world it draws from the world's.
+    pub fn run(&self, packet: &[u8]) -> u32 {
+        self.run_with(packet, &Prandom::new(1))
+    }
+
+    /// [`Program::run`] drawing `SKF_AD_RANDOM` from `random`.
+    pub(crate) fn run_with(&self, packet: &[u8], random: &Prandom) -> u32 {
         use op::*;
         let mut a: u32 = 0;
         let mut x: u32 = 0;
@@ -708,8 +716,8 @@ fn nlattr(p: &[u8], a: u32, x: u32, nested: bool) -> u32 {
 /// What `sk_filter` does with a packet: a result of 0 drops it (`None`;
 /// unix dgram sendmsg then reports success without queueing), any other
 /// result keeps `min(result, len)` bytes (`pskb_trim`).
-pub fn filter_verdict(prog: &Program, packet: &[u8], random: &Prandom) -> Option<usize> {
-    match prog.run(packet, random) {
+pub(crate) fn filter_verdict(prog: &Program, packet: &[u8], random: &Prandom) -> Option<usize> {
+    match prog.run_with(packet, random) {
         0 => None,
         r => Some(usize::try_from(r).map_or(packet.len(), |r| r.min(packet.len()))),
     }
@@ -876,9 +884,9 @@ mod tests {
             st(RET_A, 0),
         ])
         .unwrap();
-        assert_eq!(p.run(&[0, 1, 2, 3], &Prandom::default()), 0x0102 + 1);
+        assert_eq!(p.run_with(&[0, 1, 2, 3], &Prandom::default()), 0x0102 + 1);
         assert_eq!(
-            p.run(&[0, 1], &Prandom::default()),
+            p.run_with(&[0, 1], &Prandom::default()),
             0,
             "out of bounds load returns 0"
         );
@@ -888,14 +896,14 @@ mod tests {
             st(RET_A, 0),
         ])
         .unwrap();
-        assert_eq!(ind.run(b"abcd", &Prandom::default()), u32::from(b'd'));
+        assert_eq!(ind.run_with(b"abcd", &Prandom::default()), u32::from(b'd'));
         let msh = prog(&[
             st(BPF_LDX | BPF_B | BPF_MSH, 0),
             st(BPF_MISC | BPF_TXA, 0),
             st(RET_A, 0),
         ])
         .unwrap();
-        assert_eq!(msh.run(&[0x45], &Prandom::default()), 20);
+        assert_eq!(msh.run_with(&[0x45], &Prandom::default()), 20);
         let div = prog(&[
             st(BPF_LD | BPF_IMM, 7),
             st(BPF_ALU | BPF_DIV | BPF_X, 0),
@@ -903,7 +911,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(
-            div.run(b"", &Prandom::default()),
+            div.run_with(b"", &Prandom::default()),
             0,
             "division by X == 0 returns 0"
         );
@@ -916,7 +924,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(
-            m.run(b"", &Prandom::default()),
+            m.run_with(b"", &Prandom::default()),
             (2u32 ^ 0xff).wrapping_neg()
         );
     }
@@ -931,14 +939,14 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(
-            ifx.run(b"x", &Prandom::default()),
+            ifx.run_with(b"x", &Prandom::default()),
             77,
             "no skb->dev: exit with A"
         );
         let net = prog(&[st(BPF_LD | BPF_B | BPF_ABS, SKF_NET_OFF + 1), st(RET_A, 0)]).unwrap();
-        assert_eq!(net.run(b"ab", &Prandom::default()), u32::from(b'b'));
+        assert_eq!(net.run_with(b"ab", &Prandom::default()), u32::from(b'b'));
         let ll = prog(&[st(BPF_LD | BPF_B | BPF_ABS, SKF_LL_OFF), st(RET_K, 1)]).unwrap();
-        assert_eq!(ll.run(b"ab", &Prandom::default()), 0);
+        assert_eq!(ll.run_with(b"ab", &Prandom::default()), 0);
         // nlattr: attrs {len 5, type 1, "x"} pad, {len 8, type 2, u32}
         let mut pkt = vec![5, 0, 1, 0, b'x', 0, 0, 0];
         pkt.extend_from_slice(&[8, 0, 2, 0, 1, 2, 3, 4]);
@@ -948,14 +956,14 @@ mod tests {
             st(RET_A, 0),
         ])
         .unwrap();
-        assert_eq!(nl.run(&pkt, &Prandom::default()), 8);
+        assert_eq!(nl.run_with(&pkt, &Prandom::default()), 8);
         let nl3 = prog(&[
             st(BPF_LDX | BPF_IMM, 3),
             st(ld, SKF_AD_OFF + SKF_AD_NLATTR),
             st(RET_A, 0),
         ])
         .unwrap();
-        assert_eq!(nl3.run(&pkt, &Prandom::default()), 0);
+        assert_eq!(nl3.run_with(&pkt, &Prandom::default()), 0);
     }
 
     #[test]
@@ -1234,7 +1242,7 @@ mod tests {
             pkt in proptest::collection::vec(any::<u8>(), 0..64),
         ) {
             if let Ok(p) = Program::parse(&bytes) {
-                let _ = p.run(&pkt, &Prandom::default());
+                let _ = p.run_with(&pkt, &Prandom::default());
                 let _ = filter_verdict(&p, &pkt, &Prandom::default());
                 prop_assert_eq!(p.to_bytes(), bytes);
             }

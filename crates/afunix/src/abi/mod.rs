@@ -13,9 +13,9 @@ pub mod sockaddr;
 pub mod timeval;
 pub mod ucred;
 
-pub use cmsg::{CmsgBuilder, CmsgRef, ControlWriter};
+pub use cmsg::{CmsgBuilder, CmsgRef};
 pub use filter::{Program, SockFilter};
-pub use flags::{MsgFlags, PollFlags, SockFlags};
+pub use flags::{MsgFlags, OFlags, PollFlags, Shutdown, SockFlags, SocketType};
 pub use sockaddr::UnixAddr;
 pub use timeval::Timeval;
 pub use ucred::Ucred;

@@ -61,8 +61,14 @@ impl World {
     /// `ENOENT`, `ENOTDIR`, `EACCES`; `EEXIST` (`O_CREAT|O_EXCL`), `EISDIR`
     /// (a directory for writing or with `O_CREAT`), `EACCES` (the file's
     /// mode), `ENXIO` (a socket file without `O_PATH`).
-    pub fn open(&self, pid: Pid, path: &[u8], flags: i32, mode: u32) -> SysResult<Fd> {
-        self.open_raw(pid.as_raw(), path, flags, mode)
+    pub fn open(
+        &self,
+        pid: Pid,
+        path: &[u8],
+        flags: impl Into<crate::abi::OFlags>,
+        mode: u32,
+    ) -> SysResult<Fd> {
+        self.open_raw(pid.as_raw(), path, flags.into().bits(), mode)
             .map(Fd::from_raw)
     }
 
