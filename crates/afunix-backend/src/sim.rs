@@ -51,8 +51,17 @@ impl Default for SimBackend {
 impl SimBackend {
     /// A fresh world.
     pub fn new() -> SimBackend {
+        SimBackend::on(World::new())
+    }
+
+    /// A fresh world whose hooks ask `security` (`--deny`).
+    pub fn with_security(security: Box<dyn afunix::security::Security>) -> SimBackend {
+        SimBackend::on(World::with_security(security))
+    }
+
+    fn on(world: World) -> SimBackend {
         SimBackend {
-            world: Arc::new(World::new()),
+            world: Arc::new(world),
             pids: HashMap::new(),
             pending: HashMap::new(),
             paths: None,

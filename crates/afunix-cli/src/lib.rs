@@ -56,6 +56,18 @@ fn new_sim() -> Result<Box<dyn Backend>, String> {
     Ok(Box::new(afunix_backend::sim::SimBackend::new()))
 }
 
+#[cfg(feature = "sim")]
+fn new_sim_with(denies: Vec<afunix::security::DenyRule>) -> Result<Box<dyn Backend>, String> {
+    Ok(Box::new(afunix_backend::sim::SimBackend::with_security(
+        Box::new(afunix::security::Deny(denies)),
+    )))
+}
+
+#[cfg(not(feature = "sim"))]
+fn new_sim_with(_: Vec<afunix::security::DenyRule>) -> Result<Box<dyn Backend>, String> {
+    new_sim()
+}
+
 #[cfg(not(feature = "sim"))]
 fn new_sim() -> Result<Box<dyn Backend>, String> {
     Err("the model backend is not built in (feature `sim`)".into())
@@ -106,14 +118,31 @@ pub fn run_source_with(
     // The file's own faults (`# afunix: fault ...`): checked always,
     // armed on the model only (to the kernel they are comments).
     let pragmas = if opts.pragmas {
-        pragma::faults(src, &scenario).map_err(LoadError::Parse)?
+        pragma::read(src, &scenario).map_err(LoadError::Parse)?
     } else {
-        Vec::new()
+        pragma::Pragmas::default()
     };
-    let mut backend = new_backend(kind).map_err(LoadError::Backend)?;
-    let run = if kind == BackendKind::Sim && !pragmas.is_empty() {
+    // A security policy is the model's (the kernel's LSMs are the
+    // machine's): installed as the world is made.
+    let denies: Vec<_> = opts
+        .deny
+        .iter()
+        .chain(&pragmas.denies)
+        .map(|d| d.0)
+        .collect();
+    let mut backend = match (kind, denies.is_empty()) {
+        (_, true) => new_backend(kind).map_err(LoadError::Backend)?,
+        (BackendKind::Sim, false) => new_sim_with(denies).map_err(LoadError::Backend)?,
+        (_, false) if opts.deny.is_empty() => new_backend(kind).map_err(LoadError::Backend)?,
+        (_, false) => {
+            return Err(LoadError::Backend(
+                "--deny is a policy of the model (--backend sim)".into(),
+            ))
+        }
+    };
+    let run = if kind == BackendKind::Sim && !pragmas.faults.is_empty() {
         let mut opts = opts.clone();
-        opts.faults.extend(pragmas);
+        opts.faults.extend(pragmas.faults);
         runner::run(&scenario, backend.as_mut(), &opts)
     } else {
         runner::run(&scenario, backend.as_mut(), opts)

@@ -239,6 +239,18 @@ enum Cmd {
         /// its own in comments: `# afunix: fault SPEC`.
         #[arg(long, value_name = "SPEC")]
         fault: Vec<afunix_cli::runner::FaultArg>,
+        /// A rule of the model's security policy (model only; repeatable):
+        /// HOOK[,uid=N][,file=TYPE|!TYPE][,errno=E]: the LSM hook HOOK
+        /// (socket_create, socket_socketpair, socket_bind, socket_connect,
+        /// socket_listen, socket_accept, socket_sendmsg, socket_recvmsg,
+        /// unix_stream_connect, unix_may_send, file_receive) refuses with E
+        /// (default EACCES) the calls of tasks of euid N, at file_receive
+        /// only files of TYPE (or, with `!`, of any other type):
+        /// `--deny file_receive,uid=1000,file=!memfd` is a sandbox whose
+        /// uid 1000 receives only memfds. `--explain` names the hook. A
+        /// file states its own in comments: `# afunix: deny SPEC`.
+        #[arg(long, value_name = "SPEC")]
+        deny: Vec<afunix_cli::runner::DenyArg>,
         /// Write pictures of the world (Graphviz DOT, and SVG where `dot`
         /// is installed) into DIR: after every `stat` and `gc` line and at
         /// the end, as FILE-LINE.dot and FILE-end.dot (model only).
@@ -942,6 +954,7 @@ fn main() -> ExitCode {
             explain,
             dot,
             fault,
+            deny,
             path,
         } => {
             let (explain, path) = Explain::flags(explain, path);
@@ -959,6 +972,7 @@ fn main() -> ExitCode {
                     // behind each rule.
                     let opts = afunix_cli::runner::RunOptions {
                         faults: fault,
+                        deny,
                         paths: path || explain,
                         ..Default::default()
                     };

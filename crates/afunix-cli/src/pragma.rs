@@ -10,17 +10,34 @@
 //! sock_alloc_send_pskb`) is armed as that call starts; one on a line of
 //! its own, as the next line starts; one above the first line, for the
 //! whole run (with `proc=`, as that process is created), as `--fault`
-//! arms it.
+//! arms it. `# afunix: deny SPEC` is a `--deny SPEC`: a rule of the model's
+//! security policy for the whole run, wherever it is written.
 
-use crate::runner::FaultArg;
+use crate::runner::{DenyArg, FaultArg};
 use crate::scenario::{comment, Directive, LineKind, Op, ParseError, Scenario};
 
 /// What a comment starts with to be a pragma (after the `#` and spaces).
 const PRAGMA: &str = "afunix:";
 
+/// What the pragmas of a file ask of the model.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Pragmas {
+    /// `# afunix: fault SPEC`: faults to arm.
+    pub faults: Vec<FaultArg>,
+    /// `# afunix: deny SPEC`: rules of the model's security policy, for
+    /// the whole run wherever they are written.
+    pub denies: Vec<DenyArg>,
+}
+
 /// The faults the pragmas of `src` arm (`sc` is `src` parsed), or every
 /// malformed pragma.
 pub fn faults(src: &str, sc: &Scenario) -> Result<Vec<FaultArg>, Vec<ParseError>> {
+    read(src, sc).map(|p| p.faults)
+}
+
+/// The pragmas of `src` (`sc` is `src` parsed), or every malformed one.
+pub fn read(src: &str, sc: &Scenario) -> Result<Pragmas, Vec<ParseError>> {
+    let mut denies = Vec::new();
     let mut out = Vec::new();
     let mut errors = Vec::new();
     let procs: Vec<&str> = sc
@@ -52,10 +69,21 @@ pub fn faults(src: &str, sc: &Scenario) -> Result<Vec<FaultArg>, Vec<ParseError>
             col,
             msg,
         };
+        if let Some(spec) = rest.trim_start().strip_prefix("deny ") {
+            // A rule of the model's policy, for the whole run.
+            let spec_col = at(rest.len() - rest.trim_start().len() + "deny ".len());
+            match spec.trim().parse::<DenyArg>() {
+                Ok(d) => denies.push(d),
+                Err(e) => errors.push(err(spec_col, e)),
+            }
+            continue;
+        }
         let Some(spec) = rest.trim_start().strip_prefix("fault ") else {
             errors.push(err(
                 at(0),
-                "a pragma is `# afunix: fault POINT[,proc=NAME][,line=L][,nth=N][,p=P]`".into(),
+                "a pragma is `# afunix: fault POINT[,proc=NAME][,line=L][,nth=N][,p=P]` \
+                 or `# afunix: deny HOOK[,uid=N][,file=TYPE][,errno=E]`"
+                    .into(),
             ));
             continue;
         };
@@ -97,7 +125,10 @@ pub fn faults(src: &str, sc: &Scenario) -> Result<Vec<FaultArg>, Vec<ParseError>
         out.push(f);
     }
     if errors.is_empty() {
-        Ok(out)
+        Ok(Pragmas {
+            faults: out,
+            denies,
+        })
     } else {
         Err(errors)
     }

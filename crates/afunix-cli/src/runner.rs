@@ -145,6 +145,8 @@ pub struct RunOptions {
     /// Arm the faults of the file's `# afunix: fault` comments (on the
     /// model; see [`crate::pragma`]). `diff` runs without them.
     pub pragmas: bool,
+    /// The model's security policy: deny rules (`--deny`; model only).
+    pub deny: Vec<DenyArg>,
 }
 
 /// A fault of `--fault POINT[,proc=NAME][,line=L][,nth=N][,p=P]`.
@@ -204,6 +206,81 @@ impl std::str::FromStr for FaultArg {
     }
 }
 
+/// A rule of `--deny HOOK[,uid=N][,file=TYPE|!TYPE][,errno=E]`: the
+/// model's hook `HOOK` (`socket_create`, …, `file_receive`) refuses with
+/// `E` (default `EACCES`) the calls of tasks of effective uid N (default:
+/// all), at `file_receive` only for files of TYPE, or of any type but
+/// TYPE (`memfd`, `pipe_read`, `pipe_write`, `socket`, `pidfd`, `regular`,
+/// `directory`, `path`, `null`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DenyArg(pub afunix::security::DenyRule);
+
+/// The file types `file=` names.
+const FILE_TYPES: [(&str, afunix::security::FileType); 9] = {
+    use afunix::security::FileType::*;
+    [
+        ("memfd", Memfd),
+        ("pipe_read", PipeRead),
+        ("pipe_write", PipeWrite),
+        ("socket", Socket),
+        ("pidfd", Pidfd),
+        ("regular", Regular),
+        ("directory", Directory),
+        ("path", Path),
+        ("null", Null),
+    ]
+};
+
+impl std::str::FromStr for DenyArg {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<DenyArg, String> {
+        use afunix::security::{DenyRule, FileMatch, Hook};
+        let mut parts = s.split(',');
+        let name = parts.next().unwrap_or("");
+        let hook = Hook::from_name(name).ok_or_else(|| {
+            let all: Vec<&str> = Hook::ALL.iter().map(|h| h.name()).collect();
+            format!("`{name}` is not a hook (one of: {})", all.join(", "))
+        })?;
+        let mut r = DenyRule {
+            hook,
+            uid: None,
+            file: None,
+            errno: afunix::Errno::EACCES,
+        };
+        for p in parts {
+            match p.split_once('=') {
+                Some(("uid", v)) => r.uid = Some(v.parse().map_err(|_| format!("uid={v}: a uid"))?),
+                Some(("file", v)) => {
+                    let (not, t) = v.strip_prefix('!').map_or((false, v), |t| (true, t));
+                    let ty = FILE_TYPES
+                        .iter()
+                        .find(|(n, _)| *n == t)
+                        .map(|(_, ty)| *ty)
+                        .ok_or_else(|| {
+                            let all: Vec<&str> = FILE_TYPES.iter().map(|(n, _)| *n).collect();
+                            format!("file={v}: a file type (one of: {})", all.join(", "))
+                        })?;
+                    if hook != Hook::FileReceive {
+                        return Err(format!("file={v}: only `file_receive` sees a file"));
+                    }
+                    r.file = Some(if not {
+                        FileMatch::IsNot(ty)
+                    } else {
+                        FileMatch::Is(ty)
+                    });
+                }
+                Some(("errno", v)) => {
+                    r.errno = afunix::Errno::from_name(v)
+                        .ok_or_else(|| format!("errno={v}: an errno name (EACCES, EPERM, …)"))?
+                }
+                _ => return Err(format!("`{p}`: expected uid=N, file=TYPE or errno=E")),
+            }
+        }
+        Ok(DenyArg(r))
+    }
+}
+
 impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
@@ -212,6 +289,7 @@ impl Default for RunOptions {
             faults: Vec::new(),
             paths: false,
             pragmas: true,
+            deny: Vec::new(),
         }
     }
 }

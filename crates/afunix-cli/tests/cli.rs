@@ -751,3 +751,38 @@ fn a_fault_selected_by_line_fires_in_that_call() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("line=0: a line number from 1"), "{err}");
 }
+
+/// `run --deny`: a rule of the model's security policy refuses at its
+/// hook, `--explain` names the hook and the rule; a bad rule is a usage
+/// error, and the kernel's policy is not ours to set.
+#[test]
+fn deny_rules_refuse_at_their_hook_and_explain_says_so() {
+    let sc = b"task A uid=1000 gid=1000\nA: socketpair dgram -> a b\nA: sendmsg a data=\"hi\"\n";
+    let (code, out, err) = afunix_stdin(
+        &[
+            "run",
+            "--explain",
+            "--deny",
+            "socket_sendmsg,uid=1000,errno=EPERM",
+            "-",
+        ],
+        sc,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("A: sendmsg a data=\"hi\" = EPERM  # security_socket_sendmsg: a deny rule of the policy matches (deny rule 1 of the policy: socket_sendmsg by pid 100 (euid 1000))"),
+        "{out}"
+    );
+    // Another uid is not refused.
+    let (_, out, _) = afunix_stdin(&["run", "--deny", "socket_sendmsg,uid=0", "-"], sc);
+    assert!(out.contains("A: sendmsg a data=\"hi\" = 2"), "{out}");
+    let (code, _, err) = afunix_stdin(&["run", "--deny", "socket_sendmsg,file=memfd", "-"], sc);
+    assert_eq!(code, 2);
+    assert!(err.contains("only `file_receive` sees a file"), "{err}");
+    let (code, _, err) = afunix_stdin(
+        &["run", "--backend", "host", "--deny", "socket_create", "-"],
+        sc,
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--deny is a policy of the model"), "{err}");
+}

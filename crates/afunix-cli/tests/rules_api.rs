@@ -28,6 +28,7 @@ const NOT_DRIVEN: &[(&str, &str)] = &[
     ("pidfd_prepare: no such process", "a peer reaped between the peer lookup and the pidfd (a race)"),
     ("queue_oob: the peer is gone or shut down reading", "shadowed by unix_stream_sendmsg's own check, unless the peer shuts down in between (a race)"),
     ("receive_fd: no free fd in the receiver (injected fault)", "the fault point's other branch: no fd free once the fault fired"),
+    ("security_file_receive: a deny rule of the policy matches", "never an errno: receive_fd drops the refused file and sets MSG_CTRUNC (examples/faults/10_policy.scn, and `--explain=all` shows the rule in the path)"),
     ("shmem_alloc_folio: no memory for the file's pages", "a real allocation failure"),
     ("shmem_get_folio_gfp: the memfd passes the world's memory for files", "a memfd of MAX_FILE_SIZE bytes"),
     ("sock_error: a call that may not sleep would block", "defensive: no call made with with_sock_nb blocks"),

@@ -224,3 +224,199 @@ pub trait Security: Send + Sync {
 pub struct AllowAll;
 
 impl Security for AllowAll {}
+
+/// A hook of [`Security`], by its kernel name without `security_`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Hook {
+    /// `security_socket_create`.
+    SocketCreate,
+    /// `security_socket_socketpair`.
+    SocketSocketpair,
+    /// `security_socket_bind`.
+    SocketBind,
+    /// `security_socket_connect`.
+    SocketConnect,
+    /// `security_socket_listen`.
+    SocketListen,
+    /// `security_socket_accept`.
+    SocketAccept,
+    /// `security_socket_sendmsg`.
+    SocketSendmsg,
+    /// `security_socket_recvmsg`.
+    SocketRecvmsg,
+    /// `security_unix_stream_connect`.
+    UnixStreamConnect,
+    /// `security_unix_may_send`.
+    UnixMaySend,
+    /// `security_file_receive`.
+    FileReceive,
+}
+
+impl Hook {
+    /// Every hook, in the order a send with files meets them.
+    pub const ALL: [Hook; 11] = [
+        Hook::SocketCreate,
+        Hook::SocketSocketpair,
+        Hook::SocketBind,
+        Hook::SocketConnect,
+        Hook::SocketListen,
+        Hook::SocketAccept,
+        Hook::SocketSendmsg,
+        Hook::SocketRecvmsg,
+        Hook::UnixStreamConnect,
+        Hook::UnixMaySend,
+        Hook::FileReceive,
+    ];
+
+    /// Its name (`file_receive`).
+    pub fn name(self) -> &'static str {
+        self.rule().function.trim_start_matches("security_")
+    }
+
+    /// The hook of this name.
+    pub fn from_name(name: &str) -> Option<Hook> {
+        Hook::ALL.into_iter().find(|h| h.name() == name)
+    }
+
+    /// The rule of a denial by a [`Deny`] rule at this hook.
+    fn rule(self) -> &'static crate::Rule {
+        match self {
+            Hook::SocketCreate => {
+                rule!(security_socket_create, "a deny rule of the policy matches")
+            }
+            Hook::SocketSocketpair => rule!(
+                security_socket_socketpair,
+                "a deny rule of the policy matches"
+            ),
+            Hook::SocketBind => rule!(security_socket_bind, "a deny rule of the policy matches"),
+            Hook::SocketConnect => {
+                rule!(security_socket_connect, "a deny rule of the policy matches")
+            }
+            Hook::SocketListen => {
+                rule!(security_socket_listen, "a deny rule of the policy matches")
+            }
+            Hook::SocketAccept => {
+                rule!(security_socket_accept, "a deny rule of the policy matches")
+            }
+            Hook::SocketSendmsg => {
+                rule!(security_socket_sendmsg, "a deny rule of the policy matches")
+            }
+            Hook::SocketRecvmsg => {
+                rule!(security_socket_recvmsg, "a deny rule of the policy matches")
+            }
+            Hook::UnixStreamConnect => rule!(
+                security_unix_stream_connect,
+                "a deny rule of the policy matches"
+            ),
+            Hook::UnixMaySend => rule!(security_unix_may_send, "a deny rule of the policy matches"),
+            Hook::FileReceive => rule!(security_file_receive, "a deny rule of the policy matches"),
+        }
+    }
+}
+
+/// Which passed files a [`DenyRule`] of `file_receive` matches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileMatch {
+    /// Files of this type.
+    Is(FileType),
+    /// Files of any other type (`file=!memfd`: everything but memfds).
+    IsNot(FileType),
+}
+
+/// One rule of a [`Deny`] policy: `hook` refuses with `errno` the tasks
+/// whose effective uid is `uid` (or all), and for `file_receive` the files
+/// `file` matches (or all; at other hooks a rule with `file` never
+/// matches).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DenyRule {
+    /// Where.
+    pub hook: Hook,
+    /// Only tasks of this effective uid.
+    pub uid: Option<u32>,
+    /// Only these passed files (`file_receive`).
+    pub file: Option<FileMatch>,
+    /// The answer (`EACCES` is what SELinux and AppArmor give).
+    pub errno: crate::Errno,
+}
+
+/// A policy made of deny rules (`afunix run --deny`): a hook call that a
+/// rule matches is refused with the rule's errno, and `--explain` names the
+/// hook and the rule; what no rule matches is allowed. The memfd sandbox
+/// is one rule: `file_receive` for uid 1000 of anything but a memfd.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Deny(pub Vec<DenyRule>);
+
+impl Deny {
+    fn check(&self, hook: Hook, task: &Task<'_>, file: Option<FileType>) -> SysResult<()> {
+        let hit = self.0.iter().enumerate().find(|(_, r)| {
+            r.hook == hook
+                && r.uid.is_none_or(|u| u == task.cred.euid)
+                && match (r.file, file) {
+                    (None, _) => true,
+                    (Some(FileMatch::Is(t)), Some(f)) => t == f,
+                    (Some(FileMatch::IsNot(t)), Some(f)) => t != f,
+                    (Some(_), None) => false,
+                }
+        });
+        let Some((i, r)) = hit else {
+            return Ok(());
+        };
+        crate::path::note(|| {
+            let file = file.map_or(String::new(), |f| format!(", a {f:?} file"));
+            format!(
+                "deny rule {} of the policy: {} by pid {} (euid {}){file}",
+                i + 1,
+                hook.name(),
+                task.pid.as_raw(),
+                task.cred.euid,
+            )
+        });
+        Err(r.errno.why(hook.rule()))
+    }
+}
+
+impl Security for Deny {
+    fn socket_create(&self, task: &Task<'_>, _ty: i32, _protocol: i32) -> SysResult<()> {
+        self.check(Hook::SocketCreate, task, None)
+    }
+    fn socket_socketpair(
+        &self,
+        task: &Task<'_>,
+        _: SocketRef<'_>,
+        _: SocketRef<'_>,
+    ) -> SysResult<()> {
+        self.check(Hook::SocketSocketpair, task, None)
+    }
+    fn socket_bind(&self, task: &Task<'_>, _: SocketRef<'_>, _: &[u8]) -> SysResult<()> {
+        self.check(Hook::SocketBind, task, None)
+    }
+    fn socket_connect(&self, task: &Task<'_>, _: SocketRef<'_>, _: &[u8]) -> SysResult<()> {
+        self.check(Hook::SocketConnect, task, None)
+    }
+    fn socket_listen(&self, task: &Task<'_>, _: SocketRef<'_>, _: i32) -> SysResult<()> {
+        self.check(Hook::SocketListen, task, None)
+    }
+    fn socket_accept(&self, task: &Task<'_>, _: SocketRef<'_>) -> SysResult<()> {
+        self.check(Hook::SocketAccept, task, None)
+    }
+    fn socket_sendmsg(&self, task: &Task<'_>, _: SocketRef<'_>, _: usize, _: i32) -> SysResult<()> {
+        self.check(Hook::SocketSendmsg, task, None)
+    }
+    fn socket_recvmsg(&self, task: &Task<'_>, _: SocketRef<'_>, _: usize, _: i32) -> SysResult<()> {
+        self.check(Hook::SocketRecvmsg, task, None)
+    }
+    fn unix_stream_connect(
+        &self,
+        task: &Task<'_>,
+        _: SocketRef<'_>,
+        _: SocketRef<'_>,
+    ) -> SysResult<()> {
+        self.check(Hook::UnixStreamConnect, task, None)
+    }
+    fn unix_may_send(&self, task: &Task<'_>, _: SocketRef<'_>, _: SocketRef<'_>) -> SysResult<()> {
+        self.check(Hook::UnixMaySend, task, None)
+    }
+    fn file_receive(&self, task: &Task<'_>, file: FileRef<'_>) -> SysResult<()> {
+        self.check(Hook::FileReceive, task, Some(file.file_type()))
+    }
+}

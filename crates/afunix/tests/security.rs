@@ -188,3 +188,72 @@ fn a_denial_is_the_calls_answer_with_the_policys_rule() {
     let [t0, _t1] = w.socketpair(b, SOCK_DGRAM).unwrap();
     assert_eq!(w.sendmsg(b, t0, &msg, MSG_DONTWAIT), Ok(1));
 }
+
+/// The ready-made policy of deny rules (`afunix run --deny`): the memfd
+/// sandbox is one rule, and a rule's uid, file type and errno are its own.
+#[test]
+fn a_deny_policy_refuses_only_what_its_rules_match() {
+    use afunix::security::{Deny, DenyRule, FileMatch, FileType, Hook};
+    let w = World::with_security(Box::new(Deny(vec![
+        DenyRule {
+            hook: Hook::FileReceive,
+            uid: Some(1000),
+            file: Some(FileMatch::IsNot(FileType::Memfd)),
+            errno: Errno::EACCES,
+        },
+        DenyRule {
+            hook: Hook::SocketSendmsg,
+            uid: Some(2000),
+            file: None,
+            errno: Errno::EPERM,
+        },
+    ])));
+    let as_uid = |uid: u32| {
+        w.spawn(&TaskSpec {
+            uid,
+            gid: uid,
+            groups: vec![uid],
+            ..TaskSpec::default()
+        })
+    };
+    let (root, sandboxed, other) = (as_uid(0), as_uid(1000), as_uid(2000));
+    let name = UnixAddr::abstract_name("sb").to_sockaddr();
+    let inbox = w.socket(sandboxed, SOCK_DGRAM).unwrap();
+    w.bind(sandboxed, inbox, &name).unwrap();
+    let out = w.socket(root, SOCK_DGRAM).unwrap();
+    let m = w.memfd(root, b"ok").unwrap();
+    let [r, _w] = w.pipe2(root, 0).unwrap();
+    let send = |data: &[u8], fd| {
+        let control = CmsgBuilder::new().rights(&[fd]).finish();
+        let msg = MsgHdr {
+            name: Some(&name),
+            iov: Some(data),
+            control: &control,
+        };
+        w.sendmsg(root, out, &msg, 0).unwrap();
+    };
+    send(b"m", m);
+    send(b"p", r);
+    let before = w.open_files();
+    let got = w.recvmsg(sandboxed, inbox, 8, 64, MSG_DONTWAIT).unwrap();
+    assert_eq!((got.rights().len(), got.ctrunc()), (1, false));
+    let refused = w.recvmsg(sandboxed, inbox, 8, 64, MSG_DONTWAIT).unwrap();
+    assert_eq!((refused.rights().len(), refused.ctrunc()), (0, true));
+    // The memfd was installed; the refused pipe end was dropped, not leaked.
+    assert_eq!(w.open_files(), before);
+    // Root receives anything; only uid 2000's sends are refused.
+    let [a, b] = w.socketpair(root, SOCK_DGRAM).unwrap();
+    w.send_with_fds(root, a, b"p", &[r]).unwrap();
+    assert_eq!(
+        w.recvmsg(root, b, 8, 64, MSG_DONTWAIT)
+            .unwrap()
+            .rights()
+            .len(),
+        1
+    );
+    let [c, _d] = w.socketpair(other, SOCK_DGRAM).unwrap();
+    let e = w.send_with_fds(other, c, b"x", &[]).unwrap_err();
+    assert_eq!(e, Errno::EPERM);
+    assert_eq!(e.rule.function(), Some("security_socket_sendmsg"));
+    assert_eq!(w.check_invariants(), Ok(()));
+}
