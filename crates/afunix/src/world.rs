@@ -28,6 +28,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
+mod blocking;
+
 /// Lock a mutex, ignoring poisoning (a panicking thread cannot leave the
 /// model's state half-updated in a way the next call cannot handle).
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -375,6 +377,13 @@ impl Kernel {
 /// call that blocks in Linux blocks here until the state it waits for
 /// changes (or its timeout passes).
 ///
+/// Each method's `# Errors` lists what that call answers; besides them,
+/// every call made for a [`Pid`] that is not a live process of this world
+/// (never spawned, exited, or of another world) fails with `ESRCH` before
+/// anything else (`find_task_by_vpid`: in Linux a call always has its caller), and
+/// the installed [`crate::security::Security`] policy may refuse at its
+/// hooks with its own errno.
+///
 /// ```
 /// use afunix::{World, Fd, TaskSpec, abi::cmsg::{Cmsg, CmsgBuilder}};
 /// use afunix::abi::consts::SOCK_DGRAM;
@@ -594,121 +603,6 @@ impl World {
     /// The shared state, for the calls defined in other modules.
     pub(crate) fn kernel(&self) -> &Kernel {
         &self.k
-    }
-
-    /// Run a call that may sleep. Whether it may sleep at all is the
-    /// operation's own decision (`MSG_DONTWAIT`, `O_NONBLOCK`: it then
-    /// answers `EAGAIN` itself); `timeout` bounds the sleeping in all
-    /// (`SO_RCVTIMEO`/`SO_SNDTIMEO`; `None`: as long as needed), after
-    /// which the call gives up with `EAGAIN`.
-    fn blocking<T>(
-        &self,
-        pid: RawPid,
-        timeout: Option<Duration>,
-        restarted: bool,
-        mut op: impl FnMut(&Kernel) -> KResult<T>,
-    ) -> SysResult<T> {
-        let deadline = timeout.map(|t| Instant::now() + t);
-        let intr = Interrupt::current();
-        // A restarted call sleeps once before an injected signal can
-        // restart it again.
-        let mut may_restart = !restarted;
-        loop {
-            match op(&self.k) {
-                Ok(v) => return Ok(v),
-                Err(Fail::Err(e)) => return Err(e),
-                Err(Fail::Block(w)) => {
-                    crate::path::note(|| format!("sleeps on {}", w.describe()));
-                    if self.k.interrupted.load(Ordering::SeqCst) {
-                        return Err(Errno::EINTR.why(rule!(
-                            signal_pending,
-                            "the world was torn down while the call slept"
-                        )));
-                    }
-                    // signal_pending(current): checked before each sleep,
-                    // and after each wake-up that did not let the call on.
-                    let intr_errno = || w.intr_errno(timeout.is_some());
-                    if let Some(e) = intr.as_ref().and_then(|i| i.take(intr_errno)) {
-                        crate::path::note(|| "a signal is pending for the caller".to_string());
-                        return Err(e);
-                    }
-                    // An injected signal: the wait's own errno, as the
-                    // signal's delivery turns it (or a restart, which the
-                    // call's entry makes: `fault::restarts`).
-                    if let Some(point) = self.signal_fault(pid, may_restart) {
-                        return Err(crate::fault::signal_delivered(point, intr_errno().errno)
-                            .unwrap_or(Errno::ERESTARTSYS.why(crate::fault::RESTART)));
-                    }
-                    if deadline.is_some_and(|d| Instant::now() >= d) {
-                        crate::path::note(|| {
-                            let t = timeout.unwrap_or_default();
-                            format!("its timeout of {} µs passed", t.as_micros())
-                        });
-                        return Err(Errno::EAGAIN.why(rule!(
-                            schedule_timeout,
-                            "the timeout (SO_RCVTIMEO/SO_SNDTIMEO) expired",
-                        )));
-                    }
-                    // Counted asleep (`World::is_sleeping`) once on the
-                    // queue, so whoever sees it asleep can wake it.
-                    let p = self.k.proc(pid).ok();
-                    let joined = std::cell::Cell::new(false);
-                    let until = match (deadline, intr.as_ref().and_then(Interrupt::deadline)) {
-                        (Some(a), Some(b)) => Some(a.min(b)),
-                        (a, b) => a.or(b),
-                    };
-                    let armed = intr.as_ref().map(|i| i.arm(w.waker()));
-                    // Woken for an interrupt of this call, or of the whole
-                    // world (`interrupt_all`, which wakes every queue).
-                    let woke = w.sleep(&crate::wait::Sleep {
-                        until,
-                        cancelled: &|| {
-                            intr.as_ref().is_some_and(Interrupt::must_wake)
-                                || self.k.interrupted.load(Ordering::SeqCst)
-                        },
-                        ahead: &|| self.k.fault(crate::fault::FaultPoint::WakeOrder, pid),
-                        queued: &|| {
-                            if let Some(p) = &p {
-                                p.sleeping.fetch_add(1, Ordering::SeqCst);
-                                joined.set(true);
-                            }
-                        },
-                    });
-                    drop(armed);
-                    may_restart = true;
-                    crate::path::note(|| woke.describe(&w.describe()));
-                    // An abandoned call does not look again (its caller
-                    // would never get what it took).
-                    let left = || {
-                        if let (Some(p), true) = (&p, joined.get()) {
-                            p.sleeping.fetch_sub(1, Ordering::SeqCst);
-                        }
-                    };
-                    if intr.as_ref().is_some_and(Interrupt::abandoned) {
-                        left();
-                        return Err(Errno::ERESTARTNOINTR.why(rule!(
-                            signal_pending,
-                            "the caller abandoned the call (it will restart it)",
-                        )));
-                    }
-                    left();
-                }
-            }
-        }
-    }
-
-    /// Whether an injected signal arrives as a call is about to sleep: the
-    /// `signal` fault (a handler without `SA_RESTART`) or, unless the call
-    /// was just restarted, `signal_restart`.
-    fn signal_fault(&self, pid: RawPid, may_restart: bool) -> Option<crate::fault::FaultPoint> {
-        use crate::fault::FaultPoint::{Signal, SignalRestart};
-        if self.k.fault(Signal, pid) {
-            Some(Signal)
-        } else if may_restart && self.k.fault(SignalRestart, pid) {
-            Some(SignalRestart)
-        } else {
-            None
-        }
     }
 
     /// Run `f` (calls of this world, on this thread) under `interrupt`, as
