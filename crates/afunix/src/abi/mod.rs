@@ -7,7 +7,12 @@
 
 pub mod cmsg;
 pub mod consts;
-pub mod filter;
+/// The wire format of classic BPF programs (`struct sock_filter`, the
+/// opcodes, a checked [`Program`]); the checker and the interpreter live
+/// beside the socket code, in `net/filter.rs`.
+pub mod filter {
+    pub use crate::net::filter::*;
+}
 pub mod flags;
 pub mod sockaddr;
 pub mod timeval;

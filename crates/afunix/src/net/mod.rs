@@ -1,6 +1,7 @@
 //! The socket layer: the generic syscall face (`net/socket.c`), ancillary
 //! data (`net/core/scm.c`) and the unix protocol (`net/unix/`).
 
+pub(crate) mod filter;
 mod objects;
 pub(crate) mod scm;
 pub mod socket;

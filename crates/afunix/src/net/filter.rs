@@ -1,12 +1,14 @@
-//! Classic BPF socket filters: `struct sock_filter { u16 code; u8 jt; u8 jf;
-//! u32 k; }` (8 bytes), the checks `SO_ATTACH_FILTER` runs on a program
-//! (`bpf_check_classic`, `check_load_and_stores` in `net/core/filter.c`),
-//! and an interpreter with the semantics the kernel gives a classic program
-//! after `bpf_convert_filter` (on a unix skb, the packet is the payload).
+//! Classic BPF socket filters (`net/core/filter.c`): `struct sock_filter {
+//! u16 code; u8 jt; u8 jf; u32 k; }` (8 bytes), the checks `SO_ATTACH_FILTER`
+//! runs on a program (`bpf_check_classic`, `check_load_and_stores`), and an
+//! interpreter with the semantics the kernel gives a classic program after
+//! `bpf_convert_filter` (on a unix skb, the packet is the payload), beside
+//! the socket code that runs it (`sk_filter_trim_cap`). The wire types are
+//! also `afunix::abi::filter`'s.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use super::{u16_at, u32_at};
+use crate::abi::{u16_at, u32_at};
 use crate::Errno;
 
 /// `sizeof(struct sock_filter)`.
