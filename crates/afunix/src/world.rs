@@ -1427,6 +1427,74 @@ impl World {
         self.k.sys_getname(pid, fd, true)
     }
 
+    /// `setsockopt(fd, level, name, &value, sizeof(value))` with a typed
+    /// value (`i32`, [`crate::abi::Timeval`], [`crate::abi::Linger`], …).
+    ///
+    /// # Errors
+    /// As [`World::setsockopt`].
+    pub fn setsockopt_value<T: crate::abi::OptValue>(
+        &self,
+        pid: Pid,
+        fd: Fd,
+        level: i32,
+        name: i32,
+        value: &T,
+    ) -> SysResult<()> {
+        self.setsockopt(pid, fd, level, name, &value.to_bytes())
+    }
+
+    /// `getsockopt(fd, level, name)` with `optlen = sizeof(T)`, read as a
+    /// `T` (`i32`, [`crate::abi::Timeval`], [`crate::abi::Ucred`] for
+    /// `SO_PEERCRED`, [`crate::abi::Linger`]); bytes the kernel did not
+    /// write read as 0.
+    ///
+    /// # Errors
+    /// As [`World::getsockopt`].
+    pub fn getsockopt_value<T: crate::abi::OptValue>(
+        &self,
+        pid: Pid,
+        fd: Fd,
+        level: i32,
+        name: i32,
+    ) -> SysResult<T> {
+        self.getsockopt(pid, fd, level, name, T::LEN)
+            .map(|b| T::from_bytes(&b))
+    }
+
+    /// `bind(fd, addr)` with a typed address.
+    ///
+    /// # Errors
+    /// As [`World::bind`].
+    pub fn bind_addr(&self, pid: Pid, fd: Fd, addr: &crate::abi::UnixAddr) -> SysResult<()> {
+        self.bind(pid, fd, &addr.to_sockaddr())
+    }
+
+    /// `connect(fd, addr)` with a typed address.
+    ///
+    /// # Errors
+    /// As [`World::connect`].
+    pub fn connect_addr(&self, pid: Pid, fd: Fd, addr: &crate::abi::UnixAddr) -> SysResult<()> {
+        self.connect(pid, fd, &addr.to_sockaddr())
+    }
+
+    /// `getsockname(fd)`, decoded (unnamed, abstract or a path).
+    ///
+    /// # Errors
+    /// As [`World::getsockname`].
+    pub fn getsockname_addr(&self, pid: Pid, fd: Fd) -> SysResult<crate::abi::UnixAddr> {
+        self.getsockname(pid, fd)
+            .map(|b| crate::abi::UnixAddr::from_sockaddr(&b))
+    }
+
+    /// `getpeername(fd)`, decoded.
+    ///
+    /// # Errors
+    /// As [`World::getpeername`].
+    pub fn getpeername_addr(&self, pid: Pid, fd: Fd) -> SysResult<crate::abi::UnixAddr> {
+        self.getpeername(pid, fd)
+            .map(|b| crate::abi::UnixAddr::from_sockaddr(&b))
+    }
+
     /// `poll` of one fd with timeout 0: revents.
     ///
     /// # Errors

@@ -747,3 +747,42 @@ fn meminfo_counts_the_senders_memory() {
         Ok(8)
     );
 }
+
+/// Option values and addresses as types, in and out, as the kernel
+/// answers them in bytes.
+#[test]
+fn typed_option_values_and_addresses() {
+    use afunix::abi::consts::{SOL_SOCKET, SO_LINGER, SO_PEERCRED, SO_RCVBUF, SO_RCVTIMEO};
+    use afunix::abi::{Linger, SocketType, Timeval, Ucred, UnixAddr};
+    let w = afunix::World::new();
+    let p = w.spawn(&afunix::TaskSpec::default());
+    let l = w.socket(p, SocketType::STREAM).unwrap();
+    let srv = UnixAddr::abstract_name("typed");
+    w.bind_addr(p, l, &srv).unwrap();
+    w.listen(p, l, 4).unwrap();
+    let c = w.socket(p, SocketType::STREAM).unwrap();
+    w.connect_addr(p, c, &srv).unwrap();
+    assert_eq!(w.getsockname_addr(p, l), Ok(srv.clone()));
+    assert_eq!(w.getpeername_addr(p, c), Ok(srv));
+    // An int the kernel doubles (sk_rcvbuf = 2 * val).
+    w.setsockopt_value(p, c, SOL_SOCKET, SO_RCVBUF, &4096i32)
+        .unwrap();
+    assert_eq!(
+        w.getsockopt_value::<i32>(p, c, SOL_SOCKET, SO_RCVBUF),
+        Ok(8192)
+    );
+    // A timeval read back in jiffies, 8 ms is exact at HZ 250.
+    let tv = Timeval { sec: 1, usec: 8000 };
+    w.setsockopt_value(p, c, SOL_SOCKET, SO_RCVTIMEO, &tv)
+        .unwrap();
+    assert_eq!(w.getsockopt_value(p, c, SOL_SOCKET, SO_RCVTIMEO), Ok(tv));
+    let linger = Linger {
+        onoff: 1,
+        linger: 3,
+    };
+    w.setsockopt_value(p, c, SOL_SOCKET, SO_LINGER, &linger)
+        .unwrap();
+    assert_eq!(w.getsockopt_value(p, c, SOL_SOCKET, SO_LINGER), Ok(linger));
+    let cred: Ucred = w.getsockopt_value(p, c, SOL_SOCKET, SO_PEERCRED).unwrap();
+    assert_eq!((cred.pid, cred.uid), (p.as_raw(), 1000));
+}

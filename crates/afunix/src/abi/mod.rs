@@ -14,6 +14,7 @@ pub mod filter {
     pub use crate::net::filter::*;
 }
 pub mod flags;
+pub mod optval;
 pub mod sockaddr;
 pub mod timeval;
 pub mod ucred;
@@ -21,6 +22,7 @@ pub mod ucred;
 pub use cmsg::{CmsgBuilder, CmsgRef};
 pub use filter::{Program, SockFilter};
 pub use flags::{MsgFlags, OFlags, PollFlags, Shutdown, SockFlags, SocketType};
+pub use optval::{Linger, OptValue};
 pub use sockaddr::UnixAddr;
 pub use timeval::Timeval;
 pub use ucred::Ucred;
