@@ -190,6 +190,14 @@ pub fn view_addr(b: &[u8]) -> AddrView {
 mod tests {
     use super::*;
 
+    /// `afunix exec`'s trace quotes data as this printer does, every byte.
+    #[test]
+    fn exec_traces_quote_data_as_the_printer_does() {
+        let all: Vec<u8> = (0..=255).collect();
+        assert_eq!(afunix_exec::serve::quote(&all), fmt_string(&all));
+        assert_eq!(fmt_string(b"a\n\"\\"), "\"a\\x0a\\\"\\\\\"");
+    }
+
     #[test]
     fn strings_escape() {
         assert_eq!(fmt_string(b"a\\b\"c"), r#""a\\b\"c""#);

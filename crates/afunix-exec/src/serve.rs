@@ -1363,7 +1363,8 @@ impl Supervisor {
         }
         match bufs.as_slice() {
             [SendBuf::Bytes(b)] if b.len() <= 64 => line.push_str(&format!(" data={}", quote(b))),
-            _ => line.push_str(&format!(" len={total}")),
+            // The language's `data=N`: N bytes (the trace keeps only the length).
+            _ => line.push_str(&format!(" data={total}")),
         }
         if !rights.is_empty() {
             let r: Vec<String> = rights.iter().map(i32::to_string).collect();
@@ -1915,7 +1916,7 @@ fn recv_fields(data: &[u8], rights: &[i32], flags: i32) -> String {
     let mut f = if data.len() <= 64 {
         format!("data={}", quote(data))
     } else {
-        format!("len={}", data.len())
+        format!("data={}", data.len())
     };
     if !rights.is_empty() {
         let r: Vec<String> = rights.iter().map(i32::to_string).collect();
@@ -1925,17 +1926,18 @@ fn recv_fields(data: &[u8], rights: &[i32], flags: i32) -> String {
     f
 }
 
-/// A string as the scenario language writes it (`\\ \" \n \t \0 \xHH`).
-fn quote(b: &[u8]) -> String {
-    let mut s = String::from("\"");
+/// A string as the scenario language's printer writes it (the CLI's
+/// `trace::fmt_string`, byte for byte: printable ASCII as it is, `\\` and
+/// `\"` escaped, every other byte `\xHH`), so a trace line of `exec` reads
+/// as a scenario line does.
+pub fn quote(b: &[u8]) -> String {
+    let mut s = String::with_capacity(b.len() + 2);
+    s.push('"');
     for &c in b {
         match c {
             b'\\' => s.push_str("\\\\"),
             b'"' => s.push_str("\\\""),
-            b'\n' => s.push_str("\\n"),
-            b'\t' => s.push_str("\\t"),
-            0 => s.push_str("\\0"),
-            c if c.is_ascii_graphic() || c == b' ' => s.push(c as char),
+            0x20..=0x7e => s.push(c as char),
             c => s.push_str(&format!("\\x{c:02x}")),
         }
     }
