@@ -4,7 +4,7 @@
 //! Three views of a control buffer, one per party that touches it:
 //! - [`kernel_cmsgs`]: how `__scm_send` walks what `sendmsg` was given;
 //! - [`user_cmsgs`]: how a C program walks what `recvmsg` returned (glibc);
-//! - [`CmsgBuilder`] / [`ControlWriter`]: how a C program builds a buffer for
+//! - [`CmsgBuilder`] / `ControlWriter` (crate-internal): how a C program builds a buffer for
 //!   `sendmsg`, and how the kernel fills one for `recvmsg` (`put_cmsg`,
 //!   `scm_detach_fds`).
 
