@@ -202,6 +202,11 @@ enum Cmd {
         /// as for `afunix run --fault` (any process of the program).
         #[arg(long, value_name = "SPEC")]
         fault: Vec<afunix_cli::runner::FaultArg>,
+        /// A rule of the model's security policy for the program's
+        /// processes (repeatable), as for `afunix run --deny`:
+        /// HOOK[,uid=N][,file=TYPE|!TYPE][,errno=E].
+        #[arg(long, value_name = "SPEC")]
+        deny: Vec<afunix_cli::runner::DenyArg>,
         /// The program and its arguments.
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         argv: Vec<std::ffi::OsString>,
@@ -873,7 +878,10 @@ fn cmd_exec(
     census: bool,
     host_paths: Vec<PathBuf>,
     (explain, path): (bool, bool),
-    faults: Vec<afunix_cli::runner::FaultArg>,
+    (faults, deny): (
+        Vec<afunix_cli::runner::FaultArg>,
+        Vec<afunix_cli::runner::DenyArg>,
+    ),
     argv: &[std::ffi::OsString],
 ) -> u8 {
     if let Some(f) = faults.iter().find(|f| f.proc.is_some() || f.line.is_some()) {
@@ -901,6 +909,7 @@ fn cmd_exec(
         path,
         host_paths,
         faults: faults.iter().map(|f| (f.point, f.when)).collect(),
+        deny: deny.iter().map(|d| d.0).collect(),
     };
     let status = match afunix_exec::run(argv, opts) {
         Ok(o) => o.status,
@@ -938,6 +947,7 @@ fn main() -> ExitCode {
             explain,
             path,
             fault,
+            deny,
             argv,
         } => cmd_exec(
             trace,
@@ -945,7 +955,7 @@ fn main() -> ExitCode {
             census,
             host_path,
             Explain::flags(explain, path),
-            fault,
+            (fault, deny),
             &argv,
         ),
         Cmd::Run {

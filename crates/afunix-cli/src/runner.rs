@@ -211,12 +211,13 @@ impl std::str::FromStr for FaultArg {
 /// `E` (default `EACCES`) the calls of tasks of effective uid N (default:
 /// all), at `file_receive` only for files of TYPE, or of any type but
 /// TYPE (`memfd`, `pipe_read`, `pipe_write`, `socket`, `pidfd`, `regular`,
-/// `directory`, `path`, `null`).
+/// `directory`, `path`, `null`, `external`: under `afunix exec`, a host
+/// file the model does not hold).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DenyArg(pub afunix::security::DenyRule);
 
 /// The file types `file=` names.
-const FILE_TYPES: [(&str, afunix::security::FileType); 9] = {
+const FILE_TYPES: [(&str, afunix::security::FileType); 10] = {
     use afunix::security::FileType::*;
     [
         ("memfd", Memfd),
@@ -228,6 +229,7 @@ const FILE_TYPES: [(&str, afunix::security::FileType); 9] = {
         ("directory", Directory),
         ("path", Path),
         ("null", Null),
+        ("external", External),
     ]
 };
 

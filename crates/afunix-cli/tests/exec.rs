@@ -514,3 +514,40 @@ fn a_fault_injected_into_a_real_program() {
 fn bad_input_many_children_and_a_racing_close() {
     python_both("bad_input.py", "children ok True");
 }
+
+/// `afunix exec --deny`: the model's policy refuses the program's call at
+/// its hook (natively the call succeeds), the trace names the hook, and
+/// the supervisor's own bookkeeping is never refused.
+#[test]
+fn a_deny_rule_refuses_the_programs_call_at_its_hook() {
+    if !have("python3") {
+        eprintln!("skipped: needs python3");
+        return;
+    }
+    let script = root().join("tests/exec/policy.py");
+    let script = script.to_str().unwrap();
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let n = native(d1.path(), &["python3", script]);
+    assert_eq!(
+        text(&n.stdout),
+        "p 1 whole\nlistening\n",
+        "{}",
+        text(&n.stderr)
+    );
+    let (s, trace) = served_with(
+        d2.path(),
+        &["--explain", "--deny", "socket_listen,errno=EPERM"],
+        &["python3", script],
+    );
+    assert_eq!(
+        text(&s.stdout),
+        "p 1 whole\nlisten errno 1\n",
+        "{}",
+        text(&s.stderr)
+    );
+    assert!(
+        trace.contains("= EPERM  # security_socket_listen: a deny rule of the policy matches"),
+        "{trace}"
+    );
+    assert_census_zero(&s);
+}

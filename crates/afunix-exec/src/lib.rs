@@ -49,6 +49,9 @@ pub struct Options {
     /// Faults to inject in the model (see [`afunix::fault`]), for any
     /// process of the program.
     pub faults: Vec<(afunix::fault::FaultPoint, afunix::fault::When)>,
+    /// The program's security policy in the model (`--deny`): deny rules
+    /// for the program's processes (never the supervisor's own).
+    pub deny: Vec<afunix::security::DenyRule>,
 }
 
 /// The end of a run.
@@ -89,6 +92,7 @@ pub fn run(argv: &[OsString], opts: Options) -> Result<Outcome, launch::LaunchEr
         (opts.explain, opts.path),
         host_paths,
         guard,
+        opts.deny,
     )
     .map_err(|e| launch::LaunchError::Failed(format!("afunix exec: {e}")))?;
     for &(point, when) in &opts.faults {

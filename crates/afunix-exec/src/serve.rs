@@ -50,7 +50,7 @@ use afunix::abi::consts::{
 };
 use afunix::net::socket::{RecvArgs, SendHdr};
 use afunix::net::socket::{RecvBuf, SendBuf};
-use afunix::security::FileType;
+use afunix::security::{FileRef, FileType, SocketRef, Task};
 use afunix::TaskSpec;
 use afunix::{Errno, Error, Fd, Pid, World};
 use std::collections::HashMap;
@@ -209,16 +209,110 @@ fn signal_pending(tid: i32) -> bool {
     ProcStatus::read(tid).is_some_and(|s| s.signal_pending())
 }
 
+/// The program's security policy (`--deny`): its rules apply to the
+/// program's processes, never to the supervisor's own holder process,
+/// whose calls are bookkeeping the program never made.
+struct ProgramPolicy {
+    holder: Arc<std::sync::OnceLock<afunix::Pid>>,
+    rules: afunix::security::Deny,
+}
+
+impl ProgramPolicy {
+    fn ask(
+        &self,
+        task: &Task<'_>,
+        hook: impl FnOnce(&afunix::security::Deny) -> afunix::SysResult<()>,
+    ) -> afunix::SysResult<()> {
+        if self.holder.get() == Some(&task.pid) {
+            return Ok(());
+        }
+        hook(&self.rules)
+    }
+}
+
+impl afunix::security::Security for ProgramPolicy {
+    fn socket_create(&self, t: &Task<'_>, ty: i32, pr: i32) -> afunix::SysResult<()> {
+        self.ask(t, |r| r.socket_create(t, ty, pr))
+    }
+    fn socket_socketpair(
+        &self,
+        t: &Task<'_>,
+        a: SocketRef<'_>,
+        b: SocketRef<'_>,
+    ) -> afunix::SysResult<()> {
+        self.ask(t, |r| r.socket_socketpair(t, a, b))
+    }
+    fn socket_bind(&self, t: &Task<'_>, s: SocketRef<'_>, a: &[u8]) -> afunix::SysResult<()> {
+        self.ask(t, |r| r.socket_bind(t, s, a))
+    }
+    fn socket_connect(&self, t: &Task<'_>, s: SocketRef<'_>, a: &[u8]) -> afunix::SysResult<()> {
+        self.ask(t, |r| r.socket_connect(t, s, a))
+    }
+    fn socket_listen(&self, t: &Task<'_>, s: SocketRef<'_>, n: i32) -> afunix::SysResult<()> {
+        self.ask(t, |r| r.socket_listen(t, s, n))
+    }
+    fn socket_accept(&self, t: &Task<'_>, s: SocketRef<'_>) -> afunix::SysResult<()> {
+        self.ask(t, |r| r.socket_accept(t, s))
+    }
+    fn socket_sendmsg(
+        &self,
+        t: &Task<'_>,
+        s: SocketRef<'_>,
+        n: usize,
+        f: i32,
+    ) -> afunix::SysResult<()> {
+        self.ask(t, |r| r.socket_sendmsg(t, s, n, f))
+    }
+    fn socket_recvmsg(
+        &self,
+        t: &Task<'_>,
+        s: SocketRef<'_>,
+        n: usize,
+        f: i32,
+    ) -> afunix::SysResult<()> {
+        self.ask(t, |r| r.socket_recvmsg(t, s, n, f))
+    }
+    fn unix_stream_connect(
+        &self,
+        t: &Task<'_>,
+        s: SocketRef<'_>,
+        l: SocketRef<'_>,
+    ) -> afunix::SysResult<()> {
+        self.ask(t, |r| r.unix_stream_connect(t, s, l))
+    }
+    fn unix_may_send(
+        &self,
+        t: &Task<'_>,
+        s: SocketRef<'_>,
+        o: SocketRef<'_>,
+    ) -> afunix::SysResult<()> {
+        self.ask(t, |r| r.unix_may_send(t, s, o))
+    }
+    fn file_receive(&self, t: &Task<'_>, f: FileRef<'_>) -> afunix::SysResult<()> {
+        self.ask(t, |r| r.file_receive(t, f))
+    }
+}
+
 impl Supervisor {
-    /// A supervisor for the program whose filter's listener this is.
+    /// A supervisor for the program whose filter's listener this is; a
+    /// non-empty `deny` is the program's security policy (`--deny`).
     pub fn new(
         listener: OwnedFd,
         trace: Option<Box<dyn Write + Send>>,
         (explain, path): (bool, bool),
         host_paths: Vec<Vec<u8>>,
         guard: crate::guard::Guard,
+        deny: Vec<afunix::security::DenyRule>,
     ) -> std::io::Result<Supervisor> {
-        let world = World::new();
+        let holder_pid = Arc::new(std::sync::OnceLock::new());
+        let world = if deny.is_empty() {
+            World::new()
+        } else {
+            World::with_security(Box::new(ProgramPolicy {
+                holder: Arc::clone(&holder_pid),
+                rules: afunix::security::Deny(deny),
+            }))
+        };
         let holder = world.spawn(&TaskSpec {
             uid: 0,
             gid: 0,
@@ -226,6 +320,7 @@ impl Supervisor {
             nofile: 1 << 20,
             ..TaskSpec::default()
         });
+        let _ = holder_pid.set(holder);
         Ok(Supervisor {
             world,
             listener,
