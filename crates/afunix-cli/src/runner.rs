@@ -211,8 +211,8 @@ impl std::str::FromStr for FaultArg {
 /// `E` (default `EACCES`) the calls of tasks of effective uid N (default:
 /// all), at `file_receive` only for files of TYPE, or of any type but
 /// TYPE (`memfd`, `pipe_read`, `pipe_write`, `socket`, `pidfd`, `regular`,
-/// `directory`, `path`, `null`, `external`: under `afunix exec`, a host
-/// file the model does not hold).
+/// `directory`, `path`, `null`, `external`: an embedder's file of no
+/// known type; under `afunix exec` a host file is given its host type).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DenyArg(pub afunix::security::DenyRule);
 

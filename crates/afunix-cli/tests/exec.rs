@@ -516,8 +516,9 @@ fn bad_input_many_children_and_a_racing_close() {
 }
 
 /// `afunix exec --deny`: the model's policy refuses the program's call at
-/// its hook (natively the call succeeds), the trace names the hook, and
-/// the supervisor's own bookkeeping is never refused.
+/// its hook (natively the call succeeds), the trace names the hook, a
+/// host memfd passes a memfd-only sandbox and a pipe does not, and the
+/// supervisor's own bookkeeping is never refused.
 #[test]
 fn a_deny_rule_refuses_the_programs_call_at_its_hook() {
     if !have("python3") {
@@ -530,18 +531,26 @@ fn a_deny_rule_refuses_the_programs_call_at_its_hook() {
     let n = native(d1.path(), &["python3", script]);
     assert_eq!(
         text(&n.stdout),
-        "p 1 whole\nlistening\n",
+        "m 1 whole\np 1 whole\nlistening\n",
         "{}",
         text(&n.stderr)
     );
     let (s, trace) = served_with(
         d2.path(),
-        &["--explain", "--deny", "socket_listen,errno=EPERM"],
+        &[
+            "--explain",
+            "--deny",
+            "file_receive,file=!memfd",
+            "--deny",
+            "socket_listen,errno=EPERM",
+        ],
         &["python3", script],
     );
+    // The program's own memfd is a memfd to the policy (a host file the
+    // supervisor typed as it came into the model); its pipe is not.
     assert_eq!(
         text(&s.stdout),
-        "p 1 whole\nlisten errno 1\n",
+        "m 1 whole\np 0 ctrunc\nlisten errno 1\n",
         "{}",
         text(&s.stderr)
     );

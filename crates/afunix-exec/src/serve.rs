@@ -166,6 +166,9 @@ pub struct Supervisor {
     /// Calls being served: (caller's tid, its interrupt), by notification
     /// id, for the signal watcher.
     outstanding: Mutex<HashMap<u64, (i32, afunix::Interrupt)>>,
+    /// With a policy: the host type of each external file, for its
+    /// `file_receive` rules.
+    external_types: Option<ExternalTypes>,
     /// Notifications taken and not yet answered ([`Supervisor::handling`]):
     /// the census waits for none (a handler holds a temporary model fd
     /// from before its call until after it).
@@ -215,6 +218,37 @@ fn signal_pending(tid: i32) -> bool {
 struct ProgramPolicy {
     holder: Arc<std::sync::OnceLock<afunix::Pid>>,
     rules: afunix::security::Deny,
+    /// What each external file really is on the host (by its id), so a
+    /// `file=memfd` rule sees a program's memfd as one. A leaf lock: the
+    /// hook may run with a socket's lock held, and nothing is called while
+    /// it is held.
+    external: ExternalTypes,
+}
+
+/// The host type of each external file, by its id.
+type ExternalTypes = Arc<Mutex<HashMap<u64, FileType>>>;
+
+/// What a host file is, as a policy's `file=` names it: a memfd by its
+/// `/proc/self/fd` link (`/memfd:NAME`), else by its mode.
+fn host_file_type(fd: &OwnedFd) -> FileType {
+    let memfd = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+        .is_ok_and(|l| l.as_os_str().as_encoded_bytes().starts_with(b"/memfd:"));
+    if memfd {
+        return FileType::Memfd;
+    }
+    let Ok((_, _, mode)) = sys::fstat(fd) else {
+        return FileType::External;
+    };
+    match mode & libc::S_IFMT {
+        libc::S_IFREG => FileType::Regular,
+        libc::S_IFDIR => FileType::Directory,
+        libc::S_IFSOCK => FileType::Socket,
+        libc::S_IFIFO => match sys::getfl(fd).map(|f| f & libc::O_ACCMODE) {
+            Ok(libc::O_WRONLY) => FileType::PipeWrite,
+            _ => FileType::PipeRead,
+        },
+        _ => FileType::External,
+    }
 }
 
 impl ProgramPolicy {
@@ -289,7 +323,13 @@ impl afunix::security::Security for ProgramPolicy {
         self.ask(t, |r| r.unix_may_send(t, s, o))
     }
     fn file_receive(&self, t: &Task<'_>, f: FileRef<'_>) -> afunix::SysResult<()> {
-        self.ask(t, |r| r.file_receive(t, f))
+        let ty = f
+            .external_id()
+            .and_then(|id| lock(&self.external).get(&id).copied())
+            .unwrap_or(f.file_type());
+        self.ask(t, |r| {
+            r.check(afunix::security::Hook::FileReceive, t, Some(ty))
+        })
     }
 }
 
@@ -305,13 +345,14 @@ impl Supervisor {
         deny: Vec<afunix::security::DenyRule>,
     ) -> std::io::Result<Supervisor> {
         let holder_pid = Arc::new(std::sync::OnceLock::new());
-        let world = if deny.is_empty() {
-            World::new()
-        } else {
-            World::with_security(Box::new(ProgramPolicy {
+        let external_types: Option<ExternalTypes> = (!deny.is_empty()).then(Default::default);
+        let world = match &external_types {
+            None => World::new(),
+            Some(types) => World::with_security(Box::new(ProgramPolicy {
                 holder: Arc::clone(&holder_pid),
                 rules: afunix::security::Deny(deny),
-            }))
+                external: Arc::clone(types),
+            })),
         };
         let holder = world.spawn(&TaskSpec {
             uid: 0,
@@ -333,6 +374,7 @@ impl Supervisor {
             path,
             stats: Stats::default(),
             outstanding: Mutex::new(HashMap::new()),
+            external_types,
             handlers: Arc::new(AtomicUsize::new(0)),
             names: Mutex::new(HashMap::new()),
             host_paths,
@@ -963,6 +1005,9 @@ impl Supervisor {
             let mut st = lock(&self.st);
             for id in gone {
                 st.external.remove(&id);
+                if let Some(types) = &self.external_types {
+                    lock(types).remove(&id);
+                }
             }
         }
         self.mirror(held);
@@ -1547,6 +1592,9 @@ impl Supervisor {
                     let mut st = lock(&self.st);
                     st.next_external += 1;
                     let id = st.next_external;
+                    if let Some(types) = &self.external_types {
+                        lock(types).insert(id, host_file_type(&dup));
+                    }
                     st.external.insert(id, dup);
                     id
                 };

@@ -108,6 +108,15 @@ impl<'a> FileRef<'a> {
             FileKind::External(_) => FileType::External,
         }
     }
+    /// The embedder's id of an [`FileType::External`] file (the id given
+    /// to [`crate::World::open_external`]), so that a policy can ask the
+    /// embedder what the file really is.
+    pub fn external_id(self) -> Option<u64> {
+        match self.0.kind {
+            FileKind::External(id) => Some(id),
+            _ => None,
+        }
+    }
     /// The socket, if it is one.
     pub fn socket(self) -> Option<SocketRef<'a>> {
         self.0.sock().map(|s| SocketRef(s))
@@ -347,7 +356,10 @@ pub struct DenyRule {
 pub struct Deny(pub Vec<DenyRule>);
 
 impl Deny {
-    fn check(&self, hook: Hook, task: &Task<'_>, file: Option<FileType>) -> SysResult<()> {
+    /// The answer of the rules at `hook` for `task` (and, at
+    /// `file_receive`, a file of type `file`): for an embedder that knows a
+    /// file's type better than the model does (an external file).
+    pub fn check(&self, hook: Hook, task: &Task<'_>, file: Option<FileType>) -> SysResult<()> {
         let hit = self.0.iter().enumerate().find(|(_, r)| {
             r.hook == hook
                 && r.uid.is_none_or(|u| u == task.cred.euid)
