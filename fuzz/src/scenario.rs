@@ -55,15 +55,20 @@ pub fn run(data: &[u8]) {
     if !bounded(&sc) {
         return;
     }
-    // The file's fault pragmas, as `afunix run` arms them: a fault must
-    // never break the model's own consistency.
-    let Ok(faults) = afunix_cli::pragma::faults(src, &sc) else {
+    // The file's pragmas, as `afunix run` applies them: a fault or a
+    // policy's denial must never break the model's own consistency.
+    let Ok(pragmas) = afunix_cli::pragma::read(src, &sc) else {
         return;
     };
-    let mut backend = SimBackend::new();
+    let mut backend = if pragmas.denies.is_empty() {
+        SimBackend::new()
+    } else {
+        let rules = pragmas.denies.iter().map(|d| d.0).collect();
+        SimBackend::with_security(Box::new(afunix::security::Deny(rules)))
+    };
     let opts = RunOptions {
         call_timeout: Duration::from_millis(MAX_MS),
-        faults,
+        faults: pragmas.faults,
         ..Default::default()
     };
     let run = runner::run(&sc, &mut backend, &opts);
