@@ -383,12 +383,11 @@ impl Backend for SimBackend {
     }
 
     fn wait(&mut self, id: ProcId, timeout: Duration) -> Result<Progress, BackendError> {
-        let rx = match self.pending.remove(&id) {
+        let (rx, intr) = match self.pending.remove(&id) {
             None => return Err(BackendError(format!("process {id} has no call pending"))),
             Some(Pending::Done(reply)) => return Ok(Progress::Done(reply)),
             Some(Pending::Running(rx, intr)) => (rx, intr),
         };
-        let (rx, intr) = rx;
         match rx.recv_timeout(timeout) {
             Ok(reply) => Ok(Progress::Done(reply)),
             Err(RecvTimeoutError::Timeout) => {

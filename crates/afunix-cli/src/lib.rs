@@ -130,16 +130,18 @@ pub fn run_source_with(
         .chain(&pragmas.denies)
         .map(|d| d.0)
         .collect();
-    let mut backend = match (kind, denies.is_empty()) {
-        (_, true) => new_backend(kind).map_err(LoadError::Backend)?,
-        (BackendKind::Sim, false) => new_sim_with(denies).map_err(LoadError::Backend)?,
-        (_, false) if opts.deny.is_empty() => new_backend(kind).map_err(LoadError::Backend)?,
-        (_, false) => {
-            return Err(LoadError::Backend(
-                "--deny is a policy of the model (--backend sim)".into(),
-            ))
-        }
-    };
+    // To the kernel the pragmas are comments; `--deny` it refuses.
+    if kind != BackendKind::Sim && !opts.deny.is_empty() {
+        return Err(LoadError::Backend(
+            "--deny is a policy of the model (--backend sim)".into(),
+        ));
+    }
+    let mut backend = if kind == BackendKind::Sim && !denies.is_empty() {
+        new_sim_with(denies)
+    } else {
+        new_backend(kind)
+    }
+    .map_err(LoadError::Backend)?;
     let run = if kind == BackendKind::Sim && !pragmas.faults.is_empty() {
         let mut opts = opts.clone();
         opts.faults.extend(pragmas.faults);

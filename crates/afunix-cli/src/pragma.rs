@@ -29,12 +29,6 @@ pub struct Pragmas {
     pub denies: Vec<DenyArg>,
 }
 
-/// The faults the pragmas of `src` arm (`sc` is `src` parsed), or every
-/// malformed pragma.
-pub fn faults(src: &str, sc: &Scenario) -> Result<Vec<FaultArg>, Vec<ParseError>> {
-    read(src, sc).map(|p| p.faults)
-}
-
 /// The pragmas of `src` (`sc` is `src` parsed), or every malformed one.
 pub fn read(src: &str, sc: &Scenario) -> Result<Pragmas, Vec<ParseError>> {
     let mut denies = Vec::new();

@@ -116,19 +116,22 @@ impl FaultPoint {
 /// the signal's delivery makes it (`arch_do_signal_or_restart`): the
 /// wait's own errno (`intr`: `ERESTARTSYS`, or `EINTR` for a socket wait
 /// with a timeout, `ERESTARTNOHAND` for `poll`) seen through a handler
-/// with or without `SA_RESTART`. `None`: the call restarts.
-pub(crate) fn signal_delivered(point: FaultPoint, intr: Errno) -> Option<Error> {
+/// with or without `SA_RESTART`; [`RESTART`]'s error when the call
+/// restarts (its entry makes it again: [`restarts`]).
+pub(crate) fn signal_delivered(point: FaultPoint, intr: Errno) -> Error {
     use crate::signal::{after_signal, Disposition};
     let sa_restart = point == FaultPoint::SignalRestart;
-    after_signal(intr, Disposition::Handler { sa_restart })?;
-    Some(if sa_restart {
+    if after_signal(intr, Disposition::Handler { sa_restart }).is_none() {
+        return Errno::ERESTARTSYS.why(RESTART);
+    }
+    if sa_restart {
         Errno::EINTR.why(rule!(
             handle_signal,
             "SA_RESTART, but this wait is not restarted (injected fault)"
         ))
     } else {
         point.error()
-    })
+    }
 }
 
 /// The error that carries a restart (`ERESTARTSYS` under `SA_RESTART`)

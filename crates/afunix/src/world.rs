@@ -1342,8 +1342,7 @@ impl World {
             if first {
                 first = false;
                 if let Some(point) = self.signal_fault(pid, true) {
-                    return Err(crate::fault::signal_delivered(point, Errno::ERESTARTNOHAND)
-                        .unwrap_or(Errno::ERESTARTSYS.why(crate::fault::RESTART)));
+                    return Err(crate::fault::signal_delivered(point, Errno::ERESTARTNOHAND));
                 }
             }
             // The model has no wait queue that spans files of every kind:

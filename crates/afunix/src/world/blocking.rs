@@ -55,8 +55,7 @@ impl World {
                     // signal's delivery turns it (or a restart, which the
                     // call's entry makes: `fault::restarts`).
                     if let Some(point) = self.signal_fault(pid, may_restart) {
-                        return Err(crate::fault::signal_delivered(point, intr_errno().errno)
-                            .unwrap_or(Errno::ERESTARTSYS.why(crate::fault::RESTART)));
+                        return Err(crate::fault::signal_delivered(point, intr_errno().errno));
                     }
                     if deadline.is_some_and(|d| Instant::now() >= d) {
                         crate::path::note(|| {
