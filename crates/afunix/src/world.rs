@@ -772,11 +772,14 @@ impl World {
         let mut restarted = false;
         loop {
             crate::path::enter(pid, "ksys_read");
-            let t = self.k.timeout_of(pid, fd, true);
+            // fdget_pos: the file is held for the whole call, sleeps included.
+            let f = self.k.fdget(pid, fd)?;
+            let t = f.sock().and_then(|s| s.rcvtimeo.get());
             let mut pr = StreamProgress::default();
-            let r = self.blocking(pid, t, restarted, |k| k.read(pid, fd, len, &mut pr));
+            let r = self.blocking(pid, t, restarted, |k| k.file_read(pid, &f, len, &mut pr));
+            self.k.fput(f);
             match r {
-                Err(_) if !pr.out.is_empty() => return Ok(std::mem::take(&mut pr.out)),
+                Err(_) if !pr.out.is_empty() => return Ok(std::mem::take(&mut pr.out).into_vec()),
                 Err(e) if crate::fault::restarts(&e) => restarted = true,
                 r => {
                     self.k.progress_drop(&mut pr);
@@ -799,9 +802,12 @@ impl World {
         let mut restarted = false;
         loop {
             crate::path::enter(pid, "ksys_write");
-            let t = self.k.timeout_of(pid, fd, false);
+            // fdget_pos: the file is held for the whole call, sleeps included.
+            let f = self.k.fdget(pid, fd)?;
+            let t = f.sock().and_then(|s| s.sndtimeo.get());
             let mut pr = StreamProgress::default();
-            let r = self.blocking(pid, t, restarted, |k| k.write(pid, fd, bytes, &mut pr));
+            let r = self.blocking(pid, t, restarted, |k| k.file_write(pid, &f, bytes, &mut pr));
+            self.k.fput(f);
             self.k.progress_drop(&mut pr);
             match r {
                 Err(_) if pr.sent > 0 => return Ok(pr.sent),

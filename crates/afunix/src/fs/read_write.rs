@@ -11,19 +11,8 @@ use crate::world::{lock, Fail, KResult, Wait};
 use std::sync::Arc;
 
 impl Kernel {
-    pub(crate) fn read(
-        &self,
-        pid: RawPid,
-        fd: i32,
-        len: usize,
-        pr: &mut StreamProgress,
-    ) -> KResult<Vec<u8>> {
-        let f = self.fdget(pid, fd)?;
-        let r = self.file_read(pid, &f, len, pr);
-        self.fput(f);
-        r
-    }
-
+    /// `vfs_read` on a file the caller holds (`ksys_read` has done
+    /// `fdget_pos`).
     pub(crate) fn file_read(
         &self,
         pid: RawPid,
@@ -120,19 +109,7 @@ impl Kernel {
         }
     }
 
-    pub(crate) fn write(
-        &self,
-        pid: RawPid,
-        fd: i32,
-        bytes: &[u8],
-        pr: &mut StreamProgress,
-    ) -> KResult<usize> {
-        let f = self.fdget(pid, fd)?;
-        let r = self.file_write(pid, &f, bytes, pr);
-        self.fput(f);
-        r
-    }
-
+    /// `vfs_write` on a file the caller holds.
     pub(crate) fn file_write(
         &self,
         pid: RawPid,

@@ -4,6 +4,7 @@
 pub(crate) mod filter;
 mod objects;
 pub(crate) mod scm;
+pub(crate) mod skbuff;
 pub mod socket;
 pub(crate) mod sockopt;
 pub(crate) mod unix;

@@ -16,6 +16,7 @@ use crate::abi::consts::*;
 use crate::errno::Errno;
 use crate::fs::file::File;
 use crate::net::scm::{RecvCred, ScmCookie};
+use crate::net::skbuff::SkbData;
 use crate::net::socket::MsgHdr;
 use crate::process::{Capability, RawPid};
 use crate::security::SocketRef;
@@ -395,7 +396,7 @@ impl Kernel {
         }
         let c = cookie.take().unwrap_or_default();
         let cred = self.unix_skb_cred(pid, sk_passcred, &og, &c);
-        let skb = self.unix_new_skb(pid, s, data, c, cred, &mut og);
+        let skb = self.unix_new_skb(pid, s, data.into(), c, cred, &mut og);
         crate::path::note(|| {
             format!(
                 "queued {} bytes on #{} with {} files",
@@ -443,7 +444,7 @@ impl Kernel {
         &self,
         pid: RawPid,
         s: &Arc<Sock>,
-        data: Vec<u8>,
+        data: SkbData,
         cookie: ScmCookie,
         cred: Option<SkbCred>,
         receiver: &mut SockInner,
@@ -585,6 +586,7 @@ impl Kernel {
         let fds = if peek {
             data = g.recvq[index]
                 .data
+                .as_slice()
                 .get(skip..skip + size)
                 .unwrap_or_default()
                 .to_vec();
@@ -602,9 +604,9 @@ impl Kernel {
             // The message leaves the queue: read whole, its bytes are the
             // caller's as they are (without MSG_PEEK the offset is 0).
             data = if size == skb.data.len() {
-                std::mem::take(&mut skb.data)
+                std::mem::take(&mut skb.data).into_vec()
             } else {
-                skb.data.get(..size).unwrap_or_default().to_vec()
+                skb.data.as_slice().get(..size).unwrap_or_default().to_vec()
             };
             if g.peek_off >= 0 {
                 g.peek_off = (g.peek_off - skb_len as i32).max(0);

@@ -118,7 +118,7 @@ pub struct Skb {
     /// Unique id (to recognise the OOB skb).
     pub id: u64,
     /// The payload.
-    pub data: Vec<u8>,
+    pub(crate) data: crate::net::skbuff::SkbData,
     /// Bytes of a stream skb already read (`UNIXCB(skb).consumed`).
     pub consumed: usize,
     /// Passed files, in order.

@@ -15,6 +15,7 @@ use crate::abi::consts::*;
 use crate::errno::Errno;
 use crate::fs::file::File;
 use crate::net::scm::{RecvCred, ScmCookie};
+use crate::net::skbuff::SkbData;
 use crate::net::socket::MsgHdr;
 use crate::process::RawPid;
 use crate::security::SocketRef;
@@ -40,14 +41,68 @@ pub struct StreamProgress {
     /// Send: the checks before the loop passed; a resumed send goes on in
     /// the loop (where the kernel slept), not from the top.
     pub looping: bool,
-    /// Receive: bytes copied so far.
-    pub out: Vec<u8>,
+    /// Receive: bytes gathered so far.
+    pub(crate) out: SkbData,
     /// Receive: `msg_name` of the first message read.
     pub name: Option<Vec<u8>>,
     /// Receive: latched credentials (when SO_PASSCRED/SO_PASSPIDFD).
     pub creds: Option<Option<SkbCred>>,
     /// Receive: files collected (each with a reference).
     pub fds: Vec<Arc<File>>,
+}
+
+/// The bytes of the messages one pass of the send loop is about to queue,
+/// copied into one buffer at once, so that a reader can take them back
+/// without a copy (see `skbuff`). Only where the bytes live changes: every
+/// message is still sized, checked and charged one by one.
+#[derive(Default)]
+struct SendBatch {
+    /// The buffer and the offset in the caller's bytes of its first byte.
+    buf: Option<(Arc<Vec<u8>>, usize)>,
+}
+
+impl SendBatch {
+    /// `data[range]` as a message's bytes: a range of the batch when it
+    /// holds them; else a new batch, up to the offset `plan` gives (a
+    /// batch of one message gets bytes of its own).
+    fn chunk(
+        &mut self,
+        data: &[u8],
+        range: std::ops::Range<usize>,
+        plan: impl FnOnce() -> usize,
+    ) -> SkbData {
+        if let Some((buf, from)) = &self.buf {
+            if range.start >= *from && range.end <= from + buf.len() {
+                return SkbData::shared(buf, range.start - from..range.end - from);
+            }
+        }
+        let end = plan().clamp(range.end, data.len());
+        let bytes = data.get(range.start..end).unwrap_or_default();
+        if end == range.end {
+            self.buf = None;
+            return SkbData::Owned(bytes.to_vec());
+        }
+        let buf = Arc::new(bytes.to_vec());
+        let first = SkbData::shared(&buf, 0..range.len());
+        self.buf = Some((buf, range.start));
+        first
+    }
+}
+
+/// Where the messages of a send starting at byte `at` of `len` stop if
+/// nothing else changes the send buffer meanwhile: the loop of
+/// `unix_stream_sendmsg` queues messages of its chunk size while
+/// `sk_wmem_alloc < sk_sndbuf` (the first one is already allowed).
+fn batch_end(len: usize, mut at: usize, mut wmem: usize, sndbuf: usize) -> usize {
+    let max = (sndbuf / 2).saturating_sub(64).clamp(1, STREAM_SKB_MAX);
+    loop {
+        let size = (len - at).min(max);
+        at += size;
+        wmem += super::stream_skb_truesize(size);
+        if at >= len || wmem >= sndbuf {
+            return at;
+        }
+    }
 }
 
 impl Kernel {
@@ -310,8 +365,10 @@ impl Kernel {
         };
         pr.looping = true;
         let mut err: Option<crate::errno::Error> = None;
+        let mut batch = SendBatch::default();
         while pr.sent < len {
-            {
+            // The chunk size is read before sock_alloc_send_pskb's checks.
+            let sndbuf = {
                 let mut g = s.lock();
                 let sndbuf = g.sndbuf.max(0) as usize;
                 if let Some(e) = g.take_err() {
@@ -339,7 +396,8 @@ impl Kernel {
                     // sock_wait_for_wmem: not exclusive.
                     return Err(Fail::Block(Wait::Sock(Arc::clone(s), g.seq, false)));
                 }
-            }
+                sndbuf
+            };
             // alloc_skb_with_frags; a signal once part is queued.
             if self.fault(crate::fault::FaultPoint::SockAllocSendPskb, pid) {
                 err = Some(crate::fault::FaultPoint::SockAllocSendPskb.error());
@@ -349,7 +407,6 @@ impl Kernel {
                 err = Some(crate::fault::FaultPoint::ShortWrite.error());
                 break;
             }
-            let sndbuf = s.lock().sndbuf.max(0) as usize;
             // sndbuf is at least SOCK_MIN_SNDBUF, so a chunk is never empty.
             let size =
                 (len - pr.sent).min((sndbuf / 2).saturating_sub(64).clamp(1, STREAM_SKB_MAX));
@@ -383,10 +440,9 @@ impl Kernel {
             }
             let part = self.cookie_part(pr, fds_here);
             let cred = self.unix_skb_cred(pid, sk_passcred, &og, &part);
-            let chunk = data
-                .get(pr.sent..pr.sent + size)
-                .unwrap_or_default()
-                .to_vec();
+            let chunk = batch.chunk(data, pr.sent..pr.sent + size, || {
+                batch_end(len, pr.sent, s.wmem(), sndbuf)
+            });
             let skb = self.unix_new_skb(pid, s, chunk, part, cred, &mut og);
             self.unix_add_edges(&other, &og, &skb);
             og.skb_queue_tail(skb);
@@ -407,7 +463,7 @@ impl Kernel {
             } else {
                 let part = self.cookie_part(pr, true);
                 let cred = self.unix_skb_cred(pid, sk_passcred, &og, &part);
-                let byte = data.get(len..len + 1).unwrap_or_default().to_vec();
+                let byte = data.get(len..len + 1).unwrap_or_default().to_vec().into();
                 let skb = self.unix_new_skb(pid, s, byte, part, cred, &mut og);
                 self.unix_add_edges(&other, &og, &skb);
                 // The empty leftover of a previous, already read OOB byte goes.
@@ -558,12 +614,16 @@ impl Kernel {
                 }
                 let chunk = (unread - skip).min(len - copied);
                 let start = b.consumed + skip;
-                // A read that takes a whole message first takes its bytes
-                // as they are, rather than a copy of them.
-                let whole = !peek && copied == 0 && start == 0 && chunk == b.data.len();
+                // A read that takes a whole message of its own first takes
+                // its bytes as they are; a shared one's range is gathered
+                // (see `skbuff`); anything else is copied.
+                let whole = !peek
+                    && copied == 0
+                    && start == 0
+                    && chunk == b.data.len()
+                    && matches!(b.data, SkbData::Owned(_));
                 if !whole {
-                    pr.out
-                        .extend_from_slice(b.data.get(start..start + chunk).unwrap_or_default());
+                    pr.out.extend_from(&b.data, start..start + chunk);
                 }
                 let size_left = len - (copied + chunk);
                 if !peek {
@@ -675,7 +735,7 @@ impl Kernel {
             inq,
             &mut msg_flags,
         );
-        let data = std::mem::take(&mut pr.out);
+        let data = std::mem::take(&mut pr.out).into_vec();
         RecvMsg {
             ret: data.len(),
             data,
@@ -712,7 +772,7 @@ impl Kernel {
             return Err(Errno::EINVAL.why(rule!(unix_stream_recv_urg, "the OOB byte is gone")));
         };
         let peek = flags & MSG_PEEK != 0;
-        let byte = g.recvq[idx].data.last().copied();
+        let byte = g.recvq[idx].data.as_slice().last().copied();
         let data: Vec<u8> = if len == 0 {
             Vec::new()
         } else {
