@@ -464,6 +464,22 @@ impl ControlWriter {
     /// Write the 16-byte header, then `data` cut to `cmlen - 16`, then advance by
     /// `advance` in total (zero padding: the kernel leaves those user bytes as they were).
     fn emit(&mut self, level: i32, ty: i32, cmlen: usize, data: &[u8], advance: usize) {
+        let n = cmlen.saturating_sub(CMSG_HDR_LEN).min(data.len());
+        self.emit_with(level, ty, cmlen, advance, |buf| {
+            buf.extend_from_slice(data.get(..n).unwrap_or(&[]));
+        });
+    }
+
+    /// [`Self::emit`] with the data written by `data` (at most
+    /// `cmlen - 16` bytes, which `put_rights` writes straight from the fds).
+    fn emit_with(
+        &mut self,
+        level: i32,
+        ty: i32,
+        cmlen: usize,
+        advance: usize,
+        data: impl FnOnce(&mut Vec<u8>),
+    ) {
         let start = self.buf.len();
         // One allocation for the whole message, not one per part.
         let end = start.saturating_add(advance).min(self.capacity);
@@ -471,8 +487,7 @@ impl ControlWriter {
         self.buf.extend_from_slice(&(cmlen as u64).to_le_bytes());
         self.buf.extend_from_slice(&level.to_le_bytes());
         self.buf.extend_from_slice(&ty.to_le_bytes());
-        let n = cmlen.saturating_sub(CMSG_HDR_LEN).min(data.len());
-        self.buf.extend_from_slice(data.get(..n).unwrap_or(&[]));
+        data(&mut self.buf);
         if self.buf.len() < end {
             self.buf.resize(end, 0);
         }
@@ -522,9 +537,13 @@ impl ControlWriter {
         if i == 0 {
             return;
         }
-        let data: Vec<u8> = fds.iter().take(i).flat_map(|fd| fd.to_le_bytes()).collect();
-        let advance = cmsg_space(data.len()).min(self.remaining());
-        self.emit(SOL_SOCKET, SCM_RIGHTS, cmsg_len(data.len()), &data, advance);
+        let len = 4 * i;
+        let advance = cmsg_space(len).min(self.remaining());
+        self.emit_with(SOL_SOCKET, SCM_RIGHTS, cmsg_len(len), advance, |buf| {
+            for fd in fds.iter().take(i) {
+                buf.extend_from_slice(&fd.to_le_bytes());
+            }
+        });
     }
 
     /// Exactly the bytes written (the returned `msg_controllen` is their length).
