@@ -204,7 +204,7 @@ enum Cmd {
         fault: Vec<afunix_cli::runner::FaultArg>,
         /// A rule of the model's security policy for the program's
         /// processes (repeatable), as for `afunix run --deny`:
-        /// HOOK[,uid=N][,file=TYPE|!TYPE][,errno=E].
+        /// HOOK[,uid=N][,pid=N][,type=T][,file=TYPE|!TYPE][,errno=E].
         #[arg(long, value_name = "SPEC")]
         deny: Vec<afunix_cli::runner::DenyArg>,
         /// The program and its arguments.
@@ -245,12 +245,14 @@ enum Cmd {
         #[arg(long, value_name = "SPEC")]
         fault: Vec<afunix_cli::runner::FaultArg>,
         /// A rule of the model's security policy (model only; repeatable):
-        /// HOOK[,uid=N][,file=TYPE|!TYPE][,errno=E]: the LSM hook HOOK
+        /// HOOK[,uid=N][,pid=N][,type=T][,file=TYPE|!TYPE][,errno=E]: the LSM hook HOOK
         /// (socket_create, socket_socketpair, socket_bind, socket_connect,
         /// socket_listen, socket_accept, socket_sendmsg, socket_recvmsg,
         /// unix_stream_connect, unix_may_send, file_receive) refuses with E
-        /// (default EACCES) the calls of tasks of euid N, at file_receive
-        /// only files of TYPE (or, with `!`, of any other type):
+        /// (default EACCES) the calls of tasks of euid N, of the task of
+        /// pid N, on sockets of type T (stream, dgram, seqpacket; at
+        /// file_receive the passed socket's), at file_receive only files
+        /// of TYPE (or, with `!`, of any other type):
         /// `--deny file_receive,uid=1000,file=!memfd` is a sandbox whose
         /// uid 1000 receives only memfds. `--explain` names the hook. A
         /// file states its own in comments: `# afunix: deny SPEC`.

@@ -76,7 +76,7 @@ pub fn read(src: &str, sc: &Scenario) -> Result<Pragmas, Vec<ParseError>> {
             errors.push(err(
                 at(0),
                 "a pragma is `# afunix: fault POINT[,proc=NAME][,line=L][,nth=N][,p=P]` \
-                 or `# afunix: deny HOOK[,uid=N][,file=TYPE][,errno=E]`"
+                 or `# afunix: deny HOOK[,uid=N][,pid=N][,type=T][,file=TYPE][,errno=E]`"
                     .into(),
             ));
             continue;

@@ -206,10 +206,11 @@ impl std::str::FromStr for FaultArg {
     }
 }
 
-/// A rule of `--deny HOOK[,uid=N][,file=TYPE|!TYPE][,errno=E]`: the
+/// A rule of `--deny HOOK[,uid=N][,pid=N][,type=T][,file=TYPE|!TYPE][,errno=E]`: the
 /// model's hook `HOOK` (`socket_create`, …, `file_receive`) refuses with
-/// `E` (default `EACCES`) the calls of tasks of effective uid N (default:
-/// all), at `file_receive` only for files of TYPE, or of any type but
+/// `E` (default `EACCES`) the calls of tasks of effective uid N, of the
+/// task of pid N, on sockets of type T (`stream`, `dgram`, `seqpacket`)
+/// (each default: all), at `file_receive` only for files of TYPE, or of any type but
 /// TYPE (`memfd`, `pipe_read`, `pipe_write`, `socket`, `pidfd`, `regular`,
 /// `directory`, `path`, `null`, `external`: an embedder's file of no
 /// known type; under `afunix exec` a host file is given its host type).
@@ -244,15 +245,22 @@ impl std::str::FromStr for DenyArg {
             let all: Vec<&str> = Hook::ALL.iter().map(|h| h.name()).collect();
             format!("`{name}` is not a hook (one of: {})", all.join(", "))
         })?;
-        let mut r = DenyRule {
-            hook,
-            uid: None,
-            file: None,
-            errno: afunix::Errno::EACCES,
-        };
+        let mut r = DenyRule::new(hook);
         for p in parts {
             match p.split_once('=') {
                 Some(("uid", v)) => r.uid = Some(v.parse().map_err(|_| format!("uid={v}: a uid"))?),
+                Some(("pid", v)) => {
+                    let pid = v.parse().map_err(|_| format!("pid={v}: a pid"))?;
+                    r.pid = Some(afunix::Pid::from_raw(pid));
+                }
+                Some(("type", v)) => {
+                    r.sock = Some(match v {
+                        "stream" => afunix::SockType::Stream,
+                        "dgram" => afunix::SockType::Dgram,
+                        "seqpacket" => afunix::SockType::Seqpacket,
+                        _ => return Err(format!("type={v}: stream, dgram or seqpacket")),
+                    })
+                }
                 Some(("file", v)) => {
                     let (not, t) = v.strip_prefix('!').map_or((false, v), |t| (true, t));
                     let ty = FILE_TYPES
@@ -276,7 +284,11 @@ impl std::str::FromStr for DenyArg {
                     r.errno = afunix::Errno::from_name(v)
                         .ok_or_else(|| format!("errno={v}: an errno name (EACCES, EPERM, …)"))?
                 }
-                _ => return Err(format!("`{p}`: expected uid=N, file=TYPE or errno=E")),
+                _ => {
+                    return Err(format!(
+                        "`{p}`: expected uid=N, pid=N, type=stream|dgram|seqpacket, file=TYPE or errno=E"
+                    ))
+                }
             }
         }
         Ok(DenyArg(r))

@@ -770,12 +770,32 @@ fn deny_rules_refuse_at_their_hook_and_explain_says_so() {
     );
     assert_eq!(code, 0, "{err}");
     assert!(
-        out.contains("A: sendmsg a data=\"hi\" = EPERM  # security_socket_sendmsg: a deny rule of the policy matches (deny rule 1 of the policy: socket_sendmsg by pid 100 (euid 1000))"),
+        out.contains("A: sendmsg a data=\"hi\" = EPERM  # security_socket_sendmsg: a deny rule of the policy matches (deny rule 1 of the policy: socket_sendmsg by pid 100 (euid 1000) on a dgram socket)"),
         "{out}"
     );
-    // Another uid is not refused.
-    let (_, out, _) = afunix_stdin(&["run", "--deny", "socket_sendmsg,uid=0", "-"], sc);
-    assert!(out.contains("A: sendmsg a data=\"hi\" = 2"), "{out}");
+    // Another uid, another pid, another socket type: not refused.
+    for rule in [
+        "socket_sendmsg,uid=0",
+        "socket_sendmsg,pid=101",
+        "socket_sendmsg,type=stream",
+    ] {
+        let (_, out, _) = afunix_stdin(&["run", "--deny", rule, "-"], sc);
+        assert!(
+            out.contains("A: sendmsg a data=\"hi\" = 2"),
+            "{rule}: {out}"
+        );
+    }
+    let (_, out, _) = afunix_stdin(
+        &["run", "--deny", "socket_sendmsg,pid=100,type=dgram", "-"],
+        sc,
+    );
+    assert!(out.contains("A: sendmsg a data=\"hi\" = EACCES"), "{out}");
+    let (code, _, err) = afunix_stdin(&["run", "--deny", "socket_sendmsg,type=raw", "-"], sc);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("type=raw: stream, dgram or seqpacket"),
+        "{err}"
+    );
     let (code, _, err) = afunix_stdin(&["run", "--deny", "socket_sendmsg,file=memfd", "-"], sc);
     assert_eq!(code, 2);
     assert!(err.contains("only `file_receive` sees a file"), "{err}");

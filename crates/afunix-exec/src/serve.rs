@@ -327,8 +327,9 @@ impl afunix::security::Security for ProgramPolicy {
             .external_id()
             .and_then(|id| lock(&self.external).get(&id).copied())
             .unwrap_or(f.file_type());
+        let sock = f.socket().map(|s| s.ty());
         self.ask(t, |r| {
-            r.check(afunix::security::Hook::FileReceive, t, Some(ty))
+            r.check(afunix::security::Hook::FileReceive, t, sock, Some(ty))
         })
     }
 }

@@ -332,20 +332,86 @@ pub enum FileMatch {
     IsNot(FileType),
 }
 
-/// One rule of a [`Deny`] policy: `hook` refuses with `errno` the tasks
-/// whose effective uid is `uid` (or all), and for `file_receive` the files
-/// `file` matches (or all; at other hooks a rule with `file` never
-/// matches).
+/// One rule of a [`Deny`] policy: `hook` refuses with `errno` the calls
+/// that every selector it has matches: the task's effective uid (`uid`),
+/// the task (`pid`), the type of the socket the hook is about (`sock`: the
+/// type asked for at `socket_create`, the passed socket's at
+/// `file_receive`; a hook with no socket never matches it), and at
+/// `file_receive` the passed file (`file`; at other hooks a rule with
+/// `file` never matches). A rule with no selector matches every call of
+/// its hook.
+///
+/// ```
+/// use afunix::security::{DenyRule, FileMatch, FileType, Hook};
+/// use afunix::{Errno, SockType};
+/// // uid 1000 may receive only memfds, and may not connect stream sockets.
+/// let rules = [
+///     DenyRule::new(Hook::FileReceive).uid(1000).file(FileMatch::IsNot(FileType::Memfd)),
+///     DenyRule::new(Hook::SocketConnect).uid(1000).sock(SockType::Stream).errno(Errno::EPERM),
+/// ];
+/// assert_eq!(rules[1].errno, Errno::EPERM);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DenyRule {
     /// Where.
     pub hook: Hook,
     /// Only tasks of this effective uid.
     pub uid: Option<u32>,
+    /// Only this task.
+    pub pid: Option<Pid>,
+    /// Only sockets of this type.
+    pub sock: Option<SockType>,
     /// Only these passed files (`file_receive`).
     pub file: Option<FileMatch>,
     /// The answer (`EACCES` is what SELinux and AppArmor give).
     pub errno: crate::Errno,
+}
+
+impl DenyRule {
+    /// A rule refusing every call of `hook` with `EACCES`.
+    pub fn new(hook: Hook) -> DenyRule {
+        DenyRule {
+            hook,
+            uid: None,
+            pid: None,
+            sock: None,
+            file: None,
+            errno: crate::Errno::EACCES,
+        }
+    }
+    /// Only for tasks of effective uid `uid`.
+    pub fn uid(self, uid: u32) -> DenyRule {
+        DenyRule {
+            uid: Some(uid),
+            ..self
+        }
+    }
+    /// Only for the task `pid`.
+    pub fn pid(self, pid: Pid) -> DenyRule {
+        DenyRule {
+            pid: Some(pid),
+            ..self
+        }
+    }
+    /// Only where the hook's socket is of type `ty`.
+    pub fn sock(self, ty: SockType) -> DenyRule {
+        DenyRule {
+            sock: Some(ty),
+            ..self
+        }
+    }
+    /// Only for the passed files `file` matches (`file_receive`).
+    pub fn file(self, file: FileMatch) -> DenyRule {
+        DenyRule {
+            file: Some(file),
+            ..self
+        }
+    }
+    /// Refuse with `errno`.
+    pub fn errno(self, errno: crate::Errno) -> DenyRule {
+        DenyRule { errno, ..self }
+    }
 }
 
 /// A policy made of deny rules (`afunix run --deny`): a hook call that a
@@ -356,13 +422,22 @@ pub struct DenyRule {
 pub struct Deny(pub Vec<DenyRule>);
 
 impl Deny {
-    /// The answer of the rules at `hook` for `task` (and, at
-    /// `file_receive`, a file of type `file`): for an embedder that knows a
-    /// file's type better than the model does (an external file).
-    pub fn check(&self, hook: Hook, task: &Task<'_>, file: Option<FileType>) -> SysResult<()> {
+    /// The answer of the rules at `hook` for `task`, on a socket of type
+    /// `sock` (if the hook is about one) and, at `file_receive`, a file of
+    /// type `file`: for an embedder that knows a file's type better than
+    /// the model does (an external file).
+    pub fn check(
+        &self,
+        hook: Hook,
+        task: &Task<'_>,
+        sock: Option<SockType>,
+        file: Option<FileType>,
+    ) -> SysResult<()> {
         let hit = self.0.iter().enumerate().find(|(_, r)| {
             r.hook == hook
                 && r.uid.is_none_or(|u| u == task.cred.euid)
+                && r.pid.is_none_or(|p| p == task.pid)
+                && r.sock.is_none_or(|t| Some(t) == sock)
                 && match (r.file, file) {
                     (None, _) => true,
                     (Some(FileMatch::Is(t)), Some(f)) => t == f,
@@ -374,9 +449,12 @@ impl Deny {
             return Ok(());
         };
         crate::path::note(|| {
+            let sock = sock.map_or(String::new(), |t| {
+                format!(" on a {} socket", format!("{t:?}").to_lowercase())
+            });
             let file = file.map_or(String::new(), |f| format!(", a {f:?} file"));
             format!(
-                "deny rule {} of the policy: {} by pid {} (euid {}){file}",
+                "deny rule {} of the policy: {} by pid {} (euid {}){sock}{file}",
                 i + 1,
                 hook.name(),
                 task.pid.as_raw(),
@@ -388,47 +466,49 @@ impl Deny {
 }
 
 impl Security for Deny {
-    fn socket_create(&self, task: &Task<'_>, _ty: i32, _protocol: i32) -> SysResult<()> {
-        self.check(Hook::SocketCreate, task, None)
+    fn socket_create(&self, task: &Task<'_>, ty: i32, _protocol: i32) -> SysResult<()> {
+        let sock = SockType::from_raw(ty & crate::abi::consts::SOCK_TYPE_MASK).ok();
+        self.check(Hook::SocketCreate, task, sock, None)
     }
     fn socket_socketpair(
         &self,
         task: &Task<'_>,
-        _: SocketRef<'_>,
+        a: SocketRef<'_>,
         _: SocketRef<'_>,
     ) -> SysResult<()> {
-        self.check(Hook::SocketSocketpair, task, None)
+        self.check(Hook::SocketSocketpair, task, Some(a.ty()), None)
     }
-    fn socket_bind(&self, task: &Task<'_>, _: SocketRef<'_>, _: &[u8]) -> SysResult<()> {
-        self.check(Hook::SocketBind, task, None)
+    fn socket_bind(&self, task: &Task<'_>, s: SocketRef<'_>, _: &[u8]) -> SysResult<()> {
+        self.check(Hook::SocketBind, task, Some(s.ty()), None)
     }
-    fn socket_connect(&self, task: &Task<'_>, _: SocketRef<'_>, _: &[u8]) -> SysResult<()> {
-        self.check(Hook::SocketConnect, task, None)
+    fn socket_connect(&self, task: &Task<'_>, s: SocketRef<'_>, _: &[u8]) -> SysResult<()> {
+        self.check(Hook::SocketConnect, task, Some(s.ty()), None)
     }
-    fn socket_listen(&self, task: &Task<'_>, _: SocketRef<'_>, _: i32) -> SysResult<()> {
-        self.check(Hook::SocketListen, task, None)
+    fn socket_listen(&self, task: &Task<'_>, s: SocketRef<'_>, _: i32) -> SysResult<()> {
+        self.check(Hook::SocketListen, task, Some(s.ty()), None)
     }
-    fn socket_accept(&self, task: &Task<'_>, _: SocketRef<'_>) -> SysResult<()> {
-        self.check(Hook::SocketAccept, task, None)
+    fn socket_accept(&self, task: &Task<'_>, s: SocketRef<'_>) -> SysResult<()> {
+        self.check(Hook::SocketAccept, task, Some(s.ty()), None)
     }
-    fn socket_sendmsg(&self, task: &Task<'_>, _: SocketRef<'_>, _: usize, _: i32) -> SysResult<()> {
-        self.check(Hook::SocketSendmsg, task, None)
+    fn socket_sendmsg(&self, task: &Task<'_>, s: SocketRef<'_>, _: usize, _: i32) -> SysResult<()> {
+        self.check(Hook::SocketSendmsg, task, Some(s.ty()), None)
     }
-    fn socket_recvmsg(&self, task: &Task<'_>, _: SocketRef<'_>, _: usize, _: i32) -> SysResult<()> {
-        self.check(Hook::SocketRecvmsg, task, None)
+    fn socket_recvmsg(&self, task: &Task<'_>, s: SocketRef<'_>, _: usize, _: i32) -> SysResult<()> {
+        self.check(Hook::SocketRecvmsg, task, Some(s.ty()), None)
     }
     fn unix_stream_connect(
         &self,
         task: &Task<'_>,
-        _: SocketRef<'_>,
+        s: SocketRef<'_>,
         _: SocketRef<'_>,
     ) -> SysResult<()> {
-        self.check(Hook::UnixStreamConnect, task, None)
+        self.check(Hook::UnixStreamConnect, task, Some(s.ty()), None)
     }
-    fn unix_may_send(&self, task: &Task<'_>, _: SocketRef<'_>, _: SocketRef<'_>) -> SysResult<()> {
-        self.check(Hook::UnixMaySend, task, None)
+    fn unix_may_send(&self, task: &Task<'_>, s: SocketRef<'_>, _: SocketRef<'_>) -> SysResult<()> {
+        self.check(Hook::UnixMaySend, task, Some(s.ty()), None)
     }
     fn file_receive(&self, task: &Task<'_>, file: FileRef<'_>) -> SysResult<()> {
-        self.check(Hook::FileReceive, task, Some(file.file_type()))
+        let sock = file.socket().map(|s| s.ty());
+        self.check(Hook::FileReceive, task, sock, Some(file.file_type()))
     }
 }

@@ -195,18 +195,12 @@ fn a_denial_is_the_calls_answer_with_the_policys_rule() {
 fn a_deny_policy_refuses_only_what_its_rules_match() {
     use afunix::security::{Deny, DenyRule, FileMatch, FileType, Hook};
     let w = World::with_security(Box::new(Deny(vec![
-        DenyRule {
-            hook: Hook::FileReceive,
-            uid: Some(1000),
-            file: Some(FileMatch::IsNot(FileType::Memfd)),
-            errno: Errno::EACCES,
-        },
-        DenyRule {
-            hook: Hook::SocketSendmsg,
-            uid: Some(2000),
-            file: None,
-            errno: Errno::EPERM,
-        },
+        DenyRule::new(Hook::FileReceive)
+            .uid(1000)
+            .file(FileMatch::IsNot(FileType::Memfd)),
+        DenyRule::new(Hook::SocketSendmsg)
+            .uid(2000)
+            .errno(Errno::EPERM),
     ])));
     let as_uid = |uid: u32| {
         w.spawn(&TaskSpec {
@@ -255,5 +249,58 @@ fn a_deny_policy_refuses_only_what_its_rules_match() {
     let e = w.send_with_fds(other, c, b"x", &[]).unwrap_err();
     assert_eq!(e, Errno::EPERM);
     assert_eq!(e.rule.function(), Some("security_socket_sendmsg"));
+    assert_eq!(w.check_invariants(), Ok(()));
+}
+
+/// A deny rule's pid and socket-type selectors: each narrows the rule, all
+/// of a rule's selectors must match, and a rule with a socket type never
+/// matches a hook with no socket of that type (`file_receive` of a pipe).
+#[test]
+fn deny_rules_select_by_pid_and_socket_type() {
+    use afunix::security::{Deny, DenyRule, Hook};
+    use afunix::SockType;
+    let w = World::new();
+    let (a, b) = (w.spawn(&TaskSpec::default()), w.spawn(&TaskSpec::default()));
+    let w = World::with_security(Box::new(Deny(vec![
+        DenyRule::new(Hook::SocketCreate).sock(SockType::Seqpacket),
+        DenyRule::new(Hook::SocketSendmsg)
+            .pid(b)
+            .sock(SockType::Stream)
+            .errno(Errno::EPERM),
+        DenyRule::new(Hook::FileReceive)
+            .pid(a)
+            .sock(SockType::Dgram),
+    ])));
+    let (a2, b2) = (w.spawn(&TaskSpec::default()), w.spawn(&TaskSpec::default()));
+    // Worlds number their pids alike: the rules name these two.
+    assert_eq!((a2, b2), (a, b));
+    // socket_create: only seqpacket, for everyone (SOCK_CLOEXEC ignored).
+    use afunix::abi::consts::{SOCK_CLOEXEC, SOCK_SEQPACKET};
+    let e = w.socket(a, SOCK_SEQPACKET | SOCK_CLOEXEC).unwrap_err();
+    assert_eq!(e, Errno::EACCES);
+    assert_eq!(e.rule.function(), Some("security_socket_create"));
+    assert!(w.socket(a, SOCK_STREAM).is_ok());
+    // socket_sendmsg: b's stream sends only.
+    let [s0, _s1] = w.socketpair(b, SOCK_STREAM).unwrap();
+    assert_eq!(w.write(b, s0, b"x").unwrap_err(), Errno::EPERM);
+    let [d0, _d1] = w.socketpair(b, SOCK_DGRAM).unwrap();
+    assert_eq!(w.write(b, d0, b"x"), Ok(1));
+    let [t0, _t1] = w.socketpair(a, SOCK_STREAM).unwrap();
+    assert_eq!(w.write(a, t0, b"x"), Ok(1));
+    // file_receive: a may not receive a dgram socket; a stream socket or a
+    // pipe (no socket at all) it may.
+    let [x, y] = w.socketpair(a, SOCK_DGRAM).unwrap();
+    let [dg, _] = w.socketpair(a, SOCK_DGRAM).unwrap();
+    let [st, _] = w.socketpair(a, SOCK_STREAM).unwrap();
+    let [r, _] = w.pipe2(a, 0).unwrap();
+    for (fd, received) in [(dg, 0), (st, 1), (r, 1)] {
+        w.send_with_fds(a, x, b"f", &[fd]).unwrap();
+        let m = w.recvmsg(a, y, 8, 64, MSG_DONTWAIT).unwrap();
+        assert_eq!(m.rights().len(), received, "fd {fd:?}");
+        assert_eq!(m.ctrunc(), received == 0);
+        for got in m.rights() {
+            w.close(a, got).unwrap();
+        }
+    }
     assert_eq!(w.check_invariants(), Ok(()));
 }
