@@ -44,11 +44,25 @@ const MARK1: u64 = 0;
 const MARK2: u64 = 1;
 const INDEX_START: u64 = 2;
 
+/// A vertex's place in the collector's slab (`unix_sk(sk)->vertex`).
+type Slot = u32;
+
+/// `Sock::gc_vertex` of a socket that is not in flight (`vertex == NULL`).
+pub(crate) const NO_VERTEX: Slot = Slot::MAX;
+
+/// The vertex of `s`, if it is in flight (read under the collector's
+/// lock, which is the only writer).
+#[inline]
+fn vertex_of(s: &Sock) -> Option<Slot> {
+    let v = s.gc_vertex.load(Ordering::Relaxed);
+    (v != NO_VERTEX).then_some(v)
+}
+
 /// One in-flight copy of a socket (`struct unix_edge`).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 struct Edge {
     /// The socket whose queue holds the copy (`edge->successor`).
-    succ: u64,
+    succ: Arc<Sock>,
     /// The message carrying it: (receiver id, message id).
     skb: (u64, u64),
 }
@@ -67,7 +81,7 @@ struct Vertex {
     /// ring), in DFS push order; a new vertex is alone.
     group: u64,
     /// When it went in flight (`seq` of its entries in the vertex lists:
-    /// an entry of an earlier life of the same socket is stale).
+    /// an entry of an earlier vertex in the same slot is stale).
     seq: u64,
     /// The walk that last finalised it.
     walked: u64,
@@ -79,7 +93,7 @@ struct Vertex {
 #[derive(Debug)]
 struct Group {
     /// In DFS push order; a member that left is skipped when read.
-    members: Vec<u64>,
+    members: Vec<Slot>,
     /// Members still in flight.
     live: usize,
     /// The index of a member last found not dead (see `group_verdict`).
@@ -89,12 +103,21 @@ struct Group {
 /// The in-flight graph and counters.
 #[derive(Debug)]
 pub struct GcState {
-    vertices: HashMap<u64, Vertex>,
+    /// The vertices, where each socket's `gc_vertex` says (the kernel
+    /// allocates a `unix_vertex` and points the socket at it; a slab keeps
+    /// them dense, so a walk of a large graph runs through memory in
+    /// order rather than through a hash table). A freed slot is reused
+    /// last-freed first, so runs stay reproducible.
+    slab: Vec<Option<Vertex>>,
+    /// Free slots of `slab`.
+    free: Vec<Slot>,
+    /// Vertices in the slab.
+    nr_vertices: usize,
     /// `unix_unvisited_vertices`, in list order, as (vertex, seq). The
     /// kernel's list removes a vertex in O(1); here an entry whose vertex
     /// is gone, or came back with another `seq`, or was walked already in
     /// this walk, is skipped (and compacted away), which is as cheap.
-    unvisited: Vec<(u64, u64)>,
+    unvisited: Vec<(Slot, u64)>,
     /// SCC groups (rings) by id; a member that left (or moved to another
     /// group) is skipped when the ring is read.
     groups: HashMap<u64, Group>,
@@ -104,16 +127,13 @@ pub struct GcState {
     dirty: Vec<u64>,
     /// Groups found cyclic and not dead (`unix_graph_cyclic_sccs`).
     cyclic: HashSet<u64>,
-    /// In-flight edges per receiver id (an embryo's are looked up when
-    /// it is accepted: `unix_update_edges`).
-    incoming: HashMap<u64, usize>,
     /// The next `Vertex::seq`.
     next_seq: u64,
     /// The current walk (`Vertex::walked`).
     epoch: u64,
     next_group: u64,
-    /// Embryo id → listener id, until accept (`unix_update_edges`).
-    embryo_listener: HashMap<u64, u64>,
+    /// Embryo id → listener, until accept (`unix_update_edges`).
+    embryo_listener: HashMap<u64, Weak<Sock>>,
     /// `user->unix_inflight`: fds in flight per sending uid (every kind).
     user_inflight: HashMap<u32, usize>,
     /// `unix_tot_inflight`: unix sockets in flight.
@@ -136,12 +156,13 @@ pub struct GcState {
 impl Default for GcState {
     fn default() -> Self {
         GcState {
-            vertices: HashMap::default(),
+            slab: Vec::new(),
+            free: Vec::new(),
+            nr_vertices: 0,
             unvisited: Vec::new(),
             groups: HashMap::default(),
             dirty: Vec::new(),
             cyclic: HashSet::default(),
-            incoming: HashMap::default(),
             next_seq: 0,
             epoch: 0,
             next_group: 0,
@@ -165,105 +186,147 @@ impl GcState {
     pub(crate) fn set_walk(&mut self, walk: GcWalk) {
         self.walk = walk;
         self.grouped = false;
-        self.maybe_cyclic = !self.vertices.is_empty();
+        self.maybe_cyclic = self.nr_vertices != 0;
+    }
+
+    #[inline]
+    fn vx(&self, v: Slot) -> Option<&Vertex> {
+        self.slab.get(v as usize).and_then(Option::as_ref)
+    }
+
+    #[inline]
+    fn vx_mut(&mut self, v: Slot) -> Option<&mut Vertex> {
+        self.slab.get_mut(v as usize).and_then(Option::as_mut)
     }
 
     /// `unix_edge_successor`: the vertex an edge leads to, if the
     /// receiver (or an embryo's listener) is itself in flight.
-    fn successor(&self, e: &Edge) -> Option<u64> {
-        let r = self.embryo_listener.get(&e.succ).copied().unwrap_or(e.succ);
-        self.vertices.contains_key(&r).then_some(r)
+    #[inline]
+    fn successor(&self, e: &Edge) -> Option<Slot> {
+        if !self.embryo_listener.is_empty() {
+            if let Some(l) = self.embryo_listener.get(&e.succ.id) {
+                // A listener that is gone has no vertex either.
+                return l.upgrade().and_then(|l| vertex_of(&l));
+            }
+        }
+        vertex_of(&e.succ)
     }
 
     /// `unix_update_graph`: an edge into an in-flight socket changed.
-    fn update_graph(&mut self, succ: Option<u64>) {
+    fn update_graph(&mut self, succ: Option<Slot>) {
         if succ.is_some() {
             self.maybe_cyclic = true;
             self.grouped = false;
         }
     }
 
-    // unix_add_edge
+    // unix_add_edge (with unix_add_vertex for a socket not yet in flight)
     fn add_edge(&mut self, pred: &Arc<Sock>, file: &Arc<File>, e: Edge) {
-        if !self.vertices.contains_key(&pred.id) {
-            self.max_scc_index += 1;
-            let group = self.next_group;
-            self.next_group += 1;
-            self.groups.insert(
-                group,
-                Group {
-                    members: vec![pred.id],
-                    live: 1,
-                    witness: 0,
-                },
-            );
-            self.dirty.push(group);
-            self.next_seq += 1;
-            let seq = self.next_seq;
-            self.vertices.insert(
-                pred.id,
-                Vertex {
-                    sock: Arc::downgrade(pred),
-                    file: Arc::downgrade(file),
-                    edges: VecDeque::new(),
-                    index: self.unvisited_index,
-                    scc_index: self.max_scc_index,
-                    group,
-                    seq,
-                    walked: 0,
-                    pos: 0,
-                },
-            );
-            // list_add_tail(&vertex->entry, &unix_unvisited_vertices)
-            if self.unvisited.len() > 2 * self.vertices.len() + 64 {
-                let vs = &self.vertices;
-                self.unvisited
-                    .retain(|(id, seq)| vs.get(id).is_some_and(|v| v.seq == *seq));
-                self.renumber();
-            }
-            if let Some(v) = self.vertices.get_mut(&pred.id) {
-                v.pos = self.unvisited.len();
-            }
-            self.unvisited.push((pred.id, seq));
-        }
-        if let Some(v) = self.vertices.get_mut(&pred.id) {
+        let slot = match vertex_of(pred) {
+            Some(slot) => slot,
+            None => self.add_vertex(pred, file),
+        };
+        e.succ.gc_queued_fds.fetch_add(1, Ordering::Relaxed);
+        let succ = self.successor(&e);
+        if let Some(v) = self.vx_mut(slot) {
             if v.edges.capacity() == 0 {
                 v.edges.reserve_exact(1);
             }
             v.edges.push_back(e);
         }
-        *self.incoming.entry(e.succ).or_default() += 1;
-        let succ = self.successor(&e);
         self.update_graph(succ);
     }
 
-    // unix_del_edge
-    fn del_edge(&mut self, pred: u64, skb: (u64, u64), dead: bool) {
-        let Some(v) = self.vertices.get(&pred) else {
+    /// A vertex for `pred`, alone in a new group, at the tail of the
+    /// unvisited list; returns its slot.
+    fn add_vertex(&mut self, pred: &Arc<Sock>, file: &Arc<File>) -> Slot {
+        self.max_scc_index += 1;
+        let group = self.next_group;
+        self.next_group += 1;
+        self.next_seq += 1;
+        let seq = self.next_seq;
+        let vertex = Vertex {
+            sock: Arc::downgrade(pred),
+            file: Arc::downgrade(file),
+            edges: VecDeque::new(),
+            index: self.unvisited_index,
+            scc_index: self.max_scc_index,
+            group,
+            seq,
+            walked: 0,
+            pos: 0,
+        };
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                if let Some(s) = self.slab.get_mut(slot as usize) {
+                    *s = Some(vertex);
+                }
+                slot
+            }
+            None => {
+                self.slab.push(Some(vertex));
+                (self.slab.len() - 1) as Slot
+            }
+        };
+        self.nr_vertices += 1;
+        pred.gc_vertex.store(slot, Ordering::Relaxed);
+        self.groups.insert(
+            group,
+            Group {
+                members: vec![slot],
+                live: 1,
+                witness: 0,
+            },
+        );
+        self.dirty.push(group);
+        // list_add_tail(&vertex->entry, &unix_unvisited_vertices)
+        if self.unvisited.len() > 2 * self.nr_vertices + 64 {
+            let slab = &self.slab;
+            self.unvisited.retain(|&(v, seq)| {
+                slab.get(v as usize)
+                    .and_then(Option::as_ref)
+                    .is_some_and(|x| x.seq == seq)
+            });
+            self.renumber();
+        }
+        let pos = self.unvisited.len();
+        if let Some(v) = self.vx_mut(slot) {
+            v.pos = pos;
+        }
+        self.unvisited.push((slot, seq));
+        slot
+    }
+
+    // unix_del_edge (with unix_free_vertices for a vertex left without)
+    fn del_edge(&mut self, pred: &Sock, skb: (u64, u64), dead: bool) {
+        let Some(slot) = vertex_of(pred) else {
+            return;
+        };
+        let Some(v) = self.vx(slot) else {
             return;
         };
         let Some(pos) = v.edges.iter().position(|e| e.skb == skb) else {
             return;
         };
-        let e = v.edges[pos];
         if !dead {
-            let succ = self.successor(&e);
+            let succ = v.edges.get(pos).and_then(|e| self.successor(e));
             self.update_graph(succ);
         }
-        if let Some(n) = self.incoming.get_mut(&e.succ) {
-            *n -= 1;
-            if *n == 0 {
-                self.incoming.remove(&e.succ);
-            }
-        }
-        let Some(v) = self.vertices.get_mut(&pred) else {
+        let Some(v) = self.vx_mut(slot) else {
             return;
         };
-        v.edges.remove(pos);
+        if let Some(e) = v.edges.remove(pos) {
+            e.succ.gc_queued_fds.fetch_sub(1, Ordering::Relaxed);
+        }
         let group = v.group;
         if v.edges.is_empty() {
             // list_del(&vertex->entry): its list entries go stale.
-            self.vertices.remove(&pred);
+            if let Some(s) = self.slab.get_mut(slot as usize) {
+                *s = None;
+            }
+            self.free.push(slot);
+            self.nr_vertices -= 1;
+            pred.gc_vertex.store(NO_VERTEX, Ordering::Relaxed);
             if let Some(g) = self.groups.get_mut(&group) {
                 g.live -= 1;
                 if g.live == 0 {
@@ -287,23 +350,23 @@ impl GcState {
 
     /// Each vertex's `pos` after the list changed.
     fn renumber(&mut self) {
-        for (i, (id, _)) in self.unvisited.iter().enumerate() {
-            if let Some(v) = self.vertices.get_mut(id) {
-                v.pos = i;
+        for (i, &(v, _)) in self.unvisited.iter().enumerate() {
+            if let Some(x) = self.slab.get_mut(v as usize).and_then(Option::as_mut) {
+                x.pos = i;
             }
         }
     }
 
     // unix_vertex_dead
-    fn vertex_dead(&self, v: u64) -> bool {
-        let Some(vx) = self.vertices.get(&v) else {
+    fn vertex_dead(&self, v: Slot) -> bool {
+        let Some(vx) = self.vx(v) else {
             return false;
         };
         for e in &vx.edges {
             let Some(n) = self.successor(e) else {
                 return false;
             };
-            if self.vertices.get(&n).map(|x| x.scc_index) != Some(vx.scc_index) {
+            if self.vx(n).map(|x| x.scc_index) != Some(vx.scc_index) {
                 return false;
             }
         }
@@ -312,11 +375,10 @@ impl GcState {
     }
 
     // unix_scc_cyclic
-    fn scc_cyclic(&self, scc: &[u64]) -> bool {
+    fn scc_cyclic(&self, scc: &[Slot]) -> bool {
         match scc {
             [v] => self
-                .vertices
-                .get(v)
+                .vx(*v)
                 .is_some_and(|x| x.edges.iter().any(|e| self.successor(e) == Some(*v))),
             _ => true,
         }
@@ -327,20 +389,17 @@ impl GcState {
     /// when it is.
     fn finalise(
         &mut self,
-        scc: &[u64],
+        scc: &[Slot],
         group: u64,
-        visited: &mut Vec<(u64, u64)>,
-    ) -> Option<Vec<u64>> {
+        visited: &mut Vec<(Slot, u64)>,
+    ) -> Option<Vec<Slot>> {
         let mut dead = true;
+        let (epoch, gi) = (self.epoch, self.grouped_index);
         for &v in scc {
-            let epoch = self.epoch;
-            if let Some(x) = self.vertices.get_mut(&v) {
+            if let Some(x) = self.vx_mut(v) {
                 x.walked = epoch;
-                visited.push((v, x.seq));
-            }
-            let gi = self.grouped_index;
-            if let Some(x) = self.vertices.get_mut(&v) {
                 x.index = gi;
+                visited.push((v, x.seq));
             }
             if dead {
                 dead = self.vertex_dead(v);
@@ -358,57 +417,56 @@ impl GcState {
     // __unix_walk_scc: Tarjan's walk with the kernel's bookkeeping.
     fn walk_scc(
         &mut self,
-        root: u64,
+        root: Slot,
         last_index: &mut u64,
-        visited: &mut Vec<(u64, u64)>,
-        hit: &mut Vec<Vec<u64>>,
+        visited: &mut Vec<(Slot, u64)>,
+        hit: &mut Vec<Vec<Slot>>,
     ) {
-        let mut vstack: Vec<u64> = Vec::new();
+        let mut vstack: Vec<Slot> = Vec::new();
         // (predecessor, position of the edge taken) for backtracking.
-        let mut estack: Vec<(u64, usize)> = Vec::new();
+        let mut estack: Vec<(Slot, usize)> = Vec::new();
         let mut v = root;
         'next_vertex: loop {
             vstack.push(v);
             self.work += 1;
-            if let Some(x) = self.vertices.get_mut(&v) {
+            if let Some(x) = self.vx_mut(v) {
                 x.index = *last_index;
                 x.scc_index = *last_index;
             }
             *last_index += 1;
             let mut i = 0usize;
             loop {
-                while let Some(e) = self.vertices.get(&v).and_then(|x| x.edges.get(i)).copied() {
-                    if let Some(n) = self.successor(&e) {
-                        let (n_index, n_scc) = self
-                            .vertices
-                            .get(&n)
-                            .map_or((0, 0), |x| (x.index, x.scc_index));
+                while let Some(e) = self.vx(v).and_then(|x| x.edges.get(i)) {
+                    if let Some(n) = self.successor(e) {
+                        let (n_index, n_scc) =
+                            self.vx(n).map_or((0, 0), |x| (x.index, x.scc_index));
                         if n_index == self.unvisited_index {
                             estack.push((v, i));
                             v = n;
                             continue 'next_vertex;
                         } else if n_index != self.grouped_index {
                             // A back or cross edge to a vertex on the stack.
-                            if let Some(x) = self.vertices.get_mut(&v) {
+                            if let Some(x) = self.vx_mut(v) {
                                 x.scc_index = x.scc_index.min(n_scc);
                             }
                         }
                     }
                     i += 1;
                 }
-                let (index, scc_index) = self
-                    .vertices
-                    .get(&v)
-                    .map_or((0, 0), |x| (x.index, x.scc_index));
+                let (index, scc_index) = self.vx(v).map_or((0, 0), |x| (x.index, x.scc_index));
                 if index == scc_index {
                     let at = vstack.iter().rposition(|&x| x == v).unwrap_or(0);
-                    let scc: Vec<u64> = vstack.split_off(at);
+                    let scc: Vec<Slot> = vstack.split_off(at);
                     let group = self.next_group;
                     self.next_group += 1;
                     // (The old rings were dropped when the walk began.)
+                    let fixed = self.walk == GcWalk::Fixed;
                     for &x in &scc {
-                        if let Some(vx) = self.vertices.get_mut(&x) {
+                        if let Some(vx) = self.vx_mut(x) {
                             vx.group = group;
+                            if fixed {
+                                vx.scc_index = scc_index;
+                            }
                         }
                     }
                     self.groups.insert(
@@ -419,13 +477,6 @@ impl GcState {
                             witness: 0,
                         },
                     );
-                    if self.walk == GcWalk::Fixed {
-                        for &x in &scc {
-                            if let Some(vx) = self.vertices.get_mut(&x) {
-                                vx.scc_index = scc_index;
-                            }
-                        }
-                    }
                     if let Some(d) = self.finalise(&scc, group, visited) {
                         hit.push(d);
                     }
@@ -434,9 +485,9 @@ impl GcState {
                 let Some((pred, pos)) = estack.pop() else {
                     return;
                 };
-                let child_scc = self.vertices.get(&v).map_or(u64::MAX, |x| x.scc_index);
+                let child_scc = self.vx(v).map_or(u64::MAX, |x| x.scc_index);
                 v = pred;
-                if let Some(x) = self.vertices.get_mut(&v) {
+                if let Some(x) = self.vx_mut(v) {
                     x.scc_index = x.scc_index.min(child_scc);
                 }
                 i = pos + 1;
@@ -445,9 +496,9 @@ impl GcState {
     }
 
     // unix_walk_scc
-    fn walk_full(&mut self) -> Vec<Vec<u64>> {
+    fn walk_full(&mut self) -> Vec<Vec<Slot>> {
         let mut last_index = INDEX_START;
-        let mut visited = Vec::new();
+        let mut visited = Vec::with_capacity(self.nr_vertices);
         let mut hit = Vec::new();
         self.epoch += 1;
         // Every vertex is walked and regrouped: the old rings go.
@@ -458,8 +509,7 @@ impl GcState {
         for &(root, seq) in &unvisited {
             // The first entry of the list that is still unvisited.
             let fresh = self
-                .vertices
-                .get(&root)
+                .vx(root)
                 .is_some_and(|v| v.seq == seq && v.walked != self.epoch);
             if fresh {
                 self.walk_scc(root, &mut last_index, &mut visited, &mut hit);
@@ -483,16 +533,16 @@ impl GcState {
     // same cyclic count, at a cost in what changed rather than in the
     // graph. (After a full walk the list holds each group contiguously,
     // in ring order, and a fast walk leaves it so.)
-    fn walk_fast(&mut self) -> Vec<Vec<u64>> {
+    fn walk_fast(&mut self) -> Vec<Vec<Slot>> {
         let mut dirty = std::mem::take(&mut self.dirty);
         dirty.sort_unstable();
         dirty.dedup();
         // (position of the first member in the list, the SCC from it)
-        let mut dead: Vec<(usize, Vec<u64>)> = Vec::new();
+        let mut dead: Vec<(usize, Vec<Slot>)> = Vec::new();
         for g in dirty {
             if self.group_verdict(g) {
                 if let Some(ring) = self.ring_in_list_order(g) {
-                    let pos = self.vertices.get(&ring[0]).map_or(usize::MAX, |x| x.pos);
+                    let pos = self.vx(ring[0]).map_or(usize::MAX, |x| x.pos);
                     dead.push((pos, ring));
                 }
             }
@@ -523,7 +573,7 @@ impl GcState {
         for k in 0..n {
             looked += 1;
             let m = member(k);
-            if self.vertices.get(&m).is_none_or(|x| x.group != g) {
+            if self.vx(m).is_none_or(|x| x.group != g) {
                 continue;
             }
             any = Some(m);
@@ -546,19 +596,19 @@ impl GcState {
 
     /// The live members of `g` in ring order, from the one first in the
     /// list (the order a fast walk finalises them in).
-    fn ring_in_list_order(&self, g: u64) -> Option<Vec<u64>> {
-        let mut ring: Vec<u64> = self
+    fn ring_in_list_order(&self, g: u64) -> Option<Vec<Slot>> {
+        let mut ring: Vec<Slot> = self
             .groups
             .get(&g)?
             .members
             .iter()
             .copied()
-            .filter(|m| self.vertices.get(m).is_some_and(|x| x.group == g))
-            .collect::<Vec<u64>>();
+            .filter(|&m| self.vx(m).is_some_and(|x| x.group == g))
+            .collect::<Vec<Slot>>();
         let at = ring
             .iter()
             .enumerate()
-            .min_by_key(|(_, m)| self.vertices.get(m).map_or(usize::MAX, |x| x.pos))
+            .min_by_key(|&(_, &m)| self.vx(m).map_or(usize::MAX, |x| x.pos))
             .map(|(i, _)| i)?;
         ring.rotate_left(at);
         Some(ring)
@@ -578,14 +628,14 @@ impl Kernel {
     /// queued on `receiver` (whose lock the caller holds).
     /// Most messages carry no files: that check is inlined, the edges not.
     #[inline]
-    pub(crate) fn unix_add_edges(&self, receiver: &Sock, locked: &SockInner, skb: &Skb) {
+    pub(crate) fn unix_add_edges(&self, receiver: &Arc<Sock>, locked: &SockInner, skb: &Skb) {
         if !skb.fds.is_empty() {
             self.unix_add_edges_slow(receiver, locked, skb);
         }
     }
 
     #[inline(never)]
-    fn unix_add_edges_slow(&self, receiver: &Sock, _locked: &SockInner, skb: &Skb) {
+    fn unix_add_edges_slow(&self, receiver: &Arc<Sock>, _locked: &SockInner, skb: &Skb) {
         let mut gc = self.gc_lock();
         *gc.user_inflight.entry(skb.fp_user).or_default() += skb.fds.len();
         for f in &skb.fds {
@@ -596,7 +646,7 @@ impl Kernel {
                     s,
                     f,
                     Edge {
-                        succ: receiver.id,
+                        succ: Arc::clone(receiver),
                         skb: (receiver.id, skb.id),
                     },
                 );
@@ -637,16 +687,16 @@ impl Kernel {
             if let FileKind::Socket(s) = &f.kind {
                 gc.tot_inflight = gc.tot_inflight.saturating_sub(1);
                 s.inflight.fetch_sub(1, Ordering::SeqCst);
-                gc.del_edge(s.id, (receiver.id, skb_id), dead);
+                gc.del_edge(s, (receiver.id, skb_id), dead);
             }
         }
     }
 
     /// An embryo's edges lead to its listener until it is accepted.
-    pub(crate) fn gc_note_embryo(&self, embryo: &Sock, listener: &Sock) {
+    pub(crate) fn gc_note_embryo(&self, embryo: &Sock, listener: &Arc<Sock>) {
         self.gc_lock()
             .embryo_listener
-            .insert(embryo.id, listener.id);
+            .insert(embryo.id, Arc::downgrade(listener));
     }
 
     /// `unix_update_edges`: the embryo was accepted (or dropped). If files
@@ -656,9 +706,9 @@ impl Kernel {
         let Some(listener) = gc.embryo_listener.remove(&embryo.id) else {
             return;
         };
-        let has_fds = gc.incoming.contains_key(&embryo.id);
-        if has_fds {
-            let l = gc.vertices.contains_key(&listener).then_some(listener);
+        // receiver->scm_stat.nr_fds
+        if embryo.gc_queued_fds.load(Ordering::Relaxed) != 0 {
+            let l = listener.upgrade().and_then(|l| vertex_of(&l));
             gc.update_graph(l);
         }
     }
@@ -672,7 +722,7 @@ impl Kernel {
     /// be garbage now (what the kernel's next walk would find).
     pub(crate) fn gc_only_inflight_left(&self, s: &Sock) {
         let mut gc = self.gc_lock();
-        if let Some(g) = gc.vertices.get(&s.id).map(|v| v.group) {
+        if let Some(g) = vertex_of(s).and_then(|v| gc.vx(v)).map(|v| v.group) {
             gc.mark_dirty(g);
         }
     }
@@ -735,7 +785,7 @@ impl Kernel {
     fn queue_gc_work(&self) {
         let (inflight, vertices) = {
             let gc = self.gc_lock();
-            (gc.tot_inflight, gc.vertices.len())
+            (gc.tot_inflight, gc.nr_vertices)
         };
         if inflight == 0 {
             return;
@@ -826,7 +876,7 @@ impl Kernel {
             };
             hit.into_iter()
                 .flatten()
-                .filter_map(|v| gc.vertices.get(&v).and_then(|x| x.sock.upgrade()))
+                .filter_map(|v| gc.vx(v).and_then(|x| x.sock.upgrade()))
                 .collect()
         };
         // unix_collect_skb: splice the queues (a listener's: its embryos').

@@ -169,6 +169,13 @@ pub struct Sock {
     /// (kept under the collector's lock; read without it by `fput`, to
     /// tell the collector when only in-flight copies are left).
     pub(crate) inflight: AtomicUsize,
+    /// `unix_sk(sk)->vertex`: its vertex's slot in the collector's slab
+    /// while it is in flight, else `gc::NO_VERTEX` (written under the
+    /// collector's lock).
+    pub(crate) gc_vertex: std::sync::atomic::AtomicU32,
+    /// `scm_stat.nr_fds`: files of other sockets in messages queued on
+    /// this one (the collector's edges into it; under its lock).
+    pub(crate) gc_queued_fds: std::sync::atomic::AtomicU32,
     /// Everything else, under the socket's lock (`unix_state_lock`).
     pub inner: Mutex<SockInner>,
     /// The socket's own wait queue (`sk_wq`): readers, accepters, and
@@ -576,6 +583,8 @@ impl Kernel {
             path_ino: OnceLock::new(),
             wmem: AtomicUsize::new(0),
             inflight: AtomicUsize::new(0),
+            gc_vertex: std::sync::atomic::AtomicU32::new(gc::NO_VERTEX),
+            gc_queued_fds: std::sync::atomic::AtomicU32::new(0),
             rcvtimeo: Timeo::default(),
             sndtimeo: Timeo::default(),
             has_filter: std::sync::atomic::AtomicBool::new(false),
