@@ -11,8 +11,10 @@ use std::sync::Arc;
 thread_local! {
     /// Files whose last reference was dropped while a release was running
     /// on this thread (`__fput` is deferred, as the kernel defers it to
-    /// task work, so releases never nest and never run under a lock).
-    static DEFERRED_FPUT: RefCell<Option<Vec<Arc<File>>>> = const { RefCell::new(None) };
+    /// task work, so releases never nest and never run under a lock):
+    /// (a release is running, the files). The list keeps its capacity
+    /// from one cascade to the next.
+    static DEFERRED_FPUT: RefCell<(bool, Vec<Arc<File>>)> = const { RefCell::new((false, Vec::new())) };
 }
 
 impl Kernel {
@@ -43,12 +45,12 @@ impl Kernel {
             }
             return;
         }
-        let nested = DEFERRED_FPUT.with(|d| match d.borrow_mut().as_mut() {
-            Some(list) => {
-                list.push(Arc::clone(&f));
-                true
+        let nested = DEFERRED_FPUT.with(|d| {
+            let mut d = d.borrow_mut();
+            if d.0 {
+                d.1.push(Arc::clone(&f));
             }
-            None => false,
+            d.0
         });
         if nested {
             return;
@@ -56,15 +58,13 @@ impl Kernel {
         // The collection the releases ask for runs after the cascade,
         // when files it drops are released as a cascade of their own.
         self.gc_batch(|| {
-            DEFERRED_FPUT.with(|d| *d.borrow_mut() = Some(vec![f]));
-            loop {
-                let next = DEFERRED_FPUT.with(|d| d.borrow_mut().as_mut().and_then(Vec::pop));
-                match next {
-                    Some(f) => self.__fput(f),
-                    None => break,
-                }
+            DEFERRED_FPUT.with(|d| d.borrow_mut().0 = true);
+            let mut next = Some(f);
+            while let Some(f) = next {
+                self.__fput(f);
+                next = DEFERRED_FPUT.with(|d| d.borrow_mut().1.pop());
             }
-            DEFERRED_FPUT.with(|d| *d.borrow_mut() = None);
+            DEFERRED_FPUT.with(|d| d.borrow_mut().0 = false);
         });
     }
 

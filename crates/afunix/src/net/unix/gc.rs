@@ -882,12 +882,16 @@ impl Kernel {
         // unix_collect_skb: splice the queues (a listener's: its embryos').
         // (Each queue is taken whole, as `skb_queue_splice_init` moves it:
         // no copy, no allocation per socket.)
-        let mut hit: Vec<(Arc<Sock>, VecDeque<Skb>)> = Vec::new();
-        let mut seen = HashSet::default();
+        // The dead SCCs are disjoint (a walk finalises a vertex once, a
+        // fast walk reads each group's own members), so no socket is twice
+        // in `dead`.
+        debug_assert!({
+            let mut ids: Vec<u64> = dead.iter().map(|s| s.id).collect();
+            ids.sort_unstable();
+            ids.windows(2).all(|w| w[0] != w[1])
+        });
+        let mut hit: Vec<(Arc<Sock>, VecDeque<Skb>)> = Vec::with_capacity(dead.len());
         for s in dead {
-            if !seen.insert(s.id) {
-                continue;
-            }
             let (skbs, embryos, listening) = {
                 let mut g = s.lock();
                 let listening = g.state == super::SockState::Listen;

@@ -629,7 +629,7 @@ impl Kernel {
     /// Drop messages that left a queue: their files, their charge on the
     /// sender's wmem (`kfree_skb` → `unix_destruct_scm`, `sock_wfree`),
     /// their edges in the in-flight graph. Call with no socket lock held.
-    pub(crate) fn skbs_free(&self, receiver: &Sock, skbs: Vec<Skb>) {
+    pub(crate) fn skbs_free(&self, receiver: &Sock, skbs: impl IntoIterator<Item = Skb>) {
         for skb in skbs {
             self.unix_del_edges(receiver, &skb, false);
             self.skb_uncharge(&skb);
@@ -664,7 +664,7 @@ impl Kernel {
             g.file = None;
             g.oob_skb = None;
             let peer = g.peer.take();
-            let skbs: Vec<Skb> = g.recvq.drain(..).collect();
+            let skbs = std::mem::take(&mut g.recvq);
             let embryos: Vec<Arc<Sock>> = if g.accept_q.is_empty() {
                 Vec::new()
             } else {
@@ -672,7 +672,7 @@ impl Kernel {
             };
             // A message left in our queue (past one leading, fully read OOB
             // leftover), or having been an embryo, resets the peer.
-            let first_real = match skbs.first() {
+            let first_real = match skbs.front() {
                 Some(b) if b.unread() == 0 => skbs.get(1),
                 other => other,
             };
