@@ -315,9 +315,9 @@ enum Cmd {
         /// `afunix exec` (median of 3 runs each) and print the ratio.
         #[arg(long)]
         exec: bool,
-        /// Instead: collect rings of 10^4, 10^5 and 10^6 in-flight sockets
-        /// on the model (about 3 GB of memory and half a minute) and print
-        /// the cost per socket of each and how it grows.
+        /// Instead: collect rings and random graphs of 10^4, 10^5 and 10^6
+        /// in-flight sockets on the model (about 3 GB of memory and half a
+        /// minute) and print the cost per socket of each and how it grows.
         #[arg(long, conflicts_with = "exec")]
         gc: bool,
     },
