@@ -261,7 +261,10 @@ impl Kernel {
         if name == SO_BINDTODEVICE {
             return self.sock_setbindtodevice(s, v, cap(Capability::NetRaw));
         }
-        if v.len() < 4 {
+        // SO_ATTACH_FILTER's bytes are the instructions; the call the
+        // kernel sees passes the struct sock_fprog built around them, whose
+        // optlen (16) always passes this check.
+        if v.len() < 4 && name != SO_ATTACH_FILTER {
             return Err(Errno::EINVAL.why(rule!(sk_setsockopt, "optlen < sizeof(int)")));
         }
         let val = i32_at(v, 0);
