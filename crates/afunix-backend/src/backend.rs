@@ -149,6 +149,14 @@ pub trait Backend {
     /// lists), summed over its network namespaces.
     fn stat(&mut self) -> Result<usize, BackendError>;
 
+    /// The run is over: end every process, as its exit would, and say what
+    /// the world still holds that no process does, when that outlives the
+    /// run (the host backend: sockets the kernel's collector never frees).
+    /// A backend that keeps nothing beyond its run says nothing.
+    fn finish(&mut self) -> Result<Option<String>, BackendError> {
+        Ok(None)
+    }
+
     /// Arm a fault (see [`afunix::fault`]) for process `proc` (`None`: any),
     /// where the backend can inject one (the model can; the kernel cannot).
     ///

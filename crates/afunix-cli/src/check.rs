@@ -225,13 +225,11 @@ mod tests {
         };
         let model = Run {
             lines: vec![line(1, "0"), line(2, "3"), line(3, "EBADF")],
-            error: None,
-            pictures: Vec::new(),
+            ..Run::default()
         };
         let kernel = Run {
             lines: vec![line(1, "0"), line(2, "3"), line(3, "0"), line(4, "EBADF")],
-            error: None,
-            pictures: Vec::new(),
+            ..Run::default()
         };
         let d = diff(&sc, &model, &kernel);
         let got: Vec<(usize, &str, &str)> = d

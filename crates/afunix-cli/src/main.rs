@@ -413,7 +413,12 @@ fn load_with(
         }
     };
     match afunix_cli::run_source_with(&src, kind, opts) {
-        Ok(o) => Some(o),
+        Ok(o) => {
+            for w in &o.run.warnings {
+                eprintln!("{name}: warning: {w}");
+            }
+            Some(o)
+        }
         Err(LoadError::Parse(errs)) => {
             for e in errs {
                 eprintln!("{name}:{e}");

@@ -116,6 +116,9 @@ pub struct Run {
     /// Pictures of the world (with [`RunOptions::pictures`]): after each
     /// `stat` and `gc` line (its line number) and at the end (line 0).
     pub pictures: Vec<(usize, String)>,
+    /// What the backend said when the run ended ([`Backend::finish`]):
+    /// something of the run that outlives it.
+    pub warnings: Vec<String>,
 }
 
 impl Run {
@@ -440,6 +443,12 @@ pub fn run(sc: &Scenario, backend: &mut dyn Backend, opts: &RunOptions) -> Run {
         if let Some(p) = r.backend.picture(moment_of(since_gc)) {
             out.pictures.push((0, p));
         }
+    }
+    match r.backend.finish() {
+        Ok(w) => out.warnings.extend(w),
+        Err(e) => out
+            .warnings
+            .push(format!("the run did not end cleanly: {}", e.0)),
     }
     out
 }

@@ -1,5 +1,6 @@
 //! The `afunix` binary: exit codes and messages.
 
+use std::path::Path;
 use std::process::Command;
 
 fn afunix(args: &[&str]) -> (i32, String, String) {
@@ -170,6 +171,37 @@ fn check_reports_mismatches_and_counts_expectations() {
     );
     let (code, out, _) = afunix(&["check", "--backend", "host", &good]);
     assert_eq!((code, out.lines().last()), (0, Some("4 passed, 0 failed")));
+}
+
+/// A host run that leaves sockets the kernel never frees (Linux 6.18's
+/// collector) warns, since their in-flight charge outlives the run; a run
+/// that leaves nothing does not. (As root: root is not limited by that
+/// charge, so the sockets this test leaks cannot fail a later run.)
+#[test]
+fn a_host_run_that_leaks_sockets_warns() {
+    if !is_root() || cfg!(not(feature = "host")) {
+        eprintln!("skipped: needs root and the host backend");
+        return;
+    }
+    let scn = |f: &str| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/scenarios")
+            .join(f)
+            .display()
+            .to_string()
+    };
+    let leak = scn("gc_618_leak_random_graph_6.scn");
+    let (code, _, err) = afunix(&["check", "--backend", "host", &leak]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(&format!(
+            "{leak}: warning: the kernel kept 6 unix socket(s) of this run after every process exited"
+        )),
+        "{err}"
+    );
+    let clean = scn("block_recvmsg_peer_close.scn");
+    let (code, _, err) = afunix(&["check", "--backend", "host", &clean]);
+    assert_eq!((code, err.as_str()), (0, ""));
 }
 
 #[test]

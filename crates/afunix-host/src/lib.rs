@@ -1022,6 +1022,31 @@ impl Backend for HostBackend {
         Ok(())
     }
 
+    /// Sockets left once every process exited and the collector ran are
+    /// in-flight cycles the kernel never frees (Linux 6.18's walk leaves
+    /// some: `GcWalk::Linux618`). They outlive the run, and so does their
+    /// charge: each queued file stays counted in its sender's
+    /// `user->unix_inflight`, and a user whose count passes its
+    /// RLIMIT_NOFILE gets `ETOOMANYREFS` on every later fd-passing send,
+    /// until reboot. Worth a warning, since the next run of that uid fails.
+    fn finish(&mut self) -> Result<Option<String>, BackendError> {
+        self.end_processes();
+        if self.stat()? == 0 {
+            return Ok(None);
+        }
+        self.gc()?;
+        let n = self.stat()?;
+        Ok((n != 0).then(|| {
+            format!(
+                "the kernel kept {n} unix socket(s) of this run after every process exited: \
+                 in-flight cycles its collector never frees. Their files stay counted in the \
+                 senders' in-flight limit until reboot; an unprivileged uid past its \
+                 RLIMIT_NOFILE then gets ETOOMANYREFS on every fd-passing send (run such \
+                 scenarios as uid=0)"
+            )
+        }))
+    }
+
     fn stat(&mut self) -> Result<usize, BackendError> {
         let labels: Vec<u32> = self.keepers.keys().copied().collect();
         let mut total = 0usize;
@@ -1033,13 +1058,20 @@ impl Backend for HostBackend {
     }
 }
 
-impl Drop for HostBackend {
-    fn drop(&mut self) {
+impl HostBackend {
+    /// End every process of the run (their fds close as at exit).
+    fn end_processes(&mut self) {
         for p in self.procs.iter_mut().flatten() {
             if let Some(h) = p.helper.take() {
                 sys::kill_and_reap(h.pid);
             }
         }
+    }
+}
+
+impl Drop for HostBackend {
+    fn drop(&mut self) {
+        self.end_processes();
         for k in std::mem::take(&mut self.keepers).into_values() {
             sys::kill_and_reap(k.helper.pid);
         }
