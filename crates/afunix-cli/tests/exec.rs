@@ -245,6 +245,45 @@ fn socat_relays_a_file_byte_exact_and_crosses_exec() {
     );
 }
 
+/// D-Bus: the reference dbus-daemon and its clients (dbus-send, and
+/// busctl's sd-bus where systemd is there) on a private bus: EXTERNAL
+/// authentication from SO_PEERCRED, SO_PEERGROUPS and SO_PEERSEC, the
+/// bus's own names, and the daemon's pid and uid as the bus reads them
+/// from its connection's credentials.
+#[test]
+fn a_dbus_daemon_and_its_clients_run_as_natively() {
+    if !have("dbus-daemon") || !have("dbus-send") {
+        eprintln!(
+            "skipped: needs dbus-daemon and dbus-send (apt-get install dbus-daemon dbus-bin)"
+        );
+        return;
+    }
+    let script = root().join("tests/exec/dbus_session.sh");
+    let script = script.to_str().unwrap();
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let n = native(d1.path(), &[script]);
+    let out = text(&n.stdout);
+    for want in [
+        "daemon pid: the daemon's own",
+        "daemon uid: ours",
+        "dbus: done",
+    ] {
+        assert!(out.contains(want), "{out}{}", text(&n.stderr));
+    }
+    let (s, trace) = served(d2.path(), &[script]);
+    assert_same(&n, &s);
+    assert_census_zero(&s);
+    // The daemon accepted its clients and read their credentials on the
+    // model (SO_PEERCRED is option 17 of SOL_SOCKET).
+    assert!(trace.contains(": accept "), "{trace}");
+    assert!(
+        trace
+            .lines()
+            .any(|l| l.contains(": getsockopt ") && l.contains(" 1 17 = 0")),
+        "{trace}"
+    );
+}
+
 #[test]
 fn systemd_notify_reports_ready_and_its_barrier_completes() {
     if !have("systemd-notify") {
