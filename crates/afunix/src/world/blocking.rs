@@ -28,7 +28,9 @@ impl World {
         mut op: impl FnMut(&Kernel) -> KResult<T>,
     ) -> SysResult<T> {
         let deadline = timeout.map(|t| Instant::now() + t);
-        let intr = Interrupt::current();
+        // The caller's interrupt is looked up at the first sleep: most calls
+        // never sleep.
+        let mut intr: Option<Option<Interrupt>> = None;
         // A restarted call sleeps once before an injected signal can
         // restart it again.
         let mut may_restart = !restarted;
@@ -46,6 +48,7 @@ impl World {
                     }
                     // signal_pending(current): checked before each sleep,
                     // and after each wake-up that did not let the call on.
+                    let intr = intr.get_or_insert_with(Interrupt::current);
                     let intr_errno = || w.intr_errno(timeout.is_some());
                     if let Some(e) = intr.as_ref().and_then(|i| i.take(intr_errno)) {
                         crate::path::note(|| "a signal is pending for the caller".to_string());

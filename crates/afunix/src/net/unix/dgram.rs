@@ -215,7 +215,7 @@ impl Kernel {
         };
         let len = msg.len();
         let nonblock = flags & MSG_DONTWAIT != 0;
-        let (peer, sk_passcred) = loop {
+        let (mut peer, sk_passcred) = loop {
             let mut g = s.lock();
             // SO_PASSCRED/SO_PASSPIDFD on an unbound socket: autobind
             // first (then look again, with the lock taken once more).
@@ -275,7 +275,7 @@ impl Kernel {
         }
         let other = match &name {
             Some(addr) => self.unix_find_other(pid, s.netns, addr, s.ty)?,
-            None => match peer.clone() {
+            None => match peer.take() {
                 Some(p) => p,
                 None => {
                     super::note_sock_of(s);
@@ -288,6 +288,10 @@ impl Kernel {
                 }
             },
         };
+        // Whether this goes to the connected peer (the association a dead
+        // receiver dissolves below).
+        let to_peer = name.is_none() || is(&peer, &other);
+        drop(peer);
         let mut data = msg.data().to_vec();
         // sk_filter on the receiver: a drop is a silent success.
         let filter = if other.has_filter.load(Ordering::SeqCst) {
@@ -325,7 +329,7 @@ impl Kernel {
                     .why(rule!(unix_dgram_sendmsg, "the seqpacket peer is dead"))
                     .into());
             }
-            if is(&peer, &other) {
+            if to_peer {
                 let dissolved = {
                     let (mut g, _og) = double_lock(s, &other);
                     if is(&g.peer, &other) {
