@@ -222,16 +222,20 @@ fn ring(n: usize) -> Result<(f64, f64), String> {
     w.close(p, prev).map_err(err("close"))?;
     w.close(p, b0).map_err(err("close"))?;
     let build = t.elapsed().as_nanos() as f64 / n as f64;
-    let t = Instant::now();
+    Ok((build, collect(&w, n, "a ring", Instant::now())?))
+}
+
+/// `gc` on `w`, whose `n` sockets are all garbage: ns per socket since
+/// `t`, or an error if any socket is left.
+fn collect(w: &World, n: usize, what: &str, t: Instant) -> Result<f64, String> {
     w.gc();
-    let collect = t.elapsed().as_nanos() as f64 / n as f64;
-    let left = w.socket_objects();
-    if left != 0 {
-        return Err(format!(
-            "model: {left} sockets left after collecting a ring of {n}"
-        ));
+    let ns = t.elapsed().as_nanos() as f64 / n as f64;
+    match w.socket_objects() {
+        0 => Ok(ns),
+        left => Err(format!(
+            "model: {left} sockets left after collecting {what} of {n}"
+        )),
     }
-    Ok((build, collect))
 }
 
 /// Collect a random graph of `n` in-flight sockets (`n` even): `n / 2`
@@ -240,6 +244,7 @@ fn ring(n: usize) -> Result<(f64, f64), String> {
 /// least once, and one at random), then every fd closed and the collector
 /// run: about `2n` edges, one giant strongly connected component and a
 /// fringe the purge frees.
+///
 /// The collector walks as a kernel with the `mixed_lowpoint` fix does:
 /// on such a graph Linux 6.18's walk leaves components it never frees.
 /// Returns (ns per socket to build, ns per socket to collect).
@@ -275,15 +280,7 @@ fn random_graph(n: usize, seed: u64, walk: GcWalk) -> Result<(f64, f64), String>
     for &fd in &fds {
         w.close(p, fd).map_err(err("close"))?;
     }
-    w.gc();
-    let collect = t.elapsed().as_nanos() as f64 / n as f64;
-    let left = w.socket_objects();
-    if left != 0 {
-        return Err(format!(
-            "model: {left} sockets left after collecting a random graph of {n}"
-        ));
-    }
-    Ok((build, collect))
+    Ok((build, collect(&w, n, "a random graph", t)?))
 }
 
 /// `afunix bench --gc`: the collector on rings and on random graphs of
