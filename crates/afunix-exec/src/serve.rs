@@ -50,7 +50,7 @@ use afunix::abi::consts::{
 };
 use afunix::net::socket::{RecvArgs, SendHdr};
 use afunix::net::socket::{RecvBuf, SendBuf};
-use afunix::security::{FileRef, FileType, SocketRef, Task};
+use afunix::security::{FileType, Task};
 use afunix::TaskSpec;
 use afunix::{Errno, Error, Fd, Pid, World};
 use std::collections::HashMap;
@@ -166,9 +166,9 @@ pub struct Supervisor {
     /// Calls being served: (caller's tid, its interrupt), by notification
     /// id, for the signal watcher.
     outstanding: Mutex<HashMap<u64, (i32, afunix::Interrupt)>>,
-    /// With a policy: the host type of each external file, for its
-    /// `file_receive` rules.
-    external_types: Option<ExternalTypes>,
+    /// With a policy: external files enter the model with their host type
+    /// (`World::open_external_as`), for its `file_receive` rules.
+    typed_externals: bool,
     /// Notifications taken and not yet answered ([`Supervisor::handling`]):
     /// the census waits for none (a handler holds a temporary model fd
     /// from before its call until after it).
@@ -212,22 +212,6 @@ fn signal_pending(tid: i32) -> bool {
     ProcStatus::read(tid).is_some_and(|s| s.signal_pending())
 }
 
-/// The program's security policy (`--deny`): its rules apply to the
-/// program's processes, never to the supervisor's own holder process,
-/// whose calls are bookkeeping the program never made.
-struct ProgramPolicy {
-    holder: Arc<std::sync::OnceLock<afunix::Pid>>,
-    rules: afunix::security::Deny,
-    /// What each external file really is on the host (by its id), so a
-    /// `file=memfd` rule sees a program's memfd as one. A leaf lock: the
-    /// hook may run with a socket's lock held, and nothing is called while
-    /// it is held.
-    external: ExternalTypes,
-}
-
-/// The host type of each external file, by its id.
-type ExternalTypes = Arc<Mutex<HashMap<u64, FileType>>>;
-
 /// What a host file is, as a policy's `file=` names it: a memfd by its
 /// `/proc/self/fd` link (`/memfd:NAME`), else by its mode.
 fn host_file_type(fd: &OwnedFd) -> FileType {
@@ -251,89 +235,6 @@ fn host_file_type(fd: &OwnedFd) -> FileType {
     }
 }
 
-impl ProgramPolicy {
-    fn ask(
-        &self,
-        task: &Task<'_>,
-        hook: impl FnOnce(&afunix::security::Deny) -> afunix::SysResult<()>,
-    ) -> afunix::SysResult<()> {
-        if self.holder.get() == Some(&task.pid) {
-            return Ok(());
-        }
-        hook(&self.rules)
-    }
-}
-
-impl afunix::security::Security for ProgramPolicy {
-    fn socket_create(&self, t: &Task<'_>, ty: i32, pr: i32) -> afunix::SysResult<()> {
-        self.ask(t, |r| r.socket_create(t, ty, pr))
-    }
-    fn socket_socketpair(
-        &self,
-        t: &Task<'_>,
-        a: SocketRef<'_>,
-        b: SocketRef<'_>,
-    ) -> afunix::SysResult<()> {
-        self.ask(t, |r| r.socket_socketpair(t, a, b))
-    }
-    fn socket_bind(&self, t: &Task<'_>, s: SocketRef<'_>, a: &[u8]) -> afunix::SysResult<()> {
-        self.ask(t, |r| r.socket_bind(t, s, a))
-    }
-    fn socket_connect(&self, t: &Task<'_>, s: SocketRef<'_>, a: &[u8]) -> afunix::SysResult<()> {
-        self.ask(t, |r| r.socket_connect(t, s, a))
-    }
-    fn socket_listen(&self, t: &Task<'_>, s: SocketRef<'_>, n: i32) -> afunix::SysResult<()> {
-        self.ask(t, |r| r.socket_listen(t, s, n))
-    }
-    fn socket_accept(&self, t: &Task<'_>, s: SocketRef<'_>) -> afunix::SysResult<()> {
-        self.ask(t, |r| r.socket_accept(t, s))
-    }
-    fn socket_sendmsg(
-        &self,
-        t: &Task<'_>,
-        s: SocketRef<'_>,
-        n: usize,
-        f: i32,
-    ) -> afunix::SysResult<()> {
-        self.ask(t, |r| r.socket_sendmsg(t, s, n, f))
-    }
-    fn socket_recvmsg(
-        &self,
-        t: &Task<'_>,
-        s: SocketRef<'_>,
-        n: usize,
-        f: i32,
-    ) -> afunix::SysResult<()> {
-        self.ask(t, |r| r.socket_recvmsg(t, s, n, f))
-    }
-    fn unix_stream_connect(
-        &self,
-        t: &Task<'_>,
-        s: SocketRef<'_>,
-        l: SocketRef<'_>,
-    ) -> afunix::SysResult<()> {
-        self.ask(t, |r| r.unix_stream_connect(t, s, l))
-    }
-    fn unix_may_send(
-        &self,
-        t: &Task<'_>,
-        s: SocketRef<'_>,
-        o: SocketRef<'_>,
-    ) -> afunix::SysResult<()> {
-        self.ask(t, |r| r.unix_may_send(t, s, o))
-    }
-    fn file_receive(&self, t: &Task<'_>, f: FileRef<'_>) -> afunix::SysResult<()> {
-        let ty = f
-            .external_id()
-            .and_then(|id| lock(&self.external).get(&id).copied())
-            .unwrap_or(f.file_type());
-        let sock = f.socket().map(|s| s.ty());
-        self.ask(t, |r| {
-            r.check(afunix::security::Hook::FileReceive, t, sock, Some(ty))
-        })
-    }
-}
-
 impl Supervisor {
     /// A supervisor for the program whose filter's listener this is; a
     /// non-empty `deny` is the program's security policy (`--deny`).
@@ -345,15 +246,18 @@ impl Supervisor {
         guard: crate::guard::Guard,
         deny: Vec<afunix::security::DenyRule>,
     ) -> std::io::Result<Supervisor> {
-        let holder_pid = Arc::new(std::sync::OnceLock::new());
-        let external_types: Option<ExternalTypes> = (!deny.is_empty()).then(Default::default);
-        let world = match &external_types {
-            None => World::new(),
-            Some(types) => World::with_security(Box::new(ProgramPolicy {
-                holder: Arc::clone(&holder_pid),
-                rules: afunix::security::Deny(deny),
-                external: Arc::clone(types),
-            })),
+        let holder_pid: Arc<std::sync::OnceLock<afunix::Pid>> = Arc::default();
+        let typed_externals = !deny.is_empty();
+        let world = if deny.is_empty() {
+            World::new()
+        } else {
+            // The program's policy; the holder (our own process in the
+            // world) is not the program.
+            let holder = Arc::clone(&holder_pid);
+            World::with_security(Box::new(afunix::security::Exempt::new(
+                afunix::security::Deny(deny),
+                move |t: &Task<'_>| holder.get() == Some(&t.pid),
+            )))
         };
         let holder = world.spawn(&TaskSpec {
             uid: 0,
@@ -375,7 +279,7 @@ impl Supervisor {
             path,
             stats: Stats::default(),
             outstanding: Mutex::new(HashMap::new()),
-            external_types,
+            typed_externals,
             handlers: Arc::new(AtomicUsize::new(0)),
             names: Mutex::new(HashMap::new()),
             host_paths,
@@ -1006,9 +910,6 @@ impl Supervisor {
             let mut st = lock(&self.st);
             for id in gone {
                 st.external.remove(&id);
-                if let Some(types) = &self.external_types {
-                    lock(types).remove(&id);
-                }
             }
         }
         self.mirror(held);
@@ -1589,17 +1490,19 @@ impl Supervisor {
         let mfd = match hold {
             Some(h) => self.world.pidfd_getfd(model, self.holder, h).ok()?,
             None => {
+                let ty = if self.typed_externals {
+                    host_file_type(&dup)
+                } else {
+                    FileType::External
+                };
                 let id = {
                     let mut st = lock(&self.st);
                     st.next_external += 1;
                     let id = st.next_external;
-                    if let Some(types) = &self.external_types {
-                        lock(types).insert(id, host_file_type(&dup));
-                    }
                     st.external.insert(id, dup);
                     id
                 };
-                self.world.open_external(model, id, true).ok()?
+                self.world.open_external_as(model, id, ty, true).ok()?
             }
         };
         temps.push(mfd);

@@ -214,7 +214,7 @@ impl World {
                 FileKind::Regular(_) => "file",
                 FileKind::Dir => "directory",
                 FileKind::Path => "O_PATH",
-                FileKind::External(_) => "external",
+                FileKind::External(..) => "external",
                 FileKind::Socket(_) => "socket",
             };
             let _ = writeln!(

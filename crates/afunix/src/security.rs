@@ -105,7 +105,7 @@ impl<'a> FileRef<'a> {
             FileKind::Regular(_) => FileType::Regular,
             FileKind::Dir => FileType::Directory,
             FileKind::Path => FileType::Path,
-            FileKind::External(_) => FileType::External,
+            FileKind::External(..) => FileType::External,
         }
     }
     /// The embedder's id of an [`FileType::External`] file (the id given
@@ -113,8 +113,17 @@ impl<'a> FileRef<'a> {
     /// embedder what the file really is.
     pub fn external_id(self) -> Option<u64> {
         match self.0.kind {
-            FileKind::External(id) => Some(id),
+            FileKind::External(id, _) => Some(id),
             _ => None,
+        }
+    }
+    /// What it is as a policy judges it: [`FileRef::file_type`], except
+    /// that an external file is what its embedder said it is
+    /// ([`crate::World::open_external_as`]; `External` if it did not say).
+    pub fn host_type(self) -> FileType {
+        match self.0.kind {
+            FileKind::External(_, ty) => ty,
+            _ => self.file_type(),
         }
     }
     /// The socket, if it is one.
@@ -225,6 +234,96 @@ pub trait Security: Send + Sync {
     /// the installation there (the rest are dropped, `MSG_CTRUNC`).
     fn file_receive(&self, _task: &Task<'_>, _file: FileRef<'_>) -> SysResult<()> {
         Ok(())
+    }
+}
+
+/// `inner`'s answers for every task but those `exempt` picks, which are
+/// allowed everything: an embedder's own processes in the world (the
+/// process of `afunix exec`'s supervisor that holds the model's ends of
+/// a program's files) under the program's policy.
+///
+/// ```
+/// use afunix::security::{Deny, DenyRule, Exempt, FileType, Hook};
+/// use afunix::{Errno, Pid, TaskSpec, World};
+/// use std::sync::{Arc, OnceLock};
+///
+/// let helper: Arc<OnceLock<Pid>> = Arc::default();
+/// let exempt = Arc::clone(&helper);
+/// let rules = Deny(vec![DenyRule::new(Hook::SocketCreate).errno(Errno::EACCES)]);
+/// let w = World::with_security(Box::new(Exempt::new(rules, move |t| {
+///     exempt.get() == Some(&t.pid)
+/// })));
+/// let h = w.spawn(&TaskSpec::default());
+/// helper.set(h).unwrap();
+/// let p = w.spawn(&TaskSpec::default());
+/// assert!(w.socket(h, afunix::abi::consts::SOCK_DGRAM).is_ok());
+/// assert_eq!(w.socket(p, afunix::abi::consts::SOCK_DGRAM).unwrap_err(), Errno::EACCES);
+/// ```
+pub struct Exempt<P, F> {
+    inner: P,
+    exempt: F,
+}
+
+impl<P, F: Fn(&Task<'_>) -> bool> Exempt<P, F> {
+    /// `inner` for every task for which `exempt` is false.
+    pub fn new(inner: P, exempt: F) -> Self {
+        Exempt { inner, exempt }
+    }
+
+    fn ask(&self, t: &Task<'_>, hook: impl FnOnce(&P) -> SysResult<()>) -> SysResult<()> {
+        if (self.exempt)(t) {
+            return Ok(());
+        }
+        hook(&self.inner)
+    }
+}
+
+impl<P: core::fmt::Debug, F> core::fmt::Debug for Exempt<P, F> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Exempt")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P: Security, F: Fn(&Task<'_>) -> bool + Send + Sync> Security for Exempt<P, F> {
+    fn socket_create(&self, t: &Task<'_>, ty: i32, protocol: i32) -> SysResult<()> {
+        self.ask(t, |p| p.socket_create(t, ty, protocol))
+    }
+    fn socket_socketpair(&self, t: &Task<'_>, a: SocketRef<'_>, b: SocketRef<'_>) -> SysResult<()> {
+        self.ask(t, |p| p.socket_socketpair(t, a, b))
+    }
+    fn socket_bind(&self, t: &Task<'_>, s: SocketRef<'_>, addr: &[u8]) -> SysResult<()> {
+        self.ask(t, |p| p.socket_bind(t, s, addr))
+    }
+    fn socket_connect(&self, t: &Task<'_>, s: SocketRef<'_>, addr: &[u8]) -> SysResult<()> {
+        self.ask(t, |p| p.socket_connect(t, s, addr))
+    }
+    fn socket_listen(&self, t: &Task<'_>, s: SocketRef<'_>, backlog: i32) -> SysResult<()> {
+        self.ask(t, |p| p.socket_listen(t, s, backlog))
+    }
+    fn socket_accept(&self, t: &Task<'_>, s: SocketRef<'_>) -> SysResult<()> {
+        self.ask(t, |p| p.socket_accept(t, s))
+    }
+    fn socket_sendmsg(&self, t: &Task<'_>, s: SocketRef<'_>, n: usize, f: i32) -> SysResult<()> {
+        self.ask(t, |p| p.socket_sendmsg(t, s, n, f))
+    }
+    fn socket_recvmsg(&self, t: &Task<'_>, s: SocketRef<'_>, n: usize, f: i32) -> SysResult<()> {
+        self.ask(t, |p| p.socket_recvmsg(t, s, n, f))
+    }
+    fn unix_stream_connect(
+        &self,
+        t: &Task<'_>,
+        s: SocketRef<'_>,
+        other: SocketRef<'_>,
+    ) -> SysResult<()> {
+        self.ask(t, |p| p.unix_stream_connect(t, s, other))
+    }
+    fn unix_may_send(&self, t: &Task<'_>, s: SocketRef<'_>, other: SocketRef<'_>) -> SysResult<()> {
+        self.ask(t, |p| p.unix_may_send(t, s, other))
+    }
+    fn file_receive(&self, t: &Task<'_>, file: FileRef<'_>) -> SysResult<()> {
+        self.ask(t, |p| p.file_receive(t, file))
     }
 }
 
@@ -509,6 +608,6 @@ impl Security for Deny {
     }
     fn file_receive(&self, task: &Task<'_>, file: FileRef<'_>) -> SysResult<()> {
         let sock = file.socket().map(|s| s.ty());
-        self.check(Hook::FileReceive, task, sock, Some(file.file_type()))
+        self.check(Hook::FileReceive, task, sock, Some(file.host_type()))
     }
 }

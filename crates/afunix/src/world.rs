@@ -1622,12 +1622,30 @@ impl World {
     /// `EMFILE` when `pid` has no free fd (the file is then released at
     /// once, and its id reported).
     pub fn open_external(&self, pid: Pid, id: u64, cloexec: bool) -> SysResult<Fd> {
+        self.open_external_as(pid, id, crate::security::FileType::External, cloexec)
+    }
+
+    /// [`World::open_external`] for a file the embedder knows the type of
+    /// (a host memfd, pipe or directory): a policy's hooks see it as `ty`
+    /// ([`FileRef::host_type`](crate::security::FileRef::host_type)), so
+    /// a rule such as `file_receive,file=!memfd` holds for the embedder's
+    /// files as for the model's.
+    ///
+    /// # Errors
+    /// As [`World::open_external`].
+    pub fn open_external_as(
+        &self,
+        pid: Pid,
+        id: u64,
+        ty: crate::security::FileType,
+        cloexec: bool,
+    ) -> SysResult<Fd> {
         let pid = pid.as_raw();
         if let Err(e) = self.k.fd_reserve(pid, 1) {
             lock(&self.k.released_external).push(id);
             return Err(e);
         }
-        let f = self.k.alloc_file(FileKind::External(id), false);
+        let f = self.k.alloc_file(FileKind::External(id, ty), false);
         self.k.fd_install(pid, f, cloexec).map(Fd::from_raw)
     }
 
@@ -1646,7 +1664,7 @@ impl World {
         let info = FileInfo {
             file_type: crate::security::FileRef(&f).file_type(),
             external: match f.kind {
-                FileKind::External(id) => Some(id),
+                FileKind::External(id, _) => Some(id),
                 _ => None,
             },
             pidfd: match f.kind {

@@ -304,3 +304,51 @@ fn deny_rules_select_by_pid_and_socket_type() {
     }
     assert_eq!(w.check_invariants(), Ok(()));
 }
+
+/// An embedder's file is judged as what the embedder says it is
+/// (`open_external_as`), and an exempt task is not judged at all: the
+/// memfd-only sandbox of `afunix exec --deny 'file_receive,file=!memfd'`,
+/// with a helper process of the embedder's that the rules do not see.
+#[test]
+fn external_files_are_judged_by_their_declared_type_and_exempt_tasks_pass() {
+    use afunix::security::{Deny, DenyRule, Exempt, FileMatch, FileType, Hook};
+    use std::sync::{Arc, OnceLock};
+    let helper: Arc<OnceLock<Pid>> = Arc::default();
+    let exempt = Arc::clone(&helper);
+    let rules = Deny(vec![
+        DenyRule::new(Hook::FileReceive).file(FileMatch::IsNot(FileType::Memfd))
+    ]);
+    let w = World::with_security(Box::new(Exempt::new(rules, move |t: &Task<'_>| {
+        exempt.get() == Some(&t.pid)
+    })));
+    let h = w.spawn(&TaskSpec::default());
+    helper.set(h).unwrap();
+    let p = w.spawn(&TaskSpec::default());
+    // ids 1, 2: a host memfd and a host pipe, as the embedder knows them;
+    // id 3 an external file of no declared type.
+    let memfd = w.open_external_as(p, 1, FileType::Memfd, false).unwrap();
+    let pipe = w.open_external_as(p, 2, FileType::PipeRead, false).unwrap();
+    let other = w.open_external(p, 3, false).unwrap();
+    let [x, y] = w.socketpair(p, SOCK_DGRAM).unwrap();
+    for (fd, received) in [(memfd, 1), (pipe, 0), (other, 0)] {
+        w.send_with_fds(p, x, b"f", &[fd]).unwrap();
+        let m = w.recvmsg(p, y, 8, 64, MSG_DONTWAIT).unwrap();
+        assert_eq!(m.rights().len(), received, "fd {fd:?}");
+        for got in m.rights() {
+            assert_eq!(w.file_info(p, got).unwrap().file_type, FileType::External);
+            w.close(p, got).unwrap();
+        }
+    }
+    // The helper receives the pipe the rules refuse the program.
+    let [hx, hy] = w.socketpair(h, SOCK_DGRAM).unwrap();
+    let hp = w.open_external_as(h, 4, FileType::PipeRead, false).unwrap();
+    w.send_with_fds(h, hx, b"f", &[hp]).unwrap();
+    assert_eq!(
+        w.recvmsg(h, hy, 8, 64, MSG_DONTWAIT)
+            .unwrap()
+            .rights()
+            .len(),
+        1
+    );
+    assert_eq!(w.check_invariants(), Ok(()));
+}

@@ -40,8 +40,9 @@ pub enum FileKind {
     /// real file a program passes over a model socket under `afunix
     /// exec`): it travels, is counted and collected like any file, and its
     /// id is reported by [`crate::World::take_released_external`] when its
-    /// last reference goes.
-    External(u64),
+    /// last reference goes. With its id, the type the embedder says it is
+    /// (what a policy sees: `FileRef::host_type`).
+    External(u64, crate::security::FileType),
 }
 
 /// An open regular file: the file's bytes (shared with every open file of
@@ -140,7 +141,7 @@ impl File {
             FileKind::PipeRead(_) => "pipe-r",
             FileKind::PipeWrite(_) => "pipe-w",
             FileKind::Socket(_) => "socket",
-            FileKind::External(_) => "external",
+            FileKind::External(..) => "external",
             FileKind::Pidfd(_) => "pidfd",
             FileKind::Regular(_) => "file",
             FileKind::Dir => "dir",

@@ -82,7 +82,7 @@ impl Kernel {
                 }
                 p.wake_locked(&mut g);
             }
-            FileKind::External(id) => lock(&self.released_external).push(*id),
+            FileKind::External(id, _) => lock(&self.released_external).push(*id),
             FileKind::Null
             | FileKind::Memfd(_)
             | FileKind::Pidfd(_)

@@ -87,7 +87,7 @@ impl Kernel {
             FileKind::Dir => Err(f
                 .refused(Errno::EISDIR.why(rule!(generic_read_dir, "a directory")))
                 .into()),
-            FileKind::External(_) => Err(f
+            FileKind::External(..) => Err(f
                 .refused(Errno::EINVAL.why(rule!(
                     vfs_read,
                     "an external file is read by its owner, not the model"
@@ -170,7 +170,7 @@ impl Kernel {
             FileKind::Dir | FileKind::Path => Err(f
                 .refused(Errno::EBADF.why(rule!(ksys_write, "not open for writing")))
                 .into()),
-            FileKind::External(_) => Err(f
+            FileKind::External(..) => Err(f
                 .refused(Errno::EINVAL.why(rule!(
                     vfs_write,
                     "an external file is written by its owner, not the model"

@@ -468,7 +468,7 @@ impl Kernel {
             // do_pollfd: fdget refuses an O_PATH file.
             FileKind::Path => POLLNVAL,
             // Its readiness is the embedder's to know.
-            FileKind::External(_) => 0,
+            FileKind::External(..) => 0,
             // pidfd_poll: readable once the process is gone; reaped at once here.
             FileKind::Pidfd(p) => {
                 if self.pid_alive(*p) {
