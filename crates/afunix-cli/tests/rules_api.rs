@@ -22,7 +22,6 @@ const NOT_DRIVEN: &[(&str, &str)] = &[
     ("generic_write_check_limits: the write passes the largest file offset", "an offset near usize::MAX, which no write reaches"),
     ("generic_write_checks: past the world's file size limit", "a regular file grown past MAX_FILE_SIZE by writes of that many bytes"),
     ("link_path_walk: the directory is gone", "a directory removed during a walk (a race)"),
-    ("netdev_get_name: no device with that ifindex", "a device removed after the socket was bound to it"),
     ("open_last_lookups: . or ..", "shadowed: O_CREAT on a directory is refused first"),
     ("pipe_write: the last reader went away", "shadowed: a writer woken with nothing written meets `no reader` first"),
     ("pidfd_prepare: no such process", "a peer reaped between the peer lookup and the pidfd (a race)"),
@@ -41,7 +40,6 @@ const NOT_DRIVEN: &[(&str, &str)] = &[
     ("unix_stream_recv_urg: the OOB byte is gone", "the OOB byte read by another reader between the two checks (a race)"),
     ("unix_stream_sendmsg: the peer is gone or shut down reading", "shadowed by the sender's own SEND_SHUTDOWN, set by the same shutdown"),
     ("unix_validate_addr: no name", "shadowed: an address of the family alone is refused by its length first"),
-    ("vfs_read: file not open for reading", "shadowed: the earlier check on the file's mode refuses it"),
 ];
 
 type Driver = fn(&World, Pid) -> Option<Error>;
@@ -131,32 +129,6 @@ const DRIVERS: &[(&str, Driver)] = &[
     (
         "sk_attach_filter: program bytes not a multiple of sizeof(sock_filter)",
         |_, _| afunix::abi::filter::Program::parse(&[0; 12]).err(),
-    ),
-    ("bpf_check_basics_ok: len == 0 or > BPF_MAXINSNS", |_, _| {
-        afunix::abi::filter::Program::parse(&[]).err()
-    }),
-    ("__get_bpf: SOCK_FILTER_LOCKED", |w, p| {
-        let s = w.socket(p, SOCK_DGRAM).ok()?;
-        w.setsockopt(p, s, SOL_SOCKET, SO_LOCK_FILTER, &1i32.to_ne_bytes())
-            .ok()?;
-        w.setsockopt(p, s, SOL_SOCKET, SO_ATTACH_BPF, &3i32.to_ne_bytes())
-            .err()
-    }),
-    (
-        "copy_bpf_fprog_from_user: optlen != sizeof(struct sock_fprog)",
-        |w, p| {
-            let s = w.socket(p, SOCK_DGRAM).ok()?;
-            w.setsockopt(p, s, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &[0; 8])
-                .err()
-        },
-    ),
-    (
-        "bpf_check_basics_ok: len == 0, > BPF_MAXINSNS or a NULL filter",
-        |w, p| {
-            let s = w.socket(p, SOCK_DGRAM).ok()?;
-            w.setsockopt(p, s, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &[0; 16])
-                .err()
-        },
     ),
     (
         "vfs_read: an external file is read by its owner, not the model",
