@@ -19,7 +19,7 @@ use crate::ids::{Fd, Pid};
 use crate::lockdep::{LockClass, Ordered};
 use crate::net::unix::gc::{GcState, GcWalk};
 use crate::net::unix::stream::StreamProgress;
-use crate::net::unix::{Sock, SockType};
+use crate::net::unix::Sock;
 use crate::process::TaskSpec;
 use crate::process::{Cred, ProcTable, Process, RawPid};
 use crate::security::{Security, Task};
@@ -81,8 +81,11 @@ pub(crate) use crate::wait::{Fail, KResult, Wait, WaitList};
 #[derive(Debug, Default)]
 pub(crate) struct Names {
     /// Abstract names, per network namespace (the kernel's hash is per
-    /// `struct net` and mixes in `sk_type`).
-    pub(crate) abstract_names: HashMap<(u32, SockType, Vec<u8>), Weak<Sock>>,
+    /// `struct net` and mixes in `sk_type`), keyed as
+    /// `net::unix::addr::with_abstract_key` builds it. The hasher stays
+    /// std's keyed SipHash: the names are the programs', and a program
+    /// must not be able to pick colliding ones.
+    pub(crate) abstract_names: HashMap<Box<[u8]>, Weak<Sock>>,
     /// The scenario's directory tree (`fs/namei.c`).
     pub(crate) tree: crate::fs::namei::Tree,
     /// The next autobind candidate.

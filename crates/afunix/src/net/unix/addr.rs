@@ -18,6 +18,36 @@ fn walk_path(path: &[u8]) -> &[u8] {
     path.split(|c| *c == 0).next().unwrap_or_default()
 }
 
+/// Run `f` with the abstract name table's key of `name` for sockets of
+/// type `ty` in network namespace `netns`: the three in one byte string
+/// (`unix_abstract_hash` mixes the namespace and `sk_type` into the name's
+/// hash), built on the stack, so a lookup hashes one slice and allocates
+/// nothing.
+pub(crate) fn with_abstract_key<R>(
+    netns: u32,
+    ty: SockType,
+    name: &[u8],
+    f: impl FnOnce(&[u8]) -> R,
+) -> R {
+    // The namespace, the type, and a name of at most sun_path's 108 bytes.
+    const ROOM: usize = 5 + 108;
+    let n = 5 + name.len();
+    let mut inline = [0u8; ROOM];
+    let mut heap = Vec::new();
+    let key: &mut [u8] = match inline.get_mut(..n) {
+        Some(k) => k,
+        None => {
+            heap.resize(n, 0);
+            &mut heap
+        }
+    };
+    let (head, rest) = key.split_at_mut(5);
+    head[..4].copy_from_slice(&netns.to_le_bytes());
+    head[4] = ty as u8;
+    rest.copy_from_slice(name);
+    f(key)
+}
+
 impl Kernel {
     /// `unix_autobind`: an abstract name `"%05x"` from a 20-bit counter,
     /// skipping names in use; `ENOSPC` when all are taken. A no-op when bound.
@@ -31,15 +61,21 @@ impl Kernel {
             let n = names.autobind_next & 0xfffff;
             names.autobind_next = names.autobind_next.wrapping_add(1);
             let name = format!("{n:05x}").into_bytes();
-            let key = (s.netns, s.ty, name.clone());
-            if names
-                .abstract_names
-                .get(&key)
-                .is_some_and(|w| w.strong_count() > 0)
-            {
+            let taken = with_abstract_key(s.netns, s.ty, &name, |k| {
+                if names
+                    .abstract_names
+                    .get(k)
+                    .is_some_and(|w| w.strong_count() > 0)
+                {
+                    return true;
+                }
+                names.abstract_names.insert(k.into(), Arc::downgrade(s));
+                false
+            });
+            if taken {
                 continue;
             }
-            names.abstract_names.insert(key, Arc::downgrade(s));
+            s.hashed.store(true, std::sync::atomic::Ordering::Relaxed);
             crate::path::note(|| format!("autobound #{} as @{n:05x}", s.id));
             let _ = s.addr.set(Box::new(UnixAddr::Abstract(name)));
             return Ok(());
@@ -89,6 +125,7 @@ impl Kernel {
                     },
                 );
                 let _ = s.path_ino.set(ino);
+                s.hashed.store(true, std::sync::atomic::Ordering::Relaxed);
                 let _ = s.addr.set(Box::new(UnixAddr::Pathname(path)));
                 Ok(())
             }
@@ -99,21 +136,27 @@ impl Kernel {
                         Errno::EINVAL.why(rule!(unix_bind_abstract, "socket already bound"))
                     );
                 }
-                let key = (s.netns, s.ty, name.clone());
-                if names
-                    .abstract_names
-                    .get(&key)
-                    .is_some_and(|w| w.strong_count() > 0)
-                {
+                let taken = with_abstract_key(s.netns, s.ty, &name, |k| {
                     // Only counted, not upgraded: a last reference must not
                     // drop under the name table's lock.
+                    if names
+                        .abstract_names
+                        .get(k)
+                        .is_some_and(|w| w.strong_count() > 0)
+                    {
+                        return true;
+                    }
+                    names.abstract_names.insert(k.into(), Arc::downgrade(s));
+                    false
+                });
+                if taken {
                     crate::path::note(|| format!("{} is taken", UnixAddr::Abstract(name.clone())));
                     return Err(Errno::EADDRINUSE.why(rule!(
                         unix_bind_abstract,
                         "name in use by a socket of this type"
                     )));
                 }
-                names.abstract_names.insert(key, Arc::downgrade(s));
+                s.hashed.store(true, std::sync::atomic::Ordering::Relaxed);
                 let _ = s.addr.set(Box::new(UnixAddr::Abstract(name)));
                 Ok(())
             }
@@ -125,18 +168,22 @@ impl Kernel {
     /// a pathname's file stays, but no longer leads to a socket.
     pub(crate) fn unhash(&self, s: &Arc<Sock>) {
         let Some(addr) = s.addr.get() else { return };
+        // An accepted socket shares its listener's name without being in
+        // the table (`sk_unhashed`): nothing to remove.
+        if !s.hashed.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
         let mut names = self.names_lock();
         match &**addr {
-            UnixAddr::Abstract(name) => {
-                let key = (s.netns, s.ty, name.clone());
+            UnixAddr::Abstract(name) => with_abstract_key(s.netns, s.ty, name, |k| {
                 if names
                     .abstract_names
-                    .get(&key)
+                    .get(k)
                     .is_some_and(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(s)))
                 {
-                    names.abstract_names.remove(&key);
+                    names.abstract_names.remove(k);
                 }
-            }
+            }),
             UnixAddr::Pathname(_) => {
                 // The socket file stays; it no longer leads to a socket.
                 let Some(ino) = s.path_ino.get() else { return };
@@ -172,17 +219,19 @@ impl Kernel {
                 let cred = self.proc(pid)?.cred.clone();
                 find_bsd(&names.tree, path, ty, &cred)
             }
-            UnixAddr::Abstract(name) => names
-                .abstract_names
-                .get(&(netns, ty, name.clone()))
-                .and_then(std::sync::Weak::upgrade)
-                .ok_or_else(|| {
-                    crate::path::note(|| format!("no {ty:?} socket is bound to {addr}"));
-                    Errno::ECONNREFUSED.why(rule!(
-                        unix_find_abstract,
-                        "no socket of this type has the name"
-                    ))
-                }),
+            UnixAddr::Abstract(name) => with_abstract_key(netns, ty, name, |k| {
+                names
+                    .abstract_names
+                    .get(k)
+                    .and_then(std::sync::Weak::upgrade)
+            })
+            .ok_or_else(|| {
+                crate::path::note(|| format!("no {ty:?} socket is bound to {addr}"));
+                Errno::ECONNREFUSED.why(rule!(
+                    unix_find_abstract,
+                    "no socket of this type has the name"
+                ))
+            }),
             UnixAddr::Unnamed => Err(Errno::EINVAL.why(rule!(unix_validate_addr, "no name"))),
         };
         if let Ok(o) = &found {

@@ -165,6 +165,9 @@ pub struct Sock {
     /// `sk_filter` is set: the sender looks at the receiver's filter only
     /// then (the kernel reads the pointer under RCU, not the socket lock).
     pub(crate) has_filter: std::sync::atomic::AtomicBool,
+    /// In a name table (bound or autobound; `!sk_unhashed`): an accepted
+    /// socket shares its listener's address without being in one.
+    pub(crate) hashed: std::sync::atomic::AtomicBool,
     /// `u->vertex->out_degree`: copies of this socket's file in flight
     /// (kept under the collector's lock; read without it by `fput`, to
     /// tell the collector when only in-flight copies are left).
@@ -588,6 +591,7 @@ impl Kernel {
             rcvtimeo: Timeo::default(),
             sndtimeo: Timeo::default(),
             has_filter: std::sync::atomic::AtomicBool::new(false),
+            hashed: std::sync::atomic::AtomicBool::new(false),
             inner: Mutex::new(SockInner {
                 state: SockState::Close,
                 file: None,
