@@ -8,7 +8,7 @@ use crate::errno::{Errno, SysResult};
 use crate::fs::namei::{permission, Node, NodeKind, Tree, MAY_WRITE};
 use crate::process::Cred;
 use crate::process::RawPid;
-use crate::world::Kernel;
+use crate::world::{Kernel, Names};
 use std::sync::Arc;
 
 /// The path a pathname address names: `sun_path` up to its first NUL, as
@@ -48,6 +48,28 @@ pub(crate) fn with_abstract_key<R>(
     f(key)
 }
 
+impl Names {
+    /// `__unix_find_socket_byname`, then `__unix_set_addr_hash`: put `s`
+    /// in the table under `name` unless a live socket of its type has it
+    /// there (then false). A name whose socket is gone is taken over.
+    fn hash_abstract(&mut self, s: &Arc<Sock>, name: &[u8]) -> bool {
+        let table = &mut self.abstract_names;
+        let free = with_abstract_key(s.netns, s.ty, name, |k| {
+            // Only counted, not upgraded: a last reference must not drop
+            // under the name table's lock.
+            if table.get(k).is_some_and(|w| w.strong_count() > 0) {
+                return false;
+            }
+            table.insert(k.into(), Arc::downgrade(s));
+            true
+        });
+        if free {
+            s.hashed.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        free
+    }
+}
+
 impl Kernel {
     /// `unix_autobind`: an abstract name `"%05x"` from a 20-bit counter,
     /// skipping names in use; `ENOSPC` when all are taken. A no-op when bound.
@@ -61,21 +83,9 @@ impl Kernel {
             let n = names.autobind_next & 0xfffff;
             names.autobind_next = names.autobind_next.wrapping_add(1);
             let name = format!("{n:05x}").into_bytes();
-            let taken = with_abstract_key(s.netns, s.ty, &name, |k| {
-                if names
-                    .abstract_names
-                    .get(k)
-                    .is_some_and(|w| w.strong_count() > 0)
-                {
-                    return true;
-                }
-                names.abstract_names.insert(k.into(), Arc::downgrade(s));
-                false
-            });
-            if taken {
+            if !names.hash_abstract(s, &name) {
                 continue;
             }
-            s.hashed.store(true, std::sync::atomic::Ordering::Relaxed);
             crate::path::note(|| format!("autobound #{} as @{n:05x}", s.id));
             let _ = s.addr.set(Box::new(UnixAddr::Abstract(name)));
             return Ok(());
@@ -136,27 +146,13 @@ impl Kernel {
                         Errno::EINVAL.why(rule!(unix_bind_abstract, "socket already bound"))
                     );
                 }
-                let taken = with_abstract_key(s.netns, s.ty, &name, |k| {
-                    // Only counted, not upgraded: a last reference must not
-                    // drop under the name table's lock.
-                    if names
-                        .abstract_names
-                        .get(k)
-                        .is_some_and(|w| w.strong_count() > 0)
-                    {
-                        return true;
-                    }
-                    names.abstract_names.insert(k.into(), Arc::downgrade(s));
-                    false
-                });
-                if taken {
+                if !names.hash_abstract(s, &name) {
                     crate::path::note(|| format!("{} is taken", UnixAddr::Abstract(name.clone())));
                     return Err(Errno::EADDRINUSE.why(rule!(
                         unix_bind_abstract,
                         "name in use by a socket of this type"
                     )));
                 }
-                s.hashed.store(true, std::sync::atomic::Ordering::Relaxed);
                 let _ = s.addr.set(Box::new(UnixAddr::Abstract(name)));
                 Ok(())
             }
