@@ -257,12 +257,10 @@ impl std::str::FromStr for DenyArg {
                     r.pid = Some(afunix::Pid::from_raw(pid));
                 }
                 Some(("type", v)) => {
-                    r.sock = Some(match v {
-                        "stream" => afunix::SockType::Stream,
-                        "dgram" => afunix::SockType::Dgram,
-                        "seqpacket" => afunix::SockType::Seqpacket,
-                        _ => return Err(format!("type={v}: stream, dgram or seqpacket")),
-                    })
+                    r.sock = Some(
+                        afunix::SockType::from_name(v)
+                            .ok_or_else(|| format!("type={v}: stream, dgram or seqpacket"))?,
+                    )
                 }
                 Some(("file", v)) => {
                     let (not, t) = v.strip_prefix('!').map_or((false, v), |t| (true, t));

@@ -11,7 +11,7 @@
 //! order in which files are met, never by addresses.
 
 use crate::fs::file::{File, FileKind};
-use crate::net::unix::{Sock, SockState, SockType};
+use crate::net::unix::{Sock, SockState};
 use crate::world::World;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write;
@@ -42,14 +42,6 @@ struct SockView {
 
 fn esc(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
-}
-
-fn ty_name(t: SockType) -> &'static str {
-    match t {
-        SockType::Stream => "stream",
-        SockType::Dgram => "dgram",
-        SockType::Seqpacket => "seqpacket",
-    }
 }
 
 impl World {
@@ -116,12 +108,7 @@ impl World {
                 Some(a) => format!("\\n{}", esc(&a.to_string())),
                 None => String::new(),
             };
-            let label = format!(
-                "{} #{}{name}\\n{state}\\nino {}",
-                ty_name(s.ty),
-                s.id,
-                s.ino
-            );
+            let label = format!("{} #{}{name}\\n{state}\\nino {}", s.ty.name(), s.id, s.ino);
             let msgs = g
                 .recvq
                 .iter()

@@ -548,9 +548,7 @@ impl Deny {
             return Ok(());
         };
         crate::path::note(|| {
-            let sock = sock.map_or(String::new(), |t| {
-                format!(" on a {} socket", format!("{t:?}").to_lowercase())
-            });
+            let sock = sock.map_or(String::new(), |t| format!(" on a {} socket", t.name()));
             let file = file.map_or(String::new(), |f| format!(", a {f:?} file"));
             format!(
                 "deny rule {} of the policy: {} by pid {} (euid {}){sock}{file}",

@@ -50,6 +50,23 @@ impl SockType {
         }
     }
 
+    /// Its name as the scenario language and the CLI write it
+    /// (`stream`, `dgram`, `seqpacket`).
+    pub fn name(self) -> &'static str {
+        match self {
+            SockType::Stream => "stream",
+            SockType::Dgram => "dgram",
+            SockType::Seqpacket => "seqpacket",
+        }
+    }
+
+    /// The type with this [`name`](SockType::name).
+    pub fn from_name(name: &str) -> Option<SockType> {
+        [SockType::Stream, SockType::Dgram, SockType::Seqpacket]
+            .into_iter()
+            .find(|t| t.name() == name)
+    }
+
     /// The `SOCK_*` number.
     pub fn raw(self) -> i32 {
         match self {
@@ -194,11 +211,7 @@ pub struct Sock {
 /// @a, shut down for reading, 2 queued`).
 pub(crate) fn note_sock(s: &Sock, g: &SockInner) {
     crate::path::note(|| {
-        let ty = match s.ty {
-            SockType::Stream => "stream",
-            SockType::Dgram => "dgram",
-            SockType::Seqpacket => "seqpacket",
-        };
+        let ty = s.ty.name();
         let state = match g.state {
             SockState::Close if g.peer.is_none() => "unconnected",
             SockState::Close => "disconnected",
