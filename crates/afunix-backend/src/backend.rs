@@ -133,6 +133,23 @@ pub trait Backend {
     /// The pid of a process, as the kernel (or model) reports it in
     /// credentials; stays valid after the process exited.
     fn pid(&self, id: ProcId) -> i32;
+    /// The kernel's uid for the scenario's uid `uid` (as `make_kuid`
+    /// maps a namespace's uid to the kernel's): what a task of that uid
+    /// runs as, and what credentials the runner sends must carry. The
+    /// identity, unless the backend gives the run's users kernel uids of
+    /// their own (the host backend as root does, so that per-user kernel
+    /// counts start from zero as in the model). Uids that are no task's
+    /// stay as they are.
+    fn make_kuid(&self, uid: u32) -> u32 {
+        uid
+    }
+    /// The scenario's uid for a uid the kernel reports (`from_kuid`): the
+    /// inverse of [`Backend::make_kuid`], for printing credentials.
+    // Named for the kernel's from_kuid(ns, kuid): the backend is the `ns`.
+    #[allow(clippy::wrong_self_convention)]
+    fn from_kuid(&self, kuid: u32) -> u32 {
+        kuid
+    }
     /// Start `call` in process `id`. Returns once the call has returned or
     /// has entered the kernel (is blocked).
     fn start(&mut self, id: ProcId, call: Call) -> Result<(), BackendError>;

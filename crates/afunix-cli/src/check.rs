@@ -2,7 +2,7 @@
 //! (a run on the model against a run on the kernel).
 
 use crate::runner::{Run, TraceLine};
-use crate::scenario::{Directive, Expect, LineKind, Op, Scenario};
+use crate::scenario::{Expect, Scenario};
 use crate::trace::Rendered;
 
 /// Whether an actual result meets an expectation: the result token must be
@@ -115,64 +115,6 @@ pub fn diff(sc: &Scenario, model: &Run, kernel: &Run) -> Vec<Divergence> {
     out
 }
 
-/// Why the kernel may have said ETOOMANYREFS where the model sent: the
-/// sender's user already had files in flight on this machine before the
-/// run. `too_many_unix_fds` compares a user's in-flight files machine-wide
-/// (`user_struct::unix_inflight`: other programs' messages, and cycles the
-/// kernel's collector never frees, such as 6.18's `mixed_lowpoint`, left by
-/// earlier runs until the machine reboots) with the sender's RLIMIT_NOFILE;
-/// the model's world starts empty. `None` when that is not the case, or
-/// cannot be found out (the host backend is not built in, or not root).
-pub fn host_inflight_note(sc: &Scenario, d: &Divergence) -> Option<String> {
-    if !d.kernel.starts_with("ETOOMANYREFS") || d.model.starts_with("ETOOMANYREFS") {
-        return None;
-    }
-    let line = sc.lines.iter().find(|l| l.lineno == d.lineno)?;
-    let LineKind::Call { proc, .. } = &line.kind else {
-        return None;
-    };
-    let uid = uid_of(sc, proc, d.lineno)?;
-    let n = files_in_flight(uid)?;
-    (n > 0).then(|| {
-        format!(
-            "uid {uid} already has {n} files in flight on this machine, which the kernel's \
-             too_many_unix_fds counts against RLIMIT_NOFILE (the model's world starts with none)"
-        )
-    })
-}
-
-#[cfg(feature = "host")]
-fn files_in_flight(uid: u32) -> Option<u64> {
-    afunix_host::files_in_flight(uid).ok()
-}
-
-#[cfg(not(feature = "host"))]
-fn files_in_flight(_: u32) -> Option<u64> {
-    None
-}
-
-/// The uid of process `proc` at line `before`: its `task`'s, or that of
-/// the process that forked it.
-fn uid_of(sc: &Scenario, proc: &str, before: usize) -> Option<u32> {
-    let mut uids: Vec<(&str, u32)> = Vec::new();
-    for l in sc.lines.iter().take_while(|l| l.lineno < before) {
-        match &l.kind {
-            LineKind::Directive(Directive::Task { name, spec }) => uids.push((name, spec.uid)),
-            LineKind::Call {
-                proc: parent,
-                op: Op::Fork { child, .. },
-                ..
-            } => {
-                if let Some(&(_, u)) = uids.iter().rev().find(|(n, _)| n == parent) {
-                    uids.push((child, u));
-                }
-            }
-            _ => {}
-        }
-    }
-    uids.iter().rev().find(|(n, _)| *n == proc).map(|&(_, u)| u)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,27 +185,5 @@ mod tests {
         assert_eq!(rep.expectations, 1);
         assert_eq!(rep.mismatches[0].actual, "EBADF");
         assert!(check(&sc, &kernel).ok());
-    }
-
-    /// A line's uid is its task's, or its forker's as of that line.
-    #[test]
-    fn the_uid_of_a_line_is_its_tasks_or_its_forkers() {
-        let sc = crate::scenario::parse(
-            "task A uid=7 gid=7\ntask B\nA: fork C\nC: exit\nB: fork D\nD: exit\n",
-        )
-        .unwrap();
-        assert_eq!(uid_of(&sc, "A", 3), Some(7));
-        assert_eq!(uid_of(&sc, "C", 4), Some(7));
-        assert_eq!(uid_of(&sc, "C", 3), None);
-        assert_eq!(uid_of(&sc, "D", 6), Some(1000));
-        // Only an ETOOMANYREFS of the kernel where the model sent is
-        // looked into.
-        let d = Divergence {
-            lineno: 4,
-            echo: String::new(),
-            model: "1".into(),
-            kernel: "EBADF".into(),
-        };
-        assert_eq!(host_inflight_note(&sc, &d), None);
     }
 }

@@ -828,8 +828,6 @@ fn cmd_diff(files: &[PathBuf], style: Style, format: Format) -> u8 {
         };
         let d = diff(&model.scenario, &model.run, &kernel.run);
         for x in &d {
-            // Probed from the kernel: once per diverging line.
-            let note = afunix_cli::check::host_inflight_note(&model.scenario, x);
             if json {
                 let v = serde_json::json!({
                     "file": name.to_string(),
@@ -837,16 +835,12 @@ fn cmd_diff(files: &[PathBuf], style: Style, format: Format) -> u8 {
                     "call": x.echo,
                     "model": x.model,
                     "kernel": x.kernel,
-                    "note": note,
                 });
                 emit!("{v}");
             } else {
                 emit!("{name}:{}: {}", x.lineno, x.echo);
                 emit!("  {} {}", style.bad("model: "), x.model);
                 emit!("  kernel: {}", x.kernel);
-                if let Some(note) = note {
-                    emit!("  note: {note}");
-                }
             }
         }
         for (who, r) in [("model", &model.run), ("kernel", &kernel.run)] {

@@ -768,8 +768,11 @@ impl Runner<'_> {
         }
     }
 
+    /// Credentials the kernel reported, as printed: the pid by name and
+    /// the uid as the scenario wrote it ([`Backend::from_kuid`]).
     fn creds_text(&self, u: &Ucred) -> String {
-        format!("{},{},{}", self.pid_text(u.pid), u.uid, u.gid)
+        let uid = self.backend.from_kuid(u.uid);
+        format!("{},{},{}", self.pid_text(u.pid), uid, u.gid)
     }
 
     /// Decode a reply into the trace and bind names. Returns the rendered
@@ -1040,12 +1043,12 @@ impl<'o> Lower<'o, Written, Raw> for Encoder<'_, '_> {
                     let u = match c {
                         CredsArg::Own => Ucred {
                             pid: run.backend.pid(id),
-                            uid: run.procs[id].spec.uid,
+                            uid: run.backend.make_kuid(run.procs[id].spec.uid),
                             gid: run.procs[id].spec.gid,
                         },
                         CredsArg::Explicit { pid, uid, gid } => Ucred {
                             pid: run.pid_of(ln, *col, pid)?,
-                            uid: *uid,
+                            uid: run.backend.make_kuid(*uid),
                             gid: *gid,
                         },
                     };

@@ -174,9 +174,9 @@ fn check_reports_mismatches_and_counts_expectations() {
 }
 
 /// A host run that leaves sockets the kernel never frees (Linux 6.18's
-/// collector) warns, since their in-flight charge outlives the run; a run
-/// that leaves nothing does not. (As root: root is not limited by that
-/// charge, so the sockets this test leaks cannot fail a later run.)
+/// collector) warns, since they outlive the run; a run that leaves nothing
+/// does not. (The scenario's uid is 0, and any other uid of a run as root
+/// is the run's own: what this test leaks cannot fail a later run.)
 #[test]
 fn a_host_run_that_leaks_sockets_warns() {
     if !is_root() || cfg!(not(feature = "host")) {

@@ -39,7 +39,9 @@
 //!   replaced by a closed number. The backend signals only its own
 //!   unreaped children, and never trusts a pid a helper reports.
 //! - Runs with the task's uid/gid/groups (real, effective and saved): uid 0
-//!   keeps every capability, another uid has none.
+//!   keeps every capability, another uid has none. As root, a non-zero uid
+//!   is a fresh kernel uid of the run ([`Backend::make_kuid`]), so per-user
+//!   kernel counts start from zero in every run.
 //! - Catches SIGPIPE (reported in [`Reply::sigpipe`]); SIGURG is blocked
 //!   (so it never interrupts a call) and stays pending until
 //!   [`Call::Sigurg`] collects it with `sigtimedwait`. A fork child starts
@@ -120,10 +122,10 @@ pub use helper::image_main;
 /// counts 0). Found by probing the kernel in a forked child with that uid,
 /// so the caller must be root or be `uid`; counts above 2^20 read 2^20 + 1.
 ///
-/// A run of a scenario on the host starts from this count, where the
-/// model's world starts from none; `afunix diff` and `afunix fuzz` use it
-/// to tell an ETOOMANYREFS that earlier runs' leaks cause (the kernel's
-/// collector never frees some cycles) from a divergence of the model.
+/// A machine's uid can carry files in flight from other programs, and
+/// from cycles the kernel's collector never frees (Linux 6.18 leaves
+/// some), until reboot; that is why a run as root gives its uids fresh
+/// kernel uids ([`Backend::make_kuid`]), whose count starts at 0.
 ///
 /// # Errors
 ///
@@ -139,6 +141,7 @@ use afunix_backend::backend::{
 use codec::{Request, Response};
 use std::collections::BTreeMap;
 use std::ffi::CString;
+use std::hash::{BuildHasher, Hasher};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
@@ -149,6 +152,13 @@ use std::time::{Duration, Instant};
 /// How long a helper may take to set up or to answer an administrative
 /// request before the backend gives up.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where a run's users get their kernel uids as root (see
+/// `HostBackend::assign_kuid`): above every range systemd assigns
+/// (system, regular and dynamic users, containers up to 0x6fffffff),
+/// below its foreign range (0x7ffe0000) and below 2^31, which some tools
+/// read as negative.
+const KUID_RANGE: std::ops::Range<u32> = 0x7000_0000..0x7f00_0000;
 
 /// How long `gc` waits at most for the socket count to settle.
 const GC_MAX: Duration = Duration::from_secs(3);
@@ -269,6 +279,9 @@ pub struct HostBackend {
     created: usize,
     /// The janitor: its pid and the write end of its pipe.
     janitor: Option<(i32, OwnedFd)>,
+    /// As root: each non-zero scenario uid → the fresh kernel uid its
+    /// tasks run as ([`Backend::make_kuid`]).
+    kuids: BTreeMap<u32, u32>,
 }
 
 /// The static helper image a helper `execve`s into for `Call::Exec`, as a
@@ -645,6 +658,7 @@ impl HostBackend {
                     bytes: 0,
                     created: 0,
                     janitor: Some(janitor),
+                    kuids: BTreeMap::new(),
                 })
             }
             Err(e) => {
@@ -785,6 +799,10 @@ impl Backend for HostBackend {
     fn task(&mut self, id: ProcId, spec: &TaskSpec) -> Result<(), BackendError> {
         self.time_left()?;
         self.slot(id)?;
+        let spec = &TaskSpec {
+            uid: self.assign_kuid(spec.uid),
+            ..spec.clone()
+        };
         let net = self.keeper(spec.netns)?.netns.as_raw_fd();
         self.count_proc()?;
         let (mine, theirs) = channel()?;
@@ -865,6 +883,17 @@ impl Backend for HostBackend {
             .and_then(|p| p.as_ref())
             .map(|p| p.pid)
             .unwrap_or(0)
+    }
+
+    fn make_kuid(&self, uid: u32) -> u32 {
+        self.kuids.get(&uid).copied().unwrap_or(uid)
+    }
+
+    fn from_kuid(&self, kuid: u32) -> u32 {
+        self.kuids
+            .iter()
+            .find(|&(_, &k)| k == kuid)
+            .map_or(kuid, |(&uid, _)| uid)
     }
 
     fn start(&mut self, id: ProcId, call: Call) -> Result<(), BackendError> {
@@ -1024,11 +1053,12 @@ impl Backend for HostBackend {
 
     /// Sockets left once every process exited and the collector ran are
     /// in-flight cycles the kernel never frees (Linux 6.18's walk leaves
-    /// some: `GcWalk::Linux618`). They outlive the run, and so does their
-    /// charge: each queued file stays counted in its sender's
-    /// `user->unix_inflight`, and a user whose count passes its
-    /// RLIMIT_NOFILE gets `ETOOMANYREFS` on every later fd-passing send,
-    /// until reboot. Worth a warning, since the next run of that uid fails.
+    /// some: `GcWalk::Linux618`). They outlive the run, kernel memory
+    /// until reboot, and so does their charge: each queued file stays
+    /// counted in its sender's `user->unix_inflight`. As root that is a
+    /// uid of this run only; without root it is the caller's uid or a
+    /// subordinate one, whose later runs get `ETOOMANYREFS` once the count
+    /// passes their RLIMIT_NOFILE.
     fn finish(&mut self) -> Result<Option<String>, BackendError> {
         self.end_processes();
         if self.stat()? == 0 {
@@ -1037,12 +1067,17 @@ impl Backend for HostBackend {
         self.gc()?;
         let n = self.stat()?;
         Ok((n != 0).then(|| {
+            let charge = if self.root {
+                ""
+            } else {
+                "; their files stay counted for their senders (your uid or its subordinate \
+                 uids), whose later runs get ETOOMANYREFS once past their RLIMIT_NOFILE (as \
+                 root, each run has uids of its own)"
+            };
             format!(
                 "the kernel kept {n} unix socket(s) of this run after every process exited: \
-                 in-flight cycles its collector never frees. Their files stay counted in the \
-                 senders' in-flight limit until reboot; an unprivileged uid past its \
-                 RLIMIT_NOFILE then gets ETOOMANYREFS on every fd-passing send (run such \
-                 scenarios as uid=0)"
+                 in-flight cycles its collector never frees, which hold kernel memory until \
+                 reboot{charge}"
             )
         }))
     }
@@ -1059,6 +1094,45 @@ impl Backend for HostBackend {
 }
 
 impl HostBackend {
+    /// The kernel uid for the tasks of scenario uid `uid`, chosen at its
+    /// first task. As root, every non-zero uid gets a fresh one from
+    /// [`KUID_RANGE`], so that what the kernel counts per user (files in
+    /// flight against RLIMIT_NOFILE in `too_many_unix_fds`, processes)
+    /// starts from zero in every run, as in the model's world: neither a
+    /// real user's programs nor an earlier run (the in-flight cycles Linux
+    /// 6.18 never frees stay charged to their sender until reboot) can
+    /// change a trace, and a run's leaks charge no real user. Only the
+    /// uid changes: the kernel compares uids for equality (permissions,
+    /// credentials checks), which a one-to-one map keeps, and the runner
+    /// maps the uids in credentials both ways. Without root the ids are
+    /// those of the user namespace, which the kernel maps itself.
+    fn assign_kuid(&mut self, uid: u32) -> u32 {
+        if !self.root || uid == 0 {
+            return uid;
+        }
+        if let Some(&k) = self.kuids.get(&uid) {
+            return k;
+        }
+        let mut seed = std::collections::hash_map::RandomState::new().build_hasher();
+        seed.write_u32(uid);
+        seed.write_i32(self.me);
+        let span = u64::from(KUID_RANGE.end - KUID_RANGE.start);
+        let mut k;
+        loop {
+            let r = seed.finish();
+            seed.write_u64(r);
+            k = KUID_RANGE.start + (r % span) as u32;
+            let taken = self.kuids.contains_key(&k)
+                || self.kuids.values().any(|&v| v == k)
+                || user_name(k).is_some();
+            if !taken {
+                break;
+            }
+        }
+        self.kuids.insert(uid, k);
+        k
+    }
+
     /// End every process of the run (their fds close as at exit).
     fn end_processes(&mut self) {
         for p in self.procs.iter_mut().flatten() {

@@ -7,7 +7,9 @@
 
 mod common;
 use afunix::Errno;
-use afunix_backend::backend::{Backend, Call, Out, Progress, RecvBuf, SendBuf, SockOpt, TaskSpec};
+use afunix_backend::backend::{
+    Backend, Call, Out, Progress, RecvBuf, Reply, SendBuf, SockOpt, TaskSpec,
+};
 use afunix_host::HostBackend;
 use common::{call, cmsg, errno, ints, ok, root, T};
 use std::sync::{Mutex, MutexGuard};
@@ -399,6 +401,10 @@ fn uid_switching_shows_in_peercred_and_scm_credentials() {
     };
     b.task(0, &spec).unwrap();
     let pid = b.pid(0);
+    // As root the run's uid 1001 is a fresh kernel uid of its own.
+    let kuid = b.make_kuid(1001);
+    assert_ne!(kuid, 1001);
+    assert_eq!(b.from_kuid(kuid), 1001);
     assert_eq!(
         ok(call(
             &mut b,
@@ -428,7 +434,7 @@ fn uid_switching_shows_in_peercred_and_scm_credentials() {
             0,
             Out::Optval {
                 optlen: 12,
-                value: ints(&[pid, 1001, 1001])
+                value: ints(&[pid, kuid as i32, 1001])
             }
         )
     );
@@ -452,7 +458,7 @@ fn uid_switching_shows_in_peercred_and_scm_credentials() {
     };
     assert_eq!(
         parse_cmsgs(&control),
-        vec![(SOL_SOCKET, SCM_CREDENTIALS, ints(&[pid, 1001, 1001]))]
+        vec![(SOL_SOCKET, SCM_CREDENTIALS, ints(&[pid, kuid as i32, 1001]))]
     );
     // No capabilities: claiming uid 0 is EPERM (scm_check_creds).
     let ctl = cmsg(SOL_SOCKET, SCM_CREDENTIALS, &ints(&[pid, 0, 0]));
@@ -477,11 +483,15 @@ fn uid_switching_shows_in_peercred_and_scm_credentials() {
             0,
             Out::Optval {
                 optlen: 12,
-                value: ints(&[pid, 1001, 1001])
+                value: ints(&[pid, kuid as i32, 1001])
             }
         )
     );
-    let ctl = cmsg(SOL_SOCKET, SCM_CREDENTIALS, &ints(&[b.pid(1), 1001, 1001]));
+    let ctl = cmsg(
+        SOL_SOCKET,
+        SCM_CREDENTIALS,
+        &ints(&[b.pid(1), kuid as i32, 1001]),
+    );
     assert_eq!(ok(call(&mut b, 1, send(3, b"y", ctl, 0))).0, 1);
 }
 
@@ -698,7 +708,7 @@ fn pathname_bind_in_the_run_directory() {
     use std::os::unix::fs::MetadataExt;
     let md = std::fs::metadata(b.dir().join("sock")).unwrap();
     assert_eq!(md.mode() & 0o777, 0o755);
-    assert_eq!((md.uid(), md.gid()), (1000, 1000));
+    assert_eq!((md.uid(), md.gid()), (b.make_kuid(1000), 1000));
     assert_eq!(
         ok(call(&mut b, 0, Call::Getsockname { fd: 3, len: 128 })),
         (
@@ -1453,7 +1463,7 @@ fn exec_is_a_real_execve() {
     let uid = std::fs::read_to_string(format!("/proc/{}/status", b.pid(1))).unwrap();
     assert!(
         uid.lines()
-            .any(|l| l.starts_with("Uid:\t1000\t1000\t1000\t1000")),
+            .any(|l| l == format!("Uid:\t{0}\t{0}\t{0}\t{0}", b.make_kuid(1000))),
         "{uid}"
     );
 }
@@ -1533,7 +1543,7 @@ fn umask_and_files() {
     assert_eq!(mode(&b, "f") & 0o777, 0o600);
     assert_eq!(
         (std::fs::metadata(b.dir().join("f")).unwrap().uid(), f >= 3),
-        (1000, true)
+        (b.make_kuid(1000), true)
     );
     let wr = Call::Write {
         fd: f,
@@ -1737,26 +1747,23 @@ fn channel_hidden_and_huge_buffers() {
     assert_eq!(errno(r), EFAULT);
 }
 
-/// `files_in_flight` reads the kernel's per-user count exactly: three
-/// files queued by a process of a fresh uid add three, the kernel refuses
-/// a send with ETOOMANYREFS exactly when the count is above the sender's
-/// RLIMIT_NOFILE, and closing the queue's socket gives them back.
+/// `files_in_flight` reads the kernel's per-user count exactly: a run's
+/// uid starts at none (it is a fresh kernel uid), three files queued by
+/// its process add three, the kernel refuses a send with ETOOMANYREFS
+/// exactly when the count is above the sender's RLIMIT_NOFILE, and closing
+/// the queue's socket gives them back.
 #[test]
 fn files_in_flight_is_the_kernels_per_user_count() {
     needs_root!();
     let _g = lock();
-    // A uid no other test or program uses.
-    let uid = 4_242_424;
-    let before = afunix_host::files_in_flight(uid).unwrap();
     let mut b = HostBackend::new().unwrap();
     let spec = TaskSpec {
-        uid,
-        gid: uid,
-        groups: vec![uid],
-        nofile: before + 5,
+        nofile: 5,
         ..TaskSpec::default()
     };
     b.task(0, &spec).unwrap();
+    let kuid = b.make_kuid(spec.uid);
+    assert_eq!(afunix_host::files_in_flight(kuid).unwrap(), 0);
     let pair = Call::Socketpair {
         ty: SOCK_DGRAM,
         protocol: 0,
@@ -1765,9 +1772,9 @@ fn files_in_flight_is_the_kernels_per_user_count() {
     // The sending end, queued on the other: no cycle, so closing frees it.
     let three = cmsg(SOL_SOCKET, SCM_RIGHTS, &ints(&[3, 3, 3]));
     assert_eq!(ok(call(&mut b, 0, send(3, b"x", three, MSG_DONTWAIT))).0, 1);
-    assert_eq!(afunix_host::files_in_flight(uid).unwrap(), before + 3);
-    // A send passes while the count is at most nofile (before + 5):
-    // three more single files, then ETOOMANYREFS.
+    assert_eq!(afunix_host::files_in_flight(kuid).unwrap(), 3);
+    // A send passes while the count is at most nofile (5): three more
+    // single files, then ETOOMANYREFS.
     let one = || cmsg(SOL_SOCKET, SCM_RIGHTS, &ints(&[3]));
     for _ in 0..3 {
         assert_eq!(ok(call(&mut b, 0, send(3, b"y", one(), MSG_DONTWAIT))).0, 1);
@@ -1776,12 +1783,64 @@ fn files_in_flight_is_the_kernels_per_user_count() {
         errno(call(&mut b, 0, send(3, b"z", one(), MSG_DONTWAIT))),
         Errno::ETOOMANYREFS
     );
-    assert_eq!(afunix_host::files_in_flight(uid).unwrap(), before + 6);
+    assert_eq!(afunix_host::files_in_flight(kuid).unwrap(), 6);
     drop(b);
     // The helper's exit released the queue (allow the kernel a moment).
     let start = std::time::Instant::now();
-    while afunix_host::files_in_flight(uid).unwrap() != before {
+    while afunix_host::files_in_flight(kuid).unwrap() != 0 {
         assert!(start.elapsed() < Duration::from_secs(2), "not given back");
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// Two runs never share what the kernel counts per user: while a run's
+/// uid-1000 process keeps six files in flight, the uid-1000 process of
+/// another run, with RLIMIT_NOFILE 5, still passes a file (one shared
+/// kernel user would be at 6 > 5, and `too_many_unix_fds` would say
+/// ETOOMANYREFS), and both runs print their uid as 1000.
+#[test]
+fn runs_do_not_share_a_users_files_in_flight() {
+    needs_root!();
+    let _g = lock();
+    let pair = || Call::Socketpair {
+        ty: SOCK_DGRAM,
+        protocol: 0,
+    };
+    let peercred = || Call::Getsockopt {
+        fd: 3,
+        opt: SockOpt {
+            level: SOL_SOCKET,
+            name: SO_PEERCRED,
+        },
+        optlen: 12,
+    };
+    let uid_of = |r: Reply| {
+        let (_, out) = ok(r);
+        let Out::Optval { value, .. } = out else {
+            panic!("{out:?}")
+        };
+        u32::from_ne_bytes(value[4..8].try_into().unwrap())
+    };
+    let mut first = HostBackend::new().unwrap();
+    first.task(0, &TaskSpec::default()).unwrap();
+    assert_eq!(ok(call(&mut first, 0, pair())).0, 0);
+    let six = cmsg(SOL_SOCKET, SCM_RIGHTS, &ints(&[3; 6]));
+    assert_eq!(ok(call(&mut first, 0, send(3, b"x", six, 0))).0, 1);
+    let k1 = uid_of(call(&mut first, 0, peercred()));
+    assert_eq!(first.from_kuid(k1), 1000);
+    assert_eq!(afunix_host::files_in_flight(k1).unwrap(), 6);
+
+    let mut second = HostBackend::new().unwrap();
+    let spec = TaskSpec {
+        nofile: 5,
+        ..TaskSpec::default()
+    };
+    second.task(0, &spec).unwrap();
+    assert_eq!(ok(call(&mut second, 0, pair())).0, 0);
+    let k2 = uid_of(call(&mut second, 0, peercred()));
+    assert_ne!(k1, k2);
+    assert_eq!(second.from_kuid(k2), 1000);
+    let one = cmsg(SOL_SOCKET, SCM_RIGHTS, &ints(&[3]));
+    assert_eq!(ok(call(&mut second, 0, send(3, b"y", one, 0))).0, 1);
+    assert_eq!(afunix_host::files_in_flight(k2).unwrap(), 1);
 }

@@ -171,10 +171,6 @@ pub enum Verdict {
     /// The traces differ, but the kernel does not repeat its own trace:
     /// the first line where its two runs differ.
     HostUnstable(String),
-    /// The first divergence is the host's own state, not the model's: the
-    /// sender's user already had files in flight on the machine
-    /// ([`check::host_inflight_note`]).
-    HostState(String),
     /// The scenario could not be compared (a backend error).
     Error(String),
 }
@@ -194,9 +190,6 @@ pub fn judge(text: &str, sc: &Scenario, model: &Run) -> Verdict {
     let d = check::diff(sc, model, &kernel);
     if d.is_empty() {
         return Verdict::Same;
-    }
-    if let Some(note) = d.first().and_then(|x| check::host_inflight_note(sc, x)) {
-        return Verdict::HostState(format!("line {}: {note}", d[0].lineno));
     }
     let again = match run_text(text, BackendKind::Host) {
         Ok((_, r)) => r,

@@ -97,8 +97,7 @@ pub struct Summary {
     pub divergences: u64,
     /// Distinct kinds of divergence (by [`signature`]).
     pub kinds: u64,
-    /// Scenarios whose kernel trace was not repeatable, or whose first
-    /// divergence is the host's own state ([`judge::Verdict::HostState`]).
+    /// Scenarios whose kernel trace was not repeatable.
     pub host_unstable: u64,
     /// Scenarios that diverged only until the kernel's garbage collector
     /// had run (see [`settled`]).
@@ -205,13 +204,6 @@ pub fn run(opts: &FuzzOpts, out: &mut dyn FnMut(&str)) -> Result<Summary, String
                 sum.host_unstable += 1;
                 out(&format!(
                     "  scenario {n}: the kernel does not repeat itself: {l}"
-                ));
-                continue;
-            }
-            Verdict::HostState(note) => {
-                sum.host_unstable += 1;
-                out(&format!(
-                    "  scenario {n}: the host's state, not the model: {note}"
                 ));
                 continue;
             }
