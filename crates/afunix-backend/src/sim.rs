@@ -1,7 +1,9 @@
 //! The model as a scenario [`Backend`] (`--backend sim`): each call runs on
 //! its own thread against a shared [`World`], so a call that blocks in the
 //! model stays blocked while the scenario goes on, exactly as a blocked
-//! helper process does on the host.
+//! helper process does on the host. Before each step the calls a wake-up
+//! made runnable run until they return or sleep again (`settle`), so the
+//! trace does not depend on the OS scheduler.
 
 use crate::backend::{
     Backend, BackendError, Call, Out, ProcId, Progress, Reply, SendBuf, TaskSpec,
@@ -22,9 +24,10 @@ fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// A started call: still running on its thread (with the interrupt it
-/// runs under, which ends it alone), or already returned.
+/// runs under, which ends it alone, and whether it is a `poll`, which
+/// sleeps between scans rather than on a queue), or already returned.
 enum Pending {
-    Running(Receiver<Reply>, Interrupt),
+    Running(Receiver<Reply>, Interrupt, bool),
     Done(Reply),
 }
 
@@ -102,7 +105,7 @@ impl SimBackend {
         let running: Vec<(Receiver<Reply>, Interrupt)> = std::mem::take(&mut self.pending)
             .into_values()
             .filter_map(|p| match p {
-                Pending::Running(rx, intr) => Some((rx, intr)),
+                Pending::Running(rx, intr, _) => Some((rx, intr)),
                 Pending::Done(_) => None,
             })
             .collect();
@@ -117,6 +120,55 @@ impl SimBackend {
                 matches!(rx.recv_timeout(left), Err(RecvTimeoutError::Timeout))
             })
             .count()
+    }
+}
+
+impl SimBackend {
+    /// Let every woken call run until it returns or sleeps again, before
+    /// the scenario goes on. In the kernel a woken task runs at once on
+    /// another CPU while its waker returns to user space; here its thread
+    /// might not have run yet when the next call starts, and which of the
+    /// two got there first would be the OS scheduler's choice (a receive
+    /// racing the blocked receive its send just woke): settling first makes
+    /// the trace the same on every run, and that of the usual kernel
+    /// order. A call sleeps again when it is back on a queue
+    /// ([`World::is_sleeping`] counts a woken call awake) and a `poll` once
+    /// it scanned again ([`World::poll_scans`]). Bounded by 5 s: a call that
+    /// computes longer stays running (a `wait` still finds it).
+    fn settle(&mut self) {
+        let scans: HashMap<ProcId, u64> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| matches!(p, Pending::Running(_, _, true)))
+            .filter_map(|(id, _)| Some((*id, self.world.poll_scans(*self.pids.get(id)?))))
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let mut busy = false;
+            for (id, p) in self.pending.iter_mut() {
+                let Pending::Running(rx, _, poll) = p else {
+                    continue;
+                };
+                if let Ok(reply) = rx.try_recv() {
+                    *p = Pending::Done(reply);
+                    continue;
+                }
+                let Some(&pid) = self.pids.get(id) else {
+                    continue;
+                };
+                let quiet = if *poll {
+                    let since = scans.get(id).copied().unwrap_or(0);
+                    self.world.poll_scans(pid) >= since + 2
+                } else {
+                    self.world.is_sleeping(pid)
+                };
+                busy |= !quiet;
+            }
+            if !busy || Instant::now() >= deadline {
+                return;
+            }
+            std::thread::yield_now();
+        }
     }
 }
 
@@ -308,6 +360,7 @@ pub fn execute(w: &World, pid: Pid, call: &Call) -> Reply {
 
 impl Backend for SimBackend {
     fn task(&mut self, id: ProcId, spec: &TaskSpec) -> Result<(), BackendError> {
+        self.settle();
         if spec.nofile > afunix::NR_OPEN {
             return Err(BackendError(format!(
                 "nofile {} is above fs.nr_open ({}): setrlimit(RLIMIT_NOFILE) fails with EPERM",
@@ -324,6 +377,7 @@ impl Backend for SimBackend {
     }
 
     fn fork(&mut self, parent: ProcId, child: ProcId) -> Result<(), BackendError> {
+        self.settle();
         let pp = self.pid_of(parent)?;
         let pid = self
             .world
@@ -338,7 +392,9 @@ impl Backend for SimBackend {
     }
 
     fn start(&mut self, id: ProcId, call: Call) -> Result<(), BackendError> {
+        self.settle();
         let pid = self.pid_of(id)?;
+        let poll = matches!(call, Call::Poll { .. });
         if self.pending.contains_key(&id) {
             return Err(BackendError(format!(
                 "process {id} already has a call pending"
@@ -378,20 +434,21 @@ impl Backend for SimBackend {
                 }
             }
         }
-        self.pending.insert(id, Pending::Running(rx, intr));
+        self.pending.insert(id, Pending::Running(rx, intr, poll));
         Ok(())
     }
 
     fn wait(&mut self, id: ProcId, timeout: Duration) -> Result<Progress, BackendError> {
-        let (rx, intr) = match self.pending.remove(&id) {
+        self.settle();
+        let (rx, intr, poll) = match self.pending.remove(&id) {
             None => return Err(BackendError(format!("process {id} has no call pending"))),
             Some(Pending::Done(reply)) => return Ok(Progress::Done(reply)),
-            Some(Pending::Running(rx, intr)) => (rx, intr),
+            Some(Pending::Running(rx, intr, poll)) => (rx, intr, poll),
         };
         match rx.recv_timeout(timeout) {
             Ok(reply) => Ok(Progress::Done(reply)),
             Err(RecvTimeoutError::Timeout) => {
-                self.pending.insert(id, Pending::Running(rx, intr));
+                self.pending.insert(id, Pending::Running(rx, intr, poll));
                 Ok(Progress::Blocked)
             }
             Err(RecvTimeoutError::Disconnected) => {
@@ -405,10 +462,12 @@ impl Backend for SimBackend {
         netns: u32,
         n: i64,
     ) -> Result<Result<(), afunix::Error>, BackendError> {
+        self.settle();
         Ok(self.directive(|w| w.sysctl_max_dgram_qlen(netns, n)))
     }
 
     fn gc(&mut self) -> Result<(), BackendError> {
+        self.settle();
         self.directive(World::gc);
         Ok(())
     }
@@ -456,10 +515,12 @@ impl Backend for SimBackend {
     }
 
     fn picture(&mut self, moment: afunix::dot::Moment) -> Option<String> {
+        self.settle();
         Some(self.world.dot(moment))
     }
 
     fn stat(&mut self) -> Result<usize, BackendError> {
+        self.settle();
         Ok(self.world.stat())
     }
 }

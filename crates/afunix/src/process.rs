@@ -3,7 +3,7 @@
 
 use crate::fs::fdtable::FdTable;
 use crate::lockdep::{LockClass, Ordered};
-use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 
 /// A process id as the model keeps it internally (the public type is
 /// [`crate::Pid`]).
@@ -84,8 +84,13 @@ pub struct Process {
     pub(crate) fds: std::sync::RwLock<FdTable>,
     /// SIGPIPE raised and not yet collected.
     pub sigpipe: AtomicBool,
-    /// How many of its calls sleep right now.
+    /// How many of its calls sleep right now: wait on a queue for a
+    /// wake-up that has not come (a woken call that has not run yet does
+    /// not count: the waker took it off the queue), or poll between two
+    /// scans.
     pub sleeping: AtomicUsize,
+    /// Scans of its polls that found nothing ready ([`crate::World::poll_scans`]).
+    pub poll_scans: AtomicU64,
     /// Not yet exited.
     pub alive: AtomicBool,
     /// The file mode creation mask.

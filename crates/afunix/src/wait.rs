@@ -19,8 +19,10 @@
 use crate::errno::{Errno, Error};
 use crate::fs::file::Pipe;
 use crate::net::unix::Sock;
+use crate::process::Process;
 use crate::signal::Waker;
 use crate::world::lock;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -57,9 +59,10 @@ pub(crate) struct Sleep<'a> {
     pub(crate) until: Option<Instant>,
     pub(crate) cancelled: &'a dyn Fn() -> bool,
     pub(crate) ahead: &'a dyn Fn() -> bool,
-    /// Called once the sleeper is on the queue (under the queue's lock),
-    /// not when it returns at once: only then is it asleep for others.
-    pub(crate) queued: &'a dyn Fn(),
+    /// The process the sleeper counts asleep in (`Process::sleeping`)
+    /// from the moment it is on the queue, under the queue's lock (not
+    /// when it returns at once) until it is taken off (see [`Sleeper`]).
+    pub(crate) task: Option<&'a Arc<Process>>,
 }
 
 /// How a sleep ended (for the path's note).
@@ -202,8 +205,41 @@ impl Wait {
 #[derive(Debug, Default)]
 pub struct WaitList {
     next: u64,
-    /// (ticket, exclusive), oldest first.
-    sleepers: std::collections::VecDeque<(u64, bool)>,
+    /// Oldest first.
+    sleepers: std::collections::VecDeque<Sleeper>,
+}
+
+/// One entry of a [`WaitList`] (`wait_queue_entry`).
+struct Sleeper {
+    ticket: u64,
+    exclusive: bool,
+    /// The process it counts asleep in. Whoever takes the entry off the
+    /// queue counts it awake again: a wake-up (as `try_to_wake_up` makes
+    /// the task TASK_RUNNING, before it runs), or the sleeper itself when
+    /// its timeout or an interrupt ends the sleep. So a process is asleep
+    /// exactly while one of its calls waits for a wake-up that has not
+    /// come ([`crate::World::is_sleeping`]): a woken call that has not run
+    /// yet is not asleep.
+    task: Option<Arc<Process>>,
+}
+
+impl Sleeper {
+    /// Taken off its queue: no longer asleep.
+    fn off_queue(&self) {
+        if let Some(p) = &self.task {
+            p.sleeping.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+impl std::fmt::Debug for Sleeper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sleeper")
+            .field("ticket", &self.ticket)
+            .field("exclusive", &self.exclusive)
+            .field("pid", &self.task.as_ref().map(|p| p.pid))
+            .finish()
+    }
 }
 
 impl WaitList {
@@ -215,31 +251,45 @@ impl WaitList {
         }
     }
 
-    /// `prepare_to_wait[_exclusive]`: join at the tail; the ticket.
-    pub(crate) fn add(&mut self, exclusive: bool) -> u64 {
+    /// `prepare_to_wait[_exclusive]`: join at the tail (or, `first`, at
+    /// the head: the next exclusive wake-up takes this sleeper first, the
+    /// `wake_order` fault; the kernel only adds at the tail), counted
+    /// asleep in `task`; the ticket.
+    fn add(&mut self, exclusive: bool, first: bool, task: Option<&Arc<Process>>) -> u64 {
         self.next += 1;
-        self.sleepers.push_back((self.next, exclusive));
-        self.next
-    }
-    /// Join at the head: the next exclusive wake-up takes this sleeper
-    /// first (the `wake_order` fault; the kernel only adds at the tail).
-    pub(crate) fn add_first(&mut self, exclusive: bool) -> u64 {
-        self.next += 1;
-        self.sleepers.push_front((self.next, exclusive));
+        if let Some(p) = task {
+            p.sleeping.fetch_add(1, Ordering::SeqCst);
+        }
+        let s = Sleeper {
+            ticket: self.next,
+            exclusive,
+            task: task.cloned(),
+        };
+        if first {
+            self.sleepers.push_front(s);
+        } else {
+            self.sleepers.push_back(s);
+        }
         self.next
     }
     /// Whether an exclusive sleeper waits: only then can the order of
     /// exclusive sleepers matter.
     pub(crate) fn has_exclusive_sleeper(&self) -> bool {
-        self.sleepers.iter().any(|&(_, excl)| excl)
+        self.sleepers.iter().any(|s| s.exclusive)
     }
     /// Whether the ticket still waits (not yet woken).
     pub(crate) fn waiting(&self, ticket: u64) -> bool {
-        self.sleepers.iter().any(|(t, _)| *t == ticket)
+        self.sleepers.iter().any(|s| s.ticket == ticket)
     }
-    /// `finish_wait` after a timeout.
+    /// `finish_wait` after a timeout or an interrupt.
     pub(crate) fn remove(&mut self, ticket: u64) {
-        self.sleepers.retain(|(t, _)| *t != ticket);
+        self.sleepers.retain(|s| {
+            let ours = s.ticket == ticket;
+            if ours {
+                s.off_queue();
+            }
+            !ours
+        });
     }
     /// `wq_has_sleeper`.
     pub(crate) fn has_sleeper(&self) -> bool {
@@ -253,14 +303,14 @@ impl WaitList {
             self.tell_woken(false);
         }
         let mut woke_exclusive = false;
-        self.sleepers.retain(|(_, excl)| {
-            if !excl {
-                return false;
+        self.sleepers.retain(|s| {
+            if s.exclusive {
+                if woke_exclusive {
+                    return true;
+                }
+                woke_exclusive = true;
             }
-            if woke_exclusive {
-                return true;
-            }
-            woke_exclusive = true;
+            s.off_queue();
             false
         });
     }
@@ -270,7 +320,9 @@ impl WaitList {
         if crate::path::recording() {
             self.tell_woken(true);
         }
-        self.sleepers.clear();
+        for s in self.sleepers.drain(..) {
+            s.off_queue();
+        }
     }
     /// The address that names this queue to its sleepers (it does not
     /// move while they sleep: it lives in an `Arc`'s socket).
@@ -285,14 +337,14 @@ impl WaitList {
             return;
         };
         let mut exclusive_taken = false;
-        for &(ticket, excl) in &self.sleepers {
-            if excl && !all {
+        for s in &self.sleepers {
+            if s.exclusive && !all {
                 if exclusive_taken {
                     continue;
                 }
                 exclusive_taken = true;
             }
-            crate::path::woke(self.key(), ticket, &by);
+            crate::path::woke(self.key(), s.ticket, &by);
         }
     }
 }
@@ -312,20 +364,16 @@ fn sleep_queued<T>(
         until,
         cancelled,
         ahead,
-        queued,
+        task,
     } = *how;
     let mut g = lock(m);
     let (gen, list) = queue(&mut g);
     if gen != seen {
         return Woke::Changed;
     }
-    let ticket = if exclusive && list.has_exclusive_sleeper() && ahead() {
-        list.add_first(exclusive)
-    } else {
-        list.add(exclusive)
-    };
+    let first = exclusive && list.has_exclusive_sleeper() && ahead();
+    let ticket = list.add(exclusive, first, task);
     let key = list.key();
-    queued();
     while queue(&mut g).1.waiting(ticket) {
         if cancelled() {
             queue(&mut g).1.remove(ticket);

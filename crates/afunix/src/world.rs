@@ -266,6 +266,7 @@ impl Kernel {
             fds: std::sync::RwLock::new(fds),
             sigpipe: AtomicBool::new(false),
             sleeping: AtomicUsize::new(0),
+            poll_scans: AtomicU64::new(0),
             alive: AtomicBool::new(true),
             umask: umask & 0o777,
             netns,
@@ -705,12 +706,26 @@ impl World {
         self.k.exit(pid)
     }
 
-    /// Whether a call of `pid` sleeps in the model right now.
+    /// Whether a call of `pid` sleeps in the model right now: waits for a
+    /// wake-up that has not come yet (as a task not TASK_RUNNING; a call
+    /// that was woken and has not run yet does not sleep), or polls
+    /// between two scans.
     pub fn is_sleeping(&self, pid: Pid) -> bool {
         let pid = pid.as_raw();
         self.k
             .proc(pid)
             .is_ok_and(|p| p.sleeping.load(Ordering::SeqCst) > 0)
+    }
+
+    /// How many scans `pid`'s polls have made that found no fd ready
+    /// (`do_poll`'s loop; the model's poll sleeps between scans rather than
+    /// on every file's queue). A poll that counted two more scans since a
+    /// moment has looked at the world after it: what happened before that
+    /// moment cannot wake it any more.
+    pub fn poll_scans(&self, pid: Pid) -> u64 {
+        self.k
+            .proc(pid.as_raw())
+            .map_or(0, |p| p.poll_scans.load(Ordering::SeqCst))
     }
 
     /// Collect (and clear) a SIGPIPE raised in `pid`.
@@ -1363,6 +1378,7 @@ impl World {
             // The model has no wait queue that spans files of every kind:
             // poll re-scans every millisecond while it sleeps.
             let p = self.k.proc(pid)?;
+            p.poll_scans.fetch_add(1, Ordering::SeqCst);
             p.sleeping.fetch_add(1, Ordering::SeqCst);
             let step = Duration::from_millis(1);
             std::thread::sleep(deadline.map_or(step, |d| {

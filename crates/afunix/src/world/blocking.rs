@@ -70,10 +70,9 @@ impl World {
                             "the timeout (SO_RCVTIMEO/SO_SNDTIMEO) expired",
                         )));
                     }
-                    // Counted asleep (`World::is_sleeping`) once on the
+                    // Counted asleep (`World::is_sleeping`) while on the
                     // queue, so whoever sees it asleep can wake it.
                     let p = self.k.proc(pid).ok();
-                    let joined = std::cell::Cell::new(false);
                     let until = match (deadline, intr.as_ref().and_then(Interrupt::deadline)) {
                         (Some(a), Some(b)) => Some(a.min(b)),
                         (a, b) => a.or(b),
@@ -88,31 +87,19 @@ impl World {
                                 || self.k.interrupted.load(Ordering::SeqCst)
                         },
                         ahead: &|| self.k.fault(crate::fault::FaultPoint::WakeOrder, pid),
-                        queued: &|| {
-                            if let Some(p) = &p {
-                                p.sleeping.fetch_add(1, Ordering::SeqCst);
-                                joined.set(true);
-                            }
-                        },
+                        task: p.as_ref(),
                     });
                     drop(armed);
                     may_restart = true;
                     crate::path::note(|| woke.describe(&w.describe()));
                     // An abandoned call does not look again (its caller
                     // would never get what it took).
-                    let left = || {
-                        if let (Some(p), true) = (&p, joined.get()) {
-                            p.sleeping.fetch_sub(1, Ordering::SeqCst);
-                        }
-                    };
                     if intr.as_ref().is_some_and(Interrupt::abandoned) {
-                        left();
                         return Err(Errno::ERESTARTNOINTR.why(rule!(
                             signal_pending,
                             "the caller abandoned the call (it will restart it)",
                         )));
                     }
-                    left();
                 }
             }
         }
