@@ -94,6 +94,9 @@ pub(crate) struct Names {
 
 /// The state of one world, shared by every thread that calls into it.
 pub struct Kernel {
+    /// This world among every world of the program (never reused): what
+    /// a thread's remembered fd lookups are keyed by.
+    pub(crate) id: u64,
     pub(crate) procs: ProcTable,
     /// The memory for files (`mm/shmem.c`): one budget per world.
     pub(crate) shmem: Arc<crate::fs::shmem::ShmemAcct>,
@@ -161,7 +164,9 @@ impl Kernel {
     }
 
     fn new(security: Option<Box<dyn Security>>) -> Kernel {
+        static WORLDS: AtomicU64 = AtomicU64::new(0);
         Kernel {
+            id: WORLDS.fetch_add(1, Ordering::Relaxed),
             procs: ProcTable::new(100),
             shmem: Arc::default(),
             names: Mutex::new(Names::default()),

@@ -37,13 +37,156 @@ fn install_lowest(
     }
 }
 
+/// What this thread last looked up (`fdget`), so that looking up again an
+/// fd that still names the same file takes no lock: the model's form of
+/// the kernel's lockless `__fget_files_rcu`, which reads the slot under
+/// RCU, takes a reference only if the file is not being freed
+/// (`get_file_rcu`, an increment if not zero), then checks that the slot
+/// still holds that file, else puts the reference and looks again. Here
+/// "still holds it" is "the removal counter of the fd's bucket has not
+/// moved" ([`crate::fs::fdtable::Removals`]). Without it every lookup
+/// takes the process's slot and its table shared: four atomic writes to
+/// lines that every thread of the process shares, which is what kept two
+/// threads of one process from running in parallel.
+mod lookup_cache {
+    use crate::fs::fdtable::REMOVAL_BUCKETS;
+    use crate::fs::file::File;
+    use crate::process::RawPid;
+    use std::cell::RefCell;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Weak};
+
+    /// Lookups remembered per thread (a send and a receive on two pairs).
+    const WAYS: usize = 4;
+
+    struct Entry {
+        world: u64,
+        pid: RawPid,
+        fd: i32,
+        removals: Arc<[AtomicU64; REMOVAL_BUCKETS]>,
+        /// The fd's removal counter when the lookup was made.
+        seen: u64,
+        /// Not a reference: a remembered lookup keeps no file open.
+        file: Weak<File>,
+    }
+
+    impl Entry {
+        fn counter(&self) -> &AtomicU64 {
+            &self.removals[self.fd as usize % REMOVAL_BUCKETS]
+        }
+    }
+
+    thread_local! {
+        /// The entries, and the next one to replace.
+        static CACHE: RefCell<([Option<Entry>; WAYS], usize)> =
+            const { RefCell::new(([None, None, None, None], 0)) };
+    }
+
+    /// How a remembered lookup went.
+    pub(super) enum Hit {
+        /// The fd still names this file: a reference to it.
+        File(Arc<File>),
+        /// Nothing remembered, or the fd may name another file now.
+        Miss,
+        /// A reference was taken, but the fd was removed meanwhile: put
+        /// it and look the fd up in its table.
+        Raced(Arc<File>),
+    }
+
+    pub(super) fn get(world: u64, pid: RawPid, fd: i32) -> Hit {
+        CACHE.with(|c| {
+            let c = c.borrow();
+            let Some(e) =
+                c.0.iter()
+                    .flatten()
+                    .find(|e| e.fd == fd && e.pid == pid && e.world == world)
+            else {
+                return Hit::Miss;
+            };
+            if e.counter().load(Ordering::SeqCst) != e.seen {
+                return Hit::Miss;
+            }
+            let Some(f) = e.file.upgrade() else {
+                return Hit::Miss;
+            };
+            // get_file_rcu: never a reference to a file already released.
+            let taken = f
+                .count
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                    (n != 0).then_some(n + 1)
+                })
+                .is_ok();
+            if !taken {
+                return Hit::Miss;
+            }
+            if e.counter().load(Ordering::SeqCst) != e.seen {
+                return Hit::Raced(f);
+            }
+            Hit::File(f)
+        })
+    }
+
+    /// Remember that `fd` of `pid` names `file`; called with the table
+    /// held shared, so no removal runs meanwhile.
+    pub(super) fn put(
+        world: u64,
+        pid: RawPid,
+        fd: i32,
+        removals: &Arc<[AtomicU64; REMOVAL_BUCKETS]>,
+        file: &Arc<File>,
+    ) {
+        CACHE.with(|c| {
+            let mut c = c.borrow_mut();
+            let seen = removals[fd as usize % REMOVAL_BUCKETS].load(Ordering::SeqCst);
+            let (entries, next) = &mut *c;
+            let same = entries
+                .iter_mut()
+                .flatten()
+                .find(|e| e.fd == fd && e.pid == pid && e.world == world);
+            if let Some(e) = same {
+                if Arc::ptr_eq(&e.removals, removals)
+                    && std::ptr::eq(e.file.as_ptr(), Arc::as_ptr(file))
+                {
+                    e.seen = seen;
+                    return;
+                }
+            }
+            let slot = entries
+                .iter()
+                .position(|e| {
+                    e.as_ref()
+                        .is_some_and(|e| e.fd == fd && e.pid == pid && e.world == world)
+                })
+                .unwrap_or_else(|| {
+                    let n = *next;
+                    *next = (n + 1) % WAYS;
+                    n
+                });
+            entries[slot] = Some(Entry {
+                world,
+                pid,
+                fd,
+                removals: Arc::clone(removals),
+                seen,
+                file: Arc::downgrade(file),
+            });
+        });
+    }
+}
+
 impl Kernel {
     /// The open file behind `fd` of `pid` (`fdget`), with a reference.
     pub(crate) fn fdget(&self, pid: RawPid, fd: i32) -> SysResult<Arc<File>> {
+        match lookup_cache::get(self.id, pid, fd) {
+            lookup_cache::Hit::File(f) => return Ok(f),
+            lookup_cache::Hit::Raced(f) => self.fput(f),
+            lookup_cache::Hit::Miss => {}
+        }
         self.procs
             .with(pid, |p| {
                 let t = p.fd_table();
                 let e = t.get(fd)?;
+                lookup_cache::put(self.id, pid, fd, &t.removals.0, &e.file);
                 Ok(self.fget(&e.file))
             })
             .unwrap_or_else(|| Err(crate::world::no_such_process()))

@@ -9,6 +9,7 @@
 
 use crate::errno::{Errno, SysResult};
 use crate::fs::file::File;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// One slot: the open file and the descriptor's own flag.
@@ -20,9 +21,44 @@ pub struct FdEntry {
     pub cloexec: bool,
 }
 
+/// How many removal counters a table has ([`Removals`]).
+pub(crate) const REMOVAL_BUCKETS: usize = 16;
+
+/// Counters of the fds a table stopped naming, by `fd % 16`: each removal
+/// (close, dup2 over an open fd, close-on-exec, exit) bumps its fd's
+/// counter, under the table's lock, before the reference it held is put.
+/// A lookup that remembered which file an fd named, and the counter then,
+/// knows without the lock that the fd still names it while the counter
+/// has not moved (see `fd::lookup_cache`). Sixteen words, not one per
+/// fd, so an idle process stays small and closing one fd rarely tells
+/// the lookups of another to look again. A table's copy (fork) counts
+/// its own removals.
+#[derive(Debug, Default)]
+pub(crate) struct Removals(pub(crate) Arc<[AtomicU64; REMOVAL_BUCKETS]>);
+
+impl Clone for Removals {
+    fn clone(&self) -> Removals {
+        Removals::default()
+    }
+}
+
+impl Removals {
+    /// Called with the table held alone, so no other bump races this one
+    /// (a store, not a read-modify-write). A lookup that took a reference
+    /// after the removal's `fput` sees it: the store comes before that
+    /// `fput`, whose decrement the lookup's increment then follows.
+    fn bump(&self, fd: usize) {
+        if let Some(c) = self.0.get(fd % REMOVAL_BUCKETS) {
+            c.store(c.load(Ordering::Relaxed).wrapping_add(1), Ordering::Release);
+        }
+    }
+}
+
 /// A process's fd table.
 #[derive(Clone, Debug, Default)]
 pub struct FdTable {
+    /// Bumped for every fd the table stops naming.
+    pub(crate) removals: Removals,
     slots: Vec<Option<FdEntry>>,
     /// `open_fds`: bit `fd % 64` of word `fd / 64` is set while fd is open.
     open_fds: Vec<u64>,
@@ -169,6 +205,7 @@ impl FdTable {
         // The slots are not given back (nor is the kernel's expanded
         // fdtable): the next install at this number reuses them.
         let i = fd as usize;
+        self.removals.bump(i);
         self.set_open(i, false);
         // __put_unused_fd: the freed number is the new lowest candidate.
         self.next_fd = self.next_fd.min(i);
@@ -196,6 +233,9 @@ impl FdTable {
 
     /// Remove every entry, returning them.
     pub fn drain(&mut self) -> Vec<FdEntry> {
+        for i in 0..REMOVAL_BUCKETS {
+            self.removals.bump(i);
+        }
         self.open_fds.clear();
         self.full_fds_bits.clear();
         self.next_fd = 0;
