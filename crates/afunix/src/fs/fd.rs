@@ -49,7 +49,7 @@ fn install_lowest(
 /// lines that every thread of the process shares, which is what kept two
 /// threads of one process from running in parallel.
 mod lookup_cache {
-    use crate::fs::fdtable::REMOVAL_BUCKETS;
+    use crate::fs::fdtable::{removal_counter, REMOVAL_BUCKETS};
     use crate::fs::file::File;
     use crate::process::RawPid;
     use std::cell::RefCell;
@@ -72,7 +72,10 @@ mod lookup_cache {
 
     impl Entry {
         fn counter(&self) -> &AtomicU64 {
-            &self.removals[self.fd as usize % REMOVAL_BUCKETS]
+            removal_counter(&self.removals, self.fd as usize)
+        }
+        fn is(&self, world: u64, pid: RawPid, fd: i32) -> bool {
+            self.fd == fd && self.pid == pid && self.world == world
         }
     }
 
@@ -96,11 +99,7 @@ mod lookup_cache {
     pub(super) fn get(world: u64, pid: RawPid, fd: i32) -> Hit {
         CACHE.with(|c| {
             let c = c.borrow();
-            let Some(e) =
-                c.0.iter()
-                    .flatten()
-                    .find(|e| e.fd == fd && e.pid == pid && e.world == world)
-            else {
+            let Some(e) = c.0.iter().flatten().find(|e| e.is(world, pid, fd)) else {
                 return Hit::Miss;
             };
             if e.counter().load(Ordering::SeqCst) != e.seen {
@@ -137,13 +136,13 @@ mod lookup_cache {
     ) {
         CACHE.with(|c| {
             let mut c = c.borrow_mut();
-            let seen = removals[fd as usize % REMOVAL_BUCKETS].load(Ordering::SeqCst);
+            let seen = removal_counter(removals, fd as usize).load(Ordering::SeqCst);
             let (entries, next) = &mut *c;
             let same = entries
-                .iter_mut()
-                .flatten()
-                .find(|e| e.fd == fd && e.pid == pid && e.world == world);
-            if let Some(e) = same {
+                .iter()
+                .position(|e| e.as_ref().is_some_and(|e| e.is(world, pid, fd)));
+            // The same file under the same key: only the counter moved.
+            if let Some(Some(e)) = same.map(|i| &mut entries[i]) {
                 if Arc::ptr_eq(&e.removals, removals)
                     && std::ptr::eq(e.file.as_ptr(), Arc::as_ptr(file))
                 {
@@ -151,17 +150,11 @@ mod lookup_cache {
                     return;
                 }
             }
-            let slot = entries
-                .iter()
-                .position(|e| {
-                    e.as_ref()
-                        .is_some_and(|e| e.fd == fd && e.pid == pid && e.world == world)
-                })
-                .unwrap_or_else(|| {
-                    let n = *next;
-                    *next = (n + 1) % WAYS;
-                    n
-                });
+            let slot = same.unwrap_or_else(|| {
+                let n = *next;
+                *next = (n + 1) % WAYS;
+                n
+            });
             entries[slot] = Some(Entry {
                 world,
                 pid,

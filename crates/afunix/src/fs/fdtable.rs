@@ -42,15 +42,19 @@ impl Clone for Removals {
     }
 }
 
+/// The counter of `fd` among a table's removal counters.
+pub(crate) fn removal_counter(counters: &[AtomicU64; REMOVAL_BUCKETS], fd: usize) -> &AtomicU64 {
+    &counters[fd % REMOVAL_BUCKETS]
+}
+
 impl Removals {
     /// Called with the table held alone, so no other bump races this one
     /// (a store, not a read-modify-write). A lookup that took a reference
     /// after the removal's `fput` sees it: the store comes before that
     /// `fput`, whose decrement the lookup's increment then follows.
     fn bump(&self, fd: usize) {
-        if let Some(c) = self.0.get(fd % REMOVAL_BUCKETS) {
-            c.store(c.load(Ordering::Relaxed).wrapping_add(1), Ordering::Release);
-        }
+        let c = removal_counter(&self.0, fd);
+        c.store(c.load(Ordering::Relaxed).wrapping_add(1), Ordering::Release);
     }
 }
 
