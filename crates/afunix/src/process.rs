@@ -24,8 +24,10 @@ pub struct Cred {
     pub egid: u32,
     /// Saved set-gid.
     pub sgid: u32,
-    /// Supplementary groups.
-    pub groups: Vec<u32>,
+    /// Supplementary groups, sorted (`cred->group_info`: shared, as the
+    /// kernel's is refcounted, by every copy of the credentials and every
+    /// socket's peer credentials taken from them).
+    pub groups: std::sync::Arc<[u32]>,
 }
 
 impl Cred {
@@ -40,7 +42,7 @@ impl Cred {
             gid,
             egid: gid,
             sgid: gid,
-            groups,
+            groups: groups.into(),
         }
     }
 

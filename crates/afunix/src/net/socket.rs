@@ -198,12 +198,12 @@ impl Kernel {
         self.lsm(pid, |sec, task| {
             sec.socket_socketpair(task, SocketRef(&a), SocketRef(&b))
         })?;
-        let pc = PeerCred {
+        let pc = Arc::new(PeerCred {
             pid,
             uid: p.cred.euid,
             gid: p.cred.egid,
-            groups: p.cred.groups.clone(),
-        };
+            groups: Arc::clone(&p.cred.groups),
+        });
         {
             let (mut ga, mut gb) = double_lock(&a, &b);
             ga.peer = Some(Arc::clone(&b));
@@ -211,8 +211,8 @@ impl Kernel {
             // unix_socketpair: both ends are ESTABLISHED, whatever the type.
             ga.state = SockState::Established;
             gb.state = SockState::Established;
-            ga.peercred = Some(Box::new(pc.clone()));
-            gb.peercred = Some(Box::new(pc));
+            ga.peercred = Some(Arc::clone(&pc));
+            gb.peercred = Some(pc);
         }
         let nb = ty & SOCK_NONBLOCK != 0;
         let cloexec = ty & SOCK_CLOEXEC != 0;

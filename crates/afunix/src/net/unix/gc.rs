@@ -67,14 +67,108 @@ struct Edge {
     skb: (u64, u64),
 }
 
+/// A vertex's edges (`vertex->edges`), in the order they were added
+/// (messages mostly leave in that order too: removal is from the front).
+/// Most sockets are in flight once: the first edge is kept in the vertex,
+/// and only a socket in flight several times allocates a queue, so that
+/// walking an edge reads no other memory and freeing a vertex frees
+/// nothing else.
+#[derive(Debug)]
+enum Edges {
+    One(Edge),
+    Many(VecDeque<Edge>),
+}
+
+impl Edges {
+    fn push_back(&mut self, e: Edge) {
+        match self {
+            Edges::Many(q) if q.is_empty() => *self = Edges::One(e),
+            Edges::Many(q) => q.push_back(e),
+            Edges::One(_) => {
+                let Edges::One(first) = std::mem::replace(self, Edges::Many(VecDeque::new()))
+                else {
+                    return;
+                };
+                *self = Edges::Many(VecDeque::from([first, e]));
+            }
+        }
+    }
+
+    #[inline]
+    fn get(&self, i: usize) -> Option<&Edge> {
+        match self {
+            Edges::One(e) => (i == 0).then_some(e),
+            Edges::Many(q) => q.get(i),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Edge> {
+        let (one, many) = match self {
+            Edges::One(e) => (Some(e), None),
+            Edges::Many(q) => (None, Some(q.iter())),
+        };
+        one.into_iter().chain(many.into_iter().flatten())
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Edges::One(_) => 1,
+            Edges::Many(q) => q.len(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn remove(&mut self, pos: usize) -> Option<Edge> {
+        match self {
+            Edges::Many(q) => q.remove(pos),
+            Edges::One(_) if pos != 0 => None,
+            Edges::One(_) => match std::mem::replace(self, Edges::Many(VecDeque::new())) {
+                Edges::One(e) => Some(e),
+                Edges::Many(_) => None,
+            },
+        }
+    }
+}
+
+/// The members of a group: a vertex alone (every new vertex, and most
+/// SCCs of a walk) needs no vector of its own.
+#[derive(Debug)]
+enum Members {
+    One(Slot),
+    Ring(Vec<Slot>),
+}
+
+impl Members {
+    fn of(scc: &[Slot]) -> Members {
+        match scc {
+            [v] => Members::One(*v),
+            _ => Members::Ring(scc.to_vec()),
+        }
+    }
+
+    #[inline]
+    fn as_slice(&self) -> &[Slot] {
+        match self {
+            Members::One(v) => std::slice::from_ref(v),
+            Members::Ring(r) => r,
+        }
+    }
+}
+
 /// One in-flight socket (`struct unix_vertex`).
 #[derive(Debug)]
 struct Vertex {
-    sock: Weak<Sock>,
-    file: Weak<File>,
-    /// `vertex->edges`, in the order they were added (messages mostly
-    /// leave in that order too: removal is from the front).
-    edges: VecDeque<Edge>,
+    /// The socket and its file. Strong references that keep no file
+    /// open: a vertex exists only while a queued message holds the file
+    /// (and it, the socket), and `f_count` is the file's own count; so a
+    /// walk reads the count without an upgrade, as `unix_vertex_dead`
+    /// reads `file_count(u->sk.sk_socket->file)` through plain pointers.
+    sock: Arc<Sock>,
+    file: Arc<File>,
+    edges: Edges,
     index: u64,
     scc_index: u64,
     /// The vertices of its SCC from the last full walk (`scc_entry`
@@ -93,7 +187,7 @@ struct Vertex {
 #[derive(Debug)]
 struct Group {
     /// In DFS push order; a member that left is skipped when read.
-    members: Vec<Slot>,
+    members: Members,
     /// Members still in flight.
     live: usize,
     /// The index of a member last found not dead (see `group_verdict`).
@@ -229,9 +323,6 @@ impl GcState {
         e.succ.gc_queued_fds.fetch_add(1, Ordering::Relaxed);
         let succ = self.successor(&e);
         if let Some(v) = self.vx_mut(slot) {
-            if v.edges.capacity() == 0 {
-                v.edges.reserve_exact(1);
-            }
             v.edges.push_back(e);
         }
         self.update_graph(succ);
@@ -246,9 +337,9 @@ impl GcState {
         self.next_seq += 1;
         let seq = self.next_seq;
         let vertex = Vertex {
-            sock: Arc::downgrade(pred),
-            file: Arc::downgrade(file),
-            edges: VecDeque::new(),
+            sock: Arc::clone(pred),
+            file: Arc::clone(file),
+            edges: Edges::Many(VecDeque::new()),
             index: self.unvisited_index,
             scc_index: self.max_scc_index,
             group,
@@ -273,7 +364,7 @@ impl GcState {
         self.groups.insert(
             group,
             Group {
-                members: vec![slot],
+                members: Members::One(slot),
                 live: 1,
                 witness: 0,
             },
@@ -362,7 +453,7 @@ impl GcState {
         let Some(vx) = self.vx(v) else {
             return false;
         };
-        for e in &vx.edges {
+        for e in vx.edges.iter() {
             let Some(n) = self.successor(e) else {
                 return false;
             };
@@ -370,7 +461,7 @@ impl GcState {
                 return false;
             }
         }
-        let count = vx.file.upgrade().map_or(0, |f| f.count());
+        let count = vx.file.count();
         count == vx.edges.len()
     }
 
@@ -385,14 +476,8 @@ impl GcState {
     }
 
     /// Finalise one SCC (push order, root first), regrouped as `group`:
-    /// mark it visited, decide whether it is dead. Returns its sockets
-    /// when it is.
-    fn finalise(
-        &mut self,
-        scc: &[Slot],
-        group: u64,
-        visited: &mut Vec<(Slot, u64)>,
-    ) -> Option<Vec<Slot>> {
+    /// mark it visited, decide whether it is dead (and so to be purged).
+    fn finalise(&mut self, scc: &[Slot], group: u64, visited: &mut Vec<(Slot, u64)>) -> bool {
         let mut dead = true;
         let (epoch, gi) = (self.epoch, self.grouped_index);
         for &v in scc {
@@ -405,13 +490,10 @@ impl GcState {
                 dead = self.vertex_dead(v);
             }
         }
-        if dead {
-            return Some(scc.to_vec());
-        }
-        if self.scc_cyclic(scc) {
+        if !dead && self.scc_cyclic(scc) {
             self.cyclic.insert(group);
         }
-        None
+        dead
     }
 
     // __unix_walk_scc: Tarjan's walk with the kernel's bookkeeping.
@@ -472,13 +554,13 @@ impl GcState {
                     self.groups.insert(
                         group,
                         Group {
-                            members: scc.clone(),
+                            members: Members::of(&scc),
                             live: scc.len(),
                             witness: 0,
                         },
                     );
-                    if let Some(d) = self.finalise(&scc, group, visited) {
-                        hit.push(d);
+                    if self.finalise(&scc, group, visited) {
+                        hit.push(scc);
                     }
                 }
                 // Backtrack: the edge to the current vertex, its ancestor.
@@ -563,10 +645,11 @@ impl GcState {
         let Some(group) = self.groups.get(&g) else {
             return false;
         };
-        let n = group.members.len();
+        let members = group.members.as_slice();
+        let n = members.len();
         let start = group.witness;
         let live = group.live;
-        let member = |k: usize| group.members[(start + k) % n];
+        let member = |k: usize| members[(start + k) % n];
         let mut alive_at = None;
         let mut any = None;
         let mut looked = 0u64;
@@ -601,6 +684,7 @@ impl GcState {
             .groups
             .get(&g)?
             .members
+            .as_slice()
             .iter()
             .copied()
             .filter(|&m| self.vx(m).is_some_and(|x| x.group == g))
@@ -874,10 +958,15 @@ impl Kernel {
             } else {
                 gc.walk_full()
             };
-            hit.into_iter()
+            let dead: Vec<Arc<Sock>> = hit
+                .into_iter()
                 .flatten()
-                .filter_map(|v| gc.vx(v).and_then(|x| x.sock.upgrade()))
-                .collect()
+                .filter_map(|v| gc.vx(v).map(|x| Arc::clone(&x.sock)))
+                .collect();
+            // The purge frees the vertex of each: room for their slots at
+            // once, rather than a free list grown (and copied) as it goes.
+            gc.free.reserve(dead.len());
+            dead
         };
         // unix_collect_skb: splice the queues (a listener's: its embryos').
         // (Each queue is taken whole, as `skb_queue_splice_init` moves it:

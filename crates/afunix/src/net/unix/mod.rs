@@ -120,8 +120,8 @@ pub struct PeerCred {
     pub uid: u32,
     /// egid.
     pub gid: u32,
-    /// Supplementary groups.
-    pub groups: Vec<u32>,
+    /// Supplementary groups (the process's `group_info`, shared).
+    pub groups: Arc<[u32]>,
 }
 
 /// One queued message (`struct sk_buff` with its `unix_skb_parms`).
@@ -295,8 +295,10 @@ pub struct SockInner {
     pub rcvlowat: i32,
     /// `sk_max_ack_backlog`: the dgram queue limit, or the listen backlog.
     pub max_ack_backlog: u32,
-    /// `sk_peer_cred`/`sk_peer_pid`.
-    pub peercred: Option<Box<PeerCred>>,
+    /// `sk_peer_cred`/`sk_peer_pid`: a reference, as `get_cred` takes one
+    /// (both ends of a socketpair share theirs; an accepted socket shares
+    /// its listener's, `copy_peercred`).
+    pub peercred: Option<Arc<PeerCred>>,
     /// `sk_filter`.
     pub filter: Option<Arc<Program>>,
     /// `u->oob_skb`: the id of the skb holding the current OOB byte.

@@ -106,14 +106,14 @@ fn batch_end(len: usize, mut at: usize, mut wmem: usize, sndbuf: usize) -> usize
 }
 
 impl Kernel {
-    fn peercred_of(&self, pid: RawPid) -> Result<PeerCred, crate::errno::Error> {
+    fn peercred_of(&self, pid: RawPid) -> Result<Arc<PeerCred>, crate::errno::Error> {
         let p = self.proc(pid)?;
-        Ok(PeerCred {
+        Ok(Arc::new(PeerCred {
             pid,
             uid: p.cred.euid,
             gid: p.cred.egid,
-            groups: p.cred.groups.clone(),
-        })
+            groups: Arc::clone(&p.cred.groups),
+        }))
     }
 
     // unix_listen
@@ -143,7 +143,7 @@ impl Kernel {
         }
         g.max_ack_backlog = backlog.max(0) as u32;
         g.state = SockState::Listen;
-        g.peercred = Some(Box::new(pc));
+        g.peercred = Some(pc);
         // A larger backlog lets waiting connectors in (all of them).
         s.wake_peers_all_locked(&mut g);
         Ok(())
@@ -217,7 +217,7 @@ impl Kernel {
             let mut n = newsk.lock();
             n.state = SockState::Established;
             n.peer = Some(Arc::clone(s));
-            n.peercred = Some(Box::new(connector));
+            n.peercred = Some(connector);
             n.passcred = og.passcred;
             n.passpidfd = og.passpidfd;
             n.passrights = og.passrights;
