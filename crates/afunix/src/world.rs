@@ -1192,17 +1192,33 @@ impl World {
     /// # Errors
     /// As [`World::sendmsg`].
     pub fn send_with_fds(&self, pid: Pid, fd: Fd, data: &[u8], fds: &[Fd]) -> SysResult<usize> {
-        let control = if fds.is_empty() {
-            Vec::new()
+        use crate::abi::cmsg::{cmsg_space, write_rights, CmsgBuilder};
+        // A few fds: the message is built on the stack, as a C program's
+        // `char buf[CMSG_SPACE(n * sizeof(int))]` (no allocation per send).
+        const ON_STACK: usize = 8;
+        let mut raw = [0i32; ON_STACK];
+        let mut small = [0u8; cmsg_space(4 * ON_STACK)];
+        let space = cmsg_space(4 * fds.len());
+        let built;
+        let control: &[u8] = if fds.is_empty() {
+            &[]
+        } else if let Some(raw) = raw.get_mut(..fds.len()) {
+            for (r, fd) in raw.iter_mut().zip(fds) {
+                *r = fd.as_raw();
+            }
+            // (The padding after the fds is the array's zeros.)
+            write_rights(&mut small, raw);
+            small.get(..space).unwrap_or_default()
         } else {
-            let mut b = crate::abi::cmsg::CmsgBuilder::new();
+            let mut b = CmsgBuilder::new();
             b.rights(fds);
-            b.into_bytes()
+            built = b.into_bytes();
+            &built
         };
         let msg = crate::net::socket::MsgHdr {
             name: None,
             iov: Some(data),
-            control: &control,
+            control,
         };
         self.sendmsg(pid, fd, &msg, 0)
     }

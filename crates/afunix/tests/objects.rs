@@ -159,3 +159,50 @@ fn seqpacket_keeps_records_and_fds_are_cut_without_room() {
     let not_sock: UnixStream<'_> = OwnedFd::memfd(&w, p, b"").unwrap().into_socket();
     assert_eq!(not_sock.send(b"x").unwrap_err().errno, Errno::ENOTSOCK);
 }
+
+/// `World::send_with_fds` sends what a `CmsgBuilder` control buffer sends
+/// (one SCM_RIGHTS message, padded to CMSG_SPACE), whether it builds the
+/// message on the stack (up to 8 fds) or on the heap: the same files, in
+/// order, and the same control bytes back.
+#[test]
+fn send_with_fds_sends_what_a_built_control_buffer_sends() {
+    use afunix::abi::cmsg::{cmsg_space, CmsgBuilder};
+    use afunix::abi::consts::SOCK_DGRAM;
+    use afunix::net::socket::MsgHdr;
+    let w = World::new();
+    let p = w.spawn(&TaskSpec::default());
+    let [a, b] = w.socketpair(p, SOCK_DGRAM).unwrap();
+    let before = w.open_files();
+    for n in [1, 7, 8, 9, 20] {
+        let files: Vec<afunix::Fd> = (0..n as u8).map(|i| w.memfd(p, &[i]).unwrap()).collect();
+        let sent = &files[..];
+        let control = CmsgBuilder::new().rights(sent).finish();
+        let msg = MsgHdr {
+            name: None,
+            iov: Some(b"x"),
+            control: &control,
+        };
+        w.sendmsg(p, a, &msg, 0).unwrap();
+        w.send_with_fds(p, a, b"x", sent).unwrap();
+        let built = w.recvmsg(p, b, 4, cmsg_space(4 * 253), 0).unwrap();
+        let ours = w.recvmsg(p, b, 4, cmsg_space(4 * 253), 0).unwrap();
+        assert_eq!(ours.control.len(), built.control.len(), "{n} fds");
+        assert_eq!(ours.flags, built.flags, "{n} fds");
+        let (ours, built) = (ours.rights(), built.rights());
+        assert_eq!(ours.len(), n);
+        for ((o, b), i) in ours.iter().zip(&built).zip(0u8..) {
+            assert_eq!(w.read(p, *o, 4).unwrap(), [i], "{n} fds");
+            assert_eq!(
+                w.read(p, *b, 4).unwrap(),
+                Vec::<u8>::new(),
+                "{n} fds: shared offset"
+            );
+            w.close(p, *o).unwrap();
+            w.close(p, *b).unwrap();
+        }
+        for f in files {
+            w.close(p, f).unwrap();
+        }
+    }
+    assert_eq!(w.open_files(), before);
+}

@@ -56,8 +56,21 @@ mod lookup_cache {
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::{Arc, Weak};
 
-    /// Lookups remembered per thread (a send and a receive on two pairs).
-    const WAYS: usize = 4;
+    /// Lookups remembered per thread, one per slot: a program with a few
+    /// dozen busy fds (or a chain of processes passing one along) keeps
+    /// them all, and finding one is one slot to compare.
+    const SLOTS: usize = 64;
+
+    /// The slot of a key: consecutive fds of one process fall in
+    /// consecutive slots, and other processes and worlds are offset by
+    /// odd multipliers, so that a small working set rarely collides.
+    #[inline]
+    fn slot(world: u64, pid: RawPid, fd: i32) -> usize {
+        let k = (fd as u64)
+            .wrapping_add((pid as u64).wrapping_mul(37))
+            .wrapping_add(world.wrapping_mul(101));
+        (k as usize) % SLOTS
+    }
 
     struct Entry {
         world: u64,
@@ -80,9 +93,9 @@ mod lookup_cache {
     }
 
     thread_local! {
-        /// The entries, and the next one to replace.
-        static CACHE: RefCell<([Option<Entry>; WAYS], usize)> =
-            const { RefCell::new(([None, None, None, None], 0)) };
+        /// The entries, each in the slot of its key.
+        static CACHE: RefCell<[Option<Entry>; SLOTS]> =
+            const { RefCell::new([const { None }; SLOTS]) };
     }
 
     /// How a remembered lookup went.
@@ -99,7 +112,10 @@ mod lookup_cache {
     pub(super) fn get(world: u64, pid: RawPid, fd: i32) -> Hit {
         CACHE.with(|c| {
             let c = c.borrow();
-            let Some(e) = c.0.iter().flatten().find(|e| e.is(world, pid, fd)) else {
+            let Some(e) = c[slot(world, pid, fd)]
+                .as_ref()
+                .filter(|e| e.is(world, pid, fd))
+            else {
                 return Hit::Miss;
             };
             if e.counter().load(Ordering::SeqCst) != e.seen {
@@ -137,12 +153,9 @@ mod lookup_cache {
         CACHE.with(|c| {
             let mut c = c.borrow_mut();
             let seen = removal_counter(removals, fd as usize).load(Ordering::SeqCst);
-            let (entries, next) = &mut *c;
-            let same = entries
-                .iter()
-                .position(|e| e.as_ref().is_some_and(|e| e.is(world, pid, fd)));
+            let entry = &mut c[slot(world, pid, fd)];
             // The same file under the same key: only the counter moved.
-            if let Some(Some(e)) = same.map(|i| &mut entries[i]) {
+            if let Some(e) = entry.as_mut().filter(|e| e.is(world, pid, fd)) {
                 if Arc::ptr_eq(&e.removals, removals)
                     && std::ptr::eq(e.file.as_ptr(), Arc::as_ptr(file))
                 {
@@ -150,12 +163,7 @@ mod lookup_cache {
                     return;
                 }
             }
-            let slot = same.unwrap_or_else(|| {
-                let n = *next;
-                *next = (n + 1) % WAYS;
-                n
-            });
-            entries[slot] = Some(Entry {
+            *entry = Some(Entry {
                 world,
                 pid,
                 fd,
@@ -210,28 +218,32 @@ impl Kernel {
         }
     }
 
-    /// Install up to `max` files of `files` at the lowest free fds of `pid`,
-    /// in order, under one hold of the table's lock, appending each fd to
-    /// `installed`; stop at the first that cannot be installed (its
-    /// reference is dropped; the `ReceiveFd` fault counts as one).
+    /// Install up to `installed.len()` files of `files` at the lowest free
+    /// fds of `pid`, in order, under one hold of the table's lock, writing
+    /// each fd to `installed`; stop at the first that cannot be installed
+    /// (its reference is dropped; the `ReceiveFd` fault counts as one).
+    /// Returns how many were installed.
     pub(crate) fn fd_install_many(
         &self,
         pid: RawPid,
         files: &mut impl Iterator<Item = Arc<File>>,
-        max: usize,
         cloexec: bool,
-        installed: &mut Vec<i32>,
-    ) {
+        installed: &mut [i32],
+    ) -> usize {
+        let mut n = 0;
         // The refused file is put after the slot is left (an fput may
         // release a socket, which must not wait on the process table).
         let refused = self.procs.with(pid, |p| {
             let mut t = p.fd_table_mut();
-            for file in files.take(max) {
+            for (slot, file) in installed.iter_mut().zip(files) {
                 if self.fault(crate::fault::FaultPoint::ReceiveFd, pid) {
                     return Some(file);
                 }
                 match install_lowest(p, &mut t, file, cloexec) {
-                    Ok(fd) => installed.push(fd),
+                    Ok(fd) => {
+                        *slot = fd;
+                        n += 1;
+                    }
                     Err((file, _)) => return Some(file),
                 }
             }
@@ -240,6 +252,7 @@ impl Kernel {
         if let Some(f) = refused.flatten() {
             self.fput(f);
         }
+        n
     }
 
     /// Install two files at the two lowest free fds, both or neither (the

@@ -287,14 +287,25 @@ impl Kernel {
         let count = fds.len();
         let fdmax = w.rights_room().min(count);
         let cloexec = flags & MSG_CMSG_CLOEXEC != 0;
-        let mut installed = Vec::with_capacity(fdmax);
+        // The fds installed: on the stack for a few (most messages), as
+        // the kernel writes each straight to the user's buffer.
+        let mut few = [0i32; 16];
+        let mut many = Vec::new();
+        let room: &mut [i32] = match few.get_mut(..fdmax) {
+            Some(few) => few,
+            None => {
+                many.resize(fdmax, 0);
+                &mut many
+            }
+        };
+        let mut n = 0;
         let mut rest = fds.into_iter();
         if self.security.is_none() {
             // No hook to call between two: every fd under one hold of the
             // table's lock (receive_fd → get_unused_fd_flags + fd_install).
-            self.fd_install_many(pid, &mut rest, fdmax, cloexec, &mut installed);
+            n = self.fd_install_many(pid, &mut rest, cloexec, room);
         } else {
-            for _ in 0..fdmax {
+            for slot in room.iter_mut() {
                 let Some(f) = rest.next() else { break };
                 if self
                     .lsm(pid, |sec, task| sec.file_receive(task, FileRef(&f)))
@@ -308,11 +319,15 @@ impl Kernel {
                     break;
                 }
                 match self.fd_install(pid, f, cloexec) {
-                    Ok(fd) => installed.push(fd),
+                    Ok(fd) => {
+                        *slot = fd;
+                        n += 1;
+                    }
                     Err(_) => break, // fd_install dropped f
                 }
             }
         }
+        let installed = room.get(..n).unwrap_or_default();
         let leftover: Vec<Arc<File>> = rest.collect();
         crate::path::note(|| {
             let dropped = count - installed.len();
@@ -326,7 +341,7 @@ impl Kernel {
             }
         });
         if !installed.is_empty() {
-            w.put_rights(&installed);
+            w.put_rights(installed);
         }
         if installed.len() < count || (count > 0 && fdmax == 0) {
             w.set_ctrunc();
