@@ -36,6 +36,9 @@ pub struct ScmCookie {
     pub fp: Vec<Arc<File>>,
     /// Explicit credentials; the last `SCM_CREDENTIALS` wins.
     pub creds: Option<ScmCreds>,
+    /// `fpl->user`: the sender's (real) uid, taken with the files
+    /// (`get_uid(current_user())`), whose in-flight count they join.
+    pub user: u32,
 }
 
 /// The credentials a receive reports: those of the message it read
@@ -67,7 +70,7 @@ impl Kernel {
             Ok(()) => {
                 if !cookie.fp.is_empty() {
                     // unix_prepare_fpl → unix_schedule_gc(user)
-                    self.unix_schedule_gc_for(pid);
+                    self.unix_schedule_gc_for(cookie.user);
                 }
                 Ok(cookie)
             }
@@ -85,7 +88,7 @@ impl Kernel {
                 continue;
             }
             match cmsg.ty {
-                SCM_RIGHTS => self.scm_fp_copy(pid, cmsg.data, &mut cookie.fp)?,
+                SCM_RIGHTS => self.scm_fp_copy(pid, cmsg.data, cookie)?,
                 SCM_CREDENTIALS => {
                     if cmsg.cmsg_len != crate::abi::cmsg::cmsg_len(Ucred::SIZE) as u64 {
                         crate::path::note(|| {
@@ -129,7 +132,8 @@ impl Kernel {
     }
 
     // scm_fp_copy: take a reference to each file, in order.
-    fn scm_fp_copy(&self, pid: RawPid, data: &[u8], fp: &mut Vec<Arc<File>>) -> SysResult<()> {
+    fn scm_fp_copy(&self, pid: RawPid, data: &[u8], cookie: &mut ScmCookie) -> SysResult<()> {
+        let ScmCookie { fp, user, .. } = cookie;
         crate::path::step("scm_fp_copy");
         let num = data.len() / 4;
         if num == 0 {
@@ -158,6 +162,7 @@ impl Kernel {
         let ebadf = || Errno::EBADF.why(rule!(scm_fp_copy, "fget_raw: fd not open"));
         self.procs
             .with(pid, |p| {
+                *user = p.cred.uid;
                 let t = p.fd_table();
                 for (i, chunk) in data.chunks_exact(4).enumerate() {
                     let fd = i32::from_ne_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);

@@ -400,7 +400,7 @@ impl Kernel {
         }
         let c = cookie.take().unwrap_or_default();
         let cred = self.unix_skb_cred(pid, sk_passcred, &og, &c);
-        let skb = self.unix_new_skb(pid, s, data.into(), c, cred, &mut og);
+        let skb = self.unix_new_skb(s, data.into(), c, cred, &mut og);
         crate::path::note(|| {
             format!(
                 "queued {} bytes on #{} with {} files",
@@ -446,7 +446,6 @@ impl Kernel {
     /// A message from `s`, charged to its wmem. It takes the cookie's files.
     pub(crate) fn unix_new_skb(
         &self,
-        pid: RawPid,
         s: &Arc<Sock>,
         data: SkbData,
         cookie: ScmCookie,
@@ -459,11 +458,7 @@ impl Kernel {
             skb_truesize(data.len())
         };
         s.wmem.fetch_add(truesize, Ordering::SeqCst);
-        let fp_user = if cookie.fp.is_empty() {
-            0
-        } else {
-            self.procs.with(pid, |p| p.cred.uid).unwrap_or(0)
-        };
+        let fp_user = if cookie.fp.is_empty() { 0 } else { cookie.user };
         let id = receiver.next_skb;
         receiver.next_skb += 1;
         Skb {

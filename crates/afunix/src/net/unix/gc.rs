@@ -892,18 +892,16 @@ impl Kernel {
     /// `unix_schedule_gc(fpl->user)` from `unix_prepare_fpl`: a user with
     /// `UNIX_INFLIGHT_SANE_USER` files in flight waits for the collector
     /// (`flush_work`) before sending more.
-    pub(crate) fn unix_schedule_gc_for(&self, pid: crate::process::RawPid) {
+    pub(crate) fn unix_schedule_gc_for(&self, user: u32) {
         const UNIX_INFLIGHT_SANE_USER: usize = crate::abi::consts::SCM_MAX_FD * 8;
         if !self.gc_deferred.load(Ordering::SeqCst) {
             return;
         }
-        let Ok(p) = self.proc(pid) else { return };
         let flush = {
             let gc = self.gc_lock();
             // unix_graph_cyclic_sccs: the last walk found a cycle.
             !gc.cyclic.is_empty()
-                && gc.user_inflight.get(&p.cred.uid).copied().unwrap_or(0)
-                    >= UNIX_INFLIGHT_SANE_USER
+                && gc.user_inflight.get(&user).copied().unwrap_or(0) >= UNIX_INFLIGHT_SANE_USER
         };
         if flush {
             self.unix_gc();

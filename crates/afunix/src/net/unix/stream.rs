@@ -443,7 +443,7 @@ impl Kernel {
             let chunk = batch.chunk(data, pr.sent..pr.sent + size, || {
                 batch_end(len, pr.sent, s.wmem(), sndbuf)
             });
-            let skb = self.unix_new_skb(pid, s, chunk, part, cred, &mut og);
+            let skb = self.unix_new_skb(s, chunk, part, cred, &mut og);
             self.unix_add_edges(&other, &og, &skb);
             og.skb_queue_tail(skb);
             other.wake_locked(&mut og);
@@ -464,7 +464,7 @@ impl Kernel {
                 let part = self.cookie_part(pr, true);
                 let cred = self.unix_skb_cred(pid, sk_passcred, &og, &part);
                 let byte = data.get(len..len + 1).unwrap_or_default().to_vec().into();
-                let skb = self.unix_new_skb(pid, s, byte, part, cred, &mut og);
+                let skb = self.unix_new_skb(s, byte, part, cred, &mut og);
                 self.unix_add_edges(&other, &og, &skb);
                 // The empty leftover of a previous, already read OOB byte goes.
                 let stale = if og.recvq.back().is_some_and(|b| b.unread() == 0) {
@@ -492,6 +492,7 @@ impl Kernel {
     /// The part of the cookie the next skb carries: the files ride once.
     fn cookie_part(&self, pr: &mut StreamProgress, with_fds: bool) -> ScmCookie {
         let creds = pr.cookie.as_ref().and_then(|c| c.creds);
+        let user = pr.cookie.as_ref().map_or(0, |c| c.user);
         let fp = if with_fds {
             pr.cookie
                 .as_mut()
@@ -500,7 +501,7 @@ impl Kernel {
         } else {
             Vec::new()
         };
-        ScmCookie { fp, creds }
+        ScmCookie { fp, creds, user }
     }
 
     // unix_stream_read_generic (recvmsg flavour)
