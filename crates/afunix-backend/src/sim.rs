@@ -121,6 +121,32 @@ impl SimBackend {
             })
             .count()
     }
+
+    /// End the run and hand back its world, alone: every call still
+    /// blocked is ended ([`Self::end_pending`]), and the world is returned
+    /// once no call thread holds it any more (a thread lets it go just
+    /// after its reply), so that the caller can check its invariants or
+    /// count what is left without a call running beside it.
+    ///
+    /// # Errors
+    /// What kept the world, within 5 s: calls that did not end, or a call
+    /// thread that still holds it.
+    pub fn into_world(mut self) -> Result<Arc<World>, String> {
+        let stuck = self.end_pending();
+        let world = Arc::clone(&self.world);
+        drop(self);
+        if stuck > 0 {
+            return Err(format!("{stuck} blocked calls did not end"));
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Arc::strong_count(&world) > 1 {
+            if Instant::now() > deadline {
+                return Err("a call thread kept the world".to_string());
+            }
+            std::thread::yield_now();
+        }
+        Ok(world)
+    }
 }
 
 impl SimBackend {
