@@ -70,6 +70,50 @@ pub enum Capability {
     NetRaw,
 }
 
+/// The per-user account of a world (`struct user_struct`): one for each
+/// real uid, shared by every process of that uid (`cred->user`) and by the
+/// files they have in flight (`fpl->user`), which is why the count lives
+/// here and not under the collector's lock: `too_many_unix_fds` reads it
+/// without a lock, as the kernel's `READ_ONCE(user->unix_inflight)` does.
+#[derive(Debug)]
+pub struct UserStruct {
+    /// The uid.
+    pub uid: u32,
+    /// `unix_inflight`: fds of every kind in flight, sent by this user
+    /// (written under the collector's lock, read without it).
+    unix_inflight: AtomicUsize,
+}
+
+impl UserStruct {
+    pub(crate) fn new(uid: u32) -> UserStruct {
+        UserStruct {
+            uid,
+            unix_inflight: AtomicUsize::new(0),
+        }
+    }
+
+    /// `READ_ONCE(user->unix_inflight)`.
+    pub fn unix_inflight(&self) -> usize {
+        self.unix_inflight
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// `WRITE_ONCE(user->unix_inflight, ... + n)` (under the collector's lock).
+    pub(crate) fn add_inflight(&self, n: usize) {
+        self.unix_inflight
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// `WRITE_ONCE(user->unix_inflight, ... - n)` (under the collector's lock).
+    pub(crate) fn sub_inflight(&self, n: usize) {
+        let _ = self.unix_inflight.fetch_update(
+            std::sync::atomic::Ordering::Relaxed,
+            std::sync::atomic::Ordering::Relaxed,
+            |v| Some(v.saturating_sub(n)),
+        );
+    }
+}
+
 /// One process of the world.
 #[derive(Debug)]
 pub struct Process {
@@ -77,6 +121,8 @@ pub struct Process {
     pub pid: RawPid,
     /// Its credentials (fixed for its life: no setuid in the model).
     pub cred: Cred,
+    /// The account of its real uid (`cred->user`).
+    pub(crate) user: std::sync::Arc<UserStruct>,
     /// RLIMIT_NOFILE (soft = hard).
     pub nofile: u64,
     /// Its fd table (`files_struct`). Looking an fd up takes the lock

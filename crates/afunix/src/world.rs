@@ -136,6 +136,9 @@ pub struct Kernel {
     pub(crate) fired: Mutex<Vec<(crate::fault::FaultPoint, RawPid)>>,
     /// `SKF_AD_RANDOM`'s generator, seeded per world.
     pub(crate) prandom: crate::abi::filter::Prandom,
+    /// The per-user accounts by uid (`uidhash_table`): an entry goes
+    /// when its last process and its last file in flight are gone.
+    pub(crate) users: Mutex<HashMap<u32, std::sync::Weak<crate::process::UserStruct>>>,
 }
 
 /// `ESRCH` for a pid that names no live process of the world.
@@ -188,7 +191,25 @@ impl Kernel {
             faults: Mutex::new(Vec::new()),
             faults_on: AtomicBool::new(false),
             fired: Mutex::new(Vec::new()),
+            users: Mutex::new(HashMap::default()),
         }
+    }
+
+    /// `alloc_uid`: the account of `uid`, shared if a process or a file
+    /// in flight still holds it, else new.
+    fn alloc_uid(&self, uid: u32) -> Arc<crate::process::UserStruct> {
+        let mut users = lock(&self.users);
+        if let Some(u) = users.get(&uid).and_then(std::sync::Weak::upgrade) {
+            return u;
+        }
+        // Forget the accounts nobody holds now and then, so that the
+        // table stays the size of the users alive.
+        if users.len() >= 64 && users.len().is_power_of_two() {
+            users.retain(|_, w| w.strong_count() > 0);
+        }
+        let u = Arc::new(crate::process::UserStruct::new(uid));
+        users.insert(uid, Arc::downgrade(&u));
+        u
     }
 
     // ---- the LSM ------------------------------------------------------
@@ -259,6 +280,7 @@ impl Kernel {
     fn new_process(
         pid: RawPid,
         cred: Cred,
+        user: Arc<crate::process::UserStruct>,
         nofile: u64,
         umask: u32,
         netns: u32,
@@ -267,6 +289,7 @@ impl Kernel {
         Process {
             pid,
             cred,
+            user,
             nofile,
             fds: std::sync::RwLock::new(fds),
             sigpipe: AtomicBool::new(false),
@@ -296,11 +319,13 @@ impl Kernel {
         }
         self.fput(null);
         let cred = Cred::new(spec.uid, spec.gid, spec.groups.clone());
+        let user = self.alloc_uid(cred.uid);
         let mut fds = Some(fds);
         let pid = self.procs.insert(|pid| {
             Self::new_process(
                 pid,
                 cred,
+                user,
                 spec.nofile.min(crate::process::NR_OPEN),
                 spec.umask,
                 spec.netns,
@@ -330,6 +355,7 @@ impl Kernel {
             Self::new_process(
                 pid,
                 p.cred.clone(),
+                Arc::clone(&p.user),
                 p.nofile,
                 p.umask,
                 p.netns,

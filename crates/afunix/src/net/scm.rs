@@ -36,9 +36,9 @@ pub struct ScmCookie {
     pub fp: Vec<Arc<File>>,
     /// Explicit credentials; the last `SCM_CREDENTIALS` wins.
     pub creds: Option<ScmCreds>,
-    /// `fpl->user`: the sender's (real) uid, taken with the files
+    /// `fpl->user`: the sender's account, taken with the files
     /// (`get_uid(current_user())`), whose in-flight count they join.
-    pub user: u32,
+    pub user: Option<Arc<crate::process::UserStruct>>,
 }
 
 /// The credentials a receive reports: those of the message it read
@@ -70,7 +70,9 @@ impl Kernel {
             Ok(()) => {
                 if !cookie.fp.is_empty() {
                     // unix_prepare_fpl → unix_schedule_gc(user)
-                    self.unix_schedule_gc_for(cookie.user);
+                    if let Some(user) = &cookie.user {
+                        self.unix_schedule_gc_for(user);
+                    }
                 }
                 Ok(cookie)
             }
@@ -162,7 +164,9 @@ impl Kernel {
         let ebadf = || Errno::EBADF.why(rule!(scm_fp_copy, "fget_raw: fd not open"));
         self.procs
             .with(pid, |p| {
-                *user = p.cred.uid;
+                if user.is_none() {
+                    *user = Some(Arc::clone(&p.user));
+                }
                 let t = p.fd_table();
                 for (i, chunk) in data.chunks_exact(4).enumerate() {
                     let fd = i32::from_ne_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);

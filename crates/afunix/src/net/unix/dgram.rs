@@ -458,7 +458,11 @@ impl Kernel {
             skb_truesize(data.len())
         };
         s.wmem.fetch_add(truesize, Ordering::SeqCst);
-        let fp_user = if cookie.fp.is_empty() { 0 } else { cookie.user };
+        let fp_user = if cookie.fp.is_empty() {
+            None
+        } else {
+            cookie.user
+        };
         let id = receiver.next_skb;
         receiver.next_skb += 1;
         Skb {
@@ -484,14 +488,13 @@ impl Kernel {
 
     /// `too_many_unix_fds`.
     pub(crate) fn too_many_unix_fds(&self, pid: RawPid) -> bool {
-        let Some((privileged, uid, nofile)) = self.procs.with(pid, |p| {
+        let Some((privileged, uid, inflight, nofile)) = self.procs.with(pid, |p| {
             let c = &p.cred;
             let privileged = c.capable(Capability::SysResource) || c.capable(Capability::SysAdmin);
-            (privileged, c.uid, p.nofile)
+            (privileged, p.user.uid, p.user.unix_inflight(), p.nofile)
         }) else {
             return false;
         };
-        let inflight = self.user_inflight(uid);
         let too_many = !privileged && inflight as u64 > nofile;
         if too_many {
             crate::path::note(|| {

@@ -228,8 +228,6 @@ pub struct GcState {
     next_group: u64,
     /// Embryo id → listener, until accept (`unix_update_edges`).
     embryo_listener: HashMap<u64, Weak<Sock>>,
-    /// `user->unix_inflight`: fds in flight per sending uid (every kind).
-    user_inflight: HashMap<u32, usize>,
     /// `unix_tot_inflight`: unix sockets in flight.
     tot_inflight: usize,
     unvisited_index: u64,
@@ -261,7 +259,6 @@ impl Default for GcState {
             epoch: 0,
             next_group: 0,
             embryo_listener: HashMap::default(),
-            user_inflight: HashMap::default(),
             tot_inflight: 0,
             unvisited_index: MARK1,
             grouped_index: MARK2,
@@ -721,7 +718,9 @@ impl Kernel {
     #[inline(never)]
     fn unix_add_edges_slow(&self, receiver: &Arc<Sock>, _locked: &SockInner, skb: &Skb) {
         let mut gc = self.gc_lock();
-        *gc.user_inflight.entry(skb.fp_user).or_default() += skb.fds.len();
+        if let Some(user) = &skb.fp_user {
+            user.add_inflight(skb.fds.len());
+        }
         for f in &skb.fds {
             if let FileKind::Socket(s) = &f.kind {
                 gc.tot_inflight += 1;
@@ -744,7 +743,7 @@ impl Kernel {
     #[inline]
     pub(crate) fn unix_del_edges(&self, receiver: &Sock, skb: &Skb, dead: bool) {
         if !skb.fds.is_empty() {
-            self.unix_del_edges_fds(receiver, skb.id, skb.fp_user, &skb.fds, dead);
+            self.unix_del_edges_fds(receiver, skb.id, skb.fp_user.as_deref(), &skb.fds, dead);
         }
     }
 
@@ -756,7 +755,7 @@ impl Kernel {
         &self,
         receiver: &Sock,
         skb_id: u64,
-        fp_user: u32,
+        fp_user: Option<&crate::process::UserStruct>,
         fds: &[Arc<File>],
         dead: bool,
     ) {
@@ -764,8 +763,8 @@ impl Kernel {
             return;
         }
         let mut gc = self.gc_lock();
-        if let Some(n) = gc.user_inflight.get_mut(&fp_user) {
-            *n = n.saturating_sub(fds.len());
+        if let Some(user) = fp_user {
+            user.sub_inflight(fds.len());
         }
         for f in fds {
             if let FileKind::Socket(s) = &f.kind {
@@ -795,11 +794,6 @@ impl Kernel {
             let l = listener.upgrade().and_then(|l| vertex_of(&l));
             gc.update_graph(l);
         }
-    }
-
-    /// `user->unix_inflight`.
-    pub(crate) fn user_inflight(&self, uid: u32) -> usize {
-        self.gc_lock().user_inflight.get(&uid).copied().unwrap_or(0)
     }
 
     /// `fput` left only in-flight references to `s`'s file: its SCC may
@@ -892,7 +886,7 @@ impl Kernel {
     /// `unix_schedule_gc(fpl->user)` from `unix_prepare_fpl`: a user with
     /// `UNIX_INFLIGHT_SANE_USER` files in flight waits for the collector
     /// (`flush_work`) before sending more.
-    pub(crate) fn unix_schedule_gc_for(&self, user: u32) {
+    pub(crate) fn unix_schedule_gc_for(&self, user: &crate::process::UserStruct) {
         const UNIX_INFLIGHT_SANE_USER: usize = crate::abi::consts::SCM_MAX_FD * 8;
         if !self.gc_deferred.load(Ordering::SeqCst) {
             return;
@@ -900,8 +894,7 @@ impl Kernel {
         let flush = {
             let gc = self.gc_lock();
             // unix_graph_cyclic_sccs: the last walk found a cycle.
-            !gc.cyclic.is_empty()
-                && gc.user_inflight.get(&user).copied().unwrap_or(0) >= UNIX_INFLIGHT_SANE_USER
+            !gc.cyclic.is_empty() && user.unix_inflight() >= UNIX_INFLIGHT_SANE_USER
         };
         if flush {
             self.unix_gc();
@@ -1023,6 +1016,7 @@ impl Kernel {
     /// The model's invariants (see [`crate::World::check_invariants`]).
     pub(crate) fn check_invariants(&self) -> Result<(), String> {
         let mut refs: HashMap<*const File, (Arc<File>, usize)> = HashMap::default();
+        let mut inflight: HashMap<u32, usize> = HashMap::default();
         let procs = self.procs.all();
         for p in procs {
             for (_, e) in p.fd_table().iter() {
@@ -1054,6 +1048,20 @@ impl Kernel {
                         .or_insert_with(|| (Arc::clone(f), 0))
                         .1 += 1;
                 }
+                if let Some(u) = skb.fp_user.as_ref().filter(|_| !skb.fds.is_empty()) {
+                    *inflight.entry(u.uid).or_default() += skb.fds.len();
+                }
+            }
+        }
+        // Each user's unix_inflight is what its queued messages carry.
+        for (uid, u) in crate::world::lock(&self.users).iter() {
+            let Some(u) = u.upgrade() else { continue };
+            let queued = inflight.get(uid).copied().unwrap_or(0);
+            if u.unix_inflight() != queued {
+                return Err(format!(
+                    "uid {uid} has unix_inflight {} but its queued messages carry {queued} files",
+                    u.unix_inflight()
+                ));
             }
         }
         for (f, n) in refs.values() {

@@ -146,8 +146,9 @@ pub struct Skb {
     pub sender: Arc<Sock>,
     /// Bytes charged to the sender's `sk_wmem_alloc`.
     pub truesize: usize,
-    /// The uid of the user who sent the fds (`fpl->user`).
-    pub fp_user: u32,
+    /// The account of the user who sent the fds (`fpl->user`; `None`
+    /// when the message carries none).
+    pub fp_user: Option<Arc<crate::process::UserStruct>>,
 }
 
 impl Skb {

@@ -492,7 +492,7 @@ impl Kernel {
     /// The part of the cookie the next skb carries: the files ride once.
     fn cookie_part(&self, pr: &mut StreamProgress, with_fds: bool) -> ScmCookie {
         let creds = pr.cookie.as_ref().and_then(|c| c.creds);
-        let user = pr.cookie.as_ref().map_or(0, |c| c.user);
+        let user = pr.cookie.as_ref().and_then(|c| c.user.clone());
         let fp = if with_fds {
             pr.cookie
                 .as_mut()
@@ -637,8 +637,8 @@ impl Kernel {
                     if had_fds {
                         // unix_detach_fds → scm_stat_del → unix_del_edges.
                         pr.fds = std::mem::take(&mut b.fds);
-                        let (id, user) = (b.id, b.fp_user);
-                        self.unix_del_edges_fds(s, id, user, &pr.fds, false);
+                        let (id, user) = (b.id, b.fp_user.clone());
+                        self.unix_del_edges_fds(s, id, user.as_deref(), &pr.fds, false);
                     }
                     let rest = b.unread();
                     if g.peek_off >= 0 {
