@@ -115,7 +115,7 @@ impl World {
                 .map(|skb| Msg {
                     id: skb.id,
                     len: skb.unread(),
-                    files: skb.fds.clone(),
+                    files: skb.fds.to_vec(),
                 })
                 .collect();
             let view = SockView {

@@ -14,7 +14,6 @@ use super::{
 };
 use crate::abi::consts::*;
 use crate::errno::Errno;
-use crate::fs::file::File;
 use crate::net::scm::{RecvCred, ScmCookie};
 use crate::net::skbuff::SkbData;
 use crate::net::socket::MsgHdr;
@@ -480,7 +479,7 @@ impl Kernel {
     /// A message left `receiver`'s queue to be read: its edges go, the
     /// sender is uncharged (and woken); the files are the caller's. Call
     /// with no socket lock held.
-    pub(crate) fn skb_consumed(&self, receiver: &Sock, mut skb: Skb) -> Vec<Arc<File>> {
+    pub(crate) fn skb_consumed(&self, receiver: &Sock, mut skb: Skb) -> crate::net::scm::FpList {
         self.unix_del_edges(receiver, &skb, false);
         self.skb_uncharge(&skb);
         std::mem::take(&mut skb.fds)
@@ -592,7 +591,8 @@ impl Kernel {
                 .get(skip..skip + size)
                 .unwrap_or_default()
                 .to_vec();
-            let fds: Vec<Arc<File>> = g.recvq[index].fds.iter().map(|f| self.fget(f)).collect();
+            let fds: crate::net::scm::FpList =
+                g.recvq[index].fds.iter().map(|f| self.fget(f)).collect();
             if g.peek_off >= 0 {
                 g.peek_off = g.peek_off.saturating_add(size as i32);
             }

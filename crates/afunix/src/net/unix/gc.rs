@@ -721,7 +721,7 @@ impl Kernel {
         if let Some(user) = &skb.fp_user {
             user.add_inflight(skb.fds.len());
         }
-        for f in &skb.fds {
+        for f in skb.fds.iter() {
             if let FileKind::Socket(s) = &f.kind {
                 gc.tot_inflight += 1;
                 s.inflight.fetch_add(1, Ordering::SeqCst);
@@ -1043,7 +1043,7 @@ impl Kernel {
                 return Err(format!("live socket {} lost its file", s.id));
             }
             for skb in &g.recvq {
-                for f in &skb.fds {
+                for f in skb.fds.iter() {
                     refs.entry(Arc::as_ptr(f))
                         .or_insert_with(|| (Arc::clone(f), 0))
                         .1 += 1;

@@ -139,7 +139,7 @@ pub struct Skb {
     /// Bytes of a stream skb already read (`UNIXCB(skb).consumed`).
     pub consumed: usize,
     /// Passed files, in order.
-    pub fds: Vec<Arc<File>>,
+    pub(crate) fds: crate::net::scm::FpList,
     /// Credentials attached at send time.
     pub cred: Option<SkbCred>,
     /// The sending socket (`skb->sk`).

@@ -13,7 +13,6 @@ use super::{
 };
 use crate::abi::consts::*;
 use crate::errno::Errno;
-use crate::fs::file::File;
 use crate::net::scm::{RecvCred, ScmCookie};
 use crate::net::skbuff::SkbData;
 use crate::net::socket::MsgHdr;
@@ -48,7 +47,7 @@ pub struct StreamProgress {
     /// Receive: latched credentials (when SO_PASSCRED/SO_PASSPIDFD).
     pub creds: Option<Option<SkbCred>>,
     /// Receive: files collected (each with a reference).
-    pub fds: Vec<Arc<File>>,
+    pub(crate) fds: crate::net::scm::FpList,
 }
 
 /// The bytes of the messages one pass of the send loop is about to queue,
@@ -499,7 +498,7 @@ impl Kernel {
                 .map(|c| std::mem::take(&mut c.fp))
                 .unwrap_or_default()
         } else {
-            Vec::new()
+            crate::net::scm::FpList::default()
         };
         ScmCookie { fp, creds, user }
     }
@@ -658,7 +657,8 @@ impl Kernel {
                     }
                     continue 'outer;
                 }
-                let b_fds: Vec<Arc<File>> = g.recvq[idx].fds.iter().map(|f| self.fget(f)).collect();
+                let b_fds: crate::net::scm::FpList =
+                    g.recvq[idx].fds.iter().map(|f| self.fget(f)).collect();
                 if g.peek_off >= 0 {
                     g.peek_off = g.peek_off.saturating_add(chunk as i32);
                 }
@@ -795,7 +795,7 @@ impl Kernel {
             false,
             false,
             RecvCred::NoMessage,
-            Vec::new(),
+            crate::net::scm::FpList::default(),
             None,
             &mut msg_flags,
         );
