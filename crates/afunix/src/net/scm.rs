@@ -491,3 +491,48 @@ fn munge(id: u32) -> u32 {
         id
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::FpList;
+    use crate::fs::file::FileKind;
+
+    /// An fp list keeps its files in order whatever its size, however it
+    /// was grown (pushed one by one, reserved first, collected), and gives
+    /// each back by value exactly once.
+    #[test]
+    fn an_fp_list_keeps_its_files_in_order() {
+        let w = crate::World::new();
+        let k = w.kernel();
+        for n in 0..5 {
+            let files: Vec<_> = (0..n)
+                .map(|_| k.alloc_file(FileKind::Null, false))
+                .collect();
+            for reserve in [0, 1, n] {
+                let mut pushed = FpList::default();
+                pushed.reserve(reserve);
+                for f in &files {
+                    pushed.push(std::sync::Arc::clone(f));
+                }
+                let collected: FpList = files.iter().cloned().collect();
+                for list in [pushed, collected] {
+                    assert_eq!(list.len(), n);
+                    assert!(list
+                        .iter()
+                        .zip(&files)
+                        .all(|(a, b)| std::sync::Arc::ptr_eq(a, b)));
+                    let back: Vec<_> = list.into_iter().collect();
+                    assert_eq!(back.len(), n);
+                    assert!(back
+                        .iter()
+                        .zip(&files)
+                        .all(|(a, b)| std::sync::Arc::ptr_eq(a, b)));
+                }
+            }
+            for f in files {
+                k.fput(f);
+            }
+        }
+        assert_eq!(w.open_files(), 0);
+    }
+}
