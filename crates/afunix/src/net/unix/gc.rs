@@ -133,31 +133,6 @@ impl Edges {
     }
 }
 
-/// The members of a group: a vertex alone (every new vertex, and most
-/// SCCs of a walk) needs no vector of its own.
-#[derive(Debug)]
-enum Members {
-    One(Slot),
-    Ring(Vec<Slot>),
-}
-
-impl Members {
-    fn of(scc: &[Slot]) -> Members {
-        match scc {
-            [v] => Members::One(*v),
-            _ => Members::Ring(scc.to_vec()),
-        }
-    }
-
-    #[inline]
-    fn as_slice(&self) -> &[Slot] {
-        match self {
-            Members::One(v) => std::slice::from_ref(v),
-            Members::Ring(r) => r,
-        }
-    }
-}
-
 /// One in-flight socket (`struct unix_vertex`).
 #[derive(Debug)]
 struct Vertex {
@@ -187,7 +162,7 @@ struct Vertex {
 #[derive(Debug)]
 struct Group {
     /// In DFS push order; a member that left is skipped when read.
-    members: Members,
+    members: Vec<Slot>,
     /// Members still in flight.
     live: usize,
     /// The index of a member last found not dead (see `group_verdict`).
@@ -212,13 +187,19 @@ pub struct GcState {
     /// is gone, or came back with another `seq`, or was walked already in
     /// this walk, is skipped (and compacted away), which is as cheap.
     unvisited: Vec<(Slot, u64)>,
-    /// SCC groups (rings) by id; a member that left (or moved to another
-    /// group) is skipped when the ring is read.
+    /// SCC groups (rings) of two or more vertices by id; a member that
+    /// left (or moved to another group) is skipped when the ring is read.
+    /// A vertex alone (every new vertex, and most SCCs of a walk) is a
+    /// group of its own with no entry here: its id is in the vertex
+    /// only, so that a socket going in and out of flight costs no hash
+    /// map insert and remove.
     groups: HashMap<u64, Group>,
-    /// Groups that may have become dead since the last walk: a member
-    /// was added, lost an edge, or kept only in-flight references. While
-    /// the grouping holds, only these can change (see `walk_fast`).
-    dirty: Vec<u64>,
+    /// Groups that may have become dead since the last walk, each with
+    /// the vertex that made it so (how a group with no entry in `groups`
+    /// is found): a member was added, lost an edge, or kept only in-flight
+    /// references. While the grouping holds, only these can change (see
+    /// `walk_fast`).
+    dirty: Vec<(u64, Slot)>,
     /// Groups found cyclic and not dead (`unix_graph_cyclic_sccs`).
     cyclic: HashSet<u64>,
     /// The next `Vertex::seq`.
@@ -358,15 +339,8 @@ impl GcState {
         };
         self.nr_vertices += 1;
         pred.gc_vertex.store(slot, Ordering::Relaxed);
-        self.groups.insert(
-            group,
-            Group {
-                members: Members::One(slot),
-                live: 1,
-                witness: 0,
-            },
-        );
-        self.dirty.push(group);
+        // Alone in its group (no entry in `groups`).
+        self.dirty.push((group, slot));
         // list_add_tail(&vertex->entry, &unix_unvisited_vertices)
         if self.unvisited.len() > 2 * self.nr_vertices + 64 {
             let slab = &self.slab;
@@ -415,24 +389,29 @@ impl GcState {
             self.free.push(slot);
             self.nr_vertices -= 1;
             pred.gc_vertex.store(NO_VERTEX, Ordering::Relaxed);
-            if let Some(g) = self.groups.get_mut(&group) {
-                g.live -= 1;
-                if g.live == 0 {
-                    self.groups.remove(&group);
-                    self.cyclic.remove(&group);
-                    return;
+            let gone = match self.groups.get_mut(&group) {
+                Some(g) => {
+                    g.live -= 1;
+                    g.live == 0
                 }
+                // It was alone.
+                None => true,
+            };
+            if gone {
+                self.groups.remove(&group);
+                self.cyclic.remove(&group);
+                return;
             }
         }
-        self.mark_dirty(group);
+        self.mark_dirty(group, slot);
     }
 
-    /// Note that `group` may have become dead.
-    fn mark_dirty(&mut self, group: u64) {
-        self.dirty.push(group);
-        if self.dirty.len() > 2 * self.groups.len() + 64 {
-            self.dirty.sort_unstable();
-            self.dirty.dedup();
+    /// Note that `group` (of the vertex `slot`) may have become dead.
+    fn mark_dirty(&mut self, group: u64, slot: Slot) {
+        self.dirty.push((group, slot));
+        if self.dirty.len() > 2 * self.nr_vertices + 64 {
+            self.dirty.sort_unstable_by_key(|d| d.0);
+            self.dirty.dedup_by_key(|d| d.0);
         }
     }
 
@@ -548,14 +527,17 @@ impl GcState {
                             }
                         }
                     }
-                    self.groups.insert(
-                        group,
-                        Group {
-                            members: Members::of(&scc),
-                            live: scc.len(),
-                            witness: 0,
-                        },
-                    );
+                    // (A vertex alone needs no entry: see `groups`.)
+                    if scc.len() > 1 {
+                        self.groups.insert(
+                            group,
+                            Group {
+                                members: scc.clone(),
+                                live: scc.len(),
+                                witness: 0,
+                            },
+                        );
+                    }
                     if self.finalise(&scc, group, visited) {
                         hit.push(scc);
                     }
@@ -614,13 +596,13 @@ impl GcState {
     // in ring order, and a fast walk leaves it so.)
     fn walk_fast(&mut self) -> Vec<Vec<Slot>> {
         let mut dirty = std::mem::take(&mut self.dirty);
-        dirty.sort_unstable();
-        dirty.dedup();
+        dirty.sort_unstable_by_key(|d| d.0);
+        dirty.dedup_by_key(|d| d.0);
         // (position of the first member in the list, the SCC from it)
         let mut dead: Vec<(usize, Vec<Slot>)> = Vec::new();
-        for g in dirty {
-            if self.group_verdict(g) {
-                if let Some(ring) = self.ring_in_list_order(g) {
+        for (g, slot) in dirty {
+            if self.group_verdict(g, slot) {
+                if let Some(ring) = self.ring_in_list_order(g, slot) {
                     let pos = self.vx(ring[0]).map_or(usize::MAX, |x| x.pos);
                     dead.push((pos, ring));
                 }
@@ -631,21 +613,32 @@ impl GcState {
         dead.into_iter().map(|(_, scc)| scc).collect()
     }
 
+    /// The members of group `g` (whose vertex `slot` was marked dirty),
+    /// its witness and how many are live: its entry in `groups`, or the
+    /// vertex alone if it still is that group.
+    fn members<'a>(&'a self, g: u64, slot: &'a Slot) -> Option<(&'a [Slot], usize, usize)> {
+        match self.groups.get(&g) {
+            Some(group) => Some((&group.members, group.witness, group.live)),
+            None => self.vx(*slot).is_some_and(|x| x.group == g).then_some((
+                std::slice::from_ref(slot),
+                0,
+                1,
+            )),
+        }
+    }
+
     /// Whether group `g` is dead (false when it has no member left), its
     /// cyclic verdict refreshed (`unix_graph_cyclic_sccs` counts only the
     /// live cyclic ones). A group that is not dead keeps a witness, a
     /// member that is not dead: looked at first, then the next ones, so
     /// closing the members of one big cycle one by one costs a step
     /// each, not a walk of the cycle.
-    fn group_verdict(&mut self, g: u64) -> bool {
+    fn group_verdict(&mut self, g: u64, slot: Slot) -> bool {
         self.cyclic.remove(&g);
-        let Some(group) = self.groups.get(&g) else {
+        let Some((members, start, live)) = self.members(g, &slot) else {
             return false;
         };
-        let members = group.members.as_slice();
         let n = members.len();
-        let start = group.witness;
-        let live = group.live;
         let member = |k: usize| members[(start + k) % n];
         let mut alive_at = None;
         let mut any = None;
@@ -676,12 +669,10 @@ impl GcState {
 
     /// The live members of `g` in ring order, from the one first in the
     /// list (the order a fast walk finalises them in).
-    fn ring_in_list_order(&self, g: u64) -> Option<Vec<Slot>> {
+    fn ring_in_list_order(&self, g: u64, slot: Slot) -> Option<Vec<Slot>> {
         let mut ring: Vec<Slot> = self
-            .groups
-            .get(&g)?
-            .members
-            .as_slice()
+            .members(g, &slot)?
+            .0
             .iter()
             .copied()
             .filter(|&m| self.vx(m).is_some_and(|x| x.group == g))
@@ -800,8 +791,8 @@ impl Kernel {
     /// be garbage now (what the kernel's next walk would find).
     pub(crate) fn gc_only_inflight_left(&self, s: &Sock) {
         let mut gc = self.gc_lock();
-        if let Some(g) = vertex_of(s).and_then(|v| gc.vx(v)).map(|v| v.group) {
-            gc.mark_dirty(g);
+        if let Some((g, v)) = vertex_of(s).and_then(|v| gc.vx(v).map(|x| (x.group, v))) {
+            gc.mark_dirty(g, v);
         }
     }
 
