@@ -31,104 +31,10 @@ pub struct ScmCreds {
 
 /// The files a message carries (`struct scm_fp_list`), each holding one
 /// reference. Most messages that carry files carry one: that one is kept
-/// in place, and only two or more take a vector, so passing a file costs
-/// no allocation of its own (the kernel's list is one `kmalloc` sized for
-/// what it holds). Reads as a slice of the files.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct FpList(Fp);
-
-#[derive(Clone, Debug, Default)]
-enum Fp {
-    #[default]
-    Empty,
-    One(Arc<File>),
-    /// Two or more, or room reserved for them.
-    Many(Vec<Arc<File>>),
-}
-
-impl FpList {
-    /// Append a file (its reference moves in).
-    pub fn push(&mut self, f: Arc<File>) {
-        match &mut self.0 {
-            Fp::Many(v) if !v.is_empty() || v.capacity() > 0 => v.push(f),
-            Fp::One(_) => {
-                if let Fp::One(first) = std::mem::take(&mut self.0) {
-                    self.0 = Fp::Many(vec![first, f]);
-                }
-            }
-            _ => self.0 = Fp::One(f),
-        }
-    }
-
-    /// Room for `n` more files.
-    pub fn reserve(&mut self, n: usize) {
-        match &mut self.0 {
-            Fp::Empty if n > 1 => self.0 = Fp::Many(Vec::with_capacity(n)),
-            Fp::One(_) if n > 0 => {
-                if let Fp::One(first) = std::mem::take(&mut self.0) {
-                    let mut v = Vec::with_capacity(n + 1);
-                    v.push(first);
-                    self.0 = Fp::Many(v);
-                }
-            }
-            Fp::Many(v) => v.reserve(n),
-            _ => {}
-        }
-    }
-}
-
-impl std::ops::Deref for FpList {
-    type Target = [Arc<File>];
-    fn deref(&self) -> &[Arc<File>] {
-        match &self.0 {
-            Fp::Empty => &[],
-            Fp::One(f) => std::slice::from_ref(f),
-            Fp::Many(v) => v,
-        }
-    }
-}
-
-impl FromIterator<Arc<File>> for FpList {
-    fn from_iter<I: IntoIterator<Item = Arc<File>>>(iter: I) -> FpList {
-        let mut list = FpList::default();
-        for f in iter {
-            list.push(f);
-        }
-        list
-    }
-}
-
-/// The files of an [`FpList`], by value.
-#[derive(Debug)]
-pub(crate) struct FpIntoIter(FpIter);
-
-#[derive(Debug)]
-enum FpIter {
-    One(Option<Arc<File>>),
-    Many(std::vec::IntoIter<Arc<File>>),
-}
-
-impl Iterator for FpIntoIter {
-    type Item = Arc<File>;
-    fn next(&mut self) -> Option<Arc<File>> {
-        match &mut self.0 {
-            FpIter::One(f) => f.take(),
-            FpIter::Many(it) => it.next(),
-        }
-    }
-}
-
-impl IntoIterator for FpList {
-    type Item = Arc<File>;
-    type IntoIter = FpIntoIter;
-    fn into_iter(self) -> FpIntoIter {
-        FpIntoIter(match self.0 {
-            Fp::Empty => FpIter::One(None),
-            Fp::One(f) => FpIter::One(Some(f)),
-            Fp::Many(v) => FpIter::Many(v.into_iter()),
-        })
-    }
-}
+/// in place, and only two or more spill to the heap, so passing a file
+/// costs no allocation of its own (the kernel's list is one `kmalloc`
+/// sized for what it holds).
+pub(crate) type FpList = smallvec::SmallVec<[Arc<File>; 1]>;
 
 /// What `__scm_send` made of a control buffer (`struct scm_cookie`).
 #[derive(Debug, Default)]
@@ -399,21 +305,13 @@ impl Kernel {
         let cloexec = flags & MSG_CMSG_CLOEXEC != 0;
         // The fds installed: on the stack for a few (most messages), as
         // the kernel writes each straight to the user's buffer.
-        let mut few = [0i32; 16];
-        let mut many = Vec::new();
-        let room: &mut [i32] = match few.get_mut(..fdmax) {
-            Some(few) => few,
-            None => {
-                many.resize(fdmax, 0);
-                &mut many
-            }
-        };
+        let mut room: smallvec::SmallVec<[i32; 16]> = smallvec::smallvec![0; fdmax];
         let mut n = 0;
         let mut rest = fds.into_iter();
         if self.security.is_none() {
             // No hook to call between two: every fd under one hold of the
             // table's lock (receive_fd → get_unused_fd_flags + fd_install).
-            n = self.fd_install_many(pid, &mut rest, cloexec, room);
+            n = self.fd_install_many(pid, &mut rest, cloexec, &mut room);
         } else {
             for slot in room.iter_mut() {
                 let Some(f) = rest.next() else { break };
