@@ -693,6 +693,8 @@ const GC_EAGER_VERTICES: usize = 256;
 thread_local! {
     /// (batches open on this thread, a collection was asked for in them).
     static GC_BATCH: Cell<(u32, bool)> = const { Cell::new((0, false)) };
+    /// The collector's work is running on this thread.
+    static IN_GC: Cell<bool> = const { Cell::new(false) };
 }
 
 impl Kernel {
@@ -859,6 +861,15 @@ impl Kernel {
         if inflight == 0 {
             return;
         }
+        // queue_work on the running work item: it runs again once this
+        // run is over (the releases of the sockets a purge frees ask for
+        // the run that finds what only those sockets' messages kept
+        // alive), so one requested collection leaves nothing the kernel's
+        // would have left.
+        if IN_GC.with(Cell::get) {
+            self.gc_requeued.store(true, Ordering::SeqCst);
+            return;
+        }
         let asked = self.gc_asked.fetch_add(1, Ordering::SeqCst) + 1;
         if vertices <= GC_EAGER_VERTICES || asked >= vertices {
             self.unix_gc();
@@ -900,10 +911,7 @@ impl Kernel {
     /// from inside a run marks the work for one more run.
     pub(crate) fn unix_gc(&self) {
         crate::path::step("unix_gc");
-        thread_local! {
-            static IN_GC: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-        }
-        if IN_GC.with(|c| c.get()) {
+        if IN_GC.with(Cell::get) {
             self.gc_requeued
                 .store(true, std::sync::atomic::Ordering::SeqCst);
             return;
@@ -1132,6 +1140,40 @@ mod tests {
         w.close(p, b0).unwrap();
         w.gc();
         (work(&w), w.socket_objects())
+    }
+
+    /// A requested collection goes on until nothing more is found, as the
+    /// kernel's work item runs again when the releases of what it freed
+    /// queue it: here a ring above the eager threshold (whose releases
+    /// would otherwise only be counted) is dead only once the socket
+    /// holding one of its members, a cycle of its own, is purged.
+    #[test]
+    fn one_collection_frees_what_its_purge_made_dead() {
+        let w = World::with_gc_walk(super::GcWalk::Fixed);
+        let p = root(&w);
+        let n = 2 * super::GC_EAGER_VERTICES;
+        let [mut prev, b0] = w.socketpair(p, SOCK_DGRAM).unwrap();
+        let member = w.dup(p, b0).unwrap();
+        for _ in 1..n {
+            let [a, b] = w.socketpair(p, SOCK_DGRAM).unwrap();
+            w.send_with_fds(p, prev, b"", &[b]).unwrap();
+            w.close(p, prev).unwrap();
+            w.close(p, b).unwrap();
+            prev = a;
+        }
+        w.send_with_fds(p, prev, b"", &[b0]).unwrap();
+        w.close(p, prev).unwrap();
+        w.close(p, b0).unwrap();
+        // r1's queue holds r1 itself and a member of the ring.
+        let [r0, r1] = w.socketpair(p, SOCK_DGRAM).unwrap();
+        w.send_with_fds(p, r0, b"", &[r1, member]).unwrap();
+        for fd in [r0, r1, member] {
+            w.close(p, fd).unwrap();
+        }
+        w.gc();
+        // Counted without `socket_objects`, which would run deferred work.
+        assert_eq!(w.kernel().all_socks().len(), 0);
+        w.check_invariants().unwrap();
     }
 
     /// The collector's work grows linearly with the graph, where a walk
