@@ -527,19 +527,7 @@ impl RecvMsg {
 
     /// The fds installed by every `SCM_RIGHTS` message, in order.
     pub fn rights(&self) -> Vec<Fd> {
-        use crate::abi::consts::{SCM_RIGHTS, SOL_SOCKET};
-        // What `Cmsg::parse` reads as `Rights`, gathered in one vector.
-        let mut fds = Vec::new();
-        for c in crate::abi::cmsg::user_cmsgs(&self.control) {
-            if c.level == SOL_SOCKET && c.ty == SCM_RIGHTS && c.data.len().is_multiple_of(4) {
-                fds.extend(
-                    c.data
-                        .chunks_exact(4)
-                        .map(|b| Fd::from_raw(i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))),
-                );
-            }
-        }
-        fds
+        crate::abi::cmsg::rights(&self.control).collect()
     }
 
     /// The `SCM_CREDENTIALS` that came with the message, if any.

@@ -180,6 +180,16 @@ pub fn parse_cmsgs(buf: &[u8]) -> impl Iterator<Item = Cmsg> + '_ {
     user_cmsgs(buf).map(|c| Cmsg::parse(&c))
 }
 
+/// The fds of every `SCM_RIGHTS` message of a `recvmsg` control buffer,
+/// in order (what [`Cmsg::parse`] reads as rights), without collecting
+/// them: `rights(&control[..lens.controllen]).next()` is the first fd passed.
+pub fn rights(buf: &[u8]) -> impl Iterator<Item = crate::Fd> + '_ {
+    user_cmsgs(buf)
+        .filter(|c| c.level == SOL_SOCKET && c.ty == SCM_RIGHTS && c.data.len().is_multiple_of(4))
+        .flat_map(|c| c.data.chunks_exact(4).filter_map(|b| i32_at(b, 0)))
+        .map(crate::Fd::from_raw)
+}
+
 /// The header at `off`: `(cmsg_len, level, type)`, if 16 bytes are there.
 fn header_at(buf: &[u8], off: usize) -> Option<(u64, i32, i32)> {
     Some((
