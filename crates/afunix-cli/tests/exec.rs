@@ -515,6 +515,18 @@ fn epoll_sees_the_models_readiness() {
     python_both("epoll_out.py", "EPOLLOUT after the drain: [(3, 4)]");
 }
 
+/// Receive timestamps (`SO_TIMESTAMP*`, which journald sets on
+/// `/dev/log`): under `exec` the model reads the host's clock, so a real
+/// program finds each stamp between its send and its receive, first among
+/// the control messages, as natively.
+#[test]
+fn receive_timestamps_are_the_hosts_time() {
+    python_both(
+        "timestamp.py",
+        "5 SO_TIMESTAMPNS_NEW stamp first: True between send and receive: True 0",
+    );
+}
+
 /// `exec --fault`: the model fails where asked (here the receiver cannot
 /// install the second passed file), the trace says so, and nothing leaks.
 #[test]

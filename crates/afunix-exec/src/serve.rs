@@ -259,6 +259,8 @@ impl Supervisor {
                 move |t: &Task<'_>| holder.get() == Some(&t.pid),
             )))
         };
+        // Receive timestamps are compared with the program's own clock.
+        world.set_clock(afunix::Clock::Host);
         let holder = world.spawn(&TaskSpec {
             uid: 0,
             gid: 0,

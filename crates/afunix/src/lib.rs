@@ -75,6 +75,7 @@ pub(crate) mod process;
 pub mod rng;
 pub mod security;
 pub mod signal;
+pub mod time;
 mod wait;
 mod world;
 
@@ -85,4 +86,5 @@ pub use net::unix::gc::GcWalk;
 pub use net::unix::SockType;
 pub use process::{Capability, Cred, TaskSpec, NR_OPEN, PID_MAX};
 pub use signal::Interrupt;
+pub use time::Clock;
 pub use world::{FileInfo, RecvMsg, World};

@@ -123,6 +123,8 @@ pub struct Kernel {
     pub(crate) gc_deferred: AtomicBool,
     /// Runs asked for since the last one.
     pub(crate) gc_asked: AtomicUsize,
+    /// The time of day receive timestamps report (`ktime_get_real`).
+    pub(crate) clock: crate::time::WorldClock,
     /// Open file descriptions alive.
     pub(crate) files_live: AtomicUsize,
     pub(crate) interrupted: AtomicBool,
@@ -184,6 +186,7 @@ impl Kernel {
             gc_requeued: AtomicBool::new(false),
             gc_deferred: AtomicBool::new(false),
             gc_asked: AtomicUsize::new(0),
+            clock: crate::time::WorldClock::default(),
             files_live: AtomicUsize::new(0),
             interrupted: AtomicBool::new(false),
             prandom: crate::abi::filter::Prandom::default(),
@@ -621,6 +624,20 @@ impl World {
             .into_iter()
             .map(|(p, pid)| (p, Pid::from_raw(pid)))
             .collect()
+    }
+
+    /// Where this world reads the time of day, which only receive
+    /// timestamps (`SO_TIMESTAMP`, `SO_TIMESTAMPNS` and their `_NEW`
+    /// forms) report: frozen at 0 by default, so that runs are
+    /// reproducible; [`Clock::Host`](crate::Clock::Host) for programs that
+    /// compare them with their own clock (`afunix exec` does).
+    pub fn set_clock(&self, clock: crate::Clock) {
+        self.k.clock.set(clock);
+    }
+
+    /// The clock set by [`World::set_clock`].
+    pub fn clock(&self) -> crate::Clock {
+        self.k.clock.get()
     }
 
     /// Seed the world's random source (`SKF_AD_RANDOM` in socket filters):

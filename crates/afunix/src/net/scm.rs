@@ -238,7 +238,9 @@ impl Kernel {
     }
 
     /// `scm_recv_unix`: write credentials, install passed files, write
-    /// `SCM_PIDFD`, into a control buffer of `controllen` bytes. `fds` are
+    /// `SCM_PIDFD`, into a control buffer of `controllen` bytes (after the
+    /// receive timestamp `tstamp`, its type and bytes, which the datagram
+    /// receive writes first). `fds` are
     /// references the caller hands over (consumed or duplicated from the
     /// message); whatever is not installed is dropped here.
     #[allow(clippy::too_many_arguments)]
@@ -247,6 +249,7 @@ impl Kernel {
         pid: RawPid,
         controllen: usize,
         flags: i32,
+        tstamp: Option<(i32, [u8; 16])>,
         passcred: bool,
         passpidfd: bool,
         cred: RecvCred,
@@ -255,7 +258,7 @@ impl Kernel {
         msg_flags: &mut i32,
     ) -> Vec<u8> {
         if controllen == 0 {
-            if passcred || passpidfd || !fds.is_empty() || inq.is_some() {
+            if tstamp.is_some() || passcred || passpidfd || !fds.is_empty() || inq.is_some() {
                 *msg_flags |= MSG_CTRUNC;
             }
             for f in fds {
@@ -264,6 +267,10 @@ impl Kernel {
             return Vec::new();
         }
         let mut w = ControlWriter::new(controllen);
+        // __sock_recv_timestamp writes before scm_recv_unix's messages.
+        if let Some((ty, ts)) = tstamp {
+            w.put(SOL_SOCKET, ty, &ts);
+        }
         let cred_pid = match cred {
             RecvCred::Message(Some(c)) => c.pid,
             _ => None,

@@ -429,19 +429,16 @@ impl Kernel {
             }
             SO_BSDCOMPAT | SO_CNX_ADVICE => {}
             SO_TIMESTAMP_OLD | SO_TIMESTAMP_NEW | SO_TIMESTAMPNS_OLD | SO_TIMESTAMPNS_NEW => {
-                // sock_set_timestamp → __sock_set_timestamps. A stream
-                // receive never reports timestamps (checked on 6.18), so
-                // only the datagram receive is out of the model's reach.
-                if valbool && s.ty != SockType::Stream {
-                    return Err(Errno::ENOPROTOOPT.why(gap!(
-                        "receive timestamps (SCM_TIMESTAMP/SCM_TIMESTAMPNS) on a datagram socket are not modelled",
-                    )));
-                }
+                // sock_set_timestamp → __sock_set_timestamps: turning
+                // them off clears all three flags. A datagram receive
+                // then reports the time a message was queued
+                // (`__sock_recv_timestamp`); a stream receive never does.
                 if valbool {
                     g.opts.tstamp_new = name == SO_TIMESTAMP_NEW || name == SO_TIMESTAMPNS_NEW;
                     g.opts.rcvtstampns = name == SO_TIMESTAMPNS_OLD || name == SO_TIMESTAMPNS_NEW;
                     g.opts.rcvtstamp = true;
                 } else {
+                    g.opts.tstamp_new = false;
                     g.opts.rcvtstamp = false;
                     g.opts.rcvtstampns = false;
                 }

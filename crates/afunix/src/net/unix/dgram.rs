@@ -399,7 +399,11 @@ impl Kernel {
         }
         let c = cookie.take().unwrap_or_default();
         let cred = self.unix_skb_cred(pid, sk_passcred, &og, &c);
-        let skb = self.unix_new_skb(s, data.into(), c, cred, &mut og);
+        let mut skb = self.unix_new_skb(s, data.into(), c, cred, &mut og);
+        if og.opts.rcvtstamp {
+            // __net_timestamp, under the receiver's lock.
+            skb.tstamp = self.clock.ktime_get_real();
+        }
         crate::path::note(|| {
             format!(
                 "queued {} bytes on #{} with {} files",
@@ -473,6 +477,7 @@ impl Kernel {
             sender: Arc::clone(s),
             truesize,
             fp_user,
+            tstamp: 0,
         }
     }
 
@@ -563,8 +568,21 @@ impl Kernel {
             // __skb_wait_for_more_packets: prepare_to_wait_exclusive.
             return Err(Fail::Block(Wait::Sock(Arc::clone(s), g.seq, true)));
         };
-        let (skb_len, name, cred) = {
-            let b = &g.recvq[index];
+        let opts = &g.opts;
+        let tstamp_wanted = opts
+            .rcvtstamp
+            .then_some((opts.rcvtstampns, opts.tstamp_new));
+        let (skb_len, name, cred, tstamp) = {
+            let b = &mut g.recvq[index];
+            // __sock_recv_timestamp: a message queued before the receiver
+            // asked for stamps gets the time of this receive, kept for the
+            // next one (a peek, then the read, report the same).
+            let tstamp = tstamp_wanted.map(|(ns, new)| {
+                if b.tstamp == 0 {
+                    b.tstamp = self.clock.ktime_get_real();
+                }
+                crate::time::recv_timestamp(b.tstamp, ns, new)
+            });
             (
                 b.data.len(),
                 b.sender
@@ -572,6 +590,7 @@ impl Kernel {
                     .map(|a| a.to_kernel_bytes())
                     .unwrap_or_default(),
                 b.cred,
+                tstamp,
             )
         };
         let avail = skb_len - skip;
@@ -623,6 +642,7 @@ impl Kernel {
             pid,
             controllen,
             flags,
+            tstamp,
             passcred,
             passpidfd,
             RecvCred::Message(cred),

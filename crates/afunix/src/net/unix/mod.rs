@@ -149,6 +149,10 @@ pub struct Skb {
     /// The account of the user who sent the fds (`fpl->user`; `None`
     /// when the message carries none).
     pub fp_user: Option<Arc<crate::process::UserStruct>>,
+    /// `skb->tstamp`: when it was queued (ns since the epoch) if the
+    /// receiver asked for timestamps then, else 0 (set by the first
+    /// receive that reports one).
+    pub tstamp: u64,
 }
 
 impl Skb {
