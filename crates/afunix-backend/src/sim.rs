@@ -405,10 +405,15 @@ impl Backend for SimBackend {
     fn fork(&mut self, parent: ProcId, child: ProcId) -> Result<(), BackendError> {
         self.settle();
         let pp = self.pid_of(parent)?;
-        let pid = self
-            .world
-            .fork(pp)
-            .map_err(|e| BackendError(format!("fork: {e:?}")))?;
+        let r = match &self.paths {
+            Some(store) => {
+                let (r, path) = self.world.with_path(|| self.world.fork(pp));
+                lock(store).insert(parent, path);
+                r
+            }
+            None => self.world.fork(pp),
+        };
+        let pid = r.map_err(|e| BackendError(format!("fork: {e:?}")))?;
         self.pids.insert(child, pid);
         Ok(())
     }

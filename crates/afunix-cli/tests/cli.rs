@@ -692,7 +692,7 @@ A: sendmsg a data=\"hi\"\nB: wait\nA: setsockopt a rcvtimeo 8\nA: recvmsg a\n";
     assert!(path.starts_with("#   __sys_recvmsg → sock_recvmsg → unix_dgram_recvmsg → (sleeps on sk_wq of #2 (exclusive)) → (woken on sk_wq of #2 (exclusive) by __sys_sendmsg of A (pid "), "{out}");
     assert!(
         out.contains(
-            "A: setsockopt a rcvtimeo 8 = 0\n#   (#1 SO_RCVTIMEO, optlen 16, value 0 s 8000 µs)"
+            "A: setsockopt a rcvtimeo 8 = 0\n#   __sys_setsockopt → do_sock_setsockopt → sk_setsockopt → (#1 SO_RCVTIMEO, optlen 16, value 0 s 8000 µs)"
         ),
         "{out}"
     );

@@ -327,3 +327,87 @@ fn every_refusal_says_what_decided_it_or_is_listed_as_without_values() {
         without.len()
     );
 }
+
+/// Every system call a scenario makes shows its path (`run --path`): the
+/// kernel function it entered by, first, then what it went through. Only
+/// the lines that are not calls of the process (`wait`, which collects a
+/// call whose path its start showed, `sleep`, `sigurg`, which reads what a
+/// signal left, and the directives) have none.
+#[test]
+fn every_call_shows_the_path_it_took() {
+    const ENTRIES: &[&str] = &[
+        "__sys_socket",
+        "__sys_socketpair",
+        "__sys_bind",
+        "__sys_connect",
+        "__sys_listen",
+        "__sys_accept4",
+        "__sys_sendmsg",
+        "__sys_recvmsg",
+        "__sys_shutdown",
+        "__sys_setsockopt",
+        "__sys_getsockopt",
+        "__sys_getsockname",
+        "__sys_getpeername",
+        "close_fd",
+        "sys_dup",
+        "ksys_dup3",
+        "do_fcntl",
+        "do_pipe2",
+        "sys_memfd_create",
+        "do_sys_openat2",
+        "do_mkdirat",
+        "do_unlinkat",
+        "do_fchmodat",
+        "do_renameat2",
+        "ksys_read",
+        "ksys_write",
+        "do_sys_poll",
+        "ksys_ioctl",
+        "pidfd_show_fdinfo",
+        "begin_new_exec",
+        "kernel_clone",
+        "do_exit",
+    ];
+    const NOT_CALLS: &[&str] = &["wait", "sleep", "sigurg"];
+    let opts = afunix_cli::runner::RunOptions {
+        paths: true,
+        ..Default::default()
+    };
+    let (mut bad, mut calls) = (Vec::new(), 0);
+    for p in scenario_files() {
+        let src = std::fs::read_to_string(&p).unwrap();
+        let Ok(out) = afunix_cli::run_source_with(&src, BackendKind::Sim, &opts) else {
+            continue;
+        };
+        for l in &out.run.lines {
+            // A process's call: `A: op ...` (not `task`, `gc`, `stat`...).
+            let Some((_, call)) = l.echo.split_once(": ") else {
+                continue;
+            };
+            let op = call.split_whitespace().next().unwrap_or("");
+            // (A call that has not returned shows its path when collected.)
+            let returned = l.result.as_ref().is_some_and(|r| r.result != "BLOCKED");
+            if NOT_CALLS.contains(&op) || !returned {
+                continue;
+            }
+            calls += 1;
+            match l.path.first() {
+                Some(first) if ENTRIES.contains(&first.as_str()) => {}
+                first => bad.push(format!(
+                    "{}:{}: {}: path starts {first:?}",
+                    p.display(),
+                    l.lineno,
+                    l.echo
+                )),
+            }
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "{} lines, e.g.:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+    assert!(calls > 5000, "only {calls} calls");
+}

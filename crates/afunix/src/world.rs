@@ -729,6 +729,7 @@ impl World {
     /// process table is full.
     pub fn fork(&self, parent: Pid) -> SysResult<Pid> {
         let parent = parent.as_raw();
+        crate::path::enter(parent, "kernel_clone");
         self.k.fork(parent).map(Pid::from_raw)
     }
 
@@ -790,6 +791,7 @@ impl World {
     /// RLIMIT_NOFILE.
     pub fn dup(&self, pid: Pid, fd: Fd) -> SysResult<Fd> {
         let pid = pid.as_raw();
+        crate::path::enter(pid, "sys_dup");
         let fd = fd.as_raw();
         self.k.dup(pid, fd).map(Fd::from_raw)
     }
@@ -802,6 +804,7 @@ impl World {
     /// below RLIMIT_NOFILE; `ESRCH` for a pid that is not a live process.
     pub fn pipe2(&self, pid: Pid, flags: impl Into<OFlags>) -> SysResult<[Fd; 2]> {
         let pid = pid.as_raw();
+        crate::path::enter(pid, "do_pipe2");
         self.k
             .pipe2(pid, flags.into().bits())
             .map(|[a, b]| [Fd::from_raw(a), Fd::from_raw(b)])
@@ -816,6 +819,7 @@ impl World {
     /// `ESRCH` for a pid that is not a live process.
     pub fn memfd(&self, pid: Pid, content: &[u8]) -> SysResult<Fd> {
         let pid = pid.as_raw();
+        crate::path::enter(pid, "sys_memfd_create");
         self.k.memfd(pid, content).map(Fd::from_raw)
     }
 
@@ -883,6 +887,8 @@ impl World {
     /// `EBADF` for an fd that is not open.
     pub fn set_nonblock(&self, pid: Pid, fd: Fd, on: bool) -> SysResult<()> {
         let pid = pid.as_raw();
+        crate::path::enter(pid, "do_fcntl");
+        crate::path::step("setfl");
         let fd = fd.as_raw();
         self.k.set_nonblock(pid, fd, on)
     }
@@ -892,6 +898,7 @@ impl World {
     /// # Errors
     /// `EBADF` for an fd that is not open.
     pub fn set_cloexec(&self, pid: Pid, fd: Fd, on: bool) -> SysResult<()> {
+        crate::path::enter(pid.as_raw(), "do_fcntl");
         let p = self.k.proc(pid.as_raw())?;
         let mut t = p.fd_table_mut();
         t.set_cloexec(fd.as_raw(), on)
@@ -903,6 +910,7 @@ impl World {
     /// `EBADF` for an fd that is not open.
     pub fn get_fd_flags(&self, pid: Pid, fd: Fd) -> SysResult<i32> {
         let pid = pid.as_raw();
+        crate::path::enter(pid, "do_fcntl");
         let fd = fd.as_raw();
         self.k.get_fd_flags(pid, fd)
     }
@@ -914,6 +922,7 @@ impl World {
     /// pidfd.
     pub fn pidfd_pid(&self, pid: Pid, fd: Fd) -> SysResult<i32> {
         let pid = pid.as_raw();
+        crate::path::enter(pid, "pidfd_show_fdinfo");
         let fd = fd.as_raw();
         self.k.pidfd_pid(pid, fd)
     }
@@ -1278,6 +1287,7 @@ impl World {
             }
         }
         if fault && flags & crate::abi::consts::MSG_CMSG_COMPAT == 0 {
+            crate::path::enter(pid, "__sys_sendmsg");
             self.k.fdget(pid, fd).map(|f| self.k.fput(f))?;
             note_null_iov(
                 msg.iov
@@ -1318,6 +1328,7 @@ impl World {
                 .iter()
                 .any(|b| matches!(b, RecvBuf::Null(n) if *n > 0));
             if bad_len || fault {
+                crate::path::enter(pid, "__sys_recvmsg");
                 let f = self.k.fdget(pid, fd)?;
                 let not_sock = f.sock().is_none().then(|| f.not_a_socket());
                 self.k.fput(f);
@@ -1380,6 +1391,7 @@ impl World {
     ) -> SysResult<Vec<PollFlags>> {
         let events = events.into().bits();
         let pid = pid.as_raw();
+        crate::path::enter(pid, "do_sys_poll");
         let fds: Vec<i32> = fds.iter().map(|f| f.as_raw()).collect();
         // do_sys_poll: scan every fd; sleep until one is ready or the
         // timeout passes, then scan again.
@@ -1584,6 +1596,7 @@ impl World {
     pub fn poll(&self, pid: Pid, fd: Fd, events: impl Into<PollFlags>) -> SysResult<PollFlags> {
         let events = events.into().bits();
         let pid = pid.as_raw();
+        crate::path::enter(pid, "do_sys_poll");
         let fd = fd.as_raw();
         Ok(PollFlags::from_bits_retain(
             self.k.sys_poll(pid, fd, events),
@@ -1612,6 +1625,7 @@ impl World {
     /// RLIMIT_NOFILE.
     pub fn dup2(&self, pid: Pid, fd: Fd, newfd: Fd) -> SysResult<Fd> {
         let pid = pid.as_raw();
+        crate::path::enter(pid, "ksys_dup3");
         let fd = fd.as_raw();
         let newfd = newfd.as_raw();
         self.k.dup2(pid, fd, newfd).map(Fd::from_raw)
@@ -1624,6 +1638,7 @@ impl World {
     /// `ESRCH` for a process that does not exist.
     pub fn exec(&self, pid: Pid) -> SysResult<()> {
         let pid = pid.as_raw();
+        crate::path::enter(pid, "begin_new_exec");
         self.k.exec(pid)
     }
 
@@ -1634,6 +1649,8 @@ impl World {
     pub fn set_own(&self, pid: Pid, fd: Fd) -> SysResult<()> {
         let pid = pid.as_raw();
         let fd = fd.as_raw();
+        crate::path::enter(pid, "do_fcntl");
+        crate::path::step("f_setown");
         let f = self.k.fdget(pid, fd)?;
         if matches!(f.kind, FileKind::Path) {
             let e = f.refused(Errno::EBADF.why(rule!(fcntl, "F_SETOWN on an O_PATH fd")));
@@ -1677,6 +1694,7 @@ impl World {
     /// `targetfd` not open there, `EMFILE` when `pid` has no free fd.
     pub fn pidfd_getfd(&self, pid: Pid, target: Pid, targetfd: Fd) -> SysResult<Fd> {
         let (pid, target, targetfd) = (pid.as_raw(), target.as_raw(), targetfd.as_raw());
+        crate::path::enter(pid, "pidfd_getfd");
         // __pidfd_fget → fget_task, then receive_fd(.., O_CLOEXEC).
         let f = self.k.fdget(target, targetfd)?;
         if let Err(e) = self.k.fd_reserve(pid, 1) {

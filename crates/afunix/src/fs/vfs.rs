@@ -73,6 +73,7 @@ impl World {
     }
 
     fn open_raw(&self, pid: RawPid, path: &[u8], flags: i32, mode: u32) -> SysResult<i32> {
+        crate::path::enter(pid, "do_sys_openat2");
         let k = self.kernel();
         // do_sys_openat2: get_unused_fd_flags before the path walk.
         k.fd_reserve(pid, 1)?;
@@ -210,6 +211,7 @@ impl World {
     /// the parent.
     pub fn mkdir(&self, pid: Pid, path: &[u8], mode: u32) -> SysResult<()> {
         let pid = pid.as_raw();
+        crate::path::enter(pid, "do_mkdirat");
         let k = self.kernel();
         let p = k.proc(pid)?;
         let cred = p.cred.clone();
@@ -236,6 +238,7 @@ impl World {
     /// `EACCES` (`may_delete`); `ENOTDIR` for `file/`.
     pub fn unlink(&self, pid: Pid, path: &[u8]) -> SysResult<()> {
         let pid = pid.as_raw();
+        crate::path::enter(pid, "do_unlinkat");
         let k = self.kernel();
         let cred = k.proc(pid)?.cred.clone();
         let mut names = k.names_lock();
@@ -279,6 +282,7 @@ impl World {
     /// nor is root.
     pub fn chmod(&self, pid: Pid, path: &[u8], mode: u32) -> SysResult<()> {
         let pid = pid.as_raw();
+        crate::path::enter(pid, "do_fchmodat");
         let k = self.kernel();
         let cred = k.proc(pid)?.cred.clone();
         let mut names = k.names_lock();
@@ -305,6 +309,7 @@ impl World {
     /// directory moved below itself; `EACCES` on either directory.
     pub fn rename(&self, pid: Pid, old: &[u8], new: &[u8]) -> SysResult<()> {
         let pid = pid.as_raw();
+        crate::path::enter(pid, "do_renameat2");
         let k = self.kernel();
         let cred = k.proc(pid)?.cred.clone();
         let mut names = k.names_lock();

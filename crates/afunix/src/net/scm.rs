@@ -257,6 +257,7 @@ impl Kernel {
         inq: Option<i32>,
         msg_flags: &mut i32,
     ) -> Vec<u8> {
+        crate::path::step("scm_recv_unix");
         if controllen == 0 {
             if tstamp.is_some() || passcred || passpidfd || !fds.is_empty() || inq.is_some() {
                 *msg_flags |= MSG_CTRUNC;

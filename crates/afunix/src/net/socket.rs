@@ -416,7 +416,10 @@ impl Kernel {
 
     // __sys_shutdown → unix_shutdown
     pub(crate) fn sys_shutdown(&self, pid: RawPid, fd: i32, how: i32) -> SysResult<()> {
-        self.with_sock_nb(pid, fd, |s, _| self.unix_shutdown(s, how))
+        self.with_sock_nb(pid, fd, |s, _| {
+            crate::path::step("unix_shutdown");
+            self.unix_shutdown(s, how)
+        })
     }
 
     // __sys_setsockopt → do_sock_setsockopt (net/sockopt.rs)
@@ -428,12 +431,20 @@ impl Kernel {
         name: i32,
         v: &[u8],
     ) -> SysResult<()> {
+        crate::path::enter(pid, "__sys_setsockopt");
         self.with_sock_nb(pid, fd, |s, _| self.sock_setsockopt(pid, s, level, name, v))
     }
 
     // unix_getname
     pub(crate) fn sys_getname(&self, pid: RawPid, fd: i32, peer: bool) -> SysResult<Vec<u8>> {
+        let entry = if peer {
+            "__sys_getpeername"
+        } else {
+            "__sys_getsockname"
+        };
+        crate::path::enter(pid, entry);
         self.with_sock_nb(pid, fd, |s, _| {
+            crate::path::step("unix_getname");
             let target = if peer {
                 let g = s.lock();
                 let Some(p) = g.peer.clone() else {
@@ -500,8 +511,14 @@ impl Kernel {
                 m
             }
             FileKind::Socket(s) => match s.ty {
-                SockType::Stream => self.unix_poll(s, events),
-                _ => self.unix_dgram_poll(s, events),
+                SockType::Stream => {
+                    crate::path::step("unix_poll");
+                    self.unix_poll(s, events)
+                }
+                _ => {
+                    crate::path::step("unix_dgram_poll");
+                    self.unix_dgram_poll(s, events)
+                }
             },
         };
         self.fput(f);
@@ -510,9 +527,14 @@ impl Kernel {
 
     // sock_ioctl → unix_ioctl (and vfs FIONREAD for files)
     pub(crate) fn sys_ioctl(&self, pid: RawPid, fd: i32, req: u64) -> SysResult<i32> {
+        crate::path::enter(pid, "ksys_ioctl");
         let f = self.fdget(pid, fd)?;
         let r = match &f.kind {
-            FileKind::Socket(s) => self.unix_ioctl(s, req),
+            FileKind::Socket(s) => {
+                crate::path::step("sock_ioctl");
+                crate::path::step("unix_ioctl");
+                self.unix_ioctl(s, req)
+            }
             FileKind::Memfd(m) if req == SIOCINQ => {
                 let m = lock(m);
                 Ok(m.data.len().saturating_sub(m.pos).min(i32::MAX as usize) as i32)

@@ -225,10 +225,20 @@ impl Kernel {
         name: i32,
         v: &[u8],
     ) -> SysResult<()> {
+        // The functions the option goes through, then its values (a
+        // refusal's decision is the last step of its path).
+        crate::path::step("do_sock_setsockopt");
+        let stream = s.ty == SockType::Stream;
+        if stream {
+            crate::path::step("unix_setsockopt");
+        }
+        if level == SOL_SOCKET && !(stream && name == SO_INQ) {
+            crate::path::step("sk_setsockopt");
+        }
         note_opt(s.id, level, name, v.len() as i64, v);
         // Only the stream ops have a setsockopt (unix_setsockopt, with
         // SOCK_CUSTOM_SOCKOPT so it sees SOL_SOCKET first).
-        if s.ty == SockType::Stream {
+        if stream {
             if level != SOL_SOCKET {
                 return Err(Errno::EOPNOTSUPP.why(rule!(unix_setsockopt, "level != SOL_SOCKET")));
             }
@@ -658,8 +668,13 @@ impl Kernel {
         name: i32,
         optlen: i32,
     ) -> Result<(i32, Vec<u8>), (crate::errno::Error, Option<i32>)> {
+        crate::path::enter(pid, "__sys_getsockopt");
         let f = self.fdget(pid, fd).map_err(|e| (e, None))?;
         if let Some(s) = f.sock() {
+            crate::path::step("do_sock_getsockopt");
+            if level == SOL_SOCKET {
+                crate::path::step("sk_getsockopt");
+            }
             note_opt(s.id, level, name, optlen.into(), &[]);
         }
         let r = match f.sock() {
