@@ -491,9 +491,15 @@ impl ControlWriter {
         data: impl FnOnce(&mut Vec<u8>),
     ) {
         let start = self.buf.len();
-        // One allocation for the whole message, not one per part.
+        // One allocation for the whole message, not one per part (the
+        // first one exact: no growth path for a Vec with nothing in it).
         let end = start.saturating_add(advance).min(self.capacity);
-        self.buf.reserve(end.max(start + CMSG_HDR_LEN) - start);
+        let need = end.max(start + CMSG_HDR_LEN) - start;
+        if self.buf.capacity() == 0 {
+            self.buf = Vec::with_capacity(need);
+        } else {
+            self.buf.reserve(need);
+        }
         self.buf.extend_from_slice(&(cmlen as u64).to_le_bytes());
         self.buf.extend_from_slice(&level.to_le_bytes());
         self.buf.extend_from_slice(&ty.to_le_bytes());

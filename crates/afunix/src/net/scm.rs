@@ -46,6 +46,10 @@ pub struct ScmCookie {
     /// `fpl->user`: the sender's account, taken with the files
     /// (`get_uid(current_user())`), whose in-flight count they join.
     pub user: Option<Arc<crate::process::UserStruct>>,
+    /// The most files `user` may have in flight for this sender
+    /// (`too_many_unix_fds`: its RLIMIT_NOFILE, or no limit with
+    /// `CAP_SYS_RESOURCE` or `CAP_SYS_ADMIN`), read with the files.
+    pub(crate) inflight_max: u64,
 }
 
 /// The credentials a receive reports: those of the message it read
@@ -142,7 +146,12 @@ impl Kernel {
 
     // scm_fp_copy: take a reference to each file, in order.
     fn scm_fp_copy(&self, pid: RawPid, data: &[u8], cookie: &mut ScmCookie) -> SysResult<()> {
-        let ScmCookie { fp, user, .. } = cookie;
+        let ScmCookie {
+            fp,
+            user,
+            inflight_max,
+            ..
+        } = cookie;
         crate::path::step("scm_fp_copy");
         let num = data.len() / 4;
         if num == 0 {
@@ -173,6 +182,10 @@ impl Kernel {
             .with(pid, |p| {
                 if user.is_none() {
                     *user = Some(Arc::clone(&p.user));
+                    let c = &p.cred;
+                    let privileged =
+                        c.capable(Capability::SysResource) || c.capable(Capability::SysAdmin);
+                    *inflight_max = if privileged { u64::MAX } else { p.nofile };
                 }
                 let t = p.fd_table();
                 for (i, chunk) in data.chunks_exact(4).enumerate() {

@@ -17,7 +17,7 @@ use crate::errno::Errno;
 use crate::net::scm::{RecvCred, ScmCookie};
 use crate::net::skbuff::SkbData;
 use crate::net::socket::MsgHdr;
-use crate::process::{Capability, RawPid};
+use crate::process::RawPid;
 use crate::security::SocketRef;
 use crate::world::{Fail, KResult, Kernel, RecvMsg, Wait};
 use std::sync::atomic::Ordering;
@@ -264,7 +264,10 @@ impl Kernel {
             }
             break (g.peer.clone(), g.may_passcred());
         };
-        if has_fds && self.too_many_unix_fds(pid) {
+        if cookie
+            .as_ref()
+            .is_some_and(|c| !c.fp.is_empty() && self.too_many_unix_fds(c))
+        {
             return Err(Errno::ETOOMANYREFS
                 .why(rule!(
                     too_many_unix_fds,
@@ -491,16 +494,16 @@ impl Kernel {
     }
 
     /// `too_many_unix_fds`.
-    pub(crate) fn too_many_unix_fds(&self, pid: RawPid) -> bool {
-        let Some((privileged, uid, inflight, nofile)) = self.procs.with(pid, |p| {
-            let c = &p.cred;
-            let privileged = c.capable(Capability::SysResource) || c.capable(Capability::SysAdmin);
-            (privileged, p.user.uid, p.user.unix_inflight(), p.nofile)
-        }) else {
+    /// (On the account and limit `scm_fp_copy` read with the files: the
+    /// sender's process is not looked up again.)
+    pub(crate) fn too_many_unix_fds(&self, cookie: &ScmCookie) -> bool {
+        let Some(user) = &cookie.user else {
             return false;
         };
-        let too_many = !privileged && inflight as u64 > nofile;
+        let inflight = user.unix_inflight();
+        let too_many = inflight as u64 > cookie.inflight_max;
         if too_many {
+            let (uid, nofile) = (user.uid, cookie.inflight_max);
             crate::path::note(|| {
                 format!("uid {uid} has {inflight} files in flight > RLIMIT_NOFILE {nofile}")
             });

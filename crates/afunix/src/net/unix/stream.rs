@@ -410,7 +410,11 @@ impl Kernel {
             let size =
                 (len - pr.sent).min((sndbuf / 2).saturating_sub(64).clamp(1, STREAM_SKB_MAX));
             let fds_here = pr.cookie.as_ref().is_some_and(|c| !c.fp.is_empty());
-            if fds_here && self.too_many_unix_fds(pid) {
+            if pr
+                .cookie
+                .as_ref()
+                .is_some_and(|c| fds_here && self.too_many_unix_fds(c))
+            {
                 err = Some(Errno::ETOOMANYREFS.why(rule!(
                     unix_attach_fds,
                     "too_many_unix_fds (the sender has RLIMIT_NOFILE fds in flight)"
@@ -492,6 +496,7 @@ impl Kernel {
     fn cookie_part(&self, pr: &mut StreamProgress, with_fds: bool) -> ScmCookie {
         let creds = pr.cookie.as_ref().and_then(|c| c.creds);
         let user = pr.cookie.as_ref().and_then(|c| c.user.clone());
+        let inflight_max = pr.cookie.as_ref().map_or(0, |c| c.inflight_max);
         let fp = if with_fds {
             pr.cookie
                 .as_mut()
@@ -500,7 +505,12 @@ impl Kernel {
         } else {
             crate::net::scm::FpList::default()
         };
-        ScmCookie { fp, creds, user }
+        ScmCookie {
+            fp,
+            creds,
+            user,
+            inflight_max,
+        }
     }
 
     // unix_stream_read_generic (recvmsg flavour)
