@@ -178,6 +178,45 @@ fn cpython_test_socket_unix_tests_pass_as_natively() {
     assert!(trace.lines().filter(|l| l.contains(": sendmsg ")).count() > 100);
 }
 
+/// The whole of CPython's `test_socket` (but its VSOCK tests, which hang
+/// natively on a machine with a vsock device and no peer): the inet,
+/// netlink and other families stay with the kernel, every unix socket
+/// goes to the model, and each of the 700-odd tests ends as natively.
+#[test]
+fn cpython_whole_test_socket_passes_as_natively() {
+    if !have("python3") || !python_has_tests() {
+        eprintln!("skipped: needs python3 with its test suite (Lib/test)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let argv = [
+        "python3",
+        "-m",
+        "test",
+        "test_socket",
+        "-i",
+        "*VSOCK*",
+        "-v",
+    ];
+    let n = native(dir.path(), &argv);
+    let (s, _) = served(dir.path(), &argv);
+    let verdicts = |o: &Output| -> Vec<String> {
+        let mut v: Vec<String> = text(&o.stdout)
+            .lines()
+            .chain(text(&o.stderr).lines())
+            .filter(|l| l.contains(") ... "))
+            .map(str::to_string)
+            .collect();
+        v.sort();
+        v
+    };
+    let (nv, sv) = (verdicts(&n), verdicts(&s));
+    assert!(nv.len() > 500, "too few tests natively: {}", nv.len());
+    assert_eq!(nv, sv, "served stderr:\n{}", text(&s.stderr));
+    assert!(n.status.success() && s.status.success());
+    assert_census_zero(&s);
+}
+
 /// CPython's test_eintr: signals interrupting blocked socket calls
 /// (accept, recv, recvmsg, send, sendall, sendmsg) must restart them.
 #[test]
