@@ -145,6 +145,18 @@ fn a_python_program_passing_fds_runs_as_natively() {
     assert!(trace.lines().any(|l| l.contains(": accept ")), "{trace}");
 }
 
+/// The `name (module.Class.name) ... ok` lines of a unittest run, sorted.
+fn unittest_verdicts(o: &Output) -> Vec<String> {
+    let mut v: Vec<String> = text(&o.stdout)
+        .lines()
+        .chain(text(&o.stderr).lines())
+        .filter(|l| l.contains(") ... "))
+        .map(str::to_string)
+        .collect();
+    v.sort();
+    v
+}
+
 /// The unix-socket tests of CPython's own test suite.
 #[test]
 fn cpython_test_socket_unix_tests_pass_as_natively() {
@@ -160,22 +172,35 @@ fn cpython_test_socket_unix_tests_pass_as_natively() {
         .collect();
     let n = native(dir.path(), &argv);
     let (s, trace) = served(dir.path(), &argv);
-    let verdicts = |o: &Output| -> Vec<String> {
-        let mut v: Vec<String> = text(&o.stdout)
-            .lines()
-            .chain(text(&o.stderr).lines())
-            .filter(|l| l.contains(") ... "))
-            .map(str::to_string)
-            .collect();
-        v.sort();
-        v
-    };
-    let (nv, sv) = (verdicts(&n), verdicts(&s));
+    let (nv, sv) = (unittest_verdicts(&n), unittest_verdicts(&s));
     assert!(nv.len() > 50, "too few tests natively: {}", nv.len());
     assert_eq!(nv, sv, "served stderr:\n{}", text(&s.stderr));
     assert!(n.status.success() && s.status.success());
     assert_census_zero(&s);
     assert!(trace.lines().filter(|l| l.contains(": sendmsg ")).count() > 100);
+}
+
+/// `python3 -m test ARGS -v` natively and served: at least `min` tests,
+/// each with the same verdict, both runs successful, nothing left in the
+/// model.
+fn cpython_tests_as_natively(args: &[&str], min: usize) {
+    if !have("python3") || !python_has_tests() {
+        eprintln!("skipped: needs python3 with its test suite (Lib/test)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let argv: Vec<&str> = ["python3", "-m", "test"]
+        .into_iter()
+        .chain(args.iter().copied())
+        .chain(["-v"])
+        .collect();
+    let n = native(dir.path(), &argv);
+    let (s, _) = served(dir.path(), &argv);
+    let (nv, sv) = (unittest_verdicts(&n), unittest_verdicts(&s));
+    assert!(nv.len() >= min, "too few tests natively: {}", nv.len());
+    assert_eq!(nv, sv, "served stderr:\n{}", text(&s.stderr));
+    assert!(n.status.success() && s.status.success());
+    assert_census_zero(&s);
 }
 
 /// The whole of CPython's `test_socket` (but its VSOCK tests, which hang
@@ -184,37 +209,28 @@ fn cpython_test_socket_unix_tests_pass_as_natively() {
 /// goes to the model, and each of the 700-odd tests ends as natively.
 #[test]
 fn cpython_whole_test_socket_passes_as_natively() {
-    if !have("python3") || !python_has_tests() {
-        eprintln!("skipped: needs python3 with its test suite (Lib/test)");
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let argv = [
-        "python3",
-        "-m",
-        "test",
-        "test_socket",
-        "-i",
-        "*VSOCK*",
-        "-v",
-    ];
-    let n = native(dir.path(), &argv);
-    let (s, _) = served(dir.path(), &argv);
-    let verdicts = |o: &Output| -> Vec<String> {
-        let mut v: Vec<String> = text(&o.stdout)
-            .lines()
-            .chain(text(&o.stderr).lines())
-            .filter(|l| l.contains(") ... "))
-            .map(str::to_string)
-            .collect();
-        v.sort();
-        v
-    };
-    let (nv, sv) = (verdicts(&n), verdicts(&s));
-    assert!(nv.len() > 500, "too few tests natively: {}", nv.len());
-    assert_eq!(nv, sv, "served stderr:\n{}", text(&s.stderr));
-    assert!(n.status.success() && s.status.success());
-    assert_census_zero(&s);
+    cpython_tests_as_natively(&["test_socket", "-i", "*VSOCK*"], 500);
+}
+
+/// asyncio's unix event loop (unix servers and connections, socket
+/// pairs, sock_* calls, sendfile), `socketserver`'s Unix servers and the
+/// selectors over unix sockets: 400-odd tests, each ending as natively.
+#[test]
+fn cpython_asyncio_socketserver_and_selectors_tests_pass_as_natively() {
+    cpython_tests_as_natively(
+        &[
+            "-u",
+            "network",
+            "test_asyncio.test_unix_events",
+            "test_asyncio.test_sock_lowlevel",
+            "test_asyncio.test_sendfile",
+            "test_asyncio.test_events",
+            "test_asyncio.test_streams",
+            "test_socketserver",
+            "test_selectors",
+        ],
+        400,
+    );
 }
 
 /// CPython's test_eintr: signals interrupting blocked socket calls
