@@ -1123,11 +1123,12 @@ mod tests {
         (work(&w), w.socket_objects())
     }
 
-    /// The same ring built one pair at a time, fds closed as they are sent.
-    fn ring_closed_as_built(n: usize) -> (u64, usize) {
-        let w = World::new();
-        let p = root(&w);
+    /// A ring of `n` pairs built one pair at a time, fds closed as they
+    /// are sent; with `keep_one`, a copy of one member's fd stays open
+    /// (returned).
+    fn ring_as_built(w: &World, p: crate::Pid, n: usize, keep_one: bool) -> Option<crate::Fd> {
         let [mut prev, b0] = w.socketpair(p, SOCK_DGRAM).unwrap();
+        let kept = keep_one.then(|| w.dup(p, b0).unwrap());
         for _ in 1..n {
             let [a, b] = w.socketpair(p, SOCK_DGRAM).unwrap();
             w.send_with_fds(p, prev, b"", &[b]).unwrap();
@@ -1138,6 +1139,14 @@ mod tests {
         w.send_with_fds(p, prev, b"", &[b0]).unwrap();
         w.close(p, prev).unwrap();
         w.close(p, b0).unwrap();
+        kept
+    }
+
+    /// The same ring built one pair at a time, fds closed as they are sent.
+    fn ring_closed_as_built(n: usize) -> (u64, usize) {
+        let w = World::new();
+        let p = root(&w);
+        ring_as_built(&w, p, n, false);
         w.gc();
         (work(&w), w.socket_objects())
     }
@@ -1151,19 +1160,7 @@ mod tests {
     fn one_collection_frees_what_its_purge_made_dead() {
         let w = World::with_gc_walk(super::GcWalk::Fixed);
         let p = root(&w);
-        let n = 2 * super::GC_EAGER_VERTICES;
-        let [mut prev, b0] = w.socketpair(p, SOCK_DGRAM).unwrap();
-        let member = w.dup(p, b0).unwrap();
-        for _ in 1..n {
-            let [a, b] = w.socketpair(p, SOCK_DGRAM).unwrap();
-            w.send_with_fds(p, prev, b"", &[b]).unwrap();
-            w.close(p, prev).unwrap();
-            w.close(p, b).unwrap();
-            prev = a;
-        }
-        w.send_with_fds(p, prev, b"", &[b0]).unwrap();
-        w.close(p, prev).unwrap();
-        w.close(p, b0).unwrap();
+        let member = ring_as_built(&w, p, 2 * super::GC_EAGER_VERTICES, true).unwrap();
         // r1's queue holds r1 itself and a member of the ring.
         let [r0, r1] = w.socketpair(p, SOCK_DGRAM).unwrap();
         w.send_with_fds(p, r0, b"", &[r1, member]).unwrap();
