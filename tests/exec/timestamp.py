@@ -2,7 +2,8 @@
 # SO_TIMESTAMPNS and their _NEW forms, as journald asks for them on
 # /dev/log): the message comes first, the stamp lies between the send and
 # the receive, a message queued before the option was set gets the time of
-# its first receive (a peek and the read report the same), stream reports none.
+# its first receive (a peek and the read report the same), SO_TIMESTAMPING adds
+# its SCM_TIMESTAMPING after them, stream reports none.
 import socket, struct, time
 SOL_SOCKET = socket.SOL_SOCKET
 OPTS = {"SO_TIMESTAMP_OLD": (29, 1000), "SO_TIMESTAMPNS_OLD": (35, 1),
@@ -49,6 +50,18 @@ print("no control buffer:", c3, "MSG_CTRUNC:", bool(flags & socket.MSG_CTRUNC))
 b.setsockopt(SOL_SOCKET, 35, 0)
 a.send(b"z")
 print("turned off:", b.recvmsg(16, 64)[1])
+# SO_TIMESTAMPING's software stamp (ts[0] of SCM_TIMESTAMPING) is the
+# message's, after the SO_TIMESTAMPNS message; with OPT_RX_FILTER only
+# if RX_SOFTWARE is asked too.
+for flags in (0x10, 0x18, 0x20010, 0x20018):
+    b.setsockopt(SOL_SOCKET, 35, 1)
+    b.setsockopt(SOL_SOCKET, 37, flags)
+    a.send(b"ts")
+    _, c, _, _ = b.recvmsg(16, 256)
+    ns = stamp(c, 35, 1)
+    tsing = [d for l, t, d in c if (l, t) == (SOL_SOCKET, 37)]
+    same = bool(tsing) and len(tsing[0]) == 48 and stamp([(SOL_SOCKET, 37, tsing[0][:16])], 37, 1) == ns
+    print("SO_TIMESTAMPING", hex(flags), "types:", [t for _, t, _ in c], "ts[0] is the stamp:", same)
 s, t = socket.socketpair()
 t.setsockopt(SOL_SOCKET, 29, 1)
 s.send(b"s")

@@ -94,13 +94,14 @@ fn result_text(t: Option<&TraceLine>) -> String {
 }
 
 /// `text` with the data of every receive timestamp in its `cmsg=hex:`
-/// field zeroed: the time of day a `SO_TIMESTAMP*` message carries
-/// (`__sock_recv_timestamp`) is the clock's, which no two runs share, so
-/// `diff` compares those messages' headers, lengths and places, not their
-/// value. Everything else is compared byte for byte.
+/// field zeroed: the time of day a `SO_TIMESTAMP*` or `SCM_TIMESTAMPING`
+/// message carries (`__sock_recv_timestamp`) is the clock's, which no two
+/// runs share, so `diff` compares those messages' headers, lengths and
+/// places, not their value. Everything else is compared byte for byte.
 fn without_time_of_day(text: &str) -> String {
     use afunix::abi::consts::{
-        SOL_SOCKET, SO_TIMESTAMPNS_NEW, SO_TIMESTAMPNS_OLD, SO_TIMESTAMP_NEW, SO_TIMESTAMP_OLD,
+        SOL_SOCKET, SO_TIMESTAMPING_NEW, SO_TIMESTAMPING_OLD, SO_TIMESTAMPNS_NEW,
+        SO_TIMESTAMPNS_OLD, SO_TIMESTAMP_NEW, SO_TIMESTAMP_OLD,
     };
     const HDR: usize = 16;
     let mut words: Vec<String> = Vec::new();
@@ -118,6 +119,8 @@ fn without_time_of_day(text: &str) -> String {
                                     | SO_TIMESTAMPNS_OLD
                                     | SO_TIMESTAMP_NEW
                                     | SO_TIMESTAMPNS_NEW
+                                    | SO_TIMESTAMPING_OLD
+                                    | SO_TIMESTAMPING_NEW
                             )
                     })
                     .map(|c| (c.offset + HDR, c.data.len()))

@@ -145,6 +145,15 @@ fn a_python_program_passing_fds_runs_as_natively() {
     assert!(trace.lines().any(|l| l.contains(": accept ")), "{trace}");
 }
 
+/// CPython's suites run one at a time (each runs natively, then served):
+/// some of their tests time calls, and two suites side by side on a
+/// small machine could make one late in one run and not in the other.
+fn cpython_turn() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// The `name (module.Class.name) ... ok` lines of a unittest run, sorted.
 fn unittest_verdicts(o: &Output) -> Vec<String> {
     let mut v: Vec<String> = text(&o.stdout)
@@ -164,6 +173,7 @@ fn cpython_test_socket_unix_tests_pass_as_natively() {
         eprintln!("skipped: needs python3 with its test suite (Lib/test)");
         return;
     }
+    let _one_at_a_time = cpython_turn();
     let dir = tempfile::tempdir().unwrap();
     let argv: Vec<&str> = ["python3"]
         .into_iter()
@@ -188,6 +198,7 @@ fn cpython_tests_as_natively(args: &[&str], min: usize) {
         eprintln!("skipped: needs python3 with its test suite (Lib/test)");
         return;
     }
+    let _one_at_a_time = cpython_turn();
     let dir = tempfile::tempdir().unwrap();
     let argv: Vec<&str> = ["python3", "-m", "test"]
         .into_iter()
@@ -241,6 +252,7 @@ fn cpython_test_eintr_socket_tests_pass_as_natively() {
         eprintln!("skipped: needs python3 with its test suite (Lib/test)");
         return;
     }
+    let _one_at_a_time = cpython_turn();
     let dir = tempfile::tempdir().unwrap();
     let argv = [
         "python3",

@@ -59,31 +59,69 @@ impl WorldClock {
     }
 }
 
-/// The `SOL_SOCKET` control message `__sock_recv_timestamp` writes for a
-/// message stamped `ktime` (ns) on a socket whose flags ask for
-/// nanoseconds (`SOCK_RCVTSTAMPNS`) and the 64-bit layouts
-/// (`SOCK_TSTAMP_NEW`): its type and its 16 bytes. On x86-64 the old and
-/// new layouts are the same two 64-bit words (`struct __kernel_old_timeval`
-/// and `__kernel_sock_timeval`, `__kernel_old_timespec` and
-/// `__kernel_timespec`); only the type says which was asked for.
-pub(crate) fn recv_timestamp(ktime: u64, ns: bool, new: bool) -> (i32, [u8; 16]) {
-    use crate::abi::consts::{
-        SO_TIMESTAMPNS_NEW, SO_TIMESTAMPNS_OLD, SO_TIMESTAMP_NEW, SO_TIMESTAMP_OLD,
-    };
+/// What `__sock_recv_timestamp` reports for one received message: its
+/// stamp (`skb->tstamp`, ns since the epoch) and the socket's flags then.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RecvStamp {
+    pub(crate) ktime: u64,
+    /// `SOCK_RCVTSTAMPNS`: nanoseconds, not microseconds.
+    pub(crate) ns: bool,
+    /// `SOCK_TSTAMP_NEW`: the 64-bit message types.
+    pub(crate) new: bool,
+    /// `SOF_TIMESTAMPING_SOFTWARE` reported (and, with
+    /// `SOF_TIMESTAMPING_OPT_RX_FILTER`, `SOF_TIMESTAMPING_RX_SOFTWARE`
+    /// generated): an `SCM_TIMESTAMPING` follows.
+    pub(crate) timestamping: bool,
+}
+
+impl RecvStamp {
+    /// The `SO_TIMESTAMP*` message: its type and its 16 bytes. On x86-64
+    /// the old and new layouts are the same two 64-bit words (`struct
+    /// __kernel_old_timeval` and `__kernel_sock_timeval`,
+    /// `__kernel_old_timespec` and `__kernel_timespec`); only the type
+    /// says which was asked for.
+    pub(crate) fn timestamp(&self) -> (i32, [u8; 16]) {
+        use crate::abi::consts::{
+            SO_TIMESTAMPNS_NEW, SO_TIMESTAMPNS_OLD, SO_TIMESTAMP_NEW, SO_TIMESTAMP_OLD,
+        };
+        // skb_get_timestamp: ns_to_kernel_old_timeval (microseconds,
+        // rounded down).
+        let ty = match (self.ns, self.new) {
+            (false, false) => SO_TIMESTAMP_OLD,
+            (false, true) => SO_TIMESTAMP_NEW,
+            (true, false) => SO_TIMESTAMPNS_OLD,
+            (true, true) => SO_TIMESTAMPNS_NEW,
+        };
+        (ty, timespec(self.ktime, if self.ns { 1 } else { 1000 }))
+    }
+
+    /// The `SCM_TIMESTAMPING` message, if reported: its type and its 48
+    /// bytes, `struct scm_timestamping` (or `scm_timestamping64`): the
+    /// software stamp in `ts[0]`, nothing in the deprecated `ts[1]` or
+    /// the hardware `ts[2]`.
+    pub(crate) fn timestamping(&self) -> Option<(i32, [u8; 48])> {
+        use crate::abi::consts::{SO_TIMESTAMPING_NEW, SO_TIMESTAMPING_OLD};
+        if !self.timestamping {
+            return None;
+        }
+        let ty = if self.new {
+            SO_TIMESTAMPING_NEW
+        } else {
+            SO_TIMESTAMPING_OLD
+        };
+        let mut b = [0u8; 48];
+        b[..16].copy_from_slice(&timespec(self.ktime, 1));
+        Some((ty, b))
+    }
+}
+
+/// Seconds and the rest in units of `unit` ns, as two 64-bit words.
+fn timespec(ktime: u64, unit: u64) -> [u8; 16] {
     const NSEC_PER_SEC: u64 = 1_000_000_000;
-    let sec = ktime / NSEC_PER_SEC;
-    let frac = ktime % NSEC_PER_SEC;
-    // skb_get_timestamp: ns_to_kernel_old_timeval (microseconds, rounded down).
-    let (ty, frac) = match (ns, new) {
-        (false, false) => (SO_TIMESTAMP_OLD, frac / 1000),
-        (false, true) => (SO_TIMESTAMP_NEW, frac / 1000),
-        (true, false) => (SO_TIMESTAMPNS_OLD, frac),
-        (true, true) => (SO_TIMESTAMPNS_NEW, frac),
-    };
     let mut b = [0u8; 16];
-    b[..8].copy_from_slice(&sec.to_le_bytes());
-    b[8..].copy_from_slice(&frac.to_le_bytes());
-    (ty, b)
+    b[..8].copy_from_slice(&(ktime / NSEC_PER_SEC).to_le_bytes());
+    b[8..].copy_from_slice(&(ktime % NSEC_PER_SEC / unit).to_le_bytes());
+    b
 }
 
 #[cfg(test)]
@@ -92,16 +130,28 @@ mod tests {
 
     #[test]
     fn a_timestamp_is_seconds_and_micro_or_nanoseconds() {
-        let t = 1_700_000_000_123_456_789;
-        let (ty, b) = recv_timestamp(t, false, false);
+        let stamp = |ns, new, timestamping| RecvStamp {
+            ktime: 1_700_000_000_123_456_789,
+            ns,
+            new,
+            timestamping,
+        };
+        let (ty, b) = stamp(false, false, false).timestamp();
         assert_eq!(ty, 29);
         assert_eq!(&b[..8], &1_700_000_000u64.to_le_bytes());
         assert_eq!(&b[8..], &123_456u64.to_le_bytes());
-        let (ty, b) = recv_timestamp(t, true, true);
+        let (ty, b) = stamp(true, true, false).timestamp();
         assert_eq!(ty, 64);
         assert_eq!(&b[8..], &123_456_789u64.to_le_bytes());
-        assert_eq!(recv_timestamp(t, true, false).0, 35);
-        assert_eq!(recv_timestamp(t, false, true).0, 63);
+        assert_eq!(stamp(true, false, false).timestamp().0, 35);
+        assert_eq!(stamp(false, true, false).timestamp().0, 63);
+        assert_eq!(stamp(false, false, false).timestamping(), None);
+        // SCM_TIMESTAMPING: nanoseconds in ts[0] whatever SO_TIMESTAMP asked.
+        let (ty, b) = stamp(false, false, true).timestamping().unwrap();
+        assert_eq!(ty, 37);
+        assert_eq!(&b[8..16], &123_456_789u64.to_le_bytes());
+        assert!(b[16..].iter().all(|&x| x == 0));
+        assert_eq!(stamp(false, true, true).timestamping().unwrap().0, 65);
     }
 
     #[test]

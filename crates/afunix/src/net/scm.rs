@@ -252,8 +252,8 @@ impl Kernel {
 
     /// `scm_recv_unix`: write credentials, install passed files, write
     /// `SCM_PIDFD`, into a control buffer of `controllen` bytes (after the
-    /// receive timestamp `tstamp`, its type and bytes, which the datagram
-    /// receive writes first). `fds` are
+    /// receive timestamps of `tstamp`, which the datagram receive writes
+    /// first). `fds` are
     /// references the caller hands over (consumed or duplicated from the
     /// message); whatever is not installed is dropped here.
     #[allow(clippy::too_many_arguments)]
@@ -262,7 +262,7 @@ impl Kernel {
         pid: RawPid,
         controllen: usize,
         flags: i32,
-        tstamp: Option<(i32, [u8; 16])>,
+        tstamp: Option<&crate::time::RecvStamp>,
         passcred: bool,
         passpidfd: bool,
         cred: RecvCred,
@@ -282,8 +282,12 @@ impl Kernel {
         }
         let mut w = ControlWriter::new(controllen);
         // __sock_recv_timestamp writes before scm_recv_unix's messages.
-        if let Some((ty, ts)) = tstamp {
+        if let Some(stamp) = tstamp {
+            let (ty, ts) = stamp.timestamp();
             w.put(SOL_SOCKET, ty, &ts);
+            if let Some((ty, ts)) = stamp.timestamping() {
+                w.put(SOL_SOCKET, ty, &ts);
+            }
         }
         let cred_pid = match cred {
             RecvCred::Message(Some(c)) => c.pid,

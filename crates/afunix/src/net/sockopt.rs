@@ -70,6 +70,8 @@ pub struct SockOpts {
     pub rcvtstampns: bool,
     /// `SOCK_TSTAMP_NEW`.
     pub tstamp_new: bool,
+    /// `sk_tsflags` (`SO_TIMESTAMPING`'s `SOF_TIMESTAMPING_*` flags).
+    pub tsflags: u32,
     /// `SOCK_RXQ_OVFL`.
     pub rxq_ovfl: bool,
     /// `SOCK_WIFI_STATUS`.
@@ -124,6 +126,7 @@ impl Default for SockOpts {
             rcvtstamp: false,
             rcvtstampns: false,
             tstamp_new: false,
+            tsflags: 0,
             rxq_ovfl: false,
             wifi_status: false,
             nofcs: false,
@@ -454,13 +457,49 @@ impl Kernel {
                 }
             }
             SO_TIMESTAMPING_OLD | SO_TIMESTAMPING_NEW => {
-                // sock_set_timestamping: flags 0 only record which
-                // option was used (SOCK_TSTAMP_NEW).
-                if valbool {
-                    return Err(Errno::ENOPROTOOPT.why(gap!(
-                        "SO_TIMESTAMPING flags (sock_set_timestamping, SCM_TIMESTAMPING, the error queue) are not modelled",
+                // sock_set_timestamping: an int, or a struct so_timestamping
+                // {flags, bind_phc} when optlen is its size.
+                let flags = val as u32;
+                crate::path::note(|| format!("SOF_TIMESTAMPING flags {flags:#x}"));
+                if flags & !SOF_TIMESTAMPING_MASK != 0 {
+                    return Err(Errno::EINVAL.why(rule!(
+                        sock_set_timestamping,
+                        "a flag outside SOF_TIMESTAMPING_MASK"
                     )));
                 }
+                // sock_set_tskey (sk_tskey itself only numbers transmit
+                // timestamps, which no unix socket makes).
+                if flags & SOF_TIMESTAMPING_OPT_ID_TCP != 0 && flags & SOF_TIMESTAMPING_OPT_ID == 0
+                {
+                    return Err(Errno::EINVAL.why(rule!(
+                        sock_set_tskey,
+                        "SOF_TIMESTAMPING_OPT_ID_TCP without SOF_TIMESTAMPING_OPT_ID"
+                    )));
+                }
+                if flags & SOF_TIMESTAMPING_OPT_STATS != 0
+                    && flags & SOF_TIMESTAMPING_OPT_TSONLY == 0
+                {
+                    return Err(Errno::EINVAL.why(rule!(
+                        sock_set_timestamping,
+                        "SOF_TIMESTAMPING_OPT_STATS without SOF_TIMESTAMPING_OPT_TSONLY"
+                    )));
+                }
+                if flags & SOF_TIMESTAMPING_BIND_PHC != 0 {
+                    // sock_timestamping_bind_phc: the bound device's PHC
+                    // virtual clocks; loopback has none.
+                    return Err(if g.opts.bound_dev_if == 0 {
+                        Errno::EOPNOTSUPP.why(rule!(
+                            sock_timestamping_bind_phc,
+                            "SOF_TIMESTAMPING_BIND_PHC on a socket bound to no device"
+                        ))
+                    } else {
+                        Errno::EINVAL.why(rule!(
+                            sock_timestamping_bind_phc,
+                            "SOF_TIMESTAMPING_BIND_PHC: the bound device has no PHC virtual clock"
+                        ))
+                    });
+                }
+                g.opts.tsflags = flags;
                 g.opts.tstamp_new = name == SO_TIMESTAMPING_NEW;
             }
             SO_RCVLOWAT => {
@@ -752,8 +791,13 @@ impl Kernel {
             SO_TIMESTAMPNS_OLD => flag(o.rcvtstampns && !o.tstamp_new),
             SO_TIMESTAMP_NEW => flag(o.rcvtstamp && o.tstamp_new),
             SO_TIMESTAMPNS_NEW => flag(o.rcvtstampns && o.tstamp_new),
-            // sk_tsflags and sk_bind_phc: always 0 (nonzero flags are a gap).
-            SO_TIMESTAMPING_OLD | SO_TIMESTAMPING_NEW => Got::Val(vec![0; 8]),
+            // struct so_timestamping {sk_tsflags, sk_bind_phc} (no bind
+            // to a PHC ever succeeds: 0).
+            SO_TIMESTAMPING_OLD | SO_TIMESTAMPING_NEW => {
+                let mut v = o.tsflags.to_le_bytes().to_vec();
+                v.extend_from_slice(&[0; 4]);
+                Got::Val(v)
+            }
             SO_RCVTIMEO | SO_RCVTIMEO_NEW => {
                 Got::Val(sock_get_timeout(s.rcvtimeo.get()).to_bytes().to_vec())
             }

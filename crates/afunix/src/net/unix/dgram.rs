@@ -572,19 +572,32 @@ impl Kernel {
             return Err(Fail::Block(Wait::Sock(Arc::clone(s), g.seq, true)));
         };
         let opts = &g.opts;
-        let tstamp_wanted = opts
-            .rcvtstamp
-            .then_some((opts.rcvtstampns, opts.tstamp_new));
+        let tstamp_wanted = opts.rcvtstamp.then(|| {
+            use crate::abi::consts::{
+                SOF_TIMESTAMPING_OPT_RX_FILTER as RX_FILTER,
+                SOF_TIMESTAMPING_RX_SOFTWARE as RX_SOFTWARE, SOF_TIMESTAMPING_SOFTWARE as SOFTWARE,
+            };
+            let f = opts.tsflags;
+            crate::time::RecvStamp {
+                ktime: 0,
+                ns: opts.rcvtstampns,
+                new: opts.tstamp_new,
+                timestamping: f & SOFTWARE != 0 && (f & RX_FILTER == 0 || f & RX_SOFTWARE != 0),
+            }
+        });
         let (skb_len, name, cred, tstamp) = {
             let b = &mut g.recvq[index];
             // __sock_recv_timestamp: a message queued before the receiver
             // asked for stamps gets the time of this receive, kept for the
             // next one (a peek, then the read, report the same).
-            let tstamp = tstamp_wanted.map(|(ns, new)| {
+            let tstamp = tstamp_wanted.map(|stamp| {
                 if b.tstamp == 0 {
                     b.tstamp = self.clock.ktime_get_real();
                 }
-                crate::time::recv_timestamp(b.tstamp, ns, new)
+                crate::time::RecvStamp {
+                    ktime: b.tstamp,
+                    ..stamp
+                }
             });
             (
                 b.data.len(),
@@ -645,7 +658,7 @@ impl Kernel {
             pid,
             controllen,
             flags,
-            tstamp,
+            tstamp.as_ref(),
             passcred,
             passpidfd,
             RecvCred::Message(cred),
