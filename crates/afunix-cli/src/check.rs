@@ -130,8 +130,7 @@ fn without_time_of_day(text: &str) -> String {
                         d.fill(0);
                     }
                 }
-                let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-                format!("cmsg=hex:{hex}")
+                format!("cmsg={}", crate::trace::fmt_hex(&b))
             });
         words.push(masked.unwrap_or_else(|| w.to_string()));
     }

@@ -116,7 +116,7 @@ impl Display for AddrArg {
             AddrKind::Abstract(n) => write!(f, "@{}", fmt_string(n)),
             AddrKind::Auto => f.write_str("auto"),
             AddrKind::Unspec => f.write_str("unspec"),
-            AddrKind::Hex(b) => write!(f, "hex:{}", hex(b)),
+            AddrKind::Hex(b) => f.write_str(&crate::trace::fmt_hex(b)),
             AddrKind::Autobound(n) => write!(f, "@#{n}"),
             AddrKind::Null(n) => write!(f, "null:{n}"),
         }
@@ -364,7 +364,7 @@ fn ctl_piece(f: &mut Formatter<'_>, piece: &CtlPiece) -> fmt::Result {
             };
             write!(f, "creds={pid},{uid},{gid}")
         }
-        CtlPiece::Raw(b) => write!(f, "cmsg=hex:{}", hex(b)),
+        CtlPiece::Raw(b) => write!(f, "cmsg={}", crate::trace::fmt_hex(b)),
     }
 }
 
@@ -417,15 +417,7 @@ fn opt_value(opt: &OptArg, v: &[u8]) -> String {
         OptArg::Named(_) if v.len() == 4 => i32_at(0).map(|n| n.to_string()),
         OptArg::Named(_) => None,
     };
-    typed.unwrap_or_else(|| format!("hex:{}", hex(v)))
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter()
-        .fold(String::with_capacity(2 * b.len()), |mut s, c| {
-            let _ = write!(s, "{c:02x}");
-            s
-        })
+    typed.unwrap_or_else(|| crate::trace::fmt_hex(v))
 }
 
 fn join<T: Display>(items: &[T]) -> String {
