@@ -264,10 +264,7 @@ impl Kernel {
             }
             break (g.peer.clone(), g.may_passcred());
         };
-        if cookie
-            .as_ref()
-            .is_some_and(|c| !c.fp.is_empty() && self.too_many_unix_fds(c))
-        {
+        if has_fds && cookie.as_ref().is_some_and(|c| self.too_many_unix_fds(c)) {
             return Err(Errno::ETOOMANYREFS
                 .why(rule!(
                     too_many_unix_fds,

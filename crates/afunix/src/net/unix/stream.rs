@@ -410,10 +410,11 @@ impl Kernel {
             let size =
                 (len - pr.sent).min((sndbuf / 2).saturating_sub(64).clamp(1, STREAM_SKB_MAX));
             let fds_here = pr.cookie.as_ref().is_some_and(|c| !c.fp.is_empty());
-            if pr
-                .cookie
-                .as_ref()
-                .is_some_and(|c| fds_here && self.too_many_unix_fds(c))
+            if fds_here
+                && pr
+                    .cookie
+                    .as_ref()
+                    .is_some_and(|c| self.too_many_unix_fds(c))
             {
                 err = Some(Errno::ETOOMANYREFS.why(rule!(
                     unix_attach_fds,
